@@ -1,0 +1,1 @@
+"""Plans, quotas, Stripe subscriptions and usage metering (public schema)."""

@@ -1,0 +1,1 @@
+"""Conversations and messages (tenant schema), the answer pipeline and live chat."""

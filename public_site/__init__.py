@@ -1,0 +1,1 @@
+"""The public host's pages: home, pricing, docs, signup and login."""

@@ -1,0 +1,50 @@
+"""The Celery app. Tasks carry the schema they were sent from (tenant-schemas-celery).
+
+Sending a task while tenant A's schema is active puts ``_schema_name`` in the task headers;
+the worker switches to that schema before the task body runs and back afterwards. A task
+sent from the public schema runs in public.
+
+Without a broker (no ``REDIS_URL``/``CELERY_BROKER_URL``) tasks run eagerly in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.db import connection, transaction
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
+
+app = CeleryApp("saas")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Queue ``task`` once the current transaction commits (at once outside one).
+
+    Tasks are sent with the schema active now. In-process mode runs background work in a
+    daemon thread so a request never waits for it (e.g. refilling the schema pool).
+    """
+
+    def send() -> None:
+        if app.conf.task_always_eager:
+            schema = connection.schema_name
+            threading.Thread(target=_run_here, args=(task, schema, args, kwargs), daemon=True).start()
+        else:
+            task.delay(*args, **kwargs)
+
+    transaction.on_commit(send)
+
+
+def _run_here(task, schema: str, args: tuple, kwargs: dict) -> None:
+    from django.db import connections
+    from django_tenants.utils import schema_context
+
+    try:
+        with schema_context(schema):
+            task.apply(args=args, kwargs=kwargs, headers={"_schema_name": schema})
+    finally:
+        connections.close_all()

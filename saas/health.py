@@ -1,0 +1,99 @@
+"""Liveness and readiness probes, answered for any Host before tenant routing.
+
+``/healthz``: the process answers. ``/readyz``: the database is reachable and every
+migration is applied; Redis and the Celery broker answer when configured. JSON, no auth,
+no secrets: each check reports only ``ok`` or ``error`` (details go to the log).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
+
+_PROBE_TIMEOUT_S = 1.0
+
+
+@functools.cache
+def _expected_migrations() -> frozenset[tuple[str, str]]:
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return frozenset(loader.graph.nodes)
+
+
+def check_database() -> str:
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT app, name FROM django_migrations")
+        applied = set(cursor.fetchall())
+    missing = _expected_migrations() - applied
+    if missing:
+        logger.warning("readyz: %d migration(s) not applied, e.g. %s", len(missing), sorted(missing)[0])
+        return "error"
+    return "ok"
+
+
+def check_redis() -> str:
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=_PROBE_TIMEOUT_S, socket_timeout=_PROBE_TIMEOUT_S
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return "ok"
+
+
+def check_broker() -> str:
+    from kombu import Connection
+
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=_PROBE_TIMEOUT_S) as conn:
+        conn.ensure_connection(max_retries=1, timeout=_PROBE_TIMEOUT_S)
+    return "ok"
+
+
+def readiness() -> tuple[bool, dict[str, str]]:
+    checks = {"database": check_database}
+    if settings.REDIS_URL:
+        checks["redis"] = check_redis
+    if not settings.CELERY_TASK_ALWAYS_EAGER and settings.CELERY_BROKER_URL != settings.REDIS_URL:
+        checks["broker"] = check_broker
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            results[name] = check()
+        except Exception:
+            logger.warning("readyz: %s check failed", name, exc_info=True)
+            results[name] = "error"
+    return all(v == "ok" for v in results.values()), results
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info.rstrip("/")
+        if path == "/healthz":
+            return _no_store(JsonResponse({"status": "ok"}))
+        if path == "/readyz":
+            started = time.perf_counter()
+            ok, checks = readiness()
+            body = {"status": "ok" if ok else "error", "checks": checks,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+            return _no_store(JsonResponse(body, status=200 if ok else 503))
+        return self.get_response(request)
+
+
+def _no_store(response: JsonResponse) -> JsonResponse:
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,271 @@
+"""Settings shared by every environment.
+
+Each integration is switched on by its own environment variable and falls back to an
+embedded default when unset (docs/architecture.md, "Embedded defaults"):
+
+=====================  ============================  =====================================
+part                   variable                      default when unset
+=====================  ============================  =====================================
+PostgreSQL + pgvector  DATABASE_URL                  embedded server under .data/postgres
+Redis                  REDIS_URL                     locmem cache, in-memory channel layer,
+                                                     Celery tasks run in-process
+Celery broker          CELERY_BROKER_URL             REDIS_URL
+object storage         AWS_STORAGE_BUCKET_NAME (+)   local files under .data/media
+email                  EMAIL_URL                     console backend
+=====================  ============================  =====================================
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DATA_DIR = BASE_DIR / ".data"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-0123456789abcdef")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# --- hosts and tenancy ------------------------------------------------------------------
+
+# The public host serves the marketing site, signup, platform admin, webhooks, the widget
+# API and health checks; every tenant lives on <slug>.<BASE_DOMAIN> or a custom domain.
+BASE_DOMAIN = env("BASE_DOMAIN", default="localhost").lower()
+PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", *env.list("PUBLIC_HOSTS", default=[])]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "saas.urls_public"
+ROOT_URLCONF = "saas.urls_tenant"
+# Spare, fully migrated schemas kept ready so signup claims one instead of migrating.
+TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=3)
+# Refill the pool in the background after each claim (the beat schedule also tops it up).
+TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
+# Seconds a host -> tenant resolution stays cached (invalidated on every tenant change).
+TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=300)
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",  # before django_tenants' commands are looked up: our migrate_schemas wins
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "billing",
+    "public_site",
+]
+# Kept small: every table here is multiplied by the number of tenants in the catalogue.
+TENANT_APPS = [
+    "widget_builder",
+    "knowledge",
+    "chat",
+]
+INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
+INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]
+
+AUTH_USER_MODEL = "tenants.User"
+
+MIDDLEWARE = [
+    "saas.health.HealthCheckMiddleware",  # probes arrive with the pod's IP as Host
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "saas.wsgi.application"
+ASGI_APPLICATION = "saas.asgi.application"
+
+# --- database ---------------------------------------------------------------------------
+
+if env("DATABASE_URL", default=""):
+    _database_url = env("DATABASE_URL")
+else:
+    from saas.embedded_postgres import ensure_running
+
+    _database_url = ensure_running()
+
+DATABASES = {"default": env.db_url_config(_database_url)}
+DATABASES["default"].update(
+    {
+        "ENGINE": "django_tenants.postgresql_backend",
+        # Persistent connections leak under ASGI (Django ticket #33497): open per request.
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+    }
+)
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, Celery ------------------------------------------------
+
+REDIS_URL = env("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
+# Without a broker, tasks run in-process (eagerly) so nothing needs to be installed.
+CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or env("CELERY_BROKER_URL", default=""))
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "visibility_timeout": 3600}
+CELERY_BEAT_SCHEDULE = {
+    "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
+}
+
+# --- storage ----------------------------------------------------------------------------
+
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(DATA_DIR / "media"))
+MEDIA_URL = "/media/"
+STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve from the app and project static folders directly when DEBUG (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "saas.storage.TenantS3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "saas.storage.TenantFileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- email ------------------------------------------------------------------------------
+
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"no-reply@{BASE_DOMAIN}")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- auth -------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"  # resolved in the request's URLconf: each tenant host has its own
+
+# Host-only cookies: a session on one tenant host is never sent to another.
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- API --------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "saas.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Chatbot platform API", "VERSION": "1.0.0"}
+
+# --- i18n, misc -------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Demo data created by `manage.py seed_demo` (make run).
+DEMO_STAFF_EMAIL = env("DEMO_STAFF_EMAIL", default="staff@example.com")
+DEMO_STAFF_PASSWORD = env("DEMO_STAFF_PASSWORD", default="staff-demo-password")
+DEMO_OWNER_EMAIL = env("DEMO_OWNER_EMAIL", default="owner@example.com")
+DEMO_OWNER_PASSWORD = env("DEMO_OWNER_PASSWORD", default="owner-demo-password")

@@ -1,0 +1,9 @@
+"""Development: `make run`. Everything embedded unless the environment says otherwise."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DOMAIN, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Browsers resolve *.localhost to loopback, so demo.localhost:8000 works with no set-up.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
+PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", "127.0.0.1", *env.list("PUBLIC_HOSTS", default=[])]

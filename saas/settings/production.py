@@ -1,0 +1,31 @@
+"""Production. Secrets have no default: a missing one stops the process at start-up."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Checked before base is imported: without it base would start the embedded database.
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured("Set the DATABASE_URL environment variable (production has no embedded database).")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+BASE_DOMAIN = env("BASE_DOMAIN").lower()
+PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", *env.list("PUBLIC_HOSTS", default=[])]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])
+
+# TLS ends at the ingress, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
+)

@@ -1,0 +1,19 @@
+"""pytest. Same code paths as production; REDIS_URL switches on the real Redis paths (CI)."""
+
+from .base import *  # noqa: F403
+from .base import DATA_DIR, STORAGES
+
+BASE_DOMAIN = "saas.test"
+PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}"]
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}"]
+DEBUG = False
+# Fast hashing: the suite creates users, it does not test PBKDF2.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+TENANT_POOL_SIZE = 2
+# Tests refill the pool explicitly; a background refill would race them.
+TENANT_POOL_AUTO_REFILL = False
+MEDIA_ROOT = str(DATA_DIR / "test-media")
+if STORAGES["default"]["BACKEND"] == "saas.storage.TenantFileSystemStorage":
+    STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests

@@ -1,0 +1,57 @@
+"""File storage with a per-tenant prefix.
+
+Every name saved while a tenant's schema is active lands under ``tenants/<schema>/``;
+work done in the public schema lands under ``public/``. The prefix comes from the
+database connection, which the tenant middleware, Celery tasks and ``schema_context``
+already set, so no caller can forget it. Schema names are opaque (``t_<random>``),
+so a path reveals nothing about the customer.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shutil
+from pathlib import Path
+
+from django.core.files.storage import FileSystemStorage
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+from storages.backends.s3 import S3Storage
+
+
+def tenant_prefix(schema_name: str | None = None) -> str:
+    schema = schema_name or connection.schema_name or get_public_schema_name()
+    if schema == get_public_schema_name():
+        return "public"
+    return f"tenants/{schema}"
+
+
+class TenantPrefixMixin:
+    def _prefixed(self, name: str) -> str:
+        prefix = tenant_prefix()
+        name = name.lstrip("/")
+        if name == prefix or name.startswith(prefix + "/"):
+            return name
+        return posixpath.join(prefix, name)
+
+    def generate_filename(self, filename: str) -> str:
+        return super().generate_filename(self._prefixed(filename))  # type: ignore[misc]
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return super().get_available_name(self._prefixed(name), max_length=max_length)  # type: ignore[misc]
+
+
+class TenantFileSystemStorage(TenantPrefixMixin, FileSystemStorage):
+    """Local files under MEDIA_ROOT (the embedded default)."""
+
+    def delete_tenant_files(self, schema_name: str) -> None:
+        root = Path(self.location) / tenant_prefix(schema_name)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class TenantS3Storage(TenantPrefixMixin, S3Storage):
+    """S3 or any S3-compatible store (``AWS_STORAGE_BUCKET_NAME`` and friends)."""
+
+    def delete_tenant_files(self, schema_name: str) -> None:
+        prefix = tenant_prefix(schema_name) + "/"
+        self.bucket.objects.filter(Prefix=self._normalize_name(prefix)).delete()

@@ -1,0 +1,18 @@
+"""URLs of the public host (BASE_DOMAIN): site, platform admin, and later signup,
+webhooks and the widget API. /healthz and /readyz are answered by middleware."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+handler400 = "saas.errors.handler400"
+handler403 = "saas.errors.handler403"
+handler404 = "saas.errors.handler404"
+handler500 = "saas.errors.handler500"
+
+admin.site.site_header = "Platform administration"
+admin.site.site_title = "Platform admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("public_site.urls")),
+]

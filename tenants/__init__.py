@@ -1,0 +1,1 @@
+"""Tenancy core: tenants, domains, the schema pool, users, memberships, platform audit log."""

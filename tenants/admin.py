@@ -1,0 +1,254 @@
+"""Platform staff admin (public host only): tenants, users, and the audit log.
+
+Every change made here is written to the append-only platform audit log: lifecycle
+actions through the services (which record them), plain add/change/delete through
+:class:`AuditedModelAdmin`.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from . import services
+from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User
+from .selectors import tenant_usage_counts
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """Mirrors Django's admin log into the platform audit log."""
+
+    def _audit(self, request, obj, verb: str, message) -> None:
+        services.audit_event_record(
+            actor=request.user,
+            action=f"{obj._meta.model_name}.{verb}",
+            target=obj,
+            metadata={"change": message} if message else {},
+            ip=client_ip(request),
+        )
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, obj, "add", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, obj, "change", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "delete", None)
+        return super().log_deletions(request, queryset)
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ("domain", "is_primary", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("user", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(max_length=255, required=False, label="Reason (kept in the audit log)")
+
+
+class DeleteForm(forms.Form):
+    confirm = forms.CharField(
+        label='Type "delete" to confirm',
+        help_text="This drops each workspace's schema and stored files. It cannot be undone.",
+    )
+
+    def clean_confirm(self):
+        if self.cleaned_data["confirm"].strip().lower() != "delete":
+            raise forms.ValidationError('Type "delete" to confirm.')
+        return self.cleaned_data["confirm"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(AuditedModelAdmin):
+    list_display = ("name", "slug", "status_badge", "plan", "created_at", "primary_domain", "members",
+                    "count_widgets", "count_conversations")
+    list_filter = ("status", "plan", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("name", "slug", "domains__domain", "memberships__user__email")
+    ordering = ("-created_at",)
+    readonly_fields = ("schema_name", "slug", "status", "suspended_reason", "created_at", "updated_at")
+    fields = ("name", "slug", "status", "suspended_reason", "plan", "schema_name", "created_at", "updated_at")
+    inlines = (DomainInline, MembershipInline)
+    actions = ("suspend_tenants", "reactivate_tenants", "delete_tenants")
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False  # workspaces are provisioned through signup (tenants.services.tenant_provision)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deletion goes through the confirmed "delete" action and its service
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request)
+            .prefetch_related("domains")
+            .annotate(member_count=Count("memberships", distinct=True))
+        )
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # Counts read through each tenant's schema: one query for the whole page. The page's
+        # queryset is evaluated here and cached, so the rows rendered are these instances.
+        counts = tenant_usage_counts(changelist.result_list)
+        for tenant in changelist.result_list:
+            tenant.usage_counts = counts[tenant.pk]
+        return changelist
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        colours = {"active": "#157f3b", "suspended": "#b42318", "provisioning": "#8a6d00", "deleting": "#666"}
+        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"),
+                           obj.get_status_display())
+
+    @admin.display(description="Domain")
+    def primary_domain(self, obj):
+        domain = next((d.domain for d in obj.domains.all() if d.is_primary), None)
+        return domain or "-"
+
+    @admin.display(description="Members", ordering="member_count")
+    def members(self, obj):
+        return obj.member_count
+
+    @staticmethod
+    def _count(obj, label):
+        value = getattr(obj, "usage_counts", {}).get(label)
+        return "-" if value is None else value
+
+    @admin.display(description="Widgets")
+    def count_widgets(self, obj):
+        return self._count(obj, "widgets")
+
+    @admin.display(description="Conversations")
+    def count_conversations(self, obj):
+        return self._count(obj, "conversations")
+
+    # --- lifecycle actions, each behind a confirmation page -----------------------------
+
+    def _confirm(self, request, queryset, *, action, title, form_class, button, danger=False):
+        form = form_class(request.POST if "confirmed" in request.POST else None)
+        if "confirmed" in request.POST and form.is_valid():
+            return form
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "queryset": queryset,
+            "action": action,
+            "form": form,
+            "button": button,
+            "danger": danger,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/confirm_action.html", context)
+
+    @admin.action(description="Suspend selected workspaces", permissions=["change"])
+    def suspend_tenants(self, request, queryset):
+        result = self._confirm(request, queryset, action="suspend_tenants", title="Suspend workspaces",
+                               form_class=SuspendForm, button="Suspend")
+        if isinstance(result, TemplateResponse):
+            return result
+        targets = [t for t in queryset if t.status != Tenant.Status.SUSPENDED]
+        for tenant in targets:
+            services.tenant_suspend(tenant=tenant, by=request.user, reason=result.cleaned_data["reason"],
+                                    ip=client_ip(request))
+        self.message_user(request, f"Suspended {len(targets)} workspace(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Reactivate selected workspaces", permissions=["change"])
+    def reactivate_tenants(self, request, queryset):
+        result = self._confirm(request, queryset, action="reactivate_tenants", title="Reactivate workspaces",
+                               form_class=forms.Form, button="Reactivate")
+        if isinstance(result, TemplateResponse):
+            return result
+        targets = [t for t in queryset if t.status == Tenant.Status.SUSPENDED]
+        for tenant in targets:
+            services.tenant_reactivate(tenant=tenant, by=request.user, ip=client_ip(request))
+        self.message_user(request, f"Reactivated {len(targets)} workspace(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Delete selected workspaces permanently", permissions=["change"])
+    def delete_tenants(self, request, queryset):
+        result = self._confirm(request, queryset, action="delete_tenants", title="Delete workspaces permanently",
+                               form_class=DeleteForm, button="Delete permanently", danger=True)
+        if isinstance(result, TemplateResponse):
+            return result
+        targets = list(queryset)
+        for tenant in targets:
+            services.tenant_delete(tenant=tenant, by=request.user, ip=client_ip(request))
+        self.message_user(request, f"Deleted {len(targets)} workspace(s).", messages.SUCCESS)
+        return None
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(User)
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
+    search_fields = ("email", "first_name", "last_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(PlatformAuditEvent)
+class PlatformAuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_email", "action", "target_type", "target_repr", "ip_address")
+    list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("actor_email", "action", "target_repr", "target_id")
+    readonly_fields = [f.name for f in PlatformAuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SpareSchema)
+class SpareSchemaAdmin(admin.ModelAdmin):
+    list_display = ("schema_name", "created_at")
+    readonly_fields = ("schema_name", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,62 @@
+"""The one place that turns a request's host into a tenant (or the public site).
+
+* The public host (``BASE_DOMAIN``, ``www.`` and ``PUBLIC_HOSTS``) runs in the public
+  schema with ``saas.urls_public``; ``request.tenant`` is None.
+* A known tenant host runs in that tenant's schema with ``saas.urls_tenant``.
+* Any other host gets 404, never the public site: an unknown subdomain must not look
+  like a workspace, nor reveal which ones exist.
+* A tenant that is not serving answers with a documented status (docs/api-errors.md):
+  suspended 403 ``tenant_suspended``; provisioning 503 ``tenant_provisioning``;
+  deleting 404 ``not_found``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http.request import split_domain_port
+from django.urls import set_urlconf
+
+from saas.errors import NotFound, error_response
+
+from .errors import TenantProvisioning, TenantSuspended
+from .models import Tenant
+from .selectors import tenant_resolve_host
+
+
+def request_hostname(request) -> str:
+    """Host without port, lower-cased. ``get_host`` validates it against ALLOWED_HOSTS."""
+    domain, _port = split_domain_port(request.get_host())
+    return domain
+
+
+class TenantRoutingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        connection.set_schema_to_public()
+        host = request_hostname(request)
+        if host in settings.PUBLIC_HOSTS:
+            request.tenant = None
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+            return self.get_response(request)
+
+        tenant = tenant_resolve_host(host)
+        if tenant is None or tenant.status == Tenant.Status.DELETING:
+            return error_response(request, NotFound("There is no workspace at this address."), template="404.html")
+        if tenant.status == Tenant.Status.SUSPENDED:
+            error = TenantSuspended("This workspace is suspended. Its owner can contact support to restore it.")
+            return error_response(request, error, template="tenants/suspended.html")
+        if tenant.status == Tenant.Status.PROVISIONING:
+            error = TenantProvisioning("This workspace is being prepared. Try again in a few seconds.",
+                                       headers={"Retry-After": "5"})
+            return error_response(request, error, template="tenants/provisioning.html")
+
+        tenant.domain_url = host
+        request.tenant = tenant
+        connection.set_tenant(tenant)
+        request.urlconf = settings.ROOT_URLCONF
+        set_urlconf(request.urlconf)
+        return self.get_response(request)

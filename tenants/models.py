@@ -1,0 +1,160 @@
+"""Tenancy and identity, all in the public schema.
+
+* :class:`Tenant` — one customer workspace, one PostgreSQL schema (opaque ``t_<random>``).
+* :class:`Domain` — hosts that route to a tenant (``<slug>.<BASE_DOMAIN>`` primary).
+* :class:`SpareSchema` — fully migrated, unclaimed schemas kept ready for instant signup.
+* :class:`User` and :class:`Membership` — users are global; a membership gives a role in
+  one tenant.
+* :class:`PlatformAuditEvent` — append-only record of every platform staff action.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+SCHEMA_PREFIX = "t_"
+
+
+def new_schema_name() -> str:
+    # 16 lowercase base32 characters: 80 random bits, valid unquoted identifier.
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return SCHEMA_PREFIX + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class Tenant(TenantMixin):
+    class Status(models.TextChoices):
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        DELETING = "deleting", "Deleting"
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING, db_index=True)
+    # Placeholder until billing owns plans (issue: billing); read as a plain code here.
+    plan = models.CharField(max_length=32, default="free", db_index=True)
+    suspended_reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Schemas are created by tenants.services (from the pool, or migrated on demand),
+    # and dropped by tenant_delete only; never implicitly by save()/delete().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_serving(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Domain(DomainMixin):
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SpareSchema(models.Model):
+    """A migrated schema no tenant owns yet. Claimed (deleted) in the signup transaction."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person. Global across tenants; logs in with an email address."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        AGENT = "agent", "Agent"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.tenant.slug}"
+
+
+class PlatformAuditEvent(models.Model):
+    """Who did what to which target, when. Rows are never updated or deleted.
+
+    Append-only is enforced by the database (a trigger refuses UPDATE and DELETE), so
+    neither the admin, a bug nor a shell session can rewrite history. The actor and the
+    target are kept as values rather than foreign keys for the same reason: deleting a
+    tenant or a user must not touch its audit trail.
+    """
+
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True, default="")
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target_repr}"

@@ -1,0 +1,87 @@
+"""Reads for tenancy: host resolution (cached) and per-tenant counts for platform staff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from .models import Membership, Tenant
+
+# Tenant apps register the tables whose row counts platform staff see per tenant
+# (label -> model). Registration keeps the dependency direction: apps import tenants.
+COUNTED_MODELS: dict[str, type] = {}
+
+_NEGATIVE_CACHE_SECONDS = 30
+
+
+def counted_model_register(label: str, model: type) -> None:
+    COUNTED_MODELS[label] = model
+
+
+def _host_key(host: str) -> str:
+    return f"tenants:host:v1:{host}"
+
+
+def tenant_resolve_host(host: str) -> Tenant | None:
+    """The tenant serving ``host`` (any status), or None. Cached; unknown hosts briefly too."""
+    key = _host_key(host)
+    with schema_context(get_public_schema_name()):
+        cached = cache.get(key)
+        if cached is not None:
+            return cached or None
+        tenant = Tenant.objects.filter(domains__domain=host).first()
+        timeout = settings.TENANT_HOST_CACHE_SECONDS if tenant else _NEGATIVE_CACHE_SECONDS
+        cache.set(key, tenant or False, timeout=timeout)
+    return tenant
+
+
+def tenant_host_cache_forget(host: str) -> None:
+    with schema_context(get_public_schema_name()):
+        cache.delete(_host_key(host))
+
+
+def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | None]]:
+    """Members (public schema) and each registered tenant table's row count, per tenant.
+
+    Two queries plus one for members whatever the number of tenants: the tables that
+    exist are looked up first (a tenant still provisioning has none), then one
+    ``UNION ALL`` counts them all. Missing tables count as None.
+    """
+    tenants = list(tenants)
+    result: dict[int, dict[str, int | None]] = {
+        t.pk: {"members": 0, **dict.fromkeys(COUNTED_MODELS)} for t in tenants
+    }
+    if not tenants:
+        return result
+    for row in (
+        Membership.objects.filter(tenant__in=tenants).values("tenant_id").annotate(n=Count("id"))
+    ):
+        result[row["tenant_id"]]["members"] = row["n"]
+
+    tables = {m._meta.db_table: label for label, m in COUNTED_MODELS.items()}
+    by_schema = {t.schema_name: t.pk for t in tenants}
+    if not tables:
+        return result
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) AND table_name = ANY(%s)",
+            [list(by_schema), list(tables)],
+        )
+        existing = cursor.fetchall()
+        if not existing:
+            return result
+        quote = connection.ops.quote_name
+        parts, params = [], []
+        for schema, table in existing:
+            parts.append(f"SELECT %s, %s, count(*) FROM {quote(schema)}.{quote(table)}")  # noqa: S608
+            params += [schema, table]
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for schema, table, n in cursor.fetchall():
+            result[by_schema[schema]][tables[table]] = n
+    return result

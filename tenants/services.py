@@ -1,0 +1,238 @@
+"""Writes for tenancy: provisioning, the spare-schema pool, lifecycle, the audit log.
+
+All functions here run in the public schema (they manage schemas; they do not live in one).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import get_public_schema_name
+
+from .errors import ProvisioningFailed, SlugTaken
+from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User, new_schema_name
+from .selectors import tenant_host_cache_forget
+from .slugs import slug_validate
+
+logger = logging.getLogger(__name__)
+
+POOL_REFILL_LOCK = "tenants:pool-refill-lock"
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+
+def _quote(schema_name: str) -> str:
+    return connection.ops.quote_name(schema_name)
+
+
+def schema_create_migrated(*, schema_name: str) -> None:
+    """Create ``schema_name`` and run every tenant migration in it.
+
+    Precondition: called inside ``transaction.atomic``, so a failure leaves no half-built
+    schema behind (PostgreSQL DDL is transactional) and django-tenants keeps the connection.
+    """
+    assert connection.in_atomic_block, "schema_create_migrated must run inside transaction.atomic"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {_quote(schema_name)}")
+    call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+
+
+def schema_drop(*, schema_name: str) -> None:
+    if schema_name == get_public_schema_name() or not schema_name.startswith("t_"):
+        raise ValueError(f"refusing to drop schema {schema_name!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {_quote(schema_name)} CASCADE")
+
+
+# --- the spare-schema pool ------------------------------------------------------------------
+
+
+def tenant_pool_refill(*, size: int | None = None) -> int:
+    """Create spare schemas until the pool holds ``size`` (default ``TENANT_POOL_SIZE``).
+
+    Each spare is created and recorded in one transaction, so a crash mid-way leaves
+    nothing to clean up. A cache lock keeps concurrent refills from overshooting; an
+    overshoot would only cost an extra spare. Returns how many spares were created.
+    """
+    target = settings.TENANT_POOL_SIZE if size is None else size
+    if not cache.add(POOL_REFILL_LOCK, "1", timeout=600):
+        return 0
+    created = 0
+    try:
+        while SpareSchema.objects.count() < target:
+            schema_name = new_schema_name()
+            with transaction.atomic():
+                schema_create_migrated(schema_name=schema_name)
+                SpareSchema.objects.create(schema_name=schema_name)
+            created += 1
+    finally:
+        cache.delete(POOL_REFILL_LOCK)
+    if created:
+        logger.info("tenant pool refilled with %d spare schema(s)", created)
+    return created
+
+
+def _pool_claim() -> str | None:
+    """Take one spare schema inside the caller's transaction, or None if the pool is empty."""
+    spare = SpareSchema.objects.select_for_update(skip_locked=True).order_by("id").first()
+    if spare is None:
+        return None
+    spare.delete()
+    return spare.schema_name
+
+
+def _pool_refill_soon() -> None:
+    if not settings.TENANT_POOL_AUTO_REFILL:
+        return
+    from saas.celery import enqueue_on_commit
+
+    from .tasks import tenant_pool_refill as refill_task
+
+    enqueue_on_commit(refill_task)
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
+    """Create a workspace for ``owner`` at ``<slug>.<BASE_DOMAIN>`` and return it active.
+
+    Fast path: claim a spare, migrated schema from the pool in one short transaction.
+    Slow path (pool empty): reserve the slug with a ``provisioning`` tenant, migrate a new
+    schema, then activate; on failure nothing is left behind. Either way the pool is
+    refilled in the background afterwards.
+
+    Raises ``SlugInvalid`` or ``SlugTaken`` (validation problems naming the ``slug`` field)
+    and ``ProvisioningFailed``.
+    """
+    slug = slug_validate(slug)
+    name = (name or "").strip()[:120] or slug
+    domain = f"{slug}.{settings.BASE_DOMAIN}"
+    if Tenant.objects.filter(slug=slug).exists() or Domain.objects.filter(domain=domain).exists():
+        raise _slug_taken()
+
+    try:
+        with transaction.atomic():
+            schema_name = _pool_claim()
+            tenant = _tenant_rows_create(
+                slug=slug,
+                name=name,
+                owner=owner,
+                domain=domain,
+                schema_name=schema_name or new_schema_name(),
+                status=Tenant.Status.ACTIVE if schema_name else Tenant.Status.PROVISIONING,
+            )
+    except IntegrityError as exc:  # lost a race for the slug
+        raise _slug_taken() from exc
+
+    if tenant.status == Tenant.Status.PROVISIONING:
+        try:
+            with transaction.atomic():
+                schema_create_migrated(schema_name=tenant.schema_name)
+                tenant.status = Tenant.Status.ACTIVE
+                tenant.save(update_fields=["status", "updated_at"])
+        except Exception as exc:
+            logger.exception("provisioning schema for tenant %s failed", tenant.pk)
+            Tenant.objects.filter(pk=tenant.pk).delete()
+            raise ProvisioningFailed("Please try again in a minute.") from exc
+
+    tenant_host_cache_forget(domain)
+    _pool_refill_soon()
+    return tenant
+
+
+def _slug_taken() -> SlugTaken:
+    message = "This subdomain is already taken."
+    return SlugTaken(message, errors={"slug": [{"code": "slug_taken", "message": message}]})
+
+
+def _tenant_rows_create(*, slug: str, name: str, owner: User, domain: str, schema_name: str,
+                        status: str) -> Tenant:
+    tenant = Tenant(schema_name=schema_name, slug=slug, name=name, status=status)
+    tenant.save()
+    Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+    Membership.objects.create(tenant=tenant, user=owner, role=Membership.Role.OWNER)
+    return tenant
+
+
+def tenant_suspend(*, tenant: Tenant, by: User | None, reason: str = "", ip: str | None = None) -> Tenant:
+    """Stop serving the tenant's dashboard and widgets. Nothing is deleted."""
+    with transaction.atomic():
+        tenant.status = Tenant.Status.SUSPENDED
+        tenant.suspended_reason = reason[:255]
+        tenant.save(update_fields=["status", "suspended_reason", "updated_at"])
+        audit_event_record(actor=by, action="tenant.suspend", target=tenant, metadata={"reason": reason}, ip=ip)
+    _forget_hosts(tenant)
+    return tenant
+
+
+def tenant_reactivate(*, tenant: Tenant, by: User | None, ip: str | None = None) -> Tenant:
+    with transaction.atomic():
+        tenant.status = Tenant.Status.ACTIVE
+        tenant.suspended_reason = ""
+        tenant.save(update_fields=["status", "suspended_reason", "updated_at"])
+        audit_event_record(actor=by, action="tenant.reactivate", target=tenant, ip=ip)
+    _forget_hosts(tenant)
+    return tenant
+
+
+def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> None:
+    """Delete the tenant for good: its schema, its stored files, its rows in public.
+
+    The tenant first turns ``deleting`` (committed), so it stops serving at once even if
+    a later step fails; running this again finishes the job.
+    """
+    tenant.status = Tenant.Status.DELETING
+    tenant.save(update_fields=["status", "updated_at"])
+    _forget_hosts(tenant)
+    schema_name, pk, label = tenant.schema_name, tenant.pk, str(tenant)
+
+    default_storage.delete_tenant_files(schema_name)  # type: ignore[attr-defined]
+    with transaction.atomic():
+        schema_drop(schema_name=schema_name)
+        Tenant.objects.filter(pk=pk).delete()  # cascades to domains and memberships
+        audit_event_record(
+            actor=by,
+            action="tenant.delete",
+            target_type="tenant",
+            target_id=str(pk),
+            target_repr=label,
+            metadata={"schema_name": schema_name},
+            ip=ip,
+        )
+
+
+def _forget_hosts(tenant: Tenant) -> None:
+    for domain in tenant.domains.values_list("domain", flat=True):
+        tenant_host_cache_forget(domain)
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def audit_event_record(*, actor: User | None, action: str, target: Any = None, target_type: str = "",
+                       target_id: str = "", target_repr: str = "", metadata: dict | None = None,
+                       ip: str | None = None) -> PlatformAuditEvent:
+    """Append one event to the platform audit log (never updated afterwards)."""
+    if target is not None:
+        target_type = target_type or target._meta.model_name
+        target_id = target_id or str(target.pk)
+        target_repr = target_repr or str(target)
+    return PlatformAuditEvent.objects.create(
+        actor_id=getattr(actor, "pk", None),
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr[:255],
+        metadata=metadata or {},
+        ip_address=ip,
+    )

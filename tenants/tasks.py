@@ -1,0 +1,11 @@
+"""Background work for tenancy. Tasks take ids, re-fetch, and call a service."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def tenant_pool_refill() -> int:
+    """Top the spare-schema pool up to TENANT_POOL_SIZE. Idempotent; safe to run anywhere."""
+    return services.tenant_pool_refill()

@@ -1,0 +1,13 @@
+"""A task that reports where it ran: loaded by the test worker with ``-I tests.celery_probe``."""
+
+from celery import shared_task
+from django.db import connection
+
+
+@shared_task
+def schema_probe() -> dict:
+    from widget_builder.models import Widget
+
+    schema = connection.schema_name
+    widgets = [] if schema == "public" else sorted(Widget.objects.values_list("name", flat=True))
+    return {"schema": schema, "widgets": widgets}

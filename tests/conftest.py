@@ -1,0 +1,121 @@
+"""Shared fixtures. Two tenants (A and B) are provisioned once per session and shared;
+each test runs in a transaction that is rolled back, so tests may change them freely.
+
+Each tenant is seeded with marker strings (``MARKER-A-...``/``MARKER-B-...``) and a
+different number of rows, so a test acting as A can tell when anything of B shows up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from tenants import services
+from tenants.models import Tenant, User
+
+
+@dataclass
+class SeededTenant:
+    tenant: Tenant
+    owner: User
+    marker: str
+    widget_count: int
+    conversation_count: int
+
+    @property
+    def host(self) -> str:
+        return f"{self.tenant.slug}.{settings.BASE_DOMAIN}"
+
+    @property
+    def schema(self) -> str:
+        return self.tenant.schema_name
+
+
+PUBLIC_HOST = "saas.test"
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skip with a loud notice when a real service is missing; in CI (SAAS_REQUIRE_SERVICES=1) fail."""
+    if available:
+        return
+    message = f"{what} is not available here; this test needs it"
+    if os.environ.get("SAAS_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (SAAS_REQUIRE_SERVICES=1)")
+    pytest.skip("NOTICE: " + message)
+
+
+def _seed(slug: str, marker: str, widgets: int, conversations: int) -> SeededTenant:
+    from chat.models import Conversation
+    from widget_builder.models import Widget
+
+    owner = User.objects.create_user(email=f"owner-{slug}@example.com", password="owner-password-1")
+    tenant = services.tenant_provision(slug=slug, name=f"{marker} Company", owner=owner)
+    with tenant_context(tenant):
+        made = [Widget.objects.create(name=f"{marker}-widget-{i}") for i in range(widgets)]
+        for i in range(conversations):
+            Conversation.objects.create(widget=made[i % len(made)])
+    return SeededTenant(tenant, owner, marker, widgets, conversations)
+
+
+@pytest.fixture(scope="session")
+def seeded(django_db_setup, django_db_blocker) -> dict[str, SeededTenant]:
+    with django_db_blocker.unblock():
+        tenants = {
+            "a": _seed("tenant-a", "MARKER-A", widgets=1, conversations=2),
+            "b": _seed("tenant-b", "MARKER-B", widgets=3, conversations=5),
+        }
+        connection.set_schema_to_public()
+    return tenants
+
+
+@pytest.fixture
+def tenant_a(seeded, db) -> SeededTenant:
+    seeded["a"].tenant.refresh_from_db()
+    return seeded["a"]
+
+
+@pytest.fixture
+def tenant_b(seeded, db) -> SeededTenant:
+    seeded["b"].tenant.refresh_from_db()
+    return seeded["b"]
+
+
+def clear_cache() -> None:
+    """Forget cached state between tests (rolled-back rows may still be cached).
+
+    With Redis, only our keys go: the same server is the Celery broker of the worker test.
+    """
+    if settings.REDIS_URL:
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match="*:tenants:*"):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_and_clean_cache():
+    """Start every test in public with an empty cache (host resolutions are cached)."""
+    connection.set_schema_to_public()
+    clear_cache()
+    yield
+    clear_cache()
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def staff_user(db) -> User:
+    return User.objects.create_superuser(email="staff@example.com", password="staff-password-1")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    client.defaults["HTTP_HOST"] = PUBLIC_HOST
+    return client

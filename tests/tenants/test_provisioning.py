@@ -1,0 +1,154 @@
+"""tenant_provision: from the pool, without it, slug rules, and nothing half-created."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_exists, tenant_context
+
+from tenants import services
+from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
+from tenants.models import Domain, Membership, SpareSchema, Tenant, User
+from tenants.slugs import RESERVED_SLUGS
+from widget_builder.models import Widget
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user(email="new-owner@example.com", password="a-long-password-1")
+
+
+def _table_exists(schema: str, table: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f'"{schema}".{table}'])
+        return cursor.fetchone()[0] is not None
+
+
+def test_pool_refill_creates_migrated_spares_up_to_the_target(seeded):
+    SpareSchema.objects.all().delete()
+    assert services.tenant_pool_refill(size=2) == 2
+    assert services.tenant_pool_refill(size=2) == 0  # already full
+    spares = list(SpareSchema.objects.values_list("schema_name", flat=True))
+    assert len(spares) == 2
+    for schema in spares:
+        assert schema.startswith("t_") and len(schema) == 18
+        assert _table_exists(schema, "widget_builder_widget")
+        assert _table_exists(schema, "chat_conversation")
+
+
+def test_provision_claims_a_spare_schema_from_the_pool(owner, client):
+    SpareSchema.objects.all().delete()
+    services.tenant_pool_refill(size=2)
+    oldest = SpareSchema.objects.order_by("id").first().schema_name
+
+    tenant = services.tenant_provision(slug="acme", name="Acme Inc", owner=owner)
+
+    assert tenant.status == Tenant.Status.ACTIVE
+    assert tenant.schema_name == oldest
+    assert not SpareSchema.objects.filter(schema_name=oldest).exists()
+    assert SpareSchema.objects.count() == 1
+    assert Domain.objects.get(tenant=tenant).domain == "acme.saas.test"
+    assert Membership.objects.get(tenant=tenant).role == Membership.Role.OWNER
+    # and the new workspace answers a request at once, reading its own schema
+    client.force_login(owner)
+    response = client.get("/dashboard/", HTTP_HOST="acme.saas.test")
+    assert response.status_code == 200
+    assert b"Acme Inc" in response.content
+
+
+def test_provision_without_pool_creates_and_migrates_a_schema(owner, client):
+    SpareSchema.objects.all().delete()
+
+    tenant = services.tenant_provision(slug="no-pool-co", name="No Pool Co", owner=owner)
+
+    assert tenant.status == Tenant.Status.ACTIVE
+    assert tenant.schema_name.startswith("t_") and "no" not in tenant.schema_name[:2]
+    assert schema_exists(tenant.schema_name)
+    with tenant_context(tenant):
+        Widget.objects.create(name="first")
+        assert Widget.objects.count() == 1
+    client.force_login(owner)
+    assert client.get("/dashboard/", HTTP_HOST="no-pool-co.saas.test").status_code == 200
+
+
+def test_schema_name_is_opaque_not_derived_from_the_slug(owner):
+    tenant = services.tenant_provision(slug="secret-project", name="Secret", owner=owner)
+    assert "secret" not in tenant.schema_name
+
+
+def test_provision_schedules_a_pool_refill_after_commit(owner, settings, django_capture_on_commit_callbacks):
+    settings.TENANT_POOL_AUTO_REFILL = True
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.tenant_provision(slug="refill-co", name="Refill", owner=owner)
+    assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize(
+    ("slug", "fragment"),
+    [
+        ("ab", "at least 3"),
+        ("a" * 41, "at most 40"),
+        ("1acme", "start with a letter"),
+        ("-acme", "start with a letter"),
+        ("acme-", "start with a letter"),
+        ("ac--me", "single hyphens"),
+        ("ac_me", "lowercase letters"),
+        ("ac.me", "lowercase letters"),
+        ("acmé", "lowercase letters"),
+        ("", "at least 3"),
+    ],
+)
+def test_invalid_slugs_are_refused_with_a_field_error(owner, slug, fragment):
+    before = Tenant.objects.count()
+    with pytest.raises(SlugInvalid) as info:
+        services.tenant_provision(slug=slug, name="X", owner=owner)
+    problem = info.value.as_problem()
+    assert problem["status"] == 422
+    assert problem["code"] == "slug_invalid"
+    assert fragment in problem["errors"]["slug"][0]["message"]
+    assert Tenant.objects.count() == before
+
+
+@pytest.mark.parametrize("slug", ["www", "api", "admin", "app", "static", "mail", "WWW", " Admin "])
+def test_reserved_slugs_are_refused(owner, slug):
+    with pytest.raises(SlugInvalid, match="reserved"):
+        services.tenant_provision(slug=slug, name="X", owner=owner)
+
+
+def test_reserved_list_covers_the_required_names():
+    assert {"www", "api", "admin", "app", "static", "mail"} <= RESERVED_SLUGS
+
+
+def test_slug_is_normalized_to_lowercase(owner):
+    tenant = services.tenant_provision(slug="  MixedCase ", name="Mixed", owner=owner)
+    assert tenant.slug == "mixedcase"
+
+
+def test_taken_slug_is_a_clear_error_and_creates_nothing(owner, tenant_a):
+    counts = (Tenant.objects.count(), Domain.objects.count(), Membership.objects.count())
+    spares = SpareSchema.objects.count()
+    with pytest.raises(SlugTaken) as info:
+        services.tenant_provision(slug=tenant_a.tenant.slug.upper(), name="Copy", owner=owner)
+    assert info.value.as_problem()["errors"]["slug"][0]["code"] == "slug_taken"
+    assert (Tenant.objects.count(), Domain.objects.count(), Membership.objects.count()) == counts
+    assert SpareSchema.objects.count() == spares  # no spare consumed
+
+
+def test_failed_schema_creation_leaves_no_tenant_behind(owner, monkeypatch):
+    SpareSchema.objects.all().delete()
+
+    def broken(*, schema_name):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "schema_create_migrated", broken)
+    with pytest.raises(ProvisioningFailed) as info:
+        services.tenant_provision(slug="doomed", name="Doomed", owner=owner)
+    assert info.value.status == 503
+    assert not Tenant.objects.filter(slug="doomed").exists()
+    assert not Domain.objects.filter(domain="doomed.saas.test").exists()
+    assert not Membership.objects.filter(user=owner).exists()
+    # the slug is free again
+    monkeypatch.undo()
+    assert services.tenant_provision(slug="doomed", name="Doomed", owner=owner).status == "active"

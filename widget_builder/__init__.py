@@ -1,0 +1,1 @@
+"""Chat widgets (tenant schema): appearance, behaviour, prechat forms, embed keys."""
