@@ -12,7 +12,9 @@ class Conversation(models.Model):
         AGENT = "agent", "With an agent"
         CLOSED = "closed", "Closed"
 
-    widget = models.ForeignKey("widget_builder.Widget", on_delete=models.PROTECT, related_name="conversations")
+    widget = models.ForeignKey(
+        "widget_builder.Widget", on_delete=models.PROTECT, related_name="conversations"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOT, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -165,9 +165,7 @@ class EmbeddedPostgres:
             ensure_folder_permissions(
                 _commands.POSTGRES_BIN_PATH, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
             )
-            ensure_folder_permissions(
-                _commands.POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH
-            )
+            ensure_folder_permissions(_commands.POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
             entry = pwd.getpwnam(user)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         if not (self.data_dir / "PG_VERSION").exists():
@@ -243,7 +241,8 @@ def main(argv: list[str]) -> int:
             print(server.url())
         elif command == "run":
             cmd = argv[2:] if argv[1:2] == ["--"] else argv[1:]
-            started = server.ensure_running()
+            # A real database is configured: nothing to start.
+            started = False if os.environ.get("DATABASE_URL") else server.ensure_running()
             try:
                 return subprocess.call(cmd)
             except KeyboardInterrupt:

@@ -49,8 +49,14 @@ class ProblemError(Exception):
         super().__init_subclass__(**kwargs)
         register(cls.code, cls.status, cls.title)
 
-    def __init__(self, detail: str | None = None, *, errors: dict[str, list[dict]] | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: dict[str, list[dict]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         self.detail = detail or self.title
         self.errors = errors
         self.headers = headers or {}
@@ -120,8 +126,14 @@ register("unsupported_media_type", 415, "Unsupported media type")
 register("parse_error", 400, "Malformed request body")
 
 
-def problem_body(status: int, code: str, title: str, detail: str | None = None, *,
-                 errors: dict[str, list[dict]] | None = None) -> dict[str, Any]:
+def problem_body(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: dict[str, list[dict]] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{code}",
         "title": title,
@@ -227,7 +239,9 @@ def api_exception_handler(exc: Exception, context: dict) -> JsonResponse | None:
     if isinstance(exc, DjangoValidationError):
         errors = {
             field: [{"code": e.code or "invalid", "message": " ".join(e.messages)} for e in errs]
-            for field, errs in (exc.error_dict.items() if hasattr(exc, "error_dict") else [("__all__", exc.error_list)])
+            for field, errs in (
+                exc.error_dict.items() if hasattr(exc, "error_dict") else [("__all__", exc.error_list)]
+            )
         }
         return problem_response(ValidationFailed(errors=errors))
     if isinstance(exc, Http404):

@@ -88,8 +88,11 @@ class HealthCheckMiddleware:
         if path == "/readyz":
             started = time.perf_counter()
             ok, checks = readiness()
-            body = {"status": "ok" if ok else "error", "checks": checks,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+            body = {
+                "status": "ok" if ok else "error",
+                "checks": checks,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
             return _no_store(JsonResponse(body, status=200 if ok else 503))
         return self.get_response(request)
 

@@ -85,8 +85,17 @@ class DeleteForm(forms.Form):
 
 @admin.register(Tenant)
 class TenantAdmin(AuditedModelAdmin):
-    list_display = ("name", "slug", "status_badge", "plan", "created_at", "primary_domain", "members",
-                    "count_widgets", "count_conversations")
+    list_display = (
+        "name",
+        "slug",
+        "status_badge",
+        "plan",
+        "created_at",
+        "primary_domain",
+        "members",
+        "count_widgets",
+        "count_conversations",
+    )
     list_filter = ("status", "plan", ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "slug", "domains__domain", "memberships__user__email")
     ordering = ("-created_at",)
@@ -104,7 +113,8 @@ class TenantAdmin(AuditedModelAdmin):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .prefetch_related("domains")
             .annotate(member_count=Count("memberships", distinct=True))
         )
@@ -121,8 +131,9 @@ class TenantAdmin(AuditedModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
         colours = {"active": "#157f3b", "suspended": "#b42318", "provisioning": "#8a6d00", "deleting": "#666"}
-        return format_html('<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"),
-                           obj.get_status_display())
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.get_status_display()
+        )
 
     @admin.display(description="Domain")
     def primary_domain(self, obj):
@@ -167,21 +178,34 @@ class TenantAdmin(AuditedModelAdmin):
 
     @admin.action(description="Suspend selected workspaces", permissions=["change"])
     def suspend_tenants(self, request, queryset):
-        result = self._confirm(request, queryset, action="suspend_tenants", title="Suspend workspaces",
-                               form_class=SuspendForm, button="Suspend")
+        result = self._confirm(
+            request,
+            queryset,
+            action="suspend_tenants",
+            title="Suspend workspaces",
+            form_class=SuspendForm,
+            button="Suspend",
+        )
         if isinstance(result, TemplateResponse):
             return result
         targets = [t for t in queryset if t.status != Tenant.Status.SUSPENDED]
         for tenant in targets:
-            services.tenant_suspend(tenant=tenant, by=request.user, reason=result.cleaned_data["reason"],
-                                    ip=client_ip(request))
+            services.tenant_suspend(
+                tenant=tenant, by=request.user, reason=result.cleaned_data["reason"], ip=client_ip(request)
+            )
         self.message_user(request, f"Suspended {len(targets)} workspace(s).", messages.SUCCESS)
         return None
 
     @admin.action(description="Reactivate selected workspaces", permissions=["change"])
     def reactivate_tenants(self, request, queryset):
-        result = self._confirm(request, queryset, action="reactivate_tenants", title="Reactivate workspaces",
-                               form_class=forms.Form, button="Reactivate")
+        result = self._confirm(
+            request,
+            queryset,
+            action="reactivate_tenants",
+            title="Reactivate workspaces",
+            form_class=forms.Form,
+            button="Reactivate",
+        )
         if isinstance(result, TemplateResponse):
             return result
         targets = [t for t in queryset if t.status == Tenant.Status.SUSPENDED]
@@ -192,8 +216,15 @@ class TenantAdmin(AuditedModelAdmin):
 
     @admin.action(description="Delete selected workspaces permanently", permissions=["change"])
     def delete_tenants(self, request, queryset):
-        result = self._confirm(request, queryset, action="delete_tenants", title="Delete workspaces permanently",
-                               form_class=DeleteForm, button="Delete permanently", danger=True)
+        result = self._confirm(
+            request,
+            queryset,
+            action="delete_tenants",
+            title="Delete workspaces permanently",
+            form_class=DeleteForm,
+            button="Delete permanently",
+            danger=True,
+        )
         if isinstance(result, TemplateResponse):
             return result
         targets = list(queryset)

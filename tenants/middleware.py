@@ -1,7 +1,8 @@
 """The one place that turns a request's host into a tenant (or the public site).
 
 * The public host (``BASE_DOMAIN``, ``www.`` and ``PUBLIC_HOSTS``) runs in the public
-  schema with ``saas.urls_public``; ``request.tenant`` is None.
+  schema with ``saas.urls_public``; ``request.tenant`` is the public stand-in
+  (``schema_name == "public"``), never a Tenant.
 * A known tenant host runs in that tenant's schema with ``saas.urls_tenant``.
 * Any other host gets 404, never the public site: an unknown subdomain must not look
   like a workspace, nor reveal which ones exist.
@@ -38,20 +39,25 @@ class TenantRoutingMiddleware:
         connection.set_schema_to_public()
         host = request_hostname(request)
         if host in settings.PUBLIC_HOSTS:
-            request.tenant = None
+            request.tenant = connection.tenant  # django-tenants' stand-in for the public schema
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
             return self.get_response(request)
 
         tenant = tenant_resolve_host(host)
         if tenant is None or tenant.status == Tenant.Status.DELETING:
-            return error_response(request, NotFound("There is no workspace at this address."), template="404.html")
+            return error_response(
+                request, NotFound("There is no workspace at this address."), template="404.html"
+            )
         if tenant.status == Tenant.Status.SUSPENDED:
-            error = TenantSuspended("This workspace is suspended. Its owner can contact support to restore it.")
+            error = TenantSuspended(
+                "This workspace is suspended. Its owner can contact support to restore it."
+            )
             return error_response(request, error, template="tenants/suspended.html")
         if tenant.status == Tenant.Status.PROVISIONING:
-            error = TenantProvisioning("This workspace is being prepared. Try again in a few seconds.",
-                                       headers={"Retry-After": "5"})
+            error = TenantProvisioning(
+                "This workspace is being prepared. Try again in a few seconds.", headers={"Retry-After": "5"}
+            )
             return error_response(request, error, template="tenants/provisioning.html")
 
         tenant.domain_url = host

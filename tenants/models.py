@@ -36,7 +36,9 @@ class Tenant(TenantMixin):
 
     slug = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=120)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROVISIONING, db_index=True
+    )
     # Placeholder until billing owns plans (issue: billing); read as a plain code here.
     plan = models.CharField(max_length=32, default="free", db_index=True)
     suspended_reason = models.CharField(max_length=255, blank=True, default="")
@@ -157,4 +159,5 @@ class PlatformAuditEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action} {self.target_repr}"
+        actor = self.actor_email or "system"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {actor} {self.action} {self.target_repr}"

@@ -58,9 +58,7 @@ def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | 
     }
     if not tenants:
         return result
-    for row in (
-        Membership.objects.filter(tenant__in=tenants).values("tenant_id").annotate(n=Count("id"))
-    ):
+    for row in Membership.objects.filter(tenant__in=tenants).values("tenant_id").annotate(n=Count("id")):
         result[row["tenant_id"]]["members"] = row["n"]
 
     tables = {m._meta.db_table: label for label, m in COUNTED_MODELS.items()}

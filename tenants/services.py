@@ -38,7 +38,8 @@ def schema_create_migrated(*, schema_name: str) -> None:
     Precondition: called inside ``transaction.atomic``, so a failure leaves no half-built
     schema behind (PostgreSQL DDL is transactional) and django-tenants keeps the connection.
     """
-    assert connection.in_atomic_block, "schema_create_migrated must run inside transaction.atomic"
+    if not connection.in_atomic_block:
+        raise RuntimeError("schema_create_migrated must run inside transaction.atomic")
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {_quote(schema_name)}")
     call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
@@ -154,8 +155,9 @@ def _slug_taken() -> SlugTaken:
     return SlugTaken(message, errors={"slug": [{"code": "slug_taken", "message": message}]})
 
 
-def _tenant_rows_create(*, slug: str, name: str, owner: User, domain: str, schema_name: str,
-                        status: str) -> Tenant:
+def _tenant_rows_create(
+    *, slug: str, name: str, owner: User, domain: str, schema_name: str, status: str
+) -> Tenant:
     tenant = Tenant(schema_name=schema_name, slug=slug, name=name, status=status)
     tenant.save()
     Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
@@ -169,7 +171,9 @@ def tenant_suspend(*, tenant: Tenant, by: User | None, reason: str = "", ip: str
         tenant.status = Tenant.Status.SUSPENDED
         tenant.suspended_reason = reason[:255]
         tenant.save(update_fields=["status", "suspended_reason", "updated_at"])
-        audit_event_record(actor=by, action="tenant.suspend", target=tenant, metadata={"reason": reason}, ip=ip)
+        audit_event_record(
+            actor=by, action="tenant.suspend", target=tenant, metadata={"reason": reason}, ip=ip
+        )
     _forget_hosts(tenant)
     return tenant
 
@@ -218,9 +222,17 @@ def _forget_hosts(tenant: Tenant) -> None:
 # --- audit ----------------------------------------------------------------------------------
 
 
-def audit_event_record(*, actor: User | None, action: str, target: Any = None, target_type: str = "",
-                       target_id: str = "", target_repr: str = "", metadata: dict | None = None,
-                       ip: str | None = None) -> PlatformAuditEvent:
+def audit_event_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: Any = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_repr: str = "",
+    metadata: dict | None = None,
+    ip: str | None = None,
+) -> PlatformAuditEvent:
     """Append one event to the platform audit log (never updated afterwards)."""
     if target is not None:
         target_type = target_type or target._meta.model_name

@@ -6,10 +6,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 # Checked before base is imported: without it base would start the embedded database.
 if not os.environ.get("DATABASE_URL"):
-    raise ImproperlyConfigured("Set the DATABASE_URL environment variable (production has no embedded database).")
+    raise ImproperlyConfigured(
+        "Set the DATABASE_URL environment variable (production has no embedded database)."
+    )
 
-from .base import *  # noqa: E402, F403
-from .base import env  # noqa: E402
+from .base import *  # noqa: F403
+from .base import env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -23,7 +25,7 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env.list(

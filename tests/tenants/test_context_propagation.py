@@ -77,9 +77,26 @@ def celery_worker_queue(django_db_setup, django_db_blocker):
         "REDIS_URL": settings.REDIS_URL,
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "saas", "worker", "--pool", "solo", "-Q", queue,
-         "-I", "tests.celery_probe", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-        env=env, cwd=BASE_DIR,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "saas",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "-I",
+            "tests.celery_probe",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        env=env,
+        cwd=BASE_DIR,
     )
     try:
         yield queue

@@ -71,10 +71,17 @@ def test_request_under_asgi_for_tenant_a_reads_only_a_schema(client, tenant_a, t
 
     async def get(host: str) -> tuple[int, bytes]:
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-            "scheme": "http", "path": "/dashboard/", "raw_path": b"/dashboard/", "query_string": b"",
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/dashboard/",
+            "raw_path": b"/dashboard/",
+            "query_string": b"",
             "headers": [(b"host", host.encode()), (b"cookie", cookie)],
-            "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
         }
         sent: list[dict] = []
 
@@ -102,7 +109,7 @@ def test_request_under_asgi_for_tenant_a_reads_only_a_schema(client, tenant_a, t
     status, body = async_to_sync(get)(tenant_a.host)
     assert status == 200
     assert b"MARKER-A Company" in body and b"MARKER-B" not in body
-    assert f"<th scope=\"row\">Widgets</th><td>{tenant_a.widget_count}</td>".encode() in body
+    assert f'<th scope="row">Widgets</th><td>{tenant_a.widget_count}</td>'.encode() in body
     status, _ = async_to_sync(get)(tenant_b.host)  # a session of A is no member of B
     assert status == 404
 

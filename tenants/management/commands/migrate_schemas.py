@@ -47,15 +47,14 @@ def schemas_needing_migration(schemas: list[str], expected: set[tuple[str, str]]
                 "WHERE table_name = 'django_migrations' AND table_schema = ANY(%s)",
                 [batch],
             )
-            with_table = {row[0] for row in cursor.fetchall()}
+            with_table = [row[0] for row in cursor.fetchall()]
             pending += [s for s in batch if s not in with_table]
             if not with_table:
                 continue
             applied: dict[str, set[tuple[str, str]]] = {s: set() for s in with_table}
-            sql = " UNION ALL ".join(
-                f"SELECT %s, app, name FROM {quote(s)}.django_migrations" for s in with_table  # noqa: S608
-            )
-            cursor.execute(sql, list(with_table))
+            # Identifiers are quoted schema names read from the catalogue; values are parameters.
+            selects = [f"SELECT %s, app, name FROM {quote(s)}.django_migrations" for s in with_table]  # noqa: S608
+            cursor.execute(" UNION ALL ".join(selects), with_table)
             for schema, app, name in cursor.fetchall():
                 applied[schema].add((app, name))
             pending += [s for s in batch if s in with_table and not expected <= applied[s]]

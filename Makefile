@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+WITH_DB := $(PY) -m saas.embedded_postgres run --
+
+.PHONY: run test lint format bench install lock db-start db-stop clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## make run: install, start the embedded services, migrate, seed the demo, serve on :8000
+run: install
+	$(WITH_DB) $(PY) -m saas.devserver
+
+## make test: install, start the embedded database, run the whole suite
+test: install
+	$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff (lint + format check) and the import-linter contracts
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## make bench: provisioning, no-op migrate_schemas and request latency at scale (slow)
+bench: install
+	$(WITH_DB) $(PY) -m bench $(BENCH_ARGS)
+
+## make lock: re-pin dependencies after changing pyproject.toml
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]' && $(PY) -m pip uninstall --quiet -y saas
+	$(PY) -m pip freeze --exclude-editable | grep -v '^saas' > requirements.lock
+
+db-start: install
+	$(PY) -m saas.embedded_postgres start
+
+db-stop: install
+	$(PY) -m saas.embedded_postgres stop
+
+clean: db-stop
+	rm -rf .data $(VENV)

@@ -1,0 +1,81 @@
+"""`make run`: migrate, seed the demo, print where everything is, and serve.
+
+With a broker configured (REDIS_URL or CELERY_BROKER_URL) a Celery worker with the beat
+scheduler runs beside the web server; without one, tasks run in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = os.environ.get("PORT", "8000")
+
+
+def main() -> int:
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("seed_demo")
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    base = f"http://{settings.BASE_DOMAIN}:{PORT}"
+    demo = f"http://demo.{settings.BASE_DOMAIN}:{PORT}"
+    database = (
+        "embedded PostgreSQL (.data/postgres)" if not os.environ.get("DATABASE_URL") else "DATABASE_URL"
+    )
+    broker = "Redis" if settings.REDIS_URL else "none (tasks run in-process)"
+    print(
+        f"""
+  Platform is starting.
+
+    Public site       {base}/
+    Platform admin    {base}/admin/
+                      staff login: {settings.DEMO_STAFF_EMAIL} / {settings.DEMO_STAFF_PASSWORD}
+    Demo workspace    {demo}/dashboard/
+                      owner login: {settings.DEMO_OWNER_EMAIL} / {settings.DEMO_OWNER_PASSWORD}
+    Health            {base}/healthz  {base}/readyz
+
+    Database: {database}.  Broker: {broker}.  Email: printed to this console.
+    Stop with Ctrl-C.
+""",
+        flush=True,
+    )
+
+    worker = None
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "saas",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ]
+        )
+    try:
+        return subprocess.call(  # noqa: S603
+            [sys.executable, "-m", "uvicorn", "saas.asgi:application", "--host", HOST, "--port", PORT]
+        )
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""`manage.py check --deploy` is clean with production settings and its secrets set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _run(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "saas.settings.production", **extra_env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def test_check_deploy_is_clean_with_production_settings(db):
+    result = _run(
+        {
+            "DJANGO_SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-1234567890",
+            "BASE_DOMAIN": "chat.example.com",
+            "DATABASE_URL": _database_url(),
+        },
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_its_secrets(db):
+    result = _run({"BASE_DOMAIN": "chat.example.com", "DATABASE_URL": _database_url()}, "check")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+    result = _run({"DJANGO_SECRET_KEY": "y" * 60, "BASE_DOMAIN": "chat.example.com"}, "check")
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
