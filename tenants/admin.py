@@ -253,33 +253,28 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Visible to staff, changed only by the platform itself."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PlatformAuditEvent)
-class PlatformAuditEventAdmin(admin.ModelAdmin):
+class PlatformAuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_email", "action", "target_type", "target_repr", "ip_address")
     list_filter = ("action", "target_type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("actor_email", "action", "target_repr", "target_id")
     readonly_fields = [f.name for f in PlatformAuditEvent._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SpareSchema)
-class SpareSchemaAdmin(admin.ModelAdmin):
+class SpareSchemaAdmin(ReadOnlyAdmin):
     list_display = ("schema_name", "created_at")
     readonly_fields = ("schema_name", "created_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -66,10 +66,13 @@ def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | 
     if not tables:
         return result
     with connection.cursor() as cursor:
+        # to_regclass is a catalogue-cache lookup; information_schema would scan every
+        # tenant's tables and slow down as tenants are added.
+        pairs = [(schema, table) for schema in by_schema for table in tables]
         cursor.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY(%s) AND table_name = ANY(%s)",
-            [list(by_schema), list(tables)],
+            "SELECT s, t FROM unnest(%s::text[], %s::text[]) AS x(s, t) "
+            "WHERE to_regclass(quote_ident(s) || '.' || quote_ident(t)) IS NOT NULL",
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
         )
         existing = cursor.fetchall()
         if not existing:

@@ -1,19 +1,24 @@
 """Writes for tenancy: provisioning, the spare-schema pool, lifecycle, the audit log.
 
-All functions here run in the public schema (they manage schemas; they do not live in one).
+The public ones enter the public schema themselves (they manage schemas; they do not live
+in one), so a caller that is still inside a tenant's schema cannot misplace their rows.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from saas.tenant_cache import cache_forget_schema
 
 from .errors import ProvisioningFailed, SlugTaken
 from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User, new_schema_name
@@ -21,8 +26,21 @@ from .selectors import tenant_host_cache_forget
 from .slugs import slug_validate
 
 logger = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 POOL_REFILL_LOCK = "tenants:pool-refill-lock"
+
+
+def in_public_schema(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` in the public schema and restore the caller's schema afterwards."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with schema_context(get_public_schema_name()):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -56,6 +74,7 @@ def schema_drop(*, schema_name: str) -> None:
 # --- the spare-schema pool ------------------------------------------------------------------
 
 
+@in_public_schema
 def tenant_pool_refill(*, size: int | None = None) -> int:
     """Create spare schemas until the pool holds ``size`` (default ``TENANT_POOL_SIZE``).
 
@@ -103,6 +122,7 @@ def _pool_refill_soon() -> None:
 # --- lifecycle ------------------------------------------------------------------------------
 
 
+@in_public_schema
 def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
     """Create a workspace for ``owner`` at ``<slug>.<BASE_DOMAIN>`` and return it active.
 
@@ -165,6 +185,7 @@ def _tenant_rows_create(
     return tenant
 
 
+@in_public_schema
 def tenant_suspend(*, tenant: Tenant, by: User | None, reason: str = "", ip: str | None = None) -> Tenant:
     """Stop serving the tenant's dashboard and widgets. Nothing is deleted."""
     with transaction.atomic():
@@ -178,6 +199,7 @@ def tenant_suspend(*, tenant: Tenant, by: User | None, reason: str = "", ip: str
     return tenant
 
 
+@in_public_schema
 def tenant_reactivate(*, tenant: Tenant, by: User | None, ip: str | None = None) -> Tenant:
     with transaction.atomic():
         tenant.status = Tenant.Status.ACTIVE
@@ -188,8 +210,9 @@ def tenant_reactivate(*, tenant: Tenant, by: User | None, ip: str | None = None)
     return tenant
 
 
+@in_public_schema
 def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> None:
-    """Delete the tenant for good: its schema, its stored files, its rows in public.
+    """Delete the tenant for good: its schema, stored files, cache entries and public rows.
 
     The tenant first turns ``deleting`` (committed), so it stops serving at once even if
     a later step fails; running this again finishes the job.
@@ -200,6 +223,7 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
     schema_name, pk, label = tenant.schema_name, tenant.pk, str(tenant)
 
     default_storage.delete_tenant_files(schema_name)  # type: ignore[attr-defined]
+    cache_forget_schema(schema_name)
     with transaction.atomic():
         schema_drop(schema_name=schema_name)
         Tenant.objects.filter(pk=pk).delete()  # cascades to domains and memberships
@@ -222,6 +246,7 @@ def _forget_hosts(tenant: Tenant) -> None:
 # --- audit ----------------------------------------------------------------------------------
 
 
+@in_public_schema
 def audit_event_record(
     *,
     actor: User | None,

@@ -89,12 +89,14 @@ def tenant_b(seeded, db) -> SeededTenant:
 def clear_cache() -> None:
     """Forget cached state between tests (rolled-back rows may still be cached).
 
-    With Redis, only our keys go: the same server is the Celery broker of the worker test.
+    With Redis, only cache keys go (they start with a schema name): the same server is the
+    Celery broker of the worker test.
     """
     if settings.REDIS_URL:
         client = cache._cache.get_client(write=True)
-        for key in client.scan_iter(match="*:tenants:*"):
-            client.delete(key)
+        for pattern in ("public:*", "t_*:*"):
+            for key in client.scan_iter(match=pattern):
+                client.delete(key)
     else:
         cache.clear()
 

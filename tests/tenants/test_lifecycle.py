@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django_tenants.utils import schema_exists, tenant_context
+from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from tenants import services
 from tenants.models import Domain, Membership, PlatformAuditEvent, Tenant, User
@@ -24,6 +25,7 @@ def doomed(db):
     with tenant_context(tenant):
         Widget.objects.create(name="MARKER-DOOMED")
         name = default_storage.save("uploads/manual.txt", ContentFile(b"MARKER-DOOMED file"))
+        cache.set("greeting", "MARKER-DOOMED cached")
     return tenant, owner, name
 
 
@@ -75,6 +77,8 @@ def test_delete_drops_the_schema_files_and_rows(doomed, staff_user, client):
     services.tenant_delete(tenant=tenant, by=staff_user)
 
     assert not schema_exists(tenant.schema_name)
+    with schema_context(tenant.schema_name):
+        assert cache.get("greeting") is None
     assert not file_path.exists()
     assert not (Path(settings.MEDIA_ROOT) / "tenants" / tenant.schema_name).exists()
     assert not Tenant.objects.filter(pk=tenant.pk).exists()
@@ -88,10 +92,13 @@ def test_delete_drops_the_schema_files_and_rows(doomed, staff_user, client):
 
 
 def test_delete_leaves_other_tenants_untouched(doomed, tenant_a, staff_user):
+    with tenant_context(tenant_a.tenant):
+        cache.set("greeting", "MARKER-A cached")
     services.tenant_delete(tenant=doomed[0], by=staff_user)
     assert schema_exists(tenant_a.schema)
     with tenant_context(tenant_a.tenant):
         assert Widget.objects.count() == tenant_a.widget_count
+        assert cache.get("greeting") == "MARKER-A cached"
 
 
 def test_schema_drop_refuses_anything_but_a_tenant_schema():

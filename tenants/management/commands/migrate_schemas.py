@@ -43,8 +43,8 @@ def schemas_needing_migration(schemas: list[str], expected: set[tuple[str, str]]
         for start in range(0, len(schemas), BATCH):
             batch = schemas[start : start + BATCH]
             cursor.execute(
-                "SELECT table_schema FROM information_schema.tables "
-                "WHERE table_name = 'django_migrations' AND table_schema = ANY(%s)",
+                "SELECT s FROM unnest(%s::text[]) AS s "
+                "WHERE to_regclass(quote_ident(s) || '.django_migrations') IS NOT NULL",
                 [batch],
             )
             with_table = [row[0] for row in cursor.fetchall()]

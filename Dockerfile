@@ -1,0 +1,17 @@
+# Image for the web process and the Celery worker (docker-compose.yml, the Helm chart).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY requirements.lock pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.lock
+
+COPY . .
+RUN DJANGO_SETTINGS_MODULE=saas.settings.production DJANGO_SECRET_KEY=build-only BASE_DOMAIN=build.invalid \
+    DATABASE_URL=postgres://build@127.0.0.1:1/build python manage.py collectstatic --noinput -v0
+
+RUN useradd --system --uid 10001 app && chown -R app /app
+USER app
+EXPOSE 8000
+CMD ["uvicorn", "saas.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
