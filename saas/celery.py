@@ -25,16 +25,17 @@ app.autodiscover_tasks()
 def enqueue_on_commit(task, *args, **kwargs) -> None:
     """Queue ``task`` once the current transaction commits (at once outside one).
 
-    Tasks are sent with the schema active now. In-process mode runs background work in a
-    daemon thread so a request never waits for it (e.g. refilling the schema pool).
+    The task runs in the schema active now, at the call, even if the commit happens after
+    the caller has left that schema. In-process mode runs the task in a daemon thread so a
+    request never waits for background work (e.g. refilling the schema pool).
     """
+    schema = connection.schema_name
 
     def send() -> None:
         if app.conf.task_always_eager:
-            schema = connection.schema_name
             threading.Thread(target=_run_here, args=(task, schema, args, kwargs), daemon=True).start()
         else:
-            task.delay(*args, **kwargs)
+            task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema})
 
     transaction.on_commit(send)
 

@@ -27,6 +27,10 @@ def tenant_prefix(schema_name: str | None = None) -> str:
 
 
 class TenantPrefixMixin:
+    """Applied to names on the way in *and* on every access, so a name that points into
+    another tenant's prefix (``tenants/<other>/...``) is re-rooted under the current one
+    and finds nothing."""
+
     def _prefixed(self, name: str) -> str:
         prefix = tenant_prefix()
         name = name.lstrip("/")
@@ -44,6 +48,13 @@ class TenantPrefixMixin:
 class TenantFileSystemStorage(TenantPrefixMixin, FileSystemStorage):
     """Local files under MEDIA_ROOT (the embedded default)."""
 
+    # _open, _save, exists, delete, size and the times all resolve names through path().
+    def path(self, name: str) -> str:
+        return super().path(self._prefixed(name))
+
+    def url(self, name: str | None) -> str:
+        return super().url(self._prefixed(name) if name else name)
+
     def delete_tenant_files(self, schema_name: str) -> None:
         root = Path(self.location) / tenant_prefix(schema_name)
         shutil.rmtree(root, ignore_errors=True)
@@ -52,6 +63,11 @@ class TenantFileSystemStorage(TenantPrefixMixin, FileSystemStorage):
 class TenantS3Storage(TenantPrefixMixin, S3Storage):
     """S3 or any S3-compatible store (``AWS_STORAGE_BUCKET_NAME`` and friends)."""
 
+    # Every S3Storage operation resolves its key through _normalize_name().
+    def _normalize_name(self, name: str) -> str:
+        return super()._normalize_name(self._prefixed(name))
+
     def delete_tenant_files(self, schema_name: str) -> None:
         prefix = tenant_prefix(schema_name) + "/"
-        self.bucket.objects.filter(Prefix=self._normalize_name(prefix)).delete()
+        key_prefix = S3Storage._normalize_name(self, prefix)  # an explicit prefix, not re-rooted
+        self.bucket.objects.filter(Prefix=key_prefix).delete()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Count
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -17,7 +19,7 @@ from django.utils.html import format_html
 
 from . import services
 from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User
-from .selectors import tenant_usage_counts
+from .selectors import tenant_host_cache_forget, tenant_usage_counts
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -188,7 +190,7 @@ class TenantAdmin(AuditedModelAdmin):
         )
         if isinstance(result, TemplateResponse):
             return result
-        targets = [t for t in queryset if t.status != Tenant.Status.SUSPENDED]
+        targets = [t for t in queryset if t.status == Tenant.Status.ACTIVE]
         for tenant in targets:
             services.tenant_suspend(
                 tenant=tenant, by=request.user, reason=result.cleaned_data["reason"], ip=client_ip(request)
@@ -214,7 +216,12 @@ class TenantAdmin(AuditedModelAdmin):
         self.message_user(request, f"Reactivated {len(targets)} workspace(s).", messages.SUCCESS)
         return None
 
-    @admin.action(description="Delete selected workspaces permanently", permissions=["change"])
+    def has_delete_tenants_permission(self, request) -> bool:
+        # Django's own "delete tenant" permission (not "change"): dropping a workspace is
+        # irreversible, so it is granted separately.
+        return request.user.has_perm("tenants.delete_tenant")
+
+    @admin.action(description="Delete selected workspaces permanently", permissions=["delete_tenants"])
     def delete_tenants(self, request, queryset):
         result = self._confirm(
             request,
@@ -237,6 +244,47 @@ class TenantAdmin(AuditedModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    # Domain edits (inline) and status changes route hosts differently: forget them all.
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.domains.values_list("domain", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = set(form.instance.domains.values_list("domain", flat=True))
+        for host in before | after:
+            tenant_host_cache_forget(host)
+
+
+@admin.register(Domain)
+class DomainAdmin(AuditedModelAdmin):
+    list_display = ("domain", "tenant", "is_primary", "created_at")
+    search_fields = ("domain", "tenant__slug", "tenant__name")
+    list_select_related = ("tenant",)
+    autocomplete_fields = ("tenant",)
+    readonly_fields = ("created_at",)
+
+    def save_model(self, request, obj, form, change):
+        old = Domain.objects.filter(pk=obj.pk).values_list("domain", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        for host in {old, obj.domain} - {None}:
+            tenant_host_cache_forget(host)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        tenant_host_cache_forget(obj.domain)
+
+    def delete_queryset(self, request, queryset):
+        hosts = list(queryset.values_list("domain", flat=True))
+        super().delete_queryset(request, queryset)
+        for host in hosts:
+            tenant_host_cache_forget(host)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedModelAdmin, DjangoGroupAdmin):
+    """Groups carry staff permissions: their edits are audited like everything else."""
 
 
 @admin.register(User)

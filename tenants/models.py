@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.contrib.auth.base_user import BaseUserManager
@@ -19,12 +20,14 @@ from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 SCHEMA_PREFIX = "t_"
+_SCHEMA_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+# The only shape a tenant schema name can have; checked before any DDL touches one.
+TENANT_SCHEMA_RE = re.compile(r"t_[a-z2-7]{16}")
 
 
 def new_schema_name() -> str:
     # 16 lowercase base32 characters: 80 random bits, valid unquoted identifier.
-    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    return SCHEMA_PREFIX + "".join(secrets.choice(alphabet) for _ in range(16))
+    return SCHEMA_PREFIX + "".join(secrets.choice(_SCHEMA_ALPHABET) for _ in range(16))
 
 
 class Tenant(TenantMixin):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -23,14 +23,21 @@ def counted_model_register(label: str, model: type) -> None:
     COUNTED_MODELS[label] = model
 
 
-def _host_key(host: str) -> str:
-    return f"tenants:host:v1:{host}"
+def _host_keys(host: str) -> tuple[str, str]:
+    return f"tenants:host-version:{host}", f"tenants:host:v1:{host}"
 
 
 def tenant_resolve_host(host: str) -> Tenant | None:
-    """The tenant serving ``host`` (any status), or None. Cached; unknown hosts briefly too."""
-    key = _host_key(host)
+    """The tenant serving ``host`` (any status), or None. Cached; unknown hosts briefly too.
+
+    Entries are keyed by a per-host version that every change bumps: a request that read
+    the row just before a change commits writes its (now stale) answer under the old
+    version, where nobody looks any more.
+    """
+    version_key, entry_key = _host_keys(host)
     with schema_context(get_public_schema_name()):
+        version = cache.get(version_key, 0)
+        key = f"{entry_key}:{version}"
         cached = cache.get(key)
         if cached is not None:
             return cached or None
@@ -41,8 +48,19 @@ def tenant_resolve_host(host: str) -> Tenant | None:
 
 
 def tenant_host_cache_forget(host: str) -> None:
-    with schema_context(get_public_schema_name()):
-        cache.delete(_host_key(host))
+    """Invalidate ``host`` now and again when the current transaction commits."""
+
+    def bump() -> None:
+        version_key, _ = _host_keys(host)
+        with schema_context(get_public_schema_name()):
+            if not cache.add(version_key, 1, timeout=None):
+                try:
+                    cache.incr(version_key)
+                except ValueError:  # evicted between add and incr
+                    cache.set(version_key, 1, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | None]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -16,12 +17,22 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from saas.tenant_cache import cache_forget_schema
 
 from .errors import ProvisioningFailed, SlugTaken
-from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User, new_schema_name
+from .models import (
+    TENANT_SCHEMA_RE,
+    Domain,
+    Membership,
+    PlatformAuditEvent,
+    SpareSchema,
+    Tenant,
+    User,
+    new_schema_name,
+)
 from .selectors import tenant_host_cache_forget
 from .slugs import slug_validate
 
@@ -47,6 +58,9 @@ def in_public_schema(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _quote(schema_name: str) -> str:
+    """Quote a generated tenant schema name; anything else is refused before any DDL."""
+    if not TENANT_SCHEMA_RE.fullmatch(schema_name):
+        raise ValueError(f"refusing to use schema name {schema_name!r}")
     return connection.ops.quote_name(schema_name)
 
 
@@ -65,8 +79,6 @@ def schema_create_migrated(*, schema_name: str) -> None:
 
 
 def schema_drop(*, schema_name: str) -> None:
-    if schema_name == get_public_schema_name() or not schema_name.startswith("t_"):
-        raise ValueError(f"refusing to drop schema {schema_name!r}")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {_quote(schema_name)} CASCADE")
 
@@ -98,6 +110,24 @@ def tenant_pool_refill(*, size: int | None = None) -> int:
     if created:
         logger.info("tenant pool refilled with %d spare schema(s)", created)
     return created
+
+
+@in_public_schema
+def tenant_provisioning_reap(*, older_than_s: int = 600) -> int:
+    """Delete tenants stuck in ``provisioning`` (their process died mid-way).
+
+    A healthy slow-path provisioning takes about a second, so anything older than
+    ``older_than_s`` is dead: its half-created schema is dropped and the slug freed.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stuck = list(Tenant.objects.filter(status=Tenant.Status.PROVISIONING, created_at__lt=cutoff))
+    for tenant in stuck:
+        logger.warning("reaping tenant %s stuck in provisioning since %s", tenant.pk, tenant.created_at)
+        with transaction.atomic():
+            schema_drop(schema_name=tenant.schema_name)
+            Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).delete()
+        _forget_hosts(tenant)
+    return len(stuck)
 
 
 def _pool_claim() -> str | None:
@@ -158,8 +188,11 @@ def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
         try:
             with transaction.atomic():
                 schema_create_migrated(schema_name=tenant.schema_name)
-                tenant.status = Tenant.Status.ACTIVE
-                tenant.save(update_fields=["status", "updated_at"])
+                # Conditional: staff may have suspended it meanwhile; that decision stands.
+                Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
+                    status=Tenant.Status.ACTIVE, updated_at=timezone.now()
+                )
+            tenant.refresh_from_db(fields=["status", "updated_at"])
         except Exception as exc:
             logger.exception("provisioning schema for tenant %s failed", tenant.pk)
             Tenant.objects.filter(pk=tenant.pk).delete()
@@ -217,8 +250,11 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
     The tenant first turns ``deleting`` (committed), so it stops serving at once even if
     a later step fails; running this again finishes the job.
     """
-    tenant.status = Tenant.Status.DELETING
-    tenant.save(update_fields=["status", "updated_at"])
+    with transaction.atomic():
+        tenant.status = Tenant.Status.DELETING
+        tenant.save(update_fields=["status", "updated_at"])
+        # Recorded with the status change, so a delete that fails half-way still has a trace.
+        audit_event_record(actor=by, action="tenant.delete_requested", target=tenant, ip=ip)
     _forget_hosts(tenant)
     schema_name, pk, label = tenant.schema_name, tenant.pk, str(tenant)
 

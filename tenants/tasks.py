@@ -7,5 +7,9 @@ from . import services
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
 def tenant_pool_refill() -> int:
-    """Top the spare-schema pool up to TENANT_POOL_SIZE. Idempotent; safe to run anywhere."""
+    """Top the spare-schema pool up to TENANT_POOL_SIZE and clear provisioning leftovers.
+
+    Idempotent; safe to run anywhere, any number of times (beat runs it every minute).
+    """
+    services.tenant_provisioning_reap()
     return services.tenant_pool_refill()

@@ -225,6 +225,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+LOGIN_REDIRECT_URL = "dashboard"
 LOGIN_URL = "login"  # resolved in the request's URLconf: each tenant host has its own
 
 # Host-only cookies: a session on one tenant host is never sent to another.

@@ -4,14 +4,16 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-# Checked before base is imported: without it base would start the embedded database.
-if not os.environ.get("DATABASE_URL"):
-    raise ImproperlyConfigured(
-        "Set the DATABASE_URL environment variable (production has no embedded database)."
-    )
+# Checked before base is imported: without them base would fall back to embedded defaults,
+# which cannot serve more than one process (a per-process cache, in-process tasks).
+for _required in ("DATABASE_URL", "REDIS_URL"):
+    if not os.environ.get(_required):
+        raise ImproperlyConfigured(
+            f"Set the {_required} environment variable (no embedded default in production)."
+        )
 
-from .base import *  # noqa: F403
-from .base import env
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -28,6 +30,5 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-CSRF_TRUSTED_ORIGINS = env.list(
-    "CSRF_TRUSTED_ORIGINS", default=[f"https://{BASE_DOMAIN}", f"https://*.{BASE_DOMAIN}"]
-)
+# Same-origin posts need no entry here; never trust every tenant subdomain wholesale.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -13,7 +13,11 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def _run(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"))
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "saas.settings.production", **extra_env})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -36,6 +40,7 @@ def test_check_deploy_is_clean_with_production_settings(db):
             "DJANGO_SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-1234567890",
             "BASE_DOMAIN": "chat.example.com",
             "DATABASE_URL": _database_url(),
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
         },
         "check",
         "--deploy",
@@ -47,10 +52,13 @@ def test_check_deploy_is_clean_with_production_settings(db):
 
 
 def test_production_refuses_to_start_without_its_secrets(db):
-    result = _run({"BASE_DOMAIN": "chat.example.com", "DATABASE_URL": _database_url()}, "check")
-    assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
-
-    result = _run({"DJANGO_SECRET_KEY": "y" * 60, "BASE_DOMAIN": "chat.example.com"}, "check")
-    assert result.returncode != 0
-    assert "DATABASE_URL" in result.stderr
+    complete = {
+        "DJANGO_SECRET_KEY": "y" * 60,
+        "BASE_DOMAIN": "chat.example.com",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+    }
+    for missing in complete:
+        result = _run({k: v for k, v in complete.items() if k != missing}, "check")
+        assert result.returncode != 0, missing
+        assert missing in result.stderr, result.stderr[-500:]

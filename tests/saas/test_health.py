@@ -41,7 +41,7 @@ def test_readyz_fails_when_a_migration_is_missing(client, monkeypatch):
 
 
 def test_readyz_fails_fast_when_redis_is_down_and_leaks_no_address(client, settings):
-    settings.REDIS_URL = "redis://:s3cret-password@127.0.0.1:1/0"
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = "redis://:s3cret-password@127.0.0.1:1/0"
     response = client.get("/readyz", HTTP_HOST="saas.test")
     assert response.status_code == 503
     body = response.json()

@@ -37,11 +37,31 @@ def test_files_saved_for_a_tenant_land_under_its_own_prefix(tenant_a, tenant_b):
     try:
         assert name_a.startswith(f"tenants/{tenant_a.schema}/docs/")
         assert name_b.startswith(f"tenants/{tenant_b.schema}/docs/")
-        assert default_storage.open(name_a).read() == b"MARKER-A"
-        assert default_storage.open(name_b).read() == b"MARKER-B"
+        assert (Path(settings.MEDIA_ROOT) / name_a).read_bytes() == b"MARKER-A"
+        with tenant_context(tenant_a.tenant):
+            assert default_storage.open(name_a).read() == b"MARKER-A"
+        with tenant_context(tenant_b.tenant):
+            assert default_storage.open(name_b).read() == b"MARKER-B"
     finally:
-        default_storage.delete(name_a)
-        default_storage.delete(name_b)
+        with tenant_context(tenant_a.tenant):
+            default_storage.delete(name_a)
+        with tenant_context(tenant_b.tenant):
+            default_storage.delete(name_b)
+
+
+def test_a_tenant_cannot_reach_another_tenants_file_by_name(tenant_a, tenant_b):
+    with tenant_context(tenant_b.tenant):
+        name_b = default_storage.save("secret.txt", ContentFile(b"MARKER-B secret"))
+    try:
+        with tenant_context(tenant_a.tenant):
+            assert not default_storage.exists(name_b)
+            with pytest.raises(FileNotFoundError):
+                default_storage.open(name_b)
+            default_storage.delete(name_b)  # re-rooted under A: deletes nothing of B's
+        assert (Path(settings.MEDIA_ROOT) / name_b).exists()
+    finally:
+        with tenant_context(tenant_b.tenant):
+            default_storage.delete(name_b)
 
 
 def test_a_name_cannot_climb_out_of_the_tenant_prefix(tenant_a):

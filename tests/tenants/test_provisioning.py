@@ -79,10 +79,13 @@ def test_schema_name_is_opaque_not_derived_from_the_slug(owner):
 
 
 def test_provision_schedules_a_pool_refill_after_commit(owner, settings, django_capture_on_commit_callbacks):
+    settings.TENANT_POOL_AUTO_REFILL = False
+    with django_capture_on_commit_callbacks(execute=False) as without_refill:
+        services.tenant_provision(slug="quiet-co", name="Quiet", owner=owner)
     settings.TENANT_POOL_AUTO_REFILL = True
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as with_refill:
         services.tenant_provision(slug="refill-co", name="Refill", owner=owner)
-    assert len(callbacks) == 1
+    assert len(with_refill) == len(without_refill) + 1
 
 
 @pytest.mark.parametrize(

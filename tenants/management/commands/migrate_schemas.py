@@ -29,9 +29,15 @@ def expected_migrations() -> set[tuple[str, str]]:
 
 
 def tenant_schema_names() -> list[str]:
+    """Schemas of tenants and spares that exist. A tenant still provisioning (or left so by
+    a crash) has no schema yet; its provisioning migrates it, so it is not ours to touch."""
     names = list(Tenant.objects.exclude(status=Tenant.Status.DELETING).values_list("schema_name", flat=True))
     names += list(SpareSchema.objects.values_list("schema_name", flat=True))
-    return [n for n in names if n != get_public_schema_name()]
+    names = [n for n in names if n != get_public_schema_name()]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names])
+        existing = {row[0] for row in cursor.fetchall()}
+    return [n for n in names if n in existing]
 
 
 def schemas_needing_migration(schemas: list[str], expected: set[tuple[str, str]]) -> list[str]:
