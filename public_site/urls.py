@@ -1,8 +1,17 @@
-from django.urls import path
+from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("pricing/", views.pricing, name="pricing"),
+    path("docs/getting-started/", views.getting_started, name="getting-started"),
     path("docs/errors", views.error_reference, name="error-reference"),
+    path("accounts/signup/", views.SignupView.as_view(), name="account_signup"),
+    path("accounts/", include("allauth.urls")),
+    path("login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="login"),
+    path("api/public/v1/slug-check", views.slug_check, name="slug-check"),
+    path("workspaces/", views.workspaces, name="workspaces"),
+    path("workspaces/<slug:slug>/open", views.workspace_open, name="workspace-open"),
 ]

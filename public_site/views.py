@@ -1,16 +1,101 @@
-"""Pages of the public host."""
+"""Pages of the public host: the site, signup, and the way into a workspace."""
 
+from __future__ import annotations
+
+from allauth.account import views as allauth_views
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
-from saas.errors import REGISTRY
+from saas.errors import REGISTRY, ProblemError, RateLimited, problem_response
+from saas.ratelimit import rate_limit
+from tenants import services as tenant_services
+from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
+from tenants.hosts import tenant_url
+from tenants.models import Membership, Tenant
+from tenants.selectors import slug_availability
 
 
 def home(request):
     return render(request, "public_site/home.html", {"base_domain": settings.BASE_DOMAIN})
 
 
+def pricing(request):
+    return render(request, "public_site/pricing.html", {"plans": settings.PLANS})
+
+
+def getting_started(request):
+    return render(request, "public_site/getting_started.html", {"base_domain": settings.BASE_DOMAIN})
+
+
 def error_reference(request):
     """Every problem-details ``code`` the APIs answer with (the ``type`` URIs point here)."""
     codes = sorted((code, status, title) for code, (status, title) in REGISTRY.items())
     return render(request, "public_site/errors.html", {"codes": codes})
+
+
+class SignupView(allauth_views.SignupView):
+    """allauth's signup, made all-or-nothing: the account and its workspace are created in
+    one transaction, so a failed provisioning leaves no orphan user behind."""
+
+    def form_valid(self, form):
+        try:
+            with transaction.atomic():
+                return super().form_valid(form)
+        except (SlugTaken, SlugInvalid) as error:  # lost a race since the form was validated
+            form.add_error("slug", error.errors["slug"][0]["message"])
+        except ProvisioningFailed:
+            form.add_error(
+                None,
+                "We could not create your workspace just now. Nothing was saved: "
+                "please submit the form again in a minute.",
+            )
+        return self.form_invalid(form)
+
+
+@require_GET
+def slug_check(request):
+    """Live availability check for the signup form: 200 with the normalized slug, or
+    problem details (422 slug_invalid / slug_taken) naming what is wrong."""
+    retry_after = rate_limit(request, "slug-check", limit=120, period_s=60)
+    if retry_after:
+        return problem_response(RateLimited(headers={"Retry-After": str(retry_after)}))
+    try:
+        slug = slug_availability(request.GET.get("slug", ""))
+    except ProblemError as error:
+        return problem_response(error)
+    return JsonResponse({"slug": slug, "available": True, "address": f"{slug}.{settings.BASE_DOMAIN}"})
+
+
+@login_required
+def workspaces(request):
+    memberships = list(
+        Membership.objects.filter(user=request.user)
+        .exclude(tenant__status=Tenant.Status.DELETING)
+        .select_related("tenant")
+        .order_by("tenant__name")
+    )
+    if len(memberships) == 1 and memberships[0].tenant.status == Tenant.Status.ACTIVE:
+        return redirect("workspace-open", slug=memberships[0].tenant.slug)
+    return render(request, "public_site/workspaces.html", {"memberships": memberships})
+
+
+@login_required
+def workspace_open(request, slug: str):
+    """Send a signed-in member to their workspace with a one-time token (404 otherwise)."""
+    membership = (
+        Membership.objects.filter(user=request.user, tenant__slug=slug, tenant__status=Tenant.Status.ACTIVE)
+        .select_related("tenant")
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    if not request.session.session_key:
+        request.session.save()
+    token = tenant_services.login_handoff_create(
+        user=request.user, tenant=membership.tenant, public_session_key=request.session.session_key
+    )
+    return redirect(tenant_url(request, membership.tenant, f"/auth/handoff?token={token}"))

@@ -38,8 +38,9 @@ def main() -> int:
     Public site       {base}/
     Platform admin    {base}/admin/
                       staff login: {settings.DEMO_STAFF_EMAIL} / {settings.DEMO_STAFF_PASSWORD}
-    Demo workspace    {demo}/dashboard/
+    Demo workspace    {demo}/dashboard/   (sign in at {base}/accounts/login/)
                       owner login: {settings.DEMO_OWNER_EMAIL} / {settings.DEMO_OWNER_PASSWORD}
+    Sign up           {base}/accounts/signup/   (confirmation emails print here)
     Health            {base}/healthz  {base}/readyz
 
     Database: {database}.  Broker: {broker}.  Email: printed to this console.

@@ -1,6 +1,5 @@
 """URLs of tenant hosts (<slug>.<BASE_DOMAIN> and custom domains)."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tenants import views as tenant_views
@@ -12,7 +11,8 @@ handler500 = "saas.errors.handler500"
 
 urlpatterns = [
     path("", tenant_views.root, name="root"),
-    path("login/", tenant_views.TenantLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("login/", tenant_views.sign_in, name="login"),
+    path("auth/handoff", tenant_views.handoff, name="handoff"),
+    path("logout/", tenant_views.sign_out, name="logout"),
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
 ]

@@ -164,3 +164,24 @@ class PlatformAuditEvent(models.Model):
     def __str__(self) -> str:
         actor = self.actor_email or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M} {actor} {self.action} {self.target_repr}"
+
+
+class LoginHandoff(models.Model):
+    """A one-time, short-lived ticket that carries a signed-in user from the public host to
+    one tenant host, where it becomes a host-only session. Only the token's hash is kept.
+
+    ``public_session_key`` and ``tenant_session_key`` link the two sessions so that signing
+    out on either host ends both.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    public_session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    tenant_session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"handoff of {self.user_id} to {self.tenant_id}"

@@ -10,13 +10,32 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from .models import Membership, Tenant
+from .models import Domain, Membership, Tenant
 
 # Tenant apps register the tables whose row counts platform staff see per tenant
 # (label -> model). Registration keeps the dependency direction: apps import tenants.
 COUNTED_MODELS: dict[str, type] = {}
 
 _NEGATIVE_CACHE_SECONDS = 30
+
+
+def slug_availability(value: str) -> str:
+    """The normalized slug if it can be used now; raises SlugInvalid or SlugTaken otherwise.
+
+    Advisory (signup's live check and form validation): provisioning checks again, and the
+    unique constraints decide races.
+    """
+    from .errors import SlugTaken
+    from .slugs import slug_validate
+
+    slug = slug_validate(value)
+    if (
+        Tenant.objects.filter(slug=slug).exists()
+        or Domain.objects.filter(domain=f"{slug}.{settings.BASE_DOMAIN}").exists()
+    ):
+        message = "This subdomain is already taken."
+        raise SlugTaken(message, errors={"slug": [{"code": "slug_taken", "message": message}]})
+    return slug
 
 
 def counted_model_register(label: str, model: type) -> None:

@@ -7,25 +7,30 @@ in one), so a caller that is still inside a tenant's schema cannot misplace thei
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import import_module
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from saas.tenant_cache import cache_forget_schema
 
 from .errors import ProvisioningFailed, SlugTaken
+from .initializers import workspace_initialize
 from .models import (
     TENANT_SCHEMA_RE,
     Domain,
+    LoginHandoff,
     Membership,
     PlatformAuditEvent,
     SpareSchema,
@@ -33,8 +38,7 @@ from .models import (
     User,
     new_schema_name,
 )
-from .selectors import tenant_host_cache_forget
-from .slugs import slug_validate
+from .selectors import slug_availability, tenant_host_cache_forget
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -164,11 +168,9 @@ def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
     Raises ``SlugInvalid`` or ``SlugTaken`` (validation problems naming the ``slug`` field)
     and ``ProvisioningFailed``.
     """
-    slug = slug_validate(slug)
+    slug = slug_availability(slug)
     name = (name or "").strip()[:120] or slug
     domain = f"{slug}.{settings.BASE_DOMAIN}"
-    if Tenant.objects.filter(slug=slug).exists() or Domain.objects.filter(domain=domain).exists():
-        raise _slug_taken()
 
     try:
         with transaction.atomic():
@@ -181,6 +183,8 @@ def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
                 schema_name=schema_name or new_schema_name(),
                 status=Tenant.Status.ACTIVE if schema_name else Tenant.Status.PROVISIONING,
             )
+            if schema_name:
+                workspace_initialize(tenant=tenant, owner=owner)
     except IntegrityError as exc:  # lost a race for the slug
         raise _slug_taken() from exc
 
@@ -188,6 +192,7 @@ def tenant_provision(*, slug: str, name: str, owner: User) -> Tenant:
         try:
             with transaction.atomic():
                 schema_create_migrated(schema_name=tenant.schema_name)
+                workspace_initialize(tenant=tenant, owner=owner)
                 # Conditional: staff may have suspended it meanwhile; that decision stands.
                 Tenant.objects.filter(pk=tenant.pk, status=Tenant.Status.PROVISIONING).update(
                     status=Tenant.Status.ACTIVE, updated_at=timezone.now()
@@ -277,6 +282,77 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
 def _forget_hosts(tenant: Tenant) -> None:
     for domain in tenant.domains.values_list("domain", flat=True):
         tenant_host_cache_forget(domain)
+
+
+# --- moving a signed-in user between hosts --------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@in_public_schema
+def login_handoff_create(*, user: User, tenant: Tenant, public_session_key: str) -> str:
+    """A one-time token that signs ``user`` in on ``tenant``'s host. Only its hash is stored.
+
+    Precondition: the caller checked that ``user`` is a member of ``tenant``.
+    """
+    token = secrets.token_urlsafe(32)
+    LoginHandoff.objects.create(
+        token_hash=_token_hash(token),
+        user=user,
+        tenant=tenant,
+        public_session_key=public_session_key or "",
+        expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_HANDOFF_SECONDS),
+    )
+    return token
+
+
+@in_public_schema
+def login_handoff_consume(*, token: str, tenant: Tenant) -> LoginHandoff | None:
+    """Spend the token on ``tenant``'s host: the handoff if valid, unused, unexpired, for
+    this tenant, and its user still an active member; otherwise None. Single use even
+    under concurrent attempts (one conditional UPDATE wins)."""
+    token_hash = _token_hash(token or "")
+    now = timezone.now()
+    spent = LoginHandoff.objects.filter(
+        token_hash=token_hash, tenant=tenant, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not spent:
+        return None
+    handoff = LoginHandoff.objects.select_related("user").get(token_hash=token_hash)
+    if not handoff.user.is_active or not Membership.objects.filter(tenant=tenant, user=handoff.user).exists():
+        return None
+    return handoff
+
+
+@in_public_schema
+def login_handoff_link_session(*, handoff: LoginHandoff, tenant_session_key: str) -> None:
+    handoff.tenant_session_key = tenant_session_key
+    handoff.save(update_fields=["tenant_session_key"])
+
+
+@in_public_schema
+def sessions_end_linked(*, session_key: str | None) -> int:
+    """End every session linked to ``session_key`` through a handoff (public <-> tenant).
+
+    Signing out on a tenant host ends the public session it came from (and that session's
+    other tenant sessions); signing out on the public host ends the tenant sessions it
+    opened. Returns how many sessions were ended.
+    """
+    if not session_key:
+        return 0
+    handoffs = LoginHandoff.objects.filter(
+        models.Q(public_session_key=session_key) | models.Q(tenant_session_key=session_key)
+    )
+    public_keys = {h.public_session_key for h in handoffs if h.public_session_key}
+    linked = LoginHandoff.objects.filter(public_session_key__in=public_keys)
+    keys = public_keys | {h.tenant_session_key for h in linked if h.tenant_session_key}
+    keys.discard(session_key)  # the caller ends its own session
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store(session_key=key).delete()
+    return len(keys)
 
 
 # --- audit ----------------------------------------------------------------------------------

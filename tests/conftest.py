@@ -57,7 +57,10 @@ def _seed(slug: str, marker: str, widgets: int, conversations: int) -> SeededTen
     owner = User.objects.create_user(email=f"owner-{slug}@example.com", password="owner-password-1")
     tenant = services.tenant_provision(slug=slug, name=f"{marker} Company", owner=owner)
     with tenant_context(tenant):
-        made = [Widget.objects.create(name=f"{marker}-widget-{i}") for i in range(widgets)]
+        # The workspace's default widget becomes the first marker widget.
+        Widget.objects.update(name=f"{marker}-widget-0")
+        made = list(Widget.objects.all())
+        made += [Widget.objects.create(name=f"{marker}-widget-{i}") for i in range(1, widgets)]
         for i in range(conversations):
             Conversation.objects.create(widget=made[i % len(made)])
     return SeededTenant(tenant, owner, marker, widgets, conversations)

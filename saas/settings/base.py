@@ -57,6 +57,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
     "rest_framework",
     "drf_spectacular",
     "channels",
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 TEMPLATES = [
@@ -225,8 +228,81 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Tenant hosts have no login form of their own: "login" there sends people to the public
+# host's sign-in, which hands them back with a one-time token (tenants.views).
+LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
-LOGIN_URL = "login"  # resolved in the request's URLconf: each tenant host has its own
+
+# django-allauth, public host only: email + password, verified email before first sign-in.
+ACCOUNT_ADAPTER = "public_site.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "public_site.forms.WorkspaceSignupForm"}
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Signup asks for a workspace too: a clear "email already registered" field error beats
+# allauth's enumeration-proof "check your inbox" for a business signup form.
+ACCOUNT_PREVENT_ENUMERATION = False
+ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
+# Counted in the cache: per process without Redis, shared across processes with it.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "confirm_email": "1/3m/key",
+}
+# Lifetime of the one-time token that carries a signed-in user to a tenant host.
+LOGIN_HANDOFF_SECONDS = 60
+
+# Plans shown on the pricing page. The billing issue takes this definition over.
+PLANS = [
+    {
+        "code": "free",
+        "name": "Free",
+        "monthly": 0,
+        "widgets": 1,
+        "ai_answers": 100,
+        "storage_mb": 10,
+        "seats": 1,
+    },
+    {
+        "code": "starter",
+        "name": "Starter",
+        "monthly": 29,
+        "widgets": 2,
+        "ai_answers": 2000,
+        "storage_mb": 100,
+        "seats": 3,
+    },
+    {
+        "code": "pro",
+        "name": "Pro",
+        "monthly": 99,
+        "widgets": 5,
+        "ai_answers": 10000,
+        "storage_mb": 1000,
+        "seats": 10,
+    },
+    {
+        "code": "business",
+        "name": "Business",
+        "monthly": 399,
+        "widgets": 20,
+        "ai_answers": 50000,
+        "storage_mb": 10000,
+        "seats": 50,
+    },
+]
 
 # Host-only cookies: a session on one tenant host is never sent to another.
 SESSION_COOKIE_DOMAIN = None

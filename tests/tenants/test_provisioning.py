@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_exists, tenant_context
 
+from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
 from tenants.models import Domain, Membership, SpareSchema, Tenant, User
@@ -51,6 +52,8 @@ def test_provision_claims_a_spare_schema_from_the_pool(owner, client):
     assert SpareSchema.objects.count() == 1
     assert Domain.objects.get(tenant=tenant).domain == "acme.saas.test"
     assert Membership.objects.get(tenant=tenant).role == Membership.Role.OWNER
+    with tenant_context(tenant):
+        assert Widget.objects.count() == 1 and KnowledgeBase.objects.count() == 1
     # and the new workspace answers a request at once, reading its own schema
     client.force_login(owner)
     response = client.get("/dashboard/", HTTP_HOST="acme.saas.test")
@@ -66,9 +69,9 @@ def test_provision_without_pool_creates_and_migrates_a_schema(owner, client):
     assert tenant.status == Tenant.Status.ACTIVE
     assert tenant.schema_name.startswith("t_") and "no" not in tenant.schema_name[:2]
     assert schema_exists(tenant.schema_name)
-    with tenant_context(tenant):
-        Widget.objects.create(name="first")
-        assert Widget.objects.count() == 1
+    with tenant_context(tenant):  # the workspace starts with its defaults
+        assert list(Widget.objects.values_list("name", flat=True)) == ["Website chat"]
+        assert list(KnowledgeBase.objects.values_list("name", flat=True)) == ["Main knowledge base"]
     client.force_login(owner)
     assert client.get("/dashboard/", HTTP_HOST="no-pool-co.saas.test").status_code == 200
 

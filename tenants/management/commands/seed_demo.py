@@ -1,5 +1,6 @@
 """Create the demo workspace and logins used by `make run`. Safe to run again."""
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -29,4 +30,8 @@ class Command(BaseCommand):
                 user = User.objects.create_superuser(email=email, password=password)
             else:
                 user = User.objects.create_user(email=email, password=password)
+        # Demo logins are usable at once: their addresses count as confirmed.
+        EmailAddress.objects.update_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
         return user

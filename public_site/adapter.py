@@ -1,0 +1,24 @@
+"""How django-allauth behaves on the public host."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.urls import reverse
+
+from tenants.services import sessions_end_linked
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def get_login_redirect_url(self, request) -> str:
+        # After sign-in (or confirming the email address) people go to their workspace;
+        # with one workspace the picker forwards them at once.
+        return reverse("workspaces")
+
+    def get_signup_redirect_url(self, request) -> str:
+        return reverse("workspaces")
+
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        return reverse("workspaces")
+
+    def logout(self, request) -> None:
+        # Signing out here also ends the workspace sessions this session opened.
+        sessions_end_linked(session_key=request.session.session_key)
+        super().logout(request)

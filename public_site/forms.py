@@ -1,0 +1,42 @@
+"""The signup form: an account and its workspace in one step."""
+
+from __future__ import annotations
+
+from allauth.account.forms import SignupForm
+from django import forms
+from django.conf import settings
+
+from saas.errors import ProblemError
+from tenants.selectors import slug_availability
+from tenants.slugs import SLUG_MAX_LENGTH
+
+
+class WorkspaceSignupForm(SignupForm):
+    workspace_name = forms.CharField(
+        label="Workspace name", max_length=120, widget=forms.TextInput(attrs={"autocomplete": "organization"})
+    )
+    slug = forms.CharField(
+        label="Workspace address",
+        max_length=SLUG_MAX_LENGTH,
+        help_text=f"Your workspace will live at <address>.{settings.BASE_DOMAIN}",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
+    )
+
+    field_order = ["workspace_name", "slug", "email", "password1"]
+
+    def clean_slug(self) -> str:
+        try:
+            return slug_availability(self.cleaned_data["slug"])
+        except ProblemError as error:
+            message = error.errors["slug"][0]["message"] if error.errors else error.detail
+            raise forms.ValidationError(message, code=error.code) from error
+
+    def custom_signup(self, request, user) -> None:
+        # Runs inside the signup view's transaction: a failure here rolls the user back too.
+        from tenants.services import tenant_provision
+
+        self.tenant = tenant_provision(
+            slug=self.cleaned_data["slug"], name=self.cleaned_data["workspace_name"], owner=user
+        )

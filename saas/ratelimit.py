@@ -1,0 +1,30 @@
+"""Fixed-window rate limits counted in the cache (Redis when configured)."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from django.http import HttpRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    # REMOTE_ADDR is the client's once uvicorn runs with --proxy-headers behind a trusted
+    # proxy (docs/deployment.md); X-Forwarded-For is never read here.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None) -> int:
+    """Count one hit; return 0 if allowed, else the seconds to wait (for ``Retry-After``)."""
+    window = int(time.time() // period_s)
+    cache_key = f"ratelimit:{scope}:{key or client_address(request)}:{window}"
+    if cache.add(cache_key, 1, timeout=period_s):
+        return 0
+    try:
+        hits = cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=period_s)
+        return 0
+    if hits <= limit:
+        return 0
+    return max(1, int((window + 1) * period_s - time.time()))

@@ -1,0 +1,23 @@
+"""Absolute URLs across hosts, built from the request (never django.contrib.sites, which
+caches one site for every tenant: django-tenants #271)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def _origin(request: HttpRequest, host: str) -> str:
+    port = request.get_port()
+    default = "443" if request.is_secure() else "80"
+    suffix = f":{port}" if port and port != default else ""
+    return f"{request.scheme}://{host}{suffix}"
+
+
+def public_url(request: HttpRequest, path: str) -> str:
+    return _origin(request, settings.BASE_DOMAIN) + path
+
+
+def tenant_url(request: HttpRequest, tenant, path: str) -> str:
+    domain = tenant.domains.filter(is_primary=True).values_list("domain", flat=True).first()
+    return _origin(request, domain or f"{tenant.slug}.{settings.BASE_DOMAIN}") + path

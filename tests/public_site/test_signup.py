@@ -1,0 +1,179 @@
+"""Signup -> verified email -> workspace, through the real forms; every failure path."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django_tenants.utils import tenant_context
+
+from knowledge.models import KnowledgeBase
+from tenants import services
+from tenants.errors import ProvisioningFailed
+from tenants.models import Membership, SpareSchema, Tenant, User
+from widget_builder.models import Widget
+
+from ..conftest import PUBLIC_HOST
+
+pytestmark = pytest.mark.django_db
+SIGNUP = "/accounts/signup/"
+
+
+def _signup(client, **overrides):
+    data = {
+        "workspace_name": "Acme Support",
+        "slug": "acme-support",
+        "email": "founder@acme.example",
+        "password1": "correct-horse-battery-9",
+        **overrides,
+    }
+    return client.post(SIGNUP, data, HTTP_HOST=PUBLIC_HOST)
+
+
+def _follow_to_workspace(client, response):
+    """Follow redirects across hosts (the test client ignores the host of absolute URLs)."""
+    for _ in range(10):
+        if response.status_code != 302:
+            return response
+        location = response["Location"]
+        match = re.match(r"https?://([^/]+)(/.*)", location)
+        host, path = (
+            (match.group(1), match.group(2)) if match else (response.wsgi_request.get_host(), location)
+        )
+        response = client.get(path, HTTP_HOST=host)
+    raise AssertionError("redirect loop")
+
+
+def test_signup_verify_and_land_in_the_new_workspace(client, seeded):
+    SpareSchema.objects.all().delete()
+    services.tenant_pool_refill(size=1)
+    spare = SpareSchema.objects.get().schema_name
+
+    response = _signup(client)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/confirm-email/"
+
+    user = User.objects.get(email="founder@acme.example")
+    tenant = Tenant.objects.get(slug="acme-support")
+    assert tenant.schema_name == spare and tenant.status == "active" and tenant.name == "Acme Support"
+    assert Membership.objects.get(tenant=tenant, user=user).role == "owner"
+    with tenant_context(tenant):
+        assert Widget.objects.count() == 1 and KnowledgeBase.objects.count() == 1
+
+    # not signed in until the address is confirmed
+    assert client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST).status_code == 302
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["founder@acme.example"]
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+)", mail.outbox[0].body).group(1)
+    confirm_page = client.get(link, HTTP_HOST=PUBLIC_HOST)
+    assert confirm_page.status_code == 200
+    response = client.post(link, HTTP_HOST=PUBLIC_HOST)
+
+    page = _follow_to_workspace(client, response)
+    assert page.status_code == 200
+    assert page.wsgi_request.get_host() == "acme-support.saas.test"
+    assert page.wsgi_request.path == "/dashboard/"
+    assert b"Acme Support" in page.content
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"slug": "www"}, "slug", "reserved"),
+        ({"slug": "tenant-a"}, "slug", "already taken"),
+        ({"slug": "a"}, "slug", "at least 3"),
+        ({"slug": "Bad_Slug"}, "slug", "lowercase"),
+        ({"email": "owner-tenant-a@example.com"}, "email", "already registered"),
+        ({"email": "not-an-email"}, "email", "valid email"),
+        ({"password1": "password"}, "password1", "too common"),
+        ({"password1": "short"}, "password1", "too short"),
+        ({"workspace_name": ""}, "workspace_name", "required"),
+    ],
+)
+def test_bad_input_gets_field_errors_and_creates_nothing(client, seeded, overrides, field, fragment):
+    counts = (User.objects.count(), Tenant.objects.count(), Membership.objects.count())
+    response = _signup(client, **overrides)
+    assert response.status_code == 200
+    errors = " ".join(str(e) for e in response.context["form"].errors.get(field, []))
+    assert fragment in errors.lower(), response.context["form"].errors
+    assert (User.objects.count(), Tenant.objects.count(), Membership.objects.count()) == counts
+    assert not mail.outbox
+
+
+def test_failed_provisioning_leaves_no_orphan_user(client, seeded, monkeypatch):
+    def broken(**kwargs):
+        raise ProvisioningFailed("Please try again in a minute.")
+
+    monkeypatch.setattr(services, "tenant_provision", broken)
+    response = _signup(client)
+    assert response.status_code == 200
+    assert "Nothing was saved" in " ".join(response.context["form"].non_field_errors())
+    assert not User.objects.filter(email="founder@acme.example").exists()
+    assert not Tenant.objects.filter(slug="acme-support").exists()
+
+
+def test_honeypot_filled_by_a_bot_creates_nothing(client, seeded):
+    _signup(client, website="http://spam.example")
+    assert not User.objects.filter(email="founder@acme.example").exists()
+    assert not Tenant.objects.filter(slug="acme-support").exists()
+
+
+def test_slug_check_api(client, seeded):
+    ok = client.get("/api/public/v1/slug-check", {"slug": "Fresh-Name"}, HTTP_HOST=PUBLIC_HOST)
+    assert ok.status_code == 200
+    assert ok.json() == {"slug": "fresh-name", "available": True, "address": "fresh-name.saas.test"}
+    taken = client.get("/api/public/v1/slug-check", {"slug": "tenant-a"}, HTTP_HOST=PUBLIC_HOST)
+    assert taken.status_code == 422 and taken.json()["code"] == "slug_taken"
+    assert taken["Content-Type"] == "application/problem+json"
+    bad = client.get("/api/public/v1/slug-check", {"slug": "admin"}, HTTP_HOST=PUBLIC_HOST)
+    assert bad.status_code == 422 and bad.json()["errors"]["slug"][0]["code"] == "slug_invalid"
+
+
+def test_slug_check_is_rate_limited(client, seeded, settings):
+    statuses = [
+        client.get("/api/public/v1/slug-check", {"slug": f"name-{i}"}, HTTP_HOST=PUBLIC_HOST).status_code
+        for i in range(125)
+    ]
+    assert statuses[:120] == [200] * 120
+    limited = client.get("/api/public/v1/slug-check", {"slug": "x-name"}, HTTP_HOST=PUBLIC_HOST)
+    assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
+    assert limited.json()["code"] == "rate_limited"
+
+
+def test_failed_logins_are_rate_limited(client, tenant_a):
+    def attempt(password):
+        return client.post(
+            "/accounts/login/", {"login": tenant_a.owner.email, "password": password}, HTTP_HOST=PUBLIC_HOST
+        )
+
+    for i in range(5):
+        assert attempt(f"wrong-{i}").status_code == 200
+    # the sixth try is refused even with the right password
+    response = attempt("owner-password-1")
+    assert response.status_code == 200
+    assert "Too many failed login attempts" in " ".join(response.context["form"].non_field_errors())
+    assert "_auth_user_id" not in client.session
+
+
+def test_public_pages(client, settings):
+    assert client.get("/", HTTP_HOST=PUBLIC_HOST).status_code == 200
+    pricing = client.get("/pricing/", HTTP_HOST=PUBLIC_HOST).content.decode()
+    for plan in settings.PLANS:
+        assert plan["name"] in pricing and f"{plan['ai_answers']} AI answers" in pricing
+    assert client.get("/docs/getting-started/", HTTP_HOST=PUBLIC_HOST).status_code == 200
+    assert b'<label for="id_slug">' in client.get(SIGNUP, HTTP_HOST=PUBLIC_HOST).content
+
+
+def test_demo_owner_from_make_run_can_sign_in_and_reach_the_demo(client, seeded):
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    response = client.post(
+        "/accounts/login/",
+        {"login": settings.DEMO_OWNER_EMAIL, "password": settings.DEMO_OWNER_PASSWORD},
+        HTTP_HOST=PUBLIC_HOST,
+    )
+    page = _follow_to_workspace(client, response)
+    assert page.status_code == 200
+    assert page.wsgi_request.get_host() == "demo.saas.test"
