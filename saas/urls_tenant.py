@@ -15,4 +15,5 @@ urlpatterns = [
     path("auth/handoff", tenant_views.handoff, name="handoff"),
     path("logout/", tenant_views.sign_out, name="logout"),
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
+    path("dashboard/<slug:key>/", tenant_views.section, name="dashboard-section"),
 ]

@@ -4,29 +4,16 @@ out, and the dashboard landing page."""
 from __future__ import annotations
 
 from django.contrib.auth import login, logout
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import services
+from .dashboard import SECTIONS, SECTIONS_BY_KEY, member_required, onboarding_checklist
 from .hosts import public_url
 from .models import Membership
 from .selectors import tenant_usage_counts
-
-
-def tenant_membership(request) -> Membership:
-    """The signed-in user's membership in this host's tenant; 404 if none.
-
-    404, not 403: a stranger must not learn that the workspace exists.
-    """
-    membership = (
-        Membership.objects.filter(tenant=request.tenant, user=request.user).select_related("tenant").first()
-    )
-    if membership is None:
-        raise Http404
-    return membership
 
 
 def root(request):
@@ -62,8 +49,37 @@ def sign_out(request):
     return redirect(public_url(request, "/"))
 
 
-@login_required
+@member_required()
 def dashboard(request):
-    membership = tenant_membership(request)
     counts = tenant_usage_counts([request.tenant])[request.tenant.pk]
-    return render(request, "tenants/dashboard.html", {"membership": membership, "counts": counts})
+    checklist = onboarding_checklist()
+    context = {
+        "membership": request.membership,
+        "counts": counts,
+        "checklist": checklist,
+        "checklist_done": sum(done for _, done in checklist),
+        "sections": visible_sections(request.membership),
+    }
+    return render(request, "tenants/dashboard.html", context)
+
+
+def section(request, key: str):
+    """A dashboard section whose feature is not built yet: says so, shows no fake data."""
+    found = SECTIONS_BY_KEY.get(key)
+    if found is None or found.ready:
+        raise Http404
+
+    @member_required(found.roles)
+    def view(request):
+        context = {
+            "section": found,
+            "sections": visible_sections(request.membership),
+            "membership": request.membership,
+        }
+        return render(request, "tenants/section_pending.html", context)
+
+    return view(request)
+
+
+def visible_sections(membership: Membership) -> list:
+    return [s for s in SECTIONS if membership.role in s.roles]

@@ -6,6 +6,7 @@ class WidgetBuilderConfig(AppConfig):
     verbose_name = "Widgets"
 
     def ready(self) -> None:
+        from tenants.dashboard import OnboardingStep, onboarding_step_register
         from tenants.initializers import workspace_initializer_register
         from tenants.selectors import counted_model_register
 
@@ -14,3 +15,21 @@ class WidgetBuilderConfig(AppConfig):
 
         counted_model_register("widgets", Widget)
         workspace_initializer_register("widget_builder.default_widget", widget_ensure_default)
+        onboarding_step_register(
+            OnboardingStep(
+                "customize_widget",
+                "Customize your widget",
+                10,
+                lambda: Widget.objects.filter(customized_at__isnull=False).exists(),
+                "Colours, greeting and suggested questions, with a live preview.",
+            )
+        )
+        onboarding_step_register(
+            OnboardingStep(
+                "copy_snippet",
+                "Copy the embed snippet onto your site",
+                30,
+                lambda: Widget.objects.filter(snippet_copied_at__isnull=False).exists(),
+                "One script tag; the widget appears on your pages.",
+            )
+        )

@@ -16,6 +16,10 @@ class Widget(models.Model):
     # Public, unguessable key carried by the embed snippet.
     key = models.CharField(max_length=40, unique=True, default=new_widget_key)
     is_enabled = models.BooleanField(default=True)
+    # Set by the builder when the tenant first saves their own design, and when they copy
+    # the embed snippet: the onboarding checklist reads them.
+    customized_at = models.DateTimeField(null=True, blank=True)
+    snippet_copied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
