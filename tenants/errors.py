@@ -27,3 +27,33 @@ class TenantProvisioning(ServiceUnavailable):
 class ProvisioningFailed(ServiceUnavailable):
     code = "provisioning_failed"
     title = "The workspace could not be created"
+
+
+class LastOwner(ProblemError):
+    status = 409
+    code = "last_owner"
+    title = "A workspace needs at least one owner"
+
+
+class InvitationInvalid(ProblemError):
+    status = 404
+    code = "invitation_invalid"
+    title = "This invitation link is not valid"
+
+
+class InvitationExpired(ProblemError):
+    status = 410
+    code = "invitation_expired"
+    title = "This invitation has expired"
+
+
+class InvitationUsed(ProblemError):
+    status = 410
+    code = "invitation_used"
+    title = "This invitation has already been used"
+
+
+class RoleNotAllowed(ProblemError):
+    status = 403
+    code = "role_not_allowed"
+    title = "Your role cannot do this"

@@ -1,4 +1,5 @@
-"""Writes for tenancy: provisioning, the spare-schema pool, lifecycle, the audit log.
+"""Writes for the tenant lifecycle: provisioning, the spare-schema pool, suspend and delete,
+moving sessions between hosts, the audit log.
 
 The public ones enter the public schema themselves (they manage schemas; they do not live
 in one), so a caller that is still inside a tenant's schema cannot misplace their rows.
@@ -25,9 +26,9 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from saas.tenant_cache import cache_forget_schema
 
-from .errors import ProvisioningFailed, SlugTaken
-from .initializers import workspace_initialize
-from .models import (
+from ..errors import ProvisioningFailed, SlugTaken
+from ..initializers import workspace_initialize
+from ..models import (
     TENANT_SCHEMA_RE,
     Domain,
     LoginHandoff,
@@ -38,7 +39,7 @@ from .models import (
     User,
     new_schema_name,
 )
-from .selectors import slug_availability, tenant_host_cache_forget
+from ..selectors import slug_availability, tenant_host_cache_forget
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -148,7 +149,7 @@ def _pool_refill_soon() -> None:
         return
     from saas.celery import enqueue_on_commit
 
-    from .tasks import tenant_pool_refill as refill_task
+    from ..tasks import tenant_pool_refill as refill_task
 
     enqueue_on_commit(refill_task)
 
