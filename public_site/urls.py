@@ -13,5 +13,6 @@ urlpatterns = [
     path("login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="login"),
     path("api/public/v1/slug-check", views.slug_check, name="slug-check"),
     path("workspaces/", views.workspaces, name="workspaces"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("workspaces/<slug:slug>/open", views.workspace_open, name="workspace-open"),
 ]

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from allauth.account import views as allauth_views
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from saas.errors import REGISTRY, ProblemError, RateLimited, problem_response
+from saas.errors import REGISTRY, ProblemError, RateLimited, ValidationFailed, problem_response
 from saas.ratelimit import rate_limit
 from tenants import services as tenant_services
-from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
+from tenants.errors import (
+    InvitationExpired,
+    InvitationInvalid,
+    InvitationUsed,
+    ProvisioningFailed,
+    SlugInvalid,
+    SlugTaken,
+)
 from tenants.hosts import tenant_url
-from tenants.models import Membership, Tenant
+from tenants.models import Membership, Tenant, User
 from tenants.selectors import slug_availability
+from tenants.services import team as team_services
 
 
 def home(request):
@@ -99,3 +109,47 @@ def workspace_open(request, slug: str):
         user=request.user, tenant=membership.tenant, public_session_key=request.session.session_key
     )
     return redirect(tenant_url(request, membership.tenant, f"/auth/handoff?token={token}"))
+
+
+def invitation(request, token: str):
+    """Accept an invitation: signed in as the invited address, or by creating the account
+    (the link proves the inbox), or by signing in first when the account exists."""
+    try:
+        invite = team_services.invitation_resolve(token)
+    except (InvitationExpired, InvitationUsed) as error:
+        return render(request, "public_site/invitation_problem.html", {"error": error}, status=error.status)
+    except InvitationInvalid as error:
+        raise Http404 from error
+
+    account = User.objects.filter(email__iexact=invite.email).first()
+    signed_in_as_invitee = request.user.is_authenticated and request.user.email.lower() == invite.email
+    context = {
+        "invite": invite,
+        "account_exists": account is not None,
+        "matches": signed_in_as_invitee,
+        "login_next": f"{reverse('account_login')}?next={request.path}",
+    }
+    if request.method != "POST":
+        return render(request, "public_site/invitation.html", context)
+
+    if request.user.is_authenticated:
+        if not signed_in_as_invitee:
+            return render(request, "public_site/invitation.html", context, status=403)
+        user = request.user
+    elif account is None:
+        try:
+            with transaction.atomic():
+                user = team_services.user_create_for_invitation(
+                    invitation=invite, password=request.POST.get("password", "")
+                )
+                team_services.invitation_accept(invitation=invite, user=user)
+        except ValidationFailed as error:
+            context["errors"] = [e["message"] for errs in error.errors.values() for e in errs]
+            return render(request, "public_site/invitation.html", context, status=422)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("workspace-open", slug=invite.tenant.slug)
+    else:
+        return redirect(context["login_next"])
+
+    team_services.invitation_accept(invitation=invite, user=user)
+    return redirect("workspace-open", slug=invite.tenant.slug)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("auth/handoff", tenant_views.handoff, name="handoff"),
     path("logout/", tenant_views.sign_out, name="logout"),
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
+    path("dashboard/team/", tenant_views.team, name="team"),
     path("dashboard/<slug:key>/", tenant_views.section, name="dashboard-section"),
 ]

@@ -33,7 +33,7 @@ SECTIONS: list[Section] = [
     Section("knowledge", "Knowledge", ALL_ROLES),
     Section("conversations", "Conversations", ALL_ROLES),
     Section("analytics", "Analytics", ALL_ROLES),
-    Section("team", "Team", MANAGERS),
+    Section("team", "Team", MANAGERS, ready=True),
     Section("billing", "Billing", MANAGERS),
     Section("settings", "Settings", MANAGERS),
     Section("api", "API", MANAGERS),

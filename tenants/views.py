@@ -3,17 +3,21 @@ out, and the dashboard landing page."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from saas.errors import ProblemError
 
 from . import services
 from .dashboard import SECTIONS, SECTIONS_BY_KEY, member_required, onboarding_checklist
 from .hosts import public_url
-from .models import Membership
+from .models import Invitation, Membership
 from .selectors import tenant_usage_counts
+from .services import team as team_services
 
 
 def root(request):
@@ -83,3 +87,55 @@ def section(request, key: str):
 
 def visible_sections(membership: Membership) -> list:
     return [s for s in SECTIONS if membership.role in s.roles]
+
+
+@member_required(SECTIONS_BY_KEY["team"].roles)
+def team(request):
+    if request.method == "POST":
+        try:
+            _team_action(request)
+        except ProblemError as error:
+            details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
+            messages.error(request, " ".join(details) or error.detail)
+        return redirect("team")
+    context = {
+        "section": SECTIONS_BY_KEY["team"],
+        "sections": visible_sections(request.membership),
+        "membership": request.membership,
+        "members": Membership.objects.filter(tenant=request.tenant)
+        .select_related("user")
+        .order_by("user__email"),
+        "invitations": Invitation.objects.filter(
+            tenant=request.tenant, accepted_at__isnull=True, revoked_at__isnull=True
+        ),
+        "roles": Membership.Role.choices,
+    }
+    return render(request, "tenants/team.html", context)
+
+
+def _team_action(request) -> None:
+    action, actor = request.POST.get("action"), request.membership
+    if action == "invite":
+        invitation = team_services.invitation_create(
+            tenant=request.tenant,
+            email=request.POST.get("email", ""),
+            role=request.POST.get("role", ""),
+            by=actor,
+            accept_url=public_url(request, "/invitations/{token}/"),
+        )
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+        return
+    if action == "revoke":
+        invitation = get_object_or_404(Invitation, pk=request.POST.get("invitation"), tenant=request.tenant)
+        team_services.invitation_revoke(invitation=invitation, by=actor)
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
+        return
+    member = get_object_or_404(Membership, pk=request.POST.get("member"), tenant=request.tenant)
+    if action == "role":
+        team_services.membership_role_change(membership=member, role=request.POST.get("role", ""), by=actor)
+        messages.success(request, f"{member.user.email} is now {member.get_role_display().lower()}.")
+    elif action == "remove":
+        team_services.membership_remove(membership=member, by=actor)
+        messages.success(request, f"{member.user.email} was removed from the workspace.")
+    else:
+        raise Http404

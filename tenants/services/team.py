@@ -1,0 +1,187 @@
+"""Writes for a workspace's team: invitations, roles, removal.
+
+Rules (checked here, whatever the caller — dashboard form or API):
+* owners and admins invite, change roles and remove members; agents do none of it;
+* only owners grant, change or remove the owner role;
+* the last owner can be neither demoted nor removed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from saas.errors import ValidationFailed
+
+from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
+from ..models import Invitation, Membership, Tenant, User
+from .lifecycle import in_public_schema
+
+INVITATION_SALT = "tenants.invitation"
+INVITATION_MAX_AGE = timedelta(days=7)
+ROLES = set(Membership.Role.values)
+OWNER = Membership.Role.OWNER
+MANAGERS = {Membership.Role.OWNER, Membership.Role.ADMIN}
+
+
+def _field_error(field: str, code: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors={field: [{"code": code, "message": message}]})
+
+
+def _require_manager(actor: Membership, *, target_role: str | None = None) -> None:
+    if actor.role not in MANAGERS:
+        raise RoleNotAllowed("Only owners and admins manage the team.")
+    if target_role == OWNER and actor.role != OWNER:
+        raise RoleNotAllowed("Only owners can grant, change or remove the owner role.")
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps({"i": invitation.pk, "t": invitation.tenant_id}, salt=INVITATION_SALT)
+
+
+@in_public_schema
+def invitation_create(
+    *, tenant: Tenant, email: str, role: str, by: Membership, accept_url: str
+) -> Invitation:
+    """Invite ``email`` as ``role`` and email them the link. ``accept_url`` is a format
+    string with ``{token}`` (built from the request by the caller). Inviting the same
+    address again replaces the pending invitation (new role, new link)."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise _field_error("email", "invalid", "Enter a valid email address.") from exc
+    if role not in ROLES:
+        raise _field_error("role", "invalid", "Choose owner, admin or agent.")
+    _require_manager(by, target_role=role)
+    if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        raise _field_error("email", "already_member", "This person is already a member of the workspace.")
+
+    with transaction.atomic():
+        Invitation.objects.filter(
+            tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=by.user)
+        link = accept_url.format(token=invitation_token(invitation))
+        context = {
+            "invitation": invitation,
+            "tenant": tenant,
+            "inviter": by.user,
+            "link": link,
+            "days": INVITATION_MAX_AGE.days,
+        }
+        transaction.on_commit(
+            lambda: send_mail(
+                f"{by.user.email} invited you to {tenant.name}",
+                render_to_string("tenants/email/invitation.txt", context),
+                settings.DEFAULT_FROM_EMAIL,
+                [email],
+            )
+        )
+    return invitation
+
+
+@in_public_schema
+def invitation_resolve(token: str) -> Invitation:
+    """The pending invitation a link names. Raises InvitationInvalid (tampered, unknown,
+    revoked), InvitationExpired or InvitationUsed."""
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise InvitationExpired("Ask the workspace owner for a new invitation.") from exc
+    except signing.BadSignature as exc:
+        raise InvitationInvalid() from exc
+    invitation = (
+        Invitation.objects.select_related("tenant")
+        .filter(pk=data.get("i"), tenant_id=data.get("t"), tenant__status=Tenant.Status.ACTIVE)
+        .first()
+    )
+    if invitation is None or invitation.revoked_at is not None:
+        raise InvitationInvalid()
+    if invitation.accepted_at is not None:
+        raise InvitationUsed("Sign in to open the workspace.")
+    return invitation
+
+
+@in_public_schema
+def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
+    """Join the invitation's workspace as ``user``, once. The address must match: the link
+    went to that inbox, which also confirms the address for sign-in."""
+    if user.email.lower() != invitation.email.lower():
+        raise RoleNotAllowed(f"This invitation is for {invitation.email}.")
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.accepted_at is not None or locked.revoked_at is not None:
+            raise InvitationUsed("Sign in to open the workspace.")
+        membership, _ = Membership.objects.get_or_create(
+            tenant_id=locked.tenant_id, user=user, defaults={"role": locked.role}
+        )
+        locked.accepted_at = timezone.now()
+        locked.save(update_fields=["accepted_at"])
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+    return membership
+
+
+@in_public_schema
+def invitation_revoke(*, invitation: Invitation, by: Membership) -> None:
+    _require_manager(by, target_role=invitation.role)
+    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@in_public_schema
+def user_create_for_invitation(*, invitation: Invitation, password: str) -> User:
+    """An account for an invited person who has none yet (their address is confirmed by the
+    link). Raises ValidationFailed with password errors."""
+    from django.contrib.auth.password_validation import validate_password
+
+    candidate = User(email=invitation.email)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            errors={"password": [{"code": "invalid", "message": m} for m in exc.messages]}
+        ) from exc
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise _field_error("email", "exists", "An account with this address exists: sign in to accept.")
+    return User.objects.create_user(email=invitation.email, password=password)
+
+
+def _owners_locked(tenant_id: int) -> int:
+    return len(
+        Membership.objects.select_for_update()
+        .filter(tenant_id=tenant_id, role=OWNER)
+        .values_list("pk", flat=True)
+    )
+
+
+@in_public_schema
+def membership_role_change(*, membership: Membership, role: str, by: Membership) -> Membership:
+    if role not in ROLES:
+        raise _field_error("role", "invalid", "Choose owner, admin or agent.")
+    _require_manager(by, target_role=OWNER if OWNER in (role, membership.role) else role)
+    with transaction.atomic():
+        if membership.role == OWNER and role != OWNER and _owners_locked(membership.tenant_id) <= 1:
+            raise LastOwner("Make someone else an owner first.")
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@in_public_schema
+def membership_remove(*, membership: Membership, by: Membership) -> None:
+    _require_manager(by, target_role=membership.role)
+    with transaction.atomic():
+        if membership.role == OWNER and _owners_locked(membership.tenant_id) <= 1:
+            raise LastOwner("Make someone else an owner first.")
+        membership.delete()
