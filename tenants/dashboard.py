@@ -36,7 +36,7 @@ SECTIONS: list[Section] = [
     Section("team", "Team", MANAGERS, ready=True),
     Section("billing", "Billing", MANAGERS),
     Section("settings", "Settings", MANAGERS),
-    Section("api", "API", MANAGERS),
+    Section("api", "API", MANAGERS, ready=True),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}
 

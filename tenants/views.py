@@ -15,8 +15,9 @@ from saas.errors import ProblemError
 from . import services
 from .dashboard import SECTIONS, SECTIONS_BY_KEY, member_required, onboarding_checklist
 from .hosts import public_url
-from .models import Invitation, Membership
+from .models import ApiKey, Invitation, Membership
 from .selectors import tenant_usage_counts
+from .services import api_keys as key_services
 from .services import team as team_services
 
 
@@ -139,3 +140,37 @@ def _team_action(request) -> None:
         messages.success(request, f"{member.user.email} was removed from the workspace.")
     else:
         raise Http404
+
+
+@member_required(SECTIONS_BY_KEY["api"].roles)
+def api_keys(request):
+    """API keys: create (the secret is shown on this response only), list, revoke."""
+    secret = None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "revoke":
+                key = get_object_or_404(ApiKey, pk=request.POST.get("key"), tenant=request.tenant)
+                key_services.api_key_revoke(key=key, by=request.membership)
+                messages.success(request, f"Key “{key.name}” revoked: it stopped working at once.")
+                return redirect("api-keys")
+            key, secret = key_services.api_key_create(
+                tenant=request.tenant,
+                name=request.POST.get("name", ""),
+                role=request.POST.get("role", "admin"),
+                by=request.membership,
+            )
+        except ProblemError as error:
+            details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
+            messages.error(request, " ".join(details) or error.detail)
+            return redirect("api-keys")
+    context = {
+        "section": SECTIONS_BY_KEY["api"],
+        "sections": visible_sections(request.membership),
+        "membership": request.membership,
+        "keys": ApiKey.objects.filter(tenant=request.tenant, revoked_at__isnull=True),
+        "secret": secret,
+        "roles": ApiKey.Role.choices,
+    }
+    response = render(request, "tenants/api_keys.html", context)
+    response["Cache-Control"] = "no-store"  # the page may carry a secret
+    return response

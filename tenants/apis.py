@@ -1,0 +1,132 @@
+"""Tenant REST API, v1 (tenant host, ``/api/v1/``): the workspace, its members, API keys.
+
+Each view: parse input with its serializer, call one service or selector, render.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from .api_base import ALL_ROLES, MANAGERS, TenantAPIView
+from .models import ApiKey, Membership
+from .services import api_keys as key_services
+from .services import team as team_services
+
+
+class TenantOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    plan = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    domain = serializers.CharField()
+
+
+class TenantDetailApi(TenantAPIView):
+    required_roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses=TenantOutput, operation_id="tenant_retrieve")
+    def get(self, request):
+        tenant = self.tenant
+        data = {
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "status": tenant.status,
+            "plan": tenant.plan,
+            "created_at": tenant.created_at,
+            "domain": request._request.get_host().split(":")[0],
+        }
+        return Response(TenantOutput(data).data)
+
+
+class MemberOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField(source="user.email")
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField(source="created_at")
+
+
+class MemberRoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+class MemberListApi(TenantAPIView):
+    required_roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses=MemberOutput(many=True), operation_id="members_list")
+    def get(self, request):
+        members = Membership.objects.filter(tenant=self.tenant).select_related("user").order_by("user__email")
+        return Response(MemberOutput(members, many=True).data)
+
+
+class MemberDetailApi(TenantAPIView):
+    required_roles = {"PATCH": MANAGERS, "DELETE": MANAGERS}
+
+    def _member(self, member_id: int) -> Membership:
+        return get_object_or_404(Membership.objects.select_related("user"), pk=member_id, tenant=self.tenant)
+
+    @extend_schema(request=MemberRoleInput, responses=MemberOutput, operation_id="members_update_role")
+    def patch(self, request, member_id: int):
+        data = MemberRoleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = team_services.membership_role_change(
+            membership=self._member(member_id), role=data.validated_data["role"], by=self.actor
+        )
+        return Response(MemberOutput(member).data)
+
+    @extend_schema(responses={204: None}, operation_id="members_remove")
+    def delete(self, request, member_id: int):
+        team_services.membership_remove(membership=self._member(member_id), by=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiKeyOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    role = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    role = serializers.ChoiceField(choices=ApiKey.Role.choices, default=ApiKey.Role.ADMIN)
+
+
+class ApiKeyListApi(TenantAPIView):
+    required_roles = {"GET": MANAGERS, "POST": MANAGERS}
+
+    @extend_schema(responses=ApiKeyOutput(many=True), operation_id="api_keys_list")
+    def get(self, request):
+        keys = ApiKey.objects.filter(tenant=self.tenant, revoked_at__isnull=True)
+        return Response(ApiKeyOutput(keys, many=True).data)
+
+    @extend_schema(
+        request=ApiKeyCreateInput,
+        responses={
+            201: inline_serializer(
+                "ApiKeyCreated", {"key": ApiKeyOutput(), "secret": serializers.CharField()}
+            )
+        },
+        operation_id="api_keys_create",
+        description="The secret is in this response only. Store it now; it cannot be shown again.",
+    )
+    def post(self, request):
+        data = ApiKeyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        key, secret = key_services.api_key_create(tenant=self.tenant, by=self.actor, **data.validated_data)
+        return Response({"key": ApiKeyOutput(key).data, "secret": secret}, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailApi(TenantAPIView):
+    required_roles = {"DELETE": MANAGERS}
+
+    @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
+    def delete(self, request, key_id: int):
+        key = get_object_or_404(ApiKey, pk=key_id, tenant=self.tenant, revoked_at__isnull=True)
+        key_services.api_key_revoke(key=key, by=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
