@@ -1,0 +1,109 @@
+"""Real-browser tests: headless Chromium (Debian's package) driven by Playwright.
+
+The live server listens on localhost; Chromium maps every test host (saas.test and
+*.saas.test) to 127.0.0.1, so host routing runs exactly as in production. Without a
+Chromium these tests skip with a notice; with SAAS_REQUIRE_SERVICES=1 (CI) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from ..conftest import require_service
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require_service(bool(CHROMIUM), "Chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls the tests
+    # make between browser steps are ordinary blocking calls (as pytest-playwright advises).
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--host-resolver-rules=MAP saas.test 127.0.0.1, MAP *.saas.test 127.0.0.1",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1024, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def live_port(django_db_setup, django_db_blocker):
+    """A threaded live server on the test database, started once.
+
+    Not pytest-django's ``live_server``: that one flushes every table after each test,
+    which would wipe the session's shared tenants and meets the audit log's refusal of
+    TRUNCATE. Browser tests clean up what they created instead (``live_db``).
+    """
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    with django_db_blocker.unblock():
+        thread = LiveServerThread("localhost", StaticFilesHandler, port=0)
+        thread.daemon = True
+        thread.start()
+        thread.is_ready.wait()
+        if thread.error:
+            raise thread.error
+        yield thread.port
+        thread.terminate()
+        # A request thread can leave a connection behind when the browser drops a keep-alive
+        # socket; end such leftovers so the test database can be dropped.
+        from django.db import connection, connections
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connections.close_all()
+
+
+@pytest.fixture
+def live_db(django_db_blocker):
+    """Database access in autocommit (the live server's writes are visible); afterwards
+    the tenants and users the test created are deleted for good."""
+    from tenants.models import Tenant, User
+    from tenants.services import tenant_delete
+
+    with django_db_blocker.unblock():
+        last_tenant = Tenant.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        last_user = User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        yield
+        for tenant in Tenant.objects.filter(pk__gt=last_tenant):
+            tenant_delete(tenant=tenant, by=None)
+        User.objects.filter(pk__gt=last_user).delete()
+
+
+@pytest.fixture
+def site(live_port, live_db):
+    """Base URL of the public host on the live server."""
+    return f"http://saas.test:{live_port}"
