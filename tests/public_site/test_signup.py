@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django_tenants.utils import tenant_context
 
@@ -177,3 +178,20 @@ def test_demo_owner_from_make_run_can_sign_in_and_reach_the_demo(client, seeded)
     page = _follow_to_workspace(client, response)
     assert page.status_code == 200
     assert page.wsgi_request.get_host() == "demo.saas.test"
+
+
+def test_password_reset_by_email(client, tenant_a):
+    EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
+    response = client.post("/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST)
+    assert response.status_code == 302
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[-1].body).group(1)
+    form_page = client.get(link, HTTP_HOST=PUBLIC_HOST, follow=True)
+    action = form_page.wsgi_request.path
+    done = client.post(
+        action, {"password1": "a-brand-new-secret-5", "password2": "a-brand-new-secret-5"}, HTTP_HOST=PUBLIC_HOST
+    )
+    assert done.status_code == 302
+    tenant_a.owner.refresh_from_db()
+    assert tenant_a.owner.check_password("a-brand-new-secret-5")
+    # the link works once
+    assert b"invalid" in client.get(link, HTTP_HOST=PUBLIC_HOST, follow=True).content.lower()
