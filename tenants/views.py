@@ -96,22 +96,36 @@ def team(request):
         try:
             _team_action(request)
         except ProblemError as error:
-            details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
-            messages.error(request, " ".join(details) or error.detail)
+            messages.error(request, problem_message(error))
         return redirect("team")
-    context = {
-        "section": SECTIONS_BY_KEY["team"],
-        "sections": visible_sections(request.membership),
-        "membership": request.membership,
-        "members": Membership.objects.filter(tenant=request.tenant)
+    context = shell_context(
+        request,
+        "team",
+        members=Membership.objects.filter(tenant=request.tenant)
         .select_related("user")
         .order_by("user__email"),
-        "invitations": Invitation.objects.filter(
+        invitations=Invitation.objects.filter(
             tenant=request.tenant, accepted_at__isnull=True, revoked_at__isnull=True
         ),
-        "roles": Membership.Role.choices,
-    }
+        roles=Membership.Role.choices,
+    )
     return render(request, "tenants/team.html", context)
+
+
+def shell_context(request, key: str, **extra) -> dict:
+    """What every dashboard section page needs, plus its own data."""
+    return {
+        "section": SECTIONS_BY_KEY[key],
+        "sections": visible_sections(request.membership),
+        "membership": request.membership,
+        **extra,
+    }
+
+
+def problem_message(error: ProblemError) -> str:
+    """One line for people: the field messages if any, else the detail."""
+    details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
+    return " ".join(details) or error.detail
 
 
 def _team_action(request) -> None:
@@ -160,17 +174,15 @@ def api_keys(request):
                 by=request.membership,
             )
         except ProblemError as error:
-            details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
-            messages.error(request, " ".join(details) or error.detail)
+            messages.error(request, problem_message(error))
             return redirect("api-keys")
-    context = {
-        "section": SECTIONS_BY_KEY["api"],
-        "sections": visible_sections(request.membership),
-        "membership": request.membership,
-        "keys": ApiKey.objects.filter(tenant=request.tenant, revoked_at__isnull=True),
-        "secret": secret,
-        "roles": ApiKey.Role.choices,
-    }
+    context = shell_context(
+        request,
+        "api",
+        keys=ApiKey.objects.filter(tenant=request.tenant, revoked_at__isnull=True),
+        secret=secret,
+        roles=ApiKey.Role.choices,
+    )
     response = render(request, "tenants/api_keys.html", context)
     response["Cache-Control"] = "no-store"  # the page may carry a secret
     return response

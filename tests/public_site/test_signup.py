@@ -182,13 +182,17 @@ def test_demo_owner_from_make_run_can_sign_in_and_reach_the_demo(client, seeded)
 
 def test_password_reset_by_email(client, tenant_a):
     EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
-    response = client.post("/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST)
+    response = client.post(
+        "/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST
+    )
     assert response.status_code == 302
     link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[-1].body).group(1)
     form_page = client.get(link, HTTP_HOST=PUBLIC_HOST, follow=True)
     action = form_page.wsgi_request.path
     done = client.post(
-        action, {"password1": "a-brand-new-secret-5", "password2": "a-brand-new-secret-5"}, HTTP_HOST=PUBLIC_HOST
+        action,
+        {"password1": "a-brand-new-secret-5", "password2": "a-brand-new-secret-5"},
+        HTTP_HOST=PUBLIC_HOST,
     )
     assert done.status_code == 302
     tenant_a.owner.refresh_from_db()
