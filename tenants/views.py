@@ -76,12 +76,7 @@ def section(request, key: str):
 
     @member_required(found.roles)
     def view(request):
-        context = {
-            "section": found,
-            "sections": visible_sections(request.membership),
-            "membership": request.membership,
-        }
-        return render(request, "tenants/section_pending.html", context)
+        return render(request, "tenants/section_pending.html", shell_context(request, key))
 
     return view(request)
 
