@@ -26,6 +26,12 @@ class WorkspaceSignupForm(SignupForm):
 
     field_order = ["workspace_name", "slug", "email", "password1"]
 
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        if getattr(self, "account_already_exists", False):
+            raise forms.ValidationError("A user is already registered with this email address.", code="taken")
+        return email
+
     def clean_slug(self) -> str:
         try:
             return slug_availability(self.cleaned_data["slug"])

@@ -6,7 +6,7 @@ from allauth.account import views as allauth_views
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -121,7 +121,10 @@ def invitation(request, token: str):
     except InvitationInvalid as error:
         raise Http404 from error
 
-    account = User.objects.filter(email__iexact=invite.email).first()
+    account = (
+        User.objects.filter(email__iexact=invite.email).first()
+        or User.objects.filter(emailaddress__email__iexact=invite.email, emailaddress__verified=True).first()
+    )
     signed_in_as_invitee = request.user.is_authenticated and request.user.email.lower() == invite.email
     context = {
         "invite": invite,
@@ -146,10 +149,16 @@ def invitation(request, token: str):
         except ValidationFailed as error:
             context["errors"] = [e["message"] for errs in error.errors.values() for e in errs]
             return render(request, "public_site/invitation.html", context, status=422)
+        except (InvitationUsed, IntegrityError):  # a concurrent click got there first
+            error = InvitationUsed("Sign in to open the workspace.")
+            return render(request, "public_site/invitation_problem.html", {"error": error}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("workspace-open", slug=invite.tenant.slug)
     else:
         return redirect(context["login_next"])
 
-    team_services.invitation_accept(invitation=invite, user=user)
+    try:
+        team_services.invitation_accept(invitation=invite, user=user)
+    except InvitationUsed as error:
+        return render(request, "public_site/invitation_problem.html", {"error": error}, status=410)
     return redirect("workspace-open", slug=invite.tenant.slug)

@@ -18,7 +18,7 @@ from saas.errors import NotAuthenticated, NotFound, ProblemError
 
 from .dashboard import ALL_ROLES, MANAGERS
 from .models import ApiKey, Membership
-from .services.api_keys import api_key_authenticate
+from .services.api_keys import KEY_PREFIX, api_key_authenticate
 
 
 class ApiKeyInUrl(ProblemError):
@@ -47,11 +47,6 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        # A key in a URL ends up in logs, browser history and Referer headers: refuse it
-        # even when a valid header is present, so the mistake is noticed.
-        for value in request.query_params.values():
-            if "sk_" in value:
-                raise ApiKeyInUrl("Send the key in the Authorization header: Authorization: Bearer sk_...")
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header:
             return None
@@ -79,6 +74,8 @@ class TenantRolePermission(permissions.BasePermission):
     """Looks the caller's role up in the request's tenant and checks ``view.required_roles``."""
 
     def has_permission(self, request, view) -> bool:
+        if request.method.lower() not in view.http_method_names or not hasattr(view, request.method.lower()):
+            return True  # let the view answer 405 for methods it does not have
         if not request.user or not request.user.is_authenticated:
             raise NotAuthenticated()
         tenant = request._request.tenant
@@ -95,6 +92,8 @@ class TenantRolePermission(permissions.BasePermission):
         allowed = view.required_roles.get(request.method, frozenset())
         if request.method in ("HEAD", "OPTIONS"):
             allowed = view.required_roles.get("GET", frozenset())
+        if isinstance(request.user, ApiKeyPrincipal) and request.method in view.sessions_only_methods:
+            return False  # e.g. a leaked key must not be able to mint its successors
         return view.actor.role in allowed
 
 
@@ -102,11 +101,21 @@ class TenantAPIView(APIView):
     authentication_classes = [authentication.SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [TenantRolePermission]
     required_roles: dict[str, frozenset[str]] = {"GET": ALL_ROLES}
+    # Methods only a signed-in person may call, whatever an API key's role.
+    sessions_only_methods: frozenset[str] = frozenset()
     actor: Membership
 
     @property
     def tenant(self):
         return self.request._request.tenant
+
+    def initial(self, request, *args, **kwargs):
+        # A key in a URL ends up in logs, browser history and Referer headers: refuse the
+        # request whatever else authenticates it, so the mistake is noticed and fixed.
+        for _name, values in request.query_params.lists():
+            if any(value.startswith(KEY_PREFIX) for value in values):
+                raise ApiKeyInUrl("Send the key in the Authorization header: Authorization: Bearer sk_...")
+        super().initial(request, *args, **kwargs)
 
     def permission_denied(self, request, message=None, code=None):
         from saas.errors import PermissionDenied

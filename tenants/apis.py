@@ -99,6 +99,7 @@ class ApiKeyCreateInput(serializers.Serializer):
 
 class ApiKeyListApi(TenantAPIView):
     required_roles = {"GET": MANAGERS, "POST": MANAGERS}
+    sessions_only_methods = frozenset({"POST"})
 
     @extend_schema(responses=ApiKeyOutput(many=True), operation_id="api_keys_list")
     def get(self, request):
@@ -124,6 +125,7 @@ class ApiKeyListApi(TenantAPIView):
 
 class ApiKeyDetailApi(TenantAPIView):
     required_roles = {"DELETE": MANAGERS}
+    sessions_only_methods = frozenset({"DELETE"})
 
     @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
     def delete(self, request, key_id: int):

@@ -117,6 +117,14 @@ def shell_context(request, key: str, **extra) -> dict:
     }
 
 
+def posted_id(request, name: str) -> int:
+    """An object id from a form; anything that is not one is simply not found (404)."""
+    value = request.POST.get(name, "")
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Http404
+    return int(value)
+
+
 def problem_message(error: ProblemError) -> str:
     """One line for people: the field messages if any, else the detail."""
     details = [e["message"] for errs in (error.errors or {}).values() for e in errs]
@@ -136,11 +144,11 @@ def _team_action(request) -> None:
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return
     if action == "revoke":
-        invitation = get_object_or_404(Invitation, pk=request.POST.get("invitation"), tenant=request.tenant)
+        invitation = get_object_or_404(Invitation, pk=posted_id(request, "invitation"), tenant=request.tenant)
         team_services.invitation_revoke(invitation=invitation, by=actor)
         messages.success(request, f"Invitation to {invitation.email} revoked.")
         return
-    member = get_object_or_404(Membership, pk=request.POST.get("member"), tenant=request.tenant)
+    member = get_object_or_404(Membership, pk=posted_id(request, "member"), tenant=request.tenant)
     if action == "role":
         team_services.membership_role_change(membership=member, role=request.POST.get("role", ""), by=actor)
         messages.success(request, f"{member.user.email} is now {member.get_role_display().lower()}.")
@@ -158,7 +166,7 @@ def api_keys(request):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "revoke":
-                key = get_object_or_404(ApiKey, pk=request.POST.get("key"), tenant=request.tenant)
+                key = get_object_or_404(ApiKey, pk=posted_id(request, "key"), tenant=request.tenant)
                 key_services.api_key_revoke(key=key, by=request.membership)
                 messages.success(request, f"Key “{key.name}” revoked: it stopped working at once.")
                 return redirect("api-keys")

@@ -79,13 +79,16 @@ def seeded(django_db_setup, django_db_blocker) -> dict[str, SeededTenant]:
 
 @pytest.fixture
 def tenant_a(seeded, db) -> SeededTenant:
+    # The objects are shared by the session; reload what a previous test may have changed.
     seeded["a"].tenant.refresh_from_db()
+    seeded["a"].owner.refresh_from_db()
     return seeded["a"]
 
 
 @pytest.fixture
 def tenant_b(seeded, db) -> SeededTenant:
     seeded["b"].tenant.refresh_from_db()
+    seeded["b"].owner.refresh_from_db()
     return seeded["b"]
 
 

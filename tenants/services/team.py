@@ -67,9 +67,12 @@ def invitation_create(
         raise _field_error("email", "already_member", "This person is already a member of the workspace.")
 
     with transaction.atomic():
-        Invitation.objects.filter(
+        pending = Invitation.objects.select_for_update().filter(
             tenant=tenant, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
+        )
+        for previous in pending:
+            _require_manager(by, target_role=previous.role)  # an admin cannot cancel an owner invite
+        pending.update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=by.user)
         link = accept_url.format(token=invitation_token(invitation))
         context = {
@@ -157,31 +160,49 @@ def user_create_for_invitation(*, invitation: Invitation, password: str) -> User
     return User.objects.create_user(email=invitation.email, password=password)
 
 
-def _owners_locked(tenant_id: int) -> int:
-    return len(
-        Membership.objects.select_for_update()
-        .filter(tenant_id=tenant_id, role=OWNER)
-        .values_list("pk", flat=True)
-    )
+def _lock_team(tenant_id: int) -> dict[int, Membership]:
+    """Lock every membership of the tenant (in id order, so concurrent changes queue rather
+    than deadlock) and return them fresh: role rules are checked on these rows, not on
+    whatever the caller loaded earlier."""
+    rows = Membership.objects.select_for_update().filter(tenant_id=tenant_id).order_by("pk")
+    return {m.pk: m for m in rows}
+
+
+def _fresh_actor(team: dict[int, Membership], by: Membership) -> Membership:
+    if by.pk is None:  # an API key acts with the role it was given
+        return by
+    actor = team.get(by.pk)
+    if actor is None:
+        raise RoleNotAllowed("You are no longer a member of this workspace.")
+    return actor
 
 
 @in_public_schema
 def membership_role_change(*, membership: Membership, role: str, by: Membership) -> Membership:
     if role not in ROLES:
         raise _field_error("role", "invalid", "Choose owner, admin or agent.")
-    _require_manager(by, target_role=OWNER if OWNER in (role, membership.role) else role)
     with transaction.atomic():
-        if membership.role == OWNER and role != OWNER and _owners_locked(membership.tenant_id) <= 1:
+        team = _lock_team(membership.tenant_id)
+        target, actor = team.get(membership.pk), _fresh_actor(team, by)
+        if target is None:
+            raise InvitationInvalid("This member has left the workspace.")
+        _require_manager(actor, target_role=OWNER if OWNER in (role, target.role) else role)
+        owners = sum(m.role == OWNER for m in team.values())
+        if target.role == OWNER and role != OWNER and owners <= 1:
             raise LastOwner("Make someone else an owner first.")
-        membership.role = role
-        membership.save(update_fields=["role"])
-    return membership
+        target.role = role
+        target.save(update_fields=["role"])
+    return target
 
 
 @in_public_schema
 def membership_remove(*, membership: Membership, by: Membership) -> None:
-    _require_manager(by, target_role=membership.role)
     with transaction.atomic():
-        if membership.role == OWNER and _owners_locked(membership.tenant_id) <= 1:
+        team = _lock_team(membership.tenant_id)
+        target, actor = team.get(membership.pk), _fresh_actor(team, by)
+        if target is None:
+            return  # already gone
+        _require_manager(actor, target_role=target.role)
+        if target.role == OWNER and sum(m.role == OWNER for m in team.values()) <= 1:
             raise LastOwner("Make someone else an owner first.")
-        membership.delete()
+        target.delete()

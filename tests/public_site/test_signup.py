@@ -195,7 +195,14 @@ def test_password_reset_by_email(client, tenant_a):
         HTTP_HOST=PUBLIC_HOST,
     )
     assert done.status_code == 302
-    tenant_a.owner.refresh_from_db()
-    assert tenant_a.owner.check_password("a-brand-new-secret-5")
+    assert User.objects.get(pk=tenant_a.owner.pk).check_password("a-brand-new-secret-5")
     # the link works once
     assert b"invalid" in client.get(link, HTTP_HOST=PUBLIC_HOST, follow=True).content.lower()
+
+
+def test_password_reset_does_not_reveal_which_addresses_exist(client, tenant_a):
+    EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
+    known = client.post("/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST)
+    unknown = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_HOST=PUBLIC_HOST)
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]

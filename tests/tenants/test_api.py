@@ -107,14 +107,15 @@ def test_malformed_authorization_headers(tenant_a):
         assert response.status_code == 401 and response["Content-Type"] == PROBLEM, header
 
 
+# (method, path, body, roles allowed, whether API keys may call it at all)
 ENDPOINTS = [
-    ("get", "/api/v1/tenant", None, {"owner", "admin", "agent"}),
-    ("get", "/api/v1/members", None, {"owner", "admin", "agent"}),
-    ("patch", "/api/v1/members/{agent_id}", {"role": "agent"}, {"owner", "admin"}),
-    ("get", "/api/v1/api-keys", None, {"owner", "admin"}),
-    ("post", "/api/v1/api-keys", {"name": "k"}, {"owner", "admin"}),
-    ("delete", "/api/v1/api-keys/{key_id}", None, {"owner", "admin"}),
-    ("delete", "/api/v1/members/{agent_id}", None, {"owner", "admin"}),
+    ("get", "/api/v1/tenant", None, {"owner", "admin", "agent"}, True),
+    ("get", "/api/v1/members", None, {"owner", "admin", "agent"}, True),
+    ("patch", "/api/v1/members/{agent_id}", {"role": "agent"}, {"owner", "admin"}, True),
+    ("get", "/api/v1/api-keys", None, {"owner", "admin"}, True),
+    ("post", "/api/v1/api-keys", {"name": "k"}, {"owner", "admin"}, False),
+    ("delete", "/api/v1/api-keys/{key_id}", None, {"owner", "admin"}, False),
+    ("delete", "/api/v1/members/{agent_id}", None, {"owner", "admin"}, True),
 ]
 
 
@@ -122,7 +123,7 @@ ENDPOINTS = [
     "caller", ["owner", "admin", "agent", "key:admin", "key:agent", "stranger", "anonymous"]
 )
 def test_role_matrix_for_every_api_endpoint(tenant_a, tenant_b, caller):
-    for method, path, body, allowed in ENDPOINTS:
+    for method, path, body, allowed, keys_allowed in ENDPOINTS:
         target_agent = _member(tenant_a, "agent")
         target_key = ApiKey.objects.get(key_hash=key_services.api_key_hash(_key(tenant_a)))
         if caller.startswith("key:"):
@@ -143,6 +144,8 @@ def test_role_matrix_for_every_api_endpoint(tenant_a, tenant_b, caller):
             expected = {401}
         elif caller == "stranger":
             expected = {404}
+        elif caller.startswith("key:") and not keys_allowed:
+            expected = {403}  # a leaked key cannot mint or revoke keys
         else:
             expected = {200, 201, 204} if role in allowed else {403}
         assert status in expected, (caller, method, path, status)
@@ -182,7 +185,7 @@ def test_openapi_schema_validates_and_lists_every_endpoint(tenant_a, tmp_path):
     )
     connection.set_schema_to_public()
     schema = _client(tenant_a).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    for _, path, _, _ in ENDPOINTS:
+    for _, path, _, _, _ in ENDPOINTS:
         assert path.replace("{agent_id}", "{member_id}") in schema["paths"], path
     assert "apiKey" in schema["components"]["securitySchemes"]
     docs = _client(tenant_a).get("/api/docs/")
@@ -198,3 +201,17 @@ def test_dashboard_shows_a_new_key_once(tenant_a):
     assert secret.startswith("sk_") and secret.encode() in page.content
     again = owner.get("/dashboard/api/")
     assert secret.encode() not in again.content and secret[:10].encode() in again.content
+
+
+def test_methods_a_view_lacks_are_405_not_403(tenant_a):
+    owner = _client(tenant_a, tenant_a.owner)
+    response = owner.put("/api/v1/tenant", {}, content_type="application/json")
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+
+
+def test_innocent_query_values_are_not_mistaken_for_keys(tenant_a):
+    owner = _client(tenant_a, tenant_a.owner)
+    assert owner.get("/api/v1/members?q=task_done&level=risk_sk").status_code == 200
+    secret = _key(tenant_a)
+    refused = owner.get(f"/api/v1/members?x=1&x={secret}")
+    assert refused.status_code == 401 and refused.json()["code"] == "api_key_in_url"

@@ -180,3 +180,22 @@ def test_another_tenants_member_ids_are_not_found(owner_client, tenant_a, tenant
     stranger = Client()
     stranger.force_login(tenant_b.owner)
     assert stranger.get("/dashboard/team/", HTTP_HOST=tenant_a.host).status_code == 404
+
+
+def test_bad_ids_in_team_forms_are_404_not_500(owner_client, tenant_a):
+    for field, action in (("member", "remove"), ("member", "role"), ("invitation", "revoke")):
+        for value in ("abc", "1x", "", "٣", "9" * 40):
+            assert _team_post(owner_client, tenant_a, action=action, **{field: value}).status_code == 404
+
+
+def test_an_admin_cannot_cancel_an_owner_invitation_by_reinviting(invite, owner_client, tenant_a):
+    invite(owner_client, tenant_a, email="future.owner@example.com", role="owner")
+    admin = User.objects.create_user(email="adm@example.com", password="x-long-pass-1")
+    Membership.objects.create(tenant=tenant_a.tenant, user=admin, role="admin")
+    client = Client()
+    client.force_login(admin)
+    _team_post(client, tenant_a, action="invite", email="future.owner@example.com", role="agent")
+    pending = Invitation.objects.get(
+        email="future.owner@example.com", accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    assert pending.role == "owner"
