@@ -13,3 +13,12 @@ def tenant_pool_refill() -> int:
     """
     services.tenant_provisioning_reap()
     return services.tenant_pool_refill()
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
+def tenants_housekeeping() -> dict:
+    """Hourly: clear provisioning leftovers and hand-off tokens nobody can use any more."""
+    return {
+        "reaped_tenants": services.tenant_provisioning_reap(),
+        "purged_handoffs": services.login_handoff_purge(),
+    }

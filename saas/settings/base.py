@@ -175,6 +175,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
+    "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------

@@ -334,6 +334,18 @@ def login_handoff_link_session(*, handoff: LoginHandoff, tenant_session_key: str
 
 
 @in_public_schema
+def login_handoff_purge() -> int:
+    """Forget hand-offs nobody can use any more: unspent ones past expiry, and spent ones
+    older than the longest session they could link (SESSION_COOKIE_AGE)."""
+    now = timezone.now()
+    stale = models.Q(used_at__isnull=True, expires_at__lt=now - timedelta(hours=1)) | models.Q(
+        used_at__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    )
+    deleted, _ = LoginHandoff.objects.filter(stale).delete()
+    return deleted
+
+
+@in_public_schema
 def sessions_end_linked(*, session_key: str | None) -> int:
     """End every session linked to ``session_key`` through a handoff (public <-> tenant).
 

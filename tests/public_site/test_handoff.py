@@ -111,3 +111,21 @@ def test_concurrent_spend_succeeds_once(tenant_a):
     token = services.login_handoff_create(user=tenant_a.owner, tenant=tenant_a.tenant, public_session_key="k")
     results = [services.login_handoff_consume(token=token, tenant=tenant_a.tenant) for _ in range(3)]
     assert sum(r is not None for r in results) == 1
+
+
+def test_housekeeping_purges_only_unusable_handoffs(tenant_a, settings):
+    from tenants.tasks import tenants_housekeeping
+
+    fresh = services.login_handoff_create(user=tenant_a.owner, tenant=tenant_a.tenant, public_session_key="a")
+    stale = services.login_handoff_create(user=tenant_a.owner, tenant=tenant_a.tenant, public_session_key="b")
+    LoginHandoff.objects.filter(public_session_key="b").update(expires_at=timezone.now() - timedelta(hours=2))
+    spent_long_ago = services.login_handoff_create(
+        user=tenant_a.owner, tenant=tenant_a.tenant, public_session_key="c"
+    )
+    services.login_handoff_consume(token=spent_long_ago, tenant=tenant_a.tenant)
+    LoginHandoff.objects.filter(public_session_key="c").update(
+        used_at=timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)
+    )
+    assert tenants_housekeeping.apply().get()["purged_handoffs"] == 2
+    assert list(LoginHandoff.objects.values_list("public_session_key", flat=True)) == ["a"]
+    assert fresh and stale
