@@ -4,6 +4,8 @@ webhooks and the widget API. /healthz and /readyz are answered by middleware."""
 from django.contrib import admin
 from django.urls import include, path
 
+from widget_builder import public_api as widget_api
+
 handler400 = "saas.errors.handler400"
 handler403 = "saas.errors.handler403"
 handler404 = "saas.errors.handler404"
@@ -14,5 +16,6 @@ admin.site.site_title = "Platform admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/widget/v1/<str:widget_key>/config", widget_api.WidgetConfigApi.as_view(), name="widget-config"),
     path("", include("public_site.urls")),
 ]

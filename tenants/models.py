@@ -245,3 +245,16 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class WidgetRoute(models.Model):
+    """Public registry: which tenant a widget key belongs to, so the widget API on the
+    public host can enter the right schema without the tenant's host. The widget itself
+    lives in the tenant's schema; this row is written in the same transaction."""
+
+    key = models.CharField(max_length=40, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="widget_routes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.tenant_id}"

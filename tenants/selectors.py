@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,39 +38,54 @@ def slug_availability(value: str) -> str:
     return slug
 
 
+def widget_route_resolve(key: str) -> Tenant | None:
+    """The tenant owning widget ``key`` (any status), or None."""
+    from .models import WidgetRoute
+
+    if not key.startswith("wk_") or len(key) > 40:
+        return None
+
+    def load() -> Tenant | None:
+        route = WidgetRoute.objects.select_related("tenant").filter(key=key).first()
+        return route.tenant if route else None
+
+    return _cached_tenant("widget", key, load)
+
+
+def widget_route_cache_forget(key: str) -> None:
+    _cache_forget("widget", key)
+
+
 def counted_model_register(label: str, model: type) -> None:
     COUNTED_MODELS[label] = model
 
 
-def _host_keys(host: str) -> tuple[str, str]:
-    return f"tenants:host-version:{host}", f"tenants:host:v1:{host}"
+def _cache_keys(kind: str, ident: str) -> tuple[str, str]:
+    return f"tenants:{kind}-version:{ident}", f"tenants:{kind}:v1:{ident}"
 
 
-def tenant_resolve_host(host: str) -> Tenant | None:
-    """The tenant serving ``host`` (any status), or None. Cached; unknown hosts briefly too.
-
-    Entries are keyed by a per-host version that every change bumps: a request that read
-    the row just before a change commits writes its (now stale) answer under the old
-    version, where nobody looks any more.
-    """
-    version_key, entry_key = _host_keys(host)
+def _cached_tenant(kind: str, ident: str, load: Callable[[], Tenant | None]) -> Tenant | None:
+    """A tenant lookup cached under a per-identifier version that every change bumps: a
+    request that read the row just before a change commits writes its (now stale) answer
+    under the old version, where nobody looks any more. Unknown identifiers are cached
+    briefly too."""
+    version_key, entry_key = _cache_keys(kind, ident)
     with schema_context(get_public_schema_name()):
-        version = cache.get(version_key, 0)
-        key = f"{entry_key}:{version}"
+        key = f"{entry_key}:{cache.get(version_key, 0)}"
         cached = cache.get(key)
         if cached is not None:
             return cached or None
-        tenant = Tenant.objects.filter(domains__domain=host).first()
+        tenant = load()
         timeout = settings.TENANT_HOST_CACHE_SECONDS if tenant else _NEGATIVE_CACHE_SECONDS
         cache.set(key, tenant or False, timeout=timeout)
     return tenant
 
 
-def tenant_host_cache_forget(host: str) -> None:
-    """Invalidate ``host`` now and again when the current transaction commits."""
+def _cache_forget(kind: str, ident: str) -> None:
+    """Invalidate now and again when the current transaction commits."""
 
     def bump() -> None:
-        version_key, _ = _host_keys(host)
+        version_key, _ = _cache_keys(kind, ident)
         with schema_context(get_public_schema_name()):
             if not cache.add(version_key, 1, timeout=None):
                 try:
@@ -80,6 +95,15 @@ def tenant_host_cache_forget(host: str) -> None:
 
     bump()
     transaction.on_commit(bump)
+
+
+def tenant_resolve_host(host: str) -> Tenant | None:
+    """The tenant serving ``host`` (any status), or None."""
+    return _cached_tenant("host", host, lambda: Tenant.objects.filter(domains__domain=host).first())
+
+
+def tenant_host_cache_forget(host: str) -> None:
+    _cache_forget("host", host)
 
 
 def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | None]]:

@@ -1,5 +1,5 @@
-"""Widgets live in the tenant's schema. The builder (a later issue) adds appearance,
-behaviour and prechat fields to this model through migrations."""
+"""Widgets live in the tenant's schema. The builder edits the draft fields; publishing
+copies them into ``published_config``, which is all the public widget API ever serves."""
 
 import secrets
 
@@ -16,6 +16,17 @@ class Widget(models.Model):
     # Public, unguessable key carried by the embed snippet.
     key = models.CharField(max_length=40, unique=True, default=new_widget_key)
     is_enabled = models.BooleanField(default=True)
+    bot_name = models.CharField(max_length=60, default="Assistant")
+    greeting = models.CharField(max_length=500, default="Hi! How can I help you today?")
+    primary_color = models.CharField(max_length=7, default="#2d5bd7")
+    text_color = models.CharField(max_length=7, default="#ffffff")
+    position = models.CharField(
+        max_length=12, choices=[("right", "Bottom right"), ("left", "Bottom left")], default="right"
+    )
+    # Normalized origins and *.domain wildcards (widget_builder.origins); empty = any origin.
+    allowed_origins = models.JSONField(default=list, blank=True)
+    published_config = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
     # Set by the builder when the tenant first saves their own design, and when they copy
     # the embed snippet: the onboarding checklist reads them.
     customized_at = models.DateTimeField(null=True, blank=True)

@@ -263,6 +263,11 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+# Public widget API: per visitor IP and per widget, per minute (429 with Retry-After beyond).
+WIDGET_RATE_LIMITS = {
+    "ip_per_minute": env.int("WIDGET_RATE_IP_PER_MINUTE", default=120),
+    "widget_per_minute": env.int("WIDGET_RATE_WIDGET_PER_MINUTE", default=6000),
+}
 # Lifetime of the one-time token that carries a signed-in user to a tenant host.
 LOGIN_HANDOFF_SECONDS = 60
 

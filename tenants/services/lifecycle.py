@@ -39,7 +39,7 @@ from ..models import (
     User,
     new_schema_name,
 )
-from ..selectors import slug_availability, tenant_host_cache_forget
+from ..selectors import slug_availability, tenant_host_cache_forget, widget_route_cache_forget
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -281,8 +281,11 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
 
 
 def _forget_hosts(tenant: Tenant) -> None:
+    """Forget every cached way of reaching the tenant: its hosts and its widget keys."""
     for domain in tenant.domains.values_list("domain", flat=True):
         tenant_host_cache_forget(domain)
+    for key in tenant.widget_routes.values_list("key", flat=True):
+        widget_route_cache_forget(key)
 
 
 # --- moving a signed-in user between hosts --------------------------------------------------

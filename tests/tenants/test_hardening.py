@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context, schema_exists
 from saas import celery as saas_celery
 from tenants import services
 from tenants.models import Domain, PlatformAuditEvent, Tenant, User, new_schema_name
-from tenants.selectors import _host_keys, tenant_host_cache_forget, tenant_resolve_host
+from tenants.selectors import _cache_keys, tenant_host_cache_forget, tenant_resolve_host
 from tenants.services import lifecycle
 
 from ..conftest import PUBLIC_HOST
@@ -34,7 +34,7 @@ def owner(db) -> User:
 def test_a_stale_answer_written_after_a_change_is_never_read(tenant_a):
     from django.core.cache import cache
 
-    version_key, entry_key = _host_keys(tenant_a.host)
+    version_key, entry_key = _cache_keys("host", tenant_a.host)
     assert tenant_resolve_host(tenant_a.host).status == "active"
     # A request read the row (active) just before a suspend committed ...
     version_seen = cache.get(version_key, 0)

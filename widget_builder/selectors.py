@@ -1,0 +1,17 @@
+"""Reads for widgets. Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+from .models import Widget
+
+
+def widget_public_config(widget: Widget) -> dict:
+    """What the embedded widget needs to draw itself, from the draft fields. Publishing
+    freezes this into ``published_config``; nothing secret ever goes in here."""
+    return {
+        "name": widget.name,
+        "bot_name": widget.bot_name,
+        "greeting": widget.greeting,
+        "colors": {"primary": widget.primary_color, "text": widget.text_color},
+        "position": widget.position,
+    }
