@@ -1,8 +1,40 @@
 """Conversations live in the tenant's schema. Messages, contacts and the answer pipeline
 arrive with the chat engine issue; the status set below is the one it will use."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
+
+
+class Contact(models.Model):
+    """A visitor of a widget, and what they told us (prechat answers, consent). Created
+    when the widget starts a visitor session; the visitor's bearer token names it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    widget = models.ForeignKey("widget_builder.Widget", on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(max_length=120, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    phone = models.CharField(max_length=20, blank=True, default="")
+    country = models.CharField(max_length=2, blank=True, default="")
+    answers = models.JSONField(default=dict, blank=True)
+    consent_given_at = models.DateTimeField(null=True, blank=True)
+    consent_text = models.CharField(max_length=500, blank=True, default="")
+    consent_version = models.PositiveIntegerField(null=True, blank=True)
+    page_url = models.URLField(max_length=2000, blank=True, default="")
+    referrer = models.URLField(max_length=2000, blank=True, default="")
+    user_agent = models.CharField(max_length=400, blank=True, default="")
+    locale = models.CharField(max_length=16, blank=True, default="")
+    prechat_submitted_at = models.DateTimeField(null=True, blank=True)
+    flagged_as_bot = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.email or self.name or f"Visitor {self.public_id}"
 
 
 class Conversation(models.Model):

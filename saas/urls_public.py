@@ -4,6 +4,7 @@ webhooks and the widget API. /healthz and /readyz are answered by middleware."""
 from django.contrib import admin
 from django.urls import include, path
 
+from chat import widget_api as visitor_api
 from widget_builder import public_api as widget_api
 
 handler400 = "saas.errors.handler400"
@@ -17,5 +18,18 @@ admin.site.site_title = "Platform admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/widget/v1/<str:widget_key>/config", widget_api.WidgetConfigApi.as_view(), name="widget-config"),
+    path(
+        "api/widget/v1/<str:widget_key>/session", visitor_api.SessionStartApi.as_view(), name="widget-session"
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/session/renew",
+        visitor_api.SessionRenewApi.as_view(),
+        name="widget-session-renew",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/prechat",
+        visitor_api.PrechatSubmitApi.as_view(),
+        name="widget-prechat",
+    ),
     path("", include("public_site.urls")),
 ]

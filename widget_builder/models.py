@@ -23,6 +23,14 @@ class Widget(models.Model):
     position = models.CharField(
         max_length=12, choices=[("right", "Bottom right"), ("left", "Bottom left")], default="right"
     )
+    # Prechat form: ordered field definitions (widget_builder.prechat validates them).
+    prechat_enabled = models.BooleanField(default=False)
+    prechat_fields = models.JSONField(default=list, blank=True)
+    # Optional consent checkbox: the tenant's text and privacy link; its version is stored
+    # with each acceptance so a later edit never rewrites what a visitor agreed to.
+    consent_text = models.CharField(max_length=500, blank=True, default="")
+    consent_url = models.URLField(blank=True, default="")
+    consent_version = models.PositiveIntegerField(default=1)
     # Normalized origins and *.domain wildcards (widget_builder.origins); empty = any origin.
     allowed_origins = models.JSONField(default=list, blank=True)
     published_config = models.JSONField(default=dict, blank=True)

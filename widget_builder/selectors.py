@@ -14,4 +14,13 @@ def widget_public_config(widget: Widget) -> dict:
         "greeting": widget.greeting,
         "colors": {"primary": widget.primary_color, "text": widget.text_color},
         "position": widget.position,
+        "prechat": {
+            "enabled": widget.prechat_enabled,
+            "fields": widget.prechat_fields,
+            "consent": (
+                {"text": widget.consent_text, "url": widget.consent_url, "version": widget.consent_version}
+                if widget.consent_text
+                else None
+            ),
+        },
     }

@@ -11,6 +11,7 @@ from tenants.services.widget_routes import widget_route_register
 
 from .models import Widget
 from .origins import origin_normalize
+from .prechat import prechat_fields_validate
 from .selectors import widget_public_config
 
 
@@ -49,4 +50,28 @@ def widget_allowed_origins_set(*, widget: Widget, origins: list[str]) -> Widget:
         raise ValidationFailed(errors={"allowed_origins": errors})
     widget.allowed_origins = sorted(set(normalized))
     widget.save(update_fields=["allowed_origins", "updated_at"])
+    return widget
+
+
+def widget_prechat_set(
+    *, widget: Widget, enabled: bool, fields: list, consent_text: str = "", consent_url: str = ""
+) -> Widget:
+    """Replace the prechat form (draft; visitors see it once published). Changing the
+    consent text starts a new consent version."""
+    widget.prechat_fields = prechat_fields_validate(fields)
+    widget.prechat_enabled = bool(enabled)
+    consent_text = (consent_text or "").strip()[:500]
+    if consent_text != widget.consent_text:
+        widget.consent_version += 1
+    widget.consent_text, widget.consent_url = consent_text, (consent_url or "").strip()[:200]
+    widget.save(
+        update_fields=[
+            "prechat_fields",
+            "prechat_enabled",
+            "consent_text",
+            "consent_url",
+            "consent_version",
+            "updated_at",
+        ]
+    )
     return widget

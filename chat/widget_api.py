@@ -1,0 +1,158 @@
+"""Visitor-facing widget API: sessions and the prechat form (public host, by widget key).
+
+Builds on ``widget_builder.public_api.WidgetPublicView`` (tenant by key, Origin, CORS,
+availability, rate limits). Visitor calls carry ``Authorization: Bearer <visitor token>``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from saas.errors import Conflict, RateLimited
+from saas.ratelimit import rate_limit
+from widget_builder.prechat import prechat_answers_clean
+from widget_builder.public_api import WidgetPublicView
+
+from .models import Contact
+from .visitor_tokens import VisitorTokenInvalid, visitor_token_issue, visitor_token_read
+
+# Humans take longer than this to read and fill a form; bots do not.
+PRECHAT_MIN_FILL_MS = 1500
+BUILTIN_COLUMNS = ("name", "email", "phone", "country")
+
+
+class PrechatDisabled(Conflict):
+    code = "prechat_disabled"
+    title = "This widget has no prechat form"
+
+
+class VisitorView(WidgetPublicView):
+    """A widget call made by a visitor holding a token for this widget."""
+
+    contact: Contact
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if {"token", "access_token", "visitor_token"} & set(request.query_params):
+            raise VisitorTokenInvalid("Send the visitor token in the Authorization header, never in the URL.")
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not token:
+            raise VisitorTokenInvalid("Send Authorization: Bearer <visitor token>.")
+        public_id = visitor_token_read(token.strip(), tenant_id=self.tenant.pk, widget_id=self.widget.pk)
+        contact = Contact.objects.filter(public_id=public_id, widget=self.widget).first()
+        if contact is None:
+            raise VisitorTokenInvalid()
+        self.contact = contact
+
+
+class SessionInput(serializers.Serializer):
+    page_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+    referrer = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+    locale = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+
+def _session_body(tenant, widget, contact) -> dict:
+    token, expires_at = visitor_token_issue(
+        tenant_id=tenant.pk, widget_id=widget.pk, contact_public_id=contact.public_id
+    )
+    return {
+        "token": token,
+        "expires_at": expires_at.isoformat(),
+        "visitor_id": str(contact.public_id),
+        "prechat_required": widget.prechat_enabled and contact.prechat_submitted_at is None,
+    }
+
+
+class SessionStartApi(WidgetPublicView):
+    """Start a visitor session: a contact and its token (limited per IP per hour)."""
+
+    def post(self, request, widget_key: str):
+        retry = rate_limit(
+            request,
+            "widget-session",
+            limit=settings.WIDGET_RATE_LIMITS["sessions_per_ip_per_hour"],
+            period_s=3600,
+        )
+        if retry:
+            raise RateLimited(headers={"Retry-After": str(retry)})
+        data = SessionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = Contact.objects.create(
+            widget=self.widget,
+            user_agent=request.headers.get("User-Agent", "")[:400],
+            **{k: v for k, v in data.validated_data.items() if v},
+        )
+        return Response(_session_body(self.tenant, self.widget, contact), status=status.HTTP_201_CREATED)
+
+
+class SessionRenewApi(VisitorView):
+    """A fresh token for the same visitor (the widget renews before expiry)."""
+
+    def post(self, request, widget_key: str):
+        Contact.objects.filter(pk=self.contact.pk).update(last_seen_at=timezone.now())
+        return Response(_session_body(self.tenant, self.widget, self.contact))
+
+
+class PrechatInput(serializers.Serializer):
+    answers = serializers.DictField(required=False, default=dict)
+    consent = serializers.BooleanField(required=False, default=False)
+    website = serializers.CharField(required=False, allow_blank=True, default="")  # honeypot
+    elapsed_ms = serializers.IntegerField(required=False, min_value=0, default=0)
+
+
+class PrechatSubmitApi(VisitorView):
+    """Validate the answers against the published form and store them on the contact.
+
+    A filled honeypot or an impossibly fast submission is accepted like any other (no hint
+    for the bot) but the contact is flagged, so no AI answer is ever spent on it.
+    """
+
+    def post(self, request, widget_key: str):
+        prechat = self.widget.published_config.get("prechat") or {}
+        if not prechat.get("enabled"):
+            raise PrechatDisabled("Start chatting without a form.")
+        data = PrechatInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        answers = prechat_answers_clean(prechat.get("fields", []), data.validated_data["answers"])
+        consent = prechat.get("consent")
+        if consent and not data.validated_data["consent"]:
+            from saas.errors import ValidationFailed
+
+            raise ValidationFailed(
+                errors={"consent": [{"code": "required", "message": "Please accept to continue."}]}
+            )
+
+        contact = self.contact
+        fields = {f["key"]: f["kind"] for f in prechat.get("fields", [])}
+        custom = {}
+        for key, value in answers.items():
+            if fields[key] in BUILTIN_COLUMNS:
+                setattr(contact, fields[key], value)
+            else:
+                custom[key] = value
+        contact.answers = custom
+        now = timezone.now()
+        contact.prechat_submitted_at = now
+        if consent:
+            contact.consent_given_at, contact.consent_text = now, consent["text"]
+            contact.consent_version = consent["version"]
+        contact.flagged_as_bot = bool(data.validated_data["website"]) or (
+            data.validated_data["elapsed_ms"] < PRECHAT_MIN_FILL_MS
+        )
+        contact.save(
+            update_fields=[
+                *BUILTIN_COLUMNS,
+                "answers",
+                "prechat_submitted_at",
+                "consent_given_at",
+                "consent_text",
+                "consent_version",
+                "flagged_as_bot",
+            ]
+        )
+        return Response(
+            {"visitor_id": str(contact.public_id), "prechat_required": False}, status=status.HTTP_201_CREATED
+        )

@@ -1,0 +1,210 @@
+"""Visitor sessions and the prechat form through the public widget API."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import signing
+from django_tenants.utils import tenant_context
+
+from chat.models import Contact
+from chat.visitor_tokens import SALT
+from widget_builder.models import Widget
+from widget_builder.services import widget_prechat_set, widget_publish
+
+from ..conftest import PUBLIC_HOST
+
+pytestmark = pytest.mark.django_db
+ORIGIN = "https://customer.example"
+
+FIELDS = [
+    {"kind": "name", "label": "Name", "required": True},
+    {"kind": "email", "label": "Email", "required": True},
+    {"kind": "phone", "label": "Phone"},
+    {"kind": "country", "label": "Country"},
+    {"kind": "message", "label": "How can we help?"},
+    {"key": "plan", "kind": "select", "label": "Plan", "options": ["Free", "Pro"], "required": True},
+    {"key": "newsletter", "kind": "checkbox", "label": "Newsletter"},
+]
+
+
+def _widget(seeded_tenant, *, prechat: bool = True, consent: str = "") -> Widget:
+    with tenant_context(seeded_tenant.tenant):
+        widget = Widget.objects.order_by("id").first()
+        if prechat:
+            widget_prechat_set(
+                widget=widget,
+                enabled=True,
+                fields=FIELDS,
+                consent_text=consent,
+                consent_url="https://customer.example/privacy",
+            )
+        return widget_publish(widget=widget)
+
+
+def _post(client, widget, path, body=None, token=None, **extra):
+    headers = {"HTTP_HOST": PUBLIC_HOST, "HTTP_ORIGIN": ORIGIN, **extra}
+    if token:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client.post(
+        f"/api/widget/v1/{widget.key}/{path}", body or {}, content_type="application/json", **headers
+    )
+
+
+def _session(client, widget) -> dict:
+    response = _post(
+        client,
+        widget,
+        "session",
+        {"page_url": "https://customer.example/pricing", "locale": "de"},
+        HTTP_USER_AGENT="Mozilla/5.0 test",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+GOOD = {
+    "name": "Ada",
+    "email": "Ada@Example.com",
+    "phone": "+49 30 1234567",
+    "country": "de",
+    "message": "Do you ship to Berlin?",
+    "plan": "Pro",
+    "newsletter": True,
+}
+
+
+def test_session_then_prechat_stores_the_contact(client, tenant_a):
+    widget = _widget(tenant_a, consent="I agree to be contacted.")
+    session = _session(client, widget)
+    assert session["prechat_required"] is True and session["token"] not in session["visitor_id"]
+
+    response = _post(
+        client,
+        widget,
+        "prechat",
+        {"answers": GOOD, "consent": True, "elapsed_ms": 9000},
+        token=session["token"],
+    )
+    assert response.status_code == 201, response.content
+    with tenant_context(tenant_a.tenant):
+        contact = Contact.objects.get(public_id=session["visitor_id"])
+    assert (contact.name, contact.email, contact.phone, contact.country) == (
+        "Ada",
+        "ada@example.com",
+        "+49301234567",
+        "DE",
+    )
+    assert contact.answers == {"message": "Do you ship to Berlin?", "plan": "Pro", "newsletter": True}
+    assert contact.page_url == "https://customer.example/pricing" and contact.locale == "de"
+    assert contact.user_agent == "Mozilla/5.0 test"
+    assert (
+        contact.consent_given_at
+        and contact.consent_text == "I agree to be contacted."
+        and contact.consent_version == 2
+    )
+    assert contact.flagged_as_bot is False
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"email": "not-an-email"}, "email", "invalid_email"),
+        ({"email": ""}, "email", "required"),
+        ({"phone": "030 1234567"}, "phone", "invalid_phone"),
+        ({"country": "XX"}, "country", "invalid_country"),
+        ({"plan": "Enterprise"}, "plan", "invalid_choice"),
+        ({"name": "x" * 500}, "name", "too_long"),
+        ({"favourite_colour": "blue"}, "__all__", "unknown_field"),
+    ],
+)
+def test_prechat_validation_errors_per_field(client, tenant_a, change, field, code):
+    widget = _widget(tenant_a)
+    session = _session(client, widget)
+    response = _post(
+        client, widget, "prechat", {"answers": {**GOOD, **change}, "elapsed_ms": 9000}, token=session["token"]
+    )
+    assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][field][0]["code"] == code
+    with tenant_context(tenant_a.tenant):
+        assert Contact.objects.get(public_id=session["visitor_id"]).prechat_submitted_at is None
+
+
+def test_consent_is_required_when_the_form_has_it(client, tenant_a):
+    widget = _widget(tenant_a, consent="I agree.")
+    session = _session(client, widget)
+    response = _post(client, widget, "prechat", {"answers": GOOD, "elapsed_ms": 9000}, token=session["token"])
+    assert response.status_code == 422 and response.json()["errors"]["consent"][0]["code"] == "required"
+
+
+@pytest.mark.parametrize("bot", [{"website": "http://spam.example", "elapsed_ms": 9000}, {"elapsed_ms": 200}])
+def test_bots_are_flagged_without_telling_them(client, tenant_a, bot):
+    widget = _widget(tenant_a)
+    session = _session(client, widget)
+    response = _post(client, widget, "prechat", {"answers": GOOD, **bot}, token=session["token"])
+    assert response.status_code == 201 and "bot" not in response.content.decode()
+    with tenant_context(tenant_a.tenant):
+        assert Contact.objects.get(public_id=session["visitor_id"]).flagged_as_bot
+
+
+def test_tokens_tampered_foreign_expired_or_in_urls_are_refused(client, tenant_a, tenant_b, monkeypatch):
+    widget_a, widget_b = _widget(tenant_a), _widget(tenant_b)
+    token_a = _session(client, widget_a)["token"]
+    for token in (token_a[:-2] + "xx", "garbage", ""):
+        response = _post(client, widget_a, "session/renew", token=token)
+        assert response.status_code == 401 and response.json()["code"] == "visitor_token_invalid"
+    on_b = _post(client, widget_b, "session/renew", token=token_a)
+    assert on_b.status_code == 401 and on_b.json()["code"] == "visitor_token_invalid"
+    in_url = client.post(
+        f"/api/widget/v1/{widget_a.key}/session/renew?token={token_a}",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+    )
+    assert in_url.status_code == 401
+
+    real_loads = signing.loads
+    monkeypatch.setattr(signing, "loads", lambda *a, **k: real_loads(*a, **{**k, "max_age": -1}))
+    expired = _post(client, widget_a, "session/renew", token=token_a)
+    assert expired.status_code == 401 and expired.json()["code"] == "visitor_token_expired"
+
+
+def test_renewal_keeps_the_same_visitor(client, tenant_a):
+    widget = _widget(tenant_a)
+    session = _session(client, widget)
+    renewed = _post(client, widget, "session/renew", token=session["token"])
+    assert renewed.status_code == 200 and renewed.json()["visitor_id"] == session["visitor_id"]
+    assert signing.loads(renewed.json()["token"], salt=SALT)["c"] == session["visitor_id"]
+
+
+def test_sessions_per_ip_are_limited(client, tenant_a, settings):
+    settings.WIDGET_RATE_LIMITS = {**settings.WIDGET_RATE_LIMITS, "sessions_per_ip_per_hour": 3}
+    widget = _widget(tenant_a, prechat=False)
+    statuses = [_post(client, widget, "session").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+
+
+def test_prechat_on_a_widget_without_a_form_is_a_conflict(client, tenant_a):
+    widget = _widget(tenant_a, prechat=False)
+    with tenant_context(tenant_a.tenant):
+        Widget.objects.filter(pk=widget.pk).update(prechat_enabled=False)
+        widget_publish(widget=Widget.objects.get(pk=widget.pk))
+    session = _session(client, widget)
+    response = _post(client, widget, "prechat", {"answers": {}}, token=session["token"])
+    assert response.status_code == 409 and response.json()["code"] == "prechat_disabled"
+
+
+def test_bad_form_definitions_are_refused_per_field(tenant_a):
+    from saas.errors import ValidationFailed
+
+    with tenant_context(tenant_a.tenant), pytest.raises(ValidationFailed) as info:
+        widget = Widget.objects.order_by("id").first()
+        widget_prechat_set(
+            widget=widget,
+            enabled=True,
+            fields=[
+                {"kind": "email", "label": "Email"},
+                {"kind": "teleport", "label": "?"},
+                {"key": "plan", "kind": "select", "label": "Plan", "options": []},
+                {"kind": "email", "label": "Email again"},
+            ],
+        )
+    assert set(info.value.errors) == {"prechat_fields.1", "prechat_fields.2", "prechat_fields.3"}
