@@ -25,6 +25,9 @@ class Contact(models.Model):
     referrer = models.URLField(max_length=2000, blank=True, default="")
     user_agent = models.CharField(max_length=400, blank=True, default="")
     locale = models.CharField(max_length=16, blank=True, default="")
+    # Set by identify: the customer's own user id, and whether its signature was verified.
+    external_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    identity_verified = models.BooleanField(default=False)
     prechat_submitted_at = models.DateTimeField(null=True, blank=True)
     flagged_as_bot = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -46,6 +49,9 @@ class Conversation(models.Model):
 
     widget = models.ForeignKey(
         "widget_builder.Widget", on_delete=models.PROTECT, related_name="conversations"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOT, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

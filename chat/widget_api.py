@@ -6,17 +6,20 @@ availability, rate limits). Visitor calls carry ``Authorization: Bearer <visitor
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from saas.errors import Conflict, RateLimited
+from saas.errors import Conflict, ProblemError, RateLimited
 from saas.ratelimit import rate_limit
 from widget_builder.prechat import prechat_answers_clean
 from widget_builder.public_api import WidgetPublicView
 
-from .models import Contact
+from .models import Contact, Conversation
 from .visitor_tokens import VisitorTokenInvalid, visitor_token_issue, visitor_token_read
 
 # Humans take longer than this to read and fill a form; bots do not.
@@ -156,3 +159,77 @@ class PrechatSubmitApi(VisitorView):
         return Response(
             {"visitor_id": str(contact.public_id), "prechat_required": False}, status=status.HTTP_201_CREATED
         )
+
+
+class IdentityInvalid(ProblemError):
+    status = 401
+    code = "identity_invalid"
+    title = "The identity could not be verified"
+
+
+class IdentifyInput(serializers.Serializer):
+    id = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    user_hash = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+
+def identity_hash(secret: str, user_id: str) -> str:
+    """What the customer's server computes: hex HMAC-SHA256 of the user id."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+class IdentifyApi(VisitorView):
+    """Tell the widget who the visitor is on the customer's site.
+
+    A correct ``user_hash`` verifies the identity: the visitor continues as the contact
+    already known under that id (their history follows them across devices). When the
+    widget enforces verification, a missing or wrong hash is refused and reveals nothing;
+    when it does not, an unsigned identify only labels this visitor and never joins an
+    existing contact (that would hand over someone else's history).
+    """
+
+    def post(self, request, widget_key: str):
+        data = IdentifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user_id, user_hash = data.validated_data["id"], data.validated_data.get("user_hash", "")
+        expected = identity_hash(self.widget.identity_secret, user_id)
+        verified = bool(user_hash) and hmac.compare_digest(user_hash.lower(), expected)
+        if (user_hash and not verified) or (self.widget.identity_enforced and not verified):
+            raise IdentityInvalid("Sign the user id on your server with the widget's identity secret.")
+
+        contact = self.contact
+        if verified:
+            known = (
+                Contact.objects.filter(widget=self.widget, external_id=user_id, identity_verified=True)
+                .exclude(pk=contact.pk)
+                .order_by("created_at")
+                .first()
+            )
+            contact = known or contact
+        contact.external_id, contact.identity_verified = user_id, verified
+        for field in ("email", "name"):
+            if data.validated_data.get(field):
+                setattr(
+                    contact,
+                    field,
+                    data.validated_data[field].lower() if field == "email" else data.validated_data[field],
+                )
+        contact.last_seen_at = timezone.now()
+        contact.save(update_fields=["external_id", "identity_verified", "email", "name", "last_seen_at"])
+        return Response({**_session_body(self.tenant, self.widget, contact), "verified": verified})
+
+
+class ConversationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ConversationListApi(VisitorView):
+    """The visitor's own conversations, newest first."""
+
+    def get(self, request, widget_key: str):
+        conversations = Conversation.objects.filter(widget=self.widget, contact=self.contact)[:50]
+        return Response({"conversations": ConversationOutput(conversations, many=True).data})

@@ -31,5 +31,13 @@ urlpatterns = [
         visitor_api.PrechatSubmitApi.as_view(),
         name="widget-prechat",
     ),
+    path(
+        "api/widget/v1/<str:widget_key>/identify", visitor_api.IdentifyApi.as_view(), name="widget-identify"
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations",
+        visitor_api.ConversationListApi.as_view(),
+        name="widget-conversations",
+    ),
     path("", include("public_site.urls")),
 ]

@@ -11,6 +11,10 @@ def new_widget_key() -> str:
     return "wk_" + secrets.token_urlsafe(18)
 
 
+def new_identity_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class Widget(models.Model):
     name = models.CharField(max_length=120)
     # Public, unguessable key carried by the embed snippet.
@@ -33,6 +37,10 @@ class Widget(models.Model):
     consent_version = models.PositiveIntegerField(default=1)
     # Normalized origins and *.domain wildcards (widget_builder.origins); empty = any origin.
     allowed_origins = models.JSONField(default=list, blank=True)
+    # Identity verification: the customer's server signs user ids with this secret
+    # (HMAC-SHA256, hex); when enforced, unsigned or wrongly signed identify calls fail.
+    identity_secret = models.CharField(max_length=64, default=new_identity_secret)
+    identity_enforced = models.BooleanField(default=False)
     published_config = models.JSONField(default=dict, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Set by the builder when the tenant first saves their own design, and when they copy

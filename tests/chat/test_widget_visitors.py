@@ -208,3 +208,84 @@ def test_bad_form_definitions_are_refused_per_field(tenant_a):
             ],
         )
     assert set(info.value.errors) == {"prechat_fields.1", "prechat_fields.2", "prechat_fields.3"}
+
+
+def _identify(client, widget, token, **body):
+    return _post(client, widget, "identify", body, token=token)
+
+
+def _conversations(client, widget, token):
+    return client.get(
+        f"/api/widget/v1/{widget.key}/conversations",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+@pytest.fixture
+def known_user(client, tenant_a):
+    """A visitor already identified (verified) as customer user 'u-1', with a conversation."""
+    from chat.models import Conversation
+    from chat.widget_api import identity_hash
+
+    widget = _widget(tenant_a, prechat=False)
+    first = _session(client, widget)
+    response = _identify(
+        client,
+        widget,
+        first["token"],
+        id="u-1",
+        email="Known@Example.com",
+        user_hash=identity_hash(widget.identity_secret, "u-1"),
+    )
+    assert response.status_code == 200 and response.json()["verified"] is True
+    with tenant_context(tenant_a.tenant):
+        contact = Contact.objects.get(public_id=first["visitor_id"])
+        conversation = Conversation.objects.create(widget=widget, contact=contact)
+    return widget, contact, conversation
+
+
+def test_verified_identify_continues_the_known_visitor(client, known_user):
+    from chat.widget_api import identity_hash
+
+    widget, contact, conversation = known_user
+    other_device = _session(client, widget)
+    response = _identify(
+        client,
+        widget,
+        other_device["token"],
+        id="u-1",
+        user_hash=identity_hash(widget.identity_secret, "u-1").upper(),
+    )
+    assert response.status_code == 200 and response.json()["visitor_id"] == str(contact.public_id)
+    listed = _conversations(client, widget, response.json()["token"]).json()["conversations"]
+    assert [c["id"] for c in listed] == [conversation.pk]
+
+
+def test_unsigned_identify_never_joins_someone_elses_history(client, known_user):
+    widget, contact, _ = known_user
+    impostor = _session(client, widget)
+    response = _identify(client, widget, impostor["token"], id="u-1")
+    assert response.status_code == 200 and response.json()["verified"] is False
+    assert response.json()["visitor_id"] == impostor["visitor_id"] != str(contact.public_id)
+    assert _conversations(client, widget, response.json()["token"]).json()["conversations"] == []
+
+
+def test_wrong_hash_or_missing_hash_when_enforced_is_refused(client, known_user, tenant_a):
+    widget, contact, _ = known_user
+    visitor = _session(client, widget)
+    wrong = _identify(client, widget, visitor["token"], id="u-1", user_hash="0" * 64)
+    assert wrong.status_code == 401 and wrong.json()["code"] == "identity_invalid"
+    assert str(contact.public_id) not in wrong.content.decode()
+    with tenant_context(tenant_a.tenant):
+        Widget.objects.filter(pk=widget.pk).update(identity_enforced=True)
+    unsigned = _identify(client, widget, visitor["token"], id="u-1")
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "identity_invalid"
+
+
+def test_conversations_are_the_visitors_own(client, known_user):
+    widget, _, _ = known_user
+    stranger = _session(client, widget)
+    assert _conversations(client, widget, stranger["token"]).json()["conversations"] == []
+    assert _conversations(client, widget, "forged").status_code == 401
