@@ -32,6 +32,11 @@ class PrechatDisabled(Conflict):
     title = "This widget has no prechat form"
 
 
+class PrechatRequired(Conflict):
+    code = "prechat_required"
+    title = "The prechat form comes first"
+
+
 class VisitorView(WidgetPublicView):
     """A widget call made by a visitor holding a token for this widget."""
 
@@ -39,6 +44,8 @@ class VisitorView(WidgetPublicView):
 
     def check_permissions(self, request):
         super().check_permissions(request)
+        if request.method == "OPTIONS":
+            return  # CORS preflights carry no credentials by design
         if {"token", "access_token", "visitor_token"} & set(request.query_params):
             raise VisitorTokenInvalid("Send the visitor token in the Authorization header, never in the URL.")
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -228,8 +235,15 @@ class ConversationOutput(serializers.Serializer):
 
 
 class ConversationListApi(VisitorView):
-    """The visitor's own conversations, newest first."""
+    """The visitor's own conversations, newest first; POST starts one."""
 
     def get(self, request, widget_key: str):
         conversations = Conversation.objects.filter(widget=self.widget, contact=self.contact)[:50]
         return Response({"conversations": ConversationOutput(conversations, many=True).data})
+
+    def post(self, request, widget_key: str):
+        prechat = self.widget.published_config.get("prechat") or {}
+        if prechat.get("enabled") and self.contact.prechat_submitted_at is None:
+            raise PrechatRequired("Submit the prechat form first.")
+        conversation = Conversation.objects.create(widget=self.widget, contact=self.contact)
+        return Response(ConversationOutput(conversation).data, status=status.HTTP_201_CREATED)

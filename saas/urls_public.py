@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from chat import widget_api as visitor_api
 from widget_builder import public_api as widget_api
+from widget_builder import runtime_views
 
 handler400 = "saas.errors.handler400"
 handler403 = "saas.errors.handler403"
@@ -17,6 +18,8 @@ admin.site.site_title = "Platform admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("w/v1/loader.js", runtime_views.loader_js, name="widget-loader"),
+    path("w/v1/chat.<str:content_hash>.js", runtime_views.chat_ui_js, name="widget-chat-ui"),
     path("api/widget/v1/<str:widget_key>/config", widget_api.WidgetConfigApi.as_view(), name="widget-config"),
     path(
         "api/widget/v1/<str:widget_key>/session", visitor_api.SessionStartApi.as_view(), name="widget-session"

@@ -37,7 +37,8 @@ def browser():
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
-                "--host-resolver-rules=MAP saas.test 127.0.0.1, MAP *.saas.test 127.0.0.1",
+                "--host-resolver-rules=MAP saas.test 127.0.0.1, MAP *.saas.test 127.0.0.1, "
+                "MAP customer.test 127.0.0.1, MAP evil.test 127.0.0.1",
             ],
         )
         yield browser
@@ -107,3 +108,31 @@ def live_db(django_db_blocker):
 def site(live_port, live_db):
     """Base URL of the public host on the live server."""
     return f"http://saas.test:{live_port}"
+
+
+@pytest.fixture(scope="session")
+def host_pages():
+    """A second web server, standing for a customer's site (another origin than ours).
+    Tests put HTML into the returned dict by path; it is served as text/html."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path.split("?")[0])
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write((body or "not found").encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    pages["port"] = str(server.server_address[1])
+    yield pages
+    server.shutdown()

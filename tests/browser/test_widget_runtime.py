@@ -1,0 +1,100 @@
+"""The embedded widget in a real browser, on a customer's page served from another origin."""
+
+from __future__ import annotations
+
+import re
+
+from django_tenants.utils import tenant_context
+
+from chat.models import Contact, Conversation
+from tenants.models import User
+from tenants.services import tenant_provision
+from widget_builder.models import Widget
+from widget_builder.services import widget_allowed_origins_set, widget_prechat_set, widget_publish
+
+HOSTILE_CSS = """
+<style>
+  * { color: lime !important; font-family: "Comic Sans MS", cursive !important; }
+  button { background: red !important; border: 5px dashed orange !important; padding: 40px !important; }
+  div { margin: 30px !important; }
+</style>
+"""
+
+
+def _setup_widget(host_pages) -> Widget:
+    owner = User.objects.create_user(email="runtime@example.com", password="x-long-pass-1")
+    tenant = tenant_provision(slug="runtime-shop", name="Runtime Shop", owner=owner)
+    with tenant_context(tenant):
+        widget = Widget.objects.get()
+        widget_prechat_set(
+            widget=widget,
+            enabled=True,
+            fields=[
+                {"kind": "name", "label": "Your name", "required": True},
+                {"kind": "email", "label": "Your email", "required": True},
+            ],
+        )
+        widget_allowed_origins_set(widget=widget, origins=[f"http://customer.test:{host_pages['port']}"])
+        widget = widget_publish(widget=widget)
+    return tenant, widget
+
+
+def _page_html(site: str, key: str) -> str:
+    return (
+        f"<!doctype html><html><head><title>Shop</title>{HOSTILE_CSS}</head><body>"
+        f"<h1>Customer shop</h1><button id='host-button'>Buy</button>"
+        f'<script async src="{site}/w/v1/loader.js" data-widget="{key}"></script></body></html>'
+    )
+
+
+def test_widget_on_an_allowed_site(page, site, host_pages):
+    tenant, widget = _setup_widget(host_pages)
+    host_pages["/shop"] = _page_html(site, widget.key)
+    page.goto(f"http://customer.test:{host_pages['port']}/shop")
+
+    launcher = page.locator("div[data-chat-widget] button")
+    launcher.wait_for()
+    # the host page's CSS does not reach inside the widget, and ours does not leak out
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(45, 91, 215)"
+    assert launcher.evaluate("b => getComputedStyle(b).borderStyle") != "dashed"
+    assert (
+        page.locator("#host-button").evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 0, 0)"
+    )
+
+    launcher.click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    page.get_by_role("button", name="Start the conversation").click()
+    page.get_by_text("This field is required.").first.wait_for()  # server-side validation, per field
+    assert page.get_by_label("Your name *").get_attribute("aria-invalid") == "true"
+
+    page.get_by_label("Your name *").fill("Grace")
+    page.get_by_label("Your email *").fill("grace@example.com")
+    page.wait_for_timeout(1600)  # a human's pace (faster is flagged as a bot)
+    page.get_by_role("button", name="Start the conversation").click()
+    page.get_by_text("Your conversation has started").wait_for()
+    with tenant_context(tenant):
+        contact = Contact.objects.get()
+        assert (contact.name, contact.email, contact.flagged_as_bot) == ("Grace", "grace@example.com", False)
+        assert Conversation.objects.filter(contact=contact).count() == 1
+
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    # the visitor keeps their conversation across page loads
+    page.reload()
+    page.locator("div[data-chat-widget] button").click()
+    page.get_by_text("Your conversation has started").wait_for()
+    with tenant_context(tenant):
+        assert Contact.objects.count() == 1 and Conversation.objects.count() == 1
+    assert page.js_errors == []
+
+
+def test_widget_refused_on_another_site_without_breaking_the_page(page, site, host_pages):
+    _, widget = _setup_widget(host_pages)
+    host_pages["/evil"] = _page_html(site, widget.key)
+    page.goto(f"http://evil.test:{host_pages['port']}/evil")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+    assert page.locator("div[data-chat-widget]").count() == 0
+    assert page.js_errors == []
+    assert re.search("Customer shop", page.content())
