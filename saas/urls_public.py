@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("w/v1/loader.js", runtime_views.loader_js, name="widget-loader"),
     path("w/v1/chat.<str:content_hash>.js", runtime_views.chat_ui_js, name="widget-chat-ui"),
+    path("w/v1/test/<str:widget_key>", runtime_views.widget_test_page, name="widget-test-page"),
     path("api/widget/v1/<str:widget_key>/config", widget_api.WidgetConfigApi.as_view(), name="widget-config"),
     path(
         "api/widget/v1/<str:widget_key>/session", visitor_api.SessionStartApi.as_view(), name="widget-session"

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from tenants import apis as tenant_apis
 from tenants import views as tenant_views
+from widget_builder import views as widget_views
 
 handler400 = "saas.errors.handler400"
 handler403 = "saas.errors.handler403"
@@ -18,6 +19,16 @@ urlpatterns = [
     path("logout/", tenant_views.sign_out, name="logout"),
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
     path("dashboard/team/", tenant_views.team, name="team"),
+    path("dashboard/widgets/", widget_views.widget_list, name="widgets"),
+    path("dashboard/widgets/<int:widget_id>/", widget_views.widget_edit, name="widget-edit"),
+    path(
+        "dashboard/widgets/<int:widget_id>/rotate-secret",
+        widget_views.widget_rotate_secret,
+        name="widget-rotate",
+    ),
+    path(
+        "dashboard/widgets/<int:widget_id>/copied", widget_views.widget_snippet_copied, name="widget-copied"
+    ),
     path("dashboard/api/", tenant_views.api_keys, name="api-keys"),
     path("dashboard/<slug:key>/", tenant_views.section, name="dashboard-section"),
     # REST API v1 (session or API key); OpenAPI schema and interactive docs

@@ -29,7 +29,7 @@ class Section:
 
 
 SECTIONS: list[Section] = [
-    Section("widgets", "Widgets", ALL_ROLES),
+    Section("widgets", "Widgets", ALL_ROLES, ready=True),
     Section("knowledge", "Knowledge", ALL_ROLES),
     Section("conversations", "Conversations", ALL_ROLES),
     Section("analytics", "Analytics", ALL_ROLES),

@@ -76,10 +76,17 @@ class WidgetPublicView(APIView):
 
     def check_permissions(self, request):
         super().check_permissions(request)
-        if not origin_allowed(request.headers.get("Origin"), self.widget.allowed_origins):
+        if not self.origin_ok(request):
             raise OriginNotAllowed("Add this site's origin to the widget's allowed domains.")
         if not self.available and not self.serves_unavailable:
             raise WidgetUnavailable("The widget is offline. Try again later.")
+
+    def origin_ok(self, request) -> bool:
+        """The widget's allowed origins, plus our own public host (the dashboard's "test on
+        a blank page" and preview run there)."""
+        origin = request.headers.get("Origin")
+        own = f"{request.scheme}://{request.get_host()}"
+        return origin == own or origin_allowed(origin, self.widget.allowed_origins)
 
     def options(self, request, *args, **kwargs):
         return Response(status=204)
@@ -88,7 +95,7 @@ class WidgetPublicView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         origin = request.headers.get("Origin")
         widget = getattr(self, "widget", None)
-        if origin and widget is not None and origin_allowed(origin, widget.allowed_origins):
+        if origin and widget is not None and self.origin_ok(request):
             response["Access-Control-Allow-Origin"] = origin
             response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS

@@ -76,3 +76,10 @@ def chat_ui_js(request, content_hash: str):
 
 def embed_snippet(*, base_url: str, widget_key: str) -> str:
     return f'<script async src="{base_url}/w/v1/loader.js" data-widget="{widget_key}"></script>'
+
+
+def widget_test_page(request, widget_key: str):
+    """A blank page embedding the published widget ("test on a blank page" in the builder)."""
+    from django.shortcuts import render
+
+    return render(request, "widget_builder/test_page.html", {"widget_key": widget_key})

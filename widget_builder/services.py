@@ -75,3 +75,12 @@ def widget_prechat_set(
         ]
     )
     return widget
+
+
+def widget_identity_secret_rotate(*, widget: Widget) -> Widget:
+    """A new secret; identify calls signed with the old one fail from now on."""
+    from .models import new_identity_secret
+
+    widget.identity_secret = new_identity_secret()
+    widget.save(update_fields=["identity_secret", "updated_at"])
+    return widget

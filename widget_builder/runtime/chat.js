@@ -138,6 +138,7 @@
           i.err.hidden = true; i.input.removeAttribute("aria-invalid");
           if (i.field.kind === "checkbox") answers[k] = i.input.checked; else if (i.input.value.trim()) answers[k] = i.input.value.trim();
         });
+        if (cfg.preview) { say("Preview: visitors' answers are sent from here."); return; }
         submit.disabled = true;
         ensureSession().then(function () {
           return request("POST", "/prechat", {answers: answers, consent: consentBox ? consentBox.checked : false,
@@ -176,6 +177,11 @@
     function render() {
       body.textContent = "";
       if (cfg.available === false) { say(t("offline")); closeBtn.focus(); return; }
+      if (cfg.preview) {  // builder preview: show what visitors will see, send nothing
+        if (cfg.greeting) say(cfg.greeting);
+        if (cfg.prechat && cfg.prechat.enabled) { renderPrechat(); }
+        return;
+      }
       ensureSession().then(function () {
         if (session.conversation_id) { if (cfg.greeting) say(cfg.greeting); say(t("started")); closeBtn.focus(); return; }
         if (cfg.greeting) say(cfg.greeting);

@@ -35,6 +35,15 @@
   ["open", "close", "toggle", "identify", "setLocale", "on"].forEach(function (name) {
     api[name] = function () { call(name, Array.prototype.slice.call(arguments)); };
   });
+  // Builder preview: draw from the given (unsaved) settings; nothing is sent to the server.
+  api.preview = function (c) {
+    var wasOpen = state.open;
+    if (state.open) closeChat();
+    if (host) host.remove();
+    ui = null; config = Object.assign({available: true, preview: true}, c);
+    draw();
+    if (wasOpen) openChat();
+  };
   window.ChatWidget = api;
 
   function draw() {
@@ -100,5 +109,7 @@
   }
 
   if (queued && queued.q) queued.q.forEach(function (c) { call(c[0], Array.prototype.slice.call(c[1] || [])); });
-  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
+  var previewConfig = script.getAttribute("data-preview-config");
+  function boot() { if (previewConfig) api.preview(JSON.parse(previewConfig)); else start(); }
+  if (document.body) boot(); else document.addEventListener("DOMContentLoaded", boot);
 })();

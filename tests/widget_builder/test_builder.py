@@ -1,0 +1,135 @@
+"""The widget builder in the dashboard: draft, validation, publish, snippet, secrets, roles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from tenants.models import Membership, User
+from widget_builder.models import Widget
+
+from ..conftest import PUBLIC_HOST
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner(tenant_a):
+    client = Client(HTTP_HOST=tenant_a.host)
+    client.force_login(tenant_a.owner)
+    return client
+
+
+def _widget(tenant) -> Widget:
+    with tenant_context(tenant.tenant):
+        return Widget.objects.order_by("id").first()
+
+
+def _form(widget, **changes) -> dict:
+    data = {
+        "name": widget.name,
+        "bot_name": "Sunny",
+        "greeting": "Hello there!",
+        "primary_color": "#1f4fd1",
+        "text_color": "#ffffff",
+        "position": "left",
+        "prechat_enabled": "",
+        "consent_text": "",
+        "consent_url": "",
+        "allowed_origins_text": "https://shop.example.com\nhttps://*.example.org",
+        "prechat_fields_json": json.dumps([{"kind": "email", "label": "Email", "required": True}]),
+    }
+    data.update(changes)
+    return data
+
+
+def test_save_draft_then_publish(owner, tenant_a, client):
+    widget = _widget(tenant_a)
+    url = f"/dashboard/widgets/{widget.pk}/"
+    assert owner.get(url).status_code == 200
+    assert owner.post(url, _form(widget)).status_code == 302
+    with tenant_context(tenant_a.tenant):
+        saved = Widget.objects.get(pk=widget.pk)
+    assert saved.bot_name == "Sunny" and saved.customized_at is not None
+    assert saved.allowed_origins == ["https://*.example.org", "https://shop.example.com"]
+    assert saved.published_config["bot_name"] != "Sunny"  # a draft is not served
+
+    owner.post(url, {**_form(widget), "publish": "1"})
+    config = client.get(
+        f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://shop.example.com"
+    ).json()
+    assert config["bot_name"] == "Sunny" and config["position"] == "left"
+    assert config["prechat"]["fields"][0]["kind"] == "email"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"text_color": "#eeeeee", "primary_color": "#ffffff"}, "text_color", "contrast"),
+        ({"primary_color": "blue"}, "primary_color", "#2d5bd7"),
+        ({"prechat_fields_json": "[{"}, "prechat_fields_json", "not valid JSON"),
+        (
+            {"prechat_fields_json": '[{"kind": "teleport", "label": "x"}]'},
+            "prechat_fields_json",
+            "Choose name",
+        ),
+        ({"allowed_origins_text": "ftp://nope.example"}, "allowed_origins_text", "not an origin"),
+    ],
+)
+def test_invalid_settings_show_inline_errors_and_save_nothing(owner, tenant_a, changes, field, fragment):
+    widget = _widget(tenant_a)
+    response = owner.post(f"/dashboard/widgets/{widget.pk}/", _form(widget, **changes))
+    assert response.status_code == 200
+    assert fragment in " ".join(response.context["form"].errors.get(field, [])), response.context[
+        "form"
+    ].errors
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.get(pk=widget.pk).bot_name == widget.bot_name
+
+
+def test_snippet_copy_ticks_the_onboarding_step(owner, tenant_a):
+    widget = _widget(tenant_a)
+    page = owner.get(f"/dashboard/widgets/{widget.pk}/")
+    assert f'data-widget="{widget.key}"' in page.content.decode()
+    assert owner.post(f"/dashboard/widgets/{widget.pk}/copied").status_code == 200
+    steps = {s.key: done for s, done in owner.get("/dashboard/").context["checklist"]}
+    assert steps["copy_snippet"] is True
+
+
+def test_rotating_the_identity_secret(owner, tenant_a):
+    widget = _widget(tenant_a)
+    owner.post(f"/dashboard/widgets/{widget.pk}/rotate-secret")
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.get(pk=widget.pk).identity_secret != widget.identity_secret
+
+
+def test_agents_see_widgets_but_cannot_edit(tenant_a):
+    agent = User.objects.create_user(email="agent-w@example.com", password="x-long-pass-1")
+    Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
+    client = Client(HTTP_HOST=tenant_a.host)
+    client.force_login(agent)
+    widget = _widget(tenant_a)
+    assert client.get("/dashboard/widgets/").status_code == 200
+    assert client.get(f"/dashboard/widgets/{widget.pk}/").status_code == 403
+    assert client.post(f"/dashboard/widgets/{widget.pk}/rotate-secret").status_code == 403
+
+
+def test_blank_test_page_embeds_the_widget(client, tenant_a):
+    from widget_builder.services import widget_allowed_origins_set
+
+    widget = _widget(tenant_a)
+    with tenant_context(tenant_a.tenant):
+        widget_allowed_origins_set(widget=widget, origins=["https://only.example.com"])
+    page = client.get(f"/w/v1/test/{widget.key}", HTTP_HOST=PUBLIC_HOST)
+    assert page.status_code == 200 and f'data-widget="{widget.key}"' in page.content.decode()
+    same_origin = client.get(
+        f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="http://saas.test"
+    )
+    assert same_origin.status_code == 200  # our own host may always run the widget
+    elsewhere = client.get(
+        f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://other.example.com"
+    )
+    assert elsewhere.status_code == 403

@@ -1,0 +1,93 @@
+"""Dashboard pages of the widget builder (tenant host)."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from saas.errors import ValidationFailed
+from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
+from tenants.hosts import public_url
+from tenants.views import shell_context
+
+from . import services
+from .forms import WidgetSettingsForm
+from .models import Widget
+from .runtime_views import embed_snippet
+from .selectors import widget_public_config
+
+
+@member_required(ALL_ROLES)
+def widget_list(request):
+    context = shell_context(request, "widgets", widgets=Widget.objects.all())
+    return render(request, "widget_builder/list.html", context)
+
+
+@member_required(MANAGERS)
+def widget_edit(request, widget_id: int):
+    widget = get_object_or_404(Widget, pk=widget_id)
+    form = WidgetSettingsForm(request.POST or None, instance=widget)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                widget = form.save(commit=False)
+                widget.customized_at = widget.customized_at or timezone.now()
+                widget.save()
+                services.widget_allowed_origins_set(
+                    widget=widget, origins=form.cleaned_data["allowed_origins"]
+                )
+                services.widget_prechat_set(
+                    widget=widget,
+                    enabled=form.cleaned_data["prechat_enabled"],
+                    fields=form.cleaned_data["prechat_fields"],
+                    consent_text=form.cleaned_data["consent_text"],
+                    consent_url=form.cleaned_data["consent_url"],
+                )
+                if "publish" in request.POST:
+                    services.widget_publish(widget=widget)
+        except ValidationFailed as error:
+            for field, errors in error.errors.items():
+                target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
+                for e in errors:
+                    form.add_error(target, f"{e['message']}" + (f" ({field})" if "." in field else ""))
+        else:
+            messages.success(
+                request, "Published: visitors see it now." if "publish" in request.POST else "Draft saved."
+            )
+            return redirect("widget-edit", widget_id=widget.pk)
+    base = public_url(request, "")
+    context = shell_context(
+        request,
+        "widgets",
+        widget=widget,
+        form=form,
+        snippet=embed_snippet(base_url=base, widget_key=widget.key),
+        preview_config=json.dumps({**widget_public_config(widget), "key": widget.key}),
+        loader_url=f"{base}/w/v1/loader.js",
+        test_url=f"{base}/w/v1/test/{widget.key}",
+        unpublished=widget.published_config != widget_public_config(widget),
+    )
+    return render(request, "widget_builder/edit.html", context)
+
+
+@require_POST
+@member_required(MANAGERS)
+def widget_rotate_secret(request, widget_id: int):
+    widget = get_object_or_404(Widget, pk=widget_id)
+    services.widget_identity_secret_rotate(widget=widget)
+    messages.success(request, "New identity secret created; the old one stopped working.")
+    return redirect("widget-edit", widget_id=widget.pk)
+
+
+@require_POST
+@member_required(ALL_ROLES)
+def widget_snippet_copied(request, widget_id: int):
+    Widget.objects.filter(pk=widget_id, snippet_copied_at__isnull=True).update(
+        snippet_copied_at=timezone.now()
+    )
+    return render(request, "widget_builder/copied.txt", content_type="text/plain")
