@@ -6,7 +6,11 @@ import json
 import re
 
 from django import forms
+from django.core.validators import MaxValueValidator
 
+from saas.errors import ValidationFailed
+
+from .hours import business_hours_validate
 from .models import Widget
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -49,6 +53,14 @@ class WidgetSettingsForm(forms.ModelForm):
             "primary_color",
             "text_color",
             "position",
+            "offset_x",
+            "offset_y",
+            "theme",
+            "launcher_icon",
+            "locale",
+            "custom_css",
+            "show_branding",
+            "offline_message",
             "prechat_enabled",
             "consent_text",
             "consent_url",
@@ -61,9 +73,29 @@ class WidgetSettingsForm(forms.ModelForm):
         }
 
     consent_url = forms.URLField(label="Privacy policy link", required=False, assume_scheme="https")
+    suggested_questions_text = forms.CharField(
+        label="Suggested questions",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Up to 4, one per line.",
+    )
+    business_hours_json = forms.CharField(
+        label="Business hours (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Empty: always open. For example "
+        '{"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}.',
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, plan: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.plan = plan or {}
+        self.fields["suggested_questions_text"].initial = "\n".join(self.instance.suggested_questions)
+        self.fields["business_hours_json"].initial = (
+            json.dumps(self.instance.business_hours) if self.instance.business_hours else ""
+        )
+        self.fields["offset_x"].validators.append(MaxValueValidator(200))
+        self.fields["offset_y"].validators.append(MaxValueValidator(200))
         self.fields["allowed_origins_text"].initial = "\n".join(self.instance.allowed_origins)
         self.fields["prechat_fields_json"].initial = json.dumps(self.instance.prechat_fields, indent=1)
 
@@ -82,6 +114,27 @@ class WidgetSettingsForm(forms.ModelForm):
             data["prechat_fields"] = json.loads(raw)
         except json.JSONDecodeError:
             self.add_error("prechat_fields_json", "This is not valid JSON.")
+        questions = [
+            q.strip() for q in (data.get("suggested_questions_text") or "").splitlines() if q.strip()
+        ]
+        if len(questions) > 4 or any(len(q) > 120 for q in questions):
+            self.add_error("suggested_questions_text", "Use up to 4 questions of at most 120 characters.")
+        data["suggested_questions"] = questions
+        try:
+            data["business_hours"] = business_hours_validate(
+                json.loads(data.get("business_hours_json") or "{}")
+            )
+        except (json.JSONDecodeError, ValidationFailed) as exc:
+            message = (
+                exc.errors["business_hours"][0]["message"]
+                if isinstance(exc, ValidationFailed)
+                else "Not valid JSON."
+            )
+            self.add_error("business_hours_json", message)
+        if data.get("show_branding") is False and not self.plan.get("remove_branding"):
+            self.add_error("show_branding", "Removing the “powered by” line needs the Pro plan or above.")
+        if len(data.get("custom_css") or "") > 10000:
+            self.add_error("custom_css", "Keep custom CSS under 10,000 characters.")
         data["allowed_origins"] = [
             line.strip() for line in (data.get("allowed_origins_text") or "").splitlines() if line.strip()
         ]

@@ -27,6 +27,40 @@ class Widget(models.Model):
     position = models.CharField(
         max_length=12, choices=[("right", "Bottom right"), ("left", "Bottom left")], default="right"
     )
+    offset_x = models.PositiveSmallIntegerField(default=20)
+    offset_y = models.PositiveSmallIntegerField(default=20)
+    theme = models.CharField(
+        max_length=8,
+        choices=[("auto", "Follow the visitor's system"), ("light", "Light"), ("dark", "Dark")],
+        default="auto",
+    )
+    launcher_icon = models.CharField(
+        max_length=12,
+        choices=[("chat", "Speech bubble"), ("help", "Question mark"), ("spark", "Spark")],
+        default="chat",
+    )
+    # UI strings: "auto" follows the visitor's browser among the supported languages.
+    locale = models.CharField(
+        max_length=8,
+        choices=[
+            ("auto", "Visitor's language"),
+            ("en", "English"),
+            ("es", "Español"),
+            ("fr", "Français"),
+            ("de", "Deutsch"),
+        ],
+        default="auto",
+    )
+    suggested_questions = models.JSONField(default=list, blank=True)  # up to 4
+    custom_css = models.TextField(blank=True, default="")  # applied inside the widget's Shadow DOM only
+    show_branding = models.BooleanField(default=True)
+    # Business hours: {"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}; empty = always open.
+    business_hours = models.JSONField(default=dict, blank=True)
+    offline_message = models.CharField(
+        max_length=500,
+        blank=True,
+        default="We're away right now. Leave your details and we'll get back to you.",
+    )
     # Prechat form: ordered field definitions (widget_builder.prechat validates them).
     prechat_enabled = models.BooleanField(default=False)
     prechat_fields = models.JSONField(default=list, blank=True)

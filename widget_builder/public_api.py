@@ -23,6 +23,7 @@ from saas.ratelimit import rate_limit
 from tenants.models import Tenant
 from tenants.selectors import widget_route_resolve
 
+from .hours import is_open
 from .models import Widget
 from .origins import origin_allowed
 
@@ -113,4 +114,12 @@ class WidgetConfigApi(WidgetPublicView):
     def get(self, request, widget_key: str):
         if not self.available:
             return Response({"key": widget_key, "available": False})
-        return Response({"key": widget_key, "available": True, **self.widget.published_config})
+        config = self.widget.published_config
+        return Response(
+            {
+                "key": widget_key,
+                "available": True,
+                **config,
+                "open_now": is_open(config.get("business_hours") or {}),
+            }
+        )

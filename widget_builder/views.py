@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,12 +32,15 @@ def widget_list(request):
 @member_required(MANAGERS)
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
-    form = WidgetSettingsForm(request.POST or None, instance=widget)
+    plan = next((p for p in settings.PLANS if p["code"] == request.tenant.plan), {})
+    form = WidgetSettingsForm(request.POST or None, instance=widget, plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
                 widget = form.save(commit=False)
                 widget.customized_at = widget.customized_at or timezone.now()
+                widget.suggested_questions = form.cleaned_data["suggested_questions"]
+                widget.business_hours = form.cleaned_data["business_hours"]
                 widget.save()
                 services.widget_allowed_origins_set(
                     widget=widget, origins=form.cleaned_data["allowed_origins"]

@@ -282,6 +282,7 @@ PLANS = [
         "ai_answers": 100,
         "storage_mb": 10,
         "seats": 1,
+        "remove_branding": False,
     },
     {
         "code": "starter",
@@ -291,6 +292,7 @@ PLANS = [
         "ai_answers": 2000,
         "storage_mb": 100,
         "seats": 3,
+        "remove_branding": False,
     },
     {
         "code": "pro",
@@ -300,6 +302,7 @@ PLANS = [
         "ai_answers": 10000,
         "storage_mb": 1000,
         "seats": 10,
+        "remove_branding": True,
     },
     {
         "code": "business",
@@ -309,6 +312,7 @@ PLANS = [
         "ai_answers": 50000,
         "storage_mb": 10000,
         "seats": 50,
+        "remove_branding": True,
     },
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from django.test import Client
@@ -39,6 +40,16 @@ def _form(widget, **changes) -> dict:
         "prechat_enabled": "",
         "consent_text": "",
         "consent_url": "",
+        "offset_x": "20",
+        "offset_y": "24",
+        "theme": "auto",
+        "launcher_icon": "help",
+        "locale": "de",
+        "custom_css": ".panel{border-radius:4px}",
+        "show_branding": "on",
+        "offline_message": "Back soon.",
+        "suggested_questions_text": "Do you ship abroad?\nWhat does it cost?",
+        "business_hours_json": "",
         "allowed_origins_text": "https://shop.example.com\nhttps://*.example.org",
         "prechat_fields_json": json.dumps([{"kind": "email", "label": "Email", "required": True}]),
     }
@@ -62,6 +73,13 @@ def test_save_draft_then_publish(owner, tenant_a, client):
         f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://shop.example.com"
     ).json()
     assert config["bot_name"] == "Sunny" and config["position"] == "left"
+    assert (
+        config["launcher_icon"] == "help"
+        and config["locale"] == "de"
+        and config["offset"] == {"x": 20, "y": 24}
+    )
+    assert config["suggested_questions"] == ["Do you ship abroad?", "What does it cost?"]
+    assert config["open_now"] is True and config["branding"] is True
     assert config["prechat"]["fields"][0]["kind"] == "email"
 
 
@@ -77,6 +95,15 @@ def test_save_draft_then_publish(owner, tenant_a, client):
             "Choose name",
         ),
         ({"allowed_origins_text": "ftp://nope.example"}, "allowed_origins_text", "not an origin"),
+        ({"show_branding": ""}, "show_branding", "Pro plan"),
+        ({"suggested_questions_text": "a\nb\nc\nd\ne"}, "suggested_questions_text", "up to 4"),
+        ({"business_hours_json": '{"tz": "Mars/Olympus", "days": {}}'}, "business_hours_json", "time zone"),
+        (
+            {"business_hours_json": '{"tz": "UTC", "days": {"mon": [["18:00", "09:00"]]}}'},
+            "business_hours_json",
+            "start before end",
+        ),
+        ({"offset_x": "900"}, "offset_x", "less than or equal to 200"),
     ],
 )
 def test_invalid_settings_show_inline_errors_and_save_nothing(owner, tenant_a, changes, field, fragment):
@@ -133,3 +160,35 @@ def test_blank_test_page_embeds_the_widget(client, tenant_a):
         f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://other.example.com"
     )
     assert elsewhere.status_code == 403
+
+
+def test_branding_can_be_removed_on_plans_that_allow_it(owner, tenant_a):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(plan="pro")
+    widget = _widget(tenant_a)
+    assert (
+        owner.post(
+            f"/dashboard/widgets/{widget.pk}/", {**_form(widget), "show_branding": "", "publish": "1"}
+        ).status_code
+        == 302
+    )
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.get(pk=widget.pk).published_config["branding"] is False
+
+
+def test_open_now_follows_business_hours():
+    from datetime import datetime
+
+    from widget_builder.hours import is_open
+
+    hours = {"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}
+    monday_10_berlin = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+    monday_18_berlin = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    assert (
+        is_open(hours, monday_10_berlin)
+        and not is_open(hours, monday_18_berlin)
+        and not is_open(hours, sunday)
+    )
+    assert is_open({}, sunday)

@@ -28,10 +28,16 @@
 
   window.__chatWidgetUI = function (ctx) {
     var cfg = ctx.config, storeKey = "chat-widget:" + ctx.key;
-    var t = function (name) { return (STRINGS[ctx.locale()] || STRINGS.en)[name]; };
+    var t = function (name) {
+      var lang = cfg.locale && cfg.locale !== "auto" ? cfg.locale : ctx.locale();
+      return (STRINGS[lang] || STRINGS.en)[name];
+    };
     var primary = (cfg.colors && cfg.colors.primary) || "#2d5bd7", onPrimary = (cfg.colors && cfg.colors.text) || "#fff";
+    var off = cfg.offset || {x: 20, y: 20};
+    var dark = ".panel{background:#111827;color:#f3f4f6}.bubble{background:#1f2937}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}";
+    var themeCss = cfg.theme === "dark" ? dark : cfg.theme === "light" ? "" : "@media (prefers-color-scheme:dark){" + dark + "}";
     var style = el("style", {text:
-      ".panel{all:initial;position:fixed;bottom:88px;" + (cfg.position === "left" ? "left" : "right") + ":20px;width:370px;max-width:calc(100vw - 24px);" +
+      ".panel{all:initial;position:fixed;bottom:" + ((+off.y || 0) + 68) + "px;" + (cfg.position === "left" ? "left" : "right") + ":" + (+off.x || 0) + "px;width:370px;max-width:calc(100vw - 24px);" +
       "height:560px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;border-radius:14px;overflow:hidden;" +
       "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#111827;background:#fff;box-shadow:0 12px 40px rgba(0,0,0,.25)}" +
       ".panel[hidden]{display:none}header{display:flex;align-items:center;justify-content:space-between;padding:14px 16px;background:" + primary + ";color:" + onPrimary + "}" +
@@ -41,15 +47,17 @@
       "label{display:block;font-weight:600;margin:10px 0 4px}input,select,textarea{box-sizing:border-box;width:100%;font:inherit;padding:8px 10px;border:1px solid #9ca3af;border-radius:8px;background:#fff;color:#111827}" +
       "input[type=checkbox]{width:auto;margin-right:6px}.check{display:flex;align-items:center;font-weight:400}" +
       ".err{color:#b42318;font-size:13px;margin:4px 0 0}.send{all:unset;box-sizing:border-box;cursor:pointer;display:block;width:100%;text-align:center;margin-top:14px;padding:10px;border-radius:8px;background:" + primary + ";color:" + onPrimary + ";font-weight:600}" +
-      "@media (prefers-color-scheme:dark){.panel{background:#111827;color:#f3f4f6}.bubble{background:#1f2937}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}}" +
+      themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
       "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}}"});
     var title = el("h2", {id: "cw-title", text: cfg.bot_name || t("title")});
     var closeBtn = el("button", {"class": "x", type: "button", "aria-label": t("close"), text: "×"});
     var body = el("div", {"class": "body", "aria-live": "polite"});
+    var brand = cfg.branding === false ? null : el("p", {"class": "brand", text: "Powered by Chatbot platform"});
     var panel = el("div", {"class": "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "cw-title", hidden: ""},
-      [el("header", {}, [title, closeBtn]), body]);
+      [el("header", {}, [title, closeBtn]), body, brand]);
     ctx.root.appendChild(style);
+    if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));  // the tenant's own CSS, inside the widget only
     ctx.root.appendChild(panel);
     closeBtn.addEventListener("click", function () { ctx.close(); });
     panel.addEventListener("keydown", function (e) {
@@ -178,10 +186,12 @@
       body.textContent = "";
       if (cfg.available === false) { say(t("offline")); closeBtn.focus(); return; }
       if (cfg.preview) {  // builder preview: show what visitors will see, send nothing
+        if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
         if (cfg.greeting) say(cfg.greeting);
         if (cfg.prechat && cfg.prechat.enabled) { renderPrechat(); }
         return;
       }
+      if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
       ensureSession().then(function () {
         if (session.conversation_id) { if (cfg.greeting) say(cfg.greeting); say(t("started")); closeBtn.focus(); return; }
         if (cfg.greeting) say(cfg.greeting);

@@ -20,6 +20,8 @@
   var pending = [], handlers = {}, state = {open: false, locale: (navigator.language || "en").slice(0, 2)};
   var queued = window.ChatWidget;
   var host, root, launcher, config, ui;
+  var ICONS = {chat: "M4 4h16v12H7l-3 3z", help: "M12 2a10 10 0 100 20 10 10 0 000-20zm1 16h-2v-2h2zm2.1-7.8l-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5c0-1.1.5-2.1 1.2-2.8l1.2-1.3a1.9 1.9 0 10-3.3-1.3H8a4 4 0 118 0c0 .9-.4 1.6-.9 2.1z",
+    spark: "M12 2l2.4 6.6L21 11l-6.6 2.4L12 20l-2.4-6.6L3 11l6.6-2.4z"};
 
   function t(name) { return (STRINGS[state.locale] || STRINGS.en)[name]; }
   function emit(name, data) { (handlers[name] || []).forEach(function (fn) { try { fn(data); } catch (e) { setTimeout(function () { throw e; }); } }); }
@@ -53,14 +55,16 @@
     root = host.attachShadow({mode: "open"});
     var color = config.available === false ? "#6b7280" : (config.colors && config.colors.primary) || "#2d5bd7";
     var text = (config.colors && config.colors.text) || "#fff";
+    var off = config.offset || {x: 20, y: 20}, side = config.position === "left" ? "left" : "right";
+    if (config.locale && config.locale !== "auto") state.locale = config.locale;
     root.innerHTML =
-      "<style>:host{all:initial}button{all:unset;box-sizing:border-box;cursor:pointer;position:fixed;bottom:20px;" +
-      (config.position === "left" ? "left" : "right") + ":20px;width:56px;height:56px;border-radius:50%;background:" + color +
+      "<style>:host{all:initial}button{all:unset;box-sizing:border-box;cursor:pointer;position:fixed;bottom:" + (+off.y || 0) + "px;" +
+      side + ":" + (+off.x || 0) + "px;width:56px;height:56px;border-radius:50%;background:" + color +
       ";color:" + text + ";display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);" +
       "transition:transform .15s}button:hover{transform:scale(1.06)}button:focus-visible{outline:3px solid " + color +
       ";outline-offset:3px}svg{width:28px;height:28px;fill:currentColor}@media (prefers-reduced-motion:reduce){button{transition:none}}</style>" +
       "<button type=\"button\" part=\"launcher\" aria-haspopup=\"dialog\" aria-expanded=\"false\">" +
-      "<svg viewBox=\"0 0 24 24\" aria-hidden=\"true\"><path d=\"M4 4h16v12H7l-3 3z\"/></svg></button>";
+      "<svg viewBox=\"0 0 24 24\" aria-hidden=\"true\"><path d=\"" + (ICONS[config.launcher_icon] || ICONS.chat) + "\"/></svg></button>";
     launcher = root.querySelector("button");
     launcher.setAttribute("aria-label", t("open"));
     launcher.addEventListener("click", function () { call("toggle", []); });
