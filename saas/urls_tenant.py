@@ -20,6 +20,7 @@ urlpatterns = [
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
     path("dashboard/team/", tenant_views.team, name="team"),
     path("dashboard/widgets/", widget_views.widget_list, name="widgets"),
+    path("dashboard/widgets/new", widget_views.widget_new, name="widget-new"),
     path("dashboard/widgets/<int:widget_id>/", widget_views.widget_edit, name="widget-edit"),
     path(
         "dashboard/widgets/<int:widget_id>/rotate-secret",

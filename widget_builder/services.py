@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from saas.errors import ValidationFailed
+from saas.errors import ProblemError, ValidationFailed
+from tenants.models import Tenant
 from tenants.services.widget_routes import widget_route_register
 
 from .models import Widget
@@ -22,9 +24,26 @@ def widget_ensure_default(*, tenant, owner) -> Widget:
     return existing or widget_create(tenant=tenant, name="Website chat")
 
 
+class QuotaExceeded(ProblemError):
+    status = 403
+    code = "quota_exceeded"
+    title = "Your plan's limit is reached"
+
+
 def widget_create(*, tenant, name: str) -> Widget:
-    """A new widget with its key registered in the public registry, in one transaction."""
+    """A new widget with its key registered in the public registry, in one transaction.
+    The plan caps how many widgets a workspace has (checked under a lock)."""
+    # The plan is read fresh: the request's tenant may come from a cache and predate an upgrade.
+    plan_code = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
+    plan = next((p for p in settings.PLANS if p["code"] == plan_code), None)
     with transaction.atomic():
+        if plan is not None:
+            existing = len(Widget.objects.select_for_update().values_list("pk", flat=True))
+            if existing >= plan["widgets"]:
+                raise QuotaExceeded(
+                    f"The {plan['name']} plan includes {plan['widgets']} widget(s). Upgrade to add more.",
+                    limit="widgets",
+                )
         widget = Widget.objects.create(name=name)
         widget_route_register(tenant=tenant, key=widget.key)
         return widget_publish(widget=widget)

@@ -29,6 +29,18 @@ def widget_list(request):
     return render(request, "widget_builder/list.html", context)
 
 
+@require_POST
+@member_required(MANAGERS)
+def widget_new(request):
+    name = (request.POST.get("name") or "").strip()[:120] or "New widget"
+    try:
+        widget = services.widget_create(tenant=request.tenant, name=name)
+    except services.QuotaExceeded as error:
+        messages.error(request, error.detail)
+        return redirect("widgets")
+    return redirect("widget-edit", widget_id=widget.pk)
+
+
 @member_required(MANAGERS)
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)

@@ -192,3 +192,22 @@ def test_open_now_follows_business_hours():
         and not is_open(hours, sunday)
     )
     assert is_open({}, sunday)
+
+
+def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
+    from tenants.models import Tenant, WidgetRoute
+
+    response = owner.post("/dashboard/widgets/new", {"name": "Second"})  # free plan: 1 widget
+    assert response["Location"] == "/dashboard/widgets/"
+    page = owner.get("/dashboard/widgets/")
+    assert b"includes 1 widget" in page.content
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.count() == 1
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(plan="starter")
+    created = owner.post("/dashboard/widgets/new", {"name": "Second"})
+    with tenant_context(tenant_a.tenant):
+        second = Widget.objects.get(name="Second")
+    assert created["Location"] == f"/dashboard/widgets/{second.pk}/"
+    assert WidgetRoute.objects.filter(key=second.key, tenant=tenant_a.tenant).exists()
+    assert second.published_at is not None
