@@ -41,6 +41,7 @@ def _setup():
         "ip_per_minute": 10**9,
         "widget_per_minute": 10**9,
         "sessions_per_ip_per_hour": 10**9,
+        "visitor_per_minute": 10**9,
     }
     call_command("migrate", interactive=False, verbosity=0)
     from django_tenants.utils import tenant_context

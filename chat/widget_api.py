@@ -55,6 +55,15 @@ class VisitorView(WidgetPublicView):
         contact = Contact.objects.filter(public_id=public_id, widget=self.widget).first()
         if contact is None:
             raise VisitorTokenInvalid()
+        retry = rate_limit(
+            request,
+            "widget-visitor",
+            limit=settings.WIDGET_RATE_LIMITS["visitor_per_minute"],
+            period_s=60,
+            key=str(contact.public_id),
+        )
+        if retry:
+            raise RateLimited(headers={"Retry-After": str(retry)})
         self.contact = contact
 
 

@@ -268,6 +268,7 @@ WIDGET_RATE_LIMITS = {
     "ip_per_minute": env.int("WIDGET_RATE_IP_PER_MINUTE", default=120),
     "widget_per_minute": env.int("WIDGET_RATE_WIDGET_PER_MINUTE", default=6000),
     "sessions_per_ip_per_hour": env.int("WIDGET_RATE_SESSIONS_PER_IP_PER_HOUR", default=30),
+    "visitor_per_minute": env.int("WIDGET_RATE_VISITOR_PER_MINUTE", default=60),
 }
 # Lifetime of the one-time token that carries a signed-in user to a tenant host.
 LOGIN_HANDOFF_SECONDS = 60

@@ -289,3 +289,13 @@ def test_conversations_are_the_visitors_own(client, known_user):
     stranger = _session(client, widget)
     assert _conversations(client, widget, stranger["token"]).json()["conversations"] == []
     assert _conversations(client, widget, "forged").status_code == 401
+
+
+def test_calls_per_visitor_are_limited(client, tenant_a, settings):
+    settings.WIDGET_RATE_LIMITS = {**settings.WIDGET_RATE_LIMITS, "visitor_per_minute": 3}
+    widget = _widget(tenant_a, prechat=False)
+    token = _session(client, widget)["token"]
+    statuses = [_conversations(client, widget, token).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    other = _session(client, widget)["token"]  # another visitor is not affected
+    assert _conversations(client, widget, other).status_code == 200
