@@ -57,7 +57,8 @@
     var panel = el("div", {"class": "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "cw-title", hidden: ""},
       [el("header", {}, [title, closeBtn]), body, brand]);
     ctx.root.appendChild(style);
-    if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));  // the tenant's own CSS, inside the widget only
+    if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));
+    if (cfg.preview_phone) ctx.root.appendChild(el("style", {text: ".panel{width:360px;height:min(640px,calc(100vh - 110px));border:8px solid #111;border-radius:28px}"}));  // the tenant's own CSS, inside the widget only
     ctx.root.appendChild(panel);
     closeBtn.addEventListener("click", function () { ctx.close(); });
     panel.addEventListener("keydown", function (e) {

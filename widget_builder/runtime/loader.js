@@ -78,15 +78,19 @@
     launcher.setAttribute("aria-expanded", "true");
     launcher.setAttribute("aria-label", t("close"));
     if (ui) { ui.show(); emit("open"); return; }
+    if (window.__chatWidgetUI) return mountUI();
     var s = document.createElement("script");
     s.src = CHAT_UI; s.async = true;
-    s.onload = function () {
-      ui = window.__chatWidgetUI({root: root, launcher: launcher, api: API, key: KEY, config: config,
-        locale: function () { return state.locale; }, emit: emit, close: closeChat});
-      pending.splice(0).forEach(function (c) { if (c[0] !== "open") ui.call(c[0], c[1]); });
-      ui.show(); emit("open");
-    };
+    s.onload = mountUI;
     document.head.appendChild(s);
+  }
+
+  function mountUI() {
+    if (ui) return;
+    ui = window.__chatWidgetUI({root: root, launcher: launcher, api: API, key: KEY, config: config,
+      locale: function () { return state.locale; }, emit: emit, close: closeChat});
+    pending.splice(0).forEach(function (c) { if (c[0] !== "open") ui.call(c[0], c[1]); });
+    if (state.open) { ui.show(); emit("open"); }  // the visitor may have closed it while it loaded
   }
 
   function closeChat() {
