@@ -14,9 +14,14 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
+def _now() -> float:
+    return time.time()
+
+
 def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None) -> int:
     """Count one hit; return 0 if allowed, else the seconds to wait (for ``Retry-After``)."""
-    window = int(time.time() // period_s)
+    now = _now()
+    window = int(now // period_s)
     cache_key = f"ratelimit:{scope}:{key or client_address(request)}:{window}"
     if cache.add(cache_key, 1, timeout=period_s):
         return 0
@@ -27,4 +32,4 @@ def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, k
         return 0
     if hits <= limit:
         return 0
-    return max(1, int((window + 1) * period_s - time.time()))
+    return max(1, int((window + 1) * period_s - now))

@@ -108,6 +108,12 @@ def clear_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _steady_rate_limit_clock(monkeypatch):
+    """Rate limits count in fixed windows; a test must not straddle a window boundary."""
+    monkeypatch.setattr("saas.ratelimit._now", lambda: 1_800_000_030.0)
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_and_clean_cache():
     """Start every test in public with an empty cache (host resolutions are cached)."""
     connection.set_schema_to_public()
