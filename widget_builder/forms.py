@@ -6,11 +6,13 @@ import json
 import re
 
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxValueValidator
 
 from saas.errors import ValidationFailed
 
 from .hours import business_hours_validate
+from .images import image_data_uri
 from .models import Widget
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -73,6 +75,13 @@ class WidgetSettingsForm(forms.ModelForm):
         }
 
     consent_url = forms.URLField(label="Privacy policy link", required=False, assume_scheme="https")
+    avatar_upload = forms.FileField(
+        label="Bot avatar", required=False, help_text="PNG, JPEG, GIF or WebP, up to 100 KB."
+    )
+    launcher_upload = forms.FileField(
+        label="Custom launcher icon", required=False, help_text="Replaces the built-in icon. Up to 100 KB."
+    )
+    remove_images = forms.BooleanField(label="Remove the uploaded avatar and icon", required=False)
     suggested_questions_text = forms.CharField(
         label="Suggested questions",
         required=False,
@@ -135,6 +144,13 @@ class WidgetSettingsForm(forms.ModelForm):
             self.add_error("show_branding", "Removing the “powered by” line needs the Pro plan or above.")
         if len(data.get("custom_css") or "") > 10000:
             self.add_error("custom_css", "Keep custom CSS under 10,000 characters.")
+        for upload_field, target in (("avatar_upload", "avatar"), ("launcher_upload", "launcher_image")):
+            upload = data.get(upload_field)
+            if upload:
+                try:
+                    data[target] = image_data_uri(upload)
+                except DjangoValidationError as exc:
+                    self.add_error(upload_field, exc.messages[0])
         data["allowed_origins"] = [
             line.strip() for line in (data.get("allowed_origins_text") or "").splitlines() if line.strip()
         ]

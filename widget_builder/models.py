@@ -52,6 +52,9 @@ class Widget(models.Model):
         default="auto",
     )
     suggested_questions = models.JSONField(default=list, blank=True)  # up to 4
+    # Small images as data: URIs (widget_builder.images): nothing is fetched from elsewhere.
+    avatar = models.TextField(blank=True, default="")
+    launcher_image = models.TextField(blank=True, default="")
     custom_css = models.TextField(blank=True, default="")  # applied inside the widget's Shadow DOM only
     show_branding = models.BooleanField(default=True)
     # Business hours: {"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}; empty = always open.

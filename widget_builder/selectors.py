@@ -17,6 +17,8 @@ def widget_public_config(widget: Widget) -> dict:
         "offset": {"x": widget.offset_x, "y": widget.offset_y},
         "theme": widget.theme,
         "launcher_icon": widget.launcher_icon,
+        "avatar": widget.avatar,
+        "launcher_image": widget.launcher_image,
         "locale": widget.locale,
         "suggested_questions": widget.suggested_questions,
         "custom_css": widget.custom_css,

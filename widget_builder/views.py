@@ -45,7 +45,7 @@ def widget_new(request):
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
     plan = next((p for p in settings.PLANS if p["code"] == request.tenant.plan), {})
-    form = WidgetSettingsForm(request.POST or None, instance=widget, plan=plan)
+    form = WidgetSettingsForm(request.POST or None, request.FILES or None, instance=widget, plan=plan)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -53,6 +53,11 @@ def widget_edit(request, widget_id: int):
                 widget.customized_at = widget.customized_at or timezone.now()
                 widget.suggested_questions = form.cleaned_data["suggested_questions"]
                 widget.business_hours = form.cleaned_data["business_hours"]
+                if form.cleaned_data.get("remove_images"):
+                    widget.avatar = widget.launcher_image = ""
+                for image in ("avatar", "launcher_image"):
+                    if form.cleaned_data.get(image):
+                        setattr(widget, image, form.cleaned_data[image])
                 widget.save()
                 services.widget_allowed_origins_set(
                     widget=widget, origins=form.cleaned_data["allowed_origins"]

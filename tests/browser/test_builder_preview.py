@@ -41,7 +41,7 @@ def test_preview_follows_unsaved_settings(page, site, live_port):
     assert dialog.get_by_role("heading", name="Previewy").is_visible()
     assert dialog.get_by_label("Work email *").is_visible()
 
-    page.get_by_role("button", name="Launcher").click()
+    page.get_by_role("button", name="Launcher", exact=True).click()
     assert not dialog.is_visible()
     with tenant_context(tenant):
         assert Widget.objects.get().bot_name == "Assistant"  # nothing was saved

@@ -211,3 +211,34 @@ def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
     assert created["Location"] == f"/dashboard/widgets/{second.pk}/"
     assert WidgetRoute.objects.filter(key=second.key, tenant=tenant_a.tenant).exists()
     assert second.published_at is not None
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def test_avatar_upload_is_checked_by_content_and_published_inline(owner, tenant_a, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    widget = _widget(tenant_a)
+    url = f"/dashboard/widgets/{widget.pk}/"
+    svg = SimpleUploadedFile("avatar.png", b"<svg onload=alert(1)></svg>", content_type="image/png")
+    refused = owner.post(url, {**_form(widget), "avatar_upload": svg})
+    assert refused.status_code == 200 and "PNG, JPEG" in " ".join(
+        refused.context["form"].errors["avatar_upload"]
+    )
+    big = SimpleUploadedFile("big.png", PNG_1PX + b"0" * 200_000, content_type="image/png")
+    assert "at most 100 KB" in " ".join(
+        owner.post(url, {**_form(widget), "avatar_upload": big}).context["form"].errors["avatar_upload"]
+    )
+
+    png = SimpleUploadedFile(
+        "face.jpg", PNG_1PX, content_type="image/jpeg"
+    )  # the name lies; the bytes decide
+    assert owner.post(url, {**_form(widget), "avatar_upload": png, "publish": "1"}).status_code == 302
+    config = client.get(
+        f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://shop.example.com"
+    ).json()
+    assert config["avatar"].startswith("data:image/png;base64,")

@@ -51,6 +51,10 @@
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
       "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}}"});
     var title = el("h2", {id: "cw-title", text: cfg.bot_name || t("title")});
+    if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(cfg.avatar || "")) {
+      title.insertBefore(el("img", {src: cfg.avatar, alt: "", width: "28", height: "28",
+        style: "border-radius:50%;vertical-align:middle;margin-right:8px;object-fit:cover"}), title.firstChild);
+    }
     var closeBtn = el("button", {"class": "x", type: "button", "aria-label": t("close"), text: "×"});
     var body = el("div", {"class": "body", "aria-live": "polite"});
     var brand = cfg.branding === false ? null : el("p", {"class": "brand", text: "Powered by Chatbot platform"});

@@ -66,6 +66,11 @@
       "<button type=\"button\" part=\"launcher\" aria-haspopup=\"dialog\" aria-expanded=\"false\">" +
       "<svg viewBox=\"0 0 24 24\" aria-hidden=\"true\"><path d=\"" + (ICONS[config.launcher_icon] || ICONS.chat) + "\"/></svg></button>";
     launcher = root.querySelector("button");
+    if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(config.launcher_image || "")) {
+      var img = document.createElement("img");
+      img.src = config.launcher_image; img.alt = ""; img.style.cssText = "width:32px;height:32px;object-fit:contain";
+      launcher.replaceChildren(img);
+    }
     launcher.setAttribute("aria-label", t("open"));
     launcher.addEventListener("click", function () { call("toggle", []); });
     document.body.appendChild(host);
