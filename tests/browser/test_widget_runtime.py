@@ -98,3 +98,41 @@ def test_widget_refused_on_another_site_without_breaking_the_page(page, site, ho
     assert page.locator("div[data-chat-widget]").count() == 0
     assert page.js_errors == []
     assert re.search("Customer shop", page.content())
+
+
+def test_keyboard_focus_api_and_phone_width(page, site, host_pages):
+    _, widget = _setup_widget(host_pages)
+    host_pages["/phone"] = (
+        "<!doctype html><html><body><h1>Shop</h1>"
+        "<script>window.events = []; window.ChatWidget = {q: ["
+        "['on', ['open', function () { events.push('open'); }]],"
+        " ['on', ['close', function () { events.push('close'); }]], ['setLocale', ['de']]]};</script>"
+        f'<script async src="{site}/w/v1/loader.js" data-widget="{widget.key}"></script></body></html>'
+    )
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"http://customer.test:{host_pages['port']}/phone")
+    launcher = page.get_by_role("button", name="Chat öffnen")  # queued setLocale("de") applied
+    launcher.wait_for()
+    launcher.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    box = dialog.bounding_box()
+    assert box["width"] == 360  # full width on a phone
+
+    # focus stays inside the dialog while tabbing
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        inside = page.evaluate(
+            "() => { const h = document.querySelector('[data-chat-widget]');"
+            " const a = h.shadowRoot.activeElement;"
+            " return !!(a && h.shadowRoot.querySelector('.panel').contains(a)); }"
+        )
+        assert inside
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    assert page.evaluate(
+        "() => document.activeElement.getAttribute('data-chat-widget') !== null"
+    )  # back on the launcher
+    assert page.evaluate("window.events") == ["open", "close"]
+    assert page.js_errors == []
