@@ -54,6 +54,8 @@ class Conversation(models.Model):
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOT, db_index=True)
+    # Highest sequence number given to a message; bumped under a row lock (chat.services).
+    last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -62,3 +64,41 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    """One message in a conversation. ``seq`` numbers them 1, 2, 3… per conversation, so a
+    reconnecting client asks for everything after the last number it saw."""
+
+    class Role(models.TextChoices):
+        VISITOR = "visitor", "Visitor"
+        BOT = "bot", "Bot"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=8, choices=Role.choices)
+    text = models.TextField()
+    citations = models.JSONField(default=list, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    # Sent by the client so a retried or doubled send stores one message.
+    client_message_id = models.CharField(max_length=64, blank=True, default="")
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_message_id"],
+                condition=~models.Q(client_message_id=""),
+                name="message_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.role}"

@@ -19,7 +19,8 @@ from saas.ratelimit import rate_limit
 from widget_builder.prechat import prechat_answers_clean
 from widget_builder.public_api import WidgetPublicView
 
-from .models import Contact, Conversation
+from .models import Contact, Conversation, Message
+from .services import message_append
 from .visitor_tokens import VisitorTokenInvalid, visitor_token_issue, visitor_token_read
 
 # Humans take longer than this to read and fill a form; bots do not.
@@ -256,3 +257,55 @@ class ConversationListApi(VisitorView):
             raise PrechatRequired("Submit the prechat form first.")
         conversation = Conversation.objects.create(widget=self.widget, contact=self.contact)
         return Response(ConversationOutput(conversation).data, status=status.HTTP_201_CREATED)
+
+
+class MessageOutput(serializers.Serializer):
+    seq = serializers.IntegerField()
+    role = serializers.CharField()
+    text = serializers.CharField()
+    citations = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    client_message_id = serializers.CharField(allow_blank=True)
+
+
+class MessageInput(serializers.Serializer):
+    text = serializers.CharField(max_length=20000, allow_blank=True, trim_whitespace=False)
+    client_message_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class ConversationMessagesApi(VisitorView):
+    """The visitor's messages in one of their conversations (``?after=<seq>`` for what is
+    new), and sending one. Answers are added by the chat engine."""
+
+    def _conversation(self, conversation_id: int) -> Conversation:
+        conversation = Conversation.objects.filter(
+            pk=conversation_id, widget=self.widget, contact=self.contact
+        ).first()
+        if conversation is None:
+            from saas.errors import NotFound
+
+            raise NotFound("No such conversation.")
+        return conversation
+
+    def get(self, request, widget_key: str, conversation_id: int):
+        conversation = self._conversation(conversation_id)
+        after = request.query_params.get("after", "0")
+        after = int(after) if after.isdigit() else 0
+        messages = Message.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")[:200]
+        return Response(
+            {"messages": MessageOutput(messages, many=True).data, "last_seq": conversation.last_seq}
+        )
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = self._conversation(conversation_id)
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = message_append(
+            conversation=conversation,
+            role=Message.Role.VISITOR,
+            text=data.validated_data["text"],
+            client_message_id=data.validated_data.get("client_message_id") or None,
+        )
+        return Response(
+            MessageOutput(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

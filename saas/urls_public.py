@@ -43,5 +43,10 @@ urlpatterns = [
         visitor_api.ConversationListApi.as_view(),
         name="widget-conversations",
     ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/messages",
+        visitor_api.ConversationMessagesApi.as_view(),
+        name="widget-messages",
+    ),
     path("", include("public_site.urls")),
 ]

@@ -72,18 +72,22 @@ def test_widget_on_an_allowed_site(page, site, host_pages):
     page.get_by_label("Your email *").fill("grace@example.com")
     page.wait_for_timeout(1600)  # a human's pace (faster is flagged as a bot)
     page.get_by_role("button", name="Start the conversation").click()
-    page.get_by_text("Your conversation has started").wait_for()
+    composer = page.get_by_label("Write a message…")
+    composer.wait_for()
     with tenant_context(tenant):
         contact = Contact.objects.get()
         assert (contact.name, contact.email, contact.flagged_as_bot) == ("Grace", "grace@example.com", False)
         assert Conversation.objects.filter(contact=contact).count() == 1
+    composer.fill("Do you deliver on Sundays?")
+    composer.press("Enter")
+    page.get_by_text("Do you deliver on Sundays?").wait_for()
 
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
     # the visitor keeps their conversation across page loads
     page.reload()
     page.locator("div[data-chat-widget] button").click()
-    page.get_by_text("Your conversation has started").wait_for()
+    page.get_by_text("Do you deliver on Sundays?").wait_for()  # the conversation came back
     with tenant_context(tenant):
         assert Contact.objects.count() == 1 and Conversation.objects.count() == 1
     assert page.js_errors == []
@@ -135,4 +139,24 @@ def test_keyboard_focus_api_and_phone_width(page, site, host_pages):
         "() => document.activeElement.getAttribute('data-chat-widget') !== null"
     )  # back on the launcher
     assert page.evaluate("window.events") == ["open", "close"]
+    assert page.js_errors == []
+
+
+def test_suggested_questions_start_the_conversation(page, site, host_pages):
+    from chat.models import Message
+
+    tenant, widget = _setup_widget(host_pages)
+    with tenant_context(tenant):
+        Widget.objects.filter(pk=widget.pk).update(
+            prechat_enabled=False, suggested_questions=["What are your hours?"]
+        )
+        widget = widget_publish(widget=Widget.objects.get(pk=widget.pk))
+    host_pages["/faq"] = _page_html(site, widget.key)
+    page.goto(f"http://customer.test:{host_pages['port']}/faq")
+    page.locator("div[data-chat-widget] button").click()
+    page.get_by_role("button", name="What are your hours?").click()
+    page.locator("p.bubble.mine", has_text="What are your hours?").wait_for()
+    assert page.get_by_role("button", name="What are your hours?").count() == 0
+    with tenant_context(tenant):
+        assert list(Message.objects.values_list("role", "text")) == [("visitor", "What are your hours?")]
     assert page.js_errors == []

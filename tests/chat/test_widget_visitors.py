@@ -299,3 +299,82 @@ def test_calls_per_visitor_are_limited(client, tenant_a, settings):
     assert statuses == [200, 200, 200, 429]
     other = _session(client, widget)["token"]  # another visitor is not affected
     assert _conversations(client, widget, other).status_code == 200
+
+
+def _messages_url(widget, conversation_id):
+    return f"/api/widget/v1/{widget.key}/conversations/{conversation_id}/messages"
+
+
+def _send(client, widget, token, conversation_id, **body):
+    return client.post(
+        _messages_url(widget, conversation_id),
+        body,
+        content_type="application/json",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+def _started(client, tenant):
+    widget = _widget(tenant, prechat=False)
+    token = _session(client, widget)["token"]
+    conversation = client.post(
+        f"/api/widget/v1/{widget.key}/conversations",
+        {},
+        content_type="application/json",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()
+    return widget, token, conversation["id"]
+
+
+def test_messages_are_numbered_and_listed_after_a_sequence(client, tenant_a):
+    widget, token, conversation_id = _started(client, tenant_a)
+    seqs = [_send(client, widget, token, conversation_id, text=f"hello {i}").json()["seq"] for i in range(3)]
+    assert seqs == [1, 2, 3]
+    listed = client.get(
+        _messages_url(widget, conversation_id) + "?after=1",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()
+    assert [m["seq"] for m in listed["messages"]] == [2, 3] and listed["last_seq"] == 3
+    assert listed["messages"][0]["role"] == "visitor" and listed["messages"][0]["text"] == "hello 1"
+
+
+def test_the_same_client_message_id_stores_one_message(client, tenant_a):
+    from chat.models import Message
+
+    widget, token, conversation_id = _started(client, tenant_a)
+    first = _send(client, widget, token, conversation_id, text="Where is my order?", client_message_id="c-1")
+    again = _send(client, widget, token, conversation_id, text="Where is my order?", client_message_id="c-1")
+    assert first.status_code == 201 and again.status_code == 200 and first.json() == again.json()
+    changed = _send(client, widget, token, conversation_id, text="Something else", client_message_id="c-1")
+    assert changed.status_code == 422 and changed.json()["code"] == "client_message_id_reused"
+    with tenant_context(tenant_a.tenant):
+        assert Message.objects.filter(conversation_id=conversation_id).count() == 1
+
+
+def test_bad_messages_and_foreign_conversations(client, tenant_a):
+    widget, token, conversation_id = _started(client, tenant_a)
+    assert (
+        _send(client, widget, token, conversation_id, text="   ").json()["errors"]["text"][0]["code"]
+        == "required"
+    )
+    assert (
+        _send(client, widget, token, conversation_id, text="x" * 5000).json()["errors"]["text"][0]["code"]
+        == "too_long"
+    )
+    stranger = _session(client, widget)["token"]
+    assert _send(client, widget, stranger, conversation_id, text="hi").status_code == 404
+    assert (
+        client.get(
+            _messages_url(widget, conversation_id),
+            HTTP_HOST=PUBLIC_HOST,
+            HTTP_ORIGIN=ORIGIN,
+            HTTP_AUTHORIZATION=f"Bearer {stranger}",
+        ).status_code
+        == 404
+    )

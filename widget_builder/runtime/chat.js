@@ -5,16 +5,16 @@
   var STRINGS = {
     en: {title: "Chat", close: "Close chat", send: "Start the conversation", offline: "We are offline right now. Please try again later.",
          required: "This field is required.", started: "Thanks! Your conversation has started.", error: "Something went wrong. Please try again.",
-         consent: "I agree"},
+         consent: "I agree", message: "Write a message…", sendMessage: "Send"},
     es: {title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
-         consent: "Acepto"},
+         consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar"},
     fr: {title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
-         consent: "J'accepte"},
+         consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer"},
     de: {title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
-         consent: "Ich stimme zu"}
+         consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden"}
   };
 
   function el(tag, attrs, children) {
@@ -47,6 +47,10 @@
       "label{display:block;font-weight:600;margin:10px 0 4px}input,select,textarea{box-sizing:border-box;width:100%;font:inherit;padding:8px 10px;border:1px solid #9ca3af;border-radius:8px;background:#fff;color:#111827}" +
       "input[type=checkbox]{width:auto;margin-right:6px}.check{display:flex;align-items:center;font-weight:400}" +
       ".err{color:#b42318;font-size:13px;margin:4px 0 0}.send{all:unset;box-sizing:border-box;cursor:pointer;display:block;width:100%;text-align:center;margin-top:14px;padding:10px;border-radius:8px;background:" + primary + ";color:" + onPrimary + ";font-weight:600}" +
+      ".mine{background:" + primary + ";color:" + onPrimary + ";margin-left:32px}.chips{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 12px}" +
+      ".chip{all:unset;cursor:pointer;border:1px solid " + primary + ";color:inherit;border-radius:14px;padding:4px 10px;font-size:13px}" +
+      ".composer{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb}.composer textarea{flex:1;resize:none}" +
+      ".composer button{all:unset;cursor:pointer;padding:0 12px;border-radius:8px;background:" + primary + ";color:" + onPrimary + "}" +
       themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
       "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}}"});
@@ -177,13 +181,60 @@
 
     function startConversation() {
       body.textContent = "";
-      if (cfg.greeting) say(cfg.greeting);
       return request("POST", "/conversations", {}).then(function (res) {
         if (!res.ok) throw new Error("conversation");
         session.conversation_id = res.json.id; remember(session);
-        say(t("started"));
-        closeBtn.focus();  // focus stays inside the dialog once the form is gone
         ctx.emit("message", {type: "conversation_started", conversation_id: res.json.id});
+        return renderChat();
+      }).catch(function () { say(t("error")); });
+    }
+
+    var composer = null;
+    function bubble(message) {
+      body.appendChild(el("p", {"class": "bubble" + (message.role === "visitor" ? " mine" : ""), text: message.text}));
+      body.scrollTop = body.scrollHeight;
+    }
+
+    function send(text) {
+      text = (text || "").trim();
+      if (!text) return Promise.resolve();
+      var id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
+      var chips = body.querySelector(".chips");
+      if (chips) chips.remove();
+      return request("POST", "/conversations/" + session.conversation_id + "/messages", {text: text, client_message_id: id})
+        .then(function (res) {
+          if (!res.ok) { say((res.json && res.json.errors && res.json.errors.text && res.json.errors.text[0].message) || t("error")); return; }
+          bubble(res.json);
+          ctx.emit("message", {type: "sent", message: res.json});
+        }).catch(function () { say(t("error")); });
+    }
+
+    function renderChat() {
+      body.textContent = "";
+      if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
+      if (cfg.greeting) say(cfg.greeting);
+      return request("GET", "/conversations/" + session.conversation_id + "/messages").then(function (res) {
+        var messages = (res.ok && res.json.messages) || [];
+        messages.forEach(bubble);
+        var questions = (cfg.suggested_questions || []).slice(0, 4);
+        if (!messages.length && questions.length) {
+          body.appendChild(el("div", {"class": "chips", role: "group", "aria-label": t("title")}, questions.map(function (q) {
+            var chip = el("button", {"class": "chip", type: "button", text: q});
+            chip.addEventListener("click", function () { send(q); });
+            return chip;
+          })));
+        }
+        if (!composer) {
+          var input = el("textarea", {rows: "2", "aria-label": t("message"), placeholder: t("message")});
+          var button = el("button", {type: "submit", text: t("sendMessage")});
+          composer = el("form", {"class": "composer"}, [input, button]);
+          composer.addEventListener("submit", function (e) { e.preventDefault(); var v = input.value; input.value = ""; send(v); });
+          input.addEventListener("keydown", function (e) {
+            if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
+          });
+          panel.insertBefore(composer, brand);
+        }
+        composer.querySelector("textarea").focus();
       }).catch(function () { say(t("error")); });
     }
 
@@ -198,10 +249,10 @@
       }
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
       ensureSession().then(function () {
-        if (session.conversation_id) { if (cfg.greeting) say(cfg.greeting); say(t("started")); closeBtn.focus(); return; }
+        if (session.conversation_id) return renderChat();
         if (cfg.greeting) say(cfg.greeting);
         if (cfg.prechat && cfg.prechat.enabled && session.prechat_required !== false) renderPrechat();
-        else startConversation().then(function () { closeBtn.focus(); });
+        else startConversation();
       }).catch(function () { say(t("error")); closeBtn.focus(); });
     }
 
