@@ -82,7 +82,9 @@ def _session_body(tenant, widget, contact) -> dict:
         "token": token,
         "expires_at": expires_at.isoformat(),
         "visitor_id": str(contact.public_id),
-        "prechat_required": widget.prechat_enabled and contact.prechat_submitted_at is None,
+        # What visitors see is the published form, never the draft.
+        "prechat_required": bool((widget.published_config.get("prechat") or {}).get("enabled"))
+        and contact.prechat_submitted_at is None,
     }
 
 
@@ -211,7 +213,7 @@ class IdentifyApi(VisitorView):
         data.is_valid(raise_exception=True)
         user_id, user_hash = data.validated_data["id"], data.validated_data.get("user_hash", "")
         expected = identity_hash(self.widget.identity_secret, user_id)
-        verified = bool(user_hash) and hmac.compare_digest(user_hash.lower(), expected)
+        verified = bool(user_hash) and hmac.compare_digest(user_hash.lower().encode(), expected.encode())
         if (user_hash and not verified) or (self.widget.identity_enforced and not verified):
             raise IdentityInvalid("Sign the user id on your server with the widget's identity secret.")
 
@@ -290,7 +292,7 @@ class ConversationMessagesApi(VisitorView):
     def get(self, request, widget_key: str, conversation_id: int):
         conversation = self._conversation(conversation_id)
         after = request.query_params.get("after", "0")
-        after = int(after) if after.isdigit() else 0
+        after = int(after) if after.isascii() and after.isdigit() and len(after) < 10 else 0
         messages = Message.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")[:200]
         return Response(
             {"messages": MessageOutput(messages, many=True).data, "last_seq": conversation.last_seq}

@@ -100,6 +100,9 @@ def prechat_answers_clean(fields: list[dict], data: dict) -> dict:
             cleaned[key] = checked
             continue
         text = str(value).strip() if isinstance(value, str | int | float) else ""
+        if "\x00" in text:
+            errors[key] = [_error("invalid", "This value contains characters that are not allowed.")]
+            continue
         if not text:
             if field["required"]:
                 errors[key] = [_error("required", "This field is required.")]

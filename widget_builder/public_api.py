@@ -13,6 +13,7 @@ Visitors' browsers call it from customers' sites, so every call:
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.cache import patch_vary_headers
 from django_tenants.utils import tenant_context
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -79,7 +80,7 @@ class WidgetPublicView(APIView):
         super().check_permissions(request)
         if not self.origin_ok(request):
             raise OriginNotAllowed("Add this site's origin to the widget's allowed domains.")
-        if not self.available and not self.serves_unavailable:
+        if not self.available and not self.serves_unavailable and request.method != "OPTIONS":
             raise WidgetUnavailable("The widget is offline. Try again later.")
 
     def origin_ok(self, request) -> bool:
@@ -101,7 +102,7 @@ class WidgetPublicView(APIView):
             response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
             response["Access-Control-Max-Age"] = CORS_MAX_AGE
-        response["Vary"] = "Origin"
+        patch_vary_headers(response, ["Origin"])
         response["Cache-Control"] = "no-store"
         return response
 

@@ -378,3 +378,45 @@ def test_bad_messages_and_foreign_conversations(client, tenant_a):
         ).status_code
         == 404
     )
+
+
+def test_session_follows_the_published_form_not_the_draft(client, tenant_a):
+    widget = _widget(tenant_a)  # published with prechat on
+    with tenant_context(tenant_a.tenant):
+        Widget.objects.filter(pk=widget.pk).update(prechat_enabled=False)  # draft only
+    assert _session(client, widget)["prechat_required"] is True
+
+
+def test_odd_input_is_refused_cleanly(client, tenant_a, known_user):
+    widget, _, conversation = known_user
+    visitor = _session(client, widget)
+    assert _identify(client, widget, visitor["token"], id="u-1", user_hash="é" * 64).status_code == 401
+    ok = client.get(
+        _messages_url(widget, conversation.pk) + "?after=²",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {visitor['token']}",
+    )
+    assert ok.status_code == 404  # not this visitor's conversation, and no 500
+
+    form_widget = _widget(tenant_a)
+    session = _session(client, form_widget)
+    bad = _post(
+        client,
+        form_widget,
+        "prechat",
+        {"answers": {**GOOD, "name": "Ada\u0000"}, "elapsed_ms": 9000},
+        token=session["token"],
+    )
+    assert bad.status_code == 422 and bad.json()["errors"]["name"][0]["code"] == "invalid"
+
+
+def test_preflight_still_answers_when_the_widget_is_offline(client, tenant_a):
+    widget = _widget(tenant_a, prechat=False)
+    with tenant_context(tenant_a.tenant):
+        Widget.objects.filter(pk=widget.pk).update(is_enabled=False)
+    response = client.options(
+        f"/api/widget/v1/{widget.key}/session", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN=ORIGIN
+    )
+    assert response.status_code == 204 and response["Access-Control-Allow-Origin"] == ORIGIN
+    assert _post(client, widget, "session").json()["code"] == "widget_unavailable"

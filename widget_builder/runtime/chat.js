@@ -87,17 +87,32 @@
     var session = null;
     try { session = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { session = null; }
 
-    function request(method, path, data) {
+    function request(method, path, data, retried) {
       var headers = {"Content-Type": "application/json"};
       if (session && session.token) headers.Authorization = "Bearer " + session.token;
       return fetch(ctx.api + path, {method: method, headers: headers, credentials: "omit",
         body: data ? JSON.stringify(data) : undefined}).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (json) { return {ok: r.ok, status: r.status, json: json}; });
+      }).then(function (res) {
+        // The server no longer accepts this visitor's token: start afresh once.
+        if (res.status === 401 && !retried && path !== "/session") {
+          forget();
+          return ensureSession().then(function () { return request(method, path, data, true); });
+        }
+        return res;
       });
     }
+    function forget() { session = null; try { localStorage.removeItem(storeKey); } catch (e) { /* private mode */ } }
     function remember(s) { session = s; try { localStorage.setItem(storeKey, JSON.stringify(s)); } catch (e) { /* private mode */ } }
     function ensureSession() {
-      if (session && session.token && new Date(session.expires_at) > new Date()) return Promise.resolve(session);
+      var left = session && session.token ? new Date(session.expires_at) - new Date() : 0;
+      if (left > 7 * 864e5) return Promise.resolve(session);
+      if (left > 0) {  // renew in the last week, keeping the same visitor and history
+        return request("POST", "/session/renew", {}, true).then(function (res) {
+          if (res.ok) { remember(Object.assign({}, session, res.json)); return session; }
+          forget(); return ensureSession();
+        });
+      }
       return request("POST", "/session", {page_url: location.href.slice(0, 2000), referrer: document.referrer.slice(0, 2000), locale: ctx.locale()})
         .then(function (res) { if (!res.ok) throw new Error("session"); remember(res.json); return session; });
     }
@@ -263,7 +278,12 @@
       call: function (name, args) {
         if (name === "identify") {
           ensureSession().then(function () { return request("POST", "/identify", args[0] || {}); })
-            .then(function (res) { if (res.ok) remember(Object.assign({}, session, res.json)); });
+            .then(function (res) {
+              if (!res.ok) return;
+              var next = Object.assign({}, session, res.json);
+              if (res.json.visitor_id !== session.visitor_id) delete next.conversation_id;  // now another visitor's history
+              remember(next);
+            });
         }
       }
     };
