@@ -14,8 +14,8 @@ from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from saas.errors import Conflict, ProblemError, RateLimited
-from saas.ratelimit import rate_limit
+from saas.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from saas.ratelimit import rate_limit_enforce
 from widget_builder.prechat import prechat_answers_clean
 from widget_builder.public_api import WidgetPublicView
 
@@ -56,15 +56,13 @@ class VisitorView(WidgetPublicView):
         contact = Contact.objects.filter(public_id=public_id, widget=self.widget).first()
         if contact is None:
             raise VisitorTokenInvalid()
-        retry = rate_limit(
+        rate_limit_enforce(
             request,
             "widget-visitor",
             limit=settings.WIDGET_RATE_LIMITS["visitor_per_minute"],
             period_s=60,
             key=str(contact.public_id),
         )
-        if retry:
-            raise RateLimited(headers={"Retry-After": str(retry)})
         self.contact = contact
 
 
@@ -92,14 +90,12 @@ class SessionStartApi(WidgetPublicView):
     """Start a visitor session: a contact and its token (limited per IP per hour)."""
 
     def post(self, request, widget_key: str):
-        retry = rate_limit(
+        rate_limit_enforce(
             request,
             "widget-session",
             limit=settings.WIDGET_RATE_LIMITS["sessions_per_ip_per_hour"],
             period_s=3600,
         )
-        if retry:
-            raise RateLimited(headers={"Retry-After": str(retry)})
         data = SessionInput(data=request.data)
         data.is_valid(raise_exception=True)
         contact = Contact.objects.create(
@@ -141,8 +137,6 @@ class PrechatSubmitApi(VisitorView):
         answers = prechat_answers_clean(prechat.get("fields", []), data.validated_data["answers"])
         consent = prechat.get("consent")
         if consent and not data.validated_data["consent"]:
-            from saas.errors import ValidationFailed
-
             raise ValidationFailed(
                 errors={"consent": [{"code": "required", "message": "Please accept to continue."}]}
             )
@@ -284,8 +278,6 @@ class ConversationMessagesApi(VisitorView):
             pk=conversation_id, widget=self.widget, contact=self.contact
         ).first()
         if conversation is None:
-            from saas.errors import NotFound
-
             raise NotFound("No such conversation.")
         return conversation
 

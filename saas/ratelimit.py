@@ -7,6 +7,8 @@ import time
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from saas.errors import RateLimited
+
 
 def client_address(request: HttpRequest) -> str:
     # REMOTE_ADDR is the client's once uvicorn runs with --proxy-headers behind a trusted
@@ -33,3 +35,13 @@ def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, k
     if hits <= limit:
         return 0
     return max(1, int((window + 1) * period_s - now))
+
+
+def rate_limit_enforce(
+    request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None
+) -> None:
+    """``rate_limit`` for views that answer through the problem-details handler: raises
+    ``RateLimited`` (429 with ``Retry-After``) when over the limit."""
+    retry = rate_limit(request, scope, limit=limit, period_s=period_s, key=key)
+    if retry:
+        raise RateLimited(headers={"Retry-After": str(retry)})

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from .models import Domain, Membership, Tenant
+from .models import Domain, Membership, Tenant, WidgetRoute
 
 # Tenant apps register the tables whose row counts platform staff see per tenant
 # (label -> model). Registration keeps the dependency direction: apps import tenants.
@@ -40,8 +40,6 @@ def slug_availability(value: str) -> str:
 
 def widget_route_resolve(key: str) -> Tenant | None:
     """The tenant owning widget ``key`` (any status), or None."""
-    from .models import WidgetRoute
-
     if not key.startswith("wk_") or len(key) > 40:
         return None
 
@@ -54,6 +52,13 @@ def widget_route_resolve(key: str) -> Tenant | None:
 
 def widget_route_cache_forget(key: str) -> None:
     _cache_forget("widget", key)
+
+
+def tenant_plan(tenant: Tenant) -> dict:
+    """The tenant's plan definition, read fresh (a request's tenant may come from a cache and
+    predate an upgrade). Unknown codes give ``{}``. The billing issue takes plans over."""
+    code = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
+    return next((plan for plan in settings.PLANS if plan["code"] == code), {})
 
 
 def counted_model_register(label: str, model: type) -> None:

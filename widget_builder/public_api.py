@@ -19,8 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas.errors import NotFound, PermissionDenied, RateLimited, ServiceUnavailable
-from saas.ratelimit import rate_limit
+from saas.errors import NotFound, PermissionDenied, ServiceUnavailable, problem_response
+from saas.ratelimit import rate_limit_enforce
 from tenants.models import Tenant
 from tenants.selectors import widget_route_resolve
 
@@ -53,28 +53,22 @@ class WidgetPublicView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         limits = settings.WIDGET_RATE_LIMITS
-        retry = rate_limit(request, "widget-ip", limit=limits["ip_per_minute"], period_s=60) or rate_limit(
+        rate_limit_enforce(request, "widget-ip", limit=limits["ip_per_minute"], period_s=60)
+        rate_limit_enforce(
             request, "widget", limit=limits["widget_per_minute"], period_s=60, key=kwargs["widget_key"]
         )
-        if retry:
-            raise RateLimited(headers={"Retry-After": str(retry)})
 
     def dispatch(self, request, *args, widget_key: str = "", **kwargs):
         tenant = widget_route_resolve(widget_key)
         if tenant is None or tenant.status in (Tenant.Status.DELETING, Tenant.Status.PROVISIONING):
-            return self._plain(request, NotFound("No widget has this key."))
+            return problem_response(NotFound("No widget has this key."))
         with tenant_context(tenant):
             widget = Widget.objects.filter(key=widget_key).first()
             if widget is None:
-                return self._plain(request, NotFound("No widget has this key."))
+                return problem_response(NotFound("No widget has this key."))
             self.tenant, self.widget = tenant, widget
             self.available = tenant.status == Tenant.Status.ACTIVE and widget.is_enabled
             return super().dispatch(request, *args, widget_key=widget_key, **kwargs)
-
-    def _plain(self, request, error):
-        from saas.errors import problem_response
-
-        return problem_response(error)
 
     def check_permissions(self, request):
         super().check_permissions(request)

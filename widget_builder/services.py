@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from saas.errors import ProblemError, ValidationFailed
-from tenants.models import Tenant
+from tenants.selectors import tenant_plan
 from tenants.services.widget_routes import widget_route_register
 
 from .models import Widget
@@ -33,11 +32,9 @@ class QuotaExceeded(ProblemError):
 def widget_create(*, tenant, name: str) -> Widget:
     """A new widget with its key registered in the public registry, in one transaction.
     The plan caps how many widgets a workspace has (checked under a lock)."""
-    # The plan is read fresh: the request's tenant may come from a cache and predate an upgrade.
-    plan_code = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
-    plan = next((p for p in settings.PLANS if p["code"] == plan_code), None)
+    plan = tenant_plan(tenant)
     with transaction.atomic():
-        if plan is not None:
+        if plan:
             existing = len(Widget.objects.select_for_update().values_list("pk", flat=True))
             if existing >= plan["widgets"]:
                 raise QuotaExceeded(

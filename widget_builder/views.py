@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from saas.errors import ValidationFailed
 from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
 from tenants.hosts import public_url
+from tenants.selectors import tenant_plan
 from tenants.views import shell_context
 
 from . import services
@@ -44,8 +44,9 @@ def widget_new(request):
 @member_required(MANAGERS)
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
-    plan = next((p for p in settings.PLANS if p["code"] == request.tenant.plan), {})
-    form = WidgetSettingsForm(request.POST or None, request.FILES or None, instance=widget, plan=plan)
+    form = WidgetSettingsForm(
+        request.POST or None, request.FILES or None, instance=widget, plan=tenant_plan(request.tenant)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
