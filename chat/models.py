@@ -1,8 +1,9 @@
-"""Conversations live in the tenant's schema. Messages, contacts and the answer pipeline
-arrive with the chat engine issue; the status set below is the one it will use."""
+"""Conversations, their messages, the bot's settings and automations: all in the tenant's
+schema. The answer pipeline that fills them is ``chat.answering``."""
 
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -58,6 +59,15 @@ class Conversation(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    handoff_requested_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # CSAT, asked when the conversation closes.
+    csat_score = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    csat_comment = models.CharField(max_length=1000, blank=True, default="")
+    csat_at = models.DateTimeField(null=True, blank=True)
+    transcript_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -86,8 +96,25 @@ class Message(models.Model):
     client_message_id = models.CharField(max_length=64, blank=True, default="")
     tokens_in = models.PositiveIntegerField(null=True, blank=True)
     tokens_out = models.PositiveIntegerField(null=True, blank=True)
-    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)  # to the first token
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Bot answers: the visitor message answered (at most one answer each), how it ended,
+    # what produced it and what it cost.
+    reply_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply"
+    )
+    outcome = models.CharField(max_length=12, blank=True, default="")  # chat.answering.Outcome
+    provider = models.CharField(max_length=24, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    automation_rule = models.ForeignKey(
+        "AutomationRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # Visitor feedback on a bot answer: +1 / -1 with an optional comment.
+    feedback_rating = models.SmallIntegerField(null=True, blank=True)
+    feedback_comment = models.CharField(max_length=1000, blank=True, default="")
+    feedback_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
@@ -102,3 +129,128 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.role}"
+
+
+class BotSettings(models.Model):
+    """How a widget's bot answers (dashboard: widget > Bot). Defaults work on first run:
+    the platform's provider (offline until one is configured), answers from the knowledge
+    base only, a human handoff offered when there is no good answer."""
+
+    class Provider(models.TextChoices):
+        PLATFORM = "platform", "Platform default"
+        ANTHROPIC = "anthropic", "Anthropic"
+        OPENAI = "openai", "OpenAI"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server (Ollama, vLLM, …)"
+        OFFLINE = "offline", "Offline: quote the knowledge base"
+
+    class KeySource(models.TextChoices):
+        PLATFORM = "platform", "Platform key (counts against plan credits)"
+        OWN = "own", "Our own key"
+
+    class Language(models.TextChoices):
+        VISITOR = "visitor", "Answer in the visitor's language"
+        WIDGET = "widget", "Always answer in the widget's language"
+
+    widget = models.OneToOneField("widget_builder.Widget", on_delete=models.CASCADE, related_name="bot")
+    provider = models.CharField(max_length=24, choices=Provider.choices, default=Provider.PLATFORM)
+    model = models.CharField(max_length=100, blank=True, default="")  # blank: the provider's default
+    base_url = models.URLField(max_length=300, blank=True, default="")  # OpenAI-compatible servers
+    key_source = models.CharField(max_length=12, choices=KeySource.choices, default=KeySource.PLATFORM)
+    # The tenant's own key, encrypted (saas.crypto); only its hint is ever shown again.
+    api_key_encrypted = models.TextField(blank=True, default="")
+    api_key_hint = models.CharField(max_length=8, blank=True, default="")
+    temperature = models.FloatField(default=0.3, validators=[MinValueValidator(0), MaxValueValidator(1)])
+    max_answer_tokens = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(50), MaxValueValidator(4000)]
+    )
+    persona = models.TextField(
+        max_length=4000,
+        blank=True,
+        default="You are a friendly, concise support assistant. Keep answers short and practical.",
+    )
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.VISITOR)
+    knowledge_only = models.BooleanField(default=True)  # False: may use general knowledge
+    no_answer_text = models.CharField(
+        max_length=500, default="I'm sorry, I don't have a good answer to that yet."
+    )
+    unavailable_text = models.CharField(
+        max_length=500, default="Sorry, I can't answer right now. Please try again in a moment."
+    )
+    offer_handoff = models.BooleanField(default=True)
+    knowledge_bases = models.ManyToManyField("knowledge.KnowledgeBase", blank=True, related_name="bots")
+    # Visitor attachments: kinds among image/pdf/text, and a size limit.
+    attachment_kinds = models.JSONField(default=list, blank=True)
+    attachment_max_mb = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Bot of {self.widget_id}"
+
+
+class AutomationRule(models.Model):
+    """Tried before the LLM, in ``position`` order: the greeting when a conversation opens,
+    the offline reply outside business hours, then keyword and regex rules."""
+
+    class Kind(models.TextChoices):
+        GREETING = "greeting", "Greeting when a conversation opens"
+        OFFLINE = "offline", "Auto-reply outside business hours"
+        KEYWORD = "keyword", "Keywords"
+        REGEX = "regex", "Regular expression"
+
+    widget = models.ForeignKey("widget_builder.Widget", on_delete=models.CASCADE, related_name="automations")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=120)
+    pattern = models.CharField(max_length=500, blank=True, default="")  # keywords: comma separated
+    reply = models.TextField(max_length=4000)
+    # Keyword/regex rules: answer with the reply instead of the LLM (else reply, then the LLM).
+    replaces_answer = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+    is_enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AutomationFiring(models.Model):
+    """The log of automations that fired."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="firings")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="automation_firings"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL)
+    fired_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} in {self.conversation_id}"
+
+
+def attachment_path(instance, filename: str) -> str:
+    # Never the visitor's file name: no traversal, no collisions. The storage adds the
+    # tenant's prefix (saas.storage).
+    return f"chat/attachments/{instance.conversation_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachment_files")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachment_files"
+    )
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    name = models.CharField(max_length=200)  # shown only, cleaned
+    content_type = models.CharField(max_length=60)  # from the bytes, never the client
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from saas.errors import ProblemError, ValidationFailed
 
 from .models import Conversation, Message
 
-MAX_MESSAGE_CHARS = 4000
+MAX_MESSAGE_CHARS = 4000  # what visitors and agents may send
+MAX_ANSWER_CHARS = 20000  # what a bot answer is cut to
 
 
 class ClientMessageIdReused(ProblemError):
@@ -26,9 +28,11 @@ def message_append(
     returns it both times; reused with a different text it is refused (422).
     """
     text = (text or "").strip()
-    if not text:
+    if role == Message.Role.BOT:
+        text = text[:MAX_ANSWER_CHARS]
+    elif not text and not extra.get("attachments"):
         raise ValidationFailed(errors={"text": [{"code": "required", "message": "Write a message."}]})
-    if len(text) > MAX_MESSAGE_CHARS:
+    elif len(text) > MAX_MESSAGE_CHARS:
         raise ValidationFailed(
             errors={
                 "text": [
@@ -65,3 +69,42 @@ def _same_or_refuse(existing: Message, text: str) -> Message:
     if existing.text != text:
         raise ClientMessageIdReused("Send a new client_message_id for a new message.")
     return existing
+
+
+def message_feedback(*, message: Message, rating: int, comment: str = "") -> Message:
+    message.feedback_rating, message.feedback_comment = rating, comment.strip()
+    message.feedback_at = timezone.now()
+    message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
+    return message
+
+
+def conversation_close(*, conversation: Conversation) -> Conversation:
+    if conversation.status != Conversation.Status.CLOSED:
+        conversation.status, conversation.closed_at = Conversation.Status.CLOSED, timezone.now()
+        conversation.save(update_fields=["status", "closed_at", "updated_at"])
+    return conversation
+
+
+def conversation_rate(*, conversation: Conversation, score: int, comment: str = "") -> Conversation:
+    conversation.csat_score, conversation.csat_comment = score, comment.strip()
+    conversation.csat_at = timezone.now()
+    conversation.save(update_fields=["csat_score", "csat_comment", "csat_at", "updated_at"])
+    return conversation
+
+
+HANDOFF_NOTE = "You asked for a person. Someone from the team will reply here as soon as possible."
+
+
+def conversation_handoff(*, conversation: Conversation) -> Message | None:
+    """The visitor asked for a person: the bot stops answering and the conversation waits
+    for an agent. Returns the note shown to the visitor (None if already waiting)."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if locked.status != Conversation.Status.BOT:
+            conversation.status = locked.status
+            return None
+        locked.status, locked.handoff_requested_at = Conversation.Status.WAITING, timezone.now()
+        locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
+    conversation.status = Conversation.Status.WAITING
+    note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
+    return note

@@ -1,4 +1,5 @@
-"""Visitor-facing widget API: sessions and the prechat form (public host, by widget key).
+"""Visitor-facing widget API (public host, by widget key): sessions, the prechat form,
+conversations, messages with streamed answers, feedback, handoff, transcripts, attachments.
 
 Builds on ``widget_builder.public_api.WidgetPublicView`` (tenant by key, Origin, CORS,
 availability, rate limits). Visitor calls carry ``Authorization: Bearer <visitor token>``.
@@ -10,17 +11,29 @@ import hashlib
 import hmac
 
 from django.conf import settings
+from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from saas.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from saas.celery import enqueue_on_commit
+from saas.errors import Conflict, NotFound, PayloadTooLarge, ProblemError, ValidationFailed
 from saas.ratelimit import rate_limit_enforce
 from widget_builder.prechat import prechat_answers_clean
 from widget_builder.public_api import WidgetPublicView
 
-from .models import Contact, Conversation, Message
-from .services import message_append
+from . import answering
+from .attachments import attachment_check, clean_name
+from .models import Attachment, Contact, Conversation, Message
+from .selectors import bot_settings_for, message_payload
+from .services import (
+    conversation_close,
+    conversation_handoff,
+    conversation_rate,
+    message_append,
+    message_feedback,
+)
 from .visitor_tokens import VisitorTokenInvalid, visitor_token_issue, visitor_token_read
 
 # Humans take longer than this to read and fill a form; bots do not.
@@ -238,6 +251,7 @@ class ConversationOutput(serializers.Serializer):
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    csat_score = serializers.IntegerField(allow_null=True)
 
 
 class ConversationListApi(VisitorView):
@@ -252,16 +266,18 @@ class ConversationListApi(VisitorView):
         if prechat.get("enabled") and self.contact.prechat_submitted_at is None:
             raise PrechatRequired("Submit the prechat form first.")
         conversation = Conversation.objects.create(widget=self.widget, contact=self.contact)
-        return Response(ConversationOutput(conversation).data, status=status.HTTP_201_CREATED)
+        greeting = answering.conversation_greet(conversation)
+        return Response(
+            {
+                **ConversationOutput(conversation).data,
+                "messages": [message_payload(greeting)] if greeting else [],
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
-class MessageOutput(serializers.Serializer):
-    seq = serializers.IntegerField()
-    role = serializers.CharField()
-    text = serializers.CharField()
-    citations = serializers.JSONField()
-    created_at = serializers.DateTimeField()
-    client_message_id = serializers.CharField(allow_blank=True)
+# A message is at most 4,000 characters; a body far larger is refused before it is parsed.
+MAX_MESSAGE_BODY = 64 * 1024
 
 
 class MessageInput(serializers.Serializer):
@@ -269,11 +285,10 @@ class MessageInput(serializers.Serializer):
     client_message_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
-class ConversationMessagesApi(VisitorView):
-    """The visitor's messages in one of their conversations (``?after=<seq>`` for what is
-    new), and sending one. Answers are added by the chat engine."""
+class ConversationView(VisitorView):
+    """A call about one of the visitor's own conversations (anything else: 404)."""
 
-    def _conversation(self, conversation_id: int) -> Conversation:
+    def conversation(self, conversation_id: int) -> Conversation:
         conversation = Conversation.objects.filter(
             pk=conversation_id, widget=self.widget, contact=self.contact
         ).first()
@@ -281,25 +296,273 @@ class ConversationMessagesApi(VisitorView):
             raise NotFound("No such conversation.")
         return conversation
 
+
+def _conversation_state(conversation: Conversation) -> dict:
+    return {
+        "status": conversation.status,
+        "last_seq": conversation.last_seq,
+        "csat_score": conversation.csat_score,
+    }
+
+
+class ConversationMessagesApi(ConversationView):
+    """The visitor's messages in one of their conversations (``?after=<seq>`` for what is
+    new), and sending one.
+
+    Sending with ``Accept: text/event-stream`` answers with server-sent events: the stored
+    visitor message (``message``), ``typing``, the answer's ``delta`` events as the provider
+    sends them, then ``done`` with the stored answer (or ``pending`` when the same message is
+    already being answered: poll with ``?after``). A JSON send answers when the answer is
+    complete, with the visitor message and ``answer``.
+    """
+
     def get(self, request, widget_key: str, conversation_id: int):
-        conversation = self._conversation(conversation_id)
+        conversation = self.conversation(conversation_id)
         after = request.query_params.get("after", "0")
         after = int(after) if after.isascii() and after.isdigit() and len(after) < 10 else 0
         messages = Message.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")[:200]
+        pending = (
+            Message.objects.filter(conversation=conversation, role=Message.Role.VISITOR, reply__isnull=True)
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
         return Response(
-            {"messages": MessageOutput(messages, many=True).data, "last_seq": conversation.last_seq}
+            {
+                "messages": [message_payload(m) for m in messages],
+                **_conversation_state(conversation),
+                # The latest visitor message still waiting for its answer (a reconnect polls).
+                "awaiting_answer_after": pending
+                if pending is not None and conversation.status == Conversation.Status.BOT
+                else None,
+            }
         )
 
     def post(self, request, widget_key: str, conversation_id: int):
-        conversation = self._conversation(conversation_id)
+        if int(request.headers.get("Content-Length") or 0) > MAX_MESSAGE_BODY:
+            raise PayloadTooLarge("Keep messages under 4,000 characters.")
+        conversation = self.conversation(conversation_id)
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if conversation.status == Conversation.Status.CLOSED:
+            raise ConversationClosed("Start a new conversation.")
+        limits = settings.CHAT_RATE_LIMITS
+        rate_limit_enforce(
+            request,
+            "chat-visitor-messages",
+            limit=limits["visitor_messages_per_minute"],
+            period_s=60,
+            key=str(self.contact.public_id),
+        )
+        rate_limit_enforce(
+            request,
+            "chat-widget-messages",
+            limit=limits["widget_messages_per_minute"],
+            period_s=60,
+            key=self.widget.key,
+        )
         message, created = message_append(
             conversation=conversation,
             role=Message.Role.VISITOR,
             text=data.validated_data["text"],
             client_message_id=data.validated_data.get("client_message_id") or None,
         )
-        return Response(
-            MessageOutput(message).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        conversation.refresh_from_db(fields=["status", "last_seq"])
+        prepared = answering.answer_prepare(
+            tenant=self.tenant, conversation=conversation, visitor_message=message
         )
+        first = [("message", message_payload(message))]
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            return event_stream(answering.answer_stream_bytes(prepared, first=first))
+        result = answering.answer_collect(prepared)
+        return Response(
+            {**message_payload(message), "answer": result["final"]},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+def event_stream(body) -> StreamingHttpResponse:
+    """Server-sent events, flushed as produced (no buffering by proxies or compression)."""
+    response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+class ConversationClosed(Conflict):
+    code = "conversation_closed"
+    title = "This conversation is closed"
+
+
+class FeedbackInput(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=["up", "down"])
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class MessageFeedbackApi(ConversationView):
+    """Thumbs up or down (with an optional comment) on one bot answer; sent again, it
+    replaces the previous feedback."""
+
+    def post(self, request, widget_key: str, conversation_id: int, seq: int):
+        conversation = self.conversation(conversation_id)
+        data = FeedbackInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = Message.objects.filter(conversation=conversation, seq=seq, role=Message.Role.BOT).first()
+        if message is None:
+            raise NotFound("No such answer.")
+        message_feedback(
+            message=message,
+            rating=1 if data.validated_data["rating"] == "up" else -1,
+            comment=data.validated_data["comment"],
+        )
+        return Response({"seq": message.seq, "feedback": message.feedback_rating})
+
+
+class ConversationCloseApi(ConversationView):
+    """The visitor ends the conversation; the widget then asks for a rating."""
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = conversation_close(conversation=self.conversation(conversation_id))
+        return Response(_conversation_state(conversation))
+
+
+class RatingInput(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class ConversationRatingApi(ConversationView):
+    """CSAT: 1 to 5 with an optional comment, once the conversation is closed."""
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        data = RatingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = self.conversation(conversation_id)
+        if conversation.status != Conversation.Status.CLOSED:
+            raise Conflict("Close the conversation before rating it.")
+        conversation_rate(conversation=conversation, **data.validated_data)
+        return Response(_conversation_state(conversation))
+
+
+class ConversationHandoffApi(ConversationView):
+    """The visitor asks for a person: the conversation waits for an agent."""
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        note = conversation_handoff(conversation=conversation)
+        return Response(
+            {**_conversation_state(conversation), "messages": [message_payload(note)] if note else []}
+        )
+
+
+class EmailUnknown(Conflict):
+    code = "email_unknown"
+    title = "We do not know an email address for this visitor"
+
+
+class ConversationTranscriptApi(ConversationView):
+    """Email the transcript to the address the visitor gave in the prechat form."""
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        if not self.contact.email:
+            raise EmailUnknown("Give your email address in the form first.")
+        rate_limit_enforce(
+            request,
+            "chat-transcripts",
+            limit=settings.CHAT_RATE_LIMITS["transcripts_per_hour"],
+            period_s=3600,
+            key=str(self.contact.public_id),
+        )
+        from .tasks import transcript_send
+
+        enqueue_on_commit(transcript_send, conversation.pk)
+        return Response({"sent_to": _mask_email(self.contact.email)}, status=status.HTTP_202_ACCEPTED)
+
+
+def _mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+class AttachmentUploadApi(ConversationView):
+    """A visitor attaches a file (multipart ``file`` plus an optional ``text``)."""
+
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def post(self, request, widget_key: str, conversation_id: int):
+        bot = bot_settings_for(self.widget)
+        limit = bot.attachment_max_mb * 1024 * 1024
+        if int(request.headers.get("Content-Length") or 0) > limit + 64 * 1024:
+            raise PayloadTooLarge(f"Attach files of at most {bot.attachment_max_mb} MB.")
+        conversation = self.conversation(conversation_id)
+        if conversation.status == Conversation.Status.CLOSED:
+            raise ConversationClosed("Start a new conversation.")
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationFailed(errors={"file": [{"code": "required", "message": "Choose a file."}]})
+        content_type = attachment_check(upload, kinds=bot.attachment_kinds, max_mb=bot.attachment_max_mb)
+        rate_limit_enforce(
+            request,
+            "chat-attachments",
+            limit=settings.CHAT_RATE_LIMITS["attachments_per_hour"],
+            period_s=3600,
+            key=str(self.contact.public_id),
+        )
+        text = str(request.data.get("text") or "")[:4000]
+        attachment = Attachment(
+            conversation=conversation,
+            name=clean_name(upload.name),
+            content_type=content_type,
+            size=upload.size,
+        )
+        attachment.file.save("upload", upload, save=False)
+        attachment.save()
+        message, _ = message_append(
+            conversation=conversation,
+            role=Message.Role.VISITOR,
+            text=text,
+            attachments=[
+                {
+                    "id": str(attachment.public_id),
+                    "name": attachment.name,
+                    "content_type": content_type,
+                    "size": attachment.size,
+                }
+            ],
+        )
+        Attachment.objects.filter(pk=attachment.pk).update(message=message)
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """Always a download, never rendered by the browser."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.name,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+class AttachmentDownloadApi(ConversationView):
+    def get(self, request, widget_key: str, conversation_id: int, attachment_id: str):
+        conversation = self.conversation(conversation_id)
+        attachment = Attachment.objects.filter(
+            conversation=conversation, public_id=_uuid(attachment_id)
+        ).first()
+        if attachment is None:
+            raise NotFound("No such attachment.")
+        return attachment_response(attachment)
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -102,6 +102,12 @@ class Conflict(ProblemError):
     title = "Conflict"
 
 
+class PayloadTooLarge(ProblemError):
+    status = 413
+    code = "payload_too_large"
+    title = "The request body is too large"
+
+
 class RateLimited(ProblemError):
     status = 429
     code = "rate_limited"

@@ -48,5 +48,40 @@ urlpatterns = [
         visitor_api.ConversationMessagesApi.as_view(),
         name="widget-messages",
     ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/messages/<int:seq>/feedback",
+        visitor_api.MessageFeedbackApi.as_view(),
+        name="widget-feedback",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/close",
+        visitor_api.ConversationCloseApi.as_view(),
+        name="widget-close",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/rating",
+        visitor_api.ConversationRatingApi.as_view(),
+        name="widget-rating",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/handoff",
+        visitor_api.ConversationHandoffApi.as_view(),
+        name="widget-handoff",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/transcript",
+        visitor_api.ConversationTranscriptApi.as_view(),
+        name="widget-transcript",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/attachments",
+        visitor_api.AttachmentUploadApi.as_view(),
+        name="widget-attachments",
+    ),
+    path(
+        "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/attachments/<str:attachment_id>",
+        visitor_api.AttachmentDownloadApi.as_view(),
+        name="widget-attachment",
+    ),
     path("", include("public_site.urls")),
 ]

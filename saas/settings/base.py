@@ -270,6 +270,38 @@ WIDGET_RATE_LIMITS = {
     "sessions_per_ip_per_hour": env.int("WIDGET_RATE_SESSIONS_PER_IP_PER_HOUR", default=30),
     "visitor_per_minute": env.int("WIDGET_RATE_VISITOR_PER_MINUTE", default=60),
 }
+# Chat: message limits before any LLM call (429 with Retry-After beyond).
+CHAT_RATE_LIMITS = {
+    "visitor_messages_per_minute": env.int("CHAT_RATE_VISITOR_MESSAGES_PER_MINUTE", default=12),
+    "widget_messages_per_minute": env.int("CHAT_RATE_WIDGET_MESSAGES_PER_MINUTE", default=1200),
+    "transcripts_per_hour": env.int("CHAT_RATE_TRANSCRIPTS_PER_HOUR", default=3),
+    "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
+}
+# Conversation history sent to the model, bounded by (estimated) tokens.
+CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)
+
+# --- LLM providers ----------------------------------------------------------------------
+# The platform's provider for bots on "Platform default": offline (quotes the knowledge
+# base, no network) until a key or an OpenAI-compatible server is configured.
+LLM_PROVIDER = env("LLM_PROVIDER", default="")  # anthropic | openai | openai_compatible | offline
+LLM_MODEL = env("LLM_MODEL", default="")
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")  # also the platform's OpenAI-compatible server
+# Every call: a deadline far below the SDKs' 600 s, bounded retries honouring retry-after
+# (never past the deadline), and a circuit breaker per provider endpoint.
+LLM_DEADLINE_SECONDS = env.float("LLM_DEADLINE_SECONDS", default=30.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+LLM_RETRY_AFTER_MAX_SECONDS = env.float("LLM_RETRY_AFTER_MAX_SECONDS", default=8.0)
+LLM_BREAKER_FAILURES = env.int("LLM_BREAKER_FAILURES", default=5)
+LLM_BREAKER_RESET_SECONDS = env.float("LLM_BREAKER_RESET_SECONDS", default=30.0)
+# Tenants' OpenAI-compatible servers must be on the public internet unless this is set
+# (development against a local Ollama; the test suite's fake provider).
+LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=False)
+# Master keys for secrets tenants give us (saas.crypto); first encrypts, all decrypt.
+SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
+
 # Lifetime of the one-time token that carries a signed-in user to a tenant host.
 LOGIN_HANDOFF_SECONDS = 60
 

@@ -7,3 +7,5 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # Browsers resolve *.localhost to loopback, so demo.localhost:8000 works with no set-up.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
 PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", "127.0.0.1", *env.list("PUBLIC_HOSTS", default=[])]
+# A local Ollama or vLLM is a normal development set-up.
+LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=True)

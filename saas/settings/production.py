@@ -17,6 +17,7 @@ from .base import env  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
+SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS")  # required: tenants' LLM keys
 BASE_DOMAIN = env("BASE_DOMAIN").lower()
 PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", *env.list("PUBLIC_HOSTS", default=[])]
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])

@@ -17,3 +17,7 @@ if STORAGES["default"]["BACKEND"] == "saas.storage.TenantFileSystemStorage":
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
+# The fake LLM provider and test sites listen on loopback.
+LLM_ALLOW_PRIVATE_BASE_URLS = True
+LLM_DEADLINE_SECONDS = 5.0
+LLM_RETRY_AFTER_MAX_SECONDS = 1.0

@@ -1,0 +1,91 @@
+"""Anthropic Messages API through the official SDK, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anthropic
+import httpx2
+
+from .base import LLMRequest, ProviderError, Usage, retry_after_seconds
+from .clients import cached_client
+
+DEFAULT_MODEL = "claude-haiku-4-5"
+
+
+def _error(exc: Exception) -> ProviderError:
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("timeout", "The provider did not answer in time.")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError("connection", "The provider could not be reached.")
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        kind_name, message = str(error.get("type", "")), str(error.get("message", ""))
+        retry_after = retry_after_seconds(exc.response.headers)
+        if kind_name == "billing_error" or status == 402 or "credit balance" in message.lower():
+            return ProviderError("spend_limit", "The provider refused: spend limit.", status=status)
+        if status in (401, 403):
+            return ProviderError("auth", "The provider refused the API key.", status=status)
+        if status == 429:
+            return ProviderError("rate_limited", "Rate limited.", retry_after=retry_after, status=status)
+        if status == 529 or kind_name == "overloaded_error":
+            return ProviderError("overloaded", "Overloaded.", retry_after=retry_after, status=status)
+        if status >= 500 or status in (408, 409):
+            return ProviderError(
+                "server", f"Provider error {status}.", retry_after=retry_after, status=status
+            )
+        return ProviderError("bad_request", f"Provider refused the request ({status}).", status=status)
+    return ProviderError("connection", type(exc).__name__)
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, *, api_key: str, base_url: str = "", model: str = "", timeout: float = 30.0):
+        self.model = model or DEFAULT_MODEL
+        self.breaker_key = f"anthropic:{base_url or 'api.anthropic.com'}"
+        self._client = cached_client(
+            "anthropic",
+            api_key,
+            base_url,
+            lambda: anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=base_url or None,
+                max_retries=0,  # retries are ours (chat.llm.resilience)
+                timeout=httpx2.Timeout(timeout, connect=5.0),
+            ),
+        )
+
+    async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+        try:
+            stream = await self._client.messages.create(
+                model=request.model or self.model,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                system=request.system,
+                messages=[{"role": t.role, "content": t.text} for t in request.turns],
+                stream=True,
+            )
+            try:
+                async for event in stream:
+                    if (
+                        event.type == "content_block_delta"
+                        and getattr(event.delta, "type", "") == "text_delta"
+                    ):
+                        yield event.delta.text
+                    elif event.type == "message_start":
+                        usage.input_tokens = event.message.usage.input_tokens or 0
+                    elif event.type == "message_delta":
+                        usage.output_tokens = event.usage.output_tokens or 0
+                    elif event.type == "message_stop":
+                        usage.finished = True
+            finally:
+                await stream.close()
+        except anthropic.APIError as exc:
+            raise _error(exc) from exc
+        except httpx2.HTTPError as exc:
+            raise ProviderError("stream_cut", "The answer stream broke off.") from exc
+        if not usage.finished:
+            raise ProviderError("stream_cut", "The answer stream ended before the answer did.")

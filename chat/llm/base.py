@@ -1,0 +1,94 @@
+"""The provider interface: a request in, text deltas out, usage recorded as it streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    system: str
+    turns: list[Turn]
+    model: str
+    max_tokens: int
+    temperature: float
+    # For the offline provider, which answers from the passages themselves.
+    question: str = ""
+    passages: list = field(default_factory=list)
+    no_answer_text: str = ""
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    finished: bool = False  # the provider said the answer is complete
+
+
+class ProviderError(Exception):
+    """A failed call, classified. ``retryable`` faults may be retried (within the deadline);
+    ``counts_against_health`` faults feed the circuit breaker."""
+
+    KINDS = {
+        # kind: (retryable, counts against the provider's health)
+        "rate_limited": (True, False),
+        "overloaded": (True, True),
+        "server": (True, True),
+        "timeout": (True, True),
+        "connection": (True, True),
+        "stream_cut": (False, True),
+        "spend_limit": (False, False),  # retrying a refused budget only repeats the refusal
+        "auth": (False, False),
+        "bad_request": (False, False),
+        "circuit_open": (False, False),
+        "misconfigured": (False, False),
+    }
+
+    def __init__(
+        self, kind: str, message: str = "", *, retry_after: float | None = None, status: int | None = None
+    ):
+        super().__init__(message or kind)
+        self.kind = kind
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.KINDS[self.kind][0]
+
+    @property
+    def counts_against_health(self) -> bool:
+        return self.KINDS[self.kind][1]
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+    breaker_key: str  # one circuit breaker per provider endpoint
+
+    def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+        """Yield text deltas as the provider sends them; fill ``usage``; raise
+        :class:`ProviderError` on any failure (including a stream cut before its end)."""
+        ...
+
+
+def retry_after_seconds(headers) -> float | None:
+    """``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date is ignored)."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None

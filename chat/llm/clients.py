@@ -1,0 +1,31 @@
+"""SDK clients are reused (their connection pools) per event loop: an async HTTP client
+belongs to the loop it was created on."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+_clients: OrderedDict[tuple, tuple[asyncio.AbstractEventLoop, object]] = OrderedDict()
+_lock = threading.Lock()
+MAX_CLIENTS = 64
+
+
+def cached_client(kind: str, api_key: str, base_url: str, make: Callable[[], object]):
+    loop = asyncio.get_running_loop()
+    key = (id(loop), kind, hashlib.sha256(api_key.encode()).hexdigest(), base_url)
+    with _lock:
+        for stale in [k for k, (lp, _) in _clients.items() if lp.is_closed()]:
+            del _clients[stale]
+        hit = _clients.get(key)
+        if hit is not None and hit[0] is loop:
+            _clients.move_to_end(key)
+            return hit[1]
+        client = make()
+        _clients[key] = (loop, client)
+        while len(_clients) > MAX_CLIENTS:
+            _clients.popitem(last=False)
+        return client
