@@ -489,3 +489,91 @@ def conversation_greet(conversation: Conversation) -> Message | None:
     if created:
         AutomationFiring.objects.create(rule=rule, conversation=conversation, message=message)
     return message
+
+
+def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
+    """The dashboard's "test your bot": the same settings, retrieval, prompt and provider
+    as a visitor's answer, nothing stored. Returns the answer with the retrieved passages
+    and their ranks (what a tenant needs to see why the bot answered as it did).
+    Preconditions: the tenant's schema is active."""
+    bot = bot_settings_for(widget)
+    result = {
+        "text": "",
+        "outcome": "",
+        "citations": [],
+        "passages": [],
+        "error": "",
+        "provider": "",
+        "model": "",
+    }
+    try:
+        choice = provider_for(bot)
+    except ProviderError as error:
+        return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
+    metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
+    limit = None if choice.own_key else tenant_plan(tenant)["ai_answers"]
+    if not usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
+        quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
+        return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
+    kb_ids = list(bot.knowledge_bases.values_list("pk", flat=True)) or None
+    passages = retrieval.retrieve(query=question, knowledge_base_ids=kb_ids, limit=PASSAGES)
+    request = LLMRequest(
+        system=system_prompt(bot, widget, passages, ""),
+        turns=[Turn("user", question)],
+        model=choice.provider.model,
+        max_tokens=bot.max_answer_tokens,
+        temperature=bot.temperature,
+        question=question,
+        passages=passages,
+        no_answer_text=bot.no_answer_text,
+    )
+    usage = Usage()
+
+    async def run() -> tuple[str, ProviderError | None, int | None]:
+        parts, started, ttft = [], time.monotonic(), None
+        try:
+            async for delta in stream_resilient(choice.provider, request, usage):
+                ttft = ttft if ttft is not None else int((time.monotonic() - started) * 1000)
+                parts.append(delta)
+        except ProviderError as exc:
+            return "".join(parts), exc, ttft
+        return "".join(parts), None, ttft
+
+    text, error, ttft = async_to_sync(run)()
+    if error is not None and not text:
+        usage_refund(tenant_id=tenant.pk, metric=metric)
+    no_answer = bot.no_answer_text.strip()
+    outcome = (
+        Outcome.FALLBACK
+        if error is not None and not text
+        else Outcome.PARTIAL
+        if error is not None
+        else Outcome.NO_ANSWER
+        if not text.strip() or no_answer in text[-400:]
+        else Outcome.ANSWERED
+    )
+    return {
+        **result,
+        "text": text or bot.unavailable_text,
+        "outcome": outcome,
+        "error": error.kind if error else "",
+        "provider": choice.provider.name,
+        "model": request.model,
+        "latency_ms": ttft,
+        "tokens_in": usage.input_tokens,
+        "tokens_out": usage.output_tokens,
+        "cost_usd": answer_cost(request.model, usage.input_tokens, usage.output_tokens),
+        "citations": _citations(text, passages),
+        "passages": [
+            {
+                "rank": p.rank or i,
+                "ranks": p.ranks,
+                "title": p.title,
+                "url": p.url,
+                "file": p.file,
+                "page": p.page,
+                "text": p.text,
+            }
+            for i, p in enumerate(passages, start=1)
+        ],
+    }

@@ -270,6 +270,7 @@ class ConversationListApi(VisitorView):
         return Response(
             {
                 **ConversationOutput(conversation).data,
+                **_conversation_state(conversation),
                 "messages": [message_payload(greeting)] if greeting else [],
             },
             status=status.HTTP_201_CREATED,
@@ -298,10 +299,13 @@ class ConversationView(VisitorView):
 
 
 def _conversation_state(conversation: Conversation) -> dict:
+    bot = bot_settings_for(conversation.widget)
     return {
         "status": conversation.status,
         "last_seq": conversation.last_seq,
         "csat_score": conversation.csat_score,
+        # What the visitor may attach here (empty kinds: no attachments).
+        "attachments": {"kinds": bot.attachment_kinds, "max_mb": bot.attachment_max_mb},
     }
 
 
