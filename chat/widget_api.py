@@ -15,6 +15,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from saas.celery import enqueue_on_commit
@@ -320,6 +321,10 @@ class ConversationMessagesApi(ConversationView):
     complete, with the visitor message and ``answer``.
     """
 
+    def perform_content_negotiation(self, request, force=False):
+        # Problem details and lists are JSON even when the client accepts an event stream.
+        return (JSONRenderer(), JSONRenderer.media_type)
+
     def get(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
         after = request.query_params.get("after", "0")
@@ -388,7 +393,7 @@ class ConversationMessagesApi(ConversationView):
 def event_stream(body) -> StreamingHttpResponse:
     """Server-sent events, flushed as produced (no buffering by proxies or compression)."""
     response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
+    response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"
     return response
 

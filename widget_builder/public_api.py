@@ -97,7 +97,8 @@ class WidgetPublicView(APIView):
             response["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
             response["Access-Control-Max-Age"] = CORS_MAX_AGE
         patch_vary_headers(response, ["Origin"])
-        response["Cache-Control"] = "no-store"
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
         return response
 
 

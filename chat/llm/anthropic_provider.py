@@ -46,7 +46,12 @@ class AnthropicProvider:
     def __init__(self, *, api_key: str, base_url: str = "", model: str = "", timeout: float = 30.0):
         self.model = model or DEFAULT_MODEL
         self.breaker_key = f"anthropic:{base_url or 'api.anthropic.com'}"
-        self._client = cached_client(
+        self._client_args = (api_key, base_url, timeout)
+
+    def _client(self):
+        """Created in the running event loop (clients belong to their loop)."""
+        api_key, base_url, timeout = self._client_args
+        return cached_client(
             "anthropic",
             api_key,
             base_url,
@@ -60,10 +65,9 @@ class AnthropicProvider:
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
         try:
-            stream = await self._client.messages.create(
+            stream = await self._client().messages.create(
                 model=request.model or self.model,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
+                max_tokens=request.max_tokens,  # (this API version takes no temperature)
                 system=request.system,
                 messages=[{"role": t.role, "content": t.text} for t in request.turns],
                 stream=True,

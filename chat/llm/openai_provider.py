@@ -58,7 +58,12 @@ class OpenAIProvider:
         self.name = "openai_compatible" if compatible else "openai"
         self.model = model or DEFAULT_MODEL
         self.breaker_key = f"{self.name}:{base_url or 'api.openai.com'}"
-        self._client = cached_client(
+        self._client_args = (api_key, base_url, timeout)
+
+    def _client(self):
+        """Created in the running event loop (clients belong to their loop)."""
+        api_key, base_url, timeout = self._client_args
+        return cached_client(
             self.name,
             api_key,
             base_url,
@@ -76,7 +81,7 @@ class OpenAIProvider:
         # OpenAI's newer models take max_completion_tokens; compatible servers know max_tokens.
         limit = {"max_tokens" if self.compatible else "max_completion_tokens": request.max_tokens}
         try:
-            stream = await self._client.chat.completions.create(
+            stream = await self._client().chat.completions.create(
                 model=request.model or self.model,
                 messages=messages,
                 temperature=request.temperature,

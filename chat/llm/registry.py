@@ -28,46 +28,53 @@ def platform_provider_name() -> str:
         return "anthropic"
     if settings.OPENAI_API_KEY:
         return "openai"
+    if settings.LLM_BASE_URL:
+        return "openai_compatible"
     return "offline"
 
 
 def provider_for(bot) -> ProviderChoice:
     """The provider for ``bot`` (chat.models.BotSettings). Raises ProviderError
-    ("misconfigured") when the bot names a provider it cannot use."""
-    name = bot.provider if bot.provider != "platform" else platform_provider_name()
-    own = bot.key_source == "own" and bot.provider != "platform"
+    ("misconfigured") when the bot names a provider it cannot use.
+
+    Platform default: the platform's provider, model and key (plan credits). Anthropic or
+    OpenAI chosen by the tenant: the platform's key, or the tenant's own. An OpenAI-compatible
+    server chosen by the tenant: their server (public addresses only) and key.
+    """
     timeout = settings.LLM_DEADLINE_SECONDS
+    platform = bot.provider == "platform"
+    name = platform_provider_name() if platform else bot.provider
+    own = not platform and (bot.key_source == "own" or name == "openai_compatible")
+    model = bot.model or (settings.LLM_MODEL if platform else "")
+    key = secret_decrypt(bot.api_key_encrypted) if own else ""
     if name == "offline":
         return ProviderChoice(OfflineProvider(), own_key=False)
     if name == "anthropic":
-        key = secret_decrypt(bot.api_key_encrypted) if own else settings.ANTHROPIC_API_KEY
+        key = key if own else settings.ANTHROPIC_API_KEY
         if not key:
             raise ProviderError("misconfigured", "No Anthropic API key is configured.")
-        base = "" if own else settings.ANTHROPIC_BASE_URL
-        model = bot.model or (settings.LLM_MODEL if bot.provider == "platform" else "")
-        return ProviderChoice(
-            AnthropicProvider(api_key=key, base_url=base, model=model, timeout=timeout), own
+        provider = AnthropicProvider(
+            api_key=key, base_url=settings.ANTHROPIC_BASE_URL, model=model, timeout=timeout
         )
-    if name in ("openai", "openai_compatible"):
-        compatible = name == "openai_compatible"
-        if own or (compatible and bot.provider != "platform"):
-            key = secret_decrypt(bot.api_key_encrypted)
-            base = bot.base_url if compatible else ""
-        else:
-            key, base = settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
-        if compatible and not base:
-            raise ProviderError("misconfigured", "No server address is configured.")
-        if not compatible and not key:
+        return ProviderChoice(provider, own)
+    if name == "openai":
+        key = key if own else settings.OPENAI_API_KEY
+        if not key:
             raise ProviderError("misconfigured", "No OpenAI API key is configured.")
-        if compatible and bot.provider != "platform":
+        provider = OpenAIProvider(
+            api_key=key, base_url=settings.OPENAI_BASE_URL, model=model, timeout=timeout
+        )
+        return ProviderChoice(provider, own)
+    if name == "openai_compatible":
+        base = settings.LLM_BASE_URL if platform else bot.base_url
+        key = settings.LLM_API_KEY if platform else key
+        if not base:
+            raise ProviderError("misconfigured", "No server address is configured.")
+        if not platform:
             try:
                 url_host_check(base, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
             except UnsafeAddress as exc:
                 raise ProviderError("misconfigured", str(exc)) from exc
-        model = bot.model or (settings.LLM_MODEL if bot.provider == "platform" else "")
-        provider = OpenAIProvider(
-            api_key=key, base_url=base, model=model, timeout=timeout, compatible=compatible
-        )
-        # A tenant's own server is theirs to pay for, whatever key it takes.
-        return ProviderChoice(provider, own or (compatible and bot.provider != "platform"))
+        provider = OpenAIProvider(api_key=key, base_url=base, model=model, timeout=timeout, compatible=True)
+        return ProviderChoice(provider, own)
     raise ProviderError("misconfigured", f"Unknown provider {name!r}.")

@@ -288,7 +288,10 @@ LLM_MODEL = env("LLM_MODEL", default="")
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
-OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")  # also the platform's OpenAI-compatible server
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")  # a gateway in front of OpenAI, if any
+# LLM_PROVIDER=openai_compatible: the platform's own server (Ollama, vLLM…) and its key.
+LLM_BASE_URL = env("LLM_BASE_URL", default="")
+LLM_API_KEY = env("LLM_API_KEY", default="")
 # Every call: a deadline far below the SDKs' 600 s, bounded retries honouring retry-after
 # (never past the deadline), and a circuit breaker per provider endpoint.
 LLM_DEADLINE_SECONDS = env.float("LLM_DEADLINE_SECONDS", default=30.0)

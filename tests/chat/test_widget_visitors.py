@@ -334,7 +334,11 @@ def test_messages_are_numbered_and_listed_after_a_sequence(client, tenant_a):
     widget, token, conversation_id = _started(client, tenant_a)
     sent = [_send(client, widget, token, conversation_id, text=f"hello {i}").json() for i in range(3)]
     # Each visitor message is followed by the bot's answer.
-    assert [m["seq"] for m in sent] == [1, 3, 5] and [m["answer"]["message"]["seq"] for m in sent] == [2, 4, 6]
+    assert [m["seq"] for m in sent] == [1, 3, 5] and [m["answer"]["message"]["seq"] for m in sent] == [
+        2,
+        4,
+        6,
+    ]
     listed = client.get(
         _messages_url(widget, conversation_id) + "?after=2",
         HTTP_HOST=PUBLIC_HOST,

@@ -1,0 +1,272 @@
+"""Dashboard pages of the chat app (tenant host): conversations and their transcripts, and
+per widget the bot settings, automations and the playground. Every query runs in the
+tenant's schema, which the routing middleware activated."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Prefetch, Q, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import Truncator
+from django.views.decorators.http import require_POST
+
+from billing.models import UsageCounter
+from billing.selectors import quota_reached, usage_value
+from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
+from tenants.selectors import tenant_plan
+from tenants.views import shell_context
+from widget_builder.models import Widget
+
+from .answering import answer_preview
+from .forms import AutomationRuleForm, BotSettingsForm, ConversationFilterForm, PlaygroundForm
+from .markdown import render_markdown
+from .models import Attachment, AutomationRule, Conversation, Message
+from .selectors import bot_settings_for
+from .widget_api import attachment_response
+
+logger = logging.getLogger(__name__)
+
+PER_PAGE = 50
+QUOTA_WARNING = (
+    "AI answers used up: visitors get your fallback text and a handoff offer. Upgrade on the Billing page."
+)
+_WEB_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def web_link(url) -> str:
+    """``url`` if it is an http(s) address (safe to put in an href), else ""."""
+    url = str(url or "").strip()
+    return url if _WEB_URL.match(url) else ""
+
+
+def citation_rows(citations) -> list[dict]:
+    rows = []
+    for citation in citations if isinstance(citations, list) else []:
+        if not isinstance(citation, dict):
+            continue
+        rows.append(
+            {
+                "n": citation.get("n"),
+                "title": str(citation.get("title") or "") or "Untitled source",
+                "link": web_link(citation.get("url")),
+                "url": str(citation.get("url") or ""),
+                "file": str(citation.get("file") or ""),
+                "page": citation.get("page"),
+            }
+        )
+    return rows
+
+
+def contact_label(contact) -> str:
+    if contact is None:
+        return "Visitor"
+    parts = [p for p in (contact.name, contact.email) if p]
+    return " · ".join(parts) or "Visitor"
+
+
+def usage_summary(tenant) -> dict:
+    metric = UsageCounter.Metric.AI_ANSWERS
+    return {
+        "used": usage_value(tenant_id=tenant.pk, metric=metric),
+        "limit": tenant_plan(tenant).get("ai_answers"),
+        "reached": quota_reached(tenant_id=tenant.pk, metric=metric),
+        "warning": QUOTA_WARNING,
+    }
+
+
+def message_rows(conversation: Conversation) -> list[dict]:
+    """The transcript, ready to show: visitor and system text stays plain (escaped by the
+    template), bot and agent text is rendered Markdown (sanitized)."""
+    rows = []
+    found = (
+        conversation.messages.select_related("automation_rule")
+        .prefetch_related(Prefetch("attachment_files", queryset=Attachment.objects.order_by("id")))
+        .order_by("seq")
+    )
+    for message in found:
+        rendered = message.role in (Message.Role.BOT, Message.Role.AGENT)
+        rows.append(
+            {
+                "message": message,
+                "html": render_markdown(message.text) if rendered else None,
+                "citations": citation_rows(message.citations),
+                "attachments": list(message.attachment_files.all()),
+                "is_answer": message.role == Message.Role.BOT,
+                "rule": message.automation_rule.name if message.automation_rule else "",
+            }
+        )
+    return rows
+
+
+def widget_for(widget_id: int) -> Widget:
+    return get_object_or_404(Widget, pk=widget_id)
+
+
+# --- conversations -----------------------------------------------------------------------
+
+
+@member_required(ALL_ROLES)
+def conversation_list(request):
+    filters = ConversationFilterForm(request.GET or None)
+    conversations = filters.filtered(
+        Conversation.objects.select_related("contact", "widget")
+        .annotate(
+            message_count=Count("messages"),
+            cost=Sum("messages__cost_usd"),
+            thumbs_down=Count("messages", filter=Q(messages__feedback_rating=-1)),
+            last_activity=Coalesce(Max("messages__created_at"), "created_at"),
+        )
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(conversations, PER_PAGE).get_page(request.GET.get("page"))
+    rows = [{"conversation": c, "contact": contact_label(c.contact)} for c in page.object_list]
+    context = shell_context(
+        request,
+        "conversations",
+        filters=filters,
+        is_filtered=any(request.GET.get(name) for name in filters.fields),
+        page=page,
+        rows=rows,
+        usage=usage_summary(request.tenant),
+    )
+    return render(request, "chat/conversation_list.html", context)
+
+
+@member_required(ALL_ROLES)
+def conversation_detail(request, conversation_id: int):
+    conversation = get_object_or_404(
+        Conversation.objects.select_related("contact", "widget"), pk=conversation_id
+    )
+    contact = conversation.contact
+    context = shell_context(
+        request,
+        "conversations",
+        conversation=conversation,
+        contact=contact,
+        contact_name=contact_label(contact),
+        answers=sorted((contact.answers or {}).items())
+        if contact and isinstance(contact.answers, dict)
+        else [],
+        page_link=web_link(contact.page_url) if contact else "",
+        rows=message_rows(conversation),
+    )
+    return render(request, "chat/conversation_detail.html", context)
+
+
+@member_required(ALL_ROLES)
+def attachment_download(request, attachment_id: uuid.UUID):
+    attachment = Attachment.objects.filter(public_id=attachment_id).first()
+    if attachment is None:
+        raise Http404
+    return attachment_response(attachment)
+
+
+# --- per widget: bot settings, automations, playground -----------------------------------
+
+
+@member_required(MANAGERS)
+def widget_bot(request, widget_id: int):
+    widget = widget_for(widget_id)
+    bot = bot_settings_for(widget)
+    form = BotSettingsForm(request.POST or None, instance=bot)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        logger.info("bot settings saved widget=%s by=%s", widget.pk, request.user.pk)
+        messages.success(request, "Bot settings saved.")
+        return redirect("widget-bot", widget_id=widget.pk)
+    context = shell_context(
+        request,
+        "widgets",
+        widget=widget,
+        bot=bot,
+        form=form,
+        has_knowledge_bases=form.fields["knowledge_bases"].queryset.exists(),
+    )
+    return render(request, "chat/widget_bot.html", context)
+
+
+@member_required(MANAGERS)
+def widget_automations(request, widget_id: int, rule_id: int | None = None):
+    """The widget's rules with the add form, or (``rule_id``) the edit form of one rule."""
+    widget = widget_for(widget_id)
+    rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget) if rule_id else None
+    form = AutomationRuleForm(request.POST or None, instance=rule, widget=widget)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, f"Automation “{saved.name}” saved.")
+        return redirect("widget-automations", widget_id=widget.pk)
+    rules = (
+        AutomationRule.objects.filter(widget=widget)
+        .annotate(fire_count=Count("firings"), last_fired=Max("firings__fired_at"))
+        .order_by("position", "id")
+    )
+    context = shell_context(request, "widgets", widget=widget, rules=rules, form=form, editing=rule)
+    return render(request, "chat/widget_automations.html", context)
+
+
+@member_required(MANAGERS)
+def widget_automation_delete(request, widget_id: int, rule_id: int):
+    widget = widget_for(widget_id)
+    rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
+    if request.method == "POST":
+        rule.delete()
+        messages.success(request, f"Automation “{rule.name}” deleted.")
+        return redirect("widget-automations", widget_id=widget.pk)
+    context = shell_context(request, "widgets", widget=widget, rule=rule)
+    return render(request, "chat/widget_automation_delete.html", context)
+
+
+@require_POST
+@member_required(MANAGERS)
+def widget_automation_toggle(request, widget_id: int, rule_id: int):
+    widget = widget_for(widget_id)
+    rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
+    rule.is_enabled = not rule.is_enabled
+    rule.save(update_fields=["is_enabled"])
+    state = "enabled" if rule.is_enabled else "disabled"
+    messages.success(request, f"Automation “{rule.name}” {state}.")
+    return redirect("widget-automations", widget_id=widget.pk)
+
+
+def _preview_rows(result: dict) -> dict:
+    passages = []
+    for passage in result.get("passages") or []:
+        passages.append(
+            {
+                "rank": passage.get("rank"),
+                "ranks": sorted((passage.get("ranks") or {}).items()),
+                "title": passage.get("title") or "Untitled source",
+                "link": web_link(passage.get("url")),
+                "source": passage.get("url") or passage.get("file") or "",
+                "page": passage.get("page"),
+                "excerpt": Truncator(passage.get("text") or "").chars(400),
+            }
+        )
+    return {
+        **result,
+        "html": render_markdown(result.get("text") or ""),
+        "citation_rows": citation_rows(result.get("citations")),
+        "passage_rows": passages,
+    }
+
+
+@member_required(MANAGERS)
+def widget_playground(request, widget_id: int):
+    widget = widget_for(widget_id)
+    form = PlaygroundForm(request.POST or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        preview = answer_preview(tenant=request.tenant, widget=widget, question=form.cleaned_data["question"])
+        result = _preview_rows(preview)
+    context = shell_context(request, "widgets", widget=widget, form=form, result=result)
+    return render(request, "chat/widget_playground.html", context)
