@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 
 import pytest
@@ -173,7 +174,7 @@ def test_history_is_bounded_by_tokens_and_keeps_the_question(client, visitor, fa
     assert "OLDEST-MARKER" not in sent.prompt_text and "An old answer" not in sent.prompt_text
     assert "recent answer 5" in sent.prompt_text and sent.last_user_text.endswith("And the newest question?")
     roles = [m["role"] for m in sent.body["messages"]]
-    assert roles[0] == "user" and all(a != b for a, b in zip(roles, roles[1:], strict=False))
+    assert roles[0] == "user" and all(a != b for a, b in itertools.pairwise(roles))
 
 
 FAULTS = {
@@ -303,7 +304,8 @@ def test_own_key_answers_spend_no_platform_credits_and_the_key_is_never_stored_o
     assert usage_value(tenant_id=visitor.tenant.pk, metric="ai_answers_own_key") == 1
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT api_key_encrypted FROM {visitor.tenant.schema_name}.chat_botsettings WHERE widget_id = %s",
+            f"SELECT api_key_encrypted FROM {visitor.tenant.schema_name}.chat_botsettings "
+            "WHERE widget_id = %s",
             [visitor.widget.pk],
         )
         (stored,) = cursor.fetchone()
