@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -41,6 +41,7 @@ from tenants.selectors import tenant_plan
 
 from .automations import rule_matches, rules_in_order
 from .llm.base import LLMRequest, ProviderError, Turn, Usage
+from .llm.clients import loop_clients_close
 from .llm.pricing import answer_cost
 from .llm.registry import ProviderChoice, provider_for
 from .llm.resilience import stream_resilient
@@ -455,14 +456,25 @@ def answer_collect(prepared: Prepared) -> dict:
 
     async def run() -> dict:
         deltas, final = [], None
-        async for event, data in answer_events(prepared):
-            if event == "delta":
-                deltas.append(data["text"])
-            elif event == "done":
-                final = data
+        try:
+            async for event, data in answer_events(prepared):
+                if event == "delta":
+                    deltas.append(data["text"])
+                elif event == "done":
+                    final = data
+        finally:
+            if own_loop:
+                await loop_clients_close()
         return {"final": final, "deltas": deltas}
 
+    own_loop = _makes_own_loop()
     return async_to_sync(run)()
+
+
+def _makes_own_loop() -> bool:
+    """Whether async_to_sync here runs in a loop of its own (a WSGI thread, a test), not the
+    server's loop (a sync view under ASGI): its SDK clients are closed with it."""
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
 
 
 def conversation_greet(conversation: Conversation) -> Message | None:
@@ -539,7 +551,16 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
             return "".join(parts), exc, ttft
         return "".join(parts), None, ttft
 
-    text, error, ttft = async_to_sync(run)()
+    own_loop = _makes_own_loop()
+
+    async def run_and_close():
+        try:
+            return await run()
+        finally:
+            if own_loop:
+                await loop_clients_close()
+
+    text, error, ttft = async_to_sync(run_and_close)()
     if error is not None and not text:
         usage_refund(tenant_id=tenant.pk, metric=metric)
     no_answer = bot.no_answer_text.strip()

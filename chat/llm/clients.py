@@ -29,3 +29,13 @@ def cached_client(kind: str, api_key: str, base_url: str, make: Callable[[], obj
         while len(_clients) > MAX_CLIENTS:
             _clients.popitem(last=False)
         return client
+
+
+async def loop_clients_close() -> None:
+    """Close the clients of the running loop (a loop made for one call, then discarded)."""
+    loop = asyncio.get_running_loop()
+    with _lock:
+        mine = [k for k, (lp, _) in _clients.items() if lp is loop]
+        clients = [_clients.pop(k)[1] for k in mine]
+    for client in clients:
+        await client.close()
