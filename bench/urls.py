@@ -1,7 +1,11 @@
 """Public URLs for the benchmarks: the real ones plus a bare JSON view as the baseline."""
 
+import json
+
+from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from saas.urls_public import urlpatterns as public_urlpatterns
 
@@ -10,4 +14,14 @@ def bare(request):
     return JsonResponse({"ok": True})
 
 
-urlpatterns = [path("bench/bare", bare), *public_urlpatterns]
+@csrf_exempt
+def insert(request):
+    """The throughput baseline of the chat benchmark: parse a body, one INSERT, JSON out."""
+    body = json.loads(request.body or b"{}")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO bench_probe (body) VALUES (%s) RETURNING id", [str(body.get("text", ""))])
+        (row_id,) = cursor.fetchone()
+    return JsonResponse({"id": row_id})
+
+
+urlpatterns = [path("bench/bare", bare), path("bench/insert", insert), *public_urlpatterns]
