@@ -81,7 +81,7 @@ class BotSettingsForm(forms.ModelForm):
     )
     remove_key = forms.BooleanField(label="Remove the stored key", required=False)
     knowledge_only = forms.TypedChoiceField(
-        label="Answers",
+        label="Where answers come from",
         choices=KNOWLEDGE_CHOICES,
         coerce=lambda value: value == "True",
         widget=forms.RadioSelect,

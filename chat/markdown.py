@@ -9,6 +9,7 @@ relative URLs). Whatever the first layer lets through, the second strips.
 from __future__ import annotations
 
 import functools
+import re
 
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -24,6 +25,19 @@ LINK_REL = "noopener noreferrer nofollow"
 HEADING_TAGS = {"h1": "h3", "h2": "h4", "h3": "h4", "h4": "h4", "h5": "h4", "h6": "h4"}
 
 
+# A tag as nh3 writes it: attribute values always in double quotes, a quote inside escaped.
+_TAG = re.compile(r'(<(?:[^>"]|"[^"]*")*>)')
+
+
+def _quotes_escaped(html: str) -> str:
+    """Quotes in text escaped as Django's autoescape would (nh3 leaves them bare): text
+    like ``href="javascript:`` in a message then never reads like markup to anyone."""
+    parts = _TAG.split(html)
+    for i in range(0, len(parts), 2):  # even parts are text between tags
+        parts[i] = parts[i].replace('"', "&quot;").replace("'", "&#x27;")
+    return "".join(parts)
+
+
 @functools.cache
 def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
@@ -31,7 +45,7 @@ def _parser() -> MarkdownIt:
 
 def sanitize(html: str) -> str:
     """``html`` reduced to the allow-list (links open in a new tab, without referrer)."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
         clean_content_tags={"script", "style"},
@@ -42,6 +56,7 @@ def sanitize(html: str) -> str:
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
+    return _quotes_escaped(cleaned)
 
 
 def render_markdown(text: str) -> SafeString:

@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from chat import views as chat_views
 from tenants import apis as tenant_apis
 from tenants import views as tenant_views
 from widget_builder import views as widget_views
@@ -29,6 +30,41 @@ urlpatterns = [
     ),
     path(
         "dashboard/widgets/<int:widget_id>/copied", widget_views.widget_snippet_copied, name="widget-copied"
+    ),
+    path("dashboard/widgets/<int:widget_id>/bot", chat_views.widget_bot, name="widget-bot"),
+    path(
+        "dashboard/widgets/<int:widget_id>/automations",
+        chat_views.widget_automations,
+        name="widget-automations",
+    ),
+    path(
+        "dashboard/widgets/<int:widget_id>/automations/<int:rule_id>",
+        chat_views.widget_automations,
+        name="widget-automation",
+    ),
+    path(
+        "dashboard/widgets/<int:widget_id>/automations/<int:rule_id>/toggle",
+        chat_views.widget_automation_toggle,
+        name="widget-automation-toggle",
+    ),
+    path(
+        "dashboard/widgets/<int:widget_id>/automations/<int:rule_id>/delete",
+        chat_views.widget_automation_delete,
+        name="widget-automation-delete",
+    ),
+    path(
+        "dashboard/widgets/<int:widget_id>/playground", chat_views.widget_playground, name="widget-playground"
+    ),
+    path("dashboard/conversations/", chat_views.conversation_list, name="conversations"),
+    path(
+        "dashboard/conversations/<int:conversation_id>/",
+        chat_views.conversation_detail,
+        name="conversation",
+    ),
+    path(
+        "dashboard/conversations/attachments/<uuid:attachment_id>",
+        chat_views.attachment_download,
+        name="conversation-attachment",
     ),
     path("dashboard/api/", tenant_views.api_keys, name="api-keys"),
     path("dashboard/<slug:key>/", tenant_views.section, name="dashboard-section"),

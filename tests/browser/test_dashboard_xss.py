@@ -1,0 +1,103 @@
+"""A transcript full of hostile content stays inert in a real browser: nothing runs, nothing
+is fetched, no javascript: link is left to click."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django_tenants.utils import tenant_context
+
+from chat.models import Contact, Conversation, Message
+from tenants.models import User
+from tenants.services import tenant_provision
+from widget_builder.models import Widget
+
+PAYLOAD = (
+    "<script>window.__xss = 1</script>\n\n"
+    '<img src="https://evil.test/img.png" onerror="window.__xss = 2">\n\n'
+    "<svg onload=\"window.__xss = 3\"><circle r='9'/></svg>\n\n"
+    '<a href="javascript:window.__xss = 4">raw link</a>\n\n'
+    "[markdown link](javascript:window.__xss=5) [data link](data:text/html,<script>alert(6)</script>)\n\n"
+    '![pixel](https://evil.test/pixel.png) <iframe src="https://evil.test/frame"></iframe>\n\n'
+    '<details open ontoggle="window.__xss = 7">x</details> <style>body{background:url(https://evil.test/bg)}</style>\n\n'
+    "\"><script>alert(8)</script> ' onmouseover='window.__xss=9"
+)
+
+
+def _signed_in(page, user, host: str) -> None:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
+    )
+
+
+def test_hostile_transcript_is_inert(page, site, live_port):
+    owner = User.objects.create_user(email="xss-owner@example.com", password="x-long-pass-1")
+    tenant = tenant_provision(slug="xss-co", name="XSS Co", owner=owner)
+    with tenant_context(tenant):
+        widget = Widget.objects.get()
+        contact = Contact.objects.create(
+            widget=widget,
+            name='<img src=x onerror="window.__xss = 10">',
+            email="visitor@example.com",
+            page_url="javascript:window.__xss=11",
+            answers={"note": "<script>window.__xss = 12</script>"},
+        )
+        conversation = Conversation.objects.create(widget=widget, contact=contact, last_seq=3)
+        Message.objects.bulk_create(
+            [
+                Message(conversation=conversation, seq=1, role="visitor", text=PAYLOAD),
+                Message(
+                    conversation=conversation,
+                    seq=2,
+                    role="bot",
+                    text=PAYLOAD + " [1] [2]",
+                    outcome="answered",
+                    citations=[
+                        {
+                            "n": 1,
+                            "title": "<b onmouseover=alert(13)>Docs</b>",
+                            "url": "javascript:window.__xss=14",
+                        },
+                        {"n": 2, "title": "Data", "url": "data:text/html,<script>alert(15)</script>"},
+                    ],
+                    feedback_rating=-1,
+                    feedback_comment="<script>window.__xss = 16</script>",
+                ),
+                Message(conversation=conversation, seq=3, role="agent", text=PAYLOAD),
+            ]
+        )
+
+    dialogs: list[str] = []
+    evil: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: evil.append(request.url) if "evil.test" in request.url else None)
+    _signed_in(page, owner, "xss-co.saas.test")
+    response = page.goto(f"http://xss-co.saas.test:{live_port}/dashboard/conversations/{conversation.pk}/")
+    assert response.status == 200
+    page.wait_for_load_state("networkidle")
+
+    transcript = page.locator("ol.transcript > li")
+    assert transcript.count() == 3
+    assert "<script>window.__xss = 1</script>" in transcript.nth(0).inner_text()  # shown, as text
+    # hover and focus everything a handler could hang on
+    for item in transcript.all():
+        item.hover()
+    page.mouse.move(5, 5)
+
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert dialogs == [] and evil == []
+    assert page.locator("a[href^='javascript' i], a[href^='data' i], [href*='javascript:' i]").count() == 0
+    assert (
+        page.locator(
+            "ol.transcript script, ol.transcript img, ol.transcript svg, ol.transcript iframe"
+        ).count()
+        == 0
+    )
+    assert page.locator("[onerror], [onload], [onmouseover], [ontoggle]").count() == 0
+    assert page.js_errors == []

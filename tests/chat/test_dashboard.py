@@ -1,0 +1,674 @@
+"""The chat dashboard: conversations and transcripts, and per widget the bot settings,
+automations and playground. Roles, tenant isolation, the write-only API key, SSRF on the
+server address, regex validation, the playground's passages, and the Markdown sanitizer."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from billing.models import QuotaNotice, UsageCounter
+from billing.services import billing_period
+from chat.markdown import render_markdown, sanitize
+from chat.models import (
+    Attachment,
+    AutomationFiring,
+    AutomationRule,
+    BotSettings,
+    Contact,
+    Conversation,
+    Message,
+)
+from knowledge.models import KnowledgeBase
+from knowledge.retrieval import Passage
+from saas.crypto import secret_decrypt
+from tenants.models import Membership, User
+from tenants.selectors import tenant_plan
+from widget_builder.models import Widget
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "sk-live-SECRET-123456"
+LINK_ATTRS = 'rel="noopener noreferrer nofollow" target="_blank"'
+XSS = (
+    '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1"> '
+    '[click](javascript:window.__xss=1) <svg onload="window.__xss=1"></svg> '
+    '<a href="javascript:window.__xss=1">raw</a> ![pixel](https://evil.test/pixel.png) '
+    "[data](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX194c3M9MTwvc2NyaXB0Pg==)"
+)
+
+
+# --- fixtures and helpers ----------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, [(k.lower(), (v or "").strip().lower()) for k, v in attrs]))
+
+
+ACTIVE_TAGS = {"script", "img", "svg", "iframe", "object", "embed", "form", "input", "button", "style"}
+PAGE_TAGS = {"form", "input", "button", "style"}  # the dashboard's own forms and stylesheet
+
+
+def assert_inert(html: str, *, allowed: set[str] = frozenset()) -> None:
+    """No active element, no event handler, no script or data URL in any real tag of ``html``."""
+    parser = _Tags()
+    parser.feed(html)
+    for tag, attrs in parser.tags:
+        assert tag not in ACTIVE_TAGS - allowed, tag
+        for name, value in attrs:
+            assert not name.startswith("on") and name not in {"style", "src", "srcdoc"}, (tag, name)
+            if name in {"href", "action", "formaction", "xlink:href"}:
+                assert value.startswith(("http://", "https://", "mailto:", "/", "?", "#")), (tag, value)
+                assert "evil.test" not in value or tag == "a", (tag, value)
+
+
+@pytest.fixture
+def as_role(tenant_a, tenant_b):
+    """A client for tenant A's host signed in as ``role``: owner/admin/agent of A, a
+    stranger (no membership), ``other`` (the owner of tenant B), or None (anonymous)."""
+
+    def make(role: str | None) -> Client:
+        client = Client(HTTP_HOST=tenant_a.host)
+        if role is None:
+            return client
+        if role == "owner":
+            client.force_login(tenant_a.owner)
+            return client
+        if role == "other":
+            client.force_login(tenant_b.owner)
+            return client
+        user = User.objects.create_user(
+            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
+        )
+        if role != "stranger":
+            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def owner(as_role) -> Client:
+    return as_role("owner")
+
+
+def _widget(seeded) -> Widget:
+    with tenant_context(seeded.tenant):
+        return Widget.objects.order_by("id").first()
+
+
+def _conversation(seeded, *, text: str | None = None, **fields) -> Conversation:
+    """A conversation with a contact, a visitor question, a cited bot answer with feedback,
+    an agent reply and an attachment, all carrying the tenant's marker (or ``text``)."""
+    marker = seeded.marker
+    text = text or f"{marker} visitor question"
+    with tenant_context(seeded.tenant):
+        widget = Widget.objects.order_by("id").first()
+        contact = Contact.objects.create(
+            widget=widget,
+            name=f"{marker} Ada",
+            email="ada@example.com",
+            phone="+49301234567",
+            country="DE",
+            answers={"plan": f"{marker} Pro"},
+            page_url="https://customer.example/pricing",
+            referrer="https://search.example/",
+            user_agent="Mozilla/5.0 test",
+            locale="de",
+        )
+        conversation = Conversation.objects.create(widget=widget, contact=contact, **fields)
+        rule = AutomationRule.objects.create(widget=widget, kind="keyword", name=f"{marker} rule", reply="x")
+        rows = [
+            Message(conversation=conversation, seq=1, role="visitor", text=text),
+            Message(
+                conversation=conversation,
+                seq=2,
+                role="bot",
+                text=f"**{marker} answer** [1]",
+                citations=[{"n": 1, "title": f"{marker} source", "url": "https://help.example/a"}],
+                outcome="answered",
+                provider="anthropic",
+                model="claude-test",
+                tokens_in=120,
+                tokens_out=30,
+                latency_ms=456,
+                cost_usd=Decimal("0.001234"),
+                feedback_rating=-1,
+                feedback_comment=f"{marker} not helpful",
+            ),
+            Message(
+                conversation=conversation,
+                seq=3,
+                role="bot",
+                text="canned",
+                outcome="automation",
+                automation_rule=rule,
+            ),
+            Message(conversation=conversation, seq=4, role="agent", text=f"{marker} _agent_ reply"),
+        ]
+        Message.objects.bulk_create(rows)
+        Conversation.objects.filter(pk=conversation.pk).update(last_seq=len(rows))
+        attachment = Attachment(
+            conversation=conversation,
+            message=Message.objects.get(conversation=conversation, seq=1),
+            name=f"{marker}-notes.txt",
+            content_type="text/plain",
+            size=5,
+        )
+        attachment.file.save("upload", ContentFile(b"hello"), save=False)
+        attachment.save()
+        conversation.attachment = attachment
+        return conversation
+
+
+@pytest.fixture
+def cleanup_files():
+    made: list[tuple] = []
+    yield made
+    for tenant, attachment in made:
+        with tenant_context(tenant):
+            attachment.file.delete(save=False)
+
+
+def _foreign(seeded_b, seeded_a, model, make):
+    """An object of tenant B whose id does not exist in tenant A's schema."""
+    for _ in range(20):
+        with tenant_context(seeded_b.tenant):
+            obj = make()
+        with tenant_context(seeded_a.tenant):
+            if not model.objects.filter(pk=obj.pk).exists():
+                return obj
+    raise AssertionError("could not find an id free in tenant A")
+
+
+def _bot_form(**changes) -> dict:
+    data = {
+        "provider": "platform",
+        "model": "",
+        "base_url": "",
+        "key_source": "platform",
+        "api_key": "",
+        "temperature": "0.3",
+        "max_answer_tokens": "600",
+        "persona": "You are helpful.",
+        "language": "visitor",
+        "knowledge_only": "True",
+        "no_answer_text": "No idea yet.",
+        "unavailable_text": "Try again later.",
+        "offer_handoff": "on",
+        "attachment_kinds": ["image", "text"],
+        "attachment_max_mb": "5",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+# --- role matrix -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["owner", "admin", "agent", "stranger", "other", None])
+def test_role_matrix_for_every_new_page(as_role, tenant_a, cleanup_files, role):
+    conversation = _conversation(tenant_a)
+    cleanup_files.append((tenant_a.tenant, conversation.attachment))
+    widget = _widget(tenant_a)
+    with tenant_context(tenant_a.tenant):
+        rule = AutomationRule.objects.create(widget=widget, kind="keyword", name="r", pattern="x", reply="y")
+    everyone, managers = {"owner", "admin", "agent"}, {"owner", "admin"}
+    pages = [
+        ("/dashboard/conversations/", everyone),
+        (f"/dashboard/conversations/{conversation.pk}/", everyone),
+        (f"/dashboard/conversations/attachments/{conversation.attachment.public_id}", everyone),
+        (f"/dashboard/widgets/{widget.pk}/bot", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}/delete", managers),
+        (f"/dashboard/widgets/{widget.pk}/playground", managers),
+    ]
+    client = as_role(role)
+    for path, allowed in pages:
+        response = client.get(path)
+        if role is None:
+            expected = 302
+        elif role in ("stranger", "other"):
+            expected = 404
+        else:
+            expected = 200 if role in allowed else 403
+        assert response.status_code == expected, (path, role, response.status_code)
+        if role is None:
+            assert "/login/" in response["Location"]
+    toggle = client.post(f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}/toggle")
+    expected = {None: 302, "stranger": 404, "other": 404, "agent": 403}.get(role, 302)
+    assert toggle.status_code == expected
+    if role is None:
+        assert "/login/" in toggle["Location"]
+
+
+def test_conversations_section_is_in_the_navigation_for_agents(as_role):
+    page = as_role("agent").get("/dashboard/").content.decode()
+    assert 'href="/dashboard/conversations/"' in page
+
+
+def test_widget_pages_are_linked_from_the_builder_and_the_list(owner, as_role, tenant_a):
+    widget = _widget(tenant_a)
+    for path in ("/dashboard/widgets/", f"/dashboard/widgets/{widget.pk}/"):
+        page = owner.get(path).content.decode()
+        for target in ("bot", "automations", "playground"):
+            assert f'href="/dashboard/widgets/{widget.pk}/{target}"' in page, (path, target)
+    agent_list = as_role("agent").get("/dashboard/widgets/").content.decode()
+    assert f"/dashboard/widgets/{widget.pk}/bot" not in agent_list
+
+
+# --- tenant isolation --------------------------------------------------------------------
+
+
+def test_other_tenants_ids_are_not_found(owner, tenant_a, tenant_b, cleanup_files):
+    mine = _conversation(tenant_a)
+    foreign = _foreign(tenant_b, tenant_a, Conversation, lambda: _conversation(tenant_b))
+    cleanup_files += [(tenant_a.tenant, mine.attachment), (tenant_b.tenant, foreign.attachment)]
+    foreign_widget = _foreign(tenant_b, tenant_a, Widget, lambda: Widget.objects.create(name="MARKER-B-x"))
+    with tenant_context(tenant_b.tenant):
+        foreign_rule = AutomationRule.objects.create(
+            widget=foreign_widget, kind="greeting", name="g", reply="hi"
+        )
+    paths = [
+        f"/dashboard/conversations/{foreign.pk}/",
+        f"/dashboard/conversations/attachments/{foreign.attachment.public_id}",
+        "/dashboard/conversations/attachments/00000000-0000-4000-8000-000000000000",
+        "/dashboard/conversations/attachments/not-a-uuid",
+        f"/dashboard/widgets/{foreign_widget.pk}/bot",
+        f"/dashboard/widgets/{foreign_widget.pk}/automations",
+        f"/dashboard/widgets/{foreign_widget.pk}/playground",
+        f"/dashboard/widgets/{_widget(tenant_a).pk}/automations/{foreign_rule.pk}",
+    ]
+    for path in paths:
+        assert owner.get(path).status_code == 404, path
+    assert (
+        owner.post(f"/dashboard/widgets/{foreign_widget.pk}/playground", {"question": "hi"}).status_code
+        == 404
+    )
+    with tenant_context(tenant_b.tenant):
+        assert BotSettings.objects.filter(widget=foreign_widget).count() == 0
+
+    page = owner.get(f"/dashboard/conversations/{mine.pk}/").content.decode()
+    assert "MARKER-A visitor question" in page and "MARKER-A Ada" in page
+    assert "MARKER-B" not in page
+    listing = owner.get("/dashboard/conversations/").content.decode()
+    assert "MARKER-A Ada" in listing and "MARKER-B" not in listing
+
+
+# --- conversations -----------------------------------------------------------------------
+
+
+def test_list_columns_filters_and_usage(owner, tenant_a, cleanup_files):
+    rated = _conversation(tenant_a, status=Conversation.Status.CLOSED, csat_score=4)
+    cleanup_files.append((tenant_a.tenant, rated.attachment))
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        quiet = Conversation.objects.create(
+            widget=widget, contact=Contact.objects.create(widget=widget, name="Bob", email="bob@example.com")
+        )
+    response = owner.get("/dashboard/conversations/")
+    rows = {r["conversation"].pk: r for r in response.context["rows"]}
+    row = rows[rated.pk]
+    assert row["conversation"].message_count == 4 and row["conversation"].thumbs_down == 1
+    assert (
+        row["conversation"].cost == Decimal("0.001234") and row["contact"] == "MARKER-A Ada · ada@example.com"
+    )
+    assert rows[quiet.pk]["conversation"].message_count == 0 and rows[quiet.pk]["conversation"].cost is None
+    page = response.content.decode()
+    assert "$0.0012" in page and "4/5" in page and "Visitor" in page  # seeded conversations have no contact
+    assert next(iter(rows)) == quiet.pk  # newest first
+
+    def listed(**query) -> set[int]:
+        return {r["conversation"].pk for r in owner.get("/dashboard/conversations/", query).context["rows"]}
+
+    assert listed(thumbs_down="on") == {rated.pk}
+    assert listed(status="closed") == {rated.pk}
+    assert listed(q="bob@EXAMPLE") == {quiet.pk}
+    assert listed(q="marker-a ada") == {rated.pk}
+    assert rated.pk in listed(widget=str(widget.pk)) and listed(status="nonsense")  # bad filter: ignored
+
+    limit = tenant_plan(tenant_a.tenant)["ai_answers"]
+    UsageCounter.objects.create(
+        tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", value=37
+    )
+    page = owner.get("/dashboard/conversations/").content.decode()
+    assert f"<strong>37</strong> of {limit}" in page and "AI answers used up" not in page
+    QuotaNotice.objects.create(
+        tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", level=100
+    )
+    page = owner.get("/dashboard/conversations/").content.decode()
+    assert "AI answers used up: visitors get your fallback text and a handoff offer." in page
+
+
+def test_list_queries_do_not_grow_with_rows_and_pages_hold_fifty(owner, tenant_a):
+    def make(count: int) -> None:
+        with tenant_context(tenant_a.tenant):
+            widget = Widget.objects.order_by("id").first()
+            for i in range(count):
+                contact = Contact.objects.create(widget=widget, name=f"c{i}")
+                conversation = Conversation.objects.create(widget=widget, contact=contact)
+                Message.objects.create(conversation=conversation, seq=1, role="visitor", text="hi")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner.get("/dashboard/conversations/").status_code == 200
+        return len(captured)
+
+    make(2)
+    queries()  # warm the caches (host, plan)
+    few = queries()
+    make(20)
+    assert queries() == few
+    make(40)
+    first = owner.get("/dashboard/conversations/")
+    assert len(first.context["rows"]) == 50 and first.context["page"].has_next()
+    assert 'href="?page=2"' in first.content.decode()
+    second = owner.get("/dashboard/conversations/", {"page": 2, "status": "bot"})
+    assert second.status_code == 200 and len(second.context["rows"]) == 64 - 50
+    assert "page=1" in second.content.decode() and "status=bot" in second.content.decode()
+
+
+def test_transcript_shows_everything_a_manager_needs(as_role, tenant_a, cleanup_files):
+    conversation = _conversation(tenant_a, csat_score=2, csat_comment="MARKER-A slow")
+    cleanup_files.append((tenant_a.tenant, conversation.attachment))
+    response = as_role("agent").get(f"/dashboard/conversations/{conversation.pk}/")
+    page = response.content.decode()
+    for expected in (
+        "MARKER-A Ada",
+        "ada@example.com",
+        "+49301234567",
+        "MARKER-A Pro",
+        "https://customer.example/pricing",
+        "Mozilla/5.0 test",
+        "<strong>MARKER-A answer</strong> [1]",
+        "<em>agent</em>",
+        f'href="https://help.example/a" {LINK_ATTRS}>MARKER-A source</a>',
+        "👎",
+        "MARKER-A not helpful",
+        "anthropic/claude-test",
+        "120/30",
+        "456 ms",
+        "$0.001234",
+        "MARKER-A rule",
+        "2/5",
+        "MARKER-A slow",
+        f'href="/dashboard/conversations/attachments/{conversation.attachment.public_id}"',
+        "MARKER-A-notes.txt",
+    ):
+        assert expected in page, expected
+    download = as_role("agent").get(
+        f"/dashboard/conversations/attachments/{conversation.attachment.public_id}"
+    )
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"hello"
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["X-Content-Type-Options"] == "nosniff" and "attachment" in download["Content-Disposition"]
+
+
+def test_payloads_in_messages_stay_inert(owner, tenant_a, cleanup_files):
+    conversation = _conversation(tenant_a, text=XSS)
+    cleanup_files.append((tenant_a.tenant, conversation.attachment))
+    with tenant_context(tenant_a.tenant):
+        Message.objects.filter(conversation=conversation, role__in=["bot", "agent"]).update(text=XSS)
+        Message.objects.filter(conversation=conversation, seq=2).update(
+            citations=[
+                {"n": 1, "title": '<img src=x onerror="window.__xss=1">', "url": "javascript:window.__xss=1"},
+                {"n": 2, "title": "data", "url": "data:text/html,<script>window.__xss=1</script>"},
+            ],
+            feedback_comment="<script>window.__xss=1</script>",
+        )
+        Contact.objects.filter(pk=conversation.contact_id).update(
+            name="<script>window.__xss=1</script>",
+            page_url="javascript:window.__xss=1",
+            answers={"<b>k</b>": '<img src=x onerror="window.__xss=1">'},
+        )
+    page = owner.get(f"/dashboard/conversations/{conversation.pk}/").content.decode()
+    assert "<script>window" not in page and 'href="javascript' not in page.lower()
+    assert_inert(page, allowed=PAGE_TAGS)
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page  # the visitor's text, escaped
+    listing = owner.get("/dashboard/conversations/").content.decode()
+    assert "<script>window" not in listing
+    assert_inert(listing, allowed=PAGE_TAGS)
+
+
+# --- bot settings ------------------------------------------------------------------------
+
+
+def test_api_key_is_write_only_encrypted_and_never_logged(owner, tenant_a, caplog):
+    caplog.set_level(logging.DEBUG)
+    widget = _widget(tenant_a)
+    url = f"/dashboard/widgets/{widget.pk}/bot"
+    with tenant_context(tenant_a.tenant):
+        kb = KnowledgeBase.objects.create(name="MARKER-A handbook")
+
+    response = owner.post(
+        url,
+        _bot_form(provider="anthropic", key_source="own", api_key=SECRET, knowledge_bases=[str(kb.pk)]),
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    with tenant_context(tenant_a.tenant):
+        bot = BotSettings.objects.get(widget=widget)
+        assert SECRET not in bot.api_key_encrypted and secret_decrypt(bot.api_key_encrypted) == SECRET
+        assert bot.api_key_hint == "…3456" and bot.attachment_kinds == ["image", "text"]
+        assert list(bot.knowledge_bases.all()) == [kb] and bot.knowledge_only is True
+
+    page = owner.get(url).content.decode()
+    assert "Stored key …3456" in page and SECRET not in page and "Bot settings saved." in page
+    assert "MARKER-A handbook" in page
+
+    # Blank keeps the key; an invalid form never echoes a typed key.
+    assert (
+        owner.post(url, _bot_form(provider="anthropic", key_source="own", knowledge_only="False")).status_code
+        == 302
+    )
+    invalid = owner.post(
+        url, _bot_form(provider="anthropic", key_source="own", api_key=SECRET, temperature="3")
+    )
+    assert invalid.status_code == 200 and "temperature" in invalid.context["form"].errors
+    assert SECRET not in invalid.content.decode()
+    with tenant_context(tenant_a.tenant):
+        bot = BotSettings.objects.get(widget=widget)
+        assert secret_decrypt(bot.api_key_encrypted) == SECRET and bot.knowledge_only is False
+
+    # Removing the key while still asking for one's own key is refused on the field.
+    refused = owner.post(url, _bot_form(provider="openai", key_source="own", remove_key="on"))
+    assert refused.status_code == 200 and "api_key" in refused.context["form"].errors
+    assert owner.post(url, _bot_form(remove_key="on")).status_code == 302
+    with tenant_context(tenant_a.tenant):
+        bot = BotSettings.objects.get(widget=widget)
+        assert bot.api_key_encrypted == "" and bot.api_key_hint == ""
+
+    for record in caplog.records:
+        assert SECRET not in record.getMessage() and SECRET not in repr(record.args), record.name
+
+
+def test_own_key_is_required_when_none_is_stored(owner, tenant_a):
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot"
+    response = owner.post(url, _bot_form(provider="anthropic", key_source="own"))
+    assert response.status_code == 200 and "api_key" in response.context["form"].errors
+    for values in ({"temperature": "-0.1"}, {"max_answer_tokens": "40"}, {"attachment_max_mb": "21"}):
+        response = owner.post(url, _bot_form(**values))
+        assert response.status_code == 200 and set(values) <= set(response.context["form"].errors), values
+
+
+def test_server_address_must_be_public(owner, tenant_a, settings):
+    settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot"
+    response = owner.post(
+        url, _bot_form(provider="openai_compatible", base_url="http://169.254.169.254/latest")
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["base_url"] == ["This address is not on the public internet."]
+    assert 'id="id_base_url_errors"' in response.content.decode()
+    missing = owner.post(url, _bot_form(provider="openai_compatible"))
+    assert "base_url" in missing.context["form"].errors
+
+    settings.LLM_ALLOW_PRIVATE_BASE_URLS = True  # development against a local server
+    ok = owner.post(url, _bot_form(provider="openai_compatible", base_url="http://127.0.0.1:11434/v1"))
+    assert ok.status_code == 302
+    with tenant_context(tenant_a.tenant):
+        assert BotSettings.objects.get(widget=_widget(tenant_a)).base_url == "http://127.0.0.1:11434/v1"
+
+
+# --- automations -------------------------------------------------------------------------
+
+
+def test_automations_add_edit_toggle_delete(owner, tenant_a):
+    widget = _widget(tenant_a)
+    url = f"/dashboard/widgets/{widget.pk}/automations"
+    rule_form = {"kind": "regex", "name": "Refunds", "reply": "See our refund policy.", "position": "2"}
+    bad = owner.post(url, {**rule_form, "pattern": "(refund"})
+    assert (
+        bad.status_code == 200
+        and "not a valid regular expression" in bad.context["form"].errors["pattern"][0]
+    )
+    nested = owner.post(url, {**rule_form, "pattern": "(a+)+$"})
+    assert "pattern" in nested.context["form"].errors
+    with tenant_context(tenant_a.tenant):
+        assert not AutomationRule.objects.filter(widget=widget).exists()
+
+    ok = owner.post(
+        url, {**rule_form, "pattern": r"\brefunds?\b", "replaces_answer": "on", "is_enabled": "on"}
+    )
+    assert ok.status_code == 302
+    with tenant_context(tenant_a.tenant):
+        rule = AutomationRule.objects.get(widget=widget)
+        assert rule.pattern == r"\brefunds?\b" and rule.is_enabled and rule.replaces_answer
+        conversation = Conversation.objects.create(widget=widget)
+        AutomationFiring.objects.create(rule=rule, conversation=conversation)
+        AutomationFiring.objects.create(rule=rule, conversation=conversation)
+    page = owner.get(url)
+    listed = list(page.context["rules"])
+    assert listed[0].fire_count == 2 and listed[0].last_fired is not None
+    assert "greeting when a conversation opens" in page.content.decode().lower()
+
+    edited = owner.post(
+        f"{url}/{rule.pk}",
+        {**rule_form, "kind": "keyword", "pattern": "refund, money back", "is_enabled": "on"},
+    )
+    assert edited.status_code == 302
+    assert owner.post(f"{url}/{rule.pk}/toggle").status_code == 302
+    with tenant_context(tenant_a.tenant):
+        rule.refresh_from_db()
+        assert rule.kind == "keyword" and rule.pattern == "refund, money back" and not rule.is_enabled
+    assert owner.get(f"{url}/{rule.pk}/toggle").status_code == 405
+
+    confirm = owner.get(f"{url}/{rule.pk}/delete")
+    assert confirm.status_code == 200 and "Delete the rule" in confirm.content.decode()
+    with tenant_context(tenant_a.tenant):
+        assert AutomationRule.objects.filter(pk=rule.pk).exists()  # asking is not deleting
+    assert owner.post(f"{url}/{rule.pk}/delete").status_code == 302
+    with tenant_context(tenant_a.tenant):
+        assert not AutomationRule.objects.filter(pk=rule.pk).exists()
+
+
+# --- playground --------------------------------------------------------------------------
+
+
+def test_playground_shows_the_answer_and_the_ranked_passages(owner, tenant_a, monkeypatch, settings):
+    settings.LLM_PROVIDER = "offline"
+    passages = [
+        Passage(
+            text="Refunds are possible within 30 days of purchase.",
+            title="Refund policy",
+            url="https://help.example/refunds",
+            rank=1,
+            ranks={"vector": 2, "text": 1},
+        ),
+        Passage(
+            text="Shipping takes 3 days.",
+            title="Shipping",
+            file="shipping.pdf",
+            page=4,
+            rank=2,
+            ranks={"vector": 1},
+        ),
+    ]
+    monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: passages)
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground"
+    page = owner.get(url).content.decode()
+    assert "use AI credits like your visitors" in page and "csrfmiddlewaretoken" in page
+
+    response = owner.post(url, {"question": "Can I get a refund?"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<blockquote>" in page and "Refunds are possible within 30 days of purchase. [1]" in page
+    assert f'href="https://help.example/refunds" {LINK_ATTRS}>Refund policy</a>' in page
+    assert "vector #2" in page and "text #1" in page and "vector #1" in page
+    assert "shipping.pdf" in page and "page 4" in page
+    result = response.context["result"]
+    assert result["outcome"] == "answered" and result["provider"] == "offline"
+    assert [c["n"] for c in result["citation_rows"]] == [1, 2]
+    assert "knowledge-base-quotes" in page
+
+
+def test_playground_says_when_the_knowledge_base_is_empty(owner, tenant_a, monkeypatch, settings):
+    settings.LLM_PROVIDER = "offline"
+    monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: [])
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground"
+    page = owner.post(url, {"question": "Anything?"}).content.decode()
+    assert "The knowledge base returned nothing for this question yet" in page
+    assert owner.post(url, {"question": ""}).context["form"].errors["question"]
+
+
+# --- the Markdown sanitizer --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "![x](https://evil.test/x.png)",
+        "![x](javascript:alert(1))",
+        "[x](javascript:alert(1))",
+        "[x](JaVaScRiPt:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[x](vbscript:msgbox)",
+        '<a href="javascript:alert(1)" onclick="alert(1)">x</a>',
+        "<svg onload=alert(1)><circle/></svg>",
+        "<iframe src=https://evil.test></iframe>",
+        '<div style="background:url(javascript:alert(1))">x</div>',
+        "<details open ontoggle=alert(1)>",
+        "```html\n<script>alert(1)</script>\n```",
+    ],
+)
+def test_markdown_never_produces_active_content(source):
+    html = str(render_markdown(source))
+    assert "<script" not in html and "<img" not in html and "<svg" not in html and "<iframe" not in html
+    assert_inert(html)
+
+
+def test_markdown_keeps_formatting_and_safe_links():
+    source = "# Title\n\n**b** _i_ `c`\n\n- one\n1. two\n\n> quote\n\n"
+    html = str(render_markdown(source + "[site](https://example.com) [mail](mailto:a@example.com)"))
+    assert "<h3>Title</h3>" in html and "<strong>b</strong>" in html and "<em>i</em>" in html
+    assert "<code>c</code>" in html and "<li>one</li>" in html and "<blockquote>" in html
+    assert '<a href="https://example.com" target="_blank" rel="noopener noreferrer nofollow">site</a>' in html
+    assert 'href="mailto:a@example.com"' in html
+    assert 'href="/relative"' not in str(render_markdown("[r](/relative)"))
+
+
+def test_the_sanitizer_alone_strips_raw_html():
+    html = sanitize(
+        '<p onclick="x()">a<script>evil()</script><img src=x onerror=y()>'
+        '<a href="javascript:z()" style="color:red" target="_top">l</a><svg onload=q()></svg>'
+        '<form action="https://evil.test"><input name=p></form><h1>h</h1></p>'
+    )
+    assert html.startswith("<p>a") and "evil()" not in html and "<img" not in html and "<svg" not in html
+    assert "<form" not in html and "<input" not in html and "style=" not in html and "onclick" not in html
+    assert "javascript" not in html and 'target="_blank"' in html and "<h1>" not in html
