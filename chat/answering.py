@@ -98,8 +98,11 @@ def _db(schema: str, fn, *args, **kwargs):
 # --- prepare -----------------------------------------------------------------------------
 
 
-def answer_prepare(*, tenant: Tenant, conversation: Conversation, visitor_message: Message) -> Prepared:
-    """Everything before the provider call. Preconditions: the tenant's schema is active."""
+def answer_prepare(
+    *, tenant: Tenant, conversation: Conversation, visitor_message: Message, contact: Contact | None = None
+) -> Prepared:
+    """Everything before the provider call. Preconditions: the tenant's schema is active.
+    ``contact`` is the conversation's contact when the caller has it loaded already."""
     prepared = Prepared(connection.schema_name, tenant.pk, conversation.pk, visitor_message.pk)
     existing = Message.objects.filter(reply_to=visitor_message).first()
     if existing is not None:  # a retried send gets the same answer
@@ -113,13 +116,15 @@ def answer_prepare(*, tenant: Tenant, conversation: Conversation, visitor_messag
         prepared.pending = True
         return prepared
     try:
-        return _prepare_claimed(prepared, tenant, conversation, visitor_message)
+        if contact is None or contact.pk != conversation.contact_id:
+            contact = Contact.objects.filter(pk=conversation.contact_id).first()
+        return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact)
     except BaseException:
         cache.delete(prepared.claim_key)
         raise
 
 
-def _prepare_claimed(prepared, tenant, conversation, visitor_message) -> Prepared:
+def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -> Prepared:
     widget = conversation.widget
     bot = bot_settings_for(widget)
     prepared.texts = {
@@ -154,7 +159,6 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message) -> Prepare
         prepared.before.append(message_payload(note))
         break  # one canned reply per message
 
-    contact = Contact.objects.filter(pk=conversation.contact_id).only("flagged_as_bot").first()
     if contact is not None and contact.flagged_as_bot:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
     if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
@@ -182,7 +186,7 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message) -> Prepare
         query=visitor_message.text, knowledge_base_ids=kb_ids, limit=PASSAGES
     )
     prepared.request = LLMRequest(
-        system=system_prompt(bot, widget, prepared.passages, contact_locale(conversation)),
+        system=system_prompt(bot, widget, prepared.passages, contact.locale if contact else ""),
         turns=history_turns(conversation, visitor_message),
         model=choice.provider.model,
         max_tokens=bot.max_answer_tokens,
@@ -192,11 +196,6 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message) -> Prepare
         no_answer_text=bot.no_answer_text,
     )
     return prepared
-
-
-def contact_locale(conversation: Conversation) -> str:
-    contact = Contact.objects.filter(pk=conversation.contact_id).only("locale").first()
-    return contact.locale if contact else ""
 
 
 def estimate_tokens(text: str) -> int:
@@ -279,10 +278,9 @@ def _attr(value: str) -> str:
 
 
 def _store_reply(prepared: Prepared, *, text: str, outcome: str, **extra) -> Message:
-    conversation = Conversation.objects.get(pk=prepared.conversation_id)
     try:
         reply, _ = message_append(
-            conversation=conversation,
+            conversation=Conversation(pk=prepared.conversation_id),
             role=Message.Role.BOT,
             text=text,
             client_message_id=f"reply:{prepared.visitor_message_id}",
@@ -393,10 +391,20 @@ async def answer_events(
     try:
         while True:
             kind, payload = await queue.get()
-            if kind == "delta":
-                yield ("delta", {"text": payload})
-            else:
+            if kind != "delta":
                 yield ("done", payload)
+                return
+            # Deltas that arrived while the last event was being sent go out as one.
+            parts, ended = [payload], None
+            while not queue.empty():
+                kind, more = queue.get_nowait()
+                if kind != "delta":
+                    ended = more
+                    break
+                parts.append(more)
+            yield ("delta", {"text": "".join(parts)})
+            if ended is not None:
+                yield ("done", ended)
                 return
     finally:
         if not producer.done():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from saas.errors import ProblemError, ValidationFailed
@@ -40,26 +40,28 @@ def message_append(
                 ]
             }
         )
-    if client_message_id:
-        existing = Message.objects.filter(
-            conversation=conversation, client_message_id=client_message_id
-        ).first()
-        if existing is not None:
-            return _same_or_refuse(existing, text), False
+    table = Conversation._meta.db_table
     try:
-        with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-            locked.last_seq += 1
-            locked.save(update_fields=["last_seq", "updated_at"])
+        with transaction.atomic(), connection.cursor() as cursor:
+            # One statement takes the row lock and the next number (concurrent sends queue here).
+            cursor.execute(
+                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = now() "  # noqa: S608 - our table
+                "WHERE id = %s RETURNING last_seq, status",
+                [conversation.pk],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise Conversation.DoesNotExist
+            conversation.last_seq, conversation.status = row
             message = Message.objects.create(
-                conversation=locked,
-                seq=locked.last_seq,
+                conversation=conversation,
+                seq=conversation.last_seq,
                 role=role,
                 text=text,
                 client_message_id=client_message_id or "",
                 **extra,
             )
-    except IntegrityError:  # a concurrent send with the same client id won the race
+    except IntegrityError:  # this client id is already stored (a retry, or a concurrent send)
         existing = Message.objects.get(conversation=conversation, client_message_id=client_message_id)
         return _same_or_refuse(existing, text), False
     return message, True

@@ -376,9 +376,10 @@ class ConversationMessagesApi(ConversationView):
             text=data.validated_data["text"],
             client_message_id=data.validated_data.get("client_message_id") or None,
         )
-        conversation.refresh_from_db(fields=["status", "last_seq"])
+        if not created:
+            conversation.refresh_from_db(fields=["status", "last_seq"])
         prepared = answering.answer_prepare(
-            tenant=self.tenant, conversation=conversation, visitor_message=message
+            tenant=self.tenant, conversation=conversation, visitor_message=message, contact=self.contact
         )
         first = [("message", message_payload(message))]
         if "text/event-stream" in request.headers.get("Accept", ""):
