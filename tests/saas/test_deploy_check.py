@@ -16,7 +16,7 @@ def _run(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"))
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "SECRET_ENCRYPTION_KEYS"))
     }
     env.update({"DJANGO_SETTINGS_MODULE": "saas.settings.production", **extra_env})
     return subprocess.run(
@@ -41,6 +41,7 @@ def test_check_deploy_is_clean_with_production_settings(db):
             "BASE_DOMAIN": "chat.example.com",
             "DATABASE_URL": _database_url(),
             "REDIS_URL": "redis://127.0.0.1:6379/15",
+            "SECRET_ENCRYPTION_KEYS": "kZ2m2QmSWcJw9u1kqYJ0b3k8m3x1G0n9b2Y7c6d5e4Q=",
         },
         "check",
         "--deploy",
@@ -57,6 +58,7 @@ def test_production_refuses_to_start_without_its_secrets(db):
         "BASE_DOMAIN": "chat.example.com",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "SECRET_ENCRYPTION_KEYS": "kZ2m2QmSWcJw9u1kqYJ0b3k8m3x1G0n9b2Y7c6d5e4Q=",
     }
     for missing in complete:
         result = _run({k: v for k, v in complete.items() if k != missing}, "check")
