@@ -111,7 +111,7 @@ def answer_prepare(
         )
         prepared.final = _final(existing, offer_handoff=offer)
         return prepared
-    prepared.claim_key = f"chat:answering:{visitor_message.pk}"
+    prepared.claim_key = _claim_key(visitor_message.pk)
     if not cache.add(prepared.claim_key, 1, timeout=int(settings.LLM_DEADLINE_SECONDS) + 30):
         prepared.pending = True
         return prepared
@@ -122,6 +122,15 @@ def answer_prepare(
     except BaseException:
         cache.delete(prepared.claim_key)
         raise
+
+
+def _claim_key(visitor_message_id: int) -> str:
+    return f"chat:answering:{visitor_message_id}"
+
+
+def answer_in_progress(visitor_message_id: int) -> bool:
+    """Whether an answer to this visitor message is being produced now (in any process)."""
+    return cache.get(_claim_key(visitor_message_id)) is not None
 
 
 def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -> Prepared:
@@ -140,6 +149,11 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
             logger.info("automation fired rule=%s conversation=%s", rule.pk, conversation.pk)
         prepared.final = _final(reply, offer_handoff=bot.offer_handoff and outcome in Outcome.OFFERS_HANDOFF)
         cache.delete(prepared.claim_key)
+        return prepared
+
+    if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
+        cache.delete(prepared.claim_key)  # a person has the conversation: no bot, no automation
+        prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
         return prepared
 
     for rule in rules_in_order(automations_for(widget)):
@@ -161,12 +175,6 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
 
     if contact is not None and contact.flagged_as_bot:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
-    if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
-        cache.delete(prepared.claim_key)
-        prepared.pending = False
-        prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
-        return prepared
-
     try:
         choice = provider_for(bot)
     except ProviderError as error:

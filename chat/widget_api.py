@@ -333,16 +333,17 @@ class ConversationMessagesApi(ConversationView):
         pending = (
             Message.objects.filter(conversation=conversation, role=Message.Role.VISITOR, reply__isnull=True)
             .order_by("-seq")
-            .values_list("seq", flat=True)
+            .values_list("pk", "seq")
             .first()
         )
         return Response(
             {
                 "messages": [message_payload(m) for m in messages],
                 **_conversation_state(conversation),
-                # The latest visitor message still waiting for its answer (a reconnect polls).
-                "awaiting_answer_after": pending
-                if pending is not None and conversation.status == Conversation.Status.BOT
+                # The visitor message whose answer is being written right now (a reconnecting
+                # widget shows typing and polls); null when nothing is under way.
+                "awaiting_answer_after": pending[1]
+                if pending is not None and answering.answer_in_progress(pending[0])
                 else None,
             }
         )

@@ -65,8 +65,13 @@ def live_port(django_db_setup, django_db_blocker):
     TRUNCATE. Browser tests clean up what they created instead (``live_db``).
     """
     from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.db import connection as default_connection
     from django.test.testcases import LiveServerThread
 
+    # Never against a development database (pytest-django names test databases test_*).
+    assert default_connection.settings_dict["NAME"].startswith("test_"), (
+        "browser tests need the test database"
+    )
     with django_db_blocker.unblock():
         thread = LiveServerThread("localhost", StaticFilesHandler, port=0)
         thread.daemon = True

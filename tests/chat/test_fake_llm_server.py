@@ -32,6 +32,14 @@ OPENAI_ARGS = {
 }
 
 
+def _run_in_fresh_loop(make_coroutine):
+    """asyncio.run in a thread of its own (a browser test may leave a loop set on this one)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
+
+
 @pytest.fixture(scope="module")
 def server():
     with FakeLLMServer() as llm:
@@ -113,7 +121,7 @@ def test_anthropic_async_stream(llm):
             events = [event async for event in raw]
             return pieces, events
 
-    pieces, events = asyncio.run(run())
+    pieces, events = _run_in_fresh_loop(run)
     assert pieces == ["Hel", "lo"]
     assert [e.delta.text for e in events if e.type == "content_block_delta"] == ["Again"]
     assert len(llm.requests) == 2
@@ -157,7 +165,7 @@ def test_openai_async_stream_and_length_limit(llm):
             completion = await client.chat.completions.create(**OPENAI_ARGS, max_tokens=2)
             return chunks, completion
 
-    chunks, completion = asyncio.run(run())
+    chunks, completion = _run_in_fresh_loop(run)
     assert (
         "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You asked: USER-MARKER: "
     )
@@ -312,7 +320,7 @@ def test_concurrent_streams(llm):
             return await asyncio.gather(*(one(i) for i in range(100)))
 
     started = time.monotonic()
-    answers = asyncio.run(run())
+    answers = _run_in_fresh_loop(run)
     assert time.monotonic() - started < 10  # one after another it would take ~20 s
     assert answers[42] == "You asked: question 42. This is the fake model answering."
     assert len(llm.requests) == 100

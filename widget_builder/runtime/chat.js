@@ -5,16 +5,40 @@
   var STRINGS = {
     en: {title: "Chat", close: "Close chat", send: "Start the conversation", offline: "We are offline right now. Please try again later.",
          required: "This field is required.", started: "Thanks! Your conversation has started.", error: "Something went wrong. Please try again.",
-         consent: "I agree", message: "Write a message…", sendMessage: "Send"},
+         consent: "I agree", message: "Write a message…", sendMessage: "Send",
+         typing: "%s is typing…", bot: "Assistant", tooFast: "You're sending messages too fast. Please wait a moment.",
+         up: "Helpful", down: "Not helpful", why: "What went wrong? (optional)", fbThanks: "Thanks for your feedback!",
+         sources: "Sources", page: "p.", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
+         end: "End chat", rateQ: "How was this conversation?", rate: "Rate %s out of 5", note: "Anything else? (optional)",
+         submit: "Submit", thanks: "Thanks for your rating!", again: "Start a new conversation", human: "Talk to a person",
+         attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended."},
     es: {title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
-         consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar"},
+         consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar",
+         typing: "%s está escribiendo…", bot: "Asistente", tooFast: "Estás enviando mensajes demasiado rápido. Espera un momento.",
+         up: "Útil", down: "No es útil", why: "¿Qué salió mal? (opcional)", fbThanks: "¡Gracias por tu opinión!",
+         sources: "Fuentes", page: "pág.", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
+         end: "Finalizar chat", rateQ: "¿Qué tal fue esta conversación?", rate: "Valorar con %s de 5", note: "¿Algo más? (opcional)",
+         submit: "Enviar", thanks: "¡Gracias por tu valoración!", again: "Iniciar una nueva conversación", human: "Hablar con una persona",
+         attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado."},
     fr: {title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
-         consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer"},
+         consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer",
+         typing: "%s est en train d'écrire…", bot: "Assistant", tooFast: "Vous envoyez des messages trop vite. Patientez un instant.",
+         up: "Utile", down: "Pas utile", why: "Qu'est-ce qui n'allait pas ? (facultatif)", fbThanks: "Merci pour votre avis !",
+         sources: "Sources", page: "p.", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
+         end: "Terminer le chat", rateQ: "Comment s'est passée cette conversation ?", rate: "Noter %s sur 5", note: "Autre chose ? (facultatif)",
+         submit: "Envoyer", thanks: "Merci pour votre note !", again: "Démarrer une nouvelle conversation", human: "Parler à une personne",
+         attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée."},
     de: {title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
-         consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden"}
+         consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden",
+         typing: "%s schreibt…", bot: "Assistent", tooFast: "Sie senden Nachrichten zu schnell. Bitte warten Sie einen Moment.",
+         up: "Hilfreich", down: "Nicht hilfreich", why: "Was war nicht gut? (optional)", fbThanks: "Danke für Ihr Feedback!",
+         sources: "Quellen", page: "S.", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
+         end: "Chat beenden", rateQ: "Wie war diese Unterhaltung?", rate: "Mit %s von 5 bewerten", note: "Noch etwas? (optional)",
+         submit: "Absenden", thanks: "Danke für Ihre Bewertung!", again: "Neue Unterhaltung starten", human: "Mit einem Menschen sprechen",
+         attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet."}
   };
 
   function el(tag, attrs, children) {
@@ -25,45 +49,114 @@
     (children || []).forEach(function (c) { if (c) node.appendChild(c); });
     return node;
   }
+  function tx(s) { return document.createTextNode(s); }
+  function safeUrl(u) { return /^(https?:|mailto:)/i.test(u || ""); }
+  function link(href, text) { return el("a", {href: href, target: "_blank", rel: "noopener noreferrer nofollow", text: text}); }
+
+  /* Markdown for bot and agent messages, an allow-list by construction: only the elements
+     made below, text only through text nodes; the one attribute taken from the text is a
+     vetted http(s)/mailto href. Images become their alt text (nothing remote ever loads). */
+  var INLINE = /`([^`]+)`|!\[([^\]]*)\]\([^)]*\)|\[([^\]]+)\]\(([^)\s]*)[^)]*\)|\*\*(.+?)\*\*|\*([^*\s](?:[^*]*[^*\s])?)\*|(^|\W)_([^_\s](?:[^_]*[^_\s])?)_(?!\w)|\[(\d{1,3})\]/g;
+  function inline(parent, s) {
+    var re = new RegExp(INLINE.source, "g"), last = 0, m, node;
+    while ((m = re.exec(s))) {
+      parent.appendChild(tx(s.slice(last, m.index) + (m[7] || "")));
+      last = re.lastIndex;
+      if (m[1] != null) node = el("code", {text: m[1]});
+      else if (m[2] != null) node = tx(m[2]);
+      else if (m[3] != null) { node = safeUrl(m[4]) ? link(m[4], "") : el("span"); inline(node, m[3]); }
+      else if (m[5] != null) { node = el("strong"); inline(node, m[5]); }
+      else if (m[9] == null) { node = el("em"); inline(node, m[6] || m[8]); }
+      else node = el("span", {"class": "cite", text: "[" + m[9] + "]"});
+      parent.appendChild(node);
+    }
+    parent.appendChild(tx(s.slice(last)));
+    return parent;
+  }
+  function md(text) {
+    var out = document.createDocumentFragment(), lines = String(text || "").replace(/\r\n?/g, "\n").split("\n");
+    var para = null, list = null, i = 0, m, line, code;
+    while (i < lines.length) {
+      line = lines[i++];
+      if (/^\s*```/.test(line)) {
+        code = [];
+        while (i < lines.length && !/^\s*```/.test(lines[i])) code.push(lines[i++]);
+        i++;
+        out.appendChild(el("pre", {}, [el("code", {text: code.join("\n")})]));
+        para = list = null;
+      } else if (!line.trim()) {
+        para = list = null;
+      } else if ((m = /^#{1,6}\s+(.*)$/.exec(line))) {
+        out.appendChild(el("p", {}, [inline(el("strong"), m[1])]));
+        para = list = null;
+      } else if ((m = /^\s*(?:([-*+])|\d{1,3}[.)])\s+(.*)$/.exec(line))) {
+        var tag = m[1] ? "UL" : "OL";
+        if (!list || list.tagName !== tag) out.appendChild(list = el(tag));
+        list.appendChild(inline(el("li"), m[2]));
+        para = null;
+      } else {
+        if (para) para.appendChild(el("br")); else out.appendChild(para = el("p"));
+        inline(para, line);
+        list = null;
+      }
+    }
+    return out;
+  }
+  function size(n) { return n < 1024 ? n + " B" : n < 1048576 ? Math.round(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB"; }
+  var KINDS = {image: "image/png,image/jpeg,image/gif,image/webp", pdf: "application/pdf", text: "text/plain,.txt"};
 
   window.__chatWidgetUI = function (ctx) {
     var cfg = ctx.config, storeKey = "chat-widget:" + ctx.key;
-    var t = function (name) {
+    var t = function (name, arg) {
       var lang = cfg.locale && cfg.locale !== "auto" ? cfg.locale : ctx.locale();
-      return (STRINGS[lang] || STRINGS.en)[name];
+      return ((STRINGS[lang] || STRINGS.en)[name] || STRINGS.en[name]).replace("%s", arg);
     };
     var primary = (cfg.colors && cfg.colors.primary) || "#2d5bd7", onPrimary = (cfg.colors && cfg.colors.text) || "#fff";
     var off = cfg.offset || {x: 20, y: 20};
-    var dark = ".panel{background:#111827;color:#f3f4f6}.bubble{background:#1f2937}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}";
+    var dark = ".panel{background:#111827;color:#f3f4f6}.bubble:not(.mine),.typing,.menu{background:#1f2937;color:#f3f4f6}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}";
     var themeCss = cfg.theme === "dark" ? dark : cfg.theme === "light" ? "" : "@media (prefers-color-scheme:dark){" + dark + "}";
     var style = el("style", {text:
+      "[hidden]{display:none!important}" +
       ".panel{all:initial;position:fixed;bottom:" + ((+off.y || 0) + 68) + "px;" + (cfg.position === "left" ? "left" : "right") + ":" + (+off.x || 0) + "px;width:370px;max-width:calc(100vw - 24px);" +
       "height:560px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;border-radius:14px;overflow:hidden;" +
       "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#111827;background:#fff;box-shadow:0 12px 40px rgba(0,0,0,.25)}" +
-      ".panel[hidden]{display:none}header{display:flex;align-items:center;justify-content:space-between;padding:14px 16px;background:" + primary + ";color:" + onPrimary + "}" +
+      "header{position:relative;display:flex;align-items:center;justify-content:space-between;padding:14px 16px;background:" + primary + ";color:" + onPrimary + "}" +
       "h2{all:unset;font-weight:600;font-size:16px}.x{all:unset;cursor:pointer;font-size:22px;line-height:1;padding:4px 8px;border-radius:6px}" +
-      ".x:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid " + primary + ";outline-offset:2px}" +
-      ".body{flex:1;overflow:auto;padding:16px}.bubble{background:#f3f4f6;border-radius:12px;padding:10px 12px;margin:0 0 12px;white-space:pre-wrap}" +
+      ".x:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible,a:focus-visible{outline:3px solid " + primary + ";outline-offset:2px}" +
+      ".body{flex:1;overflow:auto;padding:16px}.bubble{background:#f3f4f6;border-radius:12px;padding:10px 12px;margin:0 0 12px;white-space:pre-wrap;overflow-wrap:anywhere}" +
       "label{display:block;font-weight:600;margin:10px 0 4px}input,select,textarea{box-sizing:border-box;width:100%;font:inherit;padding:8px 10px;border:1px solid #9ca3af;border-radius:8px;background:#fff;color:#111827}" +
       "input[type=checkbox]{width:auto;margin-right:6px}.check{display:flex;align-items:center;font-weight:400}" +
       ".err{color:#b42318;font-size:13px;margin:4px 0 0}.send{all:unset;box-sizing:border-box;cursor:pointer;display:block;width:100%;text-align:center;margin-top:14px;padding:10px;border-radius:8px;background:" + primary + ";color:" + onPrimary + ";font-weight:600}" +
       ".mine{background:" + primary + ";color:" + onPrimary + ";margin-left:32px}.chips{display:flex;flex-wrap:wrap;gap:6px;margin:0 0 12px}" +
       ".chip{all:unset;cursor:pointer;border:1px solid " + primary + ";color:inherit;border-radius:14px;padding:4px 10px;font-size:13px}" +
       ".composer{display:flex;gap:6px;padding:10px;border-top:1px solid #e5e7eb}.composer textarea{flex:1;resize:none}" +
-      ".composer button{all:unset;cursor:pointer;padding:0 12px;border-radius:8px;background:" + primary + ";color:" + onPrimary + "}" +
+      ".composer button{all:unset;cursor:pointer;padding:0 12px;border-radius:8px;background:" + primary + ";color:" + onPrimary + "}.composer .b{background:none;color:inherit;font-size:18px;padding:0 4px}" +
+      ".md{white-space:normal}.md p,.md ul,.md ol,.md pre{margin:0 0 6px}.md>:last-child{margin-bottom:0}.md ul,.md ol{padding-left:20px}.md a{color:inherit}" +
+      "pre{white-space:pre-wrap;background:rgba(0,0,0,.07);padding:8px;border-radius:6px}code{font:13px ui-monospace,Menlo,Consolas,monospace;background:rgba(0,0,0,.07);border-radius:4px;padding:0 3px}pre code{background:none;padding:0}" +
+      ".cite{font-size:.7em;vertical-align:super;line-height:0;opacity:.75}.msg{margin:0 0 12px}.msg>.bubble{margin:0}" +
+      ".sys{text-align:center;font-size:12px;opacity:.7;margin:0 0 12px}.src{font-size:12px;margin:4px 4px 0;opacity:.85}.src>*{display:block;color:inherit}" +
+      ".b{all:unset;box-sizing:border-box;cursor:pointer;border-radius:6px;padding:2px 6px}.b[aria-pressed=true]{background:rgba(127,127,127,.25)}" +
+      ".fb{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0 0;font-size:13px}.fb form{display:flex;gap:4px;width:100%}.fb input{padding:4px 8px}.file{display:block;text-decoration:underline}" +
+      ".human{display:inline-block;margin-top:6px}.menu{position:absolute;right:8px;top:100%;z-index:1;display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:8px;padding:4px;box-shadow:0 6px 20px rgba(0,0,0,.2)}.menu .b{padding:8px 12px}" +
+      ".typing{display:inline-flex;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
+      ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
+      ".stars .b[aria-pressed=true]{background:" + primary + ";color:" + onPrimary + "}" +
       themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
-      "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}}"});
+      "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}" +
+      ".typing span{animation:dot 1.2s infinite}.typing span:nth-child(2){animation-delay:.2s}.typing span:nth-child(3){animation-delay:.4s}@keyframes dot{40%{opacity:1}}}"});
     var title = el("h2", {id: "cw-title", text: cfg.bot_name || t("title")});
     if (/^data:image\/(png|jpeg|gif|webp);base64,/.test(cfg.avatar || "")) {
       title.insertBefore(el("img", {src: cfg.avatar, alt: "", width: "28", height: "28",
         style: "border-radius:50%;vertical-align:middle;margin-right:8px;object-fit:cover"}), title.firstChild);
     }
     var closeBtn = el("button", {"class": "x", type: "button", "aria-label": t("close"), text: "×"});
+    var menuBtn = el("button", {"class": "x", type: "button", "aria-label": t("more"), "aria-haspopup": "true", "aria-expanded": "false", hidden: "", text: "⋯"});
+    var menu = el("div", {"class": "menu", role: "menu", hidden: ""});
     var body = el("div", {"class": "body", "aria-live": "polite"});
     var brand = cfg.branding === false ? null : el("p", {"class": "brand", text: "Powered by Chatbot platform"});
     var panel = el("div", {"class": "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "cw-title", hidden: ""},
-      [el("header", {}, [title, closeBtn]), body, brand]);
+      [el("header", {}, [title, el("div", {}, [menuBtn, closeBtn]), menu]), body, brand]);
     ctx.root.appendChild(style);
     if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));
     if (cfg.preview_phone) ctx.root.appendChild(el("style", {text: ".panel{width:360px;height:min(640px,calc(100vh - 110px));border:8px solid #111;border-radius:28px}"}));  // the tenant's own CSS, inside the widget only
@@ -72,7 +165,8 @@
     panel.addEventListener("keydown", function (e) {
       if (e.key === "Escape") { e.preventDefault(); ctx.close(); return; }
       if (e.key !== "Tab") return;
-      var items = panel.querySelectorAll("button,input,select,textarea,a[href]");
+      var items = Array.prototype.filter.call(panel.querySelectorAll("button,input,select,textarea,a[href]"),
+        function (n) { return !n.disabled && n.getClientRects().length; });
       if (!items.length) return;
       var first = items[0], last = items[items.length - 1], active = ctx.root.activeElement;
       if (e.shiftKey && active === first) { e.preventDefault(); last.focus(); }
@@ -84,23 +178,59 @@
       if (e.key === "Escape" && !panel.hidden) ctx.close();
     });
 
+    // The header menu: transcript by email, end the chat. Arrow keys move, Escape closes it.
+    function menuShow(open) {
+      menu.hidden = !open; menuBtn.setAttribute("aria-expanded", String(open));
+      if (open) menu.querySelector("button:not([hidden])").focus();
+    }
+    function menuItem(name, fn) {
+      var b = el("button", {"class": "b", type: "button", role: "menuitem", text: t(name)});
+      b.addEventListener("click", function () { menuShow(false); menuBtn.focus(); fn(); });
+      menu.appendChild(b);
+      return b;
+    }
+    menuBtn.addEventListener("click", function () { menuShow(menu.hidden); });
+    menu.addEventListener("keydown", function (e) {
+      var items = Array.prototype.slice.call(menu.querySelectorAll("button:not([hidden])")), i = items.indexOf(ctx.root.activeElement);
+      if (e.key === "Escape" || e.key === "Tab") {
+        if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); }
+        menuShow(false); menuBtn.focus();
+      } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault(); items[(i + (e.key === "ArrowDown" ? 1 : items.length - 1)) % items.length].focus();
+      }
+    });
+    panel.addEventListener("click", function (e) {
+      if (!menu.hidden && !menu.contains(e.target) && e.target !== menuBtn) menuShow(false);
+    });
+
     var session = null;
     try { session = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { session = null; }
 
-    function request(method, path, data, retried) {
-      var headers = {"Content-Type": "application/json"};
+    // Every call carries the visitor's bearer token, never cookies.
+    function api(method, path, data, accept, retried) {
+      var headers = {}, form = typeof FormData !== "undefined" && data instanceof FormData;
+      if (!form) headers["Content-Type"] = "application/json";  // a FormData body sets its own
+      if (accept) headers.Accept = accept;
       if (session && session.token) headers.Authorization = "Bearer " + session.token;
       return fetch(ctx.api + path, {method: method, headers: headers, credentials: "omit",
-        body: data ? JSON.stringify(data) : undefined}).then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (json) { return {ok: r.ok, status: r.status, json: json}; });
-      }).then(function (res) {
+        body: form ? data : data ? JSON.stringify(data) : undefined}).then(function (r) {
         // The server no longer accepts this visitor's token: start afresh once.
-        if (res.status === 401 && !retried && path !== "/session") {
+        if (r.status === 401 && !retried && path !== "/session") {
           forget();
-          return ensureSession().then(function () { return request(method, path, data, true); });
+          return ensureSession().then(function () { return api(method, path, data, accept, true); });
         }
-        return res;
+        return r;
       });
+    }
+    function parse(r) {
+      return r.json().catch(function () { return {}; }).then(function (json) { return {ok: r.ok, status: r.status, json: json}; });
+    }
+    function request(method, path, data, retried) { return api(method, path, data, null, retried).then(parse); }
+    // What a problem response (RFC 9457) says: the first field's message, else the detail.
+    function problem(res, fast) {
+      var j = res.json || {}, errs = j.errors || {}, k = Object.keys(errs)[0];
+      if (fast && res.status === 429) return t("tooFast");
+      return (k && errs[k][0] && errs[k][0].message) || j.detail || t("error");
     }
     function forget() { session = null; try { localStorage.removeItem(storeKey); } catch (e) { /* private mode */ } }
     function remember(s) { session = s; try { localStorage.setItem(storeKey, JSON.stringify(s)); } catch (e) { /* private mode */ } }
@@ -117,7 +247,9 @@
         .then(function (res) { if (!res.ok) throw new Error("session"); remember(res.json); return session; });
     }
 
-    function say(text) { body.appendChild(el("p", {"class": "bubble", text: text})); }
+    function scroll() { body.scrollTop = body.scrollHeight; }
+    function say(text) { body.appendChild(el("p", {"class": "bubble", text: text})); scroll(); }
+    function note(text) { body.appendChild(el("p", {"class": "sys", text: text})); scroll(); }
 
     function renderPrechat() {
       var form = el("form", {novalidate: ""});
@@ -194,63 +326,320 @@
       if (firstInput) firstInput.focus();
     }
 
+    // --- the conversation ----------------------------------------------------------------
+    var composer = null, input = null, clip = null, picker = null, footer = null;
+    var seen = {}, lastSeq = 0, asked = false, status = "bot", files = {kinds: [], max_mb: 5};
+    var busy = false, pollGen = 0, streamEl = null, streamText = "";
+    var typingEl = el("div", {"class": "typing", role: "status", "aria-label": t("typing", cfg.bot_name || t("bot"))},
+      [el("span"), el("span"), el("span")]);
+    menuItem("transcript", function () { act("/transcript", function (j) { note(t("sentTo", j.sent_to)); }); });
+    var endItem = menuItem("end", function () { act("/close", state); });
+
+    function path(rest) { return "/conversations/" + session.conversation_id + rest; }
+    function act(rest, ok) {
+      return request("POST", path(rest), {}).then(function (res) { if (res.ok) ok(res.json); else say(problem(res)); })
+        .catch(function () { say(t("error")); });
+    }
+
     function startConversation() {
       body.textContent = "";
       return request("POST", "/conversations", {}).then(function (res) {
         if (!res.ok) throw new Error("conversation");
         session.conversation_id = res.json.id; remember(session);
         ctx.emit("message", {type: "conversation_started", conversation_id: res.json.id});
-        return renderChat();
+        return renderChat(res.json);
       }).catch(function () { say(t("error")); });
     }
 
-    var composer = null;
-    function bubble(message) {
-      body.appendChild(el("p", {"class": "bubble" + (message.role === "visitor" ? " mine" : ""), text: message.text}));
-      body.scrollTop = body.scrollHeight;
+    // What the server says about the conversation: status, rating, attachments allowed.
+    function state(s) {
+      if (s.attachments) {
+        files = s.attachments;
+        var accept = (files.kinds || []).map(function (k) { return KINDS[k]; }).filter(Boolean);
+        if (clip) { clip.hidden = !accept.length; picker.accept = accept.join(","); }
+      }
+      if (s.status) status = s.status;
+      endItem.hidden = status === "closed";
+      if (status !== "bot") Array.prototype.forEach.call(body.querySelectorAll(".human"), function (b) { b.remove(); });
+      if (status === "closed") ended(s.csat_score);
+    }
+
+    // One stored message, once: the highest seq rendered is where polling resumes.
+    function show(m) {
+      if (!m || seen[m.seq]) return null;
+      seen[m.seq] = m; lastSeq = Math.max(lastSeq, m.seq);
+      var node, atts = (m.attachments || []).map(fileButton), cites = m.citations || [];
+      if (m.role === "visitor") { asked = true; node = el("p", {"class": "bubble mine"}, [tx(m.text)].concat(atts)); }
+      else if (m.role === "system") node = el("p", {"class": "sys", text: m.text});
+      else {
+        node = el("div", {"class": "msg"}, [el("div", {"class": "bubble md"}, [md(m.text)].concat(atts))]);
+        if (cites.length) {
+          node.appendChild(el("div", {"class": "src"}, [el("span", {text: t("sources")})].concat(cites.map(function (c) {
+            var label = "[" + c.n + "] " + (c.title || c.file || "");
+            return /^https?:\/\//i.test(c.url || "") ? link(c.url, label) : el("span", {text: label +
+              (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "")});
+          }))));
+        }
+        if (m.role === "bot") node.appendChild(thumbs(m));
+      }
+      node.setAttribute("data-seq", m.seq);
+      body.appendChild(node);
+      if (typingEl.parentNode) body.appendChild(typingEl);
+      scroll();
+      return node;
+    }
+
+    function thumbs(m) {
+      var row = el("div", {"class": "fb"}), extra = null;
+      var up = el("button", {"class": "b", type: "button", "aria-label": t("up"), title: t("up"), text: "👍"});
+      var down = el("button", {"class": "b", type: "button", "aria-label": t("down"), title: t("down"), text: "👎"});
+      function press(v) { up.setAttribute("aria-pressed", String(v === 1)); down.setAttribute("aria-pressed", String(v === -1)); }
+      function rate(v, comment) {
+        var before = m.feedback;
+        m.feedback = v; press(v);
+        return request("POST", path("/messages/" + m.seq + "/feedback"), {rating: v > 0 ? "up" : "down", comment: comment || ""})
+          .then(function (res) { if (!res.ok) { m.feedback = before; press(before); } return res.ok; });
+      }
+      press(m.feedback);
+      up.addEventListener("click", function () { if (extra) extra.remove(); extra = null; rate(1); });
+      down.addEventListener("click", function () {
+        rate(-1);
+        if (extra) return;
+        var why = el("input", {type: "text", maxlength: "1000", "aria-label": t("why"), placeholder: t("why")});
+        var form = extra = el("form", {}, [why, el("button", {"class": "b", type: "submit", text: t("sendMessage")})]);
+        form.addEventListener("submit", function (e) {
+          e.preventDefault();
+          rate(-1, why.value.trim()).then(function (ok) {
+            if (ok && extra === form) { extra = el("span", {role: "status", text: t("fbThanks")}); form.replaceWith(extra); down.focus(); }
+          });
+        });
+        row.appendChild(form);
+        why.focus();
+      });
+      row.appendChild(up); row.appendChild(down);
+      return row;
+    }
+
+    function offerHuman(node) {
+      var b = el("button", {"class": "chip human", type: "button", text: t("human")});
+      b.addEventListener("click", function () {
+        b.disabled = true;
+        act("/handoff", function (j) { (j.messages || []).forEach(show); state(j); input.focus(); }).then(function () { b.disabled = false; });
+      });
+      node.appendChild(b);
+    }
+
+    function typing(on) { if (on) { body.appendChild(typingEl); scroll(); } else typingEl.remove(); }
+    function delta(text) {
+      if (!streamEl) { typing(false); streamText = ""; body.appendChild(streamEl = el("div", {"class": "bubble md", "aria-busy": "true"})); }
+      streamText += text;
+      streamEl.replaceChildren(md(streamText));
+      scroll();
+    }
+    function unstream() { if (streamEl) streamEl.remove(); streamEl = null; }
+    function done(d) {
+      unstream(); typing(false);
+      var node = show(d.message);
+      if (node && d.handoff && status === "bot") offerHuman(node);
+      if (d.message) ctx.emit("message", {type: "received", message: d.message});
+    }
+
+    // Server-sent events from a fetch body: "event: X\ndata: {json}\n\n", split anywhere.
+    function events(r, on) {
+      var buf = "", dec = new TextDecoder();
+      function feed(chunk) {
+        buf = (buf + chunk).replace(/\r\n/g, "\n");
+        var i, name, data, json;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          name = "message"; data = [];
+          buf.slice(0, i).split("\n").forEach(function (line) {
+            var f = /^([^:]*):? ?(.*)$/.exec(line);
+            if (f[1] === "event") name = f[2]; else if (f[1] === "data") data.push(f[2]);
+          });
+          buf = buf.slice(i + 2);
+          try { json = JSON.parse(data.join("\n")); } catch (e) { json = null; }
+          if (json) on(name, json);
+        }
+      }
+      if (!r.body || !r.body.getReader) return r.text().then(function (s) { feed(s + "\n\n"); });
+      var reader = r.body.getReader();
+      return (function pump() {
+        return reader.read().then(function (x) {
+          if (x.done) return feed(dec.decode() + "\n\n");
+          feed(dec.decode(x.value, {stream: true}));
+          return pump();
+        });
+      })();
     }
 
     function send(text) {
       text = (text || "").trim();
-      if (!text) return Promise.resolve();
+      if (!text || busy) return Promise.resolve();
       var id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
-      var chips = body.querySelector(".chips");
+      var chips = body.querySelector(".chips"), stored = false, fin = false;
       if (chips) chips.remove();
-      return request("POST", "/conversations/" + session.conversation_id + "/messages", {text: text, client_message_id: id})
-        .then(function (res) {
-          if (!res.ok) { say((res.json && res.json.errors && res.json.errors.text && res.json.errors.text[0].message) || t("error")); return; }
-          bubble(res.json);
-          ctx.emit("message", {type: "sent", message: res.json});
-        }).catch(function () { say(t("error")); });
+      busy = true;
+      function mine() { return stored || Object.keys(seen).some(function (k) { return seen[k].client_message_id === id; }); }
+      function failed(message) { say(message); if (!mine() && !input.value) input.value = text; }  // keep what was not sent
+      // A refusal (4xx) stored nothing; after a server error or a broken stream, look.
+      function check() { return load().catch(function () { return null; }); }
+      return api("POST", path("/messages"), {text: text, client_message_id: id}, "text/event-stream").then(function (r) {
+        if (!r.ok) {
+          return parse(r).then(function (res) {
+            return (res.status >= 500 || res.status === 409 ? check() : Promise.resolve()).then(function () { failed(problem(res, true)); });
+          });
+        }
+        return events(r, function (name, d) {
+          if (name === "message") {
+            show(d);
+            if (d.client_message_id === id && !stored) { stored = true; ctx.emit("message", {type: "sent", message: d}); }
+          } else if (name === "typing") typing(true);
+          else if (name === "delta") delta(d.text || "");
+          else if (name === "done") { fin = true; done(d); }
+          else if (name === "pending") { fin = true; poll(); }
+        }).then(function () { if (!fin) throw new Error("cut"); });
+      }).catch(function () {  // the stream broke: what was stored comes by polling
+        unstream();
+        return check().then(function (s) {
+          if (!mine()) { typing(false); failed(t("error")); } else if (!s || awaiting(s)) poll(); else typing(false);
+        });
+      }).then(function () { busy = false; });
     }
 
-    function renderChat() {
+    function load() {
+      return request("GET", path("/messages?after=" + lastSeq)).then(function (res) {
+        if (!res.ok) throw res;
+        var list = res.json.messages || [];
+        list.forEach(show);
+        state(res.json);
+        return list.length >= 200 ? load() : res.json;
+      });
+    }
+    // An answer is still coming (not for an upload, which gets none, nor one long given up).
+    function awaiting(s) {
+      var seq = s.awaiting_answer_after, m = seen[seq];
+      return seq != null && !(m && ((m.attachments || []).length || Date.now() - Date.parse(m.created_at) > 6e5));
+    }
+    function poll() {
+      var gen = ++pollGen, tries = 0;
+      typing(true);
+      (function tick() {
+        setTimeout(function () {
+          if (gen !== pollGen) return;
+          load().then(awaiting, function () { return true; }).then(function (more) {
+            if (gen !== pollGen) return;
+            if (more && ++tries < 40) tick(); else typing(false);
+          });
+        }, 1500);
+      })();
+    }
+
+    function ended(score) {
+      if (footer) return;
+      pollGen++; unstream(); typing(false);
+      composer.hidden = true;
+      footer = el("div", {"class": "csat"});
+      panel.insertBefore(footer, brand);
+      if (score) thanks(t("ended")); else csat();
+    }
+    function thanks(text) {
+      var again = el("button", {"class": "send", type: "button", text: t("again")});
+      again.addEventListener("click", function () { again.disabled = true; startConversation().then(function () { again.disabled = false; }); });
+      footer.replaceChildren(el("p", {role: "status", text: text}), again);
+      again.focus();
+    }
+    function csat() {
+      var score = 0, comment = el("input", {type: "text", maxlength: "1000", "aria-label": t("note"), placeholder: t("note")});
+      var stars = [1, 2, 3, 4, 5].map(function (n) {
+        var b = el("button", {"class": "b", type: "button", "aria-pressed": "false", "aria-label": t("rate", n), text: String(n)});
+        b.addEventListener("click", function () {
+          score = n;
+          stars.forEach(function (s, i) { s.setAttribute("aria-pressed", String(i + 1 === n)); });
+        });
+        return b;
+      });
+      var submit = el("button", {"class": "send", type: "submit", text: t("submit")});
+      var form = el("form", {}, [el("p", {id: "cw-rate", text: t("rateQ")}),
+        el("div", {"class": "stars", role: "group", "aria-labelledby": "cw-rate"}, stars), comment, submit]);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        if (!score) { stars[0].focus(); return; }
+        submit.disabled = true;
+        request("POST", path("/rating"), {score: score, comment: comment.value.trim()}).then(function (res) {
+          submit.disabled = false;
+          if (res.ok) thanks(t("thanks")); else say(problem(res));
+        }).catch(function () { submit.disabled = false; say(t("error")); });
+      });
+      footer.replaceChildren(form);
+      stars[0].focus();
+    }
+
+    // Attachments: picked files go up as multipart; stored ones come down with the token.
+    function upload(f) {
+      if (f.size > files.max_mb * 1048576) { say(t("tooBig", files.max_mb)); return; }
+      var data = new FormData();
+      data.append("file", f);
+      clip.disabled = true;
+      api("POST", path("/attachments"), data).then(parse).then(function (res) {
+        if (res.ok) show(res.json); else say(problem(res, true));
+      }).catch(function () { say(t("error")); }).then(function () { clip.disabled = false; });
+    }
+    function fileButton(a) {
+      var b = el("button", {"class": "b file", type: "button", text: "📎 " + a.name + " (" + size(a.size) + ")"});
+      b.addEventListener("click", function () {
+        api("GET", path("/attachments/" + encodeURIComponent(a.id))).then(function (r) {
+          if (!r.ok) throw new Error("download");
+          return r.blob();
+        }).then(function (blob) {
+          var url = URL.createObjectURL(blob), save = el("a", {href: url, download: a.name, hidden: ""});
+          body.appendChild(save); save.click(); save.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+        }).catch(function () { say(t("error")); });
+      });
+      return b;
+    }
+
+    function buildComposer() {
+      if (composer) { composer.hidden = false; return; }
+      input = el("textarea", {rows: "2", "aria-label": t("message"), placeholder: t("message")});
+      picker = el("input", {type: "file", hidden: "", tabindex: "-1"});
+      clip = el("button", {"class": "b", type: "button", "aria-label": t("attach"), title: t("attach"), hidden: "", text: "📎"});
+      composer = el("form", {"class": "composer"}, [picker, clip, input, el("button", {type: "submit", text: t("sendMessage")})]);
+      clip.addEventListener("click", function () { picker.click(); });
+      picker.addEventListener("change", function () { var f = picker.files[0]; picker.value = ""; if (f) upload(f); });
+      composer.addEventListener("submit", function (e) { e.preventDefault(); if (busy) return; var v = input.value; input.value = ""; send(v); });
+      input.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
+      });
+      panel.insertBefore(composer, brand);
+    }
+
+    // The conversation view: history (or the new conversation's first messages), then resume
+    // polling when an answer is still being written.
+    function renderChat(created) {
       body.textContent = "";
+      seen = {}; lastSeq = 0; asked = false; status = "bot"; pollGen++; streamEl = null;
+      if (footer) { footer.remove(); footer = null; }
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
       if (cfg.greeting) say(cfg.greeting);
-      return request("GET", "/conversations/" + session.conversation_id + "/messages").then(function (res) {
-        var messages = (res.ok && res.json.messages) || [];
-        messages.forEach(bubble);
+      buildComposer();
+      menuBtn.hidden = false;
+      var first = created ? Promise.resolve(created).then(function (s) { (s.messages || []).forEach(show); state(s); return s; }) : load();
+      return first.then(function (s) {
         var questions = (cfg.suggested_questions || []).slice(0, 4);
-        if (!messages.length && questions.length) {
+        if (!asked && status === "bot" && questions.length) {
           body.appendChild(el("div", {"class": "chips", role: "group", "aria-label": t("title")}, questions.map(function (q) {
             var chip = el("button", {"class": "chip", type: "button", text: q});
             chip.addEventListener("click", function () { send(q); });
             return chip;
           })));
         }
-        if (!composer) {
-          var input = el("textarea", {rows: "2", "aria-label": t("message"), placeholder: t("message")});
-          var button = el("button", {type: "submit", text: t("sendMessage")});
-          composer = el("form", {"class": "composer"}, [input, button]);
-          composer.addEventListener("submit", function (e) { e.preventDefault(); var v = input.value; input.value = ""; send(v); });
-          input.addEventListener("keydown", function (e) {
-            if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
-          });
-          panel.insertBefore(composer, brand);
-        }
-        composer.querySelector("textarea").focus();
-      }).catch(function () { say(t("error")); });
+        if (awaiting(s)) poll();
+        if (!footer) input.focus();
+      }, function (res) {
+        if (res && res.status === 404) { delete session.conversation_id; remember(session); return startConversation(); }
+        say(t("error"));
+      });
     }
 
     function render() {
@@ -274,7 +663,7 @@
     var rendered = false;
     return {
       show: function () { panel.hidden = false; if (!rendered) { rendered = true; render(); } else closeBtn.focus(); },
-      hide: function () { panel.hidden = true; },
+      hide: function () { panel.hidden = true; menuShow(false); },
       call: function (name, args) {
         if (name === "identify") {
           ensureSession().then(function () { return request("POST", "/identify", args[0] || {}); })
