@@ -46,7 +46,7 @@ from .llm.pricing import answer_cost
 from .llm.registry import ProviderChoice, provider_for
 from .llm.resilience import stream_resilient
 from .models import AutomationFiring, Contact, Conversation, Message
-from .selectors import automations_for, bot_settings_for, message_payload
+from .selectors import bot_snapshot, message_payload
 from .services import ClientMessageIdReused, message_append
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def answer_prepare(
     existing = Message.objects.filter(reply_to=visitor_message).first()
     if existing is not None:  # a retried send gets the same answer
         offer = (
-            bot_settings_for(conversation.widget).offer_handoff and existing.outcome in Outcome.OFFERS_HANDOFF
+            bot_snapshot(conversation.widget).bot.offer_handoff and existing.outcome in Outcome.OFFERS_HANDOFF
         )
         prepared.final = _final(existing, offer_handoff=offer)
         return prepared
@@ -135,7 +135,8 @@ def answer_in_progress(visitor_message_id: int) -> bool:
 
 def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -> Prepared:
     widget = conversation.widget
-    bot = bot_settings_for(widget)
+    snapshot = bot_snapshot(widget)
+    bot = snapshot.bot
     prepared.texts = {
         "no_answer": bot.no_answer_text,
         "unavailable": bot.unavailable_text,
@@ -156,7 +157,7 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
         prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
         return prepared
 
-    for rule in rules_in_order(automations_for(widget)):
+    for rule in rules_in_order(snapshot.automations):
         if not rule_matches(rule, visitor_message.text, widget=widget):
             continue
         if rule.replaces_answer or rule.kind == rule.Kind.OFFLINE:
@@ -182,14 +183,14 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
         return canned(bot.unavailable_text, Outcome.FALLBACK)
 
     metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant)["ai_answers"]
+    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
     if not usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
         quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
         return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
     prepared.metric = metric
     prepared.choice = choice
 
-    kb_ids = list(bot.knowledge_bases.values_list("pk", flat=True)) or None
+    kb_ids = snapshot.knowledge_base_ids or None
     prepared.passages = retrieval.retrieve(
         query=visitor_message.text, knowledge_base_ids=kb_ids, limit=PASSAGES
     )
@@ -383,20 +384,22 @@ async def answer_events(
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
     request is answering: poll the messages)."""
-    for item in first:
-        yield item
-    for message in prepared.before:
-        yield ("message", message)
-    if prepared.pending:
-        yield ("pending", {})
-        return
-    if prepared.final is not None:
-        yield ("done", prepared.final)
-        return
-    yield ("typing", {})
     queue: asyncio.Queue = asyncio.Queue()
-    producer = asyncio.create_task(_produce(prepared, queue))
+    # The provider call starts before anything is sent: the first token is not kept waiting.
+    asking = not prepared.pending and prepared.final is None
+    producer = asyncio.create_task(_produce(prepared, queue)) if asking else None
     try:
+        for item in first:
+            yield item
+        for message in prepared.before:
+            yield ("message", message)
+        if prepared.pending:
+            yield ("pending", {})
+            return
+        if prepared.final is not None:
+            yield ("done", prepared.final)
+            return
+        yield ("typing", {})
         while True:
             kind, payload = await queue.get()
             if kind != "delta":
@@ -415,10 +418,11 @@ async def answer_events(
                 yield ("done", ended)
                 return
     finally:
-        if not producer.done():
-            producer.cancel()  # the visitor left: stop the provider call, keep what it said
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
+        if producer is not None:
+            if not producer.done():
+                producer.cancel()  # the visitor left: stop the provider call, keep what it said
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
 
 
 async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
@@ -524,7 +528,8 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
     as a visitor's answer, nothing stored. Returns the answer with the retrieved passages
     and their ranks (what a tenant needs to see why the bot answered as it did).
     Preconditions: the tenant's schema is active."""
-    bot = bot_settings_for(widget)
+    snapshot = bot_snapshot(widget)
+    bot = snapshot.bot
     result = {
         "text": "",
         "outcome": "",
@@ -539,11 +544,11 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
     metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant)["ai_answers"]
+    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
     if not usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
         quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
         return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
-    kb_ids = list(bot.knowledge_bases.values_list("pk", flat=True)) or None
+    kb_ids = snapshot.knowledge_base_ids or None
     passages = retrieval.retrieve(query=question, knowledge_base_ids=kb_ids, limit=PASSAGES)
     request = LLMRequest(
         system=system_prompt(bot, widget, passages, ""),

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
 from .models import AutomationRule, BotSettings, Message
+
+BOT_SNAPSHOT_SECONDS = 60
 
 
 def message_payload(message: Message) -> dict:
@@ -34,3 +40,36 @@ def bot_settings_for(widget) -> BotSettings:
 
 def automations_for(widget) -> list[AutomationRule]:
     return list(AutomationRule.objects.filter(widget=widget, is_enabled=True).order_by("position", "id"))
+
+
+@dataclass(frozen=True)
+class BotSnapshot:
+    """What answering a message needs to know about a widget's bot, in one cache read."""
+
+    bot: BotSettings
+    knowledge_base_ids: list[int]
+    automations: list[AutomationRule]
+
+
+def _snapshot_key(widget_id: int) -> str:
+    return f"chat:bot:{widget_id}"  # the cache key function adds the tenant's schema
+
+
+def bot_snapshot(widget) -> BotSnapshot:
+    """The bot settings, knowledge bases and enabled automations of ``widget``, cached
+    briefly and dropped on every change (``bot_snapshot_forget``, wired to the models'
+    signals in ``ChatConfig.ready``)."""
+    snapshot = cache.get(_snapshot_key(widget.pk))
+    if snapshot is None:
+        bot = bot_settings_for(widget)
+        snapshot = BotSnapshot(
+            bot=bot,
+            knowledge_base_ids=list(bot.knowledge_bases.values_list("pk", flat=True)),
+            automations=automations_for(widget),
+        )
+        cache.set(_snapshot_key(widget.pk), snapshot, BOT_SNAPSHOT_SECONDS)
+    return snapshot
+
+
+def bot_snapshot_forget(widget_id: int) -> None:
+    cache.delete(_snapshot_key(widget_id))

@@ -27,7 +27,7 @@ from widget_builder.public_api import WidgetPublicView
 from . import answering
 from .attachments import attachment_check, clean_name
 from .models import Attachment, Contact, Conversation, Message
-from .selectors import bot_settings_for, message_payload
+from .selectors import bot_settings_for, bot_snapshot, message_payload
 from .services import (
     conversation_close,
     conversation_handoff,
@@ -300,7 +300,7 @@ class ConversationView(VisitorView):
 
 
 def _conversation_state(conversation: Conversation) -> dict:
-    bot = bot_settings_for(conversation.widget)
+    bot = bot_snapshot(conversation.widget).bot
     return {
         "status": conversation.status,
         "last_seq": conversation.last_seq,

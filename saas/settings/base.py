@@ -47,6 +47,10 @@ TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=3)
 TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
 # Seconds a host -> tenant resolution stays cached (invalidated on every tenant change).
 TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=300)
+# Issue `SET search_path` once per connection and schema change, not before every query
+# (halves the round trips). Safe with this django-tenants release: rollback, savepoint
+# rollback and close forget the cached path (tests/tenants/test_search_path.py proves it).
+TENANT_LIMIT_SET_CALLS = True
 
 SHARED_APPS = [
     "django_tenants",
