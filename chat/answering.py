@@ -99,12 +99,18 @@ def _db(schema: str, fn, *args, **kwargs):
 
 
 def answer_prepare(
-    *, tenant: Tenant, conversation: Conversation, visitor_message: Message, contact: Contact | None = None
+    *,
+    tenant: Tenant,
+    conversation: Conversation,
+    visitor_message: Message,
+    contact: Contact | None = None,
+    just_stored: bool = False,
 ) -> Prepared:
     """Everything before the provider call. Preconditions: the tenant's schema is active.
-    ``contact`` is the conversation's contact when the caller has it loaded already."""
+    ``contact`` is the conversation's contact when the caller has it loaded already;
+    ``just_stored`` says the visitor message was created by this request (no answer yet)."""
     prepared = Prepared(connection.schema_name, tenant.pk, conversation.pk, visitor_message.pk)
-    existing = Message.objects.filter(reply_to=visitor_message).first()
+    existing = None if just_stored else Message.objects.filter(reply_to=visitor_message).first()
     if existing is not None:  # a retried send gets the same answer
         offer = (
             bot_snapshot(conversation.widget).bot.offer_handoff and existing.outcome in Outcome.OFFERS_HANDOFF
@@ -223,6 +229,8 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
         .exclude(role=Message.Role.SYSTEM)
         .order_by("-seq")
         .only("role", "text")[:50]
+        if visitor_message.seq > 1
+        else []  # the conversation's first message: nothing before it
     )
     for message in earlier:
         cost = estimate_tokens(message.text)

@@ -380,7 +380,11 @@ class ConversationMessagesApi(ConversationView):
         if not created:
             conversation.refresh_from_db(fields=["status", "last_seq"])
         prepared = answering.answer_prepare(
-            tenant=self.tenant, conversation=conversation, visitor_message=message, contact=self.contact
+            tenant=self.tenant,
+            conversation=conversation,
+            visitor_message=message,
+            contact=self.contact,
+            just_stored=created,
         )
         first = [("message", message_payload(message))]
         if "text/event-stream" in request.headers.get("Accept", ""):
