@@ -47,7 +47,7 @@ from .llm.registry import ProviderChoice, provider_for
 from .llm.resilience import stream_resilient
 from .models import AutomationFiring, Contact, Conversation, Message
 from .selectors import bot_snapshot, message_payload
-from .services import ClientMessageIdReused, message_append
+from .services import MAX_ANSWER_CHARS, ClientMessageIdReused, message_append
 
 logger = logging.getLogger(__name__)
 
@@ -328,8 +328,7 @@ def answer_finish(
         texts = prepared.texts
         text = text.strip()
         if interrupted and not text:
-            _refund(prepared)
-            return None
+            return None  # the provider was called: the credit stays spent
         if interrupted:
             outcome = Outcome.INTERRUPTED
         elif error is not None and not text:
@@ -440,11 +439,18 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
     interrupted = False
     started, ttft_ms = time.monotonic(), None
     try:
-        async for delta in stream_resilient(prepared.choice.provider, prepared.request, usage):
-            if ttft_ms is None:
-                ttft_ms = int((time.monotonic() - started) * 1000)
-            parts.append(delta)
-            queue.put_nowait(("delta", delta))
+        size = 0
+        async with contextlib.aclosing(
+            stream_resilient(prepared.choice.provider, prepared.request, usage)
+        ) as deltas:
+            async for delta in deltas:
+                if ttft_ms is None:
+                    ttft_ms = int((time.monotonic() - started) * 1000)
+                parts.append(delta)
+                queue.put_nowait(("delta", delta))
+                size += len(delta)
+                if size > MAX_ANSWER_CHARS:  # a server ignoring max_tokens: stop reading
+                    break
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:
@@ -571,11 +577,15 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
     usage = Usage()
 
     async def run() -> tuple[str, ProviderError | None, int | None]:
-        parts, started, ttft = [], time.monotonic(), None
+        parts, started, ttft, size = [], time.monotonic(), None, 0
         try:
-            async for delta in stream_resilient(choice.provider, request, usage):
-                ttft = ttft if ttft is not None else int((time.monotonic() - started) * 1000)
-                parts.append(delta)
+            async with contextlib.aclosing(stream_resilient(choice.provider, request, usage)) as deltas:
+                async for delta in deltas:
+                    ttft = ttft if ttft is not None else int((time.monotonic() - started) * 1000)
+                    parts.append(delta)
+                    size += len(delta)
+                    if size > MAX_ANSWER_CHARS:
+                        break
         except ProviderError as exc:
             return "".join(parts), exc, ttft
         return "".join(parts), None, ttft
@@ -606,7 +616,11 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
         **result,
         "text": text or bot.unavailable_text,
         "outcome": outcome,
-        "error": error.kind if error else "",
+        # Only what the tenant can act on: no timeout/connection detail about the servers
+        # their settings point at (that would map networks for them).
+        "error": ("failed" if error.kind not in ("spend_limit", "auth", "rate_limited") else error.kind)
+        if error
+        else "",
         "provider": choice.provider.name,
         "model": request.model,
         "latency_ms": ttft,

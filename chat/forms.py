@@ -143,6 +143,11 @@ class BotSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["knowledge_bases"].queryset = KnowledgeBase.objects.order_by("name", "id")
         self.fields["attachment_kinds"].initial = list(self.instance.attachment_kinds or [])
+        # A stored key belongs to the endpoint it was given for: it is never sent elsewhere.
+        self._endpoint = (self.instance.provider, self.instance.base_url)
+
+    def _endpoint_changed(self, data) -> bool:
+        return (data.get("provider"), data.get("base_url") or "") != self._endpoint
 
     def clean(self):
         data = super().clean()
@@ -157,7 +162,11 @@ class BotSettingsForm(forms.ModelForm):
                 except UnsafeAddress as exc:
                     self.add_error("base_url", str(exc))
         new_key = data.get("api_key") or ""
-        keeps_key = bool(self.instance.api_key_encrypted) and not data.get("remove_key")
+        keeps_key = (
+            bool(self.instance.api_key_encrypted)
+            and not data.get("remove_key")
+            and not self._endpoint_changed(data)
+        )
         if (
             provider in OWN_KEY_PROVIDERS
             and key_source == BotSettings.KeySource.OWN
@@ -174,7 +183,7 @@ class BotSettingsForm(forms.ModelForm):
         new_key = self.cleaned_data.get("api_key") or ""
         if new_key:
             bot.api_key_encrypted, bot.api_key_hint = secret_encrypt(new_key), secret_hint(new_key)
-        elif self.cleaned_data.get("remove_key"):
+        elif self.cleaned_data.get("remove_key") or self._endpoint_changed(self.cleaned_data):
             bot.api_key_encrypted, bot.api_key_hint = "", ""
         bot.save()
         self.save_m2m()

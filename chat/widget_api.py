@@ -236,6 +236,8 @@ class IdentifyApi(VisitorView):
             contact = known or contact
         contact.external_id, contact.identity_verified = user_id, verified
         for field in ("email", "name"):
+            if field == "email" and not verified and contact.prechat_submitted_at and contact.email:
+                continue  # an unsigned call does not replace the address the visitor gave
             if data.validated_data.get(field):
                 setattr(
                     contact,
@@ -364,6 +366,7 @@ class ConversationMessagesApi(ConversationView):
             period_s=60,
             key=str(self.contact.public_id),
         )
+        rate_limit_enforce(request, "chat-ip-messages", limit=limits["ip_messages_per_minute"], period_s=60)
         rate_limit_enforce(
             request,
             "chat-widget-messages",
@@ -480,8 +483,18 @@ class ConversationTranscriptApi(ConversationView):
 
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
-        if not self.contact.email:
+        contact = self.contact
+        # Only an address the visitor gave in the prechat form or a verified identity: never
+        # one an unsigned identify call set, so the endpoint cannot mail arbitrary people.
+        if not contact.email or not (contact.prechat_submitted_at or contact.identity_verified):
             raise EmailUnknown("Give your email address in the form first.")
+        rate_limit_enforce(
+            request,
+            "chat-transcripts-recipient",
+            limit=settings.CHAT_RATE_LIMITS["transcripts_per_recipient_per_day"],
+            period_s=86400,
+            key=hashlib.sha256(contact.email.lower().encode()).hexdigest(),
+        )
         rate_limit_enforce(
             request,
             "chat-transcripts",

@@ -8,7 +8,7 @@ import anthropic
 import httpx2
 
 from .base import LLMRequest, ProviderError, Usage, retry_after_seconds
-from .clients import cached_client
+from .clients import cached_client, key_fingerprint
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 
@@ -45,7 +45,8 @@ class AnthropicProvider:
 
     def __init__(self, *, api_key: str, base_url: str = "", model: str = "", timeout: float = 30.0):
         self.model = model or DEFAULT_MODEL
-        self.breaker_key = f"anthropic:{base_url or 'api.anthropic.com'}"
+        # One breaker per endpoint and key: a tenant's own key failing never pauses others.
+        self.breaker_key = f"anthropic:{base_url or 'api.anthropic.com'}:{key_fingerprint(api_key)}"
         self._client_args = (api_key, base_url, timeout)
 
     def _client(self):
@@ -60,6 +61,9 @@ class AnthropicProvider:
                 base_url=base_url or None,
                 max_retries=0,  # retries are ours (chat.llm.resilience)
                 timeout=httpx2.Timeout(timeout, connect=5.0),
+                http_client=anthropic.DefaultAsyncHttpxClient(
+                    follow_redirects=False, timeout=httpx2.Timeout(timeout, connect=5.0)
+                ),
             ),
         )
 

@@ -14,6 +14,10 @@ _lock = threading.Lock()
 MAX_CLIENTS = 64
 
 
+def key_fingerprint(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+
+
 def cached_client(kind: str, api_key: str, base_url: str, make: Callable[[], object]):
     loop = asyncio.get_running_loop()
     key = (id(loop), kind, hashlib.sha256(api_key.encode()).hexdigest(), base_url)

@@ -9,7 +9,7 @@ import httpx2
 import openai
 
 from .base import LLMRequest, ProviderError, Usage, retry_after_seconds
-from .clients import cached_client
+from .clients import cached_client, key_fingerprint
 
 DEFAULT_MODEL = "gpt-4o-mini"
 SPEND_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
@@ -57,7 +57,8 @@ class OpenAIProvider:
         self.compatible = compatible
         self.name = "openai_compatible" if compatible else "openai"
         self.model = model or DEFAULT_MODEL
-        self.breaker_key = f"{self.name}:{base_url or 'api.openai.com'}"
+        # One breaker per endpoint and key: a tenant's own server failing never pauses others.
+        self.breaker_key = f"{self.name}:{base_url or 'api.openai.com'}:{key_fingerprint(api_key)}"
         self._client_args = (api_key, base_url, timeout)
 
     def _client(self):
@@ -72,6 +73,10 @@ class OpenAIProvider:
                 base_url=base_url or None,
                 max_retries=0,  # retries are ours (chat.llm.resilience)
                 timeout=httpx2.Timeout(timeout, connect=5.0),
+                # Never follow a redirect: a tenant's server must not bounce us elsewhere.
+                http_client=openai.DefaultAsyncHttpxClient(
+                    follow_redirects=False, timeout=httpx2.Timeout(timeout, connect=5.0)
+                ),
             ),
         )
 

@@ -101,10 +101,14 @@ async def stream_resilient(
             error = ProviderError("timeout", "The answer took longer than the deadline.")
         except ProviderError as exc:
             error = exc
+        except BaseException:  # cancelled (the visitor left) or closed early: no verdict
+            breaker.release()
+            raise
         else:
             breaker.record(True)
             return
-        if error.counts_against_health:
+        # A deadline hit while text was flowing is a long answer, not a sick provider.
+        if error.counts_against_health and not (produced and error.kind == "timeout"):
             breaker.record(False)
         else:
             breaker.release()

@@ -288,6 +288,8 @@ CHAT_RATE_LIMITS = {
     "visitor_messages_per_minute": env.int("CHAT_RATE_VISITOR_MESSAGES_PER_MINUTE", default=12),
     "widget_messages_per_minute": env.int("CHAT_RATE_WIDGET_MESSAGES_PER_MINUTE", default=1200),
     "transcripts_per_hour": env.int("CHAT_RATE_TRANSCRIPTS_PER_HOUR", default=3),
+    "transcripts_per_recipient_per_day": env.int("CHAT_RATE_TRANSCRIPTS_PER_RECIPIENT_PER_DAY", default=5),
+    "ip_messages_per_minute": env.int("CHAT_RATE_IP_MESSAGES_PER_MINUTE", default=30),
     "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
 }
 # Conversation history sent to the model, bounded by (estimated) tokens.

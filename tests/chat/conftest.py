@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.llm.resilience import breakers_reset
@@ -99,7 +100,13 @@ def make_visitor(seeded_tenant, *, email: str = "ada@example.com") -> Visitor:
     tenant = getattr(seeded_tenant, "tenant", seeded_tenant)
     with tenant_context(tenant):
         widget = widget_publish(widget=Widget.objects.order_by("id").first())
-        contact = Contact.objects.create(widget=widget, name="Ada", email=email, locale="en")
+        contact = Contact.objects.create(
+            widget=widget,
+            name="Ada",
+            email=email,
+            locale="en",
+            prechat_submitted_at=timezone.now() if email else None,  # the address came from the form
+        )
         conversation = Conversation.objects.create(widget=widget, contact=contact)
         token, _ = visitor_token_issue(
             tenant_id=tenant.pk, widget_id=widget.pk, contact_public_id=contact.public_id

@@ -475,3 +475,16 @@ def test_usage_counting_is_exact_under_concurrency(tenant_a, django_db_blocker):
             )
             cleanup.start()
             cleanup.join()
+
+
+def test_a_catastrophic_tenant_regex_cannot_stall_the_process(client, tenant_a, fake_llm):
+    """With a backtracking engine this pattern takes seconds on 26 characters and would never
+    finish on thousands; RE2 matches in linear time, so this test simply completes."""
+    visitor = make_visitor(tenant_a)
+    with tenant_context(tenant_a.tenant):
+        AutomationRule.objects.create(
+            widget=visitor.widget, kind="regex", name="Evil", pattern="((a+))+$", reply="never", position=1
+        )
+    answer = visitor.send(client, "a" * 1999 + "!").json()["answer"]  # the worst case: no match
+    assert answer["outcome"] != "automation"
+    assert visitor.send(client, "a" * 1999).json()["answer"]["message"]["text"] == "never"
