@@ -9,17 +9,16 @@ class KnowledgeConfig(AppConfig):
         from tenants.dashboard import OnboardingStep, onboarding_step_register
         from tenants.initializers import workspace_initializer_register
 
+        from .models import Source
         from .services import knowledge_base_ensure_default
 
         workspace_initializer_register("knowledge.default_base", knowledge_base_ensure_default)
-        # Done once a knowledge base has a source; sources arrive with the knowledge issue,
-        # until then the step honestly stays open.
         onboarding_step_register(
             OnboardingStep(
                 "add_knowledge",
                 "Add knowledge",
                 20,
-                lambda: False,
+                lambda: Source.objects.exists(),
                 "Upload documents, add your website or write Q&A pairs.",
             )
         )

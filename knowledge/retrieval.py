@@ -1,13 +1,29 @@
-"""The retrieval interface the chat engine calls (fixed here; the knowledge issue fills it).
+"""Hybrid retrieval: the interface the chat engine calls.
 
-``retrieve`` runs in the tenant's schema (the caller enters it) and searches only the
-knowledge bases named. Until ingestion and hybrid search land, no knowledge base holds any
-passage, so it returns nothing and bots say they have no knowledge yet.
+``retrieve`` runs in the tenant's schema (the caller enters it), so only this tenant's
+chunks are in the tables it reads; it searches the knowledge bases named (all when none):
+
+* vector search: cosine distance on the pgvector HNSW index of the knowledge base's vector
+  size (a partial expression index per size, migration 0003), with the query embedded by
+  the knowledge base's own model;
+* full-text search: PostgreSQL ``websearch_to_tsquery`` in the knowledge base's language
+  configuration, ranked by ``ts_rank_cd`` on a GIN index (headings weigh more);
+* reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
+  the chunks' citation data (document title, URL with anchor, file name, page).
+
+No similarity score is ever shown to visitors: ``Passage.score`` is for the dashboard.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+RRF_K = 60
+CANDIDATES = 40  # from each method, before fusion
+EF_SEARCH = 100  # HNSW candidate list (recall vs time)
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,8 @@ class Passage:
     rank: int = 0  # 1-based, after fusion
     ranks: dict[str, int] = field(default_factory=dict)  # rank in each method ("vector", "text")
     score: float = 0.0  # never shown to visitors
+    chunk_id: int | None = None
+    heading_path: str = ""
 
     def citation(self, number: int) -> dict:
         """What a message stores and the widget shows for ``[number]``."""
@@ -34,7 +52,117 @@ class Passage:
         }
 
 
-def retrieve(*, query: str, knowledge_base_ids: list[int] | None = None, limit: int = 5) -> list[Passage]:
+def retrieve(
+    *,
+    query: str,
+    knowledge_base_ids: list[int] | None = None,
+    limit: int = 5,
+    min_score: float | None = None,
+    methods: tuple[str, ...] = ("vector", "text"),
+) -> list[Passage]:
     """Passages answering ``query`` from the given knowledge bases (all when ``None``), best
-    first. Preconditions: the tenant's schema is active."""
-    return []
+    first. ``methods`` narrows the search to one method (the dashboard compares them).
+    Preconditions: the tenant's schema is active."""
+    from .ingestion import kb_embedder
+    from .models import Chunk, KnowledgeBase
+
+    query = (query or "").strip()[:2000]
+    if not query:
+        return []
+    kbs = KnowledgeBase.objects.all()
+    if knowledge_base_ids is not None:
+        kbs = kbs.filter(pk__in=knowledge_base_ids)
+    kbs = list(kbs)
+    if not kbs or not Chunk.objects.filter(knowledge_base__in=kbs).exists():
+        return []  # nothing ingested yet: no query embedding, no searches
+    ranked: dict[str, list[int]] = {}
+    if "vector" in methods:
+        ranked["vector"] = _vector_ranked(query, kbs, kb_embedder)
+    if "text" in methods:
+        ranked["text"] = _text_ranked(query, kbs)
+    fused: dict[int, float] = defaultdict(float)
+    ranks: dict[int, dict[str, int]] = defaultdict(dict)
+    for method, ids in ranked.items():
+        for position, chunk_id in enumerate(ids, start=1):
+            fused[chunk_id] += 1.0 / (RRF_K + position)
+            ranks[chunk_id][method] = position
+    best = sorted(fused, key=lambda cid: (-fused[cid], cid))
+    if min_score is not None:
+        best = [cid for cid in best if fused[cid] >= min_score]
+    best = best[:limit]
+    return _passages(best, fused, ranks)
+
+
+def _vector_ranked(query: str, kbs, kb_embedder) -> list[int]:
+    # Knowledge bases sharing a model share one query vector and one index scan.
+    by_model: dict[tuple, list] = defaultdict(list)
+    for kb in kbs:
+        by_model[
+            (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
+        ].append(kb)
+    scored: list[tuple[float, int]] = []
+    for group in by_model.values():
+        embedder = kb_embedder(group[0])
+        vector = embedder.embed_query(query)
+        dim = int(embedder.dimensions)
+        literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+            cursor.execute(
+                # The size is a literal: the partial HNSW index for it must match at plan time.
+                f"SELECT id, embedding::vector({dim}) <=> %s::vector({dim}) AS distance "  # noqa: S608
+                f"FROM knowledge_chunk WHERE embedding_dim = {dim} AND embedding_model_id = %s "
+                f"AND knowledge_base_id = ANY(%s) "
+                f"ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT {CANDIDATES}",
+                [literal, embedder.model_id, [kb.pk for kb in group], literal],
+            )
+            scored += [(distance, chunk_id) for chunk_id, distance in cursor.fetchall()]
+    return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
+
+
+def _text_ranked(query: str, kbs) -> list[int]:
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for kb in kbs:
+        by_language[kb.language].append(kb.pk)
+    scored: list[tuple[float, int]] = []
+    with connection.cursor() as cursor:
+        for language, ids in by_language.items():
+            cursor.execute(
+                "SELECT c.id, ts_rank_cd(c.search_vector, q) AS rank "  # noqa: S608 - a constant only
+                "FROM knowledge_chunk c, websearch_to_tsquery(%s::regconfig, %s) q "
+                "WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ q "
+                f"ORDER BY rank DESC, c.id LIMIT {CANDIDATES}",
+                [language, query, ids],
+            )
+            scored += [(-rank, chunk_id) for chunk_id, rank in cursor.fetchall()]
+    return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
+
+
+def _passages(ids: list[int], fused: dict[int, float], ranks: dict[int, dict[str, int]]) -> list[Passage]:
+    from .models import Chunk
+
+    chunks = Chunk.objects.select_related("document", "source").in_bulk(ids)
+    passages = []
+    for position, chunk_id in enumerate(ids, start=1):
+        chunk = chunks.get(chunk_id)
+        if chunk is None:
+            continue
+        url = chunk.document.url
+        if url and chunk.anchor:
+            url = f"{url.split('#')[0]}#{chunk.anchor}"
+        passages.append(
+            Passage(
+                text=chunk.text,
+                title=chunk.document.title or chunk.source.title,
+                url=url,
+                file=chunk.source.file_name if chunk.source.kind == "file" else "",
+                page=chunk.page,
+                source_id=chunk.source_id,
+                rank=position,
+                ranks=dict(ranks[chunk_id]),
+                score=round(fused[chunk_id], 6),
+                chunk_id=chunk_id,
+                heading_path=chunk.heading_path,
+            )
+        )
+    return passages

@@ -102,6 +102,15 @@ class Conflict(ProblemError):
     title = "Conflict"
 
 
+class QuotaExceeded(ProblemError):
+    """A plan limit; ``limit`` names it (widgets, storage_mb, …) and the detail says how to
+    upgrade. Nothing partial is stored."""
+
+    status = 403
+    code = "quota_exceeded"
+    title = "Your plan's limit is reached"
+
+
 class PayloadTooLarge(ProblemError):
     status = 413
     code = "payload_too_large"

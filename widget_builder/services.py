@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from saas.errors import ProblemError, ValidationFailed
+from saas.errors import ProblemError, QuotaExceeded, ValidationFailed  # noqa: F401 - QuotaExceeded re-exported
 from tenants.selectors import tenant_plan
 from tenants.services.widget_routes import widget_route_register
 
@@ -21,12 +21,6 @@ def widget_ensure_default(*, tenant, owner) -> Widget:
     (workspace initializer)."""
     existing = Widget.objects.order_by("id").first()
     return existing or widget_create(tenant=tenant, name="Website chat")
-
-
-class QuotaExceeded(ProblemError):
-    status = 403
-    code = "quota_exceeded"
-    title = "Your plan's limit is reached"
 
 
 def widget_create(*, tenant, name: str) -> Widget:

@@ -189,6 +189,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "visibility_time
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
     "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
+    "knowledge-sync-due": {"task": "knowledge.tasks.sources_sync_due", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------

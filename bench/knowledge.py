@@ -1,0 +1,251 @@
+"""Knowledge benchmarks (`make bench` or `python -m bench knowledge`).
+
+1. Ingestion throughput: a 1,000-page HTML corpus through extraction, chunking, the local
+   embedding model (2 cores) and indexing, as chunks/s (target >= 200) and total time.
+2. Retrieval latency p50/p95 of ``knowledge.retrieval.retrieve`` (query embedding, HNSW
+   vector search, full-text search, fusion, citations) at 10k and 100k chunks in one
+   tenant (target p95 <= 25 ms), and recall@10 of the HNSW search against exact search
+   over the same vectors (target >= 0.95).
+
+``BENCH_KNOWLEDGE_PAGES`` and ``BENCH_KNOWLEDGE_CHUNKS`` (comma-separated sizes) shrink it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import time
+
+from bench.tenancy import RESULTS, _recreate_database, _server_url
+
+BENCH_DB = "saas_bench_knowledge"
+PAGES = int(os.environ.get("BENCH_KNOWLEDGE_PAGES", "1000"))
+SIZES = [int(x) for x in os.environ.get("BENCH_KNOWLEDGE_CHUNKS", "10000,100000").split(",")]
+QUERIES = 200
+
+TOPICS = [
+    "shipping", "returns", "warranty", "billing", "passwords", "installation", "cleaning", "filters",
+    "error codes", "opening hours", "discounts", "gift cards", "delivery times", "spare parts",
+    "energy use", "noise levels", "child safety", "accessories", "recycling", "subscriptions",
+]  # fmt: skip
+WORDS = ["customer", "order", "parcel", "refund", "invoice", "device", "filter", "pump", "drawer", "door", "light", "sensor", "battery", "charger", "cable", "screen", "button", "setting", "account", "profile", "address", "payment", "card", "voucher", "code", "model", "series", "size", "weight", "colour", "steel", "glass", "water", "power", "energy", "mode", "program", "timer", "schedule", "technician", "visit", "repair", "manual", "guide", "step", "minute", "hour", "day", "week", "month", "year"]
+
+
+def _setup():
+    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), BENCH_DB)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from tenants.models import User
+    from tenants.services import tenant_provision
+
+    call_command("migrate", interactive=False, verbosity=0)
+    owner = User.objects.create_user(email="bench-knowledge@example.com", password="bench-password-1")
+    return tenant_provision(slug="knowledge-bench", name="Knowledge bench", owner=owner)
+
+
+def _sentence(rng: random.Random, topic: str) -> str:
+    words = rng.sample(WORDS, 9)
+    return f"The {topic} {words[0]} {words[1]} needs a {words[2]} {words[3]} before the {words[4]} {words[5]} {words[6]} {words[7]} {words[8]}."
+
+
+def _page_html(rng: random.Random, n: int) -> bytes:
+    topic = TOPICS[n % len(TOPICS)]
+    sections = []
+    for s in range(3):
+        paragraphs = "".join(f"<p>{' '.join(_sentence(rng, topic) for _ in range(6))}</p>" for _ in range(3))
+        sections.append(f"<h2 id='s{s}'>{topic.title()} part {s + 1}</h2>{paragraphs}")
+    return (
+        f"<html><head><title>{topic.title()} guide {n}</title></head><body>"
+        f"<nav><a href='/'>Home</a> <a href='/help'>Help</a></nav><main><h1>{topic.title()} guide {n}</h1>"
+        f"{''.join(sections)}</main><footer>Copyright</footer></body></html>"
+    ).encode()
+
+
+def ingestion_throughput(tenant) -> dict:
+    """Pages through the same code the ingestion task runs: extract, chunk, embed, index."""
+    from django_tenants.utils import tenant_context
+
+    from knowledge.extraction import extract
+    from knowledge.ingestion import Page, Report, _document_store, kb_embedder
+    from knowledge.models import Chunk, KnowledgeBase, Source
+
+    rng = random.Random(7)
+    pages = [_page_html(rng, n) for n in range(PAGES)]
+    with tenant_context(tenant):
+        kb = KnowledgeBase.objects.get()
+        source = Source.objects.create(
+            knowledge_base=kb, kind=Source.Kind.CRAWL, title="bench", url="https://example.com/"
+        )
+        embedder = kb_embedder(kb)
+        embedder.embed_documents(["warm up the model"])
+        report = Report()
+        started = time.perf_counter()
+        for n, body in enumerate(pages):
+            extracted = extract(body, "page.html")
+            page = Page(
+                f"https://example.com/p/{n}",
+                extracted.title,
+                url=f"https://example.com/p/{n}",
+                sections=extracted.sections,
+            )
+            _document_store(source, kb, page, embedder, report)
+        elapsed = time.perf_counter() - started
+        chunks = Chunk.objects.filter(source=source).count()
+    return {"pages": PAGES, "chunks": chunks, "seconds": elapsed, "chunks_per_second": chunks / elapsed}
+
+
+def _fill(tenant, target: int) -> float:
+    """Top the tenant's chunk table up to ``target`` rows of real embeddings of generated
+    sentences (COPY; the HNSW index is built afterwards, as a bulk load would)."""
+    import numpy as np
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from knowledge.ingestion import kb_embedder
+    from knowledge.models import Chunk, Document, KnowledgeBase, Source
+
+    with tenant_context(tenant):
+        kb = KnowledgeBase.objects.get()
+        have = Chunk.objects.count()
+        if have >= target:
+            return 0.0
+        embedder = kb_embedder(kb)
+        source = Source.objects.create(
+            knowledge_base=kb, kind=Source.Kind.TEXT, title="filler", text="filler"
+        )
+        document = Document.objects.create(
+            source=source, knowledge_base=kb, key=f"filler-{target}", title="Filler", content_hash="x"
+        )
+        rng = random.Random(target)
+        texts = [
+            _sentence(rng, rng.choice(TOPICS)) + " " + _sentence(rng, rng.choice(TOPICS))
+            for _ in range(target - have)
+        ]
+        started = time.perf_counter()
+        vectors = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw_384")
+            with cursor.copy(
+                "COPY knowledge_chunk (document_id, source_id, knowledge_base_id, position, text, heading_path, anchor, "
+                "token_count, content_hash, embedding, embedding_dim, embedding_model_id) FROM STDIN"
+            ) as copy:
+                for i, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+                    literal = "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
+                    copy.write_row(
+                        (
+                            document.pk,
+                            source.pk,
+                            kb.pk,
+                            have + i,
+                            text,
+                            "",
+                            "",
+                            30,
+                            f"f{target}-{i}",
+                            literal,
+                            384,
+                            embedder.model_id,
+                        )
+                    )
+            cursor.execute(
+                "UPDATE knowledge_chunk SET search_vector = to_tsvector('english', text) WHERE search_vector IS NULL"
+            )
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute(
+                "CREATE INDEX chunk_embedding_hnsw_384 ON knowledge_chunk USING hnsw "
+                "((embedding::vector(384)) vector_cosine_ops) WHERE embedding_dim = 384"
+            )
+            cursor.execute("ANALYZE knowledge_chunk")
+        return time.perf_counter() - started
+
+
+def retrieval_at(tenant, size: int) -> dict:
+    from django.db import connection, transaction
+    from django_tenants.utils import tenant_context
+
+    from knowledge.ingestion import kb_embedder
+    from knowledge.models import KnowledgeBase
+    from knowledge.retrieval import CANDIDATES, EF_SEARCH, retrieve
+
+    load_s = _fill(tenant, size)
+    rng = random.Random(size + 1)
+    questions = [
+        f"How do I handle {rng.choice(TOPICS)} for the {rng.choice(WORDS)} {rng.choice(WORDS)}?"
+        for _ in range(QUERIES)
+    ]
+    with tenant_context(tenant):
+        for q in questions[:10]:
+            retrieve(query=q)  # warm caches
+        timings = []
+        for q in questions:
+            started = time.perf_counter()
+            retrieve(query=q, limit=5)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+
+        # Recall@10 of the HNSW index against exact search, same vectors, same filter.
+        kb = KnowledgeBase.objects.get()
+        embedder = kb_embedder(kb)
+        hits = total = 0
+        for q in questions[:100]:
+            literal = "[" + ",".join(f"{x:.7g}" for x in embedder.embed_query(q)) + "]"
+            sql = (
+                "SELECT id FROM knowledge_chunk WHERE embedding_dim = 384 AND knowledge_base_id = %s "
+                "ORDER BY embedding::vector(384) <=> %s::vector(384) LIMIT 10"
+            )
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+                cursor.execute(sql, [kb.pk, literal])
+                approx = {r[0] for r in cursor.fetchall()}
+                cursor.execute("SET LOCAL enable_indexscan = off")
+                cursor.execute("SET LOCAL enable_bitmapscan = off")
+                cursor.execute(sql, [kb.pk, literal])
+                exact = {r[0] for r in cursor.fetchall()}
+            hits += len(approx & exact)
+            total += len(exact)
+    return {
+        "chunks": size,
+        "load_seconds": load_s,
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[int(0.95 * len(timings)) - 1],
+        "recall_at_10": hits / total if total else None,
+        "candidates_per_method": CANDIDATES,
+        "ef_search": EF_SEARCH,
+    }
+
+
+def main() -> int:
+    print(f"Knowledge benchmark: database {BENCH_DB}", flush=True)
+    tenant = _setup()
+    results = {"ingestion": ingestion_throughput(tenant)}
+    ing = results["ingestion"]
+    print(
+        f"  ingestion: {ing['pages']} pages -> {ing['chunks']} chunks in {ing['seconds']:.1f} s, "
+        f"{ing['chunks_per_second']:.0f} chunks/s (target 200)",
+        flush=True,
+    )
+    results["retrieval"] = []
+    for size in SIZES:
+        r = retrieval_at(tenant, size)
+        results["retrieval"].append(r)
+        print(
+            f"  retrieval at {size:,} chunks: p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms (target 25); "
+            f"HNSW recall@10 {r['recall_at_10']:.3f} (target 0.95); load {r['load_seconds']:.0f} s",
+            flush=True,
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "knowledge.json").write_text(json.dumps(results, indent=2))
+    print(f"  figures in {RESULTS / 'knowledge.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
