@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from chat import views as chat_views
+from knowledge import views as knowledge_views
 from tenants import apis as tenant_apis
 from tenants import views as tenant_views
 from widget_builder import views as widget_views
@@ -67,6 +68,48 @@ urlpatterns = [
         name="conversation-attachment",
     ),
     path("dashboard/api/", tenant_views.api_keys, name="api-keys"),
+    path("dashboard/knowledge/", knowledge_views.knowledge_base_list, name="knowledge"),
+    path("dashboard/knowledge/<int:kb_id>/", knowledge_views.knowledge_base_detail, name="knowledge-base"),
+    path(
+        "dashboard/knowledge/<int:kb_id>/status",
+        knowledge_views.knowledge_base_status,
+        name="knowledge-status",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/search",
+        knowledge_views.knowledge_base_search,
+        name="knowledge-search",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/settings",
+        knowledge_views.knowledge_base_settings,
+        name="knowledge-settings",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/sources/<int:source_id>/",
+        knowledge_views.source_detail,
+        name="knowledge-source",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/sources/<int:source_id>/retry",
+        knowledge_views.source_retry,
+        name="knowledge-source-retry",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/sources/<int:source_id>/delete",
+        knowledge_views.source_delete,
+        name="knowledge-source-delete",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/sources/<int:source_id>/qa",
+        knowledge_views.source_qa_edit,
+        name="knowledge-source-qa",
+    ),
+    path(
+        "dashboard/knowledge/<int:kb_id>/documents/<int:document_id>/",
+        knowledge_views.document_detail,
+        name="knowledge-document",
+    ),
     path("dashboard/<slug:key>/", tenant_views.section, name="dashboard-section"),
     # REST API v1 (session or API key); OpenAPI schema and interactive docs
     path("api/v1/tenant", tenant_apis.TenantDetailApi.as_view(), name="api-tenant"),

@@ -30,7 +30,7 @@ class Section:
 
 SECTIONS: list[Section] = [
     Section("widgets", "Widgets", ALL_ROLES, ready=True),
-    Section("knowledge", "Knowledge", ALL_ROLES),
+    Section("knowledge", "Knowledge", ALL_ROLES, ready=True),
     Section("conversations", "Conversations", ALL_ROLES, ready=True),
     Section("analytics", "Analytics", ALL_ROLES),
     Section("team", "Team", MANAGERS, ready=True),

@@ -1,0 +1,274 @@
+"""Dashboard forms of the knowledge pages: a knowledge base and its settings (with the
+embedding model), and the four ways to add a source. The forms only shape the input; the
+services (``knowledge.services``) validate what they own (file types by content, sizes,
+quotas, unsafe addresses) and their messages are put back on the form
+(:func:`add_problem`). Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from saas.errors import ProblemError
+from saas.netsafety import UnsafeAddress, url_host_check
+
+from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
+
+UPLOAD_ACCEPT = ".pdf,.docx,.txt,.md,.html,.htm,.csv,.json"
+LOCAL_DIMENSIONS = 384
+OPENAI_DEFAULT_DIMENSIONS = 1536
+OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
+QA_BLANK_ROWS = 3
+
+
+def add_problem(form: forms.Form, error: ProblemError, *, default_field: str | None = None) -> None:
+    """Put a service's refusal on ``form``: each field message on its field when the form
+    has it (else on ``default_field``), or the detail when there are no field messages."""
+    details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+    if not details:
+        details = [(default_field, error.detail)]
+    for name, message in details:
+        target = name if name in form.fields else default_field
+        form.add_error(target, message)
+
+
+class KnowledgeBaseForm(forms.ModelForm):
+    """Create a knowledge base, or rename one (settings page)."""
+
+    class Meta:
+        model = KnowledgeBase
+        fields = ["name", "description", "language"]
+        labels = {"language": "Language of the content"}
+        help_texts = {
+            "language": "Used for keyword search (stemming and stop words).",
+            "description": "For your team; visitors never see it.",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, language_locked: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if language_locked:
+            # Existing chunks were indexed for keyword search in this language; another
+            # language would no longer match them.
+            self.fields["language"].disabled = True
+            self.fields["language"].help_text = (
+                "Fixed once content is ingested: the keyword index of existing content is "
+                "built for this language. Create a new knowledge base for another language."
+            )
+
+
+# --- adding sources ------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": UPLOAD_ACCEPT}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        items = list(data) if isinstance(data, list | tuple) else [data] if data else []
+        if not items:
+            super().clean(None, initial)  # "required" is raised here
+            return []
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
+class FileSourceForm(forms.Form):
+    files = MultipleFileField(
+        label="Files",
+        help_text="PDF, Word (.docx), text, Markdown, HTML, CSV or JSON; up to 20 MB each. "
+        "The type is read from the content, not the name.",
+        error_messages={"required": "Choose at least one file."},
+    )
+
+
+URL_MODES = [
+    (Source.Kind.URL, "This page only"),
+    (Source.Kind.CRAWL, "Crawl the website (same site, following links)"),
+    (Source.Kind.SITEMAP, "Pages listed in a sitemap"),
+]
+
+
+class UrlSourceForm(forms.Form):
+    url = forms.URLField(
+        label="Address",
+        max_length=2000,
+        assume_scheme="https",
+        help_text="A page, the start page of a site, or a sitemap (e.g. https://example.com/sitemap.xml).",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/help"}),
+    )
+    kind = forms.ChoiceField(label="What to read", choices=URL_MODES, widget=forms.RadioSelect, initial="url")
+    depth = forms.IntegerField(
+        label="Link depth (crawl)",
+        min_value=0,
+        max_value=5,
+        initial=2,
+        help_text="0: the start page only; each step follows the links one page further.",
+    )
+    page_limit = forms.IntegerField(
+        label="Most pages (crawl and sitemap)", min_value=1, max_value=5000, initial=50
+    )
+    schedule = forms.ChoiceField(
+        label="Read it again",
+        required=False,
+        choices=Source.Schedule.choices,
+        initial="",
+        help_text="Re-syncing adds new pages, updates changed ones and removes pages that are gone.",
+    )
+
+
+class TextSourceForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=300)
+    text = forms.CharField(label="Text", widget=forms.Textarea(attrs={"rows": 8}), max_length=1_000_000)
+
+
+class QaSourceForm(forms.Form):
+    """Q&A pairs posted as repeated ``question``/``answer`` fields (one row each; rows
+    without both are dropped by the service)."""
+
+    title = forms.CharField(label="Title", max_length=300, initial="Q&A")
+
+    def __init__(self, data=None, *args, pairs: list[dict] | None = None, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        if data is not None:
+            questions = data.getlist(self.add_prefix("question"))
+            answers = data.getlist(self.add_prefix("answer"))
+            pairs = [
+                {"question": q, "answer": a}
+                for q, a in zip(questions, answers + [""] * (len(questions) - len(answers)), strict=False)
+            ]
+        self.pairs = list(pairs or [])
+
+    def rows(self) -> list[dict]:
+        """The rows to show: the pairs given, then blank ones to fill in."""
+        filled = [p for p in self.pairs if p.get("question") or p.get("answer")]
+        return filled + [{"question": "", "answer": ""}] * QA_BLANK_ROWS
+
+
+# --- knowledge base settings -----------------------------------------------------------------
+
+
+class EmbeddingForm(forms.Form):
+    """The embedding model of a knowledge base. The API key is write-only: never rendered
+    back; blank keeps the stored key unless the provider or server changes (a key belongs
+    to the endpoint it was given for)."""
+
+    provider = forms.ChoiceField(
+        label="Embedding model", choices=KnowledgeBase.EmbeddingProvider.choices, widget=forms.RadioSelect
+    )
+    model = forms.CharField(
+        label="Model name",
+        required=False,
+        max_length=120,
+        help_text=f"OpenAI: blank for {OPENAI_DEFAULT_MODEL}. Your server: the model it serves.",
+    )
+    dimensions = forms.TypedChoiceField(
+        label="Vector size",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        choices=[("", "The model's default"), *((d, str(d)) for d in INDEXED_DIMENSIONS)],
+        help_text="The built-in model makes 384; OpenAI models default to 1536. "
+        "Only these two sizes are indexed.",
+    )
+    base_url = forms.URLField(
+        label="Server address",
+        required=False,
+        max_length=300,
+        assume_scheme="https",
+        help_text="OpenAI-compatible servers only, e.g. https://embeddings.example.com/v1.",
+    )
+    api_key = forms.CharField(
+        label="API key",
+        required=False,
+        max_length=500,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown again. Leave blank to keep the stored key.",
+    )
+
+    def __init__(self, *args, kb: KnowledgeBase, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "provider": kb.embedding_provider,
+                "model": kb.embedding_model,
+                # The built-in model has one size: "default" lets a switch to OpenAI get 1536.
+                "dimensions": ""
+                if kb.embedding_provider == KnowledgeBase.EmbeddingProvider.LOCAL
+                else kb.embedding_dimensions,
+                "base_url": kb.embedding_base_url,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.kb = kb
+
+    def endpoint_changed(self) -> bool:
+        data = self.cleaned_data
+        return (data.get("provider"), data.get("base_url") or "") != (
+            self.kb.embedding_provider,
+            self.kb.embedding_base_url,
+        )
+
+    def keeps_key(self) -> bool:
+        return bool(self.kb.embedding_api_key_encrypted) and not self.endpoint_changed()
+
+    def clean(self):
+        data = super().clean()
+        provider = data.get("provider")
+        Provider = KnowledgeBase.EmbeddingProvider
+        if provider == Provider.LOCAL:
+            if data.get("dimensions") not in (None, LOCAL_DIMENSIONS):
+                self.add_error("dimensions", "The built-in model makes vectors of size 384.")
+            data["model"], data["base_url"], data["dimensions"] = "", "", LOCAL_DIMENSIONS
+        elif provider == Provider.OPENAI:
+            data["model"] = (data.get("model") or "").strip() or OPENAI_DEFAULT_MODEL
+            data["base_url"] = ""
+            data["dimensions"] = data.get("dimensions") or OPENAI_DEFAULT_DIMENSIONS
+        elif provider == Provider.OPENAI_COMPATIBLE:
+            if not data.get("dimensions") and "dimensions" not in self.errors:
+                self.add_error("dimensions", "Choose the size of your model's vectors: 384 or 1536.")
+            if not (data.get("model") or "").strip() and "model" not in self.errors:
+                self.add_error("model", "Name the model your server serves.")
+            base_url = data.get("base_url") or ""
+            if not base_url and "base_url" not in self.errors:
+                self.add_error("base_url", "Enter the address of your OpenAI-compatible server.")
+            elif base_url:
+                try:
+                    url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
+                except UnsafeAddress as exc:
+                    self.add_error("base_url", str(exc))
+        if provider == Provider.OPENAI and not data.get("api_key") and not self.keeps_key():
+            self.add_error("api_key", "Paste your OpenAI API key.")
+        if provider != Provider.LOCAL and not self.errors:
+            self._check_model(data)
+        return data
+
+    def _check_model(self, data) -> None:
+        """Refuse a model and size that cannot work together (e.g. text-embedding-ada-002
+        at 384), before anything is re-embedded. Offline: nothing is sent anywhere."""
+        from .embeddings.base import EmbeddingError
+        from .embeddings.remote import OpenAIEmbedder
+
+        compatible = data["provider"] == KnowledgeBase.EmbeddingProvider.OPENAI_COMPATIBLE
+        try:
+            OpenAIEmbedder(
+                model=data.get("model") or "",
+                api_key="not-used-for-this-check",
+                base_url=data.get("base_url") or "",
+                dimensions=data.get("dimensions"),
+                compatible=compatible,
+            )
+        except EmbeddingError as error:
+            self.add_error("dimensions" if "dimension" in str(error) else "model", str(error))
+
+    def changed(self) -> bool:
+        """Whether the model (or its key) changes: then everything is re-embedded."""
+        data, kb = self.cleaned_data, self.kb
+        current = (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
+        wanted = (data["provider"], (data["model"] or "").strip(), data["dimensions"], data["base_url"] or "")
+        return current != wanted or bool(data.get("api_key"))
