@@ -6,8 +6,9 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
 * vector search: cosine distance on the pgvector HNSW index of the knowledge base's vector
   size (a partial expression index per size, migration 0003), with the query embedded by
   the knowledge base's own model;
-* full-text search: PostgreSQL ``websearch_to_tsquery`` in the knowledge base's language
-  configuration, ranked by ``ts_rank_cd`` on a GIN index (headings weigh more);
+* full-text search: the question's lexemes in the knowledge base's language configuration,
+  any of them (OR) on a GIN index, keeping chunks that cover at least half of them, ranked
+  by coverage then ``ts_rank_cd`` (headings weigh more);
 * reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
   the chunks' citation data (document title, URL with anchor, file name, page).
 
@@ -24,6 +25,25 @@ from django.db import connection, transaction
 RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
 EF_SEARCH = 100  # HNSW candidate list (recall vs time)
+
+# The question's lexemes, any of them (OR: a question rarely repeats every word of its
+# answer), keeping chunks that cover at least half of them (one shared common word is
+# noise), best covered first, then by ts_rank_cd normalised by length.
+TEXT_SEARCH_SQL = f"""
+WITH t AS (
+    SELECT coalesce(array_agg(quote_literal(w)), '{{}}') AS ws
+      FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w
+), q AS (SELECT to_tsquery(%s::regconfig, array_to_string(ws, ' | ')) AS q, ws FROM t)
+SELECT id, rank FROM (
+    SELECT c.id, ts_rank_cd(c.search_vector, q.q, 1) AS rank, cardinality(q.ws) AS terms,
+           (SELECT count(*) FROM unnest(q.ws) w WHERE c.search_vector @@ to_tsquery(%s::regconfig, w)) AS hits
+      FROM knowledge_chunk c, q
+     WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ q.q
+) m
+WHERE hits * 2 >= terms
+ORDER BY hits DESC, rank DESC, id
+LIMIT {CANDIDATES}
+"""  # noqa: S608 - only a constant is formatted in
 
 
 @dataclass(frozen=True)
@@ -127,13 +147,7 @@ def _text_ranked(query: str, kbs) -> list[int]:
     scored: list[tuple[float, int]] = []
     with connection.cursor() as cursor:
         for language, ids in by_language.items():
-            cursor.execute(
-                "SELECT c.id, ts_rank_cd(c.search_vector, q) AS rank "  # noqa: S608 - a constant only
-                "FROM knowledge_chunk c, websearch_to_tsquery(%s::regconfig, %s) q "
-                "WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ q "
-                f"ORDER BY rank DESC, c.id LIMIT {CANDIDATES}",
-                [language, query, ids],
-            )
+            cursor.execute(TEXT_SEARCH_SQL, [language, query, language, language, ids])
             scored += [(-rank, chunk_id) for chunk_id, rank in cursor.fetchall()]
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 

@@ -222,6 +222,26 @@ The XR-300 measures 60 x 60 x 90 cm and weighs 48 kg.
 # Payment methods
 
 We accept Visa, Mastercard, PayPal and bank transfer.
+
+# Part 88213
+
+Part number 88213 is the replacement hinge for the oven door.
+
+# Part 88231
+
+Part number 88231 is the replacement gasket for the oven door.
+
+# Part 83218
+
+Part number 83218 is the replacement handle for the oven door.
+
+# Error E-4417
+
+Error code E-4417 means the door lock failed; unplug the machine for one minute.
+
+# Part 82313
+
+Part number 82313 is the replacement knob for the oven door.
 """
 QUESTIONS = {
     "What does E-4471 mean?": "Error E-4471",
@@ -236,6 +256,12 @@ QUESTIONS = {
     "Is there a cheaper price for people at college?": "Student discount",
     "What if the machine breaks in the first year?": "Warranty",
     "Do vouchers run out?": "Gift cards",
+    "88231": "Part 88231",
+    "Do you stock part 83218?": "Part 83218",
+    "price of 88213": "Part 88213",
+    "E-4417": "Error E-4417",
+    "I need 82313": "Part 82313",
+    "what is 88231 for": "Part 88231",
 }
 
 
