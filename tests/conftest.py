@@ -67,6 +67,29 @@ def _seed(slug: str, marker: str, widgets: int, conversations: int) -> SeededTen
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb
+):
+    """The test database, always. pytest-django (4.14) creates only the databases that the
+    collected tests mark, so a run of only unmarked tests (browser tests, the real Celery
+    workers, which need committed data) would otherwise work on the development database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            serialized_aliases=set(),
+            keepdb=django_db_keepdb and not django_db_createdb,
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
 def seeded(django_db_setup, django_db_blocker) -> dict[str, SeededTenant]:
     with django_db_blocker.unblock():
         tenants = {
