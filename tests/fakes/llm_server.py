@@ -12,8 +12,14 @@ make of wire data shaped like the providers' own. Standard library only.
         assert "MARKER" in llm.requests[-1].prompt_text
 
 Endpoints: ``POST /v1/messages`` (Anthropic), ``POST /v1/chat/completions`` (OpenAI), both with
-or without ``"stream": true``; ``GET /healthz`` answers ``ok``. Only the two API endpoints are
-recorded in ``requests`` and consume queued behaviours.
+or without ``"stream": true``; ``POST /v1/embeddings`` (OpenAI); ``GET /healthz`` answers ``ok``.
+Only the API endpoints are recorded in ``requests`` and consume queued behaviours.
+
+Embeddings: one unit vector per input, derived from a hash of the input (``fake_embedding``),
+of the requested ``dimensions`` (default 1536; a shorter one is a prefix of a longer one,
+renormalised, as OpenAI's are), as floats or base64 (``encoding_format``), in input order,
+with usage. Empty strings are refused with a 400, as OpenAI does. Error behaviours (status,
+error_type, retry_after, hang) work as for the other endpoints.
 
 Wire details: HTTP/1.1 with keep-alive; streams are ``text/event-stream`` sent with chunked
 transfer encoding and TCP_NODELAY, one write per event; JSON replies carry Content-Length.
@@ -30,14 +36,19 @@ CLI, for benchmarks: ``python -m tests.fakes.llm_server --port 8099 [--token-del
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import contextlib
+import hashlib
 import json
 import logging
+import math
+import random
 import re
 import signal
 import socket
 import socketserver
+import struct
 import threading
 import time
 import uuid
@@ -103,6 +114,7 @@ class Behaviour:
     cut_after: int | None = None  # send this many deltas, then drop the connection mid-body
     gate: threading.Event | None = None  # after the first delta, hold the stream until this is set
     input_tokens: int | None = None  # usage; default len(prompt_text) // 4 + 1
+    embedding_dimensions: int | None = None  # embeddings: this size whatever the request asks for
 
     def effective_status(self) -> int:
         if self.status == 200 and self.error_type is not None:
@@ -271,7 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b'{"error": "not found"}')
 
     def do_POST(self) -> None:
-        api = {"/v1/messages": "anthropic", "/v1/chat/completions": "openai"}.get(self.path.split("?")[0])
+        api = {"/v1/messages": "anthropic", "/v1/chat/completions": "openai", "/v1/embeddings": "openai"}.get(
+            self.path.split("?")[0]
+        )
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if api is None:
             self._send(404, b'{"error": "not found"}')
@@ -291,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
             status = behaviour.effective_status()
             if status != 200:
                 self._send_error(api, status, behaviour)
+            elif self.path.split("?")[0] == "/v1/embeddings":
+                _EmbeddingsReply(self, request, behaviour).send()
             else:
                 _Reply(self, request, behaviour).send()
         except (_Stopping, _CutConnection, OSError):
@@ -518,6 +534,56 @@ class _Reply:
             closing.append(chunk(None, usage=self._openai_usage()))
         closing.append(b"data: [DONE]\n\n")
         return opening, deltas, closing
+
+
+def fake_embedding(item: Any, dimensions: int = 1536) -> list[float]:
+    """The fake's vector for one input (a string, or a list of token ids): deterministic,
+    unit length; a shorter vector is a longer one cut short and renormalised."""
+    key = item if isinstance(item, str) else json.dumps(item)
+    rng = random.Random(hashlib.sha256(key.encode()).digest())
+    values = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
+
+
+class _EmbeddingsReply:
+    """An answer to ``POST /v1/embeddings``, in OpenAI's format."""
+
+    def __init__(self, handler: _Handler, request: RecordedRequest, behaviour: Behaviour) -> None:
+        self.handler, self.request, self.b = handler, request, behaviour
+
+    def send(self) -> None:
+        body = self.request.body
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
+            inputs = [inputs]
+        dimensions = self.b.embedding_dimensions or body.get("dimensions") or 1536
+        valid = isinstance(inputs, list) and 0 < len(inputs) <= 2048
+        valid = valid and all(isinstance(i, (str, list)) and len(i) > 0 for i in inputs)
+        if not valid or not isinstance(dimensions, int) or not 0 < dimensions <= 3072:
+            self.handler._send_error("openai", 400, Behaviour(error_type="invalid_request_error"))
+            return
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, item in enumerate(inputs):
+            vector: Any = fake_embedding(item, dimensions)
+            if as_base64:
+                vector = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        tokens = self.b.input_tokens
+        if tokens is None:
+            tokens = sum(len(i) // 4 + 1 if isinstance(i, str) else len(i) for i in inputs)
+        reply = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model") or "fake-embedding",
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        payload = json.dumps(reply).encode()
+        if self.b.cut_after is not None:  # the headers promise the whole body; only half of it arrives
+            self.handler._send(200, payload, truncate_to=len(payload) // 2)
+            raise _CutConnection
+        self.handler._send(200, payload, **{_request_id_header("openai"): _request_id("openai")})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,86 @@
+"""Embedding models for knowledge bases, behind one interface (``base.Embedder``).
+
+    embedder = embedder_for(kb.embedding_provider, kb.embedding_model, api_key=..., base_url=...,
+                            dimensions=...)
+    embedder.model_id                      # store with the vectors; a change means re-embedding
+    embedder.embed_documents(["text", ...])  # unit vectors, in order (cosine distance works)
+    embedder.embed_query("question")
+
+Providers: ``local`` (all-MiniLM-L6-v2 on the CPU, 384 dimensions, the default), ``openai``
+and ``openai_compatible`` (any server speaking OpenAI's embeddings API, by base URL).
+Everything raises ``base.EmbeddingError`` with a message a person can act on, including a
+configuration that cannot work. Embedders are cached per provider, model, size, key and URL;
+a tenant-given base URL is checked against ``saas.netsafety`` on every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+
+from saas.netsafety import UnsafeAddress, url_host_check
+
+from .base import Embedder, EmbeddingError
+from .local import LocalEmbedder
+
+__all__ = ["DEFAULT", "PROVIDERS", "Embedder", "EmbeddingError", "embedder_for"]
+
+DEFAULT = ("local", "")
+PROVIDERS = ("local", "openai", "openai_compatible")
+LOCAL_MODELS = ("", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+MAX_CACHED = 64
+
+_local = LocalEmbedder()
+_cache: OrderedDict[tuple, Embedder] = OrderedDict()
+_lock = threading.Lock()
+
+
+def embedder_for(
+    provider: str,
+    model: str = "",
+    *,
+    api_key: str = "",
+    base_url: str = "",
+    dimensions: int | None = None,
+) -> Embedder:
+    """The embedder for a knowledge base's settings. ``base_url`` is the tenant's server
+    (``openai_compatible``; for ``openai`` it defaults to the platform's OPENAI_BASE_URL)."""
+    model = (model or "").strip()
+    if provider == "local":
+        if model not in LOCAL_MODELS or dimensions not in (None, LocalEmbedder.dimensions):
+            size = LocalEmbedder.dimensions
+            raise EmbeddingError(f"The built-in embedding model is all-MiniLM-L6-v2, with {size} dimensions.")
+        return _local
+    if provider not in PROVIDERS:
+        raise EmbeddingError(f"Unknown embedding provider {provider!r}.")
+    base_url = (base_url or "").strip()
+    if base_url:  # the tenant's: it must not reach into our network
+        try:
+            url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
+        except UnsafeAddress as exc:
+            raise EmbeddingError(f"The embedding server address is refused: {exc}") from exc
+    elif provider == "openai":
+        base_url = getattr(settings, "OPENAI_BASE_URL", "") or ""
+    key = (provider, model, dimensions, hashlib.sha256(api_key.encode()).hexdigest(), base_url)
+    with _lock:
+        embedder = _cache.get(key)
+        if embedder is not None:
+            _cache.move_to_end(key)
+            return embedder
+    from .remote import OpenAIEmbedder  # the openai SDK loads only when a remote model is used
+
+    embedder = OpenAIEmbedder(
+        model=model,
+        api_key=api_key,
+        base_url=base_url,
+        dimensions=dimensions,
+        compatible=provider == "openai_compatible",
+    )
+    with _lock:
+        embedder = _cache.setdefault(key, embedder)
+        while len(_cache) > MAX_CACHED:
+            _cache.popitem(last=False)
+    return embedder
