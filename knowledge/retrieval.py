@@ -6,9 +6,9 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
 * vector search: cosine distance on the pgvector HNSW index of the knowledge base's vector
   size (a partial expression index per size, migration 0003), with the query embedded by
   the knowledge base's own model;
-* full-text search: the question's lexemes in the knowledge base's language configuration,
-  any of them (OR) on a GIN index, keeping chunks that cover at least half of them, ranked
-  by coverage then ``ts_rank_cd`` (headings weigh more);
+* full-text search: chunks holding at least half of the question's lexemes (in the knowledge
+  base's language configuration), found through the GIN index, ranked by ``ts_rank_cd``
+  (headings weigh more);
 * reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
   the chunks' citation data (document title, URL with anchor, file name, page).
 
@@ -26,24 +26,33 @@ RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
 EF_SEARCH = 100  # HNSW candidate list (recall vs time)
 
-# The question's lexemes, any of them (OR: a question rarely repeats every word of its
-# answer), keeping chunks that cover at least half of them (one shared common word is
-# noise), best covered first, then by ts_rank_cd normalised by length.
+# Full-text: chunks containing at least half of the question's lexemes (a question rarely
+# repeats every word of its answer; one shared common word is noise). "At least k of n" is
+# an OR of ANDs, so the GIN index finds exactly those chunks; they are ranked by
+# ts_rank_cd against all the lexemes (normalised by length).
+MAX_LEXEMES = 8
 TEXT_SEARCH_SQL = f"""
-WITH t AS (
-    SELECT coalesce(array_agg(quote_literal(w)), '{{}}') AS ws
-      FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w
-), q AS (SELECT to_tsquery(%s::regconfig, array_to_string(ws, ' | ')) AS q, ws FROM t)
-SELECT id, rank FROM (
-    SELECT c.id, ts_rank_cd(c.search_vector, q.q, 1) AS rank, cardinality(q.ws) AS terms,
-           (SELECT count(*) FROM unnest(q.ws) w WHERE c.search_vector @@ to_tsquery(%s::regconfig, w)) AS hits
-      FROM knowledge_chunk c, q
-     WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ q.q
-) m
-WHERE hits * 2 >= terms
-ORDER BY hits DESC, rank DESC, id
-LIMIT {CANDIDATES}
+SELECT c.id, ts_rank_cd(c.search_vector, to_tsquery(%s::regconfig, %s), 1) AS rank
+  FROM knowledge_chunk c
+ WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ to_tsquery(%s::regconfig, %s)
+ ORDER BY rank DESC, c.id
+ LIMIT {CANDIDATES}
 """  # noqa: S608 - only a constant is formatted in
+
+
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("'", "''") + "'"
+
+
+def _text_queries(lexemes: list[str]) -> tuple[str, str]:
+    """(rank query, match query) in to_tsquery syntax for these lexemes."""
+    from itertools import combinations
+
+    words = sorted(set(lexemes), key=lambda w: (-len(w), w))[:MAX_LEXEMES]  # longer ~ rarer
+    quoted = [_quoted(w) for w in words]
+    need = max(1, (len(quoted) + 1) // 2)
+    match = " | ".join("(" + " & ".join(group) + ")" for group in combinations(quoted, need))
+    return " | ".join(quoted), match
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,12 @@ def _text_ranked(query: str, kbs) -> list[int]:
     scored: list[tuple[float, int]] = []
     with connection.cursor() as cursor:
         for language, ids in by_language.items():
-            cursor.execute(TEXT_SEARCH_SQL, [language, query, language, language, ids])
+            cursor.execute("SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))", [language, query])
+            lexemes = cursor.fetchone()[0] or []
+            if not lexemes:
+                continue  # only stop words
+            rank_query, match_query = _text_queries(lexemes)
+            cursor.execute(TEXT_SEARCH_SQL, [language, rank_query, ids, language, match_query])
             scored += [(-rank, chunk_id) for chunk_id, rank in cursor.fetchall()]
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 

@@ -146,6 +146,16 @@ def _public_schema_and_clean_cache():
     connection.set_schema_to_public()
 
 
+@pytest.fixture(scope="session")
+def fake_llm_server():
+    """The fake Anthropic/OpenAI server (tests/fakes/llm_server.py), one per session."""
+    from tests.fakes.llm_server import FakeLLMServer
+
+    server = FakeLLMServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def staff_user(db) -> User:
     return User.objects.create_superuser(email="staff@example.com", password="staff-password-1")

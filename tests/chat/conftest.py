@@ -16,18 +16,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.llm.resilience import breakers_reset
-from tests.fakes.llm_server import FakeLLMServer
 
 from ..conftest import PUBLIC_HOST
 
 ORIGIN = "https://customer.example"
-
-
-@pytest.fixture(scope="session")
-def fake_llm_server():
-    server = FakeLLMServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

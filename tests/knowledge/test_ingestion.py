@@ -284,3 +284,50 @@ def test_hybrid_retrieval_beats_each_method_alone(tenant_a):
             }
             scores[name] = _mrr(results)
     assert scores["hybrid"] > scores["vector"] and scores["hybrid"] > scores["text"], scores
+
+
+def test_a_website_re_sync_reports_what_changed(tenant_a, settings):
+    from knowledge.services import source_add_url
+
+    from .site_server import SiteServer
+
+    with SiteServer() as site:
+        settings.KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = [f"127.0.0.1:{site.port}"]
+        settings.KNOWLEDGE_CRAWL_DELAY_CAP = 0
+        site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+        site.add("/", "<main><h1>Home</h1><p>Welcome.</p><a href='/a'>A</a> <a href='/b'>B</a> "
+                 "<a href='/private/x'>X</a></main>")  # fmt: skip
+        site.add("/a", "<main><h1>A</h1><p>Alpha opening hours are nine to five.</p></main>")
+        site.add("/b", "<main><h1>B</h1><p>Beta deliveries leave on Mondays.</p></main>")
+        site.add("/private/x", "<main><h1>X</h1><p>Never fetched.</p></main>")
+        with tenant_context(tenant_a.tenant):
+            source = source_add_url(
+                kb=_kb(tenant_a), url=site.url("/"), kind="crawl", depth=1, page_limit=10, schedule="daily"
+            )
+            first = ingestion.source_ingest(source.pk)
+            site.add("/a", "<main><h1>A</h1><p>Alpha opening hours are ten to six.</p></main>")
+            site.add("/", "<main><h1>Home</h1><p>Welcome.</p><a href='/a'>A</a></main>")  # B is gone
+            second = ingestion.source_ingest(source.pk)
+            source.refresh_from_db()
+            keys = sorted(Document.objects.filter(source=source).values_list("key", flat=True))
+    assert first["added"] == 3 and "/private/x" not in site.paths()  # robots.txt honoured
+    assert (second["updated"], second["removed"], second["unchanged"]) == (2, 1, 0)  # home and A changed
+    assert source.last_report == second and source.next_sync_at > source.last_synced_at
+    assert keys == sorted([site.url("/"), site.url("/a")])
+
+
+def test_changing_the_embedding_model_re_embeds_every_chunk(tenant_a, fake_llm_server, settings):
+    from knowledge.services import knowledge_base_set_embedding
+
+    settings.OPENAI_BASE_URL = fake_llm_server.url + "/v1"
+    with tenant_context(tenant_a.tenant):
+        kb = _kb(tenant_a)
+        source = source_add_text(tenant=tenant_a.tenant, kb=kb, title="Guide", text=GUIDE)
+        ingestion.source_ingest(source.pk)
+        knowledge_base_set_embedding(
+            kb=kb, provider="openai", model="text-embedding-3-small", dimensions=1536, api_key="sk-embed-test"
+        )
+        assert ingestion.knowledge_base_reembed(kb.pk) == 2
+        dims = set(Chunk.objects.filter(knowledge_base=kb).values_list("embedding_dim", flat=True))
+        (top, *_) = retrieve(query="How long does delivery to Germany take?")
+    assert dims == {1536} and top.ranks.get("vector")
