@@ -6,9 +6,9 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
 * vector search: cosine distance on the pgvector HNSW index of the knowledge base's vector
   size (a partial expression index per size, migration 0003), with the query embedded by
   the knowledge base's own model;
-* full-text search: chunks holding at least half of the question's lexemes (in the knowledge
-  base's language configuration), found through the GIN index, ranked by ``ts_rank_cd``
-  (headings weigh more);
+* full-text search: chunks holding every lexeme of the question, then those holding at least
+  half (knowledge base's language configuration), found through the GIN index, a bounded
+  number ranked by ``ts_rank_cd`` (headings weigh more);
 * reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
   the chunks' citation data (document title, URL with anchor, file name, page).
 
@@ -26,33 +26,40 @@ RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
 EF_SEARCH = 100  # HNSW candidate list (recall vs time)
 
-# Full-text: chunks containing at least half of the question's lexemes (a question rarely
-# repeats every word of its answer; one shared common word is noise). "At least k of n" is
-# an OR of ANDs, so the GIN index finds exactly those chunks; they are ranked by
-# ts_rank_cd against all the lexemes (normalised by length).
+# Full-text, in two passes through the GIN index: chunks holding every word of the question,
+# then (if fewer than CANDIDATES) chunks holding at least half of them (a question rarely
+# repeats every word of its answer; one shared common word is noise; "k of n" is an OR of
+# ANDs). Each pass ranks at most MATCH_CAP matches by ts_rank_cd against all the words, so
+# a question made of very common words costs the same as any other.
 MAX_LEXEMES = 8
+MATCH_CAP = 1000
 TEXT_SEARCH_SQL = f"""
-SELECT c.id, ts_rank_cd(c.search_vector, to_tsquery(%s::regconfig, %s), 1) AS rank
-  FROM knowledge_chunk c
- WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ to_tsquery(%s::regconfig, %s)
- ORDER BY rank DESC, c.id
- LIMIT {CANDIDATES}
-"""  # noqa: S608 - only a constant is formatted in
+SELECT id, ts_rank_cd(sv, to_tsquery(%s::regconfig, %s), 1) AS rank FROM (
+    SELECT c.id, c.search_vector AS sv FROM knowledge_chunk c
+     WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ to_tsquery(%s::regconfig, %s)
+       AND NOT (c.id = ANY(%s))
+     LIMIT {MATCH_CAP}
+) m
+ORDER BY rank DESC, id
+LIMIT %s
+"""  # noqa: S608 - only constants are formatted in
 
 
 def _quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("'", "''") + "'"
 
 
-def _text_queries(lexemes: list[str]) -> tuple[str, str]:
-    """(rank query, match query) in to_tsquery syntax for these lexemes."""
+def _text_queries(lexemes: list[str]) -> tuple[str, list[str]]:
+    """(rank query, match queries from strict to loose) in to_tsquery syntax."""
     from itertools import combinations
 
     words = sorted(set(lexemes), key=lambda w: (-len(w), w))[:MAX_LEXEMES]  # longer ~ rarer
     quoted = [_quoted(w) for w in words]
     need = max(1, (len(quoted) + 1) // 2)
-    match = " | ".join("(" + " & ".join(group) + ")" for group in combinations(quoted, need))
-    return " | ".join(quoted), match
+    matches = [" & ".join(quoted)]
+    if need < len(quoted):
+        matches.append(" | ".join("(" + " & ".join(group) + ")" for group in combinations(quoted, need)))
+    return " | ".join(quoted), matches
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,27 @@ def _text_ranked(query: str, kbs) -> list[int]:
             lexemes = cursor.fetchone()[0] or []
             if not lexemes:
                 continue  # only stop words
-            rank_query, match_query = _text_queries(lexemes)
-            cursor.execute(TEXT_SEARCH_SQL, [language, rank_query, ids, language, match_query])
-            scored += [(-rank, chunk_id) for chunk_id, rank in cursor.fetchall()]
+            rank_query, match_queries = _text_queries(lexemes)
+            found: list[tuple[float, int]] = []
+            for match_query in match_queries:  # every word first, then at least half of them
+                cursor.execute(
+                    TEXT_SEARCH_SQL,
+                    [
+                        language,
+                        rank_query,
+                        ids,
+                        language,
+                        match_query,
+                        [cid for _, cid in found],
+                        CANDIDATES - len(found),
+                    ],
+                )
+                # Chunks with every word stay ahead of those with half (rank offset).
+                offset = 10.0 if match_query is match_queries[0] and len(match_queries) > 1 else 0.0
+                found += [(rank + offset, chunk_id) for chunk_id, rank in cursor.fetchall()]
+                if len(found) >= CANDIDATES:
+                    break
+            scored += [(-rank, chunk_id) for rank, chunk_id in found]
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 
 
