@@ -130,6 +130,33 @@ def answer_prepare(
         raise
 
 
+def _credit_take(tenant: Tenant, choice: ProviderChoice) -> str | None:
+    """Count one AI answer before the provider is called: platform credits against the
+    plan's quota, the tenant's own key without a limit. Returns the metric counted, or None
+    over quota (the owners are told once a month)."""
+    metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
+    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
+    if usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
+        return metric
+    quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
+    return None
+
+
+def _llm_request(
+    bot, widget, choice: ProviderChoice, *, turns: list[Turn], question: str, passages, locale: str
+):
+    return LLMRequest(
+        system=system_prompt(bot, widget, passages, locale),
+        turns=turns,
+        model=choice.provider.model,
+        max_tokens=bot.max_answer_tokens,
+        temperature=bot.temperature,
+        question=question,
+        passages=passages,
+        no_answer_text=bot.no_answer_text,
+    )
+
+
 def _claim_key(visitor_message_id: int) -> str:
     return f"chat:answering:{visitor_message_id}"
 
@@ -188,10 +215,8 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
         logger.warning("bot misconfigured widget=%s: %s", widget.pk, error)
         return canned(bot.unavailable_text, Outcome.FALLBACK)
 
-    metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
-    if not usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
-        quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
+    metric = _credit_take(tenant, choice)
+    if metric is None:
         return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
     prepared.metric = metric
     prepared.choice = choice
@@ -200,15 +225,14 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
     prepared.passages = retrieval.retrieve(
         query=visitor_message.text, knowledge_base_ids=kb_ids, limit=PASSAGES
     )
-    prepared.request = LLMRequest(
-        system=system_prompt(bot, widget, prepared.passages, contact.locale if contact else ""),
+    prepared.request = _llm_request(
+        bot,
+        widget,
+        choice,
         turns=history_turns(conversation, visitor_message),
-        model=choice.provider.model,
-        max_tokens=bot.max_answer_tokens,
-        temperature=bot.temperature,
         question=visitor_message.text,
         passages=prepared.passages,
-        no_answer_text=bot.no_answer_text,
+        locale=contact.locale if contact else "",
     )
     return prepared
 
@@ -329,17 +353,14 @@ def answer_finish(
         text = text.strip()
         if interrupted and not text:
             return None  # the provider was called: the credit stays spent
-        if interrupted:
-            outcome = Outcome.INTERRUPTED
-        elif error is not None and not text:
-            outcome, text = Outcome.FALLBACK, texts["unavailable"]
+        outcome = Outcome.INTERRUPTED if interrupted else answer_outcome(text, error, texts["no_answer"])
+        if outcome == Outcome.FALLBACK:
+            text = texts["unavailable"]
             _refund(prepared)
-        elif error is not None:
-            outcome, text = Outcome.PARTIAL, f"{text}\n\n{texts['unavailable']}"
-        elif not text or text == texts["no_answer"].strip() or texts["no_answer"].strip() in text[-400:]:
-            outcome, text = Outcome.NO_ANSWER, text or texts["no_answer"]
-        else:
-            outcome = Outcome.ANSWERED
+        elif outcome == Outcome.PARTIAL:
+            text = f"{text}\n\n{texts['unavailable']}"
+        elif outcome == Outcome.NO_ANSWER:
+            text = text or texts["no_answer"]
         provider = prepared.choice.provider if prepared.choice else None
         reply = _store_reply(
             prepared,
@@ -360,6 +381,16 @@ def answer_finish(
     finally:
         if prepared.claim_key:
             cache.delete(prepared.claim_key)
+
+
+def answer_outcome(text: str, error: ProviderError | None, no_answer_text: str) -> str:
+    """How a provider call ended, from what it produced."""
+    text, no_answer = text.strip(), no_answer_text.strip()
+    if error is not None:
+        return Outcome.PARTIAL if text else Outcome.FALLBACK
+    if not text or no_answer in text[-400:]:
+        return Outcome.NO_ANSWER
+    return Outcome.ANSWERED
 
 
 def _refund(prepared: Prepared) -> None:
@@ -432,6 +463,18 @@ async def answer_events(
                 await producer
 
 
+async def _capped(provider, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+    """The provider's deltas through the resilience layer, stopped at MAX_ANSWER_CHARS
+    (a server ignoring max_tokens is not read further)."""
+    size = 0
+    async with contextlib.aclosing(stream_resilient(provider, request, usage)) as deltas:
+        async for delta in deltas:
+            yield delta
+            size += len(delta)
+            if size > MAX_ANSWER_CHARS:
+                return
+
+
 async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
     """Call the provider, pass deltas on, store the answer however the call ends."""
     usage, parts = Usage(), []
@@ -439,18 +482,12 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
     interrupted = False
     started, ttft_ms = time.monotonic(), None
     try:
-        size = 0
-        async with contextlib.aclosing(
-            stream_resilient(prepared.choice.provider, prepared.request, usage)
-        ) as deltas:
+        async with contextlib.aclosing(_capped(prepared.choice.provider, prepared.request, usage)) as deltas:
             async for delta in deltas:
                 if ttft_ms is None:
                     ttft_ms = int((time.monotonic() - started) * 1000)
                 parts.append(delta)
                 queue.put_nowait(("delta", delta))
-                size += len(delta)
-                if size > MAX_ANSWER_CHARS:  # a server ignoring max_tokens: stop reading
-                    break
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:
@@ -490,25 +527,30 @@ def answer_collect(prepared: Prepared) -> dict:
 
     async def run() -> dict:
         deltas, final = [], None
+        async for event, data in answer_events(prepared):
+            if event == "delta":
+                deltas.append(data["text"])
+            elif event == "done":
+                final = data
+        return {"final": final, "deltas": deltas}
+
+    return _run_from_sync(run)
+
+
+def _run_from_sync(make_coroutine):
+    """Run an async function from sync code. When async_to_sync makes a loop of its own
+    (a WSGI thread, a test; not a sync view under ASGI, which uses the server's loop), the
+    SDK clients created in that loop are closed with it."""
+    own_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
+
+    async def run():
         try:
-            async for event, data in answer_events(prepared):
-                if event == "delta":
-                    deltas.append(data["text"])
-                elif event == "done":
-                    final = data
+            return await make_coroutine()
         finally:
             if own_loop:
                 await loop_clients_close()
-        return {"final": final, "deltas": deltas}
 
-    own_loop = _makes_own_loop()
     return async_to_sync(run)()
-
-
-def _makes_own_loop() -> bool:
-    """Whether async_to_sync here runs in a loop of its own (a WSGI thread, a test), not the
-    server's loop (a sync view under ASGI): its SDK clients are closed with it."""
-    return getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
 
 
 def conversation_greet(conversation: Conversation) -> Message | None:
@@ -557,61 +599,31 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
         choice = provider_for(bot)
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
-    metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
-    if not usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
-        quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
+    metric = _credit_take(tenant, choice)
+    if metric is None:
         return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
     kb_ids = snapshot.knowledge_base_ids or None
     passages = retrieval.retrieve(query=question, knowledge_base_ids=kb_ids, limit=PASSAGES)
-    request = LLMRequest(
-        system=system_prompt(bot, widget, passages, ""),
-        turns=[Turn("user", question)],
-        model=choice.provider.model,
-        max_tokens=bot.max_answer_tokens,
-        temperature=bot.temperature,
-        question=question,
-        passages=passages,
-        no_answer_text=bot.no_answer_text,
+    request = _llm_request(
+        bot, widget, choice, turns=[Turn("user", question)], question=question, passages=passages, locale=""
     )
     usage = Usage()
 
     async def run() -> tuple[str, ProviderError | None, int | None]:
-        parts, started, ttft, size = [], time.monotonic(), None, 0
+        parts, started, ttft = [], time.monotonic(), None
         try:
-            async with contextlib.aclosing(stream_resilient(choice.provider, request, usage)) as deltas:
+            async with contextlib.aclosing(_capped(choice.provider, request, usage)) as deltas:
                 async for delta in deltas:
                     ttft = ttft if ttft is not None else int((time.monotonic() - started) * 1000)
                     parts.append(delta)
-                    size += len(delta)
-                    if size > MAX_ANSWER_CHARS:
-                        break
         except ProviderError as exc:
             return "".join(parts), exc, ttft
         return "".join(parts), None, ttft
 
-    own_loop = _makes_own_loop()
-
-    async def run_and_close():
-        try:
-            return await run()
-        finally:
-            if own_loop:
-                await loop_clients_close()
-
-    text, error, ttft = async_to_sync(run_and_close)()
+    text, error, ttft = _run_from_sync(run)
     if error is not None and not text:
         usage_refund(tenant_id=tenant.pk, metric=metric)
-    no_answer = bot.no_answer_text.strip()
-    outcome = (
-        Outcome.FALLBACK
-        if error is not None and not text
-        else Outcome.PARTIAL
-        if error is not None
-        else Outcome.NO_ANSWER
-        if not text.strip() or no_answer in text[-400:]
-        else Outcome.ANSWERED
-    )
+    outcome = answer_outcome(text, error, bot.no_answer_text)
     return {
         **result,
         "text": text or bot.unavailable_text,

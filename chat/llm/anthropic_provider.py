@@ -7,37 +7,29 @@ from collections.abc import AsyncIterator
 import anthropic
 import httpx2
 
-from .base import LLMRequest, ProviderError, Usage, retry_after_seconds
+from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
 from .clients import cached_client, key_fingerprint
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 
 
 def _error(exc: Exception) -> ProviderError:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderError("timeout", "The provider did not answer in time.")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderError("connection", "The provider could not be reached.")
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        kind_name, message = str(error.get("type", "")), str(error.get("message", ""))
-        retry_after = retry_after_seconds(exc.response.headers)
-        if kind_name == "billing_error" or status == 402 or "credit balance" in message.lower():
-            return ProviderError("spend_limit", "The provider refused: spend limit.", status=status)
-        if status in (401, 403):
-            return ProviderError("auth", "The provider refused the API key.", status=status)
-        if status == 429:
-            return ProviderError("rate_limited", "Rate limited.", retry_after=retry_after, status=status)
-        if status == 529 or kind_name == "overloaded_error":
-            return ProviderError("overloaded", "Overloaded.", retry_after=retry_after, status=status)
-        if status >= 500 or status in (408, 409):
-            return ProviderError(
-                "server", f"Provider error {status}.", retry_after=retry_after, status=status
-            )
-        return ProviderError("bad_request", f"Provider refused the request ({status}).", status=status)
-    return ProviderError("connection", type(exc).__name__)
+        kind_name, message = str(error.get("type", "")), str(error.get("message", "")).lower()
+        status = exc.status_code
+        return status_error(
+            status,
+            exc.response.headers,
+            spend_limit=kind_name == "billing_error" or status == 402 or "credit balance" in message,
+            overloaded=status == 529 or kind_name == "overloaded_error",
+        )
+    return transport_error(
+        timed_out=isinstance(exc, anthropic.APITimeoutError),
+        unreachable=isinstance(exc, anthropic.APIConnectionError),
+        exc=exc,
+    )
 
 
 class AnthropicProvider:

@@ -92,3 +92,28 @@ def retry_after_seconds(headers) -> float | None:
             except ValueError:
                 continue
     return None
+
+
+def status_error(status: int, headers, *, spend_limit: bool, overloaded: bool) -> ProviderError:
+    """Classify an HTTP error answer the same way for every provider; the SDK-specific part
+    (which body says "spend limit" or "overloaded") is decided by the caller."""
+    retry_after = retry_after_seconds(headers)
+    if spend_limit:
+        return ProviderError("spend_limit", "The provider refused: spend limit.", status=status)
+    if status in (401, 403):
+        return ProviderError("auth", "The provider refused the API key.", status=status)
+    if status == 429:
+        return ProviderError("rate_limited", "Rate limited.", retry_after=retry_after, status=status)
+    if overloaded:
+        return ProviderError("overloaded", "Overloaded.", retry_after=retry_after, status=status)
+    if status >= 500 or status in (408, 409):
+        return ProviderError("server", f"Provider error {status}.", retry_after=retry_after, status=status)
+    return ProviderError("bad_request", f"Provider refused the request ({status}).", status=status)
+
+
+def transport_error(*, timed_out: bool, unreachable: bool, exc: Exception) -> ProviderError:
+    if timed_out:
+        return ProviderError("timeout", "The provider did not answer in time.")
+    if unreachable:
+        return ProviderError("connection", "The provider could not be reached.")
+    return ProviderError("connection", type(exc).__name__)

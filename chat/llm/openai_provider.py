@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx2
 import openai
 
-from .base import LLMRequest, ProviderError, Usage, retry_after_seconds
+from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
 from .clients import cached_client, key_fingerprint
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -16,30 +16,21 @@ SPEND_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billin
 
 
 def _error(exc: Exception) -> ProviderError:
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderError("timeout", "The provider did not answer in time.")
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderError("connection", "The provider could not be reached.")
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
         code = str(error.get("code") or error.get("type") or "")
-        retry_after = retry_after_seconds(exc.response.headers)
-        if code in SPEND_LIMIT_CODES:
-            return ProviderError("spend_limit", "The provider refused: spend limit.", status=status)
-        if status in (401, 403):
-            return ProviderError("auth", "The provider refused the API key.", status=status)
-        if status == 429:
-            return ProviderError("rate_limited", "Rate limited.", retry_after=retry_after, status=status)
-        if status == 529 or status == 503:
-            return ProviderError("overloaded", "Overloaded.", retry_after=retry_after, status=status)
-        if status >= 500 or status in (408, 409):
-            return ProviderError(
-                "server", f"Provider error {status}.", retry_after=retry_after, status=status
-            )
-        return ProviderError("bad_request", f"Provider refused the request ({status}).", status=status)
-    return ProviderError("connection", type(exc).__name__)
+        return status_error(
+            exc.status_code,
+            exc.response.headers,
+            spend_limit=code in SPEND_LIMIT_CODES,
+            overloaded=exc.status_code in (503, 529),
+        )
+    return transport_error(
+        timed_out=isinstance(exc, openai.APITimeoutError),
+        unreachable=isinstance(exc, openai.APIConnectionError),
+        exc=exc,
+    )
 
 
 class OpenAIProvider:
