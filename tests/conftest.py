@@ -17,7 +17,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from tenants import services
-from tenants.models import Tenant, User
+from tenants.models import Membership, Tenant, User
 
 
 @dataclass
@@ -154,6 +154,39 @@ def fake_llm_server():
     server = FakeLLMServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def as_role(tenant_a, tenant_b):
+    """A client for tenant A's host signed in as ``role``: owner/admin/agent of A, a
+    stranger (no membership), ``other`` (the owner of tenant B), or None (anonymous)."""
+
+    def make(role: str | None):
+        from django.test import Client
+
+        client = Client(HTTP_HOST=tenant_a.host)
+        if role is None:
+            return client
+        if role == "owner":
+            client.force_login(tenant_a.owner)
+            return client
+        if role == "other":
+            client.force_login(tenant_b.owner)
+            return client
+        user = User.objects.create_user(
+            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
+        )
+        if role != "stranger":
+            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def owner(as_role):
+    return as_role("owner")
 
 
 @pytest.fixture

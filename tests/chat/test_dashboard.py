@@ -11,7 +11,6 @@ from html.parser import HTMLParser
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
@@ -30,7 +29,6 @@ from chat.models import (
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
-from tenants.models import Membership, User
 from tenants.selectors import tenant_plan
 from widget_builder.models import Widget
 
@@ -73,37 +71,6 @@ def assert_inert(html: str, *, allowed: set[str] = frozenset()) -> None:
             if name in {"href", "action", "formaction", "xlink:href"}:
                 assert value.startswith(("http://", "https://", "mailto:", "/", "?", "#")), (tag, value)
                 assert "evil.test" not in value or tag == "a", (tag, value)
-
-
-@pytest.fixture
-def as_role(tenant_a, tenant_b):
-    """A client for tenant A's host signed in as ``role``: owner/admin/agent of A, a
-    stranger (no membership), ``other`` (the owner of tenant B), or None (anonymous)."""
-
-    def make(role: str | None) -> Client:
-        client = Client(HTTP_HOST=tenant_a.host)
-        if role is None:
-            return client
-        if role == "owner":
-            client.force_login(tenant_a.owner)
-            return client
-        if role == "other":
-            client.force_login(tenant_b.owner)
-            return client
-        user = User.objects.create_user(
-            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
-        )
-        if role != "stranger":
-            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def owner(as_role) -> Client:
-    return as_role("owner")
 
 
 def _widget(seeded) -> Widget:

@@ -13,7 +13,6 @@ from html import escape
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -21,7 +20,6 @@ from django_tenants.utils import tenant_context
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
-from tenants.models import Membership, User
 from tenants.selectors import tenant_plan
 
 pytestmark = pytest.mark.django_db
@@ -31,37 +29,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
 
 
 # --- fixtures and helpers ----------------------------------------------------------------
-
-
-@pytest.fixture
-def as_role(tenant_a, tenant_b):
-    """A client for tenant A's host signed in as ``role``: owner/admin/agent of A, a
-    stranger (no membership), ``other`` (the owner of tenant B), or None (anonymous)."""
-
-    def make(role: str | None) -> Client:
-        client = Client(HTTP_HOST=tenant_a.host)
-        if role is None:
-            return client
-        if role == "owner":
-            client.force_login(tenant_a.owner)
-            return client
-        if role == "other":
-            client.force_login(tenant_b.owner)
-            return client
-        user = User.objects.create_user(
-            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
-        )
-        if role != "stranger":
-            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def owner(as_role) -> Client:
-    return as_role("owner")
 
 
 @pytest.fixture
