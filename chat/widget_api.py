@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from django.conf import settings
 from django.http import FileResponse, StreamingHttpResponse
@@ -35,6 +36,7 @@ from .services import (
     message_append,
     message_feedback,
 )
+from .tasks import transcript_send
 from .visitor_tokens import VisitorTokenInvalid, visitor_token_issue, visitor_token_read
 
 # Humans take longer than this to read and fill a form; bots do not.
@@ -502,8 +504,6 @@ class ConversationTranscriptApi(ConversationView):
             period_s=3600,
             key=str(self.contact.public_id),
         )
-        from .tasks import transcript_send
-
         enqueue_on_commit(transcript_send, conversation.pk)
         return Response({"sent_to": _mask_email(self.contact.email)}, status=status.HTTP_202_ACCEPTED)
 
@@ -588,8 +588,6 @@ class AttachmentDownloadApi(ConversationView):
 
 
 def _uuid(value: str):
-    import uuid
-
     try:
         return uuid.UUID(value)
     except ValueError:
