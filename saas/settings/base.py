@@ -328,7 +328,7 @@ LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=Fa
 KNOWLEDGE_FETCH_ALLOW_PRIVATE = env.bool("KNOWLEDGE_FETCH_ALLOW_PRIVATE", default=False)
 KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = env.list("KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST", default=[])
 KNOWLEDGE_CRAWL_DELAY_CAP = env.float("KNOWLEDGE_CRAWL_DELAY_CAP", default=2.0)
-# onnxruntime threads for the local embedding model (0: its own choice).
+# Texts the local embedding model runs at once, one thread each (0: one per CPU).
 KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=0)
 
 # Master keys for secrets tenants give us (saas.crypto); first encrypts, all decrypt.
