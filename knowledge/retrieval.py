@@ -5,10 +5,10 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
 
 * vector search: cosine distance on the pgvector HNSW index of the knowledge base's vector
   size (a partial expression index per size, migration 0003), with the query embedded by
-  the knowledge base's own model;
+  the knowledge base's own model on another thread while the full-text search runs;
 * full-text search: chunks holding every lexeme of the question, then those holding at least
   half (knowledge base's language configuration), found through the GIN index, a bounded
-  number ranked by ``ts_rank_cd`` (headings weigh more);
+  number ranked by ``ts_rank`` (headings weigh more);
 * reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
   the chunks' citation data (document title, URL with anchor, file name, page).
 
@@ -17,7 +17,10 @@ No similarity score is ever shown to visitors: ``Passage.score`` is for the dash
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -29,12 +32,12 @@ EF_SEARCH = 200  # HNSW candidate list: recall@10 0.97 at 100k chunks for ~1 ms 
 # Full-text, in two passes through the GIN index: chunks holding every word of the question,
 # then (if fewer than CANDIDATES) chunks holding at least half of them (a question rarely
 # repeats every word of its answer; one shared common word is noise; "k of n" is an OR of
-# ANDs). Each pass ranks at most MATCH_CAP matches by ts_rank_cd against all the words, so
+# ANDs). Each pass ranks at most MATCH_CAP matches by ts_rank against all the words, so
 # a question made of very common words costs the same as any other.
 MAX_LEXEMES = 8
-MATCH_CAP = 1000
+MATCH_CAP = 500  # ts_rank over 500 matches: ~1 ms (ts_rank_cd over 1,000: ~5 ms)
 TEXT_SEARCH_SQL = f"""
-SELECT id, ts_rank_cd(sv, to_tsquery(%s::regconfig, %s), 1) AS rank FROM (
+SELECT id, ts_rank(sv, to_tsquery(%s::regconfig, %s), 1) AS rank FROM (
     SELECT c.id, c.search_vector AS sv FROM knowledge_chunk c
      WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ to_tsquery(%s::regconfig, %s)
        AND NOT (c.id = ANY(%s))
@@ -112,10 +115,13 @@ def retrieve(
     if not kbs or not Chunk.objects.filter(knowledge_base__in=kbs).exists():
         return []  # nothing ingested yet: no query embedding, no searches
     ranked: dict[str, list[int]] = {}
-    if "vector" in methods:
-        ranked["vector"] = _vector_ranked(query, kbs, kb_embedder)
+    # The question is embedded on another thread while the full-text search runs here
+    # (onnxruntime and HTTP both release the GIL): the slower of the two sets the pace.
+    vectors = _query_vectors_start(query, kbs, kb_embedder) if "vector" in methods else []
     if "text" in methods:
         ranked["text"] = _text_ranked(query, kbs)
+    if "vector" in methods:
+        ranked["vector"] = _vector_ranked(vectors)
     fused: dict[int, float] = defaultdict(float)
     ranks: dict[int, dict[str, int]] = defaultdict(dict)
     for method, ids in ranked.items():
@@ -129,17 +135,42 @@ def retrieve(
     return _passages(best, fused, ranks)
 
 
-def _vector_ranked(query: str, kbs, kb_embedder) -> list[int]:
-    # Knowledge bases sharing a model share one query vector and one index scan.
+_embedding_pool: tuple[int, ThreadPoolExecutor] | None = None
+_embedding_pool_lock = threading.Lock()
+
+
+def _embedding_threads() -> ThreadPoolExecutor:
+    """This process's pool for query embeddings (a forked child makes its own: the parent's
+    threads do not exist there)."""
+    global _embedding_pool
+    with _embedding_pool_lock:
+        if _embedding_pool is None or _embedding_pool[0] != os.getpid():
+            _embedding_pool = (
+                os.getpid(),
+                ThreadPoolExecutor(max_workers=8, thread_name_prefix="query-embedding"),
+            )
+        return _embedding_pool[1]
+
+
+def _query_vectors_start(query: str, kbs, kb_embedder) -> list[tuple[object, list, Future]]:
+    """(embedder, knowledge bases, future vector) per embedding model: knowledge bases
+    sharing a model share one query vector and one index scan."""
     by_model: dict[tuple, list] = defaultdict(list)
     for kb in kbs:
         by_model[
             (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
         ].append(kb)
-    scored: list[tuple[float, int]] = []
+    jobs = []
     for group in by_model.values():
         embedder = kb_embedder(group[0])
-        vector = embedder.embed_query(query)
+        jobs.append((embedder, group, _embedding_threads().submit(embedder.embed_query, query)))
+    return jobs
+
+
+def _vector_ranked(jobs: list[tuple[object, list, Future]]) -> list[int]:
+    scored: list[tuple[float, int]] = []
+    for embedder, group, future in jobs:
+        vector = future.result()  # an EmbeddingError raised there is raised here
         dim = int(embedder.dimensions)
         literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
         with transaction.atomic(), connection.cursor() as cursor:
