@@ -101,7 +101,10 @@ def _setup():
 
     call_command("migrate", interactive=False, verbosity=0)
     owner = User.objects.create_user(email="bench-knowledge@example.com", password="bench-password-1")
-    return tenant_provision(slug="knowledge-bench", name="Knowledge bench", owner=owner)
+    tenant = tenant_provision(slug="knowledge-bench", name="Knowledge bench", owner=owner)
+    type(tenant).objects.filter(pk=tenant.pk).update(plan="business")  # room for the corpus
+    tenant.plan = "business"
+    return tenant
 
 
 def _vocabulary(size: int = 6000) -> list[str]:

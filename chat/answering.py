@@ -34,10 +34,10 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing.models import UsageCounter
+from billing.quotas import tenant_plan
 from billing.services import quota_reached_notify, usage_consume, usage_refund
 from knowledge import retrieval
 from tenants.models import Tenant
-from tenants.selectors import tenant_plan
 
 from .automations import rule_matches, rules_in_order
 from .llm.base import LLMRequest, ProviderError, Turn, Usage
@@ -135,7 +135,7 @@ def _credit_take(tenant: Tenant, choice: ProviderChoice) -> str | None:
     plan's quota, the tenant's own key without a limit. Returns the metric counted, or None
     over quota (the owners are told once a month)."""
     metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant).get("ai_answers", 0)
+    limit = None if choice.own_key else tenant_plan(tenant).ai_answers
     if usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
         return metric
     quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)

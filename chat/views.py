@@ -18,9 +18,9 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from billing.models import UsageCounter
+from billing.quotas import tenant_plan
 from billing.selectors import quota_reached, usage_value
 from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
-from tenants.selectors import tenant_plan
 from tenants.views import shell_context
 from widget_builder.models import Widget
 
@@ -78,7 +78,7 @@ def usage_summary(tenant) -> dict:
     metric = UsageCounter.Metric.AI_ANSWERS
     return {
         "used": usage_value(tenant_id=tenant.pk, metric=metric),
-        "limit": tenant_plan(tenant).get("ai_answers"),
+        "limit": tenant_plan(tenant).ai_answers,
         "reached": quota_reached(tenant_id=tenant.pk, metric=metric),
         "warning": QUOTA_WARNING,
     }

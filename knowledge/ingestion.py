@@ -28,7 +28,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.quotas import quota_require
 from saas.crypto import secret_decrypt
+from saas.errors import QuotaExceeded
 
 from .chunking import chunk_sections, embedding_text
 from .embeddings import embedder_for
@@ -98,7 +100,7 @@ def source_ingest(source_id: int) -> dict:
     )
     try:
         report = _ingest(source)
-    except (ExtractionError, FetchError, EmbeddingError) as error:
+    except (ExtractionError, FetchError, EmbeddingError, QuotaExceeded) as error:
         _fail(source, str(error))
         return {"error": str(error)}
     except Exception:
@@ -136,7 +138,16 @@ def _ingest(source: Source) -> Report:
             complete = complete and source.kind in (Source.Kind.CRAWL, Source.Kind.SITEMAP)
         else:
             seen.add(page.key)
-            outcome = _document_store(source, kb, page, embedder, report)
+            try:
+                outcome = _document_store(source, kb, page, embedder, report)
+            except QuotaExceeded as error:
+                if source.kind not in (Source.Kind.CRAWL, Source.Kind.SITEMAP):
+                    raise
+                # The plan's pages are used up: what was stored stays, the rest waits for
+                # an upgrade (the next sync picks it up) and the report says why.
+                report.failed.append({"url": page.url or page.key, "error": str(error)})
+                complete = False
+                break
             setattr(report, outcome, getattr(report, outcome) + 1)
         Source.objects.filter(pk=source.pk).update(
             progress_done=F("progress_done") + 1, updated_at=timezone.now()
@@ -244,6 +255,10 @@ def _document_store(source: Source, kb: KnowledgeBase, page: Page, embedder, rep
     existing = Document.objects.filter(source=source, key=page.key[:2000]).first()
     if existing is not None and existing.content_hash == content_hash:
         return "unchanged"
+    tenant = connection.tenant
+    if existing is None:  # a new page: refused before any embedding if the plan is full
+        with transaction.atomic():
+            quota_require(tenant, "pages", used=Document.objects.count)
 
     hashes = {c.content_hash for c in chunks}
     reuse = dict(
@@ -267,6 +282,8 @@ def _document_store(source: Source, kb: KnowledgeBase, page: Page, embedder, rep
             key=page.key[:2000],
             defaults={"knowledge_base": kb, "title": page.title[:300], "url": page.url, "content_hash": ""},
         )
+        if created:  # exact under concurrency: the tenant's row is locked until the commit
+            quota_require(tenant, "pages", used=lambda: Document.objects.count() - 1)
         Chunk.objects.filter(document=document).delete()
         Chunk.objects.bulk_create(
             [

@@ -8,11 +8,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Length
 
+from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt
-from saas.errors import PayloadTooLarge, QuotaExceeded, ValidationFailed
+from saas.errors import PayloadTooLarge, ValidationFailed
 from saas.netsafety import UnsafeAddress, url_host_check
-from tenants.selectors import tenant_plan
 
 from .extraction import ExtractionError, detect_type
 from .models import KnowledgeBase, Source
@@ -39,16 +39,11 @@ def knowledge_storage_bytes() -> int:
 
 
 def _check_storage(tenant, adding: int) -> None:
-    plan = tenant_plan(tenant)
-    limit_mb = plan.get("storage_mb")
-    if limit_mb is None:
-        return
-    if knowledge_storage_bytes() + adding > limit_mb * 1024 * 1024:
-        raise QuotaExceeded(
-            f"The {plan.get('name', 'current')} plan includes {limit_mb} MB of knowledge. "
-            "Upgrade to add more.",
-            limit="storage_mb",
-        )
+    """The plan's knowledge storage, counted in bytes against its MB (a file of 1 byte past
+    the limit is refused)."""
+    mb = 1024 * 1024
+    # In MB for the check, exact in bytes: ceil((used + adding) / MB) counts a started MB.
+    quota_require(tenant, "storage_mb", used=lambda: -(-(knowledge_storage_bytes() + adding) // mb), adding=0)
 
 
 def _queue(source: Source) -> Source:

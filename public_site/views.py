@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from billing.plans import PLANS
 from saas.errors import REGISTRY, ProblemError, RateLimited, ValidationFailed, problem_response
 from saas.ratelimit import rate_limit
 from tenants import services as tenant_services
@@ -34,7 +35,7 @@ def home(request):
 
 
 def pricing(request):
-    return render(request, "public_site/pricing.html", {"plans": settings.PLANS})
+    return render(request, "public_site/pricing.html", {"plans": PLANS})
 
 
 def getting_started(request):

@@ -54,13 +54,6 @@ def widget_route_cache_forget(key: str) -> None:
     _cache_forget("widget", key)
 
 
-def tenant_plan(tenant: Tenant) -> dict:
-    """The tenant's plan definition, read fresh (a request's tenant may come from a cache and
-    predate an upgrade). Unknown codes give ``{}``. The billing issue takes plans over."""
-    code = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
-    return next((plan for plan in settings.PLANS if plan["code"] == code), {})
-
-
 def counted_model_register(label: str, model: type) -> None:
     COUNTED_MODELS[label] = model
 

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxValueValidator
 
+from billing.plans import plan_get
 from saas.errors import ValidationFailed
 
 from .hours import business_hours_validate
@@ -98,7 +99,7 @@ class WidgetSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, plan: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.plan = plan or {}
+        self.plan = plan or plan_get(None)
         self.fields["suggested_questions_text"].initial = "\n".join(self.instance.suggested_questions)
         self.fields["business_hours_json"].initial = (
             json.dumps(self.instance.business_hours) if self.instance.business_hours else ""
@@ -140,7 +141,7 @@ class WidgetSettingsForm(forms.ModelForm):
                 else "Not valid JSON."
             )
             self.add_error("business_hours_json", message)
-        if data.get("show_branding") is False and not self.plan.get("remove_branding"):
+        if data.get("show_branding") is False and not self.plan.remove_branding:
             self.add_error("show_branding", "Removing the “powered by” line needs the Pro plan or above.")
         if len(data.get("custom_css") or "") > 10000:
             self.add_error("custom_css", "Keep custom CSS under 10,000 characters.")

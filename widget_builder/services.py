@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from billing.quotas import quota_require
 from saas.errors import ProblemError, QuotaExceeded, ValidationFailed  # noqa: F401 - QuotaExceeded re-exported
-from tenants.selectors import tenant_plan
 from tenants.services.widget_routes import widget_route_register
 
 from .models import Widget
@@ -26,15 +26,8 @@ def widget_ensure_default(*, tenant, owner) -> Widget:
 def widget_create(*, tenant, name: str) -> Widget:
     """A new widget with its key registered in the public registry, in one transaction.
     The plan caps how many widgets a workspace has (checked under a lock)."""
-    plan = tenant_plan(tenant)
     with transaction.atomic():
-        if plan:
-            existing = len(Widget.objects.select_for_update().values_list("pk", flat=True))
-            if existing >= plan["widgets"]:
-                raise QuotaExceeded(
-                    f"The {plan['name']} plan includes {plan['widgets']} widget(s). Upgrade to add more.",
-                    limit="widgets",
-                )
+        quota_require(tenant, "widgets", used=Widget.objects.count)
         widget = Widget.objects.create(name=name)
         widget_route_register(tenant=tenant, key=widget.key)
         return widget_publish(widget=widget)

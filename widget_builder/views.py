@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from billing.quotas import tenant_plan
 from saas.errors import ValidationFailed
 from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
 from tenants.hosts import public_url
-from tenants.selectors import tenant_plan
 from tenants.views import shell_context
 
 from . import services

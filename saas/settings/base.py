@@ -337,49 +337,8 @@ SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
 # Lifetime of the one-time token that carries a signed-in user to a tenant host.
 LOGIN_HANDOFF_SECONDS = 60
 
-# Plans shown on the pricing page. The billing issue takes this definition over.
-PLANS = [
-    {
-        "code": "free",
-        "name": "Free",
-        "monthly": 0,
-        "widgets": 1,
-        "ai_answers": 100,
-        "storage_mb": 10,
-        "seats": 1,
-        "remove_branding": False,
-    },
-    {
-        "code": "starter",
-        "name": "Starter",
-        "monthly": 29,
-        "widgets": 2,
-        "ai_answers": 2000,
-        "storage_mb": 100,
-        "seats": 3,
-        "remove_branding": False,
-    },
-    {
-        "code": "pro",
-        "name": "Pro",
-        "monthly": 99,
-        "widgets": 5,
-        "ai_answers": 10000,
-        "storage_mb": 1000,
-        "seats": 10,
-        "remove_branding": True,
-    },
-    {
-        "code": "business",
-        "name": "Business",
-        "monthly": 399,
-        "widgets": 20,
-        "ai_answers": 50000,
-        "storage_mb": 10000,
-        "seats": 50,
-        "remove_branding": True,
-    },
-]
+# Stripe price ids per plan and interval (billing.plans): {"starter_monthly": "price_...", ...}.
+STRIPE_PRICES = env.dict("STRIPE_PRICES", default={})
 
 # Host-only cookies: a session on one tenant host is never sent to another.
 SESSION_COOKIE_DOMAIN = None

@@ -23,6 +23,7 @@ from django.utils import timezone
 from saas.errors import ValidationFailed
 
 from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
+from ..limits import quota_require
 from ..models import Invitation, Membership, Tenant, User
 from .lifecycle import in_public_schema
 
@@ -72,6 +73,9 @@ def invitation_create(
         )
         for previous in pending:
             _require_manager(by, target_role=previous.role)  # an admin cannot cancel an owner invite
+        # A pending invitation holds a seat until it is accepted or revoked; re-inviting the
+        # same address replaces its invitation and takes no second seat.
+        quota_require(tenant, "seats", used=lambda: _seats_taken(tenant, except_email=email))
         pending.update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=by.user)
         link = accept_url.format(token=invitation_token(invitation))
@@ -125,6 +129,10 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.accepted_at is not None or locked.revoked_at is not None:
             raise InvitationUsed("Sign in to open the workspace.")
+        if not Membership.objects.filter(tenant_id=locked.tenant_id, user=user).exists():
+            # Its seat was held since the invitation; a downgrade since then may have taken it.
+            members = Membership.objects.filter(tenant_id=locked.tenant_id)
+            quota_require(locked.tenant, "seats", used=members.count)
         membership, _ = Membership.objects.get_or_create(
             tenant_id=locked.tenant_id, user=user, defaults={"role": locked.role}
         )
@@ -134,6 +142,18 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
     return membership
+
+
+def _seats_taken(tenant: Tenant, *, except_email: str = "") -> int:
+    """Members plus invitations that can still be accepted (each holds a seat), but
+    ``except_email``'s."""
+    pending = Invitation.objects.filter(
+        tenant=tenant,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        sent_at__gt=timezone.now() - INVITATION_MAX_AGE,
+    ).exclude(email=except_email)
+    return Membership.objects.filter(tenant=tenant).count() + pending.count()
 
 
 @in_public_schema

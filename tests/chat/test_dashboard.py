@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from billing.models import QuotaNotice, UsageCounter
+from billing.quotas import tenant_plan
 from billing.services import billing_period
 from chat.markdown import render_markdown, sanitize
 from chat.models import (
@@ -29,7 +30,6 @@ from chat.models import (
 from knowledge.models import KnowledgeBase
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
-from tenants.selectors import tenant_plan
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -309,7 +309,7 @@ def test_list_columns_filters_and_usage(owner, tenant_a, cleanup_files):
     assert listed(q="marker-a ada") == {rated.pk}
     assert rated.pk in listed(widget=str(widget.pk)) and listed(status="nonsense")  # bad filter: ignored
 
-    limit = tenant_plan(tenant_a.tenant)["ai_answers"]
+    limit = tenant_plan(tenant_a.tenant).ai_answers
     UsageCounter.objects.create(
         tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", value=37
     )

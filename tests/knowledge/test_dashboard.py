@@ -17,10 +17,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from billing.plans import Plan
+from billing.quotas import tenant_plan
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
-from tenants.selectors import tenant_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +260,7 @@ def test_list_shows_storage_used_against_the_plan(owner, tenant_a):
     response = owner.get("/dashboard/knowledge/")
     storage = response.context["storage"]
     assert storage["used"] == 2048
-    limit_mb = tenant_plan(tenant_a.tenant).get("storage_mb")
+    limit_mb = tenant_plan(tenant_a.tenant).storage_mb
     if limit_mb is not None:
         assert storage["limit"] == limit_mb * 1024 * 1024
         assert "included in your plan" in _text(response)
@@ -333,9 +334,10 @@ def test_uploads_that_are_too_large_or_over_quota_are_refused(owner, tenant_a, q
     )
 
     monkeypatch.setattr("knowledge.services.MAX_UPLOAD_MB", 20)
-    monkeypatch.setattr("knowledge.services.tenant_plan", lambda tenant: {"name": "Tiny", "storage_mb": 0})
+    tiny = Plan("tiny", "Tiny", 0, 0, widgets=1, ai_answers=0, storage_mb=0, pages=0, seats=1)
+    monkeypatch.setattr("billing.quotas.plan_get", lambda code: tiny)
     page = _text(owner.post(url, {"add": "file", "file-files": [upload()]}))
-    assert "The Tiny plan includes 0 MB of knowledge. Upgrade to add more." in page
+    assert "The Tiny plan includes 0 MB of knowledge. Upgrade to Free for 10 MB of knowledge." in page
     page = _text(owner.post(url, {"add": "text", "text-title": "T", "text-text": "Some text"}))
     assert "The Tiny plan includes 0 MB of knowledge." in page
 

@@ -9,6 +9,7 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 from django_tenants.utils import tenant_context
 
+from billing.plans import PLANS
 from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed
@@ -159,8 +160,8 @@ def test_failed_logins_are_rate_limited(client, tenant_a):
 def test_public_pages(client, settings):
     assert client.get("/", HTTP_HOST=PUBLIC_HOST).status_code == 200
     pricing = client.get("/pricing/", HTTP_HOST=PUBLIC_HOST).content.decode()
-    for plan in settings.PLANS:
-        assert plan["name"] in pricing and f"{plan['ai_answers']} AI answers" in pricing
+    for plan in PLANS:
+        assert plan.name in pricing and f"{plan.ai_answers:,} AI answers a month" in pricing
     assert client.get("/docs/getting-started/", HTTP_HOST=PUBLIC_HOST).status_code == 200
     assert b'<label for="id_slug">' in client.get(SIGNUP, HTTP_HOST=PUBLIC_HOST).content
 

@@ -10,12 +10,21 @@ from allauth.account.models import EmailAddress
 from django.core import mail, signing
 from django.test import Client
 
-from tenants.models import Invitation, Membership, User
+from tenants.models import Invitation, Membership, Tenant, User
 from tenants.services import team as team_services
 
 from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def seats_for_a_team(tenant_a):
+    """These tests build teams: a plan with seats to spare (the seat limit has its own tests)."""
+    before = Tenant.objects.get(pk=tenant_a.tenant.pk).plan
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(plan="business")
+    yield
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(plan=before)
 
 
 @pytest.fixture

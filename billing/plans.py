@@ -1,0 +1,100 @@
+"""The plans: one definition for the pricing page, the dashboard and enforcement.
+
+A quota of ``None`` is unlimited. Prices are whole US dollars; the Stripe price ids come
+from settings (``STRIPE_PRICES``: ``{"starter_monthly": "price_...", ...}``), so a plan
+without ids for the current Stripe account can be shown but not bought through Stripe
+(demo billing switches plans directly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# Quotas a plan sets, with the words the dashboard and the errors use.
+QUOTAS: dict[str, tuple[str, str]] = {
+    "widgets": ("widget", "widgets"),
+    "ai_answers": ("AI answer a month", "AI answers a month"),
+    "storage_mb": ("MB of knowledge", "MB of knowledge"),
+    "pages": ("knowledge page", "knowledge pages"),
+    "seats": ("team seat", "team seats"),
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    code: str
+    name: str
+    monthly: int  # USD a month, billed monthly
+    yearly: int  # USD a year, billed yearly
+    widgets: int | None
+    ai_answers: int | None  # a month, platform credits (answers with the tenant's own key are not counted)
+    storage_mb: int | None
+    pages: int | None  # knowledge documents: files and web pages
+    seats: int | None  # members, owners included
+    remove_branding: bool = False
+    own_llm_key: bool = False
+    overage: bool = False  # AI answers past the quota are billed instead of refused
+    overage_per_1000: int = 0  # USD per 1,000 AI answers past the quota
+
+    def quota(self, name: str) -> int | None:
+        return getattr(self, name)
+
+    def price_id(self, interval: str) -> str:
+        """The Stripe price for ``interval`` ("monthly" or "yearly"), or "" if none is set."""
+        return (getattr(settings, "STRIPE_PRICES", {}) or {}).get(f"{self.code}_{interval}", "")
+
+    @property
+    def is_free(self) -> bool:
+        return self.monthly == 0 and self.yearly == 0
+
+    def features(self) -> list[str]:
+        """What the plan includes, in words (pricing page, billing page)."""
+        lines = [quota_words(name, self.quota(name)) for name in QUOTAS]
+        if self.overage:
+            lines.append(f"More AI answers at ${self.overage_per_1000} per 1,000")
+        if self.own_llm_key:
+            lines.append("Your own OpenAI or Anthropic key")
+        lines.append("No “Powered by” branding" if self.remove_branding else "“Powered by” branding")
+        return lines
+
+
+def quota_words(name: str, value: int | None) -> str:
+    one, many = QUOTAS[name]
+    return f"Unlimited {many}" if value is None else f"{value:,} {one if value == 1 else many}"
+
+
+PLANS: tuple[Plan, ...] = (
+    Plan("free", "Free", 0, 0, widgets=1, ai_answers=100, storage_mb=10, pages=50, seats=1),
+    Plan(
+        "starter", "Starter", 29, 290,
+        widgets=2, ai_answers=2_000, storage_mb=100, pages=500, seats=3, own_llm_key=True,
+    ),
+    Plan(
+        "pro", "Pro", 99, 990,
+        widgets=5, ai_answers=10_000, storage_mb=1_000, pages=5_000, seats=10,
+        remove_branding=True, own_llm_key=True,
+    ),
+    Plan(
+        "business", "Business", 399, 3_990,
+        widgets=20, ai_answers=50_000, storage_mb=10_000, pages=50_000, seats=50,
+        remove_branding=True, own_llm_key=True, overage=True, overage_per_1000=8,
+    ),
+)  # fmt: skip
+BY_CODE = {plan.code: plan for plan in PLANS}
+FREE = BY_CODE["free"]
+
+
+def plan_get(code: str | None) -> Plan:
+    """The plan called ``code``; an unknown code (a plan retired from this list) is Free."""
+    return BY_CODE.get(code or "", FREE)
+
+
+def plan_upgrade_for(plan: Plan, quota: str, needed: int) -> Plan | None:
+    """The cheapest plan above ``plan`` whose ``quota`` allows ``needed``, if any."""
+    for candidate in PLANS[PLANS.index(plan) + 1 :] if plan in PLANS else PLANS:
+        limit = candidate.quota(quota)
+        if limit is None or limit >= needed:
+            return candidate
+    return None

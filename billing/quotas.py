@@ -1,0 +1,85 @@
+"""Quota enforcement: the one check every quota-limited action calls before it stores
+anything.
+
+    quota_require(tenant, "widgets", used=Widget.objects.count)   # raises QuotaExceeded
+
+Callers call it inside the transaction that will store the new thing, with a function
+that counts their usage: ``quota_require`` locks the tenant's row first and counts after,
+so two concurrent requests of one tenant cannot both take the last unit (the second waits
+for the first's commit, then counts its row).
+The error names the quota, the limit, and the cheapest plan that allows more.
+
+AI answers are metered instead (``billing.services.usage_consume``: one SQL statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+
+from saas.errors import QuotaExceeded
+from tenants.models import Tenant
+
+from .plans import QUOTAS, Plan, plan_get, plan_upgrade_for, quota_words
+
+
+def tenant_plan(tenant: Tenant) -> Plan:
+    """The tenant's plan, read fresh (a request's tenant may come from a cache and predate
+    an upgrade)."""
+    code = Tenant.objects.filter(**_identity(tenant)).values_list("plan", flat=True).first()
+    return plan_get(code)
+
+
+def quota_limit(tenant: Tenant, quota: str) -> int | None:
+    """The tenant's limit for ``quota`` (``None``: unlimited)."""
+    return tenant_plan(tenant).quota(quota)
+
+
+def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding: int = 1) -> None:
+    """Refuse (QuotaExceeded) when ``used() + adding`` would pass the tenant's ``quota``.
+    Precondition: inside the transaction that stores what is added (the tenant's row is
+    locked until it commits; ``used`` is called once the lock is held)."""
+    if quota not in QUOTAS:
+        raise ValueError(f"unknown quota {quota!r}")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("quota_require runs inside the transaction that stores the new object")
+    locked = Tenant.objects.select_for_update().get(**_identity(tenant))
+    plan = plan_get(locked.plan)
+    limit = plan.quota(quota)
+    if limit is None:
+        return
+    needed = used() + adding
+    if needed <= limit:
+        return
+    raise quota_exceeded(locked, plan, quota, needed=needed)
+
+
+def _identity(tenant) -> dict:
+    """A Tenant, or the stand-in django-tenants puts on a connection entered by schema name."""
+    pk = getattr(tenant, "pk", None)
+    return {"pk": pk} if pk is not None else {"schema_name": tenant.schema_name}
+
+
+def quota_exceeded(tenant: Tenant, plan: Plan, quota: str, *, needed: int) -> QuotaExceeded:
+    limit = plan.quota(quota)
+    upgrade = plan_upgrade_for(plan, quota, needed)
+    what = quota_words(quota, limit)
+    advice = (
+        f"Upgrade to {upgrade.name} for {quota_words(quota, upgrade.quota(quota))}."
+        if upgrade
+        else "Contact us for a larger plan."
+    )
+    return QuotaExceeded(
+        f"The {plan.name} plan includes {what}. {advice}",
+        limit=quota,
+        allowed=limit,
+        plan=plan.code,
+        upgrade_plan=upgrade.code if upgrade else None,
+        upgrade_url=billing_url(tenant),
+    )
+
+
+def billing_url(tenant: Tenant) -> str:
+    return f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
