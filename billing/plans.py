@@ -91,6 +91,11 @@ def plan_get(code: str | None) -> Plan:
     return BY_CODE.get(code or "", FREE)
 
 
+def plan_upgrade_for_feature(feature: str) -> Plan:
+    """The cheapest plan with ``feature`` (a boolean of Plan: own_llm_key, remove_branding)."""
+    return next(plan for plan in PLANS if getattr(plan, feature))
+
+
 def plan_upgrade_for(plan: Plan, quota: str, needed: int) -> Plan | None:
     """The cheapest plan above ``plan`` whose ``quota`` allows ``needed``, if any."""
     for candidate in PLANS[PLANS.index(plan) + 1 :] if plan in PLANS else PLANS:

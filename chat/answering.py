@@ -210,7 +210,7 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
     if contact is not None and contact.flagged_as_bot:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
     try:
-        choice = provider_for(bot)
+        choice = provider_for(bot, own_keys_allowed=tenant_plan(tenant).own_llm_key)
     except ProviderError as error:
         logger.warning("bot misconfigured widget=%s: %s", widget.pk, error)
         return canned(bot.unavailable_text, Outcome.FALLBACK)
@@ -596,7 +596,7 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
         "model": "",
     }
     try:
-        choice = provider_for(bot)
+        choice = provider_for(bot, own_keys_allowed=tenant_plan(tenant).own_llm_key)
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
     metric = _credit_take(tenant, choice)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
+from billing.plans import Plan, plan_get, plan_upgrade_for_feature
 from knowledge.models import KnowledgeBase
 from saas.crypto import secret_encrypt, secret_hint
 from saas.netsafety import UnsafeAddress, url_host_check
@@ -139,8 +140,9 @@ class BotSettingsForm(forms.ModelForm):
             "attachment_max_mb": forms.NumberInput(attrs={"min": "1", "max": "20"}),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, plan: Plan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.plan = plan or plan_get(None)
         self.fields["knowledge_bases"].queryset = KnowledgeBase.objects.order_by("name", "id")
         self.fields["attachment_kinds"].initial = list(self.instance.attachment_kinds or [])
         # A stored key belongs to the endpoint it was given for: it is never sent elsewhere.
@@ -161,6 +163,16 @@ class BotSettingsForm(forms.ModelForm):
                     url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
                 except UnsafeAddress as exc:
                     self.add_error("base_url", str(exc))
+        own = provider == BotSettings.Provider.OPENAI_COMPATIBLE or (
+            provider in OWN_KEY_PROVIDERS and key_source == BotSettings.KeySource.OWN
+        )
+        if own and not self.plan.own_llm_key:
+            upgrade = plan_upgrade_for_feature("own_llm_key")
+            self.add_error(
+                "provider" if provider == BotSettings.Provider.OPENAI_COMPATIBLE else "key_source",
+                f"Your own API key or server needs the {upgrade.name} plan or higher "
+                f"(this workspace is on {self.plan.name}).",
+            )
         new_key = data.get("api_key") or ""
         keeps_key = (
             bool(self.instance.api_key_encrypted)

@@ -178,7 +178,7 @@ def attachment_download(request, attachment_id: uuid.UUID):
 def widget_bot(request, widget_id: int):
     widget = widget_for(widget_id)
     bot = bot_settings_for(widget)
-    form = BotSettingsForm(request.POST or None, instance=bot)
+    form = BotSettingsForm(request.POST or None, instance=bot, plan=tenant_plan(request.tenant))
     if request.method == "POST" and form.is_valid():
         form.save()
         logger.info("bot settings saved widget=%s by=%s", widget.pk, request.user.pk)

@@ -33,16 +33,20 @@ def platform_provider_name() -> str:
     return "offline"
 
 
-def provider_for(bot) -> ProviderChoice:
+def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
     """The provider for ``bot`` (chat.models.BotSettings). Raises ProviderError
     ("misconfigured") when the bot names a provider it cannot use.
 
     Platform default: the platform's provider, model and key (plan credits). Anthropic or
     OpenAI chosen by the tenant: the platform's key, or the tenant's own. An OpenAI-compatible
-    server chosen by the tenant: their server (public addresses only) and key.
+    server chosen by the tenant: their server (public addresses only) and key. A plan that
+    allows no own keys (``own_keys_allowed``, e.g. after a downgrade) gets the platform
+    default instead of the tenant's key or server.
     """
     timeout = settings.LLM_DEADLINE_SECONDS
-    platform = bot.provider == "platform"
+    platform = bot.provider == "platform" or (
+        not own_keys_allowed and (bot.key_source == "own" or bot.provider == "openai_compatible")
+    )
     name = platform_provider_name() if platform else bot.provider
     own = not platform and (bot.key_source == "own" or name == "openai_compatible")
     model = bot.model or (settings.LLM_MODEL if platform else "")

@@ -190,3 +190,15 @@ def asgi_post(
         return result
 
     return async_to_sync(run)()
+
+
+@pytest.fixture
+def own_keys_allowed(monkeypatch):
+    """The shared tenants are on Free, which allows no own LLM keys: allow them here."""
+    import dataclasses
+
+    from billing import plans
+
+    free = dataclasses.replace(plans.FREE, own_llm_key=True)
+    monkeypatch.setitem(plans.BY_CODE, "free", free)
+    monkeypatch.setattr(plans, "FREE", free)

@@ -64,6 +64,7 @@ def test_a_half_open_breaker_lets_only_one_trial_through():
     assert refused.value.kind == "circuit_open"
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_one_tenants_failing_key_does_not_pause_answers_for_others(
     client, tenant_a, tenant_b, fake_llm, settings
 ):
@@ -124,6 +125,7 @@ def test_messages_per_ip_are_limited(client, tenant_a, settings):
     assert statuses == [201, 201, 429]
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_a_stored_key_is_never_sent_to_a_new_endpoint(tenant_a, fake_llm):
     visitor = make_visitor(tenant_a)
     bot = visitor.bot(

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from billing.models import QuotaNotice, UsageCounter
@@ -15,6 +16,7 @@ from billing.selectors import usage_value
 from billing.services import billing_period
 from chat.models import AutomationFiring, AutomationRule, Conversation, Message
 from knowledge.retrieval import Passage
+from saas.crypto import secret_encrypt
 from tests.fakes.llm_server import Behaviour
 
 from .conftest import asgi_post, make_visitor
@@ -284,6 +286,7 @@ def test_over_quota_the_visitor_gets_the_fallback_and_the_tenant_is_told(
     assert mailoutbox[0].to == ["owner-tenant-a@example.com"]
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_own_key_answers_spend_no_platform_credits_and_the_key_is_never_stored_or_logged(
     client, visitor, fake_llm, caplog
 ):
@@ -415,6 +418,7 @@ def test_without_knowledge_the_bot_says_so_and_offers_a_person(client, visitor, 
     assert answer["message"]["text"] == "I'm sorry, I don't have a good answer to that yet."
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_a_tenant_server_on_a_private_address_is_refused(client, visitor, fake_llm, settings):
     settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
     visitor.bot(provider="openai_compatible", base_url="http://169.254.169.254/v1", model="llama3")
@@ -488,3 +492,35 @@ def test_a_catastrophic_tenant_regex_cannot_stall_the_process(client, tenant_a, 
     answer = visitor.send(client, "a" * 1999 + "!").json()["answer"]  # the worst case: no match
     assert answer["outcome"] != "automation"
     assert visitor.send(client, "a" * 1999).json()["answer"]["message"]["text"] == "never"
+
+
+def test_own_llm_keys_need_a_plan_that_allows_them(tenant_a, fake_llm):
+    """Free allows no own key: the bot form says which plan does, and a bot that kept one
+    after a downgrade answers with the platform's provider (counted as plan credits)."""
+    from billing.plans import plan_get
+    from chat.forms import BotSettingsForm
+    from chat.llm.registry import provider_for
+
+    visitor = make_visitor(tenant_a)
+    bot = visitor.bot(provider="anthropic", key_source="own", api_key_encrypted=secret_encrypt("sk-own-1234"))
+    with tenant_context(tenant_a.tenant):
+        fields = ("model", "temperature", "max_answer_tokens", "persona", "language", "no_answer_text")
+        data = {f: getattr(bot, f) for f in (*fields, "unavailable_text")}
+        data |= {
+            "provider": "anthropic",
+            "key_source": "own",
+            "knowledge_only": "True",
+            "attachment_max_mb": 5,
+        }
+        form = BotSettingsForm(data, instance=bot, plan=plan_get("free"))
+        assert not form.is_valid()
+        assert form.errors["key_source"] == [
+            "Your own API key or server needs the Starter plan or higher (this workspace is on Free)."
+        ]
+        assert BotSettingsForm(data, instance=bot, plan=plan_get("starter")).is_valid()
+
+        assert provider_for(bot).own_key is True
+        assert provider_for(bot, own_keys_allowed=False).own_key is False
+    reply = visitor.send(Client(), "Hello?").json()["answer"]
+    assert reply["outcome"] == "answered"
+    assert fake_llm.requests[-1].headers["authorization"] != "Bearer sk-own-1234"

@@ -415,6 +415,7 @@ def test_payloads_in_messages_stay_inert(owner, tenant_a, cleanup_files):
 # --- bot settings ------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_api_key_is_write_only_encrypted_and_never_logged(owner, tenant_a, caplog):
     caplog.set_level(logging.DEBUG)
     widget = _widget(tenant_a)
@@ -472,6 +473,7 @@ def test_own_key_is_required_when_none_is_stored(owner, tenant_a):
         assert response.status_code == 200 and set(values) <= set(response.context["form"].errors), values
 
 
+@pytest.mark.usefixtures("own_keys_allowed")
 def test_server_address_must_be_public(owner, tenant_a, settings):
     settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
     url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot"
