@@ -14,6 +14,7 @@ from django.utils import timezone
 from tenants.models import Membership, Tenant
 
 from .models import QuotaNotice, UsageCounter
+from .plans import QUOTAS, quota_words
 
 logger = logging.getLogger(__name__)
 
@@ -22,40 +23,93 @@ def billing_period(now=None) -> date:
     return (now or timezone.now()).date().replace(day=1)
 
 
-def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> bool:
+DAILY = "{metric}:day"  # the same count per day (the billing page's chart)
+
+
+def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | None:
     """Count one unit of ``metric`` for the current period if that stays within ``limit``
-    (``None``: unlimited). One statement, exact under concurrency; False means over quota
-    and nothing was counted."""
+    (``None``: unlimited), and the same unit in the day's counter. One statement, exact
+    under concurrency. Returns the period's new value, or None: over quota, nothing counted."""
     if limit is not None and limit <= 0:
-        return False
+        return None
+    table = UsageCounter._meta.db_table
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO public.{UsageCounter._meta.db_table} (tenant_id, period, metric, value)
-            VALUES (%s, %s, %s, 1)
-            ON CONFLICT (tenant_id, period, metric) DO UPDATE
-               SET value = {UsageCounter._meta.db_table}.value + 1
-             WHERE %s::integer IS NULL OR {UsageCounter._meta.db_table}.value < %s::integer
-            RETURNING value
+            WITH month AS (
+                INSERT INTO public.{table} (tenant_id, period, metric, value)
+                VALUES (%s, %s, %s, 1)
+                ON CONFLICT (tenant_id, period, metric) DO UPDATE
+                   SET value = {table}.value + 1
+                 WHERE %s::integer IS NULL OR {table}.value < %s::integer
+                RETURNING value
+            ), day AS (
+                INSERT INTO public.{table} (tenant_id, period, metric, value)
+                SELECT %s, %s, %s, 1 WHERE EXISTS (SELECT 1 FROM month)
+                ON CONFLICT (tenant_id, period, metric) DO UPDATE SET value = {table}.value + 1
+            )
+            SELECT value FROM month
             """,  # noqa: S608 - the table name is ours, the values are parameters
-            [tenant_id, billing_period(), metric, limit, limit],
+            [
+                tenant_id,
+                billing_period(now),
+                metric,
+                limit,
+                limit,
+                tenant_id,
+                now.date(),
+                DAILY.format(metric=metric),
+            ],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def usage_refund(*, tenant_id: int, metric: str) -> None:
     """Give back one unit (the answer it paid for never reached the visitor)."""
-    UsageCounter.objects.filter(
-        tenant_id=tenant_id, period=billing_period(), metric=metric, value__gt=0
-    ).update(value=F("value") - 1)
+    now = timezone.now()
+    for period, name in ((billing_period(now), metric), (now.date(), DAILY.format(metric=metric))):
+        UsageCounter.objects.filter(tenant_id=tenant_id, period=period, metric=name, value__gt=0).update(
+            value=F("value") - 1
+        )
+
+
+def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
+    """Count one AI answer before the provider is called. The tenant's own key: counted
+    apart, unlimited. Platform credits: against the plan's monthly quota; past it, plans
+    with overage count it as overage (billed through Stripe's meter), others refuse (the
+    owners are told once a period). Owners are also told at 80%. Returns the metric
+    counted, or None (no AI answer)."""
+    from .quotas import tenant_plan
+
+    if own_key:
+        usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OWN_KEY, limit=None)
+        return UsageCounter.Metric.AI_ANSWERS_OWN_KEY
+    plan = tenant_plan(tenant)
+    metric = UsageCounter.Metric.AI_ANSWERS
+    value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=plan.ai_answers)
+    if value is not None:
+        if plan.ai_answers and value == -(-plan.ai_answers * 8 // 10):  # the answer that reaches 80%
+            quota_level_notify(tenant=tenant, metric=metric, limit=plan.ai_answers, level=80)
+        return metric
+    if plan.overage:
+        usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, limit=None)
+        return UsageCounter.Metric.AI_ANSWERS_OVERAGE
+    quota_reached_notify(tenant=tenant, metric=metric, limit=plan.ai_answers or 0)
+    return None
 
 
 def quota_reached_notify(*, tenant: Tenant, metric: str, limit: int) -> bool:
-    """Tell the workspace's owners, once per period, that a quota is used up. Returns
-    whether this call sent the notice."""
+    return quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=100)
+
+
+def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -> bool:
+    """Tell the workspace's owners, once per period and level (80, 100), how much of a
+    quota is used. Returns whether this call sent the notice."""
     try:
         with transaction.atomic():
-            QuotaNotice.objects.create(tenant=tenant, period=billing_period(), metric=metric, level=100)
+            QuotaNotice.objects.create(tenant=tenant, period=billing_period(), metric=metric, level=level)
     except IntegrityError:
         return False
     owners = list(
@@ -63,15 +117,30 @@ def quota_reached_notify(*, tenant: Tenant, metric: str, limit: int) -> bool:
             "user__email", flat=True
         )
     )
-    label = dict(UsageCounter.Metric.choices).get(metric, metric)
-    body = (
-        f"Your workspace {tenant.name} has used all {limit} {label.lower()} included in its plan "
-        f"this month.\n\nVisitors now get your bot's fallback text and an offer to reach a person "
-        f"instead of AI answers. Upgrade your plan to restore AI answers at once:\n"
-        f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/\n"
-    )
-    transaction.on_commit(
-        lambda: send_mail(f"{tenant.name}: AI answers used up for this month", body, None, owners)
-    )
+    url = f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
+    if metric in QUOTAS:
+        words = quota_words(metric, limit)
+        subject = f"{tenant.name}: {level}% of your plan's {QUOTAS[metric][1]} used"
+        body = (
+            f"Your workspace {tenant.name} uses {level}% of the {words} included in its plan.\n\n"
+            f"Upgrade your plan to add more:\n{url}\n"
+        )
+    elif level < 100:
+        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
+        subject = f"{tenant.name}: {level}% of this month's AI answers used"
+        body = (
+            f"Your workspace {tenant.name} has used {level}% of the {limit} {label} included in its "
+            f"plan this month. When they are used up, visitors get your bot's fallback text "
+            f"instead of AI answers until the month ends. Upgrade your plan for more:\n{url}\n"
+        )
+    else:
+        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
+        subject = f"{tenant.name}: AI answers used up for this month"
+        body = (
+            f"Your workspace {tenant.name} has used all {limit} {label} included in its plan "
+            f"this month.\n\nVisitors now get your bot's fallback text and an offer to reach a person "
+            f"instead of AI answers. Upgrade your plan to restore AI answers at once:\n{url}\n"
+        )
+    transaction.on_commit(lambda: send_mail(subject, body, None, owners))
     logger.info("quota notice sent tenant=%s metric=%s", tenant.pk, metric)
     return True

@@ -33,9 +33,8 @@ from django.core.cache import cache
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from billing.models import UsageCounter
 from billing.quotas import tenant_plan
-from billing.services import quota_reached_notify, usage_consume, usage_refund
+from billing.services import answer_credit_take, usage_refund
 from knowledge import retrieval
 from tenants.models import Tenant
 
@@ -131,15 +130,9 @@ def answer_prepare(
 
 
 def _credit_take(tenant: Tenant, choice: ProviderChoice) -> str | None:
-    """Count one AI answer before the provider is called: platform credits against the
-    plan's quota, the tenant's own key without a limit. Returns the metric counted, or None
-    over quota (the owners are told once a month)."""
-    metric = UsageCounter.Metric.AI_ANSWERS_OWN_KEY if choice.own_key else UsageCounter.Metric.AI_ANSWERS
-    limit = None if choice.own_key else tenant_plan(tenant).ai_answers
-    if usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit):
-        return metric
-    quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
-    return None
+    """Count one AI answer before the provider is called (billing.services.answer_credit_take):
+    the metric counted, or None over quota."""
+    return answer_credit_take(tenant, own_key=choice.own_key)
 
 
 def _llm_request(

@@ -111,6 +111,14 @@ class QuotaExceeded(ProblemError):
     title = "Your plan's limit is reached"
 
 
+class InvalidSignature(ProblemError):
+    """A signed request (a Stripe webhook) whose signature is missing, wrong or too old."""
+
+    status = 400
+    code = "invalid_signature"
+    title = "The request's signature is not valid"
+
+
 class PayloadTooLarge(ProblemError):
     status = 413
     code = "payload_too_large"

@@ -4,6 +4,7 @@ webhooks and the widget API. /healthz and /readyz are answered by middleware."""
 from django.contrib import admin
 from django.urls import include, path
 
+from billing import views as billing_views
 from chat import widget_api as visitor_api
 from widget_builder import public_api as widget_api
 from widget_builder import runtime_views
@@ -18,6 +19,7 @@ admin.site.site_title = "Platform admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("billing/stripe/webhook/", billing_views.stripe_webhook, name="stripe-webhook"),
     path("w/v1/loader.js", runtime_views.loader_js, name="widget-loader"),
     path("w/v1/chat.<str:content_hash>.js", runtime_views.chat_ui_js, name="widget-chat-ui"),
     path("w/v1/test/<str:widget_key>", runtime_views.widget_test_page, name="widget-test-page"),

@@ -194,6 +194,7 @@ CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
     "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
     "knowledge-sync-due": {"task": "knowledge.tasks.sources_sync_due", "schedule": 3600.0},
+    "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------
@@ -337,8 +338,18 @@ SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
 # Lifetime of the one-time token that carries a signed-in user to a tenant host.
 LOGIN_HANDOFF_SECONDS = 60
 
+# Billing. Without STRIPE_SECRET_KEY: demo billing (plan changes apply at once, labelled demo).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # another Stripe-compatible API (tests)
 # Stripe price ids per plan and interval (billing.plans): {"starter_monthly": "price_...", ...}.
 STRIPE_PRICES = env.dict("STRIPE_PRICES", default={})
+STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="ai_answers_overage")
+# Days a workspace keeps working after a failed payment before it is restricted.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+# New workspaces start on Free, or on a trial of this plan for BILLING_TRIAL_DAYS.
+BILLING_TRIAL_PLAN = env.str("BILLING_TRIAL_PLAN", default="")
+BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
 
 # Host-only cookies: a session on one tenant host is never sent to another.
 SESSION_COOKIE_DOMAIN = None

@@ -456,7 +456,8 @@ def test_usage_counting_is_exact_under_concurrency(tenant_a, django_db_blocker):
     def worker():
         try:
             for _ in range(10):
-                ok = usage_consume(tenant_id=tenant_a.tenant.pk, metric="concurrency_probe", limit=35)
+                value = usage_consume(tenant_id=tenant_a.tenant.pk, metric="concurrency_probe", limit=35)
+                ok = value is not None
                 with lock:
                     results.append(ok)
         finally:
@@ -470,10 +471,16 @@ def test_usage_counting_is_exact_under_concurrency(tenant_a, django_db_blocker):
             t.join()
         try:
             assert results.count(True) == 35 and len(results) == 60
+            counters = dict(
+                UsageCounter.objects.filter(metric__startswith="concurrency_probe").values_list(
+                    "metric", "value"
+                )
+            )
+            assert counters == {"concurrency_probe": 35, "concurrency_probe:day": 35}  # the day's count too
         finally:
             cleanup = threading.Thread(
                 target=lambda: (
-                    UsageCounter.objects.filter(metric="concurrency_probe").delete(),
+                    UsageCounter.objects.filter(metric__startswith="concurrency_probe").delete(),
                     connections.close_all(),
                 )
             )
