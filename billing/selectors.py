@@ -1,9 +1,28 @@
-"""Reads for usage metering."""
+"""Reads for billing: usage, the billing page's overview, and whether a workspace is
+restricted for an unpaid subscription."""
 
 from __future__ import annotations
 
-from .models import QuotaNotice, UsageCounter
-from .services import billing_period
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from tenants.models import Invitation, Membership, Tenant
+
+from .models import BillingAccount, QuotaNotice, UsageCounter
+from .plans import QUOTAS, Plan
+from .services import DAILY, billing_period
+
+# How the apps above billing count what a quota limits, in the tenant's schema
+# (registered in their AppConfig.ready: billing does not import them).
+_usage_measures: dict[str, Callable[[], int]] = {}
+
+
+def usage_measure_register(quota: str, measure: Callable[[], int]) -> None:
+    _usage_measures[quota] = measure
 
 
 def usage_value(*, tenant_id: int, metric: str) -> int:
@@ -12,4 +31,66 @@ def usage_value(*, tenant_id: int, metric: str) -> int:
 
 
 def quota_reached(*, tenant_id: int, metric: str) -> bool:
-    return QuotaNotice.objects.filter(tenant_id=tenant_id, period=billing_period(), metric=metric).exists()
+    return QuotaNotice.objects.filter(
+        tenant_id=tenant_id, period=billing_period(), metric=metric, level=100
+    ).exists()
+
+
+def grace_ends(account: BillingAccount) -> datetime | None:
+    if account.past_due_since is None:
+        return None
+    return account.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
+
+
+def billing_restricted(tenant) -> bool:
+    """Unpaid past the grace period: widgets answer with their offline text and the
+    dashboard is read-only except billing. Never deleted."""
+    account = BillingAccount.objects.filter(tenant_id=tenant.pk).first()
+    if account is None or account.status not in ("past_due", "unpaid"):
+        return False
+    ends = grace_ends(account)
+    return account.status == "unpaid" or (ends is not None and timezone.now() >= ends)
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    quota: str
+    label: str
+    used: int
+    limit: int | None
+
+    @property
+    def percent(self) -> int:
+        if not self.limit:
+            return 0 if self.limit is None else 100
+        return min(100, round(100 * self.used / self.limit))
+
+
+def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
+    """Each quota's use now (measured in the tenant's schema; the caller enters it)."""
+    used = {
+        "ai_answers": usage_value(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS),
+        "seats": Membership.objects.filter(tenant=tenant).count()
+        + Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True).count(),
+    }
+    for quota, measure in _usage_measures.items():
+        used[quota] = measure()
+    return [QuotaUse(q, QUOTAS[q][1], used.get(q, 0), plan.quota(q)) for q in QUOTAS]
+
+
+def daily_answers(tenant: Tenant, *, today: date | None = None) -> list[tuple[date, int]]:
+    """AI answers per day of the current period, every day up to today (zeros included)."""
+    today = today or timezone.now().date()
+    start = billing_period()
+    rows = dict(
+        UsageCounter.objects.filter(
+            tenant=tenant,
+            metric=DAILY.format(metric=UsageCounter.Metric.AI_ANSWERS),
+            period__gte=start,
+            period__lte=today,
+        ).values_list("period", "value")
+    )
+    return [
+        (start + timedelta(days=n), rows.get(start + timedelta(days=n), 0))
+        for n in range((today - start).days + 1)
+    ]

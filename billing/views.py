@@ -4,15 +4,25 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+from django.contrib import messages
 from django.http import HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django_tenants.utils import tenant_context
 
-from saas.errors import InvalidSignature, PayloadTooLarge, problem_response
+from saas.errors import InvalidSignature, PayloadTooLarge, ProblemError, problem_response
+from tenants.dashboard import SECTIONS_BY_KEY, member_required
+from tenants.views import problem_message, shell_context
 
 from . import stripe_client
-from .subscriptions import stripe_event_record
+from .plans import PLANS
+from .quotas import tenant_plan
+from .selectors import billing_restricted, daily_answers, grace_ends, quota_uses
+from .services import billing_period
+from .subscriptions import billing_account, checkout_start, portal_start, stripe_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +43,104 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         return problem_response(InvalidSignature("The Stripe-Signature header does not verify this body."))
     new = stripe_event_record(event)
     return JsonResponse({"received": True, "duplicate": not new})
+
+
+# --- the dashboard billing page (tenant hosts) -------------------------------------------------
+
+
+@member_required(SECTIONS_BY_KEY["billing"].roles)
+def billing_page(request: HttpRequest):
+    tenant = request.tenant
+    plan = tenant_plan(tenant)
+    account = billing_account(tenant)
+    invoices, invoices_error = [], ""
+    if stripe_client.stripe_enabled() and account.stripe_customer_id:
+        try:
+            invoices = [
+                _invoice_row(i) for i in stripe_client.invoices_list(customer_id=account.stripe_customer_id)
+            ]
+        except stripe_client.StripeError:
+            logger.warning("invoices unavailable tenant=%s", tenant.pk, exc_info=True)
+            invoices_error = "Invoices cannot be loaded right now. Try again in a minute."
+    with tenant_context(tenant):
+        uses = quota_uses(tenant, plan)
+    days = daily_answers(tenant)
+    peak = max((n for _, n in days), default=0) or 1
+    context = shell_context(
+        request,
+        "billing",
+        plan=plan,
+        plans=PLANS,
+        account=account,
+        demo=not stripe_client.stripe_enabled(),
+        uses=uses,
+        days=[(day, n, round(100 * n / peak)) for day, n in days],
+        invoices=invoices,
+        invoices_error=invoices_error,
+        grace_ends=grace_ends(account),
+        restricted=billing_restricted(tenant),
+        period_start=account.current_period_start or billing_period(),
+    )
+    return render(request, "billing/billing.html", context)
+
+
+@require_POST
+@member_required(SECTIONS_BY_KEY["billing"].roles)
+def billing_checkout(request: HttpRequest):
+    base = request.build_absolute_uri("/dashboard/billing/")
+    try:
+        url = checkout_start(
+            tenant=request.tenant,
+            plan_code=request.POST.get("plan", ""),
+            interval=request.POST.get("interval", "monthly"),
+            by=request.user,
+            success_url=base + "?checkout=success",
+            cancel_url=base + "?checkout=cancelled",
+        )
+    except ProblemError as error:
+        messages.error(request, problem_message(error))
+        return redirect("billing")
+    except stripe_client.StripeError:
+        logger.exception("checkout failed tenant=%s", request.tenant.pk)
+        messages.error(request, "Stripe could not be reached. Nothing was changed; try again in a minute.")
+        return redirect("billing")
+    if url:
+        return redirect(url)
+    messages.success(request, f"You are now on the {tenant_plan(request.tenant).name} plan.")
+    return redirect("billing")
+
+
+@require_POST
+@member_required(SECTIONS_BY_KEY["billing"].roles)
+def billing_portal(request: HttpRequest):
+    try:
+        url = portal_start(
+            tenant=request.tenant, return_url=request.build_absolute_uri("/dashboard/billing/")
+        )
+    except ProblemError as error:
+        messages.error(request, problem_message(error))
+        return redirect("billing")
+    except stripe_client.StripeError:
+        logger.exception("portal failed tenant=%s", request.tenant.pk)
+        messages.error(request, "Stripe could not be reached. Try again in a minute.")
+        return redirect("billing")
+    return redirect(url)
+
+
+def _invoice_row(invoice: dict) -> dict:
+    cents = invoice.get("amount_paid") or invoice.get("amount_due") or 0
+    currency = str(invoice.get("currency") or "usd").upper()
+    return {
+        "id": invoice.get("id", ""),
+        "number": invoice.get("number") or "",
+        "status": invoice.get("status") or "",
+        "created_at": datetime.fromtimestamp(int(invoice.get("created") or 0), tz=UTC),
+        "amount": f"{cents / 100:,.2f} {currency}",
+        "hosted_invoice_url": _https(invoice.get("hosted_invoice_url")),
+        "invoice_pdf": _https(invoice.get("invoice_pdf")),
+    }
+
+
+def _https(url) -> str:
+    """Only web links are rendered (a link from an API response is still data)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""

@@ -34,6 +34,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from billing.quotas import tenant_plan
+from billing.selectors import billing_restricted
 from billing.services import answer_credit_take, usage_refund
 from knowledge import retrieval
 from tenants.models import Tenant
@@ -202,6 +203,8 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
 
     if contact is not None and contact.flagged_as_bot:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
+    if billing_restricted(tenant):  # unpaid past the grace period: the offline text, no LLM
+        return canned(bot.unavailable_text, Outcome.FALLBACK)
     try:
         choice = provider_for(bot, own_keys_allowed=tenant_plan(tenant).own_llm_key)
     except ProviderError as error:

@@ -6,13 +6,16 @@ class KnowledgeConfig(AppConfig):
     verbose_name = "Knowledge"
 
     def ready(self) -> None:
+        from billing.selectors import usage_measure_register
         from tenants.dashboard import OnboardingStep, onboarding_step_register
         from tenants.initializers import workspace_initializer_register
 
-        from .models import Source
-        from .services import knowledge_base_ensure_default
+        from .models import Document, Source
+        from .services import knowledge_base_ensure_default, knowledge_storage_bytes
 
         workspace_initializer_register("knowledge.default_base", knowledge_base_ensure_default)
+        usage_measure_register("storage_mb", lambda: -(-knowledge_storage_bytes() // (1024 * 1024)))
+        usage_measure_register("pages", Document.objects.count)
         onboarding_step_register(
             OnboardingStep(
                 "add_knowledge",

@@ -111,6 +111,14 @@ class QuotaExceeded(ProblemError):
     title = "Your plan's limit is reached"
 
 
+class BillingRestricted(ProblemError):
+    """The workspace's subscription is unpaid past its grace period: read-only but billing."""
+
+    status = 403
+    code = "billing_restricted"
+    title = "This workspace is read-only until its payment goes through"
+
+
 class InvalidSignature(ProblemError):
     """A signed request (a Stripe webhook) whose signature is missing, wrong or too old."""
 

@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from billing import views as billing_views
 from chat import views as chat_views
 from knowledge import views as knowledge_views
 from tenants import apis as tenant_apis
@@ -21,6 +22,9 @@ urlpatterns = [
     path("logout/", tenant_views.sign_out, name="logout"),
     path("dashboard/", tenant_views.dashboard, name="dashboard"),
     path("dashboard/team/", tenant_views.team, name="team"),
+    path("dashboard/billing/", billing_views.billing_page, name="billing"),
+    path("dashboard/billing/checkout", billing_views.billing_checkout, name="billing-checkout"),
+    path("dashboard/billing/portal", billing_views.billing_portal, name="billing-portal"),
     path("dashboard/widgets/", widget_views.widget_list, name="widgets"),
     path("dashboard/widgets/new", widget_views.widget_new, name="widget-new"),
     path("dashboard/widgets/<int:widget_id>/", widget_views.widget_edit, name="widget-edit"),

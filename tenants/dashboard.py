@@ -34,7 +34,7 @@ SECTIONS: list[Section] = [
     Section("conversations", "Conversations", ALL_ROLES, ready=True),
     Section("analytics", "Analytics", ALL_ROLES),
     Section("team", "Team", MANAGERS, ready=True),
-    Section("billing", "Billing", MANAGERS),
+    Section("billing", "Billing", MANAGERS, ready=True),
     Section("settings", "Settings", MANAGERS),
     Section("api", "API", MANAGERS, ready=True),
 ]

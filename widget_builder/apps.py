@@ -6,6 +6,7 @@ class WidgetBuilderConfig(AppConfig):
     verbose_name = "Widgets"
 
     def ready(self) -> None:
+        from billing.selectors import usage_measure_register
         from tenants.dashboard import OnboardingStep, onboarding_step_register
         from tenants.initializers import workspace_initializer_register
         from tenants.selectors import counted_model_register
@@ -14,6 +15,7 @@ class WidgetBuilderConfig(AppConfig):
         from .services import widget_ensure_default
 
         counted_model_register("widgets", Widget)
+        usage_measure_register("widgets", Widget.objects.count)
         workspace_initializer_register("widget_builder.default_widget", widget_ensure_default)
         onboarding_step_register(
             OnboardingStep(
