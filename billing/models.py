@@ -154,3 +154,21 @@ class BillingAuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.action}"
+
+
+class QuotaGrant(models.Model):
+    """Extra quota granted by platform staff on top of the plan (audited in the admin)."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="quota_grants")
+    quota = models.CharField(max_length=32)  # a billing.plans.QUOTAS key
+    extra = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until removed.")
+    granted_by = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "quota"], name="quota_grant_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} +{self.extra} {self.quota}"

@@ -18,10 +18,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
 
 from saas.errors import QuotaExceeded
 from tenants.models import Tenant
 
+from .models import QuotaGrant
 from .plans import QUOTAS, Plan, plan_get, plan_upgrade_for, quota_words
 
 
@@ -32,9 +35,21 @@ def tenant_plan(tenant: Tenant) -> Plan:
     return plan_get(code)
 
 
-def quota_limit(tenant: Tenant, quota: str) -> int | None:
-    """The tenant's limit for ``quota`` (``None``: unlimited)."""
-    return tenant_plan(tenant).quota(quota)
+def quota_limit(tenant: Tenant, quota: str, plan: Plan | None = None) -> int | None:
+    """The tenant's limit for ``quota``: the plan's plus staff grants (``None``: unlimited)."""
+    limit = (plan or tenant_plan(tenant)).quota(quota)
+    if limit is None:
+        return None
+    now = timezone.now()
+    grants = QuotaGrant.objects.filter(tenant_id=_pk(tenant), quota=quota).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    return limit + (grants.aggregate(total=Sum("extra"))["total"] or 0)
+
+
+def _pk(tenant) -> int:
+    pk = getattr(tenant, "pk", None)
+    return pk if pk is not None else Tenant.objects.get(schema_name=tenant.schema_name).pk
 
 
 def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding: int = 1) -> None:
@@ -47,13 +62,19 @@ def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding
         raise RuntimeError("quota_require runs inside the transaction that stores the new object")
     locked = Tenant.objects.select_for_update().get(**_identity(tenant))
     plan = plan_get(locked.plan)
-    limit = plan.quota(quota)
+    limit = quota_limit(locked, quota, plan)
     if limit is None:
         return
     needed = used() + adding
-    if needed <= limit:
-        return
-    raise quota_exceeded(locked, plan, quota, needed=needed)
+    if needed > limit:
+        raise quota_exceeded(locked, plan, quota, needed=needed, limit=limit)
+    # 80% reached, or the limit: the owners are told once a period. A quota of one (Free's one
+    # widget, one seat) is full from the start, which is no news.
+    if limit > 1 and needed >= -(-limit * 8 // 10):
+        from .services import quota_level_notify
+
+        level = 100 if needed == limit else 80
+        quota_level_notify(tenant=locked, metric=quota, limit=limit, level=level)
 
 
 def _identity(tenant) -> dict:
@@ -62,17 +83,22 @@ def _identity(tenant) -> dict:
     return {"pk": pk} if pk is not None else {"schema_name": tenant.schema_name}
 
 
-def quota_exceeded(tenant: Tenant, plan: Plan, quota: str, *, needed: int) -> QuotaExceeded:
-    limit = plan.quota(quota)
+def quota_exceeded(
+    tenant: Tenant, plan: Plan, quota: str, *, needed: int, limit: int | None
+) -> QuotaExceeded:
     upgrade = plan_upgrade_for(plan, quota, needed)
-    what = quota_words(quota, limit)
+    if limit == plan.quota(quota):
+        what = f"The {plan.name} plan includes {quota_words(quota, limit)}."
+    else:  # staff granted extra
+        words = quota_words(quota, limit)
+        what = f"This workspace's limit is {words} (the {plan.name} plan plus extra granted)."
     advice = (
         f"Upgrade to {upgrade.name} for {quota_words(quota, upgrade.quota(quota))}."
         if upgrade
         else "Contact us for a larger plan."
     )
     return QuotaExceeded(
-        f"The {plan.name} plan includes {what}. {advice}",
+        f"{what} {advice}",
         limit=quota,
         allowed=limit,
         plan=plan.code,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -81,22 +81,23 @@ def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
     with overage count it as overage (billed through Stripe's meter), others refuse (the
     owners are told once a period). Owners are also told at 80%. Returns the metric
     counted, or None (no AI answer)."""
-    from .quotas import tenant_plan
+    from .quotas import quota_limit, tenant_plan
 
     if own_key:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OWN_KEY, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OWN_KEY
     plan = tenant_plan(tenant)
+    limit = quota_limit(tenant, "ai_answers", plan)
     metric = UsageCounter.Metric.AI_ANSWERS
-    value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=plan.ai_answers)
+    value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit)
     if value is not None:
-        if plan.ai_answers and value == -(-plan.ai_answers * 8 // 10):  # the answer that reaches 80%
-            quota_level_notify(tenant=tenant, metric=metric, limit=plan.ai_answers, level=80)
+        if limit and value == -(-limit * 8 // 10):  # the answer that reaches 80%
+            quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=80)
         return metric
     if plan.overage:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OVERAGE
-    quota_reached_notify(tenant=tenant, metric=metric, limit=plan.ai_answers or 0)
+    quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
     return None
 
 
@@ -118,7 +119,7 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
         )
     )
     url = f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
-    if metric in QUOTAS:
+    if metric in QUOTAS and metric not in UsageCounter.Metric.values:
         words = quota_words(metric, limit)
         subject = f"{tenant.name}: {level}% of your plan's {QUOTAS[metric][1]} used"
         body = (
@@ -144,3 +145,70 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
     transaction.on_commit(lambda: send_mail(subject, body, None, owners))
     logger.info("quota notice sent tenant=%s metric=%s", tenant.pk, metric)
     return True
+
+
+def overage_report() -> int:
+    """Send metered overage to Stripe (beat, hourly): each counter's units not yet
+    reported become one MeterReport row (written first, so a retry repeats the same
+    ``identifier`` and Stripe counts it once), then every unsent report is sent. Returns
+    the number sent."""
+    from . import stripe_client
+    from .models import BillingAccount, MeterReport
+
+    if not stripe_client.stripe_enabled():
+        return 0
+    counters = UsageCounter.objects.filter(metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, value__gt=0)
+    for counter in counters.filter(period__gte=billing_period() - timedelta(days=40)):
+        reported = counter.meter_reports.order_by("-value_to").values_list("value_to", flat=True).first() or 0
+        if counter.value > reported:
+            MeterReport.objects.get_or_create(
+                counter=counter, value_to=counter.value, defaults={"value_from": reported}
+            )
+    sent = 0
+    pending = MeterReport.objects.filter(sent_at__isnull=True, attempts__lt=20).select_related("counter")
+    for report in pending.order_by("created_at"):
+        customer = (
+            BillingAccount.objects.filter(tenant_id=report.counter.tenant_id)
+            .values_list("stripe_customer_id", flat=True)
+            .first()
+        )
+        report.attempts += 1
+        if not customer:
+            report.error = "The workspace has no Stripe customer."
+            report.save(update_fields=["attempts", "error"])
+            continue
+        try:
+            stripe_client.meter_event_send(
+                customer_id=customer,
+                value=report.units,
+                identifier=report.identifier,
+                timestamp=int(report.created_at.timestamp()),
+            )
+        except stripe_client.StripeError as error:
+            report.error = str(error)[:2000]
+            report.save(update_fields=["attempts", "error"])
+            logger.warning("meter report %s not sent: %s", report.identifier, error)
+            continue
+        report.sent_at, report.error = timezone.now(), ""
+        report.save(update_fields=["sent_at", "attempts", "error"])
+        sent += 1
+    return sent
+
+
+def trials_expire() -> int:
+    """Trials that ended without a subscription go back to Free (beat, hourly)."""
+    from .models import BillingAccount
+
+    ended = BillingAccount.objects.filter(
+        status=BillingAccount.Status.TRIALING,
+        source=BillingAccount.Source.DEFAULT,
+        trial_ends_at__lt=timezone.now(),
+    ).select_related("tenant")
+    count = 0
+    for account in ended:
+        with transaction.atomic():
+            Tenant.objects.filter(pk=account.tenant_id).update(plan="free")
+            account.status, account.trial_ends_at = BillingAccount.Status.NONE, None
+            account.save(update_fields=["status", "trial_ends_at", "updated_at"])
+        count += 1
+    return count

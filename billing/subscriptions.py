@@ -132,6 +132,21 @@ def checkout_start(
     )
 
 
+@transaction.atomic
+def staff_plan_grant(*, tenant: Tenant, plan_code: str, by, reason: str = "") -> None:
+    """Platform staff put a tenant on a plan by hand (audited)."""
+    plan = BY_CODE.get(plan_code)
+    if plan is None:
+        raise ValidationFailed(errors={"plan": [{"code": "invalid", "message": "Choose one of the plans."}]})
+    account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
+    before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
+    _plan_apply(tenant, plan.code)
+    if account.source != BillingAccount.Source.STRIPE:
+        account.source = BillingAccount.Source.STAFF
+        account.save(update_fields=["source", "updated_at"])
+    _audit(tenant, by, "staff_plan_grant", before=before, after=plan.code, reason=reason)
+
+
 def _customer_ensure(tenant: Tenant, account: BillingAccount) -> str:
     if account.stripe_customer_id:
         return account.stripe_customer_id

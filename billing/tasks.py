@@ -38,3 +38,17 @@ def stripe_events_pending() -> int:
         except stripe_client.StripeError:
             break  # Stripe is unreachable: the next run tries again
     return len(pending)
+
+
+@shared_task
+def overage_report_task() -> int:
+    from .services import overage_report
+
+    return overage_report()
+
+
+@shared_task
+def trials_expire_task() -> int:
+    from .services import trials_expire
+
+    return trials_expire()

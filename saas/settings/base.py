@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
     "knowledge-sync-due": {"task": "knowledge.tasks.sources_sync_due", "schedule": 3600.0},
     "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
+    "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
+    "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
 }
 
 # --- storage ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.db import connections, transaction
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from billing.models import QuotaNotice
 from billing.plans import PLANS, Plan, plan_get, plan_upgrade_for
 from billing.quotas import quota_require, tenant_plan
 from knowledge.ingestion import source_ingest
@@ -139,7 +140,12 @@ def test_seats_exactly_at_the_limit_then_one_over(tenant_a, plan_is, django_capt
     page = invite("second@example.com").content.decode()
     assert "The Small plan includes 2 team seats." in page
     assert not Invitation.objects.filter(email="second@example.com").exists()
-    assert [m.to for m in mail.outbox] == [["first@example.com"]] * 2
+    invitations = [m.to for m in mail.outbox if m.to != [tenant_a.owner.email]]
+    assert invitations == [["first@example.com"]] * 2
+    # The owner heard that the seats are used up (2 of 2), once.
+    assert [m.subject for m in mail.outbox if m.to == [tenant_a.owner.email]] == [
+        f"{tenant_a.tenant.name}: 100% of your plan's team seats used"
+    ]
 
     Invitation.objects.filter(email="first@example.com").update(revoked_at="2026-01-01T00:00Z")
     invite("second@example.com")  # the revoked invitation gave its seat back
@@ -179,6 +185,7 @@ def test_concurrent_widget_creation_takes_the_last_slot_once(tenant_a, django_db
                 widget_route_forget(key=widget.key)
                 widget.delete()
         Tenant.objects.filter(pk=tenant.pk).update(plan="free")
+        QuotaNotice.objects.filter(tenant=tenant).delete()
 
     with django_db_blocker.unblock():
         in_thread(lambda: Tenant.objects.filter(pk=tenant.pk).update(plan="starter")).join()  # 2 widgets
