@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tenants.models import Invitation, Membership, Tenant
+from tenants.services.team import INVITATION_MAX_AGE
 
 from .models import BillingAccount, QuotaNotice, UsageCounter
 from .plans import QUOTAS, Plan
@@ -71,7 +72,12 @@ def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
     used = {
         "ai_answers": usage_value(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS),
         "seats": Membership.objects.filter(tenant=tenant).count()
-        + Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True).count(),
+        + Invitation.objects.filter(
+            tenant=tenant,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            sent_at__gt=timezone.now() - INVITATION_MAX_AGE,
+        ).count(),
     }
     for quota, measure in _usage_measures.items():
         used[quota] = measure()

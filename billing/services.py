@@ -6,11 +6,11 @@ import logging
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from saas.celery import enqueue_on_commit
 from tenants.models import Membership, Tenant
 
 from .models import QuotaNotice, UsageCounter
@@ -93,6 +93,8 @@ def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
     if value is not None:
         if limit and value == -(-limit * 8 // 10):  # the answer that reaches 80%
             quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=80)
+        if limit and value == limit:  # the last one included (overage plans go on)
+            quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=100)
         return metric
     if plan.overage:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, limit=None)
@@ -142,7 +144,9 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
             f"this month.\n\nVisitors now get your bot's fallback text and an offer to reach a person "
             f"instead of AI answers. Upgrade your plan to restore AI answers at once:\n{url}\n"
         )
-    transaction.on_commit(lambda: send_mail(subject, body, None, owners))
+    from .tasks import owners_email_task
+
+    enqueue_on_commit(owners_email_task, subject, body, owners)
     logger.info("quota notice sent tenant=%s metric=%s", tenant.pk, metric)
     return True
 
@@ -158,12 +162,16 @@ def overage_report() -> int:
     if not stripe_client.stripe_enabled():
         return 0
     counters = UsageCounter.objects.filter(metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, value__gt=0)
-    for counter in counters.filter(period__gte=billing_period() - timedelta(days=40)):
-        reported = counter.meter_reports.order_by("-value_to").values_list("value_to", flat=True).first() or 0
-        if counter.value > reported:
-            MeterReport.objects.get_or_create(
-                counter=counter, value_to=counter.value, defaults={"value_from": reported}
+    for pk in counters.filter(period__gte=billing_period() - timedelta(days=40)).values_list("pk", flat=True):
+        with transaction.atomic():  # locked: two overlapping runs cannot report the same units
+            counter = UsageCounter.objects.select_for_update().get(pk=pk)
+            reported = (
+                counter.meter_reports.order_by("-value_to").values_list("value_to", flat=True).first() or 0
             )
+            if counter.value > reported:
+                MeterReport.objects.get_or_create(
+                    counter=counter, value_to=counter.value, defaults={"value_from": reported}
+                )
     sent = 0
     pending = MeterReport.objects.filter(sent_at__isnull=True, attempts__lt=20).select_related("counter")
     for report in pending.order_by("created_at"):
@@ -207,8 +215,11 @@ def trials_expire() -> int:
     count = 0
     for account in ended:
         with transaction.atomic():
-            Tenant.objects.filter(pk=account.tenant_id).update(plan="free")
-            account.status, account.trial_ends_at = BillingAccount.Status.NONE, None
-            account.save(update_fields=["status", "trial_ends_at", "updated_at"])
-        count += 1
+            # Only if still an unpaid trial: a checkout completed meanwhile wins.
+            changed = BillingAccount.objects.filter(
+                pk=account.pk, status=BillingAccount.Status.TRIALING, source=BillingAccount.Source.DEFAULT
+            ).update(status=BillingAccount.Status.NONE, trial_ends_at=None, updated_at=timezone.now())
+            if changed:
+                Tenant.objects.filter(pk=account.tenant_id).update(plan="free")
+                count += 1
     return count

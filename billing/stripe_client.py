@@ -46,19 +46,21 @@ def customer_create(*, tenant_id: int, email: str, name: str) -> str:
 
 
 def checkout_session_create(
-    *, tenant_id: int, customer_id: str, price_id: str, plan: str, success_url: str, cancel_url: str
+    *, tenant_id: int, customer_id: str, price_ids: list[str], plan: str, success_url: str, cancel_url: str
 ) -> str:
-    """A Checkout Session (mode subscription) for ``price_id``; returns the URL to send the
-    owner to. The tenant id travels in ``client_reference_id`` and in the metadata of the
-    session and of the subscription it creates."""
+    """A Checkout Session (mode subscription) for the plan's price (and the metered
+    overage price, without a quantity); returns the URL to send the owner to. The tenant id
+    travels in ``client_reference_id`` and in the metadata of the session and of the
+    subscription it creates."""
     metadata = {"tenant_id": str(tenant_id), "plan": plan}
+    line_items = [{"price": price_ids[0], "quantity": 1}] + [{"price": p} for p in price_ids[1:]]
     session = client().v1.checkout.sessions.create(
         params={
             "mode": "subscription",
             "customer": customer_id,
             "client_reference_id": str(tenant_id),
             "metadata": metadata,
-            "line_items": [{"price": price_id, "quantity": 1}],
+            "line_items": line_items,
             "subscription_data": {"metadata": metadata},
             "success_url": success_url,
             "cancel_url": cancel_url,
@@ -79,20 +81,31 @@ def subscription_get(subscription_id: str) -> dict:
     return client().v1.subscriptions.retrieve(subscription_id).to_dict()
 
 
-def subscription_price_set(*, subscription_id: str, item_id: str, price_id: str, plan: str) -> dict:
-    """Move an existing subscription to another price (upgrade or downgrade), prorated."""
+def subscription_plan_set(
+    *, subscription: dict, plan_item_id: str, price_id: str, overage_price_id: str, plan: str
+) -> dict:
+    """Move a subscription to another plan's price in place (prorated), adding the metered
+    overage item when the new plan has overage and removing it when it has not."""
+    items: list[dict] = [{"id": plan_item_id, "price": price_id}]
+    overage_items = [
+        i for i in subscription["items"]["data"] if i["id"] != plan_item_id and i["price"]["id"] != price_id
+    ]
+    if overage_price_id and not any(i["price"]["id"] == overage_price_id for i in overage_items):
+        items.append({"price": overage_price_id})
+    if not overage_price_id:
+        items += [{"id": i["id"], "deleted": True} for i in overage_items]
     return (
         client()
         .v1.subscriptions.update(
-            subscription_id,
-            params={
-                "items": [{"id": item_id, "price": price_id}],
-                "proration_behavior": "create_prorations",
-                "metadata": {"plan": plan},
-            },
+            subscription["id"],
+            params={"items": items, "proration_behavior": "create_prorations", "metadata": {"plan": plan}},
         )
         .to_dict()
     )
+
+
+def subscription_cancel(subscription_id: str) -> dict:
+    return client().v1.subscriptions.cancel(subscription_id).to_dict()
 
 
 def invoices_list(*, customer_id: str, limit: int = 12) -> list[dict]:
@@ -123,6 +136,8 @@ def webhook_event(payload: bytes, signature: str) -> dict:
     (bad, missing or stale signature) or ValueError (not an event)."""
     if not settings.STRIPE_WEBHOOK_SECRET:
         raise SignatureError("No webhook secret is configured.", signature)
+    if not signature.isascii():  # the SDK's constant-time compare takes ASCII only
+        raise SignatureError("The signature header is not ASCII.", signature)
     stripe.WebhookSignature.verify_header(
         payload.decode("utf-8", "replace"), signature, settings.STRIPE_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
     )

@@ -6,7 +6,7 @@ the subscription state they lead to.
     portal_start(tenant, return_url)        -> URL of the Stripe customer portal
     stripe_event_record(event)              -> stored once per event id; processed in a task
     stripe_event_process(pk)                -> the event's effect, once (row lock + marker)
-    subscription_sync(subscription)         -> account + tenant plan from Stripe's object
+    _subscription_apply(account, sub)       -> account + tenant plan from Stripe's object
 
 Webhooks are the source of truth, and they arrive twice and out of order: every event
 about a subscription re-fetches the subscription and applies what Stripe says now, so the
@@ -19,7 +19,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -114,22 +113,33 @@ def checkout_start(
         raise Conflict(f"The {plan.name} plan cannot be bought online yet. Contact us.")
     if account.stripe_subscription_id and account.status in PLAN_IN_FORCE:
         subscription = stripe_client.subscription_get(account.stripe_subscription_id)
-        item = subscription["items"]["data"][0]
-        updated = stripe_client.subscription_price_set(
-            subscription_id=subscription["id"], item_id=item["id"], price_id=price_id, plan=plan.code
+        updated = stripe_client.subscription_plan_set(
+            subscription=subscription,
+            plan_item_id=_plan_item(subscription).get("id", ""),
+            price_id=price_id,
+            overage_price_id=_overage_price() if plan.overage else "",
+            plan=plan.code,
         )
-        subscription_sync(updated)
+        _subscription_apply(account, updated)
         _audit(tenant, by, "subscription_price_change", plan=plan.code, interval=interval)
         return None
+    if account.stripe_subscription_id and account.status not in ("none", "canceled", "incomplete_expired"):
+        # unpaid, incomplete, paused: a second subscription would charge twice.
+        raise Conflict("Settle the current subscription in the billing portal first.")
     customer_id = _customer_ensure(tenant, account)
     return stripe_client.checkout_session_create(
         tenant_id=tenant.pk,
         customer_id=customer_id,
-        price_id=price_id,
+        price_ids=[price_id, *([_overage_price()] if plan.overage and _overage_price() else [])],
         plan=plan.code,
         success_url=success_url,
         cancel_url=cancel_url,
     )
+
+
+def _overage_price() -> str:
+    """The metered price of AI answers past the quota (Stripe Billing Meter), if set."""
+    return (getattr(settings, "STRIPE_PRICES", {}) or {}).get("business_overage", "")
 
 
 @transaction.atomic
@@ -159,8 +169,12 @@ def _customer_ensure(tenant: Tenant, account: BillingAccount) -> str:
     customer_id = stripe_client.customer_create(
         tenant_id=tenant.pk, email=owner.user.email if owner else "", name=tenant.name
     )
+    # Stored at once, outside the caller's transaction: a failure after this (the Checkout
+    # call) must not forget a customer Stripe has made.
+    BillingAccount.objects.filter(pk=account.pk, stripe_customer_id__isnull=True).update(
+        stripe_customer_id=customer_id
+    )
     account.stripe_customer_id = customer_id
-    account.save(update_fields=["stripe_customer_id", "updated_at"])
     return customer_id
 
 
@@ -196,8 +210,9 @@ def stripe_event_record(event: dict) -> bool:
 
 def stripe_event_process(event_pk: int) -> None:
     """Apply one stored event's effect, once: under a lock on its row, and marked processed
-    in the same transaction as the effect."""
-    failure: stripe_client.StripeError | None = None
+    in the same transaction as the effect. A failure rolls the effect back (savepoint) but
+    records the attempt and the error, then is raised for the task to retry."""
+    failure: Exception | None = None
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
         if event is None or event.processed_at is not None:
@@ -206,38 +221,65 @@ def stripe_event_process(event_pk: int) -> None:
         try:
             with transaction.atomic():
                 _apply(event.payload)
-        except stripe_client.StripeError as error:  # Stripe unreachable: nothing applied
-            failure, event.error = error, str(error)[:2000]
+        except Exception as error:
+            failure, event.error = error, f"{type(error).__name__}: {error}"[:2000]
             event.save(update_fields=["attempts", "error"])
         else:
             event.processed_at, event.error = timezone.now(), ""
             event.save(update_fields=["processed_at", "attempts", "error"])
     if failure is not None:
-        raise failure  # the task retries it later
+        if not isinstance(failure, stripe_client.StripeError):
+            logger.error("stripe event %s failed: %s", event_pk, failure, exc_info=failure)
+        raise failure
 
 
 def _apply(event: dict) -> None:
+    """The account is found from the event's object and locked first; the subscription is
+    fetched from Stripe under that lock, so of two concurrent syncs the later fetch is the
+    one that stays."""
     kind, obj = event.get("type"), (event.get("data") or {}).get("object") or {}
     if kind == "checkout.session.completed":
         account = _account_for(obj, tenant_id=obj.get("client_reference_id") or _meta(obj).get("tenant_id"))
         if account is None:
             logger.warning("stripe checkout for no known tenant: %s", obj.get("id"))
             return
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
         if obj.get("customer") and not account.stripe_customer_id:
-            account.stripe_customer_id = obj["customer"]
+            account.stripe_customer_id = _id(obj["customer"])
             account.save(update_fields=["stripe_customer_id", "updated_at"])
         if obj.get("subscription"):
-            subscription_sync(stripe_client.subscription_get(_id(obj["subscription"])), account=account)
+            subscription = stripe_client.subscription_get(_id(obj["subscription"]))
+            current = account.stripe_subscription_id
+            if current and current != subscription["id"]:
+                live = stripe_client.subscription_get(current)
+                _subscription_apply(account, live)  # what Stripe says of the current one now
+                if live.get("status") not in ENDED:
+                    # A second checkout paid while a subscription is live (two tabs): the
+                    # newer one is cancelled at once; staff refund its first invoice.
+                    logger.error(
+                        "tenant %s paid a second subscription %s (current %s): cancelled",
+                        account.tenant_id,
+                        subscription["id"],
+                        current,
+                    )
+                    stripe_client.subscription_cancel(subscription["id"])
+                    return
+            _subscription_apply(account, subscription)
         return
     if kind and kind.startswith("customer.subscription."):
-        subscription_sync(stripe_client.subscription_get(obj["id"]))
-        return
-    if kind in ("invoice.paid", "invoice.payment_failed"):
+        subscription_id = obj.get("id", "")
+    elif kind in ("invoice.paid", "invoice.payment_failed"):
         subscription_id = _invoice_subscription(obj)
-        if subscription_id:
-            account = subscription_sync(stripe_client.subscription_get(subscription_id))
-            if kind == "invoice.payment_failed" and account is not None:
-                _payment_failed_notify(account, obj)
+    else:
+        return
+    account = _account_for(obj, tenant_id=_meta(obj).get("tenant_id"))
+    if not subscription_id or account is None:
+        logger.warning("stripe %s for no known tenant or subscription: %s", kind, obj.get("id"))
+        return
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    _subscription_apply(account, stripe_client.subscription_get(subscription_id))
+    if kind == "invoice.payment_failed" and account.status in ("past_due", "unpaid"):
+        _payment_failed_notify(account, obj)
 
 
 def _id(value) -> str:
@@ -280,51 +322,46 @@ def _price_plan(price_id: str) -> tuple[str, str] | None:
     return None
 
 
+def _plan_item(subscription: dict) -> dict:
+    """The item carrying the plan's price (the metered overage item is another)."""
+    items = (subscription.get("items") or {}).get("data") or []
+    return next((i for i in items if _price_plan((i.get("price") or {}).get("id", ""))), {})
+
+
 def _when(value) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-@transaction.atomic
-def subscription_sync(subscription: dict, *, account: BillingAccount | None = None) -> BillingAccount | None:
-    """Apply Stripe's current view of a subscription to its tenant: status, plan, period,
-    grace. A subscription that is not the account's current one changes nothing unless the
-    account has none in force (a new checkout replaces a cancelled subscription)."""
-    account = account or _account_for(subscription, tenant_id=_meta(subscription).get("tenant_id"))
-    if account is None:
-        logger.warning("stripe subscription for no known tenant: %s", subscription.get("id"))
-        return None
-    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+ENDED = ("none", "canceled", "incomplete_expired")
+
+
+def _subscription_apply(account: BillingAccount, subscription: dict) -> BillingAccount:
+    """Apply Stripe's current view of a subscription to its (locked) account and tenant:
+    status, plan, period, grace. News of a subscription other than the account's current
+    one changes nothing until the current one has ended."""
     status = str(subscription.get("status") or "")
-    if (
-        account.stripe_subscription_id
-        and account.stripe_subscription_id != subscription["id"]
-        and account.status in PLAN_IN_FORCE
-        and status not in PLAN_IN_FORCE
-    ):
-        return account  # an old subscription's news: the current one decides
-    items = (subscription.get("items") or {}).get("data") or []
-    item = items[0] if items else {}
-    price = item.get("price") or {}
-    chosen = _price_plan(price.get("id", "")) or (_meta(subscription).get("plan"), account.interval)
-    plan = BY_CODE.get(chosen[0] or "")
-    if plan is None:
-        logger.error(
-            "stripe subscription %s has a price we do not sell: %s", subscription.get("id"), price.get("id")
-        )
+    current = account.stripe_subscription_id
+    if current and current != subscription["id"] and account.status not in ENDED:
+        # Another subscription's news while the current one lives (an old one's late
+        # events, or a second checkout, which checkout.session.completed settles).
         return account
+    item = _plan_item(subscription)
+    chosen = _price_plan((item.get("price") or {}).get("id", ""))
+    if chosen is None:
+        logger.error("stripe subscription %s has no price we sell: the plan stays", subscription.get("id"))
+        return account
+    plan = BY_CODE[chosen[0]]
     now = timezone.now()
     account.stripe_subscription_id = subscription["id"]
     if subscription.get("customer") and not account.stripe_customer_id:
         account.stripe_customer_id = _id(subscription["customer"])
     account.status = status if status in BillingAccount.Status.values else BillingAccount.Status.INCOMPLETE
     account.source = BillingAccount.Source.STRIPE
-    account.interval = chosen[1] or account.interval
-    account.current_period_start = _when(
-        item.get("current_period_start") or subscription.get("current_period_start")
-    )
-    account.current_period_end = _when(
-        item.get("current_period_end") or subscription.get("current_period_end")
-    )
+    account.interval = chosen[1]
+    # The billing period sits on the items (API 2025-03 on), on the subscription before.
+    period = {k: item.get(k) or subscription.get(k) for k in ("current_period_start", "current_period_end")}
+    account.current_period_start = _when(period["current_period_start"])
+    account.current_period_end = _when(period["current_period_end"])
     account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
     account.trial_ends_at = _when(subscription.get("trial_end"))
     if status in ("past_due", "unpaid"):
@@ -352,4 +389,6 @@ def _payment_failed_notify(account: BillingAccount, invoice: dict) -> None:
         f"their offline text and the dashboard is read-only until the payment goes through. "
         f"Update your card here:\nhttps://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/\n"
     )
-    transaction.on_commit(lambda: send_mail(f"{tenant.name}: payment failed", body, None, owners))
+    from .tasks import owners_email_task
+
+    enqueue_on_commit(owners_email_task, f"{tenant.name}: payment failed", body, owners)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
@@ -10,10 +11,20 @@ from django.utils import timezone
 from . import stripe_client, subscriptions
 from .models import StripeEvent
 
+logger = logging.getLogger(__name__)
+
+
+# Worth retrying soon: Stripe unreachable, rate-limited or failing (5xx).
+TRANSIENT = (
+    stripe_client.stripe.APIConnectionError,
+    stripe_client.stripe.RateLimitError,
+    stripe_client.stripe.APIError,
+)
+
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(stripe_client.StripeError,),
+    autoretry_for=TRANSIENT,
     retry_backoff=5,
     retry_backoff_max=600,
     max_retries=8,
@@ -35,8 +46,10 @@ def stripe_events_pending() -> int:
     for pk in pending:
         try:
             subscriptions.stripe_event_process(pk)
-        except stripe_client.StripeError:
+        except stripe_client.stripe.APIConnectionError:
             break  # Stripe is unreachable: the next run tries again
+        except Exception:
+            logger.warning("stripe event %s still failing", pk)
     return len(pending)
 
 
@@ -52,3 +65,13 @@ def trials_expire_task() -> int:
     from .services import trials_expire
 
     return trials_expire()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def owners_email_task(subject: str, body: str, recipients: list[str]) -> None:
+    """Billing emails to a workspace's owners, sent outside the request (a mail server
+    that fails never fails a visitor's answer or the change that caused the email)."""
+    from django.core.mail import send_mail
+
+    if recipients:
+        send_mail(subject, body, None, recipients)

@@ -34,7 +34,8 @@ WEBHOOK_MAX_BYTES = 512 * 1024  # Stripe's events are a few KB
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """Verify the signature on the raw body, store the event once, answer at once; the
     effect is applied by a task (billing.tasks)."""
-    if int(request.headers.get("Content-Length") or 0) > WEBHOOK_MAX_BYTES:
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isascii() or not length.isdigit() or int(length) > WEBHOOK_MAX_BYTES:
         return problem_response(PayloadTooLarge(f"Webhook bodies are at most {WEBHOOK_MAX_BYTES} bytes."))
     try:
         event = stripe_client.webhook_event(request.body, request.headers.get("Stripe-Signature", ""))

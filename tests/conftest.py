@@ -199,3 +199,16 @@ def staff_client(client, staff_user):
     client.force_login(staff_user)
     client.defaults["HTTP_HOST"] = PUBLIC_HOST
     return client
+
+
+@pytest.fixture(autouse=True)
+def billing_tasks_here(monkeypatch):
+    """Billing's queued tasks (owners' emails) run in this thread after the commit, in the
+    test's transaction (in-process mode would run them on a daemon thread)."""
+    from django.db import transaction
+
+    def enqueue(task, *args, **kwargs):
+        transaction.on_commit(lambda: task.apply(args=args, kwargs=kwargs))
+
+    for module in ("billing.services", "billing.subscriptions"):
+        monkeypatch.setattr(f"{module}.enqueue_on_commit", enqueue)

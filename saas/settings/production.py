@@ -33,3 +33,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 # Same-origin posts need no entry here; never trust every tenant subdomain wholesale.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Real billing needs Stripe; demo billing (every plan free for the asking) only on purpose.
+if not env.bool("BILLING_DEMO", default=False):
+    STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+    STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")

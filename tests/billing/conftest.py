@@ -34,6 +34,16 @@ def stripe_on(stripe_server, settings, monkeypatch):
     settings.STRIPE_WEBHOOK_SECRET = SECRET
     settings.STRIPE_PRICES = prices
     queued: list[int] = []
-    monkeypatch.setattr(subscriptions, "enqueue_on_commit", lambda task, pk: queued.append(pk))
+    from billing.tasks import stripe_event_process_task
+
+    run_here = subscriptions.enqueue_on_commit  # the billing_tasks_here fixture's, when used
+
+    def enqueue(task, *args):
+        if task is stripe_event_process_task:
+            queued.append(args[0])
+        else:
+            run_here(task, *args)
+
+    monkeypatch.setattr(subscriptions, "enqueue_on_commit", enqueue)
     stripe_server.queued = queued
     return stripe_server

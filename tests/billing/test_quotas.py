@@ -195,3 +195,18 @@ def test_concurrent_widget_creation_takes_the_last_slot_once(tenant_a, django_db
             assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
         finally:
             in_thread(cleanup).join()
+
+
+def test_ai_answers_exactly_at_the_limit_then_one_over(tenant_a):
+    from billing.models import UsageCounter
+    from billing.services import answer_credit_take, billing_period
+
+    limit = tenant_plan(tenant_a.tenant).ai_answers  # Free: 100 a month
+    UsageCounter.objects.create(
+        tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", value=limit - 1
+    )
+    assert answer_credit_take(tenant_a.tenant, own_key=False) == "ai_answers"  # the 100th of 100
+    assert answer_credit_take(tenant_a.tenant, own_key=False) is None  # the 101st
+    assert UsageCounter.objects.get(metric="ai_answers", tenant=tenant_a.tenant).value == limit
+    # Answers with the workspace's own key are counted apart and never refused.
+    assert answer_credit_take(tenant_a.tenant, own_key=True) == "ai_answers_own_key"

@@ -380,3 +380,77 @@ def test_event_payload_is_stored_as_received(tenant_a, stripe_on):
     deliver(stripe_on, event)
     stored = StripeEvent.objects.get(event_id=event["id"])
     assert stored.payload == json.loads(json.dumps(event)) and stored.type == event["type"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"HTTP_STRIPE_SIGNATURE": "t=1,v1=é"}, {"CONTENT_LENGTH": "abc"}, {"CONTENT_LENGTH": str(10**9)}],
+)
+def test_malformed_webhook_requests_get_problem_details_not_500(db, stripe_on, headers):
+    response = Client().post(
+        WEBHOOK,
+        b'{"id": "evt_1", "object": "event"}',
+        content_type="application/json",
+        HTTP_HOST=PUBLIC_HOST,
+        **headers,
+    )
+    assert response.status_code in (400, 413) and response["Content-Type"] == "application/problem+json"
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_second_paid_checkout_is_cancelled_not_charged_twice(tenant_a, stripe_on):
+    first = checkout(tenant_a, stripe_on, "pro")
+    second = checkout(tenant_a, stripe_on, "pro")  # another tab, before the first webhook
+    for event in first:
+        deliver(stripe_on, event)
+    run_queued(stripe_on)
+    current = BillingAccount.objects.get(tenant=tenant_a.tenant).stripe_subscription_id
+    for event in second:
+        deliver(stripe_on, event)
+    run_queued(stripe_on)
+    account = BillingAccount.objects.get(tenant=tenant_a.tenant)
+    assert account.stripe_subscription_id == current and account.status == "active"
+    statuses = sorted(s["status"] for s in stripe_on.subscriptions.values())
+    assert statuses == ["active", "canceled"]
+    # And with a subscription in force, the dashboard changes it in place, never a new checkout.
+    owner = Client()
+    owner.force_login(tenant_a.owner)
+    response = owner.post(
+        "/dashboard/billing/checkout", {"plan": "starter", "interval": "monthly"}, HTTP_HOST=tenant_a.host
+    )
+    assert response["Location"] == "/dashboard/billing/" and plan_of(tenant_a) == "starter"
+
+
+def test_business_checkout_adds_the_metered_overage_price(tenant_a, stripe_on, settings):
+    overage = stripe_on.add_price("price_overage", unit_amount=1, usage_type="metered", meter="mtr_1")["id"]
+    settings.STRIPE_PRICES = {**settings.STRIPE_PRICES, "business_overage": overage}
+    for event in checkout(tenant_a, stripe_on, "business"):
+        deliver(stripe_on, event)
+    run_queued(stripe_on)
+    subscription = next(iter(stripe_on.subscriptions.values()))
+    assert sorted(i["price"]["id"] for i in subscription["items"]["data"]) == ["price_business_m", overage]
+    assert plan_of(tenant_a) == "business"
+    # Down to Pro in place: the plan price changes, the metered item goes.
+    owner = Client()
+    owner.force_login(tenant_a.owner)
+    owner.post("/dashboard/billing/checkout", {"plan": "pro", "interval": "monthly"}, HTTP_HOST=tenant_a.host)
+    subscription = next(iter(stripe_on.subscriptions.values()))
+    assert [i["price"]["id"] for i in subscription["items"]["data"]] == ["price_pro_m"]
+    assert plan_of(tenant_a) == "pro"
+
+
+def test_an_event_that_fails_for_another_reason_records_its_attempt(tenant_a, stripe_on, monkeypatch):
+    events = checkout(tenant_a, stripe_on)
+    for event in events:
+        deliver(stripe_on, event)
+    pk = stripe_on.queued[0]
+
+    def broken(*args, **kwargs):
+        raise KeyError("items")
+
+    monkeypatch.setattr(subscriptions, "_subscription_apply", broken)
+    with pytest.raises(KeyError):
+        subscriptions.stripe_event_process(pk)
+    stored = StripeEvent.objects.get(pk=pk)
+    assert stored.processed_at is None and stored.attempts == 1 and "KeyError" in stored.error
+    monkeypatch.undo()

@@ -36,6 +36,7 @@ def passages(monkeypatch):
 def _setup(host_pages, fake, slug: str, **bot_fields):
     owner = User.objects.create_user(email=f"{slug}@example.com", password="x-long-pass-1")
     tenant = tenant_provision(slug=slug, name="Answers Shop", owner=owner)
+    type(tenant).objects.filter(pk=tenant.pk).update(plan="starter")  # a tenant's own LLM server
     with tenant_context(tenant):
         widget = Widget.objects.get()
         widget_allowed_origins_set(widget=widget, origins=[f"http://customer.test:{host_pages['port']}"])

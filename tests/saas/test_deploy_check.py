@@ -16,7 +16,17 @@ def _run(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "SECRET_ENCRYPTION_KEYS"))
+        if not k.startswith(
+            (
+                "DJANGO_",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "BASE_DOMAIN",
+                "SECRET_ENCRYPTION_KEYS",
+                "STRIPE_",
+                "BILLING_",
+            )
+        )
     }
     env.update({"DJANGO_SETTINGS_MODULE": "saas.settings.production", **extra_env})
     return subprocess.run(
@@ -42,6 +52,8 @@ def test_check_deploy_is_clean_with_production_settings(db):
             "DATABASE_URL": _database_url(),
             "REDIS_URL": "redis://127.0.0.1:6379/15",
             "SECRET_ENCRYPTION_KEYS": "kZ2m2QmSWcJw9u1kqYJ0b3k8m3x1G0n9b2Y7c6d5e4Q=",
+            "STRIPE_SECRET_KEY": "sk_live_example",
+            "STRIPE_WEBHOOK_SECRET": "whsec_example",
         },
         "check",
         "--deploy",
@@ -59,8 +71,13 @@ def test_production_refuses_to_start_without_its_secrets(db):
         "DATABASE_URL": _database_url(),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "SECRET_ENCRYPTION_KEYS": "kZ2m2QmSWcJw9u1kqYJ0b3k8m3x1G0n9b2Y7c6d5e4Q=",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_example",
     }
     for missing in complete:
         result = _run({k: v for k, v in complete.items() if k != missing}, "check")
         assert result.returncode != 0, missing
         assert missing in result.stderr, result.stderr[-500:]
+    # Demo billing in production only when asked for by name.
+    no_stripe = {k: v for k, v in complete.items() if not k.startswith("STRIPE_")}
+    assert _run({**no_stripe, "BILLING_DEMO": "true"}, "check").returncode == 0
