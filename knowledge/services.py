@@ -3,10 +3,12 @@ active. Adding a source stores it as ``queued`` and queues its ingestion after t
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
-from django.db.models.functions import Length
+from django.db.models import Q, Sum, TextField
+from django.db.models.functions import Cast, Length
 
 from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
@@ -33,9 +35,12 @@ def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFaile
 
 def knowledge_storage_bytes() -> int:
     """What the workspace's knowledge takes: uploaded files plus text and Q&A sources."""
-    files = Source.objects.aggregate(total=Sum("file_size"))["total"] or 0
-    texts = Source.objects.aggregate(total=Sum(Length("text")))["total"] or 0
-    return files + texts
+    totals = Source.objects.aggregate(
+        files=Sum("file_size"),
+        texts=Sum(Length("text")),
+        qa=Sum(Length(Cast("qa_pairs", TextField())), filter=Q(kind=Source.Kind.QA)),
+    )
+    return sum(value or 0 for value in totals.values())
 
 
 def _check_storage(tenant, adding: int) -> None:
@@ -142,6 +147,8 @@ def source_set_qa(
         raise _invalid("qa_pairs", "Add at least one question with its answer.", "required")
     if len(clean) > MAX_QA_PAIRS:
         raise _invalid("qa_pairs", f"Keep it to {MAX_QA_PAIRS} pairs per source.")
+    before = len(json.dumps(source.qa_pairs)) if source is not None else 0
+    _check_storage(tenant, max(0, len(json.dumps(clean)) - before))
     if source is None:
         source = Source(knowledge_base=kb, kind=Source.Kind.QA, title=(title or "Q&A")[:300])
     source.qa_pairs, source.status = clean, Source.Status.QUEUED

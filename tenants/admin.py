@@ -101,7 +101,16 @@ class TenantAdmin(AuditedModelAdmin):
     list_filter = ("status", "plan", ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "slug", "domains__domain", "memberships__user__email")
     ordering = ("-created_at",)
-    readonly_fields = ("schema_name", "slug", "status", "suspended_reason", "created_at", "updated_at")
+    # The plan is changed through billing (Billing accounts: audited, Stripe-aware).
+    readonly_fields = (
+        "schema_name",
+        "slug",
+        "status",
+        "plan",
+        "suspended_reason",
+        "created_at",
+        "updated_at",
+    )
     fields = ("name", "slug", "status", "suspended_reason", "plan", "schema_name", "created_at", "updated_at")
     inlines = (DomainInline, MembershipInline)
     actions = ("suspend_tenants", "reactivate_tenants", "delete_tenants")

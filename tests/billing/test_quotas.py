@@ -210,3 +210,19 @@ def test_ai_answers_exactly_at_the_limit_then_one_over(tenant_a):
     assert UsageCounter.objects.get(metric="ai_answers", tenant=tenant_a.tenant).value == limit
     # Answers with the workspace's own key are counted apart and never refused.
     assert answer_credit_take(tenant_a.tenant, own_key=True) == "ai_answers_own_key"
+
+
+def test_qa_pairs_count_against_knowledge_storage(tenant_a, plan_is, monkeypatch):
+    from knowledge.services import knowledge_storage_bytes, source_set_qa
+
+    monkeypatch.setattr("knowledge.services._queue", lambda source: source)
+    pairs = [{"question": "Opening hours?", "answer": "9 to 5, Monday to Friday."}]
+    with tenant_context(tenant_a.tenant):
+        kb = KnowledgeBase.objects.get()
+        before = knowledge_storage_bytes()
+        source_set_qa(tenant=tenant_a.tenant, kb=kb, pairs=pairs)
+        assert knowledge_storage_bytes() > before  # the pairs take space
+        plan_is(small_plan(storage_mb=0))
+        with pytest.raises(QuotaExceeded):
+            source_set_qa(tenant=tenant_a.tenant, kb=kb, pairs=pairs)
+        assert Source.objects.filter(kind="qa").count() == 1
