@@ -454,3 +454,23 @@ def test_an_event_that_fails_for_another_reason_records_its_attempt(tenant_a, st
     stored = StripeEvent.objects.get(pk=pk)
     assert stored.processed_at is None and stored.attempts == 1 and "KeyError" in stored.error
     monkeypatch.undo()
+
+
+def test_billing_page_shows_usage_per_quota_and_answers_per_day(tenant_a, settings):
+    from billing.services import answer_credit_take
+
+    settings.STRIPE_SECRET_KEY = ""
+    for _ in range(3):
+        answer_credit_take(tenant_a.tenant, own_key=False)
+    owner = Client()
+    owner.force_login(tenant_a.owner)
+    response = owner.get("/dashboard/billing/", HTTP_HOST=tenant_a.host)
+    uses = {use.quota: (use.used, use.limit, use.percent) for use in response.context["uses"]}
+    assert uses["widgets"] == (1, 1, 100)
+    assert uses["ai_answers"] == (3, 100, 3)
+    assert uses["seats"] == (1, 1, 100)
+    today = timezone.now().date()
+    assert response.context["days"][-1] == (today, 3, 100)  # today's bar is the tallest
+    page = response.content.decode()
+    assert 'data-quota="ai_answers"' in page and "3%" in page
+    assert f"{today:%b} {today.day}: 3" in page
