@@ -15,7 +15,7 @@ from tenants.services.team import INVITATION_MAX_AGE
 
 from .models import BillingAccount, QuotaNotice, UsageCounter
 from .plans import QUOTAS, Plan
-from .services import DAILY, billing_period
+from .services import DAILY, tenant_period
 
 # How the apps above billing count what a quota limits, in the tenant's schema
 # (registered in their AppConfig.ready: billing does not import them).
@@ -27,13 +27,15 @@ def usage_measure_register(quota: str, measure: Callable[[], int]) -> None:
 
 
 def usage_value(*, tenant_id: int, metric: str) -> int:
-    row = UsageCounter.objects.filter(tenant_id=tenant_id, period=billing_period(), metric=metric).first()
+    row = UsageCounter.objects.filter(
+        tenant_id=tenant_id, period=tenant_period(tenant_id), metric=metric
+    ).first()
     return row.value if row else 0
 
 
 def quota_reached(*, tenant_id: int, metric: str) -> bool:
     return QuotaNotice.objects.filter(
-        tenant_id=tenant_id, period=billing_period(), metric=metric, level=100
+        tenant_id=tenant_id, period=tenant_period(tenant_id), metric=metric, level=100
     ).exists()
 
 
@@ -85,9 +87,10 @@ def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
 
 
 def daily_answers(tenant: Tenant, *, today: date | None = None) -> list[tuple[date, int]]:
-    """AI answers per day of the current period, every day up to today (zeros included)."""
+    """AI answers per day of the tenant's current period, every day up to today (zeros
+    included)."""
     today = today or timezone.now().date()
-    start = billing_period()
+    start = tenant_period(tenant.pk)
     rows = dict(
         UsageCounter.objects.filter(
             tenant=tenant,

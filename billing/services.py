@@ -20,14 +20,36 @@ logger = logging.getLogger(__name__)
 
 
 def billing_period(now=None) -> date:
+    """The calendar month's first day: the period of workspaces without a paid subscription."""
     return (now or timezone.now()).date().replace(day=1)
+
+
+# A workspace's usage period: its Stripe subscription's current period (so quotas reset and
+# overage is billed with Stripe's invoice), else the calendar month. As SQL, so metering
+# stays one statement; parameters: tenant id, now, now.
+PERIOD_SQL = """
+COALESCE(
+    (SELECT (a.current_period_start AT TIME ZONE 'UTC')::date FROM public.billing_billingaccount a
+      WHERE a.tenant_id = %s AND a.source = 'stripe'
+        AND a.status IN ('active', 'trialing', 'past_due', 'unpaid')
+        AND a.current_period_start <= %s),
+    date_trunc('month', %s AT TIME ZONE 'UTC')::date
+)"""
+
+
+def tenant_period(tenant_id: int, now=None) -> date:
+    """The first day of the tenant's current usage period (see PERIOD_SQL)."""
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {PERIOD_SQL}", [tenant_id, now, now])
+        return cursor.fetchone()[0]
 
 
 DAILY = "{metric}:day"  # the same count per day (the billing page's chart)
 
 
 def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | None:
-    """Count one unit of ``metric`` for the current period if that stays within ``limit``
+    """Count one unit of ``metric`` for the tenant's current period if that stays within ``limit``
     (``None``: unlimited), and the same unit in the day's counter. One statement, exact
     under concurrency. Returns the period's new value, or None: over quota, nothing counted."""
     if limit is not None and limit <= 0:
@@ -39,7 +61,7 @@ def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | No
             f"""
             WITH month AS (
                 INSERT INTO public.{table} (tenant_id, period, metric, value)
-                VALUES (%s, %s, %s, 1)
+                VALUES (%s, {PERIOD_SQL}, %s, 1)
                 ON CONFLICT (tenant_id, period, metric) DO UPDATE
                    SET value = {table}.value + 1
                  WHERE %s::integer IS NULL OR {table}.value < %s::integer
@@ -53,7 +75,9 @@ def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | No
             """,  # noqa: S608 - the table name is ours, the values are parameters
             [
                 tenant_id,
-                billing_period(now),
+                tenant_id,
+                now,
+                now,
                 metric,
                 limit,
                 limit,
@@ -69,7 +93,7 @@ def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | No
 def usage_refund(*, tenant_id: int, metric: str) -> None:
     """Give back one unit (the answer it paid for never reached the visitor)."""
     now = timezone.now()
-    for period, name in ((billing_period(now), metric), (now.date(), DAILY.format(metric=metric))):
+    for period, name in ((tenant_period(tenant_id, now), metric), (now.date(), DAILY.format(metric=metric))):
         UsageCounter.objects.filter(tenant_id=tenant_id, period=period, metric=name, value__gt=0).update(
             value=F("value") - 1
         )
@@ -112,7 +136,9 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
     quota is used. Returns whether this call sent the notice."""
     try:
         with transaction.atomic():
-            QuotaNotice.objects.create(tenant=tenant, period=billing_period(), metric=metric, level=level)
+            QuotaNotice.objects.create(
+                tenant=tenant, period=tenant_period(tenant.pk), metric=metric, level=level
+            )
     except IntegrityError:
         return False
     owners = list(

@@ -21,7 +21,7 @@ from . import stripe_client
 from .plans import PLANS
 from .quotas import tenant_plan
 from .selectors import billing_restricted, daily_answers, grace_ends, quota_uses
-from .services import billing_period
+from .services import tenant_period
 from .subscriptions import billing_account, checkout_start, portal_start, stripe_event_record
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def billing_page(request: HttpRequest):
         invoices_error=invoices_error,
         grace_ends=grace_ends(account),
         restricted=billing_restricted(tenant),
-        period_start=account.current_period_start or billing_period(),
+        period_start=tenant_period(tenant.pk),
     )
     return render(request, "billing/billing.html", context)
 

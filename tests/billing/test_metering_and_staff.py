@@ -178,3 +178,32 @@ def test_staff_grant_a_plan_and_extra_quota_audited(staff_client, staff_user, te
     assert "This workspace's limit is 3 widgets (the Free plan plus extra granted)." in str(refused.value)
     QuotaGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert quota_limit(tenant_a.tenant, "widgets") == 1  # an expired grant counts no more
+
+
+def test_usage_follows_the_stripe_billing_period(tenant_a):
+    """With a paid subscription, quotas reset (and overage is billed) with Stripe's period,
+    not the calendar month."""
+    from billing.selectors import usage_value
+    from billing.services import tenant_period, usage_consume
+
+    now = timezone.now()
+    start = now - timedelta(days=3)
+    account = billing_account(tenant_a.tenant)
+    account.source, account.status = "stripe", "active"
+    account.current_period_start, account.current_period_end = start, start + timedelta(days=30)
+    account.save()
+    assert tenant_period(tenant_a.tenant.pk) == start.date()
+    assert usage_consume(tenant_id=tenant_a.tenant.pk, metric="ai_answers", limit=2) == 1
+    assert UsageCounter.objects.get(tenant=tenant_a.tenant, metric="ai_answers").period == start.date()
+    assert usage_value(tenant_id=tenant_a.tenant.pk, metric="ai_answers") == 1
+
+    # Stripe renews: a new period, a fresh quota.
+    account.current_period_start = now - timedelta(seconds=1)
+    account.save()
+    assert usage_consume(tenant_id=tenant_a.tenant.pk, metric="ai_answers", limit=1) == 1
+    assert usage_value(tenant_id=tenant_a.tenant.pk, metric="ai_answers") == 1
+
+    # Cancelled: back to the calendar month.
+    account.status = "canceled"
+    account.save()
+    assert tenant_period(tenant_a.tenant.pk) == billing_period()
