@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
-import contextlib
 import hashlib
 import json
 import logging
@@ -46,16 +45,15 @@ import math
 import random
 import re
 import signal
-import socket
-import socketserver
 import struct
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.http_base import FakeHandler, FakeHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -163,50 +161,17 @@ class _CutConnection(Exception):
     """Behaviour.cut_after: drop the connection without finishing the body."""
 
 
-class FakeLLMServer:
+class FakeLLMServer(FakeHTTPServer):
+    name = "fake LLM server"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.requests: list[RecordedRequest] = []
-        self.connections_opened = 0  # TCP connections accepted so far: shows whether clients keep alive
         self.default = Behaviour()
         self._queue: collections.deque[Behaviour] = collections.deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeLLMServer is not started")
-        return f"http://{self.host}:{self._httpd.server_address[1]}"
-
-    def start(self) -> FakeLLMServer:
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self.port), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop accepting, close the listening socket and every open connection, join the threads."""
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers sleeping in delays, hangs and gates
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections = dict(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):  # wakes handlers blocked reading a keep-alive connection
-                conn.shutdown(socket.SHUT_RDWR)
-        for thread in [self._thread, *connections.values()]:
-            thread.join(timeout=5)
-        self._httpd = self._thread = None
+    def handler_class(self) -> type[FakeHandler]:
+        return _Handler
 
     def reset(self) -> None:
         with self._lock:
@@ -218,12 +183,6 @@ class FakeLLMServer:
     def enqueue(self, *behaviours: Behaviour) -> None:
         with self._lock:
             self._queue.extend(behaviours)
-
-    def __enter__(self) -> FakeLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- used by the handler --------------------------------------------------------------------
 
@@ -242,40 +201,7 @@ class FakeLLMServer:
                 raise _Stopping
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # ~100 clients connect at once in the benchmark
-    fake: FakeLLMServer
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # HTTPServer's would do a (possibly slow) getfqdn()
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("fake LLM server: error while handling %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.fake._lock:
-            self.server.fake._connections[self.connection] = threading.current_thread()
-            self.server.fake.connections_opened += 1
-            if self.server.fake._stopping.is_set():  # accepted while stop() was closing the others
-                self.connection.shutdown(socket.SHUT_RDWR)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.pop(self.connection, None)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("fake LLM server: " + format, *args)
-
+class _Handler(FakeHandler):
     def do_GET(self) -> None:
         if self.path == "/healthz":
             self._send(200, b"ok", "text/plain")

@@ -83,25 +83,22 @@ Thread-safe: every request and helper runs under one lock.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import copy
 import json
 import logging
 import re
 import secrets
-import socket
-import socketserver
 import string
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import stripe
+
+from tests.fakes.http_base import FakeHandler, FakeHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +362,9 @@ class _Reply:
 # -- the fake -------------------------------------------------------------------------------------
 
 
-class FakeStripeServer:
+class FakeStripeServer(FakeHTTPServer):
+    name = "fake Stripe server"
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -376,17 +375,12 @@ class FakeStripeServer:
         strict_prices: bool = False,
         period_fields_at_top_level: bool = True,
     ) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.api_key = api_key  # None: any sk_/rk_ key is accepted
         self.api_version = api_version or stripe.api_version
         self.strict_prices = strict_prices
         self.period_fields_at_top_level = period_fields_at_top_level
         self.clock: Callable[[], float] = time.time
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._connections: dict[socket.socket, threading.Thread] = {}
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -407,49 +401,13 @@ class FakeStripeServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeStripeServer is not started")
-        return f"http://{self.host}:{self._httpd.server_address[1]}"
-
-    def start(self) -> FakeStripeServer:
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self.port), _Handler)
-        self._httpd.fake = self
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop accepting, close every open (keep-alive) connection, join the threads."""
-        if self._httpd is None:
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        with self._lock:
-            connections = dict(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        for thread in [self._thread, *connections.values()]:
-            if thread is not None:
-                thread.join(timeout=5)
-        self._httpd = self._thread = None
+    def handler_class(self) -> type[FakeHandler]:
+        return _Handler
 
     def reset(self) -> None:
         """Forget every object, event, request, idempotency key and pending fault."""
         with self._lock:
             self._clear()
-
-    def __enter__(self) -> FakeStripeServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def client(self, api_key: str = "sk_test_fake", *, max_network_retries: int = 0, **kwargs: Any) -> Any:
         """A ``stripe.StripeClient`` pointed at this server; retries (if any) do not sleep."""
@@ -1434,43 +1392,10 @@ class NoSleepRequestsClient(stripe.RequestsClient):
         return 0.0
 
 
-# -- HTTP plumbing (as in tests/fakes/llm_server.py) ----------------------------------------------
+# -- HTTP plumbing (shared: tests/fakes/http_base.py) -------------------------------------------
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeStripeServer
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # HTTPServer's would do a (possibly slow) getfqdn()
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("fake Stripe server: error while handling %s", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms a request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        fake = self.server.fake
-        with fake._lock:
-            fake._connections[self.connection] = threading.current_thread()
-            if fake._stopping.is_set():
-                self.connection.shutdown(socket.SHUT_RDWR)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.pop(self.connection, None)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("fake Stripe server: " + format, *args)
-
+class _Handler(FakeHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
