@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -26,6 +25,7 @@ from tenants.models import Tenant
 
 from .models import QuotaGrant
 from .plans import QUOTAS, Plan, plan_get, plan_upgrade_for, quota_words
+from .services import billing_url, quota_level_notify, warning_threshold
 
 
 def tenant_plan(tenant: Tenant) -> Plan:
@@ -40,16 +40,12 @@ def quota_limit(tenant: Tenant, quota: str, plan: Plan | None = None) -> int | N
     limit = (plan or tenant_plan(tenant)).quota(quota)
     if limit is None:
         return None
-    now = timezone.now()
-    grants = QuotaGrant.objects.filter(tenant_id=_pk(tenant), quota=quota).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    grants = QuotaGrant.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+        quota=quota,
+        **{f"tenant__{key}": value for key, value in _identity(tenant).items()},
     )
     return limit + (grants.aggregate(total=Sum("extra"))["total"] or 0)
-
-
-def _pk(tenant) -> int:
-    pk = getattr(tenant, "pk", None)
-    return pk if pk is not None else Tenant.objects.get(schema_name=tenant.schema_name).pk
 
 
 def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding: int = 1) -> None:
@@ -70,9 +66,7 @@ def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding
         raise quota_exceeded(locked, plan, quota, needed=needed, limit=limit)
     # 80% reached, or the limit: the owners are told once a period. A quota of one (Free's one
     # widget, one seat) is full from the start, which is no news.
-    if limit > 1 and needed >= -(-limit * 8 // 10):
-        from .services import quota_level_notify
-
+    if limit > 1 and needed >= warning_threshold(limit):
         level = 100 if needed == limit else 80
         quota_level_notify(tenant=locked, metric=quota, limit=limit, level=level)
 
@@ -105,7 +99,3 @@ def quota_exceeded(
         upgrade_plan=upgrade.code if upgrade else None,
         upgrade_url=billing_url(tenant),
     )
-
-
-def billing_url(tenant: Tenant) -> str:
-    return f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"

@@ -115,7 +115,7 @@ def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
     metric = UsageCounter.Metric.AI_ANSWERS
     value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit)
     if value is not None:
-        if limit and value == -(-limit * 8 // 10):  # the answer that reaches 80%
+        if limit and value == warning_threshold(limit):  # the answer that reaches 80%
             quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=80)
         if limit and value == limit:  # the last one included (overage plans go on)
             quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=100)
@@ -123,12 +123,26 @@ def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
     if plan.overage:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OVERAGE
-    quota_reached_notify(tenant=tenant, metric=metric, limit=limit or 0)
+    quota_level_notify(tenant=tenant, metric=metric, limit=limit or 0, level=100)
     return None
 
 
-def quota_reached_notify(*, tenant: Tenant, metric: str, limit: int) -> bool:
-    return quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=100)
+def warning_threshold(limit: int) -> int:
+    """The use at which owners are warned: 80% of ``limit``, rounded up."""
+    return -(-limit * 8 // 10)
+
+
+def billing_url(tenant: Tenant) -> str:
+    return f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
+
+
+def owners_email(*, tenant: Tenant, subject: str, body: str) -> None:
+    """Email the workspace's owners once the transaction commits, from a task (a failing
+    mail server never fails the change that caused the email)."""
+    from .tasks import owners_email_task
+
+    owners = Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER)
+    enqueue_on_commit(owners_email_task, subject, body, list(owners.values_list("user__email", flat=True)))
 
 
 def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -> bool:
@@ -141,12 +155,7 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
             )
     except IntegrityError:
         return False
-    owners = list(
-        Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER).values_list(
-            "user__email", flat=True
-        )
-    )
-    url = f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
+    url = billing_url(tenant)
     if metric in QUOTAS and metric not in UsageCounter.Metric.values:
         words = quota_words(metric, limit)
         subject = f"{tenant.name}: {level}% of your plan's {QUOTAS[metric][1]} used"
@@ -170,9 +179,7 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
             f"this month.\n\nVisitors now get your bot's fallback text and an offer to reach a person "
             f"instead of AI answers. Upgrade your plan to restore AI answers at once:\n{url}\n"
         )
-    from .tasks import owners_email_task
-
-    enqueue_on_commit(owners_email_task, subject, body, owners)
+    owners_email(tenant=tenant, subject=subject, body=body)
     logger.info("quota notice sent tenant=%s metric=%s", tenant.pk, metric)
     return True
 

@@ -29,6 +29,8 @@ from tenants.models import Membership, Tenant
 from . import stripe_client
 from .models import BillingAccount, BillingAuditEvent, StripeEvent
 from .plans import BY_CODE, plan_get
+from .selectors import grace_ends
+from .services import billing_url, owners_email
 
 logger = logging.getLogger(__name__)
 
@@ -377,18 +379,10 @@ def _subscription_apply(account: BillingAccount, subscription: dict) -> BillingA
 
 def _payment_failed_notify(account: BillingAccount, invoice: dict) -> None:
     tenant = account.tenant
-    owners = list(
-        Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER).values_list(
-            "user__email", flat=True
-        )
-    )
-    grace_ends = (account.past_due_since or timezone.now()) + timedelta(days=settings.BILLING_GRACE_DAYS)
     body = (
         f"The payment for your workspace {tenant.name} failed.\n\n"
-        f"Everything keeps working until {grace_ends:%d %B %Y}; after that your widgets answer with "
-        f"their offline text and the dashboard is read-only until the payment goes through. "
-        f"Update your card here:\nhttps://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/\n"
+        f"Everything keeps working until {grace_ends(account):%d %B %Y}; after that your widgets "
+        f"answer with their offline text and the dashboard is read-only until the payment goes "
+        f"through. Update your card here:\n{billing_url(tenant)}\n"
     )
-    from .tasks import owners_email_task
-
-    enqueue_on_commit(owners_email_task, f"{tenant.name}: payment failed", body, owners)
+    owners_email(tenant=tenant, subject=f"{tenant.name}: payment failed", body=body)
