@@ -10,11 +10,12 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from tenants.models import Invitation, Membership, Tenant
-from tenants.services.team import INVITATION_MAX_AGE
+from tenants.models import Tenant
+from tenants.services.team import seats_taken
 
 from .models import BillingAccount, QuotaNotice, UsageCounter
 from .plans import QUOTAS, Plan
+from .quotas import quota_limit
 from .services import DAILY, tenant_period
 
 # How the apps above billing count what a quota limits, in the tenant's schema
@@ -73,17 +74,11 @@ def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
     """Each quota's use now (measured in the tenant's schema; the caller enters it)."""
     used = {
         "ai_answers": usage_value(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS),
-        "seats": Membership.objects.filter(tenant=tenant).count()
-        + Invitation.objects.filter(
-            tenant=tenant,
-            accepted_at__isnull=True,
-            revoked_at__isnull=True,
-            sent_at__gt=timezone.now() - INVITATION_MAX_AGE,
-        ).count(),
+        "seats": seats_taken(tenant),
     }
     for quota, measure in _usage_measures.items():
         used[quota] = measure()
-    return [QuotaUse(q, QUOTAS[q][1], used.get(q, 0), plan.quota(q)) for q in QUOTAS]
+    return [QuotaUse(q, QUOTAS[q][1], used.get(q, 0), quota_limit(tenant, q, plan)) for q in QUOTAS]
 
 
 def daily_answers(tenant: Tenant, *, today: date | None = None) -> list[tuple[date, int]]:

@@ -99,18 +99,18 @@ def usage_refund(*, tenant_id: int, metric: str) -> None:
         )
 
 
-def answer_credit_take(tenant: Tenant, *, own_key: bool) -> str | None:
+def answer_credit_take(tenant: Tenant, *, own_key: bool, plan=None) -> str | None:
     """Count one AI answer before the provider is called. The tenant's own key: counted
     apart, unlimited. Platform credits: against the plan's monthly quota; past it, plans
     with overage count it as overage (billed through Stripe's meter), others refuse (the
     owners are told once a period). Owners are also told at 80%. Returns the metric
-    counted, or None (no AI answer)."""
+    counted, or None (no AI answer). ``plan``: the tenant's, if the caller has read it."""
     from .quotas import quota_limit, tenant_plan
 
     if own_key:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OWN_KEY, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OWN_KEY
-    plan = tenant_plan(tenant)
+    plan = plan or tenant_plan(tenant)
     limit = quota_limit(tenant, "ai_answers", plan)
     metric = UsageCounter.Metric.AI_ANSWERS
     value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit)

@@ -78,10 +78,15 @@ def _audit(tenant: Tenant, actor, action: str, **detail) -> None:
     )
 
 
-def _choice(plan_code: str, interval: str):
+def _plan(plan_code: str):
     plan = BY_CODE.get(plan_code)
     if plan is None:
         raise ValidationFailed(errors={"plan": [{"code": "invalid", "message": "Choose one of the plans."}]})
+    return plan
+
+
+def _choice(plan_code: str, interval: str):
+    plan = _plan(plan_code)
     if interval not in INTERVALS:
         raise ValidationFailed(
             errors={"interval": [{"code": "invalid", "message": "Choose monthly or yearly billing."}]}
@@ -147,9 +152,7 @@ def _overage_price() -> str:
 @transaction.atomic
 def staff_plan_grant(*, tenant: Tenant, plan_code: str, by, reason: str = "") -> None:
     """Platform staff put a tenant on a plan by hand (audited)."""
-    plan = BY_CODE.get(plan_code)
-    if plan is None:
-        raise ValidationFailed(errors={"plan": [{"code": "invalid", "message": "Choose one of the plans."}]})
+    plan = _plan(plan_code)
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
     _plan_apply(tenant, plan.code)

@@ -130,10 +130,14 @@ def answer_prepare(
         raise
 
 
-def _credit_take(tenant: Tenant, choice: ProviderChoice) -> str | None:
-    """Count one AI answer before the provider is called (billing.services.answer_credit_take):
-    the metric counted, or None over quota."""
-    return answer_credit_take(tenant, own_key=choice.own_key)
+def _provider_and_credit(tenant: Tenant, bot) -> tuple[ProviderChoice, str | None]:
+    """The provider for ``bot`` under the tenant's plan (own keys only where it allows them),
+    and one AI answer counted before the provider is called
+    (billing.services.answer_credit_take): the metric counted, or None over quota. Raises
+    ProviderError when the bot is misconfigured."""
+    plan = tenant_plan(tenant)
+    choice = provider_for(bot, own_keys_allowed=plan.own_llm_key)
+    return choice, answer_credit_take(tenant, own_key=choice.own_key, plan=plan)
 
 
 def _llm_request(
@@ -206,12 +210,10 @@ def _prepare_claimed(prepared, tenant, conversation, visitor_message, contact) -
     if billing_restricted(tenant):  # unpaid past the grace period: the offline text, no LLM
         return canned(bot.unavailable_text, Outcome.FALLBACK)
     try:
-        choice = provider_for(bot, own_keys_allowed=tenant_plan(tenant).own_llm_key)
+        choice, metric = _provider_and_credit(tenant, bot)
     except ProviderError as error:
         logger.warning("bot misconfigured widget=%s: %s", widget.pk, error)
         return canned(bot.unavailable_text, Outcome.FALLBACK)
-
-    metric = _credit_take(tenant, choice)
     if metric is None:
         return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
     prepared.metric = metric
@@ -592,10 +594,9 @@ def answer_preview(*, tenant: Tenant, widget, question: str) -> dict:
         "model": "",
     }
     try:
-        choice = provider_for(bot, own_keys_allowed=tenant_plan(tenant).own_llm_key)
+        choice, metric = _provider_and_credit(tenant, bot)
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
-    metric = _credit_take(tenant, choice)
     if metric is None:
         return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
     kb_ids = snapshot.knowledge_base_ids or None

@@ -11,10 +11,10 @@ class KnowledgeConfig(AppConfig):
         from tenants.initializers import workspace_initializer_register
 
         from .models import Document, Source
-        from .services import knowledge_base_ensure_default, knowledge_storage_bytes
+        from .services import knowledge_base_ensure_default, knowledge_storage_mb
 
         workspace_initializer_register("knowledge.default_base", knowledge_base_ensure_default)
-        usage_measure_register("storage_mb", lambda: -(-knowledge_storage_bytes() // (1024 * 1024)))
+        usage_measure_register("storage_mb", knowledge_storage_mb)
         usage_measure_register("pages", Document.objects.count)
         onboarding_step_register(
             OnboardingStep(

@@ -46,9 +46,13 @@ def knowledge_storage_bytes() -> int:
 def _check_storage(tenant, adding: int) -> None:
     """The plan's knowledge storage, counted in bytes against its MB (a file of 1 byte past
     the limit is refused)."""
-    mb = 1024 * 1024
-    # In MB for the check, exact in bytes: ceil((used + adding) / MB) counts a started MB.
-    quota_require(tenant, "storage_mb", used=lambda: -(-(knowledge_storage_bytes() + adding) // mb), adding=0)
+    quota_require(tenant, "storage_mb", used=lambda: knowledge_storage_mb(adding), adding=0)
+
+
+def knowledge_storage_mb(adding: int = 0) -> int:
+    """The storage in MB as the plan counts it, with ``adding`` bytes more: a started MB
+    counts (exact to the byte against a limit in whole MB)."""
+    return -(-(knowledge_storage_bytes() + adding) // (1024 * 1024))
 
 
 def _queue(source: Source) -> Source:

@@ -23,7 +23,7 @@ from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from billing.quotas import tenant_plan
+from billing.quotas import quota_limit
 from saas.errors import ProblemError
 from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
 from tenants.views import shell_context
@@ -125,7 +125,7 @@ def source_state(source: Source) -> dict:
 
 def _storage(request) -> dict:
     used = services.knowledge_storage_bytes()
-    limit_mb = tenant_plan(request.tenant).storage_mb
+    limit_mb = quota_limit(request.tenant, "storage_mb")  # the plan's, with staff grants
     limit = limit_mb * 1024 * 1024 if limit_mb is not None else None
     return {
         "used": used,

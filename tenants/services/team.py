@@ -75,7 +75,7 @@ def invitation_create(
             _require_manager(by, target_role=previous.role)  # an admin cannot cancel an owner invite
         # A pending invitation holds a seat until it is accepted or revoked; re-inviting the
         # same address replaces its invitation and takes no second seat.
-        quota_require(tenant, "seats", used=lambda: _seats_taken(tenant, except_email=email))
+        quota_require(tenant, "seats", used=lambda: seats_taken(tenant, except_email=email))
         pending.update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=by.user)
         link = accept_url.format(token=invitation_token(invitation))
@@ -144,7 +144,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     return membership
 
 
-def _seats_taken(tenant: Tenant, *, except_email: str = "") -> int:
+def seats_taken(tenant: Tenant, *, except_email: str = "") -> int:
     """Members plus invitations that can still be accepted (each holds a seat), but
     ``except_email``'s."""
     pending = Invitation.objects.filter(
