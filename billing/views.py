@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from saas.errors import InvalidSignature, PayloadTooLarge, ProblemError, problem_response
-from tenants.dashboard import SECTIONS_BY_KEY, member_required
+from tenants.dashboard import dashboard_page
 from tenants.views import problem_message, shell_context
 
 from . import stripe_client
@@ -49,7 +49,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
 # --- the dashboard billing page (tenant hosts) -------------------------------------------------
 
 
-@member_required(SECTIONS_BY_KEY["billing"].roles)
+@dashboard_page("billing")
 def billing_page(request: HttpRequest):
     tenant = request.tenant
     plan = tenant_plan(tenant)
@@ -69,7 +69,6 @@ def billing_page(request: HttpRequest):
     peak = max((n for _, n in days), default=0) or 1
     context = shell_context(
         request,
-        "billing",
         plan=plan,
         plans=PLANS,
         account=account,
@@ -86,7 +85,7 @@ def billing_page(request: HttpRequest):
 
 
 @require_POST
-@member_required(SECTIONS_BY_KEY["billing"].roles)
+@dashboard_page("billing")
 def billing_checkout(request: HttpRequest):
     base = request.build_absolute_uri("/dashboard/billing/")
     try:
@@ -100,19 +99,19 @@ def billing_checkout(request: HttpRequest):
         )
     except ProblemError as error:
         messages.error(request, problem_message(error))
-        return redirect("billing")
+        return redirect("billing:page")
     except stripe_client.StripeError:
         logger.exception("checkout failed tenant=%s", request.tenant.pk)
         messages.error(request, "Stripe could not be reached. Nothing was changed; try again in a minute.")
-        return redirect("billing")
+        return redirect("billing:page")
     if url:
         return redirect(url)
     messages.success(request, f"You are now on the {tenant_plan(request.tenant).name} plan.")
-    return redirect("billing")
+    return redirect("billing:page")
 
 
 @require_POST
-@member_required(SECTIONS_BY_KEY["billing"].roles)
+@dashboard_page("billing")
 def billing_portal(request: HttpRequest):
     try:
         url = portal_start(
@@ -120,11 +119,11 @@ def billing_portal(request: HttpRequest):
         )
     except ProblemError as error:
         messages.error(request, problem_message(error))
-        return redirect("billing")
+        return redirect("billing:page")
     except stripe_client.StripeError:
         logger.exception("portal failed tenant=%s", request.tenant.pk)
         messages.error(request, "Stripe could not be reached. Try again in a minute.")
-        return redirect("billing")
+        return redirect("billing:page")
     return redirect(url)
 
 

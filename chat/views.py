@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
 from billing.selectors import quota_reached, usage_value
-from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
+from tenants.dashboard import dashboard_page
 from tenants.views import shell_context
 from widget_builder.models import Widget
 
@@ -115,7 +115,7 @@ def widget_for(widget_id: int) -> Widget:
 # --- conversations -----------------------------------------------------------------------
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("conversations")
 def conversation_list(request):
     filters = ConversationFilterForm(request.GET or None)
     conversations = filters.filtered(
@@ -132,7 +132,6 @@ def conversation_list(request):
     rows = [{"conversation": c, "contact": contact_label(c.contact)} for c in page.object_list]
     context = shell_context(
         request,
-        "conversations",
         filters=filters,
         is_filtered=any(request.GET.get(name) for name in filters.fields),
         page=page,
@@ -142,7 +141,7 @@ def conversation_list(request):
     return render(request, "chat/conversation_list.html", context)
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("conversations")
 def conversation_detail(request, conversation_id: int):
     conversation = get_object_or_404(
         Conversation.objects.select_related("contact", "widget"), pk=conversation_id
@@ -150,7 +149,6 @@ def conversation_detail(request, conversation_id: int):
     contact = conversation.contact
     context = shell_context(
         request,
-        "conversations",
         conversation=conversation,
         contact=contact,
         contact_name=contact_label(contact),
@@ -163,7 +161,7 @@ def conversation_detail(request, conversation_id: int):
     return render(request, "chat/conversation_detail.html", context)
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("conversations")
 def attachment_download(request, attachment_id: uuid.UUID):
     attachment = Attachment.objects.filter(public_id=attachment_id).first()
     if attachment is None:
@@ -174,7 +172,7 @@ def attachment_download(request, attachment_id: uuid.UUID):
 # --- per widget: bot settings, automations, playground -----------------------------------
 
 
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_bot(request, widget_id: int):
     widget = widget_for(widget_id)
     bot = bot_settings_for(widget)
@@ -183,10 +181,9 @@ def widget_bot(request, widget_id: int):
         form.save()
         logger.info("bot settings saved widget=%s by=%s", widget.pk, request.user.pk)
         messages.success(request, "Bot settings saved.")
-        return redirect("widget-bot", widget_id=widget.pk)
+        return redirect("chat:bot", widget_id=widget.pk)
     context = shell_context(
         request,
-        "widgets",
         widget=widget,
         bot=bot,
         form=form,
@@ -195,7 +192,7 @@ def widget_bot(request, widget_id: int):
     return render(request, "chat/widget_bot.html", context)
 
 
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_automations(request, widget_id: int, rule_id: int | None = None):
     """The widget's rules with the add form, or (``rule_id``) the edit form of one rule."""
     widget = widget_for(widget_id)
@@ -204,30 +201,30 @@ def widget_automations(request, widget_id: int, rule_id: int | None = None):
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         messages.success(request, f"Automation “{saved.name}” saved.")
-        return redirect("widget-automations", widget_id=widget.pk)
+        return redirect("chat:automations", widget_id=widget.pk)
     rules = (
         AutomationRule.objects.filter(widget=widget)
         .annotate(fire_count=Count("firings"), last_fired=Max("firings__fired_at"))
         .order_by("position", "id")
     )
-    context = shell_context(request, "widgets", widget=widget, rules=rules, form=form, editing=rule)
+    context = shell_context(request, widget=widget, rules=rules, form=form, editing=rule)
     return render(request, "chat/widget_automations.html", context)
 
 
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_automation_delete(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
     rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
     if request.method == "POST":
         rule.delete()
         messages.success(request, f"Automation “{rule.name}” deleted.")
-        return redirect("widget-automations", widget_id=widget.pk)
-    context = shell_context(request, "widgets", widget=widget, rule=rule)
+        return redirect("chat:automations", widget_id=widget.pk)
+    context = shell_context(request, widget=widget, rule=rule)
     return render(request, "chat/widget_automation_delete.html", context)
 
 
 @require_POST
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_automation_toggle(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
     rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
@@ -235,7 +232,7 @@ def widget_automation_toggle(request, widget_id: int, rule_id: int):
     rule.save(update_fields=["is_enabled"])
     state = "enabled" if rule.is_enabled else "disabled"
     messages.success(request, f"Automation “{rule.name}” {state}.")
-    return redirect("widget-automations", widget_id=widget.pk)
+    return redirect("chat:automations", widget_id=widget.pk)
 
 
 def _preview_rows(result: dict) -> dict:
@@ -260,7 +257,7 @@ def _preview_rows(result: dict) -> dict:
     }
 
 
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_playground(request, widget_id: int):
     widget = widget_for(widget_id)
     form = PlaygroundForm(request.POST or None)
@@ -268,5 +265,5 @@ def widget_playground(request, widget_id: int):
     if request.method == "POST" and form.is_valid():
         preview = answer_preview(tenant=request.tenant, widget=widget, question=form.cleaned_data["question"])
         result = _preview_rows(preview)
-    context = shell_context(request, "widgets", widget=widget, form=form, result=result)
+    context = shell_context(request, widget=widget, form=form, result=result)
     return render(request, "chat/widget_playground.html", context)

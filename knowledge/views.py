@@ -10,7 +10,6 @@ import logging
 import re
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from billing.quotas import quota_limit
 from saas.errors import ProblemError
-from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
+from tenants.dashboard import can_manage, dashboard_page
 from tenants.views import shell_context
 
 from . import services
@@ -85,15 +84,6 @@ def _source(kb: KnowledgeBase, source_id: int) -> Source:
     return get_object_or_404(Source, pk=source_id, knowledge_base=kb)
 
 
-def _can_manage(request) -> bool:
-    return request.membership.role in MANAGERS
-
-
-def _require_manager(request) -> None:
-    if not _can_manage(request):
-        raise PermissionDenied("Your role in this workspace does not include changing knowledge.")
-
-
 def _report_text(report) -> str:
     if not isinstance(report, dict) or not report:
         return ""
@@ -138,16 +128,14 @@ def _storage(request) -> dict:
 # --- knowledge bases -----------------------------------------------------------------------
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def knowledge_base_list(request):
     form = KnowledgeBaseForm(request.POST or None, prefix="kb")
-    if request.method == "POST":
-        _require_manager(request)
-        if form.is_valid():
-            kb = form.save()
-            logger.info("knowledge base created kb=%s by=%s", kb.pk, request.user.pk)
-            messages.success(request, f"Knowledge base “{kb.name}” created. Add its first sources below.")
-            return redirect("knowledge-base", kb_id=kb.pk)
+    if request.method == "POST" and form.is_valid():
+        kb = form.save()
+        logger.info("knowledge base created kb=%s by=%s", kb.pk, request.user.pk)
+        messages.success(request, f"Knowledge base “{kb.name}” created. Add its first sources below.")
+        return redirect("knowledge:base", kb_id=kb.pk)
     bases = KnowledgeBase.objects.annotate(
         source_count=_count(Source, "knowledge_base"),
         document_count=_count(Document, "knowledge_base"),
@@ -155,10 +143,9 @@ def knowledge_base_list(request):
     ).order_by("name", "id")
     context = shell_context(
         request,
-        "knowledge",
         bases=bases,
         form=form,
-        can_manage=_can_manage(request),
+        can_manage=can_manage(request),
         storage=_storage(request),
     )
     return render(request, "knowledge/list.html", context)
@@ -215,14 +202,13 @@ def _add_forms(data=None, files=None, panel: str = "") -> dict:
     }
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def knowledge_base_detail(request, kb_id: int):
     """The knowledge base's sources with their status, and the add-source panel."""
     kb = _kb(kb_id)
     panel = request.POST.get("add", "") if request.method == "POST" else request.GET.get("add", "")
     panel = panel if panel in ADD_PANELS else ""
     if request.method == "POST":
-        _require_manager(request)
         if not panel:
             raise Http404
         forms = _add_forms(request.POST, request.FILES, panel)
@@ -230,7 +216,7 @@ def knowledge_base_detail(request, kb_id: int):
         if added and not forms[panel].errors:
             noun = "source" if added == 1 else "sources"
             messages.success(request, f"{added} {noun} added. Processing starts in a moment.")
-            return redirect("knowledge-base", kb_id=kb.pk)
+            return redirect("knowledge:base", kb_id=kb.pk)
         if added:  # some files of several were refused: say so, keep the reasons shown
             messages.success(request, f"{added} of the files added; the others were refused (see below).")
     else:
@@ -252,39 +238,36 @@ def knowledge_base_detail(request, kb_id: int):
     ]
     context = shell_context(
         request,
-        "knowledge",
         kb=kb,
         rows=rows,
         any_active=any(row["active"] for row in rows),
         forms=forms,
         panel=panel or "file",
         qa_rows=forms["qa"].rows(),
-        can_manage=_can_manage(request),
+        can_manage=can_manage(request),
         storage=_storage(request),
-        status_url=reverse("knowledge-status", kwargs={"kb_id": kb.pk}),
+        status_url=reverse("knowledge:status", kwargs={"kb_id": kb.pk}),
     )
     return render(request, "knowledge/detail.html", context)
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def knowledge_base_status(request, kb_id: int):
     """Each source's status and progress, for the page's polling."""
     kb = _kb(kb_id)
     sources = [
         source_state(s) for s in Source.objects.filter(knowledge_base=kb).order_by("-created_at", "-id")
     ]
-    response = JsonResponse(
+    return JsonResponse(
         {
             "sources": sources,
             "active": any(s["status"] in ACTIVE for s in sources),
             "reembedding": kb.reembedding,
         }
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
-@member_required(MANAGERS)
+@dashboard_page("knowledge", manage=True)
 def knowledge_base_settings(request, kb_id: int):
     kb = _kb(kb_id)
     has_chunks = Chunk.objects.filter(knowledge_base=kb).exists()
@@ -318,25 +301,22 @@ def knowledge_base_settings(request, kb_id: int):
             )
         else:
             messages.success(request, "Settings saved.")
-        return redirect("knowledge-settings", kb_id=kb.pk)
+        return redirect("knowledge:settings", kb_id=kb.pk)
     kb.refresh_from_db()  # the page shows what is stored, not the rejected input
     context = shell_context(
         request,
-        "knowledge",
         kb=kb,
         form=form,
         embedding=embedding,
         has_key=bool(kb.embedding_api_key_encrypted),
     )
-    response = render(request, "knowledge/settings.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "knowledge/settings.html", context)
 
 
 # --- sources -------------------------------------------------------------------------------
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def source_detail(request, kb_id: int, source_id: int):
     """The documents a source produced (one per file or page)."""
     kb = _kb(kb_id)
@@ -346,20 +326,19 @@ def source_detail(request, kb_id: int, source_id: int):
     rows = [{"document": d, "link": web_link(d.url)} for d in page.object_list]
     context = shell_context(
         request,
-        "knowledge",
         kb=kb,
         source=source,
         state=source_state(source),
         link=web_link(source.url),
         page=page,
         rows=rows,
-        can_manage=_can_manage(request),
+        can_manage=can_manage(request),
     )
     return render(request, "knowledge/source.html", context)
 
 
 @require_POST
-@member_required(MANAGERS)
+@dashboard_page("knowledge", manage=True)
 def source_retry(request, kb_id: int, source_id: int):
     """Process a failed source again, or re-sync a web source now."""
     kb = _kb(kb_id)
@@ -370,10 +349,10 @@ def source_retry(request, kb_id: int, source_id: int):
         services.source_retry(source=source)
         verb = "Retrying" if source.status == Source.Status.FAILED else "Syncing"
         messages.success(request, f"{verb} “{source.title}”.")
-    return redirect("knowledge-base", kb_id=kb.pk)
+    return redirect("knowledge:base", kb_id=kb.pk)
 
 
-@member_required(MANAGERS)
+@dashboard_page("knowledge", manage=True)
 def source_delete(request, kb_id: int, source_id: int):
     kb = _kb(kb_id)
     source = _source(kb, source_id)
@@ -382,16 +361,16 @@ def source_delete(request, kb_id: int, source_id: int):
         services.source_delete(source=source)
         logger.info("knowledge source deleted kb=%s source=%s by=%s", kb.pk, source_id, request.user.pk)
         messages.success(request, f"“{title}” deleted with its documents and chunks.")
-        return redirect("knowledge-base", kb_id=kb.pk)
+        return redirect("knowledge:base", kb_id=kb.pk)
     counts = {
         "documents": Document.objects.filter(source=source).count(),
         "chunks": Chunk.objects.filter(source=source).count(),
     }
-    context = shell_context(request, "knowledge", kb=kb, source=source, counts=counts)
+    context = shell_context(request, kb=kb, source=source, counts=counts)
     return render(request, "knowledge/source_delete.html", context)
 
 
-@member_required(MANAGERS)
+@dashboard_page("knowledge", manage=True)
 def source_qa_edit(request, kb_id: int, source_id: int):
     """Replace the pairs of a Q&A source (it is re-ingested; unchanged pairs embed nothing)."""
     kb = _kb(kb_id)
@@ -408,14 +387,14 @@ def source_qa_edit(request, kb_id: int, source_id: int):
                 add_problem(form, error)
             else:
                 messages.success(request, f"“{source.title}” saved. Processing starts in a moment.")
-                return redirect("knowledge-base", kb_id=kb.pk)
+                return redirect("knowledge:base", kb_id=kb.pk)
     else:
         form = QaSourceForm(prefix="qa", initial={"title": source.title}, pairs=source.qa_pairs)
-    context = shell_context(request, "knowledge", kb=kb, source=source, form=form, qa_rows=form.rows())
+    context = shell_context(request, kb=kb, source=source, form=form, qa_rows=form.rows())
     return render(request, "knowledge/qa_edit.html", context)
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def document_detail(request, kb_id: int, document_id: int):
     """A document's chunks in order: what retrieval can find and the bot can quote."""
     kb = _kb(kb_id)
@@ -429,7 +408,6 @@ def document_detail(request, kb_id: int, document_id: int):
     page = Paginator(chunks, PER_PAGE).get_page(request.GET.get("page"))
     context = shell_context(
         request,
-        "knowledge",
         kb=kb,
         source=document.source,
         document=document,
@@ -491,7 +469,7 @@ def _run_searches(kb: KnowledgeBase, query: str) -> dict:
     }
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("knowledge")
 def knowledge_base_search(request, kb_id: int):
     """What retrieval returns for a question, fused and per method: why the bot answered
     as it did."""
@@ -501,7 +479,6 @@ def knowledge_base_search(request, kb_id: int):
     results = _run_searches(kb, query) if query and ingested else None
     context = shell_context(
         request,
-        "knowledge",
         kb=kb,
         query=query,
         ingested=ingested,

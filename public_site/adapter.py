@@ -10,13 +10,13 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request) -> str:
         # After sign-in (or confirming the email address) people go to their workspace;
         # with one workspace the picker forwards them at once.
-        return reverse("workspaces")
+        return reverse("public_site:workspaces")
 
     def get_signup_redirect_url(self, request) -> str:
-        return reverse("workspaces")
+        return reverse("public_site:workspaces")
 
     def get_email_verification_redirect_url(self, email_address) -> str:
-        return reverse("workspaces")
+        return reverse("public_site:workspaces")
 
     def logout(self, request) -> None:
         # Signing out here also ends the workspace sessions this session opened.

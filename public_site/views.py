@@ -90,7 +90,7 @@ def workspaces(request):
         .order_by("tenant__name")
     )
     if len(memberships) == 1 and memberships[0].tenant.status == Tenant.Status.ACTIVE:
-        return redirect("workspace-open", slug=memberships[0].tenant.slug)
+        return redirect("public_site:workspace-open", slug=memberships[0].tenant.slug)
     return render(request, "public_site/workspaces.html", {"memberships": memberships})
 
 
@@ -154,7 +154,7 @@ def invitation(request, token: str):
             error = InvitationUsed("Sign in to open the workspace.")
             return render(request, "public_site/invitation_problem.html", {"error": error}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("workspace-open", slug=invite.tenant.slug)
+        return redirect("public_site:workspace-open", slug=invite.tenant.slug)
     else:
         return redirect(context["login_next"])
 
@@ -162,4 +162,4 @@ def invitation(request, token: str):
         team_services.invitation_accept(invitation=invite, user=user)
     except InvitationUsed as error:
         return render(request, "public_site/invitation_problem.html", {"error": error}, status=410)
-    return redirect("workspace-open", slug=invite.tenant.slug)
+    return redirect("public_site:workspace-open", slug=invite.tenant.slug)

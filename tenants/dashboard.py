@@ -1,7 +1,10 @@
 """The tenant dashboard shell: who may open which section, and the onboarding checklist.
 
 Sections are data (one list, one place): the navigation, the role checks and the role
-matrix test all read :data:`SECTIONS`. Feature apps contribute onboarding steps through
+matrix test all read :data:`SECTIONS`. Every dashboard page is declared with one
+decorator, :func:`dashboard_page`, naming its section: the section says who may open its
+pages (``roles``) and who may change what they show (``manage_roles``: every POST, and the
+pages that exist only to change settings). Feature apps contribute onboarding steps through
 :func:`onboarding_step_register` (the registry keeps the dependency direction).
 """
 
@@ -11,8 +14,10 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.cache import patch_cache_control
 
 from .models import Membership
 
@@ -24,8 +29,13 @@ MANAGERS = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 class Section:
     key: str
     label: str
-    roles: frozenset[str]
+    roles: frozenset[str]  # who may open the section's pages
+    manage_roles: frozenset[str] = MANAGERS  # who may change what they show
     ready: bool = False  # False: the page says plainly that the feature is not built yet
+
+    @property
+    def path(self) -> str:
+        return f"/dashboard/{self.key}/"
 
 
 SECTIONS: list[Section] = [
@@ -39,33 +49,51 @@ SECTIONS: list[Section] = [
     Section("api", "API", MANAGERS, ready=True),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}
+HOME = Section("home", "Dashboard", ALL_ROLES, ready=True)  # the landing page
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def member_required(roles: frozenset[str] = ALL_ROLES):
-    """View decorator: a signed-in member of this tenant with one of ``roles``.
+def dashboard_page(section: str, *, manage: bool = False):
+    """Declare a dashboard page of ``section`` (a key of :data:`SECTIONS`, or "home").
 
-    Anonymous: redirect to sign in. Not a member: 404 (do not confirm the workspace exists).
-    A member without the role: 403. The membership is put on ``request.membership``.
+    A signed-in member whose role the section allows: ``roles`` to read it, ``manage_roles``
+    to post to it (or to open it at all with ``manage=True``, for pages that exist only to
+    change settings). Anonymous: redirect to sign in. Not a member: 404 (do not confirm the
+    workspace exists). A member without the role: 403. Sets ``request.membership`` and
+    ``request.section``; the page is never cached (it may show visitors' personal data).
     """
+    found = HOME if section == HOME.key else SECTIONS_BY_KEY[section]
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
-                from django.contrib.auth.views import redirect_to_login
-
                 return redirect_to_login(request.get_full_path())
-            membership = Membership.objects.filter(tenant=request.tenant, user=request.user).first()
+            membership = membership_of(request)
             if membership is None:
                 raise Http404
-            if membership.role not in roles:
+            changing = manage or request.method not in READ_METHODS
+            if membership.role not in (found.manage_roles if changing else found.roles):
                 raise PermissionDenied("Your role in this workspace does not include this page.")
-            request.membership = membership
-            return view(request, *args, **kwargs)
+            request.membership, request.section = membership, found
+            response = view(request, *args, **kwargs)
+            patch_cache_control(response, no_store=True)
+            return response
 
+        wrapper.dashboard_section = found  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def membership_of(request) -> Membership | None:
+    """The signed-in user's membership in the request's tenant (None for outsiders)."""
+    return Membership.objects.filter(tenant=request.tenant, user=request.user).first()
+
+
+def can_manage(request) -> bool:
+    """Whether the page's viewer may change what it shows (for showing the controls)."""
+    return request.membership.role in request.section.manage_roles
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from saas.errors import ProblemError
 
 from . import services
-from .dashboard import SECTIONS, SECTIONS_BY_KEY, member_required, onboarding_checklist
+from .dashboard import SECTIONS, dashboard_page, onboarding_checklist
 from .hosts import public_url
 from .models import ApiKey, Invitation, Membership
 from .selectors import tenant_usage_counts
@@ -22,7 +22,7 @@ from .services import team as team_services
 
 
 def root(request):
-    return redirect("dashboard")
+    return redirect("tenants:dashboard")
 
 
 def sign_in(request):
@@ -54,7 +54,7 @@ def sign_out(request):
     return redirect(public_url(request, "/"))
 
 
-@member_required()
+@dashboard_page("home")
 def dashboard(request):
     counts = tenant_usage_counts([request.tenant])[request.tenant.pk]
     checklist = onboarding_checklist()
@@ -68,34 +68,26 @@ def dashboard(request):
     return render(request, "tenants/dashboard.html", context)
 
 
-def section(request, key: str):
-    """A dashboard section whose feature is not built yet: says so, shows no fake data."""
-    found = SECTIONS_BY_KEY.get(key)
-    if found is None or found.ready:
-        raise Http404
-
-    @member_required(found.roles)
-    def view(request):
-        return render(request, "tenants/section_pending.html", shell_context(request, key))
-
-    return view(request)
+def section_pending(request):
+    """A dashboard section whose feature is not built yet: says so, shows no fake data.
+    Routed once per such section, under its own ``dashboard_page`` (tenants.urls)."""
+    return render(request, "tenants/section_pending.html", shell_context(request))
 
 
 def visible_sections(membership: Membership) -> list:
     return [s for s in SECTIONS if membership.role in s.roles]
 
 
-@member_required(SECTIONS_BY_KEY["team"].roles)
+@dashboard_page("team")
 def team(request):
     if request.method == "POST":
         try:
             _team_action(request)
         except ProblemError as error:
             messages.error(request, problem_message(error))
-        return redirect("team")
+        return redirect("tenants:team")
     context = shell_context(
         request,
-        "team",
         members=Membership.objects.filter(tenant=request.tenant)
         .select_related("user")
         .order_by("user__email"),
@@ -107,10 +99,10 @@ def team(request):
     return render(request, "tenants/team.html", context)
 
 
-def shell_context(request, key: str, **extra) -> dict:
-    """What every dashboard section page needs, plus its own data."""
+def shell_context(request, **extra) -> dict:
+    """What every dashboard page needs (its section, the navigation), plus its own data."""
     return {
-        "section": SECTIONS_BY_KEY[key],
+        "section": request.section,
         "sections": visible_sections(request.membership),
         "membership": request.membership,
         **extra,
@@ -159,7 +151,7 @@ def _team_action(request) -> None:
         raise Http404
 
 
-@member_required(SECTIONS_BY_KEY["api"].roles)
+@dashboard_page("api")
 def api_keys(request):
     """API keys: create (the secret is shown on this response only), list, revoke."""
     secret = None
@@ -169,7 +161,7 @@ def api_keys(request):
                 key = get_object_or_404(ApiKey, pk=posted_id(request, "key"), tenant=request.tenant)
                 key_services.api_key_revoke(key=key, by=request.membership)
                 messages.success(request, f"Key “{key.name}” revoked: it stopped working at once.")
-                return redirect("api-keys")
+                return redirect("tenants:api-keys")
             key, secret = key_services.api_key_create(
                 tenant=request.tenant,
                 name=request.POST.get("name", ""),
@@ -178,14 +170,11 @@ def api_keys(request):
             )
         except ProblemError as error:
             messages.error(request, problem_message(error))
-            return redirect("api-keys")
+            return redirect("tenants:api-keys")
     context = shell_context(
         request,
-        "api",
         keys=ApiKey.objects.filter(tenant=request.tenant, revoked_at__isnull=True),
         secret=secret,
         roles=ApiKey.Role.choices,
     )
-    response = render(request, "tenants/api_keys.html", context)
-    response["Cache-Control"] = "no-store"  # the page may carry a secret
-    return response
+    return render(request, "tenants/api_keys.html", context)  # never cached (dashboard_page)

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from billing.quotas import tenant_plan
 from saas.errors import ValidationFailed
-from tenants.dashboard import ALL_ROLES, MANAGERS, member_required
-from tenants.hosts import public_url
+from tenants.dashboard import dashboard_page
+from tenants.hosts import public_reverse, public_url
 from tenants.views import shell_context
 
 from . import services
@@ -23,25 +23,25 @@ from .runtime_views import embed_snippet
 from .selectors import widget_public_config
 
 
-@member_required(ALL_ROLES)
+@dashboard_page("widgets")
 def widget_list(request):
-    context = shell_context(request, "widgets", widgets=Widget.objects.all())
+    context = shell_context(request, widgets=Widget.objects.all())
     return render(request, "widget_builder/list.html", context)
 
 
 @require_POST
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_new(request):
     name = (request.POST.get("name") or "").strip()[:120] or "New widget"
     try:
         widget = services.widget_create(tenant=request.tenant, name=name)
     except services.QuotaExceeded as error:
         messages.error(request, error.detail)
-        return redirect("widgets")
-    return redirect("widget-edit", widget_id=widget.pk)
+        return redirect("widget_builder:list")
+    return redirect("widget_builder:edit", widget_id=widget.pk)
 
 
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
     form = WidgetSettingsForm(
@@ -81,33 +81,32 @@ def widget_edit(request, widget_id: int):
             messages.success(
                 request, "Published: visitors see it now." if "publish" in request.POST else "Draft saved."
             )
-            return redirect("widget-edit", widget_id=widget.pk)
+            return redirect("widget_builder:edit", widget_id=widget.pk)
     base = public_url(request, "")
     context = shell_context(
         request,
-        "widgets",
         widget=widget,
         form=form,
         snippet=embed_snippet(base_url=base, widget_key=widget.key),
         preview_config=json.dumps({**widget_public_config(widget), "key": widget.key}),
-        loader_url=f"{base}/w/v1/loader.js",
-        test_url=f"{base}/w/v1/test/{widget.key}",
+        loader_url=public_reverse(request, "widget_builder:loader"),
+        test_url=public_reverse(request, "widget_builder:test-page", widget.key),
         unpublished=widget.published_config != widget_public_config(widget),
     )
     return render(request, "widget_builder/edit.html", context)
 
 
 @require_POST
-@member_required(MANAGERS)
+@dashboard_page("widgets", manage=True)
 def widget_rotate_secret(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
     services.widget_identity_secret_rotate(widget=widget)
     messages.success(request, "New identity secret created; the old one stopped working.")
-    return redirect("widget-edit", widget_id=widget.pk)
+    return redirect("widget_builder:edit", widget_id=widget.pk)
 
 
 @require_POST
-@member_required(ALL_ROLES)
+@dashboard_page("widgets")
 def widget_snippet_copied(request, widget_id: int):
     Widget.objects.filter(pk=widget_id, snippet_copied_at__isnull=True).update(
         snippet_copied_at=timezone.now()

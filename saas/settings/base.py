@@ -258,8 +258,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Tenant hosts have no login form of their own: "login" there sends people to the public
 # host's sign-in, which hands them back with a one-time token (tenants.views).
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 
 # django-allauth, public host only: email + password, verified email before first sign-in.
 ACCOUNT_ADAPTER = "public_site.adapter.AccountAdapter"

@@ -23,7 +23,7 @@ from tenants.models import Tenant
 from ..conftest import PUBLIC_HOST
 from .conftest import SECRET
 
-WEBHOOK = "/billing/stripe/webhook/"
+WEBHOOK = "/billing/stripe/webhook"
 
 
 @pytest.fixture
@@ -156,6 +156,23 @@ def test_a_duplicate_event_has_one_effect(tenant_a, stripe_on):
         subscriptions.stripe_event_process(pk)
     assert set(StripeEvent.objects.values_list("attempts", flat=True)) == {1}
     assert plan_of(tenant_a) == "pro"
+
+
+def test_the_address_stripe_endpoints_were_registered_with_still_delivers(tenant_a, stripe_on):
+    """Webhook paths lost their trailing slash (docs/architecture.md, URLs); endpoints
+    registered in Stripe before that still deliver, and the same event is stored once."""
+    event = checkout(tenant_a, stripe_on)[-1]
+    payload, header = stripe_on.sign(event, SECRET)
+    for path in (WEBHOOK + "/", WEBHOOK):
+        response = Client().post(
+            path,
+            payload,
+            content_type="application/json",
+            HTTP_HOST=PUBLIC_HOST,
+            HTTP_STRIPE_SIGNATURE=header,
+        )
+        assert response.status_code == 200, path
+    assert StripeEvent.objects.filter(event_id=event["id"]).count() == 1
 
 
 def test_concurrent_duplicate_deliveries_store_and_apply_one_event(tenant_a, stripe_on, django_db_blocker):

@@ -199,11 +199,11 @@ def test_role_matrix_for_every_new_page(as_role, tenant_a, cleanup_files, role):
         ("/dashboard/conversations/", everyone),
         (f"/dashboard/conversations/{conversation.pk}/", everyone),
         (f"/dashboard/conversations/attachments/{conversation.attachment.public_id}", everyone),
-        (f"/dashboard/widgets/{widget.pk}/bot", managers),
-        (f"/dashboard/widgets/{widget.pk}/automations", managers),
-        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}", managers),
-        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}/delete", managers),
-        (f"/dashboard/widgets/{widget.pk}/playground", managers),
+        (f"/dashboard/widgets/{widget.pk}/bot/", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations/", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}/", managers),
+        (f"/dashboard/widgets/{widget.pk}/automations/{rule.pk}/delete/", managers),
+        (f"/dashboard/widgets/{widget.pk}/playground/", managers),
     ]
     client = as_role(role)
     for path, allowed in pages:
@@ -234,9 +234,9 @@ def test_widget_pages_are_linked_from_the_builder_and_the_list(owner, as_role, t
     for path in ("/dashboard/widgets/", f"/dashboard/widgets/{widget.pk}/"):
         page = owner.get(path).content.decode()
         for target in ("bot", "automations", "playground"):
-            assert f'href="/dashboard/widgets/{widget.pk}/{target}"' in page, (path, target)
+            assert f'href="/dashboard/widgets/{widget.pk}/{target}/"' in page, (path, target)
     agent_list = as_role("agent").get("/dashboard/widgets/").content.decode()
-    assert f"/dashboard/widgets/{widget.pk}/bot" not in agent_list
+    assert f"/dashboard/widgets/{widget.pk}/bot/" not in agent_list
 
 
 # --- tenant isolation --------------------------------------------------------------------
@@ -256,15 +256,15 @@ def test_other_tenants_ids_are_not_found(owner, tenant_a, tenant_b, cleanup_file
         f"/dashboard/conversations/attachments/{foreign.attachment.public_id}",
         "/dashboard/conversations/attachments/00000000-0000-4000-8000-000000000000",
         "/dashboard/conversations/attachments/not-a-uuid",
-        f"/dashboard/widgets/{foreign_widget.pk}/bot",
-        f"/dashboard/widgets/{foreign_widget.pk}/automations",
-        f"/dashboard/widgets/{foreign_widget.pk}/playground",
-        f"/dashboard/widgets/{_widget(tenant_a).pk}/automations/{foreign_rule.pk}",
+        f"/dashboard/widgets/{foreign_widget.pk}/bot/",
+        f"/dashboard/widgets/{foreign_widget.pk}/automations/",
+        f"/dashboard/widgets/{foreign_widget.pk}/playground/",
+        f"/dashboard/widgets/{_widget(tenant_a).pk}/automations/{foreign_rule.pk}/",
     ]
     for path in paths:
         assert owner.get(path).status_code == 404, path
     assert (
-        owner.post(f"/dashboard/widgets/{foreign_widget.pk}/playground", {"question": "hi"}).status_code
+        owner.post(f"/dashboard/widgets/{foreign_widget.pk}/playground/", {"question": "hi"}).status_code
         == 404
     )
     with tenant_context(tenant_b.tenant):
@@ -419,7 +419,7 @@ def test_payloads_in_messages_stay_inert(owner, tenant_a, cleanup_files):
 def test_api_key_is_write_only_encrypted_and_never_logged(owner, tenant_a, caplog):
     caplog.set_level(logging.DEBUG)
     widget = _widget(tenant_a)
-    url = f"/dashboard/widgets/{widget.pk}/bot"
+    url = f"/dashboard/widgets/{widget.pk}/bot/"
     with tenant_context(tenant_a.tenant):
         kb = KnowledgeBase.objects.create(name="MARKER-A handbook")
 
@@ -465,7 +465,7 @@ def test_api_key_is_write_only_encrypted_and_never_logged(owner, tenant_a, caplo
 
 
 def test_own_key_is_required_when_none_is_stored(owner, tenant_a):
-    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot"
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot/"
     response = owner.post(url, _bot_form(provider="anthropic", key_source="own"))
     assert response.status_code == 200 and "api_key" in response.context["form"].errors
     for values in ({"temperature": "-0.1"}, {"max_answer_tokens": "40"}, {"attachment_max_mb": "21"}):
@@ -476,7 +476,7 @@ def test_own_key_is_required_when_none_is_stored(owner, tenant_a):
 @pytest.mark.usefixtures("own_keys_allowed")
 def test_server_address_must_be_public(owner, tenant_a, settings):
     settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
-    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot"
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/bot/"
     response = owner.post(
         url, _bot_form(provider="openai_compatible", base_url="http://169.254.169.254/latest")
     )
@@ -500,18 +500,20 @@ def test_automations_add_edit_toggle_delete(owner, tenant_a):
     widget = _widget(tenant_a)
     url = f"/dashboard/widgets/{widget.pk}/automations"
     rule_form = {"kind": "regex", "name": "Refunds", "reply": "See our refund policy.", "position": "2"}
-    bad = owner.post(url, {**rule_form, "pattern": "(refund"})
+    bad = owner.post(f"{url}/", {**rule_form, "pattern": "(refund"})
     assert (
         bad.status_code == 200
         and "not a valid regular expression" in bad.context["form"].errors["pattern"][0]
     )
-    backreference = owner.post(url, {**rule_form, "pattern": r"(a)\1"})  # not in RE2's linear-time syntax
+    backreference = owner.post(
+        f"{url}/", {**rule_form, "pattern": r"(a)\1"}
+    )  # not in RE2's linear-time syntax
     assert "pattern" in backreference.context["form"].errors
     with tenant_context(tenant_a.tenant):
         assert not AutomationRule.objects.filter(widget=widget).exists()
 
     ok = owner.post(
-        url, {**rule_form, "pattern": r"\brefunds?\b", "replaces_answer": "on", "is_enabled": "on"}
+        f"{url}/", {**rule_form, "pattern": r"\brefunds?\b", "replaces_answer": "on", "is_enabled": "on"}
     )
     assert ok.status_code == 302
     with tenant_context(tenant_a.tenant):
@@ -520,13 +522,13 @@ def test_automations_add_edit_toggle_delete(owner, tenant_a):
         conversation = Conversation.objects.create(widget=widget)
         AutomationFiring.objects.create(rule=rule, conversation=conversation)
         AutomationFiring.objects.create(rule=rule, conversation=conversation)
-    page = owner.get(url)
+    page = owner.get(f"{url}/")
     listed = list(page.context["rules"])
     assert listed[0].fire_count == 2 and listed[0].last_fired is not None
     assert "greeting when a conversation opens" in page.content.decode().lower()
 
     edited = owner.post(
-        f"{url}/{rule.pk}",
+        f"{url}/{rule.pk}/",
         {**rule_form, "kind": "keyword", "pattern": "refund, money back", "is_enabled": "on"},
     )
     assert edited.status_code == 302
@@ -536,11 +538,11 @@ def test_automations_add_edit_toggle_delete(owner, tenant_a):
         assert rule.kind == "keyword" and rule.pattern == "refund, money back" and not rule.is_enabled
     assert owner.get(f"{url}/{rule.pk}/toggle").status_code == 405
 
-    confirm = owner.get(f"{url}/{rule.pk}/delete")
+    confirm = owner.get(f"{url}/{rule.pk}/delete/")
     assert confirm.status_code == 200 and "Delete the rule" in confirm.content.decode()
     with tenant_context(tenant_a.tenant):
         assert AutomationRule.objects.filter(pk=rule.pk).exists()  # asking is not deleting
-    assert owner.post(f"{url}/{rule.pk}/delete").status_code == 302
+    assert owner.post(f"{url}/{rule.pk}/delete/").status_code == 302
     with tenant_context(tenant_a.tenant):
         assert not AutomationRule.objects.filter(pk=rule.pk).exists()
 
@@ -568,7 +570,7 @@ def test_playground_shows_the_answer_and_the_ranked_passages(owner, tenant_a, mo
         ),
     ]
     monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: passages)
-    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground"
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground/"
     page = owner.get(url).content.decode()
     assert "use AI credits like your visitors" in page and "csrfmiddlewaretoken" in page
 
@@ -588,7 +590,7 @@ def test_playground_shows_the_answer_and_the_ranked_passages(owner, tenant_a, mo
 def test_playground_says_when_the_knowledge_base_is_empty(owner, tenant_a, monkeypatch, settings):
     settings.LLM_PROVIDER = "offline"
     monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: [])
-    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground"
+    url = f"/dashboard/widgets/{_widget(tenant_a).pk}/playground/"
     page = owner.post(url, {"question": "Anything?"}).content.decode()
     assert "The knowledge base returned nothing for this question yet" in page
     assert owner.post(url, {"question": ""}).context["form"].errors["question"]

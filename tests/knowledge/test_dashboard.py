@@ -113,11 +113,11 @@ def _pages(tree: Tree) -> list[tuple[str, str]]:
         ("/dashboard/knowledge/", "all"),
         (f"{base}/", "all"),
         (f"{base}/status", "all"),
-        (f"{base}/search", "all"),
-        (f"{base}/settings", "managers"),
+        (f"{base}/search/", "all"),
+        (f"{base}/settings/", "managers"),
         (f"{base}/sources/{source}/", "all"),
-        (f"{base}/sources/{source}/delete", "managers"),
-        (f"{base}/sources/{source}/qa", "managers"),
+        (f"{base}/sources/{source}/delete/", "managers"),
+        (f"{base}/sources/{source}/qa/", "managers"),
         (f"{base}/documents/{document}/", "all"),
     ]
 
@@ -171,9 +171,9 @@ def test_changes_need_a_manager(as_role, tenant_a, queued, role):
     posts = [
         ("/dashboard/knowledge/", {"kb-name": "Sneaky", "kb-language": "english"}),
         (f"{base}/", {"add": "text", "text-title": "Sneaky", "text-text": "Sneaky text"}),
-        (f"{base}/settings", {"kb-name": "Sneaky", "emb-provider": "local"}),
+        (f"{base}/settings/", {"kb-name": "Sneaky", "emb-provider": "local"}),
         (f"{base}/sources/{tree.source.pk}/retry", {}),
-        (f"{base}/sources/{tree.source.pk}/delete", {}),
+        (f"{base}/sources/{tree.source.pk}/delete/", {}),
     ]
     for path, data in posts:
         assert client.post(path, data).status_code == expected, path
@@ -188,7 +188,7 @@ def test_agents_see_knowledge_without_the_manager_controls(as_role, tenant_a):
     tree = _tree(tenant_a, status=Source.Status.FAILED, error="Broken file")
     page = _text(as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/"))
     assert "Broken file" in page and "Add a source" not in page
-    assert "/retry" not in page and "/delete" not in page and "/settings" not in page
+    assert "/retry" not in page and "/delete/" not in page and "/settings/" not in page
     listing = _text(as_role("agent").get("/dashboard/knowledge/"))
     assert "Help center" in listing and "Create knowledge base" not in listing
 
@@ -202,7 +202,7 @@ def test_ids_of_another_tenant_are_not_found(owner, tenant_a, tenant_b, queued):
         assert response.status_code == 404, path
         assert "MARKER-B" not in _text(response)
     base = f"/dashboard/knowledge/{foreign.kb.pk}"
-    for path in (f"{base}/sources/{foreign.source.pk}/retry", f"{base}/sources/{foreign.source.pk}/delete"):
+    for path in (f"{base}/sources/{foreign.source.pk}/retry", f"{base}/sources/{foreign.source.pk}/delete/"):
         assert owner.post(path).status_code == 404
     assert "MARKER-B" not in _text(owner.get("/dashboard/knowledge/"))
     with tenant_context(tenant_b.tenant):
@@ -216,14 +216,14 @@ def test_a_source_or_document_is_only_found_under_its_own_knowledge_base(owner, 
     mixed = f"/dashboard/knowledge/{one.kb.pk}"
     for path in (
         f"{mixed}/sources/{two.source.pk}/",
-        f"{mixed}/sources/{two.source.pk}/qa",
-        f"{mixed}/sources/{two.source.pk}/delete",
+        f"{mixed}/sources/{two.source.pk}/qa/",
+        f"{mixed}/sources/{two.source.pk}/delete/",
         f"{mixed}/documents/{two.document.pk}/",
     ):
         assert owner.get(path).status_code == 404, path
-    for path in (f"{mixed}/sources/{two.source.pk}/retry", f"{mixed}/sources/{two.source.pk}/delete"):
+    for path in (f"{mixed}/sources/{two.source.pk}/retry", f"{mixed}/sources/{two.source.pk}/delete/"):
         assert owner.post(path).status_code == 404, path
-    assert owner.post(f"{mixed}/sources/{two.source.pk}/qa", {"qa-title": "x"}).status_code == 404
+    assert owner.post(f"{mixed}/sources/{two.source.pk}/qa/", {"qa-title": "x"}).status_code == 404
     assert owner.get("/dashboard/knowledge/999999/").status_code == 404
     with tenant_context(tenant_a.tenant):
         assert Source.objects.filter(pk=two.source.pk).exists()
@@ -429,7 +429,7 @@ def test_adding_qa_pairs_and_text(owner, tenant_a, queued):
 
 def test_editing_a_qa_source_replaces_its_pairs(owner, tenant_a, queued):
     tree = _tree(tenant_a)
-    url = f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/qa"
+    url = f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/qa/"
     page = _text(owner.get(url))
     assert 'value="Old question?"' in page and "Old answer.</textarea>" in page
     response = owner.post(url, {"qa-title": "Renamed", "qa-question": ["New?"], "qa-answer": ["New."]})
@@ -447,7 +447,7 @@ def test_editing_a_qa_source_replaces_its_pairs(owner, tenant_a, queued):
         assert Source.objects.get(pk=tree.source.pk).title == "Renamed"
 
     text = _tree(tenant_a, name="Other", kind=Source.Kind.TEXT, text="x")
-    assert owner.get(f"/dashboard/knowledge/{text.kb.pk}/sources/{text.source.pk}/qa").status_code == 404
+    assert owner.get(f"/dashboard/knowledge/{text.kb.pk}/sources/{text.source.pk}/qa/").status_code == 404
 
 
 # --- status, retry, delete ---------------------------------------------------------------
@@ -523,11 +523,11 @@ def test_retry_queues_a_failed_source_again(owner, tenant_a, queued):
 
 def test_delete_asks_first_then_removes_the_source_with_its_chunks(owner, tenant_a):
     tree = _tree(tenant_a, texts=("a", "b"))
-    confirm = owner.get(f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/delete")
+    confirm = owner.get(f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/delete/")
     assert "1 document and 2 chunks" in _text(confirm)
     with tenant_context(tenant_a.tenant):
         assert Source.objects.filter(pk=tree.source.pk).exists()
-    response = owner.post(f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/delete")
+    response = owner.post(f"/dashboard/knowledge/{tree.kb.pk}/sources/{tree.source.pk}/delete/")
     assert response.status_code == 302
     with tenant_context(tenant_a.tenant):
         assert not Source.objects.filter(pk=tree.source.pk).exists()
@@ -564,7 +564,7 @@ def test_search_shows_fused_and_per_method_ranks(as_role, tenant_a, monkeypatch)
             "Refunds take a week.",
         ),
     )
-    response = as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/search", {"q": "parcels europe"})
+    response = as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/search/", {"q": "parcels europe"})
     assert response.status_code == 200
     results = response.context["results"]
     assert [p["excerpt"] for p in results["fused"]] == ["Parcels to Europe arrive in three days."]
@@ -597,7 +597,7 @@ def test_search_calls_retrieval_once_per_method(owner, tenant_a, monkeypatch):
         ]
 
     monkeypatch.setattr("knowledge.retrieval.retrieve", retrieve)
-    page = _text(owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search?q=shipping"))
+    page = _text(owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search/?q=shipping"))
     assert [c["methods"] for c in calls] == [("vector", "text"), ("vector",), ("text",)]
     assert all(c["knowledge_base_ids"] == [tree.kb.pk] and c["query"] == "shipping" for c in calls)
     assert "text #1<br>vector #2" in page and "0.0325" in page and "page 4" in page
@@ -611,7 +611,7 @@ def test_search_falls_back_to_keywords_when_embeddings_fail(owner, tenant_a, mon
         "knowledge.ingestion.kb_embedder", lambda kb: FakeEmbedder(EmbeddingError("The model is offline."))
     )
     tree = _tree(tenant_a, texts=("Parcels to Europe arrive in three days.",))
-    response = owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search", {"q": "parcels"})
+    response = owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search/", {"q": "parcels"})
     assert response.status_code == 200
     assert "The model is offline." in _text(response)
     assert len(response.context["results"]["fused"]) == 1
@@ -621,7 +621,7 @@ def test_search_on_an_empty_knowledge_base_says_nothing_is_ingested(owner, tenan
     monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: pytest.fail("not called"))
     with tenant_context(tenant_a.tenant):
         kb = KnowledgeBase.objects.create(name="Empty")
-    response = owner.get(f"/dashboard/knowledge/{kb.pk}/search", {"q": "anything"})
+    response = owner.get(f"/dashboard/knowledge/{kb.pk}/search/", {"q": "anything"})
     assert "Nothing ingested yet" in _text(response)
 
 
@@ -651,7 +651,7 @@ def _reload(tenant, kb) -> KnowledgeBase:
 def test_settings_store_the_embedding_choice_and_never_show_the_key(owner, tenant_a, queued):
     with tenant_context(tenant_a.tenant):
         kb = KnowledgeBase.objects.create(name="Docs")
-    url = f"/dashboard/knowledge/{kb.pk}/settings"
+    url = f"/dashboard/knowledge/{kb.pk}/settings/"
     response = owner.post(url, _settings_form(kb, provider="openai", api_key=SECRET), follow=True)
     assert SECRET not in _text(response) and "re-embedded" in _text(response)
     kb = _reload(tenant_a, kb)
@@ -730,7 +730,7 @@ def test_settings_validate_the_embedding_model(owner, tenant_a, queued, settings
     with tenant_context(tenant_a.tenant):
         kb = KnowledgeBase.objects.create(name="Docs")
     response = owner.post(
-        f"/dashboard/knowledge/{kb.pk}/settings", _settings_form(kb, **{"api_key": "", **changes})
+        f"/dashboard/knowledge/{kb.pk}/settings/", _settings_form(kb, **{"api_key": "", **changes})
     )
     assert response.status_code == 200
     errors = response.context["embedding"].errors
@@ -740,13 +740,13 @@ def test_settings_validate_the_embedding_model(owner, tenant_a, queued, settings
 
 def test_language_is_fixed_once_content_is_indexed(owner, tenant_a):
     tree = _tree(tenant_a)
-    url = f"/dashboard/knowledge/{tree.kb.pk}/settings"
+    url = f"/dashboard/knowledge/{tree.kb.pk}/settings/"
     assert owner.get(url).context["form"].fields["language"].disabled
     owner.post(url, _settings_form(tree.kb, **{"kb-language": "german"}))
     assert _reload(tenant_a, tree.kb).language == "english"
     with tenant_context(tenant_a.tenant):
         empty = KnowledgeBase.objects.create(name="Empty")
     owner.post(
-        f"/dashboard/knowledge/{empty.pk}/settings", _settings_form(empty, **{"kb-language": "german"})
+        f"/dashboard/knowledge/{empty.pk}/settings/", _settings_form(empty, **{"kb-language": "german"})
     )
     assert _reload(tenant_a, empty).language == "german"

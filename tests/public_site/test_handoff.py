@@ -90,7 +90,7 @@ def test_signing_out_on_the_tenant_host_ends_both_sessions(client, tenant_a):
     tenant_client = Client()
     tenant_client.get("/auth/handoff", {"token": token}, HTTP_HOST=host)
 
-    response = tenant_client.post("/logout/", HTTP_HOST=host)
+    response = tenant_client.post("/logout", HTTP_HOST=host)
     assert response["Location"] == "http://saas.test/"
     assert tenant_client.get("/dashboard/", HTTP_HOST=host).status_code == 302
     assert client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST).status_code == 302  # public session ended too

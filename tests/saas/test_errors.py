@@ -98,6 +98,6 @@ def test_unknown_public_api_path_is_problem_details(client):
 
 
 def test_error_reference_lists_every_code(client):
-    html = client.get("/docs/errors", HTTP_HOST="saas.test").content.decode()
+    html = client.get("/docs/errors/", HTTP_HOST="saas.test").content.decode()
     for code in ("not_found", "validation_error", "tenant_suspended", "slug_taken", "rate_limited"):
         assert f'id="{code}"' in html

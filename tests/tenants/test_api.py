@@ -184,7 +184,7 @@ def test_openapi_schema_validates_and_lists_every_endpoint(tenant_a, tmp_path):
         "spectacular", "--urlconf", "saas.urls_tenant", "--validate", "--fail-on-warn", "--file", str(out)
     )
     connection.set_schema_to_public()
-    schema = _client(tenant_a).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schema = _client(tenant_a).get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     for _, path, _, _, _ in ENDPOINTS:
         assert path.replace("{agent_id}", "{member_id}") in schema["paths"], path
     assert "apiKey" in schema["components"]["securitySchemes"]

@@ -150,7 +150,7 @@ def test_blank_test_page_embeds_the_widget(client, tenant_a):
     widget = _widget(tenant_a)
     with tenant_context(tenant_a.tenant):
         widget_allowed_origins_set(widget=widget, origins=["https://only.example.com"])
-    page = client.get(f"/w/v1/test/{widget.key}", HTTP_HOST=PUBLIC_HOST)
+    page = client.get(f"/w/v1/test/{widget.key}/", HTTP_HOST=PUBLIC_HOST)
     assert page.status_code == 200 and f'data-widget="{widget.key}"' in page.content.decode()
     same_origin = client.get(
         f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="http://saas.test"

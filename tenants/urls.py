@@ -1,0 +1,37 @@
+"""URLs of the tenancy app. Tenant hosts: arriving from the public host, signing out, the
+dashboard shell (landing page, team, API keys, sections not built yet) and the workspace
+REST API's own endpoints with its OpenAPI schema and docs."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import apis, views
+from .dashboard import SECTIONS, dashboard_page
+
+app_name = "tenants"
+
+tenant_urlpatterns = [
+    path("", views.root, name="root"),
+    path("login/", views.sign_in, name="login"),
+    path("auth/handoff", views.handoff, name="handoff"),
+    path("logout", views.sign_out, name="logout"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/team/", views.team, name="team"),
+    path("dashboard/api/", views.api_keys, name="api-keys"),
+    # Sections whose feature is not built yet: a page that says so (one route each, so an
+    # unknown section is simply not found).
+    *[
+        path(s.path.lstrip("/"), dashboard_page(s.key)(views.section_pending), name=f"section-{s.key}")
+        for s in SECTIONS
+        if not s.ready
+    ],
+    # REST API v1 (session or API key)
+    path("api/v1/tenant", apis.TenantDetailApi.as_view(), name="api-tenant"),
+    path("api/v1/members", apis.MemberListApi.as_view(), name="api-members"),
+    path("api/v1/members/<int:member_id>", apis.MemberDetailApi.as_view(), name="api-member"),
+    path("api/v1/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys-list"),
+    path("api/v1/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key"),
+    path("api/schema", SpectacularAPIView.as_view(urlconf="saas.urls_tenant"), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="tenants:api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="tenants:api-schema"), name="api-redoc"),
+]
