@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from billing.plans import Plan, plan_get, plan_upgrade_for_feature
 from knowledge.models import KnowledgeBase
 from saas.crypto import secret_encrypt, secret_hint
-from saas.netsafety import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, url_host_check
 from widget_builder.models import Widget
 
 from .attachments import KIND_LABELS

@@ -9,9 +9,9 @@
 Where a request may go (DESIGN_NOTES §8, RELIABILITY §4). Every hop of a fetch, redirects
 included, is checked the same way before anything connects:
 
-- http:// or https:// only (``saas.netsafety.url_host_check`` judges the shape);
+- http:// or https:// only (``saas.outbound.url_host_check`` judges the shape);
 - the host is resolved once, here, and EVERY address it resolves to must be public
-  (``saas.netsafety.address_is_public``: no loopback, private, link-local/metadata, CGNAT,
+  (``saas.outbound.address_is_public``: no loopback, private, link-local/metadata, CGNAT,
   multicast, reserved, unspecified, IPv6 ULA/link-local, nor IPv4 hidden in IPv6);
 - the connection then goes to one of exactly those checked addresses, never to a second
   lookup: a ``httpcore2`` network backend (:class:`_PinnedBackend`) receives the host name
@@ -50,7 +50,7 @@ import lxml.etree
 import lxml.html
 from django.conf import settings
 
-from saas.netsafety import UnsafeAddress, address_is_public, url_host_check
+from saas.outbound import UnsafeAddress, address_is_public, url_host_check
 
 logger = logging.getLogger(__name__)
 

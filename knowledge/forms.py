@@ -10,7 +10,7 @@ from django import forms
 from django.conf import settings
 
 from saas.errors import ProblemError
-from saas.netsafety import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, url_host_check
 
 from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
 

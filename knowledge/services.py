@@ -14,7 +14,7 @@ from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt
 from saas.errors import PayloadTooLarge, ValidationFailed
-from saas.netsafety import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, url_host_check
 
 from .extraction import ExtractionError, detect_type
 from .models import KnowledgeBase, Source

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from saas.crypto import secret_decrypt
-from saas.netsafety import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, url_host_check
 
 from .anthropic_provider import AnthropicProvider
 from .base import Provider, ProviderError

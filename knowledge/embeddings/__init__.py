@@ -10,7 +10,7 @@ Providers: ``local`` (all-MiniLM-L6-v2 on the CPU, 384 dimensions, the default),
 and ``openai_compatible`` (any server speaking OpenAI's embeddings API, by base URL).
 Everything raises ``base.EmbeddingError`` with a message a person can act on, including a
 configuration that cannot work. Embedders are cached per provider, model, size, key and URL;
-a tenant-given base URL is checked against ``saas.netsafety`` on every call.
+a tenant-given base URL is checked against ``saas.outbound`` on every call.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from saas.netsafety import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, url_host_check
 
 from .base import Embedder, EmbeddingError
 from .local import LocalEmbedder

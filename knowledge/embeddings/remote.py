@@ -4,7 +4,7 @@ TEI...) by base URL, through the official ``openai`` SDK (sync client).
 - Requests: at most ``MAX_BATCH`` texts each; 30 s timeout; the SDK retries twice (429,
   5xx, connection errors) with backoff; redirects are never followed (a tenant's server
   must not bounce us elsewhere). Tenant-given base URLs are checked by
-  ``knowledge.embeddings.embedder_for`` (``saas.netsafety``), not here.
+  ``knowledge.embeddings.embedder_for`` (``saas.outbound``), not here.
 - ``dimensions``: OpenAI's text-embedding-3 models always get it (their native size when
   none is asked for). A compatible server gets it only when its vectors come back another
   size than asked (an MRL model shortening them): many servers refuse the parameter for

@@ -13,7 +13,7 @@ from chat.llm.base import LLMRequest, ProviderError, Usage
 from chat.llm.resilience import CircuitBreaker, breaker_for, breakers_reset, stream_resilient
 from chat.models import Message
 from saas.crypto import secret_encrypt
-from saas.netsafety import address_is_public
+from saas.outbound import address_is_public
 from tests.fakes.llm_server import Behaviour
 
 from .conftest import make_visitor

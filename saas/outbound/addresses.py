@@ -1,4 +1,4 @@
-"""Refusing server-side requests to places a tenant must not reach (SSRF).
+"""The address rule: refusing server-side requests to places a tenant must not reach (SSRF).
 
 Tenants give us URLs we call from inside our network: OpenAI-compatible servers now, pages
 to ingest later. Each host is resolved first and every address it resolves to must be a
