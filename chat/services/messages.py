@@ -1,4 +1,5 @@
-"""Writes for conversations. Preconditions: the tenant's schema is active."""
+"""Writes for messages: appending one with the next sequence number (once per client message
+id), and visitors' feedback on answers. Preconditions: the tenant's schema is active."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from saas.errors import ProblemError, ValidationFailed
 
-from .models import Conversation, Message
+from ..models import Conversation, Message
 
 MAX_MESSAGE_CHARS = 4000  # what visitors and agents may send
 MAX_ANSWER_CHARS = 20000  # what a bot answer is cut to
@@ -78,35 +79,3 @@ def message_feedback(*, message: Message, rating: int, comment: str = "") -> Mes
     message.feedback_at = timezone.now()
     message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
     return message
-
-
-def conversation_close(*, conversation: Conversation) -> Conversation:
-    if conversation.status != Conversation.Status.CLOSED:
-        conversation.status, conversation.closed_at = Conversation.Status.CLOSED, timezone.now()
-        conversation.save(update_fields=["status", "closed_at", "updated_at"])
-    return conversation
-
-
-def conversation_rate(*, conversation: Conversation, score: int, comment: str = "") -> Conversation:
-    conversation.csat_score, conversation.csat_comment = score, comment.strip()
-    conversation.csat_at = timezone.now()
-    conversation.save(update_fields=["csat_score", "csat_comment", "csat_at", "updated_at"])
-    return conversation
-
-
-HANDOFF_NOTE = "You asked for a person. Someone from the team will reply here as soon as possible."
-
-
-def conversation_handoff(*, conversation: Conversation) -> Message | None:
-    """The visitor asked for a person: the bot stops answering and the conversation waits
-    for an agent. Returns the note shown to the visitor (None if already waiting)."""
-    with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        if locked.status != Conversation.Status.BOT:
-            conversation.status = locked.status
-            return None
-        locked.status, locked.handoff_requested_at = Conversation.Status.WAITING, timezone.now()
-        locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
-    conversation.status = Conversation.Status.WAITING
-    note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
-    return note
