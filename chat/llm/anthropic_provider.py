@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 import anthropic
 import httpx2
 
+from saas.outbound import UnsafeAddress
+from saas.outbound.sdk import anthropic_async_client
+
 from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
-from .clients import cached_client, key_fingerprint
+from .clients import key_fingerprint
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 
@@ -35,28 +38,28 @@ def _error(exc: Exception) -> ProviderError:
 class AnthropicProvider:
     name = "anthropic"
 
-    def __init__(self, *, api_key: str, base_url: str = "", model: str = "", timeout: float = 30.0):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "",
+        model: str = "",
+        timeout: float = 30.0,
+        tenant_named: bool = True,
+    ):
+        """``tenant_named`` False only for the operator's own endpoint (settings): any other
+        is reached through the guarded transport (saas.outbound)."""
         self.model = model or DEFAULT_MODEL
         # One breaker per endpoint and key: a tenant's own key failing never pauses others.
         self.breaker_key = f"anthropic:{base_url or 'api.anthropic.com'}:{key_fingerprint(api_key)}"
-        self._client_args = (api_key, base_url, timeout)
+        self._client_args = (api_key, base_url, timeout, tenant_named)
 
-    def _client(self):
-        """Created in the running event loop (clients belong to their loop)."""
-        api_key, base_url, timeout = self._client_args
-        return cached_client(
-            "anthropic",
-            api_key,
-            base_url,
-            lambda: anthropic.AsyncAnthropic(
-                api_key=api_key,
-                base_url=base_url or None,
-                max_retries=0,  # retries are ours (chat.llm.resilience)
-                timeout=httpx2.Timeout(timeout, connect=5.0),
-                http_client=anthropic.DefaultAsyncHttpxClient(
-                    follow_redirects=False, timeout=httpx2.Timeout(timeout, connect=5.0)
-                ),
-            ),
+    def _client(self) -> anthropic.AsyncAnthropic:
+        """The client of the running event loop (clients belong to their loop); it retries
+        nothing: retries are ours (chat.llm.resilience)."""
+        api_key, base_url, timeout, tenant_named = self._client_args
+        return anthropic_async_client(
+            api_key=api_key, base_url=base_url, timeout=timeout, tenant_named=tenant_named
         )
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
@@ -83,6 +86,8 @@ class AnthropicProvider:
                         usage.finished = True
             finally:
                 await stream.close()
+        except UnsafeAddress as exc:
+            raise ProviderError("misconfigured", str(exc)) from exc
         except anthropic.APIError as exc:
             raise _error(exc) from exc
         except httpx2.HTTPError as exc:

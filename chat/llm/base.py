@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from saas.outbound import refusal_in
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -112,6 +114,9 @@ def status_error(status: int, headers, *, spend_limit: bool, overloaded: bool) -
 
 
 def transport_error(*, timed_out: bool, unreachable: bool, exc: Exception) -> ProviderError:
+    refusal = refusal_in(exc)
+    if refusal is not None:  # the address rule refused the server: retrying would not help
+        return ProviderError("misconfigured", str(refusal))
     if timed_out:
         return ProviderError("timeout", "The provider did not answer in time.")
     if unreachable:

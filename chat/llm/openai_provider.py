@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 import httpx2
 import openai
 
+from saas.outbound import UnsafeAddress
+from saas.outbound.sdk import openai_async_client
+
 from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
-from .clients import cached_client, key_fingerprint
+from .clients import key_fingerprint
 
 DEFAULT_MODEL = "gpt-4o-mini"
 SPEND_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
@@ -44,31 +47,24 @@ class OpenAIProvider:
         model: str = "",
         timeout: float = 30.0,
         compatible: bool = False,
+        tenant_named: bool = True,
     ):
+        """``tenant_named`` False only for the operator's own endpoint (settings): any other
+        (a tenant's OpenAI-compatible server) is reached through the guarded transport
+        (saas.outbound), which connects only to the checked public address."""
         self.compatible = compatible
         self.name = "openai_compatible" if compatible else "openai"
         self.model = model or DEFAULT_MODEL
         # One breaker per endpoint and key: a tenant's own server failing never pauses others.
         self.breaker_key = f"{self.name}:{base_url or 'api.openai.com'}:{key_fingerprint(api_key)}"
-        self._client_args = (api_key, base_url, timeout)
+        self._client_args = (api_key, base_url, timeout, tenant_named)
 
-    def _client(self):
-        """Created in the running event loop (clients belong to their loop)."""
-        api_key, base_url, timeout = self._client_args
-        return cached_client(
-            self.name,
-            api_key,
-            base_url,
-            lambda: openai.AsyncOpenAI(
-                api_key=api_key or "unused",  # local servers often need none
-                base_url=base_url or None,
-                max_retries=0,  # retries are ours (chat.llm.resilience)
-                timeout=httpx2.Timeout(timeout, connect=5.0),
-                # Never follow a redirect: a tenant's server must not bounce us elsewhere.
-                http_client=openai.DefaultAsyncHttpxClient(
-                    follow_redirects=False, timeout=httpx2.Timeout(timeout, connect=5.0)
-                ),
-            ),
+    def _client(self) -> openai.AsyncOpenAI:
+        """The client of the running event loop (clients belong to their loop); it retries
+        nothing (retries are ours: chat.llm.resilience) and never follows a redirect."""
+        api_key, base_url, timeout, tenant_named = self._client_args
+        return openai_async_client(
+            api_key=api_key, base_url=base_url, timeout=timeout, tenant_named=tenant_named
         )
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
@@ -97,6 +93,8 @@ class OpenAIProvider:
                             usage.finished = True
             finally:
                 await stream.close()
+        except UnsafeAddress as exc:
+            raise ProviderError("misconfigured", str(exc)) from exc
         except openai.APIError as exc:
             raise _error(exc) from exc
         except httpx2.HTTPError as exc:

@@ -39,7 +39,8 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
 
     Platform default: the platform's provider, model and key (plan credits). Anthropic or
     OpenAI chosen by the tenant: the platform's key, or the tenant's own. An OpenAI-compatible
-    server chosen by the tenant: their server (public addresses only) and key. A plan that
+    server chosen by the tenant: their server and key, only ever connected to through the
+    guarded transport (saas.outbound: checked public addresses only). A plan that
     allows no own keys (``own_keys_allowed``, e.g. after a downgrade) gets the platform
     default instead of the tenant's key or server.
     """
@@ -58,7 +59,11 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
         if not key:
             raise ProviderError("misconfigured", "No Anthropic API key is configured.")
         provider = AnthropicProvider(
-            api_key=key, base_url=settings.ANTHROPIC_BASE_URL, model=model, timeout=timeout
+            api_key=key,
+            base_url=settings.ANTHROPIC_BASE_URL,
+            model=model,
+            timeout=timeout,
+            tenant_named=False,
         )
         return ProviderChoice(provider, own)
     if name == "openai":
@@ -66,7 +71,7 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
         if not key:
             raise ProviderError("misconfigured", "No OpenAI API key is configured.")
         provider = OpenAIProvider(
-            api_key=key, base_url=settings.OPENAI_BASE_URL, model=model, timeout=timeout
+            api_key=key, base_url=settings.OPENAI_BASE_URL, model=model, timeout=timeout, tenant_named=False
         )
         return ProviderChoice(provider, own)
     if name == "openai_compatible":
@@ -75,10 +80,19 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
         if not base:
             raise ProviderError("misconfigured", "No server address is configured.")
         if not platform:
+            # Refused early with a clear reason; the guarantee is the guarded transport's,
+            # which resolves the name again for each connection and checks that answer.
             try:
                 url_host_check(base, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
             except UnsafeAddress as exc:
                 raise ProviderError("misconfigured", str(exc)) from exc
-        provider = OpenAIProvider(api_key=key, base_url=base, model=model, timeout=timeout, compatible=True)
+        provider = OpenAIProvider(
+            api_key=key,
+            base_url=base,
+            model=model,
+            timeout=timeout,
+            compatible=True,
+            tenant_named=not platform,
+        )
         return ProviderChoice(provider, own)
     raise ProviderError("misconfigured", f"Unknown provider {name!r}.")

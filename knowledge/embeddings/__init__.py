@@ -9,8 +9,9 @@
 Providers: ``local`` (all-MiniLM-L6-v2 on the CPU, 384 dimensions, the default), ``openai``
 and ``openai_compatible`` (any server speaking OpenAI's embeddings API, by base URL).
 Everything raises ``base.EmbeddingError`` with a message a person can act on, including a
-configuration that cannot work. Embedders are cached per provider, model, size, key and URL;
-a tenant-given base URL is checked against ``saas.outbound`` on every call.
+configuration that cannot work. Embedders are cached per provider, model, size, key and URL.
+A tenant-given base URL is checked against ``saas.outbound`` on every call, and its server is
+only ever connected to through the guarded transport (the checked public address only).
 """
 
 from __future__ import annotations
@@ -57,14 +58,17 @@ def embedder_for(
     if provider not in PROVIDERS:
         raise EmbeddingError(f"Unknown embedding provider {provider!r}.")
     base_url = (base_url or "").strip()
-    if base_url:  # the tenant's: it must not reach into our network
+    tenant_named = bool(base_url)
+    if tenant_named:  # the tenant's: it must not reach into our network
+        # Refused early with a clear reason; the guarantee is the guarded transport's, which
+        # resolves the name again for each connection and checks that answer.
         try:
             url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
         except UnsafeAddress as exc:
             raise EmbeddingError(f"The embedding server address is refused: {exc}") from exc
     elif provider == "openai":
         base_url = getattr(settings, "OPENAI_BASE_URL", "") or ""
-    key = (provider, model, dimensions, hashlib.sha256(api_key.encode()).hexdigest(), base_url)
+    key = (provider, model, dimensions, hashlib.sha256(api_key.encode()).hexdigest(), base_url, tenant_named)
     with _lock:
         embedder = _cache.get(key)
         if embedder is not None:
@@ -78,6 +82,7 @@ def embedder_for(
         base_url=base_url,
         dimensions=dimensions,
         compatible=provider == "openai_compatible",
+        tenant_named=tenant_named,
     )
     with _lock:
         embedder = _cache.setdefault(key, embedder)

@@ -3,8 +3,9 @@ TEI...) by base URL, through the official ``openai`` SDK (sync client).
 
 - Requests: at most ``MAX_BATCH`` texts each; 30 s timeout; the SDK retries twice (429,
   5xx, connection errors) with backoff; redirects are never followed (a tenant's server
-  must not bounce us elsewhere). Tenant-given base URLs are checked by
-  ``knowledge.embeddings.embedder_for`` (``saas.outbound``), not here.
+  must not bounce us elsewhere). The client comes from ``saas.outbound.sdk``: a tenant's
+  server (``tenant_named``) is reached only through the guarded transport, which connects
+  to the address it checked; a refused address is not retried.
 - ``dimensions``: OpenAI's text-embedding-3 models always get it (their native size when
   none is asked for). A compatible server gets it only when its vectors come back another
   size than asked (an MRL model shortening them): many servers refuse the parameter for
@@ -23,6 +24,9 @@ from urllib.parse import urlsplit
 import httpx2
 import numpy as np
 import openai
+
+from saas.outbound import UnsafeAddress, refusal_in
+from saas.outbound.sdk import openai_sync_client
 
 from .base import EmbeddingError, unit_rows
 
@@ -51,7 +55,10 @@ class OpenAIEmbedder:
         dimensions: int | None = None,
         compatible: bool = False,
         timeout: float = TIMEOUT_SECONDS,
+        tenant_named: bool = True,
     ):
+        """``tenant_named`` False only for the operator's own endpoint (OPENAI_BASE_URL or
+        OpenAI itself)."""
         self.provider = "openai_compatible" if compatible else "openai"
         self.compatible = compatible
         self.model = model.strip() or ("" if compatible else OPENAI_DEFAULT_MODEL)
@@ -73,6 +80,7 @@ class OpenAIEmbedder:
         # Unknown OpenAI models (newer ones) get the size when one is asked for.
         self._send_dimensions = shortens or (not compatible and native is None and dimensions is not None)
         self._api_key, self._base_url, self._timeout = api_key, base_url, timeout
+        self._tenant_named = tenant_named
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
         # The requested size is part of the id (OpenAI shortens vectors on request); a compatible
@@ -134,6 +142,8 @@ class OpenAIEmbedder:
             extra["encoding_format"] = "float"  # not every server sends base64
         try:
             response = self._sdk().embeddings.create(model=self.model, input=inputs, **extra)
+        except UnsafeAddress as exc:
+            raise self._refused(exc) from exc
         except openai.APIError as exc:
             raise self._error(exc) from exc
         except (openai.OpenAIError, httpx2.HTTPError, ValueError) as exc:  # unreadable answers
@@ -161,13 +171,12 @@ class OpenAIEmbedder:
     def _sdk(self) -> openai.OpenAI:
         with self._lock:
             if self._client is None:
-                timeout = httpx2.Timeout(self._timeout, connect=5.0)
-                self._client = openai.OpenAI(
-                    api_key=self._api_key or "unused",  # local servers often need none
-                    base_url=self._base_url or None,
+                self._client = openai_sync_client(
+                    api_key=self._api_key,
+                    base_url=self._base_url,
+                    timeout=self._timeout,
                     max_retries=MAX_RETRIES,
-                    timeout=timeout,
-                    http_client=openai.DefaultHttpxClient(follow_redirects=False, timeout=timeout),
+                    tenant_named=self._tenant_named,
                 )
             return self._client
 
@@ -176,7 +185,13 @@ class OpenAIEmbedder:
         host = parts.hostname or "?"
         return f"{host}:{parts.port}" if parts.port else host
 
+    def _refused(self, exc: UnsafeAddress) -> EmbeddingError:
+        return EmbeddingError(f"The embedding server address is refused: {exc}")
+
     def _error(self, exc: openai.APIError) -> EmbeddingError:
+        refusal = refusal_in(exc)
+        if refusal is not None:
+            return self._refused(refusal)
         who = "OpenAI" if not self.compatible else f"The embedding server at {self._where()}"
         if isinstance(exc, openai.APITimeoutError):
             return EmbeddingError(f"{who} did not answer within {self._timeout:g} seconds. Try again later.")
