@@ -20,7 +20,6 @@ import time
 import httpcore2
 import pytest
 
-from knowledge import fetching
 from knowledge.fetching import (
     CrawlFailure,
     Fetched,
@@ -32,6 +31,8 @@ from knowledge.fetching import (
     normalize_url,
     sitemap_urls,
 )
+from knowledge.fetching import page as fetching_page
+from saas.outbound import addresses as outbound_addresses
 
 from .site_server import SiteServer
 
@@ -448,8 +449,8 @@ def test_the_timeout_bounds_the_whole_fetch_not_each_read(site):
 def test_dns_rebinding_cannot_move_the_connection(site, connections, resolver, monkeypatch):
     # First answer "public", later answers loopback. The public stand-in is 192.0.2.1 (TEST-NET-1,
     # where nothing answers), which the check is told to treat as public for this test.
-    is_public = fetching.address_is_public
-    monkeypatch.setattr(fetching, "address_is_public", lambda a: a == "192.0.2.1" or is_public(a))
+    is_public = outbound_addresses.address_is_public
+    monkeypatch.setattr(outbound_addresses, "address_is_public", lambda a: a == "192.0.2.1" or is_public(a))
     resolver.table["rebind.test"] = [["192.0.2.1"], ["127.0.0.1"]]
     with pytest.raises(FetchError) as caught:
         fetch(f"http://rebind.test:{site.port}/page", timeout=0.5)
@@ -511,7 +512,7 @@ def test_https_to_the_pinned_address_verifies_the_host_name(
     settings, tls_site, connections, resolver, monkeypatch
 ):
     server, client_ctx = tls_site
-    monkeypatch.setattr(fetching, "_tls_context", lambda: client_ctx)
+    monkeypatch.setattr(fetching_page, "_tls_context", lambda: client_ctx)
     settings.KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = [f"secure.test:{server.port}", f"other.test:{server.port}"]
     resolver.table["secure.test"] = [["127.0.0.1"]]
     resolver.table["other.test"] = [["127.0.0.1"]]
