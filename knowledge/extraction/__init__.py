@@ -12,8 +12,9 @@ whose message a person can act on (it is shown to them as is); parser errors nev
 
 Kinds: "pdf", "docx", "html", "markdown", "text", "csv", "json", one module each (``pdf``,
 ``docx``, ``html`` with ``html_visibility``, ``markdown`` for Markdown and text,
-``tabular`` for CSV and JSON). ``types`` and the shared ``hygiene`` and ``outline`` are
-leaves: no module imports this package's ``__init__`` or one that imports it back.
+``tabular`` for CSV and JSON), which ``dispatch`` calls. ``types`` (what extraction returns
+and raises), ``hygiene`` and ``outline`` are the leaves they share, so nothing inside the
+package imports in a circle.
 
 ``Extracted.title`` comes from the content (PDF metadata or first line, DOCX core
 properties, Title style or first heading, HTML <title> or first h1, Markdown front matter
