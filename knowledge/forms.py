@@ -1,39 +1,47 @@
 """Dashboard forms of the knowledge pages: a knowledge base and its settings (with the
-embedding model), and the four ways to add a source. The forms only shape the input; the
-services (``knowledge.services``) validate what they own (file types by content, sizes,
-quotas, unsafe addresses) and their messages are put back on the form
-(:func:`add_problem`). Preconditions: the tenant's schema is active."""
+embedding model), and the four ways to add a source. The forms only shape the input and
+check each field on its own; the services (``knowledge.services``) judge the rest (file
+types by content, sizes, quotas, unsafe addresses, the language lock, which embedding
+models work) and their refusals are put back on the form (:func:`add_problem`). Nothing
+here writes. Preconditions: the tenant's schema is active."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django import forms
-from django.conf import settings
 
 from saas.errors import ProblemError
-from saas.outbound import UnsafeAddress, url_host_check
 
 from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
+from .services import LANGUAGE_LOCKED, OPENAI_DEFAULT_MODEL, EmbeddingSettings
 
 UPLOAD_ACCEPT = ".pdf,.docx,.txt,.md,.html,.htm,.csv,.json"
-LOCAL_DIMENSIONS = 384
-OPENAI_DEFAULT_DIMENSIONS = 1536
-OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 QA_BLANK_ROWS = 3
 
 
-def add_problem(form: forms.Form, error: ProblemError, *, default_field: str | None = None) -> None:
+def add_problem(
+    form: forms.Form,
+    error: ProblemError,
+    *,
+    default_field: str | None = None,
+    others: Sequence[forms.Form] = (),
+) -> None:
     """Put a service's refusal on ``form``: each field message on its field when the form
-    has it (else on ``default_field``), or the detail when there are no field messages."""
+    has it (or on the first of ``others``, forms shown with it, that has it), else on
+    ``default_field``; the detail when there are no field messages."""
     details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
     if not details:
         details = [(default_field, error.detail)]
     for name, message in details:
-        target = name if name in form.fields else default_field
-        form.add_error(target, message)
+        owner = next((f for f in (form, *others) if name in f.fields), form)
+        owner.add_error(name if name in owner.fields else default_field, message)
 
 
 class KnowledgeBaseForm(forms.ModelForm):
-    """Create a knowledge base, or rename one (settings page)."""
+    """Create a knowledge base, or rename one (settings page: the knowledge base's values
+    come as ``initial``, so the form never touches the stored object)."""
 
     class Meta:
         model = KnowledgeBase
@@ -45,16 +53,16 @@ class KnowledgeBaseForm(forms.ModelForm):
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, language_locked: bool = False, **kwargs):
+    def __init__(self, *args: Any, language_locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if language_locked:
-            # Existing chunks were indexed for keyword search in this language; another
-            # language would no longer match them.
+        if language_locked:  # the service refuses another language too
             self.fields["language"].disabled = True
-            self.fields["language"].help_text = (
-                "Fixed once content is ingested: the keyword index of existing content is "
-                "built for this language. Create a new knowledge base for another language."
-            )
+            self.fields["language"].help_text = LANGUAGE_LOCKED
+
+    @classmethod
+    def for_base(cls, kb: KnowledgeBase, data: Any = None, **kwargs: Any) -> KnowledgeBaseForm:
+        initial = {"name": kb.name, "description": kb.description, "language": kb.language}
+        return cls(data, initial=initial, **kwargs)
 
 
 # --- adding sources ------------------------------------------------------------------------
@@ -191,7 +199,7 @@ class EmbeddingForm(forms.Form):
         help_text="Stored encrypted and never shown again. Leave blank to keep the stored key.",
     )
 
-    def __init__(self, *args, kb: KnowledgeBase, **kwargs):
+    def __init__(self, *args: Any, kb: KnowledgeBase, **kwargs: Any) -> None:
         kwargs.setdefault(
             "initial",
             {
@@ -205,70 +213,13 @@ class EmbeddingForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
-        self.kb = kb
 
-    def endpoint_changed(self) -> bool:
+    def embedding_settings(self) -> EmbeddingSettings:
         data = self.cleaned_data
-        return (data.get("provider"), data.get("base_url") or "") != (
-            self.kb.embedding_provider,
-            self.kb.embedding_base_url,
+        return EmbeddingSettings(
+            provider=data["provider"],
+            model=data.get("model") or "",
+            dimensions=data.get("dimensions"),
+            base_url=data.get("base_url") or "",
+            api_key=data.get("api_key") or "",
         )
-
-    def keeps_key(self) -> bool:
-        return bool(self.kb.embedding_api_key_encrypted) and not self.endpoint_changed()
-
-    def clean(self):
-        data = super().clean()
-        provider = data.get("provider")
-        Provider = KnowledgeBase.EmbeddingProvider
-        if provider == Provider.LOCAL:
-            if data.get("dimensions") not in (None, LOCAL_DIMENSIONS):
-                self.add_error("dimensions", "The built-in model makes vectors of size 384.")
-            data["model"], data["base_url"], data["dimensions"] = "", "", LOCAL_DIMENSIONS
-        elif provider == Provider.OPENAI:
-            data["model"] = (data.get("model") or "").strip() or OPENAI_DEFAULT_MODEL
-            data["base_url"] = ""
-            data["dimensions"] = data.get("dimensions") or OPENAI_DEFAULT_DIMENSIONS
-        elif provider == Provider.OPENAI_COMPATIBLE:
-            if not data.get("dimensions") and "dimensions" not in self.errors:
-                self.add_error("dimensions", "Choose the size of your model's vectors: 384 or 1536.")
-            if not (data.get("model") or "").strip() and "model" not in self.errors:
-                self.add_error("model", "Name the model your server serves.")
-            base_url = data.get("base_url") or ""
-            if not base_url and "base_url" not in self.errors:
-                self.add_error("base_url", "Enter the address of your OpenAI-compatible server.")
-            elif base_url:
-                try:
-                    url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
-                except UnsafeAddress as exc:
-                    self.add_error("base_url", str(exc))
-        if provider == Provider.OPENAI and not data.get("api_key") and not self.keeps_key():
-            self.add_error("api_key", "Paste your OpenAI API key.")
-        if provider != Provider.LOCAL and not self.errors:
-            self._check_model(data)
-        return data
-
-    def _check_model(self, data) -> None:
-        """Refuse a model and size that cannot work together (e.g. text-embedding-ada-002
-        at 384), before anything is re-embedded. Offline: nothing is sent anywhere."""
-        from .embeddings.base import EmbeddingError
-        from .embeddings.remote import OpenAIEmbedder
-
-        compatible = data["provider"] == KnowledgeBase.EmbeddingProvider.OPENAI_COMPATIBLE
-        try:
-            OpenAIEmbedder(
-                model=data.get("model") or "",
-                api_key="not-used-for-this-check",
-                base_url=data.get("base_url") or "",
-                dimensions=data.get("dimensions"),
-                compatible=compatible,
-            )
-        except EmbeddingError as error:
-            self.add_error("dimensions" if "dimension" in str(error) else "model", str(error))
-
-    def changed(self) -> bool:
-        """Whether the model (or its key) changes: then everything is re-embedded."""
-        data, kb = self.cleaned_data, self.kb
-        current = (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
-        wanted = (data["provider"], (data["model"] or "").strip(), data["dimensions"], data["base_url"] or "")
-        return current != wanted or bool(data.get("api_key"))

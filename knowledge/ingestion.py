@@ -23,6 +23,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -229,8 +230,6 @@ def _page_from(fetched) -> Page:
 def _filename_for(url: str, content_type: str) -> str:
     """A file name for extraction: the URL's last path part (titles of CSV/JSON come from
     it), with the extension the content type implies."""
-    from urllib.parse import unquote, urlsplit
-
     content_type = (content_type or "").split(";")[0].strip().lower()
     by_type = {
         "application/pdf": ".pdf",
@@ -317,16 +316,6 @@ def _document_store(source: Source, kb: KnowledgeBase, page: Page, embedder, rep
         document.content_hash, document.chunk_count = content_hash, len(chunks)
         document.save(update_fields=["title", "url", "content_hash", "chunk_count", "updated_at"])
     return "added" if created else "updated"
-
-
-def source_delete(source: Source) -> None:
-    """Delete a source with its documents, chunks (and their vectors) and stored file."""
-    name = source.file.name if source.file else ""
-    with transaction.atomic():
-        source.delete()  # documents and chunks go with it (cascade)
-        if name:
-            storage = source.file.storage
-            transaction.on_commit(lambda: storage.delete(name))
 
 
 def _embedding_text_stored(chunk: Chunk) -> str:

@@ -1,86 +1,313 @@
 """Writes for knowledge bases and their sources. Preconditions: the tenant's schema is
-active. Adding a source stores it as ``queued`` and queues its ingestion after the commit."""
+active (the routing middleware, a task or ``schema_context``).
+
+Every refusal is a ``saas.errors`` problem (``ValidationFailed`` with per-field errors,
+``PayloadTooLarge``, ``QuotaExceeded``): the dashboard puts it back on its forms, the REST
+API answers it as problem details. Adding a source stores it as ``queued`` and queues its
+ingestion after the commit; a new embedding model queues the re-embedding after the commit.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q, Sum, TextField
-from django.db.models.functions import Cast, Length
 
 from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt
 from saas.errors import PayloadTooLarge, ValidationFailed
-from saas.outbound import UnsafeAddress, url_host_check
+from saas.outbound import UnsafeAddress, endpoint_key_kept, url_host_check
+from tenants.models import Tenant
 
+from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, detect_type
-from .models import KnowledgeBase, Source
+from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
+from .selectors import knowledge_base_has_chunks, knowledge_storage_mb
+from .selectors import knowledge_storage_bytes as knowledge_storage_bytes  # read here by billing's tests
+from .tasks import knowledge_base_reembed_task, source_ingest_task
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_MB = 20
 MAX_QA_PAIRS = 500
+NAME_MAX = 120
+LOCAL_DIMENSIONS = 384
+OPENAI_DEFAULT_DIMENSIONS = 1536
+OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
+LANGUAGE_LOCKED = (
+    "Fixed once content is ingested: the keyword index of existing content is built for this "
+    "language. Create a new knowledge base for another language."
+)
+
+Errors = dict[str, list[dict[str, str]]]
 
 
-def knowledge_base_ensure_default(*, tenant, owner) -> KnowledgeBase:
+def _add(errors: Errors, field: str, message: str, code: str = "invalid") -> Errors:
+    errors.setdefault(field, []).append({"code": code, "message": message})
+    return errors
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(errors=_add({}, field, message, code))
+
+
+def _locked(kb: KnowledgeBase) -> KnowledgeBase:
+    """``kb`` as stored, its row locked until the commit: concurrent saves of the settings
+    run one after the other, each judged against what the other stored."""
+    return KnowledgeBase.objects.select_for_update().get(pk=kb.pk)
+
+
+# --- knowledge bases -------------------------------------------------------------------------
+
+
+def knowledge_base_ensure_default(*, tenant: Tenant, owner: object) -> KnowledgeBase:
     """Every workspace starts with one empty knowledge base (workspace initializer)."""
     existing = KnowledgeBase.objects.order_by("id").first()
     return existing or KnowledgeBase.objects.create(name="Main knowledge base")
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(errors={field: [{"code": code, "message": message}]})
+def _base_errors(*, name: str, language: str, stored: KnowledgeBase | None = None) -> Errors:
+    errors: Errors = {}
+    if not name:
+        _add(errors, "name", "Name the knowledge base.", "required")
+    elif len(name) > NAME_MAX:
+        _add(errors, "name", f"Keep the name to {NAME_MAX} characters.", "max_length")
+    if language not in KnowledgeBase.Language.values:
+        _add(errors, "language", "Choose one of the languages offered.", "invalid_choice")
+    elif stored is not None and language != stored.language and knowledge_base_has_chunks(kb=stored):
+        # Existing chunks were indexed for keyword search in the stored language; another
+        # language would no longer match them.
+        _add(errors, "language", LANGUAGE_LOCKED, "language_locked")
+    return errors
 
 
-def knowledge_storage_bytes() -> int:
-    """What the workspace's knowledge takes: uploaded files plus text and Q&A sources."""
-    totals = Source.objects.aggregate(
-        files=Sum("file_size"),
-        texts=Sum(Length("text")),
-        qa=Sum(Length(Cast("qa_pairs", TextField())), filter=Q(kind=Source.Kind.QA)),
+@transaction.atomic
+def knowledge_base_create(
+    *, name: str, description: str = "", language: str = KnowledgeBase.Language.ENGLISH
+) -> KnowledgeBase:
+    """A new, empty knowledge base with the built-in embedding model."""
+    name, description = name.strip(), description.strip()
+    errors = _base_errors(name=name, language=language)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return KnowledgeBase.objects.create(name=name, description=description, language=language)
+
+
+def _base_apply(kb: KnowledgeBase, *, name: str, description: str, language: str) -> list[str]:
+    kb.name, kb.description, kb.language = name, description, language
+    return ["name", "description", "language"]
+
+
+@transaction.atomic
+def knowledge_base_update(*, kb: KnowledgeBase, name: str, description: str, language: str) -> KnowledgeBase:
+    """Rename or describe ``kb``; its language only while nothing is indexed (refused with
+    ``language_locked`` after). Locks ``kb``'s row until the commit."""
+    stored = _locked(kb)
+    name, description = name.strip(), description.strip()
+    errors = _base_errors(name=name, language=language, stored=stored)
+    if errors:
+        raise ValidationFailed(errors=errors)
+    fields = _base_apply(kb, name=name, description=description, language=language)
+    kb.save(update_fields=[*fields, "updated_at"])
+    return kb
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """An embedding model for a knowledge base as a person chooses it. ``api_key`` is
+    write-only: blank keeps the stored key while the endpoint (provider and server) stays;
+    a key never follows its knowledge base to another endpoint."""
+
+    provider: str
+    model: str = ""
+    dimensions: int | None = None
+    base_url: str = ""
+    api_key: str = ""
+
+
+def _key_kept(stored: KnowledgeBase, provider: str, base_url: str) -> bool:
+    return endpoint_key_kept(
+        old=(stored.embedding_provider, stored.embedding_base_url), new=(provider, base_url)
     )
-    return sum(value or 0 for value in totals.values())
 
 
-def _check_storage(tenant, adding: int) -> None:
+def _model_refusal(wanted: EmbeddingSettings) -> tuple[str, str] | None:
+    """(field, reason) when the model and size cannot work together (e.g.
+    text-embedding-ada-002 at 384), before anything is re-embedded. Nothing is sent."""
+    # the openai SDK loads only when a remote model is chosen
+    from .embeddings.remote import OpenAIEmbedder
+
+    try:
+        OpenAIEmbedder(
+            model=wanted.model,
+            api_key="not-used-for-this-check",
+            base_url=wanted.base_url,
+            dimensions=wanted.dimensions,
+            compatible=wanted.provider == KnowledgeBase.EmbeddingProvider.OPENAI_COMPATIBLE,
+        )
+    except EmbeddingError as error:
+        return ("dimensions" if "dimension" in str(error) else "model", str(error))
+    return None
+
+
+def _embedding_clean(stored: KnowledgeBase, wanted: EmbeddingSettings) -> tuple[EmbeddingSettings, Errors]:
+    """``wanted`` completed with its provider's defaults, and what is wrong with it."""
+    Provider = KnowledgeBase.EmbeddingProvider
+    errors: Errors = {}
+    provider, model = wanted.provider, (wanted.model or "").strip()
+    base_url, dimensions = (wanted.base_url or "").strip(), wanted.dimensions
+    if provider == Provider.LOCAL:
+        if dimensions not in (None, LOCAL_DIMENSIONS):
+            _add(errors, "dimensions", "The built-in model makes vectors of size 384.")
+        model, base_url, dimensions = "", "", LOCAL_DIMENSIONS
+    elif provider == Provider.OPENAI:
+        model, base_url = model or OPENAI_DEFAULT_MODEL, ""
+        dimensions = dimensions or OPENAI_DEFAULT_DIMENSIONS
+    elif provider == Provider.OPENAI_COMPATIBLE:
+        if not dimensions:
+            _add(errors, "dimensions", "Choose the size of your model's vectors: 384 or 1536.", "required")
+        if not model:
+            _add(errors, "model", "Name the model your server serves.", "required")
+        if not base_url:
+            _add(errors, "base_url", "Enter the address of your OpenAI-compatible server.", "required")
+        else:
+            try:
+                url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
+            except UnsafeAddress as exc:
+                _add(errors, "base_url", str(exc), "unsafe_url")
+    else:
+        _add(errors, "provider", "Choose the built-in model, OpenAI or an OpenAI-compatible server.")
+    if dimensions and dimensions not in INDEXED_DIMENSIONS:
+        _add(errors, "dimensions", "Only vectors of size 384 or 1536 are indexed.", "invalid_choice")
+    if len(model) > 120:
+        _add(errors, "model", "Keep the model name to 120 characters.", "max_length")
+    if len(base_url) > 300:
+        _add(errors, "base_url", "Keep the address to 300 characters.", "max_length")
+    api_key = (wanted.api_key or "").strip()
+    keeps_key = bool(stored.embedding_api_key_encrypted) and _key_kept(stored, provider, base_url)
+    if provider == Provider.OPENAI and not api_key and not keeps_key:
+        _add(errors, "api_key", "Paste your OpenAI API key.", "required")
+    cleaned = EmbeddingSettings(provider, model, dimensions, base_url, api_key)
+    if provider != Provider.LOCAL and not errors:
+        refusal = _model_refusal(cleaned)
+        if refusal:
+            _add(errors, *refusal)
+    return cleaned, errors
+
+
+_MODEL_FIELDS = ("provider", "model", "dimensions", "base_url")
+
+
+def _embedding_apply(kb: KnowledgeBase, stored: KnowledgeBase, wanted: EmbeddingSettings) -> list[str]:
+    """Set ``wanted`` on ``kb``; the fields to save, none when the model (and key) stay."""
+    current = tuple(getattr(stored, f"embedding_{name}") for name in _MODEL_FIELDS)
+    if current == (wanted.provider, wanted.model, wanted.dimensions, wanted.base_url) and not wanted.api_key:
+        return []
+    kb.embedding_provider, kb.embedding_model = wanted.provider, wanted.model
+    kb.embedding_dimensions, kb.embedding_base_url = wanted.dimensions or LOCAL_DIMENSIONS, wanted.base_url
+    if wanted.api_key:
+        kb.embedding_api_key_encrypted = secret_encrypt(wanted.api_key)
+    elif _key_kept(stored, wanted.provider, wanted.base_url):
+        kb.embedding_api_key_encrypted = stored.embedding_api_key_encrypted
+    else:
+        kb.embedding_api_key_encrypted = ""  # a stored key is never sent to another endpoint
+    kb.reembedding = True
+    enqueue_on_commit(knowledge_base_reembed_task, kb.pk)
+    return [f"embedding_{name}" for name in (*_MODEL_FIELDS, "api_key_encrypted")] + ["reembedding"]
+
+
+@transaction.atomic
+def knowledge_base_set_embedding(
+    *,
+    kb: KnowledgeBase,
+    provider: str,
+    model: str = "",
+    dimensions: int | None = None,
+    base_url: str = "",
+    api_key: str = "",
+) -> bool:
+    """Switch the embedding model; every chunk is re-embedded in the background. Returns
+    whether anything changed (the same model and no new key: nothing is re-embedded).
+    Locks ``kb``'s row until the commit."""
+    stored = _locked(kb)
+    wanted, errors = _embedding_clean(
+        stored, EmbeddingSettings(provider, model, dimensions, base_url, api_key)
+    )
+    if errors:
+        raise ValidationFailed(errors=errors)
+    fields = _embedding_apply(kb, stored, wanted)
+    if fields:
+        kb.save(update_fields=[*fields, "updated_at"])
+    return bool(fields)
+
+
+@transaction.atomic
+def knowledge_base_settings_save(
+    *, kb: KnowledgeBase, name: str, description: str, language: str, embedding: EmbeddingSettings
+) -> bool:
+    """The settings page: name, description, language and embedding model judged together
+    (one refusal names every field at fault) and saved together. Returns whether the model
+    changed, so every chunk is being re-embedded. Locks ``kb``'s row until the commit."""
+    stored = _locked(kb)
+    name, description = name.strip(), description.strip()
+    errors = _base_errors(name=name, language=language, stored=stored)
+    wanted, embedding_errors = _embedding_clean(stored, embedding)
+    errors.update(embedding_errors)  # the two sets of fields do not overlap
+    if errors:
+        raise ValidationFailed(errors=errors)
+    fields = _base_apply(kb, name=name, description=description, language=language)
+    embedding_fields = _embedding_apply(kb, stored, wanted)
+    kb.save(update_fields=[*fields, *embedding_fields, "updated_at"])
+    logger.info("knowledge base settings saved kb=%s embedding_changed=%s", kb.pk, bool(embedding_fields))
+    return bool(embedding_fields)
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def _check_storage(tenant: Tenant, adding: int) -> None:
     """The plan's knowledge storage, counted in bytes against its MB (a file of 1 byte past
     the limit is refused)."""
     quota_require(tenant, "storage_mb", used=lambda: knowledge_storage_mb(adding), adding=0)
 
 
-def knowledge_storage_mb(adding: int = 0) -> int:
-    """The storage in MB as the plan counts it, with ``adding`` bytes more: a started MB
-    counts (exact to the byte against a limit in whole MB)."""
-    return -(-(knowledge_storage_bytes() + adding) // (1024 * 1024))
-
-
 def _queue(source: Source) -> Source:
-    from .tasks import source_ingest_task
-
     enqueue_on_commit(source_ingest_task, source.pk)
     return source
 
 
 @transaction.atomic
-def source_add_file(*, tenant, kb: KnowledgeBase, upload) -> Source:
+def source_add_file(*, tenant: Tenant, kb: KnowledgeBase, upload: UploadedFile) -> Source:
     """An uploaded file (PDF, DOCX, TXT, Markdown, HTML, CSV, JSON), typed by its content."""
-    if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+    if (upload.size or 0) > MAX_UPLOAD_MB * 1024 * 1024:
         raise PayloadTooLarge(f"Upload files of at most {MAX_UPLOAD_MB} MB.")
     head = upload.read(64 * 1024)
     upload.seek(0)
     try:
-        detect_type(head, upload.name)
+        detect_type(head, upload.name or "")
     except ExtractionError as error:
         raise _invalid("file", str(error), "unsupported_file") from error
-    _check_storage(tenant, upload.size)
+    _check_storage(tenant, upload.size or 0)
     name = (upload.name or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200]
     source = Source(
-        knowledge_base=kb, kind=Source.Kind.FILE, title=name, file_name=name, file_size=upload.size
+        knowledge_base=kb, kind=Source.Kind.FILE, title=name, file_name=name, file_size=upload.size or 0
     )
     source.file.save("upload", upload, save=False)
     source.save()
     return _queue(source)
+
+
+def _allowlisted(url: str) -> bool:
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    return host in getattr(settings, "KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST", [])
 
 
 @transaction.atomic
@@ -116,16 +343,8 @@ def source_add_url(
     return _queue(source)
 
 
-def _allowlisted(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-    return host in getattr(settings, "KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST", [])
-
-
 @transaction.atomic
-def source_add_text(*, tenant, kb: KnowledgeBase, title: str, text: str) -> Source:
+def source_add_text(*, tenant: Tenant, kb: KnowledgeBase, title: str, text: str) -> Source:
     text = (text or "").replace("\x00", "").strip()
     if not text:
         raise _invalid("text", "Write some text.", "required")
@@ -138,9 +357,15 @@ def source_add_text(*, tenant, kb: KnowledgeBase, title: str, text: str) -> Sour
 
 @transaction.atomic
 def source_set_qa(
-    *, tenant, kb: KnowledgeBase, pairs: list[dict], source: Source | None = None, title: str = ""
+    *,
+    tenant: Tenant,
+    kb: KnowledgeBase,
+    pairs: list[dict[str, Any]],
+    source: Source | None = None,
+    title: str = "",
 ) -> Source:
-    """Create or replace a Q&A source (re-ingested: unchanged pairs embed nothing)."""
+    """Create a Q&A source, or replace the pairs (and the title, when one is given) of
+    ``source``; it is re-ingested, and unchanged pairs embed nothing."""
     clean = []
     for pair in pairs[: MAX_QA_PAIRS + 1]:
         question = str(pair.get("question", "")).replace("\x00", "").strip()[:1000]
@@ -153,43 +378,29 @@ def source_set_qa(
         raise _invalid("qa_pairs", f"Keep it to {MAX_QA_PAIRS} pairs per source.")
     before = len(json.dumps(source.qa_pairs)) if source is not None else 0
     _check_storage(tenant, max(0, len(json.dumps(clean)) - before))
+    new = source is None
     if source is None:
         source = Source(knowledge_base=kb, kind=Source.Kind.QA, title=(title or "Q&A")[:300])
+    elif title:
+        source.title = title[:300]
     source.qa_pairs, source.status = clean, Source.Status.QUEUED
-    source.save()
+    source.save(update_fields=None if new else ["title", "qa_pairs", "status", "updated_at"])
     return _queue(source)
 
 
 @transaction.atomic
 def source_retry(*, source: Source) -> Source:
+    """Process a failed source again, or re-sync a web source now."""
     Source.objects.filter(pk=source.pk).update(status=Source.Status.QUEUED, error="")
     return _queue(source)
 
 
-def source_delete(*, source: Source) -> None:
-    from .ingestion import source_delete as delete
-
-    delete(source)
-
-
 @transaction.atomic
-def knowledge_base_set_embedding(
-    *,
-    kb: KnowledgeBase,
-    provider: str,
-    model: str = "",
-    dimensions: int = 384,
-    base_url: str = "",
-    api_key: str = "",
-) -> KnowledgeBase:
-    """Switch the embedding model; every chunk is re-embedded in the background."""
-    from .tasks import knowledge_base_reembed_task
-
-    kb.embedding_provider, kb.embedding_model = provider, model
-    kb.embedding_dimensions, kb.embedding_base_url = dimensions, base_url
-    if api_key:
-        kb.embedding_api_key_encrypted = secret_encrypt(api_key)
-    kb.reembedding = True
-    kb.save()
-    enqueue_on_commit(knowledge_base_reembed_task, kb.pk)
-    return kb
+def source_delete(*, source: Source) -> None:
+    """Delete a source with its documents, chunks (and their vectors) and stored file; the
+    file goes once the deletion has committed."""
+    name = source.file.name if source.file else ""
+    storage = source.file.storage
+    source.delete()  # documents and chunks go with it (cascade)
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))

@@ -2,32 +2,27 @@
 by upload, web address, Q&A or text; status that updates itself), the documents and chunks
 a source produced, a retrieval test page and the knowledge base's settings. Every query
 runs in the tenant's schema, which the routing middleware activated; an id is only found
-under the parent in the URL (a source under its knowledge base, a document under both)."""
+under the parent in the URL (a source under its knowledge base, a document under both).
+Views parse the request, call a service (``knowledge.services``) or a selector
+(``knowledge.selectors``) and render; they write nothing themselves."""
 
 from __future__ import annotations
 
 import logging
-import re
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from billing.quotas import quota_limit
 from saas.errors import ProblemError
 from tenants.dashboard import can_manage, dashboard_page
 from tenants.views import shell_context
 
-from . import services
+from . import selectors, services
 from .forms import (
     EmbeddingForm,
     FileSourceForm,
@@ -37,43 +32,18 @@ from .forms import (
     UrlSourceForm,
     add_problem,
 )
-from .models import Chunk, Document, KnowledgeBase, Source
+from .models import Document, KnowledgeBase, Source
+from .selectors import ACTIVE, SEARCH_LIMIT, source_state, web_link
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = (Source.Status.QUEUED, Source.Status.PROCESSING)
-WEB_KINDS = (Source.Kind.URL, Source.Kind.CRAWL, Source.Kind.SITEMAP)
 ADD_PANELS = ("file", "url", "qa", "text")
-SEARCH_LIMIT = 10
 PER_PAGE = 100
 RRF_EXPLAINED = (
     "Each method ranks the chunks on its own; reciprocal rank fusion gives every chunk "
     "1/(60 + its rank) from each list it is in and sorts by the sum, so chunks both methods "
     "rank high come first."
 )
-_WEB_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
-
-
-# --- helpers -----------------------------------------------------------------------------
-
-
-def _count(model, field: str) -> Coalesce:
-    """How many ``model`` rows point at the outer row through ``field`` (one subquery, so
-    several counts do not multiply each other's joins)."""
-    counted = (
-        model.objects.filter(**{field: OuterRef("pk")})
-        .order_by()
-        .values(field)
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
-def web_link(url) -> str:
-    """``url`` if it is an http(s) address (safe to put in an href), else ""."""
-    url = str(url or "").strip()
-    return url if _WEB_URL.match(url) else ""
 
 
 def _kb(kb_id: int) -> KnowledgeBase:
@@ -84,74 +54,35 @@ def _source(kb: KnowledgeBase, source_id: int) -> Source:
     return get_object_or_404(Source, pk=source_id, knowledge_base=kb)
 
 
-def _report_text(report) -> str:
-    if not isinstance(report, dict) or not report:
-        return ""
-    parts = [f"{report.get(key, 0)} {key}" for key in ("added", "updated", "removed", "unchanged")]
-    failed = report.get("failed") or []
-    if failed:
-        parts.append(f"{len(failed)} failed")
-    return ", ".join(parts)
-
-
-def _when(value) -> str:
-    return date_format(timezone.localtime(value), "M j, H:i") if value else ""
-
-
-def source_state(source: Source) -> dict:
-    """What the status endpoint returns per source (and the page starts from)."""
-    return {
-        "id": source.pk,
-        "status": source.status,
-        "status_label": source.get_status_display(),
-        "progress_done": source.progress_done,
-        "progress_total": source.progress_total,
-        "error": source.error,
-        "last_synced_at": source.last_synced_at.isoformat() if source.last_synced_at else None,
-        "last_synced": _when(source.last_synced_at),
-        "report": _report_text(source.last_report),
-    }
-
-
-def _storage(request) -> dict:
-    used = services.knowledge_storage_bytes()
-    limit_mb = quota_limit(request.tenant, "storage_mb")  # the plan's, with staff grants
-    limit = limit_mb * 1024 * 1024 if limit_mb is not None else None
-    return {
-        "used": used,
-        "limit": limit,
-        "percent": min(100, round(used * 100 / limit)) if limit else None,
-        "full": limit is not None and used >= limit,
-    }
-
-
 # --- knowledge bases -----------------------------------------------------------------------
 
 
 @dashboard_page("knowledge")
-def knowledge_base_list(request):
+def knowledge_base_list(request: HttpRequest) -> HttpResponse:
     form = KnowledgeBaseForm(request.POST or None, prefix="kb")
     if request.method == "POST" and form.is_valid():
-        kb = form.save()
-        logger.info("knowledge base created kb=%s by=%s", kb.pk, request.user.pk)
-        messages.success(request, f"Knowledge base “{kb.name}” created. Add its first sources below.")
-        return redirect("knowledge:base", kb_id=kb.pk)
-    bases = KnowledgeBase.objects.annotate(
-        source_count=_count(Source, "knowledge_base"),
-        document_count=_count(Document, "knowledge_base"),
-        chunk_count=_count(Chunk, "knowledge_base"),
-    ).order_by("name", "id")
+        data = form.cleaned_data
+        try:
+            kb = services.knowledge_base_create(
+                name=data["name"], description=data["description"], language=data["language"]
+            )
+        except ProblemError as error:
+            add_problem(form, error)
+        else:
+            logger.info("knowledge base created kb=%s by=%s", kb.pk, request.user.pk)
+            messages.success(request, f"Knowledge base “{kb.name}” created. Add its first sources below.")
+            return redirect("knowledge:base", kb_id=kb.pk)
     context = shell_context(
         request,
-        bases=bases,
+        bases=selectors.knowledge_base_list(),
         form=form,
         can_manage=can_manage(request),
-        storage=_storage(request),
+        storage=selectors.knowledge_storage_use(tenant=request.tenant),
     )
     return render(request, "knowledge/list.html", context)
 
 
-def _add_source(request, kb: KnowledgeBase, panel: str, forms: dict) -> int:
+def _add_source(request: HttpRequest, kb: KnowledgeBase, panel: str, forms: dict[str, Any]) -> int:
     """Run the add-source form ``panel``; returns how many sources were added (0 when the
     form or the service refused, with the reasons on the form)."""
     form = forms[panel]
@@ -192,7 +123,7 @@ def _messages(error: ProblemError) -> list[str]:
     return [e["message"] for errs in (error.errors or {}).values() for e in errs] or [error.detail]
 
 
-def _add_forms(data=None, files=None, panel: str = "") -> dict:
+def _add_forms(data: Any = None, files: Any = None, panel: str = "") -> dict[str, Any]:
     bound = {name: (data if name == panel else None) for name in ADD_PANELS}
     return {
         "file": FileSourceForm(bound["file"], files if panel == "file" else None, prefix="file"),
@@ -203,7 +134,7 @@ def _add_forms(data=None, files=None, panel: str = "") -> dict:
 
 
 @dashboard_page("knowledge")
-def knowledge_base_detail(request, kb_id: int):
+def knowledge_base_detail(request: HttpRequest, kb_id: int) -> HttpResponse:
     """The knowledge base's sources with their status, and the add-source panel."""
     kb = _kb(kb_id)
     panel = request.POST.get("add", "") if request.method == "POST" else request.GET.get("add", "")
@@ -221,21 +152,7 @@ def knowledge_base_detail(request, kb_id: int):
             messages.success(request, f"{added} of the files added; the others were refused (see below).")
     else:
         forms = _add_forms()
-    sources = list(
-        Source.objects.filter(knowledge_base=kb)
-        .annotate(document_count=_count(Document, "source"), chunk_count=_count(Chunk, "source"))
-        .order_by("-created_at", "-id")
-    )
-    rows = [
-        {
-            "source": source,
-            "link": web_link(source.url),
-            "state": source_state(source),
-            "active": source.status in ACTIVE,
-            "syncable": source.kind in WEB_KINDS,
-        }
-        for source in sources
-    ]
+    rows = selectors.source_rows(kb=kb)
     context = shell_context(
         request,
         kb=kb,
@@ -245,64 +162,47 @@ def knowledge_base_detail(request, kb_id: int):
         panel=panel or "file",
         qa_rows=forms["qa"].rows(),
         can_manage=can_manage(request),
-        storage=_storage(request),
+        storage=selectors.knowledge_storage_use(tenant=request.tenant),
         status_url=reverse("knowledge:status", kwargs={"kb_id": kb.pk}),
     )
     return render(request, "knowledge/detail.html", context)
 
 
 @dashboard_page("knowledge")
-def knowledge_base_status(request, kb_id: int):
+def knowledge_base_status(request: HttpRequest, kb_id: int) -> JsonResponse:
     """Each source's status and progress, for the page's polling."""
-    kb = _kb(kb_id)
-    sources = [
-        source_state(s) for s in Source.objects.filter(knowledge_base=kb).order_by("-created_at", "-id")
-    ]
-    return JsonResponse(
-        {
-            "sources": sources,
-            "active": any(s["status"] in ACTIVE for s in sources),
-            "reembedding": kb.reembedding,
-        }
-    )
+    return JsonResponse(selectors.source_states(kb=_kb(kb_id)))
 
 
 @dashboard_page("knowledge", manage=True)
-def knowledge_base_settings(request, kb_id: int):
+def knowledge_base_settings(request: HttpRequest, kb_id: int) -> HttpResponse:
     kb = _kb(kb_id)
-    has_chunks = Chunk.objects.filter(knowledge_base=kb).exists()
-    form = KnowledgeBaseForm(request.POST or None, instance=kb, prefix="kb", language_locked=has_chunks)
+    locked = selectors.knowledge_base_has_chunks(kb=kb)
+    form = KnowledgeBaseForm.for_base(kb, request.POST or None, prefix="kb", language_locked=locked)
     embedding = EmbeddingForm(request.POST or None, kb=kb, prefix="emb")
     valid = request.method == "POST" and all([form.is_valid(), embedding.is_valid()])  # both show errors
     if valid:
-        changed = embedding.changed()
-        with transaction.atomic():
-            kb = form.save(commit=False)
+        data = form.cleaned_data
+        try:
+            changed = services.knowledge_base_settings_save(
+                kb=kb,
+                name=data["name"],
+                description=data["description"],
+                language=data["language"],
+                embedding=embedding.embedding_settings(),
+            )
+        except ProblemError as error:
+            add_problem(form, error, others=[embedding])
+        else:
             if changed:
-                data = embedding.cleaned_data
-                if not data.get("api_key") and embedding.endpoint_changed():
-                    kb.embedding_api_key_encrypted = ""  # never sent to another endpoint
-                services.knowledge_base_set_embedding(
-                    kb=kb,
-                    provider=data["provider"],
-                    model=(data["model"] or "").strip(),
-                    dimensions=data["dimensions"],
-                    base_url=data["base_url"] or "",
-                    api_key=data.get("api_key") or "",
+                messages.success(
+                    request,
+                    "Settings saved. Every chunk is being re-embedded with the new model in the background; "
+                    "until it finishes, answers use keyword search for the chunks not done yet.",
                 )
             else:
-                kb.save()
-        logger.info("knowledge base settings saved kb=%s embedding_changed=%s", kb.pk, changed)
-        if changed:
-            messages.success(
-                request,
-                "Settings saved. Every chunk is being re-embedded with the new model in the background; "
-                "until it finishes, answers use keyword search for the chunks not done yet.",
-            )
-        else:
-            messages.success(request, "Settings saved.")
-        return redirect("knowledge:settings", kb_id=kb.pk)
-    kb.refresh_from_db()  # the page shows what is stored, not the rejected input
+                messages.success(request, "Settings saved.")
+            return redirect("knowledge:settings", kb_id=kb.pk)
     context = shell_context(
         request,
         kb=kb,
@@ -317,11 +217,11 @@ def knowledge_base_settings(request, kb_id: int):
 
 
 @dashboard_page("knowledge")
-def source_detail(request, kb_id: int, source_id: int):
+def source_detail(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
     """The documents a source produced (one per file or page)."""
     kb = _kb(kb_id)
     source = _source(kb, source_id)
-    documents = Document.objects.filter(source=source, knowledge_base=kb).order_by("title", "id")
+    documents = selectors.document_list(kb=kb, source=source)
     page = Paginator(documents, PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"document": d, "link": web_link(d.url)} for d in page.object_list]
     context = shell_context(
@@ -339,7 +239,7 @@ def source_detail(request, kb_id: int, source_id: int):
 
 @require_POST
 @dashboard_page("knowledge", manage=True)
-def source_retry(request, kb_id: int, source_id: int):
+def source_retry(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
     """Process a failed source again, or re-sync a web source now."""
     kb = _kb(kb_id)
     source = _source(kb, source_id)
@@ -353,7 +253,7 @@ def source_retry(request, kb_id: int, source_id: int):
 
 
 @dashboard_page("knowledge", manage=True)
-def source_delete(request, kb_id: int, source_id: int):
+def source_delete(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
     kb = _kb(kb_id)
     source = _source(kb, source_id)
     if request.method == "POST":
@@ -362,16 +262,12 @@ def source_delete(request, kb_id: int, source_id: int):
         logger.info("knowledge source deleted kb=%s source=%s by=%s", kb.pk, source_id, request.user.pk)
         messages.success(request, f"“{title}” deleted with its documents and chunks.")
         return redirect("knowledge:base", kb_id=kb.pk)
-    counts = {
-        "documents": Document.objects.filter(source=source).count(),
-        "chunks": Chunk.objects.filter(source=source).count(),
-    }
-    context = shell_context(request, kb=kb, source=source, counts=counts)
+    context = shell_context(request, kb=kb, source=source, counts=selectors.source_counts(source=source))
     return render(request, "knowledge/source_delete.html", context)
 
 
 @dashboard_page("knowledge", manage=True)
-def source_qa_edit(request, kb_id: int, source_id: int):
+def source_qa_edit(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
     """Replace the pairs of a Q&A source (it is re-ingested; unchanged pairs embed nothing)."""
     kb = _kb(kb_id)
     source = get_object_or_404(Source, pk=source_id, knowledge_base=kb, kind=Source.Kind.QA)
@@ -379,11 +275,11 @@ def source_qa_edit(request, kb_id: int, source_id: int):
         form = QaSourceForm(request.POST, prefix="qa")
         if form.is_valid():
             try:
-                with transaction.atomic():
-                    source.title = form.cleaned_data["title"]
-                    services.source_set_qa(tenant=request.tenant, kb=kb, pairs=form.pairs, source=source)
+                title = form.cleaned_data["title"]
+                services.source_set_qa(
+                    tenant=request.tenant, kb=kb, pairs=form.pairs, source=source, title=title
+                )
             except ProblemError as error:
-                source.refresh_from_db()
                 add_problem(form, error)
             else:
                 messages.success(request, f"“{source.title}” saved. Processing starts in a moment.")
@@ -395,7 +291,7 @@ def source_qa_edit(request, kb_id: int, source_id: int):
 
 
 @dashboard_page("knowledge")
-def document_detail(request, kb_id: int, document_id: int):
+def document_detail(request: HttpRequest, kb_id: int, document_id: int) -> HttpResponse:
     """A document's chunks in order: what retrieval can find and the bot can quote."""
     kb = _kb(kb_id)
     document = get_object_or_404(
@@ -404,8 +300,7 @@ def document_detail(request, kb_id: int, document_id: int):
         knowledge_base=kb,
         source__knowledge_base=kb,
     )
-    chunks = Chunk.objects.filter(document=document).order_by("position", "id")
-    page = Paginator(chunks, PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.chunk_list(document=document), PER_PAGE).get_page(request.GET.get("page"))
     context = shell_context(
         request,
         kb=kb,
@@ -420,63 +315,14 @@ def document_detail(request, kb_id: int, document_id: int):
 # --- retrieval test --------------------------------------------------------------------------
 
 
-def _passage_rows(passages, titles: dict[int, str]) -> list[dict]:
-    return [
-        {
-            "rank": p.rank,
-            "ranks": sorted(p.ranks.items()),
-            "title": p.title or "Untitled",
-            "source_id": p.source_id,
-            "source_title": titles.get(p.source_id, ""),
-            "link": web_link(p.url),
-            "url": p.url,
-            "file": p.file,
-            "page": p.page,
-            "heading_path": p.heading_path,
-            "excerpt": Truncator(p.text).chars(400),
-            "score": p.score,
-        }
-        for p in passages
-    ]
-
-
-def _run_searches(kb: KnowledgeBase, query: str) -> dict:
-    """The fused list and each method alone, as retrieval returns them for ``query``. When
-    the embedding model cannot be reached, keyword search still answers and the page
-    says why vector search is missing."""
-    from .embeddings.base import EmbeddingError
-    from .retrieval import retrieve
-
-    results, vector_error = {}, ""
-    for name, methods in (("fused", ("vector", "text")), ("vector", ("vector",)), ("text", ("text",))):
-        try:
-            results[name] = retrieve(
-                query=query, knowledge_base_ids=[kb.pk], limit=SEARCH_LIMIT, methods=methods
-            )
-        except EmbeddingError as error:
-            vector_error = str(error) or "The embedding model did not answer."
-            fallback = ("text",) if name == "fused" else ()
-            results[name] = (
-                retrieve(query=query, knowledge_base_ids=[kb.pk], limit=SEARCH_LIMIT, methods=fallback)
-                if fallback
-                else []
-            )
-    ids = {p.source_id for passages in results.values() for p in passages if p.source_id}
-    titles = dict(Source.objects.filter(knowledge_base=kb, pk__in=ids).values_list("pk", "title"))
-    return {
-        **{name: _passage_rows(passages, titles) for name, passages in results.items()},
-        "vector_error": vector_error,
-    }
-
-
 @dashboard_page("knowledge")
-def knowledge_base_search(request, kb_id: int):
+def knowledge_base_search(request: HttpRequest, kb_id: int) -> HttpResponse:
     """What retrieval returns for a question, fused and per method: why the bot answered
     as it did."""
     kb = _kb(kb_id)
     query = (request.GET.get("q") or "").strip()[:2000]
-    ingested = Chunk.objects.filter(knowledge_base=kb).exists()
-    results = _run_searches(kb, query) if query and ingested else None
+    ingested = selectors.knowledge_base_has_chunks(kb=kb)
+    results = selectors.knowledge_base_search(kb=kb, query=query) if query and ingested else None
     context = shell_context(
         request,
         kb=kb,

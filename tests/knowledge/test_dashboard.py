@@ -750,3 +750,17 @@ def test_language_is_fixed_once_content_is_indexed(owner, tenant_a):
         f"/dashboard/knowledge/{empty.pk}/settings/", _settings_form(empty, **{"kb-language": "german"})
     )
     assert _reload(tenant_a, empty).language == "german"
+
+
+def test_a_refused_settings_page_shows_what_is_stored(owner, tenant_a, queued):
+    with tenant_context(tenant_a.tenant):
+        kb = KnowledgeBase.objects.create(name="Docs")
+    response = owner.post(
+        f"/dashboard/knowledge/{kb.pk}/settings/",
+        _settings_form(kb, **{"kb-name": "Renamed", "provider": "openai"}),  # no key: refused
+    )
+    assert response.status_code == 200
+    assert response.context["embedding"].errors["api_key"] == ["Paste your OpenAI API key."]
+    assert response.context["kb"].name == "Docs" and "<title>Settings · Docs" in _text(response)
+    assert response.context["form"]["name"].value() == "Renamed"  # the input is kept to fix
+    assert _reload(tenant_a, kb).name == "Docs" and queued == []
