@@ -1,23 +1,39 @@
 """Dashboard forms of the chat app: conversation filters, a widget's bot settings, its
-automations and the playground question. Preconditions: the tenant's schema is active."""
+automations and the playground question. The forms shape input; the services
+(``chat.services``) hold the rules and store, and their refusals are put back on the
+fields (:meth:`ServiceForm.add_problem`). Preconditions: the tenant's schema is active."""
 
 from __future__ import annotations
 
-from django import forms
-from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from typing import Any
 
-from billing.plans import Plan, plan_get, plan_upgrade_for_feature
+from django import forms
+from django.db import models
+from django.forms.models import model_to_dict
+
 from knowledge.models import KnowledgeBase
-from saas.crypto import secret_encrypt, secret_hint
-from saas.outbound import UnsafeAddress, url_host_check
+from saas.errors import ProblemError
 from widget_builder.models import Widget
 
 from .attachments import KIND_LABELS
-from .automations import pattern_error
-from .models import AutomationRule, BotSettings, Conversation, Message
+from .models import AutomationRule, BotSettings, Conversation
 from .services import MAX_MESSAGE_CHARS
+
+
+def _model_field(model: type[models.Model], name: str, **kwargs: Any) -> forms.Field:
+    """The form field Django makes for the model's field (its type, choices, length)."""
+    return model._meta.get_field(name).formfield(**kwargs)
+
+
+class ServiceForm(forms.Form):
+    """A form whose input a service checks: its refusals go back on the form."""
+
+    def add_problem(self, error: ProblemError) -> None:
+        """Each field message of ``error`` on its field (on the form when the form has no
+        such field), or its detail on the form when it names no field."""
+        details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+        for name, message in details or [(None, error.detail)]:
+            self.add_error(name if name in self.fields else None, message)
 
 
 class ConversationFilterForm(forms.Form):
@@ -30,41 +46,56 @@ class ConversationFilterForm(forms.Form):
     thumbs_down = forms.BooleanField(label="Thumbs down only", required=False)
     q = forms.CharField(label="Contact name or email", required=False, max_length=200)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["widget"].queryset = Widget.objects.order_by("name", "id")
 
-    def filtered(self, conversations):
-        """``conversations`` narrowed by the valid filters (invalid ones are ignored)."""
+    def filters(self) -> dict[str, Any]:
+        """The filters for ``chat.selectors.conversation_list_filtered``: all of them when
+        the form is valid, none otherwise (a bad filter is ignored, not an error)."""
         if not self.is_valid():
-            return conversations
+            return {}
         data = self.cleaned_data
-        if data.get("status"):
-            conversations = conversations.filter(status=data["status"])
-        if data.get("widget"):
-            conversations = conversations.filter(widget=data["widget"])
-        if data.get("thumbs_down"):
-            conversations = conversations.filter(
-                Exists(Message.objects.filter(conversation=OuterRef("pk"), feedback_rating=-1))
-            )
-        if query := (data.get("q") or "").strip():
-            conversations = conversations.filter(
-                Q(contact__name__icontains=query) | Q(contact__email__icontains=query)
-            )
-        return conversations
+        return {
+            "status": data.get("status") or "",
+            "widget": data.get("widget"),
+            "thumbs_down": bool(data.get("thumbs_down")),
+            "q": data.get("q") or "",
+        }
 
 
 KNOWLEDGE_CHOICES = [
     ("True", "Only from the knowledge base"),
     ("False", "May use general knowledge"),
 ]
-OWN_KEY_PROVIDERS = {BotSettings.Provider.ANTHROPIC, BotSettings.Provider.OPENAI}
+BOT_FIELDS = (
+    "provider",
+    "model",
+    "base_url",
+    "key_source",
+    "temperature",
+    "max_answer_tokens",
+    "persona",
+    "language",
+    "knowledge_only",
+    "no_answer_text",
+    "unavailable_text",
+    "offer_handoff",
+    "knowledge_bases",
+    "attachment_kinds",
+    "attachment_max_mb",
+)
 
 
-class BotSettingsForm(forms.ModelForm):
-    """The bot of one widget. The API key is write-only: never rendered back, blank keeps
-    the stored one, and only its hint is shown."""
+class BotSettingsForm(ServiceForm):
+    """The bot of one widget; ``cleaned_data`` is the keyword arguments of
+    ``chat.services.bot_settings_update``. The API key is write-only: never rendered back,
+    blank keeps the stored one, and only its hint is shown."""
 
+    provider = _model_field(BotSettings, "provider")
+    model = _model_field(
+        BotSettings, "model", label="Model", help_text="Blank: the provider's default model."
+    )
     base_url = forms.URLField(
         label="Server address",
         required=False,
@@ -73,6 +104,7 @@ class BotSettingsForm(forms.ModelForm):
         help_text="OpenAI-compatible servers only, e.g. https://llm.example.com/v1. "
         "It must be reachable on the public internet.",
     )
+    key_source = _model_field(BotSettings, "key_source", label="Key")
     api_key = forms.CharField(
         label="API key",
         required=False,
@@ -81,11 +113,32 @@ class BotSettingsForm(forms.ModelForm):
         help_text="Stored encrypted and never shown again. Leave blank to keep the stored key.",
     )
     remove_key = forms.BooleanField(label="Remove the stored key", required=False)
+    temperature = _model_field(
+        BotSettings,
+        "temperature",
+        help_text="0 (always the same wording) to 1 (more varied).",
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
+    )
+    max_answer_tokens = _model_field(
+        BotSettings,
+        "max_answer_tokens",
+        label="Longest answer (tokens)",
+        widget=forms.NumberInput(attrs={"min": "50", "max": "4000"}),
+    )
+    persona = _model_field(BotSettings, "persona", widget=forms.Textarea(attrs={"rows": 4}))
+    language = _model_field(BotSettings, "language")
     knowledge_only = forms.TypedChoiceField(
         label="Where answers come from",
         choices=KNOWLEDGE_CHOICES,
         coerce=lambda value: value == "True",
         widget=forms.RadioSelect,
+    )
+    no_answer_text = _model_field(
+        BotSettings, "no_answer_text", label="When the knowledge base has no answer"
+    )
+    unavailable_text = _model_field(BotSettings, "unavailable_text", label="When the AI is unavailable")
+    offer_handoff = _model_field(
+        BotSettings, "offer_handoff", label="Offer a person when there is no good answer"
     )
     knowledge_bases = forms.ModelMultipleChoiceField(
         label="Knowledge bases",
@@ -101,141 +154,46 @@ class BotSettingsForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: no attachments.",
     )
+    attachment_max_mb = _model_field(
+        BotSettings,
+        "attachment_max_mb",
+        label="Largest attachment (MB)",
+        widget=forms.NumberInput(attrs={"min": "1", "max": "20"}),
+    )
 
-    class Meta:
-        model = BotSettings
-        fields = [
-            "provider",
-            "model",
-            "base_url",
-            "key_source",
-            "temperature",
-            "max_answer_tokens",
-            "persona",
-            "language",
-            "knowledge_only",
-            "no_answer_text",
-            "unavailable_text",
-            "offer_handoff",
-            "knowledge_bases",
-            "attachment_max_mb",
-        ]
-        labels = {
-            "model": "Model",
-            "key_source": "Key",
-            "max_answer_tokens": "Longest answer (tokens)",
-            "no_answer_text": "When the knowledge base has no answer",
-            "unavailable_text": "When the AI is unavailable",
-            "offer_handoff": "Offer a person when there is no good answer",
-            "attachment_max_mb": "Largest attachment (MB)",
-        }
-        help_texts = {
-            "model": "Blank: the provider's default model.",
-            "temperature": "0 (always the same wording) to 1 (more varied).",
-        }
-        widgets = {
-            "persona": forms.Textarea(attrs={"rows": 4}),
-            "temperature": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
-            "max_answer_tokens": forms.NumberInput(attrs={"min": "50", "max": "4000"}),
-            "attachment_max_mb": forms.NumberInput(attrs={"min": "1", "max": "20"}),
-        }
-
-    def __init__(self, *args, plan: Plan | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.plan = plan or plan_get(None)
+    def __init__(self, data: Any = None, *, instance: BotSettings, **kwargs: Any) -> None:
+        """``instance``: the stored bot (or the unsaved defaults), shown when ``data`` is None."""
+        super().__init__(data, initial=model_to_dict(instance, fields=BOT_FIELDS), **kwargs)
         self.fields["knowledge_bases"].queryset = KnowledgeBase.objects.order_by("name", "id")
-        self.fields["attachment_kinds"].initial = list(self.instance.attachment_kinds or [])
-        # A stored key belongs to the endpoint it was given for: it is never sent elsewhere.
-        self._endpoint = (self.instance.provider, self.instance.base_url)
-
-    def _endpoint_changed(self, data) -> bool:
-        return (data.get("provider"), data.get("base_url") or "") != self._endpoint
-
-    def clean(self):
-        data = super().clean()
-        provider, key_source = data.get("provider"), data.get("key_source")
-        if provider == BotSettings.Provider.OPENAI_COMPATIBLE:
-            base_url = data.get("base_url") or ""
-            if not base_url and "base_url" not in self.errors:
-                self.add_error("base_url", "Enter the address of your OpenAI-compatible server.")
-            elif base_url:
-                try:
-                    url_host_check(base_url, allow_private=settings.LLM_ALLOW_PRIVATE_BASE_URLS)
-                except UnsafeAddress as exc:
-                    self.add_error("base_url", str(exc))
-        own = provider == BotSettings.Provider.OPENAI_COMPATIBLE or (
-            provider in OWN_KEY_PROVIDERS and key_source == BotSettings.KeySource.OWN
-        )
-        if own and not self.plan.own_llm_key:
-            upgrade = plan_upgrade_for_feature("own_llm_key")
-            self.add_error(
-                "provider" if provider == BotSettings.Provider.OPENAI_COMPATIBLE else "key_source",
-                f"Your own API key or server needs the {upgrade.name} plan or higher "
-                f"(this workspace is on {self.plan.name}).",
-            )
-        new_key = data.get("api_key") or ""
-        keeps_key = (
-            bool(self.instance.api_key_encrypted)
-            and not data.get("remove_key")
-            and not self._endpoint_changed(data)
-        )
-        if (
-            provider in OWN_KEY_PROVIDERS
-            and key_source == BotSettings.KeySource.OWN
-            and not new_key
-            and not keeps_key
-        ):
-            self.add_error("api_key", "Paste your API key, or use the platform key.")
-        return data
-
-    @transaction.atomic
-    def save(self, commit: bool = True) -> BotSettings:
-        bot = super().save(commit=False)
-        bot.attachment_kinds = [k for k in KIND_LABELS if k in self.cleaned_data.get("attachment_kinds", [])]
-        new_key = self.cleaned_data.get("api_key") or ""
-        if new_key:
-            bot.api_key_encrypted, bot.api_key_hint = secret_encrypt(new_key), secret_hint(new_key)
-        elif self.cleaned_data.get("remove_key") or self._endpoint_changed(self.cleaned_data):
-            bot.api_key_encrypted, bot.api_key_hint = "", ""
-        bot.save()
-        self.save_m2m()
-        return bot
 
 
-class AutomationRuleForm(forms.ModelForm):
-    class Meta:
-        model = AutomationRule
-        fields = ["kind", "name", "pattern", "reply", "replaces_answer", "position", "is_enabled"]
-        labels = {
-            "pattern": "Keywords or expression",
-            "replaces_answer": "Answer with this reply instead of the AI",
-            "is_enabled": "Enabled",
-        }
-        help_texts = {
-            "pattern": "Keywords: separated by commas. Regular expression: matched case-insensitively. "
-            "Not used by the greeting and the offline reply.",
-            "replaces_answer": "Off: the reply is sent first, then the AI answers too.",
-            "position": "Lower numbers are tried first.",
-        }
-        widgets = {"reply": forms.Textarea(attrs={"rows": 3})}
+class AutomationRuleForm(ServiceForm):
+    """A rule to add, or (``instance``) the rule being edited; ``cleaned_data`` is the
+    keyword arguments of ``automation_rule_create`` (with the widget) and
+    ``automation_rule_update`` (with the rule)."""
 
-    def __init__(self, *args, widget: Widget, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.widget = widget
+    kind = _model_field(AutomationRule, "kind")
+    name = _model_field(AutomationRule, "name")
+    pattern = _model_field(
+        AutomationRule,
+        "pattern",
+        label="Keywords or expression",
+        help_text="Keywords: separated by commas. Regular expression: matched case-insensitively. "
+        "Not used by the greeting and the offline reply.",
+    )
+    reply = _model_field(AutomationRule, "reply", widget=forms.Textarea(attrs={"rows": 3}))
+    replaces_answer = _model_field(
+        AutomationRule,
+        "replaces_answer",
+        label="Answer with this reply instead of the AI",
+        help_text="Off: the reply is sent first, then the AI answers too.",
+    )
+    position = _model_field(AutomationRule, "position", help_text="Lower numbers are tried first.")
+    is_enabled = _model_field(AutomationRule, "is_enabled", label="Enabled")
 
-    def clean(self):
-        data = super().clean()
-        if "kind" in data:
-            error = pattern_error(data["kind"], data.get("pattern") or "")
-            if error:
-                self.add_error("pattern", error)
-        return data
-
-    def save(self, commit: bool = True) -> AutomationRule:
-        rule = super().save(commit=False)
-        rule.widget = self.widget
-        rule.save()
-        return rule
+    def __init__(self, data: Any = None, *, instance: AutomationRule | None = None, **kwargs: Any) -> None:
+        initial = model_to_dict(instance, fields=list(self.base_fields)) if instance is not None else None
+        super().__init__(data, initial=initial, **kwargs)
 
 
 class PlaygroundForm(forms.Form):

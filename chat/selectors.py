@@ -1,12 +1,22 @@
-"""Reads for conversations. Preconditions: the tenant's schema is active."""
+"""Reads of the chat app: messages as visitors see them, a widget's bot (cached for
+answers), and the dashboard's lists. Reads never write. Preconditions: the tenant's
+schema is active."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
-from .models import AutomationRule, BotSettings, Message
+from billing.models import UsageCounter
+from billing.quotas import tenant_plan
+from billing.selectors import quota_reached, usage_value
+from tenants.models import Tenant
+from widget_builder.models import Widget
+
+from .models import Attachment, AutomationRule, BotSettings, Conversation, Message
 
 BOT_SNAPSHOT_SECONDS = 60
 
@@ -30,15 +40,14 @@ def message_payload(message: Message) -> dict:
     }
 
 
-def bot_settings_for(widget) -> BotSettings:
-    """The widget's bot settings, created with the defaults on first use."""
-    bot = BotSettings.objects.filter(widget=widget).first()
-    if bot is None:
-        bot, _ = BotSettings.objects.get_or_create(widget=widget)
-    return bot
+def bot_settings_for(widget: Widget) -> BotSettings:
+    """The widget's bot settings: the stored row, or the defaults unsaved when none is
+    stored yet (``chat.services.bot_settings_update`` creates the row). An unsaved bot
+    has no knowledge bases of its own (``pk`` is None): it searches all of them."""
+    return BotSettings.objects.filter(widget=widget).first() or BotSettings(widget_id=widget.pk)
 
 
-def automations_for(widget) -> list[AutomationRule]:
+def automations_for(widget: Widget) -> list[AutomationRule]:
     return list(AutomationRule.objects.filter(widget=widget, is_enabled=True).order_by("position", "id"))
 
 
@@ -55,16 +64,16 @@ def _snapshot_key(widget_id: int) -> str:
     return f"chat:bot:{widget_id}"  # the cache key function adds the tenant's schema
 
 
-def bot_snapshot(widget) -> BotSnapshot:
+def bot_snapshot(widget: Widget) -> BotSnapshot:
     """The bot settings, knowledge bases and enabled automations of ``widget``, cached
-    briefly and dropped on every change (``bot_snapshot_forget``, wired to the models'
-    signals in ``ChatConfig.ready``)."""
+    briefly and dropped on every change (``bot_snapshot_forget``: wired to the models'
+    signals in ``ChatConfig.ready``, and called by the services when a change commits)."""
     snapshot = cache.get(_snapshot_key(widget.pk))
     if snapshot is None:
         bot = bot_settings_for(widget)
         snapshot = BotSnapshot(
             bot=bot,
-            knowledge_base_ids=list(bot.knowledge_bases.values_list("pk", flat=True)),
+            knowledge_base_ids=list(bot.knowledge_bases.values_list("pk", flat=True)) if bot.pk else [],
             automations=automations_for(widget),
         )
         cache.set(_snapshot_key(widget.pk), snapshot, BOT_SNAPSHOT_SECONDS)
@@ -73,3 +82,83 @@ def bot_snapshot(widget) -> BotSnapshot:
 
 def bot_snapshot_forget(widget_id: int) -> None:
     cache.delete(_snapshot_key(widget_id))
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+
+def conversation_list_filtered(
+    *,
+    status: str = "",
+    widget: Widget | None = None,
+    thumbs_down: bool = False,
+    q: str = "",
+) -> QuerySet[Conversation]:
+    """Conversations, newest first, with their contact and widget, message count, cost,
+    thumbs-down count and last activity; narrowed by status, widget, having a thumbs-down
+    answer, and ``q`` in the contact's name or email. A fixed number of queries however
+    many rows are read."""
+    conversations = (
+        Conversation.objects.select_related("contact", "widget")
+        .annotate(
+            message_count=Count("messages"),
+            cost=Sum("messages__cost_usd"),
+            thumbs_down=Count("messages", filter=Q(messages__feedback_rating=-1)),
+            last_activity=Coalesce(Max("messages__created_at"), "created_at"),
+        )
+        .order_by("-created_at", "-id")
+    )
+    if status:
+        conversations = conversations.filter(status=status)
+    if widget is not None:
+        conversations = conversations.filter(widget=widget)
+    if thumbs_down:
+        conversations = conversations.filter(
+            Exists(Message.objects.filter(conversation=OuterRef("pk"), feedback_rating=-1))
+        )
+    if query := q.strip():
+        conversations = conversations.filter(
+            Q(contact__name__icontains=query) | Q(contact__email__icontains=query)
+        )
+    return conversations
+
+
+def conversation_for_transcript(conversation_id: int) -> Conversation | None:
+    return Conversation.objects.select_related("contact", "widget").filter(pk=conversation_id).first()
+
+
+def transcript_messages(conversation: Conversation) -> list[Message]:
+    """Every message of ``conversation`` in order, with the rule that sent it and its
+    attachment files (three queries)."""
+    return list(
+        conversation.messages.select_related("automation_rule")
+        .prefetch_related(Prefetch("attachment_files", queryset=Attachment.objects.order_by("id")))
+        .order_by("seq")
+    )
+
+
+def automation_rules_with_firings(widget: Widget) -> QuerySet[AutomationRule]:
+    """The widget's rules in the order they are tried, each with ``fire_count`` and
+    ``last_fired``."""
+    return (
+        AutomationRule.objects.filter(widget=widget)
+        .annotate(fire_count=Count("firings"), last_fired=Max("firings__fired_at"))
+        .order_by("position", "id")
+    )
+
+
+@dataclass(frozen=True)
+class AnswerUsage:
+    used: int
+    limit: int | None  # None: unlimited
+    reached: bool  # refusals have started this period (the owners were told)
+
+
+def ai_answer_usage(tenant: Tenant) -> AnswerUsage:
+    """AI answers on platform credits this period against the plan's limit."""
+    metric = UsageCounter.Metric.AI_ANSWERS
+    return AnswerUsage(
+        used=usage_value(tenant_id=tenant.pk, metric=metric),
+        limit=tenant_plan(tenant).ai_answers,
+        reached=quota_reached(tenant_id=tenant.pk, metric=metric),
+    )

@@ -4,22 +4,20 @@ tenant's schema, which the routing middleware activated."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Prefetch, Q, Sum
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from billing.models import UsageCounter
 from billing.quotas import tenant_plan
-from billing.selectors import quota_reached, usage_value
+from saas.errors import ValidationFailed
 from tenants.dashboard import dashboard_page
 from tenants.views import shell_context
 from widget_builder.models import Widget
@@ -28,7 +26,21 @@ from .answering import answer_preview
 from .forms import AutomationRuleForm, BotSettingsForm, ConversationFilterForm, PlaygroundForm
 from .markdown import render_markdown
 from .models import Attachment, AutomationRule, Conversation, Message
-from .selectors import bot_settings_for
+from .selectors import (
+    ai_answer_usage,
+    automation_rules_with_firings,
+    bot_settings_for,
+    conversation_for_transcript,
+    conversation_list_filtered,
+    transcript_messages,
+)
+from .services import (
+    automation_rule_create,
+    automation_rule_delete,
+    automation_rule_toggle,
+    automation_rule_update,
+    bot_settings_update,
+)
 from .widget_api import attachment_response
 
 logger = logging.getLogger(__name__)
@@ -75,25 +87,14 @@ def contact_label(contact) -> str:
 
 
 def usage_summary(tenant) -> dict:
-    metric = UsageCounter.Metric.AI_ANSWERS
-    return {
-        "used": usage_value(tenant_id=tenant.pk, metric=metric),
-        "limit": tenant_plan(tenant).ai_answers,
-        "reached": quota_reached(tenant_id=tenant.pk, metric=metric),
-        "warning": QUOTA_WARNING,
-    }
+    return {**dataclasses.asdict(ai_answer_usage(tenant)), "warning": QUOTA_WARNING}
 
 
 def message_rows(conversation: Conversation) -> list[dict]:
     """The transcript, ready to show: visitor and system text stays plain (escaped by the
     template), bot and agent text is rendered Markdown (sanitized)."""
     rows = []
-    found = (
-        conversation.messages.select_related("automation_rule")
-        .prefetch_related(Prefetch("attachment_files", queryset=Attachment.objects.order_by("id")))
-        .order_by("seq")
-    )
-    for message in found:
+    for message in transcript_messages(conversation):
         rendered = message.role in (Message.Role.BOT, Message.Role.AGENT)
         rows.append(
             {
@@ -118,16 +119,7 @@ def widget_for(widget_id: int) -> Widget:
 @dashboard_page("conversations")
 def conversation_list(request):
     filters = ConversationFilterForm(request.GET or None)
-    conversations = filters.filtered(
-        Conversation.objects.select_related("contact", "widget")
-        .annotate(
-            message_count=Count("messages"),
-            cost=Sum("messages__cost_usd"),
-            thumbs_down=Count("messages", filter=Q(messages__feedback_rating=-1)),
-            last_activity=Coalesce(Max("messages__created_at"), "created_at"),
-        )
-        .order_by("-created_at", "-id")
-    )
+    conversations = conversation_list_filtered(**filters.filters())
     page = Paginator(conversations, PER_PAGE).get_page(request.GET.get("page"))
     rows = [{"conversation": c, "contact": contact_label(c.contact)} for c in page.object_list]
     context = shell_context(
@@ -143,9 +135,9 @@ def conversation_list(request):
 
 @dashboard_page("conversations")
 def conversation_detail(request, conversation_id: int):
-    conversation = get_object_or_404(
-        Conversation.objects.select_related("contact", "widget"), pk=conversation_id
-    )
+    conversation = conversation_for_transcript(conversation_id)
+    if conversation is None:
+        raise Http404
     contact = conversation.contact
     context = shell_context(
         request,
@@ -176,12 +168,16 @@ def attachment_download(request, attachment_id: uuid.UUID):
 def widget_bot(request, widget_id: int):
     widget = widget_for(widget_id)
     bot = bot_settings_for(widget)
-    form = BotSettingsForm(request.POST or None, instance=bot, plan=tenant_plan(request.tenant))
+    form = BotSettingsForm(request.POST or None, instance=bot)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        logger.info("bot settings saved widget=%s by=%s", widget.pk, request.user.pk)
-        messages.success(request, "Bot settings saved.")
-        return redirect("chat:bot", widget_id=widget.pk)
+        try:
+            bot_settings_update(widget=widget, plan=tenant_plan(request.tenant), **form.cleaned_data)
+        except ValidationFailed as error:
+            form.add_problem(error)
+        else:
+            logger.info("bot settings saved widget=%s by=%s", widget.pk, request.user.pk)
+            messages.success(request, "Bot settings saved.")
+            return redirect("chat:bot", widget_id=widget.pk)
     context = shell_context(
         request,
         widget=widget,
@@ -197,16 +193,19 @@ def widget_automations(request, widget_id: int, rule_id: int | None = None):
     """The widget's rules with the add form, or (``rule_id``) the edit form of one rule."""
     widget = widget_for(widget_id)
     rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget) if rule_id else None
-    form = AutomationRuleForm(request.POST or None, instance=rule, widget=widget)
+    form = AutomationRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
-        messages.success(request, f"Automation “{saved.name}” saved.")
-        return redirect("chat:automations", widget_id=widget.pk)
-    rules = (
-        AutomationRule.objects.filter(widget=widget)
-        .annotate(fire_count=Count("firings"), last_fired=Max("firings__fired_at"))
-        .order_by("position", "id")
-    )
+        try:
+            if rule is None:
+                saved = automation_rule_create(widget=widget, **form.cleaned_data)
+            else:
+                saved = automation_rule_update(rule=rule, **form.cleaned_data)
+        except ValidationFailed as error:
+            form.add_problem(error)
+        else:
+            messages.success(request, f"Automation “{saved.name}” saved.")
+            return redirect("chat:automations", widget_id=widget.pk)
+    rules = automation_rules_with_firings(widget)
     context = shell_context(request, widget=widget, rules=rules, form=form, editing=rule)
     return render(request, "chat/widget_automations.html", context)
 
@@ -216,7 +215,7 @@ def widget_automation_delete(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
     rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
     if request.method == "POST":
-        rule.delete()
+        automation_rule_delete(rule=rule)
         messages.success(request, f"Automation “{rule.name}” deleted.")
         return redirect("chat:automations", widget_id=widget.pk)
     context = shell_context(request, widget=widget, rule=rule)
@@ -227,9 +226,7 @@ def widget_automation_delete(request, widget_id: int, rule_id: int):
 @dashboard_page("widgets", manage=True)
 def widget_automation_toggle(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
-    rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
-    rule.is_enabled = not rule.is_enabled
-    rule.save(update_fields=["is_enabled"])
+    rule = automation_rule_toggle(rule=get_object_or_404(AutomationRule, pk=rule_id, widget=widget))
     state = "enabled" if rule.is_enabled else "disabled"
     messages.success(request, f"Automation “{rule.name}” {state}.")
     return redirect("chat:automations", widget_id=widget.pk)

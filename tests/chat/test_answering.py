@@ -502,11 +502,13 @@ def test_a_catastrophic_tenant_regex_cannot_stall_the_process(client, tenant_a, 
 
 
 def test_own_llm_keys_need_a_plan_that_allows_them(tenant_a, fake_llm):
-    """Free allows no own key: the bot form says which plan does, and a bot that kept one
+    """Free allows no own key: the bot settings say which plan does, and a bot that kept one
     after a downgrade answers with the platform's provider (counted as plan credits)."""
     from billing.plans import plan_get
     from chat.forms import BotSettingsForm
     from chat.llm.registry import provider_for
+    from chat.services import bot_settings_update
+    from saas.errors import ValidationFailed
 
     visitor = make_visitor(tenant_a)
     bot = visitor.bot(provider="anthropic", key_source="own", api_key_encrypted=secret_encrypt("sk-own-1234"))
@@ -519,12 +521,18 @@ def test_own_llm_keys_need_a_plan_that_allows_them(tenant_a, fake_llm):
             "knowledge_only": "True",
             "attachment_max_mb": 5,
         }
-        form = BotSettingsForm(data, instance=bot, plan=plan_get("free"))
+        form = BotSettingsForm(data, instance=bot)
+        assert form.is_valid(), form.errors
+        with pytest.raises(ValidationFailed) as refused:
+            bot_settings_update(widget=visitor.widget, plan=plan_get("free"), **form.cleaned_data)
+        form.add_problem(refused.value)
         assert not form.is_valid()
         assert form.errors["key_source"] == [
             "Your own API key or server needs the Starter plan or higher (this workspace is on Free)."
         ]
-        assert BotSettingsForm(data, instance=bot, plan=plan_get("starter")).is_valid()
+        accepted = BotSettingsForm(data, instance=bot)
+        assert accepted.is_valid()
+        bot_settings_update(widget=visitor.widget, plan=plan_get("starter"), **accepted.cleaned_data)
 
         assert provider_for(bot).own_key is True
         assert provider_for(bot, own_keys_allowed=False).own_key is False

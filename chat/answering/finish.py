@@ -1,0 +1,93 @@
+"""The end of an answer: the one bot message stored per visitor message (its client id is
+derived from the visitor message, under the database's unique constraint), its citations,
+usage and cost, and the credit given back when the provider produced nothing.
+Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from billing.services import usage_refund
+
+from ..llm.base import ProviderError, Usage
+from ..llm.pricing import answer_cost
+from ..models import Conversation, Message
+from ..selectors import message_payload
+from ..services import ClientMessageIdReused, message_append
+from .outcome import Outcome, Prepared, answer_outcome
+from .prompt import cited_passages
+
+
+def reply_store(prepared: Prepared, *, text: str, outcome: str, **extra: Any) -> Message:
+    """Store the answer to the prepared visitor message (or return the one stored first)."""
+    try:
+        reply, _ = message_append(
+            conversation=Conversation(pk=prepared.conversation_id),
+            role=Message.Role.BOT,
+            text=text,
+            client_message_id=f"reply:{prepared.visitor_message_id}",
+            reply_to_id=prepared.visitor_message_id,
+            outcome=outcome,
+            **extra,
+        )
+    except ClientMessageIdReused:  # another request stored the answer first: keep that one
+        reply = Message.objects.get(reply_to_id=prepared.visitor_message_id)
+    return reply
+
+
+def final_payload(reply: Message, *, offer_handoff: bool) -> dict:
+    """The ``done`` event: the answer as visitors see it, and whether a person is offered."""
+    return {"message": message_payload(reply), "handoff": offer_handoff, "outcome": reply.outcome}
+
+
+def answer_finish(
+    prepared: Prepared,
+    *,
+    text: str,
+    usage: Usage,
+    error: ProviderError | None,
+    interrupted: bool,
+    ttft_ms: int | None,
+) -> dict | None:
+    """Store the one answer. Returns its final payload (None: nothing to store)."""
+    try:
+        texts = prepared.texts
+        text = text.strip()
+        if interrupted and not text:
+            return None  # the provider was called: the credit stays spent
+        outcome = Outcome.INTERRUPTED if interrupted else answer_outcome(text, error, texts["no_answer"])
+        if outcome == Outcome.FALLBACK:
+            text = texts["unavailable"]
+            _refund(prepared)
+        elif outcome == Outcome.PARTIAL:
+            text = f"{text}\n\n{texts['unavailable']}"
+        elif outcome == Outcome.NO_ANSWER:
+            text = text or texts["no_answer"]
+        provider = prepared.choice.provider if prepared.choice else None
+        reply = reply_store(
+            prepared,
+            text=text,
+            outcome=outcome,
+            citations=cited_passages(text, prepared.passages) if outcome != Outcome.FALLBACK else [],
+            tokens_in=usage.input_tokens or None,
+            tokens_out=usage.output_tokens or None,
+            latency_ms=ttft_ms,
+            provider=provider.name if provider else "",
+            model=(prepared.request.model if prepared.request else "")[:100],
+            cost_usd=answer_cost(prepared.request.model, usage.input_tokens, usage.output_tokens)
+            if prepared.request and provider
+            else None,
+        )
+        offer = bool(texts.get("offer_handoff")) and outcome in Outcome.OFFERS_HANDOFF
+        return final_payload(reply, offer_handoff=offer)
+    finally:
+        if prepared.claim_key:
+            cache.delete(prepared.claim_key)
+
+
+def _refund(prepared: Prepared) -> None:
+    if prepared.metric:
+        usage_refund(tenant_id=prepared.tenant_id, metric=prepared.metric)
+        prepared.metric = ""

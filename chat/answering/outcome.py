@@ -1,0 +1,50 @@
+"""What the answer pipeline's stages hand each other: how an answer ended (``Outcome``,
+``answer_outcome``) and what ``prepare`` leaves for ``stream`` and ``finish``
+(``Prepared``). A leaf: it imports no other stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..llm.base import LLMRequest, ProviderError
+from ..llm.registry import ProviderChoice
+
+
+class Outcome:
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"  # the knowledge base has nothing good: the no-answer text
+    PARTIAL = "partial"  # the stream broke after some text: that text and the fallback
+    INTERRUPTED = "interrupted"  # the visitor left mid-answer: what was produced
+    FALLBACK = "fallback"  # the provider failed before any text
+    OVER_QUOTA = "over_quota"
+    AUTOMATION = "automation"
+    SKIPPED = "skipped"  # a contact flagged as a bot: no AI answer is spent on it
+
+    OFFERS_HANDOFF = {NO_ANSWER, PARTIAL, FALLBACK, OVER_QUOTA}
+
+
+@dataclass
+class Prepared:
+    schema: str
+    tenant_id: int
+    conversation_id: int
+    visitor_message_id: int
+    claim_key: str = ""
+    pending: bool = False  # another request is answering this message
+    before: list[dict] = field(default_factory=list)  # messages stored before the answer
+    final: dict | None = None  # the answer, when no provider call is needed
+    request: LLMRequest | None = None
+    choice: ProviderChoice | None = None
+    passages: list = field(default_factory=list)
+    metric: str = ""  # the usage metric consumed, given back on failure
+    texts: dict = field(default_factory=dict)  # no_answer / unavailable / offer_handoff
+
+
+def answer_outcome(text: str, error: ProviderError | None, no_answer_text: str) -> str:
+    """How a provider call ended, from what it produced."""
+    text, no_answer = text.strip(), no_answer_text.strip()
+    if error is not None:
+        return Outcome.PARTIAL if text else Outcome.FALLBACK
+    if not text or no_answer in text[-400:]:
+        return Outcome.NO_ANSWER
+    return Outcome.ANSWERED

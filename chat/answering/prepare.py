@@ -1,0 +1,152 @@
+"""Everything before the provider call, in order: an answer already stored, the cache
+claim, a person on the conversation, automations, a flagged contact, billing, the
+provider and one AI-answer credit, then history, retrieval and the prompt.
+Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from billing.quotas import tenant_plan
+from billing.selectors import billing_restricted
+from billing.services import answer_credit_take
+from knowledge import retrieval
+from tenants.models import Tenant
+
+from ..automations import rule_matches, rules_in_order
+from ..llm.base import ProviderError
+from ..llm.registry import ProviderChoice, provider_for
+from ..models import AutomationRule, BotSettings, Contact, Conversation, Message
+from ..selectors import bot_snapshot, message_payload
+from ..services import automation_firing_create, message_append
+from .claims import claim_key
+from .finish import final_payload, reply_store
+from .outcome import Outcome, Prepared
+from .prompt import PASSAGES, history_turns, llm_request
+
+logger = logging.getLogger(__name__)
+
+
+def answer_prepare(
+    *,
+    tenant: Tenant,
+    conversation: Conversation,
+    visitor_message: Message,
+    contact: Contact | None = None,
+    just_stored: bool = False,
+) -> Prepared:
+    """Everything before the provider call. Preconditions: the tenant's schema is active.
+    ``contact`` is the conversation's contact when the caller has it loaded already;
+    ``just_stored`` says the visitor message was created by this request (no answer yet)."""
+    prepared = Prepared(connection.schema_name, tenant.pk, conversation.pk, visitor_message.pk)
+    existing = None if just_stored else Message.objects.filter(reply_to=visitor_message).first()
+    if existing is not None:  # a retried send gets the same answer
+        offer = (
+            bot_snapshot(conversation.widget).bot.offer_handoff and existing.outcome in Outcome.OFFERS_HANDOFF
+        )
+        prepared.final = final_payload(existing, offer_handoff=offer)
+        return prepared
+    prepared.claim_key = claim_key(visitor_message.pk)
+    if not cache.add(prepared.claim_key, 1, timeout=int(settings.LLM_DEADLINE_SECONDS) + 30):
+        prepared.pending = True
+        return prepared
+    try:
+        if contact is None or contact.pk != conversation.contact_id:
+            contact = Contact.objects.filter(pk=conversation.contact_id).first()
+        return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact)
+    except BaseException:
+        cache.delete(prepared.claim_key)
+        raise
+
+
+def provider_and_credit(tenant: Tenant, bot: BotSettings) -> tuple[ProviderChoice, str | None]:
+    """The provider for ``bot`` under the tenant's plan (own keys only where it allows them),
+    and one AI answer counted before the provider is called
+    (billing.services.answer_credit_take): the metric counted, or None over quota. Raises
+    ProviderError when the bot is misconfigured."""
+    plan = tenant_plan(tenant)
+    choice = provider_for(bot, own_keys_allowed=plan.own_llm_key)
+    return choice, answer_credit_take(tenant, own_key=choice.own_key, plan=plan)
+
+
+def _prepare_claimed(
+    prepared: Prepared,
+    tenant: Tenant,
+    conversation: Conversation,
+    visitor_message: Message,
+    contact: Contact | None,
+) -> Prepared:
+    widget = conversation.widget
+    snapshot = bot_snapshot(widget)
+    bot = snapshot.bot
+    prepared.texts = {
+        "no_answer": bot.no_answer_text,
+        "unavailable": bot.unavailable_text,
+        "offer_handoff": bot.offer_handoff,
+    }
+
+    def canned(text: str, outcome: str, rule: AutomationRule | None = None) -> Prepared:
+        reply = reply_store(prepared, text=text, outcome=outcome, automation_rule=rule)
+        if rule is not None:
+            automation_firing_create(rule=rule, conversation=conversation, message=reply)
+            logger.info("automation fired rule=%s conversation=%s", rule.pk, conversation.pk)
+        prepared.final = final_payload(
+            reply, offer_handoff=bot.offer_handoff and outcome in Outcome.OFFERS_HANDOFF
+        )
+        cache.delete(prepared.claim_key)
+        return prepared
+
+    if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
+        cache.delete(prepared.claim_key)  # a person has the conversation: no bot, no automation
+        prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
+        return prepared
+
+    for rule in rules_in_order(snapshot.automations):
+        if not rule_matches(rule, visitor_message.text, widget=widget):
+            continue
+        if rule.replaces_answer or rule.kind == rule.Kind.OFFLINE:
+            return canned(rule.reply, Outcome.AUTOMATION, rule)
+        note, _ = message_append(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            text=rule.reply,
+            client_message_id=f"auto:{rule.pk}:{visitor_message.pk}",
+            automation_rule=rule,
+            outcome=Outcome.AUTOMATION,
+        )
+        automation_firing_create(rule=rule, conversation=conversation, message=note)
+        prepared.before.append(message_payload(note))
+        break  # one canned reply per message
+
+    if contact is not None and contact.flagged_as_bot:
+        return canned(bot.no_answer_text, Outcome.SKIPPED)
+    if billing_restricted(tenant):  # unpaid past the grace period: the offline text, no LLM
+        return canned(bot.unavailable_text, Outcome.FALLBACK)
+    try:
+        choice, metric = provider_and_credit(tenant, bot)
+    except ProviderError as error:
+        logger.warning("bot misconfigured widget=%s: %s", widget.pk, error)
+        return canned(bot.unavailable_text, Outcome.FALLBACK)
+    if metric is None:
+        return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
+    prepared.metric = metric
+    prepared.choice = choice
+
+    kb_ids = snapshot.knowledge_base_ids or None
+    prepared.passages = retrieval.retrieve(
+        query=visitor_message.text, knowledge_base_ids=kb_ids, limit=PASSAGES
+    )
+    prepared.request = llm_request(
+        bot,
+        widget,
+        choice,
+        turns=history_turns(conversation, visitor_message),
+        question=visitor_message.text,
+        passages=prepared.passages,
+        locale=contact.locale if contact else "",
+    )
+    return prepared

@@ -1,0 +1,94 @@
+"""The dashboard's "test your bot": the same settings, retrieval, prompt and provider as a
+visitor's answer, nothing stored. Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from billing.services import usage_refund
+from knowledge import retrieval
+from tenants.models import Tenant
+from widget_builder.models import Widget
+
+from ..llm.base import ProviderError, Turn, Usage
+from ..llm.pricing import answer_cost
+from ..selectors import bot_snapshot
+from .outcome import Outcome, answer_outcome
+from .prepare import provider_and_credit
+from .prompt import PASSAGES, cited_passages, llm_request
+from .stream import capped_stream, run_from_sync
+
+
+def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict:
+    """The answer to ``question`` with the retrieved passages and their ranks (what a
+    tenant needs to see why the bot answered as it did). The AI-answer credit is counted
+    as for a visitor, and given back when the provider produced nothing."""
+    snapshot = bot_snapshot(widget)
+    bot = snapshot.bot
+    result = {
+        "text": "",
+        "outcome": "",
+        "citations": [],
+        "passages": [],
+        "error": "",
+        "provider": "",
+        "model": "",
+    }
+    try:
+        choice, metric = provider_and_credit(tenant, bot)
+    except ProviderError as error:
+        return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
+    if metric is None:
+        return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
+    kb_ids = snapshot.knowledge_base_ids or None
+    passages = retrieval.retrieve(query=question, knowledge_base_ids=kb_ids, limit=PASSAGES)
+    request = llm_request(
+        bot, widget, choice, turns=[Turn("user", question)], question=question, passages=passages, locale=""
+    )
+    usage = Usage()
+
+    async def run() -> tuple[str, ProviderError | None, int | None]:
+        parts, started, ttft = [], time.monotonic(), None
+        try:
+            async with contextlib.aclosing(capped_stream(choice.provider, request, usage)) as deltas:
+                async for delta in deltas:
+                    ttft = ttft if ttft is not None else int((time.monotonic() - started) * 1000)
+                    parts.append(delta)
+        except ProviderError as exc:
+            return "".join(parts), exc, ttft
+        return "".join(parts), None, ttft
+
+    text, error, ttft = run_from_sync(run)
+    if error is not None and not text:
+        usage_refund(tenant_id=tenant.pk, metric=metric)
+    outcome = answer_outcome(text, error, bot.no_answer_text)
+    return {
+        **result,
+        "text": text or bot.unavailable_text,
+        "outcome": outcome,
+        # Only what the tenant can act on: no timeout/connection detail about the servers
+        # their settings point at (that would map networks for them).
+        "error": ("failed" if error.kind not in ("spend_limit", "auth", "rate_limited") else error.kind)
+        if error
+        else "",
+        "provider": choice.provider.name,
+        "model": request.model,
+        "latency_ms": ttft,
+        "tokens_in": usage.input_tokens,
+        "tokens_out": usage.output_tokens,
+        "cost_usd": answer_cost(request.model, usage.input_tokens, usage.output_tokens),
+        "citations": cited_passages(text, passages),
+        "passages": [
+            {
+                "rank": p.rank or i,
+                "ranks": p.ranks,
+                "title": p.title,
+                "url": p.url,
+                "file": p.file,
+                "page": p.page,
+                "text": p.text,
+            }
+            for i, p in enumerate(passages, start=1)
+        ],
+    }

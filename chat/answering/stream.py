@@ -1,0 +1,182 @@
+"""The provider call, streamed: a producer task passes the provider's deltas to a queue and
+stores the answer however the call ends; the consumer turns them into events (server-sent
+events for the widget, a collected result for sync callers). Everything that touches the
+database runs through :func:`_db`, which enters the tenant's schema itself: the tenant
+does not follow a coroutine into a worker thread (DESIGN_NOTES §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
+from django_tenants.utils import schema_context
+
+from ..llm.base import LLMRequest, Provider, ProviderError, Usage
+from ..llm.clients import loop_clients_close
+from ..llm.resilience import stream_resilient
+from ..services import MAX_ANSWER_CHARS
+from .finish import answer_finish
+from .outcome import Prepared
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _db(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+    """Run ``fn`` in ``schema`` on the request's database thread (awaitable)."""
+
+    def call() -> T:
+        with schema_context(schema):
+            return fn(*args, **kwargs)
+
+    return sync_to_async(call, thread_sensitive=True)()
+
+
+def _sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def answer_events(
+    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
+) -> AsyncIterator[tuple[str, dict]]:
+    """The answer as events: ``message`` (messages stored on the way), ``typing``,
+    ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
+    request is answering: poll the messages)."""
+    queue: asyncio.Queue = asyncio.Queue()
+    # The provider call starts before anything is sent: the first token is not kept waiting.
+    asking = not prepared.pending and prepared.final is None
+    producer = asyncio.create_task(_produce(prepared, queue)) if asking else None
+    try:
+        for item in first:
+            yield item
+        for message in prepared.before:
+            yield ("message", message)
+        if prepared.pending:
+            yield ("pending", {})
+            return
+        if prepared.final is not None:
+            yield ("done", prepared.final)
+            return
+        yield ("typing", {})
+        while True:
+            kind, payload = await queue.get()
+            if kind != "delta":
+                yield ("done", payload)
+                return
+            # Deltas that arrived while the last event was being sent go out as one.
+            parts, ended = [payload], None
+            while not queue.empty():
+                kind, more = queue.get_nowait()
+                if kind != "delta":
+                    ended = more
+                    break
+                parts.append(more)
+            yield ("delta", {"text": "".join(parts)})
+            if ended is not None:
+                yield ("done", ended)
+                return
+    finally:
+        if producer is not None:
+            if not producer.done():
+                producer.cancel()  # the visitor left: stop the provider call, keep what it said
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+
+async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+    """The provider's deltas through the resilience layer, stopped at MAX_ANSWER_CHARS
+    (a server ignoring max_tokens is not read further)."""
+    size = 0
+    async with contextlib.aclosing(stream_resilient(provider, request, usage)) as deltas:
+        async for delta in deltas:
+            yield delta
+            size += len(delta)
+            if size > MAX_ANSWER_CHARS:
+                return
+
+
+async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
+    """Call the provider, pass deltas on, store the answer however the call ends."""
+    usage, parts = Usage(), []
+    error: ProviderError | None = None
+    interrupted = False
+    started, ttft_ms = time.monotonic(), None
+    try:
+        async with contextlib.aclosing(
+            capped_stream(prepared.choice.provider, prepared.request, usage)
+        ) as deltas:
+            async for delta in deltas:
+                if ttft_ms is None:
+                    ttft_ms = int((time.monotonic() - started) * 1000)
+                parts.append(delta)
+                queue.put_nowait(("delta", delta))
+    except ProviderError as exc:
+        error = exc
+    except asyncio.CancelledError:
+        interrupted = True
+    except Exception as exc:  # an SDK surprise must still end in the fallback
+        logger.exception("llm call crashed")
+        error = ProviderError("server", type(exc).__name__)
+    final = await asyncio.shield(
+        _db(
+            prepared.schema,
+            answer_finish,
+            prepared,
+            text="".join(parts),
+            usage=usage,
+            error=error,
+            interrupted=interrupted,
+            ttft_ms=ttft_ms,
+        )
+    )
+    if final is not None:
+        queue.put_nowait(("done", final))
+    if interrupted:
+        raise asyncio.CancelledError
+
+
+async def answer_stream_bytes(
+    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
+) -> AsyncIterator[bytes]:
+    """Server-sent events for the widget."""
+    async for event, data in answer_events(prepared, first=first):
+        yield _sse(event, data)
+
+
+def answer_collect(prepared: Prepared) -> dict:
+    """Run the answer to its end from sync code (playground, tests): the final payload with
+    the deltas seen."""
+
+    async def run() -> dict:
+        deltas, final = [], None
+        async for event, data in answer_events(prepared):
+            if event == "delta":
+                deltas.append(data["text"])
+            elif event == "done":
+                final = data
+        return {"final": final, "deltas": deltas}
+
+    return run_from_sync(run)
+
+
+def run_from_sync(make_coroutine: Callable[[], Awaitable[T]]) -> T:
+    """Run an async function from sync code. When async_to_sync makes a loop of its own
+    (a WSGI thread, a test; not a sync view under ASGI, which uses the server's loop), the
+    SDK clients created in that loop are closed with it."""
+    own_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
+
+    async def run() -> T:
+        try:
+            return await make_coroutine()
+        finally:
+            if own_loop:
+                await loop_clients_close()
+
+    return async_to_sync(run)()

@@ -1,0 +1,37 @@
+"""A conversation's transcript emailed to its visitor. Preconditions: the tenant's schema
+is active (the task runs in the schema it was sent from)."""
+
+from __future__ import annotations
+
+from django.core.mail import EmailMultiAlternatives
+from django.db import connection
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from ..models import Conversation, Message
+
+
+def conversation_transcript_send(*, conversation: Conversation) -> bool:
+    """Email ``conversation``'s transcript to its contact's address (text and HTML parts;
+    everything visitors, agents and the model wrote is escaped) and record when. Returns
+    False, sending nothing, when the contact has no address. Which addresses may receive
+    transcripts is the caller's rule (the widget API's)."""
+    contact = conversation.contact
+    if contact is None or not contact.email:
+        return False
+    context = {
+        "conversation": conversation,
+        "widget": conversation.widget,
+        "messages": conversation.messages.exclude(role=Message.Role.SYSTEM).order_by("seq"),
+        "tenant": getattr(connection, "tenant", None),
+    }
+    mail = EmailMultiAlternatives(
+        subject=f"Your conversation with {conversation.widget.bot_name}",
+        body=render_to_string("chat/email/transcript.txt", context),
+        to=[contact.email],
+    )
+    mail.attach_alternative(render_to_string("chat/email/transcript.html", context), "text/html")
+    mail.send()
+    conversation.transcript_sent_at = timezone.now()
+    conversation.save(update_fields=["transcript_sent_at"])
+    return True

@@ -1,0 +1,100 @@
+"""chat.selectors: reads never write. A widget whose bot was never saved is read as the
+defaults, unsaved, by the dashboard, the answer pipeline and the widget API alike; the
+dashboard's lists are narrowed and annotated by selectors."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from chat.models import BotSettings, Contact, Conversation, Message
+from chat.selectors import bot_settings_for, bot_snapshot, conversation_list_filtered
+from widget_builder.models import Widget
+
+from .conftest import make_visitor
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("insert", "update", "delete")
+
+
+def chat_writes(captured: CaptureQueriesContext) -> list[str]:
+    """The statements that changed a chat table (sessions and rate-limit counters aside)."""
+    return [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].lstrip().lower().startswith(WRITES) and '"chat_' in q["sql"]
+    ]
+
+
+def test_a_bot_never_saved_is_read_as_the_defaults_without_a_write(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        assert not BotSettings.objects.filter(widget=widget).exists()
+        with CaptureQueriesContext(connection) as captured:
+            bot = bot_settings_for(widget)
+            snapshot = bot_snapshot(widget)
+        assert chat_writes(captured) == [] and len(captured) == 3  # the bot twice, the rules once
+        assert bot.pk is None and bot.widget_id == widget.pk
+        assert snapshot.bot.pk is None and snapshot.knowledge_base_ids == [] and snapshot.automations == []
+        assert not BotSettings.objects.filter(widget=widget).exists()
+
+        # The same defaults a stored row starts with.
+        stored = BotSettings.objects.create(widget=Widget.objects.create(name="Second"))
+        names = [f.attname for f in BotSettings._meta.concrete_fields if f.attname not in ("id", "widget_id")]
+        names.remove("updated_at")
+        assert {n: getattr(bot, n) for n in names} == {n: getattr(stored, n) for n in names}
+
+
+def test_dashboard_pages_read_without_writing(owner, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        conversation = Conversation.objects.order_by("id").first()
+    for path in (
+        f"/dashboard/widgets/{widget.pk}/bot/",
+        f"/dashboard/widgets/{widget.pk}/automations/",
+        "/dashboard/conversations/",
+        f"/dashboard/conversations/{conversation.pk}/",
+    ):
+        with CaptureQueriesContext(connection) as captured:
+            response = owner.get(path)
+        assert response.status_code == 200, path
+        assert chat_writes(captured) == [], path
+    page = owner.get(f"/dashboard/widgets/{widget.pk}/bot/").content.decode()
+    assert "No key stored." in page and BotSettings().persona in page  # the defaults, shown
+    with tenant_context(tenant_a.tenant):
+        assert not BotSettings.objects.filter(widget=widget).exists()
+
+
+def test_answers_with_a_bot_never_saved_use_the_defaults_and_store_no_settings(tenant_a, fake_llm):
+    visitor = make_visitor(tenant_a)
+    answer = visitor.send(Client(), "Do you ship to Germany?").json()["answer"]
+    assert answer["outcome"] in ("answered", "no_answer")
+    request = fake_llm.requests[-1]
+    assert BotSettings().persona in request.prompt_text  # the default persona opens the prompt
+    with tenant_context(tenant_a.tenant):
+        assert not BotSettings.objects.filter(widget=visitor.widget).exists()
+
+
+def test_the_conversation_list_selector_filters_and_annotates(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        ada = Contact.objects.create(widget=widget, name="Ada", email="ada@example.com")
+        rated = Conversation.objects.create(widget=widget, contact=ada, status=Conversation.Status.CLOSED)
+        Message.objects.create(conversation=rated, seq=1, role="visitor", text="hi")
+        Message.objects.create(conversation=rated, seq=2, role="bot", text="hello", feedback_rating=-1)
+
+        def listed(**filters) -> set[int]:
+            return {c.pk for c in conversation_list_filtered(**filters)}
+
+        everything = listed()
+        assert rated.pk in everything and len(everything) == Conversation.objects.count()
+        assert listed(thumbs_down=True) == {rated.pk}
+        assert listed(q="  ADA@example ") == {rated.pk}
+        assert rated.pk in listed(status="closed", widget=widget)
+        assert rated.pk not in listed(status="bot")
+        row = conversation_list_filtered(q="Ada").get()
+        assert (row.message_count, row.thumbs_down) == (2, 1) and row.contact.name == "Ada"
