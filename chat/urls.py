@@ -4,11 +4,17 @@ conversations and per-widget bot pages (tenant hosts)."""
 from django.urls import path
 
 from . import views
-from .widget_api import routes
+from .widget_api import openapi, routes
 
 app_name = "chat"
 
-public_urlpatterns = routes.urlpatterns
+# The visitor API, and its OpenAPI document (generated from those routes only) with a
+# docs page.
+public_urlpatterns = [
+    path("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
+    path("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
+    *routes.urlpatterns,
+]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 
