@@ -4,33 +4,16 @@ conversations and per-widget bot pages (tenant hosts)."""
 from django.urls import path
 
 from . import views
-from . import widget_api as api
+from .widget_api import openapi, routes
 
 app_name = "chat"
 
-WIDGET_API = "api/widget/v1/<str:widget_key>/"
-CONVERSATION = WIDGET_API + "conversations/<int:conversation_id>/"
-
+# The visitor API, and its OpenAPI document (generated from those routes only) with a
+# docs page.
 public_urlpatterns = [
-    path(WIDGET_API + "session", api.SessionStartApi.as_view(), name="widget-session"),
-    path(WIDGET_API + "session/renew", api.SessionRenewApi.as_view(), name="widget-session-renew"),
-    path(WIDGET_API + "prechat", api.PrechatSubmitApi.as_view(), name="widget-prechat"),
-    path(WIDGET_API + "identify", api.IdentifyApi.as_view(), name="widget-identify"),
-    path(WIDGET_API + "conversations", api.ConversationListApi.as_view(), name="widget-conversations"),
-    path(CONVERSATION + "messages", api.ConversationMessagesApi.as_view(), name="widget-messages"),
-    path(
-        CONVERSATION + "messages/<int:seq>/feedback", api.MessageFeedbackApi.as_view(), name="widget-feedback"
-    ),
-    path(CONVERSATION + "close", api.ConversationCloseApi.as_view(), name="widget-close"),
-    path(CONVERSATION + "rating", api.ConversationRatingApi.as_view(), name="widget-rating"),
-    path(CONVERSATION + "handoff", api.ConversationHandoffApi.as_view(), name="widget-handoff"),
-    path(CONVERSATION + "transcript", api.ConversationTranscriptApi.as_view(), name="widget-transcript"),
-    path(CONVERSATION + "attachments", api.AttachmentUploadApi.as_view(), name="widget-attachments"),
-    path(
-        CONVERSATION + "attachments/<str:attachment_id>",
-        api.AttachmentDownloadApi.as_view(),
-        name="widget-attachment",
-    ),
+    path("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
+    path("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
+    *routes.urlpatterns,
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"

@@ -5,22 +5,31 @@ Visitors' browsers call it from customers' sites, so every call:
   from the host, and runs inside that tenant's schema;
 * checks the ``Origin`` against the widget's allowed origins and answers CORS for that
   widget only (no credentials: visitors carry bearer tokens, never cookies);
-* is rate limited per IP and per widget (429 with ``Retry-After``);
+* is rate limited per IP and per widget (429 with ``Retry-After``), then by the limits
+  its view adds (``throttle_classes``, ``throttles_by_method``);
 * answers an unavailable widget (disabled, or its workspace suspended) with a documented
   status the loader turns into an "offline" widget instead of breaking the page.
+
+The origin and availability come before anything else, credentials included: an offline
+widget says so whatever token the visitor holds.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
+from typing import Any, ClassVar
+
 from django.utils.cache import patch_vary_headers
 from django_tenants.utils import tenant_context
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from saas.errors import NotFound, PermissionDenied, ServiceUnavailable, problem_response
-from saas.ratelimit import rate_limit_enforce
+from saas.errors import PROBLEM_CONTENT_TYPE, NotFound, PermissionDenied, ServiceUnavailable, problem_response
+from saas.throttles import CacheRateThrottle, ProblemThrottlingMixin
 from tenants.models import Tenant
 from tenants.selectors import widget_route_resolve
 
@@ -42,21 +51,33 @@ class WidgetUnavailable(ServiceUnavailable):
     title = "This widget is offline"
 
 
-class WidgetPublicView(APIView):
+class WidgetIpThrottle(CacheRateThrottle):
+    """Every widget call, per client address."""
+
+    scope, period_s = "widget-ip", 60
+    limits_setting, limit_name = "WIDGET_RATE_LIMITS", "ip_per_minute"
+
+
+class WidgetThrottle(CacheRateThrottle):
+    """Every call to one widget, whoever makes it."""
+
+    scope, period_s = "widget", 60
+    limits_setting, limit_name = "WIDGET_RATE_LIMITS", "widget_per_minute"
+
+    def counter_key(self, request: Request, view: APIView) -> str:
+        return view.widget.key  # type: ignore[attr-defined]
+
+
+class WidgetPublicView(ProblemThrottlingMixin, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes: list[type[BaseThrottle]] = [WidgetIpThrottle, WidgetThrottle]
+    # Limits that apply to one method only, checked after ``throttle_classes``.
+    throttles_by_method: ClassVar[dict[str, list[type[BaseThrottle]]]] = {}
     # Views that answer an unavailable widget themselves (the config says "offline").
     serves_unavailable = False
     widget: Widget
     tenant: Tenant
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        limits = settings.WIDGET_RATE_LIMITS
-        rate_limit_enforce(request, "widget-ip", limit=limits["ip_per_minute"], period_s=60)
-        rate_limit_enforce(
-            request, "widget", limit=limits["widget_per_minute"], period_s=60, key=kwargs["widget_key"]
-        )
 
     def dispatch(self, request, *args, widget_key: str = "", **kwargs):
         tenant = widget_route_resolve(widget_key)
@@ -70,12 +91,21 @@ class WidgetPublicView(APIView):
             self.available = tenant.status == Tenant.Status.ACTIVE and widget.is_enabled
             return super().dispatch(request, *args, widget_key=widget_key, **kwargs)
 
-    def check_permissions(self, request):
-        super().check_permissions(request)
+    def perform_authentication(self, request: Request) -> None:
+        # Credentials are read when a permission asks for them, after the origin and
+        # availability checks (DRF would read them first).
+        return None
+
+    def check_permissions(self, request: Request) -> None:
         if not self.origin_ok(request):
             raise OriginNotAllowed("Add this site's origin to the widget's allowed domains.")
         if not self.available and not self.serves_unavailable and request.method != "OPTIONS":
             raise WidgetUnavailable("The widget is offline. Try again later.")
+        super().check_permissions(request)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        classes = [*self.throttle_classes, *self.throttles_by_method.get(self.request.method or "", [])]
+        return [throttle() for throttle in classes]
 
     def origin_ok(self, request) -> bool:
         """The widget's allowed origins, plus our own public host (the dashboard's "test on
@@ -84,6 +114,7 @@ class WidgetPublicView(APIView):
         own = f"{request.scheme}://{request.get_host()}"
         return origin == own or origin_allowed(origin, self.widget.allowed_origins)
 
+    @extend_schema(exclude=True)
     def options(self, request, *args, **kwargs):
         return Response(status=204)
 
@@ -102,11 +133,88 @@ class WidgetPublicView(APIView):
         return response
 
 
+# --- OpenAPI ------------------------------------------------------------------------------
+
+
+class ProblemFieldError(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ProblemOutput(serializers.Serializer):
+    """RFC 9457 problem details, as every error of the widget API is answered."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable machine code (see /docs/errors).")
+    errors = serializers.DictField(
+        child=ProblemFieldError(many=True), required=False, help_text="Validation errors per field."
+    )
+
+
+PROBLEMS = {
+    401: "The visitor token is missing, not valid here or expired "
+    "(`visitor_token_invalid`, `visitor_token_expired`).",
+    403: "This site's origin is not among the widget's allowed origins (`origin_not_allowed`).",
+    404: "No widget has this key, or the object is not the visitor's (`not_found`).",
+    409: "The request conflicts with the current state.",
+    413: "The request body is too large (`payload_too_large`).",
+    422: "Some fields are not valid (`validation_error`, with `errors` per field).",
+    429: "Too many requests (`rate_limited`); `Retry-After` says when to try again.",
+    503: "The widget is offline (`widget_unavailable`).",
+}
+
+
+def problem_responses(*statuses: int, described: dict[int, str] | None = None) -> dict[Any, OpenApiResponse]:
+    """``extend_schema`` responses for these error statuses, as problem details;
+    ``described`` adds statuses with a description of their own."""
+    described = described or {}
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemOutput, description=described.get(status) or PROBLEMS[status]
+        )
+        for status in sorted({*statuses, *described})
+    }
+
+
+class WidgetConfigOutput(serializers.Serializer):
+    """The published configuration; only ``key`` and ``available`` when the widget is
+    offline."""
+
+    key = serializers.CharField()
+    available = serializers.BooleanField()
+    name = serializers.CharField(required=False)
+    bot_name = serializers.CharField(required=False)
+    greeting = serializers.CharField(required=False)
+    colors = serializers.DictField(child=serializers.CharField(), required=False)
+    position = serializers.CharField(required=False)
+    offset = serializers.DictField(child=serializers.IntegerField(), required=False)
+    theme = serializers.CharField(required=False)
+    launcher_icon = serializers.CharField(required=False)
+    avatar = serializers.CharField(required=False)
+    launcher_image = serializers.CharField(required=False)
+    locale = serializers.CharField(required=False)
+    suggested_questions = serializers.ListField(child=serializers.CharField(), required=False)
+    custom_css = serializers.CharField(required=False)
+    branding = serializers.BooleanField(required=False)
+    business_hours = serializers.JSONField(required=False)
+    offline_message = serializers.CharField(required=False)
+    prechat = serializers.JSONField(required=False, help_text="enabled, fields, consent")
+    open_now = serializers.BooleanField(required=False)
+
+
 class WidgetConfigApi(WidgetPublicView):
     """The published configuration, or ``{"available": false}`` when the widget is offline."""
 
     serves_unavailable = True
 
+    @extend_schema(
+        operation_id="widget_config",
+        tags=["widget"],
+        responses={200: WidgetConfigOutput, **problem_responses(403, 404, 429)},
+    )
     def get(self, request, widget_key: str):
         if not self.available:
             return Response({"key": widget_key, "available": False})

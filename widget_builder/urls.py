@@ -7,11 +7,16 @@ from . import public_api, runtime_views, views
 
 app_name = "widget_builder"
 
+# This app's part of the widget API (also read by the widget API's OpenAPI document).
+widget_api_urlpatterns = [
+    path("api/widget/v1/<str:widget_key>/config", public_api.WidgetConfigApi.as_view(), name="config"),
+]
+
 public_urlpatterns = [
     path("w/v1/loader.js", runtime_views.loader_js, name="loader"),
     path("w/v1/chat.<str:content_hash>.js", runtime_views.chat_ui_js, name="chat-ui"),
     path("w/v1/test/<str:widget_key>/", runtime_views.widget_test_page, name="test-page"),
-    path("api/widget/v1/<str:widget_key>/config", public_api.WidgetConfigApi.as_view(), name="config"),
+    *widget_api_urlpatterns,
 ]
 
 tenant_urlpatterns = [

@@ -1,26 +1,81 @@
-"""Writes for conversations: closing, rating, and the visitor's request for a person.
-Preconditions: the tenant's schema is active."""
+"""Writes for conversations: starting one (with its greeting), closing, rating, the
+visitor's request for a person, and the emailed transcript. Preconditions: the tenant's
+schema is active."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Conversation, Message
+from saas.celery import enqueue_on_commit
+from saas.errors import Conflict
+from widget_builder.models import Widget
+
+from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
+from ..tasks import transcript_send
+from .contacts import contact_prechat_required, contact_transcript_address
 from .messages import message_append
+
+# How a greeting is recorded among answer outcomes (chat.answering.Outcome.AUTOMATION;
+# answering imports the services, so the value is repeated here rather than imported).
+GREETING_OUTCOME = "automation"
+
+
+class PrechatRequired(Conflict):
+    code = "prechat_required"
+    title = "The prechat form comes first"
+
+
+class EmailUnknown(Conflict):
+    code = "email_unknown"
+    title = "We do not know an email address for this visitor"
+
+
+def conversation_start(*, widget: Widget, contact: Contact) -> tuple[Conversation, Message | None]:
+    """A new conversation of ``contact`` on ``widget`` with the greeting automation's
+    message, if the widget has one (logged as a firing). Refused until the visitor has
+    submitted the published prechat form, when there is one."""
+    if contact_prechat_required(widget=widget, contact=contact):
+        raise PrechatRequired("Submit the prechat form first.")
+    rule = (
+        AutomationRule.objects.filter(widget=widget, kind=AutomationRule.Kind.GREETING, is_enabled=True)
+        .order_by("position", "id")
+        .first()
+    )
+    with transaction.atomic():
+        conversation = Conversation.objects.create(widget=widget, contact=contact)
+        if rule is None:
+            return conversation, None
+        greeting, _ = message_append(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            text=rule.reply,
+            client_message_id=f"greeting:{rule.pk}",
+            automation_rule=rule,
+            outcome=GREETING_OUTCOME,
+        )
+        AutomationFiring.objects.create(rule=rule, conversation=conversation, message=greeting)
+    return conversation, greeting
 
 
 def conversation_close(*, conversation: Conversation) -> Conversation:
+    """Closed once; closing a closed conversation changes nothing."""
     if conversation.status != Conversation.Status.CLOSED:
         conversation.status, conversation.closed_at = Conversation.Status.CLOSED, timezone.now()
-        conversation.save(update_fields=["status", "closed_at", "updated_at"])
+        with transaction.atomic():
+            conversation.save(update_fields=["status", "closed_at", "updated_at"])
     return conversation
 
 
 def conversation_rate(*, conversation: Conversation, score: int, comment: str = "") -> Conversation:
-    conversation.csat_score, conversation.csat_comment = score, comment.strip()
-    conversation.csat_at = timezone.now()
-    conversation.save(update_fields=["csat_score", "csat_comment", "csat_at", "updated_at"])
+    """CSAT from the visitor: only once the conversation is closed (409 before)."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().only("status").get(pk=conversation.pk)
+        if locked.status != Conversation.Status.CLOSED:
+            raise Conflict("Close the conversation before rating it.")
+        conversation.csat_score, conversation.csat_comment = score, comment.strip()
+        conversation.csat_at = timezone.now()
+        conversation.save(update_fields=["csat_score", "csat_comment", "csat_at", "updated_at"])
     return conversation
 
 
@@ -37,6 +92,17 @@ def conversation_handoff(*, conversation: Conversation) -> Message | None:
             return None
         locked.status, locked.handoff_requested_at = Conversation.Status.WAITING, timezone.now()
         locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
-    conversation.status = Conversation.Status.WAITING
-    note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
+        conversation.status = Conversation.Status.WAITING
+        note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
     return note
+
+
+def conversation_transcript_request(*, conversation: Conversation, contact: Contact) -> str:
+    """Email the transcript (after the commit, by a task) to the address the visitor may
+    receive it at (``contact_transcript_address``); returns that address. Refused (409)
+    when there is none. Precondition: ``conversation`` is ``contact``'s."""
+    address = contact_transcript_address(contact)
+    if not address:
+        raise EmailUnknown("Give your email address in the form first.")
+    enqueue_on_commit(transcript_send, conversation.pk)
+    return address

@@ -1,12 +1,15 @@
 """Writes for messages: appending one with the next sequence number (once per client message
-id), and visitors' feedback on answers. Preconditions: the tenant's schema is active."""
+id), a visitor's message, and visitors' feedback on answers. Preconditions: the tenant's
+schema is active."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from saas.errors import ProblemError, ValidationFailed
+from saas.errors import Conflict, ProblemError, ValidationFailed
 
 from ..models import Conversation, Message
 
@@ -20,8 +23,13 @@ class ClientMessageIdReused(ProblemError):
     title = "This client message id was already used for another message"
 
 
+class ConversationClosed(Conflict):
+    code = "conversation_closed"
+    title = "This conversation is closed"
+
+
 def message_append(
-    *, conversation: Conversation, role: str, text: str, client_message_id: str | None = None, **extra
+    *, conversation: Conversation, role: str, text: str, client_message_id: str | None = None, **extra: Any
 ) -> tuple[Message, bool]:
     """Append a message with the next sequence number. Returns (message, created).
 
@@ -74,8 +82,27 @@ def _same_or_refuse(existing: Message, text: str) -> Message:
     return existing
 
 
+def visitor_message_send(
+    *, conversation: Conversation, text: str, client_message_id: str | None = None
+) -> tuple[Message, bool]:
+    """The visitor's message (``message_append``), refused once the conversation is closed.
+    Returns (message, created); when the client message id was already stored, the
+    conversation's status and last number are re-read (the caller answers from them)."""
+    if conversation.status == Conversation.Status.CLOSED:
+        raise ConversationClosed("Start a new conversation.")
+    message, created = message_append(
+        conversation=conversation, role=Message.Role.VISITOR, text=text, client_message_id=client_message_id
+    )
+    if not created:
+        conversation.refresh_from_db(fields=["status", "last_seq"])
+    return message, created
+
+
 def message_feedback(*, message: Message, rating: int, comment: str = "") -> Message:
+    """A visitor's thumbs up (1) or down (-1) on a bot answer; sent again, it replaces
+    the previous one."""
     message.feedback_rating, message.feedback_comment = rating, comment.strip()
     message.feedback_at = timezone.now()
-    message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
+    with transaction.atomic():
+        message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
     return message

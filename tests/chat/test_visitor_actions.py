@@ -101,7 +101,7 @@ def tasks_run_here(monkeypatch):
 
         transaction.on_commit(run)
 
-    monkeypatch.setattr("chat.widget_api.enqueue_on_commit", enqueue)
+    monkeypatch.setattr("chat.services.conversations.enqueue_on_commit", enqueue)
 
 
 def test_transcript_is_emailed_escaped_to_the_prechat_email(

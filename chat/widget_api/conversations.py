@@ -1,0 +1,197 @@
+"""The visitor's conversations and their messages, with answers as server-sent events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from saas.errors import PayloadTooLarge
+from widget_builder.public_api import problem_responses
+
+from .. import answering
+from ..selectors import message_payload
+from ..services.conversations import conversation_start
+from ..services.messages import visitor_message_send
+from .base import ConversationView, VisitorView
+from .selectors import conversation_awaiting_answer, conversation_messages, visitor_conversations
+from .serializers import (
+    ConversationListOutput,
+    ConversationOutput,
+    ConversationStartOutput,
+    MessageInput,
+    MessageListOutput,
+    MessageSentOutput,
+)
+from .throttles import MESSAGE_THROTTLES
+
+TAGS = ["conversations"]
+# A message is at most 4,000 characters; a body far larger is refused before it is parsed.
+MAX_MESSAGE_BODY = 64 * 1024
+
+EVENT_STREAM = "text/event-stream"
+SEND_DESCRIPTION = (
+    "Send a visitor message and get the answer. With `Accept: text/event-stream` the answer "
+    "streams as server-sent events: `message` (the stored visitor message), `typing`, `delta` "
+    "(`{text}`) as the answer is written, then `done` (`{message, handoff, outcome}`, the stored "
+    "answer), or `pending` when the same message is already being answered (poll the messages "
+    "with `after`). Otherwise the JSON answer comes when the answer is complete: 201, or 200 when "
+    "this `client_message_id` was already stored (the same message and answer)."
+)
+
+
+class ConversationListApi(VisitorView):
+    """The visitor's own conversations, newest first; POST starts one."""
+
+    @extend_schema(
+        operation_id="conversations_list",
+        tags=TAGS,
+        description="The visitor's own conversations, newest first.",
+        responses={200: ConversationListOutput, **problem_responses(401, 403, 404, 429, 503)},
+    )
+    def get(self, request, widget_key: str):
+        conversations = visitor_conversations(widget=self.widget, contact=self.contact)
+        return Response({"conversations": ConversationOutput(conversations, many=True).data})
+
+    @extend_schema(
+        operation_id="conversation_start",
+        tags=TAGS,
+        description="Start a conversation; the answer carries the widget's greeting, if any.",
+        request=None,
+        responses={
+            201: ConversationStartOutput,
+            **problem_responses(
+                401,
+                403,
+                404,
+                429,
+                503,
+                described={409: "Submit the prechat form first (`prechat_required`)."},
+            ),
+        },
+    )
+    def post(self, request, widget_key: str):
+        conversation, greeting = conversation_start(widget=self.widget, contact=self.contact)
+        return Response(
+            {
+                **ConversationOutput(conversation).data,
+                **self.conversation_state(conversation),
+                "messages": [message_payload(greeting)] if greeting else [],
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _after(value: str) -> int:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
+
+
+class ConversationMessagesApi(ConversationView):
+    """The visitor's messages in one of their conversations (``?after=<seq>`` for what is
+    new), and sending one.
+
+    Sending with ``Accept: text/event-stream`` answers with server-sent events: the stored
+    visitor message (``message``), ``typing``, the answer's ``delta`` events as the provider
+    sends them, then ``done`` with the stored answer (or ``pending`` when the same message is
+    already being answered: poll with ``?after``). A JSON send answers when the answer is
+    complete, with the visitor message and ``answer``.
+    """
+
+    throttles_by_method = {"POST": MESSAGE_THROTTLES}
+
+    def perform_content_negotiation(self, request, force=False):
+        # Problem details and lists are JSON even when the client accepts an event stream.
+        return (JSONRenderer(), JSONRenderer.media_type)
+
+    @extend_schema(
+        operation_id="messages_list",
+        tags=TAGS,
+        description="The visitor's messages in this conversation, oldest first (`after` for what is "
+        "new since a number the widget saw), with the conversation's state.",
+        parameters=[
+            OpenApiParameter(
+                "after", int, description="Only messages numbered after this one.", required=False
+            )
+        ],
+        responses={200: MessageListOutput, **problem_responses(401, 403, 404, 429, 503)},
+    )
+    def get(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        messages = conversation_messages(
+            conversation=conversation, after=_after(request.query_params.get("after", "0"))
+        )
+        return Response(
+            {
+                "messages": [message_payload(m) for m in messages],
+                **self.conversation_state(conversation),
+                "awaiting_answer_after": conversation_awaiting_answer(conversation),
+            }
+        )
+
+    @extend_schema(
+        operation_id="message_send",
+        tags=TAGS,
+        description=SEND_DESCRIPTION,
+        request=MessageInput,
+        responses={
+            (201, "application/json"): OpenApiResponse(MessageSentOutput, description="Stored and answered."),
+            (200, "application/json"): OpenApiResponse(
+                MessageSentOutput,
+                description="The answer as server-sent events (`Accept: text/event-stream`), or this "
+                "client message id was already stored (the same message and answer, as JSON).",
+            ),
+            (200, EVENT_STREAM): OpenApiResponse(OpenApiTypes.STR),
+            **problem_responses(
+                401,
+                403,
+                413,
+                429,
+                503,
+                described={
+                    404: "Not the visitor's conversation (`not_found`).",
+                    409: "The conversation is closed (`conversation_closed`).",
+                    422: "The text is empty or too long, or the client message id was used for another "
+                    "text (`validation_error`, `client_message_id_reused`).",
+                },
+            ),
+        },
+    )
+    def post(self, request, widget_key: str, conversation_id: int):
+        if int(request.headers.get("Content-Length") or 0) > MAX_MESSAGE_BODY:
+            raise PayloadTooLarge("Keep messages under 4,000 characters.")
+        conversation = self.conversation(conversation_id)
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = visitor_message_send(
+            conversation=conversation,
+            text=data.validated_data["text"],
+            client_message_id=data.validated_data.get("client_message_id") or None,
+        )
+        prepared = answering.answer_prepare(
+            tenant=self.tenant,
+            conversation=conversation,
+            visitor_message=message,
+            contact=self.contact,
+            just_stored=created,
+        )
+        first = [("message", message_payload(message))]
+        if EVENT_STREAM in request.headers.get("Accept", ""):
+            return event_stream(answering.answer_stream_bytes(prepared, first=first))
+        result = answering.answer_collect(prepared)
+        return Response(
+            {**message_payload(message), "answer": result["final"]},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+def event_stream(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    """Server-sent events, flushed as produced (no buffering by proxies or compression)."""
+    response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache, no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response

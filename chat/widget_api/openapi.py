@@ -1,0 +1,41 @@
+"""The widget API's own OpenAPI document: generated from the widget API's routes only
+(this module is the URL conf the generator reads), with its own title and description.
+
+    manage.py spectacular --urlconf chat.widget_api.openapi \\
+        --custom-settings chat.widget_api.openapi.SCHEMA_SETTINGS --validate --fail-on-warn
+"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from widget_builder import urls as widget_builder_urls
+
+from . import routes
+
+SCHEMA_SETTINGS = {
+    "TITLE": "Chat widget API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "What the embedded chat widget calls, on the platform's public host, under "
+    "`/api/widget/v1/<widget_key>/`. Calls come from the customer's site: the `Origin` must be "
+    "one of the widget's allowed origins. Visitors authenticate with the bearer token that "
+    "`POST session` returns (`Authorization: Bearer <token>`, never in a URL). Errors are RFC 9457 "
+    "problem details (`application/problem+json`) with a stable `code` (see /docs/errors); "
+    "429 answers carry `Retry-After`.",
+    "SCHEMA_PATH_PREFIX": "/api/widget/v1/",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "TAGS": [
+        {"name": "widget", "description": "The widget's published configuration."},
+        {"name": "sessions", "description": "Visitor sessions, the prechat form, identity."},
+        {"name": "conversations", "description": "Conversations and messages, answers streamed."},
+        {"name": "visitor actions", "description": "Feedback, closing, rating, handoff, transcript."},
+        {"name": "attachments", "description": "Files visitors attach."},
+    ],
+}
+
+urlpatterns = [
+    path("", include((widget_builder_urls.widget_api_urlpatterns, widget_builder_urls.app_name))),
+    path("", include((routes.urlpatterns, "chat"))),
+]
+
+schema_view = SpectacularAPIView.as_view(urlconf=__name__, custom_settings=SCHEMA_SETTINGS)
+docs_view = SpectacularSwaggerView.as_view(url_name="chat:widget-api-schema")
