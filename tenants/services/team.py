@@ -22,10 +22,10 @@ from django.utils import timezone
 
 from saas.errors import ValidationFailed
 
+from ..context import in_public_schema
 from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
 from ..limits import quota_require
 from ..models import Invitation, Membership, Tenant, User
-from .lifecycle import in_public_schema
 
 INVITATION_SALT = "tenants.invitation"
 INVITATION_MAX_AGE = timedelta(days=7)
