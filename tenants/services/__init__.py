@@ -10,6 +10,7 @@ from .handoffs import (
     login_handoff_create,
     login_handoff_link_session,
     login_handoff_purge,
+    login_handoff_start,
     sessions_end_linked,
 )
 from .pool import tenant_pool_refill, tenant_provisioning_reap
@@ -24,6 +25,7 @@ __all__ = [
     "login_handoff_create",
     "login_handoff_link_session",
     "login_handoff_purge",
+    "login_handoff_start",
     "schema_create_migrated",
     "schema_drop",
     "sessions_end_linked",

@@ -9,6 +9,7 @@ from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import models
 from django.utils import timezone
 
@@ -35,6 +36,16 @@ def login_handoff_create(*, user: User, tenant: Tenant, public_session_key: str)
         expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_HANDOFF_SECONDS),
     )
     return token
+
+
+@in_public_schema
+def login_handoff_start(*, user: User, tenant: Tenant, session: SessionBase) -> str:
+    """A one-time token for ``user`` to ``tenant``'s host, linked to the public-host
+    ``session`` (stored first if it has no key yet), so that signing out on either host
+    ends both. Precondition: the caller checked that ``user`` is a member of ``tenant``."""
+    if not session.session_key:
+        session.save()
+    return login_handoff_create(user=user, tenant=tenant, public_session_key=session.session_key or "")
 
 
 @in_public_schema

@@ -21,6 +21,7 @@ from .handoffs import (
     login_handoff_create,
     login_handoff_link_session,
     login_handoff_purge,
+    login_handoff_start,
     sessions_end_linked,
 )
 from .pool import POOL_REFILL_LOCK, spare_schema_claim, tenant_pool_refill, tenant_provisioning_reap
@@ -36,6 +37,7 @@ __all__ = [
     "login_handoff_create",
     "login_handoff_link_session",
     "login_handoff_purge",
+    "login_handoff_start",
     "schema_create_migrated",
     "schema_drop",
     "sessions_end_linked",
