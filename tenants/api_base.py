@@ -32,6 +32,7 @@ exception: it defines ``dangerously_get_queryset()``, a name reviewers search fo
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -220,14 +221,16 @@ class TenantAPIView(APIView):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in TenantAPIView.OWNED:
-            if name in vars(cls):
+            # Looked up through the MRO, so a mixin cannot bring its own version either.
+            if inspect.getattr_static(cls, name) is not inspect.getattr_static(TenantAPIView, name):
                 raise TypeError(
                     f"{cls.__qualname__} defines {name}(), which TenantAPIView owns: declare "
                     f"`queryset` (and `tenant_field` or `lookup_url_kwarg`), narrow it in "
                     f"narrow_queryset(), or, to serve rows that are not the tenant's, define "
                     f"dangerously_get_queryset()"
                 )
-        if not any(issubclass(p, TenantRolePermission) for p in cls.permission_classes):
+        checks = cls.permission_classes
+        if not any(isinstance(p, type) and issubclass(p, TenantRolePermission) for p in checks):
             raise TypeError(f"{cls.__qualname__}: permission_classes must keep TenantRolePermission")
         if cls.queryset is not None:
             try:
