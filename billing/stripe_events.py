@@ -79,7 +79,8 @@ def _apply(event: dict[str, Any]) -> None:
             current = account.stripe_subscription_id
             if current and current != subscription["id"]:
                 live = stripe_client.subscription_get(current)
-                subscription_apply(account, live)  # what Stripe says of the current one now
+                # What Stripe says of the current one now.
+                subscription_apply(account=account, subscription=live)
                 if live.get("status") not in ENDED:
                     # A second checkout paid while a subscription is live (two tabs): the
                     # newer one is cancelled at once; staff refund its first invoice.
@@ -91,7 +92,7 @@ def _apply(event: dict[str, Any]) -> None:
                     )
                     stripe_client.subscription_cancel(subscription["id"])
                     return
-            subscription_apply(account, subscription)
+            subscription_apply(account=account, subscription=subscription)
         return
     if kind and kind.startswith("customer.subscription."):
         subscription_id = obj.get("id", "")
@@ -104,7 +105,7 @@ def _apply(event: dict[str, Any]) -> None:
         logger.warning("stripe %s for no known tenant or subscription: %s", kind, obj.get("id"))
         return
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-    subscription_apply(account, stripe_client.subscription_get(subscription_id))
+    subscription_apply(account=account, subscription=stripe_client.subscription_get(subscription_id))
     if kind == "invoice.payment_failed" and account.status in ("past_due", "unpaid"):
         _payment_failed_notify(account, obj)
 

@@ -41,7 +41,7 @@ SYNCED_FIELDS = [
 ]
 
 
-def tenant_plan_apply(tenant: Tenant, code: str) -> None:
+def tenant_plan_apply(*, tenant: Tenant, code: str) -> None:
     """Put the tenant on plan ``code`` (the plan in force; the account records why)."""
     Tenant.objects.filter(pk=tenant.pk).update(plan=code, updated_at=timezone.now())
     tenant.plan = code
@@ -72,7 +72,7 @@ def stripe_time(value: int | str | None) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def subscription_apply(account: BillingAccount, subscription: dict[str, Any]) -> BillingAccount:
+def subscription_apply(*, account: BillingAccount, subscription: dict[str, Any]) -> BillingAccount:
     """Apply Stripe's current view of a subscription to its (locked) account and tenant:
     status, plan, period, grace. News of a subscription other than the account's current
     one changes nothing until the current one has ended."""
@@ -107,6 +107,7 @@ def subscription_apply(account: BillingAccount, subscription: dict[str, Any]) ->
         account.past_due_since = None
     account.synced_at = now
     account.save(update_fields=SYNCED_FIELDS)
-    tenant_plan_apply(account.tenant, plan.code if status in PLAN_IN_FORCE or status == "unpaid" else "free")
+    in_force = status in PLAN_IN_FORCE or status == "unpaid"
+    tenant_plan_apply(tenant=account.tenant, code=plan.code if in_force else "free")
     logger.info("subscription synced tenant=%s status=%s plan=%s", account.tenant_id, status, plan.code)
     return account

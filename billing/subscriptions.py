@@ -6,8 +6,8 @@ events.
     portal_start(tenant, return_url)        -> URL of the Stripe customer portal
     stripe_event_record(event)              -> stored once per event id; processed in a task
     stripe_event_process(pk)                -> the event's effect, once (``stripe_events``)
-    subscription_apply(account, sub)        -> account + tenant plan from Stripe's object
-                                               (``stripe_sync``)
+    subscription_apply(account, subscription) -> account + tenant plan from Stripe's
+                                                 object (``stripe_sync``)
 
 Preconditions: the public schema is active.
 """
@@ -99,7 +99,7 @@ def checkout_start(
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     if not stripe_client.stripe_enabled():
         before = plan_get(Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first())
-        tenant_plan_apply(tenant, plan.code)
+        tenant_plan_apply(tenant=tenant, code=plan.code)
         account.source, account.interval = BillingAccount.Source.DEMO, interval
         account.status = BillingAccount.Status.NONE if plan.is_free else BillingAccount.Status.ACTIVE
         account.past_due_since = None
@@ -120,7 +120,7 @@ def checkout_start(
             overage_price_id=_overage_price() if plan.overage else "",
             plan=plan.code,
         )
-        subscription_apply(account, updated)
+        subscription_apply(account=account, subscription=updated)
         _audit(tenant, by, "subscription_price_change", plan=plan.code, interval=interval)
         return None
     if account.stripe_subscription_id and account.status not in ENDED:
@@ -148,7 +148,7 @@ def staff_plan_grant(*, tenant: Tenant, plan_code: str, by, reason: str = "") ->
     plan = _plan(plan_code)
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
-    tenant_plan_apply(tenant, plan.code)
+    tenant_plan_apply(tenant=tenant, code=plan.code)
     if account.source != BillingAccount.Source.STRIPE:
         account.source = BillingAccount.Source.STAFF
         account.save(update_fields=["source", "updated_at"])
