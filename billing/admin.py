@@ -13,6 +13,7 @@ from tenants.admin import AuditedModelAdmin
 
 from .models import BillingAccount, BillingAuditEvent, QuotaGrant, StripeEvent
 from .plans import PLANS, QUOTAS, plan_get
+from .subscriptions import staff_plan_grant
 
 
 def monthly_revenue(account: BillingAccount) -> Decimal:
@@ -92,8 +93,6 @@ class BillingAccountAdmin(AuditedModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
-        from .subscriptions import staff_plan_grant
-
         staff_plan_grant(
             tenant=obj.tenant,
             plan_code=form.cleaned_data["plan"],

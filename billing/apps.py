@@ -1,16 +1,17 @@
-from django.apps import AppConfig
+# Imported as a module: Django picks the one AppConfig class defined in apps.py.
+from tenants import contributions as tenancy
 
 
-class BillingConfig(AppConfig):
+class BillingConfig(tenancy.ContributingAppConfig):
     name = "billing"
     verbose_name = "Billing"
 
-    def ready(self) -> None:
-        from tenants.initializers import workspace_initializer_register
-        from tenants.limits import quota_check_install
-
+    def contributions(self) -> tenancy.Contributions:
+        # Models load after the app configs: this runs once the registry is ready.
         from .quotas import quota_require
         from .subscriptions import billing_start
 
-        quota_check_install(quota_require)
-        workspace_initializer_register("billing.start", lambda *, tenant, owner: billing_start(tenant))
+        return tenancy.Contributions(
+            quota_check=quota_require,
+            workspace_initializers={"billing.start": lambda *, tenant, owner: billing_start(tenant)},
+        )

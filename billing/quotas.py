@@ -10,6 +10,7 @@ for the first's commit, then counts its row).
 The error names the quota, the limit, and the cheapest plan that allows more.
 
 AI answers are metered instead (``billing.services.usage_consume``: one SQL statement).
+The plan and its limits are read in ``billing.limits`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,35 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import transaction
-from django.db.models import Q, Sum
-from django.utils import timezone
 
 from saas.errors import QuotaExceeded
 from tenants.models import Tenant
 
-from .models import QuotaGrant
+from .limits import quota_limit, tenant_identity, tenant_plan
 from .plans import QUOTAS, Plan, plan_get, plan_upgrade_for, quota_words
 from .services import billing_url, quota_level_notify, warning_threshold
 
-
-def tenant_plan(tenant: Tenant) -> Plan:
-    """The tenant's plan, read fresh (a request's tenant may come from a cache and predate
-    an upgrade)."""
-    code = Tenant.objects.filter(**_identity(tenant)).values_list("plan", flat=True).first()
-    return plan_get(code)
-
-
-def quota_limit(tenant: Tenant, quota: str, plan: Plan | None = None) -> int | None:
-    """The tenant's limit for ``quota``: the plan's plus staff grants (``None``: unlimited)."""
-    limit = (plan or tenant_plan(tenant)).quota(quota)
-    if limit is None:
-        return None
-    grants = QuotaGrant.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
-        quota=quota,
-        **{f"tenant__{key}": value for key, value in _identity(tenant).items()},
-    )
-    return limit + (grants.aggregate(total=Sum("extra"))["total"] or 0)
+__all__ = ["quota_exceeded", "quota_limit", "quota_require", "tenant_plan"]
 
 
 def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding: int = 1) -> None:
@@ -56,7 +37,7 @@ def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding
         raise ValueError(f"unknown quota {quota!r}")
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("quota_require runs inside the transaction that stores the new object")
-    locked = Tenant.objects.select_for_update().get(**_identity(tenant))
+    locked = Tenant.objects.select_for_update().get(**tenant_identity(tenant))
     plan = plan_get(locked.plan)
     limit = quota_limit(locked, quota, plan)
     if limit is None:
@@ -69,12 +50,6 @@ def quota_require(tenant: Tenant, quota: str, *, used: Callable[[], int], adding
     if limit > 1 and needed >= warning_threshold(limit):
         level = 100 if needed == limit else 80
         quota_level_notify(tenant=locked, metric=quota, limit=limit, level=level)
-
-
-def _identity(tenant) -> dict:
-    """A Tenant, or the stand-in django-tenants puts on a connection entered by schema name."""
-    pk = getattr(tenant, "pk", None)
-    return {"pk": pk} if pk is not None else {"schema_name": tenant.schema_name}
 
 
 def quota_exceeded(

@@ -3,28 +3,20 @@ restricted for an unpaid subscription."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
+from tenants.contributions import contributions
 from tenants.models import Tenant
 from tenants.services.team import seats_taken
 
+from .limits import quota_limit
 from .models import BillingAccount, QuotaNotice, UsageCounter
+from .periods import DAILY, tenant_period
 from .plans import QUOTAS, Plan
-from .quotas import quota_limit
-from .services import DAILY, tenant_period
-
-# How the apps above billing count what a quota limits, in the tenant's schema
-# (registered in their AppConfig.ready: billing does not import them).
-_usage_measures: dict[str, Callable[[], int]] = {}
-
-
-def usage_measure_register(quota: str, measure: Callable[[], int]) -> None:
-    _usage_measures[quota] = measure
 
 
 def usage_value(*, tenant_id: int, metric: str) -> int:
@@ -71,12 +63,13 @@ class QuotaUse:
 
 
 def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
-    """Each quota's use now (measured in the tenant's schema; the caller enters it)."""
+    """Each quota's use now (measured in the tenant's schema; the caller enters it). The
+    apps above billing contribute how they count theirs (``tenants.contributions``)."""
     used = {
         "ai_answers": usage_value(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS),
         "seats": seats_taken(tenant),
     }
-    for quota, measure in _usage_measures.items():
+    for quota, measure in contributions().usage_measures.items():
         used[quota] = measure()
     return [QuotaUse(q, QUOTAS[q][1], used.get(q, 0), quota_limit(tenant, q, plan)) for q in QUOTAS]
 

@@ -1,9 +1,14 @@
-"""Writes for usage metering. Safe to call from any schema (the tables are in public)."""
+"""Writes for usage metering, and the owners' notices about it. Safe to call from any
+schema (the tables are in public).
+
+Below ``quotas`` (which enforces limits with ``quota_level_notify``) and the webhook's
+``events`` (which tell owners about failed payments with ``owners_email``).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -13,39 +18,30 @@ from django.utils import timezone
 from saas.celery import enqueue_on_commit
 from tenants.models import Membership, Tenant
 
-from .models import QuotaNotice, UsageCounter
-from .plans import QUOTAS, quota_words
+from . import stripe_client
+from .limits import quota_limit, tenant_plan
+from .models import BillingAccount, MeterReport, QuotaNotice, UsageCounter
+from .owner_emails import owners_email_task
+from .periods import DAILY, PERIOD_SQL, billing_period, tenant_period
+from .plans import QUOTAS, Plan, quota_words
 
 logger = logging.getLogger(__name__)
 
-
-def billing_period(now=None) -> date:
-    """The calendar month's first day: the period of workspaces without a paid subscription."""
-    return (now or timezone.now()).date().replace(day=1)
-
-
-# A workspace's usage period: its Stripe subscription's current period (so quotas reset and
-# overage is billed with Stripe's invoice), else the calendar month. As SQL, so metering
-# stays one statement; parameters: tenant id, now, now.
-PERIOD_SQL = """
-COALESCE(
-    (SELECT (a.current_period_start AT TIME ZONE 'UTC')::date FROM public.billing_billingaccount a
-      WHERE a.tenant_id = %s AND a.source = 'stripe'
-        AND a.status IN ('active', 'trialing', 'past_due', 'unpaid')
-        AND a.current_period_start <= %s),
-    date_trunc('month', %s AT TIME ZONE 'UTC')::date
-)"""
-
-
-def tenant_period(tenant_id: int, now=None) -> date:
-    """The first day of the tenant's current usage period (see PERIOD_SQL)."""
-    now = now or timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {PERIOD_SQL}", [tenant_id, now, now])
-        return cursor.fetchone()[0]
-
-
-DAILY = "{metric}:day"  # the same count per day (the billing page's chart)
+__all__ = [  # the usage periods are read from here too (billing.periods)
+    "DAILY",
+    "PERIOD_SQL",
+    "answer_credit_take",
+    "billing_period",
+    "billing_url",
+    "overage_report",
+    "owners_email",
+    "quota_level_notify",
+    "tenant_period",
+    "trials_expire",
+    "usage_consume",
+    "usage_refund",
+    "warning_threshold",
+]
 
 
 def usage_consume(*, tenant_id: int, metric: str, limit: int | None) -> int | None:
@@ -99,14 +95,12 @@ def usage_refund(*, tenant_id: int, metric: str) -> None:
         )
 
 
-def answer_credit_take(tenant: Tenant, *, own_key: bool, plan=None) -> str | None:
+def answer_credit_take(tenant: Tenant, *, own_key: bool, plan: Plan | None = None) -> str | None:
     """Count one AI answer before the provider is called. The tenant's own key: counted
     apart, unlimited. Platform credits: against the plan's monthly quota; past it, plans
     with overage count it as overage (billed through Stripe's meter), others refuse (the
     owners are told once a period). Owners are also told at 80%. Returns the metric
     counted, or None (no AI answer). ``plan``: the tenant's, if the caller has read it."""
-    from .quotas import quota_limit, tenant_plan
-
     if own_key:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OWN_KEY, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OWN_KEY
@@ -139,8 +133,6 @@ def billing_url(tenant: Tenant) -> str:
 def owners_email(*, tenant: Tenant, subject: str, body: str) -> None:
     """Email the workspace's owners once the transaction commits, from a task (a failing
     mail server never fails the change that caused the email)."""
-    from .tasks import owners_email_task
-
     owners = Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER)
     enqueue_on_commit(owners_email_task, subject, body, list(owners.values_list("user__email", flat=True)))
 
@@ -189,9 +181,6 @@ def overage_report() -> int:
     reported become one MeterReport row (written first, so a retry repeats the same
     ``identifier`` and Stripe counts it once), then every unsent report is sent. Returns
     the number sent."""
-    from . import stripe_client
-    from .models import BillingAccount, MeterReport
-
     if not stripe_client.stripe_enabled():
         return 0
     counters = UsageCounter.objects.filter(metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, value__gt=0)
@@ -238,8 +227,6 @@ def overage_report() -> int:
 
 def trials_expire() -> int:
     """Trials that ended without a subscription go back to Free (beat, hourly)."""
-    from .models import BillingAccount
-
     ended = BillingAccount.objects.filter(
         status=BillingAccount.Status.TRIALING,
         source=BillingAccount.Source.DEFAULT,

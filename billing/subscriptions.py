@@ -1,16 +1,15 @@
 """Writes for plans and subscriptions: plan changes (Stripe Checkout, in-place upgrades
-and downgrades, demo billing, staff grants), the customer portal, webhook events, and
-the subscription state they lead to.
+and downgrades, demo billing, staff grants), the customer portal, and receiving webhook
+events.
 
     checkout_start(tenant, plan, interval)  -> URL to Stripe Checkout, or None (applied)
     portal_start(tenant, return_url)        -> URL of the Stripe customer portal
     stripe_event_record(event)              -> stored once per event id; processed in a task
-    stripe_event_process(pk)                -> the event's effect, once (row lock + marker)
-    _subscription_apply(account, sub)       -> account + tenant plan from Stripe's object
+    stripe_event_process(pk)                -> the event's effect, once (``stripe_events``)
+    subscription_apply(account, subscription) -> account + tenant plan from Stripe's
+                                                 object (``stripe_sync``)
 
-Webhooks are the source of truth, and they arrive twice and out of order: every event
-about a subscription re-fetches the subscription and applies what Stripe says now, so the
-last sync wins whichever event triggered it. Preconditions: the public schema is active.
+Preconditions: the public schema is active.
 """
 
 from __future__ import annotations
@@ -29,22 +28,21 @@ from tenants.models import Membership, Tenant
 from . import stripe_client
 from .models import BillingAccount, BillingAuditEvent, StripeEvent
 from .plans import BY_CODE, plan_get
-from .selectors import grace_ends
-from .services import billing_url, owners_email
+from .stripe_events import HANDLED_EVENTS, stripe_event_process
+from .stripe_sync import ENDED, INTERVALS, PLAN_IN_FORCE, plan_item, subscription_apply, tenant_plan_apply
+from .tasks import stripe_event_process_task
 
 logger = logging.getLogger(__name__)
 
-INTERVALS = ("monthly", "yearly")
-# Statuses in which the subscription's plan is in force (past_due: during the grace period).
-PLAN_IN_FORCE = {"active", "trialing", "past_due"}
-HANDLED_EVENTS = {
-    "checkout.session.completed",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "invoice.paid",
-    "invoice.payment_failed",
-}
+__all__ = [
+    "billing_account",
+    "billing_start",
+    "checkout_start",
+    "portal_start",
+    "staff_plan_grant",
+    "stripe_event_process",
+    "stripe_event_record",
+]
 
 
 def billing_account(tenant: Tenant) -> BillingAccount:
@@ -65,11 +63,6 @@ def billing_start(tenant: Tenant) -> None:
         )
         account.save(update_fields=["status", "trial_ends_at", "source", "updated_at"])
         Tenant.objects.filter(pk=tenant.pk).update(plan=trial.code)
-
-
-def _plan_apply(tenant: Tenant, code: str) -> None:
-    Tenant.objects.filter(pk=tenant.pk).update(plan=code, updated_at=timezone.now())
-    tenant.plan = code
 
 
 def _audit(tenant: Tenant, actor, action: str, **detail) -> None:
@@ -106,7 +99,7 @@ def checkout_start(
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     if not stripe_client.stripe_enabled():
         before = plan_get(Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first())
-        _plan_apply(tenant, plan.code)
+        tenant_plan_apply(tenant=tenant, code=plan.code)
         account.source, account.interval = BillingAccount.Source.DEMO, interval
         account.status = BillingAccount.Status.NONE if plan.is_free else BillingAccount.Status.ACTIVE
         account.past_due_since = None
@@ -122,15 +115,15 @@ def checkout_start(
         subscription = stripe_client.subscription_get(account.stripe_subscription_id)
         updated = stripe_client.subscription_plan_set(
             subscription=subscription,
-            plan_item_id=_plan_item(subscription).get("id", ""),
+            plan_item_id=plan_item(subscription).get("id", ""),
             price_id=price_id,
             overage_price_id=_overage_price() if plan.overage else "",
             plan=plan.code,
         )
-        _subscription_apply(account, updated)
+        subscription_apply(account=account, subscription=updated)
         _audit(tenant, by, "subscription_price_change", plan=plan.code, interval=interval)
         return None
-    if account.stripe_subscription_id and account.status not in ("none", "canceled", "incomplete_expired"):
+    if account.stripe_subscription_id and account.status not in ENDED:
         # unpaid, incomplete, paused: a second subscription would charge twice.
         raise Conflict("Settle the current subscription in the billing portal first.")
     customer_id = _customer_ensure(tenant, account)
@@ -155,7 +148,7 @@ def staff_plan_grant(*, tenant: Tenant, plan_code: str, by, reason: str = "") ->
     plan = _plan(plan_code)
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
-    _plan_apply(tenant, plan.code)
+    tenant_plan_apply(tenant=tenant, code=plan.code)
     if account.source != BillingAccount.Source.STRIPE:
         account.source = BillingAccount.Source.STAFF
         account.save(update_fields=["source", "updated_at"])
@@ -205,187 +198,7 @@ def stripe_event_record(event: dict) -> bool:
     except IntegrityError:
         return False
     if stored.type in HANDLED_EVENTS:
-        from .tasks import stripe_event_process_task
-
         enqueue_on_commit(stripe_event_process_task, stored.pk)
     else:
         StripeEvent.objects.filter(pk=stored.pk).update(processed_at=timezone.now())
     return True
-
-
-def stripe_event_process(event_pk: int) -> None:
-    """Apply one stored event's effect, once: under a lock on its row, and marked processed
-    in the same transaction as the effect. A failure rolls the effect back (savepoint) but
-    records the attempt and the error, then is raised for the task to retry."""
-    failure: Exception | None = None
-    with transaction.atomic():
-        event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
-        if event is None or event.processed_at is not None:
-            return
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                _apply(event.payload)
-        except Exception as error:
-            failure, event.error = error, f"{type(error).__name__}: {error}"[:2000]
-            event.save(update_fields=["attempts", "error"])
-        else:
-            event.processed_at, event.error = timezone.now(), ""
-            event.save(update_fields=["processed_at", "attempts", "error"])
-    if failure is not None:
-        if not isinstance(failure, stripe_client.StripeError):
-            logger.error("stripe event %s failed: %s", event_pk, failure, exc_info=failure)
-        raise failure
-
-
-def _apply(event: dict) -> None:
-    """The account is found from the event's object and locked first; the subscription is
-    fetched from Stripe under that lock, so of two concurrent syncs the later fetch is the
-    one that stays."""
-    kind, obj = event.get("type"), (event.get("data") or {}).get("object") or {}
-    if kind == "checkout.session.completed":
-        account = _account_for(obj, tenant_id=obj.get("client_reference_id") or _meta(obj).get("tenant_id"))
-        if account is None:
-            logger.warning("stripe checkout for no known tenant: %s", obj.get("id"))
-            return
-        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-        if obj.get("customer") and not account.stripe_customer_id:
-            account.stripe_customer_id = _id(obj["customer"])
-            account.save(update_fields=["stripe_customer_id", "updated_at"])
-        if obj.get("subscription"):
-            subscription = stripe_client.subscription_get(_id(obj["subscription"]))
-            current = account.stripe_subscription_id
-            if current and current != subscription["id"]:
-                live = stripe_client.subscription_get(current)
-                _subscription_apply(account, live)  # what Stripe says of the current one now
-                if live.get("status") not in ENDED:
-                    # A second checkout paid while a subscription is live (two tabs): the
-                    # newer one is cancelled at once; staff refund its first invoice.
-                    logger.error(
-                        "tenant %s paid a second subscription %s (current %s): cancelled",
-                        account.tenant_id,
-                        subscription["id"],
-                        current,
-                    )
-                    stripe_client.subscription_cancel(subscription["id"])
-                    return
-            _subscription_apply(account, subscription)
-        return
-    if kind and kind.startswith("customer.subscription."):
-        subscription_id = obj.get("id", "")
-    elif kind in ("invoice.paid", "invoice.payment_failed"):
-        subscription_id = _invoice_subscription(obj)
-    else:
-        return
-    account = _account_for(obj, tenant_id=_meta(obj).get("tenant_id"))
-    if not subscription_id or account is None:
-        logger.warning("stripe %s for no known tenant or subscription: %s", kind, obj.get("id"))
-        return
-    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-    _subscription_apply(account, stripe_client.subscription_get(subscription_id))
-    if kind == "invoice.payment_failed" and account.status in ("past_due", "unpaid"):
-        _payment_failed_notify(account, obj)
-
-
-def _id(value) -> str:
-    return value["id"] if isinstance(value, dict) else str(value)
-
-
-def _meta(obj: dict) -> dict:
-    return obj.get("metadata") or {}
-
-
-def _invoice_subscription(invoice: dict) -> str:
-    details = ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
-    value = details or invoice.get("subscription")
-    return _id(value) if value else ""
-
-
-def _account_for(obj: dict, *, tenant_id=None) -> BillingAccount | None:
-    """The account an object is about: by our tenant id (metadata), else by customer."""
-    if tenant_id and str(tenant_id).isdigit():
-        tenant = Tenant.objects.filter(pk=int(tenant_id)).first()
-        if tenant is not None:
-            account, _ = BillingAccount.objects.get_or_create(tenant=tenant)
-            customer = obj.get("customer")
-            if customer and account.stripe_customer_id not in (None, "", _id(customer)):
-                logger.warning(
-                    "stripe object %s names tenant %s with another customer", obj.get("id"), tenant_id
-                )
-                return None
-            return account
-    customer = obj.get("customer")
-    return BillingAccount.objects.filter(stripe_customer_id=_id(customer)).first() if customer else None
-
-
-def _price_plan(price_id: str) -> tuple[str, str] | None:
-    for key, value in (getattr(settings, "STRIPE_PRICES", {}) or {}).items():
-        if value == price_id and "_" in key:
-            code, interval = key.rsplit("_", 1)
-            if code in BY_CODE and interval in INTERVALS:
-                return code, interval
-    return None
-
-
-def _plan_item(subscription: dict) -> dict:
-    """The item carrying the plan's price (the metered overage item is another)."""
-    items = (subscription.get("items") or {}).get("data") or []
-    return next((i for i in items if _price_plan((i.get("price") or {}).get("id", ""))), {})
-
-
-def _when(value) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
-
-
-ENDED = ("none", "canceled", "incomplete_expired")
-
-
-def _subscription_apply(account: BillingAccount, subscription: dict) -> BillingAccount:
-    """Apply Stripe's current view of a subscription to its (locked) account and tenant:
-    status, plan, period, grace. News of a subscription other than the account's current
-    one changes nothing until the current one has ended."""
-    status = str(subscription.get("status") or "")
-    current = account.stripe_subscription_id
-    if current and current != subscription["id"] and account.status not in ENDED:
-        # Another subscription's news while the current one lives (an old one's late
-        # events, or a second checkout, which checkout.session.completed settles).
-        return account
-    item = _plan_item(subscription)
-    chosen = _price_plan((item.get("price") or {}).get("id", ""))
-    if chosen is None:
-        logger.error("stripe subscription %s has no price we sell: the plan stays", subscription.get("id"))
-        return account
-    plan = BY_CODE[chosen[0]]
-    now = timezone.now()
-    account.stripe_subscription_id = subscription["id"]
-    if subscription.get("customer") and not account.stripe_customer_id:
-        account.stripe_customer_id = _id(subscription["customer"])
-    account.status = status if status in BillingAccount.Status.values else BillingAccount.Status.INCOMPLETE
-    account.source = BillingAccount.Source.STRIPE
-    account.interval = chosen[1]
-    # The billing period sits on the items (API 2025-03 on), on the subscription before.
-    period = {k: item.get(k) or subscription.get(k) for k in ("current_period_start", "current_period_end")}
-    account.current_period_start = _when(period["current_period_start"])
-    account.current_period_end = _when(period["current_period_end"])
-    account.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
-    account.trial_ends_at = _when(subscription.get("trial_end"))
-    if status in ("past_due", "unpaid"):
-        account.past_due_since = account.past_due_since or now
-    else:
-        account.past_due_since = None
-    account.synced_at = now
-    account.save()
-    _plan_apply(account.tenant, plan.code if status in PLAN_IN_FORCE or status == "unpaid" else "free")
-    logger.info("subscription synced tenant=%s status=%s plan=%s", account.tenant_id, status, plan.code)
-    return account
-
-
-def _payment_failed_notify(account: BillingAccount, invoice: dict) -> None:
-    tenant = account.tenant
-    body = (
-        f"The payment for your workspace {tenant.name} failed.\n\n"
-        f"Everything keeps working until {grace_ends(account):%d %B %Y}; after that your widgets "
-        f"answer with their offline text and the dashboard is read-only until the payment goes "
-        f"through. Update your card here:\n{billing_url(tenant)}\n"
-    )
-    owners_email(tenant=tenant, subject=f"{tenant.name}: payment failed", body=body)

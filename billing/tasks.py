@@ -1,4 +1,6 @@
-"""Background work for billing (public schema): webhook events and metered overage."""
+"""Background work for billing (public schema): webhook events, metered overage, trials,
+and the owners' emails (``owner_emails``, re-exported here). Tasks take ids, re-fetch,
+and call a service."""
 
 from __future__ import annotations
 
@@ -8,11 +10,21 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from . import stripe_client, subscriptions
+from . import stripe_client
 from .models import StripeEvent
+from .owner_emails import owners_email_task
+from .services import overage_report, trials_expire
+from .stripe_events import stripe_event_process
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "overage_report_task",
+    "owners_email_task",
+    "stripe_event_process_task",
+    "stripe_events_pending",
+    "trials_expire_task",
+]
 
 # Worth retrying soon: Stripe unreachable, rate-limited or failing (5xx).
 TRANSIENT = (
@@ -30,7 +42,7 @@ TRANSIENT = (
     max_retries=8,
 )
 def stripe_event_process_task(event_pk: int) -> None:
-    subscriptions.stripe_event_process(event_pk)
+    stripe_event_process(event_pk)
 
 
 @shared_task
@@ -45,7 +57,7 @@ def stripe_events_pending() -> int:
     )
     for pk in pending:
         try:
-            subscriptions.stripe_event_process(pk)
+            stripe_event_process(pk)
         except stripe_client.stripe.APIConnectionError:
             break  # Stripe is unreachable: the next run tries again
         except Exception:
@@ -55,23 +67,9 @@ def stripe_events_pending() -> int:
 
 @shared_task
 def overage_report_task() -> int:
-    from .services import overage_report
-
     return overage_report()
 
 
 @shared_task
 def trials_expire_task() -> int:
-    from .services import trials_expire
-
     return trials_expire()
-
-
-@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
-def owners_email_task(subject: str, body: str, recipients: list[str]) -> None:
-    """Billing emails to a workspace's owners, sent outside the request (a mail server
-    that fails never fails a visitor's answer or the change that caused the email)."""
-    from django.core.mail import send_mail
-
-    if recipients:
-        send_mail(subject, body, None, recipients)

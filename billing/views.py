@@ -18,10 +18,10 @@ from tenants.dashboard import dashboard_page
 from tenants.views import problem_message, shell_context
 
 from . import stripe_client
+from .periods import tenant_period
 from .plans import PLANS
 from .quotas import tenant_plan
 from .selectors import billing_restricted, daily_answers, grace_ends, quota_uses
-from .services import tenant_period
 from .subscriptions import billing_account, checkout_start, portal_start, stripe_event_record
 
 logger = logging.getLogger(__name__)

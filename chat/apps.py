@@ -1,17 +1,15 @@
-from django.apps import AppConfig
+# Imported as a module: Django picks the one AppConfig class defined in apps.py.
+from tenants import contributions as tenancy
 
 
-class ChatConfig(AppConfig):
+class ChatConfig(tenancy.ContributingAppConfig):
     name = "chat"
     verbose_name = "Chat"
 
     def ready(self) -> None:
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from tenants.dashboard import OnboardingStep, onboarding_step_register
-        from tenants.selectors import counted_model_register
-
-        from .models import AutomationRule, BotSettings, Conversation
+        from .models import AutomationRule, BotSettings
         from .selectors import bot_snapshot_forget
 
         def forget(sender, instance, **kwargs):
@@ -30,13 +28,20 @@ class ChatConfig(AppConfig):
             dispatch_uid="bot-snapshot-knowledge",
             weak=False,
         )
-        counted_model_register("conversations", Conversation)
-        onboarding_step_register(
-            OnboardingStep(
-                "test_chat",
-                "Test a chat",
-                40,
-                lambda: Conversation.objects.exists(),
-                "Ask your bot a question the way a visitor would.",
-            )
+
+    def contributions(self) -> tenancy.Contributions:
+        # Models load after the app configs: this runs once the registry is ready.
+        from .models import Conversation
+
+        return tenancy.Contributions(
+            counted_models={"conversations": Conversation},
+            onboarding_steps=(
+                tenancy.OnboardingStep(
+                    "test_chat",
+                    "Test a chat",
+                    40,
+                    lambda: Conversation.objects.exists(),
+                    "Ask your bot a question the way a visitor would.",
+                ),
+            ),
         )

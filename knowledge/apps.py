@@ -1,27 +1,26 @@
-from django.apps import AppConfig
+# Imported as a module: Django picks the one AppConfig class defined in apps.py.
+from tenants import contributions as tenancy
 
 
-class KnowledgeConfig(AppConfig):
+class KnowledgeConfig(tenancy.ContributingAppConfig):
     name = "knowledge"
     verbose_name = "Knowledge"
 
-    def ready(self) -> None:
-        from billing.selectors import usage_measure_register
-        from tenants.dashboard import OnboardingStep, onboarding_step_register
-        from tenants.initializers import workspace_initializer_register
-
+    def contributions(self) -> tenancy.Contributions:
+        # Models load after the app configs: this runs once the registry is ready.
         from .models import Document, Source
         from .services import knowledge_base_ensure_default, knowledge_storage_mb
 
-        workspace_initializer_register("knowledge.default_base", knowledge_base_ensure_default)
-        usage_measure_register("storage_mb", knowledge_storage_mb)
-        usage_measure_register("pages", Document.objects.count)
-        onboarding_step_register(
-            OnboardingStep(
-                "add_knowledge",
-                "Add knowledge",
-                20,
-                lambda: Source.objects.exists(),
-                "Upload documents, add your website or write Q&A pairs.",
-            )
+        return tenancy.Contributions(
+            workspace_initializers={"knowledge.default_base": knowledge_base_ensure_default},
+            usage_measures={"storage_mb": knowledge_storage_mb, "pages": Document.objects.count},
+            onboarding_steps=(
+                tenancy.OnboardingStep(
+                    "add_knowledge",
+                    "Add knowledge",
+                    20,
+                    lambda: Source.objects.exists(),
+                    "Upload documents, add your website or write Q&A pairs.",
+                ),
+            ),
         )

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 
 from saas.errors import ProblemError
+from tenants import services as tenant_services
 from tenants.selectors import slug_availability
 from tenants.slugs import SLUG_MAX_LENGTH
 
@@ -41,8 +42,6 @@ class WorkspaceSignupForm(SignupForm):
 
     def custom_signup(self, request, user) -> None:
         # Runs inside the signup view's transaction: a failure here rolls the user back too.
-        from tenants.services import tenant_provision
-
-        self.tenant = tenant_provision(
+        self.tenant = tenant_services.tenant_provision(
             slug=self.cleaned_data["slug"], name=self.cleaned_data["workspace_name"], owner=user
         )

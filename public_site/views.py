@@ -104,10 +104,8 @@ def workspace_open(request, slug: str):
     )
     if membership is None:
         raise Http404
-    if not request.session.session_key:
-        request.session.save()
-    token = tenant_services.login_handoff_create(
-        user=request.user, tenant=membership.tenant, public_session_key=request.session.session_key
+    token = tenant_services.login_handoff_start(
+        user=request.user, tenant=membership.tenant, session=request.session
     )
     return redirect(tenant_url(request, membership.tenant, f"/auth/handoff?token={token}"))
 

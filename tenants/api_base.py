@@ -2,23 +2,57 @@
 
 It authenticates (session or ``Authorization: Bearer sk_...``), resolves the caller's role
 in *this host's* tenant once, and checks it against the view's ``required_roles`` — a map
-from HTTP method to roles, so permissions are data. Views never re-scope queries: they
-use ``self.tenant`` and the ``tenant_queryset()`` helper. Outsiders get 404, not 403.
+from HTTP method to roles, so permissions are data. Outsiders get 404, not 403.
+
+It also owns which rows a view can reach. A view declares what it serves, and the base
+scopes it to the host's tenant::
+
+    class MemberDetailApi(TenantAPIView):
+        queryset = Membership.objects.select_related("user")   # what it serves
+        lookup_url_kwarg = "member_id"                          # which URL part names one
+        required_roles = {"PATCH": MANAGERS}
+
+        def patch(self, request, member_id):
+            member = self.get_object()   # this tenant's, or 404 like any unknown id
+
+* A model of the tenant's schema (widgets, conversations, ...) is the tenant's already:
+  the request runs in its schema (checked on every query).
+* A model of the public schema (memberships, API keys, ...) is filtered by the request's
+  tenant through its foreign key to ``Tenant``, or through ``tenant_field`` (a lookup such
+  as ``"membership__tenant"``) when it has no direct one. A public model with no path to
+  the tenant is refused when the class is created.
+
+``get_queryset()``, ``get_object()`` and ``tenant_queryset()`` are the base's: a subclass
+that defines them is refused when the class is created. To narrow the rows (a filter from
+the query string), define ``narrow_queryset(queryset)``, which receives them already
+scoped. For anything else a view reads, ``self.tenant_queryset(Model)`` scopes it the same
+way. A view that must serve rows that are not the tenant's is a deliberate, reviewed
+exception: it defines ``dangerously_get_queryset()``, a name reviewers search for.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.db import connection
+from django.db.models import Model, QuerySet
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 from rest_framework.views import APIView
 
-from saas.errors import NotAuthenticated, NotFound, ProblemError
+from saas.errors import NotAuthenticated, NotFound, PermissionDenied, ProblemError
 
 from .dashboard import ALL_ROLES, MANAGERS
-from .models import ApiKey, Membership
+from .models import ApiKey, Membership, Tenant
 from .services.api_keys import KEY_PREFIX, api_key_authenticate
+
+logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
 
 
 class ApiKeyInUrl(ProblemError):
@@ -97,7 +131,75 @@ class TenantRolePermission(permissions.BasePermission):
         return view.actor.role in allowed
 
 
+def lives_in_tenant_schema(model: type[Model]) -> bool:
+    """Whether ``model``'s table is in each tenant's schema (a TENANT_APPS app only)."""
+    app = model._meta.app_config
+    name = app.name if app is not None else model._meta.app_label
+    return name in settings.TENANT_APPS and name not in settings.SHARED_APPS
+
+
+def tenant_lookup(model: type[Model], tenant_field: str | None = None) -> str | None:
+    """The lookup from ``model`` to its ``Tenant`` (None: a tenant-schema model needs none).
+
+    ``tenant_field`` names it; otherwise the model's one foreign key to ``Tenant`` is used.
+    Raises ``ImproperlyConfigured`` when there is no such path, when it does not end at
+    ``Tenant``, or when a tenant-schema model is given one.
+    """
+    label = f"{model._meta.app_label}.{model.__name__}"
+    if lives_in_tenant_schema(model):
+        if tenant_field:
+            raise ImproperlyConfigured(
+                f"{label} lives in each tenant's schema: its rows are the tenant's already, "
+                f"so it takes no tenant_field ({tenant_field!r})"
+            )
+        return None
+    if not tenant_field:
+        direct = [
+            f.name
+            for f in model._meta.get_fields()
+            if f.is_relation and f.many_to_one and f.concrete and f.related_model is Tenant
+        ]
+        if len(direct) != 1:
+            raise ImproperlyConfigured(
+                f"{label} lives in the public schema and has no single foreign key to Tenant: "
+                f"declare tenant_field, the lookup from it to its Tenant"
+            )
+        return direct[0]
+    current: type[Model] = model
+    where = f"tenant_field {tenant_field!r} of {label}"
+    for part in tenant_field.split("__"):
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist as exc:
+            raise ImproperlyConfigured(f"{where}: no field {part!r}") from exc
+        if not field.is_relation or field.related_model is None:
+            raise ImproperlyConfigured(f"{where}: {part!r} is not a relation")
+        current = field.related_model  # type: ignore[assignment]
+    if current is not Tenant:
+        raise ImproperlyConfigured(f"{where} does not lead to Tenant")
+    return tenant_field
+
+
+def tenant_scoped(
+    source: QuerySet[M] | type[M], tenant: Tenant, *, tenant_field: str | None = None
+) -> QuerySet[M]:
+    """``source``'s rows that belong to ``tenant`` (see :func:`tenant_lookup`)."""
+    queryset = source.all() if isinstance(source, QuerySet) else source._default_manager.all()
+    lookup = tenant_lookup(queryset.model, tenant_field)
+    if lookup is not None:
+        return queryset.filter(**{lookup: tenant})
+    if connection.schema_name != tenant.schema_name:
+        # Cannot happen behind the tenant routing middleware; if it ever does, nothing of
+        # another schema is served.
+        logger.error("tenant API query in schema %s for another tenant", connection.schema_name)
+        raise NotFound()
+    return queryset
+
+
 class TenantAPIView(APIView):
+    """Base of every tenant API view: authentication, the caller's role, and the rows it may
+    reach (see the module's docstring)."""
+
     authentication_classes = [authentication.SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [TenantRolePermission]
     required_roles: dict[str, frozenset[str]] = {"GET": ALL_ROLES}
@@ -105,8 +207,39 @@ class TenantAPIView(APIView):
     sessions_only_methods: frozenset[str] = frozenset()
     actor: Membership
 
+    # What the view serves: rows of this queryset that belong to the host's tenant.
+    queryset: QuerySet[Any] | None = None
+    # Public-schema models only, when they have no single foreign key to Tenant.
+    tenant_field: str | None = None
+    # How get_object() finds one: the model field, and the URL keyword naming it.
+    lookup_field: str = "pk"
+    lookup_url_kwarg: str | None = None
+
+    # Defined here only: scoping is the base's job, never a subclass's.
+    OWNED: ClassVar[tuple[str, ...]] = ("get_queryset", "get_object", "tenant_queryset", "initial", "tenant")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in TenantAPIView.OWNED:
+            # Looked up through the MRO, so a mixin cannot bring its own version either.
+            if inspect.getattr_static(cls, name) is not inspect.getattr_static(TenantAPIView, name):
+                raise TypeError(
+                    f"{cls.__qualname__} defines {name}(), which TenantAPIView owns: declare "
+                    f"`queryset` (and `tenant_field` or `lookup_url_kwarg`), narrow it in "
+                    f"narrow_queryset(), or, to serve rows that are not the tenant's, define "
+                    f"dangerously_get_queryset()"
+                )
+        checks = cls.permission_classes
+        if not any(isinstance(p, type) and issubclass(p, TenantRolePermission) for p in checks):
+            raise TypeError(f"{cls.__qualname__}: permission_classes must keep TenantRolePermission")
+        if cls.queryset is not None:
+            try:
+                tenant_lookup(cls.queryset.model, cls.tenant_field)
+            except ImproperlyConfigured as error:
+                raise TypeError(f"{cls.__qualname__}: {error}") from error
+
     @property
-    def tenant(self):
+    def tenant(self) -> Tenant:
         return self.request._request.tenant
 
     def initial(self, request, *args, **kwargs):
@@ -118,9 +251,47 @@ class TenantAPIView(APIView):
         super().initial(request, *args, **kwargs)
 
     def permission_denied(self, request, message=None, code=None):
-        from saas.errors import PermissionDenied
-
         raise PermissionDenied("Your role in this workspace does not allow this.")
 
+    # --- the rows a view may reach --------------------------------------------------------
 
-__all__ = ["ALL_ROLES", "MANAGERS", "TenantAPIView"]
+    def tenant_queryset(
+        self, source: QuerySet[M] | type[M], *, tenant_field: str | None = None
+    ) -> QuerySet[M]:
+        """``source`` (a model or a queryset) limited to the host's tenant."""
+        return tenant_scoped(source, self.tenant, tenant_field=tenant_field)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        """The view's ``queryset``, the host's tenant's rows only, then ``narrow_queryset``."""
+        if type(self).dangerously_get_queryset is not TenantAPIView.dangerously_get_queryset:
+            return self.dangerously_get_queryset()
+        if self.queryset is None:
+            raise ImproperlyConfigured(f"{type(self).__qualname__} declares no queryset")
+        return self.narrow_queryset(self.tenant_queryset(self.queryset, tenant_field=self.tenant_field))
+
+    def get_object(self) -> Any:
+        """One row of ``get_queryset()`` named by the URL, or 404 (an id of another tenant
+        is answered exactly like an id that does not exist)."""
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            found = self.get_queryset().filter(**{self.lookup_field: value}).first()
+        except (ValueError, TypeError, ValidationError) as error:
+            raise NotFound() from error
+        if found is None:
+            raise NotFound()
+        self.check_object_permissions(self.request, found)
+        return found
+
+    def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        """Override to narrow the tenant's rows further (filters, ordering); ``queryset``
+        is already scoped to the tenant."""
+        return queryset
+
+    def dangerously_get_queryset(self) -> QuerySet[Any]:
+        """Override only to serve rows that are NOT scoped to the host's tenant (staff
+        tooling, a cross-tenant lookup), as a deliberate and reviewed exception: it
+        replaces the tenant scoping of ``get_queryset`` and ``get_object`` entirely."""
+        raise NotImplementedError
+
+
+__all__ = ["ALL_ROLES", "MANAGERS", "TenantAPIView", "tenant_scoped"]

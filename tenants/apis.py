@@ -1,11 +1,12 @@
 """Tenant REST API, v1 (tenant host, ``/api/v1/``): the workspace, its members, API keys.
 
-Each view: parse input with its serializer, call one service or selector, render.
+Each view: parse input with its serializer, call one service or selector, render. The rows
+a view reaches are declared (``queryset``) and scoped to the host's tenant by
+``TenantAPIView``: another tenant's ids are 404 like ids that do not exist.
 """
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -54,32 +55,31 @@ class MemberRoleInput(serializers.Serializer):
 
 
 class MemberListApi(TenantAPIView):
+    queryset = Membership.objects.select_related("user").order_by("user__email")
     required_roles = {"GET": ALL_ROLES}
 
     @extend_schema(responses=MemberOutput(many=True), operation_id="members_list")
     def get(self, request):
-        members = Membership.objects.filter(tenant=self.tenant).select_related("user").order_by("user__email")
-        return Response(MemberOutput(members, many=True).data)
+        return Response(MemberOutput(self.get_queryset(), many=True).data)
 
 
 class MemberDetailApi(TenantAPIView):
+    queryset = Membership.objects.select_related("user")
+    lookup_url_kwarg = "member_id"
     required_roles = {"PATCH": MANAGERS, "DELETE": MANAGERS}
-
-    def _member(self, member_id: int) -> Membership:
-        return get_object_or_404(Membership.objects.select_related("user"), pk=member_id, tenant=self.tenant)
 
     @extend_schema(request=MemberRoleInput, responses=MemberOutput, operation_id="members_update_role")
     def patch(self, request, member_id: int):
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
         member = team_services.membership_role_change(
-            membership=self._member(member_id), role=data.validated_data["role"], by=self.actor
+            membership=self.get_object(), role=data.validated_data["role"], by=self.actor
         )
         return Response(MemberOutput(member).data)
 
     @extend_schema(responses={204: None}, operation_id="members_remove")
     def delete(self, request, member_id: int):
-        team_services.membership_remove(membership=self._member(member_id), by=self.actor)
+        team_services.membership_remove(membership=self.get_object(), by=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -98,13 +98,13 @@ class ApiKeyCreateInput(serializers.Serializer):
 
 
 class ApiKeyListApi(TenantAPIView):
+    queryset = ApiKey.objects.filter(revoked_at__isnull=True)
     required_roles = {"GET": MANAGERS, "POST": MANAGERS}
     sessions_only_methods = frozenset({"POST"})
 
     @extend_schema(responses=ApiKeyOutput(many=True), operation_id="api_keys_list")
     def get(self, request):
-        keys = ApiKey.objects.filter(tenant=self.tenant, revoked_at__isnull=True)
-        return Response(ApiKeyOutput(keys, many=True).data)
+        return Response(ApiKeyOutput(self.get_queryset(), many=True).data)
 
     @extend_schema(
         request=ApiKeyCreateInput,
@@ -124,11 +124,12 @@ class ApiKeyListApi(TenantAPIView):
 
 
 class ApiKeyDetailApi(TenantAPIView):
+    queryset = ApiKey.objects.filter(revoked_at__isnull=True)
+    lookup_url_kwarg = "key_id"
     required_roles = {"DELETE": MANAGERS}
     sessions_only_methods = frozenset({"DELETE"})
 
     @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
     def delete(self, request, key_id: int):
-        key = get_object_or_404(ApiKey, pk=key_id, tenant=self.tenant, revoked_at__isnull=True)
-        key_services.api_key_revoke(key=key, by=self.actor)
+        key_services.api_key_revoke(key=self.get_object(), by=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)

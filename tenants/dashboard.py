@@ -4,14 +4,13 @@ Sections are data (one list, one place): the navigation, the role checks and the
 matrix test all read :data:`SECTIONS`. Every dashboard page is declared with one
 decorator, :func:`dashboard_page`, naming its section: the section says who may open its
 pages (``roles``) and who may change what they show (``manage_roles``: every POST, and the
-pages that exist only to change settings). Feature apps contribute onboarding steps through
-:func:`onboarding_step_register` (the registry keeps the dependency direction).
+pages that exist only to change settings). Feature apps contribute the onboarding
+checklist's steps through their ``Contributions`` (``tenants.contributions``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.views import redirect_to_login
@@ -19,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.cache import patch_cache_control
 
+from .contributions import OnboardingStep, contributions
 from .models import Membership
 
 ALL_ROLES = frozenset(Membership.Role.values)
@@ -96,23 +96,7 @@ def can_manage(request) -> bool:
     return request.membership.role in request.section.manage_roles
 
 
-@dataclass(frozen=True)
-class OnboardingStep:
-    key: str
-    label: str
-    order: int
-    is_done: Callable[[], bool]  # runs in the tenant's schema
-    hint: str
-
-
-ONBOARDING_STEPS: dict[str, OnboardingStep] = {}
-
-
-def onboarding_step_register(step: OnboardingStep) -> None:
-    ONBOARDING_STEPS[step.key] = step
-
-
 def onboarding_checklist() -> list[tuple[OnboardingStep, bool]]:
-    """Each step with whether the tenant has done it (read from its data, never stored)."""
-    steps = sorted(ONBOARDING_STEPS.values(), key=lambda s: s.order)
-    return [(step, step.is_done()) for step in steps]
+    """Each contributed step, in order, with whether the tenant has done it (read from its
+    data in the active schema, never stored)."""
+    return [(step, step.is_done()) for step in contributions().onboarding_steps]

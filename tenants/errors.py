@@ -13,6 +13,12 @@ class SlugTaken(ValidationFailed):
     title = "This subdomain is already taken"
 
 
+def slug_taken() -> SlugTaken:
+    """The error for a slug someone has (the signup form shows it under the field)."""
+    message = "This subdomain is already taken."
+    return SlugTaken(message, errors={"slug": [{"code": "slug_taken", "message": message}]})
+
+
 class TenantSuspended(ProblemError):
     status = 403
     code = "tenant_suspended"

@@ -1,28 +1,25 @@
 """What every new workspace starts with, contributed by the tenant apps.
 
-Tenant apps register a callable in ``AppConfig.ready()`` (the registry keeps the
-dependency direction: apps import tenants, never the reverse). ``tenant_provision`` runs
-them inside the new tenant's schema, in the same transaction that creates the tenant, so
-a workspace never exists without its defaults.
+Each app declares its initializers in its ``Contributions`` (``tenants.contributions``: apps
+import tenants, never the reverse). ``tenant_provision`` runs them inside the new tenant's
+schema, in the same transaction that creates the tenant, so a workspace never exists
+without its defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from django_tenants.utils import tenant_context
 
-WorkspaceInitializer = Callable[..., None]
-
-INITIALIZERS: dict[str, WorkspaceInitializer] = {}
-
-
-def workspace_initializer_register(name: str, initializer: WorkspaceInitializer) -> None:
-    """``initializer(*, tenant, owner)`` runs in the tenant's schema; it must be idempotent."""
-    INITIALIZERS[name] = initializer
+from .contributions import contributions
+from .models import Tenant, User
 
 
-def workspace_initialize(*, tenant, owner) -> None:
-    from django_tenants.utils import tenant_context
+def workspace_initialize(*, tenant: Tenant, owner: User) -> None:
+    """Run every contributed initializer in ``tenant``'s schema (INSTALLED_APPS order).
 
+    Precondition: inside the transaction that creates the tenant; each initializer is
+    idempotent.
+    """
     with tenant_context(tenant):
-        for initializer in INITIALIZERS.values():
+        for initializer in contributions().workspace_initializers.values():
             initializer(tenant=tenant, owner=owner)

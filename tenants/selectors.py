@@ -10,11 +10,10 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from .contributions import contributions
+from .errors import slug_taken
 from .models import Domain, Membership, Tenant, WidgetRoute
-
-# Tenant apps register the tables whose row counts platform staff see per tenant
-# (label -> model). Registration keeps the dependency direction: apps import tenants.
-COUNTED_MODELS: dict[str, type] = {}
+from .slugs import slug_validate
 
 _NEGATIVE_CACHE_SECONDS = 30
 
@@ -25,16 +24,12 @@ def slug_availability(value: str) -> str:
     Advisory (signup's live check and form validation): provisioning checks again, and the
     unique constraints decide races.
     """
-    from .errors import SlugTaken
-    from .slugs import slug_validate
-
     slug = slug_validate(value)
     if (
         Tenant.objects.filter(slug=slug).exists()
         or Domain.objects.filter(domain=f"{slug}.{settings.BASE_DOMAIN}").exists()
     ):
-        message = "This subdomain is already taken."
-        raise SlugTaken(message, errors={"slug": [{"code": "slug_taken", "message": message}]})
+        raise slug_taken()
     return slug
 
 
@@ -52,10 +47,6 @@ def widget_route_resolve(key: str) -> Tenant | None:
 
 def widget_route_cache_forget(key: str) -> None:
     _cache_forget("widget", key)
-
-
-def counted_model_register(label: str, model: type) -> None:
-    COUNTED_MODELS[label] = model
 
 
 def _cache_keys(kind: str, ident: str) -> tuple[str, str]:
@@ -104,23 +95,34 @@ def tenant_host_cache_forget(host: str) -> None:
     _cache_forget("host", host)
 
 
+def tenant_routes_cache_forget(tenant: Tenant) -> None:
+    """Forget every cached way of reaching ``tenant``: its hosts and its widget keys (after
+    any change of status or provisioning)."""
+    for domain in tenant.domains.values_list("domain", flat=True):
+        tenant_host_cache_forget(domain)
+    for key in tenant.widget_routes.values_list("key", flat=True):
+        widget_route_cache_forget(key)
+
+
 def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | None]]:
-    """Members (public schema) and each registered tenant table's row count, per tenant.
+    """Members (public schema) and each counted tenant table's row count, per tenant (the
+    apps contribute their tables: ``tenants.contributions``).
 
     Two queries plus one for members whatever the number of tenants: the tables that
     exist are looked up first (a tenant still provisioning has none), then one
     ``UNION ALL`` counts them all. Missing tables count as None.
     """
     tenants = list(tenants)
+    counted = contributions().counted_models
     result: dict[int, dict[str, int | None]] = {
-        t.pk: {"members": 0, **dict.fromkeys(COUNTED_MODELS)} for t in tenants
+        t.pk: {"members": 0, **dict.fromkeys(counted)} for t in tenants
     }
     if not tenants:
         return result
     for row in Membership.objects.filter(tenant__in=tenants).values("tenant_id").annotate(n=Count("id")):
         result[row["tenant_id"]]["members"] = row["n"]
 
-    tables = {m._meta.db_table: label for label, m in COUNTED_MODELS.items()}
+    tables = {m._meta.db_table: label for label, m in counted.items()}
     by_schema = {t.schema_name: t.pk for t in tenants}
     if not tables:
         return result

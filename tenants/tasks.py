@@ -1,8 +1,14 @@
-"""Background work for tenancy. Tasks take ids, re-fetch, and call a service."""
+"""Background work for tenancy. Tasks take ids, re-fetch, and call a service.
+
+The layers: these tasks call the pool and hand-off services below them; provisioning,
+above them, queues ``tenant_pool_refill``.
+"""
 
 from celery import shared_task
 
-from . import services
+from .services.handoffs import login_handoff_purge
+from .services.pool import tenant_pool_refill as pool_refill
+from .services.pool import tenant_provisioning_reap
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
@@ -11,14 +17,14 @@ def tenant_pool_refill() -> int:
 
     Idempotent; safe to run anywhere, any number of times (beat runs it every minute).
     """
-    services.tenant_provisioning_reap()
-    return services.tenant_pool_refill()
+    tenant_provisioning_reap()
+    return pool_refill()
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
-def tenants_housekeeping() -> dict:
+def tenants_housekeeping() -> dict[str, int]:
     """Hourly: clear provisioning leftovers and hand-off tokens nobody can use any more."""
     return {
-        "reaped_tenants": services.tenant_provisioning_reap(),
-        "purged_handoffs": services.login_handoff_purge(),
+        "reaped_tenants": tenant_provisioning_reap(),
+        "purged_handoffs": login_handoff_purge(),
     }

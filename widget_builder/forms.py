@@ -9,9 +9,10 @@ from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxValueValidator
 
-from billing.plans import plan_get
+from billing.plans import Plan, plan_get
 from saas.errors import ValidationFailed
 
+from .drafts import PLAIN_FIELDS, WidgetDraft
 from .hours import business_hours_validate
 from .images import image_data_uri
 from .models import Widget
@@ -32,6 +33,9 @@ def contrast_ratio(a: str, b: str) -> float:
 
 
 class WidgetSettingsForm(forms.ModelForm):
+    """Shapes and validates the builder's input; ``draft()`` hands it to
+    ``services.widget_settings_update`` (the form itself never saves)."""
+
     allowed_origins_text = forms.CharField(
         label="Allowed domains",
         required=False,
@@ -97,7 +101,7 @@ class WidgetSettingsForm(forms.ModelForm):
         '{"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}}.',
     )
 
-    def __init__(self, *args, plan: dict | None = None, **kwargs):
+    def __init__(self, *args, plan: Plan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan or plan_get(None)
         self.fields["suggested_questions_text"].initial = "\n".join(self.instance.suggested_questions)
@@ -156,3 +160,20 @@ class WidgetSettingsForm(forms.ModelForm):
             line.strip() for line in (data.get("allowed_origins_text") or "").splitlines() if line.strip()
         ]
         return data
+
+    def draft(self) -> WidgetDraft:
+        """The validated settings (call after ``is_valid()``)."""
+        data = self.cleaned_data
+        return WidgetDraft(
+            **{name: data[name] for name in PLAIN_FIELDS},
+            suggested_questions=data["suggested_questions"],
+            business_hours=data["business_hours"],
+            allowed_origins=data["allowed_origins"],
+            prechat_enabled=data["prechat_enabled"],
+            prechat_fields=data["prechat_fields"],
+            consent_text=data["consent_text"],
+            consent_url=data["consent_url"],
+            avatar=data.get("avatar") or None,
+            launcher_image=data.get("launcher_image") or None,
+            remove_images=bool(data.get("remove_images")),
+        )

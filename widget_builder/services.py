@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import quota_require
 from saas.errors import ProblemError, QuotaExceeded, ValidationFailed  # noqa: F401 - QuotaExceeded re-exported
+from tenants.models import Tenant, User
 from tenants.services.widget_routes import widget_route_register
 
-from .models import Widget
+from .drafts import PLAIN_FIELDS, WidgetDraft
+from .models import Widget, new_identity_secret
 from .origins import origin_normalize
 from .prechat import prechat_fields_validate
 from .selectors import widget_public_config
 
 
-def widget_ensure_default(*, tenant, owner) -> Widget:
+def widget_ensure_default(*, tenant: Tenant, owner: User) -> Widget:
     """Every workspace starts with one widget, published and ready to customize
     (workspace initializer)."""
     existing = Widget.objects.order_by("id").first()
     return existing or widget_create(tenant=tenant, name="Website chat")
 
 
-def widget_create(*, tenant, name: str) -> Widget:
+def widget_create(*, tenant: Tenant, name: str) -> Widget:
     """A new widget with its key registered in the public registry, in one transaction.
     The plan caps how many widgets a workspace has (checked under a lock)."""
     with transaction.atomic():
@@ -57,7 +61,7 @@ def widget_allowed_origins_set(*, widget: Widget, origins: list[str]) -> Widget:
 
 
 def widget_prechat_set(
-    *, widget: Widget, enabled: bool, fields: list, consent_text: str = "", consent_url: str = ""
+    *, widget: Widget, enabled: bool, fields: list[Any], consent_text: str = "", consent_url: str = ""
 ) -> Widget:
     """Replace the prechat form (draft; visitors see it once published). Changing the
     consent text starts a new consent version."""
@@ -82,8 +86,62 @@ def widget_prechat_set(
 
 def widget_identity_secret_rotate(*, widget: Widget) -> Widget:
     """A new secret; identify calls signed with the old one fail from now on."""
-    from .models import new_identity_secret
-
     widget.identity_secret = new_identity_secret()
     widget.save(update_fields=["identity_secret", "updated_at"])
     return widget
+
+
+def widget_settings_update(*, widget: Widget, draft: WidgetDraft, publish: bool = False) -> Widget:
+    """Store the builder's draft settings of ``widget`` in one transaction: its design and
+    texts, suggested questions, business hours and images (a draft, until published), the
+    allowed origins (effective at once) and the prechat form (a new consent text starts a
+    new consent version); marks the widget customized; publishes when ``publish``.
+
+    The widget's row is locked and read fresh, so what the caller's instance holds (a form
+    may have changed it while validating) is not taken for what is stored. Raises
+    ``ValidationFailed`` (origins, prechat fields) and then stores nothing.
+    Precondition: the tenant's schema is active.
+    """
+    with transaction.atomic():
+        fresh = Widget.objects.select_for_update().get(pk=widget.pk)
+        for name in PLAIN_FIELDS:
+            setattr(fresh, name, getattr(draft, name))
+        fresh.suggested_questions = list(draft.suggested_questions)
+        fresh.business_hours = dict(draft.business_hours)
+        if draft.remove_images:
+            fresh.avatar = fresh.launcher_image = ""
+        fresh.avatar = draft.avatar or fresh.avatar
+        fresh.launcher_image = draft.launcher_image or fresh.launcher_image
+        fresh.customized_at = fresh.customized_at or timezone.now()
+        fresh.save(
+            update_fields=[
+                *PLAIN_FIELDS,
+                "suggested_questions",
+                "business_hours",
+                "avatar",
+                "launcher_image",
+                "customized_at",
+                "updated_at",
+            ]
+        )
+        widget_allowed_origins_set(widget=fresh, origins=draft.allowed_origins)
+        widget_prechat_set(
+            widget=fresh,
+            enabled=draft.prechat_enabled,
+            fields=draft.prechat_fields,
+            consent_text=draft.consent_text,
+            consent_url=draft.consent_url,
+        )
+        if publish:
+            widget_publish(widget=fresh)
+    return fresh
+
+
+def widget_snippet_copied_record(*, widget_id: int) -> bool:
+    """Note that the embed snippet was copied (the onboarding checklist reads it); only
+    the first copy is recorded. Returns whether this call recorded it.
+    Precondition: the tenant's schema is active."""
+    first = Widget.objects.filter(pk=widget_id, snippet_copied_at__isnull=True).update(
+        snippet_copied_at=timezone.now()
+    )
+    return bool(first)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from billing.quotas import tenant_plan
@@ -48,39 +46,16 @@ def widget_edit(request, widget_id: int):
         request.POST or None, request.FILES or None, instance=widget, plan=tenant_plan(request.tenant)
     )
     if request.method == "POST" and form.is_valid():
+        publish = "publish" in request.POST
         try:
-            with transaction.atomic():
-                widget = form.save(commit=False)
-                widget.customized_at = widget.customized_at or timezone.now()
-                widget.suggested_questions = form.cleaned_data["suggested_questions"]
-                widget.business_hours = form.cleaned_data["business_hours"]
-                if form.cleaned_data.get("remove_images"):
-                    widget.avatar = widget.launcher_image = ""
-                for image in ("avatar", "launcher_image"):
-                    if form.cleaned_data.get(image):
-                        setattr(widget, image, form.cleaned_data[image])
-                widget.save()
-                services.widget_allowed_origins_set(
-                    widget=widget, origins=form.cleaned_data["allowed_origins"]
-                )
-                services.widget_prechat_set(
-                    widget=widget,
-                    enabled=form.cleaned_data["prechat_enabled"],
-                    fields=form.cleaned_data["prechat_fields"],
-                    consent_text=form.cleaned_data["consent_text"],
-                    consent_url=form.cleaned_data["consent_url"],
-                )
-                if "publish" in request.POST:
-                    services.widget_publish(widget=widget)
+            widget = services.widget_settings_update(widget=widget, draft=form.draft(), publish=publish)
         except ValidationFailed as error:
             for field, errors in error.errors.items():
                 target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
                 for e in errors:
                     form.add_error(target, f"{e['message']}" + (f" ({field})" if "." in field else ""))
         else:
-            messages.success(
-                request, "Published: visitors see it now." if "publish" in request.POST else "Draft saved."
-            )
+            messages.success(request, "Published: visitors see it now." if publish else "Draft saved.")
             return redirect("widget_builder:edit", widget_id=widget.pk)
     base = public_url(request, "")
     context = shell_context(
@@ -108,7 +83,5 @@ def widget_rotate_secret(request, widget_id: int):
 @require_POST
 @dashboard_page("widgets")
 def widget_snippet_copied(request, widget_id: int):
-    Widget.objects.filter(pk=widget_id, snippet_copied_at__isnull=True).update(
-        snippet_copied_at=timezone.now()
-    )
+    services.widget_snippet_copied_record(widget_id=widget_id)
     return render(request, "widget_builder/copied.txt", content_type="text/plain")

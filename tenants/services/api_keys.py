@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from saas.errors import ValidationFailed
 
+from ..context import in_public_schema
 from ..models import ApiKey, Membership, Tenant
-from .lifecycle import in_public_schema
 from .team import _require_manager
 
 KEY_PREFIX = "sk_"

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -22,10 +23,10 @@ from django.utils import timezone
 
 from saas.errors import ValidationFailed
 
+from ..context import in_public_schema
 from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
 from ..limits import quota_require
 from ..models import Invitation, Membership, Tenant, User
-from .lifecycle import in_public_schema
 
 INVITATION_SALT = "tenants.invitation"
 INVITATION_MAX_AGE = timedelta(days=7)
@@ -166,8 +167,6 @@ def invitation_revoke(*, invitation: Invitation, by: Membership) -> None:
 def user_create_for_invitation(*, invitation: Invitation, password: str) -> User:
     """An account for an invited person who has none yet (their address is confirmed by the
     link). Raises ValidationFailed with password errors."""
-    from django.contrib.auth.password_validation import validate_password
-
     candidate = User(email=invitation.email)
     try:
         validate_password(password, candidate)

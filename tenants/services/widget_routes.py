@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..context import in_public_schema
 from ..models import Tenant, WidgetRoute
 from ..selectors import widget_route_cache_forget
-from .lifecycle import in_public_schema
 
 
 @in_public_schema

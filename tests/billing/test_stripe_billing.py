@@ -15,7 +15,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from billing import subscriptions
+from billing import stripe_events, subscriptions
 from billing.models import BillingAccount, BillingAuditEvent, StripeEvent
 from billing.selectors import billing_restricted
 from tenants.models import Tenant
@@ -465,7 +465,7 @@ def test_an_event_that_fails_for_another_reason_records_its_attempt(tenant_a, st
     def broken(*args, **kwargs):
         raise KeyError("items")
 
-    monkeypatch.setattr(subscriptions, "_subscription_apply", broken)
+    monkeypatch.setattr(stripe_events, "subscription_apply", broken)
     with pytest.raises(KeyError):
         subscriptions.stripe_event_process(pk)
     stored = StripeEvent.objects.get(pk=pk)

@@ -16,7 +16,8 @@ from saas import celery as saas_celery
 from tenants import services
 from tenants.models import Domain, PlatformAuditEvent, Tenant, User, new_schema_name
 from tenants.selectors import _cache_keys, tenant_host_cache_forget, tenant_resolve_host
-from tenants.services import lifecycle
+from tenants.services import provisioning
+from tenants.services import status as status_services
 
 from ..conftest import PUBLIC_HOST
 
@@ -138,7 +139,7 @@ def test_a_delete_that_fails_half_way_stops_serving_and_leaves_a_trace(
     def broken(*, schema_name):
         raise RuntimeError("lock timeout")
 
-    monkeypatch.setattr(lifecycle, "schema_drop", broken)
+    monkeypatch.setattr(status_services, "schema_drop", broken)
     with pytest.raises(RuntimeError):
         services.tenant_delete(tenant=tenant, by=staff_user)
     assert Tenant.objects.get(pk=tenant.pk).status == "deleting"
@@ -159,13 +160,13 @@ def test_a_suspend_during_slow_provisioning_is_not_undone(owner, monkeypatch):
     from tenants.models import SpareSchema
 
     SpareSchema.objects.all().delete()
-    real = lifecycle.schema_create_migrated
+    real = provisioning.schema_create_migrated
 
     def create_then_staff_suspends(*, schema_name):
         real(schema_name=schema_name)
         Tenant.objects.filter(schema_name=schema_name).update(status="suspended")
 
-    monkeypatch.setattr(lifecycle, "schema_create_migrated", create_then_staff_suspends)
+    monkeypatch.setattr(provisioning, "schema_create_migrated", create_then_staff_suspends)
     tenant = services.tenant_provision(slug="raced", name="Raced", owner=owner)
     assert tenant.status == "suspended"
 

@@ -10,7 +10,7 @@ from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
 from tenants.models import Domain, Membership, SpareSchema, Tenant, User
-from tenants.services import lifecycle
+from tenants.services import provisioning
 from tenants.slugs import RESERVED_SLUGS
 from widget_builder.models import Widget
 
@@ -149,7 +149,7 @@ def test_failed_schema_creation_leaves_no_tenant_behind(owner, monkeypatch):
     def broken(*, schema_name):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(lifecycle, "schema_create_migrated", broken)
+    monkeypatch.setattr(provisioning, "schema_create_migrated", broken)
     with pytest.raises(ProvisioningFailed) as info:
         services.tenant_provision(slug="doomed", name="Doomed", owner=owner)
     assert info.value.status == 503

@@ -242,3 +242,17 @@ def test_avatar_upload_is_checked_by_content_and_published_inline(owner, tenant_
         f"/api/widget/v1/{widget.key}/config", HTTP_HOST=PUBLIC_HOST, HTTP_ORIGIN="https://shop.example.com"
     ).json()
     assert config["avatar"].startswith("data:image/png;base64,")
+
+
+def test_editing_the_consent_text_in_the_builder_starts_a_new_consent_version(owner, tenant_a):
+    widget = _widget(tenant_a)
+    url = f"/dashboard/widgets/{widget.pk}/"
+    owner.post(url, _form(widget, consent_text="I agree to be contacted."))
+    with tenant_context(tenant_a.tenant):
+        first = Widget.objects.get(pk=widget.pk).consent_version
+    owner.post(url, _form(widget, consent_text="I agree to be contacted by email."))
+    owner.post(url, _form(widget, consent_text="I agree to be contacted by email."))  # unchanged
+    with tenant_context(tenant_a.tenant):
+        stored = Widget.objects.get(pk=widget.pk)
+    assert stored.consent_text == "I agree to be contacted by email."
+    assert stored.consent_version == first + 1

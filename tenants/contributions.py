@@ -1,0 +1,152 @@
+"""The one place where apps above tenancy contribute to it.
+
+The tenancy layer shows per-tenant counts to platform staff, runs a new workspace's
+initializers, computes the dashboard's onboarding checklist and asks for plan limits;
+billing shows each quota's use. What to count, initialize, check and measure belongs to the
+apps above (widgets, knowledge, chat, billing), and they must not be imported from here
+(apps import tenants, never the reverse). So each app's ``AppConfig`` derives from
+:class:`ContributingAppConfig` and declares its :class:`Contributions`; :func:`contributions`
+merges every installed app's declaration once, in ``INSTALLED_APPS`` order, and the
+consumers read that:
+
+* ``counted_models``          -> ``tenants.selectors.tenant_usage_counts``
+* ``usage_measures``          -> ``billing.selectors.quota_uses``
+* ``onboarding_steps``        -> ``tenants.dashboard.onboarding_checklist``
+* ``workspace_initializers``  -> ``tenants.initializers.workspace_initialize``
+* ``quota_check``             -> ``tenants.limits.quota_require``
+
+This module imports no model and no app, so an ``apps.py`` can import it at load time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from django.apps import AppConfig, apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model
+
+
+class WorkspaceInitializer(Protocol):
+    """Runs in the new tenant's schema, inside the transaction that creates the tenant;
+    must be idempotent (a retried provisioning runs it again)."""
+
+    def __call__(self, *, tenant: Any, owner: Any) -> object: ...
+
+
+class QuotaCheck(Protocol):
+    """Raises ``QuotaExceeded`` when ``used() + adding`` passes the tenant's ``quota``."""
+
+    def __call__(self, tenant: Any, quota: str, *, used: Callable[[], int], adding: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    key: str
+    label: str
+    order: int
+    is_done: Callable[[], bool]  # runs in the tenant's schema
+    hint: str
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """What one app adds to the tenancy layer (or, merged, what all of them add).
+
+    ``counted_models``: label -> tenant-schema model whose rows platform staff see counted
+    per tenant. ``usage_measures``: quota name -> function counting its use in the
+    tenant's schema. ``onboarding_steps``: steps of the dashboard's checklist.
+    ``workspace_initializers``: name -> what every new workspace starts with.
+    ``quota_check``: the plan-limit check (one app, billing, provides it).
+    """
+
+    counted_models: Mapping[str, type[Model]] = field(default_factory=dict)
+    usage_measures: Mapping[str, Callable[[], int]] = field(default_factory=dict)
+    onboarding_steps: tuple[OnboardingStep, ...] = ()
+    workspace_initializers: Mapping[str, WorkspaceInitializer] = field(default_factory=dict)
+    quota_check: QuotaCheck | None = None
+
+    def __post_init__(self) -> None:
+        # Read by every request of every tenant: nobody changes them after start-up.
+        for name in ("counted_models", "usage_measures", "workspace_initializers"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "onboarding_steps", tuple(self.onboarding_steps))
+
+
+class ContributingAppConfig(AppConfig):
+    """An app that contributes to the tenancy layer declares it by overriding
+    :meth:`contributions`. It is called once, after every app's models are loaded, so it
+    may import its own models and services there."""
+
+    def contributions(self) -> Contributions:
+        return Contributions()
+
+
+def _merge_mapping(
+    merged: dict[str, Any], owners: dict[str, str], items: Mapping[str, Any], *, what: str, app: str
+) -> None:
+    for key, value in items.items():
+        if key in merged:
+            raise ImproperlyConfigured(f"{what} {key!r} is contributed by both {owners[key]} and {app}")
+        merged[key], owners[key] = value, app
+
+
+def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
+    """Merge the contributions of ``configs`` (in order). Two apps contributing the same
+    key, or two quota checks, is a configuration error named at start-up rather than one
+    silently replacing the other."""
+    counted: dict[str, type[Model]] = {}
+    measures: dict[str, Callable[[], int]] = {}
+    initializers: dict[str, WorkspaceInitializer] = {}
+    steps: dict[str, OnboardingStep] = {}
+    owners: dict[str, dict[str, str]] = {"counted": {}, "measures": {}, "initializers": {}, "steps": {}}
+    quota_check: QuotaCheck | None = None
+    quota_check_app = ""
+    for config in configs:
+        if not isinstance(config, ContributingAppConfig):
+            continue
+        app, found = config.label, config.contributions()
+        _merge_mapping(counted, owners["counted"], found.counted_models, what="counted model", app=app)
+        _merge_mapping(measures, owners["measures"], found.usage_measures, what="usage measure", app=app)
+        _merge_mapping(
+            initializers,
+            owners["initializers"],
+            found.workspace_initializers,
+            what="workspace initializer",
+            app=app,
+        )
+        _merge_mapping(
+            steps,
+            owners["steps"],
+            {step.key: step for step in found.onboarding_steps},
+            what="onboarding step",
+            app=app,
+        )
+        if found.quota_check is not None:
+            if quota_check is not None:
+                raise ImproperlyConfigured(
+                    f"a quota check is contributed by both {quota_check_app} and {app}"
+                )
+            quota_check, quota_check_app = found.quota_check, app
+    return Contributions(
+        counted_models=counted,
+        usage_measures=measures,
+        onboarding_steps=tuple(sorted(steps.values(), key=lambda step: step.order)),
+        workspace_initializers=initializers,
+        quota_check=quota_check,
+    )
+
+
+@functools.cache
+def contributions() -> Contributions:
+    """Every installed app's contributions, merged once (INSTALLED_APPS order)."""
+    apps.check_models_ready()
+    return contributions_collect(apps.get_app_configs())

@@ -1,0 +1,107 @@
+"""Moving a signed-in user between hosts: one-time hand-off tokens from the public host
+to a tenant host, and ending the sessions they linked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import models
+from django.utils import timezone
+
+from ..context import in_public_schema
+from ..models import LoginHandoff, Membership, Tenant, User
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@in_public_schema
+def login_handoff_create(*, user: User, tenant: Tenant, public_session_key: str) -> str:
+    """A one-time token that signs ``user`` in on ``tenant``'s host. Only its hash is stored.
+
+    Precondition: the caller checked that ``user`` is a member of ``tenant``.
+    """
+    token = secrets.token_urlsafe(32)
+    LoginHandoff.objects.create(
+        token_hash=_token_hash(token),
+        user=user,
+        tenant=tenant,
+        public_session_key=public_session_key or "",
+        expires_at=timezone.now() + timedelta(seconds=settings.LOGIN_HANDOFF_SECONDS),
+    )
+    return token
+
+
+@in_public_schema
+def login_handoff_start(*, user: User, tenant: Tenant, session: SessionBase) -> str:
+    """A one-time token for ``user`` to ``tenant``'s host, linked to the public-host
+    ``session`` (stored first if it has no key yet), so that signing out on either host
+    ends both. Precondition: the caller checked that ``user`` is a member of ``tenant``."""
+    if not session.session_key:
+        session.save()
+    return login_handoff_create(user=user, tenant=tenant, public_session_key=session.session_key or "")
+
+
+@in_public_schema
+def login_handoff_consume(*, token: str, tenant: Tenant) -> LoginHandoff | None:
+    """Spend the token on ``tenant``'s host: the handoff if valid, unused, unexpired, for
+    this tenant, and its user still an active member; otherwise None. Single use even
+    under concurrent attempts (one conditional UPDATE wins)."""
+    token_hash = _token_hash(token or "")
+    now = timezone.now()
+    spent = LoginHandoff.objects.filter(
+        token_hash=token_hash, tenant=tenant, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not spent:
+        return None
+    handoff = LoginHandoff.objects.select_related("user").get(token_hash=token_hash)
+    if not handoff.user.is_active or not Membership.objects.filter(tenant=tenant, user=handoff.user).exists():
+        return None
+    return handoff
+
+
+@in_public_schema
+def login_handoff_link_session(*, handoff: LoginHandoff, tenant_session_key: str) -> None:
+    handoff.tenant_session_key = tenant_session_key
+    handoff.save(update_fields=["tenant_session_key"])
+
+
+@in_public_schema
+def login_handoff_purge() -> int:
+    """Forget hand-offs nobody can use any more: unspent ones past expiry, and spent ones
+    older than the longest session they could link (SESSION_COOKIE_AGE)."""
+    now = timezone.now()
+    stale = models.Q(used_at__isnull=True, expires_at__lt=now - timedelta(hours=1)) | models.Q(
+        used_at__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    )
+    deleted, _ = LoginHandoff.objects.filter(stale).delete()
+    return deleted
+
+
+@in_public_schema
+def sessions_end_linked(*, session_key: str | None) -> int:
+    """End every session linked to ``session_key`` through a handoff (public <-> tenant).
+
+    Signing out on a tenant host ends the public session it came from (and that session's
+    other tenant sessions); signing out on the public host ends the tenant sessions it
+    opened. Returns how many sessions were ended.
+    """
+    if not session_key:
+        return 0
+    handoffs = LoginHandoff.objects.filter(
+        models.Q(public_session_key=session_key) | models.Q(tenant_session_key=session_key)
+    )
+    public_keys = {h.public_session_key for h in handoffs if h.public_session_key}
+    linked = LoginHandoff.objects.filter(public_session_key__in=public_keys)
+    keys = public_keys | {h.tenant_session_key for h in linked if h.tenant_session_key}
+    keys.discard(session_key)  # the caller ends its own session
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store(session_key=key).delete()
+    return len(keys)

@@ -1,0 +1,170 @@
+"""The one contribution point: each app's AppConfig declares what it adds to the tenancy
+layer, and the consumers read the merged declaration."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from billing.quotas import quota_require as billing_quota_require
+from chat.models import Conversation
+from knowledge.models import Document
+from knowledge.services import knowledge_base_ensure_default, knowledge_storage_mb
+from saas.errors import QuotaExceeded
+from tenants import limits
+from tenants.contributions import (
+    ContributingAppConfig,
+    Contributions,
+    OnboardingStep,
+    contributions,
+    contributions_collect,
+)
+from tenants.dashboard import onboarding_checklist
+from tenants.selectors import tenant_usage_counts
+from widget_builder.models import Widget
+from widget_builder.services import widget_ensure_default
+
+
+def test_each_app_declares_its_contributions():
+    found = contributions()
+    assert dict(found.counted_models) == {"widgets": Widget, "conversations": Conversation}
+    assert set(found.usage_measures) == {"widgets", "storage_mb", "pages"}
+    assert found.usage_measures["storage_mb"] is knowledge_storage_mb
+    assert found.usage_measures["pages"] == Document.objects.count
+    assert [s.key for s in found.onboarding_steps] == [
+        "customize_widget",
+        "add_knowledge",
+        "copy_snippet",
+        "test_chat",
+    ]
+    # INSTALLED_APPS order: billing, widget_builder, knowledge.
+    assert list(found.workspace_initializers) == [
+        "billing.start",
+        "widget_builder.default_widget",
+        "knowledge.default_base",
+    ]
+    assert found.workspace_initializers["widget_builder.default_widget"] is widget_ensure_default
+    assert found.workspace_initializers["knowledge.default_base"] is knowledge_base_ensure_default
+    assert found.quota_check is billing_quota_require
+
+
+def test_it_is_collected_once_and_cannot_be_changed_afterwards():
+    assert contributions() is contributions()
+    with pytest.raises(TypeError):
+        contributions().counted_models["widgets"] = Conversation  # type: ignore[index]
+
+
+def _config(label: str, declared: Contributions | None) -> AppConfig:
+    """An app config as the registry holds it (``declared`` None: an app that contributes
+    nothing and does not derive from ContributingAppConfig)."""
+    module = types.ModuleType(label)
+    module.__file__ = f"/{label}/__init__.py"
+    if declared is None:
+        return AppConfig(label, module)
+
+    class Config(ContributingAppConfig):
+        def contributions(self) -> Contributions:
+            return declared
+
+    return Config(label, module)
+
+
+def _step(key: str, order: int) -> OnboardingStep:
+    return OnboardingStep(key, key.title(), order, lambda: False, "")
+
+
+def test_collect_merges_in_order_and_sorts_the_steps():
+    def check(tenant, quota, *, used, adding):
+        return None
+
+    merged = contributions_collect(
+        [
+            _config("plain", None),
+            _config(
+                "first", Contributions(counted_models={"a": Widget}, onboarding_steps=(_step("late", 30),))
+            ),
+            _config(
+                "second",
+                Contributions(
+                    counted_models={"b": Conversation},
+                    usage_measures={"b": lambda: 2},
+                    onboarding_steps=(_step("early", 10),),
+                    workspace_initializers={"second.init": widget_ensure_default},
+                    quota_check=check,
+                ),
+            ),
+        ]
+    )
+    assert dict(merged.counted_models) == {"a": Widget, "b": Conversation}
+    assert merged.usage_measures["b"]() == 2
+    assert [s.key for s in merged.onboarding_steps] == ["early", "late"]
+    assert list(merged.workspace_initializers) == ["second.init"]
+    assert merged.quota_check is check
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "message"),
+    [
+        (Contributions(counted_models={"x": Widget}), Contributions(counted_models={"x": Conversation}), "x"),
+        (Contributions(usage_measures={"q": int}), Contributions(usage_measures={"q": int}), "q"),
+        (
+            Contributions(onboarding_steps=(_step("s", 1),)),
+            Contributions(onboarding_steps=(_step("s", 2),)),
+            "onboarding step 's'",
+        ),
+        (
+            Contributions(workspace_initializers={"i": widget_ensure_default}),
+            Contributions(workspace_initializers={"i": widget_ensure_default}),
+            "workspace initializer 'i'",
+        ),
+        (
+            Contributions(quota_check=billing_quota_require),
+            Contributions(quota_check=billing_quota_require),
+            "",
+        ),
+    ],
+)
+def test_two_apps_contributing_the_same_key_is_refused(one, other, message):
+    with pytest.raises(ImproperlyConfigured, match=f"{message}.*both one and other"):
+        contributions_collect([_config("one", one), _config("other", other)])
+
+
+def test_tenant_usage_counts_reads_the_counted_models(tenant_a, tenant_b):
+    counts = tenant_usage_counts([tenant_a.tenant, tenant_b.tenant])
+    assert counts[tenant_a.tenant.pk] == {
+        "members": 1,
+        "widgets": tenant_a.widget_count,
+        "conversations": tenant_a.conversation_count,
+    }
+    assert counts[tenant_b.tenant.pk]["widgets"] == tenant_b.widget_count
+
+
+def test_onboarding_checklist_reads_the_contributed_steps(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        steps = {step.key: done for step, done in onboarding_checklist()}
+    assert list(steps) == ["customize_widget", "add_knowledge", "copy_snippet", "test_chat"]
+    assert steps["test_chat"] is True  # tenant A has conversations
+
+
+def test_tenants_limits_asks_the_contributed_quota_check(tenant_a, monkeypatch):
+    calls = []
+
+    def check(tenant, quota, *, used, adding):
+        calls.append((tenant, quota, used(), adding))
+
+    monkeypatch.setattr(limits, "contributions", lambda: Contributions(quota_check=check))
+    limits.quota_require(tenant_a.tenant, "seats", used=lambda: 3, adding=2)
+    assert calls == [(tenant_a.tenant, "seats", 3, 2)]
+
+    monkeypatch.setattr(limits, "contributions", lambda: Contributions())
+    limits.quota_require(tenant_a.tenant, "seats", used=lambda: 10**6)  # nothing limits without billing
+
+
+def test_the_real_quota_check_is_billings(tenant_a):
+    with pytest.raises(QuotaExceeded), transaction.atomic():  # Free: one seat, the owner's
+        limits.quota_require(tenant_a.tenant, "seats", used=lambda: 1)
