@@ -9,6 +9,9 @@
 * A tenant that is not serving answers with a documented status (docs/api-errors.md):
   suspended 403 ``tenant_suspended``; provisioning 503 ``tenant_provisioning``;
   deleting 404 ``not_found``.
+* A session is honoured only on the tenant (or the public site) it was opened for
+  (tenants.sessions); anywhere else the request is anonymous. SessionMiddleware runs
+  before this one so that the check sees the session.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from saas.errors import NotFound, error_response
 from .errors import TenantProvisioning, TenantSuspended
 from .models import Tenant
 from .selectors import tenant_resolve_host
+from .sessions import session_bind_opened, session_binding, session_refuse_foreign
 
 
 def request_hostname(request) -> str:
@@ -42,7 +46,7 @@ class TenantRoutingMiddleware:
             request.tenant = connection.tenant  # django-tenants' stand-in for the public schema
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
-            return self.get_response(request)
+            return self._serve(request)
 
         tenant = tenant_resolve_host(host)
         if tenant is None or tenant.status == Tenant.Status.DELETING:
@@ -65,4 +69,11 @@ class TenantRoutingMiddleware:
         connection.set_tenant(tenant)
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(request.urlconf)
-        return self.get_response(request)
+        return self._serve(request)
+
+    def _serve(self, request):
+        binding = session_binding(request.tenant)
+        session_refuse_foreign(request, binding)
+        response = self.get_response(request)
+        session_bind_opened(request, binding)  # SessionMiddleware saves it after this returns
+        return response

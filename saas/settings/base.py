@@ -85,8 +85,9 @@ MIDDLEWARE = [
     "saas.health.HealthCheckMiddleware",  # probes arrive with the pod's IP as Host
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tenants.middleware.TenantRoutingMiddleware",
+    # Before routing: routing refuses a session opened for another tenant (tenants.sessions).
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
