@@ -286,6 +286,10 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+# Proxies in front of the app (IPs or CIDR networks, e.g. the ingress's): only when the
+# direct peer is one of them do rate limits read the client from X-Forwarded-For
+# (saas.ratelimit.client_address). Empty: trust none, count by the direct peer.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Public widget API: per visitor IP and per widget, per minute (429 with Retry-After beyond).
 WIDGET_RATE_LIMITS = {
     "ip_per_minute": env.int("WIDGET_RATE_IP_PER_MINUTE", default=120),
