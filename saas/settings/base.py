@@ -402,9 +402,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"expected_errors": {"()": "saas.errors.ExpectedErrorLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers go (its DEBUG console printed every line a second time):
+        # everything reaches the root handler once.
+        "django": {"handlers": [], "level": "INFO"},
+        # Expected 4xx answers: one warning line, no traceback; 500s keep theirs.
+        "django.request": {"filters": ["expected_errors"]},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # Demo data created by `manage.py seed_demo` (make run).
