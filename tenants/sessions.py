@@ -46,8 +46,12 @@ def session_refuse_foreign(request: HttpRequest, binding: str) -> bool:
     session = request.session
     if not session.session_key:
         return False  # no cookie: nothing to check (and no query)
-    found = session.get(SESSION_TENANT_KEY)
-    if found == binding or not session.keys():
+    accessed = session.accessed
+    found, stored = session.get(SESSION_TENANT_KEY), bool(session.keys())
+    # Checking the binding is not a use of the session: a page that never reads it (the
+    # widget's scripts) must not answer "Vary: Cookie" because a cookie came along.
+    session.accessed = accessed
+    if found == binding or not stored:
         return False  # ours, or a cookie naming no stored (or an expired) session
     logger.warning(
         "session refused on %s (%s): opened for %s; %s %s served as anonymous",

@@ -184,3 +184,15 @@ def test_force_login_in_tests_needs_to_know_the_host(tenant_a):
         Client().force_login(tenant_a.owner)
     with pytest.raises(AssertionError, match="no workspace"):
         Client().force_login(tenant_a.owner, host="nowhere.saas.test")
+
+
+def test_checking_the_binding_does_not_make_cacheable_answers_vary_by_cookie(tenant_a):
+    """The widget's loader is cached by browsers and proxies; a visitor's session cookie on
+    the public host must not split that cache."""
+    public = Client(HTTP_HOST=PUBLIC_HOST)
+    public.force_login(tenant_a.owner)
+    loader = public.get("/w/v1/loader.js")
+    assert loader.status_code == 200
+    assert "Cookie" not in loader.get("Vary", "")
+    page = public.get("/workspaces/")  # a page that reads the session still says so
+    assert "Cookie" in page["Vary"]
