@@ -83,14 +83,14 @@ class TenantRoutingMiddleware:
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's policy (``CONTENT_SECURITY_POLICY``), plus what two pages of a
-    workspace's host need and no other page gets:
+    """django-csp's policy (``CONTENT_SECURITY_POLICY``), plus on a workspace's host:
 
-    * the public host's origin in ``script-src`` and ``connect-src``: the widget builder
-      runs the widget loader and chat UI served by the public host, which call the widget
-      API there. It is the origin the page itself links to (the request's scheme and port);
-    * ``worker-src blob:`` on the API reference (ReDoc), which builds its search index in a
-      worker made from a blob: URL.
+    * the public host's origin (ours too) in ``script-src`` and ``connect-src``: the widget
+      builder runs the widget loader and chat UI served by the public host, which call the
+      widget API there. It is the origin the page itself links to (``tenants.hosts``: the
+      request's scheme and port), so no other host is allowed;
+    * ``worker-src blob:`` on the API reference (ReDoc) alone, which builds its search
+      index in a worker made from a blob: URL.
     """
 
     REDOC_TEMPLATE = "drf_spectacular/redoc.html"

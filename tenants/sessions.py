@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -30,7 +31,11 @@ logger = logging.getLogger(__name__)
 SESSION_TENANT_KEY = "_session_tenant"
 
 
-def session_binding(tenant) -> str:
+class _HasSchema(Protocol):
+    schema_name: str
+
+
+def session_binding(tenant: _HasSchema) -> str:
     """What a session opened for ``tenant`` (a Tenant, or django-tenants' public stand-in)
     records: its schema name, which never changes when a domain or slug does."""
     return tenant.schema_name
