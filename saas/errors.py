@@ -205,6 +205,22 @@ def error_response(request: HttpRequest, error: ProblemError, *, template: str):
     return response
 
 
+# --- logging ----------------------------------------------------------------------------
+
+
+class ExpectedErrorLogFilter(logging.Filter):
+    """On ``django.request``: an answer below 500 (a 403 from ``PermissionDenied``, a 401,
+    404 or 429 problem answer) is one we give on purpose, so it stays one warning line;
+    Django would attach the exception's traceback to it. 500s keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 # --- Django URLconf handlers ------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import posixpath
 import shutil
 from pathlib import Path
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
@@ -29,14 +30,19 @@ def tenant_prefix(schema_name: str | None = None) -> str:
 class TenantPrefixMixin:
     """Applied to names on the way in *and* on every access, so a name that points into
     another tenant's prefix (``tenants/<other>/...``) is re-rooted under the current one
-    and finds nothing."""
+    and finds nothing. Names are normalised first: one that climbs out of the prefix
+    (``../<other schema>/...``, ``tenants/<ours>/../<other>/...``) is refused with
+    ``SuspiciousFileOperation``, whatever the operation."""
 
     def _prefixed(self, name: str) -> str:
         prefix = tenant_prefix()
-        name = name.lstrip("/")
-        if name == prefix or name.startswith(prefix + "/"):
-            return name
-        return posixpath.join(prefix, name)
+        rooted = name.lstrip("/")
+        if rooted != prefix and not rooted.startswith(prefix + "/"):
+            rooted = posixpath.join(prefix, rooted)
+        normalised = posixpath.normpath(rooted)
+        if normalised != prefix and not normalised.startswith(prefix + "/"):
+            raise SuspiciousFileOperation(f"The file name {name!r} leaves the workspace's storage.")
+        return normalised
 
     def generate_filename(self, filename: str) -> str:
         return super().generate_filename(self._prefixed(filename))  # type: ignore[misc]

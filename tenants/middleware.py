@@ -9,20 +9,27 @@
 * A tenant that is not serving answers with a documented status (docs/api-errors.md):
   suspended 403 ``tenant_suspended``; provisioning 503 ``tenant_provisioning``;
   deleting 404 ``not_found``.
+* A session is honoured only on the tenant (or the public site) it was opened for
+  (tenants.sessions); anywhere else the request is anonymous. SessionMiddleware runs
+  before this one so that the check sees the session.
 """
 
 from __future__ import annotations
 
+from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 from django.db import connection
 from django.http.request import split_domain_port
 from django.urls import set_urlconf
+from django_tenants.utils import get_public_schema_name
 
 from saas.errors import NotFound, error_response
 
 from .errors import TenantProvisioning, TenantSuspended
+from .hosts import public_url
 from .models import Tenant
 from .selectors import tenant_resolve_host
+from .sessions import session_bind_opened, session_binding, session_refuse_foreign
 
 
 def request_hostname(request) -> str:
@@ -42,7 +49,7 @@ class TenantRoutingMiddleware:
             request.tenant = connection.tenant  # django-tenants' stand-in for the public schema
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
-            return self.get_response(request)
+            return self._serve(request)
 
         tenant = tenant_resolve_host(host)
         if tenant is None or tenant.status == Tenant.Status.DELETING:
@@ -65,4 +72,40 @@ class TenantRoutingMiddleware:
         connection.set_tenant(tenant)
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(request.urlconf)
-        return self.get_response(request)
+        return self._serve(request)
+
+    def _serve(self, request):
+        binding = session_binding(request.tenant)
+        session_refuse_foreign(request, binding)
+        response = self.get_response(request)
+        session_bind_opened(request, binding)  # SessionMiddleware saves it after this returns
+        return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy (``CONTENT_SECURITY_POLICY``), plus on a workspace's host:
+
+    * the public host's origin (ours too) in ``script-src`` and ``connect-src``: the widget
+      builder runs the widget loader and chat UI served by the public host, which call the
+      widget API there. It is the origin the page itself links to (``tenants.hosts``: the
+      request's scheme and port), so no other host is allowed;
+    * ``worker-src blob:`` on the API reference (ReDoc) alone, which builds its search
+      index in a worker made from a blob: URL.
+    """
+
+    REDOC_TEMPLATE = "drf_spectacular/redoc.html"
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        tenant = getattr(request, "tenant", None)  # unset when routing answered 404 itself
+        if tenant is None or tenant.schema_name == get_public_schema_name():
+            return parts
+        additions = {"script-src": [public_url(request, "")], "connect-src": [public_url(request, "")]}
+        if getattr(response, "template_name", None) == self.REDOC_TEMPLATE:
+            additions["worker-src"] = ["blob:"]
+        update = dict(parts.update or {})
+        for directive, values in additions.items():
+            present = update.get(directive) or ()
+            update[directive] = [*([present] if isinstance(present, str) else present), *values]
+        parts.update = update
+        return parts

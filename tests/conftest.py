@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django_tenants.utils import tenant_context
+from django_tenants.postgresql_backend.base import FakeTenant
+from django_tenants.utils import get_public_schema_name, tenant_context
 
 from tenants import services
 from tenants.models import Membership, Tenant, User
@@ -130,6 +131,50 @@ def clear_cache() -> None:
         cache.clear()
 
 
+def session_binding_for_host(host: str) -> str:
+    """What the routing middleware records in a session opened on ``host``
+    (tenants.sessions): "public" on the public host, else the workspace's schema."""
+    from tenants.sessions import session_binding
+
+    hostname = host.split(":")[0].lower()
+    if hostname in settings.PUBLIC_HOSTS:
+        return session_binding(FakeTenant(schema_name=get_public_schema_name()))
+    tenant = Tenant.objects.filter(domains__domain=hostname).first()
+    if tenant is None:
+        raise AssertionError(f"force_login: no workspace answers at {host!r}, nothing to bind the session to")
+    return session_binding(tenant)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _force_login_binds_the_session():
+    """``Client.force_login`` runs ``login()`` on a bare request that knows no host, so the
+    session it opens would be bound to nothing and refused everywhere. Here it binds the
+    session to the client's ``HTTP_HOST`` default or to ``host=``, as a sign-in on that
+    host would; with neither it fails, rather than guess."""
+    from django.test import Client
+
+    from tenants.sessions import session_bind
+
+    django_force_login = Client.force_login
+
+    def force_login(self, user, backend=None, *, host: str | None = None):
+        host = host or self.defaults.get("HTTP_HOST")
+        if not host:
+            raise AssertionError(
+                "force_login: which host is the session for? Give the client an HTTP_HOST "
+                "default (Client(HTTP_HOST=...)) or pass force_login(user, host=...)."
+            )
+        binding = session_binding_for_host(host)
+        django_force_login(self, user, backend)
+        session = self.session
+        session_bind(session, binding)
+        session.save()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "force_login", force_login)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _steady_rate_limit_clock(monkeypatch):
     """Rate limits count in fixed windows; a test must not straddle a window boundary."""
@@ -196,8 +241,8 @@ def staff_user(db) -> User:
 
 @pytest.fixture
 def staff_client(client, staff_user):
-    client.force_login(staff_user)
     client.defaults["HTTP_HOST"] = PUBLIC_HOST
+    client.force_login(staff_user)
     return client
 
 

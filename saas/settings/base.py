@@ -18,6 +18,7 @@ email                  EMAIL_URL                     console backend
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -63,6 +64,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "csp",  # its checks flag settings of django-csp 3, which version 4 ignores
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -85,8 +87,11 @@ MIDDLEWARE = [
     "saas.health.HealthCheckMiddleware",  # probes arrive with the pod's IP as Host
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tenants.middleware.TenantRoutingMiddleware",
+    # Outside routing: its own answers (404, suspended) get the header too.
+    "tenants.middleware.ContentSecurityPolicyMiddleware",
+    # Before routing: routing refuses a session opened for another tenant (tenants.sessions).
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -285,6 +290,10 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+# Proxies in front of the app (IPs or CIDR networks, e.g. the ingress's): only when the
+# direct peer is one of them do rate limits read the client from X-Forwarded-For
+# (saas.ratelimit.client_address). Empty: trust none, count by the direct peer.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Public widget API: per visitor IP and per widget, per minute (429 with Retry-After beyond).
 WIDGET_RATE_LIMITS = {
     "ip_per_minute": env.int("WIDGET_RATE_IP_PER_MINUTE", default=120),
@@ -393,13 +402,45 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 
+# Content-Security-Policy (django-csp 4) on every page: the dashboard, the public site, the
+# admin. Scripts come only from our origin (static files) or carry the request's nonce
+# (request.csp_nonce); no inline script or event handler runs. On a workspace's host,
+# tenants.middleware.ContentSecurityPolicyMiddleware adds the public host's origin to
+# script-src (the widget loader and chat UI the builder's preview runs) and connect-src
+# (the widget API they call). Images: ours and data: URIs (widget avatars and launcher
+# images are stored as data: URIs). Nothing may frame our pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "connect-src": [SELF],
+        "img-src": [SELF, "data:"],
+        # 'unsafe-inline' for styles for now: the widget's Shadow DOM injects <style>
+        # elements and templates still carry <style> blocks and style="" attributes; moving
+        # them to stylesheets is the design-system issue's work. Scripts never get it.
+        "style-src": [SELF, UNSAFE_INLINE],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"expected_errors": {"()": "saas.errors.ExpectedErrorLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own handlers go (its DEBUG console printed every line a second time):
+        # everything reaches the root handler once.
+        "django": {"handlers": [], "level": "INFO"},
+        # Expected 4xx answers: one warning line, no traceback; 500s keep theirs.
+        "django.request": {"filters": ["expected_errors"]},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # Demo data created by `manage.py seed_demo` (make run).

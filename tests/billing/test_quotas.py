@@ -81,7 +81,7 @@ def test_the_dashboard_says_why_a_widget_was_not_created(tenant_a):
     # Tenant A is on Free (1 widget) and has its one.
     assert tenant_plan(tenant_a.tenant).code == "free"
     client = Client()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
     response = client.post("/dashboard/widgets/new", {"name": "More"}, HTTP_HOST=tenant_a.host, follow=True)
     assert "The Free plan includes 1 widget. Upgrade to Starter for 2 widgets." in response.content.decode()
     with tenant_context(tenant_a.tenant):
@@ -123,7 +123,7 @@ def test_knowledge_pages_exactly_at_the_limit_then_one_over(tenant_a, plan_is):
 def test_seats_exactly_at_the_limit_then_one_over(tenant_a, plan_is, django_capture_on_commit_callbacks):
     plan_is(small_plan(seats=2))  # the owner and one more
     client = Client()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
 
     def invite(email: str):
         with django_capture_on_commit_callbacks(execute=True):

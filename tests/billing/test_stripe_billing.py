@@ -59,7 +59,7 @@ def run_queued(server) -> None:
 def checkout(tenant_a, server, plan="pro", interval="monthly") -> list[dict]:
     """The owner chooses a plan, pays on Stripe's page; the events Stripe sends."""
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     response = owner.post(
         "/dashboard/billing/checkout", {"plan": plan, "interval": interval}, HTTP_HOST=tenant_a.host
     )
@@ -95,7 +95,7 @@ def test_checkout_then_webhooks_make_the_plan_active(tenant_a, stripe_on):
     assert len(creates) == 1 and creates[0].idempotency_key == f"customer-for-tenant-{tenant_a.tenant.pk}"
     # A second checkout reuses the customer.
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     page = owner.get("/dashboard/billing/", HTTP_HOST=tenant_a.host).content.decode()
     assert "Current plan: Pro" in page and "Demo billing" not in page
     assert "Manage card, invoices and cancellation" in page and "99,000" not in page
@@ -106,7 +106,7 @@ def test_upgrade_with_a_subscription_changes_the_price_in_place(tenant_a, stripe
         deliver(stripe_on, event)
     run_queued(stripe_on)
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     response = owner.post(
         "/dashboard/billing/checkout", {"plan": "business", "interval": "monthly"}, HTTP_HOST=tenant_a.host
     )
@@ -279,7 +279,7 @@ def test_payment_failure_grace_restriction_and_recovery(
     run_queued(stripe_on)
     subscription_id = next(iter(stripe_on.subscriptions))
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
 
     mail.outbox.clear()
     for event in stripe_on.invoice_payment_failed(subscription_id):
@@ -354,7 +354,7 @@ def test_stripe_unreachable_leaves_the_event_for_a_retry(tenant_a, stripe_on):
 def test_demo_billing_applies_plans_at_once_with_the_same_enforcement(tenant_a, settings):
     settings.STRIPE_SECRET_KEY = ""
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     page = owner.get("/dashboard/billing/", HTTP_HOST=tenant_a.host).content.decode()
     assert "Demo billing." in page and "Current plan: Free" in page
     response = owner.post(
@@ -384,7 +384,7 @@ def test_agents_cannot_open_billing(tenant_a):
     agent = User.objects.create_user(email="agent-billing@example.com", password="agent-password-1")
     Membership.objects.create(tenant=tenant_a.tenant, user=agent, role=Membership.Role.AGENT)
     client = Client()
-    client.force_login(agent)
+    client.force_login(agent, host=tenant_a.host)
     assert client.get("/dashboard/billing/", HTTP_HOST=tenant_a.host).status_code == 403
     assert (
         client.post("/dashboard/billing/checkout", {"plan": "pro"}, HTTP_HOST=tenant_a.host).status_code
@@ -431,7 +431,7 @@ def test_a_second_paid_checkout_is_cancelled_not_charged_twice(tenant_a, stripe_
     assert statuses == ["active", "canceled"]
     # And with a subscription in force, the dashboard changes it in place, never a new checkout.
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     response = owner.post(
         "/dashboard/billing/checkout", {"plan": "starter", "interval": "monthly"}, HTTP_HOST=tenant_a.host
     )
@@ -449,7 +449,7 @@ def test_business_checkout_adds_the_metered_overage_price(tenant_a, stripe_on, s
     assert plan_of(tenant_a) == "business"
     # Down to Pro in place: the plan price changes, the metered item goes.
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     owner.post("/dashboard/billing/checkout", {"plan": "pro", "interval": "monthly"}, HTTP_HOST=tenant_a.host)
     subscription = next(iter(stripe_on.subscriptions.values()))
     assert [i["price"]["id"] for i in subscription["items"]["data"]] == ["price_pro_m"]
@@ -480,7 +480,7 @@ def test_billing_page_shows_usage_per_quota_and_answers_per_day(tenant_a, settin
     for _ in range(3):
         answer_credit_take(tenant_a.tenant, own_key=False)
     owner = Client()
-    owner.force_login(tenant_a.owner)
+    owner.force_login(tenant_a.owner, host=tenant_a.host)
     response = owner.get("/dashboard/billing/", HTTP_HOST=tenant_a.host)
     uses = {use.quota: (use.used, use.limit, use.percent) for use in response.context["uses"]}
     assert uses["widgets"] == (1, 1, 100)

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from ..conftest import require_service
+from ..conftest import require_service, session_binding_for_host
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -141,3 +141,23 @@ def host_pages():
     pages["port"] = str(server.server_address[1])
     yield pages
     server.shutdown()
+
+
+def signed_in(page, user, host: str) -> None:
+    """Give the browser a session of ``user`` opened on ``host`` (bound to its workspace,
+    as a sign-in there would be), without going through the public host's login form."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tenants.sessions import session_bind
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session_bind(session, session_binding_for_host(host))
+    session.create()
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
+    )

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import tenant_context
 
 from tenants.models import User
 from tenants.services import tenant_provision
 from widget_builder.models import Widget
 
-
-def _signed_in(page, user, host: str) -> None:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
-    )
+from .conftest import signed_in
 
 
 def test_preview_follows_unsaved_settings(page, site, live_port):
@@ -28,7 +16,7 @@ def test_preview_follows_unsaved_settings(page, site, live_port):
     tenant = tenant_provision(slug="builder-co", name="Builder Co", owner=owner)
     with tenant_context(tenant):
         widget = Widget.objects.get()
-    _signed_in(page, owner, "builder-co.saas.test")
+    signed_in(page, owner, "builder-co.saas.test")
     page.goto(f"http://builder-co.saas.test:{live_port}/dashboard/widgets/{widget.pk}/")
 
     page.get_by_label("Bot name *").fill("Previewy")

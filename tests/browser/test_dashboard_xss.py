@@ -3,15 +3,14 @@ is fetched, no javascript: link is left to click."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import tenant_context
 
 from chat.models import Contact, Conversation, Message
 from tenants.models import User
 from tenants.services import tenant_provision
 from widget_builder.models import Widget
+
+from .conftest import signed_in
 
 PAYLOAD = (
     "<script>window.__xss = 1</script>\n\n"
@@ -23,17 +22,6 @@ PAYLOAD = (
     '<details open ontoggle="window.__xss = 7">x</details> <style>body{background:url(https://evil.test/bg)}</style>\n\n'
     "\"><script>alert(8)</script> ' onmouseover='window.__xss=9"
 )
-
-
-def _signed_in(page, user, host: str) -> None:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
-    )
 
 
 def test_hostile_transcript_is_inert(page, site, live_port):
@@ -77,7 +65,7 @@ def test_hostile_transcript_is_inert(page, site, live_port):
     evil: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("request", lambda request: evil.append(request.url) if "evil.test" in request.url else None)
-    _signed_in(page, owner, "xss-co.saas.test")
+    signed_in(page, owner, "xss-co.saas.test")
     response = page.goto(f"http://xss-co.saas.test:{live_port}/dashboard/conversations/{conversation.pk}/")
     assert response.status == 200
     page.wait_for_load_state("networkidle")

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from knowledge.models import KnowledgeBase, Source
 from tenants.models import User
 from tenants.services import tenant_provision
+
+from .conftest import signed_in
 
 DROP = """
 async (text) => {
@@ -28,17 +27,6 @@ async (text) => {
 """
 
 
-def _signed_in(page, user, host: str) -> None:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
-    )
-
-
 def test_dropped_file_is_queued_and_its_progress_updates_by_itself(page, site, live_port, monkeypatch):
     queued: list = []
     monkeypatch.setattr(
@@ -48,7 +36,7 @@ def test_dropped_file_is_queued_and_its_progress_updates_by_itself(page, site, l
     tenant = tenant_provision(slug="drop-co", name="Drop Co", owner=owner)
     with tenant_context(tenant):
         kb = KnowledgeBase.objects.get()
-    _signed_in(page, owner, "drop-co.saas.test")
+    signed_in(page, owner, "drop-co.saas.test")
     polls: list[str] = []
     page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status") else None)
     page.goto(f"http://drop-co.saas.test:{live_port}/dashboard/knowledge/{kb.pk}/")

@@ -25,7 +25,7 @@ def _open(client, slug):
 
 
 def test_handoff_signs_in_on_the_tenant_host_once(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     host, path, token = _open(client, tenant_a.tenant.slug)
     assert (host, path) == (tenant_a.host, "/auth/handoff")
     assert LoginHandoff.objects.filter(token_hash__contains=token).count() == 0  # only the hash is stored
@@ -41,7 +41,7 @@ def test_handoff_signs_in_on_the_tenant_host_once(client, tenant_a):
 
 
 def test_expired_token_is_refused(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     host, _, token = _open(client, tenant_a.tenant.slug)
     LoginHandoff.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert Client().get("/auth/handoff", {"token": token}, HTTP_HOST=host).status_code == 400
@@ -49,7 +49,7 @@ def test_expired_token_is_refused(client, tenant_a):
 
 def test_token_for_one_workspace_does_nothing_on_another(client, tenant_a, tenant_b):
     tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     _, _, token = _open(client, tenant_a.tenant.slug)
     other = Client()
     assert other.get("/auth/handoff", {"token": token}, HTTP_HOST=tenant_b.host).status_code == 400
@@ -62,20 +62,20 @@ def test_tampered_or_missing_token_is_refused(tenant_a):
 
 
 def test_removed_member_cannot_spend_a_token(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     host, _, token = _open(client, tenant_a.tenant.slug)
     tenant_a.tenant.memberships.all().delete()
     assert Client().get("/auth/handoff", {"token": token}, HTTP_HOST=host).status_code == 400
 
 
 def test_non_member_cannot_open_a_workspace(client, tenant_a, tenant_b):
-    client.force_login(tenant_b.owner)
+    client.force_login(tenant_b.owner, host=PUBLIC_HOST)
     assert client.get(f"/workspaces/{tenant_a.tenant.slug}/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
     assert client.get("/workspaces/no-such-place/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
 
 
 def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, tenant_a, tenant_b):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     single = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
     assert single["Location"] == f"/workspaces/{tenant_a.tenant.slug}/open"
     tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
@@ -85,7 +85,7 @@ def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, ten
 
 
 def test_signing_out_on_the_tenant_host_ends_both_sessions(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     host, _, token = _open(client, tenant_a.tenant.slug)
     tenant_client = Client()
     tenant_client.get("/auth/handoff", {"token": token}, HTTP_HOST=host)
@@ -97,7 +97,7 @@ def test_signing_out_on_the_tenant_host_ends_both_sessions(client, tenant_a):
 
 
 def test_signing_out_on_the_public_host_ends_the_workspace_session(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     host, _, token = _open(client, tenant_a.tenant.slug)
     tenant_client = Client()
     tenant_client.get("/auth/handoff", {"token": token}, HTTP_HOST=host)

@@ -149,6 +149,6 @@ def test_audit_log_admin_is_read_only(staff_client, staff_user):
 
 
 def test_admin_is_for_staff_only(client, tenant_a):
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     response = client.get(CHANGELIST, HTTP_HOST=PUBLIC_HOST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -27,7 +27,7 @@ def as_role(tenant_a):
         )
         if role != "stranger":
             Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
-        client.force_login(user)
+        client.force_login(user, host=tenant_a.host)
         return client
 
     return make
@@ -70,7 +70,7 @@ def _checklist(client, tenant):
 
 def test_onboarding_checklist_ticks_itself_from_the_data(as_role, tenant_b):
     client = as_role(None)
-    client.force_login(tenant_b.owner)
+    client.force_login(tenant_b.owner, host=tenant_b.host)
     steps, done = _checklist(client, tenant_b)
     assert list(steps) == ["customize_widget", "add_knowledge", "copy_snippet", "test_chat"]
     assert steps["test_chat"] is True  # tenant B has conversations
@@ -87,6 +87,6 @@ def test_onboarding_checklist_ticks_itself_from_the_data(as_role, tenant_b):
 def test_a_new_workspace_starts_with_nothing_ticked(client, tenant_a):
     with tenant_context(tenant_a.tenant):
         Conversation.objects.all().delete()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
     steps, done = _checklist(client, tenant_a)
     assert done == 0 and not any(steps.values())

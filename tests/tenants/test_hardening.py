@@ -50,7 +50,7 @@ def test_a_stale_answer_written_after_a_change_is_never_read(tenant_a):
 
 def test_removing_a_domain_in_the_admin_stops_it_serving_at_once(staff_client, tenant_a):
     client = Client()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
     assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 200  # cached
     domain = Domain.objects.get(domain=tenant_a.host)
     response = staff_client.post(f"/admin/tenants/domain/{domain.pk}/delete/", {"post": "yes"})
@@ -61,7 +61,7 @@ def test_removing_a_domain_in_the_admin_stops_it_serving_at_once(staff_client, t
 
 def test_renaming_a_domain_in_the_admin_moves_the_workspace(staff_client, tenant_a):
     client = Client()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
     assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 200
     domain = Domain.objects.get(domain=tenant_a.host)
     assert client.get("/dashboard/", HTTP_HOST="renamed.saas.test").status_code == 404  # cached unknown
@@ -107,7 +107,7 @@ def test_permanent_delete_needs_the_delete_permission_not_just_change(client, ow
             codename__in=["view_tenant", "change_tenant"], content_type__app_label="tenants"
         )
     )
-    client.force_login(clerk)
+    client.force_login(clerk, host=PUBLIC_HOST)
     page = client.get("/admin/tenants/tenant/", HTTP_HOST=PUBLIC_HOST)
     choices = dict(page.context["action_form"].fields["action"].choices)
     assert "suspend_tenants" in choices and "delete_tenants" not in choices
@@ -146,7 +146,7 @@ def test_a_delete_that_fails_half_way_stops_serving_and_leaves_a_trace(
     assert PlatformAuditEvent.objects.filter(
         action="tenant.delete_requested", target_id=str(tenant.pk)
     ).exists()
-    client.force_login(owner)
+    client.force_login(owner, host="half-gone.saas.test")
     assert client.get("/dashboard/", HTTP_HOST="half-gone.saas.test").status_code == 404
     monkeypatch.undo()
     services.tenant_delete(tenant=Tenant.objects.get(pk=tenant.pk), by=staff_user)  # running again finishes

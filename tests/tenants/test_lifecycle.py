@@ -93,6 +93,7 @@ def test_delete_drops_the_schema_files_and_rows(doomed, staff_user, client):
     file_path = Path(settings.MEDIA_ROOT) / file_name
     assert file_path.exists()
     assert file_name.startswith(f"tenants/{tenant.schema_name}/")
+    client.force_login(owner, host="doomed-co.saas.test")  # a session opened for the workspace
 
     services.tenant_delete(tenant=tenant, by=staff_user)
 
@@ -107,7 +108,6 @@ def test_delete_drops_the_schema_files_and_rows(doomed, staff_user, client):
     assert User.objects.filter(pk=owner.pk).exists()  # people outlive workspaces
     event = PlatformAuditEvent.objects.get(action="tenant.delete")
     assert event.target_id == str(tenant.pk) and event.actor_email == staff_user.email
-    client.force_login(owner)
     assert client.get("/dashboard/", HTTP_HOST="doomed-co.saas.test").status_code == 404
 
 

@@ -56,7 +56,7 @@ def test_provision_claims_a_spare_schema_from_the_pool(owner, client):
     with tenant_context(tenant):
         assert Widget.objects.count() == 1 and KnowledgeBase.objects.count() == 1
     # and the new workspace answers a request at once, reading its own schema
-    client.force_login(owner)
+    client.force_login(owner, host="acme.saas.test")
     response = client.get("/dashboard/", HTTP_HOST="acme.saas.test")
     assert response.status_code == 200
     assert b"Acme Inc" in response.content
@@ -73,7 +73,7 @@ def test_provision_without_pool_creates_and_migrates_a_schema(owner, client):
     with tenant_context(tenant):  # the workspace starts with its defaults
         assert list(Widget.objects.values_list("name", flat=True)) == ["Website chat"]
         assert list(KnowledgeBase.objects.values_list("name", flat=True)) == ["Main knowledge base"]
-    client.force_login(owner)
+    client.force_login(owner, host="no-pool-co.saas.test")
     assert client.get("/dashboard/", HTTP_HOST="no-pool-co.saas.test").status_code == 200
 
 

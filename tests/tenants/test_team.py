@@ -30,7 +30,7 @@ def seats_for_a_team(tenant_a):
 @pytest.fixture
 def owner_client(tenant_a):
     client = Client()
-    client.force_login(tenant_a.owner)
+    client.force_login(tenant_a.owner, host=tenant_a.host)
     return client
 
 
@@ -88,7 +88,7 @@ def test_existing_account_signs_in_then_accepts(invite, owner_client, tenant_a, 
     assert invitee.post(link, HTTP_HOST=PUBLIC_HOST)["Location"].startswith(
         "/accounts/login/?next=/invitations/"
     )
-    invitee.force_login(tenant_b.owner)
+    invitee.force_login(tenant_b.owner, host=PUBLIC_HOST)
     response = invitee.post(link, HTTP_HOST=PUBLIC_HOST)
     assert response["Location"] == f"/workspaces/{tenant_a.tenant.slug}/open"
     assert _member(tenant_a, tenant_b.owner.email).role == "admin"
@@ -97,7 +97,7 @@ def test_existing_account_signs_in_then_accepts(invite, owner_client, tenant_a, 
 def test_signed_in_as_someone_else_cannot_accept(invite, owner_client, tenant_a, tenant_b):
     link = invite(owner_client, tenant_a)
     other = Client()
-    other.force_login(tenant_b.owner)
+    other.force_login(tenant_b.owner, host=PUBLIC_HOST)
     assert other.post(link, HTTP_HOST=PUBLIC_HOST).status_code == 403
     assert not Membership.objects.filter(tenant=tenant_a.tenant, user=tenant_b.owner).exists()
     assert Invitation.objects.get(email="new.agent@example.com").accepted_at is None
@@ -144,7 +144,7 @@ def test_admins_cannot_touch_owners_but_manage_others(tenant_a):
     Membership.objects.create(tenant=tenant_a.tenant, user=admin, role="admin")
     agent_m = Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
     client = Client()
-    client.force_login(admin)
+    client.force_login(admin, host=tenant_a.host)
     owner_m = _member(tenant_a, tenant_a.owner.email)
 
     _team_post(client, tenant_a, action="role", member=owner_m.pk, role="agent")
@@ -175,7 +175,7 @@ def test_agents_cannot_manage_the_team(tenant_a):
     agent = User.objects.create_user(email="agent2@example.com", password="x-long-pass-1")
     Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
     client = Client()
-    client.force_login(agent)
+    client.force_login(agent, host=tenant_a.host)
     owner_m = _member(tenant_a, tenant_a.owner.email)
     assert _team_post(client, tenant_a, action="remove", member=owner_m.pk).status_code == 403
     assert Membership.objects.filter(pk=owner_m.pk).exists()
@@ -187,7 +187,7 @@ def test_another_tenants_member_ids_are_not_found(owner_client, tenant_a, tenant
     assert response.status_code == 404
     assert Membership.objects.filter(pk=b_owner.pk).exists()
     stranger = Client()
-    stranger.force_login(tenant_b.owner)
+    stranger.force_login(tenant_b.owner, host=tenant_a.host)
     assert stranger.get("/dashboard/team/", HTTP_HOST=tenant_a.host).status_code == 404
 
 
@@ -202,7 +202,7 @@ def test_an_admin_cannot_cancel_an_owner_invitation_by_reinviting(invite, owner_
     admin = User.objects.create_user(email="adm@example.com", password="x-long-pass-1")
     Membership.objects.create(tenant=tenant_a.tenant, user=admin, role="admin")
     client = Client()
-    client.force_login(admin)
+    client.force_login(admin, host=tenant_a.host)
     _team_post(client, tenant_a, action="invite", email="future.owner@example.com", role="agent")
     pending = Invitation.objects.get(
         email="future.owner@example.com", accepted_at__isnull=True, revoked_at__isnull=True
