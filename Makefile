@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-nodeps.txt pyproject.toml | cksum | cut -d' ' -f1)
 WITH_DB := $(PY) -m saas.embedded_postgres run --
 
-.PHONY: run test lint format bench install lock db-start db-stop clean
+.PHONY: run test lint typecheck check format bench install lock db-start db-stop clean
 
 $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,21 @@ run: install
 test: install
 	$(WITH_DB) $(PY) -m pytest $(PYTEST_ARGS)
 
-## make lint: ruff (lint + format check) and the import-linter contracts
+## make lint: ruff (lint, complexity, format check), the import-linter contracts, and
+## deptry (every package imported directly is declared in pyproject.toml)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/deptry .
+
+## make typecheck: mypy with the Django and DRF stubs; the strictly checked modules are
+## listed in pyproject.toml ([tool.mypy] overrides: that list may only grow)
+typecheck: install
+	$(VENV)/bin/mypy
+
+## make check: what CI runs before the tests
+check: lint typecheck
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,43 @@
+"""Declaring routes with the trailing-slash rule built in (docs/architecture.md, URLs).
+
+    page("dashboard/widgets/", views.widget_list, name="list")      # ends with "/"
+    endpoint("api/v1/members", apis.MemberListApi.as_view(), ...)   # never ends with "/"
+
+A *page* is what a person opens in a browser (an HTML page for GET, maybe with a form that
+posts back to it); an *endpoint* is everything else: API resources, form actions that
+redirect, JSON and file responses, feeds, webhooks, scripts. Declaring the wrong shape
+fails when the URL conf loads, so the rule cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import URLPattern, path
+
+PAGE, ENDPOINT = "page", "endpoint"
+
+
+def page(route: str, view: Any, kwargs: dict[str, Any] | None = None, name: str | None = None) -> URLPattern:
+    if not route.endswith("/"):
+        raise ImproperlyConfigured(f"Page routes end with a slash: {route!r}")
+    return _tagged(path(route, view, kwargs, name), PAGE)
+
+
+def endpoint(
+    route: str, view: Any, kwargs: dict[str, Any] | None = None, name: str | None = None
+) -> URLPattern:
+    if route.endswith("/"):
+        raise ImproperlyConfigured(f"Endpoint routes do not end with a slash: {route!r}")
+    return _tagged(path(route, view, kwargs, name), ENDPOINT)
+
+
+def legacy(route: str, view: Any, *, name: str, reason: str) -> URLPattern:
+    """An address kept for clients that knew it before the rule (``reason`` says which)."""
+    return _tagged(path(route, view, name=name), f"legacy: {reason}")
+
+
+def _tagged(pattern: URLPattern, kind: str) -> URLPattern:
+    pattern.route_kind = kind  # type: ignore[attr-defined]
+    return pattern
