@@ -1,4 +1,4 @@
-"""Every call we make to Stripe, through the plain ``stripe`` SDK (DESIGN_NOTES §7).
+"""Every call we make to Stripe, through the plain ``stripe`` SDK (docs/architecture.md, "Billing").
 
 One ``StripeClient`` per process, built from settings (``STRIPE_API_BASE`` points it at
 another Stripe-compatible API: the fake server in the tests). The SDK retries network

@@ -1,3 +1,5 @@
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
 # Imported as a module: Django picks the one AppConfig class defined in apps.py.
 from tenants import contributions as tenancy
 
@@ -7,8 +9,7 @@ class ChatConfig(tenancy.ContributingAppConfig):
     verbose_name = "Chat"
 
     def ready(self) -> None:
-        from django.db.models.signals import m2m_changed, post_delete, post_save
-
+        # Models load after the app configs (apps.py is imported first).
         from .models import AutomationRule, BotSettings
         from .selectors import bot_snapshot_forget
 

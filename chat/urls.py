@@ -1,7 +1,7 @@
 """URLs of the chat app: the visitor API (public host, by widget key) and the dashboard's
 conversations and per-widget bot pages (tenant hosts)."""
 
-from django.urls import path
+from saas.routes import endpoint, page
 
 from . import views
 from .widget_api import openapi, routes
@@ -11,29 +11,29 @@ app_name = "chat"
 # The visitor API, and its OpenAPI document (generated from those routes only) with a
 # docs page.
 public_urlpatterns = [
-    path("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
-    path("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
+    endpoint("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
+    page("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
     *routes.urlpatterns,
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 
 tenant_urlpatterns = [
-    path("dashboard/conversations/", views.conversation_list, name="conversations"),
-    path("dashboard/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
-    path(
+    page("dashboard/conversations/", views.conversation_list, name="conversations"),
+    page("dashboard/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
+    endpoint(
         "dashboard/conversations/attachments/<uuid:attachment_id>",
         views.attachment_download,
         name="attachment",
     ),
-    path(WIDGET + "bot/", views.widget_bot, name="bot"),
-    path(WIDGET + "automations/", views.widget_automations, name="automations"),
-    path(WIDGET + "automations/<int:rule_id>/", views.widget_automations, name="automation"),
-    path(
+    page(WIDGET + "bot/", views.widget_bot, name="bot"),
+    page(WIDGET + "automations/", views.widget_automations, name="automations"),
+    page(WIDGET + "automations/<int:rule_id>/", views.widget_automations, name="automation"),
+    endpoint(
         WIDGET + "automations/<int:rule_id>/toggle", views.widget_automation_toggle, name="automation-toggle"
     ),
-    path(
+    page(
         WIDGET + "automations/<int:rule_id>/delete/", views.widget_automation_delete, name="automation-delete"
     ),
-    path(WIDGET + "playground/", views.widget_playground, name="playground"),
+    page(WIDGET + "playground/", views.widget_playground, name="playground"),
 ]

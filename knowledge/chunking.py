@@ -37,6 +37,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from tokenizers import Tokenizer
+
 logger = logging.getLogger(__name__)
 
 TokenCounter = Callable[[str], int]
@@ -83,8 +85,6 @@ def _minilm_tokenizer():
         for base in (spec.submodule_search_locations or []) if spec else []:
             path = os.path.join(base, "model", "tokenizer.json")
             if os.path.isfile(path):
-                from tokenizers import Tokenizer
-
                 tokenizer = Tokenizer.from_file(path)
                 tokenizer.no_truncation()
                 tokenizer.no_padding()

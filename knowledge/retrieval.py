@@ -22,8 +22,12 @@ import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from django.db import connection, transaction
+
+from .ingestion import kb_embedder
+from .models import Chunk, KnowledgeBase
 
 RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
@@ -54,8 +58,6 @@ def _quoted(lexeme: str) -> str:
 
 def _text_queries(lexemes: list[str]) -> tuple[str, list[str]]:
     """(rank query, match queries from strict to loose) in to_tsquery syntax."""
-    from itertools import combinations
-
     words = sorted(set(lexemes), key=lambda w: (-len(w), w))[:MAX_LEXEMES]  # longer ~ rarer
     quoted = [_quoted(w) for w in words]
     need = max(1, (len(quoted) + 1) // 2)
@@ -102,9 +104,6 @@ def retrieve(
     """Passages answering ``query`` from the given knowledge bases (all when ``None``), best
     first. ``methods`` narrows the search to one method (the dashboard compares them).
     Preconditions: the tenant's schema is active."""
-    from .ingestion import kb_embedder
-    from .models import Chunk, KnowledgeBase
-
     query = (query or "").strip()[:2000]
     if not query:
         return []
@@ -223,8 +222,6 @@ def _text_ranked(query: str, kbs) -> list[int]:
 
 
 def _passages(ids: list[int], fused: dict[int, float], ranks: dict[int, dict[str, int]]) -> list[Passage]:
-    from .models import Chunk
-
     chunks = Chunk.objects.select_related("document", "source").in_bulk(ids)
     passages = []
     for position, chunk_id in enumerate(ids, start=1):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
@@ -41,7 +41,8 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
 
 
 def _run_here(task, schema: str, args: tuple, kwargs: dict) -> None:
-    from django.db import connections
+    # django_tenants.utils reads settings when imported, and this module is imported with
+    # the saas package, before settings are configured.
     from django_tenants.utils import schema_context
 
     try:

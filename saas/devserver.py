@@ -16,6 +16,7 @@ PORT = os.environ.get("PORT", "8000")
 
 
 def main() -> int:
+    # Django loads after this module has set DJANGO_SETTINGS_MODULE (imported as a script).
     import django
     from django.conf import settings
     from django.core.management import call_command

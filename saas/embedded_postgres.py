@@ -38,7 +38,7 @@ def _pgserver_commands():
     # Importing pgserver warns about XDG_RUNTIME_DIR for a runtime path we never use.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pgserver import _commands
+        from pgserver import _commands  # under the filter: its import-time warning
     return _commands
 
 
@@ -144,6 +144,7 @@ class EmbeddedPostgres:
         if os.geteuid() != 0:
             return None
         _pgserver_commands()
+        # After _pgserver_commands() silenced pgserver's import-time warning.
         from pgserver.utils import ensure_user_exists
 
         ensure_user_exists("pgserver")
@@ -155,6 +156,7 @@ class EmbeddedPostgres:
         user = self._system_user()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if user is not None:
+            # Only when running as root (the data directory is handed to a system user).
             import pwd
             import stat
 
@@ -199,6 +201,7 @@ class EmbeddedPostgres:
             ) from exc
 
     def _ensure_database(self) -> None:
+        # Settings import this module; the driver loads only when a server is started.
         import psycopg
 
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.views import exception_handler as drf_default_handler
@@ -196,8 +196,6 @@ def error_response(request: HttpRequest, error: ProblemError, *, template: str):
     """Problem details for API clients, a friendly page for people."""
     if wants_json(request):
         return problem_response(error)
-    from django.http import HttpResponse
-
     html = render_to_string(template, {"error": error, "request": request})
     response = HttpResponse(html, status=error.status)
     for name, value in error.headers.items():

@@ -13,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.http import JsonResponse
 
 logger = logging.getLogger(__name__)
@@ -22,8 +23,6 @@ _PROBE_TIMEOUT_S = 1.0
 
 @functools.cache
 def _expected_migrations() -> frozenset[tuple[str, str]]:
-    from django.db.migrations.loader import MigrationLoader
-
     loader = MigrationLoader(None, ignore_no_migrations=True)
     return frozenset(loader.graph.nodes)
 
@@ -41,6 +40,7 @@ def check_database() -> str:
 
 
 def check_redis() -> str:
+    # Only probes with Redis configured load its client.
     import redis
 
     client = redis.Redis.from_url(
@@ -54,6 +54,7 @@ def check_redis() -> str:
 
 
 def check_broker() -> str:
+    # Only probes with a separate broker configured load kombu's connection.
     from kombu import Connection
 
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=_PROBE_TIMEOUT_S) as conn:

@@ -20,7 +20,7 @@ PAGE, ENDPOINT = "page", "endpoint"
 
 
 def page(route: str, view: Any, kwargs: dict[str, Any] | None = None, name: str | None = None) -> URLPattern:
-    if not route.endswith("/"):
+    if route and not route.endswith("/"):  # "" is the site's root, "/"
         raise ImproperlyConfigured(f"Page routes end with a slash: {route!r}")
     return _tagged(path(route, view, kwargs, name), PAGE)
 

@@ -1,4 +1,4 @@
-"""The one base class every tenant API view uses (STYLE §6, §7).
+"""The one base class every tenant API view uses (docs/architecture.md, "Tenant REST API").
 
 It authenticates (session or ``Authorization: Bearer sk_...``), resolves the caller's role
 in *this host's* tenant once, and checks it against the view's ``required_roles`` — a map

@@ -2,8 +2,9 @@
 dashboard shell (landing page, team, API keys, sections not built yet) and the workspace
 REST API's own endpoints with its OpenAPI schema and docs."""
 
-from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from saas.routes import endpoint, page
 
 from . import apis, views
 from .dashboard import SECTIONS, dashboard_page
@@ -11,27 +12,27 @@ from .dashboard import SECTIONS, dashboard_page
 app_name = "tenants"
 
 tenant_urlpatterns = [
-    path("", views.root, name="root"),
-    path("login/", views.sign_in, name="login"),
-    path("auth/handoff", views.handoff, name="handoff"),
-    path("logout", views.sign_out, name="logout"),
-    path("dashboard/", views.dashboard, name="dashboard"),
-    path("dashboard/team/", views.team, name="team"),
-    path("dashboard/api/", views.api_keys, name="api-keys"),
+    page("", views.root, name="root"),
+    page("login/", views.sign_in, name="login"),
+    endpoint("auth/handoff", views.handoff, name="handoff"),
+    endpoint("logout", views.sign_out, name="logout"),
+    page("dashboard/", views.dashboard, name="dashboard"),
+    page("dashboard/team/", views.team, name="team"),
+    page("dashboard/api/", views.api_keys, name="api-keys"),
     # Sections whose feature is not built yet: a page that says so (one route each, so an
     # unknown section is simply not found).
     *[
-        path(s.path.lstrip("/"), dashboard_page(s.key)(views.section_pending), name=f"section-{s.key}")
+        page(s.path.lstrip("/"), dashboard_page(s.key)(views.section_pending), name=f"section-{s.key}")
         for s in SECTIONS
         if not s.ready
     ],
     # REST API v1 (session or API key)
-    path("api/v1/tenant", apis.TenantDetailApi.as_view(), name="api-tenant"),
-    path("api/v1/members", apis.MemberListApi.as_view(), name="api-members"),
-    path("api/v1/members/<int:member_id>", apis.MemberDetailApi.as_view(), name="api-member"),
-    path("api/v1/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys-list"),
-    path("api/v1/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key"),
-    path("api/schema", SpectacularAPIView.as_view(urlconf="saas.urls_tenant"), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="tenants:api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="tenants:api-schema"), name="api-redoc"),
+    endpoint("api/v1/tenant", apis.TenantDetailApi.as_view(), name="api-tenant"),
+    endpoint("api/v1/members", apis.MemberListApi.as_view(), name="api-members"),
+    endpoint("api/v1/members/<int:member_id>", apis.MemberDetailApi.as_view(), name="api-member"),
+    endpoint("api/v1/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys-list"),
+    endpoint("api/v1/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key"),
+    endpoint("api/schema", SpectacularAPIView.as_view(urlconf="saas.urls_tenant"), name="api-schema"),
+    page("api/docs/", SpectacularSwaggerView.as_view(url_name="tenants:api-schema"), name="api-docs"),
+    page("api/redoc/", SpectacularRedocView.as_view(url_name="tenants:api-schema"), name="api-redoc"),
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.http import Http404, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
@@ -80,6 +81,5 @@ def embed_snippet(*, base_url: str, widget_key: str) -> str:
 
 def widget_test_page(request, widget_key: str):
     """A blank page embedding the published widget ("test on a blank page" in the builder)."""
-    from django.shortcuts import render
 
     return render(request, "widget_builder/test_page.html", {"widget_key": widget_key})

@@ -2,7 +2,7 @@
 stores the answer however the call ends; the consumer turns them into events (server-sent
 events for the widget, a collected result for sync callers). Everything that touches the
 database runs through :func:`_db`, which enters the tenant's schema itself: the tenant
-does not follow a coroutine into a worker thread (DESIGN_NOTES §3)."""
+does not follow a coroutine into a worker thread (docs/architecture.md, "Outside the request thread")."""
 
 from __future__ import annotations
 

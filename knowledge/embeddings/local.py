@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 
 from .base import EmbeddingError, unit_rows
 
@@ -126,6 +127,8 @@ def _loaded() -> _Model:
 
 def _load() -> _Model:
     try:
+        # The model's runtime loads with the model, on first use: a web process that never
+        # embeds locally never pays for it.
         import onnxruntime
         from tokenizers import Tokenizer
     except ImportError as exc:
@@ -195,8 +198,6 @@ def _tokenizer_file() -> Path:
 
 
 def _threads() -> int:
-    from django.conf import settings
-
     value = getattr(settings, "KNOWLEDGE_EMBEDDING_THREADS", 0) if settings.configured else 0
     return max(0, int(value or 0)) or len(os.sched_getaffinity(0)) or 1
 
@@ -207,6 +208,7 @@ def _threads() -> int:
 def _prepared(data: bytes) -> bytes:
     """The checked model as it runs here: without the NaN guard, weights folded to float32,
     then every MatMul dynamically quantised to int8 (weights per output channel)."""
+    # onnx (and its quantiser) load only when the model is prepared, once per process.
     import onnx
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -246,6 +248,7 @@ def _remove_nan_guard(graph) -> int:
     the guard only costs two passes over every (12 heads x length x length) attention
     matrix. Where(IsNaN(p), 0, p) becomes Identity(p), which onnxruntime then removes:
     the outputs are bit-identical."""
+    # Loaded with the model on first use, like onnx above.
     from onnx import helper
 
     nodes = list(graph.node)

@@ -1,7 +1,7 @@
 """One page, fetched safely: every hop checked before it connects, redirects followed by
 hand, size and time capped.
 
-Where a request may go (DESIGN_NOTES §8, RELIABILITY §4). Every hop of a fetch, redirects
+Where a request may go (docs/architecture.md, "Outbound calls"). Every hop of a fetch, redirects
 included, goes through ``saas.outbound`` the same way:
 
 - http:// or https:// only (``saas.outbound.url_host_check`` judges the shape);

@@ -5,4 +5,4 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://typecheck@127.0.0.1:1/typecheck")
 
-from .test import *  # noqa: E402, F403
+from .test import *  # noqa: F403

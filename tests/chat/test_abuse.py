@@ -8,10 +8,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from django_tenants.utils import tenant_context
 
+from billing.plans import plan_get
 from chat.forms import BotSettingsForm
 from chat.llm.base import LLMRequest, ProviderError, Usage
 from chat.llm.resilience import CircuitBreaker, breaker_for, breakers_reset, stream_resilient
 from chat.models import Message
+from chat.services import bot_settings_update
 from saas.crypto import secret_encrypt
 from saas.outbound import address_is_public
 from tests.fakes.llm_server import Behaviour
@@ -151,7 +153,7 @@ def test_a_stored_key_is_never_sent_to_a_new_endpoint(tenant_a, fake_llm):
             instance=bot,
         )
         assert form.is_valid(), form.errors
-        saved = form.save()
+        saved = bot_settings_update(widget=visitor.widget, plan=plan_get("free"), **form.cleaned_data)
     assert saved.api_key_encrypted == "" and saved.api_key_hint == ""
 
 
