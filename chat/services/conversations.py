@@ -12,7 +12,8 @@ from saas.errors import Conflict
 from widget_builder.models import Widget
 
 from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
-from ..tasks import transcript_send
+# The module, not the task: tasks call the services, so the task is looked up when queued.
+from .. import tasks
 from .contacts import contact_prechat_required, contact_transcript_address
 from .messages import message_append
 
@@ -104,5 +105,5 @@ def conversation_transcript_request(*, conversation: Conversation, contact: Cont
     address = contact_transcript_address(contact)
     if not address:
         raise EmailUnknown("Give your email address in the form first.")
-    enqueue_on_commit(transcript_send, conversation.pk)
+    enqueue_on_commit(tasks.transcript_send, conversation.pk)
     return address
