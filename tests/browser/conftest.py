@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from ..conftest import require_service, session_binding_for_host
+from tests.conftest import require_service, session_binding_for_host
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -6,9 +6,8 @@ from django_tenants.utils import tenant_context
 
 from tenants.models import User
 from tenants.services import tenant_provision
+from tests.browser.conftest import signed_in
 from widget_builder.models import Widget
-
-from .conftest import signed_in
 
 
 def test_preview_follows_unsaved_settings(page, site, live_port):

@@ -8,9 +8,8 @@ from django_tenants.utils import tenant_context
 
 from tenants.models import User
 from tenants.services import tenant_provision
+from tests.browser.conftest import signed_in
 from widget_builder.models import Widget
-
-from .conftest import signed_in
 
 # Chromium reports every refused script, style, connection or frame as a console message,
 # and fires "securitypolicyviolation" on the document; the init script collects the latter.

@@ -8,9 +8,8 @@ from django_tenants.utils import tenant_context
 from chat.models import Contact, Conversation, Message
 from tenants.models import User
 from tenants.services import tenant_provision
+from tests.browser.conftest import signed_in
 from widget_builder.models import Widget
-
-from .conftest import signed_in
 
 PAYLOAD = (
     "<script>window.__xss = 1</script>\n\n"

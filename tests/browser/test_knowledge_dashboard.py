@@ -12,8 +12,7 @@ from django_tenants.utils import tenant_context
 from knowledge.models import KnowledgeBase, Source
 from tenants.models import User
 from tenants.services import tenant_provision
-
-from .conftest import signed_in
+from tests.browser.conftest import signed_in
 
 DROP = """
 async (text) => {

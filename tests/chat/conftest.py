@@ -16,8 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.llm.resilience import breakers_reset
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 ORIGIN = "https://customer.example"
 

@@ -17,9 +17,8 @@ from billing.services import billing_period
 from chat.models import AutomationFiring, AutomationRule, Conversation, Message
 from knowledge.retrieval import Passage
 from saas.crypto import secret_encrypt
+from tests.chat.conftest import asgi_post, make_visitor
 from tests.fakes.llm_server import Behaviour
-
-from .conftest import asgi_post, make_visitor
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,14 @@ import json
 import pytest
 
 from knowledge.extraction import Extracted, ExtractionError, detect_type, extract
-
-from .files_samples import HTML_PAGE, docx_bytes, encrypted_pdf, pdf_bytes, png_bytes, zip_bytes
+from tests.knowledge.files_samples import (
+    HTML_PAGE,
+    docx_bytes,
+    encrypted_pdf,
+    pdf_bytes,
+    png_bytes,
+    zip_bytes,
+)
 
 
 def _all_text(extracted: Extracted) -> str:

@@ -33,8 +33,7 @@ from knowledge.fetching import (
 )
 from knowledge.fetching import page as fetching_page
 from saas.outbound import addresses as outbound_addresses
-
-from .site_server import SiteServer
+from tests.knowledge.site_server import SiteServer
 
 PDF = b"%PDF-1.4\n<a href='/from-pdf'>not a link</a>\n%%EOF\n"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -21,9 +21,8 @@ from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
 from tenants.models import Tenant
+from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
-
-from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

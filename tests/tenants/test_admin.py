@@ -8,8 +8,7 @@ from django.db import DatabaseError, connection, transaction
 
 from tenants import services
 from tenants.models import PlatformAuditEvent, Tenant, User
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/tenants/tenant/"

@@ -18,8 +18,7 @@ from tenants.models import Domain, PlatformAuditEvent, Tenant, User, new_schema_
 from tenants.selectors import _cache_keys, tenant_host_cache_forget, tenant_resolve_host
 from tenants.services import provisioning
 from tenants.services import status as status_services
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,8 @@ import re
 
 import pytest
 
+from tests.conftest import PUBLIC_HOST
 from widget_builder.runtime_views import embed_snippet, runtime_assets
-
-from ..conftest import PUBLIC_HOST
 
 LOADER_GZIP_BUDGET = 6 * 1024
 CHAT_UI_GZIP_BUDGET = 35 * 1024

@@ -14,9 +14,8 @@ from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed
 from tenants.models import Membership, SpareSchema, Tenant, User
+from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
-
-from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 SIGNUP = "/accounts/signup/"

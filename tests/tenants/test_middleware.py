@@ -12,8 +12,7 @@ from django.test import Client
 
 from tenants import services
 from tenants.models import Tenant, User
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,9 @@ from django_tenants.utils import tenant_context
 
 from chat.models import Contact
 from chat.visitor_tokens import SALT
+from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_prechat_set, widget_publish
-
-from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 ORIGIN = "https://customer.example"

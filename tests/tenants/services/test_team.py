@@ -12,8 +12,7 @@ from django.test import Client
 
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.services import team as team_services
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,8 @@ from billing import stripe_events, subscriptions
 from billing.models import BillingAccount, BillingAuditEvent, StripeEvent
 from billing.selectors import billing_restricted
 from tenants.models import Tenant
-
-from ..conftest import PUBLIC_HOST
-from .conftest import SECRET
+from tests.billing.conftest import SECRET
+from tests.conftest import PUBLIC_HOST
 
 WEBHOOK = "/billing/stripe/webhook"
 

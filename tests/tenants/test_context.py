@@ -17,10 +17,9 @@ from django_tenants.utils import tenant_context
 
 from saas.celery import app as celery_app
 from tenants.context import run_in_schema
+from tests.celery_probe import schema_probe
+from tests.conftest import require_service
 from widget_builder.models import Widget
-
-from ..celery_probe import schema_probe
-from ..conftest import require_service
 
 pytestmark = pytest.mark.django_db
 BASE_DIR = Path(__file__).resolve().parents[2]

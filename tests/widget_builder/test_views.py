@@ -10,9 +10,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from tenants.models import Membership, User
+from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
-
-from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

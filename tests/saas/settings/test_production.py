@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[3]
 
 
 def _run(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

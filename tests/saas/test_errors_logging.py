@@ -17,9 +17,8 @@ from django.urls import path
 from django_tenants.utils import tenant_context
 
 from saas import urls_public
+from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
-
-from ..conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from tenants import services
 from tenants.models import LoginHandoff
-
-from ..conftest import PUBLIC_HOST
+from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

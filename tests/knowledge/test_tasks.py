@@ -18,9 +18,8 @@ from django_tenants.utils import tenant_context
 
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.tasks import source_ingest_task
-
-from ..conftest import require_service
-from .site_server import SiteServer
+from tests.conftest import require_service
+from tests.knowledge.site_server import SiteServer
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PAGES = 6
