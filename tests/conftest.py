@@ -17,8 +17,11 @@ from django.db import connection
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from tenants import services
-from tenants.models import Membership, Tenant, User
+from tenants.models import Tenant, User
+from tests.chat.factories import ConversationFactory
+from tests.tenants.factories import MembershipFactory, StaffUserFactory, TenantFactory, UserFactory
+from tests.widget_builder.factories import WidgetFactory
+from widget_builder.models import Widget
 
 
 @dataclass
@@ -52,18 +55,15 @@ def require_service(available: bool, what: str) -> None:
 
 
 def _seed(slug: str, marker: str, widgets: int, conversations: int) -> SeededTenant:
-    from chat.models import Conversation
-    from widget_builder.models import Widget
-
-    owner = User.objects.create_user(email=f"owner-{slug}@example.com", password="owner-password-1")
-    tenant = services.tenant_provision(slug=slug, name=f"{marker} Company", owner=owner)
+    owner = UserFactory(email=f"owner-{slug}@example.com", password="owner-password-1")
+    tenant = TenantFactory(slug=slug, name=f"{marker} Company", owner=owner)
     with tenant_context(tenant):
         # The workspace's default widget becomes the first marker widget.
         Widget.objects.update(name=f"{marker}-widget-0")
         made = list(Widget.objects.all())
-        made += [Widget.objects.create(name=f"{marker}-widget-{i}") for i in range(1, widgets)]
+        made += [WidgetFactory(name=f"{marker}-widget-{i}") for i in range(1, widgets)]
         for i in range(conversations):
-            Conversation.objects.create(widget=made[i % len(made)])
+            ConversationFactory(widget=made[i % len(made)])
     return SeededTenant(tenant, owner, marker, widgets, conversations)
 
 
@@ -218,11 +218,10 @@ def as_role(tenant_a, tenant_b):
         if role == "other":
             client.force_login(tenant_b.owner)
             return client
-        user = User.objects.create_user(
-            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
-        )
-        if role != "stranger":
-            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
+        if role == "stranger":
+            user = UserFactory()
+        else:
+            user = MembershipFactory(tenant=tenant_a.tenant, role=role).user
         client.force_login(user)
         return client
 
@@ -236,7 +235,7 @@ def owner(as_role):
 
 @pytest.fixture
 def staff_user(db) -> User:
-    return User.objects.create_superuser(email="staff@example.com", password="staff-password-1")
+    return StaffUserFactory(email="staff@example.com", password="staff-password-1")
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ WEBHOOK = "/billing/stripe/webhook"
 def fake_widget_answer(tenant_a):
     """Ask tenant A's widget a question as a visitor; the answer's text. The bot's text for
     when AI answers are unavailable is "OFFLINE TEXT"."""
-    from tests.chat.conftest import make_visitor
+    from tests.chat.visitors import make_visitor
 
     visitor = make_visitor(tenant_a)
     visitor.bot(unavailable_text="OFFLINE TEXT", provider="offline")

@@ -17,7 +17,7 @@ from billing.services import billing_period
 from chat.models import AutomationFiring, AutomationRule, Conversation, Message
 from knowledge.retrieval import Passage
 from saas.crypto import secret_encrypt
-from tests.chat.conftest import asgi_post, make_visitor
+from tests.chat.visitors import asgi_post, make_visitor
 from tests.fakes.llm_server import Behaviour
 
 pytestmark = pytest.mark.django_db

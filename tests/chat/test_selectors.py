@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from chat.models import BotSettings, Contact, Conversation, Message
 from chat.selectors import bot_settings_for, bot_snapshot, conversation_list_filtered
-from tests.chat.conftest import make_visitor
+from tests.chat.visitors import make_visitor
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from chat.models import Message
 from chat.services import bot_settings_update
 from saas.crypto import secret_encrypt
 from saas.outbound import address_is_public
-from tests.chat.conftest import make_visitor
+from tests.chat.visitors import make_visitor
 from tests.fakes.llm_server import Behaviour
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django_tenants.utils import tenant_context
 
 from chat.models import Attachment, Conversation, Message
-from tests.chat.conftest import make_visitor
+from tests.chat.visitors import make_visitor
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory
 from chat.models import Contact
 from chat.visitor_tokens import VisitorTokenExpired, VisitorTokenInvalid, visitor_token_issue
 from chat.widget_api.auth import Visitor, VisitorTokenAuthentication
-from tests.chat.conftest import ORIGIN, make_visitor
+from tests.chat.visitors import ORIGIN, make_visitor
 from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set

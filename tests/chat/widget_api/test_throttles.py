@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
-from tests.chat.conftest import ORIGIN, make_visitor
+from tests.chat.visitors import ORIGIN, make_visitor
 from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
