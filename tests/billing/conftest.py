@@ -1,14 +1,16 @@
 """Billing fixtures: the fake Stripe server (tests/fakes/stripe_server.py) and settings
-pointing the real stripe SDK at it."""
+pointing the real stripe SDK at it, and a visitor asking tenant A's widget."""
 
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from billing import subscriptions
+from tests.billing.scenarios import SECRET
+from tests.chat.visitors import make_visitor
 from tests.fakes.stripe_server import FakeStripeServer
 
-SECRET = "whsec_test_secret"
 PRICES = {"starter": 2900, "pro": 9900, "business": 39900}
 
 
@@ -47,3 +49,19 @@ def stripe_on(stripe_server, settings, monkeypatch):
     monkeypatch.setattr(subscriptions, "enqueue_on_commit", enqueue)
     stripe_server.queued = queued
     return stripe_server
+
+
+@pytest.fixture
+def fake_widget_answer(tenant_a):
+    """Ask tenant A's widget a question as a visitor; the answer's text. The bot's text for
+    when AI answers are unavailable is "OFFLINE TEXT"."""
+    visitor = make_visitor(tenant_a)
+    visitor.bot(unavailable_text="OFFLINE TEXT", provider="offline")
+    sent = iter(range(1000))
+
+    def ask() -> str:
+        response = visitor.send(Client(), f"What are your opening hours? ({next(sent)})")
+        assert response.status_code in (200, 201), response.content
+        return response.json()["answer"]["message"]["text"]
+
+    return ask

@@ -1,35 +1,30 @@
-"""Metered overage through Stripe Billing Meter events (idempotent, retried), usage emails
-at 80% and 100%, trials, and platform staff: plans, MRR, grants (audited)."""
+"""billing.services: usage counted exactly (also under concurrency) in the billing period
+(Stripe's, else the calendar month), AI answer credits at the quota's boundary and past it
+as overage, metered overage sent to Stripe once per unit, and the owners told at 80% and
+100%."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from billing.models import (
-    BillingAccount,
-    BillingAuditEvent,
-    MeterReport,
-    QuotaGrant,
-    QuotaNotice,
-    UsageCounter,
-)
-from billing.quotas import quota_limit
-from billing.services import answer_credit_take, billing_period, overage_report, trials_expire
-from billing.subscriptions import billing_account, billing_start
+from billing.models import MeterReport, QuotaNotice, UsageCounter
+from billing.quotas import tenant_plan
+from billing.selectors import usage_value
+from billing.services import answer_credit_take, billing_period, overage_report, tenant_period, usage_consume
+from billing.subscriptions import billing_account
 from saas.errors import QuotaExceeded
-from tenants.models import PlatformAuditEvent, Tenant
-from widget_builder.models import Widget
+from tests.billing.factories import UsageCounterFactory
+from tests.billing.scenarios import on_plan
 from widget_builder.services import widget_create
 
-
-def on_plan(tenant, code: str) -> None:
-    Tenant.objects.filter(pk=tenant.pk).update(plan=code)
+pytestmark = pytest.mark.django_db
 
 
 def overage(tenant, value: int) -> UsageCounter:
@@ -44,9 +39,7 @@ def overage(tenant, value: int) -> UsageCounter:
 
 def test_business_answers_past_the_quota_are_counted_as_overage(tenant_a):
     on_plan(tenant_a.tenant, "business")
-    UsageCounter.objects.create(
-        tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", value=50_000
-    )
+    UsageCounterFactory(tenant=tenant_a.tenant, metric="ai_answers", value=50_000)
     assert answer_credit_take(tenant_a.tenant, own_key=False) == "ai_answers_overage"
     on_plan(tenant_a.tenant, "pro")  # no overage: refused
     UsageCounter.objects.filter(metric="ai_answers").update(value=10_000)
@@ -102,9 +95,7 @@ def test_owners_are_told_at_80_and_100_percent_once_per_period(tenant_a, django_
 
 def test_ai_answer_emails_at_80_and_100_percent(tenant_a, django_capture_on_commit_callbacks):
     limit = 100  # Free
-    UsageCounter.objects.create(
-        tenant=tenant_a.tenant, period=billing_period(), metric="ai_answers", value=78
-    )
+    UsageCounterFactory(tenant=tenant_a.tenant, metric="ai_answers", value=78)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(limit - 78 + 2):
             answer_credit_take(tenant_a.tenant, own_key=False)
@@ -114,78 +105,9 @@ def test_ai_answer_emails_at_80_and_100_percent(tenant_a, django_capture_on_comm
     ]
 
 
-def test_new_workspaces_start_on_free_or_a_configured_trial(tenant_a, settings):
-    settings.BILLING_TRIAL_PLAN = ""
-    BillingAccount.objects.filter(tenant=tenant_a.tenant).delete()
-    billing_start(tenant_a.tenant)
-    assert Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "free"
-
-    settings.BILLING_TRIAL_PLAN, settings.BILLING_TRIAL_DAYS = "pro", 14
-    BillingAccount.objects.filter(tenant=tenant_a.tenant).delete()
-    billing_start(tenant_a.tenant)
-    account = BillingAccount.objects.get(tenant=tenant_a.tenant)
-    assert Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "pro" and account.status == "trialing"
-    assert timedelta(days=13) < account.trial_ends_at - timezone.now() <= timedelta(days=14)
-
-    assert trials_expire() == 0
-    BillingAccount.objects.filter(pk=account.pk).update(trial_ends_at=timezone.now() - timedelta(seconds=1))
-    assert trials_expire() == 1
-    assert Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "free"
-
-
-def test_staff_see_plans_status_and_mrr(staff_client, tenant_a, tenant_b):
-    for seeded, plan, interval in ((tenant_a, "pro", "monthly"), (tenant_b, "business", "yearly")):
-        on_plan(seeded.tenant, plan)
-        account = billing_account(seeded.tenant)
-        account.source, account.status, account.interval = "stripe", "active", interval
-        account.save()
-    page = staff_client.get("/admin/billing/billingaccount/").content.decode()
-    assert "MRR $431.50" in page  # 99 + 3,990 / 12
-    assert "Pro" in page and "Business" in page and "332.50" in page
-
-
-def test_staff_grant_a_plan_and_extra_quota_audited(staff_client, staff_user, tenant_a):
-    account = billing_account(tenant_a.tenant)
-    response = staff_client.post(
-        f"/admin/billing/billingaccount/{account.pk}/change/", {"plan": "business", "reason": "Partner deal"}
-    )
-    assert response.status_code == 302
-    assert Tenant.objects.get(pk=tenant_a.tenant.pk).plan == "business"
-    audit = BillingAuditEvent.objects.get(tenant=tenant_a.tenant, action="staff_plan_grant")
-    assert audit.actor_email == staff_user.email and audit.detail == {
-        "before": "free",
-        "after": "business",
-        "reason": "Partner deal",
-    }
-    assert PlatformAuditEvent.objects.filter(target_id=str(account.pk), action__contains="change").exists()
-
-    on_plan(tenant_a.tenant, "free")
-    response = staff_client.post(
-        "/admin/billing/quotagrant/add/",
-        {"tenant": tenant_a.tenant.pk, "quota": "widgets", "extra": 2, "reason": "Launch week"},
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
-    grant = QuotaGrant.objects.get(tenant=tenant_a.tenant)
-    assert grant.granted_by == staff_user.email
-    assert BillingAuditEvent.objects.filter(tenant=tenant_a.tenant, action="quota_grant").exists()
-    assert quota_limit(tenant_a.tenant, "widgets") == 3
-    with tenant_context(tenant_a.tenant):
-        widget_create(tenant=tenant_a.tenant, name="Granted 1")
-        widget_create(tenant=tenant_a.tenant, name="Granted 2")
-        with pytest.raises(QuotaExceeded) as refused, transaction.atomic():
-            widget_create(tenant=tenant_a.tenant, name="Over")
-        assert Widget.objects.count() == 3
-    assert "This workspace's limit is 3 widgets (the Free plan plus extra granted)." in str(refused.value)
-    QuotaGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert quota_limit(tenant_a.tenant, "widgets") == 1  # an expired grant counts no more
-
-
 def test_usage_follows_the_stripe_billing_period(tenant_a):
     """With a paid subscription, quotas reset (and overage is billed) with Stripe's period,
     not the calendar month."""
-    from billing.selectors import usage_value
-    from billing.services import tenant_period, usage_consume
-
     now = timezone.now()
     start = now - timedelta(days=3)
     account = billing_account(tenant_a.tenant)
@@ -207,3 +129,52 @@ def test_usage_follows_the_stripe_billing_period(tenant_a):
     account.status = "canceled"
     account.save()
     assert tenant_period(tenant_a.tenant.pk) == billing_period()
+
+
+def test_usage_counting_is_exact_under_concurrency(tenant_a, django_db_blocker):
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            for _ in range(10):
+                value = usage_consume(tenant_id=tenant_a.tenant.pk, metric="concurrency_probe", limit=35)
+                ok = value is not None
+                with lock:
+                    results.append(ok)
+        finally:
+            connections.close_all()
+
+    with django_db_blocker.unblock():
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert results.count(True) == 35 and len(results) == 60
+            counters = dict(
+                UsageCounter.objects.filter(metric__startswith="concurrency_probe").values_list(
+                    "metric", "value"
+                )
+            )
+            assert counters == {"concurrency_probe": 35, "concurrency_probe:day": 35}  # the day's count too
+        finally:
+            cleanup = threading.Thread(
+                target=lambda: (
+                    UsageCounter.objects.filter(metric__startswith="concurrency_probe").delete(),
+                    connections.close_all(),
+                )
+            )
+            cleanup.start()
+            cleanup.join()
+
+
+def test_ai_answers_exactly_at_the_limit_then_one_over(tenant_a):
+    limit = tenant_plan(tenant_a.tenant).ai_answers  # Free: 100 a month
+    UsageCounterFactory(tenant=tenant_a.tenant, metric="ai_answers", value=limit - 1)
+    assert answer_credit_take(tenant_a.tenant, own_key=False) == "ai_answers"  # the 100th of 100
+    assert answer_credit_take(tenant_a.tenant, own_key=False) is None  # the 101st
+    assert UsageCounter.objects.get(metric="ai_answers", tenant=tenant_a.tenant).value == limit
+    # Answers with the workspace's own key are counted apart and never refused.
+    assert answer_credit_take(tenant_a.tenant, own_key=True) == "ai_answers_own_key"

@@ -25,6 +25,7 @@ from saas.outbound import (
     PinnedSyncBackend,
     SettingsPolicy,
     UnsafeAddress,
+    address_is_public,
     host_addresses_checked,
     refusal_in,
     url_host_check,
@@ -233,3 +234,23 @@ def test_async_policy_read_at_each_connection(local, dns, connects, settings):
     with pytest.raises(UnsafeAddress):
         run(lambda: _post(GuardedAsyncTransport(TENANT_ENDPOINTS), url))
     assert local.connections_opened == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "2002:a9fe:a9fe::1",
+        "fd00::1",
+        "::1",
+    ],
+)
+def test_private_addresses_are_refused_however_they_are_written(address):
+    assert address_is_public(address) is False
+
+
+def test_public_addresses_pass():
+    assert address_is_public("93.184.216.34") and address_is_public("2606:2800:220:1::1")

@@ -1,4 +1,6 @@
-"""widget_settings_update: the builder's draft stored in one transaction, from a fresh row."""
+"""widget_builder.services: the builder's draft stored in one transaction, from a fresh row
+(widget_settings_update), the snippet copy recorded once, and the prechat form's
+definition checked field by field."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from django_tenants.utils import tenant_context
 from saas.errors import ValidationFailed
 from widget_builder.drafts import WidgetDraft
 from widget_builder.models import Widget
-from widget_builder.services import widget_settings_update, widget_snippet_copied_record
+from widget_builder.services import widget_prechat_set, widget_settings_update, widget_snippet_copied_record
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +131,19 @@ def test_the_draft_names_every_field_the_builder_edits():
 
     drafted = {f.name for f in dataclasses.fields(WidgetDraft)}
     assert set(WidgetSettingsForm.Meta.fields) <= drafted
+
+
+def test_bad_form_definitions_are_refused_per_field(tenant_a):
+    with tenant_context(tenant_a.tenant), pytest.raises(ValidationFailed) as info:
+        widget = Widget.objects.order_by("id").first()
+        widget_prechat_set(
+            widget=widget,
+            enabled=True,
+            fields=[
+                {"kind": "email", "label": "Email"},
+                {"kind": "teleport", "label": "?"},
+                {"key": "plan", "kind": "select", "label": "Plan", "options": []},
+                {"kind": "email", "label": "Email again"},
+            ],
+        )
+    assert set(info.value.errors) == {"prechat_fields.1", "prechat_fields.2", "prechat_fields.3"}

@@ -10,12 +10,14 @@ from django.core.cache import cache
 from django_tenants.utils import tenant_context
 
 from billing.plans import plan_get
+from chat.forms import BotSettingsForm
 from chat.models import BotSettings
 from chat.selectors import _snapshot_key, bot_snapshot
 from chat.services import bot_settings_update
 from knowledge.models import KnowledgeBase
-from saas.crypto import secret_decrypt
+from saas.crypto import secret_decrypt, secret_encrypt
 from saas.errors import ValidationFailed
+from tests.chat.visitors import make_visitor
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -230,3 +232,33 @@ def test_answers_see_the_change_once_it_commits(widget, django_capture_on_commit
         cache.set(_snapshot_key(widget.pk), old, 60)
     assert len(callbacks) == 1
     assert bot_snapshot(widget).bot.no_answer_text == "No idea yet."
+
+
+@pytest.mark.usefixtures("own_keys_allowed")
+def test_a_stored_key_is_never_sent_to_a_new_endpoint(tenant_a, fake_llm):
+    visitor = make_visitor(tenant_a)
+    bot = visitor.bot(
+        provider="openai",
+        key_source="own",
+        api_key_encrypted=secret_encrypt("sk-owner-key-9999"),
+        api_key_hint="…9999",
+    )
+    with tenant_context(tenant_a.tenant):
+        form = BotSettingsForm(
+            {
+                **{
+                    f: getattr(bot, f)
+                    for f in ("model", "temperature", "max_answer_tokens", "persona", "language")
+                },
+                **{f: getattr(bot, f) for f in ("no_answer_text", "unavailable_text")},
+                "provider": "openai_compatible",
+                "base_url": fake_llm.url + "/v1",  # an admin's own server
+                "key_source": "own",
+                "knowledge_only": "True",
+                "attachment_max_mb": 5,
+            },
+            instance=bot,
+        )
+        assert form.is_valid(), form.errors
+        saved = bot_settings_update(widget=visitor.widget, plan=plan_get("free"), **form.cleaned_data)
+    assert saved.api_key_encrypted == "" and saved.api_key_hint == ""

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from tests.chat.visitors import ORIGIN, make_visitor
+from tests.chat.widget_api.api_calls import conversations_get, published_widget, session_start, widget_post
 from tests.conftest import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +180,40 @@ def test_attachments_per_visitor_per_hour(client, visitor, settings):
     assert visitor.send(client, "still talking").status_code == 201
     with tenant_context(visitor.tenant):
         assert visitor.conversation.attachment_files.count() == 2
+
+
+def test_sessions_per_ip_are_limited(client, tenant_a, settings):
+    settings.WIDGET_RATE_LIMITS = {**settings.WIDGET_RATE_LIMITS, "sessions_per_ip_per_hour": 3}
+    widget = published_widget(tenant_a, prechat=False)
+    statuses = [widget_post(client, widget, "session").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+
+
+def test_calls_per_visitor_are_limited(client, tenant_a, settings):
+    settings.WIDGET_RATE_LIMITS = {**settings.WIDGET_RATE_LIMITS, "visitor_per_minute": 3}
+    widget = published_widget(tenant_a, prechat=False)
+    token = session_start(client, widget)["token"]
+    statuses = [conversations_get(client, widget, token).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    other = session_start(client, widget)["token"]  # another visitor is not affected
+    assert conversations_get(client, widget, other).status_code == 200
+
+
+def test_message_rates_per_visitor_and_per_widget(client, tenant_a, fake_llm, settings):
+    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, "visitor_messages_per_minute": 2}
+    visitor = make_visitor(tenant_a)
+    statuses = [visitor.send(client, f"question {i}").status_code for i in range(3)]
+    assert statuses == [201, 201, 429]
+    limited = visitor.send(client, "again")
+    assert limited.json()["code"] == "rate_limited" and int(limited["Retry-After"]) > 0
+    assert make_visitor(tenant_a).send(client, "another visitor").status_code == 201
+
+    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, "widget_messages_per_minute": 3}
+    assert make_visitor(tenant_a).send(client, "one more for the widget").status_code == 429
+    assert len(fake_llm.requests) == 3  # refused messages never reach the provider
+
+
+def test_messages_per_ip_are_limited(client, tenant_a, settings):
+    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, "ip_messages_per_minute": 2}
+    statuses = [make_visitor(tenant_a).send(client, "Hi").status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]

@@ -1,0 +1,116 @@
+"""chat.widget_api.conversations: a visitor's conversations and messages (numbered, listed
+after a sequence number, stored once per client message id, too long refused before any
+LLM call), which answer a reconnecting visitor still waits for, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from chat.models import Message
+from tests.chat.widget_api.api_calls import (
+    ORIGIN,
+    conversation_started,
+    conversations_get,
+    message_send,
+    messages_url,
+    session_start,
+)
+from tests.conftest import PUBLIC_HOST
+
+pytestmark = pytest.mark.django_db
+
+
+def test_conversations_are_the_visitors_own(client, known_user):
+    widget, _, _ = known_user
+    stranger = session_start(client, widget)
+    assert conversations_get(client, widget, stranger["token"]).json()["conversations"] == []
+    assert conversations_get(client, widget, "forged").status_code == 401
+
+
+def test_messages_are_numbered_and_listed_after_a_sequence(client, tenant_a):
+    widget, token, conversation_id = conversation_started(client, tenant_a)
+    sent = [message_send(client, widget, token, conversation_id, text=f"hello {i}").json() for i in range(3)]
+    # Each visitor message is followed by the bot's answer.
+    assert [m["seq"] for m in sent] == [1, 3, 5] and [m["answer"]["message"]["seq"] for m in sent] == [
+        2,
+        4,
+        6,
+    ]
+    listed = client.get(
+        messages_url(widget, conversation_id) + "?after=2",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    ).json()
+    assert [m["seq"] for m in listed["messages"]] == [3, 4, 5, 6] and listed["last_seq"] == 6
+    assert listed["messages"][0]["role"] == "visitor" and listed["messages"][0]["text"] == "hello 1"
+    assert listed["messages"][1]["role"] == "bot" and listed["awaiting_answer_after"] is None
+
+
+def test_the_same_client_message_id_stores_one_message(client, tenant_a):
+    widget, token, conversation_id = conversation_started(client, tenant_a)
+    first = message_send(
+        client, widget, token, conversation_id, text="Where is my order?", client_message_id="c-1"
+    )
+    again = message_send(
+        client, widget, token, conversation_id, text="Where is my order?", client_message_id="c-1"
+    )
+    assert first.status_code == 201 and again.status_code == 200 and first.json() == again.json()
+    changed = message_send(
+        client, widget, token, conversation_id, text="Something else", client_message_id="c-1"
+    )
+    assert changed.status_code == 422 and changed.json()["code"] == "client_message_id_reused"
+    with tenant_context(tenant_a.tenant):
+        # One visitor message and its one answer, however often it was sent.
+        roles = list(Message.objects.filter(conversation_id=conversation_id).values_list("role", flat=True))
+        assert sorted(roles) == ["bot", "visitor"]
+
+
+def test_bad_messages_and_foreign_conversations(client, tenant_a):
+    widget, token, conversation_id = conversation_started(client, tenant_a)
+    assert (
+        message_send(client, widget, token, conversation_id, text="   ").json()["errors"]["text"][0]["code"]
+        == "required"
+    )
+    assert (
+        message_send(client, widget, token, conversation_id, text="x" * 5000).json()["errors"]["text"][0][
+            "code"
+        ]
+        == "too_long"
+    )
+    stranger = session_start(client, widget)["token"]
+    assert message_send(client, widget, stranger, conversation_id, text="hi").status_code == 404
+    assert (
+        client.get(
+            messages_url(widget, conversation_id),
+            HTTP_HOST=PUBLIC_HOST,
+            HTTP_ORIGIN=ORIGIN,
+            HTTP_AUTHORIZATION=f"Bearer {stranger}",
+        ).status_code
+        == 404
+    )
+
+
+def test_long_messages_are_refused_before_any_llm_call(client, visitor, fake_llm):
+    too_long = visitor.send(client, "x" * 4001)
+    assert too_long.status_code == 422 and too_long.json()["errors"]["text"][0]["code"] == "too_long"
+    huge = visitor.send(client, "x" * 70_000)
+    assert huge.status_code == 413 and huge.json()["code"] == "payload_too_large"
+    assert fake_llm.requests == []
+    with tenant_context(visitor.tenant):
+        assert not Message.objects.filter(conversation=visitor.conversation).exists()
+
+
+def test_a_reconnecting_visitor_learns_which_answer_is_still_being_written(client, visitor):
+    from chat.answering import answer_prepare
+    from chat.services import message_append
+
+    with tenant_context(visitor.tenant):
+        message, _ = message_append(conversation=visitor.conversation, role="visitor", text="unanswered")
+    listed = client.get(visitor.messages_path + "?after=0", **visitor.headers()).json()
+    assert listed["awaiting_answer_after"] is None  # nothing is being written: nothing to wait for
+    with tenant_context(visitor.tenant):
+        answer_prepare(tenant=visitor.tenant, conversation=visitor.conversation, visitor_message=message)
+    listed = client.get(visitor.messages_path + "?after=0", **visitor.headers()).json()
+    assert listed["awaiting_answer_after"] == 1 and listed["status"] == "bot"
