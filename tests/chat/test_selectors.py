@@ -10,9 +10,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from chat.models import BotSettings, Contact, Conversation, Message
+from chat.models import BotSettings, Conversation
 from chat.selectors import bot_settings_for, bot_snapshot, conversation_list_filtered
+from tests.chat.factories import BotSettingsFactory, ContactFactory, ConversationFactory, MessageFactory
 from tests.chat.visitors import make_visitor
+from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +44,7 @@ def test_a_bot_never_saved_is_read_as_the_defaults_without_a_write(tenant_a):
         assert not BotSettings.objects.filter(widget=widget).exists()
 
         # The same defaults a stored row starts with.
-        stored = BotSettings.objects.create(widget=Widget.objects.create(name="Second"))
+        stored = BotSettingsFactory(widget=WidgetFactory(name="Second"))
         names = [f.attname for f in BotSettings._meta.concrete_fields if f.attname not in ("id", "widget_id")]
         names.remove("updated_at")
         assert {n: getattr(bot, n) for n in names} == {n: getattr(stored, n) for n in names}
@@ -81,10 +83,10 @@ def test_answers_with_a_bot_never_saved_use_the_defaults_and_store_no_settings(t
 def test_the_conversation_list_selector_filters_and_annotates(tenant_a):
     with tenant_context(tenant_a.tenant):
         widget = Widget.objects.order_by("id").first()
-        ada = Contact.objects.create(widget=widget, name="Ada", email="ada@example.com")
-        rated = Conversation.objects.create(widget=widget, contact=ada, status=Conversation.Status.CLOSED)
-        Message.objects.create(conversation=rated, seq=1, role="visitor", text="hi")
-        Message.objects.create(conversation=rated, seq=2, role="bot", text="hello", feedback_rating=-1)
+        ada = ContactFactory(widget=widget, name="Ada", email="ada@example.com")
+        rated = ConversationFactory(widget=widget, contact=ada, status=Conversation.Status.CLOSED)
+        MessageFactory(conversation=rated, role="visitor", text="hi")
+        MessageFactory(conversation=rated, role="bot", text="hello", feedback_rating=-1)
 
         def listed(**filters) -> set[int]:
             return {c.pk for c in conversation_list_filtered(**filters)}

@@ -9,10 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from chat.attachments import AttachmentRefused
-from chat.models import Attachment, Contact, Conversation, Message
+from chat.models import Attachment, Conversation, Message
 from chat.services.attachments import attachment_add
 from chat.services.conversations import conversation_close
 from chat.services.messages import ConversationClosed
+from tests.chat.factories import ContactFactory, ConversationFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +25,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def conversation(tenant_a):
     with tenant_context(tenant_a.tenant):
         widget = Widget.objects.order_by("id").first()
-        contact = Contact.objects.create(widget=widget)
-        yield Conversation.objects.create(widget=widget, contact=contact)
+        yield ConversationFactory(widget=widget, contact=ContactFactory(widget=widget))
 
 
 def _files(conversation_id: int) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from django_tenants.utils import tenant_context
 
-from chat.models import AutomationFiring, AutomationRule, Conversation, Message
+from chat.models import AutomationFiring, AutomationRule, Message
 from chat.selectors import _snapshot_key, bot_snapshot
 from chat.services import (
     automation_firing_create,
@@ -18,6 +18,7 @@ from chat.services import (
     message_append,
 )
 from saas.errors import ValidationFailed
+from tests.chat.factories import ConversationFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -116,7 +117,7 @@ def test_toggle_flips_or_sets(widget):
 
 def test_delete_drops_the_rule_and_its_firings_and_keeps_what_it_sent(widget):
     rule = rule_of(widget)
-    conversation = Conversation.objects.create(widget=widget)
+    conversation = ConversationFactory(widget=widget)
     sent, _ = message_append(
         conversation=conversation, role=Message.Role.BOT, text="See our policy.", automation_rule=rule
     )

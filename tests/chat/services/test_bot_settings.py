@@ -14,10 +14,10 @@ from chat.forms import BotSettingsForm
 from chat.models import BotSettings
 from chat.selectors import _snapshot_key, bot_snapshot
 from chat.services import bot_settings_update
-from knowledge.models import KnowledgeBase
 from saas.crypto import secret_decrypt, secret_encrypt
 from saas.errors import ValidationFailed
 from tests.chat.visitors import make_visitor
+from tests.knowledge.factories import KnowledgeBaseFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -184,8 +184,8 @@ def test_remove_key_wipes_it_unless_an_own_key_is_still_needed(widget):
 
 
 def test_knowledge_bases_and_attachment_kinds(widget):
-    handbook = KnowledgeBase.objects.create(name="Handbook")
-    faq = KnowledgeBase.objects.create(name="FAQ")
+    handbook = KnowledgeBaseFactory(name="Handbook")
+    faq = KnowledgeBaseFactory(name="FAQ")
     bot_settings_update(
         widget=widget, plan=FREE, knowledge_bases=[handbook, faq], attachment_kinds=["text", "image", "text"]
     )

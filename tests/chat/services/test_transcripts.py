@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from chat.models import Contact, Conversation
+from chat.models import Conversation
 from chat.services import conversation_transcript_send, message_append
 from chat.tasks import transcript_send
+from tests.chat.factories import ContactFactory, ConversationFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -17,12 +18,12 @@ pytestmark = pytest.mark.django_db
 def test_the_transcript_is_sent_to_the_contact_and_recorded(tenant_a, mailoutbox):
     with tenant_context(tenant_a.tenant):
         widget = Widget.objects.order_by("id").first()
-        nobody = Conversation.objects.create(widget=widget, contact=Contact.objects.create(widget=widget))
+        nobody = ConversationFactory(widget=widget, contact=ContactFactory(widget=widget))
         assert conversation_transcript_send(conversation=nobody) is False
         assert mailoutbox == [] and Conversation.objects.get(pk=nobody.pk).transcript_sent_at is None
 
-        ada = Contact.objects.create(widget=widget, name="Ada", email="ada@example.com")
-        conversation = Conversation.objects.create(widget=widget, contact=ada)
+        ada = ContactFactory(widget=widget, name="Ada", email="ada@example.com")
+        conversation = ConversationFactory(widget=widget, contact=ada)
         message_append(conversation=conversation, role="visitor", text="<b>Where is my order?</b>")
         updated_at = Conversation.objects.get(pk=conversation.pk).updated_at
         assert transcript_send(conversation.pk) is True  # the task: re-fetch, then the service

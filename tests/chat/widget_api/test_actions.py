@@ -8,6 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation, Message
+from tests.chat.factories import AutomationRuleFactory
 from tests.chat.visitors import make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -45,12 +46,8 @@ def test_closing_then_rating_the_conversation(client, visitor):
 
 
 def test_handoff_stops_the_bot_and_its_automations(client, visitor, fake_llm):
-    from chat.models import AutomationRule
-
     with tenant_context(visitor.tenant):
-        AutomationRule.objects.create(
-            widget=visitor.widget, kind="keyword", name="Hi", pattern="there", reply="Bot!"
-        )
+        AutomationRuleFactory(widget=visitor.widget, kind="keyword", name="Hi", pattern="there", reply="Bot!")
     response = visitor.post(client, "handoff")
     assert response.status_code == 200 and response.json()["status"] == "waiting"
     assert response.json()["messages"][0]["role"] == "system"

@@ -13,6 +13,7 @@ from rest_framework.test import APIRequestFactory
 from chat.models import Contact
 from chat.visitor_tokens import VisitorTokenExpired, VisitorTokenInvalid, visitor_token_issue
 from chat.widget_api.auth import Visitor, VisitorTokenAuthentication
+from tests.chat.factories import ContactFactory
 from tests.chat.visitors import ORIGIN, make_visitor
 from tests.conftest import PUBLIC_HOST
 from widget_builder.models import Widget
@@ -76,7 +77,7 @@ def test_a_contact_of_another_widget_is_not_this_widgets_visitor(tenant_b):
     visitor = make_visitor(tenant_b)
     with tenant_context(tenant_b.tenant):
         other = Widget.objects.exclude(pk=visitor.widget.pk).order_by("id").first()
-        stranger = Contact.objects.create(widget=other)
+        stranger = ContactFactory(widget=other)
     token, _ = visitor_token_issue(
         tenant_id=tenant_b.tenant.pk, widget_id=visitor.widget.pk, contact_public_id=stranger.public_id
     )
