@@ -26,7 +26,7 @@ class SourceFactory(DjangoModelFactory):
     knowledge_base = factory.SubFactory(KnowledgeBaseFactory)
     kind = Source.Kind.TEXT
     title = factory.Sequence(lambda n: f"Source {n}")
-    text = "Opening hours: 9 to 5."
+    text = factory.LazyAttribute(lambda o: "Opening hours: 9 to 5." if o.kind == Source.Kind.TEXT else "")
 
 
 class DocumentFactory(DjangoModelFactory):

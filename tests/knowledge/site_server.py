@@ -7,6 +7,10 @@
         site.add("/drip", "x" * 100, drip=0.05)     # one byte every 50 ms
         ... site.url("/") ... site.paths() == ["/", ...]
 
+Each request is logged with the time it arrived by ``clock`` (``time.monotonic`` unless a
+test's fake clock is given). ``wait_for(path)`` blocks until the site has been asked for
+``path`` (or raises after ``timeout``).
+
 HTTPS: pass an ``ssl.SSLContext`` (server side) as ``tls``. Responses close the connection
 (HTTP/1.0), so a route with ``content_length=None`` is read until the server closes it.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -42,10 +47,12 @@ class SeenRequest:
 
 
 class SiteServer:
-    def __init__(self, *, tls: ssl.SSLContext | None = None):
+    def __init__(self, *, tls: ssl.SSLContext | None = None, clock: Callable[[], float] = time.monotonic):
         self.routes: dict[str, Route] = {}
         self.requests: list[SeenRequest] = []
+        self._clock = clock
         self._lock = threading.Lock()
+        self._asked = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._tls = tls
         self._httpd: ThreadingHTTPServer | None = None
@@ -61,6 +68,12 @@ class SiteServer:
     def paths(self) -> list[str]:
         with self._lock:
             return [r.path for r in self.requests]
+
+    def wait_for(self, path: str, *, timeout: float) -> None:
+        """Until the site has been asked for ``path``."""
+        with self._asked:
+            if not self._asked.wait_for(lambda: any(r.path == path for r in self.requests), timeout):
+                raise AssertionError(f"the site was not asked for {path} within {timeout} s")
 
     def reset_log(self) -> None:
         with self._lock:
@@ -86,8 +99,9 @@ class SiteServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                with site._lock:
-                    site.requests.append(SeenRequest(self.path, dict(self.headers.items()), time.monotonic()))
+                with site._asked:
+                    site.requests.append(SeenRequest(self.path, dict(self.headers.items()), site._clock()))
+                    site._asked.notify_all()
                 route = site.routes.get(self.path) or site.routes.get(urlsplit(self.path).path)
                 if route is None:
                     route = Route(b"<h1>Not found</h1>", status=404)

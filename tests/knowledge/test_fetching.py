@@ -32,6 +32,7 @@ from knowledge.fetching import (
     sitemap_urls,
 )
 from knowledge.fetching import page as fetching_page
+from knowledge.fetching import robots as fetching_robots
 from saas.outbound import addresses as outbound_addresses
 from tests.knowledge.site_server import SiteServer
 
@@ -545,21 +546,37 @@ def test_robots_disallow_is_honoured_and_fetched_once(site):
     assert robots.sitemaps(site.url("/")) == [site.url("/sitemap_index.xml")]
 
 
-def test_crawl_delay_is_capped():
-    sleeps: list[float] = []
-    with SiteServer() as server:
+class FakeClock:
+    """Time as the crawl reads it (``time.monotonic``): it moves only when the crawl sleeps,
+    and every sleep is recorded instead of waited."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_crawl_delay_is_capped(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(fetching_robots, "time", clock)  # the crawl's turns are timed by the fake
+    with SiteServer(clock=clock.monotonic) as server:
         server.add("/robots.txt", "User-agent: *\nCrawl-delay: 5\n", content_type="text/plain")
         server.add("/p0", html('<a href="/p1">next</a>'))
         server.add("/p1", html('<a href="/p2">next</a>'))
         server.add("/p2", html("<p>the end</p>"))
-        robots = RobotsCache(
-            allow_private=True, max_crawl_delay=0.05, sleep=lambda s: (sleeps.append(s), time.sleep(s))
-        )
+        robots = RobotsCache(allow_private=True, max_crawl_delay=0.05, sleep=clock.sleep)
         assert robots.crawl_delay(server.url("/")) == 0.05
         assert RobotsCache(allow_private=True, max_crawl_delay=0).crawl_delay(server.url("/")) == 0
         pages = list(crawl(server.url("/p0"), robots=robots, allow_private=True))
         assert [p.final_url for p in pages] == [server.url(f"/p{n}") for n in range(3)]
         times = [r.at for r in server.requests if r.path != "/robots.txt"]
+    sleeps = clock.sleeps
     assert len(sleeps) == 2 and all(0 < s <= 0.05 for s in sleeps)
     assert all(b - a >= 0.03 for a, b in itertools.pairwise(times))
 

@@ -9,10 +9,11 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from knowledge import services
-from knowledge.models import Chunk, Document, KnowledgeBase, Source
+from knowledge.models import KnowledgeBase, Source
 from knowledge.services import EmbeddingSettings
 from saas.crypto import secret_decrypt, secret_encrypt
 from saas.errors import ValidationFailed
+from tests.knowledge.factories import ChunkFactory, DocumentFactory, KnowledgeBaseFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,18 +47,13 @@ def _problem(excinfo: pytest.ExceptionInfo) -> dict:
 
 def _indexed(kb: KnowledgeBase) -> None:
     """One chunk in ``kb``: its keyword index now exists in the knowledge base's language."""
-    source = Source.objects.create(knowledge_base=kb, kind=Source.Kind.TEXT, title="T", text="Hello")
-    document = Document.objects.create(
-        source=source, knowledge_base=kb, key="text", title="T", content_hash="x"
-    )
-    Chunk.objects.create(
-        document=document, source=source, knowledge_base=kb, position=0, text="Hello", content_hash="h"
-    )
+    source = SourceFactory(knowledge_base=kb, kind=Source.Kind.TEXT, title="T", text="Hello")
+    ChunkFactory(document=DocumentFactory(source=source, key="text", title="T"), position=0, text="Hello")
 
 
 def _with_key(provider: str = "openai", base_url: str = "", **fields) -> KnowledgeBase:
     dimensions = fields.pop("dimensions", 1536)
-    return KnowledgeBase.objects.create(
+    return KnowledgeBaseFactory(
         name="Docs",
         embedding_provider=provider,
         embedding_model=fields.pop("model", "text-embedding-3-small"),
@@ -96,7 +92,7 @@ def test_create_refuses_a_blank_or_long_name_and_an_unknown_language(schema):
 
 
 def test_update_changes_name_description_and_language_while_nothing_is_indexed(schema):
-    kb = KnowledgeBase.objects.create(name="Docs")
+    kb = KnowledgeBaseFactory(name="Docs")
     services.knowledge_base_update(kb=kb, name="Docs 2", description="Team", language="french")
     stored = _stored(kb)
     assert (stored.name, stored.description, stored.language) == ("Docs 2", "Team", "french")
@@ -104,7 +100,7 @@ def test_update_changes_name_description_and_language_while_nothing_is_indexed(s
 
 
 def test_update_keeps_the_language_once_content_is_indexed(schema):
-    kb = KnowledgeBase.objects.create(name="Docs", language="english")
+    kb = KnowledgeBaseFactory(name="Docs", language="english")
     _indexed(kb)
     with pytest.raises(ValidationFailed) as refused:
         services.knowledge_base_update(kb=kb, name="Renamed", description="", language="german")
@@ -118,7 +114,7 @@ def test_update_keeps_the_language_once_content_is_indexed(schema):
 def test_update_judges_the_language_against_what_is_stored(schema):
     """A stale object (here already saying "german") cannot slip a language change past the
     lock: the service compares with the locked row."""
-    kb = KnowledgeBase.objects.create(name="Docs", language="english")
+    kb = KnowledgeBaseFactory(name="Docs", language="english")
     _indexed(kb)
     kb.language = "german"
     with pytest.raises(ValidationFailed):
@@ -130,7 +126,7 @@ def test_update_judges_the_language_against_what_is_stored(schema):
 
 
 def test_a_new_model_is_stored_with_its_defaults_and_re_embedded(schema, queued):
-    kb = KnowledgeBase.objects.create(name="Docs")
+    kb = KnowledgeBaseFactory(name="Docs")
     changed = services.knowledge_base_set_embedding(kb=kb, provider="openai", api_key=NEW_KEY)
     stored = _stored(kb)
     assert changed is True and stored.reembedding is True
@@ -266,7 +262,7 @@ def test_openai_needs_a_key_unless_one_is_kept_for_it(schema, queued):
 )
 def test_embedding_refusals_are_problem_details_and_change_nothing(schema, queued, settings, wanted, errors):
     settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
-    kb = KnowledgeBase.objects.create(name="Docs")
+    kb = KnowledgeBaseFactory(name="Docs")
     with pytest.raises(ValidationFailed) as refused:
         services.knowledge_base_set_embedding(kb=kb, **wanted)
     assert _problem(refused) == errors
@@ -277,7 +273,7 @@ def test_embedding_refusals_are_problem_details_and_change_nothing(schema, queue
 
 
 def test_settings_save_names_every_field_at_fault_and_saves_nothing(schema, queued):
-    kb = KnowledgeBase.objects.create(name="Docs", language="english")
+    kb = KnowledgeBaseFactory(name="Docs", language="english")
     _indexed(kb)
     with pytest.raises(ValidationFailed) as refused:
         services.knowledge_base_settings_save(
@@ -331,7 +327,7 @@ class _UpdateCounter:
 
 
 def test_replacing_qa_pairs_can_rename_the_source(schema, queued):
-    kb = KnowledgeBase.objects.create(name="Docs")
+    kb = KnowledgeBaseFactory(name="Docs")
     pairs = [{"question": "Open?", "answer": "Nine to five."}]
     source = services.source_set_qa(tenant=schema.tenant, kb=kb, pairs=pairs, title="FAQ")
     services.source_set_qa(tenant=schema.tenant, kb=kb, pairs=pairs, source=source, title="Opening hours")
@@ -341,7 +337,7 @@ def test_replacing_qa_pairs_can_rename_the_source(schema, queued):
 
 
 def test_a_refused_qa_edit_leaves_the_source_as_it_was(schema, queued):
-    kb = KnowledgeBase.objects.create(name="Docs")
+    kb = KnowledgeBaseFactory(name="Docs")
     pairs = [{"question": "Open?", "answer": "Nine to five."}]
     source = services.source_set_qa(tenant=schema.tenant, kb=kb, pairs=pairs, title="FAQ")
     with pytest.raises(ValidationFailed) as refused:

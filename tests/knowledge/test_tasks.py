@@ -1,5 +1,8 @@
-"""A worker killed in the middle of an ingestion: the task is handed out again and the
-re-run ends in the same state a clean run would, each page stored once."""
+"""knowledge.tasks: a worker killed in the middle of an ingestion: the task is handed out
+again and the re-run ends in the same state a clean run would, each page stored once.
+
+Nothing here polls: the test waits for the site to be asked for a page (the crawl stores
+each page before it asks for the next) and for the task's result (the result backend)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from django_tenants.utils import tenant_context
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.tasks import source_ingest_task
 from tests.conftest import require_service
+from tests.knowledge.factories import SourceFactory
 from tests.knowledge.site_server import SiteServer
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -44,16 +47,6 @@ def _worker(queue: str, site_port: int) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.worker
 def test_a_killed_worker_s_ingestion_completes_once(seeded, django_db_blocker, settings):
     require_service(bool(settings.REDIS_URL) and not settings.CELERY_TASK_ALWAYS_EAGER, "Redis (REDIS_URL)")
@@ -68,7 +61,7 @@ def test_a_killed_worker_s_ingestion_completes_once(seeded, django_db_blocker, s
             site.add(f"/p{i}", body, delay=0.6)  # slow enough to kill the worker mid-crawl
         with tenant_context(tenant):
             kb = KnowledgeBase.objects.order_by("id").first()
-            source = Source.objects.create(
+            source = SourceFactory(
                 knowledge_base=kb, kind=Source.Kind.CRAWL, title="site", url=site.url("/"), crawl_depth=1,
                 page_limit=PAGES,
             )  # fmt: skip
@@ -76,26 +69,23 @@ def test_a_killed_worker_s_ingestion_completes_once(seeded, django_db_blocker, s
         second = None
         try:
             with tenant_context(tenant):
-                source_ingest_task.apply_async(args=[source.pk], queue=queue)
+                result = source_ingest_task.apply_async(args=[source.pk], queue=queue)
 
-            def progressed():
-                with tenant_context(tenant):
-                    return Source.objects.filter(pk=source.pk, progress_done__gte=2).exists()
-
-            _wait(progressed, 60, "the first worker to be mid-ingest")
+            # Asked for the third page: the first two are stored (the crawl stores a page
+            # before it fetches the next one).
+            site.wait_for("/p1", timeout=60)
+            with tenant_context(tenant):
+                assert Source.objects.filter(pk=source.pk, progress_done__gte=2).exists()  # mid-ingest
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             with tenant_context(tenant):
                 assert Source.objects.get(pk=source.pk).status == "processing"  # left retryable
 
             second = _worker(queue, site.port)
-
-            def finished():
-                with tenant_context(tenant):
-                    return Source.objects.filter(pk=source.pk, status="ready").first()
-
-            done = _wait(finished, 90, "the task to run again and finish")
+            result.get(timeout=90)  # the task ran again, to the end
             with tenant_context(tenant):
+                done = Source.objects.get(pk=source.pk)
+                assert done.status == "ready"
                 keys = list(Document.objects.filter(source=source).values_list("key", flat=True))
                 assert sorted(keys) == sorted(
                     {site.url("/")} | {site.url(f"/p{i}") for i in range(PAGES - 1)}

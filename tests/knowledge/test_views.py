@@ -22,6 +22,7 @@ from billing.quotas import tenant_plan
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
+from tests.knowledge.factories import ChunkFactory, DocumentFactory, KnowledgeBaseFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,14 +67,13 @@ def _tree(
     no vectors), in ``seeded``'s schema; ``pk`` gives every object that id."""
     ids = {"pk": pk} if pk else {}
     with tenant_context(seeded.tenant):
-        kb = KnowledgeBase.objects.create(name=name, **ids)
-        defaults = {"title": f"{name} source", "status": Source.Status.READY}
+        kb = KnowledgeBaseFactory(name=name, **ids)
+        defaults = {"title": f"{name} source", "status": Source.Status.READY, "text": ""}
         if kind == Source.Kind.QA:
             defaults["qa_pairs"] = [{"question": "Old question?", "answer": "Old answer."}]
-        src = Source.objects.create(knowledge_base=kb, kind=kind, **{**defaults, **source}, **ids)
-        doc = Document.objects.create(
+        src = SourceFactory(knowledge_base=kb, kind=kind, **{**defaults, **source}, **ids)
+        doc = DocumentFactory(
             source=src,
-            knowledge_base=kb,
             key="qa",
             title=f"{name} document",
             url="https://help.example/page",
@@ -82,10 +82,8 @@ def _tree(
             **ids,
         )
         chunks = [
-            Chunk.objects.create(
+            ChunkFactory(
                 document=doc,
-                source=src,
-                knowledge_base=kb,
                 position=i,
                 text=text,
                 heading_path="Shipping > Europe",
@@ -456,7 +454,7 @@ def test_editing_a_qa_source_replaces_its_pairs(owner, tenant_a, queued):
 def test_the_page_shows_status_progress_errors_and_reports(owner, tenant_a):
     tree = _tree(tenant_a, status=Source.Status.PROCESSING, progress_done=3, progress_total=10)
     with tenant_context(tenant_a.tenant):
-        Source.objects.create(
+        SourceFactory(
             knowledge_base=tree.kb,
             kind=Source.Kind.URL,
             title="Broken page",
@@ -464,7 +462,7 @@ def test_the_page_shows_status_progress_errors_and_reports(owner, tenant_a):
             status=Source.Status.FAILED,
             error="The server answered 404 <not found>.",
         )
-        Source.objects.create(
+        SourceFactory(
             knowledge_base=tree.kb,
             kind=Source.Kind.SITEMAP,
             title="Docs",
@@ -485,7 +483,7 @@ def test_the_page_shows_status_progress_errors_and_reports(owner, tenant_a):
 def test_status_endpoint_returns_each_sources_progress(as_role, tenant_a):
     tree = _tree(tenant_a, status=Source.Status.PROCESSING, progress_done=3, progress_total=10)
     with tenant_context(tenant_a.tenant):
-        failed = Source.objects.create(
+        failed = SourceFactory(
             knowledge_base=tree.kb, kind="text", title="t", text="x", status="failed", error="Nope"
         )
     response = as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/status")
@@ -620,7 +618,7 @@ def test_search_falls_back_to_keywords_when_embeddings_fail(owner, tenant_a, mon
 def test_search_on_an_empty_knowledge_base_says_nothing_is_ingested(owner, tenant_a, monkeypatch):
     monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **kwargs: pytest.fail("not called"))
     with tenant_context(tenant_a.tenant):
-        kb = KnowledgeBase.objects.create(name="Empty")
+        kb = KnowledgeBaseFactory(name="Empty")
     response = owner.get(f"/dashboard/knowledge/{kb.pk}/search/", {"q": "anything"})
     assert "Nothing ingested yet" in _text(response)
 
@@ -650,7 +648,7 @@ def _reload(tenant, kb) -> KnowledgeBase:
 
 def test_settings_store_the_embedding_choice_and_never_show_the_key(owner, tenant_a, queued):
     with tenant_context(tenant_a.tenant):
-        kb = KnowledgeBase.objects.create(name="Docs")
+        kb = KnowledgeBaseFactory(name="Docs")
     url = f"/dashboard/knowledge/{kb.pk}/settings/"
     response = owner.post(url, _settings_form(kb, provider="openai", api_key=SECRET), follow=True)
     assert SECRET not in _text(response) and "re-embedded" in _text(response)
@@ -728,7 +726,7 @@ def test_settings_store_the_embedding_choice_and_never_show_the_key(owner, tenan
 def test_settings_validate_the_embedding_model(owner, tenant_a, queued, settings, changes, field, message):
     settings.LLM_ALLOW_PRIVATE_BASE_URLS = False
     with tenant_context(tenant_a.tenant):
-        kb = KnowledgeBase.objects.create(name="Docs")
+        kb = KnowledgeBaseFactory(name="Docs")
     response = owner.post(
         f"/dashboard/knowledge/{kb.pk}/settings/", _settings_form(kb, **{"api_key": "", **changes})
     )
@@ -745,7 +743,7 @@ def test_language_is_fixed_once_content_is_indexed(owner, tenant_a):
     owner.post(url, _settings_form(tree.kb, **{"kb-language": "german"}))
     assert _reload(tenant_a, tree.kb).language == "english"
     with tenant_context(tenant_a.tenant):
-        empty = KnowledgeBase.objects.create(name="Empty")
+        empty = KnowledgeBaseFactory(name="Empty")
     owner.post(
         f"/dashboard/knowledge/{empty.pk}/settings/", _settings_form(empty, **{"kb-language": "german"})
     )
@@ -754,7 +752,7 @@ def test_language_is_fixed_once_content_is_indexed(owner, tenant_a):
 
 def test_a_refused_settings_page_shows_what_is_stored(owner, tenant_a, queued):
     with tenant_context(tenant_a.tenant):
-        kb = KnowledgeBase.objects.create(name="Docs")
+        kb = KnowledgeBaseFactory(name="Docs")
     response = owner.post(
         f"/dashboard/knowledge/{kb.pk}/settings/",
         _settings_form(kb, **{"kb-name": "Renamed", "provider": "openai"}),  # no key: refused
