@@ -19,6 +19,7 @@ from django_tenants.utils import get_public_schema_name, tenant_context
 
 from tenants.models import Tenant, User
 from tests.chat.factories import ConversationFactory
+from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import MembershipFactory, StaffUserFactory, TenantFactory, UserFactory
 from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
@@ -39,9 +40,6 @@ class SeededTenant:
     @property
     def schema(self) -> str:
         return self.tenant.schema_name
-
-
-PUBLIC_HOST = "saas.test"
 
 
 def require_service(available: bool, what: str) -> None:

@@ -8,7 +8,7 @@ from django.test import Client
 
 from billing import subscriptions
 from tenants.models import Tenant
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 SECRET = "whsec_test_secret"
 WEBHOOK = "/billing/stripe/webhook"

@@ -19,7 +19,7 @@ from billing.services import trials_expire
 from billing.subscriptions import billing_start
 from tenants.models import Tenant
 from tests.billing.scenarios import SECRET, WEBHOOK, checkout, deliver, plan_of, run_queued
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 
 def test_checkout_then_webhooks_make_the_plan_active(tenant_a, stripe_on):

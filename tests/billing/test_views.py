@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.models import StripeEvent
 from billing.services import answer_credit_take
 from tests.billing.scenarios import SECRET, WEBHOOK, checkout, deliver, plan_of
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import MembershipFactory
 
 

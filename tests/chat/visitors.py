@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 from chat.selectors import bot_settings_for
 from chat.visitor_tokens import visitor_token_issue
 from tests.chat.factories import ContactFactory, ConversationFactory
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_publish
 

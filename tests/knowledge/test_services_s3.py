@@ -1,5 +1,6 @@
-"""Uploaded knowledge files on S3: the real boto3/django-storages path against a local
-S3-compatible server (moto in server mode), under each tenant's prefix."""
+"""knowledge.services with files on S3: uploaded knowledge files through the real
+boto3/django-storages path against a local S3-compatible server (moto in server mode),
+under each tenant's prefix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The knowledge dashboard: knowledge bases, adding each kind of source through the forms
+"""knowledge.views, the knowledge dashboard: knowledge bases, adding each kind of source through the forms
 (ingestion itself is tested elsewhere: queuing is recorded here, not run), the status
 endpoint the page polls, documents and their chunk preview, the retrieval test page and
 the settings with the embedding model. Roles, and ids of another tenant or another

@@ -1,4 +1,6 @@
-"""Signup -> verified email -> workspace, through the real forms; every failure path."""
+"""public_site.views: signup -> verified email -> workspace through the real forms, with
+every failure path; the address check, sign-in limits and password reset; the public
+pages; and the workspace picker."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed
 from tenants.models import Membership, SpareSchema, Tenant, User
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST, follow_across_hosts
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -30,20 +32,6 @@ def _signup(client, **overrides):
         **overrides,
     }
     return client.post(SIGNUP, data, HTTP_HOST=PUBLIC_HOST)
-
-
-def _follow_to_workspace(client, response):
-    """Follow redirects across hosts (the test client ignores the host of absolute URLs)."""
-    for _ in range(10):
-        if response.status_code != 302:
-            return response
-        location = response["Location"]
-        match = re.match(r"https?://([^/]+)(/.*)", location)
-        host, path = (
-            (match.group(1), match.group(2)) if match else (response.wsgi_request.get_host(), location)
-        )
-        response = client.get(path, HTTP_HOST=host)
-    raise AssertionError("redirect loop")
 
 
 def test_signup_verify_and_land_in_the_new_workspace(client, seeded):
@@ -70,7 +58,7 @@ def test_signup_verify_and_land_in_the_new_workspace(client, seeded):
     assert confirm_page.status_code == 200
     response = client.post(link, HTTP_HOST=PUBLIC_HOST)
 
-    page = _follow_to_workspace(client, response)
+    page = follow_across_hosts(client, response)
     assert page.status_code == 200
     assert page.wsgi_request.get_host() == "acme-support.saas.test"
     assert page.wsgi_request.path == "/dashboard/"
@@ -165,21 +153,6 @@ def test_public_pages(client, settings):
     assert b'<label for="id_slug">' in client.get(SIGNUP, HTTP_HOST=PUBLIC_HOST).content
 
 
-def test_demo_owner_from_make_run_can_sign_in_and_reach_the_demo(client, seeded):
-    from django.conf import settings
-    from django.core.management import call_command
-
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    response = client.post(
-        "/accounts/login/",
-        {"login": settings.DEMO_OWNER_EMAIL, "password": settings.DEMO_OWNER_PASSWORD},
-        HTTP_HOST=PUBLIC_HOST,
-    )
-    page = _follow_to_workspace(client, response)
-    assert page.status_code == 200
-    assert page.wsgi_request.get_host() == "demo.saas.test"
-
-
 def test_password_reset_by_email(client, tenant_a):
     EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
     response = client.post(
@@ -206,3 +179,19 @@ def test_password_reset_does_not_reveal_which_addresses_exist(client, tenant_a):
     unknown = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_HOST=PUBLIC_HOST)
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"]
+
+
+def test_non_member_cannot_open_a_workspace(client, tenant_a, tenant_b):
+    client.force_login(tenant_b.owner, host=PUBLIC_HOST)
+    assert client.get(f"/workspaces/{tenant_a.tenant.slug}/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
+    assert client.get("/workspaces/no-such-place/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
+
+
+def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, tenant_a, tenant_b):
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    single = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
+    assert single["Location"] == f"/workspaces/{tenant_a.tenant.slug}/open"
+    tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
+    page = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
+    assert page.status_code == 200
+    assert b"MARKER-A Company" in page.content and b"MARKER-B Company" in page.content

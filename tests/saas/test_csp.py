@@ -21,7 +21,7 @@ from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
 from tenants.models import Tenant
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db

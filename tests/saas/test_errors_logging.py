@@ -1,4 +1,5 @@
-"""An expected refusal is logged once, as one warning line; a real 500 keeps its traceback.
+"""saas.errors' request-log filter: an expected refusal is logged once, as one warning
+line; a real 500 keeps its traceback.
 
 Reproduced before the fix: an agent opening a managers-only dashboard page logged
 "Forbidden (Permission denied)" with the PermissionDenied traceback, and with DEBUG on
@@ -17,7 +18,7 @@ from django.urls import path
 from django_tenants.utils import tenant_context
 
 from saas import urls_public
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db

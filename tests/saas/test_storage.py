@@ -7,10 +7,14 @@ operation, and the other tenant's file is untouched.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
+from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django_tenants.utils import schema_context, tenant_context
 from moto import mock_aws
 from storages.utils import clean_name
@@ -133,3 +137,45 @@ def test_s3_names_inside_the_prefix_are_normalised_under_it(s3, tenant_a, tenant
         )
         name = storage.save("docs/./guide.txt", ContentFile(b"MARKER-A"))
         assert storage.open(name).read() == b"MARKER-A"
+
+
+def test_files_saved_for_a_tenant_land_under_its_own_prefix(tenant_a, tenant_b):
+    with tenant_context(tenant_a.tenant):
+        name_a = default_storage.save("docs/a.txt", ContentFile(b"MARKER-A"))
+    with tenant_context(tenant_b.tenant):
+        name_b = default_storage.save("docs/a.txt", ContentFile(b"MARKER-B"))
+    try:
+        assert name_a.startswith(f"tenants/{tenant_a.schema}/docs/")
+        assert name_b.startswith(f"tenants/{tenant_b.schema}/docs/")
+        assert (Path(settings.MEDIA_ROOT) / name_a).read_bytes() == b"MARKER-A"
+        with tenant_context(tenant_a.tenant):
+            assert default_storage.open(name_a).read() == b"MARKER-A"
+        with tenant_context(tenant_b.tenant):
+            assert default_storage.open(name_b).read() == b"MARKER-B"
+    finally:
+        with tenant_context(tenant_a.tenant):
+            default_storage.delete(name_a)
+        with tenant_context(tenant_b.tenant):
+            default_storage.delete(name_b)
+
+
+def test_a_tenant_cannot_reach_another_tenants_file_by_name(tenant_a, tenant_b):
+    with tenant_context(tenant_b.tenant):
+        name_b = default_storage.save("secret.txt", ContentFile(b"MARKER-B secret"))
+    try:
+        with tenant_context(tenant_a.tenant):
+            assert not default_storage.exists(name_b)
+            with pytest.raises(FileNotFoundError):
+                default_storage.open(name_b)
+            default_storage.delete(name_b)  # re-rooted under A: deletes nothing of B's
+        assert (Path(settings.MEDIA_ROOT) / name_b).exists()
+    finally:
+        with tenant_context(tenant_b.tenant):
+            default_storage.delete(name_b)
+
+
+def test_a_name_cannot_climb_out_of_the_tenant_prefix(tenant_a):
+    from django.core.exceptions import SuspiciousFileOperation
+
+    with tenant_context(tenant_a.tenant), pytest.raises(SuspiciousFileOperation):
+        default_storage.save("../../etc/passwd", ContentFile(b"x"))

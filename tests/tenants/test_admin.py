@@ -1,14 +1,18 @@
-"""Platform staff admin: tenant list with counts, search and filters, confirmed actions,
-and the append-only audit log."""
+"""tenants.admin, the platform staff admin: tenant list with counts, search and filters,
+confirmed actions (a permanent delete needs the delete permission), domains removed or
+renamed at once, and the append-only audit log of every change."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import DatabaseError, connection, transaction
+from django.test import Client
 
 from tenants import services
-from tenants.models import PlatformAuditEvent, Tenant, User
-from tests.conftest import PUBLIC_HOST
+from tenants.models import Domain, PlatformAuditEvent, Tenant
+from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import TenantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/tenants/tenant/"
@@ -45,9 +49,9 @@ def test_changelist_query_count_does_not_grow_with_tenants(staff_client, seeded)
         return len(queries)
 
     before = count()
-    owner = User.objects.create_user(email="many@example.com", password="a-long-password-1")
+    owner = UserFactory(email="many@example.com")
     for i in range(4):
-        services.tenant_provision(slug=f"extra-{i}", name=f"Extra {i}", owner=owner)
+        TenantFactory(slug=f"extra-{i}", name=f"Extra {i}", owner=owner)
     assert count() == before
 
 
@@ -89,8 +93,7 @@ def test_reactivate_after_confirmation(staff_client, staff_user, tenant_a):
 
 
 def test_delete_needs_the_word_delete(staff_client, staff_user):
-    owner = User.objects.create_user(email="gone@example.com", password="a-long-password-1")
-    tenant = services.tenant_provision(slug="gone-co", name="Gone", owner=owner)
+    tenant = TenantFactory(slug="gone-co", name="Gone")
 
     page = _action(staff_client, "delete_tenants", tenant, confirmed="yes", confirm="yes please")
     assert page.status_code == 200 and b"Type" in page.content
@@ -151,3 +154,60 @@ def test_admin_is_for_staff_only(client, tenant_a):
     client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     response = client.get(CHANGELIST, HTTP_HOST=PUBLIC_HOST)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_removing_a_domain_in_the_admin_stops_it_serving_at_once(staff_client, tenant_a):
+    client = Client()
+    client.force_login(tenant_a.owner, host=tenant_a.host)
+    assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 200  # cached
+    domain = Domain.objects.get(domain=tenant_a.host)
+    response = staff_client.post(f"/admin/tenants/domain/{domain.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 404
+    assert PlatformAuditEvent.objects.filter(action="domain.delete", target_id=str(domain.pk)).exists()
+
+
+def test_renaming_a_domain_in_the_admin_moves_the_workspace(staff_client, tenant_a):
+    client = Client()
+    client.force_login(tenant_a.owner, host=tenant_a.host)
+    assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 200
+    domain = Domain.objects.get(domain=tenant_a.host)
+    assert client.get("/dashboard/", HTTP_HOST="renamed.saas.test").status_code == 404  # cached unknown
+    staff_client.post(
+        f"/admin/tenants/domain/{domain.pk}/change/",
+        {"domain": "renamed.saas.test", "tenant": tenant_a.tenant.pk, "is_primary": "on"},
+    )
+    assert client.get("/dashboard/", HTTP_HOST=tenant_a.host).status_code == 404
+    assert client.get("/dashboard/", HTTP_HOST="renamed.saas.test").status_code == 200
+
+
+def test_permanent_delete_needs_the_delete_permission_not_just_change(client):
+    tenant = TenantFactory(slug="keep-me", name="Keep")
+    clerk = UserFactory(email="clerk@example.com", is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_tenant", "change_tenant"], content_type__app_label="tenants"
+        )
+    )
+    client.force_login(clerk, host=PUBLIC_HOST)
+    page = client.get("/admin/tenants/tenant/", HTTP_HOST=PUBLIC_HOST)
+    choices = dict(page.context["action_form"].fields["action"].choices)
+    assert "suspend_tenants" in choices and "delete_tenants" not in choices
+    client.post(
+        "/admin/tenants/tenant/",
+        {
+            "action": "delete_tenants",
+            "_selected_action": [tenant.pk],
+            "confirmed": "yes",
+            "confirm": "delete",
+        },
+        HTTP_HOST=PUBLIC_HOST,
+    )
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+
+
+def test_group_changes_are_audited(staff_client, staff_user):
+    response = staff_client.post("/admin/auth/group/add/", {"name": "Support", "permissions": []})
+    assert response.status_code == 302
+    event = PlatformAuditEvent.objects.get(action="group.add")
+    assert event.actor_email == staff_user.email and event.target_repr == "Support"

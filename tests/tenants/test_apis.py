@@ -1,5 +1,5 @@
-"""Tenant REST API: session and API-key auth, scoping to the host's tenant, role matrix,
-problem details, OpenAPI schema."""
+"""tenants.apis, the tenant REST API: session and API-key auth, scoping to the host's
+tenant, role matrix, problem details, OpenAPI schema."""
 
 from __future__ import annotations
 

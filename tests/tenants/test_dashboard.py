@@ -1,4 +1,4 @@
-"""The dashboard shell: role matrix over every section, and an onboarding checklist that
+"""tenants.dashboard, the dashboard shell: role matrix over every section, and an onboarding checklist that
 ticks itself from the tenant's data."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""One place resolves the tenant from the host; unknown hosts are 404, never public."""
+"""tenants.middleware: one place resolves the tenant from the host; unknown hosts are 404,
+never public."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test import Client
 
 from tenants import services
 from tenants.models import Tenant, User
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

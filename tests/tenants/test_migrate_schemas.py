@@ -15,6 +15,7 @@ from tenants.management.commands.migrate_schemas import (
     tenant_schema_names,
 )
 from tenants.models import SpareSchema
+from tests.tenants.factories import TenantRowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,8 @@ def test_run_brings_a_lagging_schema_up_to_date(tenant_a, tenant_b):
         cursor.execute("SELECT to_regclass(%s)", [f'"{tenant_a.schema}".chat_conversation'])
         assert cursor.fetchone()[0] is not None
     assert schemas_needing_migration([tenant_a.schema], expected_migrations()) == []
+
+
+def test_migrate_schemas_skips_tenants_whose_schema_does_not_exist_yet(tenant_a):
+    TenantRowFactory(slug="no-schema-yet", name="X")  # provisioning: no schema yet
+    call_command("migrate_schemas", tenant=True, interactive=False, verbosity=0)  # does not raise

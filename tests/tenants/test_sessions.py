@@ -18,7 +18,7 @@ from django.test import Client
 
 from tenants.models import Domain, LoginHandoff, Membership
 from tenants.sessions import SESSION_TENANT_KEY
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from saas.errors import ValidationFailed
 from tenants import services
 from tenants.models import WidgetRoute
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.origins import origin_allowed, origin_normalize
 from widget_builder.services import widget_allowed_origins_set, widget_publish

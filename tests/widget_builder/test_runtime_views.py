@@ -1,4 +1,5 @@
-"""The embeddable scripts: one stable loader URL, a content-addressed chat UI, small and cached."""
+"""widget_builder.runtime_views, the embeddable scripts: one stable loader URL, a
+content-addressed chat UI, small and cached."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.runtime_views import embed_snippet, runtime_assets
 
 LOADER_GZIP_BUDGET = 6 * 1024

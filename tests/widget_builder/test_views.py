@@ -1,4 +1,5 @@
-"""The widget builder in the dashboard: draft, validation, publish, snippet, secrets, roles."""
+"""widget_builder.views, the widget builder in the dashboard: draft, validation, publish,
+snippet, secrets, roles."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from tenants.models import Membership, User
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db

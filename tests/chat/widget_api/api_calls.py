@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django_tenants.utils import tenant_context
 
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_prechat_set, widget_publish
 

@@ -15,7 +15,7 @@ from chat.visitor_tokens import VisitorTokenExpired, VisitorTokenInvalid, visito
 from chat.widget_api.auth import Visitor, VisitorTokenAuthentication
 from tests.chat.factories import ContactFactory
 from tests.chat.visitors import ORIGIN, make_visitor
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set
 

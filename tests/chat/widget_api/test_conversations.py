@@ -16,7 +16,7 @@ from tests.chat.widget_api.api_calls import (
     messages_url,
     session_start,
 )
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from chat.models import Contact, Conversation, Message
 from chat.services.attachments import attachment_add
 from chat.services.messages import message_append
 from tests.chat.visitors import ORIGIN, Visitor, asgi_post, make_visitor
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_prechat_set, widget_publish
 

@@ -20,7 +20,7 @@ from tests.chat.widget_api.api_calls import (
     session_start,
     widget_post,
 )
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
 from widget_builder.services import widget_publish
 

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 
 from tests.chat.visitors import ORIGIN, make_visitor
 from tests.chat.widget_api.api_calls import conversations_get, published_widget, session_start, widget_post
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 

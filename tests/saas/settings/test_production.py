@@ -1,4 +1,5 @@
-"""`manage.py check --deploy` is clean with production settings and its secrets set."""
+"""saas.settings.production: `manage.py check --deploy` is clean with production settings
+and its secrets set, and production refuses to start without them."""
 
 from __future__ import annotations
 

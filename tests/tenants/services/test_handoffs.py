@@ -1,4 +1,6 @@
-"""Moving between hosts: one-time tokens, the workspace picker, signing out of both."""
+"""tenants.services.handoffs: moving from the public host to a workspace's with a one-time
+token (hashed, short-lived, single use, for one workspace and member only), and signing
+out of both. (The workspace picker: tests/public_site/test_views.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from tenants import services
 from tenants.models import LoginHandoff
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 
@@ -65,22 +67,6 @@ def test_removed_member_cannot_spend_a_token(client, tenant_a):
     host, _, token = _open(client, tenant_a.tenant.slug)
     tenant_a.tenant.memberships.all().delete()
     assert Client().get("/auth/handoff", {"token": token}, HTTP_HOST=host).status_code == 400
-
-
-def test_non_member_cannot_open_a_workspace(client, tenant_a, tenant_b):
-    client.force_login(tenant_b.owner, host=PUBLIC_HOST)
-    assert client.get(f"/workspaces/{tenant_a.tenant.slug}/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
-    assert client.get("/workspaces/no-such-place/open", HTTP_HOST=PUBLIC_HOST).status_code == 404
-
-
-def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, tenant_a, tenant_b):
-    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
-    single = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
-    assert single["Location"] == f"/workspaces/{tenant_a.tenant.slug}/open"
-    tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
-    page = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
-    assert page.status_code == 200
-    assert b"MARKER-A Company" in page.content and b"MARKER-B Company" in page.content
 
 
 def test_signing_out_on_the_tenant_host_ends_both_sessions(client, tenant_a):

@@ -1,9 +1,9 @@
-"""tenant_provision: from the pool, without it, slug rules, and nothing half-created."""
+"""tenants.services.provisioning: tenant_provision from the pool, without it, slug rules,
+nothing half-created, and a suspend during a slow provisioning kept."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django_tenants.utils import schema_exists, tenant_context
 
 from knowledge.models import KnowledgeBase
@@ -11,7 +11,7 @@ from tenants import services
 from tenants.errors import ProvisioningFailed, SlugInvalid, SlugTaken
 from tenants.models import Domain, Membership, SpareSchema, Tenant, User
 from tenants.services import provisioning
-from tenants.slugs import RESERVED_SLUGS
+from tests.tenants.factories import UserFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -19,25 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def owner(db) -> User:
-    return User.objects.create_user(email="new-owner@example.com", password="a-long-password-1")
-
-
-def _table_exists(schema: str, table: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [f'"{schema}".{table}'])
-        return cursor.fetchone()[0] is not None
-
-
-def test_pool_refill_creates_migrated_spares_up_to_the_target(seeded):
-    SpareSchema.objects.all().delete()
-    assert services.tenant_pool_refill(size=2) == 2
-    assert services.tenant_pool_refill(size=2) == 0  # already full
-    spares = list(SpareSchema.objects.values_list("schema_name", flat=True))
-    assert len(spares) == 2
-    for schema in spares:
-        assert schema.startswith("t_") and len(schema) == 18
-        assert _table_exists(schema, "widget_builder_widget")
-        assert _table_exists(schema, "chat_conversation")
+    return UserFactory(email="new-owner@example.com")
 
 
 def test_provision_claims_a_spare_schema_from_the_pool(owner, client):
@@ -124,10 +106,6 @@ def test_reserved_slugs_are_refused(owner, slug):
         services.tenant_provision(slug=slug, name="X", owner=owner)
 
 
-def test_reserved_list_covers_the_required_names():
-    assert {"www", "api", "admin", "app", "static", "mail"} <= RESERVED_SLUGS
-
-
 def test_slug_is_normalized_to_lowercase(owner):
     tenant = services.tenant_provision(slug="  MixedCase ", name="Mixed", owner=owner)
     assert tenant.slug == "mixedcase"
@@ -159,3 +137,18 @@ def test_failed_schema_creation_leaves_no_tenant_behind(owner, monkeypatch):
     # the slug is free again
     monkeypatch.undo()
     assert services.tenant_provision(slug="doomed", name="Doomed", owner=owner).status == "active"
+
+
+def test_a_suspend_during_slow_provisioning_is_not_undone(owner, monkeypatch):
+    from tenants.models import SpareSchema
+
+    SpareSchema.objects.all().delete()
+    real = provisioning.schema_create_migrated
+
+    def create_then_staff_suspends(*, schema_name):
+        real(schema_name=schema_name)
+        Tenant.objects.filter(schema_name=schema_name).update(status="suspended")
+
+    monkeypatch.setattr(provisioning, "schema_create_migrated", create_then_staff_suspends)
+    tenant = services.tenant_provision(slug="raced", name="Raced", owner=owner)
+    assert tenant.status == "suspended"

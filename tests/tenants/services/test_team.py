@@ -1,4 +1,5 @@
-"""Team: invitations (signed, expiring, single use), roles, removal, the last owner."""
+"""tenants.services.team, through the team page: invitations (signed, expiring, single
+use), roles, removal, the last owner."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test import Client
 
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.services import team as team_services
-from tests.conftest import PUBLIC_HOST
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 
