@@ -28,13 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 def overage(tenant, value: int) -> UsageCounter:
-    counter, _ = UsageCounter.objects.update_or_create(
-        tenant=tenant,
-        period=billing_period(),
-        metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE,
-        defaults={"value": value},
-    )
-    return counter
+    return UsageCounterFactory(tenant=tenant, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, value=value)
 
 
 def test_business_answers_past_the_quota_are_counted_as_overage(tenant_a):

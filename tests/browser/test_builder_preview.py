@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from django_tenants.utils import tenant_context
 
-from tenants.models import User
-from tenants.services import tenant_provision
 from tests.browser.conftest import signed_in
+from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 
 
 def test_preview_follows_unsaved_settings(page, site, live_port):
-    owner = User.objects.create_user(email="builder@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug="builder-co", name="Builder Co", owner=owner)
+    owner = UserFactory(email="builder@example.com")
+    tenant = TenantFactory(slug="builder-co", name="Builder Co", owner=owner)
     with tenant_context(tenant):
         widget = Widget.objects.get()
     signed_in(page, owner, "builder-co.saas.test")

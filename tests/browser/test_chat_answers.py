@@ -10,9 +10,8 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import bot_settings_for
 from knowledge.retrieval import Passage
-from tenants.models import User
-from tenants.services import tenant_provision
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
+from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_publish
 
@@ -34,8 +33,8 @@ def passages(monkeypatch):
 
 
 def _setup(host_pages, fake, slug: str, **bot_fields):
-    owner = User.objects.create_user(email=f"{slug}@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug=slug, name="Answers Shop", owner=owner)
+    owner = UserFactory(email=f"{slug}@example.com")
+    tenant = TenantFactory(slug=slug, name="Answers Shop", owner=owner)
     type(tenant).objects.filter(pk=tenant.pk).update(plan="starter")  # a tenant's own LLM server
     with tenant_context(tenant):
         widget = Widget.objects.get()

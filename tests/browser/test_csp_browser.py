@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from django_tenants.utils import tenant_context
 
-from tenants.models import User
-from tenants.services import tenant_provision
 from tests.browser.conftest import signed_in
+from tests.tenants.factories import StaffUserFactory, TenantFactory, UserFactory
 from widget_builder.models import Widget
 
 # Chromium reports every refused script, style, connection or frame as a console message,
@@ -38,8 +37,8 @@ def _violations(page) -> list[str]:
 
 
 def test_widget_builder_preview_and_copy_work_under_the_policy(page, site, live_port):
-    owner = User.objects.create_user(email="csp-builder@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug="csp-builder", name="CSP Builder", owner=owner)
+    owner = UserFactory(email="csp-builder@example.com")
+    tenant = TenantFactory(slug="csp-builder", name="CSP Builder", owner=owner)
     with tenant_context(tenant):
         widget = Widget.objects.get()
     console = _watch(page)
@@ -89,9 +88,9 @@ def test_signup_address_check_works_under_the_policy(page, site):
 
 
 def test_admin_and_api_docs_work_under_the_policy(page, site, live_port):
-    staff = User.objects.create_superuser(email="csp-staff@example.com", password="x-long-pass-1")
-    owner = User.objects.create_user(email="csp-docs@example.com", password="x-long-pass-1")
-    tenant_provision(slug="csp-docs", name="CSP Docs", owner=owner)
+    staff = StaffUserFactory(email="csp-staff@example.com")
+    owner = UserFactory(email="csp-docs@example.com")
+    TenantFactory(slug="csp-docs", name="CSP Docs", owner=owner)
     console = _watch(page)
 
     signed_in(page, staff, "saas.test")

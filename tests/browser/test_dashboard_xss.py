@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from django_tenants.utils import tenant_context
 
-from chat.models import Contact, Conversation, Message
-from tenants.models import User
-from tenants.services import tenant_provision
 from tests.browser.conftest import signed_in
+from tests.chat.factories import ContactFactory, ConversationFactory, MessageFactory
+from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 
 PAYLOAD = (
@@ -24,41 +23,36 @@ PAYLOAD = (
 
 
 def test_hostile_transcript_is_inert(page, site, live_port):
-    owner = User.objects.create_user(email="xss-owner@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug="xss-co", name="XSS Co", owner=owner)
+    owner = UserFactory(email="xss-owner@example.com")
+    tenant = TenantFactory(slug="xss-co", name="XSS Co", owner=owner)
     with tenant_context(tenant):
         widget = Widget.objects.get()
-        contact = Contact.objects.create(
+        contact = ContactFactory(
             widget=widget,
             name='<img src=x onerror="window.__xss = 10">',
             email="visitor@example.com",
             page_url="javascript:window.__xss=11",
             answers={"note": "<script>window.__xss = 12</script>"},
         )
-        conversation = Conversation.objects.create(widget=widget, contact=contact, last_seq=3)
-        Message.objects.bulk_create(
-            [
-                Message(conversation=conversation, seq=1, role="visitor", text=PAYLOAD),
-                Message(
-                    conversation=conversation,
-                    seq=2,
-                    role="bot",
-                    text=PAYLOAD + " [1] [2]",
-                    outcome="answered",
-                    citations=[
-                        {
-                            "n": 1,
-                            "title": "<b onmouseover=alert(13)>Docs</b>",
-                            "url": "javascript:window.__xss=14",
-                        },
-                        {"n": 2, "title": "Data", "url": "data:text/html,<script>alert(15)</script>"},
-                    ],
-                    feedback_rating=-1,
-                    feedback_comment="<script>window.__xss = 16</script>",
-                ),
-                Message(conversation=conversation, seq=3, role="agent", text=PAYLOAD),
-            ]
+        conversation = ConversationFactory(widget=widget, contact=contact)
+        MessageFactory(conversation=conversation, role="visitor", text=PAYLOAD)
+        MessageFactory(
+            conversation=conversation,
+            role="bot",
+            text=PAYLOAD + " [1] [2]",
+            outcome="answered",
+            citations=[
+                {
+                    "n": 1,
+                    "title": "<b onmouseover=alert(13)>Docs</b>",
+                    "url": "javascript:window.__xss=14",
+                },
+                {"n": 2, "title": "Data", "url": "data:text/html,<script>alert(15)</script>"},
+            ],
+            feedback_rating=-1,
+            feedback_comment="<script>window.__xss = 16</script>",
         )
+        MessageFactory(conversation=conversation, role="agent", text=PAYLOAD)
 
     dialogs: list[str] = []
     evil: list[str] = []

@@ -1,18 +1,16 @@
 """The knowledge page in a real browser: a file dropped on the drop zone becomes a queued
 source, and the source's status and progress bar update by themselves, without a reload.
-Ingestion does not run here (queuing is recorded); the test moves the source along."""
+Ingestion does not run here (queuing is recorded); the test moves the source along. The
+page's timers run on Playwright's clock, so the test can move time on instead of waiting."""
 
 from __future__ import annotations
-
-import time
 
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from knowledge.models import KnowledgeBase, Source
-from tenants.models import User
-from tenants.services import tenant_provision
 from tests.browser.conftest import signed_in
+from tests.tenants.factories import TenantFactory, UserFactory
 
 DROP = """
 async (text) => {
@@ -31,13 +29,14 @@ def test_dropped_file_is_queued_and_its_progress_updates_by_itself(page, site, l
     monkeypatch.setattr(
         "knowledge.services.enqueue_on_commit", lambda task, *args, **kwargs: queued.append(args)
     )
-    owner = User.objects.create_user(email="knowledge@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug="drop-co", name="Drop Co", owner=owner)
+    owner = UserFactory(email="knowledge@example.com")
+    tenant = TenantFactory(slug="drop-co", name="Drop Co", owner=owner)
     with tenant_context(tenant):
         kb = KnowledgeBase.objects.get()
     signed_in(page, owner, "drop-co.saas.test")
     polls: list[str] = []
     page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status") else None)
+    page.clock.install()  # time still flows; run_for() below moves it on at once
     page.goto(f"http://drop-co.saas.test:{live_port}/dashboard/knowledge/{kb.pk}/")
     assert page.get_by_role("tab", name="Upload files").get_attribute("aria-selected") == "true"
     assert page.locator("#add-url").is_hidden()  # tabs: one panel at a time
@@ -79,8 +78,12 @@ def test_dropped_file_is_queued_and_its_progress_updates_by_itself(page, site, l
     assert "1 added" in row.locator('[data-role="report"]').inner_text()
     assert page.locator("[data-announcer]").inner_text() == "“opening-hours.txt” is ready."
 
-    # Nothing is queued or processing any more: the page stops asking.
+    # Nothing is queued or processing any more: the page stops asking. A minute of the
+    # page's time passes at once (its poll interval is 2 s, its retries at most 10 s), then
+    # one request of our own: any poll the page made would have been seen before it.
     asked = len(polls)
-    time.sleep(4.5)
+    page.clock.run_for(60_000)
+    with page.expect_request(lambda request: request.url.endswith("/healthz")):
+        page.evaluate("() => fetch('/healthz')")
     assert len(polls) == asked
     assert page.js_errors == []

@@ -7,8 +7,7 @@ import re
 from django_tenants.utils import tenant_context
 
 from chat.models import Contact, Conversation
-from tenants.models import User
-from tenants.services import tenant_provision
+from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_prechat_set, widget_publish
 
@@ -22,8 +21,8 @@ HOSTILE_CSS = """
 
 
 def _setup_widget(host_pages) -> Widget:
-    owner = User.objects.create_user(email="runtime@example.com", password="x-long-pass-1")
-    tenant = tenant_provision(slug="runtime-shop", name="Runtime Shop", owner=owner)
+    owner = UserFactory(email="runtime@example.com")
+    tenant = TenantFactory(slug="runtime-shop", name="Runtime Shop", owner=owner)
     with tenant_context(tenant):
         widget = Widget.objects.get()
         widget_prechat_set(

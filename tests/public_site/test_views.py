@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.core import mail
 from django_tenants.utils import tenant_context
 
@@ -17,6 +16,7 @@ from tenants import services
 from tenants.errors import ProvisioningFailed
 from tenants.models import Membership, SpareSchema, Tenant, User
 from tests.hosts import PUBLIC_HOST, follow_across_hosts
+from tests.tenants.factories import EmailAddressFactory, MembershipFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_public_pages(client, settings):
 
 
 def test_password_reset_by_email(client, tenant_a):
-    EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
+    EmailAddressFactory(user=tenant_a.owner)
     response = client.post(
         "/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST
     )
@@ -174,7 +174,7 @@ def test_password_reset_by_email(client, tenant_a):
 
 
 def test_password_reset_does_not_reveal_which_addresses_exist(client, tenant_a):
-    EmailAddress.objects.create(user=tenant_a.owner, email=tenant_a.owner.email, verified=True, primary=True)
+    EmailAddressFactory(user=tenant_a.owner)
     known = client.post("/accounts/password/reset/", {"email": tenant_a.owner.email}, HTTP_HOST=PUBLIC_HOST)
     unknown = client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_HOST=PUBLIC_HOST)
     assert known.status_code == unknown.status_code == 302
@@ -191,7 +191,7 @@ def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, ten
     client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     single = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
     assert single["Location"] == f"/workspaces/{tenant_a.tenant.slug}/open"
-    tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
+    MembershipFactory(tenant=tenant_b.tenant, user=tenant_a.owner, role="agent")
     page = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
     assert page.status_code == 200
     assert b"MARKER-A Company" in page.content and b"MARKER-B Company" in page.content

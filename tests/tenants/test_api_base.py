@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from tenants.api_base import TenantAPIView, TenantRolePermission
 from tenants.models import ApiKey, Invitation, Membership, User
-from tenants.services import api_keys as key_services
+from tests.tenants.factories import ApiKeyFactory, InvitationFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -173,12 +173,8 @@ def test_tenant_schema_rows_come_from_the_requests_schema_only(tenant_a, tenant_
 def test_narrowing_starts_from_the_tenants_rows(tenant_a, tenant_b):
     owner_a = Membership.objects.get(tenant=tenant_a.tenant)
     owner_b = Membership.objects.get(tenant=tenant_b.tenant)
-    Invitation.objects.create(
-        tenant=tenant_a.tenant, email="x-a@example.com", role="agent", invited_by=owner_a.user
-    )
-    Invitation.objects.create(
-        tenant=tenant_b.tenant, email="x-b@example.com", role="agent", invited_by=owner_b.user
-    )
+    InvitationFactory(tenant=tenant_a.tenant, email="x-a@example.com", role="agent", invited_by=owner_a.user)
+    InvitationFactory(tenant=tenant_b.tenant, email="x-b@example.com", role="agent", invited_by=owner_b.user)
     request = APIRequestFactory().get("/api/v1/probe?prefix=x-", HTTP_HOST=tenant_a.host)
     request.tenant = tenant_a.tenant
     force_authenticate(request, user=tenant_a.owner)
@@ -187,8 +183,7 @@ def test_narrowing_starts_from_the_tenants_rows(tenant_a, tenant_b):
 
 def test_the_tenant_queryset_helper_scopes_any_model(tenant_a, tenant_b):
     for seeded in (tenant_a, tenant_b):
-        owner = Membership.objects.get(tenant=seeded.tenant)
-        key_services.api_key_create(tenant=seeded.tenant, name=f"key-{seeded.marker}", role="admin", by=owner)
+        ApiKeyFactory(tenant=seeded.tenant, name=f"key-{seeded.marker}")
     data = _call(KeysAndMembers, tenant_a, tenant_a.owner).data
     assert data == {"keys": ["key-MARKER-A"], "members": [tenant_a.owner.email]}
 

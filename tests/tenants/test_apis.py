@@ -12,6 +12,7 @@ from django.test import Client
 
 from tenants.models import ApiKey, Membership, User
 from tenants.services import api_keys as key_services
+from tests.tenants.factories import ApiKeyFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -27,16 +28,11 @@ def _client(tenant, user=None, secret=None) -> Client:
 
 
 def _member(tenant, role) -> User:
-    user = User.objects.create_user(
-        email=f"{role}{User.objects.count()}@example.com", password="x-long-pass-1"
-    )
-    Membership.objects.create(tenant=tenant.tenant, user=user, role=role)
-    return user
+    return MembershipFactory(tenant=tenant.tenant, role=role).user
 
 
 def _key(tenant, role="admin") -> str:
-    owner = Membership.objects.get(tenant=tenant.tenant, role="owner")
-    return key_services.api_key_create(tenant=tenant.tenant, name="ci", role=role, by=owner)[1]
+    return ApiKeyFactory(tenant=tenant.tenant, name="ci", role=role).secret
 
 
 def test_current_tenant_by_session(tenant_a):

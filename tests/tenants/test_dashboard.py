@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
 from tenants.dashboard import SECTIONS
-from tenants.models import Membership, User
+from tests.tenants.factories import MembershipFactory, UserFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +22,10 @@ def as_role(tenant_a):
         client = Client()
         if role is None:
             return client
-        user = User.objects.create_user(
-            email=f"{role}-{User.objects.count()}@example.com", password="x-long-pass-1"
-        )
-        if role != "stranger":
-            Membership.objects.create(tenant=tenant_a.tenant, user=user, role=role)
+        if role == "stranger":
+            user = UserFactory()
+        else:
+            user = MembershipFactory(tenant=tenant_a.tenant, role=role).user
         client.force_login(user, host=tenant_a.host)
         return client
 

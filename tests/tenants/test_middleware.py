@@ -12,8 +12,9 @@ from django.db import close_old_connections
 from django.test import Client
 
 from tenants import services
-from tenants.models import Tenant, User
+from tenants.models import Tenant
 from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import MembershipFactory, TenantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_admin_is_not_served_on_tenant_hosts(client, tenant_a):
 def test_request_for_tenant_a_reads_only_a_schema(tenant_a, tenant_b):
     # one person who belongs to both workspaces, to rule out membership effects, signed in
     # on each workspace's host (a session is honoured only where it was opened)
-    Tenant.objects.get(pk=tenant_b.tenant.pk).memberships.create(user=tenant_a.owner, role="admin")
+    MembershipFactory(tenant=tenant_b.tenant, user=tenant_a.owner, role="admin")
     client_a, client_b = Client(HTTP_HOST=tenant_a.host), Client(HTTP_HOST=tenant_b.host)
     client_a.force_login(tenant_a.owner)
     client_b.force_login(tenant_a.owner)
@@ -178,6 +179,6 @@ def test_host_resolution_is_cached(client, tenant_a, django_assert_num_queries):
 
 def test_new_tenant_is_reachable_even_after_its_host_was_looked_up(client, seeded):
     assert client.get("/", HTTP_HOST="fresh.saas.test").status_code == 404  # cached as unknown
-    owner = User.objects.create_user(email="fresh@example.com", password="a-long-password-1")
-    services.tenant_provision(slug="fresh", name="Fresh", owner=owner)
+    owner = UserFactory(email="fresh@example.com", password="a-long-password-1")
+    TenantFactory(slug="fresh", name="Fresh", owner=owner)
     assert client.get("/", HTTP_HOST="fresh.saas.test").status_code == 302

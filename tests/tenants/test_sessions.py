@@ -11,14 +11,14 @@ import logging
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from tenants.models import Domain, LoginHandoff, Membership
+from tenants.models import LoginHandoff
 from tenants.sessions import SESSION_TENANT_KEY
 from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import DomainFactory, EmailAddressFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ REFUSED = "session refused"
 @pytest.fixture
 def member_of_both(tenant_a, tenant_b):
     """Tenant A's owner, also an admin of B."""
-    Membership.objects.create(tenant=tenant_b.tenant, user=tenant_a.owner, role="admin")
+    MembershipFactory(tenant=tenant_b.tenant, user=tenant_a.owner, role="admin")
     return tenant_a.owner
 
 
@@ -120,12 +120,12 @@ def test_a_session_without_a_binding_is_refused_everywhere(tenant_a):
 
 
 def test_the_domains_of_one_workspace_share_its_sessions_and_nothing_else(tenant_a, tenant_b):
-    Domain.objects.create(domain="help.tenant-a.saas.test", tenant=tenant_a.tenant, is_primary=False)
+    DomainFactory(domain="help.tenant-a.saas.test", tenant=tenant_a.tenant, is_primary=False)
     own = Client(HTTP_HOST=tenant_a.host)
     own.force_login(tenant_a.owner)
     other = Client(HTTP_HOST=tenant_b.host)
     other.force_login(tenant_b.owner)
-    Membership.objects.create(tenant=tenant_a.tenant, user=tenant_b.owner, role="admin")
+    MembershipFactory(tenant=tenant_a.tenant, user=tenant_b.owner, role="admin")
 
     assert _carrying(_session_cookie(own), "help.tenant-a.saas.test").get("/dashboard/").status_code == 200
     assert _carrying(_session_cookie(other), "help.tenant-a.saas.test").get("/dashboard/").status_code == 302
@@ -137,7 +137,7 @@ def test_signing_in_binds_each_session_to_the_host_that_opened_it(tenant_a, tena
     user = tenant_a.owner
     user.set_password("a-sturdy-passphrase-7")
     user.save(update_fields=["password"])
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    EmailAddressFactory(user=user)
     public = Client(HTTP_HOST=PUBLIC_HOST)
     response = public.post("/accounts/login/", {"login": user.email, "password": "a-sturdy-passphrase-7"})
     assert response.status_code == 302
@@ -153,7 +153,7 @@ def test_signing_in_binds_each_session_to_the_host_that_opened_it(tenant_a, tena
     # each session stays where it was opened
     on_public = _carrying(_session_cookie(workspace), PUBLIC_HOST).get("/workspaces/")
     assert on_public.status_code == 302 and on_public["Location"].startswith("/login/?next=")
-    Membership.objects.create(tenant=tenant_b.tenant, user=user, role="agent")
+    MembershipFactory(tenant=tenant_b.tenant, user=user, role="agent")
     assert _carrying(_session_cookie(workspace), tenant_b.host).get("/dashboard/").status_code == 302
     # and signing out on the workspace still ends the public session it came from
     workspace.post("/logout")
@@ -162,7 +162,7 @@ def test_signing_in_binds_each_session_to_the_host_that_opened_it(tenant_a, tena
 
 def test_a_hand_off_on_a_host_that_got_a_foreign_cookie_opens_a_fresh_session(tenant_a, tenant_b):
     """The refused session is neither used nor destroyed: signing in there opens a new one."""
-    Membership.objects.create(tenant=tenant_a.tenant, user=tenant_b.owner, role="agent")
+    MembershipFactory(tenant=tenant_a.tenant, user=tenant_b.owner, role="agent")
     b_session = Client(HTTP_HOST=tenant_b.host)
     b_session.force_login(tenant_b.owner)
     cookie = _session_cookie(b_session)

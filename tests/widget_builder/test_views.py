@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from tenants.models import Membership, User
 from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import MembershipFactory, UserFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -134,8 +134,8 @@ def test_rotating_the_identity_secret(owner, tenant_a):
 
 
 def test_agents_see_widgets_but_cannot_edit(tenant_a):
-    agent = User.objects.create_user(email="agent-w@example.com", password="x-long-pass-1")
-    Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
+    agent = UserFactory(email="agent-w@example.com")
+    MembershipFactory(tenant=tenant_a.tenant, user=agent, role="agent")
     client = Client(HTTP_HOST=tenant_a.host)
     client.force_login(agent)
     widget = _widget(tenant_a)

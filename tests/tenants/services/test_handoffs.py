@@ -14,6 +14,7 @@ from django.utils import timezone
 from tenants import services
 from tenants.models import LoginHandoff
 from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_expired_token_is_refused(client, tenant_a):
 
 
 def test_token_for_one_workspace_does_nothing_on_another(client, tenant_a, tenant_b):
-    tenant_b.tenant.memberships.create(user=tenant_a.owner, role="agent")
+    MembershipFactory(tenant=tenant_b.tenant, user=tenant_a.owner, role="agent")
     client.force_login(tenant_a.owner, host=PUBLIC_HOST)
     _, _, token = _open(client, tenant_a.tenant.slug)
     other = Client()

@@ -14,6 +14,7 @@ from django.test import Client
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.services import team as team_services
 from tests.hosts import PUBLIC_HOST
+from tests.tenants.factories import InvitationFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_tampered_revoked_and_expired_links(invite, owner_client, tenant_a, monk
 
     eight_days_ago = time.time() - 8 * 24 * 3600
     monkeypatch.setattr(signing.time, "time", lambda: eight_days_ago)
-    fresh = Invitation.objects.create(tenant=tenant_a.tenant, email="late@example.com", role="agent")
+    fresh = InvitationFactory(tenant=tenant_a.tenant, email="late@example.com", role="agent")
     old_token = team_services.invitation_token(fresh)
     monkeypatch.undo()
     expired = Client().get(f"/invitations/{old_token}/", HTTP_HOST=PUBLIC_HOST)
@@ -139,10 +140,10 @@ def test_last_owner_can_be_neither_demoted_nor_removed(owner_client, tenant_a):
 
 
 def test_admins_cannot_touch_owners_but_manage_others(tenant_a):
-    admin = User.objects.create_user(email="admin@example.com", password="x-long-pass-1")
-    agent = User.objects.create_user(email="agent@example.com", password="x-long-pass-1")
-    Membership.objects.create(tenant=tenant_a.tenant, user=admin, role="admin")
-    agent_m = Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
+    admin = UserFactory(email="admin@example.com")
+    agent = UserFactory(email="agent@example.com")
+    MembershipFactory(tenant=tenant_a.tenant, user=admin, role="admin")
+    agent_m = MembershipFactory(tenant=tenant_a.tenant, user=agent, role="agent")
     client = Client()
     client.force_login(admin, host=tenant_a.host)
     owner_m = _member(tenant_a, tenant_a.owner.email)
@@ -162,8 +163,8 @@ def test_admins_cannot_touch_owners_but_manage_others(tenant_a):
 
 
 def test_owner_can_hand_over_ownership(owner_client, tenant_a):
-    other = User.objects.create_user(email="second@example.com", password="x-long-pass-1")
-    second = Membership.objects.create(tenant=tenant_a.tenant, user=other, role="admin")
+    other = UserFactory(email="second@example.com")
+    second = MembershipFactory(tenant=tenant_a.tenant, user=other, role="admin")
     _team_post(owner_client, tenant_a, action="role", member=second.pk, role="owner")
     me = _member(tenant_a, tenant_a.owner.email)
     _team_post(owner_client, tenant_a, action="role", member=me.pk, role="admin")
@@ -172,8 +173,8 @@ def test_owner_can_hand_over_ownership(owner_client, tenant_a):
 
 
 def test_agents_cannot_manage_the_team(tenant_a):
-    agent = User.objects.create_user(email="agent2@example.com", password="x-long-pass-1")
-    Membership.objects.create(tenant=tenant_a.tenant, user=agent, role="agent")
+    agent = UserFactory(email="agent2@example.com")
+    MembershipFactory(tenant=tenant_a.tenant, user=agent, role="agent")
     client = Client()
     client.force_login(agent, host=tenant_a.host)
     owner_m = _member(tenant_a, tenant_a.owner.email)
@@ -199,8 +200,8 @@ def test_bad_ids_in_team_forms_are_404_not_500(owner_client, tenant_a):
 
 def test_an_admin_cannot_cancel_an_owner_invitation_by_reinviting(invite, owner_client, tenant_a):
     invite(owner_client, tenant_a, email="future.owner@example.com", role="owner")
-    admin = User.objects.create_user(email="adm@example.com", password="x-long-pass-1")
-    Membership.objects.create(tenant=tenant_a.tenant, user=admin, role="admin")
+    admin = UserFactory(email="adm@example.com")
+    MembershipFactory(tenant=tenant_a.tenant, user=admin, role="admin")
     client = Client()
     client.force_login(admin, host=tenant_a.host)
     _team_post(client, tenant_a, action="invite", email="future.owner@example.com", role="agent")
