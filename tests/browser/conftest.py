@@ -161,3 +161,13 @@ def signed_in(page, user, host: str) -> None:
     page.context.add_cookies(
         [{"name": settings.SESSION_COOKIE_NAME, "value": session.session_key, "domain": host, "path": "/"}]
     )
+
+
+def settled(page) -> None:
+    """Until what the page's DOM would load or run has had its turn: two animation frames
+    (styles and layout done, so every resource the DOM asks for has been requested), then
+    a request of our own, seen after any the page made before it. A wait on events, not
+    on a clock: use it before asserting that something did NOT happen."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    with page.expect_request(lambda request: request.url.endswith("/healthz")):
+        page.evaluate("() => { fetch('/healthz').catch(() => null); }")

@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import bot_settings_for
 from knowledge.retrieval import Passage
+from tests.browser.conftest import settled
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
@@ -177,7 +178,7 @@ def test_hostile_text_from_model_visitor_and_agent_stays_text(page, site, host_p
 
     _reopen(page)
     page.locator(".msg", has_text="Agent says:").wait_for(timeout=WAIT)
-    page.wait_for_timeout(300)  # time for anything that would load or run
+    settled(page)  # anything that would load or run has had its turn
     report = page.evaluate(SHADOW_REPORT)
     assert report == {"made": 0, "scripts": 0, "images": 0, "jsLinks": 0, "hrefs": [], "handlers": 0}
     assert page.evaluate("typeof window.__xss") == "undefined"
@@ -215,8 +216,11 @@ def test_no_answer_handoff_then_end_and_rate(page, site, host_pages, fake, passa
 
     composer.fill("Hello?")  # with an agent now: stored, no bot answer
     composer.press("Enter")
+    # The server writes the visitor's message and the outcome ("done": with an agent, no
+    # answer) one after the other with nothing awaited between them; the live server sends
+    # them as one body, and the widget handles every event of what it read at once.
     page.locator("p.bubble.mine", has_text="Hello?").wait_for(timeout=WAIT)
-    page.wait_for_timeout(300)
+    settled(page)
     assert page.locator(".msg").count() == 1 and len(fake.requests) == 1
 
     page.get_by_role("button", name="More options").click()
