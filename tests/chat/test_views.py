@@ -302,6 +302,36 @@ def test_list_queries_do_not_grow_with_rows_and_pages_hold_fifty(owner, tenant_a
     assert "page=1" in second.content.decode() and "status=bot" in second.content.decode()
 
 
+@pytest.mark.parametrize("added", [1, 10])
+def test_the_conversation_list_takes_twelve_queries_however_many_conversations(
+    owner, tenant_a, added, django_assert_num_queries
+):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        for i in range(added):
+            conversation = ConversationFactory(
+                widget=widget, contact=ContactFactory(widget=widget, name=f"c{i}")
+            )
+            MessageFactory(conversation=conversation, role="visitor", text="hi")
+            MessageFactory(conversation=conversation, role="bot", text="hello", feedback_rating=-1)
+    assert owner.get("/dashboard/conversations/").status_code == 200  # the host's tenant is cached
+    #  1  SET search_path: the workspace's schema
+    #  2  the session
+    #  3  the signed-in user
+    #  4  their membership of this workspace (the role)
+    #  5  the paginator's count of the filtered conversations
+    #  6  the page: conversations with their contact, message count, thumbs down and cost
+    #  7  the billing period (Stripe's, else the calendar month) for the AI answers used
+    #  8  the period's AI answer counter
+    #  9  the tenant's plan (its AI answer quota)
+    # 10  the billing period again, for the quota notice (the same as 7)
+    # 11  whether the owners were told the AI answers are used up
+    # 12  the widgets, for the filter
+    with django_assert_num_queries(12):
+        response = owner.get("/dashboard/conversations/")
+    assert len(response.context["rows"]) == tenant_a.conversation_count + added
+
+
 def test_transcript_shows_everything_a_manager_needs(as_role, tenant_a, cleanup_files):
     conversation = _conversation(tenant_a, csat_score=2, csat_comment="MARKER-A slow")
     cleanup_files.append((tenant_a.tenant, conversation.attachment))

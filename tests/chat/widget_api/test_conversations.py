@@ -1,6 +1,7 @@
 """chat.widget_api.conversations: a visitor's conversations and messages (numbered, listed
 after a sequence number, stored once per client message id, too long refused before any
-LLM call), which answer a reconnecting visitor still waits for, and what is refused."""
+LLM call), which answer a reconnecting visitor still waits for, what is refused, and the
+queries a message and a reconnecting read take."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from chat.models import Message
+from tests.chat.visitors import make_visitor
 from tests.chat.widget_api.api_calls import (
     ORIGIN,
     conversation_started,
@@ -114,3 +116,53 @@ def test_a_reconnecting_visitor_learns_which_answer_is_still_being_written(clien
         answer_prepare(tenant=visitor.tenant, conversation=visitor.conversation, visitor_message=message)
     listed = client.get(visitor.messages_path + "?after=0", **visitor.headers()).json()
     assert listed["awaiting_answer_after"] == 1 and listed["status"] == "bot"
+
+
+# --- queries on the visitor message path ---------------------------------------------------
+# Pinned exactly: a new query here is a decision, not an accident. Both are measured with
+# warm caches (the widget key's route and the bot's settings are cached by the first
+# message), as every message of a conversation but its first is served.
+
+
+def test_sending_a_message_takes_twenty_one_queries(client, tenant_a, settings, django_assert_num_queries):
+    settings.LLM_PROVIDER = "offline"  # the JSON answer, no provider to call
+    visitor = make_visitor(tenant_a)
+    assert visitor.send(client, "When do you open?").status_code == 201
+    #  1  SET search_path: the schema of the widget key's tenant
+    #  2  the widget, by its key (widget_builder.public_api)
+    #  3  the visitor's contact, from the token (chat.widget_api.auth)
+    #  4  the visitor's conversation (chat.widget_api.base)
+    #  5-8  message_append: SAVEPOINT; UPDATE ... RETURNING (the row lock and the next
+    #       number); INSERT the message; RELEASE SAVEPOINT
+    #  9  the conversation's widget again, read lazily by answer_prepare (the view has it)
+    # 10  the billing account: unpaid past its grace period? (billing_restricted)
+    # 11  the tenant's plan, read fresh (tenant_plan)
+    # 12  staff grants on the AI answer quota (quota_limit)
+    # 13  the AI answer credit: one upsert of the period's and the day's counters
+    # 14  the knowledge bases the bot searches (retrieval)
+    # 15  whether they hold a chunk at all (none here: no embedding, no search)
+    # 16  the conversation's history for the prompt (history_turns)
+    # 17  SET search_path again: the reply is stored in the tenant's schema entered anew
+    # 18-21  message_append for the reply, as 5-8
+    with django_assert_num_queries(21):
+        response = visitor.send(client, "And on Sundays?")
+    assert response.status_code == 201 and response.json()["answer"]["outcome"] == "no_answer"
+
+
+def test_listing_messages_after_a_number_takes_six_queries(
+    client, tenant_a, settings, django_assert_num_queries
+):
+    settings.LLM_PROVIDER = "offline"
+    visitor = make_visitor(tenant_a)
+    for question in ("When do you open?", "And on Sundays?", "Where are you?"):
+        assert visitor.send(client, question).status_code == 201
+    #  1  SET search_path: the schema of the widget key's tenant
+    #  2  the widget, by its key
+    #  3  the visitor's contact, from the token
+    #  4  the visitor's conversation
+    #  5  its messages after the number, in order (whatever their count)
+    #  6  the visitor message still waiting for its answer, if any
+    with django_assert_num_queries(6):
+        response = client.get(visitor.messages_path + "?after=1", **visitor.headers())
+    assert response.status_code == 200
+    assert [m["seq"] for m in response.json()["messages"]] == [2, 3, 4, 5, 6]
