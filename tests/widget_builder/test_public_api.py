@@ -1,10 +1,9 @@
-"""The public widget API's ground rules: key -> tenant, origins and CORS, availability,
-rate limits. (The rest of the widget API arrives with the widget runtime.)"""
+"""widget_builder.public_api, the widget API's ground rules: key -> tenant, origins and
+CORS, availability, rate limits. (The visitor API itself: tests/chat/widget_api/.)"""
 
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
 from saas.errors import ValidationFailed
@@ -12,7 +11,7 @@ from tenants import services
 from tenants.models import WidgetRoute
 from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
-from widget_builder.origins import origin_allowed, origin_normalize
+from widget_builder.origins import origin_allowed
 from widget_builder.services import widget_allowed_origins_set, widget_publish
 
 pytestmark = pytest.mark.django_db
@@ -128,36 +127,6 @@ def test_rate_limited_per_ip_with_retry_after(client, tenant_a, settings):
     assert statuses == [200] * 5 + [429]
     limited = _config(client, widget.key)
     assert limited.json()["code"] == "rate_limited" and int(limited["Retry-After"]) >= 1
-
-
-@pytest.mark.parametrize(
-    ("value", "normalized"),
-    [
-        ("https://Shop.Example.com/", "https://shop.example.com"),
-        ("shop.example.com", "https://shop.example.com"),
-        ("http://localhost:3000", "http://localhost:3000"),
-        ("https://example.com:443", "https://example.com"),
-        ("https://*.example.com", "https://*.example.com"),
-    ],
-)
-def test_origin_normalize(value, normalized):
-    assert origin_normalize(value) == normalized
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "ftp://example.com",
-        "https://example.com/path",
-        "https://exa mple.com",
-        "https://*",
-        "javascript:x",
-    ],
-)
-def test_origin_normalize_refuses(value):
-    with pytest.raises(ValidationError):
-        origin_normalize(value)
 
 
 def test_empty_list_allows_any_origin_and_bad_entries_are_named(tenant_a):

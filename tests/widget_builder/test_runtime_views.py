@@ -6,8 +6,6 @@ from __future__ import annotations
 import gzip
 import re
 
-import pytest
-
 from tests.hosts import PUBLIC_HOST
 from widget_builder.runtime_views import embed_snippet, runtime_assets
 
@@ -52,30 +50,3 @@ def test_snippet_is_one_async_script_tag():
         snippet
         == '<script async src="https://chat.example.com/w/v1/loader.js" data-widget="wk_abc"></script>'
     )
-
-
-@pytest.mark.django_db
-def test_a_conversation_needs_the_prechat_form_first(client, tenant_a):
-    from django_tenants.utils import tenant_context
-
-    from widget_builder.models import Widget
-    from widget_builder.services import widget_prechat_set, widget_publish
-
-    with tenant_context(tenant_a.tenant):
-        widget = Widget.objects.order_by("id").first()
-        widget_prechat_set(
-            widget=widget, enabled=True, fields=[{"kind": "email", "label": "Email", "required": True}]
-        )
-        widget_publish(widget=widget)
-    headers = {"HTTP_HOST": PUBLIC_HOST, "HTTP_ORIGIN": "https://customer.example"}
-    token = client.post(
-        f"/api/widget/v1/{widget.key}/session", {}, content_type="application/json", **headers
-    ).json()["token"]
-    response = client.post(
-        f"/api/widget/v1/{widget.key}/conversations",
-        {},
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-        **headers,
-    )
-    assert response.status_code == 409 and response.json()["code"] == "prechat_required"

@@ -19,6 +19,8 @@ from tests.chat.widget_api.api_calls import (
     session_start,
 )
 from tests.hosts import PUBLIC_HOST
+from widget_builder.models import Widget
+from widget_builder.services import widget_prechat_set, widget_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +168,24 @@ def test_listing_messages_after_a_number_takes_six_queries(
         response = client.get(visitor.messages_path + "?after=1", **visitor.headers())
     assert response.status_code == 200
     assert [m["seq"] for m in response.json()["messages"]] == [2, 3, 4, 5, 6]
+
+
+def test_a_conversation_needs_the_prechat_form_first(client, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        widget_prechat_set(
+            widget=widget, enabled=True, fields=[{"kind": "email", "label": "Email", "required": True}]
+        )
+        widget_publish(widget=widget)
+    headers = {"HTTP_HOST": PUBLIC_HOST, "HTTP_ORIGIN": "https://customer.example"}
+    token = client.post(
+        f"/api/widget/v1/{widget.key}/session", {}, content_type="application/json", **headers
+    ).json()["token"]
+    response = client.post(
+        f"/api/widget/v1/{widget.key}/conversations",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        **headers,
+    )
+    assert response.status_code == 409 and response.json()["code"] == "prechat_required"
