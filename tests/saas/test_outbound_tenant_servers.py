@@ -16,10 +16,11 @@ from collections import OrderedDict
 from types import SimpleNamespace
 
 import pytest
-from asgiref.sync import async_to_sync
 
 import knowledge.embeddings as embeddings
+from chat.llm.anthropic_provider import AnthropicProvider
 from chat.llm.base import LLMRequest, ProviderError, Turn, Usage
+from chat.llm.openai_provider import OpenAIProvider
 from chat.llm.registry import provider_for
 from chat.llm.resilience import breakers_reset, stream_resilient
 from knowledge.embeddings import EmbeddingError, embedder_for
@@ -260,14 +261,11 @@ def test_async_clients_are_kept_per_event_loop_and_closed_with_it():
 
 
 def test_provider_clients_never_follow_redirects(settings):
-    from chat.llm.anthropic_provider import AnthropicProvider
-    from chat.llm.openai_provider import OpenAIProvider
-
     async def clients():
         return [
             OpenAIProvider(api_key="k", base_url="https://llm.example.com/v1", compatible=True)._client(),
             AnthropicProvider(api_key="k")._client(),
         ]
 
-    for sdk_client in async_to_sync(clients)():
+    for sdk_client in run(clients):
         assert sdk_client._client.follow_redirects is False
