@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.quotas import quota_require
 from saas.crypto import secret_decrypt
 from saas.errors import QuotaExceeded
+from saas.tenant_connection import connection
 
 from .chunking import chunk_sections, embedding_text
 from .embeddings import embedder_for

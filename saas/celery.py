@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import threading
 
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from tenant_schemas_celery.app import CeleryApp
+
+from .tenant_connection import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.db import connection
 from django.http.request import split_domain_port
 from django.urls import set_urlconf
 from django_tenants.utils import get_public_schema_name
 
 from saas.errors import NotFound, error_response
+from saas.tenant_connection import connection
 
 from .errors import TenantProvisioning, TenantSuspended
 from .hosts import public_url

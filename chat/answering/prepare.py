@@ -9,12 +9,12 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 from billing.quotas import tenant_plan
 from billing.selectors import billing_restricted
 from billing.services import answer_credit_take
 from knowledge import retrieval
+from saas.tenant_connection import connection
 from tenants.models import Tenant
 
 from ..automations import rule_matches, rules_in_order

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from widget_builder.models import Widget
 
-from ..llm.base import LLMRequest, Turn
+from ..llm.base import LLMRequest, Role, Turn
 from ..llm.registry import ProviderChoice
 from ..models import BotSettings, Conversation, Message
 
@@ -67,7 +67,7 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
         picked.append(message)
     turns: list[Turn] = []
     for message in reversed(picked):
-        role = "user" if message.role == Message.Role.VISITOR else "assistant"
+        role: Role = "user" if message.role == Message.Role.VISITOR else "assistant"
         if turns and turns[-1].role == role:
             turns[-1] = Turn(role, turns[-1].text + "\n\n" + message.text)
         else:

@@ -58,7 +58,7 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
         key = key if own else settings.ANTHROPIC_API_KEY
         if not key:
             raise ProviderError("misconfigured", "No Anthropic API key is configured.")
-        provider = AnthropicProvider(
+        provider: Provider = AnthropicProvider(
             api_key=key,
             base_url=settings.ANTHROPIC_BASE_URL,
             model=model,

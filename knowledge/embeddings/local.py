@@ -104,6 +104,7 @@ class LocalEmbedder:
         model = _loaded()
         encode = getattr(model.tokenizer, "encode_batch_fast", model.tokenizer.encode_batch)
         ids = [encoding.ids for encoding in encode(texts)]
+        rows: list[np.ndarray | None]  # every one filled in below
         if len(ids) == 1 or model.workers == 1:
             rows = [model.vector(one) for one in ids]
         else:  # longest first, so no thread is left with a long text at the end
