@@ -16,10 +16,19 @@ from typing import cast
 from django.http import HttpRequest
 from rest_framework.request import Request
 
+from saas.tenant_connection import SchemaOwner
+
 from .models import Tenant, User
 
 
-class TenantRequest(HttpRequest):
+class RoutedRequest(HttpRequest):
+    """Any request past the routing middleware: its tenant, or the public schema's stand-in."""
+
+    tenant: SchemaOwner
+    urlconf: str  # the host's URL conf, set by the same middleware
+
+
+class TenantRequest(RoutedRequest):
     tenant: Tenant
 
 

@@ -16,6 +16,7 @@ widget says so whatever token the visitor holds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.utils.cache import patch_vary_headers
@@ -73,7 +74,7 @@ class WidgetPublicView(ProblemThrottlingMixin, APIView):
     permission_classes = [AllowAny]
     throttle_classes: list[type[BaseThrottle]] = [WidgetIpThrottle, WidgetThrottle]
     # Limits that apply to one method only, checked after ``throttle_classes``.
-    throttles_by_method: ClassVar[dict[str, list[type[BaseThrottle]]]] = {}
+    throttles_by_method: ClassVar[Mapping[str, Sequence[type[BaseThrottle]]]] = {}
     # Views that answer an unavailable widget themselves (the config says "offline").
     serves_unavailable = False
     widget: Widget
@@ -149,7 +150,8 @@ class ProblemOutput(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable machine code (see /docs/errors).")
-    errors = serializers.DictField(
+    # The serializer's metaclass takes declared fields off the class: Serializer.errors stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=ProblemFieldError(many=True), required=False, help_text="Validation errors per field."
     )
 

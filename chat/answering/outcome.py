@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..llm.base import LLMRequest, ProviderError
+from ..llm.base import LLMRequest, Provider, ProviderError
 from ..llm.registry import ProviderChoice
 
 
@@ -38,6 +38,13 @@ class Prepared:
     passages: list = field(default_factory=list)
     metric: str = ""  # the usage metric consumed, given back on failure
     texts: dict = field(default_factory=dict)  # no_answer / unavailable / offer_handoff
+
+    def provider_call(self) -> tuple[Provider, LLMRequest]:
+        """The provider and the request to send it: prepared whenever neither ``final`` nor
+        ``pending`` is set."""
+        if self.choice is None or self.request is None:
+            raise RuntimeError("No provider call was prepared for this answer.")
+        return self.choice.provider, self.request
 
 
 def answer_outcome(text: str, error: ProviderError | None, no_answer_text: str) -> str:

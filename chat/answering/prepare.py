@@ -56,7 +56,8 @@ def answer_prepare(
         return prepared
     try:
         if contact is None or contact.pk != conversation.contact_id:
-            contact = Contact.objects.filter(pk=conversation.contact_id).first()
+            contact_id = conversation.contact_id
+            contact = Contact.objects.filter(pk=contact_id).first() if contact_id is not None else None
         return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact)
     except BaseException:
         cache.delete(prepared.claim_key)

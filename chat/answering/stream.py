@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
@@ -44,8 +44,8 @@ def _sse(event: str, data: dict) -> bytes:
 
 
 async def answer_events(
-    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
-) -> AsyncIterator[tuple[str, dict]]:
+    prepared: Prepared, *, first: Sequence[tuple[str, dict[str, Any]]] = ()
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
     request is answering: poll the messages)."""
@@ -90,7 +90,7 @@ async def answer_events(
                 await producer
 
 
-async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncGenerator[str, None]:
     """The provider's deltas through the resilience layer, stopped at MAX_ANSWER_CHARS
     (a server ignoring max_tokens is not read further)."""
     size = 0
@@ -109,9 +109,8 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
     interrupted = False
     started, ttft_ms = time.monotonic(), None
     try:
-        async with contextlib.aclosing(
-            capped_stream(prepared.choice.provider, prepared.request, usage)
-        ) as deltas:
+        provider, request = prepared.provider_call()
+        async with contextlib.aclosing(capped_stream(provider, request, usage)) as deltas:
             async for delta in deltas:
                 if ttft_ms is None:
                     ttft_ms = int((time.monotonic() - started) * 1000)
@@ -143,7 +142,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
 
 
 async def answer_stream_bytes(
-    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
+    prepared: Prepared, *, first: Sequence[tuple[str, dict[str, Any]]] = ()
 ) -> AsyncIterator[bytes]:
     """Server-sent events for the widget."""
     async for event, data in answer_events(prepared, first=first):
