@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from .tenant_connection import connection
 
@@ -81,10 +82,10 @@ def readiness() -> tuple[bool, dict[str, str]]:
 
 
 class HealthCheckMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info.rstrip("/")
         if path == "/healthz":
             return _no_store(JsonResponse({"status": "ok"}))

@@ -102,7 +102,9 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     REDOC_TEMPLATE = "drf_spectacular/redoc.html"
 
-    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         tenant = getattr(request, "tenant", None)  # unset when routing answered 404 itself
         if tenant is None or tenant.schema_name == get_public_schema_name():

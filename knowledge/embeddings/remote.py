@@ -108,7 +108,8 @@ class OpenAIEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self._request([text])[0].tolist()
+        row: list[float] = self._request([text])[0].tolist()
+        return row
 
     # -- one request ------------------------------------------------------------------------------
 
