@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 StripeError = stripe.StripeError
 SignatureError = stripe.SignatureVerificationError
+# Failures worth retrying soon: Stripe unreachable, rate-limited or failing (5xx).
+ConnectionFailed = stripe.APIConnectionError
+RateLimited = stripe.RateLimitError
+ServerFailed = stripe.APIError
 WEBHOOK_TOLERANCE = 300  # seconds: older signatures are refused (replays)
 
 

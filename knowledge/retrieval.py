@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -84,7 +85,7 @@ class Passage:
     chunk_id: int | None = None
     heading_path: str = ""
 
-    def citation(self, number: int) -> dict:
+    def citation(self, number: int) -> dict[str, Any]:
         """What a message stores and the widget shows for ``[number]``."""
         return {
             "n": number,
@@ -163,7 +164,7 @@ def _query_vectors_start(
 ) -> list[VectorJob]:
     """(embedder, knowledge bases, future vector) per embedding model: knowledge bases
     sharing a model share one query vector and one index scan."""
-    by_model: dict[tuple, list] = defaultdict(list)
+    by_model: dict[tuple[str, str, int, str], list[KnowledgeBase]] = defaultdict(list)
     for kb in kbs:
         by_model[
             (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
@@ -195,7 +196,7 @@ def _vector_ranked(jobs: list[VectorJob]) -> list[int]:
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 
 
-def _text_ranked(query: str, kbs) -> list[int]:
+def _text_ranked(query: str, kbs: list[KnowledgeBase]) -> list[int]:
     by_language: dict[str, list[int]] = defaultdict(list)
     for kb in kbs:
         by_language[kb.language].append(kb.pk)

@@ -13,7 +13,7 @@ import os
 import posixpath
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, Storage
@@ -33,6 +33,12 @@ def tenant_prefix(schema_name: str | None = None) -> str:
     if schema == get_public_schema_name():
         return "public"
     return f"tenants/{schema}"
+
+
+class TenantStorage(Protocol):
+    """What the storages below add to Django's (the default storage is one of them)."""
+
+    def delete_tenant_files(self, schema_name: str) -> None: ...
 
 
 class TenantPrefixMixin(_StorageMixinBase):

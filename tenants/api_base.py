@@ -180,9 +180,10 @@ def tenant_lookup(model: type[Model], tenant_field: str | None = None) -> str | 
             field = current._meta.get_field(part)
         except FieldDoesNotExist as exc:
             raise ImproperlyConfigured(f"{where}: no field {part!r}") from exc
-        if not field.is_relation or field.related_model is None:
+        related = field.related_model  # a model class once the app registry is ready
+        if not field.is_relation or not isinstance(related, type):
             raise ImproperlyConfigured(f"{where}: {part!r} is not a relation")
-        current = field.related_model  # type: ignore[assignment]
+        current = related
     if current is not Tenant:
         raise ImproperlyConfigured(f"{where} does not lead to Tenant")
     return tenant_field

@@ -95,6 +95,7 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
             patch_cache_control(response, no_store=True)
             return response
 
+        # The section, kept on the view for code that walks the URL conf (a function attribute).
         wrapper.dashboard_section = found  # type: ignore[attr-defined]
         return wrapper
 

@@ -133,7 +133,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person. Global across tenants; logs in with an email address."""
 
-    username = None  # type: ignore[assignment]
+    username = None  # type: ignore[assignment]  # no username: AbstractUser's field removed
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from billing.services import usage_refund
 from knowledge import retrieval
@@ -20,7 +21,7 @@ from .prompt import PASSAGES, cited_passages, llm_request
 from .stream import capped_stream, run_from_sync
 
 
-def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict:
+def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str, Any]:
     """The answer to ``question`` with the retrieved passages and their ranks (what a
     tenant needs to see why the bot answered as it did). The AI-answer credit is counted
     as for a visitor, and given back when the provider produced nothing."""

@@ -39,7 +39,7 @@ def _db(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitab
     return sync_to_async(call, thread_sensitive=True)()
 
 
-def _sse(event: str, data: dict) -> bytes:
+def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
@@ -49,7 +49,7 @@ async def answer_events(
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
     request is answering: poll the messages)."""
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()  # ("delta", text) or ("done", payload)
     # The provider call starts before anything is sent: the first token is not kept waiting.
     asking = not prepared.pending and prepared.final is None
     producer = asyncio.create_task(_produce(prepared, queue)) if asking else None
@@ -102,7 +102,7 @@ async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -
                 return
 
 
-async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
+async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) -> None:
     """Call the provider, pass deltas on, store the answer however the call ends."""
     usage, parts = Usage(), []
     error: ProviderError | None = None
@@ -149,11 +149,11 @@ async def answer_stream_bytes(
         yield _sse(event, data)
 
 
-def answer_collect(prepared: Prepared) -> dict:
+def answer_collect(prepared: Prepared) -> dict[str, Any]:
     """Run the answer to its end from sync code (playground, tests): the final payload with
     the deltas seen."""
 
-    async def run() -> dict:
+    async def run() -> dict[str, Any]:
         deltas, final = [], None
         async for event, data in answer_events(prepared):
             if event == "delta":
