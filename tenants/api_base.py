@@ -119,7 +119,7 @@ class TenantRolePermission(permissions.BasePermission):
             return True  # let the view answer 405 for methods it does not have
         if not request.user or not request.user.is_authenticated:
             raise NotAuthenticated()
-        view = cast(TenantAPIView, view)  # the only views it is a permission of (checked there)
+        view = cast(TenantAPIView, view)  # the permission of TenantAPIView, which declares the roles
         tenant = request_tenant(request)
         if isinstance(request.user, ApiKeyPrincipal):
             role = request.user.key.role
