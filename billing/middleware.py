@@ -4,7 +4,10 @@ open; nothing is deleted."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect
 
 from saas.errors import BillingRestricted, problem_response, wants_json
@@ -17,10 +20,10 @@ OPEN = ("/dashboard/billing/",)
 
 
 class RestrictedWorkspaceMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         tenant = getattr(request, "tenant", None)
         if (
             request.method not in SAFE_METHODS

@@ -39,11 +39,13 @@ class Plan:
     overage_per_1000: int = 0  # USD per 1,000 AI answers past the quota
 
     def quota(self, name: str) -> int | None:
-        return getattr(self, name)
+        limit: int | None = getattr(self, name)  # a field of QUOTAS
+        return limit
 
     def price_id(self, interval: str) -> str:
         """The Stripe price for ``interval`` ("monthly" or "yearly"), or "" if none is set."""
-        return (getattr(settings, "STRIPE_PRICES", {}) or {}).get(f"{self.code}_{interval}", "")
+        prices: dict[str, str] = getattr(settings, "STRIPE_PRICES", {}) or {}
+        return prices.get(f"{self.code}_{interval}", "")
 
     @property
     def is_free(self) -> bool:

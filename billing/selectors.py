@@ -38,7 +38,7 @@ def grace_ends(account: BillingAccount) -> datetime | None:
     return account.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
 
 
-def billing_restricted(tenant) -> bool:
+def billing_restricted(tenant: Tenant) -> bool:
     """Unpaid past the grace period: widgets answer with their offline text and the
     dashboard is read-only except billing. Never deleted."""
     account = BillingAccount.objects.filter(tenant_id=tenant.pk).first()

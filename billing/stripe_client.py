@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import functools
 import json
+from typing import TYPE_CHECKING
 
 import stripe
 from django.conf import settings
 
+if TYPE_CHECKING:
+    from stripe.params import SubscriptionUpdateParamsItem
+    from stripe.params.checkout import SessionCreateParamsLineItem
+
 StripeError = stripe.StripeError
 SignatureError = stripe.SignatureVerificationError
+# Failures worth retrying soon: Stripe unreachable, rate-limited or failing (5xx).
+ConnectionFailed = stripe.APIConnectionError
+RateLimited = stripe.RateLimitError
+ServerFailed = stripe.APIError
 WEBHOOK_TOLERANCE = 300  # seconds: older signatures are refused (replays)
 
 
@@ -27,8 +36,9 @@ def stripe_enabled() -> bool:
 
 @functools.cache
 def _client(api_key: str, api_base: str) -> stripe.StripeClient:
-    options = {"base_addresses": {"api": api_base}} if api_base else {}
-    return stripe.StripeClient(api_key=api_key, max_network_retries=2, **options)
+    return stripe.StripeClient(
+        api_key=api_key, max_network_retries=2, base_addresses={"api": api_base} if api_base else None
+    )
 
 
 def client() -> stripe.StripeClient:
@@ -53,7 +63,8 @@ def checkout_session_create(
     travels in ``client_reference_id`` and in the metadata of the session and of the
     subscription it creates."""
     metadata = {"tenant_id": str(tenant_id), "plan": plan}
-    line_items = [{"price": price_ids[0], "quantity": 1}] + [{"price": p} for p in price_ids[1:]]
+    line_items: list[SessionCreateParamsLineItem] = [{"price": price_ids[0], "quantity": 1}]
+    line_items += [{"price": p} for p in price_ids[1:]]
     session = client().v1.checkout.sessions.create(
         params={
             "mode": "subscription",
@@ -86,7 +97,7 @@ def subscription_plan_set(
 ) -> dict:
     """Move a subscription to another plan's price in place (prorated), adding the metered
     overage item when the new plan has overage and removing it when it has not."""
-    items: list[dict] = [{"id": plan_item_id, "price": price_id}]
+    items: list[SubscriptionUpdateParamsItem] = [{"id": plan_item_id, "price": price_id}]
     overage_items = [
         i for i in subscription["items"]["data"] if i["id"] != plan_item_id and i["price"]["id"] != price_id
     ]

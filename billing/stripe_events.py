@@ -123,7 +123,7 @@ def _invoice_subscription(invoice: dict[str, Any]) -> str:
 def _account_for(obj: dict[str, Any], *, tenant_id: object = None) -> BillingAccount | None:
     """The account an object is about: by our tenant id (metadata), else by customer."""
     if tenant_id and str(tenant_id).isdigit():
-        tenant = Tenant.objects.filter(pk=int(tenant_id)).first()
+        tenant = Tenant.objects.filter(pk=int(str(tenant_id))).first()
         if tenant is not None:
             account, _ = BillingAccount.objects.get_or_create(tenant=tenant)
             customer = obj.get("customer")

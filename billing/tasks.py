@@ -27,11 +27,7 @@ __all__ = [
 ]
 
 # Worth retrying soon: Stripe unreachable, rate-limited or failing (5xx).
-TRANSIENT = (
-    stripe_client.stripe.APIConnectionError,
-    stripe_client.stripe.RateLimitError,
-    stripe_client.stripe.APIError,
-)
+TRANSIENT = (stripe_client.ConnectionFailed, stripe_client.RateLimited, stripe_client.ServerFailed)
 
 
 @shared_task(
@@ -58,7 +54,7 @@ def stripe_events_pending() -> int:
     for pk in pending:
         try:
             stripe_event_process(pk)
-        except stripe_client.stripe.APIConnectionError:
+        except stripe_client.ConnectionFailed:
             break  # Stripe is unreachable: the next run tries again
         except Exception:
             logger.warning("stripe event %s still failing", pk)

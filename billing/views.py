@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from saas.errors import InvalidSignature, PayloadTooLarge, ProblemError, problem_response
-from tenants.dashboard import dashboard_page
+from tenants.dashboard import DashboardRequest, dashboard_page
 from tenants.views import problem_message, shell_context
 
 from . import stripe_client
@@ -50,7 +50,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
 
 
 @dashboard_page("billing")
-def billing_page(request: HttpRequest):
+def billing_page(request: DashboardRequest):
     tenant = request.tenant
     plan = tenant_plan(tenant)
     account = billing_account(tenant)
@@ -86,7 +86,7 @@ def billing_page(request: HttpRequest):
 
 @require_POST
 @dashboard_page("billing")
-def billing_checkout(request: HttpRequest):
+def billing_checkout(request: DashboardRequest):
     base = request.build_absolute_uri("/dashboard/billing/")
     try:
         url = checkout_start(
@@ -112,7 +112,7 @@ def billing_checkout(request: HttpRequest):
 
 @require_POST
 @dashboard_page("billing")
-def billing_portal(request: HttpRequest):
+def billing_portal(request: DashboardRequest):
     try:
         url = portal_start(
             tenant=request.tenant, return_url=request.build_absolute_uri("/dashboard/billing/")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from django.core.files.uploadedfile import UploadedFile
+
 from saas.errors import PayloadTooLarge, ProblemError
 
 KINDS = {
@@ -54,12 +56,12 @@ def clean_name(name: str) -> str:
     return name or "attachment"
 
 
-def attachment_check(upload, *, kinds: list[str], max_mb: int) -> str:
+def attachment_check(upload: UploadedFile, *, kinds: list[str], max_mb: int) -> str:
     """The upload's content type, or an error a visitor can act on."""
     allowed = set().union(*(KINDS[k] for k in kinds if k in KINDS)) if kinds else set()
     if not allowed:
         raise AttachmentRefused("This chat does not accept attachments.")
-    if upload.size > max_mb * 1024 * 1024:
+    if upload.size is None or upload.size > max_mb * 1024 * 1024:  # uploads always know their size
         raise PayloadTooLarge(f"Attach files of at most {max_mb} MB.")
     head = upload.read(2048)
     upload.seek(0)

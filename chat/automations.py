@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 import re2
 
 from widget_builder.hours import is_open
+from widget_builder.models import Widget
 
 from .models import AutomationRule
 
@@ -40,7 +42,7 @@ def pattern_error(kind: str, pattern: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=2048)
-def _compiled(pattern: str):
+def _compiled(pattern: str) -> Any:  # an re2 pattern (google-re2 ships no types)
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
@@ -52,7 +54,7 @@ def keywords(pattern: str) -> list[str]:
     return [k.strip().lower() for k in pattern.split(",") if k.strip()]
 
 
-def rule_matches(rule: AutomationRule, text: str, *, widget) -> bool:
+def rule_matches(rule: AutomationRule, text: str, *, widget: Widget) -> bool:
     text = text[:MAX_MATCHED_TEXT]
     if rule.kind == AutomationRule.Kind.OFFLINE:
         hours = widget.published_config.get("business_hours") or widget.business_hours or {}

@@ -5,9 +5,10 @@ fields (:meth:`ServiceForm.add_problem`). Preconditions: the tenant's schema is 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.forms.models import model_to_dict
 
@@ -22,7 +23,11 @@ from .services import MAX_MESSAGE_CHARS
 
 def _model_field(model: type[models.Model], name: str, **kwargs: Any) -> forms.Field:
     """The form field Django makes for the model's field (its type, choices, length)."""
-    return model._meta.get_field(name).formfield(**kwargs)
+    field = model._meta.get_field(name)
+    made = field.formfield(**kwargs) if isinstance(field, models.Field) else None
+    if made is None:  # a relation's reverse side, or a field with no form field
+        raise ImproperlyConfigured(f"{model.__name__}.{name} makes no form field")
+    return made
 
 
 class ServiceForm(forms.Form):
@@ -31,7 +36,9 @@ class ServiceForm(forms.Form):
     def add_problem(self, error: ProblemError) -> None:
         """Each field message of ``error`` on its field (on the form when the form has no
         such field), or its detail on the form when it names no field."""
-        details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+        details: list[tuple[str | None, str]] = [
+            (name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs
+        ]
         for name, message in details or [(None, error.detail)]:
             self.add_error(name if name in self.fields else None, message)
 
@@ -48,7 +55,7 @@ class ConversationFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["widget"].queryset = Widget.objects.order_by("name", "id")
+        cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
 
     def filters(self) -> dict[str, Any]:
         """The filters for ``chat.selectors.conversation_list_filtered``: all of them when
@@ -164,7 +171,15 @@ class BotSettingsForm(ServiceForm):
     def __init__(self, data: Any = None, *, instance: BotSettings, **kwargs: Any) -> None:
         """``instance``: the stored bot (or the unsaved defaults), shown when ``data`` is None."""
         super().__init__(data, initial=model_to_dict(instance, fields=BOT_FIELDS), **kwargs)
-        self.fields["knowledge_bases"].queryset = KnowledgeBase.objects.order_by("name", "id")
+        self._knowledge_bases().queryset = KnowledgeBase.objects.order_by("name", "id")
+
+    def _knowledge_bases(self) -> forms.ModelMultipleChoiceField:
+        return cast(forms.ModelMultipleChoiceField, self.fields["knowledge_bases"])
+
+    def has_knowledge_bases(self) -> bool:
+        """Whether there is any knowledge base to choose (else the page says how to add one)."""
+        queryset = self._knowledge_bases().queryset  # set in __init__
+        return queryset is not None and queryset.exists()
 
 
 class AutomationRuleForm(ServiceForm):

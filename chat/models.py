@@ -234,7 +234,7 @@ class AutomationFiring(models.Model):
         return f"{self.rule_id} in {self.conversation_id}"
 
 
-def attachment_path(instance, filename: str) -> str:
+def attachment_path(instance: "Attachment", filename: str) -> str:
     # Never the visitor's file name: no traversal, no collisions. The storage adds the
     # tenant's prefix (saas.storage).
     return f"chat/attachments/{instance.conversation_id}/{uuid.uuid4().hex}"

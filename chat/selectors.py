@@ -5,6 +5,7 @@ schema is active."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
@@ -21,7 +22,7 @@ from .models import Attachment, AutomationRule, BotSettings, Conversation, Messa
 BOT_SNAPSHOT_SECONDS = 60
 
 
-def message_payload(message: Message) -> dict:
+def message_payload(message: Message) -> dict[str, Any]:
     """A message as visitors see it (the widget API and the answer stream): never tokens,
     costs, scores or the provider."""
     return {
@@ -68,7 +69,7 @@ def bot_snapshot(widget: Widget) -> BotSnapshot:
     """The bot settings, knowledge bases and enabled automations of ``widget``, cached
     briefly and dropped on every change (``bot_snapshot_forget``: wired to the models'
     signals in ``ChatConfig.ready``, and called by the services when a change commits)."""
-    snapshot = cache.get(_snapshot_key(widget.pk))
+    snapshot: BotSnapshot | None = cache.get(_snapshot_key(widget.pk))
     if snapshot is None:
         bot = bot_settings_for(widget)
         snapshot = BotSnapshot(

@@ -183,7 +183,7 @@ def widget_bot(request, widget_id: int):
         widget=widget,
         bot=bot,
         form=form,
-        has_knowledge_bases=form.fields["knowledge_bases"].queryset.exists(),
+        has_knowledge_bases=form.has_knowledge_bases(),
     )
     return render(request, "chat/widget_bot.html", context)
 

@@ -7,6 +7,7 @@ it as ``Authorization: Bearer <token>``; it never travels in a URL.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.core import signing
 from django.utils import timezone
@@ -29,7 +30,9 @@ class VisitorTokenExpired(ProblemError):
     title = "The visitor token has expired"
 
 
-def visitor_token_issue(*, tenant_id: int, widget_id: int, contact_public_id) -> tuple[str, datetime]:
+def visitor_token_issue(
+    *, tenant_id: int, widget_id: int, contact_public_id: UUID | str
+) -> tuple[str, datetime]:
     token = signing.dumps(
         {"t": tenant_id, "w": widget_id, "c": str(contact_public_id)}, salt=SALT, compress=True
     )

@@ -9,7 +9,8 @@ class KnowledgeConfig(tenancy.ContributingAppConfig):
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
         from .models import Document, Source
-        from .services import knowledge_base_ensure_default, knowledge_storage_mb
+        from .selectors import knowledge_storage_mb
+        from .services import knowledge_base_ensure_default
 
         return tenancy.Contributions(
             workspace_initializers={"knowledge.default_base": knowledge_base_ensure_default},

@@ -404,8 +404,8 @@ def _groups(sections: Iterable) -> Iterator[tuple[tuple[tuple[str, ...], int | N
         headings = [headings] if isinstance(headings, str) else headings
         path = tuple(h for h in (" ".join(str(h).split()) for h in headings) if h)
         this = (path, section.page, section.anchor or "")
-        if this != key and texts:
-            yield key, texts  # type: ignore[misc]
+        if this != key and texts and key is not None:  # texts always come with their key
+            yield key, texts
             texts = []
         key = this
         texts.append(text)

@@ -22,16 +22,18 @@ QA_BLANK_ROWS = 3
 
 
 def add_problem(
-    form: forms.Form,
+    form: forms.BaseForm,
     error: ProblemError,
     *,
     default_field: str | None = None,
-    others: Sequence[forms.Form] = (),
+    others: Sequence[forms.BaseForm] = (),
 ) -> None:
     """Put a service's refusal on ``form``: each field message on its field when the form
     has it (or on the first of ``others``, forms shown with it, that has it), else on
     ``default_field``; the detail when there are no field messages."""
-    details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+    details: list[tuple[str | None, str]] = [
+        (name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs
+    ]
     if not details:
         details = [(default_field, error.detail)]
     for name, message in details:
@@ -86,7 +88,8 @@ class MultipleFileField(forms.FileField):
 
 
 class FileSourceForm(forms.Form):
-    files = MultipleFileField(
+    # The form's metaclass takes declared fields off the class: BaseForm.files stays.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Files",
         help_text="PDF, Word (.docx), text, Markdown, HTML, CSV or JSON; up to 20 MB each. "
         "The type is read from the content, not the name.",

@@ -23,15 +23,17 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing.quotas import quota_require
 from saas.crypto import secret_decrypt
 from saas.errors import QuotaExceeded
+from saas.tenant_connection import connection
 
 from .chunking import chunk_sections, embedding_text
 from .embeddings import embedder_for
@@ -40,9 +42,15 @@ from .extraction import ExtractionError, Section, extract
 from .fetching import FetchError, RobotsCache, crawl, fetch, sitemap_urls
 from .models import Chunk, Document, KnowledgeBase, Source
 
+if TYPE_CHECKING:
+    from tenants.models import Tenant
+
 logger = logging.getLogger(__name__)
 
-SYNC_INTERVALS = {Source.Schedule.DAILY: timedelta(days=1), Source.Schedule.WEEKLY: timedelta(days=7)}
+SYNC_INTERVALS: dict[str, timedelta] = {
+    Source.Schedule.DAILY: timedelta(days=1),
+    Source.Schedule.WEEKLY: timedelta(days=7),
+}
 CHUNK_TOKENS, CHUNK_OVERLAP = 220, 30
 UNEXPECTED = (
     "Something went wrong while processing this source. Try again; if it keeps failing, contact support."
@@ -254,13 +262,13 @@ def _document_store(source: Source, kb: KnowledgeBase, page: Page, embedder, rep
     existing = Document.objects.filter(source=source, key=page.key[:2000]).first()
     if existing is not None and existing.content_hash == content_hash:
         return "unchanged"
-    tenant = connection.tenant
+    tenant = cast("Tenant", connection.tenant)  # ingestion runs in the tenant's context
     if existing is None:  # a new page: refused before any embedding if the plan is full
         with transaction.atomic():
             quota_require(tenant, "pages", used=Document.objects.count)
 
     hashes = {c.content_hash for c in chunks}
-    reuse = dict(
+    reuse: dict[str, Any] = dict(  # content hash -> its stored vector
         Chunk.objects.filter(
             knowledge_base=kb,
             content_hash__in=hashes,

@@ -53,7 +53,7 @@ class KnowledgeBase(models.Model):
         return self.name
 
 
-def source_file_path(instance, filename: str) -> str:
+def source_file_path(instance: "Source", filename: str) -> str:
     # A random name under the tenant's prefix (saas.storage); the visitor-facing name is
     # kept in ``file_name``.
     return f"knowledge/{instance.knowledge_base_id}/{uuid.uuid4().hex}"

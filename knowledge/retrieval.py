@@ -20,13 +20,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 from django.db import connection, transaction
 
-from .ingestion import kb_embedder
+# The module, not the function: the embedder is looked up when a search runs.
+from . import ingestion
+from .embeddings.base import Embedder
 from .models import Chunk, KnowledgeBase
 
 RRF_K = 60
@@ -81,7 +85,7 @@ class Passage:
     chunk_id: int | None = None
     heading_path: str = ""
 
-    def citation(self, number: int) -> dict:
+    def citation(self, number: int) -> dict[str, Any]:
         """What a message stores and the widget shows for ``[number]``."""
         return {
             "n": number,
@@ -107,16 +111,16 @@ def retrieve(
     query = (query or "").strip()[:2000]
     if not query:
         return []
-    kbs = KnowledgeBase.objects.all()
+    found = KnowledgeBase.objects.all()
     if knowledge_base_ids is not None:
-        kbs = kbs.filter(pk__in=knowledge_base_ids)
-    kbs = list(kbs)
+        found = found.filter(pk__in=knowledge_base_ids)
+    kbs = list(found)
     if not kbs or not Chunk.objects.filter(knowledge_base__in=kbs).exists():
         return []  # nothing ingested yet: no query embedding, no searches
     ranked: dict[str, list[int]] = {}
     # The question is embedded on another thread while the full-text search runs here
     # (onnxruntime and HTTP both release the GIL): the slower of the two sets the pace.
-    vectors = _query_vectors_start(query, kbs, kb_embedder) if "vector" in methods else []
+    vectors = _query_vectors_start(query, kbs, ingestion.kb_embedder) if "vector" in methods else []
     if "text" in methods:
         ranked["text"] = _text_ranked(query, kbs)
     if "vector" in methods:
@@ -151,22 +155,28 @@ def _embedding_threads() -> ThreadPoolExecutor:
         return _embedding_pool[1]
 
 
-def _query_vectors_start(query: str, kbs, kb_embedder) -> list[tuple[object, list, Future]]:
+# One query embedding per model: its embedder, the knowledge bases using it, the vector to come.
+VectorJob = tuple[Embedder, list[KnowledgeBase], Future[list[float]]]
+
+
+def _query_vectors_start(
+    query: str, kbs: list[KnowledgeBase], kb_embedder: Callable[[KnowledgeBase], Embedder]
+) -> list[VectorJob]:
     """(embedder, knowledge bases, future vector) per embedding model: knowledge bases
     sharing a model share one query vector and one index scan."""
-    by_model: dict[tuple, list] = defaultdict(list)
+    by_model: dict[tuple[str, str, int, str], list[KnowledgeBase]] = defaultdict(list)
     for kb in kbs:
         by_model[
             (kb.embedding_provider, kb.embedding_model, kb.embedding_dimensions, kb.embedding_base_url)
         ].append(kb)
-    jobs = []
+    jobs: list[VectorJob] = []
     for group in by_model.values():
         embedder = kb_embedder(group[0])
         jobs.append((embedder, group, _embedding_threads().submit(embedder.embed_query, query)))
     return jobs
 
 
-def _vector_ranked(jobs: list[tuple[object, list, Future]]) -> list[int]:
+def _vector_ranked(jobs: list[VectorJob]) -> list[int]:
     scored: list[tuple[float, int]] = []
     for embedder, group, future in jobs:
         vector = future.result()  # an EmbeddingError raised there is raised here
@@ -186,7 +196,7 @@ def _vector_ranked(jobs: list[tuple[object, list, Future]]) -> list[int]:
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 
 
-def _text_ranked(query: str, kbs) -> list[int]:
+def _text_ranked(query: str, kbs: list[KnowledgeBase]) -> list[int]:
     by_language: dict[str, list[int]] = defaultdict(list)
     for kb in kbs:
         by_language[kb.language].append(kb.pk)

@@ -3,6 +3,8 @@ the schema they were sent from (saas.celery). ``acks_late`` with ``reject_on_wor
 (settings): a worker killed mid-ingest leaves the task queued, and the re-run, idempotent by
 content hashes, ends in the same state."""
 
+from typing import Any
+
 from celery import shared_task
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -22,7 +24,7 @@ INGEST_SOFT_LIMIT = 1800
     soft_time_limit=INGEST_SOFT_LIMIT,
     time_limit=INGEST_SOFT_LIMIT + 60,
 )
-def source_ingest_task(source_id: int) -> dict:
+def source_ingest_task(source_id: int) -> dict[str, Any]:
     return ingestion.source_ingest(source_id)
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from saas.errors import ProblemError
-from tenants.dashboard import can_manage, dashboard_page
+from tenants.dashboard import DashboardRequest, can_manage, dashboard_page
 from tenants.views import shell_context
 
 from . import selectors, services
@@ -58,7 +58,7 @@ def _source(kb: KnowledgeBase, source_id: int) -> Source:
 
 
 @dashboard_page("knowledge")
-def knowledge_base_list(request: HttpRequest) -> HttpResponse:
+def knowledge_base_list(request: DashboardRequest) -> HttpResponse:
     form = KnowledgeBaseForm(request.POST or None, prefix="kb")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -82,7 +82,7 @@ def knowledge_base_list(request: HttpRequest) -> HttpResponse:
     return render(request, "knowledge/list.html", context)
 
 
-def _add_source(request: HttpRequest, kb: KnowledgeBase, panel: str, forms: dict[str, Any]) -> int:
+def _add_source(request: DashboardRequest, kb: KnowledgeBase, panel: str, forms: dict[str, Any]) -> int:
     """Run the add-source form ``panel``; returns how many sources were added (0 when the
     form or the service refused, with the reasons on the form)."""
     form = forms[panel]
@@ -134,7 +134,7 @@ def _add_forms(data: Any = None, files: Any = None, panel: str = "") -> dict[str
 
 
 @dashboard_page("knowledge")
-def knowledge_base_detail(request: HttpRequest, kb_id: int) -> HttpResponse:
+def knowledge_base_detail(request: DashboardRequest, kb_id: int) -> HttpResponse:
     """The knowledge base's sources with their status, and the add-source panel."""
     kb = _kb(kb_id)
     panel = request.POST.get("add", "") if request.method == "POST" else request.GET.get("add", "")
@@ -169,13 +169,13 @@ def knowledge_base_detail(request: HttpRequest, kb_id: int) -> HttpResponse:
 
 
 @dashboard_page("knowledge")
-def knowledge_base_status(request: HttpRequest, kb_id: int) -> JsonResponse:
+def knowledge_base_status(request: DashboardRequest, kb_id: int) -> JsonResponse:
     """Each source's status and progress, for the page's polling."""
     return JsonResponse(selectors.source_states(kb=_kb(kb_id)))
 
 
 @dashboard_page("knowledge", manage=True)
-def knowledge_base_settings(request: HttpRequest, kb_id: int) -> HttpResponse:
+def knowledge_base_settings(request: DashboardRequest, kb_id: int) -> HttpResponse:
     kb = _kb(kb_id)
     locked = selectors.knowledge_base_has_chunks(kb=kb)
     form = KnowledgeBaseForm.for_base(kb, request.POST or None, prefix="kb", language_locked=locked)
@@ -217,7 +217,7 @@ def knowledge_base_settings(request: HttpRequest, kb_id: int) -> HttpResponse:
 
 
 @dashboard_page("knowledge")
-def source_detail(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
+def source_detail(request: DashboardRequest, kb_id: int, source_id: int) -> HttpResponse:
     """The documents a source produced (one per file or page)."""
     kb = _kb(kb_id)
     source = _source(kb, source_id)
@@ -239,7 +239,7 @@ def source_detail(request: HttpRequest, kb_id: int, source_id: int) -> HttpRespo
 
 @require_POST
 @dashboard_page("knowledge", manage=True)
-def source_retry(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
+def source_retry(request: DashboardRequest, kb_id: int, source_id: int) -> HttpResponse:
     """Process a failed source again, or re-sync a web source now."""
     kb = _kb(kb_id)
     source = _source(kb, source_id)
@@ -253,7 +253,7 @@ def source_retry(request: HttpRequest, kb_id: int, source_id: int) -> HttpRespon
 
 
 @dashboard_page("knowledge", manage=True)
-def source_delete(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
+def source_delete(request: DashboardRequest, kb_id: int, source_id: int) -> HttpResponse:
     kb = _kb(kb_id)
     source = _source(kb, source_id)
     if request.method == "POST":
@@ -267,7 +267,7 @@ def source_delete(request: HttpRequest, kb_id: int, source_id: int) -> HttpRespo
 
 
 @dashboard_page("knowledge", manage=True)
-def source_qa_edit(request: HttpRequest, kb_id: int, source_id: int) -> HttpResponse:
+def source_qa_edit(request: DashboardRequest, kb_id: int, source_id: int) -> HttpResponse:
     """Replace the pairs of a Q&A source (it is re-ingested; unchanged pairs embed nothing)."""
     kb = _kb(kb_id)
     source = get_object_or_404(Source, pk=source_id, knowledge_base=kb, kind=Source.Kind.QA)
@@ -291,7 +291,7 @@ def source_qa_edit(request: HttpRequest, kb_id: int, source_id: int) -> HttpResp
 
 
 @dashboard_page("knowledge")
-def document_detail(request: HttpRequest, kb_id: int, document_id: int) -> HttpResponse:
+def document_detail(request: DashboardRequest, kb_id: int, document_id: int) -> HttpResponse:
     """A document's chunks in order: what retrieval can find and the bot can quote."""
     kb = _kb(kb_id)
     document = get_object_or_404(
@@ -316,7 +316,7 @@ def document_detail(request: HttpRequest, kb_id: int, document_id: int) -> HttpR
 
 
 @dashboard_page("knowledge")
-def knowledge_base_search(request: HttpRequest, kb_id: int) -> HttpResponse:
+def knowledge_base_search(request: DashboardRequest, kb_id: int) -> HttpResponse:
     """What retrieval returns for a question, fused and per method: why the bot answered
     as it did."""
     kb = _kb(kb_id)

@@ -3,6 +3,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from django.urls import reverse
 
+from saas.ratelimit import client_address
 from tenants.services import sessions_end_linked
 
 
@@ -17,6 +18,11 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_email_verification_redirect_url(self, email_address) -> str:
         return reverse("public_site:workspaces")
+
+    def get_client_ip(self, request) -> str:
+        # allauth's login, signup and reset limits count per client address, read the same
+        # way as every other limit (X-Forwarded-For only from TRUSTED_PROXIES).
+        return client_address(request)
 
     def logout(self, request) -> None:
         # Signing out here also ends the workspace sessions this session opened.

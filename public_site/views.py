@@ -57,7 +57,7 @@ class SignupView(allauth_views.SignupView):
             with transaction.atomic():
                 return super().form_valid(form)
         except (SlugTaken, SlugInvalid) as error:  # lost a race since the form was validated
-            form.add_error("slug", error.errors["slug"][0]["message"])
+            form.add_error("slug", (error.errors or {})["slug"][0]["message"])
         except ProvisioningFailed:
             form.add_error(
                 None,
@@ -146,11 +146,11 @@ def invitation(request, token: str):
                 )
                 team_services.invitation_accept(invitation=invite, user=user)
         except ValidationFailed as error:
-            context["errors"] = [e["message"] for errs in error.errors.values() for e in errs]
+            context["errors"] = [e["message"] for errs in (error.errors or {}).values() for e in errs]
             return render(request, "public_site/invitation.html", context, status=422)
         except (InvitationUsed, IntegrityError):  # a concurrent click got there first
-            error = InvitationUsed("Sign in to open the workspace.")
-            return render(request, "public_site/invitation_problem.html", {"error": error}, status=410)
+            used = InvitationUsed("Sign in to open the workspace.")
+            return render(request, "public_site/invitation_problem.html", {"error": used}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("public_site:workspace-open", slug=invite.tenant.slug)
     else:

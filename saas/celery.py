@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING, Any
 
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from tenant_schemas_celery.app import CeleryApp
+
+from .tenant_connection import connection
+
+if TYPE_CHECKING:
+    from celery import Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 
@@ -22,7 +28,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
+def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
     """Queue ``task`` once the current transaction commits (at once outside one).
 
     The task runs in the schema active now, at the call, even if the commit happens after
@@ -40,7 +46,7 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
     transaction.on_commit(send)
 
 
-def _run_here(task, schema: str, args: tuple, kwargs: dict) -> None:
+def _run_here(task: Task[Any, Any], schema: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     # django_tenants.utils reads settings when imported, and this module is imported with
     # the saas package, before settings are configured.
     from django_tenants.utils import schema_context

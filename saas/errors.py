@@ -32,6 +32,9 @@ PROBLEM_TYPE_BASE = "/docs/errors#"
 # public error reference page is generated from it.
 REGISTRY: dict[str, tuple[int, str]] = {}
 
+# Per-field problems: ``{"field": [{"code": ..., "message": ...}]}``.
+FieldErrors = dict[str, list[dict[str, str]]]
+
 
 def register(code: str, status: int, title: str) -> str:
     REGISTRY.setdefault(code, (status, title))
@@ -53,7 +56,7 @@ class ProblemError(Exception):
         self,
         detail: str | None = None,
         *,
-        errors: dict[str, list[dict]] | None = None,
+        errors: FieldErrors | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
@@ -163,7 +166,7 @@ def problem_body(
     title: str,
     detail: str | None = None,
     *,
-    errors: dict[str, list[dict]] | None = None,
+    errors: FieldErrors | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{code}",
@@ -192,7 +195,7 @@ def wants_json(request: HttpRequest) -> bool:
     return "json" in accept and "text/html" not in accept
 
 
-def error_response(request: HttpRequest, error: ProblemError, *, template: str):
+def error_response(request: HttpRequest, error: ProblemError, *, template: str) -> HttpResponse:
     """Problem details for API clients, a friendly page for people."""
     if wants_json(request):
         return problem_response(error)
@@ -222,19 +225,19 @@ class ExpectedErrorLogFilter(logging.Filter):
 # --- Django URLconf handlers ------------------------------------------------------------
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None):
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(request, NotFound("Nothing here."), template="404.html")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None):
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(request, PermissionDenied(), template="403.html")
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None):
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return error_response(request, ProblemError("The request could not be understood."), template="400.html")
 
 
-def handler500(request: HttpRequest):
+def handler500(request: HttpRequest) -> HttpResponse:
     error = ServerError("Something went wrong on our side. It has been logged.")
     return error_response(request, error, template="500.html")
 
@@ -242,9 +245,9 @@ def handler500(request: HttpRequest):
 # --- DRF --------------------------------------------------------------------------------
 
 
-def _field_errors(detail: Any, prefix: str = "") -> dict[str, list[dict]]:
+def _field_errors(detail: Any, prefix: str = "") -> FieldErrors:
     """Flatten DRF's nested ``ErrorDetail`` structure into ``{"a.b": [{code, message}]}``."""
-    out: dict[str, list[dict]] = {}
+    out: FieldErrors = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
@@ -277,7 +280,7 @@ _DRF_CODES = {
 }
 
 
-def api_exception_handler(exc: Exception, context: dict) -> JsonResponse | None:
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonResponse | None:
     """DRF ``EXCEPTION_HANDLER``: every error leaves as problem details."""
     if isinstance(exc, ProblemError):
         return problem_response(exc)
@@ -297,8 +300,9 @@ def api_exception_handler(exc: Exception, context: dict) -> JsonResponse | None:
         return problem_response(ValidationFailed(errors=_field_errors(exc.detail)))
     if isinstance(exc, drf_exceptions.APIException):
         response = drf_default_handler(exc, context)  # keeps headers such as Retry-After
+        codes = exc.get_codes()
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
-        code = code or (exc.get_codes() if isinstance(exc.get_codes(), str) else "bad_request")
+        code = code or (codes if isinstance(codes, str) else "bad_request")
         title = REGISTRY.get(code, (exc.status_code, "Error"))[1]
         problem = JsonResponse(
             problem_body(exc.status_code, code, title, str(exc.detail)),

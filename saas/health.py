@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from .tenant_connection import connection
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def check_broker() -> str:
     from kombu import Connection
 
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=_PROBE_TIMEOUT_S) as conn:
-        conn.ensure_connection(max_retries=1, timeout=_PROBE_TIMEOUT_S)
+        # kombu waits a float number of seconds; celery-types' stub says int.
+        conn.ensure_connection(max_retries=1, timeout=_PROBE_TIMEOUT_S)  # type: ignore[arg-type]
     return "ok"
 
 
@@ -79,10 +82,10 @@ def readiness() -> tuple[bool, dict[str, str]]:
 
 
 class HealthCheckMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info.rstrip("/")
         if path == "/healthz":
             return _no_store(JsonResponse({"status": "ok"}))

@@ -11,6 +11,7 @@ fails when the URL conf loads, so the rule cannot drift.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,26 +19,32 @@ from django.urls import URLPattern, path
 
 PAGE, ENDPOINT = "page", "endpoint"
 
+View = Callable[..., Any]
 
-def page(route: str, view: Any, kwargs: dict[str, Any] | None = None, name: str | None = None) -> URLPattern:
+
+def page(route: str, view: View, kwargs: dict[str, Any] | None = None, name: str | None = None) -> URLPattern:
     if route and not route.endswith("/"):  # "" is the site's root, "/"
         raise ImproperlyConfigured(f"Page routes end with a slash: {route!r}")
-    return _tagged(path(route, view, kwargs, name), PAGE)
+    return _declared(route, view, kwargs, name, PAGE)
 
 
 def endpoint(
-    route: str, view: Any, kwargs: dict[str, Any] | None = None, name: str | None = None
+    route: str, view: View, kwargs: dict[str, Any] | None = None, name: str | None = None
 ) -> URLPattern:
     if route.endswith("/"):
         raise ImproperlyConfigured(f"Endpoint routes do not end with a slash: {route!r}")
-    return _tagged(path(route, view, kwargs, name), ENDPOINT)
+    return _declared(route, view, kwargs, name, ENDPOINT)
 
 
-def legacy(route: str, view: Any, *, name: str, reason: str) -> URLPattern:
+def legacy(route: str, view: View, *, name: str, reason: str) -> URLPattern:
     """An address kept for clients that knew it before the rule (``reason`` says which)."""
-    return _tagged(path(route, view, name=name), f"legacy: {reason}")
+    return _declared(route, view, None, name, f"legacy: {reason}")
 
 
-def _tagged(pattern: URLPattern, kind: str) -> URLPattern:
-    pattern.route_kind = kind  # type: ignore[attr-defined]
+def _declared(
+    route: str, view: View, kwargs: dict[str, Any] | None, name: str | None, kind: str
+) -> URLPattern:
+    # name=None is Django's own default (an unnamed route); django-stubs accept only a str.
+    pattern = path(route, view, kwargs or {}, name)  # type: ignore[arg-type]
+    pattern.route_kind = kind  # type: ignore[attr-defined]  # read by the architecture test
     return pattern

@@ -9,15 +9,23 @@ so a path reveals nothing about the customer.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import FileSystemStorage
-from django.db import connection
+from django.core.files.storage import FileSystemStorage, Storage
 from django_tenants.utils import get_public_schema_name
 from storages.backends.s3 import S3Storage
+
+from .tenant_connection import connection
+
+if TYPE_CHECKING:
+    _StorageMixinBase = Storage  # what the mixin is mixed into
+else:
+    _StorageMixinBase = object
 
 
 def tenant_prefix(schema_name: str | None = None) -> str:
@@ -27,7 +35,13 @@ def tenant_prefix(schema_name: str | None = None) -> str:
     return f"tenants/{schema}"
 
 
-class TenantPrefixMixin:
+class TenantStorage(Protocol):
+    """What the storages below add to Django's (the default storage is one of them)."""
+
+    def delete_tenant_files(self, schema_name: str) -> None: ...
+
+
+class TenantPrefixMixin(_StorageMixinBase):
     """Applied to names on the way in *and* on every access, so a name that points into
     another tenant's prefix (``tenants/<other>/...``) is re-rooted under the current one
     and finds nothing. Names are normalised first: one that climbs out of the prefix
@@ -44,11 +58,11 @@ class TenantPrefixMixin:
             raise SuspiciousFileOperation(f"The file name {name!r} leaves the workspace's storage.")
         return normalised
 
-    def generate_filename(self, filename: str) -> str:
-        return super().generate_filename(self._prefixed(filename))  # type: ignore[misc]
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
+        return super().generate_filename(self._prefixed(os.fspath(filename)))
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
-        return super().get_available_name(self._prefixed(name), max_length=max_length)  # type: ignore[misc]
+        return super().get_available_name(self._prefixed(name), max_length=max_length)
 
 
 class TenantFileSystemStorage(TenantPrefixMixin, FileSystemStorage):

@@ -11,7 +11,7 @@ once. By default it counts per client address; ``counter_key`` counts per someth
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final, NoReturn
 
 from django.conf import settings
 from rest_framework.request import Request
@@ -61,16 +61,22 @@ class CacheRateThrottle(BaseThrottle):
         return self.retry_after or None
 
 
-class ProblemThrottlingMixin:
+if TYPE_CHECKING:
+    _ViewBase = APIView  # what the mixin is mixed into
+else:
+    _ViewBase = object
+
+
+class ProblemThrottlingMixin(_ViewBase):
     """For API views: throttles are checked in order and the first refusal answers, so a
     request refused by one limit is not counted by the later ones; the answer is 429
     problem details (``rate_limited``) with ``Retry-After``, like every other limit."""
 
     def check_throttles(self, request: Request) -> None:
-        for throttle in self.get_throttles():  # type: ignore[attr-defined]
+        for throttle in self.get_throttles():
             if not throttle.allow_request(request, self):
                 self.throttled(request, throttle.wait())
 
-    def throttled(self, request: Request, wait: float | None) -> Any:
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
         retry = max(1, math.ceil(wait)) if wait else 1
         raise RateLimited(headers={"Retry-After": str(retry)})

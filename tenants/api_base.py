@@ -35,21 +35,26 @@ from __future__ import annotations
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
-from django.db import connection
 from django.db.models import Model, QuerySet
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from saas.errors import NotAuthenticated, NotFound, PermissionDenied, ProblemError
+from saas.tenant_connection import connection
 
 from .dashboard import ALL_ROLES, MANAGERS
 from .models import ApiKey, Membership, Tenant
+from .requests import request_tenant
 from .services.api_keys import KEY_PREFIX, api_key_authenticate
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
@@ -80,39 +85,42 @@ class ApiKeyPrincipal:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[ApiKeyPrincipal, ApiKey] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header:
             return None
         scheme, _, secret = header.partition(" ")
         if scheme != self.keyword or not secret.strip():
             raise NotAuthenticated("Use the header Authorization: Bearer sk_...")
-        key = api_key_authenticate(secret=secret.strip(), tenant=request._request.tenant)
+        key = api_key_authenticate(secret=secret.strip(), tenant=request_tenant(request))
         if key is None:
             raise NotAuthenticated("This API key is not valid for this workspace, or was revoked.")
         return ApiKeyPrincipal(key), key
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
 
 
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers each extension from an untyped __init_subclass__.
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = ApiKeyAuthentication
     name = "apiKey"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer sk_..."}
 
 
 class TenantRolePermission(permissions.BasePermission):
     """Looks the caller's role up in the request's tenant and checks ``view.required_roles``."""
 
-    def has_permission(self, request, view) -> bool:
-        if request.method.lower() not in view.http_method_names or not hasattr(view, request.method.lower()):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        method = request.method or ""
+        if method.lower() not in view.http_method_names or not hasattr(view, method.lower()):
             return True  # let the view answer 405 for methods it does not have
         if not request.user or not request.user.is_authenticated:
             raise NotAuthenticated()
-        tenant = request._request.tenant
+        view = cast(TenantAPIView, view)  # the permission of TenantAPIView, which declares the roles
+        tenant = request_tenant(request)
         if isinstance(request.user, ApiKeyPrincipal):
             role = request.user.key.role
             view.actor = Membership(tenant=tenant, role=role)
@@ -123,10 +131,10 @@ class TenantRolePermission(permissions.BasePermission):
             if membership is None:
                 raise NotFound()  # do not confirm the workspace to outsiders
             view.actor = membership
-        allowed = view.required_roles.get(request.method, frozenset())
-        if request.method in ("HEAD", "OPTIONS"):
+        allowed = view.required_roles.get(method, frozenset())
+        if method in ("HEAD", "OPTIONS"):
             allowed = view.required_roles.get("GET", frozenset())
-        if isinstance(request.user, ApiKeyPrincipal) and request.method in view.sessions_only_methods:
+        if isinstance(request.user, ApiKeyPrincipal) and method in view.sessions_only_methods:
             return False  # e.g. a leaked key must not be able to mint its successors
         return view.actor.role in allowed
 
@@ -172,9 +180,10 @@ def tenant_lookup(model: type[Model], tenant_field: str | None = None) -> str | 
             field = current._meta.get_field(part)
         except FieldDoesNotExist as exc:
             raise ImproperlyConfigured(f"{where}: no field {part!r}") from exc
-        if not field.is_relation or field.related_model is None:
+        related = field.related_model  # a model class once the app registry is ready
+        if not field.is_relation or not isinstance(related, type):
             raise ImproperlyConfigured(f"{where}: {part!r} is not a relation")
-        current = field.related_model  # type: ignore[assignment]
+        current = related
     if current is not Tenant:
         raise ImproperlyConfigured(f"{where} does not lead to Tenant")
     return tenant_field
@@ -240,9 +249,9 @@ class TenantAPIView(APIView):
 
     @property
     def tenant(self) -> Tenant:
-        return self.request._request.tenant
+        return request_tenant(self.request)
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A key in a URL ends up in logs, browser history and Referer headers: refuse the
         # request whatever else authenticates it, so the mistake is noticed and fixed.
         for _name, values in request.query_params.lists():
@@ -250,7 +259,9 @@ class TenantAPIView(APIView):
                 raise ApiKeyInUrl("Send the key in the Authorization header: Authorization: Bearer sk_...")
         super().initial(request, *args, **kwargs)
 
-    def permission_denied(self, request, message=None, code=None):
+    def permission_denied(
+        self, request: Request, message: str | None = None, code: str | None = None
+    ) -> NoReturn:
         raise PermissionDenied("Your role in this workspace does not allow this.")
 
     # --- the rows a view may reach --------------------------------------------------------

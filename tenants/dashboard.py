@@ -11,15 +11,18 @@ checklist's steps through their ``Contributions`` (``tenants.contributions``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control
 
 from .contributions import OnboardingStep, contributions
 from .models import Membership
+from .requests import SignedInTenantRequest
 
 ALL_ROLES = frozenset(Membership.Role.values)
 MANAGERS = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
@@ -53,7 +56,18 @@ HOME = Section("home", "Dashboard", ALL_ROLES, ready=True)  # the landing page
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def dashboard_page(section: str, *, manage: bool = False):
+class DashboardRequest(SignedInTenantRequest):
+    """A request that :func:`dashboard_page` let through (for annotations only): a member
+    of the host's tenant, signed in, whose role the page's section allows."""
+
+    membership: Membership
+    section: Section
+
+
+View = Callable[..., HttpResponseBase]
+
+
+def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], View]:
     """Declare a dashboard page of ``section`` (a key of :data:`SECTIONS`, or "home").
 
     A signed-in member whose role the section allows: ``roles`` to read it, ``manage_roles``
@@ -64,11 +78,12 @@ def dashboard_page(section: str, *, manage: bool = False):
     """
     found = HOME if section == HOME.key else SECTIONS_BY_KEY[section]
 
-    def decorate(view):
+    def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+        def wrapper(http_request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not http_request.user.is_authenticated:
+                return redirect_to_login(http_request.get_full_path())
+            request = cast(DashboardRequest, http_request)  # given its membership and section below
             membership = membership_of(request)
             if membership is None:
                 raise Http404
@@ -80,18 +95,19 @@ def dashboard_page(section: str, *, manage: bool = False):
             patch_cache_control(response, no_store=True)
             return response
 
+        # The section, kept on the view for code that walks the URL conf (a function attribute).
         wrapper.dashboard_section = found  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
 
 
-def membership_of(request) -> Membership | None:
+def membership_of(request: SignedInTenantRequest) -> Membership | None:
     """The signed-in user's membership in the request's tenant (None for outsiders)."""
     return Membership.objects.filter(tenant=request.tenant, user=request.user).first()
 
 
-def can_manage(request) -> bool:
+def can_manage(request: DashboardRequest) -> bool:
     """Whether the page's viewer may change what it shows (for showing the controls)."""
     return request.membership.role in request.section.manage_roles
 

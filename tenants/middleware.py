@@ -16,33 +16,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
-from django.db import connection
+from django.http import HttpRequest, HttpResponseBase
 from django.http.request import split_domain_port
 from django.urls import set_urlconf
 from django_tenants.utils import get_public_schema_name
 
-from saas.errors import NotFound, error_response
+from saas.errors import NotFound, ProblemError, error_response
+from saas.tenant_connection import connection
 
 from .errors import TenantProvisioning, TenantSuspended
 from .hosts import public_url
 from .models import Tenant
+from .requests import RoutedRequest
 from .selectors import tenant_resolve_host
 from .sessions import session_bind_opened, session_binding, session_refuse_foreign
 
 
-def request_hostname(request) -> str:
+def request_hostname(request: HttpRequest) -> str:
     """Host without port, lower-cased. ``get_host`` validates it against ALLOWED_HOSTS."""
     domain, _port = split_domain_port(request.get_host())
     return domain
 
 
 class TenantRoutingMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, http_request: HttpRequest) -> HttpResponseBase:
+        request = cast(RoutedRequest, http_request)  # given its tenant below
         connection.set_schema_to_public()
         host = request_hostname(request)
         if host in settings.PUBLIC_HOSTS:
@@ -56,6 +62,7 @@ class TenantRoutingMiddleware:
             return error_response(
                 request, NotFound("There is no workspace at this address."), template="404.html"
             )
+        error: ProblemError
         if tenant.status == Tenant.Status.SUSPENDED:
             error = TenantSuspended(
                 "This workspace is suspended. Its owner can contact support to restore it."
@@ -74,7 +81,7 @@ class TenantRoutingMiddleware:
         set_urlconf(request.urlconf)
         return self._serve(request)
 
-    def _serve(self, request):
+    def _serve(self, request: RoutedRequest) -> HttpResponseBase:
         binding = session_binding(request.tenant)
         session_refuse_foreign(request, binding)
         response = self.get_response(request)
@@ -95,7 +102,9 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     REDOC_TEMPLATE = "drf_spectacular/redoc.html"
 
-    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         tenant = getattr(request, "tenant", None)  # unset when routing answered 404 itself
         if tenant is None or tenant.schema_name == get_public_schema_name():

@@ -12,12 +12,36 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
-from django_tenants.models import DomainMixin, TenantMixin
+
+if TYPE_CHECKING:
+    # django-tenants ships no type information, so to the type checker its abstract models
+    # would be Any and Tenant and Domain no models at all. What they add, as it should see it:
+
+    class TenantMixin(models.Model):
+        schema_name = models.CharField(max_length=63, unique=True)
+        domain_url: str | None
+        auto_create_schema: bool
+        auto_drop_schema: bool
+
+        class Meta:
+            abstract = True
+
+    class DomainMixin(models.Model):
+        domain = models.CharField(max_length=253, unique=True)
+        tenant = models.ForeignKey("tenants.Tenant", related_name="domains", on_delete=models.CASCADE)
+        is_primary = models.BooleanField(default=True)
+
+        class Meta:
+            abstract = True
+
+else:
+    from django_tenants.models import DomainMixin, TenantMixin
 
 SCHEMA_PREFIX = "t_"
 _SCHEMA_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -87,7 +111,7 @@ class SpareSchema(models.Model):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def _create_user(self, email: str, password: str | None, **extra):
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
         if not email:
             raise ValueError("An email address is required")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
@@ -95,12 +119,12 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email: str, password: str | None = None, **extra):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
-    def create_superuser(self, email: str, password: str | None = None, **extra):
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
         return self._create_user(email, password, **extra)
@@ -109,13 +133,14 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person. Global across tenants; logs in with an email address."""
 
-    username = None  # type: ignore[assignment]
+    username = None  # type: ignore[assignment]  # no username: AbstractUser's field removed
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[misc]
+    # Sign-in by email: Django's UserManager (which the stubs expect here) needs a username.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 from importlib import import_module
-from typing import Protocol
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
+
+from saas.tenant_connection import SchemaOwner
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,7 @@ logger = logging.getLogger(__name__)
 SESSION_TENANT_KEY = "_session_tenant"
 
 
-class _HasSchema(Protocol):
-    schema_name: str
-
-
-def session_binding(tenant: _HasSchema) -> str:
+def session_binding(tenant: SchemaOwner) -> str:
     """What a session opened for ``tenant`` (a Tenant, or django-tenants' public stand-in)
     records: its schema name, which never changes when a domain or slug does."""
     return tenant.schema_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -113,8 +114,9 @@ class WidgetSettingsForm(forms.ModelForm):
         self.fields["allowed_origins_text"].initial = "\n".join(self.instance.allowed_origins)
         self.fields["prechat_fields_json"].initial = json.dumps(self.instance.prechat_fields, indent=1)
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()  # ModelForm's returns cleaned_data itself
+        data = self.cleaned_data
         for name in ("primary_color", "text_color"):
             if data.get(name) and not _HEX.match(data[name]):
                 self.add_error(name, "Use a colour like #2d5bd7.")
@@ -140,7 +142,7 @@ class WidgetSettingsForm(forms.ModelForm):
             )
         except (json.JSONDecodeError, ValidationFailed) as exc:
             message = (
-                exc.errors["business_hours"][0]["message"]
+                (exc.errors or {})["business_hours"][0]["message"]
                 if isinstance(exc, ValidationFailed)
                 else "Not valid JSON."
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
@@ -15,7 +16,7 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
-def business_hours_validate(value) -> dict:
+def business_hours_validate(value: Any) -> dict[str, Any]:
     """``{}`` (always open) or ``{"tz": ..., "days": {"mon": [["09:00", "17:00"]], ...}}``."""
     if not value:
         return {}
@@ -32,7 +33,7 @@ def business_hours_validate(value) -> dict:
     days = value.get("days")
     if not isinstance(days, dict) or set(days) - set(DAYS):
         raise bad("days maps mon..sun to lists of [start, end] times.")
-    normalized = {}
+    normalized: dict[str, list[list[str]]] = {}
     for day, ranges in days.items():
         if not isinstance(ranges, list) or len(ranges) > 4:
             raise bad(f"{day}: give up to 4 [start, end] ranges.")
@@ -48,7 +49,7 @@ def business_hours_validate(value) -> dict:
     return {"tz": value["tz"], "days": normalized}
 
 
-def is_open(hours: dict, now: datetime | None = None) -> bool:
+def is_open(hours: dict[str, Any], now: datetime | None = None) -> bool:
     if not hours:
         return True
     local = (now or timezone.now()).astimezone(ZoneInfo(hours["tz"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 MAX_BYTES = 100 * 1024
 _SIGNATURES = [
@@ -29,9 +30,9 @@ def sniff_image_type(head: bytes) -> str | None:
     return None  # SVG is refused on purpose: it can carry script
 
 
-def image_data_uri(upload) -> str:
+def image_data_uri(upload: UploadedFile) -> str:
     """A data URI for an uploaded image; ValidationError naming what is wrong."""
-    if upload.size > MAX_BYTES:
+    if upload.size is None or upload.size > MAX_BYTES:  # request uploads always know their size
         raise ValidationError(f"Use an image of at most {MAX_BYTES // 1024} KB.", code="too_large")
     data = upload.read(MAX_BYTES + 1)
     mime = sniff_image_type(data[:16])

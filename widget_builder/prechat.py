@@ -19,7 +19,7 @@ import pycountry
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from saas.errors import ValidationFailed
+from saas.errors import FieldErrors, ValidationFailed
 
 BUILTIN_KINDS = {"name": 120, "email": 254, "phone": 20, "country": 2, "message": 2000}
 CUSTOM_KINDS = {"text": 500, "select": 200, "checkbox": 5}
@@ -28,7 +28,7 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
-def _error(code: str, message: str) -> dict:
+def _error(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
 
 
@@ -89,7 +89,8 @@ def prechat_fields_validate(fields: list) -> list[dict]:
 def prechat_answers_clean(fields: list[dict], data: dict) -> dict:
     """The cleaned answers by key; ValidationFailed with per-field errors otherwise."""
     data = data if isinstance(data, dict) else {}
-    cleaned, errors = {}, {}
+    cleaned: dict[str, str | bool] = {}
+    errors: FieldErrors = {}
     for field in fields:
         key, kind = field["key"], field["kind"]
         value = data.get(key)
@@ -107,7 +108,7 @@ def prechat_answers_clean(fields: list[dict], data: dict) -> dict:
             if field["required"]:
                 errors[key] = [_error("required", "This field is required.")]
             continue
-        limit = BUILTIN_KINDS.get(kind) or CUSTOM_KINDS.get(kind)
+        limit = BUILTIN_KINDS.get(kind) or CUSTOM_KINDS[kind]  # kinds were checked when stored
         if len(text) > limit:
             errors[key] = [_error("too_long", f"Use at most {limit} characters.")]
             continue

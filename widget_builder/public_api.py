@@ -16,7 +16,8 @@ widget says so whatever token the visitor holds.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, cast
 
 from django.utils.cache import patch_vary_headers
 from django_tenants.utils import tenant_context
@@ -65,7 +66,7 @@ class WidgetThrottle(CacheRateThrottle):
     limits_setting, limit_name = "WIDGET_RATE_LIMITS", "widget_per_minute"
 
     def counter_key(self, request: Request, view: APIView) -> str:
-        return view.widget.key  # type: ignore[attr-defined]
+        return cast("WidgetPublicView", view).widget.key  # a throttle of the widget's views
 
 
 class WidgetPublicView(ProblemThrottlingMixin, APIView):
@@ -73,7 +74,7 @@ class WidgetPublicView(ProblemThrottlingMixin, APIView):
     permission_classes = [AllowAny]
     throttle_classes: list[type[BaseThrottle]] = [WidgetIpThrottle, WidgetThrottle]
     # Limits that apply to one method only, checked after ``throttle_classes``.
-    throttles_by_method: ClassVar[dict[str, list[type[BaseThrottle]]]] = {}
+    throttles_by_method: ClassVar[Mapping[str, Sequence[type[BaseThrottle]]]] = {}
     # Views that answer an unavailable widget themselves (the config says "offline").
     serves_unavailable = False
     widget: Widget
@@ -149,7 +150,8 @@ class ProblemOutput(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable machine code (see /docs/errors).")
-    errors = serializers.DictField(
+    # The serializer's metaclass takes declared fields off the class: Serializer.errors stays.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=ProblemFieldError(many=True), required=False, help_text="Validation errors per field."
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .models import Widget
 
 
-def widget_public_config(widget: Widget) -> dict:
+def widget_public_config(widget: Widget) -> dict[str, Any]:
     """What the embedded widget needs to draw itself, from the draft fields. Publishing
     freezes this into ``published_config``; nothing secret ever goes in here."""
     return {

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.quotas import quota_require
-from saas.errors import ProblemError, QuotaExceeded, ValidationFailed  # noqa: F401 - QuotaExceeded re-exported
+from saas.errors import ValidationFailed
 from tenants.models import Tenant, User
 from tenants.services.widget_routes import widget_route_register
 

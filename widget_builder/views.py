@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from billing.quotas import tenant_plan
-from saas.errors import ValidationFailed
+from saas.errors import QuotaExceeded, ValidationFailed
 from tenants.dashboard import dashboard_page
 from tenants.hosts import public_reverse, public_url
 from tenants.views import shell_context
@@ -33,7 +33,7 @@ def widget_new(request):
     name = (request.POST.get("name") or "").strip()[:120] or "New widget"
     try:
         widget = services.widget_create(tenant=request.tenant, name=name)
-    except services.QuotaExceeded as error:
+    except QuotaExceeded as error:
         messages.error(request, error.detail)
         return redirect("widget_builder:list")
     return redirect("widget_builder:edit", widget_id=widget.pk)
@@ -50,7 +50,7 @@ def widget_edit(request, widget_id: int):
         try:
             widget = services.widget_settings_update(widget=widget, draft=form.draft(), publish=publish)
         except ValidationFailed as error:
-            for field, errors in error.errors.items():
+            for field, errors in (error.errors or {}).items():
                 target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
                 for e in errors:
                     form.add_error(target, f"{e['message']}" + (f" ({field})" if "." in field else ""))

@@ -37,7 +37,7 @@ def reply_store(prepared: Prepared, *, text: str, outcome: str, **extra: Any) ->
     return reply
 
 
-def final_payload(reply: Message, *, offer_handoff: bool) -> dict:
+def final_payload(reply: Message, *, offer_handoff: bool) -> dict[str, Any]:
     """The ``done`` event: the answer as visitors see it, and whether a person is offered."""
     return {"message": message_payload(reply), "handoff": offer_handoff, "outcome": reply.outcome}
 
@@ -50,7 +50,7 @@ def answer_finish(
     error: ProviderError | None,
     interrupted: bool,
     ttft_ms: int | None,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Store the one answer. Returns its final payload (None: nothing to store)."""
     try:
         texts = prepared.texts

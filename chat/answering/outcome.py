@@ -5,9 +5,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ..llm.base import LLMRequest, ProviderError
+from ..llm.base import LLMRequest, Provider, ProviderError
 from ..llm.registry import ProviderChoice
+
+if TYPE_CHECKING:
+    from knowledge.retrieval import Passage
 
 
 class Outcome:
@@ -31,13 +35,20 @@ class Prepared:
     visitor_message_id: int
     claim_key: str = ""
     pending: bool = False  # another request is answering this message
-    before: list[dict] = field(default_factory=list)  # messages stored before the answer
-    final: dict | None = None  # the answer, when no provider call is needed
+    before: list[dict[str, Any]] = field(default_factory=list)  # messages stored before the answer
+    final: dict[str, Any] | None = None  # the answer, when no provider call is needed
     request: LLMRequest | None = None
     choice: ProviderChoice | None = None
-    passages: list = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
     metric: str = ""  # the usage metric consumed, given back on failure
-    texts: dict = field(default_factory=dict)  # no_answer / unavailable / offer_handoff
+    texts: dict[str, Any] = field(default_factory=dict)  # no_answer / unavailable / offer_handoff
+
+    def provider_call(self) -> tuple[Provider, LLMRequest]:
+        """The provider and the request to send it: prepared whenever neither ``final`` nor
+        ``pending`` is set."""
+        if self.choice is None or self.request is None:
+            raise RuntimeError("No provider call was prepared for this answer.")
+        return self.choice.provider, self.request
 
 
 def answer_outcome(text: str, error: ProviderError | None, no_answer_text: str) -> str:

@@ -9,12 +9,12 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 from billing.quotas import tenant_plan
 from billing.selectors import billing_restricted
 from billing.services import answer_credit_take
 from knowledge import retrieval
+from saas.tenant_connection import connection
 from tenants.models import Tenant
 
 from ..automations import rule_matches, rules_in_order
@@ -56,7 +56,8 @@ def answer_prepare(
         return prepared
     try:
         if contact is None or contact.pk != conversation.contact_id:
-            contact = Contact.objects.filter(pk=conversation.contact_id).first()
+            contact_id = conversation.contact_id
+            contact = Contact.objects.filter(pk=contact_id).first() if contact_id is not None else None
         return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact)
     except BaseException:
         cache.delete(prepared.claim_key)

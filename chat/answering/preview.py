@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from billing.services import usage_refund
 from knowledge import retrieval
@@ -20,7 +21,7 @@ from .prompt import PASSAGES, cited_passages, llm_request
 from .stream import capped_stream, run_from_sync
 
 
-def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict:
+def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str, Any]:
     """The answer to ``question`` with the retrieved passages and their ranks (what a
     tenant needs to see why the bot answered as it did). The AI-answer credit is counted
     as for a visitor, and given back when the provider produced nothing."""
@@ -59,18 +60,18 @@ def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict:
             return "".join(parts), exc, ttft
         return "".join(parts), None, ttft
 
-    text, error, ttft = run_from_sync(run)
-    if error is not None and not text:
+    text, failure, ttft = run_from_sync(run)
+    if failure is not None and not text:
         usage_refund(tenant_id=tenant.pk, metric=metric)
-    outcome = answer_outcome(text, error, bot.no_answer_text)
+    outcome = answer_outcome(text, failure, bot.no_answer_text)
     return {
         **result,
         "text": text or bot.unavailable_text,
         "outcome": outcome,
         # Only what the tenant can act on: no timeout/connection detail about the servers
         # their settings point at (that would map networks for them).
-        "error": ("failed" if error.kind not in ("spend_limit", "auth", "rate_limited") else error.kind)
-        if error
+        "error": ("failed" if failure.kind not in ("spend_limit", "auth", "rate_limited") else failure.kind)
+        if failure
         else "",
         "provider": choice.provider.name,
         "model": request.model,

@@ -5,12 +5,14 @@ the passages an answer cites back by number."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 
+from knowledge.retrieval import Passage
 from widget_builder.models import Widget
 
-from ..llm.base import LLMRequest, Turn
+from ..llm.base import LLMRequest, Role, Turn
 from ..llm.registry import ProviderChoice
 from ..models import BotSettings, Conversation, Message
 
@@ -25,7 +27,7 @@ def llm_request(
     *,
     turns: list[Turn],
     question: str,
-    passages: list,
+    passages: list[Passage],
     locale: str,
 ) -> LLMRequest:
     return LLMRequest(
@@ -67,7 +69,7 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
         picked.append(message)
     turns: list[Turn] = []
     for message in reversed(picked):
-        role = "user" if message.role == Message.Role.VISITOR else "assistant"
+        role: Role = "user" if message.role == Message.Role.VISITOR else "assistant"
         if turns and turns[-1].role == role:
             turns[-1] = Turn(role, turns[-1].text + "\n\n" + message.text)
         else:
@@ -77,7 +79,7 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
     return turns
 
 
-def system_prompt(bot: BotSettings, widget: Widget, passages: list, locale: str) -> str:
+def system_prompt(bot: BotSettings, widget: Widget, passages: list[Passage], locale: str) -> str:
     """The bot's persona and rules, then the retrieved passages fenced off as untrusted data."""
     if bot.language == bot.Language.WIDGET and widget.locale != "auto":
         language = f"Always answer in the language with code '{widget.locale}'."
@@ -118,9 +120,9 @@ def _attr(value: str) -> str:
     return (value or "").replace('"', "'").replace("\n", " ")[:200]
 
 
-def cited_passages(text: str, passages: list) -> list[dict]:
+def cited_passages(text: str, passages: list[Passage]) -> list[dict[str, Any]]:
     """The passages the answer cites by number, in order of first citation."""
-    cited: list[dict] = []
+    cited: list[dict[str, Any]] = []
     for match in CITATION.finditer(text):
         number = int(match.group(1))
         if 1 <= number <= len(passages) and all(c["n"] != number for c in cited):

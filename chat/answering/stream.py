@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
@@ -39,17 +39,17 @@ def _db(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitab
     return sync_to_async(call, thread_sensitive=True)()
 
 
-def _sse(event: str, data: dict) -> bytes:
+def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
 async def answer_events(
-    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
-) -> AsyncIterator[tuple[str, dict]]:
+    prepared: Prepared, *, first: Sequence[tuple[str, dict[str, Any]]] = ()
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
     request is answering: poll the messages)."""
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()  # ("delta", text) or ("done", payload)
     # The provider call starts before anything is sent: the first token is not kept waiting.
     asking = not prepared.pending and prepared.final is None
     producer = asyncio.create_task(_produce(prepared, queue)) if asking else None
@@ -90,7 +90,7 @@ async def answer_events(
                 await producer
 
 
-async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
+async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncGenerator[str, None]:
     """The provider's deltas through the resilience layer, stopped at MAX_ANSWER_CHARS
     (a server ignoring max_tokens is not read further)."""
     size = 0
@@ -102,16 +102,15 @@ async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -
                 return
 
 
-async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
+async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) -> None:
     """Call the provider, pass deltas on, store the answer however the call ends."""
     usage, parts = Usage(), []
     error: ProviderError | None = None
     interrupted = False
     started, ttft_ms = time.monotonic(), None
     try:
-        async with contextlib.aclosing(
-            capped_stream(prepared.choice.provider, prepared.request, usage)
-        ) as deltas:
+        provider, request = prepared.provider_call()
+        async with contextlib.aclosing(capped_stream(provider, request, usage)) as deltas:
             async for delta in deltas:
                 if ttft_ms is None:
                     ttft_ms = int((time.monotonic() - started) * 1000)
@@ -143,18 +142,18 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue) -> None:
 
 
 async def answer_stream_bytes(
-    prepared: Prepared, *, first: list[tuple[str, dict]] = ()
+    prepared: Prepared, *, first: Sequence[tuple[str, dict[str, Any]]] = ()
 ) -> AsyncIterator[bytes]:
     """Server-sent events for the widget."""
     async for event, data in answer_events(prepared, first=first):
         yield _sse(event, data)
 
 
-def answer_collect(prepared: Prepared) -> dict:
+def answer_collect(prepared: Prepared) -> dict[str, Any]:
     """Run the answer to its end from sync code (playground, tests): the final payload with
     the deltas seen."""
 
-    async def run() -> dict:
+    async def run() -> dict[str, Any]:
         deltas, final = [], None
         async for event, data in answer_events(prepared):
             if event == "delta":

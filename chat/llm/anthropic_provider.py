@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import anthropic
 import httpx2
+from anthropic.types import MessageParam, TextDelta
 
 from saas.outbound import UnsafeAddress
 from saas.outbound.sdk import anthropic_async_client
 
-from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
+from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
 from .clients import key_fingerprint
 
 DEFAULT_MODEL = "claude-haiku-4-5"
@@ -19,7 +21,7 @@ DEFAULT_MODEL = "claude-haiku-4-5"
 def _error(exc: Exception) -> ProviderError:
     if isinstance(exc, anthropic.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error = found if isinstance(found := body.get("error"), dict) else {}
         kind_name, message = str(error.get("type", "")), str(error.get("message", "")).lower()
         status = exc.status_code
         return status_error(
@@ -33,6 +35,12 @@ def _error(exc: Exception) -> ProviderError:
         unreachable=isinstance(exc, anthropic.APIConnectionError),
         exc=exc,
     )
+
+
+def _message(turn: Turn) -> MessageParam:
+    if turn.role == "user":
+        return {"role": "user", "content": turn.text}
+    return {"role": "assistant", "content": turn.text}
 
 
 class AnthropicProvider:
@@ -68,7 +76,7 @@ class AnthropicProvider:
                 model=request.model or self.model,
                 max_tokens=request.max_tokens,  # (this API version takes no temperature)
                 system=request.system,
-                messages=[{"role": t.role, "content": t.text} for t in request.turns],
+                messages=[_message(t) for t in request.turns],
                 stream=True,
             )
             try:
@@ -77,7 +85,7 @@ class AnthropicProvider:
                         event.type == "content_block_delta"
                         and getattr(event.delta, "type", "") == "text_delta"
                     ):
-                        yield event.delta.text
+                        yield cast(TextDelta, event.delta).text  # what a text_delta is
                     elif event.type == "message_start":
                         usage.input_tokens = event.message.usage.input_tokens or 0
                     elif event.type == "message_delta":

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from saas.outbound import refusal_in
+
+if TYPE_CHECKING:
+    from knowledge.retrieval import Passage
+
+Role = Literal["user", "assistant"]
 
 
 @dataclass(frozen=True)
 class Turn:
-    role: str  # "user" | "assistant"
+    role: Role
     text: str
 
 
@@ -24,7 +29,7 @@ class LLMRequest:
     temperature: float
     # For the offline provider, which answers from the passages themselves.
     question: str = ""
-    passages: list = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
     no_answer_text: str = ""
 
 
@@ -82,7 +87,7 @@ class Provider(Protocol):
         ...
 
 
-def retry_after_seconds(headers) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date is ignored)."""
     if headers is None:
         return None
@@ -96,7 +101,9 @@ def retry_after_seconds(headers) -> float | None:
     return None
 
 
-def status_error(status: int, headers, *, spend_limit: bool, overloaded: bool) -> ProviderError:
+def status_error(
+    status: int, headers: Mapping[str, str] | None, *, spend_limit: bool, overloaded: bool
+) -> ProviderError:
     """Classify an HTTP error answer the same way for every provider; the SDK-specific part
     (which body says "spend limit" or "overloaded") is decided by the caller."""
     retry_after = retry_after_seconds(headers)

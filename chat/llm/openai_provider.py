@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from saas.outbound import UnsafeAddress
 from saas.outbound.sdk import openai_async_client
 
-from .base import LLMRequest, ProviderError, Usage, status_error, transport_error
+from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
 from .clients import key_fingerprint
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -34,6 +35,12 @@ def _error(exc: Exception) -> ProviderError:
         unreachable=isinstance(exc, openai.APIConnectionError),
         exc=exc,
     )
+
+
+def _message(turn: Turn) -> ChatCompletionMessageParam:
+    if turn.role == "user":
+        return {"role": "user", "content": turn.text}
+    return {"role": "assistant", "content": turn.text}
 
 
 class OpenAIProvider:
@@ -68,10 +75,12 @@ class OpenAIProvider:
         )
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
-        messages = [{"role": "system", "content": request.system}]
-        messages += [{"role": t.role, "content": t.text} for t in request.turns]
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": request.system}]
+        messages += [_message(t) for t in request.turns]
         # OpenAI's newer models take max_completion_tokens; compatible servers know max_tokens.
-        limit = {"max_tokens" if self.compatible else "max_completion_tokens": request.max_tokens}
+        # (An omitted argument is left out of the request.)
+        max_tokens = request.max_tokens if self.compatible else openai.omit
+        max_completion_tokens = openai.omit if self.compatible else request.max_tokens
         try:
             stream = await self._client().chat.completions.create(
                 model=request.model or self.model,
@@ -79,7 +88,8 @@ class OpenAIProvider:
                 temperature=request.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
-                **limit,
+                max_tokens=max_tokens,
+                max_completion_tokens=max_completion_tokens,
             )
             try:
                 async for chunk in stream:

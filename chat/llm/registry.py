@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 
@@ -21,9 +22,25 @@ class ProviderChoice:
     own_key: bool  # the tenant pays the provider; no platform credits are spent
 
 
+class BotChoices(Protocol):
+    """What a bot (chat.models.BotSettings) says about its provider."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def key_source(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def api_key_encrypted(self) -> str: ...
+
+
 def platform_provider_name() -> str:
     if settings.LLM_PROVIDER:
-        return settings.LLM_PROVIDER
+        configured: str = settings.LLM_PROVIDER
+        return configured
     if settings.ANTHROPIC_API_KEY:
         return "anthropic"
     if settings.OPENAI_API_KEY:
@@ -33,7 +50,7 @@ def platform_provider_name() -> str:
     return "offline"
 
 
-def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
+def provider_for(bot: BotChoices, *, own_keys_allowed: bool = True) -> ProviderChoice:
     """The provider for ``bot`` (chat.models.BotSettings). Raises ProviderError
     ("misconfigured") when the bot names a provider it cannot use.
 
@@ -58,7 +75,7 @@ def provider_for(bot, *, own_keys_allowed: bool = True) -> ProviderChoice:
         key = key if own else settings.ANTHROPIC_API_KEY
         if not key:
             raise ProviderError("misconfigured", "No Anthropic API key is configured.")
-        provider = AnthropicProvider(
+        provider: Provider = AnthropicProvider(
             api_key=key,
             base_url=settings.ANTHROPIC_BASE_URL,
             model=model,

@@ -10,7 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from django.conf import settings
 
@@ -74,7 +74,7 @@ def breakers_reset() -> None:
 
 async def stream_resilient(
     provider: Provider, request: LLMRequest, usage: Usage, *, deadline_s: float | None = None
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield the provider's text deltas; raise :class:`ProviderError` when it cannot answer.
 
     The deadline covers retries and waiting; a retry happens only before the first delta

@@ -11,9 +11,9 @@ from saas.celery import enqueue_on_commit
 from saas.errors import Conflict
 from widget_builder.models import Widget
 
-from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
+from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
 from .contacts import contact_prechat_required, contact_transcript_address
 from .messages import message_append
 

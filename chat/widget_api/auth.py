@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -14,6 +15,9 @@ from rest_framework.views import APIView
 from ..models import Contact
 from ..visitor_tokens import VisitorTokenInvalid, visitor_token_read
 from .selectors import visitor_contact
+
+if TYPE_CHECKING:
+    from drf_spectacular.openapi import AutoSchema
 
 # Names a token could hide under in a query string; any of them present refuses the call.
 TOKEN_QUERY_NAMES = frozenset({"token", "access_token", "visitor_token"})
@@ -66,11 +70,12 @@ class VisitorRequired(BasePermission):
         return isinstance(request.user, Visitor)
 
 
-class VisitorTokenScheme(OpenApiAuthenticationExtension):
+# drf-spectacular registers each extension from an untyped __init_subclass__.
+class VisitorTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = VisitorTokenAuthentication
     name = "visitorToken"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {
             "type": "http",
             "scheme": "bearer",

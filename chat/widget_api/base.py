@@ -3,14 +3,14 @@ widget, and a call about one of the visitor's own conversations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from saas.errors import NotFound
 from widget_builder.public_api import WidgetPublicView
 
 from ..models import Contact, Conversation
 from ..selectors import bot_snapshot
-from .auth import VisitorRequired, VisitorTokenAuthentication
+from .auth import Visitor, VisitorRequired, VisitorTokenAuthentication
 from .selectors import visitor_conversation
 from .throttles import VisitorThrottle
 
@@ -24,7 +24,7 @@ class VisitorView(WidgetPublicView):
 
     @property
     def contact(self) -> Contact:
-        return self.request.user.contact
+        return cast(Visitor, self.request.user).contact  # VisitorRequired let only visitors in
 
     def conversation_state(self, conversation: Conversation) -> dict[str, Any]:
         """What the widget shows about a conversation: status, rating, what may be attached."""

@@ -5,11 +5,13 @@ on top of the per-IP and per-widget limits of every widget call
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from saas.throttles import NOT_COUNTED, CacheRateThrottle, CounterKey
+from widget_builder.public_api import WidgetPublicView
 
 from ..models import Contact
 from ..services.contacts import contact_transcript_address
@@ -58,7 +60,7 @@ class WidgetMessagesThrottle(CacheRateThrottle):
     limits_setting, limit_name = "CHAT_RATE_LIMITS", "widget_messages_per_minute"
 
     def counter_key(self, request: Request, view: APIView) -> str:
-        return view.widget.key  # type: ignore[attr-defined]
+        return cast(WidgetPublicView, view).widget.key  # a throttle of the widget's views
 
 
 # A message sent by a visitor: per visitor, per address, per widget, in this order.

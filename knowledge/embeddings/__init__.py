@@ -35,7 +35,8 @@ LOCAL_MODELS = ("", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"
 MAX_CACHED = 64
 
 _local = LocalEmbedder()
-_cache: OrderedDict[tuple, Embedder] = OrderedDict()
+# (provider, model, dimensions, key digest, server, named by the tenant) -> its embedder
+_cache: OrderedDict[tuple[str, str, int | None, str, str, bool], Embedder] = OrderedDict()
 _lock = threading.Lock()
 
 

@@ -39,12 +39,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
 
 from .base import EmbeddingError, unit_rows
+
+if TYPE_CHECKING:
+    from onnx import GraphProto
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ class _Model:
         if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = np.zeros_like(tokens)
         (hidden,) = self.session.run([self.output_name], feed)
-        return hidden[0] if self.pooled else hidden[0].mean(axis=0)
+        vector: np.ndarray = hidden[0] if self.pooled else hidden[0].mean(axis=0)
+        return vector
 
 
 _model: _Model | None = None
@@ -92,10 +96,12 @@ class LocalEmbedder:
         _loaded()
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.vectors(list(texts)).tolist()
+        rows: list[list[float]] = self.vectors(list(texts)).tolist()
+        return rows
 
     def embed_query(self, text: str) -> list[float]:
-        return self.vectors([text])[0].tolist()
+        row: list[float] = self.vectors([text])[0].tolist()
+        return row
 
     def vectors(self, texts: list[str]) -> np.ndarray:
         """The unit vectors of ``texts`` as a float32 array, one row per text, in order."""
@@ -104,6 +110,7 @@ class LocalEmbedder:
         model = _loaded()
         encode = getattr(model.tokenizer, "encode_batch_fast", model.tokenizer.encode_batch)
         ids = [encoding.ids for encoding in encode(texts)]
+        rows: list[np.ndarray | None]  # every one filled in below
         if len(ids) == 1 or model.workers == 1:
             rows = [model.vector(one) for one in ids]
         else:  # longest first, so no thread is left with a long text at the end
@@ -240,7 +247,7 @@ class _Quiet(logging.Filter):
         return not record.pathname.replace(os.sep, "/").count("onnxruntime/quantization")
 
 
-def _remove_nan_guard(graph) -> int:
+def _remove_nan_guard(graph: GraphProto) -> int:
     """Remove the NaN guards after the softmaxes; return how many.
 
     The PyTorch exporter follows every softmax with Where(IsNaN(p), 0, p), for rows whose

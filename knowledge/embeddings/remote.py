@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx2
@@ -107,7 +108,8 @@ class OpenAIEmbedder:
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self._request([text])[0].tolist()
+        row: list[float] = self._request([text])[0].tolist()
+        return row
 
     # -- one request ------------------------------------------------------------------------------
 
@@ -135,13 +137,14 @@ class OpenAIEmbedder:
         return vectors
 
     def _call(self, inputs: list[str], *, send_dimensions: bool) -> np.ndarray:
-        extra = {}
-        if send_dimensions and self._dimensions is not None:
-            extra["dimensions"] = self._dimensions
-        if self.compatible:
-            extra["encoding_format"] = "float"  # not every server sends base64
+        # An omitted argument is left out of the request.
+        dimensions = self._dimensions if send_dimensions and self._dimensions is not None else openai.omit
+        # Compatible servers are asked for floats: not every one of them sends base64.
+        encoding: Literal["float"] | openai.Omit = "float" if self.compatible else openai.omit
         try:
-            response = self._sdk().embeddings.create(model=self.model, input=inputs, **extra)
+            response = self._sdk().embeddings.create(
+                model=self.model, input=inputs, dimensions=dimensions, encoding_format=encoding
+            )
         except UnsafeAddress as exc:
             raise self._refused(exc) from exc
         except openai.APIError as exc:

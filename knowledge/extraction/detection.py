@@ -126,7 +126,8 @@ _OOXML_OTHER = {
 def _zip_local_entries(data: bytes) -> list[tuple[str, int, int, int]]:
     """(name, method, compressed size, data offset) of the local headers in a possibly
     cut-off ZIP (an upload's first bytes hold no central directory)."""
-    entries, pos = [], 0
+    entries: list[tuple[str, int, int, int]] = []
+    pos = 0
     while len(entries) < 2000:
         i = data.find(b"PK\x03\x04", pos)
         if i < 0 or i + 30 > len(data):

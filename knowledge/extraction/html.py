@@ -186,7 +186,8 @@ def _layout_table(table) -> bool:
 def _html_table(table) -> str:
     caption_el = table.find("caption")
     caption = _inline_text(caption_el) if caption_el is not None else ""
-    rows, header = [], None
+    rows: list[list[str]] = []
+    header: list[str] | None = None
     for index, tr in enumerate(_own_rows(table)):
         cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
         texts = [_inline_text(c) for c in cells]

@@ -92,10 +92,11 @@ class RobotsCache:
             )
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                parser.allow_all = True
+                # What RobotFileParser.read() sets itself; typeshed leaves both flags out.
+                parser.allow_all = True  # type: ignore[attr-defined]
             else:
                 logger.info("robots.txt of %s unavailable (%s): nothing is fetched there", origin, exc)
-                parser.disallow_all = True
+                parser.disallow_all = True  # type: ignore[attr-defined]
                 with self._lock:
                     self._failures[origin] = exc
             return parser

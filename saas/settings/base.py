@@ -16,6 +16,7 @@ email                  EMAIL_URL                     console backend
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
@@ -235,7 +236,7 @@ else:
         "BACKEND": "saas.storage.TenantFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT},
     }
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

@@ -4,7 +4,8 @@ shape ``t_[a-z2-7]{16}``."""
 from __future__ import annotations
 
 from django.core.management import call_command
-from django.db import connection
+
+from saas.tenant_connection import connection
 
 from ..models import TENANT_SCHEMA_RE
 

@@ -3,6 +3,8 @@ and forgets every cached way of reaching the tenant, at once and again on commit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.core.files.storage import default_storage
 from django.db import transaction
 
@@ -13,6 +15,9 @@ from ..models import Tenant, User
 from ..selectors import tenant_routes_cache_forget
 from .audit import audit_event_record
 from .schemas import schema_drop
+
+if TYPE_CHECKING:
+    from saas.storage import TenantStorage
 
 
 @in_public_schema
@@ -55,7 +60,7 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
     tenant_routes_cache_forget(tenant)
     schema_name, pk, label = tenant.schema_name, tenant.pk, str(tenant)
 
-    default_storage.delete_tenant_files(schema_name)  # type: ignore[attr-defined]
+    cast("TenantStorage", default_storage).delete_tenant_files(schema_name)  # saas.storage's
     cache_forget_schema(schema_name)
     with transaction.atomic():
         schema_drop(schema_name=schema_name)

@@ -12,12 +12,12 @@ Any option that changes what a migration run means (a target migration, ``--fake
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.management.commands import SyncCommon
 from django_tenants.management.commands.migrate_schemas import GET_EXECUTOR_FUNCTION, MigrateSchemasCommand
 from django_tenants.utils import get_public_schema_name
 
+from saas.tenant_connection import connection
 from tenants.models import SpareSchema, Tenant
 
 BATCH = 250
