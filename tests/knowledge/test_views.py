@@ -553,7 +553,7 @@ def test_source_lists_its_documents_and_the_document_its_chunks_in_order(as_role
 
 
 def test_search_shows_fused_and_per_method_ranks(as_role, tenant_a, monkeypatch):
-    monkeypatch.setattr("knowledge.retrieval.kb_embedder", lambda kb: FakeEmbedder())
+    monkeypatch.setattr("knowledge.ingestion.kb_embedder", lambda kb: FakeEmbedder())
     tree = _tree(
         tenant_a,
         texts=(
@@ -606,7 +606,7 @@ def test_search_falls_back_to_keywords_when_embeddings_fail(owner, tenant_a, mon
     from knowledge.embeddings.base import EmbeddingError
 
     monkeypatch.setattr(
-        "knowledge.retrieval.kb_embedder", lambda kb: FakeEmbedder(EmbeddingError("The model is offline."))
+        "knowledge.ingestion.kb_embedder", lambda kb: FakeEmbedder(EmbeddingError("The model is offline."))
     )
     tree = _tree(tenant_a, texts=("Parcels to Europe arrive in three days.",))
     response = owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search/", {"q": "parcels"})
