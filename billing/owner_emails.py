@@ -1,7 +1,7 @@
 """The task that sends billing emails to a workspace's owners.
 
 It sits apart from ``billing.tasks`` because of the layers: the code that emails owners
-(quota notices in ``services``, payment failures in ``events``) sits below the other
+(quota notices in ``services``, payment failures in ``stripe_events``) sits below the other
 tasks, which call into it. ``billing.tasks`` re-exports it, and its name stays
 ``billing.tasks.owners_email_task`` so queued messages keep finding it.
 """

@@ -2,7 +2,7 @@
 schema (the tables are in public).
 
 Below ``quotas`` (which enforces limits with ``quota_level_notify``) and the webhook's
-``events`` (which tell owners about failed payments with ``owners_email``).
+``stripe_events`` (which tell owners about failed payments with ``owners_email``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
-from saas.crypto import secret_encrypt
+from saas.crypto import secret_encrypt, secret_rotate
 from saas.errors import PayloadTooLarge, ValidationFailed
 from saas.outbound import UnsafeAddress, endpoint_key_kept, url_host_check
 from tenants.models import Tenant
@@ -404,3 +404,16 @@ def source_delete(*, source: Source) -> None:
     source.delete()  # documents and chunks go with it (cascade)
     if name:
         transaction.on_commit(lambda: storage.delete(name))
+
+
+def knowledge_base_secrets_rotate() -> int:
+    """Re-encrypt every knowledge base's own embedding key under the current master key
+    (``saas.crypto``, ``manage.py rotate_secrets``); returns how many were rotated.
+    Precondition: the tenant's schema is active."""
+    rotated = 0
+    with transaction.atomic():
+        for kb in KnowledgeBase.objects.select_for_update().exclude(embedding_api_key_encrypted=""):
+            kb.embedding_api_key_encrypted = secret_rotate(kb.embedding_api_key_encrypted)
+            kb.save(update_fields=["embedding_api_key_encrypted"])
+            rotated += 1
+    return rotated

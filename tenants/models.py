@@ -5,6 +5,10 @@
 * :class:`SpareSchema` — fully migrated, unclaimed schemas kept ready for instant signup.
 * :class:`User` and :class:`Membership` — users are global; a membership gives a role in
   one tenant.
+* :class:`Invitation` — an emailed invitation to join a tenant with a role.
+* :class:`ApiKey` — a tenant's API keys, stored as SHA-256 hashes.
+* :class:`LoginHandoff` — one-time tokens that carry a signed-in user to a tenant's host.
+* :class:`WidgetRoute` — the widget-key registry: which tenant serves a widget key.
 * :class:`PlatformAuditEvent` — append-only record of every platform staff action.
 """
 

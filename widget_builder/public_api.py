@@ -149,7 +149,7 @@ class ProblemOutput(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    code = serializers.CharField(help_text="Stable machine code (see /docs/errors).")
+    code = serializers.CharField(help_text="Stable machine code (see /docs/errors/).")
     # The serializer's metaclass takes declared fields off the class: Serializer.errors stays.
     errors = serializers.DictField(  # type: ignore[assignment]
         child=ProblemFieldError(many=True), required=False, help_text="Validation errors per field."

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from billing.plans import Plan, plan_upgrade_for_feature
 from knowledge.models import KnowledgeBase
-from saas.crypto import secret_encrypt, secret_hint
+from saas.crypto import secret_encrypt, secret_hint, secret_rotate
 from saas.errors import ValidationFailed
 from saas.outbound import UnsafeAddress, endpoint_key_kept, url_host_check
 from widget_builder.models import Widget
@@ -149,3 +149,16 @@ def _rule_errors(bot: BotSettings, *, plan: Plan, has_key: bool, errors: FieldEr
         )
     if own_key and not has_key:
         refuse("api_key", "required", "Paste your API key, or use the platform key.")
+
+
+def bot_settings_secrets_rotate() -> int:
+    """Re-encrypt every bot's own LLM key under the current master key (``saas.crypto``,
+    ``manage.py rotate_secrets``); returns how many were rotated. Precondition: the
+    tenant's schema is active."""
+    rotated = 0
+    with transaction.atomic():
+        for bot in BotSettings.objects.select_for_update().exclude(api_key_encrypted=""):
+            bot.api_key_encrypted = secret_rotate(bot.api_key_encrypted)
+            bot.save(update_fields=["api_key_encrypted"])
+            rotated += 1
+    return rotated

@@ -19,7 +19,7 @@ SCHEMA_SETTINGS = {
     "`/api/widget/v1/<widget_key>/`. Calls come from the customer's site: the `Origin` must be "
     "one of the widget's allowed origins. Visitors authenticate with the bearer token that "
     "`POST session` returns (`Authorization: Bearer <token>`, never in a URL). Errors are RFC 9457 "
-    "problem details (`application/problem+json`) with a stable `code` (see /docs/errors); "
+    "problem details (`application/problem+json`) with a stable `code` (see /docs/errors/); "
     "429 answers carry `Retry-After`.",
     "SCHEMA_PATH_PREFIX": "/api/widget/v1/",
     "SCHEMA_PATH_PREFIX_TRIM": False,

@@ -222,8 +222,8 @@ if AWS_STORAGE_BUCKET_NAME:
         "BACKEND": "saas.storage.TenantS3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
-            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
-            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default="") or None,  # empty: AWS itself
+            "region_name": env("AWS_S3_REGION_NAME", default="") or None,
             "access_key": env("AWS_ACCESS_KEY_ID", default=None),
             "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
             "default_acl": None,
