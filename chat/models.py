@@ -26,6 +26,15 @@ class Contact(models.Model):
     referrer = models.URLField(max_length=2000, blank=True, default="")
     user_agent = models.CharField(max_length=400, blank=True, default="")
     locale = models.CharField(max_length=16, blank=True, default="")
+
+    class EmailSource(models.TextChoices):
+        UNKNOWN = "", "Unknown (stored before sources were recorded)"
+        PRECHAT = "prechat", "The prechat form"
+        VERIFIED = "verified", "A verified identity"
+        UNSIGNED = "unsigned", "An unsigned identify call"
+
+    # Where ``email`` came from: transcripts go only to a form's or a verified identity's.
+    email_source = models.CharField(max_length=8, choices=EmailSource.choices, blank=True, default="")
     # Set by identify: the customer's own user id, and whether its signature was verified.
     external_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
     identity_verified = models.BooleanField(default=False)

@@ -4,7 +4,6 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.urls import reverse
 
 from saas.ratelimit import client_address
-from tenants.services import sessions_end_linked
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -23,8 +22,3 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth's login, signup and reset limits count per client address, read the same
         # way as every other limit (X-Forwarded-For only from TRUSTED_PROXIES).
         return client_address(request)
-
-    def logout(self, request) -> None:
-        # Signing out here also ends the workspace sessions this session opened.
-        sessions_end_linked(session_key=request.session.session_key)
-        super().logout(request)

@@ -7,7 +7,7 @@ import ipaddress
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
@@ -24,21 +24,37 @@ def client_address(request: HttpRequest) -> str:
     then ``X-Forwarded-For`` is read from the right, each proxy having appended the
     address it received from, skipping our own proxies' hops, and the first address that
     is not one of them is the client's. Entries further left came from the client and are
-    not believed; malformed entries are ignored. With no trusted proxy (the default) the
-    header is never read, so nobody can pick the address they are counted under.
+    not believed. A hop our proxies wrote that is not an address (``unknown``, garbage) ends
+    the walk at the proxy that reported it: skipping it would let the client's own entry
+    behind it count. Hops may carry a port (``203.0.113.7:51234``, ``[2001:db8::7]:443``).
+    With no trusted proxy (the default) the header is never read, so nobody can pick the
+    address they are counted under.
     """
     peer = request.META.get("REMOTE_ADDR", "")
     trusted = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
     peer_address = _parse_address(peer)
     if not trusted or peer_address is None or not _is_trusted(peer_address, trusted):
         return peer or "unknown"
-    hops = [_parse_address(hop) for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    valid = [hop for hop in hops if hop is not None]
-    for hop in reversed(valid):
+    reporter = peer_address  # the nearest proxy of ours, whose word we are reading
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    for raw in reversed(header.split(",")) if header.strip() else ():
+        hop = _parse_address(_without_port(raw.strip()))
+        if hop is None:
+            return str(reporter)
         if not _is_trusted(hop, trusted):
             return str(hop)
+        reporter = hop
     # Every hop is one of our proxies: the request started at the farthest of them.
-    return str(valid[0]) if valid else str(peer_address)
+    return str(reporter)
+
+
+def _without_port(hop: str) -> str:
+    """``a.b.c.d:port`` and ``[v6]:port`` without the port (a bare IPv6 has colons too)."""
+    if hop.startswith("["):
+        return hop[1:].split("]", 1)[0]
+    if hop.count(":") == 1:
+        return hop.split(":", 1)[0]
+    return hop
 
 
 @functools.cache
@@ -72,7 +88,8 @@ def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, k
     """Count one hit; return 0 if allowed, else the seconds to wait (for ``Retry-After``)."""
     now = _now()
     window = int(now // period_s)
-    cache_key = f"ratelimit:{scope}:{key or client_address(request)}:{window}"
+    cache = caches["ratelimit"]  # not the tenant-prefixed default: one budget platform-wide
+    cache_key = f"{scope}:{key or client_address(request)}:{window}"
     if cache.add(cache_key, 1, timeout=period_s):
         return 0
     try:

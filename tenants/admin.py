@@ -7,6 +7,11 @@ actions through the services (which record them), plain add/change/delete throug
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -14,9 +19,12 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+
+from saas.errors import RateLimited, error_response
+from saas.ratelimit import rate_limit
 
 from . import services
 from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User
@@ -289,6 +297,38 @@ class DomainAdmin(AuditedModelAdmin):
             tenant_host_cache_forget(host)
 
 
+def admin_login_limited(login_view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The platform admin's own login form, limited like allauth's sign-in
+    (``ACCOUNT_RATE_LIMITS["login_failed"]``: 10 a minute per client address, 5 per five
+    minutes per address typed), so staff passwords cannot be guessed at speed."""
+
+    @functools.wraps(login_view)
+    def view(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if request.method == "POST":
+            typed = (request.POST.get("username") or "").strip().lower()
+            retry = rate_limit(request, "admin-login-ip", limit=10, period_s=60) or (
+                rate_limit(
+                    request,
+                    "admin-login-user",
+                    limit=5,
+                    period_s=300,
+                    key=hashlib.sha256(typed.encode()).hexdigest(),
+                )
+                if typed
+                else 0
+            )
+            if retry:
+                error = RateLimited(
+                    "Too many sign-in attempts. Wait a few minutes, then try again.",
+                    headers={"Retry-After": str(retry)},
+                )
+                return error_response(request, error, template="429.html")
+        return login_view(request, extra_context)
+
+    return view
+
+
+admin.site.login = admin_login_limited(admin.site.login)  # type: ignore[method-assign]
 admin.site.unregister(Group)
 
 

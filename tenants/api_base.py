@@ -175,6 +175,7 @@ def tenant_lookup(model: type[Model], tenant_field: str | None = None) -> str | 
         return direct[0]
     current: type[Model] = model
     where = f"tenant_field {tenant_field!r} of {label}"
+    went_forward = False
     for part in tenant_field.split("__"):
         try:
             field = current._meta.get_field(part)
@@ -183,6 +184,13 @@ def tenant_lookup(model: type[Model], tenant_field: str | None = None) -> str | 
         related = field.related_model  # a model class once the app registry is ready
         if not field.is_relation or not isinstance(related, type):
             raise ImproperlyConfigured(f"{where}: {part!r} is not a relation")
+        # After a forward hop (a row's own foreign key), a reverse or many-to-many hop fans
+        # out to rows of other tenants ("user__memberships__tenant" from a membership
+        # reaches every workspace of that user); it may only come first, from a shared row.
+        forward = bool(field.concrete and (field.many_to_one or field.one_to_one))
+        if not forward and went_forward:
+            raise ImproperlyConfigured(f"{where}: {part!r} goes back through a shared row")
+        went_forward = went_forward or forward
         current = related
     if current is not Tenant:
         raise ImproperlyConfigured(f"{where} does not lead to Tenant")
@@ -225,10 +233,31 @@ class TenantAPIView(APIView):
     lookup_url_kwarg: str | None = None
 
     # Defined here only: scoping is the base's job, never a subclass's.
-    OWNED: ClassVar[tuple[str, ...]] = ("get_queryset", "get_object", "tenant_queryset", "initial", "tenant")
+    OWNED: ClassVar[tuple[str, ...]] = (
+        "get_queryset",
+        "get_object",
+        "tenant_queryset",
+        "initial",
+        "tenant",
+        # Who may call: the role check and the authenticators stay the base's.
+        "get_permissions",
+        "check_permissions",
+        "check_object_permissions",
+        "get_authenticators",
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.ownership_check()
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        cls.ownership_check()  # again: a class decorator may have changed the class since
+        return super().as_view(**initkwargs)
+
+    @classmethod
+    def ownership_check(cls) -> None:
+        """Refuse a subclass that brings its own scoping or access checks (TypeError)."""
         for name in TenantAPIView.OWNED:
             # Looked up through the MRO, so a mixin cannot bring its own version either.
             if inspect.getattr_static(cls, name) is not inspect.getattr_static(TenantAPIView, name):
@@ -278,7 +307,9 @@ class TenantAPIView(APIView):
             return self.dangerously_get_queryset()
         if self.queryset is None:
             raise ImproperlyConfigured(f"{type(self).__qualname__} declares no queryset")
-        return self.narrow_queryset(self.tenant_queryset(self.queryset, tenant_field=self.tenant_field))
+        scoped = self.tenant_queryset(self.queryset, tenant_field=self.tenant_field)
+        # Scoped again after narrowing: narrow_queryset cannot widen what it was given.
+        return self.tenant_queryset(self.narrow_queryset(scoped), tenant_field=self.tenant_field)
 
     def get_object(self) -> Any:
         """One row of ``get_queryset()`` named by the URL, or 404 (an id of another tenant

@@ -48,8 +48,8 @@ def handoff(request):
 
 @require_POST
 def sign_out(request):
-    """Ends this session and the public-host session it came from."""
-    services.sessions_end_linked(session_key=request.session.session_key)
+    """Ends this session and the public-host session it came from (the sign-out signal
+    ends the linked ones: tenants.services.handoffs)."""
     logout(request)
     return redirect(public_url(request, "/"))
 

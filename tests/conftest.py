@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import get_public_schema_name, tenant_context
@@ -122,11 +122,12 @@ def clear_cache() -> None:
     """
     if settings.REDIS_URL:
         client = cache._cache.get_client(write=True)
-        for pattern in ("public:*", "t_*:*"):
+        for pattern in ("public:*", "t_*:*", "ratelimit:*"):
             for key in client.scan_iter(match=pattern):
                 client.delete(key)
     else:
         cache.clear()
+        caches["ratelimit"].clear()
 
 
 def session_binding_for_host(host: str) -> str:

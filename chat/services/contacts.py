@@ -93,6 +93,8 @@ def contact_prechat_submit(
     for key, value in cleaned.items():
         if kinds[key] in BUILTIN_COLUMNS:
             setattr(contact, kinds[key], value)
+            if kinds[key] == "email":
+                contact.email_source = Contact.EmailSource.PRECHAT
         else:
             custom[key] = value
     now = timezone.now()
@@ -105,6 +107,7 @@ def contact_prechat_submit(
         contact.save(
             update_fields=[
                 *BUILTIN_COLUMNS,
+                "email_source",
                 "answers",
                 "prechat_submitted_at",
                 "consent_given_at",
@@ -158,17 +161,31 @@ def contact_identify(
         keeps_form_address = not verified and contact.prechat_submitted_at and contact.email
         if email and not keeps_form_address:
             contact.email = email.lower()
+            contact.email_source = Contact.EmailSource.VERIFIED if verified else Contact.EmailSource.UNSIGNED
         if name:
             contact.name = name
         contact.last_seen_at = timezone.now()
-        contact.save(update_fields=["external_id", "identity_verified", "email", "name", "last_seen_at"])
+        contact.save(
+            update_fields=[
+                "external_id",
+                "identity_verified",
+                "email",
+                "email_source",
+                "name",
+                "last_seen_at",
+            ]
+        )
     return Identified(contact=contact, verified=verified)
 
 
 def contact_transcript_address(contact: Contact) -> str:
     """Where a transcript may be sent: an address the visitor gave in the prechat form or
     one a verified identity carries; never one an unsigned identify set, so nobody can
-    have transcripts mailed to arbitrary people. Empty when there is none."""
-    if contact.email and (contact.prechat_submitted_at or contact.identity_verified):
-        return str(contact.email)
-    return ""
+    have transcripts mailed to arbitrary people (an unsigned address kept through a form
+    without an email field included). Empty when there is none."""
+    if not contact.email:
+        return ""
+    if contact.email_source == Contact.EmailSource.UNKNOWN:  # stored before sources were recorded
+        return str(contact.email) if contact.prechat_submitted_at or contact.identity_verified else ""
+    sources = (Contact.EmailSource.PRECHAT, Contact.EmailSource.VERIFIED)
+    return str(contact.email) if contact.email_source in sources else ""

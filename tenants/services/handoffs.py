@@ -11,6 +11,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import models
+from django.http import HttpRequest
 from django.utils import timezone
 
 from ..context import in_public_schema
@@ -90,7 +91,8 @@ def sessions_end_linked(*, session_key: str | None) -> int:
 
     Signing out on a tenant host ends the public session it came from (and that session's
     other tenant sessions); signing out on the public host ends the tenant sessions it
-    opened. Returns how many sessions were ended.
+    opened; hand-offs not spent yet by those sessions are spent. Returns how many sessions
+    were ended. Called for every sign-out (:func:`sessions_end_on_sign_out`).
     """
     if not session_key:
         return 0
@@ -100,8 +102,21 @@ def sessions_end_linked(*, session_key: str | None) -> int:
     public_keys = {h.public_session_key for h in handoffs if h.public_session_key}
     linked = LoginHandoff.objects.filter(public_session_key__in=public_keys)
     keys = public_keys | {h.tenant_session_key for h in linked if h.tenant_session_key}
+    # A hand-off issued to a session that is ending can no longer open one elsewhere.
+    LoginHandoff.objects.filter(
+        public_session_key__in=public_keys | {session_key}, used_at__isnull=True
+    ).update(used_at=timezone.now())
     keys.discard(session_key)  # the caller ends its own session
     store = import_module(settings.SESSION_ENGINE).SessionStore
     for key in keys:
         store(session_key=key).delete()
     return len(keys)
+
+
+def sessions_end_on_sign_out(sender: object, request: HttpRequest | None, **kwargs: object) -> None:
+    """``user_logged_out`` receiver (``tenants.apps``): every way of signing out — a
+    workspace's, allauth's, the platform admin's — ends the linked sessions. Django sends
+    the signal before it flushes the session, so its key is still known here."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        sessions_end_linked(session_key=session.session_key)

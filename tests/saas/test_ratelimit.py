@@ -58,11 +58,24 @@ def test_spoofed_left_most_entries_are_not_believed(trusted):
     assert client_address(_request(INGRESS, "1.2.3.4, 10.9.9.9, 198.51.100.4")) == "198.51.100.4"
 
 
-def test_malformed_entries_are_ignored(trusted):
+def test_a_hop_that_is_not_an_address_ends_the_walk_at_the_proxy_that_wrote_it(trusted):
+    """Skipping it would believe the client's own entry behind it."""
     trusted("10.0.0.0/8")
-    assert client_address(_request(INGRESS, "203.0.113.9, not-an-ip")) == "203.0.113.9"
-    assert client_address(_request(INGRESS, "203.0.113.9,, unknown, 999.1.1.1, 10.0.0.8")) == "203.0.113.9"
-    assert client_address(_request(INGRESS, "203.0.113.9:443")) == INGRESS  # nothing usable: the peer
+    assert client_address(_request(INGRESS, "6.6.6.6, not-an-ip")) == INGRESS
+    assert client_address(_request(INGRESS, "6.6.6.6, unknown")) == INGRESS
+    assert client_address(_request(INGRESS, "6.6.6.6,, unknown, 999.1.1.1, 10.0.0.8")) == "10.0.0.8"
+
+
+def test_hops_with_ports_are_read(trusted):
+    trusted("10.0.0.0/8", "fd00::/8")
+    assert client_address(_request(INGRESS, "6.6.6.6, 203.0.113.7:51234")) == "203.0.113.7"
+    assert client_address(_request(INGRESS, "6.6.6.6, [2001:db8::7]:443")) == "2001:db8::7"
+    assert client_address(_request(INGRESS, "6.6.6.6, 2001:db8::7")) == "2001:db8::7"
+    assert client_address(_request(INGRESS, "203.0.113.9:443")) == "203.0.113.9"
+
+
+def test_malformed_values_never_fail(trusted):
+    trusted("10.0.0.0/8")
     assert client_address(_request(INGRESS, "")) == INGRESS
     assert client_address(_request(INGRESS)) == INGRESS
     assert client_address(_request(INGRESS, "\x00, <script>, ::ffff:203.0.113.9")) == "203.0.113.9"

@@ -211,3 +211,29 @@ def test_group_changes_are_audited(staff_client, staff_user):
     assert response.status_code == 302
     event = PlatformAuditEvent.objects.get(action="group.add")
     assert event.actor_email == staff_user.email and event.target_repr == "Support"
+
+
+def test_the_admin_login_form_is_rate_limited_like_sign_in(db):
+    """Django's own admin login would otherwise let staff passwords be guessed at speed."""
+    UserFactory(email="staffer@example.com", is_staff=True, password="right-password-1")
+    client = Client()
+    answers = [
+        client.post(
+            "/admin/login/",
+            {"username": "staffer@example.com", "password": f"wrong-{n}"},
+            HTTP_HOST=PUBLIC_HOST,
+        ).status_code
+        for n in range(6)
+    ]
+    assert answers == [200] * 5 + [429]
+    refused = client.post(
+        "/admin/login/",
+        {"username": "staffer@example.com", "password": "right-password-1"},
+        HTTP_HOST=PUBLIC_HOST,
+    )
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    # Another address typed is counted apart (until the per-address limit of the client).
+    other = client.post(
+        "/admin/login/", {"username": "x@example.com", "password": "y"}, HTTP_HOST=PUBLIC_HOST
+    )
+    assert other.status_code == 200

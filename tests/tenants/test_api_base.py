@@ -74,6 +74,31 @@ def test_a_public_model_without_a_way_to_its_tenant_is_refused():
         queryset = User.objects.all()
         tenant_field = "memberships__tenant"
 
+    # From a membership (one tenant's row) to its user (shared) and back out through the
+    # user's memberships: every workspace of that user. Refused.
+    with pytest.raises(TypeError, match="goes back through a shared row"):
+
+        class MembersOfEveryWorkspace(TenantAPIView):
+            queryset = Membership.objects.all()
+            tenant_field = "user__memberships__tenant"
+
+
+@pytest.mark.parametrize(
+    "method", ["get_permissions", "check_permissions", "check_object_permissions", "get_authenticators"]
+)
+def test_a_view_that_brings_its_own_access_checks_is_refused(method):
+    with pytest.raises(TypeError, match=rf"defines {method}\(\)"):
+        type("Open", (TenantAPIView,), {"queryset": Membership.objects.all(), method: lambda self: []})
+
+
+def test_a_class_changed_after_it_was_created_is_refused_when_routed():
+    class Later(TenantAPIView):
+        queryset = Membership.objects.all()
+
+    Later.get_queryset = lambda self: Membership.objects.all()  # e.g. by a class decorator
+    with pytest.raises(TypeError, match=r"defines get_queryset\(\)"):
+        Later.as_view()
+
 
 def test_a_tenant_schema_model_takes_no_tenant_field():
     with pytest.raises(TypeError, match="lives in each tenant's schema"):
@@ -103,6 +128,18 @@ class WidgetProbe(TenantAPIView):
         if pk is None:
             return Response(sorted(w.name for w in self.get_queryset()))
         return Response(self.get_object().name)
+
+
+class WideningInvitations(TenantAPIView):
+    """A narrow_queryset that ignores what it is given."""
+
+    queryset = Invitation.objects.all()
+
+    def narrow_queryset(self, queryset):
+        return Invitation.objects.all()
+
+    def get(self, request):
+        return Response(sorted(i.email for i in self.get_queryset()))
 
 
 class NarrowedInvitations(TenantAPIView):
@@ -179,6 +216,8 @@ def test_narrowing_starts_from_the_tenants_rows(tenant_a, tenant_b):
     request.tenant = tenant_a.tenant
     force_authenticate(request, user=tenant_a.owner)
     assert NarrowedInvitations.as_view()(request).data == ["x-a@example.com"]
+    # Narrowing cannot widen: the tenant's rows are taken again after it.
+    assert WideningInvitations.as_view()(request).data == ["x-a@example.com"]
 
 
 def test_the_tenant_queryset_helper_scopes_any_model(tenant_a, tenant_b):

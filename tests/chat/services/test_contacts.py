@@ -212,3 +212,28 @@ def test_transcripts_go_only_to_a_form_address_or_a_verified_identity(widget):
         contact=_contact(widget), widget=widget, answers=ANSWERS, consent=True, elapsed_ms=5000
     )
     assert contact_transcript_address(submitted) == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    "fields, answers",
+    [
+        ([{"kind": "name", "label": "Name", "required": True}], {"name": "Ada"}),  # no email asked
+        (
+            [{"kind": "name", "label": "Name", "required": True}, {"kind": "email", "label": "Email"}],
+            {"name": "Ada"},  # an optional email left blank
+        ),
+    ],
+)
+def test_an_unsigned_address_does_not_become_a_transcript_address_through_the_form(widget, fields, answers):
+    """An unsigned identify before the form, then a form that does not ask for (or gets no)
+    address: the unsigned address stays a label, never somewhere to mail a transcript."""
+    widget_prechat_set(widget=widget, enabled=True, fields=fields)
+    widget_publish(widget=widget)
+    contact = contact_identify(
+        contact=_contact(widget), widget=widget, user_id="u-1", email="victim@example.org"
+    )
+    submitted = contact_prechat_submit(
+        contact=contact.contact, widget=widget, answers=answers, elapsed_ms=5000
+    )
+    assert submitted.email == "victim@example.org"  # kept as the label it was
+    assert contact_transcript_address(submitted) == ""

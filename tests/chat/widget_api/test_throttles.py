@@ -83,6 +83,15 @@ def test_calls_per_address(client, visitor, settings):
     assert _config(client, visitor, "10.0.0.2").status_code == 200
 
 
+def test_an_address_has_one_budget_across_every_workspace(client, visitor, tenant_b, settings):
+    """Counted outside the tenants' cache keyspace: calling widgets of several workspaces
+    does not multiply what one address may do."""
+    _limits(settings, ip_per_minute=3)
+    other = make_visitor(tenant_b)
+    assert [_config(client, v).status_code for v in (visitor, other, visitor)] == [200] * 3
+    assert _limited(_config(client, other), MINUTE)
+
+
 def test_calls_per_widget_whoever_makes_them(client, visitor, tenant_b, settings):
     _limits(settings, widget_per_minute=3)
     assert [_config(client, visitor, f"10.0.0.{i}").status_code for i in range(3)] == [200] * 3

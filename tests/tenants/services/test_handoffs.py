@@ -93,6 +93,29 @@ def test_signing_out_on_the_public_host_ends_the_workspace_session(client, tenan
     assert tenant_client.get("/dashboard/", HTTP_HOST=host).status_code == 302
 
 
+def test_signing_out_of_the_platform_admin_ends_the_workspace_session_too(tenant_a):
+    """Every sign-out path ends the linked sessions, Django admin's included."""
+    tenant_a.owner.is_staff = True
+    tenant_a.owner.save(update_fields=["is_staff"])
+    public = Client()
+    public.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    host, _, token = _open(public, tenant_a.tenant.slug)
+    tenant_client = Client()
+    tenant_client.get("/auth/handoff", {"token": token}, HTTP_HOST=host)
+    assert tenant_client.get("/dashboard/", HTTP_HOST=host).status_code == 200
+
+    assert public.post("/admin/logout/", HTTP_HOST=PUBLIC_HOST).status_code == 200
+    assert tenant_client.get("/dashboard/", HTTP_HOST=host).status_code == 302
+
+
+def test_a_handoff_not_spent_before_sign_out_opens_nothing(client, tenant_a):
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    host, _, token = _open(client, tenant_a.tenant.slug)
+    client.post("/accounts/logout/", HTTP_HOST=PUBLIC_HOST)
+    response = Client().get("/auth/handoff", {"token": token}, HTTP_HOST=host)
+    assert response.status_code == 400
+
+
 def test_concurrent_spend_succeeds_once(tenant_a):
     token = services.login_handoff_create(user=tenant_a.owner, tenant=tenant_a.tenant, public_session_key="k")
     results = [services.login_handoff_consume(token=token, tenant=tenant_a.tenant) for _ in range(3)]
