@@ -8,10 +8,12 @@ class BillingConfig(tenancy.ContributingAppConfig):
 
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
+        from .limits import plan_summary
         from .quotas import quota_require
         from .subscriptions import billing_start
 
         return tenancy.Contributions(
             quota_check=quota_require,
+            plan_summary=plan_summary,
             workspace_initializers={"billing.start": lambda *, tenant, owner: billing_start(tenant)},
         )

@@ -10,10 +10,11 @@ from typing import Any
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from tenants.contributions import PlanSummary
 from tenants.models import Tenant
 
 from .models import QuotaGrant
-from .plans import Plan, plan_get
+from .plans import PLANS, Plan, plan_get
 
 
 def tenant_identity(tenant: Any) -> dict[str, Any]:
@@ -27,6 +28,12 @@ def tenant_plan(tenant: Tenant) -> Plan:
     an upgrade)."""
     code = Tenant.objects.filter(**tenant_identity(tenant)).values_list("plan", flat=True).first()
     return plan_get(code)
+
+
+def plan_summary(tenant: Tenant) -> PlanSummary:
+    """The plan named in the dashboard's sidebar, and whether a bigger one exists."""
+    plan = tenant_plan(tenant)
+    return PlanSummary(name=plan.name, upgradable=plan.code != PLANS[-1].code)
 
 
 def quota_limit(tenant: Tenant, quota: str, plan: Plan | None = None) -> int | None:

@@ -32,6 +32,8 @@ class ChatConfig(tenancy.ContributingAppConfig):
 
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
+        from widget_builder.selectors import widget_first_url
+
         from .models import Conversation
 
         return tenancy.Contributions(
@@ -43,6 +45,7 @@ class ChatConfig(tenancy.ContributingAppConfig):
                     40,
                     lambda: Conversation.objects.exists(),
                     "Ask your bot a question the way a visitor would.",
+                    lambda: widget_first_url("chat:playground"),
                 ),
             ),
         )

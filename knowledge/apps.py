@@ -8,6 +8,8 @@ class KnowledgeConfig(tenancy.ContributingAppConfig):
 
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
+        from django.urls import reverse
+
         from .models import Document, Source
         from .selectors import knowledge_storage_mb
         from .services import knowledge_base_ensure_default
@@ -22,6 +24,7 @@ class KnowledgeConfig(tenancy.ContributingAppConfig):
                     20,
                     lambda: Source.objects.exists(),
                     "Upload documents, add your website or write Q&A pairs.",
+                    lambda: reverse("knowledge:list"),
                 ),
             ),
         )

@@ -8,6 +8,7 @@ from django.urls import include, path
 from billing import urls as billing
 from chat import urls as chat
 from public_site import urls as public_site
+from ui import urls as ui
 from widget_builder import urls as widget_builder
 
 handler400 = "saas.errors.handler400"
@@ -26,4 +27,5 @@ urlpatterns = [
     path("", include((billing.public_urlpatterns, billing.app_name))),
     path("", include((widget_builder.public_urlpatterns, widget_builder.app_name))),
     path("", include((chat.public_urlpatterns, chat.app_name))),
+    path("", include((ui.public_urlpatterns, ui.app_name))),
 ]

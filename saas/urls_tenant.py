@@ -8,6 +8,7 @@ from billing import urls as billing
 from chat import urls as chat
 from knowledge import urls as knowledge
 from tenants import urls as tenants
+from ui import urls as ui
 from widget_builder import urls as widget_builder
 
 handler400 = "saas.errors.handler400"
@@ -17,5 +18,5 @@ handler500 = "saas.errors.handler500"
 
 urlpatterns = [
     path("", include((app.tenant_urlpatterns, app.app_name)))
-    for app in (tenants, billing, widget_builder, chat, knowledge)
+    for app in (tenants, billing, widget_builder, chat, knowledge, ui)
 ]

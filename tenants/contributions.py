@@ -45,12 +45,25 @@ class QuotaCheck(Protocol):
 
 
 @dataclass(frozen=True)
+class PlanSummary:
+    """The tenant's plan as the dashboard's sidebar shows it."""
+
+    name: str
+    upgradable: bool  # a bigger plan exists
+
+
+class PlanSummaryRead(Protocol):
+    def __call__(self, tenant: Any) -> PlanSummary: ...
+
+
+@dataclass(frozen=True)
 class OnboardingStep:
     key: str
     label: str
     order: int
     is_done: Callable[[], bool]  # runs in the tenant's schema
     hint: str
+    url: Callable[[], str] = lambda: "/dashboard/"  # where the step is done (tenant's schema)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -66,6 +79,7 @@ class Contributions:
     tenant's schema. ``onboarding_steps``: steps of the dashboard's checklist.
     ``workspace_initializers``: name -> what every new workspace starts with.
     ``quota_check``: the plan-limit check (one app, billing, provides it).
+    ``plan_summary``: the tenant's plan for the dashboard's sidebar (billing provides it).
     """
 
     counted_models: Mapping[str, type[Model]] = field(default_factory=dict)
@@ -73,6 +87,7 @@ class Contributions:
     onboarding_steps: tuple[OnboardingStep, ...] = ()
     workspace_initializers: Mapping[str, WorkspaceInitializer] = field(default_factory=dict)
     quota_check: QuotaCheck | None = None
+    plan_summary: PlanSummaryRead | None = None
 
     def __post_init__(self) -> None:
         # Read by every request of every tenant: nobody changes them after start-up.
@@ -110,6 +125,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     owners: dict[str, dict[str, str]] = {"counted": {}, "measures": {}, "initializers": {}, "steps": {}}
     quota_check: QuotaCheck | None = None
     quota_check_app = ""
+    plan_summary: PlanSummaryRead | None = None
+    plan_summary_app = ""
     for config in configs:
         if not isinstance(config, ContributingAppConfig):
             continue
@@ -136,12 +153,19 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
                     f"a quota check is contributed by both {quota_check_app} and {app}"
                 )
             quota_check, quota_check_app = found.quota_check, app
+        if found.plan_summary is not None:
+            if plan_summary is not None:
+                raise ImproperlyConfigured(
+                    f"a plan summary is contributed by both {plan_summary_app} and {app}"
+                )
+            plan_summary, plan_summary_app = found.plan_summary, app
     return Contributions(
         counted_models=counted,
         usage_measures=measures,
         onboarding_steps=tuple(sorted(steps.values(), key=lambda step: step.order)),
         workspace_initializers=initializers,
         quota_check=quota_check,
+        plan_summary=plan_summary,
     )
 
 

@@ -35,24 +35,25 @@ class Section:
     roles: frozenset[str]  # who may open the section's pages
     manage_roles: frozenset[str] = MANAGERS  # who may change what they show
     ready: bool = False  # False: the page says plainly that the feature is not built yet
+    icon: str = "circle"  # a name in static/ui/icons.svg
 
     @property
     def path(self) -> str:
-        return f"/dashboard/{self.key}/"
+        return "/dashboard/" if self.key == "home" else f"/dashboard/{self.key}/"
 
 
 SECTIONS: list[Section] = [
-    Section("widgets", "Widgets", ALL_ROLES, ready=True),
-    Section("knowledge", "Knowledge", ALL_ROLES, ready=True),
-    Section("conversations", "Conversations", ALL_ROLES, ready=True),
-    Section("analytics", "Analytics", ALL_ROLES),
-    Section("team", "Team", MANAGERS, ready=True),
-    Section("billing", "Billing", MANAGERS, ready=True),
-    Section("settings", "Settings", MANAGERS),
-    Section("api", "API", MANAGERS, ready=True),
+    Section("conversations", "Conversations", ALL_ROLES, ready=True, icon="messages-square"),
+    Section("widgets", "Widgets", ALL_ROLES, ready=True, icon="message-circle"),
+    Section("knowledge", "Knowledge", ALL_ROLES, ready=True, icon="book-open"),
+    Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),
+    Section("team", "Team", MANAGERS, ready=True, icon="users"),
+    Section("billing", "Billing", MANAGERS, ready=True, icon="credit-card"),
+    Section("settings", "Settings", MANAGERS, icon="settings"),
+    Section("api", "API", MANAGERS, ready=True, icon="key-round"),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}
-HOME = Section("home", "Dashboard", ALL_ROLES, ready=True)  # the landing page
+HOME = Section("home", "Home", ALL_ROLES, ready=True, icon="layout-dashboard")  # the landing page
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 

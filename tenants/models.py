@@ -73,6 +73,10 @@ class Tenant(TenantMixin):
     # Placeholder until billing owns plans (issue: billing); read as a plain code here.
     plan = models.CharField(max_length=32, default="free", db_index=True)
     suspended_reason = models.CharField(max_length=255, blank=True, default="")
+    # Workspace settings (the dashboard's Settings section).
+    time_zone = models.CharField(max_length=64, default="UTC")  # an IANA name (zoneinfo)
+    language = models.CharField(max_length=16, default="en")  # the default for new widgets
+    logo = models.TextField(blank=True, default="")  # a data: URI of a small image (the shell)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

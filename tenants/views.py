@@ -13,12 +13,13 @@ from django.views.decorators.http import require_POST
 from saas.errors import ProblemError
 
 from . import services
-from .dashboard import SECTIONS, dashboard_page, onboarding_checklist
+from .dashboard import dashboard_page, onboarding_checklist
 from .hosts import public_url
 from .models import ApiKey, Invitation, Membership
 from .selectors import tenant_usage_counts
 from .services import api_keys as key_services
 from .services import team as team_services
+from .shell import Shell
 
 
 def root(request):
@@ -58,13 +59,12 @@ def sign_out(request):
 def dashboard(request):
     counts = tenant_usage_counts([request.tenant])[request.tenant.pk]
     checklist = onboarding_checklist()
-    context = {
-        "membership": request.membership,
-        "counts": counts,
-        "checklist": checklist,
-        "checklist_done": sum(done for _, done in checklist),
-        "sections": visible_sections(request.membership),
-    }
+    context = shell_context(
+        request,
+        counts=counts,
+        checklist=checklist,
+        checklist_done=sum(done for _, done in checklist),
+    )
     return render(request, "tenants/dashboard.html", context)
 
 
@@ -73,9 +73,6 @@ def section_pending(request):
     Routed once per such section, under its own ``dashboard_page`` (tenants.urls)."""
     return render(request, "tenants/section_pending.html", shell_context(request))
 
-
-def visible_sections(membership: Membership) -> list:
-    return [s for s in SECTIONS if membership.role in s.roles]
 
 
 @dashboard_page("team")
@@ -100,10 +97,11 @@ def team(request):
 
 
 def shell_context(request, **extra) -> dict:
-    """What every dashboard page needs (its section, the navigation), plus its own data."""
+    """What every dashboard page needs (its section, the app shell: tenants.shell), plus
+    its own data."""
     return {
         "section": request.section,
-        "sections": visible_sections(request.membership),
+        "shell": Shell(request),
         "membership": request.membership,
         **extra,
     }

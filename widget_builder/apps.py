@@ -9,6 +9,7 @@ class WidgetBuilderConfig(tenancy.ContributingAppConfig):
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
         from .models import Widget
+        from .selectors import widget_first_url
         from .services import widget_ensure_default
 
         return tenancy.Contributions(
@@ -22,6 +23,7 @@ class WidgetBuilderConfig(tenancy.ContributingAppConfig):
                     10,
                     lambda: Widget.objects.filter(customized_at__isnull=False).exists(),
                     "Colours, greeting and suggested questions, with a live preview.",
+                    lambda: widget_first_url("widget_builder:edit"),
                 ),
                 tenancy.OnboardingStep(
                     "copy_snippet",
@@ -29,6 +31,7 @@ class WidgetBuilderConfig(tenancy.ContributingAppConfig):
                     30,
                     lambda: Widget.objects.filter(snippet_copied_at__isnull=False).exists(),
                     "One script tag; the widget appears on your pages.",
+                    lambda: widget_first_url("widget_builder:edit", "#embed"),
                 ),
             ),
         )

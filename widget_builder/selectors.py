@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from .models import Widget
+
+
+def widget_first_url(name: str, fragment: str = "") -> str:
+    """A page of the workspace's first widget (the onboarding checklist's links), or the
+    widget list when there is none."""
+    first = Widget.objects.order_by("pk").values_list("pk", flat=True).first()
+    return reverse(name, args=[first]) + fragment if first else reverse("widget_builder:list")
 
 
 def widget_public_config(widget: Widget) -> dict[str, Any]:
