@@ -13,27 +13,30 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.decorators import display
+from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminTextInputWidget
 
-from saas.errors import RateLimited, error_response
+from saas.errors import ProblemError, RateLimited, error_response
 from saas.ratelimit import rate_limit
 
 from . import services
-from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User
+from .hosts import tenant_url
+from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, SupportAccess, Tenant, User
 from .selectors import tenant_host_cache_forget, tenant_usage_counts
+from .services import support as support_services
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -116,6 +119,49 @@ class DeleteForm(forms.Form):
         return self.cleaned_data["confirm"]
 
 
+class SupportAccessForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        label="Why you need to look (the workspace's owners are emailed this)",
+        help_text="For example: the ticket number and what the customer reported.",
+        widget=UnfoldAdminTextInputWidget,
+    )
+    minutes = forms.IntegerField(
+        min_value=1,
+        label="For how many minutes",
+        widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["minutes"].initial = settings.SUPPORT_ACCESS_MINUTES
+        self.fields["minutes"].max_value = settings.SUPPORT_ACCESS_MAX_MINUTES
+        self.fields[
+            "minutes"
+        ].help_text = (
+            f"Read-only; it ends by itself after that (at most {settings.SUPPORT_ACCESS_MAX_MINUTES})."
+        )
+
+
+class SupportAccessInline(TabularInline):
+    """The workspace's support accesses, on its page (read-only: the service writes them)."""
+
+    model = SupportAccess
+    extra = 0
+    fields = ("staff_email", "reason", "started_at", "expires_at", "ended_at", "ended_by_email")
+    readonly_fields = fields
+    verbose_name_plural = "Support accesses"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(AuditedModelAdmin):
     # Chosen to fit 1,280 px: the name (cut) with its primary domain under it, status, plan,
@@ -144,8 +190,9 @@ class TenantAdmin(AuditedModelAdmin):
         "updated_at",
     )
     fields = ("name", "slug", "status", "suspended_reason", "plan", "schema_name", "created_at", "updated_at")
-    inlines = (DomainInline, MembershipInline)
+    inlines = (DomainInline, MembershipInline, SupportAccessInline)
     actions = ("suspend_tenants", "reactivate_tenants", "delete_tenants")
+    actions_detail = ("open_support",)
     list_per_page = 50
 
     def has_add_permission(self, request):
@@ -296,6 +343,50 @@ class TenantAdmin(AuditedModelAdmin):
             services.tenant_delete(tenant=tenant, by=request.user, ip=client_ip(request))
         self.message_user(request, f"Deleted {len(targets)} workspace(s).", messages.SUCCESS)
         return None
+
+    # --- read-only support access to the workspace's dashboard ---------------------------
+
+    def has_support_permission(self, request, object_id=None) -> bool:
+        return bool(request.user.is_active and request.user.is_staff and self.has_view_permission(request))
+
+    @action(
+        description="Open dashboard read-only (support)",
+        url_path="support",
+        permissions=["support"],
+        icon="support_agent",
+    )
+    def open_support(self, request, object_id):
+        tenant = self.get_object(request, object_id)
+        if tenant is None:
+            raise Http404
+        form = SupportAccessForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                _, token = support_services.support_access_start(
+                    tenant=tenant,
+                    staff_user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    minutes=form.cleaned_data["minutes"],
+                    ip=client_ip(request),
+                    dashboard_url=tenant_url(request, tenant, "/dashboard/support-access/"),
+                )
+            except ProblemError as error:
+                for field, errors in (error.errors or {}).items():
+                    for problem in errors:
+                        form.add_error(field if field in form.fields else None, problem["message"])
+                if not error.errors:
+                    form.add_error(None, error.detail)
+            else:
+                return HttpResponseRedirect(tenant_url(request, tenant, f"/support/handoff?token={token}"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Open {tenant.name} read-only",
+            "tenant": tenant,
+            "form": form,
+            "opts": self.model._meta,
+            "minutes_default": settings.SUPPORT_ACCESS_MINUTES,
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/support_access.html", context)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

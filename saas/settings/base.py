@@ -457,6 +457,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 
+# Staff read-only support access to a workspace's dashboard (tenants.services.support):
+# how long one lasts unless ended earlier, and the longest a staff member may ask for.
+SUPPORT_ACCESS_MINUTES = env.int("SUPPORT_ACCESS_MINUTES", default=60)
+SUPPORT_ACCESS_MAX_MINUTES = env.int("SUPPORT_ACCESS_MAX_MINUTES", default=240)
+
+
 # The platform admin's theme (django-unfold; tenants.admin_site says why its pages alone
 # allow 'unsafe-eval'). The primary scale is the product's accent (static/ui/app.css).
 def _admin_link(title: str, icon: str, app: str, model: str) -> dict[str, object]:
