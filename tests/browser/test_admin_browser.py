@@ -72,3 +72,45 @@ def test_admin_fits_1280_reads_well_and_obeys_the_policy(page, site):
     assert _violations(page) == []
     assert console == []
     assert page.js_errors == []
+
+
+def test_support_access_from_the_admin_to_the_owners_page(page, site, live_port):
+    """A staff member opens a workspace read-only from its admin page (the form, then the
+    hand-off), reads its dashboard, cannot post; its owner sees the access and ends it."""
+    from tenants.models import SupportAccess
+
+    staff = StaffUserFactory(email="support-staff@example.com", is_superuser=True)
+    owner = UserFactory(email="support-owner@example.com")
+    tenant = TenantFactory(slug="support-browser", name="Support Browser", owner=owner)
+    console = _watch(page)
+    signed_in(page, staff, "saas.test")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{site}/admin/tenants/tenant/{tenant.pk}/change/")
+    page.get_by_role("link", name="Open dashboard read-only (support)").click()
+    page.get_by_label("Why you need to look").wait_for()
+    _shot(page, "admin-support-form-1280")
+    assert _serious(page) == []
+    page.get_by_label("Why you need to look").fill("Ticket 12: the bot answers in the wrong language")
+    page.get_by_role("button", name="Open the dashboard read-only").click()
+    page.wait_for_url(f"http://support-browser.saas.test:{live_port}/dashboard/")
+    _shot(page, "support-dashboard-1280")
+    assert SupportAccess.objects.filter(tenant=tenant, ended_at__isnull=True).count() == 1
+    assert _violations(page) == [] and console == []
+
+    owner_page = page.context.browser.new_context(viewport={"width": 360, "height": 800}).new_page()
+    signed_in(owner_page, owner, "support-browser.saas.test")
+    for width in (360, 1280):
+        owner_page.set_viewport_size({"width": width, "height": 900})
+        owner_page.goto(f"http://support-browser.saas.test:{live_port}/dashboard/support-access/")
+        owner_page.get_by_text("Ticket 12: the bot answers in the wrong language").wait_for()
+        _shot(owner_page, f"support-accesses-owner-{width}")
+        wide = owner_page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
+            ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+        )
+        assert owner_page.evaluate("document.documentElement.scrollWidth") <= width, wide
+        assert _serious(owner_page) == []
+    owner_page.get_by_role("button", name="End now").click()
+    owner_page.get_by_text("ended: their session is closed").wait_for()
+    assert SupportAccess.objects.get(tenant=tenant).ended_at is not None
+    owner_page.context.close()
