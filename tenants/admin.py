@@ -126,20 +126,18 @@ class SupportAccessForm(forms.Form):
         help_text="For example: the ticket number and what the customer reported.",
         widget=UnfoldAdminTextInputWidget,
     )
-    minutes = forms.IntegerField(
-        min_value=1,
-        label="For how many minutes",
-        widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "numeric"}),
-    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["minutes"].initial = settings.SUPPORT_ACCESS_MINUTES
-        self.fields["minutes"].max_value = settings.SUPPORT_ACCESS_MAX_MINUTES
-        self.fields[
-            "minutes"
-        ].help_text = (
-            f"Read-only; it ends by itself after that (at most {settings.SUPPORT_ACCESS_MAX_MINUTES})."
+        # The bounds are settings (read per form, so tests and deployments can change them).
+        longest = settings.SUPPORT_ACCESS_MAX_MINUTES
+        self.fields["minutes"] = forms.IntegerField(
+            min_value=1,
+            max_value=longest,
+            initial=settings.SUPPORT_ACCESS_MINUTES,
+            label="For how many minutes",
+            help_text=f"Read-only; it ends by itself after that (at most {longest}).",
+            widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "numeric"}),
         )
 
 

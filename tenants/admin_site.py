@@ -15,6 +15,7 @@ names from code (slugified formset prefixes, counters), never stored data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,8 @@ class PlatformAdminSite(UnfoldAdminSite):
         return super().admin_view(csp_update(ADMIN_SCRIPT_POLICY)(view), cacheable)
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponseBase:
-        return csp_update(ADMIN_SCRIPT_POLICY)(super().login)(request, extra_context)
+        view = functools.partial(super().login, extra_context=extra_context)
+        return csp_update(ADMIN_SCRIPT_POLICY)(view)(request)
 
 
 class PlatformAdminConfig(AdminConfig):

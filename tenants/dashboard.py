@@ -101,6 +101,7 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
         def wrapper(http_request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             request = cast(DashboardRequest, http_request)  # given its membership and section below
             request.support_access = None
+            membership: Membership | None
             if support_session_grant_id(request.session) is not None:
                 membership = support_membership(request)
             elif not request.user.is_authenticated:
