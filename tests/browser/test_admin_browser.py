@@ -69,10 +69,17 @@ def test_admin_fits_1280_reads_well_and_obeys_the_policy(page, site):
                 )
                 assert box[0] <= box[1], f"the tenant table is {box[0]} px in a {box[1]} px box"
 
-    # Alpine runs (no 'unsafe-eval' refusal): the user menu opens.
+    # Alpine runs (no 'unsafe-eval' refusal): selecting a row shows the actions bar, and
+    # the lifecycle action's confirmation page renders in unfold's layout.
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(pages["tenants"])
     page.get_by_role("link", name=LONG_NAME).wait_for()
+    page.locator(f"input.action-select[value='{tenant.pk}']").check()
+    page.locator("select[name=action]").select_option("suspend_tenants")
+    page.locator("button[name=index], button[type=submit][title='Run the selected action']").first.click()
+    page.get_by_label("Reason (kept in the audit log)").wait_for()
+    _shot(page, "admin-confirm-suspend-1280")
+    assert _serious(page) == []
     assert _violations(page) == []
     assert console == []
     assert page.js_errors == []
