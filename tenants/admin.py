@@ -345,7 +345,15 @@ class TenantAdmin(AuditedModelAdmin):
     # --- read-only support access to the workspace's dashboard ---------------------------
 
     def has_support_permission(self, request, object_id=None) -> bool:
-        return bool(request.user.is_active and request.user.is_staff and self.has_view_permission(request))
+        # Reading a customer's conversations is more than viewing its row: Django's own
+        # "add support access" permission, granted separately (superusers have it).
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_staff
+            and user.has_perm("tenants.add_supportaccess")
+            and self.has_view_permission(request)
+        )
 
     @action(
         description="Open dashboard read-only (support)",
@@ -508,3 +516,20 @@ class PlatformAuditEventAdmin(ReadOnlyAdmin):
 class SpareSchemaAdmin(ReadOnlyAdmin):
     list_display = ("schema_name", "created_at")
     readonly_fields = ("schema_name", "created_at")
+
+
+@admin.register(SupportAccess)
+class SupportAccessAdmin(ReadOnlyAdmin):
+    """Every staff support access (started from a tenant's page; the audit log has each
+    start and early end)."""
+
+    list_display = ("started_at", "staff_email", "tenant", "reason_cut", "expires_at", "ended_at")
+    list_filter = (("started_at", admin.DateFieldListFilter),)
+    search_fields = ("staff_email", "tenant__slug", "tenant__name", "reason")
+    list_select_related = ("tenant",)
+    fields = ("tenant", "staff_email", "reason", "started_at", "expires_at", "ended_at", "ended_by_email")
+    readonly_fields = fields
+
+    @admin.display(description="Reason")
+    def reason_cut(self, obj):
+        return format_html('<span class="admin-cut" title="{}">{}</span>', obj.reason, obj.reason)

@@ -533,6 +533,7 @@ UNFOLD = {
                 "title": "Audit",
                 "items": [
                     _admin_link("Platform audit log", "history", "tenants", "platformauditevent"),
+                    _admin_link("Support accesses", "support_agent", "tenants", "supportaccess"),
                     _admin_link("Billing audit log", "receipt_long", "billing", "billingauditevent"),
                 ],
             },

@@ -209,17 +209,25 @@ def test_non_staff_cannot_start(client, tenant_a):
     assert not SupportAccess.objects.exists()
 
 
-def test_staff_without_view_permission_cannot_start(client, tenant_a):
+def test_staff_need_the_support_access_permission(client, tenant_a):
+    from django.contrib.auth.models import Permission
+
     from tests.tenants.factories import StaffUserFactory
 
     staff = StaffUserFactory(email="plain-staff@example.com", is_superuser=False)
+    staff.user_permissions.add(Permission.objects.get(codename="view_tenant"))
     client.force_login(staff, host="saas.test")
-    response = client.post(
-        f"/admin/tenants/tenant/{tenant_a.tenant.pk}/support/",
-        {"reason": REASON, "minutes": "5"},
-        HTTP_HOST="saas.test",
-    )
-    assert response.status_code in (302, 403) and not SupportAccess.objects.exists()
+    url = f"/admin/tenants/tenant/{tenant_a.tenant.pk}/support/"
+    change = client.get(f"/admin/tenants/tenant/{tenant_a.tenant.pk}/change/", HTTP_HOST="saas.test")
+    assert change.status_code == 200 and b"Open dashboard read-only" not in change.content
+    response = client.post(url, {"reason": REASON, "minutes": "5"}, HTTP_HOST="saas.test")
+    assert response.status_code == 403 and not SupportAccess.objects.exists()
+
+    staff.user_permissions.add(Permission.objects.get(codename="add_supportaccess"))
+    staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached on the instance
+    client.force_login(staff, host="saas.test")
+    response = client.post(url, {"reason": REASON, "minutes": "5"}, HTTP_HOST="saas.test")
+    assert response.status_code == 302 and SupportAccess.objects.filter(staff=staff).exists()
 
 
 def test_a_reason_is_required_and_the_time_is_bounded(staff_client, tenant_a):
@@ -238,3 +246,11 @@ def test_an_unknown_user_stays_out(tenant_a):
     stranger = UserFactory()
     with pytest.raises(PermissionDenied):
         support_services.support_access_start(tenant=tenant_a.tenant, staff_user=stranger, reason=REASON)
+
+
+def test_staff_list_every_support_access_read_only(support, staff_client):
+    page = staff_client.get("/admin/tenants/supportaccess/")
+    assert page.status_code == 200 and b"staff@example.com" in page.content
+    assert staff_client.get("/admin/tenants/supportaccess/add/").status_code == 403
+    change = staff_client.post(f"/admin/tenants/supportaccess/{support.grant.pk}/change/", {"reason": "x"})
+    assert change.status_code == 403
