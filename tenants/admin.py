@@ -1,4 +1,6 @@
-"""Platform staff admin (public host only): tenants, users, and the audit log.
+"""Platform staff admin (public host only): tenants, users, and the audit log, themed
+with django-unfold (its site and script policy: ``tenants.admin_site``). A tenant's page
+also opens the workspace's dashboard read-only for support (``tenants.services.support``).
 
 Every change made here is written to the append-only platform audit log: lifecycle
 actions through the services (which record them), plain add/change/delete through
