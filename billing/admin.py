@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from unfold.admin import ModelAdmin
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from tenants.admin import AuditedModelAdmin
 
@@ -29,10 +31,16 @@ def monthly_revenue(account: BillingAccount) -> Decimal:
 class BillingAccountForm(forms.ModelForm):
     plan = forms.ChoiceField(
         choices=[(p.code, p.name) for p in PLANS],
+        widget=UnfoldAdminSelectWidget,
         help_text="Granting a plan here applies it at once (source: staff). A Stripe subscription "
         "keeps billing its own price: change it in Stripe too.",
     )
-    reason = forms.CharField(max_length=300, required=False, help_text="Why (kept in the audit log).")
+    reason = forms.CharField(
+        max_length=300,
+        required=False,
+        help_text="Why (kept in the audit log).",
+        widget=UnfoldAdminTextInputWidget,
+    )
 
     class Meta:
         model = BillingAccount
@@ -102,7 +110,9 @@ class BillingAccountAdmin(AuditedModelAdmin):
 
 
 class QuotaGrantForm(forms.ModelForm):
-    quota = forms.ChoiceField(choices=[(q, words[1]) for q, words in QUOTAS.items()])
+    quota = forms.ChoiceField(
+        choices=[(q, words[1]) for q, words in QUOTAS.items()], widget=UnfoldAdminSelectWidget
+    )
 
     class Meta:
         model = QuotaGrant
@@ -130,7 +140,7 @@ class QuotaGrantAdmin(AuditedModelAdmin):
 
 
 @admin.register(BillingAuditEvent)
-class BillingAuditEventAdmin(admin.ModelAdmin):
+class BillingAuditEventAdmin(ModelAdmin):
     list_display = ("created_at", "tenant", "action", "actor_email")
     list_filter = ("action",)
     search_fields = ("tenant__slug", "actor_email")
@@ -144,7 +154,7 @@ class BillingAuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
+class StripeEventAdmin(ModelAdmin):
     list_display = ("event_id", "type", "created", "processed_at", "attempts")
     list_filter = ("type",)
     search_fields = ("event_id",)

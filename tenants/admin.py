@@ -1,4 +1,6 @@
-"""Platform staff admin (public host only): tenants, users, and the audit log.
+"""Platform staff admin (public host only): tenants, users, and the audit log, themed
+with django-unfold (its site and script policy: ``tenants.admin_site``). A tenant's page
+also opens the workspace's dashboard read-only for support (``tenants.services.support``).
 
 Every change made here is written to the append-only platform audit log: lifecycle
 actions through the services (which record them), plain add/change/delete through
@@ -13,29 +15,37 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action, display
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminTextInputWidget
 
-from saas.errors import RateLimited, error_response
+from saas.errors import ProblemError, RateLimited, error_response
 from saas.ratelimit import rate_limit
 
 from . import services
-from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, Tenant, User
+from .hosts import tenant_url
+from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, SupportAccess, Tenant, User
 from .selectors import tenant_host_cache_forget, tenant_usage_counts
+from .services import support as support_services
 
 
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-class AuditedModelAdmin(admin.ModelAdmin):
+class AuditedModelAdmin(ModelAdmin):
     """Mirrors Django's admin log into the platform audit log."""
 
     def _audit(self, request, obj, verb: str, message) -> None:
@@ -61,14 +71,25 @@ class AuditedModelAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
-class DomainInline(admin.TabularInline):
+class LabelledInline(TabularInline):
+    """A tabular inline whose inputs name their column (aria-label): the table's header
+    is not a label, so screen readers would announce bare fields."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.widget.attrs.setdefault("aria-label", capfirst(db_field.verbose_name))
+        return field
+
+
+class DomainInline(LabelledInline):
     model = Domain
     extra = 0
     fields = ("domain", "is_primary", "created_at")
     readonly_fields = ("created_at",)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(LabelledInline):
     model = Membership
     extra = 0
     fields = ("user", "role", "created_at")
@@ -79,12 +100,18 @@ class MembershipInline(admin.TabularInline):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.CharField(max_length=255, required=False, label="Reason (kept in the audit log)")
+    reason = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Reason (kept in the audit log)",
+        widget=UnfoldAdminTextInputWidget,
+    )
 
 
 class DeleteForm(forms.Form):
     confirm = forms.CharField(
         label='Type "delete" to confirm',
+        widget=UnfoldAdminTextInputWidget,
         help_text="This drops each workspace's schema and stored files. It cannot be undone.",
     )
 
@@ -94,19 +121,61 @@ class DeleteForm(forms.Form):
         return self.cleaned_data["confirm"]
 
 
+class SupportAccessForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        label="Why you need to look (the workspace's owners are emailed this)",
+        help_text="For example: the ticket number and what the customer reported.",
+        widget=UnfoldAdminTextInputWidget,
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The bounds are settings (read per form, so tests and deployments can change them).
+        longest = settings.SUPPORT_ACCESS_MAX_MINUTES
+        self.fields["minutes"] = forms.IntegerField(
+            min_value=1,
+            max_value=longest,
+            initial=settings.SUPPORT_ACCESS_MINUTES,
+            label="For how many minutes",
+            help_text=f"Read-only; it ends by itself after that (at most {longest}).",
+            widget=UnfoldAdminTextInputWidget(attrs={"inputmode": "numeric"}),
+        )
+
+
+class SupportAccessInline(TabularInline):
+    """The workspace's support accesses, on its page (read-only: the service writes them)."""
+
+    model = SupportAccess
+    extra = 0
+    fields = ("staff_email", "reason", "started_at", "expires_at", "ended_at", "ended_by_email")
+    readonly_fields = fields
+    verbose_name_plural = "Support accesses"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Tenant)
 class TenantAdmin(AuditedModelAdmin):
+    # Chosen to fit 1,280 px: the name (cut) with its primary domain under it, status, plan,
+    # the counts and the day it was created; the full values are on the tenant's page.
     list_display = (
-        "name",
-        "slug",
+        "workspace",
         "status_badge",
         "plan",
-        "created_at",
-        "primary_domain",
         "members",
         "count_widgets",
         "count_conversations",
+        "created",
     )
+    list_display_links = ("workspace",)
     list_filter = ("status", "plan", ("created_at", admin.DateFieldListFilter))
     search_fields = ("name", "slug", "domains__domain", "memberships__user__email")
     ordering = ("-created_at",)
@@ -121,8 +190,9 @@ class TenantAdmin(AuditedModelAdmin):
         "updated_at",
     )
     fields = ("name", "slug", "status", "suspended_reason", "plan", "schema_name", "created_at", "updated_at")
-    inlines = (DomainInline, MembershipInline)
+    inlines = (DomainInline, MembershipInline, SupportAccessInline)
     actions = ("suspend_tenants", "reactivate_tenants", "delete_tenants")
+    actions_detail = ("open_support",)
     list_per_page = 50
 
     def has_add_permission(self, request):
@@ -148,17 +218,33 @@ class TenantAdmin(AuditedModelAdmin):
             tenant.usage_counts = counts[tenant.pk]
         return changelist
 
-    @admin.display(description="Status", ordering="status")
+    @display(
+        description="Status",
+        ordering="status",
+        label={"Active": "success", "Suspended": "danger", "Provisioning": "warning", "Deleting": "info"},
+    )
     def status_badge(self, obj):
-        colours = {"active": "#157f3b", "suspended": "#b42318", "provisioning": "#8a6d00", "deleting": "#666"}
+        return obj.get_status_display()
+
+    @admin.display(description="Workspace", ordering="name")
+    def workspace(self, obj):
         return format_html(
-            '<strong style="color:{}">{}</strong>', colours.get(obj.status, "#000"), obj.get_status_display()
+            '<span class="admin-cut" title="{}">{}</span>'
+            '<span class="admin-cut admin-sub" title="{}">{}</span>',
+            obj.name,
+            obj.name,
+            self.primary_domain(obj),
+            self.primary_domain(obj),
         )
 
     @admin.display(description="Domain")
     def primary_domain(self, obj):
         domain = next((d.domain for d in obj.domains.all() if d.is_primary), None)
         return domain or "-"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return obj.created_at.date()
 
     @admin.display(description="Members", ordering="member_count")
     def members(self, obj):
@@ -258,6 +344,58 @@ class TenantAdmin(AuditedModelAdmin):
         self.message_user(request, f"Deleted {len(targets)} workspace(s).", messages.SUCCESS)
         return None
 
+    # --- read-only support access to the workspace's dashboard ---------------------------
+
+    def has_support_permission(self, request, object_id=None) -> bool:
+        # Reading a customer's conversations is more than viewing its row: Django's own
+        # "add support access" permission, granted separately (superusers have it).
+        user = request.user
+        return bool(
+            user.is_active
+            and user.is_staff
+            and user.has_perm("tenants.add_supportaccess")
+            and self.has_view_permission(request)
+        )
+
+    @action(
+        description="Open dashboard read-only (support)",
+        url_path="support",
+        permissions=["support"],
+        icon="support_agent",
+    )
+    def open_support(self, request, object_id):
+        tenant = self.get_object(request, object_id)
+        if tenant is None:
+            raise Http404
+        form = SupportAccessForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                _, token = support_services.support_access_start(
+                    tenant=tenant,
+                    staff_user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    minutes=form.cleaned_data["minutes"],
+                    ip=client_ip(request),
+                    dashboard_url=tenant_url(request, tenant, "/dashboard/support-access/"),
+                )
+            except ProblemError as error:
+                for field, errors in (error.errors or {}).items():
+                    for problem in errors:
+                        form.add_error(field if field in form.fields else None, problem["message"])
+                if not error.errors:
+                    form.add_error(None, error.detail)
+            else:
+                return HttpResponseRedirect(tenant_url(request, tenant, f"/support/handoff?token={token}"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Open {tenant.name} read-only",
+            "tenant": tenant,
+            "form": form,
+            "opts": self.model._meta,
+            "minutes_default": settings.SUPPORT_ACCESS_MINUTES,
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/support_access.html", context)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
@@ -349,9 +487,13 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    # unfold's styled forms (the same fields and validation as Django's).
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """Visible to staff, changed only by the platform itself."""
 
     def has_add_permission(self, request):
@@ -376,3 +518,20 @@ class PlatformAuditEventAdmin(ReadOnlyAdmin):
 class SpareSchemaAdmin(ReadOnlyAdmin):
     list_display = ("schema_name", "created_at")
     readonly_fields = ("schema_name", "created_at")
+
+
+@admin.register(SupportAccess)
+class SupportAccessAdmin(ReadOnlyAdmin):
+    """Every staff support access (started from a tenant's page; the audit log has each
+    start and early end)."""
+
+    list_display = ("started_at", "staff_email", "tenant", "reason_cut", "expires_at", "ended_at")
+    list_filter = (("started_at", admin.DateFieldListFilter),)
+    search_fields = ("staff_email", "tenant__slug", "tenant__name", "reason")
+    list_select_related = ("tenant",)
+    fields = ("tenant", "staff_email", "reason", "started_at", "expires_at", "ended_at", "ended_by_email")
+    readonly_fields = fields
+
+    @admin.display(description="Reason")
+    def reason_cut(self, obj):
+        return format_html('<span class="admin-cut" title="{}">{}</span>', obj.reason, obj.reason)

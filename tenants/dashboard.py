@@ -21,11 +21,15 @@ from django.http import Http404, HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control
 
 from .contributions import OnboardingStep, contributions
-from .models import Membership
+from .models import Membership, SupportAccess, User
 from .requests import SignedInTenantRequest
+from .support import support_access_of_session, support_session_grant_id
 
 ALL_ROLES = frozenset(Membership.Role.values)
 MANAGERS = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
+# The role of a staff member's read-only support session (tenants.support): it may open
+# every section's pages (added to each ``roles`` below) and is never a manager.
+SUPPORT_ROLE = "support"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ class Section:
     manage_roles: frozenset[str] = MANAGERS  # who may change what they show
     ready: bool = False  # False: the page says plainly that the feature is not built yet
     icon: str = "circle"  # a name in static/ui/icons.svg
+
+    def __post_init__(self) -> None:
+        # Support reads every section; it never changes anything.
+        object.__setattr__(self, "roles", self.roles | {SUPPORT_ROLE})
+        if SUPPORT_ROLE in self.manage_roles:
+            raise ValueError("a support session never manages a section")
 
     @property
     def path(self) -> str:
@@ -63,6 +73,7 @@ class DashboardRequest(SignedInTenantRequest):
 
     membership: Membership
     section: Section
+    support_access: SupportAccess | None  # set for a staff member's support session
 
 
 View = Callable[..., HttpResponseBase]
@@ -76,19 +87,30 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
     change settings). Anonymous: redirect to sign in. Not a member: 404 (do not confirm the
     workspace exists). A member without the role: 403. Sets ``request.membership`` and
     ``request.section``; the page is never cached (it may show visitors' personal data).
+
+    A staff member's support session (``tenants.support``) passes as a read-only member
+    (role :data:`SUPPORT_ROLE`, ``request.support_access`` set, ``request.user`` the staff
+    member) while its grant is live: any method but GET/HEAD is refused (403), on every
+    page, ``manage=True`` ones included (their forms show, nothing posts); once the grant
+    has ended or expired, every page is refused.
     """
     found = HOME if section == HOME.key else SECTIONS_BY_KEY[section]
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(http_request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not http_request.user.is_authenticated:
-                return redirect_to_login(http_request.get_full_path())
             request = cast(DashboardRequest, http_request)  # given its membership and section below
-            membership = membership_of(request)
+            request.support_access = None
+            membership: Membership | None
+            if support_session_grant_id(request.session) is not None:
+                membership = support_membership(request)
+            elif not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            else:
+                membership = membership_of(request)
             if membership is None:
                 raise Http404
-            changing = manage or request.method not in READ_METHODS
+            changing = request.method not in READ_METHODS or (manage and request.support_access is None)
             if membership.role not in (found.manage_roles if changing else found.roles):
                 raise PermissionDenied("Your role in this workspace does not include this page.")
             request.membership, request.section = membership, found
@@ -101,6 +123,21 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
         return wrapper
 
     return decorate
+
+
+def support_membership(request: DashboardRequest) -> Membership:
+    """A support session's stand-in membership (never saved), with the staff member as
+    ``request.user``; refuses a session whose grant is no longer live, and every write."""
+    grant = support_access_of_session(tenant=request.tenant, session=request.session)
+    if grant is None:
+        raise PermissionDenied(
+            "This support access has ended. Open the workspace again from the platform admin."
+        )
+    if request.method not in READ_METHODS:
+        raise PermissionDenied("Support access is read-only.")
+    request.support_access = grant
+    request.user = cast(User, grant.staff)
+    return Membership(tenant=request.tenant, user=request.user, role=SUPPORT_ROLE)
 
 
 def membership_of(request: SignedInTenantRequest) -> Membership | None:

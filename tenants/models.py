@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.base_user import BaseUserManager
@@ -291,3 +292,36 @@ class WidgetRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.tenant_id}"
+
+
+class SupportAccess(models.Model):
+    """A staff member's time-limited, read-only look at one workspace's dashboard, for
+    support (tenants.services.support). Started from the platform admin with a reason the
+    workspace's owners see; it ends at ``expires_at``, or earlier when an owner or the
+    staff member ends it (``ended_at``). The one-time hand-off into the workspace's host
+    is kept as a hash, spent once (``handoff_used_at``), and opens the session named by
+    ``session_key``."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="support_accesses")
+    staff = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    staff_email = models.CharField(max_length=254)  # kept when the staff user goes
+    reason = models.CharField(max_length=300)
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by_email = models.CharField(max_length=254, blank=True, default="")
+    handoff_hash = models.CharField(max_length=64, unique=True)
+    handoff_expires_at = models.DateTimeField()
+    handoff_used_at = models.DateTimeField(null=True, blank=True)
+    session_key = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-started_at"], name="support_access_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"support access by {self.staff_email} to {self.tenant_id}"
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        """Not ended and not expired (at ``now``)."""
+        return self.ended_at is None and self.expires_at > (now or timezone.now())

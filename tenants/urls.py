@@ -35,4 +35,9 @@ tenant_urlpatterns = [
     endpoint("api/schema", SpectacularAPIView.as_view(urlconf="saas.urls_tenant"), name="api-schema"),
     page("api/docs/", SpectacularSwaggerView.as_view(url_name="tenants:api-schema"), name="api-docs"),
     page("api/redoc/", SpectacularRedocView.as_view(url_name="tenants:api-schema"), name="api-redoc"),
+    # Staff read-only support access: the hand-off from the platform admin, the staff
+    # member's way out, and the owners' list (where they can end one).
+    endpoint("support/handoff", views.support_handoff, name="support-handoff"),
+    endpoint("support/exit", views.support_exit, name="support-exit"),
+    page("dashboard/support-access/", views.support_accesses, name="support-accesses"),
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,11 +17,13 @@ from saas.errors import ProblemError
 from . import services
 from .dashboard import dashboard_page, onboarding_checklist
 from .hosts import public_url
-from .models import ApiKey, Invitation, Membership
+from .models import ApiKey, Invitation, Membership, SupportAccess
 from .selectors import tenant_usage_counts
 from .services import api_keys as key_services
+from .services import support as support_services
 from .services import team as team_services
 from .shell import Shell
+from .support import SUPPORT_SESSION_KEY, support_access_of_session, support_accesses_for
 
 
 def root(request):
@@ -176,3 +180,60 @@ def api_keys(request):
         roles=ApiKey.Role.choices,
     )
     return render(request, "tenants/api_keys.html", context)  # never cached (dashboard_page)
+
+
+# --- staff read-only support access (tenants.services.support, tenants.support) -----------
+
+
+def support_handoff(request):
+    """Spend a support hand-off from the platform admin: a fresh session on this host that
+    signs nobody in and that only the dashboard honours, read-only, until the grant ends."""
+    grant = support_services.support_access_consume(token=request.GET.get("token", ""), tenant=request.tenant)
+    if grant is None:
+        context = {"sign_in_url": public_url(request, "/admin/")}
+        return render(request, "tenants/handoff_invalid.html", context, status=400)
+    # Whatever session this browser had here ends (without signing its user out elsewhere).
+    request.session.flush()
+    request.user = AnonymousUser()
+    request.session[SUPPORT_SESSION_KEY] = grant.pk
+    request.session.set_expiry(grant.expires_at)
+    request.session.save()
+    support_services.support_access_link_session(grant=grant, session_key=request.session.session_key or "")
+    return redirect("tenants:dashboard")
+
+
+@require_POST
+def support_exit(request):
+    """The staff member ends their support access (the banner's button): audited; back to
+    the workspace's page in the platform admin."""
+    grant = support_access_of_session(tenant=request.tenant, session=request.session)
+    if grant is not None:
+        support_services.support_access_end(grant=grant, by=grant.staff, ip=request.META.get("REMOTE_ADDR"))
+    request.session.flush()
+    return redirect(public_url(request, f"/admin/tenants/tenant/{request.tenant.pk}/change/"))
+
+
+@dashboard_page("team")
+def support_accesses(request):
+    """The workspace's support accesses by platform staff; owners can end a live one."""
+    if request.method == "POST":
+        if request.membership.role != Membership.Role.OWNER:
+            raise PermissionDenied("Only the workspace's owners can end a support access.")
+        grant = get_object_or_404(SupportAccess, pk=posted_id(request, "access"), tenant=request.tenant)
+        try:
+            support_services.support_access_end(
+                grant=grant, by=request.user, ip=request.META.get("REMOTE_ADDR")
+            )
+        except ProblemError as error:
+            messages.error(request, problem_message(error))
+        else:
+            messages.success(
+                request, f"Support access by {grant.staff_email} ended: their session is closed."
+            )
+        return redirect("tenants:support-accesses")
+    context = shell_context(
+        request,
+        support_accesses=support_accesses_for(request.tenant),
+        can_end_support=request.membership.role == Membership.Role.OWNER,
+    )
+    return render(request, "tenants/support_accesses.html", context)

@@ -20,6 +20,8 @@ from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.templatetags.static import static
+from django.urls import reverse_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -55,13 +57,15 @@ TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=300)
 TENANT_LIMIT_SET_CALLS = True
 
 SHARED_APPS = [
+    # The admin's theme, first: its admin templates win over django_tenants' and Django's.
+    "unfold.apps.BasicAppConfig",
     "django_tenants",
     "tenants",  # before django_tenants' commands are looked up: our migrate_schemas wins
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    "tenants.admin_site.PlatformAdminConfig",  # django.contrib.admin on unfold's site
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
@@ -449,6 +453,91 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
         "base-uri": [NONE],
         "frame-ancestors": [NONE],
+    },
+}
+
+
+# Staff read-only support access to a workspace's dashboard (tenants.services.support):
+# how long one lasts unless ended earlier, and the longest a staff member may ask for.
+SUPPORT_ACCESS_MINUTES = env.int("SUPPORT_ACCESS_MINUTES", default=60)
+SUPPORT_ACCESS_MAX_MINUTES = env.int("SUPPORT_ACCESS_MAX_MINUTES", default=240)
+
+
+# The platform admin's theme (django-unfold; tenants.admin_site says why its pages alone
+# allow 'unsafe-eval'). The primary scale is the product's accent (static/ui/app.css).
+def _admin_link(title: str, icon: str, app: str, model: str) -> dict[str, object]:
+    """A sidebar link of the admin, shown to staff who may view the model."""
+    return {
+        "title": title,
+        "icon": icon,
+        "link": reverse_lazy(f"admin:{app}_{model}_changelist"),
+        "permission": lambda request: (
+            request.user.has_perm(f"{app}.view_{model}") or request.user.has_perm(f"{app}.change_{model}")
+        ),
+    }
+
+
+UNFOLD = {
+    "SITE_TITLE": "Platform admin",
+    "SITE_HEADER": "Platform administration",
+    "SITE_SUBHEADER": "Staff only",
+    "SITE_SYMBOL": "support_agent",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "BORDER_RADIUS": "6px",
+    "STYLES": [lambda request: static("tenants/admin.css")],
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97% .014 254.604)",
+            "100": "oklch(93.2% .032 255.585)",
+            "200": "oklch(88.2% .059 254.128)",
+            "300": "oklch(80.9% .105 251.813)",
+            "400": "oklch(70.7% .165 254.624)",
+            "500": "oklch(62.3% .214 259.815)",
+            "600": "oklch(54.6% .245 262.881)",
+            "700": "oklch(48.8% .243 264.376)",
+            "800": "oklch(42.4% .199 265.638)",
+            "900": "oklch(37.9% .146 265.522)",
+            "950": "oklch(28.2% .091 267.935)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": "Workspaces",
+                "items": [
+                    _admin_link("Tenants", "apartment", "tenants", "tenant"),
+                    _admin_link("Domains", "dns", "tenants", "domain"),
+                    _admin_link("Spare schemas", "inventory_2", "tenants", "spareschema"),
+                ],
+            },
+            {
+                "title": "People",
+                "items": [
+                    _admin_link("Users", "person", "tenants", "user"),
+                    _admin_link("Groups", "group", "auth", "group"),
+                    _admin_link("Email addresses", "mail", "account", "emailaddress"),
+                ],
+            },
+            {
+                "title": "Billing",
+                "items": [
+                    _admin_link("Billing accounts", "payments", "billing", "billingaccount"),
+                    _admin_link("Quota grants", "add_chart", "billing", "quotagrant"),
+                    _admin_link("Stripe events", "bolt", "billing", "stripeevent"),
+                ],
+            },
+            {
+                "title": "Audit",
+                "items": [
+                    _admin_link("Platform audit log", "history", "tenants", "platformauditevent"),
+                    _admin_link("Support accesses", "support_agent", "tenants", "supportaccess"),
+                    _admin_link("Billing audit log", "receipt_long", "billing", "billingauditevent"),
+                ],
+            },
+        ],
     },
 }
 

@@ -122,19 +122,43 @@ def test_public_pages_allow_only_their_own_origin(client):
         assert_scripts_obey(response)
 
 
+def assert_admin_scripts(directives: dict[str, list[str]]) -> None:
+    """The admin's policy: the strict one plus 'unsafe-eval' for unfold's Alpine.js
+    expressions (tenants.admin_site), and nothing else: no 'unsafe-inline', no hosts."""
+    assert directives["script-src"] == ["'self'", "'unsafe-eval'"]
+    assert_strict_scripts({**directives, "script-src": ["'self'"]})
+
+
 def test_admin_pages_carry_the_policy_and_need_nothing_inline(staff_client, tenant_a):
     for path in (
         "/admin/",
         "/admin/tenants/tenant/",
         f"/admin/tenants/tenant/{tenant_a.tenant.pk}/change/",
         "/admin/tenants/user/add/",
+        "/admin/tenants/platformauditevent/",
     ):
         response = staff_client.get(path)
         assert response.status_code == 200, path
-        directives = policy(response)
-        assert_strict_scripts(directives)
-        assert directives["script-src"] == ["'self'"]
+        assert_admin_scripts(policy(response))
         assert_scripts_obey(response)
+
+
+def test_admin_login_page_has_the_admin_policy(client):
+    response = client.get("/admin/login/", HTTP_HOST=PUBLIC_HOST)
+    assert response.status_code == 200
+    assert_admin_scripts(policy(response))
+    assert_scripts_obey(response)
+
+
+def test_only_the_admin_allows_eval(client, owner):
+    """The admin's relaxation stays on the admin: the public site and a workspace's
+    dashboard keep the strict policy."""
+    for response in (
+        client.get("/", HTTP_HOST=PUBLIC_HOST),
+        owner.get("/dashboard/"),
+    ):
+        assert response.status_code == 200
+        assert "'unsafe-eval'" not in policy(response)["script-src"]
 
 
 def test_error_pages_and_routing_answers_carry_the_policy(client, tenant_a):
