@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Left
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
@@ -20,6 +20,7 @@ from widget_builder.models import Widget
 from .models import Attachment, AutomationRule, BotSettings, Conversation, Message
 
 BOT_SNAPSHOT_SECONDS = 60
+PREVIEW_CHARS = 160
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -96,12 +97,16 @@ def conversation_list_filtered(
     q: str = "",
 ) -> QuerySet[Conversation]:
     """Conversations, newest first, with their contact and widget, message count, cost,
-    thumbs-down count and last activity; narrowed by status, widget, having a thumbs-down
+    thumbs-down count, last activity and the last message (its role and the start of its
+    text, ``last_role``/``last_text``); narrowed by status, widget, having a thumbs-down
     answer, and ``q`` in the contact's name or email. A fixed number of queries however
     many rows are read."""
+    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-seq")
     conversations = (
         Conversation.objects.select_related("contact", "widget")
         .annotate(
+            last_text=Subquery(last.annotate(head=Left("text", PREVIEW_CHARS)).values("head")[:1]),
+            last_role=Subquery(last.values("role")[:1]),
             message_count=Count("messages"),
             cost=Sum("messages__cost_usd"),
             thumbs_down=Count("messages", filter=Q(messages__feedback_rating=-1)),
