@@ -34,6 +34,7 @@ from .selectors import (
     automation_rules_with_firings,
     bot_settings_for,
     conversation_for_transcript,
+    conversation_last_messages,
     conversation_list_filtered,
     transcript_messages,
 )
@@ -133,9 +134,11 @@ def time_ago(when: datetime | None, now: datetime) -> str:
     return date_format(local, "M j" if local.year == timezone.localtime(now).year else "M j, Y")
 
 
-def conversation_row(conversation: Conversation, now: datetime) -> dict:
-    """A row of the conversation list: who, the last message, when."""
+def conversation_row(conversation: Conversation, last: tuple[str, str] | None, now: datetime) -> dict:
+    """A row of the conversation list: who, the last message (``last``: its role and the
+    start of its text), when."""
     contact = conversation.contact
+    last_role, last_text = last or ("", "")
     name = (contact.name or contact.email) if contact else ""
     return {
         "conversation": conversation,
@@ -144,8 +147,8 @@ def conversation_row(conversation: Conversation, now: datetime) -> dict:
         "email": contact.email if contact and contact.name else "",
         "verified": bool(contact and contact.identity_verified),
         "ago": time_ago(conversation.last_activity, now),
-        "preview": " ".join((conversation.last_text or "").split()),
-        "last_role": conversation.last_role or "",
+        "preview": " ".join(last_text.split()),
+        "last_role": last_role,
     }
 
 
@@ -162,7 +165,8 @@ def conversation_list(request):
     conversations = conversation_list_filtered(**filters.filters())
     page = Paginator(conversations, PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
-    rows = [conversation_row(c, now) for c in page.object_list]
+    last = conversation_last_messages([c.pk for c in page.object_list])
+    rows = [conversation_row(c, last.get(c.pk), now) for c in page.object_list]
     context = shell_context(
         request,
         filters=filters,
