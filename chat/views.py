@@ -146,7 +146,7 @@ def conversation_row(conversation: Conversation, last: tuple[str, str] | None, n
         "name": name or "Visitor",
         "email": contact.email if contact and contact.name else "",
         "verified": bool(contact and contact.identity_verified),
-        "ago": time_ago(conversation.last_activity, now),
+        "ago": time_ago(getattr(conversation, "last_activity", None), now),  # annotated by the selector
         "preview": " ".join(last_text.split()),
         "last_role": last_role,
     }

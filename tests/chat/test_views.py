@@ -6,15 +6,19 @@ render: test_markdown.py.)"""
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing.quotas import tenant_plan
 from chat.models import AutomationRule, BotSettings, Contact, Conversation, Message
+from chat.views import time_ago
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
 from tests.billing.factories import QuotaNoticeFactory, UsageCounterFactory
@@ -334,6 +338,34 @@ def test_the_conversation_list_takes_fifteen_queries_however_many_conversations(
         response = owner.get("/dashboard/conversations/")
     assert len(response.context["rows"]) == tenant_a.conversation_count + added
     assert {r["preview"] for r in response.context["rows"][:added]} == {"hello"}
+
+
+def test_times_read_as_people_say_them_with_the_full_date_in_the_title(owner, tenant_a):
+    now = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    ago = {
+        timedelta(seconds=20): "just now",
+        timedelta(minutes=3): "3 min ago",
+        timedelta(hours=5): "5 h ago",
+        timedelta(days=1, hours=2): "yesterday",
+        timedelta(days=4): "4 days ago",
+        timedelta(days=20): "May 26",
+        timedelta(days=400): "May 11, 2025",
+    }
+    assert {delta: time_ago(now - delta, now) for delta in ago} == ago
+    assert time_ago(None, now) == ""
+
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        conversation = ConversationFactory(widget=widget)
+        MessageFactory(conversation=conversation, role="visitor", text="hi")
+        Message.objects.filter(conversation=conversation).update(
+            created_at=timezone.now() - timedelta(minutes=3)
+        )
+    page = owner.get("/dashboard/conversations/").content.decode()
+    assert re.search(
+        r'<time datetime="[^"]+" title="[A-Z][a-z]+day, [A-Z][a-z]+ \d+, \d{4}, \d\d:\d\d">3 min ago</time>',
+        page,
+    )
 
 
 def test_transcript_shows_everything_a_manager_needs(as_role, tenant_a, cleanup_files):
