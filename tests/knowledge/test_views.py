@@ -252,6 +252,17 @@ def test_list_counts_sources_documents_and_chunks_without_a_query_per_base(owner
     assert (alpha.source_count, alpha.document_count, alpha.chunk_count) == (1, 1, 3)
     assert (bases["Beta"].source_count, bases["Beta"].chunk_count) == (1, 2)
     assert bases["Main knowledge base"].source_count == 0
+    assert (alpha.failed_count, alpha.active_count) == (0, 0)
+
+    with tenant_context(tenant_a.tenant):
+        SourceFactory(knowledge_base=alpha, kind="text", title="Broken", text="x", status="failed")
+        SourceFactory(knowledge_base=alpha, kind="text", title="Busy", text="y", status="processing")
+        SourceFactory(knowledge_base=alpha, kind="text", title="Waiting", text="z", status="queued")
+    response = owner.get("/dashboard/knowledge/")
+    alpha = {kb.name: kb for kb in response.context["bases"]}["Alpha"]
+    assert (alpha.source_count, alpha.failed_count, alpha.active_count) == (4, 1, 2)
+    page = _text(response)
+    assert "2 in progress" in page and "1 failed" in page
 
 
 def test_list_shows_storage_used_against_the_plan(owner, tenant_a):
