@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Left
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
@@ -20,6 +20,7 @@ from widget_builder.models import Widget
 from .models import Attachment, AutomationRule, BotSettings, Conversation, Message
 
 BOT_SNAPSHOT_SECONDS = 60
+PREVIEW_CHARS = 160
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -122,6 +123,20 @@ def conversation_list_filtered(
             Q(contact__name__icontains=query) | Q(contact__email__icontains=query)
         )
     return conversations
+
+
+def conversation_last_messages(conversation_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The last message of each conversation other than a system event, as (role, the
+    start of its text): the list's preview of a page of conversations, in one query."""
+    rows = (
+        Message.objects.filter(conversation_id__in=conversation_ids)
+        .exclude(role=Message.Role.SYSTEM)
+        .order_by("conversation_id", "-seq")
+        .distinct("conversation_id")
+        .annotate(head=Left("text", PREVIEW_CHARS))
+        .values_list("conversation_id", "role", "head")
+    )
+    return {conversation_id: (role, head) for conversation_id, role, head in rows}
 
 
 def conversation_for_transcript(conversation_id: int) -> Conversation | None:

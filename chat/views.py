@@ -8,11 +8,14 @@ import dataclasses
 import logging
 import re
 import uuid
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
@@ -31,6 +34,7 @@ from .selectors import (
     automation_rules_with_firings,
     bot_settings_for,
     conversation_for_transcript,
+    conversation_last_messages,
     conversation_list_filtered,
     transcript_messages,
 )
@@ -109,6 +113,45 @@ def message_rows(conversation: Conversation) -> list[dict]:
     return rows
 
 
+def time_ago(when: datetime | None, now: datetime) -> str:
+    """A short relative time for lists: "just now", "3 min ago", "5 h ago", "yesterday",
+    "4 days ago", then the date (the full date goes in the element's title)."""
+    if when is None:
+        return ""
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    local = timezone.localtime(when)
+    return date_format(local, "M j" if local.year == timezone.localtime(now).year else "M j, Y")
+
+
+def conversation_row(conversation: Conversation, last: tuple[str, str] | None, now: datetime) -> dict:
+    """A row of the conversation list: who, the last message (``last``: its role and the
+    start of its text), when."""
+    contact = conversation.contact
+    last_role, last_text = last or ("", "")
+    name = (contact.name or contact.email) if contact else ""
+    return {
+        "conversation": conversation,
+        "contact": contact_label(contact),
+        "name": name or "Visitor",
+        "email": contact.email if contact and contact.name else "",
+        "verified": bool(contact and contact.identity_verified),
+        "ago": time_ago(getattr(conversation, "last_activity", None), now),  # annotated by the selector
+        "preview": " ".join(last_text.split()),
+        "last_role": last_role,
+    }
+
+
 def widget_for(widget_id: int) -> Widget:
     return get_object_or_404(Widget, pk=widget_id)
 
@@ -121,7 +164,9 @@ def conversation_list(request):
     filters = ConversationFilterForm(request.GET or None)
     conversations = conversation_list_filtered(**filters.filters())
     page = Paginator(conversations, PER_PAGE).get_page(request.GET.get("page"))
-    rows = [{"conversation": c, "contact": contact_label(c.contact)} for c in page.object_list]
+    now = timezone.now()
+    last = conversation_last_messages([c.pk for c in page.object_list])
+    rows = [conversation_row(c, last.get(c.pk), now) for c in page.object_list]
     context = shell_context(
         request,
         filters=filters,
@@ -144,6 +189,8 @@ def conversation_detail(request, conversation_id: int):
         conversation=conversation,
         contact=contact,
         contact_name=contact_label(contact),
+        display_name=((contact.name or contact.email) if contact else "") or "Visitor",
+        stars=range(1, 6),
         answers=sorted((contact.answers or {}).items())
         if contact and isinstance(contact.answers, dict)
         else [],

@@ -67,11 +67,11 @@ def knowledge_storage_use(*, tenant: Tenant) -> dict[str, Any]:
 # --- knowledge bases -------------------------------------------------------------------------
 
 
-def _count(model: type[Model], field: str) -> Coalesce:
-    """How many ``model`` rows point at the outer row through ``field`` (one subquery, so
-    several counts do not multiply each other's joins)."""
+def _count(model: type[Model], field: str, **where: Any) -> Coalesce:
+    """How many ``model`` rows (matching ``where``) point at the outer row through ``field``
+    (one subquery, so several counts do not multiply each other's joins)."""
     counted = (
-        model._default_manager.filter(**{field: OuterRef("pk")})
+        model._default_manager.filter(**{field: OuterRef("pk")}, **where)
         .order_by()
         .values(field)
         .annotate(n=Count("pk"))
@@ -81,9 +81,12 @@ def _count(model: type[Model], field: str) -> Coalesce:
 
 
 def knowledge_base_list() -> QuerySet[KnowledgeBase]:
-    """Every knowledge base with its source, document and chunk counts (one query)."""
+    """Every knowledge base with its source, document and chunk counts, and how many of
+    its sources failed or are in progress (one query)."""
     return KnowledgeBase.objects.annotate(
         source_count=_count(Source, "knowledge_base"),
+        failed_count=_count(Source, "knowledge_base", status=Source.Status.FAILED),
+        active_count=_count(Source, "knowledge_base", status__in=ACTIVE),
         document_count=_count(Document, "knowledge_base"),
         chunk_count=_count(Chunk, "knowledge_base"),
     ).order_by("name", "id")
@@ -143,6 +146,17 @@ def source_rows(*, kb: KnowledgeBase) -> list[dict[str, Any]]:
         }
         for source in sources
     ]
+
+
+def source_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """A knowledge base's totals from its source rows (:func:`source_rows`): every document
+    and chunk belongs to one of its sources, so no query is needed."""
+    return {
+        "sources": len(rows),
+        "active": sum(1 for row in rows if row["active"]),
+        "documents": sum(row["source"].document_count for row in rows),
+        "chunks": sum(row["source"].chunk_count for row in rows),
+    }
 
 
 def source_states(*, kb: KnowledgeBase) -> dict[str, Any]:

@@ -14,6 +14,7 @@ tenant_urlpatterns = [
     page("dashboard/knowledge/", views.knowledge_base_list, name="list"),
     page(KB, views.knowledge_base_detail, name="base"),
     endpoint(KB + "status", views.knowledge_base_status, name="status"),
+    endpoint(KB + "live", views.knowledge_base_live, name="live"),
     page(KB + "search/", views.knowledge_base_search, name="search"),
     page(KB + "settings/", views.knowledge_base_settings, name="settings"),
     page(SOURCE, views.source_detail, name="source"),

@@ -33,7 +33,7 @@ from .forms import (
     add_problem,
 )
 from .models import Document, KnowledgeBase, Source
-from .selectors import ACTIVE, SEARCH_LIMIT, source_state, web_link
+from .selectors import ACTIVE, SEARCH_LIMIT, WEB_KINDS, source_state, web_link
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,19 @@ def _kb(kb_id: int) -> KnowledgeBase:
 
 def _source(kb: KnowledgeBase, source_id: int) -> Source:
     return get_object_or_404(Source, pk=source_id, knowledge_base=kb)
+
+
+def _kb_tabs(kb: KnowledgeBase, current: str, request: DashboardRequest) -> list[tuple[str, str, bool]]:
+    """The tabs of a knowledge base's pages (settings only for the roles that may change them)."""
+    tabs = [
+        (reverse("knowledge:base", kwargs={"kb_id": kb.pk}), "Sources", current == "sources"),
+        (reverse("knowledge:search", kwargs={"kb_id": kb.pk}), "Test retrieval", current == "search"),
+    ]
+    if can_manage(request):
+        tabs.append(
+            (reverse("knowledge:settings", kwargs={"kb_id": kb.pk}), "Settings", current == "settings")
+        )
+    return tabs
 
 
 # --- knowledge bases -----------------------------------------------------------------------
@@ -152,20 +165,54 @@ def knowledge_base_detail(request: DashboardRequest, kb_id: int) -> HttpResponse
             messages.success(request, f"{added} of the files added; the others were refused (see below).")
     else:
         forms = _add_forms()
-    rows = selectors.source_rows(kb=kb)
     context = shell_context(
         request,
-        kb=kb,
-        rows=rows,
-        any_active=any(row["active"] for row in rows),
+        **_live_context(request, kb),
+        kb_tabs=_kb_tabs(kb, "sources", request),
         forms=forms,
         panel=panel or "file",
         qa_rows=forms["qa"].rows(),
-        can_manage=can_manage(request),
-        storage=selectors.knowledge_storage_use(tenant=request.tenant),
-        status_url=reverse("knowledge:status", kwargs={"kb_id": kb.pk}),
     )
     return render(request, "knowledge/detail.html", context)
+
+
+def _live_context(request: DashboardRequest, kb: KnowledgeBase) -> dict[str, Any]:
+    """What the self-updating part of a knowledge base's page shows: the sources with
+    their state and counts, the totals and the storage used."""
+    rows = selectors.source_rows(kb=kb)
+    active_ids = [row["source"].pk for row in rows if row["active"]]
+    return {
+        "kb": kb,
+        "rows": rows,
+        "any_active": bool(active_ids),
+        "active_ids": active_ids,
+        "totals": selectors.source_totals(rows),
+        "can_manage": can_manage(request),
+        "storage": selectors.knowledge_storage_use(tenant=request.tenant),
+        "live_url": reverse("knowledge:live", kwargs={"kb_id": kb.pk}),
+        "status_url": reverse("knowledge:status", kwargs={"kb_id": kb.pk}),
+    }
+
+
+def _watched(request: DashboardRequest) -> set[int]:
+    """The source ids the page says were in progress when it last asked (``watch``)."""
+    raw = request.GET.get("watch", "")[:2000]
+    return {int(part) for part in raw.split(",") if part.isascii() and part.isdigit() and len(part) < 19}
+
+
+@dashboard_page("knowledge")
+def knowledge_base_live(request: DashboardRequest, kb_id: int) -> HttpResponse:
+    """The sources and totals of a knowledge base's page, as HTML for htmx to swap in while
+    something is processing (no shell: the partial alone). Announces, for screen readers,
+    the watched sources that finished since the page last asked."""
+    context = _live_context(request, _kb(kb_id))
+    watched = _watched(request)
+    context["announce"] = " ".join(
+        f"“{row['source'].title}” is {row['state']['status_label'].lower()}."
+        for row in context["rows"]
+        if row["source"].pk in watched and not row["active"]
+    )
+    return render(request, "knowledge/_live.html", context)
 
 
 @dashboard_page("knowledge")
@@ -209,6 +256,8 @@ def knowledge_base_settings(request: DashboardRequest, kb_id: int) -> HttpRespon
         form=form,
         embedding=embedding,
         has_key=bool(kb.embedding_api_key_encrypted),
+        kb_tabs=_kb_tabs(kb, "settings", request),
+        can_manage=True,
     )
     return render(request, "knowledge/settings.html", context)
 
@@ -229,6 +278,8 @@ def source_detail(request: DashboardRequest, kb_id: int, source_id: int) -> Http
         kb=kb,
         source=source,
         state=source_state(source),
+        active=source.status in ACTIVE,
+        syncable=source.kind in WEB_KINDS,
         link=web_link(source.url),
         page=page,
         rows=rows,
@@ -331,5 +382,7 @@ def knowledge_base_search(request: DashboardRequest, kb_id: int) -> HttpResponse
         results=results,
         rrf_explained=RRF_EXPLAINED,
         limit=SEARCH_LIMIT,
+        kb_tabs=_kb_tabs(kb, "search", request),
+        can_manage=can_manage(request),
     )
     return render(request, "knowledge/search.html", context)

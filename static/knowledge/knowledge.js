@@ -2,15 +2,14 @@
  *
  * - tabs for the add-source panels (without JS the panels are simply stacked);
  * - a drop zone for uploads: dropped files go into the file input and the form is sent;
- * - "Add another question" for the Q&A editor;
- * - the sources' status and progress update themselves: while any source is queued or
- *   processing, the status endpoint is polled every 2 s and the rows are updated in place.
+ * - "Add another question" for the Q&A editor.
+ *
+ * The sources' status, progress and counts update themselves without any code here: the
+ * server-rendered partial (templates/knowledge/_live.html) carries htmx's polling trigger
+ * while something is processing, and comes back without it once nothing is.
  */
 (function () {
   "use strict";
-
-  var POLL_MS = 2000;
-  var ACTIVE = { queued: true, processing: true };
 
   // --- tabs ---------------------------------------------------------------------------
   function initTabs() {
@@ -133,109 +132,10 @@
     });
   }
 
-  // --- status polling -------------------------------------------------------------------
-  function initStatus() {
-    var table = document.querySelector("[data-sources][data-status-url]");
-    if (!table) return;
-    var url = table.getAttribute("data-status-url");
-    var announcer = document.querySelector("[data-announcer]");
-    var timer = null;
-    var failures = 0;
-
-    function part(row, role) {
-      return row.querySelector('[data-role="' + role + '"]');
-    }
-
-    function update(row, state) {
-      var before = row.getAttribute("data-status");
-      row.setAttribute("data-status", state.status);
-      var badge = part(row, "badge");
-      if (badge) {
-        badge.textContent = state.status_label;
-        badge.className = "badge status-" + state.status;
-      }
-      var active = !!ACTIVE[state.status];
-      var progress = part(row, "progress");
-      if (progress) progress.hidden = !active;
-      var bar = part(row, "bar");
-      var text = part(row, "progress-text");
-      if (bar) {
-        if (state.progress_total > 0) {
-          bar.max = state.progress_total;
-          bar.value = Math.min(state.progress_done, state.progress_total);
-        } else {
-          bar.removeAttribute("value"); // indeterminate until the total is known
-        }
-      }
-      if (text) {
-        text.textContent = state.progress_total > 0
-          ? state.progress_done + " / " + state.progress_total
-          : "starting…";
-      }
-      var error = part(row, "error");
-      if (error) {
-        error.textContent = state.error || "";
-        error.hidden = !state.error;
-      }
-      var synced = part(row, "synced");
-      if (synced) synced.textContent = state.last_synced || "never";
-      var report = part(row, "report");
-      if (report) report.textContent = state.report || "";
-      var retry = part(row, "retry");
-      if (retry) {
-        var syncable = retry.getAttribute("data-syncable") === "1";
-        retry.hidden = active || (state.status === "ready" && !syncable);
-        var label = part(retry, "retry-label");
-        if (label) label.textContent = state.status === "failed" ? "Retry" : "Sync now";
-      }
-      if (announcer && before !== state.status && !active) {
-        announcer.textContent = "“" + (row.getAttribute("data-title") || "Source") + "” is " +
-          state.status_label.toLowerCase() + ".";
-      }
-    }
-
-    function anyActive() {
-      return Array.prototype.some.call(table.querySelectorAll("tr[data-source-id]"), function (row) {
-        return !!ACTIVE[row.getAttribute("data-status")];
-      });
-    }
-
-    function schedule() {
-      if (timer === null && anyActive()) timer = window.setTimeout(poll, POLL_MS);
-    }
-
-    function poll() {
-      timer = null;
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
-        .then(function (response) {
-          var type = response.headers.get("Content-Type") || "";
-          if (!response.ok || type.indexOf("json") === -1) throw new Error("status " + response.status);
-          return response.json();
-        })
-        .then(function (data) {
-          failures = 0;
-          (data.sources || []).forEach(function (state) {
-            var row = table.querySelector('tr[data-source-id="' + state.id + '"]');
-            if (row) update(row, state);
-          });
-          schedule(); // stops by itself once no source is queued or processing
-        })
-        .catch(function () {
-          // A hiccup: try a few more times, more slowly; signed out or gone: stop (a reload
-          // starts again).
-          failures += 1;
-          if (failures < 5) timer = window.setTimeout(poll, POLL_MS * (failures + 1));
-        });
-    }
-
-    schedule();
-  }
-
   function init() {
     initTabs();
     initDropzone();
     initQa();
-    initStatus();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

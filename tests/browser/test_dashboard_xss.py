@@ -76,9 +76,15 @@ def test_hostile_transcript_is_inert(page, site, live_port):
     assert page.locator("a[href^='javascript' i], a[href^='data' i], [href*='javascript:' i]").count() == 0
     assert (
         page.locator(
-            "ol.transcript script, ol.transcript img, ol.transcript svg, ol.transcript iframe"
+            # the design system's own icons (class "icon", a <use> of the sprite) aside
+            "ol.transcript script, ol.transcript img, ol.transcript svg:not(.icon), ol.transcript iframe"
         ).count()
         == 0
     )
     assert page.locator("[onerror], [onload], [onmouseover], [ontoggle]").count() == 0
+    sprite = page.locator("ol.transcript svg.icon use")
+    assert all(
+        href.startswith("/static/ui/icons.svg#")
+        for href in sprite.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    )
     assert page.js_errors == []

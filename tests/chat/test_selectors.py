@@ -11,7 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from chat.models import BotSettings, Conversation
-from chat.selectors import bot_settings_for, bot_snapshot, conversation_list_filtered
+from chat.selectors import (
+    bot_settings_for,
+    bot_snapshot,
+    conversation_last_messages,
+    conversation_list_filtered,
+)
 from tests.chat.factories import BotSettingsFactory, ContactFactory, ConversationFactory, MessageFactory
 from tests.chat.visitors import make_visitor
 from tests.widget_builder.factories import WidgetFactory
@@ -99,3 +104,21 @@ def test_the_conversation_list_selector_filters_and_annotates(tenant_a):
         assert rated.pk not in listed(status="bot")
         row = conversation_list_filtered(q="Ada").get()
         assert (row.message_count, row.thumbs_down) == (2, 1) and row.contact.name == "Ada"
+
+
+def test_the_last_message_of_each_conversation_skips_system_events(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        chatty = ConversationFactory(widget=widget)
+        MessageFactory(conversation=chatty, role="visitor", text="Where is my parcel?")
+        MessageFactory(
+            conversation=chatty, role="bot", text="It left our warehouse\n\n  this morning. " + "x" * 300
+        )
+        MessageFactory(conversation=chatty, role="system", text="The visitor asked for a person.")
+        quiet = ConversationFactory(widget=widget)
+        with CaptureQueriesContext(connection) as captured:
+            last = conversation_last_messages([chatty.pk, quiet.pk])
+    assert len(captured) == 1
+    role, text = last[chatty.pk]
+    assert role == "bot" and text.startswith("It left our warehouse\n\n  this morning.") and len(text) == 160
+    assert quiet.pk not in last

@@ -6,15 +6,19 @@ render: test_markdown.py.)"""
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing.quotas import tenant_plan
 from chat.models import AutomationRule, BotSettings, Contact, Conversation, Message
+from chat.views import time_ago
 from knowledge.retrieval import Passage
 from saas.crypto import secret_decrypt
 from tests.billing.factories import QuotaNoticeFactory, UsageCounterFactory
@@ -303,7 +307,7 @@ def test_list_queries_do_not_grow_with_rows_and_pages_hold_fifty(owner, tenant_a
 
 
 @pytest.mark.parametrize("added", [1, 10])
-def test_the_conversation_list_takes_twelve_queries_however_many_conversations(
+def test_the_conversation_list_takes_fifteen_queries_however_many_conversations(
     owner, tenant_a, added, django_assert_num_queries
 ):
     with tenant_context(tenant_a.tenant):
@@ -321,15 +325,47 @@ def test_the_conversation_list_takes_twelve_queries_however_many_conversations(
     #  4  their membership of this workspace (the role)
     #  5  the paginator's count of the filtered conversations
     #  6  the page: conversations with their contact, message count, thumbs down and cost
-    #  7  the billing period (Stripe's, else the calendar month) for the AI answers used
-    #  8  the period's AI answer counter
-    #  9  the tenant's plan (its AI answer quota)
-    # 10  the billing period again, for the quota notice (the same as 7)
-    # 11  whether the owners were told the AI answers are used up
-    # 12  the widgets, for the filter
-    with django_assert_num_queries(12):
+    #  7  the last message of each conversation on the page (the preview)
+    #  8  the billing period (Stripe's, else the calendar month) for the AI answers used
+    #  9  the period's AI answer counter
+    # 10  the tenant's plan (its AI answer quota)
+    # 11  the billing period again, for the quota notice (the same as 8)
+    # 12  whether the owners were told the AI answers are used up
+    # 13  the app shell: the user's workspaces, for the switcher
+    # 14  the app shell: the workspace's plan, for the sidebar
+    # 15  the widgets, for the filter
+    with django_assert_num_queries(15):
         response = owner.get("/dashboard/conversations/")
     assert len(response.context["rows"]) == tenant_a.conversation_count + added
+    assert {r["preview"] for r in response.context["rows"][:added]} == {"hello"}
+
+
+def test_times_read_as_people_say_them_with_the_full_date_in_the_title(owner, tenant_a):
+    now = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    ago = {
+        timedelta(seconds=20): "just now",
+        timedelta(minutes=3): "3 min ago",
+        timedelta(hours=5): "5 h ago",
+        timedelta(days=1, hours=2): "yesterday",
+        timedelta(days=4): "4 days ago",
+        timedelta(days=20): "May 26",
+        timedelta(days=400): "May 11, 2025",
+    }
+    assert {delta: time_ago(now - delta, now) for delta in ago} == ago
+    assert time_ago(None, now) == ""
+
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        conversation = ConversationFactory(widget=widget)
+        MessageFactory(conversation=conversation, role="visitor", text="hi")
+        Message.objects.filter(conversation=conversation).update(
+            created_at=timezone.now() - timedelta(minutes=3)
+        )
+    page = owner.get("/dashboard/conversations/").content.decode()
+    assert re.search(
+        r'<time datetime="[^"]+" title="[A-Z][a-z]+day, [A-Z][a-z]+ \d+, \d{4}, \d\d:\d\d">3 min ago</time>',
+        page,
+    )
 
 
 def test_transcript_shows_everything_a_manager_needs(as_role, tenant_a, cleanup_files):
@@ -346,8 +382,8 @@ def test_transcript_shows_everything_a_manager_needs(as_role, tenant_a, cleanup_
         "Mozilla/5.0 test",
         "<strong>MARKER-A answer</strong> [1]",
         "<em>agent</em>",
-        f'href="https://help.example/a" {LINK_ATTRS}>MARKER-A source</a>',
-        "👎",
+        f'href="https://help.example/a" {LINK_ATTRS}><span class="chip-n">1</span>MARKER-A source</a>',
+        "Rated not helpful",
         "MARKER-A not helpful",
         "anthropic/claude-test",
         "120/30",
@@ -387,11 +423,12 @@ def test_payloads_in_messages_stay_inert(owner, tenant_a, cleanup_files):
         )
     page = owner.get(f"/dashboard/conversations/{conversation.pk}/").content.decode()
     assert "<script>window" not in page and 'href="javascript' not in page.lower()
-    assert_inert(page, allowed=PAGE_TAGS)
+    assert_inert(page, allowed=PAGE_TAGS, design_system=True)
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page  # the visitor's text, escaped
     listing = owner.get("/dashboard/conversations/").content.decode()
     assert "<script>window" not in listing
-    assert_inert(listing, allowed=PAGE_TAGS)
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in listing  # the contact's name, escaped
+    assert_inert(listing, allowed=PAGE_TAGS, design_system=True)
 
 
 # --- bot settings ------------------------------------------------------------------------

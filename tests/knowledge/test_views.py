@@ -111,6 +111,7 @@ def _pages(tree: Tree) -> list[tuple[str, str]]:
         ("/dashboard/knowledge/", "all"),
         (f"{base}/", "all"),
         (f"{base}/status", "all"),
+        (f"{base}/live", "all"),
         (f"{base}/search/", "all"),
         (f"{base}/settings/", "managers"),
         (f"{base}/sources/{source}/", "all"),
@@ -251,6 +252,17 @@ def test_list_counts_sources_documents_and_chunks_without_a_query_per_base(owner
     assert (alpha.source_count, alpha.document_count, alpha.chunk_count) == (1, 1, 3)
     assert (bases["Beta"].source_count, bases["Beta"].chunk_count) == (1, 2)
     assert bases["Main knowledge base"].source_count == 0
+    assert (alpha.failed_count, alpha.active_count) == (0, 0)
+
+    with tenant_context(tenant_a.tenant):
+        SourceFactory(knowledge_base=alpha, kind="text", title="Broken", text="x", status="failed")
+        SourceFactory(knowledge_base=alpha, kind="text", title="Busy", text="y", status="processing")
+        SourceFactory(knowledge_base=alpha, kind="text", title="Waiting", text="z", status="queued")
+    response = owner.get("/dashboard/knowledge/")
+    alpha = {kb.name: kb for kb in response.context["bases"]}["Alpha"]
+    assert (alpha.source_count, alpha.failed_count, alpha.active_count) == (4, 1, 2)
+    page = _text(response)
+    assert "2 in progress" in page and "1 failed" in page
 
 
 def test_list_shows_storage_used_against_the_plan(owner, tenant_a):
@@ -473,10 +485,11 @@ def test_the_page_shows_status_progress_errors_and_reports(owner, tenant_a):
         )
     page = _text(owner.get(f"/dashboard/knowledge/{tree.kb.pk}/"))
     assert 'value="3"' in page and 'max="10"' in page and "3 / 10" in page
-    assert "The server answered 404 &lt;not found&gt;." in page and ">Retry<" in page.replace("</span>", "<")
-    assert "4 added, 1 updated, 2 removed, 7 unchanged" in page and "Weekly" in page
+    assert "The server answered 404 &lt;not found&gt;." in page and "Retry<span" in page
+    assert "4 added, 1 updated, 2 removed, 7 unchanged" in page and "re-sync weekly" in page
     assert 'data-status-url="/dashboard/knowledge/' in page and 'data-active="1"' in page
     assert re.search(r'<script src="/static/knowledge/knowledge\.js" defer></script>', page)
+    assert re.search(r'<link rel="stylesheet" href="/static/knowledge/knowledge\.css">', page)
     assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
 
 
@@ -503,6 +516,41 @@ def test_status_endpoint_returns_each_sources_progress(as_role, tenant_a):
     with tenant_context(tenant_a.tenant):
         Source.objects.filter(pk=tree.source.pk).update(status="ready")
     assert as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/status").json()["active"] is False
+
+
+def test_the_live_partial_carries_fresh_counts_and_polls_only_while_something_is_processing(
+    as_role, tenant_a
+):
+    tree = _tree(tenant_a, status=Source.Status.PROCESSING, progress_done=3, progress_total=10)
+    with tenant_context(tenant_a.tenant):
+        ready = SourceFactory(knowledge_base=tree.kb, kind="text", title="Hours", text="x", status="ready")
+        DocumentFactory(source=ready, key="a")
+        DocumentFactory(source=ready, key="b")
+    live = f"/dashboard/knowledge/{tree.kb.pk}/live"
+    page = _text(owner_page := as_role("agent").get(f"/dashboard/knowledge/{tree.kb.pk}/"))
+    assert owner_page.status_code == 200
+    assert f'hx-get="{live}?watch={tree.source.pk}" hx-trigger="every 2s" hx-swap="outerHTML"' in page
+
+    response = as_role("agent").get(live, {"watch": str(tree.source.pk)}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    partial = _text(response)
+    assert partial.lstrip().startswith('<div id="sources-live"') and 'class="sidebar"' not in partial
+    assert 'hx-trigger="every 2s"' in partial and "3 / 10" in partial
+    assert re.search(r'data-total="documents">\s*3\b', partial)  # one from the tree, two from Hours
+    assert re.search(r'data-total="chunks">\s*1\b', partial)
+    assert '<p id="sources-announcer" hx-swap-oob="innerHTML"></p>' in partial  # nothing finished
+
+    # Ingestion finishes: the same request now carries the counts, no trigger (the polling
+    # ends) and the announcement of the source that was watched.
+    with tenant_context(tenant_a.tenant):
+        Source.objects.filter(pk=tree.source.pk).update(status="ready")
+        ChunkFactory.create_batch(4, document=tree.document)
+    partial = _text(as_role("agent").get(live, {"watch": f"{tree.source.pk},x,{ready.pk}99"}))
+    assert "hx-trigger" not in partial and "hx-get" not in partial and 'data-active="0"' in partial
+    assert re.search(r'data-total="chunks">\s*5\b', partial)
+    row = partial[partial.index(f'data-source-id="{tree.source.pk}"') :]
+    assert re.search(r'data-role="chunks">5<', row)
+    assert '<p id="sources-announcer" hx-swap-oob="innerHTML">“Help center source” is ready.</p>' in partial
 
 
 def test_retry_queues_a_failed_source_again(owner, tenant_a, queued):
@@ -598,7 +646,9 @@ def test_search_calls_retrieval_once_per_method(owner, tenant_a, monkeypatch):
     page = _text(owner.get(f"/dashboard/knowledge/{tree.kb.pk}/search/?q=shipping"))
     assert [c["methods"] for c in calls] == [("vector", "text"), ("vector",), ("text",)]
     assert all(c["knowledge_base_ids"] == [tree.kb.pk] and c["query"] == "shipping" for c in calls)
-    assert "text #1<br>vector #2" in page and "0.0325" in page and "page 4" in page
+    assert (
+        re.search(r">text #1</span>.*>vector #2</span>", page, re.S) and "0.0325" in page and "page 4" in page
+    )
     assert "Ship &lt;b&gt;fast&lt;/b&gt;" in page and 'href="https://help.example/guide#eu"' in page
 
 
