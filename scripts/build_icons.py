@@ -64,6 +64,9 @@ ICONS = [
     "file-text",
     "link",
     "mail",
+    "paperclip",
+    "thumbs-up",
+    "thumbs-down",
 ]
 
 OUT = Path(__file__).resolve().parent.parent / "static" / "ui" / "icons.svg"

@@ -14,10 +14,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control
 
 from .contributions import OnboardingStep, contributions
@@ -105,7 +106,7 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
             if support_session_grant_id(request.session) is not None:
                 membership = support_membership(request)
             elif not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return sign_in_redirect(request)
             else:
                 membership = membership_of(request)
             if membership is None:
@@ -123,6 +124,20 @@ def dashboard_page(section: str, *, manage: bool = False) -> Callable[[View], Vi
         return wrapper
 
     return decorate
+
+
+def sign_in_redirect(request: HttpRequest) -> HttpResponseBase:
+    """To sign in, then back. An htmx request (a partial polled by a page whose session has
+    ended) gets the redirect as ``HX-Redirect`` for the whole page, back to that page, rather
+    than the sign-in page swapped into a corner of it."""
+    if getattr(request, "htmx", False):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        local = current.path.startswith("/") and not current.path.startswith("//")
+        back = current.path if local else "/dashboard/"
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = redirect_to_login(back + (f"?{current.query}" if current.query else "")).url
+        return response
+    return redirect_to_login(request.get_full_path())
 
 
 def support_membership(request: DashboardRequest) -> Membership:

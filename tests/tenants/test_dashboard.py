@@ -89,3 +89,25 @@ def test_a_new_workspace_starts_with_nothing_ticked(client, tenant_a):
     client.force_login(tenant_a.owner, host=tenant_a.host)
     steps, done = _checklist(client, tenant_a)
     assert done == 0 and not any(steps.values())
+
+
+def test_a_signed_out_htmx_partial_sends_the_whole_page_to_sign_in(client, tenant_a):
+    """A page polling a partial after its session ended: htmx gets HX-Redirect (the whole
+    page goes to sign in, and back to that page), not the sign-in page as a fragment."""
+    page = f"http://{tenant_a.host}/dashboard/knowledge/1/?tab=files"
+    response = client.get(
+        "/dashboard/conversations/", HTTP_HOST=tenant_a.host, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page
+    )
+    assert response.status_code == 204
+    assert "next=/dashboard/knowledge/1/%3Ftab%3Dfiles" in response["HX-Redirect"]
+    # a plain request is redirected as before
+    plain = client.get("/dashboard/conversations/", HTTP_HOST=tenant_a.host)
+    assert plain.status_code == 302 and "next=/dashboard/conversations/" in plain["Location"]
+    # a header naming another site's address never becomes the way back
+    elsewhere = client.get(
+        "/dashboard/",
+        HTTP_HOST=tenant_a.host,
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://x//evil.test/",
+    )
+    assert "evil" not in elsewhere["HX-Redirect"]
