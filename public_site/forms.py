@@ -37,6 +37,12 @@ class WorkspaceSignupForm(SignupForm):
             # widens the page on phones; the template hides it in a clipped box instead.
             honeypot.label = "Leave this field empty"
             honeypot.widget.attrs.pop("style", None)
+        self.fields["workspace_name"].widget.attrs["placeholder"] = "Acme Support"
+        self.fields["slug"].widget.attrs["placeholder"] = "acme-support"
+        self.fields["email"].widget.attrs["placeholder"] = "you@company.com"
+        self.fields["email"].label = "Work email"
+        self.fields["password1"].widget.attrs.pop("placeholder", None)
+        self.fields["password1"].help_text = "At least 10 characters, not a common or all-numeric password."
 
     def clean_email(self) -> str:
         email = super().clean_email()

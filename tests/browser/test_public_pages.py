@@ -6,6 +6,7 @@ $SCREENSHOTS_DIR (default /tmp/shots-public/), a folder CI does not keep."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tenants.services.team import invitation_token
 from tests.browser.conftest import signed_in
 from tests.tenants.factories import EmailAddressFactory, InvitationFactory, MembershipFactory, UserFactory
 
-SHOTS = Path(os.environ.get("SCREENSHOTS_DIR", "/tmp/shots-public"))
+SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "shots-public")
 WIDTHS = (360, 1280)
 AXE = Axe()
 
