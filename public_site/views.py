@@ -48,13 +48,17 @@ def pricing(request):
 
 
 def getting_started(request):
-    return render(request, "public_site/getting_started.html", {"base_domain": settings.BASE_DOMAIN})
+    return render(
+        request,
+        "public_site/getting_started.html",
+        {"base_domain": settings.BASE_DOMAIN, "doc": "getting-started"},
+    )
 
 
 def error_reference(request):
     """Every problem-details ``code`` the APIs answer with (the ``type`` URIs point here)."""
     codes = sorted((code, status, title) for code, (status, title) in REGISTRY.items())
-    return render(request, "public_site/errors.html", {"codes": codes})
+    return render(request, "public_site/errors.html", {"codes": codes, "doc": "errors"})
 
 
 class SignupView(allauth_views.SignupView):

@@ -32,6 +32,8 @@ ANONYMOUS = {
     "password-reset": "/accounts/password/reset/",
     "password-reset-done": "/accounts/password/reset/done/",
     "password-reset-bad-key": "/accounts/password/reset/key/1-bad-key/",
+    "password-reset-key-done": "/accounts/password/reset/key/done/",
+    "account-inactive": "/accounts/inactive/",
     "verification-sent": "/accounts/confirm-email/",
     "confirm-email-bad-key": "/accounts/confirm-email/not-a-key/",
     "not-found": "/no-such-page/",
