@@ -217,7 +217,8 @@ def test_account_already_exists_email_is_on_the_layout(rf, db, settings):
     with context.request_context(request):
         get_adapter(request).send_account_already_exists_mail("taken@example.com")
     (message,) = mail.outbox
-    assert_product_email(message, "/accounts/password/reset/", "taken@example.com")
+    text, html = assert_product_email(message, "/accounts/password/reset/", "taken@example.com")
+    assert text.rstrip().endswith(f"Chatbot platform · {settings.BASE_DOMAIN}")  # the layout's footer
 
 
 def test_pricing_monthly_or_yearly(client, db):
