@@ -217,7 +217,7 @@ def test_account_already_exists_email_is_on_the_layout(rf, db, settings):
     with context.request_context(request):
         get_adapter(request).send_account_already_exists_mail("taken@example.com")
     (message,) = mail.outbox
-    text, html = assert_product_email(message, "/accounts/password/reset/", "taken@example.com")
+    text, _html = assert_product_email(message, "/accounts/password/reset/", "taken@example.com")
     assert text.rstrip().endswith(f"Chatbot platform · {settings.BASE_DOMAIN}")  # the layout's footer
 
 
@@ -261,3 +261,18 @@ def test_error_pages_are_on_the_design_system_and_keep_their_detail(client, db, 
     html = response.content.decode()
     assert response.status_code == status and text in html
     assert "ui/app.css" in html and "public_site/site.css" in html and 'class="error-page"' in html
+
+
+def test_signed_in_as_someone_else_the_invitation_offers_a_sign_out_that_comes_back(client, tenant_a):
+    from tenants.services.team import invitation_token
+    from tests.tenants.factories import InvitationFactory
+
+    invitation = InvitationFactory(tenant=tenant_a.tenant, email="invitee@example.com")
+    path = f"/invitations/{invitation_token(invitation)}/"
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    page = client.get(path, HTTP_HOST=PUBLIC_HOST).content.decode()
+    assert "but this invitation is for invitee@example.com" in page
+    assert f'name="next" value="{path}"' in page
+    response = client.post("/accounts/logout/", {"next": path}, HTTP_HOST=PUBLIC_HOST)
+    assert response.status_code == 302 and response["Location"] == path
+    assert "_auth_user_id" not in client.session
