@@ -176,22 +176,21 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
         paragraphs = [f"Your workspace {tenant.name} uses {level}% of the {words} included in its plan."]
         action = "Upgrade your plan to add more"
     elif level < 100:
-        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
         subject = f"{tenant.name}: {level}% of this month's AI answers used"
         heading = f"{level}% of this month's AI answers used"
         paragraphs = [
-            f"Your workspace {tenant.name} has used {level}% of the {limit} {label} included in its "
-            f"plan this month.",
+            f"Your workspace {tenant.name} has used {level}% of the {limit:,} AI answers included in "
+            f"its plan this month.",
             "When they are used up, visitors get your bot's fallback text instead of AI answers "
             "until the month ends.",
         ]
         action = "Upgrade your plan for more"
     else:
-        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
         subject = f"{tenant.name}: AI answers used up for this month"
         heading = "AI answers used up for this month"
         paragraphs = [
-            f"Your workspace {tenant.name} has used all {limit} {label} included in its plan this month.",
+            f"Your workspace {tenant.name} has used all {limit:,} AI answers included in its plan "
+            f"this month.",
             "Visitors now get your bot's fallback text and an offer to reach a person instead of AI answers.",
         ]
         action = "Upgrade your plan to restore AI answers at once"
