@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from saas.celery import enqueue_on_commit
 from tenants.models import Membership, Tenant
+from ui.emails import email_render
 
 from . import stripe_client
 from .limits import quota_limit, tenant_plan
@@ -130,11 +131,31 @@ def billing_url(tenant: Tenant) -> str:
     return f"https://{tenant.slug}.{settings.BASE_DOMAIN}/dashboard/billing/"
 
 
-def owners_email(*, tenant: Tenant, subject: str, body: str) -> None:
+def owners_email(
+    *,
+    tenant: Tenant,
+    subject: str,
+    heading: str,
+    paragraphs: list[str],
+    action_url: str = "",
+    action_label: str = "",
+    level: str = "warning",
+) -> None:
     """Email the workspace's owners once the transaction commits, from a task (a failing
-    mail server never fails the change that caused the email)."""
+    mail server never fails the change that caused the email). The notice is rendered
+    here, as text and as HTML on the emails' layout (templates/billing/email/notice.*)."""
     owners = Membership.objects.filter(tenant=tenant, role=Membership.Role.OWNER)
-    enqueue_on_commit(owners_email_task, subject, body, list(owners.values_list("user__email", flat=True)))
+    context = {
+        "tenant": tenant,
+        "heading": heading,
+        "paragraphs": paragraphs,
+        "action_url": action_url,
+        "action_label": action_label,
+        "level": level,
+    }
+    text, html = email_render("billing/email/notice", context)
+    recipients = list(owners.values_list("user__email", flat=True))
+    enqueue_on_commit(owners_email_task, subject, text, recipients, html=html)
 
 
 def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -> bool:
@@ -151,27 +172,37 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
     if metric in QUOTAS and metric not in UsageCounter.Metric.values:
         words = quota_words(metric, limit)
         subject = f"{tenant.name}: {level}% of your plan's {QUOTAS[metric][1]} used"
-        body = (
-            f"Your workspace {tenant.name} uses {level}% of the {words} included in its plan.\n\n"
-            f"Upgrade your plan to add more:\n{url}\n"
-        )
+        heading = f"{level}% of your plan's {QUOTAS[metric][1]} used"
+        paragraphs = [f"Your workspace {tenant.name} uses {level}% of the {words} included in its plan."]
+        action = "Upgrade your plan to add more"
     elif level < 100:
-        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
         subject = f"{tenant.name}: {level}% of this month's AI answers used"
-        body = (
-            f"Your workspace {tenant.name} has used {level}% of the {limit} {label} included in its "
-            f"plan this month. When they are used up, visitors get your bot's fallback text "
-            f"instead of AI answers until the month ends. Upgrade your plan for more:\n{url}\n"
-        )
+        heading = f"{level}% of this month's AI answers used"
+        paragraphs = [
+            f"Your workspace {tenant.name} has used {level}% of the {limit:,} AI answers included in "
+            f"its plan this month.",
+            "When they are used up, visitors get your bot's fallback text instead of AI answers "
+            "until the month ends.",
+        ]
+        action = "Upgrade your plan for more"
     else:
-        label = dict(UsageCounter.Metric.choices).get(metric, metric).lower()
         subject = f"{tenant.name}: AI answers used up for this month"
-        body = (
-            f"Your workspace {tenant.name} has used all {limit} {label} included in its plan "
-            f"this month.\n\nVisitors now get your bot's fallback text and an offer to reach a person "
-            f"instead of AI answers. Upgrade your plan to restore AI answers at once:\n{url}\n"
-        )
-    owners_email(tenant=tenant, subject=subject, body=body)
+        heading = "AI answers used up for this month"
+        paragraphs = [
+            f"Your workspace {tenant.name} has used all {limit:,} AI answers included in its plan "
+            f"this month.",
+            "Visitors now get your bot's fallback text and an offer to reach a person instead of AI answers.",
+        ]
+        action = "Upgrade your plan to restore AI answers at once"
+    owners_email(
+        tenant=tenant,
+        subject=subject,
+        heading=heading,
+        paragraphs=paragraphs,
+        action_url=url,
+        action_label=action,
+        level="danger" if level >= 100 else "warning",
+    )
     logger.info("quota notice sent tenant=%s metric=%s", tenant.pk, metric)
     return True
 

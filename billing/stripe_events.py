@@ -139,10 +139,17 @@ def _account_for(obj: dict[str, Any], *, tenant_id: object = None) -> BillingAcc
 
 def _payment_failed_notify(account: BillingAccount, invoice: dict[str, Any]) -> None:
     tenant = account.tenant
-    body = (
-        f"The payment for your workspace {tenant.name} failed.\n\n"
-        f"Everything keeps working until {grace_ends(account):%d %B %Y}; after that your widgets "
-        f"answer with their offline text and the dashboard is read-only until the payment goes "
-        f"through. Update your card here:\n{billing_url(tenant)}\n"
+    owners_email(
+        tenant=tenant,
+        subject=f"{tenant.name}: payment failed",
+        heading="Your payment failed",
+        paragraphs=[
+            f"The payment for your workspace {tenant.name} failed.",
+            f"Everything keeps working until {grace_ends(account):%d %B %Y}; after that your widgets "
+            f"answer with their offline text and the dashboard is read-only until the payment goes "
+            f"through.",
+        ],
+        action_url=billing_url(tenant),
+        action_label="Update your card",
+        level="danger",
     )
-    owners_email(tenant=tenant, subject=f"{tenant.name}: payment failed", body=body)

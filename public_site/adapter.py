@@ -1,9 +1,13 @@
 """How django-allauth behaves on the public host."""
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.urls import reverse
 
 from saas.ratelimit import client_address
+from ui.emails import BRAND
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -22,3 +26,10 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth's login, signup and reset limits count per client address, read the same
         # way as every other limit (X-Forwarded-For only from TRUSTED_PROXIES).
         return client_address(request)
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # allauth's emails (templates/account/email/) are drawn on the platform's email
+        # layout, which names the brand and the site like every other email.
+        super().send_mail(
+            template_prefix, email, {"brand": BRAND, "base_domain": settings.BASE_DOMAIN, **context}
+        )

@@ -19,13 +19,30 @@ class WorkspaceSignupForm(SignupForm):
     slug = forms.CharField(
         label="Workspace address",
         max_length=SLUG_MAX_LENGTH,
-        help_text=f"Your workspace will live at <address>.{settings.BASE_DOMAIN}",
+        # Shown as HTML by the field component: the brackets are escaped here.
+        help_text=f"Lowercase letters, numbers and hyphens. Your workspace will live at "
+        f"&lt;address&gt;.{settings.BASE_DOMAIN}",
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
         ),
     )
 
     field_order = ["workspace_name", "slug", "email", "password1"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        honeypot = self.fields.get(settings.ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD)
+        if honeypot is not None:
+            # allauth hides its honeypot with an inline style far off to the right, which
+            # widens the page on phones; the template hides it in a clipped box instead.
+            honeypot.label = "Leave this field empty"
+            honeypot.widget.attrs.pop("style", None)
+        self.fields["workspace_name"].widget.attrs["placeholder"] = "Acme Support"
+        self.fields["slug"].widget.attrs["placeholder"] = "acme-support"
+        self.fields["email"].widget.attrs["placeholder"] = "you@company.com"
+        self.fields["email"].label = "Work email"
+        self.fields["password1"].widget.attrs.pop("placeholder", None)
+        self.fields["password1"].help_text = "At least 10 characters, not a common or all-numeric password."
 
     def clean_email(self) -> str:
         email = super().clean_email()

@@ -19,6 +19,7 @@ public_urlpatterns = [
     page("login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="login"),
     endpoint("api/public/v1/slug-check", views.slug_check, name="slug-check"),
     page("workspaces/", views.workspaces, name="workspaces"),
+    page("account/", views.profile, name="profile"),
     page("invitations/<str:token>/", views.invitation, name="invitation"),
     endpoint("workspaces/<slug:slug>/open", views.workspace_open, name="workspace-open"),
 ]

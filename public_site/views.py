@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from allauth.account import views as allauth_views
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -31,21 +32,33 @@ from tenants.services import team as team_services
 
 
 def home(request):
-    return render(request, "public_site/home.html", {"base_domain": settings.BASE_DOMAIN})
+    return render(request, "public_site/home.html", {"base_domain": settings.BASE_DOMAIN, "plans": PLANS})
+
+
+# The plan the pricing page puts forward.
+FEATURED_PLAN = "pro"
 
 
 def pricing(request):
-    return render(request, "public_site/pricing.html", {"plans": PLANS})
+    """The plans, priced monthly or (``?billing=yearly``) yearly."""
+    yearly = request.GET.get("billing") == "yearly"
+    return render(
+        request, "public_site/pricing.html", {"plans": PLANS, "yearly": yearly, "featured": FEATURED_PLAN}
+    )
 
 
 def getting_started(request):
-    return render(request, "public_site/getting_started.html", {"base_domain": settings.BASE_DOMAIN})
+    return render(
+        request,
+        "public_site/getting_started.html",
+        {"base_domain": settings.BASE_DOMAIN, "doc": "getting-started"},
+    )
 
 
 def error_reference(request):
     """Every problem-details ``code`` the APIs answer with (the ``type`` URIs point here)."""
     codes = sorted((code, status, title) for code, (status, title) in REGISTRY.items())
-    return render(request, "public_site/errors.html", {"codes": codes})
+    return render(request, "public_site/errors.html", {"codes": codes, "doc": "errors"})
 
 
 class SignupView(allauth_views.SignupView):
@@ -81,17 +94,37 @@ def slug_check(request):
     return JsonResponse({"slug": slug, "available": True, "address": f"{slug}.{settings.BASE_DOMAIN}"})
 
 
-@login_required
-def workspaces(request):
-    memberships = list(
-        Membership.objects.filter(user=request.user)
+def _memberships(user: User) -> list[Membership]:
+    """The workspaces ``user`` belongs to (not those being deleted), by name."""
+    return list(
+        Membership.objects.filter(user=user)
         .exclude(tenant__status=Tenant.Status.DELETING)
         .select_related("tenant")
         .order_by("tenant__name")
     )
+
+
+@login_required
+def workspaces(request):
+    memberships = _memberships(request.user)
     if len(memberships) == 1 and memberships[0].tenant.status == Tenant.Status.ACTIVE:
         return redirect("public_site:workspace-open", slug=memberships[0].tenant.slug)
-    return render(request, "public_site/workspaces.html", {"memberships": memberships})
+    return render(
+        request,
+        "public_site/workspaces.html",
+        {"memberships": memberships, "base_domain": settings.BASE_DOMAIN},
+    )
+
+
+@login_required
+def profile(request):
+    """The signed-in person's account: addresses, password, workspaces, sign-out."""
+    context = {
+        "emailaddresses": list(EmailAddress.objects.filter(user=request.user).order_by("-primary", "email")),
+        "memberships": _memberships(request.user),
+        "base_domain": settings.BASE_DOMAIN,
+    }
+    return render(request, "public_site/profile.html", context)
 
 
 @login_required

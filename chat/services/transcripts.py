@@ -3,10 +3,10 @@ is active (the task runs in the schema it was sent from)."""
 
 from __future__ import annotations
 
-from django.core.mail import EmailMultiAlternatives
 from django.db import connection
-from django.template.loader import render_to_string
 from django.utils import timezone
+
+from ui.emails import email_send
 
 from ..models import Conversation, Message
 
@@ -25,13 +25,12 @@ def conversation_transcript_send(*, conversation: Conversation) -> bool:
         "messages": conversation.messages.exclude(role=Message.Role.SYSTEM).order_by("seq"),
         "tenant": getattr(connection, "tenant", None),
     }
-    mail = EmailMultiAlternatives(
+    email_send(
         subject=f"Your conversation with {conversation.widget.bot_name}",
-        body=render_to_string("chat/email/transcript.txt", context),
+        template="chat/email/transcript",
+        context=context,
         to=[contact.email],
     )
-    mail.attach_alternative(render_to_string("chat/email/transcript.html", context), "text/html")
-    mail.send()
     conversation.transcript_sent_at = timezone.now()
     conversation.save(update_fields=["transcript_sent_at"])
     return True

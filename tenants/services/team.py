@@ -11,17 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from saas.errors import ValidationFailed
+from ui.emails import email_send
 
 from ..context import in_public_schema
 from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
@@ -88,11 +86,11 @@ def invitation_create(
             "days": INVITATION_MAX_AGE.days,
         }
         transaction.on_commit(
-            lambda: send_mail(
-                f"{by.user.email} invited you to {tenant.name}",
-                render_to_string("tenants/email/invitation.txt", context),
-                settings.DEFAULT_FROM_EMAIL,
-                [email],
+            lambda: email_send(
+                subject=f"{by.user.email} invited you to {tenant.name}",
+                template="tenants/email/invitation",
+                context=context,
+                to=[email],
             )
         )
     return invitation

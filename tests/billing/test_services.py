@@ -17,11 +17,19 @@ from django_tenants.utils import tenant_context
 from billing.models import MeterReport, QuotaNotice, UsageCounter
 from billing.quotas import tenant_plan
 from billing.selectors import usage_value
-from billing.services import answer_credit_take, billing_period, overage_report, tenant_period, usage_consume
+from billing.services import (
+    answer_credit_take,
+    billing_period,
+    billing_url,
+    overage_report,
+    tenant_period,
+    usage_consume,
+)
 from billing.subscriptions import billing_account
 from saas.errors import QuotaExceeded
 from tests.billing.factories import UsageCounterFactory
 from tests.billing.scenarios import on_plan
+from tests.emails import assert_product_email
 from widget_builder.services import widget_create
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +93,8 @@ def test_owners_are_told_at_80_and_100_percent_once_per_period(tenant_a, django_
     ]
     assert mail.outbox[0].to == [tenant_a.owner.email]
     assert "/dashboard/billing/" in mail.outbox[0].body
+    for message in mail.outbox:  # text and HTML on the layout, with the way to upgrade
+        assert_product_email(message, billing_url(tenant_a.tenant), "Upgrade your plan", name)
 
 
 def test_ai_answer_emails_at_80_and_100_percent(tenant_a, django_capture_on_commit_callbacks):
@@ -97,6 +107,9 @@ def test_ai_answer_emails_at_80_and_100_percent(tenant_a, django_capture_on_comm
         f"{tenant_a.tenant.name}: 80% of this month's AI answers used",
         f"{tenant_a.tenant.name}: AI answers used up for this month",
     ]
+    warning, used_up = mail.outbox
+    assert_product_email(warning, billing_url(tenant_a.tenant), "80%", "fallback text")
+    assert_product_email(used_up, billing_url(tenant_a.tenant), "restore AI answers")
 
 
 def test_usage_follows_the_stripe_billing_period(tenant_a):

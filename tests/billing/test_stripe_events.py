@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from billing.models import BillingAccount
 from billing.selectors import billing_restricted
+from billing.services import billing_url
 from tenants.models import Tenant
 from tests.billing.scenarios import checkout, deliver, plan_of, run_queued
+from tests.emails import assert_product_email
 
 
 def test_updated_before_created_ends_in_the_right_state(tenant_a, stripe_on):
@@ -53,6 +55,7 @@ def test_payment_failure_grace_restriction_and_recovery(
     assert account.status == "past_due" and account.past_due_since is not None
     assert plan_of(tenant_a) == "pro" and not billing_restricted(tenant_a.tenant)  # grace
     assert [m.subject for m in mail.outbox] == [f"{tenant_a.tenant.name}: payment failed"]
+    assert_product_email(mail.outbox[0], billing_url(tenant_a.tenant), "Update your card", "read-only")
     page = owner.get("/dashboard/billing/", HTTP_HOST=tenant_a.host).content.decode()
     assert "The last payment failed." in page and "Fix the payment" in page
     assert fake_widget_answer() != "OFFLINE TEXT"

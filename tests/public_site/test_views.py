@@ -15,6 +15,7 @@ from knowledge.models import KnowledgeBase
 from tenants import services
 from tenants.errors import ProvisioningFailed
 from tenants.models import Membership, SpareSchema, Tenant, User
+from tests.emails import assert_product_email
 from tests.hosts import PUBLIC_HOST, follow_across_hosts
 from tests.tenants.factories import EmailAddressFactory, MembershipFactory
 from widget_builder.models import Widget
@@ -54,6 +55,7 @@ def test_signup_verify_and_land_in_the_new_workspace(client, seeded):
     assert client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST).status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["founder@acme.example"]
     link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/[^\s]+)", mail.outbox[0].body).group(1)
+    assert_product_email(mail.outbox[0], link, "Confirm your email address", "founder@acme.example")
     confirm_page = client.get(link, HTTP_HOST=PUBLIC_HOST)
     assert confirm_page.status_code == 200
     response = client.post(link, HTTP_HOST=PUBLIC_HOST)
@@ -160,6 +162,7 @@ def test_password_reset_by_email(client, tenant_a):
     )
     assert response.status_code == 302
     link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[-1].body).group(1)
+    assert_product_email(mail.outbox[-1], link, "Choose a new password")
     form_page = client.get(link, HTTP_HOST=PUBLIC_HOST, follow=True)
     action = form_page.wsgi_request.path
     done = client.post(
@@ -195,3 +198,81 @@ def test_picker_lists_every_workspace_and_forwards_when_there_is_one(client, ten
     page = client.get("/workspaces/", HTTP_HOST=PUBLIC_HOST)
     assert page.status_code == 200
     assert b"MARKER-A Company" in page.content and b"MARKER-B Company" in page.content
+
+
+def test_a_reset_for_an_unknown_address_sends_the_signup_link_instead(client, db):
+    client.post("/accounts/password/reset/", {"email": "nobody@example.com"}, HTTP_HOST=PUBLIC_HOST)
+    (message,) = mail.outbox
+    assert message.to == ["nobody@example.com"]
+    assert_product_email(message, "/accounts/signup/", "nobody@example.com", "no account uses this address")
+
+
+def test_account_already_exists_email_is_on_the_layout(rf, db, settings):
+    from allauth.account.adapter import get_adapter
+    from allauth.core import context
+
+    settings.ROOT_URLCONF = "saas.urls_public"
+
+    request = rf.get("/accounts/signup/", HTTP_HOST=PUBLIC_HOST)
+    with context.request_context(request):
+        get_adapter(request).send_account_already_exists_mail("taken@example.com")
+    (message,) = mail.outbox
+    text, _html = assert_product_email(message, "/accounts/password/reset/", "taken@example.com")
+    assert text.rstrip().endswith(f"Chatbot platform · {settings.BASE_DOMAIN}")  # the layout's footer
+
+
+def test_pricing_monthly_or_yearly(client, db):
+    monthly = client.get("/pricing/", HTTP_HOST=PUBLIC_HOST).content.decode()
+    yearly = client.get("/pricing/?billing=yearly", HTTP_HOST=PUBLIC_HOST).content.decode()
+    pro = next(plan for plan in PLANS if plan.code == "pro")
+    assert f"${pro.monthly}<small> / month" in monthly and f"${pro.yearly}<small> / year" in yearly
+    assert 'href="?billing=yearly" aria-current="page"' in yearly
+    assert 'href="?billing=monthly" aria-current="page"' in monthly
+
+
+def test_the_account_page_is_for_signed_in_people_and_lists_addresses_and_workspaces(
+    client, tenant_a, tenant_b
+):
+    assert client.get("/account/", HTTP_HOST=PUBLIC_HOST).status_code == 302  # to sign-in
+    EmailAddressFactory(user=tenant_a.owner, email="second@example.com", primary=False, verified=False)
+    MembershipFactory(tenant=tenant_b.tenant, user=tenant_a.owner, role="agent")
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    page = client.get("/account/", HTTP_HOST=PUBLIC_HOST)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "second@example.com" in html and "Not confirmed" in html
+    assert "MARKER-A Company" in html and "MARKER-B Company" in html
+    assert f'/workspaces/{tenant_b.tenant.slug}/open"' in html
+    for url in ("/accounts/password/change/", "/accounts/email/", "/accounts/logout/"):
+        assert f'"{url}"' in html
+
+
+def test_refused_signup_keeps_what_was_typed_with_errors_under_their_fields(client, seeded):
+    response = _signup(client, slug="www", workspace_name="Typed Name")
+    html = response.content.decode()
+    assert 'value="Typed Name"' in html and 'value="founder@acme.example"' in html
+    assert 'id="id_slug_errors"' in html and 'aria-invalid="true"' in html
+    assert "reserved" in html.split('id="id_slug_errors"')[1].split("</ul>")[0]
+
+
+@pytest.mark.parametrize(("path", "status", "text"), [("/no-such-page/", 404, "Nothing here.")])
+def test_error_pages_are_on_the_design_system_and_keep_their_detail(client, db, path, status, text):
+    response = client.get(path, HTTP_HOST=PUBLIC_HOST, HTTP_ACCEPT="text/html")
+    html = response.content.decode()
+    assert response.status_code == status and text in html
+    assert "ui/app.css" in html and "public_site/site.css" in html and 'class="error-page"' in html
+
+
+def test_signed_in_as_someone_else_the_invitation_offers_a_sign_out_that_comes_back(client, tenant_a):
+    from tenants.services.team import invitation_token
+    from tests.tenants.factories import InvitationFactory
+
+    invitation = InvitationFactory(tenant=tenant_a.tenant, email="invitee@example.com")
+    path = f"/invitations/{invitation_token(invitation)}/"
+    client.force_login(tenant_a.owner, host=PUBLIC_HOST)
+    page = client.get(path, HTTP_HOST=PUBLIC_HOST).content.decode()
+    assert "but this invitation is for invitee@example.com" in page
+    assert f'name="next" value="{path}"' in page
+    response = client.post("/accounts/logout/", {"next": path}, HTTP_HOST=PUBLIC_HOST)
+    assert response.status_code == 302 and response["Location"] == path
+    assert "_auth_user_id" not in client.session

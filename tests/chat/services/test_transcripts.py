@@ -10,6 +10,7 @@ from chat.models import Conversation
 from chat.services import conversation_transcript_send, message_append
 from chat.tasks import transcript_send
 from tests.chat.factories import ContactFactory, ConversationFactory
+from tests.emails import assert_product_email
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,7 @@ def test_the_transcript_is_sent_to_the_contact_and_recorded(tenant_a, mailoutbox
         assert transcript_send(conversation.pk) is True  # the task: re-fetch, then the service
         (mail,) = mailoutbox
         assert mail.to == ["ada@example.com"] and "&lt;b&gt;Where is my order?" in mail.alternatives[0][0]
+        assert_product_email(mail, "<b>Where is my order?</b>", widget.bot_name)
         stored = Conversation.objects.get(pk=conversation.pk)
         assert stored.transcript_sent_at is not None and stored.updated_at == updated_at
         assert transcript_send(10**9) is False  # gone: nothing to send

@@ -13,6 +13,7 @@ from django.test import Client
 
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.services import team as team_services
+from tests.emails import assert_product_email
 from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import InvitationFactory, MembershipFactory, UserFactory
 
@@ -64,6 +65,10 @@ def _member(tenant, email) -> Membership:
 def test_invite_then_accept_by_creating_the_account(invite, owner_client, tenant_a):
     link = invite(owner_client, tenant_a)
     assert mail.outbox[-1].to == ["new.agent@example.com"]
+    # text and HTML (the layout), both with the link, the workspace and who invited
+    assert_product_email(
+        mail.outbox[-1], link, tenant_a.tenant.name, tenant_a.owner.email, "Accept the invitation"
+    )
     page = owner_client.get("/dashboard/team/", HTTP_HOST=tenant_a.host)
     assert b"new.agent@example.com" in page.content  # pending
 
