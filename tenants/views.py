@@ -74,7 +74,6 @@ def section_pending(request):
     return render(request, "tenants/section_pending.html", shell_context(request))
 
 
-
 @dashboard_page("team")
 def team(request):
     if request.method == "POST":
