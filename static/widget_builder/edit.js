@@ -519,6 +519,8 @@
   });
 
   /* --- a refused save: take people to the first setting to fix ---------------------------- */
-  var firstBad = form.querySelector('[aria-invalid="true"]:not([hidden])');
-  if (firstBad && firstBad.offsetParent !== null) firstBad.focus();
+  var firstBad = Array.prototype.filter.call(form.querySelectorAll('[aria-invalid="true"]'), function (n) {
+    return n.getClientRects().length > 0;  // not a field an editor replaced
+  })[0];
+  if (firstBad) firstBad.focus();
 })();

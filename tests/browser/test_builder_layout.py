@@ -65,7 +65,8 @@ def workspace(page, site):
 
 
 @pytest.mark.parametrize("width", [360, 1280])
-def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, width):
+def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, width, settings):
+    settings.LLM_PROVIDER = "offline"  # the playground answers from the knowledge base alone
     base = f"http://layout-co.saas.test:{live_port}/dashboard/widgets"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})
@@ -85,6 +86,13 @@ def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, wi
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
         assert scroll_width <= width, (name, scroll_width)
         assert _serious(page) == [], name
+    # the playground, answered: a chat
+    page.goto(pages["playground"])
+    page.get_by_role("button", name="Do you ship abroad?").click()
+    page.locator("#answer").wait_for()
+    page.screenshot(path=str(SHOTS / f"playground-answer-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert _serious(page) == []
     # the preview's views, in the pane
     page.goto(pages["builder"])
     page.get_by_role("button", name="Prechat form").click()
