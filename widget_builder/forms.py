@@ -271,8 +271,9 @@ class WidgetSettingsForm(forms.ModelForm):
                 for problem in problems:
                     message = problem["message"]
                     if day in DAY_NAMES:
+                        shown = message.removeprefix(f"{DAY_NAMES[day]}: ")
                         self.row_errors["business_hours"].setdefault(day, []).append(
-                            {"code": problem["code"], "message": message.removeprefix(f"{DAY_NAMES[day]}: ")}
+                            {"code": problem["code"], "message": shown[:1].upper() + shown[1:]}
                         )
                         self.add_error("business_hours_json", message)
                     else:

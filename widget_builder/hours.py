@@ -59,7 +59,7 @@ def business_hours_validate(value: Any) -> dict[str, Any]:
                 or not all(isinstance(t, str) and _TIME.match(t) for t in pair)
                 or pair[0] >= pair[1]
             ):
-                raise bad(f"{DAY_NAMES[day]}: each range needs a time (HH:MM) to start before end.", day)
+                raise bad(f"{DAY_NAMES[day]}: each range needs a start before end (times as HH:MM).", day)
         normalized[day] = ranges
     return {"tz": value["tz"], "days": normalized}
 

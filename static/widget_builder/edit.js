@@ -428,7 +428,7 @@
   var stage = $("preview-stage");
   var view = "closed", timer = null, adopted = false, keepFocusOn = null;
   // Keeps the widget in its pane (not the page's corner), whatever its size.
-  var FRAME_CSS = ".panel{max-height:calc(100% - 96px);max-width:calc(100% - 24px)}\n";
+  var FRAME_CSS = ".panel{max-height:calc(100% - 120px);max-width:calc(100% - 40px)}\n";
 
   function value(name) {
     var e = form.elements[name];
