@@ -53,7 +53,7 @@ def workspace(page, site):
         }
         widget.allowed_origins = ["https://www.example.com"]
         widget.save()
-        AutomationRule.objects.create(
+        widget.rule = AutomationRule.objects.create(
             widget=widget,
             kind="keyword",
             name="Refunds",
@@ -76,6 +76,7 @@ def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, wi
         "bot": f"{base}/{workspace.pk}/bot/",
         "automations": f"{base}/{workspace.pk}/automations/",
         "playground": f"{base}/{workspace.pk}/playground/",
+        "automation-delete": f"{base}/{workspace.pk}/automations/{workspace.rule.pk}/delete/",
     }
     for name, url in pages.items():
         page.goto(url)
