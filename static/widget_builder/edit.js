@@ -443,7 +443,7 @@
       name: value("name"), bot_name: value("bot_name"), greeting: value("greeting"), position: value("position"),
       offset: {x: +value("offset_x") || 0, y: +value("offset_y") || 0}, theme: value("theme"),
       launcher_icon: value("launcher_icon"), locale: value("locale"), custom_css: FRAME_CSS + value("custom_css"),
-      branding: value("show_branding"), open_now: true,
+      branding: value("show_branding"), open_now: openNow(), offline_message: value("offline_message"),
       avatar: json("cw-avatar"), launcher_image: json("cw-launcher-image"),
       suggested_questions: String(value("suggested_questions_text")).split("\n").map(function (q) { return q.trim(); }).filter(Boolean).slice(0, 4),
       colors: {primary: hex(value("primary_color")) || "#2d5bd7", text: hex(value("text_color")) || "#ffffff"},
@@ -454,6 +454,19 @@
     if (view === "chat") cfg.prechat.enabled = false;
     if (view === "phone") cfg.preview_phone = true;
     return cfg;
+  }
+  // Whether the hours in the form say "open" now (the server computes the same for visitors).
+  function openNow() {
+    var hours;
+    try { hours = JSON.parse(value("business_hours_json") || "{}"); } catch (e) { return true; }
+    if (!hours || !hours.tz || !hours.days) return true;
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {timeZone: hours.tz, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23"})
+        .formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+      var clock = parts.hour + ":" + parts.minute;
+      return (hours.days[String(parts.weekday).slice(0, 3).toLowerCase()] || []).some(function (r) { return r[0] <= clock && clock < r[1]; });
+    } catch (e) { return true; }
   }
   function widget() { return window.ChatWidget && window.ChatWidget.preview ? window.ChatWidget : null; }
   function restoreFocus() {

@@ -48,3 +48,25 @@ def test_preview_follows_unsaved_settings(page, site, live_port):
     with tenant_context(tenant):
         assert Widget.objects.get().bot_name == "Assistant"  # nothing was saved
     assert page.js_errors == []
+
+
+def test_preview_shows_the_offline_message_when_the_hours_say_closed(page, site, live_port):
+    owner = UserFactory(email="builder-hours@example.com")
+    tenant = TenantFactory(slug="builder-hours", name="Builder Hours", owner=owner)
+    with tenant_context(tenant):
+        widget = Widget.objects.get()
+    signed_in(page, owner, "builder-hours.saas.test")
+    page.goto(f"http://builder-hours.saas.test:{live_port}/dashboard/widgets/{widget.pk}/")
+    page.locator("#preview-stage [data-chat-widget]").wait_for(state="attached")
+    page.get_by_label("Offline message").fill("Back on Monday.")
+    page.get_by_role("button", name="Chat", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert dialog.get_by_text("Back on Monday.").count() == 0  # always open
+
+    hours = page.get_by_role("group", name="Business hours")
+    hours.get_by_label("Always open").uncheck()
+    for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday"):
+        hours.get_by_label(f"{day} open").uncheck()  # closed every day
+    dialog.get_by_text("Back on Monday.").wait_for()
+    assert page.js_errors == []
