@@ -24,6 +24,7 @@ from saas.errors import ValidationFailed
 from tenants.dashboard import dashboard_page
 from tenants.views import shell_context
 from widget_builder.models import Widget
+from widget_builder.views import widget_tabs
 
 from .answering import answer_preview
 from .forms import AutomationRuleForm, BotSettingsForm, ConversationFilterForm, PlaygroundForm
@@ -228,6 +229,7 @@ def widget_bot(request, widget_id: int):
     context = shell_context(
         request,
         widget=widget,
+        tabs=widget_tabs(widget, "bot"),
         bot=bot,
         form=form,
         has_knowledge_bases=form.has_knowledge_bases(),
@@ -253,7 +255,14 @@ def widget_automations(request, widget_id: int, rule_id: int | None = None):
             messages.success(request, f"Automation “{saved.name}” saved.")
             return redirect("chat:automations", widget_id=widget.pk)
     rules = automation_rules_with_firings(widget)
-    context = shell_context(request, widget=widget, rules=rules, form=form, editing=rule)
+    context = shell_context(
+        request,
+        widget=widget,
+        tabs=widget_tabs(widget, "automations"),
+        rules=rules,
+        form=form,
+        editing=rule,
+    )
     return render(request, "chat/widget_automations.html", context)
 
 
@@ -265,7 +274,7 @@ def widget_automation_delete(request, widget_id: int, rule_id: int):
         automation_rule_delete(rule=rule)
         messages.success(request, f"Automation “{rule.name}” deleted.")
         return redirect("chat:automations", widget_id=widget.pk)
-    context = shell_context(request, widget=widget, rule=rule)
+    context = shell_context(request, widget=widget, tabs=widget_tabs(widget, "automations"), rule=rule)
     return render(request, "chat/widget_automation_delete.html", context)
 
 
@@ -309,5 +318,7 @@ def widget_playground(request, widget_id: int):
     if request.method == "POST" and form.is_valid():
         preview = answer_preview(tenant=request.tenant, widget=widget, question=form.cleaned_data["question"])
         result = _preview_rows(preview)
-    context = shell_context(request, widget=widget, form=form, result=result)
+    context = shell_context(
+        request, widget=widget, tabs=widget_tabs(widget, "playground"), form=form, result=result
+    )
     return render(request, "chat/widget_playground.html", context)

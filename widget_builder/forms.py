@@ -14,9 +14,10 @@ from billing.plans import Plan, plan_get
 from saas.errors import ValidationFailed
 
 from .drafts import PLAIN_FIELDS, WidgetDraft
-from .hours import business_hours_validate
+from .hours import DAY_NAMES, business_hours_validate
 from .images import image_data_uri
 from .models import Widget
+from .prechat import prechat_fields_validate
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 MIN_CONTRAST = 4.5  # WCAG AA for normal text
@@ -31,6 +32,35 @@ def _luminance(hex_color: str) -> float:
 def contrast_ratio(a: str, b: str) -> float:
     la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+def contrast_verdict(primary: str, text: str) -> dict[str, Any] | None:
+    """The WCAG verdict of ``text`` on ``primary`` as the builder shows it (the page's
+    script computes the same as people pick colours), or None for a colour that is not
+    one."""
+    if not (_HEX.match(primary or "") and _HEX.match(text or "")):
+        return None
+    ratio = contrast_ratio(primary, text)
+    shown = f"{int(ratio * 10) / 10:.1f}:1"  # rounded down: 4.49 never reads as 4.5
+    if ratio >= 7:
+        return {"ratio": shown, "level": "AAA", "tone": "success", "ok": True}
+    if ratio >= MIN_CONTRAST:
+        return {"ratio": shown, "level": "AA", "tone": "success", "ok": True}
+    return {"ratio": shown, "level": "too low for text", "tone": "danger", "ok": False}
+
+
+def _hex_input() -> forms.TextInput:
+    return forms.TextInput(
+        attrs={
+            "maxlength": "7",
+            "size": "8",
+            "spellcheck": "false",
+            "autocomplete": "off",
+            "autocapitalize": "off",
+            "class": "mono hex",
+            "data-color": "",
+        }
+    )
 
 
 class WidgetSettingsForm(forms.ModelForm):
@@ -75,9 +105,32 @@ class WidgetSettingsForm(forms.ModelForm):
             "identity_enforced",
         ]
         widgets = {
-            "primary_color": forms.TextInput(attrs={"type": "color"}),
-            "text_color": forms.TextInput(attrs={"type": "color"}),
+            "primary_color": _hex_input(),
+            "text_color": _hex_input(),
             "greeting": forms.Textarea(attrs={"rows": 2}),
+            "offline_message": forms.Textarea(attrs={"rows": 2}),
+            "custom_css": forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "code"}),
+        }
+        labels = {
+            "primary_color": "Primary colour",
+            "text_color": "Text colour",
+            "offset_x": "From the side (px)",
+            "offset_y": "From the bottom (px)",
+            "locale": "Widget language",
+            "launcher_icon": "Launcher icon",
+            "show_branding": "Show “Powered by” line",
+            "prechat_enabled": "Ask visitors to fill in a form before the chat starts",
+            "consent_text": "Consent checkbox text",
+            "identity_enforced": "Require verified identity (signed user ids)",
+            "custom_css": "Custom CSS",
+        }
+        help_texts = {
+            "primary_color": "The launcher, header and visitor's messages. A hex colour like #2d5bd7.",
+            "text_color": "Text and icons on the primary colour.",
+            "custom_css": "Applied inside the widget only (its Shadow DOM), for example "
+            ".panel { border-radius: 4px }.",
+            "consent_text": "Empty: no consent checkbox.",
+            "offline_message": "Shown outside business hours.",
         }
 
     consent_url = forms.URLField(label="Privacy policy link", required=False, assume_scheme="https")
@@ -105,6 +158,14 @@ class WidgetSettingsForm(forms.ModelForm):
     def __init__(self, *args, plan: Plan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.plan = plan or plan_get(None)
+        # Errors the builder's editors show on one row ("prechat_fields": {"2": [...]},
+        # "business_hours": {"mon": [...]}, "suggested_questions": {"0": [...]}); "_" is
+        # the editor as a whole. The same messages are also the fields' own errors.
+        self.row_errors: dict[str, dict[str, list[dict[str, str]]]] = {
+            "prechat_fields": {},
+            "business_hours": {},
+            "suggested_questions": {},
+        }
         self.fields["suggested_questions_text"].initial = "\n".join(self.instance.suggested_questions)
         self.fields["business_hours_json"].initial = (
             json.dumps(self.instance.business_hours) if self.instance.business_hours else ""
@@ -125,28 +186,9 @@ class WidgetSettingsForm(forms.ModelForm):
                 "text_color",
                 f"Text on the primary colour needs a contrast of at least {MIN_CONTRAST}:1 to stay readable.",
             )
-        raw = data.get("prechat_fields_json") or "[]"
-        try:
-            data["prechat_fields"] = json.loads(raw)
-        except json.JSONDecodeError:
-            self.add_error("prechat_fields_json", "This is not valid JSON.")
-        questions = [
-            q.strip() for q in (data.get("suggested_questions_text") or "").splitlines() if q.strip()
-        ]
-        if len(questions) > 4 or any(len(q) > 120 for q in questions):
-            self.add_error("suggested_questions_text", "Use up to 4 questions of at most 120 characters.")
-        data["suggested_questions"] = questions
-        try:
-            data["business_hours"] = business_hours_validate(
-                json.loads(data.get("business_hours_json") or "{}")
-            )
-        except (json.JSONDecodeError, ValidationFailed) as exc:
-            message = (
-                (exc.errors or {})["business_hours"][0]["message"]
-                if isinstance(exc, ValidationFailed)
-                else "Not valid JSON."
-            )
-            self.add_error("business_hours_json", message)
+        self._clean_prechat(data)
+        self._clean_questions(data)
+        self._clean_hours(data)
         if data.get("show_branding") is False and not self.plan.remove_branding:
             self.add_error("show_branding", "Removing the “powered by” line needs the Pro plan or above.")
         if len(data.get("custom_css") or "") > 10000:
@@ -162,6 +204,80 @@ class WidgetSettingsForm(forms.ModelForm):
             line.strip() for line in (data.get("allowed_origins_text") or "").splitlines() if line.strip()
         ]
         return data
+
+    def _row_error(
+        self, editor: str, field: str, row: str, message: str, shown: str = "", code: str = "invalid"
+    ) -> None:
+        """An error on one row of an editor (``row`` "_": the editor as a whole): kept for
+        the editor (with its code, which names the control) and added to the form field,
+        with ``shown`` naming the row there."""
+        self.row_errors[editor].setdefault(row, []).append({"code": code, "message": message})
+        self.add_error(field, f"{shown}: {message}" if shown else message)
+
+    def _clean_prechat(self, data: dict[str, Any]) -> None:
+        try:
+            fields = json.loads(data.get("prechat_fields_json") or "[]")
+        except json.JSONDecodeError:
+            self._row_error("prechat_fields", "prechat_fields_json", "_", "This is not valid JSON.")
+            return
+        try:
+            data["prechat_fields"] = prechat_fields_validate(fields)
+        except ValidationFailed as exc:
+            for key, problems in (exc.errors or {}).items():
+                index = key.partition(".")[2]
+                shown = f"Field {int(index) + 1}" if index.isdigit() else ""
+                for problem in problems:
+                    self._row_error(
+                        "prechat_fields",
+                        "prechat_fields_json",
+                        index or "_",
+                        problem["message"],
+                        shown,
+                        problem["code"],
+                    )
+
+    def _clean_questions(self, data: dict[str, Any]) -> None:
+        questions = [
+            q.strip() for q in (data.get("suggested_questions_text") or "").splitlines() if q.strip()
+        ]
+        data["suggested_questions"] = questions
+        if len(questions) > 4:
+            self._row_error(
+                "suggested_questions",
+                "suggested_questions_text",
+                "_",
+                "Use up to 4 questions of at most 120 characters.",
+            )
+        for index, question in enumerate(questions):
+            if len(question) > 120:
+                self._row_error(
+                    "suggested_questions",
+                    "suggested_questions_text",
+                    str(index),
+                    f"Use at most 120 characters (this one has {len(question)}).",
+                    f"Question {index + 1}",
+                )
+
+    def _clean_hours(self, data: dict[str, Any]) -> None:
+        try:
+            data["business_hours"] = business_hours_validate(
+                json.loads(data.get("business_hours_json") or "{}")
+            )
+        except json.JSONDecodeError:
+            self._row_error("business_hours", "business_hours_json", "_", "Not valid JSON.")
+        except ValidationFailed as exc:
+            for key, problems in (exc.errors or {}).items():
+                day = key.partition(".")[2]
+                for problem in problems:
+                    message = problem["message"]
+                    if day in DAY_NAMES:
+                        shown = message.removeprefix(f"{DAY_NAMES[day]}: ")
+                        self.row_errors["business_hours"].setdefault(day, []).append(
+                            {"code": problem["code"], "message": shown[:1].upper() + shown[1:]}
+                        )
+                        self.add_error("business_hours_json", message)
+                    else:
+                        self._row_error("business_hours", "business_hours_json", "_", message)
 
     def draft(self) -> WidgetDraft:
         """The validated settings (call after ``is_valid()``)."""

@@ -16,13 +16,28 @@ DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+
 def business_hours_validate(value: Any) -> dict[str, Any]:
-    """``{}`` (always open) or ``{"tz": ..., "days": {"mon": [["09:00", "17:00"]], ...}}``."""
+    """``{}`` (always open) or ``{"tz": ..., "days": {"mon": [["09:00", "17:00"]], ...}}``.
+
+    Errors are keyed ``business_hours`` (the whole value, the time zone) or
+    ``business_hours.<day>`` (that day's ranges), so an editor can show them on the day."""
     if not value:
         return {}
 
-    def bad(message: str) -> ValidationFailed:
-        return ValidationFailed(errors={"business_hours": [{"code": "invalid", "message": message}]})
+    def bad(message: str, day: str = "") -> ValidationFailed:
+        key = f"business_hours.{day}" if day else "business_hours"
+        return ValidationFailed(errors={key: [{"code": "invalid", "message": message}]})
 
     if not isinstance(value, dict):
         raise bad("Use an object with tz and days.")
@@ -36,7 +51,7 @@ def business_hours_validate(value: Any) -> dict[str, Any]:
     normalized: dict[str, list[list[str]]] = {}
     for day, ranges in days.items():
         if not isinstance(ranges, list) or len(ranges) > 4:
-            raise bad(f"{day}: give up to 4 [start, end] ranges.")
+            raise bad(f"{DAY_NAMES[day]}: give up to 4 ranges.", day)
         for pair in ranges:
             if (
                 not isinstance(pair, list)
@@ -44,7 +59,7 @@ def business_hours_validate(value: Any) -> dict[str, Any]:
                 or not all(isinstance(t, str) and _TIME.match(t) for t in pair)
                 or pair[0] >= pair[1]
             ):
-                raise bad(f'{day}: each range is ["HH:MM", "HH:MM"] with start before end.')
+                raise bad(f"{DAY_NAMES[day]}: each range needs a start before end (times as HH:MM).", day)
         normalized[day] = ranges
     return {"tz": value["tz"], "days": normalized}
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import cache
+from zoneinfo import available_timezones
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing.quotas import tenant_plan
@@ -15,15 +18,47 @@ from tenants.hosts import public_reverse, public_url
 from tenants.views import shell_context
 
 from . import services
-from .forms import WidgetSettingsForm
+from .forms import WidgetSettingsForm, contrast_verdict
 from .models import Widget
 from .runtime_views import embed_snippet
 from .selectors import widget_public_config
 
+WIDGET_TABS = (
+    ("edit", "widget_builder:edit", "Appearance & embed"),
+    ("bot", "chat:bot", "Bot"),
+    ("automations", "chat:automations", "Automations"),
+    ("playground", "chat:playground", "Test your bot"),
+)
+
+
+def widget_tabs(widget: Widget, current: str) -> list[tuple[str, str, bool]]:
+    """The tabs of a widget's pages (``<c-tabs>`` items), ``current`` marked; the chat
+    app's pages (bot, automations, playground) use them too."""
+    return [(reverse(name, args=[widget.pk]), label, key == current) for key, name, label in WIDGET_TABS]
+
+
+def widget_status(widget: Widget) -> tuple[str, str]:
+    """(label, badge tone): published, published with unpublished changes, or a draft."""
+    if not widget.published_at:
+        return "Draft", ""
+    if widget.published_config != widget_public_config(widget):
+        return "Unpublished changes", "warning"
+    return "Published", "success"
+
+
+@cache
+def time_zones() -> list[str]:
+    """The time zones the business-hours editor offers (what the server accepts)."""
+    return sorted(available_timezones())
+
 
 @dashboard_page("widgets")
 def widget_list(request):
-    context = shell_context(request, widgets=Widget.objects.all())
+    widgets = [
+        {"widget": w, "status": widget_status(w), "questions": len(w.suggested_questions)}
+        for w in Widget.objects.all()
+    ]
+    context = shell_context(request, widgets=widgets)
     return render(request, "widget_builder/list.html", context)
 
 
@@ -45,28 +80,39 @@ def widget_edit(request, widget_id: int):
     form = WidgetSettingsForm(
         request.POST or None, request.FILES or None, instance=widget, plan=tenant_plan(request.tenant)
     )
-    if request.method == "POST" and form.is_valid():
-        publish = "publish" in request.POST
-        try:
-            widget = services.widget_settings_update(widget=widget, draft=form.draft(), publish=publish)
-        except ValidationFailed as error:
-            for field, errors in (error.errors or {}).items():
-                target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
-                for e in errors:
-                    form.add_error(target, f"{e['message']}" + (f" ({field})" if "." in field else ""))
-        else:
-            messages.success(request, "Published: visitors see it now." if publish else "Draft saved.")
-            return redirect("widget_builder:edit", widget_id=widget.pk)
+    saved = Widget.objects.get(pk=widget.pk)  # as stored (the form writes into ``widget``)
+    if request.method == "POST":
+        if form.is_valid():
+            publish = "publish" in request.POST
+            try:
+                widget = services.widget_settings_update(widget=widget, draft=form.draft(), publish=publish)
+            except ValidationFailed as error:
+                for field, errors in (error.errors or {}).items():
+                    target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
+                    for e in errors:
+                        form.add_error(target, f"{e['message']}" + (f" ({field})" if "." in field else ""))
+            else:
+                messages.success(request, "Published: visitors see it now." if publish else "Draft saved.")
+                return redirect("widget_builder:edit", widget_id=widget.pk)
+        messages.error(request, "Nothing was saved: check the settings marked below.")
     base = public_url(request, "")
+    status, status_tone = widget_status(saved)
     context = shell_context(
         request,
-        widget=widget,
+        widget=saved,
         form=form,
-        snippet=embed_snippet(base_url=base, widget_key=widget.key),
-        preview_config=json.dumps({**widget_public_config(widget), "key": widget.key}),
+        tabs=widget_tabs(saved, "edit"),
+        status=status,
+        status_tone=status_tone,
+        verdict=contrast_verdict(form["primary_color"].value(), form["text_color"].value()),
+        row_errors=form.row_errors,
+        time_zones=time_zones(),
+        saved_css=saved.custom_css,
+        snippet=embed_snippet(base_url=base, widget_key=saved.key),
+        preview_config=json.dumps({**widget_public_config(saved), "key": saved.key}),
         loader_url=public_reverse(request, "widget_builder:loader"),
-        test_url=public_reverse(request, "widget_builder:test-page", widget.key),
-        unpublished=widget.published_config != widget_public_config(widget),
+        test_url=public_reverse(request, "widget_builder:test-page", saved.key),
+        unpublished=saved.published_config != widget_public_config(saved),
     )
     return render(request, "widget_builder/edit.html", context)
 

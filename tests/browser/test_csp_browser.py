@@ -54,9 +54,11 @@ def test_widget_builder_preview_and_copy_work_under_the_policy(page, site, live_
     dialog.wait_for()
     page.get_by_label("Bot name *").fill("Policy Bot")
     dialog.get_by_role("heading", name="Policy Bot").wait_for()
-    page.get_by_label("Prechat fields (JSON)").fill(
-        '[{"kind": "email", "label": "Work email", "required": true}]'
-    )
+    fields = page.get_by_role("group", name="Fields")  # the prechat form builder
+    fields.get_by_role("button", name="Add a field").click()
+    fields.get_by_label("Kind").select_option("email")
+    fields.get_by_label("Label").fill("Work email")
+    fields.get_by_label("Required").check()
     page.get_by_role("button", name="Prechat form").click()
     dialog.get_by_label("Work email *").wait_for()
     assert dialog.get_by_role("heading", name="Policy Bot").is_visible()

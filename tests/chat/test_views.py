@@ -612,3 +612,12 @@ def test_playground_says_when_the_knowledge_base_is_empty(owner, tenant_a, monke
     page = owner.post(url, {"question": "Anything?"}).content.decode()
     assert "The knowledge base returned nothing for this question yet" in page
     assert owner.post(url, {"question": ""}).context["form"].errors["question"]
+
+
+def test_widget_tab_pages_share_the_tabs_with_the_current_one_marked(owner, tenant_a):
+    widget = _widget(tenant_a)
+    for tab in ("bot", "automations", "playground"):
+        page = owner.get(f"/dashboard/widgets/{widget.pk}/{tab}/").content.decode()
+        assert f'href="/dashboard/widgets/{widget.pk}/{tab}/" aria-current="page"' in page, tab
+        assert f'href="/dashboard/widgets/{widget.pk}/">Appearance &amp; embed</a>' in page, tab
+        assert "widget_builder/builder.css" in page and "<style" not in page, tab

@@ -256,3 +256,74 @@ def test_editing_the_consent_text_in_the_builder_starts_a_new_consent_version(ow
         stored = Widget.objects.get(pk=widget.pk)
     assert stored.consent_text == "I agree to be contacted by email."
     assert stored.consent_version == first + 1
+
+
+def test_editor_errors_name_their_row(owner, tenant_a):
+    widget = _widget(tenant_a)
+    fields = [
+        {"kind": "email", "label": "Email"},
+        {"key": "plan", "kind": "select", "label": "Plan", "options": []},
+    ]
+    response = owner.post(
+        f"/dashboard/widgets/{widget.pk}/",
+        _form(
+            widget,
+            prechat_fields_json=json.dumps(fields),
+            business_hours_json='{"tz": "UTC", "days": {"tue": [["10:00", "09:00"]]}}',
+            suggested_questions_text="Fine\n" + "x" * 130,
+        ),
+    )
+    form = response.context["form"]
+    assert form.row_errors["prechat_fields"] == {
+        "1": [
+            {"code": "invalid_options", "message": "A select needs 1 to 50 options of up to 200 characters."}
+        ]
+    }
+    assert "Field 2: A select needs" in form.errors["prechat_fields_json"][0]
+    assert list(form.row_errors["business_hours"]) == ["tue"]
+    assert "start before end" in form.row_errors["business_hours"]["tue"][0]["message"]
+    assert form.errors["business_hours_json"][0].startswith("Tuesday: ")
+    assert list(form.row_errors["suggested_questions"]) == ["1"]
+    # the page hands them to the editors, and says nothing was saved
+    page = response.content.decode()
+    assert 'id="builder-errors"' in page and "invalid_options" in page
+    assert "Nothing was saved" in page
+
+
+def test_contrast_verdict_matches_the_server_rule():
+    from widget_builder.forms import contrast_verdict
+
+    assert contrast_verdict("#2d5bd7", "#ffffff") == {
+        "ratio": "5.8:1",
+        "level": "AA",
+        "tone": "success",
+        "ok": True,
+    }
+    assert contrast_verdict("#000000", "#ffffff")["level"] == "AAA"
+    assert contrast_verdict("#ffff00", "#ffffff") == {
+        "ratio": "1.0:1",
+        "level": "too low for text",
+        "tone": "danger",
+        "ok": False,
+    }
+    assert contrast_verdict("blue", "#ffffff") is None
+
+
+def test_builder_page_shows_the_verdict_tabs_and_the_embed_card(owner, tenant_a):
+    widget = _widget(tenant_a)
+    page = owner.get(f"/dashboard/widgets/{widget.pk}/").content.decode()
+    assert "5.8:1" in page and 'id="embed"' in page and 'id="preview-stage"' in page
+    assert f'href="/dashboard/widgets/{widget.pk}/" aria-current="page"' in page
+    assert 'data-confirm="Rotate the identity secret?' in page
+    assert f'data-copied-url="/dashboard/widgets/{widget.pk}/copied"' in page
+
+
+def test_widget_list_shows_each_widgets_status(owner, tenant_a):
+    widget = _widget(tenant_a)
+    assert "Published" in owner.get("/dashboard/widgets/").content.decode()
+    owner.post(f"/dashboard/widgets/{widget.pk}/", _form(widget))  # a draft
+    listing = owner.get("/dashboard/widgets/").content.decode()
+    assert "Unpublished changes" in listing and "https://shop.example.com" in listing
+    owner.post(f"/dashboard/widgets/{widget.pk}/", {**_form(widget), "publish": "1"})
+    listing = owner.get("/dashboard/widgets/").content.decode()
+    assert "Unpublished changes" not in listing and "badge-success" in listing
