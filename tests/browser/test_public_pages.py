@@ -48,12 +48,6 @@ SIGNED_IN = {
 }
 
 
-# templates/cotton/field.html puts role="alert" on the errors' <ul>, which takes the list
-# semantics from its items (axe "listitem"); the component is the design system's, to be
-# fixed there (wrap the list in the alert). Pages with field errors allow that rule alone.
-COMPONENT_KNOWN = {"listitem"}
-
-
 def _check(page, name: str, width: int, *, allow: frozenset[str] | set[str] = frozenset()) -> None:
     """The page as loaded: no overflow, no serious/critical axe violation; screenshot."""
     page.wait_for_load_state("load")
@@ -104,7 +98,7 @@ def test_refused_forms_show_errors_per_field_and_keep_what_was_typed(page, site)
         assert page.locator("#id_slug_errors").is_visible()
         assert page.locator("#id_email_errors").is_visible()
         assert page.get_by_label("Email").get_attribute("aria-invalid") == "true"
-        _check(page, "signup-errors", width, allow=COMPONENT_KNOWN)
+        _check(page, "signup-errors", width)
 
         page.goto(f"{site}/accounts/login/")
         page.get_by_label("Email").fill("nobody@example.com")
@@ -112,7 +106,7 @@ def test_refused_forms_show_errors_per_field_and_keep_what_was_typed(page, site)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_selector(".alert-error")
         assert page.get_by_label("Email").input_value() == "nobody@example.com"
-        _check(page, "login-errors", width, allow=COMPONENT_KNOWN)
+        _check(page, "login-errors", width)
     assert page.js_errors == []
 
 
