@@ -65,7 +65,7 @@ class QuotaUse:
 
     @property
     def level(self) -> str:
-        """"full" at the limit, "high" from 80 %, else "" (the meter's colour)."""
+        """ "full" at the limit, "high" from 80 %, else "" (the meter's colour)."""
         if self.limit is None:
             return ""
         return "full" if self.percent >= 100 else "high" if self.percent >= 80 else ""

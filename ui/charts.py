@@ -65,7 +65,7 @@ class BarChart:
 
 
 def day_label(day: date) -> str:
-    """"3 Dec": short, unambiguous in every locale we write for."""
+    """ "3 Dec": short, unambiguous in every locale we write for."""
     return f"{day.day} {day:%b}"
 
 
@@ -99,7 +99,7 @@ def bar_chart(
 
     ``unit`` names what is counted ("AI answers"; ``unit_one`` its singular) for the labels;
     ``limit`` draws a dashed line at that value (the y axis reaches it), labelled
-    ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 × 10ⁿ from zero;
+    ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 times a power of ten;
     the x axis labels at most ``MAX_X_LABELS`` days, evenly spaced from the first.
     """
     one = unit_one or unit
@@ -146,7 +146,8 @@ def bar_chart(
     total = sum(values)
     if series:
         first, last = day_label(series[0][0]), day_label(series[-1][0])
-        summary = f"{unit[:1].upper()}{unit[1:]} per day, {first} to {last}: {total:,} in all, at most {peak:,} a day."
+        name = unit[:1].upper() + unit[1:]
+        summary = f"{name} per day, {first} to {last}: {total:,} in all, at most {peak:,} a day."
     else:
         summary = f"No {unit} yet."
     return BarChart(

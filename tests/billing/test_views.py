@@ -112,7 +112,7 @@ def test_billing_page_shows_usage_per_quota_and_answers_per_day(tenant_a, settin
     chart = response.context["usage_chart"].chart
     last = chart.bars[-1]
     assert (last.day, last.value) == (today, 3) and chart.peak == 3  # today's bar is the tallest
-    assert last.y == chart.top + chart.plot_height * (1 - 3 / 4)  # on a 0–4 axis
+    assert last.y == chart.top + chart.plot_height * (1 - 3 / 4)  # on a 0-4 axis
     page = response.content.decode()
     assert 'data-quota="ai_answers"' in page and "3% used" in page
     assert '<progress value="3" max="100"' in page

@@ -27,7 +27,7 @@ def test_bars_axes_and_labels():
     assert [t.text for t in chart.y_ticks] == ["0", "20", "40", "60"]
     assert chart.y_ticks[0].position == chart.bottom
     assert chart.y_ticks[-1].position == chart.top
-    zero, peak, ten = chart.bars
+    zero, peak, _ten = chart.bars
     assert zero.height == 0 and zero.y == chart.bottom
     assert peak.height == pytest.approx(chart.plot_height * 42 / 60, abs=0.01)
     assert peak.y + peak.height == pytest.approx(chart.bottom)
@@ -37,7 +37,8 @@ def test_bars_axes_and_labels():
     assert all(b.bar_x > b.x and b.bar_x + b.bar_width < b.x + b.width for b in chart.bars)
     # every day has its hover and keyboard label, singular where it is one
     assert peak.label == "2 Dec: 42 AI answers"
-    assert bar_chart(_days([1]), unit="AI answers", unit_one="AI answer").bars[0].label == "1 Dec: 1 AI answer"
+    one = bar_chart(_days([1]), unit="AI answers", unit_one="AI answer")
+    assert one.bars[0].label == "1 Dec: 1 AI answer"
     assert [t.text for t in chart.x_ticks] == ["1 Dec", "2 Dec", "3 Dec"]
     assert chart.total == 52 and chart.peak == 42
     assert chart.summary == "AI answers per day, 1 Dec to 3 Dec: 52 in all, at most 42 a day."
