@@ -38,11 +38,15 @@ class InvitationForm(forms.Form):
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "name@company.com"}),
     )
-    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices, initial=Membership.Role.AGENT)
+    role = forms.ChoiceField(
+        label="Role",
+        choices=Membership.Role.choices,
+        initial=Membership.Role.AGENT,
+        widget=forms.Select(attrs={"aria-describedby": "role-help"}),  # ROLE_HELP, under the form
+    )
 
     def __init__(self, *args: Any, actor_role: str = Membership.Role.OWNER, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].help_text = ROLE_HELP
         if actor_role != Membership.Role.OWNER:  # only owners grant the owner role
             self.fields["role"].choices = [
                 c for c in Membership.Role.choices if c[0] != Membership.Role.OWNER

@@ -15,7 +15,7 @@ from saas.ratelimit import client_address
 
 from . import services
 from .dashboard import dashboard_page, onboarding_checklist
-from .forms import ApiKeyForm, InvitationForm, WorkspaceSettingsForm, problem_onto
+from .forms import ROLE_HELP, ApiKeyForm, InvitationForm, WorkspaceSettingsForm, problem_onto
 from .hosts import public_url
 from .models import ApiKey, Invitation, Membership
 from .selectors import api_keys_active, team_overview, tenant_usage_counts
@@ -89,7 +89,7 @@ def team(request):
         except ProblemError as error:
             messages.error(request, problem_message(error))
         return redirect("tenants:team")
-    context = shell_context(request, form=form, **team_overview(request.tenant))
+    context = shell_context(request, form=form, role_help=ROLE_HELP, **team_overview(request.tenant))
     return render(request, "tenants/team.html", context, status=status)
 
 
