@@ -33,8 +33,8 @@ def analytics(request: DashboardRequest):
     overview = analytics_overview(days=days, tz=_tz(request.tenant.time_zone), widget_id=widget_id)
     base = reverse("chat:analytics")
 
-    def link(**params: object) -> str:
-        query = {"days": days, "widget": widget_id or "", **params}
+    def link(**params: int) -> str:
+        query: dict[str, int] = {"days": days, "widget": widget_id or 0, **params}
         return base + "?" + urlencode({k: v for k, v in query.items() if v})
 
     context = shell_context(

@@ -5,7 +5,7 @@ what was typed."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -48,9 +48,8 @@ class InvitationForm(forms.Form):
     def __init__(self, *args: Any, actor_role: str = Membership.Role.OWNER, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if actor_role != Membership.Role.OWNER:  # only owners grant the owner role
-            self.fields["role"].choices = [
-                c for c in Membership.Role.choices if c[0] != Membership.Role.OWNER
-            ]
+            role = cast(forms.ChoiceField, self.fields["role"])
+            role.choices = [c for c in Membership.Role.choices if c[0] != Membership.Role.OWNER]
 
 
 class ApiKeyForm(forms.Form):
@@ -94,4 +93,4 @@ class WorkspaceSettingsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = time_zone_choices()
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = time_zone_choices()

@@ -121,6 +121,10 @@ def test_workspace_pages_fit_phones_and_pass_axe(page, site, live_port):
         page.goto(f"http://{host}:{live_port}{path}")
         for width in (1280, 360):
             _check(page, name, width)
+    page.emulate_media(color_scheme="dark")  # every colour is a token: dark mode too
+    for name, path in PAGES:
+        page.goto(f"http://{host}:{live_port}{path}")
+        _check(page, f"{name}-dark", 1280)
     assert page.js_errors == []
 
 
@@ -181,6 +185,8 @@ def test_the_chart_gives_each_day_to_the_keyboard(page, site, live_port):
     assert label.endswith("AI answers") and ": 12 " in label
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == label
     page.keyboard.press("Tab")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#usage").screenshot(path=str(SHOTS / "billing-chart-focused.png"))
     assert page.evaluate("document.activeElement.getAttribute('aria-label')").endswith(": 30 AI answers") or (
         page.locator("#answers-chart .col").count() == 1
     )
