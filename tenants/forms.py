@@ -75,7 +75,7 @@ class WorkspaceSettingsForm(forms.Form):
     )
     time_zone = forms.ChoiceField(
         label="Time zone",
-        help_text="Dates in the dashboard and the days of analytics follow it.",
+        help_text="Analytics counts whole days of this time zone.",
     )
     language = forms.ChoiceField(
         label="Default language",

@@ -123,3 +123,17 @@ def test_the_page_for_every_role_with_a_range_switch_and_the_chart(tenant_a):
     assert (
         client.get("/dashboard/analytics/?days=9999&widget=x", HTTP_HOST=tenant_a.host).context["days"] == 7
     )
+
+
+def test_a_workspace_with_several_widgets_can_look_at_one(tenant_b):
+    client = Client()
+    client.force_login(tenant_b.owner, host=tenant_b.host)
+    with tenant_context(tenant_b.tenant):
+        widget = Widget.objects.order_by("name").last()
+        expected = Conversation.objects.filter(widget=widget).count()
+    response = client.get(f"/dashboard/analytics/?widget={widget.pk}", HTTP_HOST=tenant_b.host)
+    page = response.content.decode()
+    assert f'<option value="{widget.pk}" selected>{widget.name}</option>' in page
+    assert {f.key: f.value for f in response.context["overview"].figures}["conversations"] == expected
+    # the period switch keeps the widget
+    assert f'href="/dashboard/analytics/?days=30&amp;widget={widget.pk}"' in page
