@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -89,7 +90,10 @@ def team(request):
         except ProblemError as error:
             messages.error(request, problem_message(error))
         return redirect("tenants:team")
-    context = shell_context(request, form=form, role_help=ROLE_HELP, **team_overview(request.tenant))
+    overview = team_overview(request.tenant)
+    for invitation in overview["invitations"]:  # its link's end (tenants.services.team)
+        invitation.expires_at = invitation.sent_at + team_services.INVITATION_MAX_AGE
+    context = shell_context(request, form=form, role_help=ROLE_HELP, now=timezone.now(), **overview)
     return render(request, "tenants/team.html", context, status=status)
 
 

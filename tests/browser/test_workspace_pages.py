@@ -6,6 +6,7 @@ values reachable by keyboard. Screenshots go to $SCREENSHOT_DIR (default
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from datetime import timedelta
@@ -14,12 +15,14 @@ from pathlib import Path
 from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from PIL import Image, ImageDraw
 
 from billing.models import UsageCounter
 from billing.periods import DAILY, tenant_period
 from chat.models import Conversation, Message
 from tenants.models import Invitation, Tenant
 from tenants.services.api_keys import api_key_create
+from tenants.services.settings import logo_data_uri
 from tests.browser.conftest import signed_in
 from tests.chat.factories import ConversationFactory, MessageFactory
 from tests.tenants.factories import TenantFactory, UserFactory
@@ -77,10 +80,18 @@ def _check(page, name: str, width: int) -> None:
     assert _serious(page) == [], name
 
 
+def _logo() -> str:
+    image = Image.new("RGB", (96, 96), (20, 120, 90))
+    ImageDraw.Draw(image).ellipse((18, 18, 78, 78), fill=(250, 250, 250))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return logo_data_uri(out.getvalue())
+
+
 def _workspace(slug: str) -> tuple[Tenant, object]:
     owner = UserFactory(email=f"owner@{slug}.example.com")
     tenant = TenantFactory(slug=slug, name="Northwind Support", owner=owner)
-    Tenant.objects.filter(pk=tenant.pk).update(plan="starter", time_zone="Europe/Paris")
+    Tenant.objects.filter(pk=tenant.pk).update(plan="starter", time_zone="Europe/Paris", logo=_logo())
     tenant.refresh_from_db()
     Invitation.objects.create(tenant=tenant, email="maria.garcia@example.com", role="agent", invited_by=owner)
     api_key_create(tenant=tenant, name="CRM sync", role="admin", by=tenant.memberships.get(user=owner))
