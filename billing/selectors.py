@@ -3,6 +3,7 @@ restricted for an unpaid subscription."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from tenants.contributions import contributions
 from tenants.models import Tenant
 from tenants.services.team import seats_taken
+from ui.charts import BarChart, bar_chart
 
 from .limits import quota_limit
 from .models import BillingAccount, QuotaNotice, UsageCounter
@@ -61,6 +63,13 @@ class QuotaUse:
             return 0 if self.limit is None else 100
         return min(100, round(100 * self.used / self.limit))
 
+    @property
+    def level(self) -> str:
+        """ "full" at the limit, "high" from 80 %, else "" (the meter's colour)."""
+        if self.limit is None:
+            return ""
+        return "full" if self.percent >= 100 else "high" if self.percent >= 80 else ""
+
 
 def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
     """Each quota's use now (measured in the tenant's schema; the caller enters it). The
@@ -91,3 +100,42 @@ def daily_answers(tenant: Tenant, *, today: date | None = None) -> list[tuple[da
         (start + timedelta(days=n), rows.get(start + timedelta(days=n), 0))
         for n in range((today - start).days + 1)
     ]
+
+
+def period_days(start: date, account: BillingAccount | None) -> int:
+    """How many days the usage period starting ``start`` has: the subscription's, else the
+    calendar month's."""
+    if account is not None and account.current_period_end and account.current_period_start:
+        return max(1, (account.current_period_end.date() - start).days)
+    return calendar.monthrange(start.year, start.month)[1]
+
+
+# Below this share of the daily pace the pace line would flatten the bars to nothing: the
+# legend says "well within" instead.
+PACE_LINE_MIN_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class UsageChart:
+    chart: BarChart
+    pace: float | None  # AI answers a day that use exactly the quota over the period
+    pace_shown: bool
+
+
+def answers_chart(tenant: Tenant, *, limit: int | None, account: BillingAccount | None) -> UsageChart:
+    """The billing page's chart: AI answers per day of the period, with the daily pace that
+    would use exactly the plan's quota over the period (a dashed line, when the bars come
+    near enough to it for the line to say something)."""
+    days = daily_answers(tenant)
+    pace = limit / period_days(days[0][0], account) if limit and days else None
+    peak = max((n for _, n in days), default=0)
+    shown = pace is not None and peak >= pace * PACE_LINE_MIN_SHARE
+    label = f"Pace that uses the whole quota: {pace:,.1f} a day" if pace is not None else ""
+    chart = bar_chart(
+        days,
+        unit="AI answers",
+        unit_one="AI answer",
+        limit=pace if shown else None,
+        limit_label=label,
+    )
+    return UsageChart(chart=chart, pace=pace, pace_shown=shown)

@@ -21,7 +21,7 @@ from . import stripe_client
 from .periods import tenant_period
 from .plans import PLANS
 from .quotas import tenant_plan
-from .selectors import billing_restricted, daily_answers, grace_ends, quota_uses
+from .selectors import answers_chart, billing_restricted, grace_ends, quota_uses
 from .subscriptions import billing_account, checkout_start, portal_start, stripe_event_record
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,6 @@ def billing_page(request: DashboardRequest):
             invoices_error = "Invoices cannot be loaded right now. Try again in a minute."
     with tenant_context(tenant):
         uses = quota_uses(tenant, plan)
-    days = daily_answers(tenant)
-    peak = max((n for _, n in days), default=0) or 1
     context = shell_context(
         request,
         plan=plan,
@@ -74,7 +72,9 @@ def billing_page(request: DashboardRequest):
         account=account,
         demo=not stripe_client.stripe_enabled(),
         uses=uses,
-        days=[(day, n, round(100 * n / peak)) for day, n in days],
+        usage_chart=answers_chart(
+            tenant, limit=next((u.limit for u in uses if u.quota == "ai_answers"), None), account=account
+        ),
         invoices=invoices,
         invoices_error=invoices_error,
         grace_ends=grace_ends(account),

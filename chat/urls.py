@@ -1,9 +1,9 @@
 """URLs of the chat app: the visitor API (public host, by widget key) and the dashboard's
-conversations and per-widget bot pages (tenant hosts)."""
+conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import views
+from . import views, views_analytics
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -19,6 +19,7 @@ public_urlpatterns = [
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 
 tenant_urlpatterns = [
+    page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
     page("dashboard/conversations/", views.conversation_list, name="conversations"),
     page("dashboard/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
     endpoint(

@@ -57,10 +57,10 @@ SECTIONS: list[Section] = [
     Section("conversations", "Conversations", ALL_ROLES, ready=True, icon="messages-square"),
     Section("widgets", "Widgets", ALL_ROLES, ready=True, icon="message-circle"),
     Section("knowledge", "Knowledge", ALL_ROLES, ready=True, icon="book-open"),
-    Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),
+    Section("analytics", "Analytics", ALL_ROLES, ready=True, icon="chart-column"),
     Section("team", "Team", MANAGERS, ready=True, icon="users"),
     Section("billing", "Billing", MANAGERS, ready=True, icon="credit-card"),
-    Section("settings", "Settings", MANAGERS, icon="settings"),
+    Section("settings", "Settings", MANAGERS, ready=True, icon="settings"),
     Section("api", "API", MANAGERS, ready=True, icon="key-round"),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}

@@ -1,8 +1,10 @@
-"""Reads for tenancy: host resolution (cached) and per-tenant counts for platform staff."""
+"""Reads for tenancy: host resolution (cached), per-tenant counts for platform staff, and
+the team and API keys pages' lists."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -12,7 +14,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from .contributions import contributions
 from .errors import slug_taken
-from .models import Domain, Membership, Tenant, WidgetRoute
+from .models import ApiKey, Domain, Invitation, Membership, Tenant, WidgetRoute
 from .slugs import slug_validate
 
 _NEGATIVE_CACHE_SECONDS = 30
@@ -147,3 +149,23 @@ def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | 
         for schema, table, n in cursor.fetchall():
             result[by_schema[schema]][tables[table]] = n
     return result
+
+
+def team_overview(tenant: Tenant) -> dict[str, Any]:
+    """The team page's lists: members (with their user, by address) and the invitations
+    still pending (newest first)."""
+    return {
+        "members": list(
+            Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+        ),
+        "invitations": list(
+            Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
+            .select_related("invited_by")
+            .order_by("-sent_at")
+        ),
+    }
+
+
+def api_keys_active(tenant: Tenant) -> list[ApiKey]:
+    """The tenant's keys that still work, newest first."""
+    return list(ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).select_related("created_by"))

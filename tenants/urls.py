@@ -1,5 +1,5 @@
 """URLs of the tenancy app. Tenant hosts: arriving from the public host, signing out, the
-dashboard shell (landing page, team, API keys, sections not built yet) and the workspace
+dashboard shell (landing page, team, API keys, workspace settings) and the workspace
 REST API's own endpoints with its OpenAPI schema and docs."""
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from saas.routes import endpoint, page
 
 from . import apis, views
-from .dashboard import SECTIONS, dashboard_page
 
 app_name = "tenants"
 
@@ -19,13 +18,7 @@ tenant_urlpatterns = [
     page("dashboard/", views.dashboard, name="dashboard"),
     page("dashboard/team/", views.team, name="team"),
     page("dashboard/api/", views.api_keys, name="api-keys"),
-    # Sections whose feature is not built yet: a page that says so (one route each, so an
-    # unknown section is simply not found).
-    *[
-        page(s.path.lstrip("/"), dashboard_page(s.key)(views.section_pending), name=f"section-{s.key}")
-        for s in SECTIONS
-        if not s.ready
-    ],
+    page("dashboard/settings/", views.workspace_settings, name="settings"),
     # REST API v1 (session or API key)
     endpoint("api/v1/tenant", apis.TenantDetailApi.as_view(), name="api-tenant"),
     endpoint("api/v1/members", apis.MemberListApi.as_view(), name="api-members"),

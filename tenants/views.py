@@ -1,5 +1,5 @@
 """Tenant-host pages owned by the tenancy layer: arriving from the public host, signing
-out, and the dashboard landing page."""
+out, the dashboard landing page, and the team, API keys and workspace settings pages."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from saas.errors import ProblemError
+from saas.ratelimit import client_address
 
 from . import services
 from .dashboard import dashboard_page, onboarding_checklist
+from .forms import ROLE_HELP, ApiKeyForm, InvitationForm, WorkspaceSettingsForm, problem_onto
 from .hosts import public_url
 from .models import ApiKey, Invitation, Membership, SupportAccess
-from .selectors import tenant_usage_counts
+from .selectors import api_keys_active, team_overview, tenant_usage_counts
 from .services import api_keys as key_services
+from .services import settings as settings_services
 from .services import support as support_services
 from .services import team as team_services
+from .services.settings import LOGO_MAX_BYTES
 from .shell import Shell
 from .support import SUPPORT_SESSION_KEY, support_access_of_session, support_accesses_for
 
@@ -72,31 +77,48 @@ def dashboard(request):
     return render(request, "tenants/dashboard.html", context)
 
 
-def section_pending(request):
-    """A dashboard section whose feature is not built yet: says so, shows no fake data.
-    Routed once per such section, under its own ``dashboard_page`` (tenants.urls)."""
-    return render(request, "tenants/section_pending.html", shell_context(request))
-
-
 @dashboard_page("team")
 def team(request):
-    if request.method == "POST":
+    """Members (role, removal), pending invitations (revoke) and the invitation form. A
+    refused invitation answers the page again with the form's errors and what was typed."""
+    form = InvitationForm(actor_role=request.membership.role)
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "invite":
+        form = InvitationForm(request.POST, actor_role=request.membership.role)
+        status = _invite(request, form)
+        if status == 302:
+            return redirect("tenants:team")
+    elif request.method == "POST":
         try:
             _team_action(request)
         except ProblemError as error:
             messages.error(request, problem_message(error))
         return redirect("tenants:team")
-    context = shell_context(
-        request,
-        members=Membership.objects.filter(tenant=request.tenant)
-        .select_related("user")
-        .order_by("user__email"),
-        invitations=Invitation.objects.filter(
-            tenant=request.tenant, accepted_at__isnull=True, revoked_at__isnull=True
-        ),
-        roles=Membership.Role.choices,
-    )
-    return render(request, "tenants/team.html", context)
+    overview = team_overview(request.tenant)
+    for invitation in overview["invitations"]:  # its link's end (tenants.services.team)
+        invitation.expires_at = invitation.sent_at + team_services.INVITATION_MAX_AGE
+    context = shell_context(request, form=form, role_help=ROLE_HELP, now=timezone.now(), **overview)
+    return render(request, "tenants/team.html", context, status=status)
+
+
+def _invite(request, form: InvitationForm) -> int:
+    """Send the invitation the form holds: 302 when sent, else the status to answer the
+    form again with (its errors on it)."""
+    if not form.is_valid():
+        return 400
+    try:
+        invitation = team_services.invitation_create(
+            tenant=request.tenant,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            by=request.membership,
+            accept_url=public_url(request, "/invitations/{token}/"),
+        )
+    except ProblemError as error:
+        problem_onto(form, error)
+        return error.status
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return 302
 
 
 def shell_context(request, **extra) -> dict:
@@ -126,16 +148,6 @@ def problem_message(error: ProblemError) -> str:
 
 def _team_action(request) -> None:
     action, actor = request.POST.get("action"), request.membership
-    if action == "invite":
-        invitation = team_services.invitation_create(
-            tenant=request.tenant,
-            email=request.POST.get("email", ""),
-            role=request.POST.get("role", ""),
-            by=actor,
-            accept_url=public_url(request, "/invitations/{token}/"),
-        )
-        messages.success(request, f"Invitation sent to {invitation.email}.")
-        return
     if action == "revoke":
         invitation = get_object_or_404(Invitation, pk=posted_id(request, "invitation"), tenant=request.tenant)
         team_services.invitation_revoke(invitation=invitation, by=actor)
@@ -154,31 +166,74 @@ def _team_action(request) -> None:
 
 @dashboard_page("api")
 def api_keys(request):
-    """API keys: create (the secret is shown on this response only), list, revoke."""
-    secret = None
-    if request.method == "POST":
+    """API keys: create (the secret is shown on this response only), list, revoke. A
+    refused key answers the page again with the form's errors and what was typed."""
+    secret, status, form = None, 200, ApiKeyForm()
+    if request.method == "POST" and request.POST.get("action") == "revoke":
+        key = get_object_or_404(ApiKey, pk=posted_id(request, "key"), tenant=request.tenant)
         try:
-            if request.POST.get("action") == "revoke":
-                key = get_object_or_404(ApiKey, pk=posted_id(request, "key"), tenant=request.tenant)
-                key_services.api_key_revoke(key=key, by=request.membership)
-                messages.success(request, f"Key “{key.name}” revoked: it stopped working at once.")
-                return redirect("tenants:api-keys")
-            key, secret = key_services.api_key_create(
-                tenant=request.tenant,
-                name=request.POST.get("name", ""),
-                role=request.POST.get("role", "admin"),
-                by=request.membership,
-            )
+            key_services.api_key_revoke(key=key, by=request.membership)
         except ProblemError as error:
             messages.error(request, problem_message(error))
-            return redirect("tenants:api-keys")
-    context = shell_context(
-        request,
-        keys=ApiKey.objects.filter(tenant=request.tenant, revoked_at__isnull=True),
-        secret=secret,
-        roles=ApiKey.Role.choices,
-    )
-    return render(request, "tenants/api_keys.html", context)  # never cached (dashboard_page)
+        else:
+            messages.success(request, f"Key “{key.name}” revoked: it stopped working at once.")
+        return redirect("tenants:api-keys")
+    if request.method == "POST":
+        form = ApiKeyForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                _, secret = key_services.api_key_create(
+                    tenant=request.tenant,
+                    name=form.cleaned_data["name"],
+                    role=form.cleaned_data["role"],
+                    by=request.membership,
+                )
+                form, status = ApiKeyForm(), 200
+            except ProblemError as error:
+                problem_onto(form, error)
+                status = error.status
+    context = shell_context(request, keys=api_keys_active(request.tenant), secret=secret, form=form)
+    return render(request, "tenants/api_keys.html", context, status=status)  # never cached (dashboard_page)
+
+
+@dashboard_page("settings", manage=True)
+def workspace_settings(request):
+    """The workspace's name, time zone, default language and logo (owners and admins)."""
+    tenant = request.tenant
+    initial = {"name": tenant.name, "time_zone": tenant.time_zone, "language": tenant.language}
+    form, status = WorkspaceSettingsForm(initial=initial), 200
+    if request.method == "POST":
+        form = WorkspaceSettingsForm(request.POST, request.FILES, initial=initial)
+        status = 400
+        if form.is_valid():
+            upload = form.cleaned_data["logo"]
+            try:
+                settings_services.tenant_settings_update(
+                    tenant=tenant,
+                    by=request.membership,
+                    name=form.cleaned_data["name"],
+                    time_zone=form.cleaned_data["time_zone"],
+                    language=form.cleaned_data["language"],
+                    logo=_upload_bytes(upload),
+                    remove_logo=form.cleaned_data["remove_logo"],
+                    ip=client_address(request),
+                )
+            except ProblemError as error:
+                problem_onto(form, error)
+                status = error.status
+            else:
+                messages.success(request, "Workspace settings saved.")
+                return redirect("tenants:settings")
+    return render(request, "tenants/settings.html", shell_context(request, form=form), status=status)
+
+
+def _upload_bytes(upload) -> bytes | None:
+    """An upload's bytes, read no further than one byte past the logo's limit (the service
+    refuses what is bigger)."""
+    if not upload:
+        return None
+    return upload.read(LOGO_MAX_BYTES + 1)
 
 
 # --- staff read-only support access (tenants.services.support, tenants.support) -----------

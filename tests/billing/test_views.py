@@ -109,7 +109,17 @@ def test_billing_page_shows_usage_per_quota_and_answers_per_day(tenant_a, settin
     assert uses["ai_answers"] == (3, 100, 3)
     assert uses["seats"] == (1, 1, 100)
     today = timezone.now().date()
-    assert response.context["days"][-1] == (today, 3, 100)  # today's bar is the tallest
+    chart = response.context["usage_chart"].chart
+    last = chart.bars[-1]
+    assert (last.day, last.value) == (today, 3) and chart.peak == 3  # today's bar is the tallest
+    assert last.y == chart.top + chart.plot_height * (1 - 3 / 4)  # on a 0-4 axis
     page = response.content.decode()
-    assert 'data-quota="ai_answers"' in page and "3%" in page
-    assert f"{today:%b} {today.day}: 3" in page
+    assert 'data-quota="ai_answers"' in page and "3% used" in page
+    assert '<progress value="3" max="100"' in page
+    label = f"{today.day} {today:%b}: 3 AI answers"
+    # the value on hover (title) and for keyboards (a focusable column with its label)
+    assert f'tabindex="0" role="img" aria-label="{label}">\n      <title>{label}</title>' in page
+    # the pace that uses the 100 answers of the Free plan over the period (a dashed line)
+    pace = response.context["usage_chart"].pace
+    assert 100 / 31 <= pace <= 100 / 28 and 'class="limit"' in page
+    assert f"Pace that uses the whole quota: {pace:,.1f} a day" in page

@@ -1,0 +1,70 @@
+"""ui.charts: the geometry of the server-drawn bar chart (no database, no browser)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ui.charts import bar_chart, day_label, nice_step
+
+
+def _days(values, start=date(2026, 12, 1)):
+    return [(start + timedelta(days=i), v) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(
+    ("peak", "step"), [(0, 1), (3, 1), (4, 1), (5, 2), (9, 5), (42, 20), (100, 50), (101, 50), (2001, 1000)]
+)
+def test_ticks_are_steps_of_one_two_or_five(peak, step):
+    assert nice_step(peak) == step
+    assert step * 4 >= peak
+
+
+def test_bars_axes_and_labels():
+    chart = bar_chart(_days([0, 42, 10]), unit="AI answers", unit_one="AI answer")
+    # y axis: 0, 20, 40, 60 — from the x axis up, the top tick at or over the peak
+    assert [t.text for t in chart.y_ticks] == ["0", "20", "40", "60"]
+    assert chart.y_ticks[0].position == chart.bottom
+    assert chart.y_ticks[-1].position == chart.top
+    zero, peak, _ten = chart.bars
+    assert zero.height == 0 and zero.y == chart.bottom
+    assert peak.height == pytest.approx(chart.plot_height * 42 / 60, abs=0.01)
+    assert peak.y + peak.height == pytest.approx(chart.bottom)
+    # columns share the width: percentages of the plot, side by side, nothing past 100 %
+    assert [b.x for b in chart.bars] == pytest.approx([0, 33.33, 66.67], abs=0.01)
+    assert chart.bars[-1].x + chart.bars[-1].width == pytest.approx(100, abs=0.02)
+    assert all(b.bar_x > b.x and b.bar_x + b.bar_width < b.x + b.width for b in chart.bars)
+    # every day has its hover and keyboard label, singular where it is one
+    assert peak.label == "2 Dec: 42 AI answers"
+    one = bar_chart(_days([1]), unit="AI answers", unit_one="AI answer")
+    assert one.bars[0].label == "1 Dec: 1 AI answer"
+    assert [t.text for t in chart.x_ticks] == ["1 Dec", "2 Dec", "3 Dec"]
+    assert chart.total == 52 and chart.peak == 42
+    assert chart.summary == "AI answers per day, 1 Dec to 3 Dec: 52 in all, at most 42 a day."
+    assert chart.limit_y is None
+
+
+def test_at_most_six_dates_on_the_x_axis_evenly_spaced():
+    chart = bar_chart(_days([1] * 31), unit="conversations")
+    assert len(chart.x_ticks) <= 6
+    assert chart.x_ticks[0].text == "1 Dec"
+    gaps = [b.position - a.position for a, b in zip(chart.x_ticks, chart.x_ticks[1:], strict=False)]
+    assert max(gaps) - min(gaps) < 0.05
+
+
+def test_the_limit_line_is_inside_the_axis():
+    chart = bar_chart(_days([1, 2]), unit="AI answers", limit=3.3, limit_label="Pace")
+    assert chart.y_ticks[-1].text == "4"  # the axis reaches the limit, not only the bars
+    assert chart.top <= chart.limit_y < chart.bottom
+    assert chart.limit_y == pytest.approx(chart.bottom - chart.plot_height * 3.3 / 4, abs=0.01)
+
+
+def test_empty_and_all_zero_series_draw_an_axis():
+    assert bar_chart([], unit="AI answers").summary == "No AI answers yet."
+    flat = bar_chart(_days([0, 0]), unit="AI answers")
+    assert [t.text for t in flat.y_ticks] == ["0", "1"] and all(b.height == 0 for b in flat.bars)
+
+
+def test_day_label_has_no_leading_zero():
+    assert day_label(date(2026, 12, 3)) == "3 Dec"

@@ -1,0 +1,165 @@
+"""Bar charts drawn on the server as SVG: a series of (day, value) in, the chart's geometry
+out (bars, axis ticks and labels, an optional limit line). No JavaScript and no inline
+style: the template (``templates/billing/_bar_chart.html``) puts these numbers in geometry
+attributes and the colours come from ``.chart`` in app.css.
+
+Horizontal positions are percentages of the plot's width and vertical ones are pixels, so
+the chart takes the width it is given while its text keeps its size (a scaled viewBox would
+shrink the labels to nothing on a phone). The y labels sit left of the plot, in the
+figure's padding.
+
+A pure function of its input, so it is tested without a browser or a database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+HEIGHT = 220
+TOP, BOTTOM = 20, 24  # room for the value shown on hover above the tallest bar; the x labels
+MAX_X_LABELS = 6
+Y_TICKS = 4  # at most this many steps above zero
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    value: int
+    x: float  # the column (hover and focus area), in % of the plot's width
+    width: float
+    bar_x: float  # the bar itself, inside the column (%)
+    bar_width: float
+    y: float  # px from the top
+    height: float
+    center: float  # the middle of the column (the value's x, %)
+    label: str  # "3 Dec: 42 AI answers"
+    value_y: float  # where the value sits above the bar (shown on hover and focus)
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: float  # y for the y axis (px), x for the x axis (% of the plot's width)
+    text: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    height: int
+    top: float
+    bottom: float  # y of the x axis
+    bars: list[Bar]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    limit_y: float | None
+    limit_label: str
+    total: int
+    peak: int
+    summary: str  # one sentence naming the range, the total and the peak (the SVG's description)
+
+    @property
+    def plot_height(self) -> float:
+        return self.bottom - self.top
+
+
+def day_label(day: date) -> str:
+    """ "3 Dec": short, unambiguous in every locale we write for."""
+    return f"{day.day} {day:%b}"
+
+
+def nice_step(peak: float, ticks: int = Y_TICKS) -> int:
+    """The smallest step of 1, 2 or 5 times a power of ten (at least 1) such that ``ticks``
+    steps reach ``peak``."""
+    if peak <= ticks:
+        return 1
+    raw = peak / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if factor * magnitude >= raw:
+            return int(factor * magnitude)
+    return int(10 * magnitude)  # pragma: no cover (the loop always returns)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def bar_chart(
+    series: Sequence[tuple[date, int]],
+    *,
+    unit: str,
+    unit_one: str = "",
+    limit: float | None = None,
+    limit_label: str = "",
+    height: int = HEIGHT,
+) -> BarChart:
+    """The geometry of a bar chart of ``series`` (one bar per day, in order).
+
+    ``unit`` names what is counted ("AI answers"; ``unit_one`` its singular) for the labels;
+    ``limit`` draws a dashed line at that value (the y axis reaches it), labelled
+    ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 times a power of ten;
+    the x axis labels at most ``MAX_X_LABELS`` days, evenly spaced from the first.
+    """
+    one = unit_one or unit
+    bottom = height - BOTTOM
+    plot_h = bottom - TOP
+    values = [v for _, v in series]
+    peak = max(values, default=0)
+    top_value = max(peak, math.ceil(limit) if limit else 0, 1)
+    step = nice_step(top_value)
+    steps = math.ceil(top_value / step)
+    y_max = step * steps
+
+    def y_of(value: float) -> float:
+        return round(bottom - plot_h * value / y_max, 2)
+
+    slot = 100 / max(len(series), 1)
+    gap = slot * (0.2 if len(series) > 12 else 0.35)
+    bars = []
+    for i, (day, value) in enumerate(series):
+        x = i * slot
+        y = y_of(value)
+        bars.append(
+            Bar(
+                day=day,
+                value=value,
+                x=round(x, 2),
+                width=round(slot, 2),
+                bar_x=round(x + gap / 2, 2),
+                bar_width=round(slot - gap, 2),
+                y=y,
+                height=round(bottom - y, 2),
+                center=round(x + slot / 2, 2),
+                label=f"{day_label(day)}: {value:,} {one if value == 1 else unit}",
+                value_y=round(max(y - 5, TOP - 6), 2),
+            )
+        )
+    every = max(1, math.ceil(len(series) / MAX_X_LABELS))
+    x_ticks = [
+        Tick(round((i + 0.5) * slot, 2), day_label(day))
+        for i, (day, _) in enumerate(series)
+        if i % every == 0
+    ]
+    y_ticks = [Tick(y_of(n * step), _number(n * step)) for n in range(steps + 1)]
+    total = sum(values)
+    if series:
+        first, last = day_label(series[0][0]), day_label(series[-1][0])
+        name = unit[:1].upper() + unit[1:]
+        summary = f"{name} per day, {first} to {last}: {total:,} in all, at most {peak:,} a day."
+    else:
+        summary = f"No {unit} yet."
+    return BarChart(
+        height=height,
+        top=TOP,
+        bottom=bottom,
+        bars=bars,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        limit_y=y_of(limit) if limit else None,
+        limit_label=limit_label,
+        total=total,
+        peak=peak,
+        summary=summary,
+    )
