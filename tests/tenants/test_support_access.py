@@ -78,6 +78,8 @@ def test_every_page_shows_the_support_banner(support):
     for path in ("/dashboard/", "/dashboard/team/", "/dashboard/widgets/"):
         html = support.get(path).content.decode()
         assert "Support access by staff@example.com" in html and "read-only" in html, path
+        # the page's forms that would change something are not offered (app.css .read-only)
+        assert '<div class="app read-only"' in html, path
 
 
 def test_the_banner_names_the_staff_member_and_the_end_time(support):
