@@ -39,7 +39,6 @@ class Section:
     label: str
     roles: frozenset[str]  # who may open the section's pages
     manage_roles: frozenset[str] = MANAGERS  # who may change what they show
-    ready: bool = False  # False: the page says plainly that the feature is not built yet
     icon: str = "circle"  # a name in static/ui/icons.svg
 
     def __post_init__(self) -> None:
@@ -54,17 +53,17 @@ class Section:
 
 
 SECTIONS: list[Section] = [
-    Section("conversations", "Conversations", ALL_ROLES, ready=True, icon="messages-square"),
-    Section("widgets", "Widgets", ALL_ROLES, ready=True, icon="message-circle"),
-    Section("knowledge", "Knowledge", ALL_ROLES, ready=True, icon="book-open"),
-    Section("analytics", "Analytics", ALL_ROLES, ready=True, icon="chart-column"),
-    Section("team", "Team", MANAGERS, ready=True, icon="users"),
-    Section("billing", "Billing", MANAGERS, ready=True, icon="credit-card"),
-    Section("settings", "Settings", MANAGERS, ready=True, icon="settings"),
-    Section("api", "API", MANAGERS, ready=True, icon="key-round"),
+    Section("conversations", "Conversations", ALL_ROLES, icon="messages-square"),
+    Section("widgets", "Widgets", ALL_ROLES, icon="message-circle"),
+    Section("knowledge", "Knowledge", ALL_ROLES, icon="book-open"),
+    Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),
+    Section("team", "Team", MANAGERS, icon="users"),
+    Section("billing", "Billing", MANAGERS, icon="credit-card"),
+    Section("settings", "Settings", MANAGERS, icon="settings"),
+    Section("api", "API", MANAGERS, icon="key-round"),
 ]
 SECTIONS_BY_KEY = {s.key: s for s in SECTIONS}
-HOME = Section("home", "Home", ALL_ROLES, ready=True, icon="layout-dashboard")  # the landing page
+HOME = Section("home", "Home", ALL_ROLES, icon="layout-dashboard")  # the landing page
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 

@@ -80,7 +80,9 @@ def test_public_and_sign_in_pages_fit_phones_and_pass_axe(page, site):
 def test_dark_mode_pages_pass_axe(page, site):
     """Dark mode follows the system setting: its colours must keep their contrast too."""
     page.emulate_media(color_scheme="dark")
-    _visit(page, site, {f"dark-{name}": ANONYMOUS[name] for name in ("home", "pricing", "login", "not-found")})
+    _visit(
+        page, site, {f"dark-{name}": ANONYMOUS[name] for name in ("home", "pricing", "login", "not-found")}
+    )
 
 
 def test_refused_forms_show_errors_per_field_and_keep_what_was_typed(page, site):
