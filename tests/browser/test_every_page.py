@@ -52,7 +52,7 @@ SKIPPED = {
     "tenants:root": "redirects to the dashboard home (tenants:dashboard, swept)",
     "tenants:login": "redirects to the public host's workspace-open, which hands off to the dashboard",
     "account_set_password": "redirects to the password change page: every account has a password",
-    "account_confirm_login_code": "sign-in by emailed code is off: redirects to the sign-in page",
+    "account_confirm_login_code": "sign-in by emailed code is off; with none pending it redirects",
     # vendors' documentation UIs, served as their projects ship them (not built from the
     # design system); tests/browser/test_csp_browser.py covers them under the policy
     "chat:widget-api-docs": "Swagger UI of the widget API (drf-spectacular's page)",
