@@ -1,9 +1,10 @@
-"""Public URLs for the benchmarks: the real ones plus a bare JSON view as the baseline."""
+"""Public URLs for the benchmarks: the real ones plus the baselines (a bare JSON view, a
+bare INSERT, a blank HTML page)."""
 
 import json
 
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -12,6 +13,17 @@ from saas.urls_public import urlpatterns as public_urlpatterns
 
 def bare(request):
     return JsonResponse({"ok": True})
+
+
+BLANK_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Blank</title></head>'
+    '<body><a href="/">Home</a></body></html>'
+)
+
+
+def blank(request):
+    """The dashboard benchmark's baseline: a static HTML page, no CSS, no JS."""
+    return HttpResponse(BLANK_PAGE)
 
 
 @csrf_exempt
@@ -24,4 +36,9 @@ def insert(request):
     return JsonResponse({"id": row_id})
 
 
-urlpatterns = [path("bench/bare", bare), path("bench/insert", insert), *public_urlpatterns]
+urlpatterns = [
+    path("bench/bare", bare),
+    path("bench/blank/", blank),
+    path("bench/insert", insert),
+    *public_urlpatterns,
+]

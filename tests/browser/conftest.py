@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
+from tenants.models import Tenant, User
 from tests.conftest import require_service, session_binding_for_host
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -171,3 +176,378 @@ def settled(page) -> None:
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     with page.expect_request(lambda request: request.url.endswith("/healthz")):
         page.evaluate("() => { fetch('/healthz').catch(() => null); }")
+
+
+# --- A workspace with realistic data, and the checks every page passes ------------------
+# (tests/browser/test_every_page.py sweeps every page with them; other browser tests may
+# reuse them.)
+
+
+@dataclass
+class SweepWorkspace:
+    """A workspace seeded as one in use looks (``sweep_workspace``): its owner, who is also
+    in a second workspace (so the switcher lists two), and the objects whose pages exist."""
+
+    tenant: Tenant
+    other: Tenant
+    owner: User
+    objects: dict[str, Any]  # URL parameter name -> value, e.g. {"widget_id": 3, ...}
+
+    @property
+    def host(self) -> str:
+        return f"{self.tenant.slug}.{settings.BASE_DOMAIN}"
+
+
+@pytest.fixture(scope="session")
+def sweep_workspace(django_db_setup, django_db_blocker):
+    """Committed once per session (browser pages read it through the live server) and
+    deleted at the end: a widget with bot settings and automations, a knowledge base with
+    ready, processing and failed sources, documents and chunks, conversations with visitors'
+    and the bot's messages, members, a pending invitation, an API key, a month of usage."""
+    from tenants.services import tenant_delete
+
+    with django_db_blocker.unblock():
+        made = seed_sweep_workspace()
+        connection.set_schema_to_public()
+    yield made
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        tenant_delete(tenant=Tenant.objects.get(pk=made.tenant.pk), by=None)
+        Tenant.objects.filter(pk=made.other.pk).delete()  # a row only (its membership goes with it)
+        User.objects.filter(email__endswith="@sweep.example.com").delete()
+
+
+def seed_sweep_workspace() -> SweepWorkspace:
+    from datetime import timedelta
+
+    from allauth.account.forms import default_token_generator
+    from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+    from allauth.account.utils import user_pk_to_url_str
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from billing.models import UsageCounter
+    from billing.periods import DAILY, tenant_period
+    from chat.models import AutomationRule, Conversation, Message
+    from knowledge.models import KnowledgeBase, Source
+    from tenants.models import Membership
+    from tenants.services.team import invitation_token
+    from tests.billing.factories import UsageCounterFactory
+    from tests.chat.factories import (
+        AutomationRuleFactory,
+        ContactFactory,
+        ConversationFactory,
+        MessageFactory,
+    )
+    from tests.knowledge.factories import ChunkFactory, DocumentFactory, SourceFactory
+    from tests.tenants.factories import (
+        ApiKeyFactory,
+        EmailAddressFactory,
+        InvitationFactory,
+        MembershipFactory,
+        TenantFactory,
+        TenantRowFactory,
+        UserFactory,
+    )
+    from widget_builder.models import Widget
+
+    owner = UserFactory(email="owner@sweep.example.com")
+    EmailAddressFactory(user=owner)
+    tenant = TenantFactory(slug="sweep", name="Northwind Coffee Roasters", owner=owner)
+    # The owner's second workspace: only listed (switcher, workspace list), never opened,
+    # so a serving row without a schema does (provisioning one costs seconds).
+    other = TenantRowFactory(slug="sweep-wholesale", name="Northwind Wholesale", status=Tenant.Status.ACTIVE)
+    MembershipFactory(tenant=other, user=owner, role=Membership.Role.OWNER)
+    for role, name in ((Membership.Role.ADMIN, "maria"), (Membership.Role.AGENT, "sam")):
+        MembershipFactory(tenant=tenant, role=role, user=UserFactory(email=f"{name}@sweep.example.com"))
+    invitation = InvitationFactory(tenant=tenant, email="new.agent@sweep.example.com", invited_by=owner)
+    ApiKeyFactory(tenant=tenant, name="Helpdesk sync", created_by=owner)
+    now = timezone.now()
+    start = tenant_period(tenant.pk)
+    UsageCounterFactory(tenant=tenant, period=start, value=412)
+    for n in range((now.date() - start).days + 1):
+        UsageCounterFactory(
+            tenant=tenant,
+            period=start + timedelta(days=n),
+            metric=DAILY.format(metric=UsageCounter.Metric.AI_ANSWERS),
+            value=(n * 7) % 23 + 3,
+        )
+
+    # An address waiting for its confirmation (the link in the verification email).
+    pending = UserFactory(email="pending@sweep.example.com")
+    address = EmailAddress.objects.create(user=pending, email=pending.email, verified=False, primary=True)
+
+    with tenant_context(tenant):
+        widget = Widget.objects.get()
+        Widget.objects.filter(pk=widget.pk).update(name="Website chat", bot_name="Nora")
+        kb = KnowledgeBase.objects.get()
+        KnowledgeBase.objects.filter(pk=kb.pk).update(
+            name="Help centre", description="Brewing guides, shipping and returns."
+        )
+        source = SourceFactory(
+            knowledge_base=kb,
+            kind=Source.Kind.CRAWL,
+            title="northwind-coffee.example/help",
+            url="https://northwind-coffee.example/help/",
+            status=Source.Status.READY,
+            progress_done=3,
+            progress_total=3,
+            last_synced_at=now,
+            sync_schedule=Source.Schedule.DAILY,
+            last_report={"added": 3, "updated": 0, "removed": 0, "unchanged": 0},
+        )
+        qa_source = SourceFactory(
+            knowledge_base=kb,
+            kind=Source.Kind.QA,
+            title="Frequent questions",
+            status=Source.Status.READY,
+            qa_pairs=[
+                {"question": "Do you ship abroad?", "answer": "Yes, to 30 countries in Europe."},
+                {
+                    "question": "How fresh is the coffee?",
+                    "answer": "Roasted at most three days before dispatch.",
+                },
+            ],
+            last_synced_at=now,
+        )
+        SourceFactory(
+            knowledge_base=kb,
+            kind=Source.Kind.TEXT,
+            title="Opening hours",
+            status=Source.Status.PROCESSING,
+            progress_done=1,
+            progress_total=4,
+        )
+        SourceFactory(
+            knowledge_base=kb,
+            kind=Source.Kind.URL,
+            title="https://northwind-coffee.example/a/very/long/address/that/keeps/going/and/going/wholesale-terms",
+            url="https://northwind-coffee.example/a/very/long/address/that/keeps/going/and/going/wholesale-terms",
+            status=Source.Status.FAILED,
+            error="The site answered 503 Service Unavailable three times; the page was not read.",
+        )
+        documents = []
+        for slug, title in (
+            ("shipping", "Shipping and delivery"),
+            ("returns", "Returns"),
+            ("brewing", "Brewing guide"),
+        ):
+            document = DocumentFactory(
+                source=source,
+                key=f"https://northwind-coffee.example/help/{slug}",
+                url=f"https://northwind-coffee.example/help/{slug}",
+                title=title,
+                chunk_count=3,
+            )
+            for position in range(3):
+                ChunkFactory(
+                    document=document,
+                    position=position,
+                    heading_path=f"{title} > Part {position + 1}",
+                    text=f"{title}, part {position + 1}: orders leave the roastery within two working days. "
+                    * 4,
+                )
+            documents.append(document)
+        rule = AutomationRuleFactory(
+            widget=widget,
+            name="Order status",
+            pattern="order, tracking, parcel",
+            reply="You can follow your parcel with the link in your shipping email.",
+        )
+        AutomationRuleFactory(
+            widget=widget,
+            kind=AutomationRule.Kind.GREETING,
+            name="Greeting",
+            pattern="",
+            reply="Hi! Ask me anything about our coffee.",
+        )
+        conversations = []
+        people = [
+            ("Ada Lovelace", "ada@example.org", Conversation.Status.BOT),
+            ("Grace Hopper", "grace@example.org", Conversation.Status.WAITING),
+            ("", "", Conversation.Status.CLOSED),
+            ("Alan Turing", "alan.turing.with.a.rather.long.address@example.org", Conversation.Status.BOT),
+        ]
+        for name, email, status in people:
+            contact = ContactFactory(
+                widget=widget, name=name, email=email, page_url="https://northwind-coffee.example/shop"
+            )
+            conversation = ConversationFactory(widget=widget, contact=contact, status=status)
+            MessageFactory(
+                conversation=conversation, role=Message.Role.VISITOR, text="Hello! Do you ship to Norway?"
+            )
+            MessageFactory(
+                conversation=conversation,
+                role=Message.Role.BOT,
+                text="Yes: orders to Norway arrive in 3 to 5 working days. See "
+                "https://northwind-coffee.example/help/shipping/international-orders-and-customs-duties",
+                citations=[
+                    {
+                        "n": 1,
+                        "title": "Shipping and delivery",
+                        "url": "https://northwind-coffee.example/help/shipping",
+                    }
+                ],
+                outcome="answered",
+                feedback_rating=1,
+            )
+            MessageFactory(conversation=conversation, role=Message.Role.VISITOR, text="Great, and customs?")
+            conversations.append(conversation)
+        widget_key = Widget.objects.get().key
+
+    uid, key = user_pk_to_url_str(owner), default_token_generator.make_token(owner)
+    return SweepWorkspace(
+        tenant=tenant,
+        other=other,
+        owner=owner,
+        objects={
+            "widget_id": widget.pk,
+            "widget_key": widget_key,
+            "rule_id": rule.pk,
+            "conversation_id": conversations[0].pk,
+            "kb_id": kb.pk,
+            "source_id": source.pk,
+            "qa_source_id": qa_source.pk,
+            "document_id": documents[0].pk,
+            "token": invitation_token(invitation),
+            "confirm_email_key": EmailConfirmationHMAC(address).key,
+            "uidb36": uid,
+            "reset_key": key,
+        },
+    )
+
+
+# Elements past the right edge of the viewport that widen the page, outermost first (where
+# the overflow starts). A box clipped by a scrolling or hiding ancestor does not widen the
+# page and is left out, unless it escapes that clip: an absolutely positioned box whose
+# containing block is outside the scroller (a visually-hidden label in a scrolling table).
+WIDEST_ELEMENTS_JS = """
+() => {
+  const limit = window.innerWidth + 0.5;
+  const clipped = (el) => {
+    let needs = getComputedStyle(el).position;  // which ancestor is its containing block
+    for (let p = el.parentElement; p && p !== document.documentElement; p = p.parentElement) {
+      if (needs === "fixed") return false;
+      const style = getComputedStyle(p);
+      const isBlock = needs !== "absolute" || style.position !== "static";
+      if (!isBlock) continue;
+      if (style.overflowX !== "visible" && p !== document.body) return true;
+      needs = style.position;
+    }
+    return false;
+  };
+  const describe = (el) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    if (typeof el.className === "string" && el.className.trim())
+      s += "." + el.className.trim().split(/\\s+/).join(".");
+    return s;
+  };
+  const found = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= limit || clipped(el)) continue;
+    const parent = el.parentElement;
+    const outermost = !parent || parent === document.body || parent.getBoundingClientRect().right <= limit
+      || clipped(parent);
+    const named = (e) => e.id || (typeof e.className === "string" && e.className.trim());
+    let context = parent;  // the nearest ancestor with an id or a class, to find it by
+    while (context && context !== document.body && !named(context)) context = context.parentElement;
+    found.push({el: describe(el), parent: context ? describe(context) : "", right: Math.round(r.right),
+                width: Math.round(r.width), outermost});
+  }
+  found.sort((a, b) => (b.outermost - a.outermost) || (b.right - a.right));
+  return found.slice(0, 6);
+}
+"""
+
+
+def horizontal_overflow(page) -> str:
+    """Nothing when the page is no wider than the viewport; else its width and the
+    elements past the edge (tag#id.classes, right edge in px, outermost first)."""
+    width = page.evaluate("window.innerWidth")
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width <= width:
+        return ""
+    rows = page.evaluate(WIDEST_ELEMENTS_JS)
+    listed = "; ".join(
+        f"{row['el']} (right {row['right']}px, width {row['width']}px"
+        + (f", in {row['parent']})" if row["outermost"] else ")")
+        for row in rows
+    )
+    return f"page {scroll_width}px wide at {width}px: {listed or 'no element found (margins?)'}"
+
+
+def axe_serious_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as "rule (impact): targets"."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): "
+        + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"][:5])
+        + (f" and {len(v['nodes']) - 5} more" if len(v["nodes"]) > 5 else "")
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+# Collects the document's "securitypolicyviolation" events (see test_csp_browser.py).
+COLLECT_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+class PageProblems:
+    """What a page reported while it loaded: console errors (a failed favicon or script
+    included), uncaught exceptions, requests answered 4xx/5xx or failed, and
+    Content-Security-Policy violations. Watch a page
+    once; ``reset()`` before each navigation, ``read(page)`` after it."""
+
+    def __init__(self, page) -> None:
+        self.console: list[str] = []
+        self.exceptions: list[str] = []
+        self.requests: list[str] = []
+        page.add_init_script(COLLECT_CSP_VIOLATIONS)
+        page.on("console", lambda m: self.console.append(m.text) if self._counts(m) else None)
+        page.on("pageerror", lambda exc: self.exceptions.append(str(exc)))
+        # Chromium's console line for a failed load does not name the address: these do.
+        page.on(
+            "response",
+            lambda r: (
+                self.requests.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None
+            ),
+        )
+        page.on(
+            "requestfailed",
+            lambda r: (
+                self.requests.append(f"{r.failure} {r.request.method} {r.url}")
+                if r.failure and "ERR_ABORTED" not in r.failure
+                else None
+            ),
+        )
+
+    @staticmethod
+    def _counts(message) -> bool:
+        # Chromium says it ignores the Cross-Origin-Opener-Policy header on an origin that is
+        # not potentially trustworthy: the test hosts are plain http (production is https).
+        return (
+            message.type == "error"
+            and "Cross-Origin-Opener-Policy header has been ignored" not in message.text
+        )
+
+    def reset(self) -> None:
+        self.console.clear()
+        self.exceptions.clear()
+        self.requests.clear()
+
+    def read(self, page) -> dict[str, list[str]]:
+        return {
+            "console errors": list(self.console),
+            "uncaught exceptions": list(self.exceptions),
+            "failed requests": list(self.requests),
+            "CSP violations": page.evaluate("window.__cspViolations || []"),
+        }
