@@ -531,6 +531,20 @@
     fetch(copiedUrl, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": form.elements.csrfmiddlewaretoken.value}});
   });
 
+  /* --- the preview's loader, once the page has loaded: the form is usable first ------------ */
+  function previewStart() {
+    var holder = $("preview-loader");
+    if (!holder) return;
+    var script = document.createElement("script");
+    script.async = true;
+    script.src = holder.getAttribute("data-src");
+    script.setAttribute("data-widget", holder.getAttribute("data-widget"));
+    script.setAttribute("data-preview-config", holder.getAttribute("data-preview-config"));
+    holder.replaceWith(script);
+  }
+  if (document.readyState === "complete") previewStart();
+  else window.addEventListener("load", previewStart);
+
   /* --- a refused save: take people to the first setting to fix ---------------------------- */
   var firstBad = Array.prototype.filter.call(form.querySelectorAll('[aria-invalid="true"]'), function (n) {
     return n.getClientRects().length > 0;  // not a field an editor replaced
