@@ -25,7 +25,9 @@ from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponseBase
 from unfold.sites import UnfoldAdminSite
 
-ADMIN_SCRIPT_POLICY = {"script-src": [UNSAFE_EVAL]}
+from saas.csp import INLINE_STYLES
+
+ADMIN_SCRIPT_POLICY = {"script-src": [UNSAFE_EVAL], **INLINE_STYLES}
 
 View = Callable[..., HttpResponseBase]
 

@@ -2,8 +2,10 @@
 dashboard shell (landing page, team, API keys, workspace settings) and the workspace
 REST API's own endpoints with its OpenAPI schema and docs."""
 
+from csp.decorators import csp_update
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from saas.csp import INLINE_STYLES
 from saas.routes import endpoint, page
 
 from . import apis, views
@@ -26,8 +28,17 @@ tenant_urlpatterns = [
     endpoint("api/v1/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys-list"),
     endpoint("api/v1/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key"),
     endpoint("api/schema", SpectacularAPIView.as_view(urlconf="saas.urls_tenant"), name="api-schema"),
-    page("api/docs/", SpectacularSwaggerView.as_view(url_name="tenants:api-schema"), name="api-docs"),
-    page("api/redoc/", SpectacularRedocView.as_view(url_name="tenants:api-schema"), name="api-redoc"),
+    # The API docs' pages carry their viewers' <style> (saas.csp.INLINE_STYLES).
+    page(
+        "api/docs/",
+        csp_update(INLINE_STYLES)(SpectacularSwaggerView.as_view(url_name="tenants:api-schema")),
+        name="api-docs",
+    ),
+    page(
+        "api/redoc/",
+        csp_update(INLINE_STYLES)(SpectacularRedocView.as_view(url_name="tenants:api-schema")),
+        name="api-redoc",
+    ),
     # Staff read-only support access: the hand-off from the platform admin, the staff
     # member's way out, and the owners' list (where they can end one).
     endpoint("support/handoff", views.support_handoff, name="support-handoff"),

@@ -14,10 +14,13 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from csp.decorators import csp_update
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
+
+from saas.csp import INLINE_STYLES
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 LOADER_MAX_AGE = 300
@@ -79,6 +82,7 @@ def embed_snippet(*, base_url: str, widget_key: str) -> str:
     return f'<script async src="{base_url}/w/v1/loader.js" data-widget="{widget_key}"></script>'
 
 
+@csp_update(INLINE_STYLES)  # the real widget runs here (its Shadow DOM's <style>)
 def widget_test_page(request, widget_key: str):
     """A blank page embedding the published widget ("test on a blank page" in the builder)."""
 

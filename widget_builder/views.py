@@ -6,12 +6,14 @@ import json
 from functools import cache
 from zoneinfo import available_timezones
 
+from csp.decorators import csp_update
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from billing.quotas import tenant_plan
+from saas.csp import INLINE_STYLES
 from saas.errors import QuotaExceeded, ValidationFailed
 from tenants.dashboard import dashboard_page
 from tenants.hosts import public_reverse, public_url
@@ -74,6 +76,7 @@ def widget_new(request):
     return redirect("widget_builder:edit", widget_id=widget.pk)
 
 
+@csp_update(INLINE_STYLES)  # the preview runs the real widget (its Shadow DOM's <style>)
 @dashboard_page("widgets", manage=True)
 def widget_edit(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)

@@ -5,9 +5,11 @@
         --custom-settings chat.widget_api.openapi.SCHEMA_SETTINGS --validate --fail-on-warn
 """
 
+from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from saas.csp import INLINE_STYLES
 from widget_builder import urls as widget_builder_urls
 
 from . import routes
@@ -38,4 +40,5 @@ urlpatterns = [
 ]
 
 schema_view = SpectacularAPIView.as_view(urlconf=__name__, custom_settings=SCHEMA_SETTINGS)
-docs_view = SpectacularSwaggerView.as_view(url_name="chat:widget-api-schema")
+# The viewer's page carries its <style> (saas.csp.INLINE_STYLES).
+docs_view = csp_update(INLINE_STYLES)(SpectacularSwaggerView.as_view(url_name="chat:widget-api-schema"))

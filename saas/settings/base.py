@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
-from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONCE, NONE, SELF
 from django.templatetags.static import static
 from django.urls import reverse_lazy
 
@@ -445,10 +445,12 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         "connect-src": [SELF],
         "img-src": [SELF, "data:"],
-        # 'unsafe-inline' for styles for now: the widget's Shadow DOM injects <style>
-        # elements and templates still carry <style> blocks and style="" attributes; moving
-        # them to stylesheets is the design-system issue's work. Scripts never get it.
-        "style-src": [SELF, UNSAFE_INLINE],
+        # Styles only from our stylesheets: no style="" and no <style> in any template
+        # (tests/test_templates.py). The pages that run the real widget (the builder's
+        # preview, the widget test page: its Shadow DOM brings its own <style>) and the
+        # platform admin (django-unfold) add 'unsafe-inline' for styles on their own
+        # responses (saas.csp.INLINE_STYLES). Scripts never get it.
+        "style-src": [SELF],
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

@@ -94,7 +94,8 @@ def test_dashboard_pages_allow_exactly_the_public_origin_for_the_widget(owner, t
     assert directives["script-src"] == ["'self'", PUBLIC_ORIGIN]
     assert directives["connect-src"] == ["'self'", PUBLIC_ORIGIN]
     # what the page loads from the public host is what the policy allows, and no more
-    loader = re.search(r'<script async src="([^"]+)" data-widget=', page.content.decode()).group(1)
+    # (the loader's address waits in a <template> until the page has loaded: edit.js)
+    loader = re.search(r'<template id="preview-loader" data-src="([^"]+)"', page.content.decode()).group(1)
     assert loader == f"{PUBLIC_ORIGIN}/w/v1/loader.js"
     assert_scripts_obey(page)
     for path in ("/dashboard/", "/dashboard/widgets/", "/dashboard/conversations/", "/dashboard/knowledge/"):
@@ -246,3 +247,29 @@ def test_conversation_pages_are_never_cached(owner, tenant_a):
         response = owner.get(path)
         assert response.status_code == 200, path
         assert "no-store" in response["Cache-Control"], path
+
+
+def test_styles_come_only_from_our_stylesheets_but_where_the_widget_or_a_viewer_runs(owner, tenant_a, client):
+    """style-src is 'self' on the dashboard and the public site; the pages that run the real
+    widget (its Shadow DOM carries a <style>) and the API docs' viewers add 'unsafe-inline'
+    for styles on their own responses, never for scripts."""
+    strict = [
+        owner.get("/dashboard/"),
+        owner.get("/dashboard/conversations/"),
+        owner.get("/dashboard/knowledge/"),
+        client.get("/", HTTP_HOST="saas.test"),
+        client.get("/accounts/login/", HTTP_HOST="saas.test"),
+    ]
+    for response in strict:
+        assert response.status_code == 200
+        assert policy(response)["style-src"] == ["'self'"], response.wsgi_request.path
+    widget = _widget(tenant_a)
+    relaxed = [
+        owner.get(f"/dashboard/widgets/{widget.pk}/"),
+        owner.get("/api/docs/"),
+        client.get(f"/w/v1/test/{widget.key}/", HTTP_HOST="saas.test"),
+    ]
+    for response in relaxed:
+        assert response.status_code == 200
+        assert policy(response)["style-src"] == ["'self'", "'unsafe-inline'"], response.wsgi_request.path
+        assert_strict_scripts(policy(response))
