@@ -27,12 +27,15 @@ def widget_ensure_default(*, tenant: Tenant, owner: User) -> Widget:
     return existing or widget_create(tenant=tenant, name="Website chat")
 
 
-def widget_create(*, tenant: Tenant, name: str) -> Widget:
+def widget_create(*, tenant: Tenant, name: str, locale: str = "") -> Widget:
     """A new widget with its key registered in the public registry, in one transaction.
-    The plan caps how many widgets a workspace has (checked under a lock)."""
+    The plan caps how many widgets a workspace has (checked under a lock). ``locale``: the
+    widget's language (the workspace's default language for widgets made in the dashboard);
+    one the widget does not speak leaves it following the visitor's language."""
+    locales = {value for value, _ in Widget._meta.get_field("locale").choices or ()}
     with transaction.atomic():
         quota_require(tenant, "widgets", used=Widget.objects.count)
-        widget = Widget.objects.create(name=name)
+        widget = Widget.objects.create(name=name, locale=locale if locale in locales else "auto")
         widget_route_register(tenant=tenant, key=widget.key)
         return widget_publish(widget=widget)
 

@@ -69,7 +69,7 @@ def widget_list(request):
 def widget_new(request):
     name = (request.POST.get("name") or "").strip()[:120] or "New widget"
     try:
-        widget = services.widget_create(tenant=request.tenant, name=name)
+        widget = services.widget_create(tenant=request.tenant, name=name, locale=request.tenant.language)
     except QuotaExceeded as error:
         messages.error(request, error.detail)
         return redirect("widget_builder:list")

@@ -211,6 +211,12 @@ def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
     assert created["Location"] == f"/dashboard/widgets/{second.pk}/"
     assert WidgetRoute.objects.filter(key=second.key, tenant=tenant_a.tenant).exists()
     assert second.published_at is not None
+    assert second.locale == "en"  # the workspace's default language (Settings)
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(language="fr", plan="pro")
+    owner.post("/dashboard/widgets/new", {"name": "Third"})
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.get(name="Third").locale == "fr"
 
 
 PNG_1PX = bytes.fromhex(
