@@ -196,6 +196,7 @@ def test_open_now_follows_business_hours():
 
 def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
     from tenants.models import Tenant, WidgetRoute
+    from tenants.selectors import tenant_routes_cache_forget
 
     response = owner.post("/dashboard/widgets/new", {"name": "Second"})  # free plan: 1 widget
     assert response["Location"] == "/dashboard/widgets/"
@@ -214,6 +215,7 @@ def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
     assert second.locale == "en"  # the workspace's default language (Settings)
 
     Tenant.objects.filter(pk=tenant_a.tenant.pk).update(language="fr", plan="pro")
+    tenant_routes_cache_forget(tenant_a.tenant)  # as the settings service does
     owner.post("/dashboard/widgets/new", {"name": "Third"})
     with tenant_context(tenant_a.tenant):
         assert Widget.objects.get(name="Third").locale == "fr"
