@@ -32,7 +32,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from saas.errors import ProblemError, RateLimited, error_response
-from saas.ratelimit import rate_limit
+from saas.ratelimit import client_address, rate_limit
 
 from . import services
 from .hosts import tenant_url
@@ -42,7 +42,8 @@ from .services import support as support_services
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address as the trusted proxies report it (saas.ratelimit)."""
+    return client_address(request) or None
 
 
 class AuditedModelAdmin(ModelAdmin):
@@ -377,6 +378,7 @@ class TenantAdmin(AuditedModelAdmin):
                     minutes=form.cleaned_data["minutes"],
                     ip=client_ip(request),
                     dashboard_url=tenant_url(request, tenant, "/dashboard/support-access/"),
+                    staff_session_key=request.session.session_key or "",
                 )
             except ProblemError as error:
                 for field, errors in (error.errors or {}).items():

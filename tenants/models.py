@@ -314,6 +314,8 @@ class SupportAccess(models.Model):
     handoff_expires_at = models.DateTimeField()
     handoff_used_at = models.DateTimeField(null=True, blank=True)
     session_key = models.CharField(max_length=40, blank=True, default="")
+    # The staff member's platform-admin session that started it: signing out there ends it.
+    staff_session_key = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -31,7 +31,7 @@ def support_access_of_session(*, tenant: Tenant, session: SessionBase) -> Suppor
     grant_id = support_session_grant_id(session)
     if grant_id is None or not session.session_key:
         return None
-    return (
+    grant = (
         SupportAccess.objects.select_related("staff")
         .filter(
             pk=grant_id,
@@ -44,6 +44,10 @@ def support_access_of_session(*, tenant: Tenant, session: SessionBase) -> Suppor
         )
         .first()
     )
+    # Still allowed to open workspaces for support (the permission can be taken away).
+    if grant is None or grant.staff is None or not grant.staff.has_perm("tenants.add_supportaccess"):
+        return None
+    return grant
 
 
 def support_accesses_for(tenant: Tenant, *, limit: int = 20) -> QuerySet[SupportAccess]:

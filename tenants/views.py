@@ -46,6 +46,7 @@ def handoff(request):
     if spent is None:
         context = {"sign_in_url": public_url(request, f"/workspaces/{request.tenant.slug}/open")}
         return render(request, "tenants/handoff_invalid.html", context, status=400)
+    request.session.pop(SUPPORT_SESSION_KEY, None)  # a member's sign-in is never a support session
     login(request, spent.user, backend="django.contrib.auth.backends.ModelBackend")
     services.login_handoff_link_session(handoff=spent, tenant_session_key=request.session.session_key)
     target = request.GET.get("next", "")
@@ -60,6 +61,9 @@ def handoff(request):
 def sign_out(request):
     """Ends this session and the public-host session it came from (the sign-out signal
     ends the linked ones: tenants.services.handoffs)."""
+    grant = support_access_of_session(tenant=request.tenant, session=request.session)
+    if grant is not None:  # a staff member's support session: signing out ends the access
+        support_services.support_access_end(grant=grant, by=grant.staff, ip=client_address(request))
     logout(request)
     return redirect(public_url(request, "/"))
 
@@ -242,11 +246,21 @@ def _upload_bytes(upload) -> bytes | None:
 def support_handoff(request):
     """Spend a support hand-off from the platform admin: a fresh session on this host that
     signs nobody in and that only the dashboard honours, read-only, until the grant ends."""
-    grant = support_services.support_access_consume(token=request.GET.get("token", ""), tenant=request.tenant)
+    if request.user.is_authenticated:
+        # Never replace a member's own session here (a link sent to them would switch them
+        # into someone else's read-only access); the token stays unspent.
+        context = {"sign_in_url": public_url(request, "/admin/"), "signed_in_here": True}
+        return render(request, "tenants/handoff_invalid.html", context, status=409)
+    grant = support_services.support_access_consume(
+        token=request.GET.get("token", ""),
+        tenant=request.tenant,
+        ip=client_address(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
     if grant is None:
         context = {"sign_in_url": public_url(request, "/admin/")}
         return render(request, "tenants/handoff_invalid.html", context, status=400)
-    # Whatever session this browser had here ends (without signing its user out elsewhere).
+    # Whatever anonymous session this browser had here ends.
     request.session.flush()
     request.user = AnonymousUser()
     request.session[SUPPORT_SESSION_KEY] = grant.pk
@@ -262,7 +276,7 @@ def support_exit(request):
     the workspace's page in the platform admin."""
     grant = support_access_of_session(tenant=request.tenant, session=request.session)
     if grant is not None:
-        support_services.support_access_end(grant=grant, by=grant.staff, ip=request.META.get("REMOTE_ADDR"))
+        support_services.support_access_end(grant=grant, by=grant.staff, ip=client_address(request))
     request.session.flush()
     return redirect(public_url(request, f"/admin/tenants/tenant/{request.tenant.pk}/change/"))
 
@@ -275,9 +289,7 @@ def support_accesses(request):
             raise PermissionDenied("Only the workspace's owners can end a support access.")
         grant = get_object_or_404(SupportAccess, pk=posted_id(request, "access"), tenant=request.tenant)
         try:
-            support_services.support_access_end(
-                grant=grant, by=request.user, ip=request.META.get("REMOTE_ADDR")
-            )
+            support_services.support_access_end(grant=grant, by=request.user, ip=client_address(request))
         except ProblemError as error:
             messages.error(request, problem_message(error))
         else:

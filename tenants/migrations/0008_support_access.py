@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
                 ("handoff_expires_at", models.DateTimeField()),
                 ("handoff_used_at", models.DateTimeField(blank=True, null=True)),
                 ("session_key", models.CharField(blank=True, default="", max_length=40)),
+                ("staff_session_key", models.CharField(blank=True, db_index=True, default="", max_length=40)),
                 (
                     "staff",
                     models.ForeignKey(

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from ..context import in_public_schema
 from ..models import LoginHandoff, Membership, Tenant, User
+from .support import support_accesses_end_for_session
 
 
 def _token_hash(token: str) -> str:
@@ -120,3 +121,5 @@ def sessions_end_on_sign_out(sender: object, request: HttpRequest | None, **kwar
     session = getattr(request, "session", None)
     if session is not None:
         sessions_end_linked(session_key=session.session_key)
+        # support accesses a staff member opened from this (platform-admin) session
+        support_accesses_end_for_session(staff_session_key=session.session_key or "")

@@ -12,6 +12,7 @@ member), audited, and deletes its session.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import timedelta
 from importlib import import_module
@@ -27,6 +28,8 @@ from saas.errors import Conflict, PermissionDenied, ValidationFailed
 from ..context import in_public_schema
 from ..models import Membership, SupportAccess, Tenant, User
 from .audit import audit_event_record
+
+logger = logging.getLogger(__name__)
 
 REASON_MIN_LENGTH = 10
 
@@ -53,14 +56,16 @@ def support_access_start(
     minutes: int | None = None,
     ip: str | None = None,
     dashboard_url: str = "",
+    staff_session_key: str = "",
 ) -> tuple[SupportAccess, str]:
     """Open a read-only support access to ``tenant`` for ``staff_user`` (active staff
     only), for ``minutes`` (default ``SUPPORT_ACCESS_MINUTES``, at most
     ``SUPPORT_ACCESS_MAX_MINUTES``), with the ``reason`` the owners will read. Audited and
     emailed to the owners after commit. Returns the grant and its one-time hand-off token
-    (valid ``LOGIN_HANDOFF_SECONDS``; only its hash is stored)."""
-    if not (staff_user.is_active and staff_user.is_staff):
-        raise PermissionDenied("Only platform staff can open a workspace for support.")
+    (valid ``LOGIN_HANDOFF_SECONDS``; only its hash is stored). ``staff_session_key``: the
+    staff member's platform-admin session; signing out of it ends the access."""
+    if not support_access_allowed(staff_user):
+        raise PermissionDenied("Only platform staff allowed to open workspaces for support can.")
     if tenant.status != Tenant.Status.ACTIVE:
         raise Conflict("Only an active workspace can be opened for support.")
     reason = " ".join((reason or "").split())
@@ -84,6 +89,7 @@ def support_access_start(
             expires_at=now + timedelta(minutes=minutes),
             handoff_hash=_hash(token),
             handoff_expires_at=now + timedelta(seconds=settings.LOGIN_HANDOFF_SECONDS),
+            staff_session_key=staff_session_key,
         )
         audit_event_record(
             actor=staff_user,
@@ -98,23 +104,36 @@ def support_access_start(
         )
         recipients = _owner_emails(tenant)
         context = {"grant": grant, "tenant": tenant, "dashboard_url": dashboard_url}
-        transaction.on_commit(
-            lambda: (
-                send_mail(
-                    f"Support access to {tenant.name} by {staff_user.email}",
-                    render_to_string("tenants/email/support_access.txt", context),
-                    settings.DEFAULT_FROM_EMAIL,
-                    recipients,
-                )
-                if recipients
-                else None
-            )
-        )
+        # One line whatever the workspace's name holds (a header cannot carry a newline).
+        subject = " ".join(f"Support access to {tenant.name} by {staff_user.email}".split())
+        if recipients:
+            transaction.on_commit(lambda: _owners_tell(subject, context, recipients))
     return grant, token
 
 
+def _owners_tell(subject: str, context: dict[str, object], recipients: list[str]) -> None:
+    """Email the owners; a mail server that refuses does not undo the access (it is
+    recorded and listed for them on the dashboard either way)."""
+    try:
+        send_mail(
+            subject,
+            render_to_string("tenants/email/support_access.txt", context),
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        )
+    except Exception:
+        logger.exception("support access: the owners' email was not sent")
+
+
+def support_access_allowed(user: User) -> bool:
+    """Active staff with the permission to open workspaces for support."""
+    return bool(user.is_active and user.is_staff and user.has_perm("tenants.add_supportaccess"))
+
+
 @in_public_schema
-def support_access_consume(*, token: str, tenant: Tenant) -> SupportAccess | None:
+def support_access_consume(
+    *, token: str, tenant: Tenant, ip: str | None = None, user_agent: str = ""
+) -> SupportAccess | None:
     """Spend a hand-off token on ``tenant``'s host: the grant if the token is this
     tenant's, unspent, unexpired, its access live and its staff member still active staff;
     otherwise None. Single use even under concurrent attempts (one conditional UPDATE)."""
@@ -131,8 +150,15 @@ def support_access_consume(*, token: str, tenant: Tenant) -> SupportAccess | Non
     if not spent:
         return None
     grant = SupportAccess.objects.select_related("staff").get(handoff_hash=token_hash)
-    if grant.staff is None or not (grant.staff.is_active and grant.staff.is_staff):
+    if grant.staff is None or not support_access_allowed(grant.staff):
         return None
+    audit_event_record(
+        actor=grant.staff,
+        action="tenant.support_access_opened",
+        target=tenant,
+        metadata={"support_access": grant.pk, "user_agent": user_agent[:300]},
+        ip=ip,
+    )
     return grant
 
 
@@ -169,3 +195,22 @@ def support_access_end(*, grant: SupportAccess, by: User | None, ip: str | None 
     if grant.session_key:
         import_module(settings.SESSION_ENGINE).SessionStore(session_key=grant.session_key).delete()
     return grant
+
+
+@in_public_schema
+def support_accesses_end_for_session(*, staff_session_key: str) -> int:
+    """End every live access started from this platform-admin session (its staff member
+    signed out there), audited; their sessions are deleted. Returns how many ended."""
+    if not staff_session_key:
+        return 0
+    live = SupportAccess.objects.select_related("staff", "tenant").filter(
+        staff_session_key=staff_session_key, ended_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    ended = 0
+    for grant in live:
+        try:
+            support_access_end(grant=grant, by=grant.staff)
+        except Conflict:  # it ended meanwhile
+            continue
+        ended += 1
+    return ended

@@ -256,3 +256,66 @@ def test_staff_list_every_support_access_read_only(support, staff_client):
     assert staff_client.get("/admin/tenants/supportaccess/add/").status_code == 403
     change = staff_client.post(f"/admin/tenants/supportaccess/{support.grant.pk}/change/", {"reason": "x"})
     assert change.status_code == 403
+
+
+# --- review findings -------------------------------------------------------------------
+
+
+def test_signing_out_of_a_support_session_ends_the_access(support, staff_user):
+    response = support.post("/logout")
+    assert response.status_code == 302
+    support.grant.refresh_from_db()
+    assert support.grant.ended_at is not None and support.grant.ended_by_email == staff_user.email
+    assert PlatformAuditEvent.objects.filter(action="tenant.support_access_ended").count() == 1
+
+
+def test_signing_out_of_the_platform_admin_ends_the_accesses_opened_from_it(support, staff_client):
+    assert support.get("/dashboard/").status_code == 200
+    staff_client.post("/admin/logout/")
+    support.grant.refresh_from_db()
+    assert support.grant.ended_at is not None
+    assert support.get("/dashboard/").status_code in (302, 403)
+
+
+def test_an_access_stops_when_its_staff_member_loses_the_permission(client, tenant_a):
+    from django.contrib.auth.models import Permission
+
+    from tests.tenants.factories import StaffUserFactory
+
+    staff = StaffUserFactory(email="support-staff@example.com", is_superuser=False)
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_tenant"), Permission.objects.get(codename="add_supportaccess")
+    )
+    _, token = support_services.support_access_start(tenant=tenant_a.tenant, staff_user=staff, reason=REASON)
+    browser = Client(HTTP_HOST=tenant_a.host)
+    assert browser.get(f"/support/handoff?token={token}").status_code == 302
+    assert browser.get("/dashboard/").status_code == 200
+    staff.user_permissions.remove(Permission.objects.get(codename="add_supportaccess"))
+    assert browser.get("/dashboard/").status_code == 403
+
+
+def test_opening_is_audited_with_the_browser_that_spent_the_token(support, staff_user):
+    opened = PlatformAuditEvent.objects.get(action="tenant.support_access_opened")
+    assert opened.actor_email == staff_user.email and opened.metadata["support_access"] == support.grant.pk
+
+
+def test_a_support_link_never_replaces_a_members_session(staff_client, tenant_a, owner):
+    target = urlparse(_start(staff_client, tenant_a.tenant)["Location"])
+    refused = owner.get(f"{target.path}?{target.query}")
+    assert refused.status_code == 409 and b"signed in to this workspace" in refused.content
+    assert owner.get("/dashboard/").context["membership"].role == "owner"  # still themselves
+    # the token was not spent: a browser that is not signed in here can still use it
+    assert Client(HTTP_HOST=tenant_a.host).get(f"{target.path}?{target.query}").status_code == 302
+
+
+def test_a_workspace_name_with_a_line_break_still_tells_the_owners(
+    staff_user, tenant_a, django_capture_on_commit_callbacks
+):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(name="Acme\nBcc: someone@example.com")
+    tenant_a.tenant.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        support_services.support_access_start(tenant=tenant_a.tenant, staff_user=staff_user, reason=REASON)
+    [email] = [m for m in mail.outbox if "Support access" in m.subject]
+    assert "\n" not in email.subject and email.subject.startswith("Support access to Acme Bcc:")

@@ -155,3 +155,13 @@ def test_agents_cannot_open_or_post_settings(tenant_a):
     assert client.get("/dashboard/settings/", HTTP_HOST=tenant_a.host).status_code == 403
     assert _post(client, tenant_a).status_code == 403
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).name == "MARKER-A Company"
+
+
+def test_a_logo_with_too_many_pixels_is_refused_before_it_is_decoded():
+    from tenants.services.settings import logo_data_uri
+
+    out = io.BytesIO()
+    Image.new("L", (2100, 2100)).save(out, format="PNG", optimize=True)  # small file, 4.4 M pixels
+    with pytest.raises(ValidationFailed) as refused:
+        logo_data_uri(out.getvalue())
+    assert refused.value.errors["logo"][0]["code"] == "too_large"
