@@ -188,6 +188,7 @@ class AutomationRuleForm(ServiceForm):
     ``automation_rule_update`` (with the rule)."""
 
     kind = _model_field(AutomationRule, "kind")
+    kind.choices = [("", "Choose a kind…"), *[c for c in kind.choices if c[0] != ""]]  # type: ignore[attr-defined]
     name = _model_field(AutomationRule, "name")
     pattern = _model_field(
         AutomationRule,

@@ -62,7 +62,7 @@ def prechat_fields_validate(fields: list) -> list[dict]:
             or not all(isinstance(o, str) and 0 < len(o) <= 200 for o in options)
         ):
             problems.append(
-                _error("invalid_options", "A select needs 1 to 50 options of up to 200 characters.")
+                _error("invalid_options", "A choice list needs 1 to 50 options of up to 200 characters.")
             )
         label = str(raw.get("label") or "").strip()[:120]
         if not label:

@@ -376,9 +376,9 @@
         req.addEventListener("change", function () { row.required = req.checked; save(); });
         body.appendChild(field(pre + "-required", ["Required", el("span", {"class": "visually-hidden", text: named})], req, " check"));
         if (row.kind === "select") {
-          var opts = el("textarea", {id: pre + "-options", rows: "3", value: row.options.join("\n"), placeholder: "One option a line"});
+          var opts = el("textarea", {id: pre + "-options", rows: "3", value: row.options.join("\n"), placeholder: "One option per line"});
           opts.addEventListener("input", function () { row.options = opts.value.split("\n"); save(); });
-          body.appendChild(field(pre + "-options", ["Options, one a line", el("span", {"class": "visually-hidden", text: named})], opts, " wide",
+          body.appendChild(field(pre + "-options", ["Options, one per line", el("span", {"class": "visually-hidden", text: named})], opts, " wide",
             row.errors.filter(function (e) { return e.code === "invalid_options"; })));
         }
         var other = row.errors.filter(function (e) { return ["invalid_kind", "required", "invalid_key", "invalid_options"].indexOf(e.code) < 0; });

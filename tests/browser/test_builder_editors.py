@@ -79,7 +79,7 @@ def test_prechat_builder_adds_reorders_removes_and_saves_in_order(builder):
     rows.last.get_by_label("Required").check()
     add("Short text", "Company")
     add("Choice list", "Plan")
-    rows.last.get_by_label("Options, one a line").fill("Free\nPro")
+    rows.last.get_by_label("Options, one per line").fill("Free\nPro")
     add("Phone", "Phone")
     assert rows.count() == 4
 

@@ -284,10 +284,13 @@ def test_editor_errors_name_their_row(owner, tenant_a):
     form = response.context["form"]
     assert form.row_errors["prechat_fields"] == {
         "1": [
-            {"code": "invalid_options", "message": "A select needs 1 to 50 options of up to 200 characters."}
+            {
+                "code": "invalid_options",
+                "message": "A choice list needs 1 to 50 options of up to 200 characters.",
+            }
         ]
     }
-    assert "Field 2: A select needs" in form.errors["prechat_fields_json"][0]
+    assert "Field 2: A choice list needs" in form.errors["prechat_fields_json"][0]
     assert list(form.row_errors["business_hours"]) == ["tue"]
     assert "start before end" in form.row_errors["business_hours"]["tue"][0]["message"]
     assert form.errors["business_hours_json"][0].startswith("Tuesday: ")
