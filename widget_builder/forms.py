@@ -17,6 +17,7 @@ from .drafts import PLAIN_FIELDS, WidgetDraft
 from .hours import DAY_NAMES, business_hours_validate
 from .images import image_data_uri
 from .models import Widget
+from .origins import origin_normalize
 from .prechat import prechat_fields_validate
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -203,6 +204,12 @@ class WidgetSettingsForm(forms.ModelForm):
         data["allowed_origins"] = [
             line.strip() for line in (data.get("allowed_origins_text") or "").splitlines() if line.strip()
         ]
+        # Checked here too (the service checks again), so one save reports every mistake.
+        for origin in data["allowed_origins"]:
+            try:
+                origin_normalize(origin)
+            except DjangoValidationError as exc:
+                self.add_error("allowed_origins_text", f"{origin}: {exc.messages[0]}")
         return data
 
     def _row_error(

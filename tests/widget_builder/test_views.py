@@ -117,6 +117,14 @@ def test_invalid_settings_show_inline_errors_and_save_nothing(owner, tenant_a, c
         assert Widget.objects.get(pk=widget.pk).bot_name == widget.bot_name
 
 
+def test_one_save_reports_every_mistake_at_once(owner, tenant_a):
+    widget = _widget(tenant_a)
+    changes = {"primary_color": "#zzz", "allowed_origins_text": "not a url"}
+    response = owner.post(f"/dashboard/widgets/{widget.pk}/", _form(widget, **changes))
+    errors = response.context["form"].errors
+    assert "primary_color" in errors and "not a url" in " ".join(errors["allowed_origins_text"])
+
+
 def test_snippet_copy_ticks_the_onboarding_step(owner, tenant_a):
     widget = _widget(tenant_a)
     page = owner.get(f"/dashboard/widgets/{widget.pk}/")
