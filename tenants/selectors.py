@@ -153,11 +153,13 @@ def tenant_usage_counts(tenants: Iterable[Tenant]) -> dict[int, dict[str, int | 
 
 def team_overview(tenant: Tenant) -> dict[str, Any]:
     """The team page's lists: members (with their user, by address) and the invitations
-    still pending (newest first)."""
+    still pending (newest first); ``sole_owner``: the membership of the only owner, if
+    there is one (its role and membership cannot be taken away: no controls are offered)."""
+    members = list(Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email"))
+    owners = [m for m in members if m.role == Membership.Role.OWNER]
     return {
-        "members": list(
-            Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
-        ),
+        "members": members,
+        "sole_owner": owners[0] if len(owners) == 1 else None,
         "invitations": list(
             Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True, revoked_at__isnull=True)
             .select_related("invited_by")

@@ -100,6 +100,8 @@ def widget_edit(request, widget_id: int):
         messages.error(request, "Nothing was saved: check the settings marked below.")
     base = public_url(request, "")
     status, status_tone = widget_status(saved)
+    if form.is_bound:  # a refused save: what the form holds is not what is stored
+        status, status_tone = "Not saved", "danger"
     context = shell_context(
         request,
         widget=saved,

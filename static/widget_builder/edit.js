@@ -531,6 +531,14 @@
     fetch(copiedUrl, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": form.elements.csrfmiddlewaretoken.value}});
   });
 
+  /* --- "any website can embed": shown while no domain is listed ------------------------------ */
+  var origins = form.elements.allowed_origins_text, anyOrigin = $("any-origin-notice");
+  if (origins && anyOrigin) {
+    var anyOriginShow = function () { anyOrigin.hidden = origins.value.trim() !== ""; };
+    origins.addEventListener("input", anyOriginShow);
+    anyOriginShow();
+  }
+
   /* --- the preview's loader, once the page has loaded: the form is usable first ------------ */
   function previewStart() {
     var holder = $("preview-loader");

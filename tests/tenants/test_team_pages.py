@@ -64,10 +64,16 @@ def test_a_sent_invitation_is_a_success_toast(owner, tenant_a, django_capture_on
 
 
 def test_members_table_with_role_select_and_a_confirmed_remove(owner, tenant_a):
+    from tests.tenants.factories import MembershipFactory
+
+    agent = MembershipFactory(tenant=tenant_a.tenant, role="agent").user
     page = owner.get("/dashboard/team/", HTTP_HOST=tenant_a.host).content.decode()
     assert 'class="table-wrap" role="region" aria-label="Members"' in page
-    assert '<label class="visually-hidden" for="role-' in page and "Role of " + tenant_a.owner.email in page
-    assert f'data-confirm="Remove {tenant_a.owner.email} from' in page
+    assert '<label class="visually-hidden" for="role-' in page and "Role of " + agent.email in page
+    assert f'data-confirm="Remove {agent.email} from' in page
+    # the only owner is offered neither a role change nor removal
+    assert "Role of " + tenant_a.owner.email not in page and f"Remove {tenant_a.owner.email}" not in page
+    assert "The only owner" in page
 
 
 def test_a_new_key_is_shown_once_with_copy_and_a_warning(owner, tenant_a):

@@ -123,6 +123,10 @@ def test_one_save_reports_every_mistake_at_once(owner, tenant_a):
     response = owner.post(f"/dashboard/widgets/{widget.pk}/", _form(widget, **changes))
     errors = response.context["form"].errors
     assert "primary_color" in errors and "not a url" in " ".join(errors["allowed_origins_text"])
+    # the page does not claim the widget is published as it stands in the form
+    assert response.context["status"] == "Not saved"
+    # the "any website" notice follows the form (hidden once a domain is listed)
+    assert '<div id="any-origin-notice">' in response.content.decode()
 
 
 def test_snippet_copy_ticks_the_onboarding_step(owner, tenant_a):
