@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from billing.limits import quota_limit
 from billing.quotas import tenant_plan
 from saas.csp import INLINE_STYLES
 from saas.errors import QuotaExceeded, ValidationFailed
@@ -60,7 +61,10 @@ def widget_list(request):
         {"widget": w, "status": widget_status(w), "questions": len(w.suggested_questions)}
         for w in Widget.objects.all()
     ]
-    context = shell_context(request, widgets=widgets)
+    plan = tenant_plan(request.tenant)
+    limit = quota_limit(request.tenant, "widgets", plan)
+    at_limit = limit is not None and len(widgets) >= limit
+    context = shell_context(request, widgets=widgets, plan=plan, widget_limit=limit, at_limit=at_limit)
     return render(request, "widget_builder/list.html", context)
 
 

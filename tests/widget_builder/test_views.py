@@ -210,6 +210,10 @@ def test_new_widgets_are_capped_by_the_plan(owner, tenant_a):
     from tenants.models import Tenant, WidgetRoute
     from tenants.selectors import tenant_routes_cache_forget
 
+    # at the limit the list offers no creation form, and says why
+    listing = owner.get("/dashboard/widgets/").content.decode()
+    assert "The Free plan includes 1 widget, and this workspace has 1" in listing
+    assert 'action="/dashboard/widgets/new"' not in listing
     response = owner.post("/dashboard/widgets/new", {"name": "Second"})  # free plan: 1 widget
     assert response["Location"] == "/dashboard/widgets/"
     page = owner.get("/dashboard/widgets/")
