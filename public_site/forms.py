@@ -19,9 +19,7 @@ class WorkspaceSignupForm(SignupForm):
     slug = forms.CharField(
         label="Workspace address",
         max_length=SLUG_MAX_LENGTH,
-        # Shown as HTML by the field component: the brackets are escaped here.
-        help_text=f"Lowercase letters, numbers and hyphens. Your workspace will live at "
-        f"&lt;address&gt;.{settings.BASE_DOMAIN}",
+        help_text=f"Lowercase letters, numbers and hyphens: “acme” opens at acme.{settings.BASE_DOMAIN}.",
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
         ),
