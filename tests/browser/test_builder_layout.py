@@ -102,3 +102,17 @@ def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, wi
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert _serious(page) == []
     assert page.js_errors == []
+
+
+def test_the_bot_tab_shows_the_server_and_key_fields_only_where_they_apply(page, live_port, workspace):
+    page.goto(f"http://layout-co.saas.test:{live_port}/dashboard/widgets/{workspace.pk}/bot/")
+    server, key_choice, key = (page.locator(f"#id_{name}") for name in ("base_url", "key_source", "api_key"))
+    # the platform's model: nothing to configure
+    assert not server.is_visible() and not key_choice.is_visible() and not key.is_visible()
+    page.locator("#id_provider").select_option("openai_compatible")
+    assert server.is_visible() and key_choice.is_visible() and not key.is_visible()
+    key_choice.select_option("own")
+    assert key.is_visible()
+    page.locator("#id_provider").select_option("anthropic")
+    assert not server.is_visible() and key.is_visible()
+    assert page.js_errors == []
