@@ -40,9 +40,12 @@ logger = logging.getLogger(__name__)
 ADD_PANELS = ("file", "url", "qa", "text")
 PER_PAGE = 100
 RRF_EXPLAINED = (
-    "Each method ranks the chunks on its own; reciprocal rank fusion gives every chunk "
-    "1/(60 + its rank) from each list it is in and sorts by the sum, so chunks both methods "
-    "rank high come first."
+    "Best matches first: each passage is found by its meaning and by its words, and the "
+    "passages both searches rank high come first."
+)
+RRF_FORMULA = (
+    "Reciprocal rank fusion: every passage gets 1/(60 + its rank) from each search that "
+    "found it; the passages are sorted by the sum."
 )
 
 
@@ -381,6 +384,7 @@ def knowledge_base_search(request: DashboardRequest, kb_id: int) -> HttpResponse
         ingested=ingested,
         results=results,
         rrf_explained=RRF_EXPLAINED,
+        rrf_formula=RRF_FORMULA,
         limit=SEARCH_LIMIT,
         kb_tabs=_kb_tabs(kb, "search", request),
         can_manage=can_manage(request),

@@ -597,7 +597,7 @@ def test_playground_shows_the_answer_and_the_ranked_passages(owner, tenant_a, mo
     assert response.status_code == 200
     assert "<blockquote>" in page and "Refunds are possible within 30 days of purchase. [1]" in page
     assert f'href="https://help.example/refunds" {LINK_ATTRS}>Refund policy</a>' in page
-    assert "vector #2" in page and "text #1" in page and "vector #1" in page
+    assert "meaning #2" in page and "words #1" in page and "meaning #1" in page
     assert "shipping.pdf" in page and "page 4" in page
     result = response.context["result"]
     assert result["outcome"] == "answered" and result["provider"] == "offline"
