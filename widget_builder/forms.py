@@ -115,8 +115,8 @@ class WidgetSettingsForm(forms.ModelForm):
         labels = {
             "primary_color": "Primary colour",
             "text_color": "Text colour",
-            "offset_x": "From the side (px)",
-            "offset_y": "From the bottom (px)",
+            "offset_x": "Side gap (px)",
+            "offset_y": "Bottom gap (px)",
             "locale": "Widget language",
             "launcher_icon": "Launcher icon",
             "show_branding": "Show “Powered by” line",
