@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.tenancy import RESULTS, _recreate_database, _server_url
+from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_chat"
 TENANTS = int(os.environ.get("BENCH_CHAT_TENANTS", "50"))
@@ -56,13 +56,7 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
 def _setup(llm_url: str) -> list[dict]:
     """A fresh database with TENANTS workspaces on the Business plan, each with its widget
     published and a table for the bare INSERT baseline. Returns the visitors."""
-    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), BENCH_DB)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ.pop("REDIS_URL", None)
-    os.environ.update(_llm_env(llm_url))
-    import django
-
-    django.setup()
+    django_start(BENCH_DB, _llm_env(llm_url))
     from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import tenant_context

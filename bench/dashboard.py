@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 from bench.chat import _free_port, _wait_http
-from bench.tenancy import RESULTS, _recreate_database, _server_url
+from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_dashboard"
 LOADS = int(os.environ.get("BENCH_DASHBOARD_LOADS", "20"))
@@ -55,12 +55,7 @@ SIDEBAR_LINK = "#sidebar nav a"
 
 
 def _setup():
-    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), BENCH_DB)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
+    django_start(BENCH_DB)
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)

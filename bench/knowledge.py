@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 
-from bench.tenancy import RESULTS, _recreate_database, _server_url
+from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_knowledge"
 PAGES = int(os.environ.get("BENCH_KNOWLEDGE_PAGES", "1000"))
@@ -88,12 +88,7 @@ WORDS = [
 
 
 def _setup():
-    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), BENCH_DB)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
+    django_start(BENCH_DB)
     from django.core.management import call_command
 
     from tenants.models import User

@@ -42,6 +42,18 @@ def _server_url() -> str:
     return base_url.rsplit("/", 1)[0]
 
 
+def django_start(database: str, env: dict[str, str] | None = None) -> None:
+    """Start Django for a bench on a fresh database of its own (``database`` dropped and made
+    again), with the bench settings, no Redis, and ``env`` set first."""
+    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), database)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ.pop("REDIS_URL", None)
+    os.environ.update(env or {})
+    import django
+
+    django.setup()
+
+
 def _recreate_database(server_url: str, name: str) -> str:
     import psycopg
 

@@ -20,19 +20,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.tenancy import RESULTS, _recreate_database, _server_url
+from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_widget"
 ORIGIN = "https://customer.example"
 
 
 def _setup():
-    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), BENCH_DB)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
+    django_start(BENCH_DB)
     from django.conf import settings
     from django.core.management import call_command
 
