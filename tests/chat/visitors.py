@@ -9,13 +9,12 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.selectors import bot_settings_for
 from chat.visitor_tokens import visitor_token_issue
+from tests.asgi import connection_kept
 from tests.chat.factories import ContactFactory, ConversationFactory
 from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
@@ -156,13 +155,8 @@ def asgi_post(
                 if on_chunk is not None:
                     on_chunk(message["body"])
 
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
+        async with connection_kept():
             await application(scope, receive, send)
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
         return result
 
     return async_to_sync(run)()

@@ -7,12 +7,11 @@ import asyncio
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import Client
 
 from tenants import services
 from tenants.models import Tenant
+from tests.asgi import connection_kept
 from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -102,14 +101,8 @@ def test_request_under_asgi_for_tenant_a_reads_only_a_schema(client, tenant_a, t
         async def send(message):
             sent.append(message)
 
-        # As Django's test clients do: keep the test's connection (and transaction) open.
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
+        async with connection_kept():
             await application(scope, receive, send)
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         return sent[0]["status"], body
 
