@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import axe_serious_violations, signed_in
 from tests.browser.test_csp_browser import _violations, _watch
 from tests.tenants.factories import StaffUserFactory, TenantFactory, UserFactory
 
@@ -20,17 +20,6 @@ WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
   .filter(e => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 5)
   .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 LONG_NAME = "Northwind Traders International Customer Support Knowledge Workspace"
-
-
-def _serious(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _shot(page, name: str) -> None:
@@ -60,7 +49,7 @@ def test_admin_fits_1280_reads_well_and_obeys_the_policy(page, site):
             overflow = page.evaluate("document.documentElement.scrollWidth")
             assert overflow <= width, f"{name}: the page is {overflow} px wide at {width}"
             if width == 1280:
-                assert _serious(page) == [], name
+                assert axe_serious_violations(page) == [], name
             if name == "tenants" and width == 1280:
                 # every column shows without scrolling the table either
                 box = page.evaluate(
@@ -79,7 +68,7 @@ def test_admin_fits_1280_reads_well_and_obeys_the_policy(page, site):
     page.locator("button[name=index], button[type=submit][title='Run the selected action']").first.click()
     page.get_by_label("Reason (kept in the audit log)").wait_for()
     _shot(page, "admin-confirm-suspend-1280")
-    assert _serious(page) == []
+    assert axe_serious_violations(page) == []
     assert _violations(page) == []
     assert console == []
     assert page.js_errors == []
@@ -100,7 +89,7 @@ def test_support_access_from_the_admin_to_the_owners_page(page, site, live_port)
     page.get_by_role("link", name="Open dashboard read-only (support)").click()
     page.get_by_label("Why you need to look").wait_for()
     _shot(page, "admin-support-form-1280")
-    assert _serious(page) == []
+    assert axe_serious_violations(page) == []
     page.get_by_label("Why you need to look").fill("Ticket 12: the bot answers in the wrong language")
     page.get_by_role("button", name="Open the dashboard read-only").click()
     page.wait_for_url(f"http://support-browser.saas.test:{live_port}/dashboard/")
@@ -117,7 +106,7 @@ def test_support_access_from_the_admin_to_the_owners_page(page, site, live_port)
         _shot(owner_page, f"support-accesses-owner-{width}")
         wide = owner_page.evaluate(WIDER_THAN_THE_SCREEN)
         assert owner_page.evaluate("document.documentElement.scrollWidth") <= width, wide
-        assert _serious(owner_page) == []
+        assert axe_serious_violations(owner_page) == []
     owner_page.get_by_role("button", name="End now").click()
     owner_page.get_by_text("ended: their session is closed").wait_for()
     assert SupportAccess.objects.get(tenant=tenant).ended_at is not None

@@ -10,24 +10,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django_tenants.utils import tenant_context
 
 from chat.models import AutomationRule
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import axe_serious_violations, signed_in
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "shots-builder")
-
-
-def _serious(page) -> list[str]:
-    violations = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture
@@ -86,21 +76,21 @@ def test_widget_pages_fit_the_screen_and_pass_axe(page, live_port, workspace, wi
         scroll_width = page.evaluate("document.documentElement.scrollWidth")
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
         assert scroll_width <= width, (name, scroll_width)
-        assert _serious(page) == [], name
+        assert axe_serious_violations(page) == [], name
     # the playground, answered: a chat
     page.goto(pages["playground"])
     page.get_by_role("button", name="Do you ship abroad?").click()
     page.locator("#answer").wait_for()
     page.screenshot(path=str(SHOTS / f"playground-answer-{width}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    assert _serious(page) == []
+    assert axe_serious_violations(page) == []
     # the preview's views, in the pane
     page.goto(pages["builder"])
     page.get_by_role("button", name="Prechat form").click()
     page.get_by_role("dialog").wait_for()
     page.locator("#preview-stage").screenshot(path=str(SHOTS / f"preview-prechat-{width}.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    assert _serious(page) == []
+    assert axe_serious_violations(page) == []
     assert page.js_errors == []
 
 

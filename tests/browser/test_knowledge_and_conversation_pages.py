@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from knowledge.models import KnowledgeBase, Source
 from knowledge.retrieval import Passage
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import axe_serious_violations, signed_in
 from tests.chat.factories import AttachmentFactory, ContactFactory, ConversationFactory, MessageFactory
 from tests.knowledge.factories import ChunkFactory, DocumentFactory, KnowledgeBaseFactory, SourceFactory
 from tests.tenants.factories import TenantFactory, UserFactory
@@ -224,8 +224,6 @@ def _conversations(tenant) -> list[Conversation]:
 
 def _check(page, name: str) -> list[str]:
     """What is wrong with the page at each width (nothing, when it passes)."""
-    from axe_playwright_python.sync_playwright import Axe
-
     problems = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -235,11 +233,7 @@ def _check(page, name: str) -> list[str]:
             problems.append(f"{name} at {width} px is {scroll} px wide")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-        violations = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in Axe().run(page).response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
+        violations = axe_serious_violations(page)
         if violations:
             problems.append(f"{name} at {width} px: {violations}")
     return problems

@@ -10,16 +10,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from tenants.models import Invitation
 from tenants.services.team import invitation_token
-from tests.browser.conftest import signed_in
+from tests.browser.conftest import axe_serious_violations, signed_in
 from tests.tenants.factories import EmailAddressFactory, InvitationFactory, MembershipFactory, UserFactory
 
 SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "shots-public")
 WIDTHS = (360, 1280)
-AXE = Axe()
 
 ANONYMOUS = {
     "home": "/",
@@ -48,17 +46,12 @@ SIGNED_IN = {
 }
 
 
-def _check(page, name: str, width: int, *, allow: frozenset[str] | set[str] = frozenset()) -> None:
+def _check(page, name: str, width: int) -> None:
     """The page as loaded: no overflow, no serious/critical axe violation; screenshot."""
     page.wait_for_load_state("load")
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{name} at {width}px is {scroll_width}px wide"
-    results = AXE.run(page)
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical") and v["id"] not in allow
-    ]
+    bad = axe_serious_violations(page)
     assert bad == [], f"{name} at {width}px: {bad}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
