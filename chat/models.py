@@ -3,6 +3,8 @@ schema. The answer pipeline that fills them is ``chat.answering``."""
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -55,7 +57,8 @@ class Conversation(models.Model):
         BOT = "bot", "With the bot"
         WAITING = "waiting", "Waiting for an agent"
         AGENT = "agent", "With an agent"
-        CLOSED = "closed", "Closed"
+        PENDING = "pending", "Pending: waiting on the visitor"
+        CLOSED = "closed", "Resolved"
 
     widget = models.ForeignKey(
         "widget_builder.Widget", on_delete=models.PROTECT, related_name="conversations"
@@ -78,8 +81,27 @@ class Conversation(models.Model):
     csat_at = models.DateTimeField(null=True, blank=True)
     transcript_sent_at = models.DateTimeField(null=True, blank=True)
 
+    # The live inbox (chat.services.inbox). Users live in the public schema: their ids are
+    # kept as plain numbers (a foreign key across schemas would make deleting a user look
+    # for this table in public).
+    assignee_user_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    # Read receipts: the highest number each side has seen; the seq of the last visitor
+    # message (unread for agents while above ``agent_read_seq``).
+    agent_read_seq = models.PositiveIntegerField(default=0)
+    visitor_read_seq = models.PositiveIntegerField(default=0)
+    last_visitor_seq = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The visitor's address for replies while they are away (the offline message), and
+    # the newest message already emailed to them.
+    notify_email = models.EmailField(blank=True, default="")
+    emailed_seq = models.PositiveIntegerField(default=0)
+    visitor_seen_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx")]
 
     def __str__(self) -> str:
         return f"Conversation {self.pk}"
@@ -94,6 +116,9 @@ class Message(models.Model):
         BOT = "bot", "Bot"
         AGENT = "agent", "Agent"
         SYSTEM = "system", "System"
+        NOTE = "note", "Private note"  # agents only: never listed or sent to visitors
+
+    VISITOR_HIDDEN = (Role.NOTE,)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
@@ -107,6 +132,10 @@ class Message(models.Model):
     tokens_out = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)  # to the first token
     created_at = models.DateTimeField(default=timezone.now)
+    # Agent messages and notes: who wrote them (a user id of the public schema) and the
+    # name visitors see, kept as it was when written.
+    author_user_id = models.PositiveIntegerField(null=True, blank=True)
+    author_name = models.CharField(max_length=120, blank=True, default="")
 
     # Bot answers: the visitor message answered (at most one answer each), how it ended,
     # what produced it and what it cost.
@@ -134,6 +163,9 @@ class Message(models.Model):
                 condition=~models.Q(client_message_id=""),
                 name="message_client_id_unique",
             ),
+        ]
+        indexes = [
+            GinIndex(SearchVector("text", config="simple"), name="message_text_search_idx"),
         ]
 
     def __str__(self) -> str:
@@ -186,6 +218,12 @@ class BotSettings(models.Model):
         max_length=500, default="Sorry, I can't answer right now. Please try again in a moment."
     )
     offer_handoff = models.BooleanField(default=True)
+    # People answer on this widget: the widget's menu offers "Talk to a person" (when
+    # someone could answer) and requests in words are recognised.
+    human_support = models.BooleanField(default=True)
+    # Phrases that ask for a person, by language ({"en": [...], ...}); a language left out
+    # uses the shipped list (chat.handoff_phrases).
+    handoff_phrases = models.JSONField(default=dict, blank=True)
     knowledge_bases = models.ManyToManyField("knowledge.KnowledgeBase", blank=True, related_name="bots")
     # Visitor attachments: kinds among image/pdf/text, and a size limit.
     attachment_kinds = models.JSONField(default=list, blank=True)
@@ -263,3 +301,79 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CannedReply(models.Model):
+    """A saved answer agents insert with ``/shortcut`` in the composer. Variables such as
+    ``{{contact.name}}`` are filled in for the conversation (chat.canned)."""
+
+    shortcut = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=120)
+    text = models.TextField(max_length=4000)
+    created_by_user_id = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class InboxSettings(models.Model):
+    """The workspace's inbox rules (one row; ``chat.selectors.inbox_settings`` returns the
+    unsaved defaults until an admin saves them)."""
+
+    class Visibility(models.TextChoices):
+        ALL = "all", "Agents see every conversation"
+        WIDGETS = "widgets", "Agents see only their widgets' conversations"
+
+    class OfflinePolicy(models.TextChoices):
+        KEEP = "keep", "Keep them assigned"
+        UNASSIGN = "unassign", "Return them to the unassigned queue"
+
+    class Availability(models.TextChoices):
+        AGENTS_ONLINE = "online", "When an agent is online"
+        BUSINESS_HOURS = "hours", "Within the widget's business hours"
+        EITHER = "either", "Within business hours or when an agent is online"
+
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.ALL)
+    auto_assign = models.BooleanField(default=True)
+    offline_policy = models.CharField(max_length=8, choices=OfflinePolicy.choices, default=OfflinePolicy.KEEP)
+    availability = models.CharField(
+        max_length=8, choices=Availability.choices, default=Availability.AGENTS_ONLINE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "Inbox settings"
+
+
+class AgentProfile(models.Model):
+    """A member's inbox preferences and presence in this workspace (created on first use).
+    Presence comes from heartbeats: online while they keep arriving, away when the agent
+    says so or is idle, offline when they stop (chat.presence)."""
+
+    user_id = models.PositiveIntegerField(unique=True)
+    capacity = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    accepts_auto_assign = models.BooleanField(default=True)
+    # The widgets this agent serves (empty: every widget).
+    widgets = models.ManyToManyField("widget_builder.Widget", blank=True, related_name="agent_profiles")
+    away = models.BooleanField(default=False)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Whether the offline policy already ran for the agent's last time offline.
+    offline_handled = models.BooleanField(default=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Notifications.
+    notify_sound = models.BooleanField(default=True)
+    notify_browser = models.BooleanField(default=True)
+    email_on_handoff = models.BooleanField(default=True)  # a handoff while no agent is online
+    email_on_assigned = models.BooleanField(default=True)
+    email_on_replies = models.BooleanField(default=True)  # visitor replies while away, batched
+    replies_emailed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Agent {self.user_id}"
