@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from tenants.context import run_in_schema
@@ -84,7 +85,8 @@ class VisitorConsumer(_Base):
     async def connect(self) -> None:
         self.sent, self.conversation_id, self.last_typing = {}, 0, 0.0
         key = self.scope["url_route"]["kwargs"]["widget_key"]
-        tenant = await asyncio.to_thread(widget_route_resolve, key) if self.scope.get("public") else None
+        resolve = sync_to_async(widget_route_resolve, thread_sensitive=True)
+        tenant = await resolve(key) if self.scope.get("public") else None
         widget = await run_in_schema(tenant.schema_name, queries.widget_by_key, key) if tenant else None
         if tenant is None or widget is None or tenant.status != tenant.Status.ACTIVE or not widget.is_enabled:
             await self.close(code=NOT_FOUND)
