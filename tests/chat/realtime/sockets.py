@@ -134,5 +134,5 @@ async def nothing_more(socket: WebsocketCommunicator, *, kind: str = "message") 
         while True:
             frame = await socket.receive_json_from(timeout=0.3)
             assert frame["type"] != kind, frame
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return
