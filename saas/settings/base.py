@@ -192,10 +192,16 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }
+    # A socket waits on Redis in 5 s blocking reads (channels-redis' BZPOPMIN); redis-py 8
+    # gives connections a 5 s socket timeout by default, which would end every idle socket.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:
