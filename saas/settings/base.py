@@ -239,6 +239,7 @@ CELERY_BEAT_SCHEDULE = {
     "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
     "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
     "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
+    "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
 }
 
 # --- storage ----------------------------------------------------------------------------
