@@ -221,6 +221,9 @@ def phrases_clean(value: Mapping[str, Iterable[str]]) -> tuple[dict[str, list[st
         if lang not in LANGUAGES:
             errors[lang] = f"Unknown language {lang!r}: phrases are kept for {', '.join(LANGUAGES)}."
             continue
+        if isinstance(phrases, str):
+            errors[lang] = "Give a list of phrases."
+            continue
         kept: list[str] = []
         seen: set[str] = set()
         for phrase in phrases:

@@ -80,6 +80,20 @@ OFF_TOPIC = [
 ]
 
 
+def shop_faq_ingest(tenant, *, title: str = "Shop FAQ"):
+    """The FAQ as a text source of the tenant's first knowledge base, ingested now (real
+    chunks, real local embeddings). Preconditions: the tenant's schema is active and
+    background ingestion is off (``knowledge.services.enqueue_on_commit`` patched)."""
+    from knowledge import ingestion
+    from knowledge.models import KnowledgeBase
+    from knowledge.services import source_add_text
+
+    kb = KnowledgeBase.objects.order_by("id").first()
+    source = source_add_text(tenant=tenant, kb=kb, title=title, text=SHOP_FAQ)
+    ingestion.source_ingest(source.pk)
+    return kb
+
+
 def _main() -> None:
     """Best similarity per question against the FAQ's chunks, embedded as ingestion does."""
     import django
