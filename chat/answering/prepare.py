@@ -160,7 +160,7 @@ def _hand_off(prepared: Prepared, conversation: Conversation, visitor_message: M
         return _with_person(prepared)
     note = handoff_reply_record(note, visitor_message_id=visitor_message.pk)
     logger.info("handoff asked in words conversation=%s", conversation.pk)
-    prepared.final = final_payload(note, offer_handoff=False)
+    prepared.final = final_payload(note, offer_handoff=False) | {"status": conversation.status}
     cache.delete(prepared.claim_key)
     return prepared
 
