@@ -104,3 +104,14 @@ def test_the_playground_shows_the_same_no_answer_without_a_provider_call(visitor
     assert result["passages"] and not any(p["relevant"] for p in result["passages"])
     assert all(p["similarity"] < 0.4 for p in result["passages"] if p["similarity"] is not None)
     assert fake_llm.requests == [] and usage == 0
+
+
+def test_the_playground_page_marks_passages_not_relevant_enough(owner, visitor, fake_llm, shop):
+    url = f"/dashboard/widgets/{visitor.widget.pk}/playground/"
+    page = owner.post(url, {"question": OFF_TOPIC}).content.decode()
+    assert NO_ANSWER.replace("'", "&#x27;") in page and "Not relevant enough" in page
+    assert fake_llm.requests == []
+    page = owner.post(url, {"question": ON_TOPIC}).content.decode()
+    assert "My account" in page  # the passage given, shown with its similarity
+    (sent,) = fake_llm.requests
+    assert "tracking link" in sent.prompt_text and "Payment methods" not in sent.prompt_text
