@@ -46,7 +46,8 @@ def _visitor_label(conversation: Conversation) -> str:
 def team_handoff_email_send(*, conversation: Conversation) -> int:
     """Email every member who wants it that a visitor asked for a person (once per state
     of the conversation). Returns how many were sent."""
-    key = f"chat:team-notified:{connection.schema_name}:{conversation.pk}:{conversation.last_seq}"
+    started = conversation.created_at.timestamp()
+    key = f"chat:team-notified:{connection.schema_name}:{conversation.pk}:{started}:{conversation.last_seq}"
     if not cache.add(key, 1, TEAM_NOTIFIED_TTL):
         return 0
     tenant = current_tenant()
