@@ -142,10 +142,12 @@ def agent_replies_digest_send(*, now: datetime | None = None) -> int:
     sent = 0
     for user_id, by_conversation in found.items():
         profile = agent_profile_for(user_id)
-        wants = profile.email_on_replies and agent_presence(profile, until) != ONLINE
+        items = _digest_items(tenant, by_conversation, profile.replies_emailed_at)
+        if not items:
+            continue  # nothing since the last digest: no write either
         claimed, before = _claim_replies(user_id, until)
-        items = _digest_items(tenant, by_conversation, before) if claimed and wants else []
-        if not items or user_id not in addresses:
+        wants = profile.email_on_replies and agent_presence(profile, until) != ONLINE
+        if not (claimed and wants) or before != profile.replies_emailed_at or user_id not in addresses:
             continue
         count = sum(len(item["messages"]) for item in items)
         sent += email_send(
