@@ -1,6 +1,6 @@
-"""The dashboard's notifications script (``static/chat/notify.js``) with the signed-in
-member's preferences (``AgentProfile.notify_sound``, ``notify_browser``), for the app
-shell: ``{% load chat_notify %}{% notify_script %}``."""
+"""The signed-in member's notification preferences (``AgentProfile.notify_sound``,
+``notify_browser``) as data- attributes of the app shell's ``<body>``, read by
+``static/chat/notify.js``: ``<body ...{% notify_attrs %}>``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def notify_script(context: dict[str, Any]) -> SafeString | str:
+def notify_attrs(context: dict[str, Any]) -> SafeString | str:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -30,9 +30,8 @@ def notify_script(context: dict[str, Any]) -> SafeString | str:
     except NoReverseMatch:
         conversation = ""
     return format_html(
-        '<script src="{}" data-notify-sound="{}" data-notify-browser="{}" data-icons="{}" '
-        'data-conversation-url="{}" defer></script>',
-        static("chat/notify.js"),
+        ' data-notify-sound="{}" data-notify-browser="{}" data-notify-icons="{}"'
+        ' data-notify-conversation-url="{}"',
         "1" if sound else "0",
         "1" if browser else "0",
         static("ui/icons.svg"),

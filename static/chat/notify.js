@@ -2,20 +2,19 @@
    document CustomEvents "inbox:notification" with the realtime frame as detail:
      {type: "notification", kind: "handoff"|"assigned"|"message", conversation: id, title, body}
    Each shows a toast (the design system's alert in the .toasts list), plays a short beep
-   when the member's preference allows (data-notify-sound), and, while the tab is hidden,
-   a browser notification when permission was granted (data-notify-browser).
+   when the member's preference allows (<body data-notify-sound>), and, while the tab is
+   hidden, a browser notification when permission was granted (<body data-notify-browser>).
    Permission is never asked on page load: a dismissible banner offers it once the member
    is in the inbox (the "inbox:ready" event) or the first notification arrives; a
    dismissal is remembered in localStorage. No inline script anywhere (the CSP). */
 (function () {
   "use strict";
 
-  var self = document.currentScript || document.querySelector("script[data-notify-sound]");
-  if (!self) return;
-  var SOUND = self.getAttribute("data-notify-sound") === "1";
-  var BROWSER = self.getAttribute("data-notify-browser") === "1";
-  var ICONS = self.getAttribute("data-icons") || "";
-  var CONVERSATION_URL = self.getAttribute("data-conversation-url") || "";
+  var prefs = document.body.dataset;  // set by the app shell (chat.templatetags.chat_notify)
+  var SOUND = prefs.notifySound === "1";
+  var BROWSER = prefs.notifyBrowser === "1";
+  var ICONS = prefs.notifyIcons || "";
+  var CONVERSATION_URL = prefs.notifyConversationUrl || "";
   var DISMISSED = "chat.notify.permission-dismissed";
   var TOAST_MS = 8000;
   var MAX_TOASTS = 4;
