@@ -14,8 +14,10 @@ from widget_builder.models import Widget
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
 from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
+from ..presence import agents_online
 from .contacts import contact_prechat_required, contact_transcript_address
 from .messages import message_append
+from .notifications import team_handoff_notify
 
 # How a greeting is recorded among answer outcomes (chat.answering.Outcome.AUTOMATION;
 # answering imports the services, so the value is repeated here rather than imported).
@@ -95,6 +97,8 @@ def conversation_handoff(*, conversation: Conversation) -> Message | None:
         locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
         conversation.status = Conversation.Status.WAITING
         note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
+        if not agents_online(widget=conversation.widget):
+            team_handoff_notify(conversation)  # emailed after the commit, to those who want it
     return note
 
 

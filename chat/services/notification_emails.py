@@ -31,8 +31,8 @@ from ..notifications import (
 )
 from ..presence import ONLINE, agent_presence, agent_profile_for
 
-# The same conversation state is announced to the team once (the offline form and the
-# handoff it makes can both ask for it).
+# The same conversation state (its messages, the visitor's address) is announced to the
+# team once: the offline form and the handoff it makes both ask for it.
 TEAM_NOTIFIED_TTL = 3600
 
 
@@ -47,7 +47,8 @@ def team_handoff_email_send(*, conversation: Conversation) -> int:
     """Email every member who wants it that a visitor asked for a person (once per state
     of the conversation). Returns how many were sent."""
     started = conversation.created_at.timestamp()
-    key = f"chat:team-notified:{connection.schema_name}:{conversation.pk}:{started}:{conversation.last_seq}"
+    state = f"{started}:{conversation.last_seq}:{conversation.notify_email}"
+    key = f"chat:team-notified:{connection.schema_name}:{conversation.pk}:{state}"
     if not cache.add(key, 1, TEAM_NOTIFIED_TTL):
         return 0
     tenant = current_tenant()

@@ -132,16 +132,23 @@ def test_offline_message_hands_off_stores_the_address_and_emails_the_team(
     assert "&lt;b&gt;Call&lt;/b&gt; me" in html and "<b>Call</b>" not in html
 
 
-def test_offline_message_without_text_and_on_a_waiting_conversation_emails_once(
+def test_a_handoff_then_the_offline_form_emails_the_team_once_each(
     client, tenant_a, mailoutbox, django_capture_on_commit_callbacks, tasks_run_here
 ):
     visitor = make_visitor(tenant_a)
     with django_capture_on_commit_callbacks(execute=True):
-        assert visitor.post(client, "handoff").status_code == 200
+        assert visitor.post(client, "handoff").status_code == 200  # nobody online: the team is told
+    assert len(mailoutbox) == 1 and "ada@example.org" not in mailoutbox[0].body
     with django_capture_on_commit_callbacks(execute=True):
         response = visitor.post(client, "offline", {"email": "ada@example.org"})
     assert response.status_code == 201 and response.json()["status"] == "waiting"
-    assert len(mailoutbox) == 1  # the offline form itself
+    assert len(mailoutbox) == 2 and "ada@example.org" in mailoutbox[1].body  # now with the address
+    with tenant_context(tenant_a.tenant):
+        AgentProfile.objects.create(user_id=tenant_a.owner.pk, last_heartbeat_at=timezone.now())
+    someone_there = make_visitor(tenant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert someone_there.post(client, "handoff").status_code == 200
+    assert len(mailoutbox) == 2  # an agent is online: no email
 
 
 def test_offline_message_refuses_bad_addresses_closed_conversations_and_floods(client, tenant_a, settings):
