@@ -15,6 +15,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from chat import tasks
 from chat.models import AgentProfile, Conversation, InboxSettings, Message
+from chat.services.inbox import agent_reply_send, display_name
 from chat.services.messages import message_append
 from chat.services.notification_emails import agent_replies_digest_send, visitor_replies_email_send
 from chat.services.notifications import assignment_notify, team_handoff_notify
@@ -86,14 +87,14 @@ def test_the_offline_flow_end_to_end(
 
     with tenant_context(tenant_a.tenant):
         conversation = Conversation.objects.get(pk=visitor.conversation.pk)
-        first = _agent_reply(conversation, tenant_a.owner, "Yes, it left today.")
-        _agent_reply(conversation, tenant_a.owner, "Tracking: <XY123>")
+        first = agent_reply_send(conversation=conversation, user=tenant_a.owner, text="Yes, it left today.")
+        agent_reply_send(conversation=conversation, user=tenant_a.owner, text="Tracking: <XY123>")
         assert visitor_replies_email_send(now=timezone.now()) == 0  # replies wait a little
         assert visitor_replies_email_send(now=first.created_at + LATER) == 1
         assert visitor_replies_email_send(now=first.created_at + LATER) == 0  # once
         assert Conversation.objects.get(pk=conversation.pk).emailed_seq == conversation.last_seq
     mail = mailoutbox[1]
-    assert mail.to == ["ada@example.org"] and "Ana" in mail.subject
+    assert mail.to == ["ada@example.org"] and mail.subject == f"New reply from {display_name(tenant_a.owner)}"
     assert "Yes, it left today." in mail.body and "Tracking: <XY123>" in mail.body
     assert "&lt;XY123&gt;" in mail.alternatives[0][0]
     link = re.search(r"https://\S+/w/v1/c/(wk_[\w-]+)/#resume=(\S+)", mail.body)
