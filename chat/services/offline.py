@@ -16,7 +16,8 @@ def conversation_offline_message(
 ) -> tuple[Conversation, Message | None]:
     """Store the visitor's address on the conversation, hand it to the team if the bot
     still has it, append the visitor's message (if any) and email the team. Returns the
-    conversation and the stored message. A closed conversation refuses (409)."""
+    conversation and the stored message. A closed conversation refuses (409); a contact
+    flagged as a bot (the prechat form's traps) is stored but emails nobody."""
     if conversation.status == Conversation.Status.CLOSED:
         raise ConversationClosed("Start a new conversation.")
     with transaction.atomic():
@@ -27,5 +28,6 @@ def conversation_offline_message(
         if message.strip():
             stored, _ = visitor_message_send(conversation=conversation, text=message)
         conversation.refresh_from_db(fields=["last_seq", "status"])
-        team_handoff_notify(conversation)
+        if conversation.contact is None or not conversation.contact.flagged_as_bot:
+            team_handoff_notify(conversation)  # a contact flagged as a bot never emails the team
     return conversation, stored

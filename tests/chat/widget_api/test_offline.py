@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing import plans
-from chat.models import AgentProfile, Conversation, InboxSettings, Message
+from chat.models import AgentProfile, Contact, Conversation, InboxSettings, Message
 from chat.resume_tokens import resume_token_issue
 from tests.chat.visitors import ORIGIN, make_visitor
 from tests.hosts import PUBLIC_HOST
@@ -149,6 +149,14 @@ def test_a_handoff_then_the_offline_form_emails_the_team_once_each(
     with django_capture_on_commit_callbacks(execute=True):
         assert someone_there.post(client, "handoff").status_code == 200
     assert len(mailoutbox) == 2  # an agent is online: no email
+    flagged = make_visitor(tenant_a)
+    with tenant_context(tenant_a.tenant):
+        AgentProfile.objects.all().delete()
+        Contact.objects.filter(pk=flagged.contact.pk).update(flagged_as_bot=True)
+        Conversation.objects.filter(pk=flagged.conversation.pk).update(status="waiting")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flagged.post(client, "offline", {"email": "bot@example.org"}).status_code == 201
+    assert len(mailoutbox) == 2  # a contact flagged as a bot emails nobody
 
 
 def test_offline_message_refuses_bad_addresses_closed_conversations_and_floods(client, tenant_a, settings):
