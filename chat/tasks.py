@@ -8,8 +8,9 @@ from django_tenants.utils import schema_context
 
 from tenants.models import Tenant
 
-from .models import Conversation
+from .models import AgentProfile, Conversation
 from .services import notification_emails
+from .services.inbox import agents_offline_sweep
 from .services.transcripts import conversation_transcript_send
 
 
@@ -20,6 +21,18 @@ def transcript_send(conversation_id: int) -> bool:
     if conversation is None:
         return False
     return conversation_transcript_send(conversation=conversation)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def agents_offline_sweep_task() -> int:
+    """Every minute (beat): in every active workspace with an agent whose heartbeats
+    stopped, tell the inbox and apply the workspace's offline policy."""
+    gone = 0
+    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
+        with schema_context(schema):
+            if AgentProfile.objects.filter(offline_handled=False).exists():
+                gone += agents_offline_sweep()
+    return gone
 
 
 # --- notifications (chat.services.notifications queues them; the beat runs the batches) --

@@ -43,6 +43,26 @@ def _int(value: Any) -> int | None:
 class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     schema: str
     sent: dict[int, int]
+    closing = False
+    later: asyncio.Future[Any] | None = None
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        # A wake-up handled while the socket closes has nobody to tell.
+        if not self.closing:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closing:
+            self.closing = True
+            await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.closing = True
+        if self.later is not None:
+            self.later.cancel()
+        await super().websocket_disconnect(message)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any

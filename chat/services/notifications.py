@@ -7,20 +7,31 @@ tenant's schema is active."""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from django.db import transaction
 
 from saas.celery import enqueue_on_commit
 
-# The module, not the tasks: the tasks call services below this one.
-from .. import tasks
 from ..models import Conversation
+
+if TYPE_CHECKING:
+    from celery import Task
+
+
+def _task(name: str) -> Task[Any, Any]:
+    # By name, when queued: the tasks module sits above the services that notify
+    # (``chat.services.inbox`` assigns), and imports them.
+    task: Task[Any, Any] = getattr(importlib.import_module("chat.tasks"), name)
+    return task
 
 
 def team_handoff_notify(conversation: Conversation) -> None:
     """Email the members who want it that a visitor asked for a person (after the commit;
     called by ``conversation_handoff`` when nobody is online, and by the offline form).
     Asked twice for the same state of the conversation, it emails once."""
-    enqueue_on_commit(tasks.team_handoff_email, conversation.pk)
+    enqueue_on_commit(_task("team_handoff_email"), conversation.pk)
 
 
 def assignment_notify(
@@ -30,7 +41,7 @@ def assignment_notify(
     auto-assignment (``by_user_id`` None); nothing when they took it themselves."""
     if assignee_user_id is None or assignee_user_id == by_user_id:
         return
-    enqueue_on_commit(tasks.assignment_email, conversation.pk, assignee_user_id, by_user_id)
+    enqueue_on_commit(_task("assignment_email"), conversation.pk, assignee_user_id, by_user_id)
 
 
 def conversation_notify_email_set(*, conversation: Conversation, email: str) -> Conversation:

@@ -286,3 +286,17 @@ def test_counts_per_view(ws):
     assert counts["mine"] == base["mine"] + 1
     # Unread: open conversations with visitor messages no agent has read (not the bot's).
     assert counts["unread"] == base["unread"] + 1
+
+
+def test_the_minutely_task_sweeps_every_workspace(tenant_a, tenant_b):
+    from chat.tasks import agents_offline_sweep_task
+
+    for seeded in (tenant_a, tenant_b):
+        with tenant_context(seeded.tenant):
+            user = member(seeded, f"gone@{seeded.tenant.slug}.example")
+            agent_heartbeat(user_id=user.pk)
+            AgentProfile.objects.filter(user_id=user.pk).update(
+                last_heartbeat_at=timezone.now() - timedelta(minutes=5)
+            )
+    assert agents_offline_sweep_task() == 2
+    assert agents_offline_sweep_task() == 0
