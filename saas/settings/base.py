@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
     "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
     "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
+    "chat-agent-replies-digest": {"task": "chat.tasks.agent_replies_digest", "schedule": 120.0},
+    "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
 }
 
 # --- storage ----------------------------------------------------------------------------
@@ -346,6 +348,7 @@ CHAT_RATE_LIMITS = {
     "transcripts_per_recipient_per_day": env.int("CHAT_RATE_TRANSCRIPTS_PER_RECIPIENT_PER_DAY", default=5),
     "ip_messages_per_minute": env.int("CHAT_RATE_IP_MESSAGES_PER_MINUTE", default=30),
     "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
+    "offline_messages_per_hour": env.int("CHAT_RATE_OFFLINE_MESSAGES_PER_HOUR", default=5),
 }
 # Conversation history sent to the model, bounded by (estimated) tokens.
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)

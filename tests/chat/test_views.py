@@ -307,7 +307,7 @@ def test_list_queries_do_not_grow_with_rows_and_pages_hold_fifty(owner, tenant_a
 
 
 @pytest.mark.parametrize("added", [1, 10])
-def test_the_conversation_list_takes_fifteen_queries_however_many_conversations(
+def test_the_conversation_list_takes_sixteen_queries_however_many_conversations(
     owner, tenant_a, added, django_assert_num_queries
 ):
     with tenant_context(tenant_a.tenant):
@@ -334,7 +334,8 @@ def test_the_conversation_list_takes_fifteen_queries_however_many_conversations(
     # 13  the app shell: the user's workspaces, for the switcher
     # 14  the app shell: the workspace's plan, for the sidebar
     # 15  the widgets, for the filter
-    with django_assert_num_queries(15):
+    # 16  the app shell: the member's notification preferences (chat.templatetags.chat_notify)
+    with django_assert_num_queries(16):
         response = owner.get("/dashboard/conversations/")
     assert len(response.context["rows"]) == tenant_a.conversation_count + added
     assert {r["preview"] for r in response.context["rows"][:added]} == {"hello"}
