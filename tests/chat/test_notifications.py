@@ -9,9 +9,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import schema_context, tenant_context
+from django_tenants.utils import tenant_context
 
 from chat import tasks
 from chat.models import AgentProfile, Conversation, InboxSettings, Message
@@ -26,22 +26,6 @@ from tests.tenants.factories import MembershipFactory
 pytestmark = pytest.mark.django_db
 
 LATER = timedelta(minutes=3)
-
-
-@pytest.fixture
-def tasks_run_here(monkeypatch):
-    """Queued tasks run in this thread, in the schema active when queued, after the commit."""
-
-    def enqueue(task, *args, **kwargs):
-        schema = connection.schema_name
-
-        def run():
-            with schema_context(schema):
-                task.apply(args=args, kwargs=kwargs)
-
-        transaction.on_commit(run)
-
-    monkeypatch.setattr("chat.services.notifications.enqueue_on_commit", enqueue)
 
 
 def _profile(user_id: int, **fields) -> AgentProfile:
