@@ -146,7 +146,7 @@
       ".b{all:unset;box-sizing:border-box;cursor:pointer;border-radius:6px;padding:2px 6px}.b[aria-pressed=true]{background:rgba(127,127,127,.25)}" +
       ".fb{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0 0;font-size:13px}.fb form{display:flex;gap:4px;width:100%}.fb input{padding:4px 8px}.file{display:block;text-decoration:underline}" +
       ".human{display:inline-block;margin-top:6px}.menu{position:absolute;right:8px;top:100%;z-index:1;display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:8px;padding:4px;box-shadow:0 6px 20px rgba(0,0,0,.2)}.menu .b{padding:8px 12px}" +
-      ".typing{display:inline-flex;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
+      ".typing{display:inline-flex;align-items:center;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
       ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
       ".who{display:block;font-size:12px;opacity:.75;margin:0 4px 2px}.typing .who{margin:0}.seen{text-align:right;font-size:11px;opacity:.7;margin:-8px 4px 12px}" +
       ".stars .b[aria-pressed=true]{background:" + primary + ";color:" + onPrimary + "}" +
