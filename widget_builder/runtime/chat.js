@@ -12,7 +12,7 @@
          end: "End chat", rateQ: "How was this conversation?", rate: "Rate %s out of 5", note: "Anything else? (optional)",
          submit: "Submit", thanks: "Thanks for your rating!", again: "Start a new conversation", human: "Talk to a person",
          attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended.",
-         joined: "%s joined the conversation", seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
+         seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
          nobody: "Nobody is available right now. Leave your email and we'll reply by email.", emailed: "Thanks, we'll email you at %s"},
     es: {title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
@@ -23,7 +23,7 @@
          end: "Finalizar chat", rateQ: "¿Qué tal fue esta conversación?", rate: "Valorar con %s de 5", note: "¿Algo más? (opcional)",
          submit: "Enviar", thanks: "¡Gracias por tu valoración!", again: "Iniciar una nueva conversación", human: "Hablar con una persona",
          attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado.",
-         joined: "%s se unió a la conversación", seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
+         seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
          nobody: "No hay nadie disponible ahora. Deja tu correo y te responderemos por correo.", emailed: "Gracias, te escribiremos a %s"},
     fr: {title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
@@ -34,7 +34,7 @@
          end: "Terminer le chat", rateQ: "Comment s'est passée cette conversation ?", rate: "Noter %s sur 5", note: "Autre chose ? (facultatif)",
          submit: "Envoyer", thanks: "Merci pour votre note !", again: "Démarrer une nouvelle conversation", human: "Parler à une personne",
          attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée.",
-         joined: "%s a rejoint la conversation", seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
+         seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
          nobody: "Personne n'est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.", emailed: "Merci, nous vous écrirons à %s"},
     de: {title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
@@ -45,7 +45,7 @@
          end: "Chat beenden", rateQ: "Wie war diese Unterhaltung?", rate: "Mit %s von 5 bewerten", note: "Noch etwas? (optional)",
          submit: "Absenden", thanks: "Danke für Ihre Bewertung!", again: "Neue Unterhaltung starten", human: "Mit einem Menschen sprechen",
          attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet.",
-         joined: "%s ist der Unterhaltung beigetreten", seen: "Gesehen", leave: "Nachricht hinterlassen", email: "Ihre E-Mail-Adresse", yourMsg: "Ihre Nachricht",
+         seen: "Gesehen", leave: "Nachricht hinterlassen", email: "Ihre E-Mail-Adresse", yourMsg: "Ihre Nachricht",
          nobody: "Gerade ist niemand erreichbar. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten per E-Mail.", emailed: "Danke, wir schreiben Ihnen an %s"}
   };
 
@@ -373,7 +373,7 @@
       var before = status;
       if (s.status) status = s.status;
       if (status !== "closed" && footer) { footer.remove(); footer = null; composer.hidden = false; }  // reopened
-      if (s.agent_name && status === "agent" && s.agent_name !== agentName) note(t("joined", agentName = s.agent_name));
+      if (s.agent_name) agentName = s.agent_name;  // who types (the server's note says who joined)
       if (before === "bot" && status === "waiting" && humanOn && !humanAvail) offlineForm();
       endItem.hidden = status === "closed";
       humanShow();
