@@ -16,6 +16,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import message_payload
 from chat.services.messages import message_append
+from tests.browser.test_widget_live import off_loop
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_publish
@@ -102,13 +103,17 @@ class Live:
 
     def agent_says(self, text: str, push: bool = True) -> dict:
         """An agent's reply: stored, and pushed to the open sockets unless cut off."""
-        with tenant_context(self.tenant):
-            conversation = self.conversation()
-            Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.AGENT)
-            message, _ = message_append(
-                conversation=conversation, role=Message.Role.AGENT, text=text, author_name="Ana"
-            )
-            payload = {**message_payload(message), "author_name": "Ana"}
+        conversation = self.conversation()
+
+        def store():
+            with tenant_context(self.tenant):
+                Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.Status.AGENT)
+                message, _ = message_append(
+                    conversation=conversation, role=Message.Role.AGENT, text=text, author_name="Ana"
+                )
+                return {**message_payload(message), "author_name": "Ana"}
+
+        payload = off_loop(store)  # the service publishes too: not from Playwright's loop
         if push:
             self.push({"type": "message", "message": payload})
         return payload

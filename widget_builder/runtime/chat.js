@@ -168,6 +168,7 @@
       [el("header", {}, [title, el("div", {}, [menuBtn, closeBtn]), menu]), body, brand]);
     ctx.root.appendChild(style);
     if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));
+    if (ctx.fullPage) ctx.root.appendChild(el("style", {text: ".panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}"}));
     if (cfg.preview_phone) ctx.root.appendChild(el("style", {text: ".panel{width:360px;height:min(640px,calc(100vh - 110px));border:8px solid #111;border-radius:28px}"}));  // the tenant's own CSS, inside the widget only
     ctx.root.appendChild(panel);
     closeBtn.addEventListener("click", function () { ctx.close(); });
@@ -691,7 +692,7 @@
       act("/handoff", function (j) { (j.messages || []).forEach(show); state(j); input.focus(); }).then(function () { if (b) b.disabled = false; });
     }
     function offlineForm() {
-      if (offlineEl) return offlineEl.querySelector("input").focus();
+      if (offlineEl) { if (offlineEl.isConnected) offlineEl.querySelector("input").focus(); return; }  // once per conversation
       var field = {}, submit = el("button", {"class": "send", type: "submit", text: t("sendMessage")});
       var form = offlineEl = el("form", {"class": "bubble md", novalidate: ""}, [el("p", {text: t("nobody")})]);
       [["email", "email"], ["message", "yourMsg"]].forEach(function (f) {
@@ -711,7 +712,7 @@
         submit.disabled = true;
         request("POST", path("/offline"), {email: email, message: field.message.input.value.trim()}).then(function (res) {
           submit.disabled = false;
-          if (res.ok) { form.replaceWith(el("p", {"class": "bubble", role: "status", text: t("emailed", email)})); return input.focus(); }
+          if (res.ok) { form.replaceWith(el("p", {"class": "bubble", role: "status", text: t("emailed", email)})); state(res.json); return input.focus(); }
           var errors = (res.json && res.json.errors) || {};
           Object.keys(errors).forEach(function (k) {
             var f = field[k];

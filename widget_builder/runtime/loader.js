@@ -5,7 +5,8 @@
    Optional attributes: data-resume="<token>" continues a conversation from an email link (the
    platform's resume page sets it; never read from the URL), and data-transport="ws"|"sse"|"poll"
    (or window.ChatWidgetTransport) forces the live transport (tests; default: WebSocket, then
-   server-sent events, then polling, each when the one before cannot connect). */
+   server-sent events, then polling, each when the one before cannot connect); data-full-page
+   draws the open chat over the whole page (the resume page). */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-widget]");
@@ -98,7 +99,7 @@
   function mountUI() {
     if (ui) return;
     ui = window.__chatWidgetUI({root: root, launcher: launcher, api: API, key: KEY, config: config,
-      locale: function () { return state.locale; }, emit: emit, close: closeChat, resume: RESUME,
+      locale: function () { return state.locale; }, emit: emit, close: closeChat, resume: RESUME, fullPage: script.hasAttribute("data-full-page"),
       transport: script.getAttribute("data-transport") || window.ChatWidgetTransport || ""});
     pending.splice(0).forEach(function (c) { if (c[0] !== "open") ui.call(c[0], c[1]); });
     if (state.open) { ui.show(); emit("open"); }  // the visitor may have closed it while it loaded
