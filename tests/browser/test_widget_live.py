@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
 from chat.services.agents import agent_heartbeat
-from chat.services.inbox import agent_reply_send
+from chat.services.inbox import agent_reply_send, conversation_read, conversation_resolve
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_publish
@@ -102,15 +102,19 @@ class Visitor:
         with tenant_context(self.tenant):
             return Conversation.objects.get(pk=stored["conversation_id"])
 
-    def reply(self, text: str) -> int:
-        """The agent answers (stored, then published after commit, as from the inbox)."""
+    def agent_does(self, service, **kwargs):
+        """What the agent does in the inbox: a ``chat.services.inbox`` service on the
+        conversation (stored, then published after commit)."""
         conversation = self.conversation()
 
-        def send():
+        def call():
             with tenant_context(self.tenant):
-                return agent_reply_send(conversation=conversation, user=self.agent, text=text).seq
+                return service(conversation=conversation, **kwargs)
 
-        return off_loop(send)
+        return off_loop(call)
+
+    def reply(self, text: str) -> int:
+        return self.agent_does(agent_reply_send, user=self.agent, text=text).seq
 
     def replies(self) -> list[str]:
         return self.page.locator(".msg .bubble").all_inner_texts()
@@ -165,6 +169,22 @@ def test_websocket_live_replies_read_receipt_and_reconnect(page, asgi_site, host
         if f.get("type") == "message" and f["message"]["role"] == "agent"
     ]
     assert replies == [first, *seqs, replies[-1]] and len(set(replies)) == 5  # the server sent each once too
+
+    # the agent reads the visitor's message: "Seen" under it
+    visitor.composer.fill("Thanks, that's all.")
+    visitor.composer.press("Enter")
+    mine = page.locator("p.bubble.mine", has_text="Thanks, that's all.")
+    mine.wait_for(timeout=WAIT)
+    visitor.agent_does(conversation_read, side="agent", seq=int(mine.get_attribute("data-seq")))
+    page.locator("p.bubble.mine + .seen", has_text="Seen").wait_for(timeout=WAIT)
+
+    # resolved in the inbox: the visitor is asked to rate, live
+    visitor.agent_does(conversation_resolve, by=visitor.agent)
+    page.get_by_text("How was this conversation?").wait_for(timeout=WAIT)
+    page.get_by_role("button", name="Rate 5 out of 5").click()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Thanks for your rating!").wait_for(timeout=WAIT)
+    assert visitor.conversation().csat_score == 5
     assert page.js_errors == []
 
 
