@@ -24,12 +24,14 @@ from widget_builder.services import widget_allowed_origins_set, widget_publish
 
 WAIT = 10_000  # ms
 
-# Keeps the page's sockets reachable, so a test can cut one as a network would.
+# Keeps the page's sockets reachable, so a test can cut one as a network would; while
+# window.__blockSockets is true, new sockets fail to open (a closed port).
 KEEP_SOCKETS = """
 (() => {
   const Native = window.WebSocket;
   window.__sockets = [];
   window.WebSocket = function (url, protocols) {
+    if (window.__blockSockets) url = "ws://127.0.0.1:9/";
     const s = protocols === undefined ? new Native(url) : new Native(url, protocols);
     window.__sockets.push(s);
     return s;
@@ -185,6 +187,31 @@ def test_websocket_live_replies_read_receipt_and_reconnect(page, asgi_site, host
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Thanks for your rating!").wait_for(timeout=WAIT)
     assert visitor.conversation().csat_score == 5
+    assert page.js_errors == []
+
+
+def test_a_reply_sent_while_away_is_not_skipped_for_the_visitors_own_newer_message(
+    page, asgi_site, host_pages
+):
+    visitor = Visitor(page, asgi_site, host_pages, "live-real-gap").open()
+    visitor.ready()
+    visitor.reply("First")
+    page.locator(".msg", has_text="First").wait_for(timeout=WAIT)
+    page.evaluate("window.__blockSockets = true; window.__sockets[window.__sockets.length - 1].close()")
+    away = visitor.reply("While you were away")
+    # the visitor writes meanwhile: their message (numbered after the reply) comes back at
+    # once on their own request, before the reply the socket missed
+    visitor.composer.fill("Are you still there?")
+    visitor.composer.press("Enter")
+    mine = page.locator("p.bubble.mine", has_text="Are you still there?")
+    mine.wait_for(timeout=WAIT)
+    assert int(mine.get_attribute("data-seq")) > away
+    page.evaluate("window.__blockSockets = false")
+    missed = page.locator(".msg", has_text="While you were away")
+    missed.wait_for(timeout=20_000)  # reconnected (a socket again, or events after two failures)
+    assert missed.count() == 1 and int(missed.get_attribute("data-seq")) == away
+    seqs = page.locator("[data-seq]").evaluate_all("ns => ns.map(n => +n.getAttribute('data-seq'))")
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))  # in order, once
     assert page.js_errors == []
 
 

@@ -338,7 +338,10 @@
 
     // --- the conversation ----------------------------------------------------------------
     var composer = null, input = null, clip = null, picker = null, footer = null;
-    var seen = {}, lastSeq = 0, asked = false, status = "bot", files = {kinds: [], max_mb: 5};
+    // lastSeq: the newest message shown. cursor: the number up to which every message has been
+    // shown: a list or a live stream moves it, not our own send's stream, which can show a
+    // newer message (ours, the bot's) while an agent's older one is still on its way.
+    var seen = {}, lastSeq = 0, cursor = 0, asked = false, status = "bot", files = {kinds: [], max_mb: 5};
     var busy = false, pollGen = 0, streamEl = null, streamText = "";
     var who = el("small", {"class": "who", hidden: ""});
     var typingEl = el("div", {"class": "typing", role: "status", "aria-label": t("typing", cfg.bot_name || t("bot"))},
@@ -530,10 +533,11 @@
     }
 
     function load() {
-      return request("GET", path("/messages?after=" + lastSeq)).then(function (res) {
+      return request("GET", path("/messages?after=" + cursor)).then(function (res) {
         if (!res.ok) throw res;
         var list = res.json.messages || [];
         list.forEach(show);
+        if (list.length) cursor = Math.max(cursor, list[list.length - 1].seq);
         state(res.json);
         return list.length >= 200 ? load() : res.json;
       });
@@ -561,7 +565,7 @@
     // A WebSocket first; when it cannot open twice (or the browser has none), server-sent
     // events read with fetch (the token in a header, never in a URL); when those cannot open
     // twice either, polling every 3 s. ctx.transport ("ws", "sse", "poll") forces one. Every
-    // message is shown once, by seq; each (re)connection asks for what came after lastSeq.
+    // message is shown once, by seq; each (re)connection asks for what came after the cursor.
     var live = null, liveGen = 0, readSent = 0, typingOn = false, typingAt = 0, typingIdle = null, agentTimer = null;
     var agentName = "", seenEl = el("p", {"class": "seen", text: t("seen")});
     var humanOn = false, humanAvail = false, availTimer = null, offlineEl = null;
@@ -585,7 +589,7 @@
         var hang = setTimeout(function () { if (!opened) s.close(); }, 10000);
         s.onopen = function () {
           opened = true; clearTimeout(hang);
-          s.send(JSON.stringify({type: "hello", token: session.token, conversation: session.conversation_id, after: lastSeq}));
+          s.send(JSON.stringify({type: "hello", token: session.token, conversation: session.conversation_id, after: cursor}));
           ping = setInterval(function () { me.send({type: "ping"}); }, 25000);
         };
         s.onmessage = function (e) {
@@ -605,7 +609,7 @@
       function sse() {
         var opened = false;
         abort = window.AbortController ? new AbortController() : null;
-        api("GET", path("/events?after=" + lastSeq), null, "text/event-stream", false, abort && abort.signal).then(function (r) {
+        api("GET", path("/events?after=" + cursor), null, "text/event-stream", false, abort && abort.signal).then(function (r) {
           if (!r.ok || !/event-stream/.test(r.headers.get("Content-Type"))) throw r;
           opened = true; connected();
           return events(r, function (name, d) {
@@ -631,6 +635,7 @@
     function frame(f) {
       var m = f.message;
       if (f.type === "message" && m) {
+        cursor = Math.max(cursor, m.seq);  // a live stream sends every message after its start, in order
         if (m.role === "agent") agentTyping(false);
         if (show(m) && m.role !== "visitor") ctx.emit("message", {type: "received", message: m});
         markRead();
@@ -812,7 +817,7 @@
     // polling when an answer is still being written.
     function renderChat(created) {
       body.textContent = "";
-      seen = {}; lastSeq = 0; asked = false; status = "bot"; pollGen++; streamEl = null; offlineEl = null; readSent = 0;
+      seen = {}; lastSeq = cursor = 0; asked = false; status = "bot"; pollGen++; streamEl = null; offlineEl = null; readSent = 0;
       liveStop();
       if (footer) { footer.remove(); footer = null; }
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
