@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from tenants.context import run_in_schema
@@ -42,6 +43,26 @@ def _int(value: Any) -> int | None:
 class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     schema: str
     sent: dict[int, int]
+    closing = False
+    later: asyncio.Future[Any] | None = None
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        # A wake-up handled while the socket closes has nobody to tell.
+        if not self.closing:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closing:
+            self.closing = True
+            await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.closing = True
+        if self.later is not None:
+            self.later.cancel()
+        await super().websocket_disconnect(message)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -84,7 +105,8 @@ class VisitorConsumer(_Base):
     async def connect(self) -> None:
         self.sent, self.conversation_id, self.last_typing = {}, 0, 0.0
         key = self.scope["url_route"]["kwargs"]["widget_key"]
-        tenant = await asyncio.to_thread(widget_route_resolve, key) if self.scope.get("public") else None
+        resolve = sync_to_async(widget_route_resolve, thread_sensitive=True)
+        tenant = await resolve(key) if self.scope.get("public") else None
         widget = await run_in_schema(tenant.schema_name, queries.widget_by_key, key) if tenant else None
         if tenant is None or widget is None or tenant.status != tenant.Status.ACTIVE or not widget.is_enabled:
             await self.close(code=NOT_FOUND)
