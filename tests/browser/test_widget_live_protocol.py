@@ -16,6 +16,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import message_payload
 from chat.services.messages import message_append
+from tests.browser.conftest import axe_serious_violations
 from tests.browser.test_widget_live import off_loop
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
@@ -45,7 +46,7 @@ class Live:
             f' data-resume="{resume}"' if resume else ""
         )
         host_pages[f"/{slug}"] = (
-            "<!doctype html><html><head><title>Shop</title></head><body><h1>Customer shop</h1>"
+            '<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>Customer shop</h1>'
             f'<script async src="{site}/w/v1/loader.js" data-widget="{self.widget.key}"{attrs}></script>'
             "</body></html>"
         )
@@ -193,6 +194,7 @@ def test_live_messages_typing_read_and_reconnect_without_loss_or_duplicates(page
     assert page.locator(".seen").inner_text() == "Seen"
     assert live.texts("p.bubble.mine") == ["Where is my order"]
     assert live.texts() == ["Hi, I'm Ana. How can I help?"]
+    assert axe_serious_violations(page) == []  # the agent's name, "Seen", the typing line
 
     # the socket drops; three replies meanwhile; the widget reconnects from the last seq it showed
     last = live.stored()[-1]["seq"]
@@ -344,6 +346,7 @@ def test_nobody_available_offline_message(page, site, host_pages, live_db):
     error = page.get_by_text("Enter a valid email address.")
     error.wait_for(timeout=WAIT)
     assert page.get_by_label("Your email").get_attribute("aria-invalid") == "true"
+    assert axe_serious_violations(page) == []
     page.get_by_label("Your email").fill("grace@example.com")
     page.locator("form.bubble button[type=submit]").click()
     page.get_by_text("Thanks, we'll email you at grace@example.com").wait_for(timeout=WAIT)
