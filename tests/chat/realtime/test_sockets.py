@@ -318,3 +318,27 @@ def test_a_reconnecting_visitor_gets_exactly_what_it_missed(tenant_a, visitor, a
     run(scenario)
     with tenant_context(tenant_a.tenant):
         assert Message.objects.filter(conversation=conversation, role="agent").count() == 4
+
+
+def test_a_socket_that_floods_frames_is_closed(tenant_a, visitor, monkeypatch):
+    monkeypatch.setattr("chat.realtime.consumers.FRAME_RATE", 0.0)  # no refill: the burst alone
+
+    async def scenario():
+        socket = visitor_socket(visitor.widget.key)
+        await socket.connect()
+        await socket.send_json_to(
+            {"type": "hello", "token": visitor.token, "conversation": visitor.conversation.pk, "after": 0}
+        )
+        await socket.receive_json_from()
+        for _ in range(40):
+            await socket.send_json_to({"type": "ping"})
+        outputs = []
+        for _ in range(60):
+            output = await socket.receive_output(timeout=5)
+            outputs.append(output)
+            if output["type"] == "websocket.close":
+                break
+        assert outputs[-1]["type"] == "websocket.close" and outputs[-1]["code"] == 4429
+        assert len(outputs) - 1 == 20 - 1  # pongs until the burst was spent (the hello took one)
+
+    run(scenario)
