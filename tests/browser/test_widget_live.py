@@ -338,3 +338,33 @@ def test_offline_form_when_nobody_is_online(page, asgi_site, host_pages):
     page.locator("form.bubble button[type=submit]").click()
     page.get_by_text("Thanks, we'll email you at grace@example.com").wait_for(timeout=WAIT)
     assert page.js_errors == []
+
+
+def test_resume_from_the_emailed_link_opens_the_conversation_live(browser, page, asgi_site, host_pages):
+    """The resume page runs the widget with ``data-resume``: the token becomes a session in
+    the same conversation, in another browser, and the agent's replies keep coming live.
+    (Runs once the offline flow's resume tokens are on the branch.)"""
+    resume_tokens = pytest.importorskip("chat.resume_tokens")
+    visitor = Visitor(page, asgi_site, host_pages, "live-real-resume").open()
+    visitor.ready()
+    visitor.reply("Here is your answer, by email too.")
+    page.locator(".msg", has_text="Here is your answer").wait_for(timeout=WAIT)
+    conversation = visitor.conversation()
+    with tenant_context(visitor.tenant):
+        token = resume_tokens.resume_token_issue(
+            schema=visitor.tenant.schema_name,
+            widget_id=visitor.widget.pk,
+            contact_public_id=str(conversation.contact.public_id),
+            conversation_id=conversation.pk,
+        )
+    context = browser.new_context()  # elsewhere: nothing in local storage
+    other = context.new_page()
+    host_pages["/resume"] = host_pages["/live-real-resume"].replace(
+        "data-widget=", f'data-resume="{token}" data-widget='
+    )
+    other.goto(f"{visitor.origin}/resume")  # opens by itself
+    other.locator(".msg", has_text="Here is your answer").wait_for(timeout=WAIT)
+    visitor.reply("Live on the resumed page as well.")
+    other.locator(".msg", has_text="Live on the resumed page").wait_for(timeout=WAIT)
+    assert token not in other.url
+    context.close()
