@@ -12,7 +12,6 @@ import json
 import re
 
 import pytest
-from django.urls import Resolver404, resolve
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
@@ -267,44 +266,6 @@ def test_polling_fallback_without_loss(page, asgi_site, host_pages):
     assert page.js_errors == []
 
 
-def _offline_flow_routes(page, visitor):
-    """Until the platform serves the offline flow's endpoints (``GET …/availability``,
-    ``POST …/offline``), the test answers them: availability from the same presence rules
-    (``chat.presence.human_available``), the offline message as accepted."""
-    from chat.presence import human_available
-
-    def served(path: str) -> bool:
-        try:
-            resolve(f"/api/widget/v1/{visitor.widget.key}/{path}")
-        except Resolver404:
-            return False
-        return True
-
-    headers = {
-        "Access-Control-Allow-Origin": visitor.origin,
-        "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    }
-
-    def availability(route):
-        if route.request.method == "OPTIONS":
-            return route.fulfill(status=204, headers=headers)
-        with tenant_context(visitor.tenant):
-            available = human_available(Widget.objects.get(pk=visitor.widget.pk))
-        return route.fulfill(
-            status=200, headers=headers, json={"human": {"enabled": True, "available": available}}
-        )
-
-    def offline(route):
-        if route.request.method == "OPTIONS":
-            return route.fulfill(status=204, headers=headers)
-        return route.fulfill(status=201, headers=headers, json=route.request.post_data_json)
-
-    if not served("availability"):
-        page.route(re.compile(r"/availability$"), availability)
-    if not served("conversations/1/offline"):
-        page.route(re.compile(r"/conversations/\d+/offline$"), offline)
-
-
 def test_talk_to_a_person_when_an_agent_is_online(page, asgi_site, host_pages):
     visitor = Visitor(page, asgi_site, host_pages, "live-real-human")
 
@@ -313,7 +274,6 @@ def test_talk_to_a_person_when_an_agent_is_online(page, asgi_site, host_pages):
             agent_heartbeat(user_id=visitor.agent.pk)
 
     off_loop(online)  # Ana is online
-    _offline_flow_routes(page, visitor)
     visitor.open()
     page.get_by_role("button", name="More options").click()
     page.get_by_role("menuitem", name="Talk to a person").click()
@@ -327,7 +287,6 @@ def test_talk_to_a_person_when_an_agent_is_online(page, asgi_site, host_pages):
 
 def test_offline_form_when_nobody_is_online(page, asgi_site, host_pages):
     visitor = Visitor(page, asgi_site, host_pages, "live-real-offline")
-    _offline_flow_routes(page, visitor)
     visitor.open()  # nobody has been online
     page.get_by_role("button", name="More options").click()
     page.get_by_role("menuitem", name="Leave a message").click()
@@ -343,8 +302,9 @@ def test_offline_form_when_nobody_is_online(page, asgi_site, host_pages):
 def test_resume_from_the_emailed_link_opens_the_conversation_live(browser, page, asgi_site, host_pages):
     """The resume page runs the widget with ``data-resume``: the token becomes a session in
     the same conversation, in another browser, and the agent's replies keep coming live.
-    (Runs once the offline flow's resume tokens are on the branch.)"""
-    resume_tokens = pytest.importorskip("chat.resume_tokens")
+    """
+    from chat import resume_tokens
+
     visitor = Visitor(page, asgi_site, host_pages, "live-real-resume").open()
     visitor.ready()
     visitor.reply("Here is your answer, by email too.")
