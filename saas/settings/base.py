@@ -193,12 +193,22 @@ if REDIS_URL:
         },
     }
     # A socket waits on Redis in 5 s blocking reads (channels-redis' BZPOPMIN); redis-py 8
-    # gives connections a 5 s socket timeout by default, which would end every idle socket.
+    # gives connections a 5 s socket timeout by default, which would end idle sockets, and
+    # async pools of 100 connections that refuse the 101st at once (sockets opening or
+    # closing together would lose their group_add / group_discard). `make bench
+    # BENCH_ARGS=realtime` measures both.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 2,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
                 "capacity": 500,
                 "expiry": 30,
             },
