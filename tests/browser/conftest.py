@@ -572,6 +572,7 @@ def asgi_live_port(django_db_setup, django_db_blocker):
                 host="127.0.0.1",
                 port=0,
                 ws="websockets",
+                ws_per_message_deflate=False,  # as production runs it (docs/deployment.md)
                 lifespan="off",
                 log_level="warning",
             )
