@@ -1,0 +1,149 @@
+"""The inbox's setup pages (tenant host): canned replies (every member uses them; owners
+and admins write them, as in Chatwoot and Intercom's shared macros), the inbox settings
+with each member's widgets and capacity (owners and admins), and "My preferences" (every
+member, for themselves)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from saas.errors import ProblemError
+from tenants.dashboard import dashboard_page
+from tenants.views import shell_context
+
+from . import inbox
+from .forms import AgentPreferencesForm, AgentSetupForm, CannedReplyForm, InboxSettingsForm
+from .models import AgentProfile, CannedReply
+from .services import agents as agents_service
+from .views_inbox import inbox_tabs
+
+logger = logging.getLogger(__name__)
+
+
+def is_manager(request: Any) -> bool:
+    return request.membership.role in inbox.MANAGER_ROLES
+
+
+def manager_required(request: Any) -> None:
+    if request.method == "POST" and not is_manager(request):
+        raise PermissionDenied("Owners and admins change this.")
+
+
+# --- canned replies ----------------------------------------------------------------------
+
+
+@dashboard_page("conversations")
+def canned_replies(request):
+    """The replies, with the add form, or (``?edit=<id>``) the edit form of one."""
+    manager_required(request)
+    editing = None
+    if edit := request.GET.get("edit", ""):
+        editing = get_object_or_404(CannedReply, pk=int(edit)) if edit.isdigit() else None
+    form = CannedReplyForm(request.POST or None, instance=editing)
+    if request.method == "POST" and form.is_valid():
+        data = {k: form.cleaned_data[k] for k in ("shortcut", "title", "text")}
+        try:
+            if editing is None:
+                saved = agents_service.canned_reply_create(created_by_user_id=request.user.pk, **data)
+            else:
+                saved = agents_service.canned_reply_update(reply=editing, **data)
+        except ProblemError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, f"Canned reply /{saved.shortcut} saved.")
+            return redirect("chat:canned-replies")
+    context = shell_context(
+        request,
+        replies=inbox.canned_replies(),
+        form=form,
+        editing=editing,
+        manages=is_manager(request) and request.support_access is None,
+        tabs=inbox_tabs(request, "canned"),
+    )
+    return render(request, "chat/inbox/canned_replies.html", context)
+
+
+@require_POST
+@dashboard_page("conversations")
+def canned_reply_delete(request, reply_id: int):
+    manager_required(request)
+    reply = get_object_or_404(CannedReply, pk=reply_id)
+    agents_service.canned_reply_delete(reply=reply)
+    messages.success(request, f"Canned reply /{reply.shortcut} deleted.")
+    return redirect("chat:canned-replies")
+
+
+# --- inbox settings ----------------------------------------------------------------------
+
+
+def _agent_rows(request: Any, data: Any = None) -> list[dict[str, Any]]:
+    members = inbox.workspace_members(request.tenant)
+    profiles = {
+        p.user_id: p
+        for p in AgentProfile.objects.filter(user_id__in=[m.user_id for m in members]).prefetch_related(
+            "widgets"
+        )
+    }
+    rows = []
+    for member in members:
+        profile = profiles.get(member.user_id) or AgentProfile(user_id=member.user_id)
+        initial = {
+            "user_id": member.user_id,
+            "capacity": profile.capacity,
+            "widgets": list(profile.widgets.all()) if profile.pk else [],
+        }
+        form = AgentSetupForm(data, prefix=f"m{member.user_id}", initial=initial)
+        rows.append({"member": member, "form": form})
+    return rows
+
+
+@dashboard_page("conversations")
+def inbox_settings(request):
+    if not (is_manager(request) or request.support_access is not None):
+        raise PermissionDenied("Owners and admins change the inbox settings.")
+    data = request.POST or None
+    form = InboxSettingsForm(data, instance=inbox.inbox_settings_read())
+    rows = _agent_rows(request, data)
+    if request.method == "POST" and form.is_valid() and all(r["form"].is_valid() for r in rows):
+        try:
+            agents_service.inbox_settings_update(**form.cleaned_data)
+            for row in rows:
+                cleaned = row["form"].cleaned_data
+                agents_service.agent_profile_update(
+                    user_id=row["member"].user_id,
+                    capacity=cleaned["capacity"],
+                    widgets=list(cleaned["widgets"]),
+                )
+        except ProblemError as error:
+            form.add_error(None, error.detail)
+        else:
+            logger.info("inbox settings saved by=%s", request.user.pk)
+            messages.success(request, "Inbox settings saved.")
+            return redirect("chat:inbox-settings")
+    context = shell_context(request, form=form, rows=rows, tabs=inbox_tabs(request, "settings"))
+    return render(request, "chat/inbox/settings.html", context)
+
+
+# --- my preferences ----------------------------------------------------------------------
+
+
+@dashboard_page("conversations")
+def inbox_preferences(request):
+    profile = inbox.agent_profile_read(request.user.pk)
+    form = AgentPreferencesForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agents_service.agent_profile_update(user_id=request.user.pk, **form.cleaned_data)
+        except ProblemError as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, "Your preferences are saved.")
+            return redirect("chat:inbox-preferences")
+    context = shell_context(request, form=form, tabs=inbox_tabs(request, "preferences"))
+    return render(request, "chat/inbox/preferences.html", context)
