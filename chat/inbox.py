@@ -77,7 +77,7 @@ def _widget_restriction(user_id: int) -> Q:
     mine = through.objects.filter(agentprofile__user_id=user_id)
     no_list = ~Exists(mine)
     listed = Exists(mine.filter(widget_id=OuterRef("widget_id")))
-    return everything | no_list | listed
+    return Q(everything) | Q(no_list) | Q(listed)
 
 
 def visible_conversations(*, user_id: int, role: str) -> QuerySet[Conversation]:
@@ -209,9 +209,9 @@ def _filters_q(filters: InboxFilters, *, user_id: int) -> Q:
     q &= _assignee_q(filters.assignee, user_id)
     q &= RATING_Q.get(filters.rating, Q())
     if filters.date_from is not None:
-        q &= Q(activity__date__gte=filters.date_from)
+        q &= Q(last_activity__date__gte=filters.date_from)
     if filters.date_to is not None:
-        q &= Q(activity__date__lte=filters.date_to)
+        q &= Q(last_activity__date__lte=filters.date_to)
     if text := filters.q.strip():
         q &= _search_q(text)
     return q
@@ -219,14 +219,14 @@ def _filters_q(filters: InboxFilters, *, user_id: int) -> Q:
 
 def inbox_conversations(filters: InboxFilters, *, user_id: int, role: str) -> QuerySet[Conversation]:
     """The conversations of a view, narrowed by the filters, the latest activity first,
-    with their contact and widget (``activity``: the last message's time, else the start).
+    with their contact and widget (``last_activity``: the last message's time, else the start).
     Paginate it; the previews come from ``chat.selectors.conversation_last_messages``."""
     return (
         visible_conversations(user_id=user_id, role=role)
         .select_related("contact", "widget")
-        .annotate(activity=Coalesce("last_message_at", "created_at"))
+        .annotate(last_activity=Coalesce("last_message_at", "created_at"))
         .filter(_filters_q(filters, user_id=user_id))
-        .order_by("-activity", "-id")
+        .order_by("-last_activity", "-id")
     )
 
 

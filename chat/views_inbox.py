@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = 50
 REPLY_ROLES = frozenset({"owner", "admin", "agent"})
+AGENT_SOCKET = "/ws/agent/"
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -47,6 +49,12 @@ REPLY_ROLES = frozenset({"owner", "admin", "agent"})
 
 def viewer(request: Any) -> tuple[int, str]:
     return request.user.pk, request.membership.role
+
+
+def socket_path(request: Any) -> str:
+    """The agent socket's path when this server speaks WebSocket (ASGI), else "" (the page
+    polls instead: a WSGI server, as the browser tests' live server)."""
+    return AGENT_SOCKET if isinstance(request, ASGIRequest) else ""
 
 
 def may_reply(request: Any) -> bool:
@@ -139,6 +147,7 @@ def conversation_list(request):
         page=page,
         rows=rows,
         tabs=inbox_tabs(request, "inbox"),
+        ws_path=socket_path(request),
         usage=usage_summary(request.tenant) if role in inbox.MANAGER_ROLES else None,
     )
     if request.htmx and request.htmx.target == "inbox-list":
@@ -218,6 +227,7 @@ def conversation_detail(request, conversation_id: int):
         snoozed=bool(conversation.snoozed_until and conversation.snoozed_until > timezone.now()),
         zone_name=str(zone),
         tabs=inbox_tabs(request, "inbox"),
+        ws_path=socket_path(request),
     )
     return render(request, "chat/inbox/conversation.html", context)
 
@@ -296,8 +306,8 @@ def conversation_reply(request, conversation_id: int):
         return redirect(
             reverse("chat:conversation", kwargs={"conversation_id": conversation.pk}) + "#composer"
         )
-    for error in [*form.non_field_errors(), *form.errors.get("text", [])]:
-        messages.error(request, error)
+    for problem in [*form.non_field_errors(), *form.errors.get("text", [])]:
+        messages.error(request, problem)
     return redirect("chat:conversation", conversation_id=conversation.pk)
 
 

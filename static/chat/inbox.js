@@ -20,16 +20,33 @@
     if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame));
   }
 
+  var failures = 0;
+  var polling = null;
+
+  // Without a socket (a server that does not speak WebSocket, or one that keeps failing)
+  // the page polls: new messages every 5 s, the list every 20 s.
+  function poll() {
+    if (polling || !live) return;
+    polling = window.setInterval(function () {
+      if (document.hidden) return;
+      if (conversationId) fetchNew(); else refreshList();
+    }, conversationId ? 5000 : 20000);
+  }
+
   function connect() {
-    if (!live || !("WebSocket" in window)) return;
+    if (!live) return;
+    var path = live.getAttribute("data-ws-path");
+    if (!path || !("WebSocket" in window)) return poll();
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     try {
-      socket = new WebSocket(scheme + location.host + (live.getAttribute("data-ws-path") || "/ws/agent/"));
+      socket = new WebSocket(scheme + location.host + path);
     } catch (e) {
       return retry();
     }
     socket.addEventListener("open", function () {
       backoff = 1000;
+      failures = 0;
+      if (polling) { window.clearInterval(polling); polling = null; }
       if (conversationId) send({ type: "subscribe", conversation: conversationId, after: lastSeq });
       heartbeat();
     });
@@ -42,6 +59,8 @@
   }
 
   function retry() {
+    failures += 1;
+    if (failures >= 3) poll();
     var wait = backoff + Math.floor(Math.random() * 500);
     backoff = Math.min(backoff * 2, 30000);
     window.setTimeout(connect, wait);
@@ -179,7 +198,7 @@
     var box = list(), area = textarea();
     if (!box || !area) return;
     box.textContent = "";
-    if (matches === null) { box.hidden = true; area.setAttribute("aria-expanded", "false"); return; }
+    if (matches === null) { box.hidden = true; area.removeAttribute("aria-activedescendant"); return; }
     selected = Math.min(selected, Math.max(matches.length - 1, 0));
     if (!matches.length) {
       var none = document.createElement("li");
@@ -203,7 +222,6 @@
       box.appendChild(item);
     });
     box.hidden = false;
-    area.setAttribute("aria-expanded", "true");
     if (matches.length) area.setAttribute("aria-activedescendant", "canned-" + selected);
     else area.removeAttribute("aria-activedescendant");
   }
