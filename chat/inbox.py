@@ -38,6 +38,8 @@ from .models import AgentProfile, CannedReply, Conversation, InboxSettings, Mess
 
 Status = Conversation.Status
 HUMAN_STATUSES: Final = (Status.WAITING, Status.AGENT, Status.PENDING)
+# Unread does not count where nobody on the team is expected to answer.
+QUIET_STATUSES: Final = (Status.CLOSED, Status.BOT)
 VIEWS: Final[tuple[tuple[str, str], ...]] = (
     ("unassigned", "Unassigned"),
     ("mine", "Mine"),
@@ -126,7 +128,7 @@ def _unread_q(user_id: int) -> Q:
     """Unread by the team and the viewer's business: theirs, or wanting someone."""
     return (
         Q(last_visitor_seq__gt=F("agent_read_seq"))
-        & ~Q(status__in=(Status.CLOSED, Status.BOT))
+        & ~Q(status__in=QUIET_STATUSES)
         & (Q(assignee_user_id=user_id) | Q(assignee_user_id__isnull=True))
     )
 

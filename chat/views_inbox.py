@@ -117,7 +117,7 @@ def conversation_list(request):
         row = conversation_row(c, last.get(c.pk), now)
         row["assignee"] = names.get(c.assignee_user_id or 0, "Former member" if c.assignee_user_id else "")
         row["mine"] = c.assignee_user_id == user_id
-        row["unread"] = c.last_visitor_seq > c.agent_read_seq
+        row["unread"] = c.last_visitor_seq > c.agent_read_seq and c.status not in inbox.QUIET_STATUSES
         rows.append(row)
     counts = inbox.inbox_counts(user_id=user_id, role=role, now=now)
     query = request.GET.copy()

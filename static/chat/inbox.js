@@ -181,6 +181,7 @@
   }) : [];
   var lastTyping = 0;
   var selected = 0;
+  var touch = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
 
   function textarea() { return composer && composer.querySelector("[data-composer-text]"); }
   function list() { return composer && composer.querySelector("#canned-list"); }
@@ -271,7 +272,8 @@
         }
         if (e.key === "Escape") { e.preventDefault(); return renderCanned(null); }
       }
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      // Enter sends on a keyboard; on a touch screen it makes a new line (the Send button sends).
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touch) {
         e.preventDefault();
         submitComposer();
       }
@@ -321,6 +323,12 @@
         badge.hidden = n === 0;
       });
     }
+  }
+
+  // On a phone the views scroll sideways: show the current one.
+  var currentView = document.querySelector(".inbox-views [aria-current]");
+  if (currentView && currentView.parentElement.offsetLeft + currentView.offsetWidth > window.innerWidth) {
+    currentView.scrollIntoView({ block: "nearest", inline: "center" });
   }
 
   connect();
