@@ -3,11 +3,12 @@ the filters and the search, who may see which conversation, the members an agent
 to, canned replies with their variables filled. Reads never write. Preconditions: the
 tenant's schema is active.
 
-Views ("open" means not resolved and not snoozed):
+Views (snoozed conversations show only under ``snoozed``; the counts match the socket's
+``counts`` frames, ``chat.services.inbox.open_conversation_counts``):
 
 - ``unassigned``: a person is wanted or had it (waiting, agent, pending) and nobody has it;
-- ``mine``: assigned to the viewer, not resolved;
-- ``open``: every conversation not resolved, the bot's included;
+- ``mine``: assigned to the viewer, with a person (waiting, agent, pending);
+- ``open``: every conversation with a person or waiting for one (not the bot's);
 - ``waiting``: the visitor asked for a person and nobody took it yet;
 - ``bot``: the bot is answering;
 - ``snoozed``: not resolved, snoozed until a time still to come (hidden from the others);
@@ -55,17 +56,7 @@ DEFAULT_VIEW: Final = "open"
 MANAGER_ROLES: Final = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 
 
-# --- settings and profiles (the lead's chat.presence offers the same reads) --------------
-
-
-def inbox_settings_read() -> InboxSettings:
-    """The stored inbox settings, or the defaults unsaved."""
-    return InboxSettings.objects.order_by("pk").first() or InboxSettings()
-
-
-def agent_profile_read(user_id: int) -> AgentProfile:
-    """The member's profile, or the defaults unsaved (user_id set)."""
-    return AgentProfile.objects.filter(user_id=user_id).first() or AgentProfile(user_id=user_id)
+# --- settings and profiles: chat.presence (inbox_settings, agent_profile_for) -----------
 
 
 # --- who sees what ---------------------------------------------------------------------
@@ -110,11 +101,11 @@ def _view_q(view: str, *, user_id: int, now: datetime) -> Q:
         case "unassigned":
             return Q(status__in=HUMAN_STATUSES, assignee_user_id__isnull=True) & awake
         case "mine":
-            return Q(assignee_user_id=user_id) & not_closed & awake
+            return Q(assignee_user_id=user_id, status__in=HUMAN_STATUSES) & awake
         case "waiting":
             return Q(status=Status.WAITING) & awake
         case "open":
-            return not_closed & awake
+            return Q(status__in=HUMAN_STATUSES) & awake
         case "bot":
             return Q(status=Status.BOT) & awake
         case "snoozed":
@@ -125,12 +116,9 @@ def _view_q(view: str, *, user_id: int, now: datetime) -> Q:
 
 
 def _unread_q(user_id: int) -> Q:
-    """Unread by the team and the viewer's business: theirs, or wanting someone."""
-    return (
-        Q(last_visitor_seq__gt=F("agent_read_seq"))
-        & ~Q(status__in=QUIET_STATUSES)
-        & (Q(assignee_user_id=user_id) | Q(assignee_user_id__isnull=True))
-    )
+    """Visitor messages nobody on the team has read, where a person is expected to answer
+    (the socket's ``counts`` frames count the same: ``open_conversation_counts``)."""
+    return Q(last_visitor_seq__gt=F("agent_read_seq")) & ~Q(status__in=QUIET_STATUSES)
 
 
 COUNTED: Final = ("unassigned", "mine", "waiting", "open", "bot", "snoozed")
@@ -138,8 +126,8 @@ COUNTED: Final = ("unassigned", "mine", "waiting", "open", "bot", "snoozed")
 
 def inbox_counts(*, user_id: int, role: str, now: datetime | None = None) -> dict[str, int]:
     """How many conversations each view holds (resolved and everything are not counted:
-    they only grow), and ``unread``: the viewer's or unassigned ones with visitor messages
-    nobody has read. One query."""
+    they only grow), and ``unread``: open ones with visitor messages nobody has read. One
+    query."""
     now = now or timezone.now()
     aggregates = {key: Count("pk", filter=_view_q(key, user_id=user_id, now=now)) for key in COUNTED}
     aggregates["unread"] = Count("pk", filter=_unread_q(user_id) & _view_q("open", user_id=user_id, now=now))

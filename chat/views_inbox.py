@@ -35,6 +35,7 @@ from .inbox import InboxFilters
 from .models import Conversation, Message
 from .selectors import conversation_last_messages
 from .services import inbox as inbox_service
+from .services.agent_files import agent_reply_with_files
 from .views import contact_label, conversation_row, message_rows, usage_summary, web_link
 
 logger = logging.getLogger(__name__)
@@ -315,11 +316,19 @@ def _send(request: Any, conversation: Conversation, form: ComposerForm) -> Messa
     data = form.cleaned_data
     if data["kind"] == "note":
         return inbox_service.agent_note_add(conversation=conversation, user=request.user, text=data["text"])
+    uploads = request.FILES.getlist("attachments")
+    if uploads:
+        return agent_reply_with_files(
+            conversation=conversation,
+            user=request.user,
+            text=data["text"],
+            uploads=uploads,
+            client_message_id=data.get("client_message_id") or None,
+        )
     return inbox_service.agent_reply_send(
         conversation=conversation,
         user=request.user,
         text=data["text"],
-        attachments=request.FILES.getlist("attachments") or None,
         client_message_id=data.get("client_message_id") or None,
     )
 

@@ -20,6 +20,7 @@ from tenants.views import shell_context
 from . import inbox
 from .forms import AgentPreferencesForm, AgentSetupForm, CannedReplyForm, InboxSettingsForm
 from .models import AgentProfile, CannedReply
+from .presence import agent_profile_for, inbox_settings
 from .services import agents as agents_service
 from .views_inbox import inbox_tabs
 
@@ -50,7 +51,7 @@ def canned_replies(request):
         data = {k: form.cleaned_data[k] for k in ("shortcut", "title", "text")}
         try:
             if editing is None:
-                saved = agents_service.canned_reply_create(created_by_user_id=request.user.pk, **data)
+                saved = agents_service.canned_reply_create(by_user_id=request.user.pk, **data)
             else:
                 saved = agents_service.canned_reply_update(reply=editing, **data)
         except ProblemError as error:
@@ -108,7 +109,7 @@ def inbox_settings(request):
     if not (is_manager(request) or request.support_access is not None):
         raise PermissionDenied("Owners and admins change the inbox settings.")
     data = request.POST or None
-    form = InboxSettingsForm(data, instance=inbox.inbox_settings_read())
+    form = InboxSettingsForm(data, instance=inbox_settings())
     rows = _agent_rows(request, data)
     if request.method == "POST" and form.is_valid() and all(r["form"].is_valid() for r in rows):
         try:
@@ -118,7 +119,7 @@ def inbox_settings(request):
                 agents_service.agent_profile_update(
                     user_id=row["member"].user_id,
                     capacity=cleaned["capacity"],
-                    widgets=list(cleaned["widgets"]),
+                    widget_ids=[w.pk for w in cleaned["widgets"]],
                 )
         except ProblemError as error:
             form.add_error(None, error.detail)
@@ -135,7 +136,7 @@ def inbox_settings(request):
 
 @dashboard_page("conversations")
 def inbox_preferences(request):
-    profile = inbox.agent_profile_read(request.user.pk)
+    profile = agent_profile_for(request.user.pk)
     form = AgentPreferencesForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
         try:
