@@ -40,7 +40,7 @@ tenant_urlpatterns = [
         views_inbox_setup.canned_reply_delete,
         name="canned-reply-delete",
     ),
-    page("dashboard/conversations/settings/", views_inbox_setup.inbox_settings, name="inbox-settings"),
+    page("dashboard/conversations/settings/", views_inbox_setup.inbox_settings_page, name="inbox-settings"),
     page(
         "dashboard/conversations/preferences/", views_inbox_setup.inbox_preferences, name="inbox-preferences"
     ),

@@ -105,7 +105,7 @@ def _agent_rows(request: Any, data: Any = None) -> list[dict[str, Any]]:
 
 
 @dashboard_page("conversations")
-def inbox_settings(request):
+def inbox_settings_page(request):
     if not (is_manager(request) or request.support_access is not None):
         raise PermissionDenied("Owners and admins change the inbox settings.")
     data = request.POST or None

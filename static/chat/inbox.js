@@ -47,6 +47,7 @@
       backoff = 1000;
       failures = 0;
       if (polling) { window.clearInterval(polling); polling = null; }
+      live.setAttribute("data-socket", "open");
       if (conversationId) send({ type: "subscribe", conversation: conversationId, after: lastSeq });
       heartbeat();
     });
@@ -55,7 +56,11 @@
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       if (frame && typeof frame.type === "string") receive(frame);
     });
-    socket.addEventListener("close", function () { socket = null; retry(); });
+    socket.addEventListener("close", function () {
+      socket = null;
+      live.setAttribute("data-socket", "closed");
+      retry();
+    });
   }
 
   function retry() {
