@@ -426,8 +426,9 @@ def snooze_until(request: HttpRequest, zone: ZoneInfo) -> datetime | None:
     until = form.cleaned_data.get("until")
     if until is None:
         return None
-    if timezone.is_naive(until):
-        until = until.replace(tzinfo=zone)
+    # The form read the wall-clock time in the server's zone: it was meant in the workspace's.
+    wall = timezone.make_naive(until) if timezone.is_aware(until) else until
+    until = wall.replace(tzinfo=zone)
     return until if until > now else None
 
 

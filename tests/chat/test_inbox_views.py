@@ -6,6 +6,7 @@ htmx), the messages fragment, canned replies, inbox settings and preferences."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.models import AgentProfile, CannedReply, Conversation, InboxSettings, Message
+from tenants.selectors import tenant_routes_cache_forget
 from tests.chat.factories import ContactFactory, ConversationFactory, MessageFactory
 from tests.tenants.factories import MembershipFactory
 from tests.widget_builder.factories import WidgetFactory
@@ -435,3 +437,23 @@ def test_my_preferences(as_role, tenant_a):
         and not profile.notify_browser
     )
     assert agent.get("/dashboard/conversations/preferences/").context["form"]["capacity"].value() == 7
+
+
+def test_a_custom_snooze_time_is_read_in_the_workspaces_time_zone(owner, tenant_a):
+    conversation = _conversation(tenant_a, status=Conversation.Status.AGENT)
+    tenant = tenant_a.tenant
+    before = tenant.time_zone
+    type(tenant).objects.filter(pk=tenant.pk).update(time_zone="America/New_York")
+    tenant_routes_cache_forget(tenant)  # the host's tenant is cached
+    try:
+        day = (timezone.now() + timedelta(days=2)).date().isoformat()
+        owner.post(
+            f"/dashboard/conversations/{conversation.pk}/snooze",
+            {"preset": "custom", "until": f"{day}T09:00"},
+        )
+        until = _reload(tenant_a, conversation).snoozed_until
+        local = timezone.localtime(until, ZoneInfo("America/New_York"))
+        assert (local.date().isoformat(), local.hour, local.minute) == (day, 9, 0)
+    finally:
+        type(tenant).objects.filter(pk=tenant.pk).update(time_zone=before)
+        tenant_routes_cache_forget(tenant)
