@@ -103,6 +103,31 @@ def test_a_visitors_message_reaches_the_conversation_and_the_list_live(browser, 
     found = problems.read(detail)
     assert found["CSP violations"] == [] and found["console errors"] == [], found
     # a notification frame becomes an inbox:notification event (notify.js shows it)
+
+    # the visitor types (with a preview), the agent replies, the visitor reads it
+    tenant, cid = workspace["tenant"], conversation.pk
+    _ephemeral(
+        tenant,
+        cid,
+        {"type": "conv.typing", "who": "visitor", "name": "Otto", "typing": True, "preview": "it also"},
+    )
+    detail.get_by_text("Otto is typing: it also").wait_for(timeout=WAIT)
+    composer = detail.locator("[data-composer-text]")
+    composer.fill("Let me check.")
+    composer.press("Enter")
+    reply = detail.locator(".msg-agent").filter(has_text="Let me check.")
+    reply.wait_for(timeout=WAIT)
+    assert detail.locator("#visitor-typing").is_hidden()
+    seq = int(reply.get_attribute("data-seq"))
+    assert reply.locator("[data-seen]").is_hidden()
+    _ephemeral(tenant, cid, {"type": "conv.read", "who": "visitor", "seq": seq})
+    reply.locator("[data-seen]").wait_for(timeout=WAIT)
+    # the bot's answer being written, then done
+    _ephemeral(tenant, cid, {"type": "conv.delta", "text": "<b>Checking</b> the"})
+    _ephemeral(tenant, cid, {"type": "conv.delta", "text": " manual"})
+    detail.get_by_text("<b>Checking</b> the manual").wait_for(timeout=WAIT)  # text, never markup
+    _ephemeral(tenant, cid, {"type": "conv.delta", "kind": "delta_end"})
+    detail.locator("#bot-writing").wait_for(state="hidden", timeout=WAIT)
     _notify(workspace["tenant"], conversation.pk)
     listing.wait_for_function(
         "id => window.__notes.some(n => n.kind === 'message' && n.conversation === id)",
@@ -121,6 +146,10 @@ def _visitor_writes(tenant, conversation_id: int, text: str) -> None:
         visitor_message_send(conversation=conversation, text=text)
 
     _in_schema(tenant, write)
+
+
+def _ephemeral(tenant, conversation_id: int, event: dict) -> None:
+    _in_schema(tenant, lambda: events.ephemeral(conversation_id, {"conversation": conversation_id, **event}))
 
 
 def _notify(tenant, conversation_id: int) -> None:
