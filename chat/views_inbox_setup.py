@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,14 @@ from .services import agents as agents_service
 from .views_inbox import inbox_tabs
 
 logger = logging.getLogger(__name__)
+
+
+def problem_on(form: forms.BaseForm, error: ProblemError) -> None:
+    """A service's refusal on the form: each field message on its field (the form's own
+    errors when the form has no such field), else the detail."""
+    details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+    for name, message in details or [(None, error.detail)]:
+        form.add_error(name if name in form.fields else None, message)
 
 
 def is_manager(request: Any) -> bool:
@@ -55,7 +64,7 @@ def canned_replies(request):
             else:
                 saved = agents_service.canned_reply_update(reply=editing, **data)
         except ProblemError as error:
-            form.add_error(None, error.detail)
+            problem_on(form, error)
         else:
             messages.success(request, f"Canned reply /{saved.shortcut} saved.")
             return redirect("chat:canned-replies")
@@ -122,7 +131,7 @@ def inbox_settings_page(request):
                     widget_ids=[w.pk for w in cleaned["widgets"]],
                 )
         except ProblemError as error:
-            form.add_error(None, error.detail)
+            problem_on(form, error)
         else:
             logger.info("inbox settings saved by=%s", request.user.pk)
             messages.success(request, "Inbox settings saved.")
@@ -142,7 +151,7 @@ def inbox_preferences(request):
         try:
             agents_service.agent_profile_update(user_id=request.user.pk, **form.cleaned_data)
         except ProblemError as error:
-            form.add_error(None, error.detail)
+            problem_on(form, error)
         else:
             messages.success(request, "Your preferences are saved.")
             return redirect("chat:inbox-preferences")
