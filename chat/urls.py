@@ -3,7 +3,7 @@ conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import views, views_analytics, views_inbox, views_inbox_setup
+from . import views, views_analytics, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -14,6 +14,7 @@ public_urlpatterns = [
     endpoint("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
     page("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
     *routes.urlpatterns,
+    page("w/v1/c/<str:widget_key>/", views_resume.resume_page, name="resume-page"),
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"

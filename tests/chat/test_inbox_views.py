@@ -221,7 +221,8 @@ def test_the_inbox_takes_a_fixed_number_of_queries(owner, tenant_a, added, djang
     # 10  the views' counts
     # 11-15  the AI answers used this month (managers): period, counter, plan, period, notice
     # 16  the shell's workspaces  17  the shell's plan  18  the navigation's unread badge
-    with django_assert_num_queries(18):
+    # 19  the member's notification preferences (chat.templatetags.chat_notify)
+    with django_assert_num_queries(19):
         response = owner.get("/dashboard/conversations/", {"view": "all"})
     assert len(response.context["rows"]) == tenant_a.conversation_count + added
 
