@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.handlers.asgi import ASGIRequest
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -42,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = 50
 REPLY_ROLES = frozenset({"owner", "admin", "agent"})
-AGENT_SOCKET = "/ws/agent/"
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -50,12 +48,6 @@ AGENT_SOCKET = "/ws/agent/"
 
 def viewer(request: Any) -> tuple[int, str]:
     return request.user.pk, request.membership.role
-
-
-def socket_path(request: Any) -> str:
-    """The agent socket's path when this server speaks WebSocket (ASGI), else "" (the page
-    polls instead: a WSGI server, as the browser tests' live server)."""
-    return AGENT_SOCKET if isinstance(request, ASGIRequest) else ""
 
 
 def may_reply(request: Any) -> bool:
@@ -148,7 +140,6 @@ def conversation_list(request):
         page=page,
         rows=rows,
         tabs=inbox_tabs(request, "inbox"),
-        ws_path=socket_path(request),
         usage=usage_summary(request.tenant) if role in inbox.MANAGER_ROLES else None,
     )
     if request.htmx and request.htmx.target == "inbox-list":
@@ -228,7 +219,6 @@ def conversation_detail(request, conversation_id: int):
         snoozed=bool(conversation.snoozed_until and conversation.snoozed_until > timezone.now()),
         zone_name=str(zone),
         tabs=inbox_tabs(request, "inbox"),
-        ws_path=socket_path(request),
     )
     return render(request, "chat/inbox/conversation.html", context)
 

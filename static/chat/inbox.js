@@ -6,7 +6,13 @@
 (function () {
   "use strict";
 
+  // On every dashboard page (the shell loads it): the socket's path comes from the shell's
+  // <meta name="inbox-socket"> ("" when the server has no sockets); the inbox pages mark
+  // their live part with id="inbox-live".
   var live = document.getElementById("inbox-live");
+  var meta = document.querySelector('meta[name="inbox-socket"]');
+  var socketPath = meta ? meta.getAttribute("content") : "";
+  var marked = live || document.body;
   var conversationId = live && live.getAttribute("data-conversation") ? Number(live.getAttribute("data-conversation")) : null;
   var lastSeq = live ? Number(live.getAttribute("data-last-seq") || 0) : 0;
   var readSeq = live ? Number(live.getAttribute("data-read-seq") || 0) : 0;
@@ -34,12 +40,10 @@
   }
 
   function connect() {
-    if (!live) return;
-    var path = live.getAttribute("data-ws-path");
-    if (!path || !("WebSocket" in window)) return poll();
+    if (!socketPath || !("WebSocket" in window)) return poll();
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     try {
-      socket = new WebSocket(scheme + location.host + path);
+      socket = new WebSocket(scheme + location.host + socketPath);
     } catch (e) {
       return retry();
     }
@@ -47,7 +51,7 @@
       backoff = 1000;
       failures = 0;
       if (polling) { window.clearInterval(polling); polling = null; }
-      live.setAttribute("data-socket", "open");
+      marked.setAttribute("data-socket", "open");
       if (conversationId) send({ type: "subscribe", conversation: conversationId, after: lastSeq });
       heartbeat();
     });
@@ -58,7 +62,7 @@
     });
     socket.addEventListener("close", function () {
       socket = null;
-      live.setAttribute("data-socket", "closed");
+      marked.setAttribute("data-socket", "closed");
       retry();
     });
   }
@@ -133,7 +137,7 @@
   }
 
   function markRead() {
-    if (conversationId && !document.hidden && live.getAttribute("data-may-reply") === "1") {
+    if (conversationId && live && !document.hidden && live.getAttribute("data-may-reply") === "1") {
       send({ type: "read", conversation: conversationId, seq: lastSeq });
     }
   }

@@ -6,9 +6,7 @@ events for the toasts (static/chat/notify.js)."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 
 import pytest
 from django.utils import timezone
@@ -25,44 +23,8 @@ from widget_builder.models import Widget
 WAIT = 10_000
 
 
-@pytest.fixture(scope="module")
-def asgi_port(django_db_setup, django_db_blocker, browser):
-    """uvicorn serving the project's ASGI application (static files included) in a thread
-    of this process, on the test database. (The same as the widget suite's
-    ``asgi_live_port``; defined here so this module runs on its own.)"""
-    import uvicorn
-    from channels.routing import ProtocolTypeRouter
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    from saas import asgi
-
-    application = ProtocolTypeRouter(
-        {
-            "http": ASGIStaticFilesHandler(asgi.django_asgi_app),
-            "websocket": asgi.application.application_mapping["websocket"],
-        }
-    )
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    with django_db_blocker.unblock():
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield port
-        server.should_exit = True
-        thread.join(5)
-
-
 @pytest.fixture
-def workspace(asgi_port, live_db, settings):
+def workspace(asgi_live_port, live_db):
     owner = UserFactory(email="ines@live.example.com", first_name="Ines")
     tenant = TenantFactory(slug="inbox-live", name="Harbour Bikes", owner=owner)
     with tenant_context(tenant):
@@ -76,8 +38,8 @@ def workspace(asgi_port, live_db, settings):
     return {"owner": owner, "tenant": tenant, "conversation": conversation, "host": "inbox-live.saas.test"}
 
 
-def test_a_visitors_message_reaches_the_conversation_and_the_list_live(browser, workspace, asgi_port):
-    base = f"http://{workspace['host']}:{asgi_port}"
+def test_a_visitors_message_reaches_the_conversation_and_the_list_live(browser, workspace, asgi_live_port):
+    base = f"http://{workspace['host']}:{asgi_live_port}"
     conversation = workspace["conversation"]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     detail, listing = context.new_page(), context.new_page()
@@ -92,17 +54,15 @@ def test_a_visitors_message_reaches_the_conversation_and_the_list_live(browser, 
         " document.addEventListener('inbox:notification', e => window.__notes.push(e.detail)); }"
     )
 
-    with tenant_context(workspace["tenant"]):
-        visitor_message_send(
-            conversation=Conversation.objects.get(pk=conversation.pk), text="Is anyone there?"
-        )
+    _visitor_writes(workspace["tenant"], conversation.pk, "Is anyone there?")
 
     detail.locator(".msg-visitor").get_by_text("Is anyone there?").wait_for(timeout=WAIT)
     assert detail.locator("#transcript > li").count() == 2
     listing.locator(".inbox-row .preview").get_by_text("Is anyone there?").wait_for(timeout=WAIT)
     found = problems.read(detail)
     assert found["CSP violations"] == [] and found["console errors"] == [], found
-    # a notification frame becomes an inbox:notification event (notify.js shows it)
+    # the visitor's message to a waiting conversation notifies the inbox: an
+    # inbox:notification event (notify.js shows it)
 
     # the visitor types (with a preview), the agent replies, the visitor reads it
     tenant, cid = workspace["tenant"], conversation.pk
@@ -128,7 +88,6 @@ def test_a_visitors_message_reaches_the_conversation_and_the_list_live(browser, 
     detail.get_by_text("<b>Checking</b> the manual").wait_for(timeout=WAIT)  # text, never markup
     _ephemeral(tenant, cid, {"type": "conv.delta", "kind": "delta_end"})
     detail.locator("#bot-writing").wait_for(state="hidden", timeout=WAIT)
-    _notify(workspace["tenant"], conversation.pk)
     listing.wait_for_function(
         "id => window.__notes.some(n => n.kind === 'message' && n.conversation === id)",
         arg=conversation.pk,
@@ -150,10 +109,6 @@ def _visitor_writes(tenant, conversation_id: int, text: str) -> None:
 
 def _ephemeral(tenant, conversation_id: int, event: dict) -> None:
     _in_schema(tenant, lambda: events.ephemeral(conversation_id, {"conversation": conversation_id, **event}))
-
-
-def _notify(tenant, conversation_id: int) -> None:
-    _in_schema(tenant, lambda: events.notify("message", conversation_id))
 
 
 def _in_schema(tenant, work) -> None:
