@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 def problem_on(form: forms.BaseForm, error: ProblemError) -> None:
     """A service's refusal on the form: each field message on its field (the form's own
     errors when the form has no such field), else the detail."""
-    details = [(name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs]
+    details: list[tuple[str | None, str]] = [
+        (name, e["message"]) for name, errs in (error.errors or {}).items() for e in errs
+    ]
     for name, message in details or [(None, error.detail)]:
         form.add_error(name if name in form.fields else None, message)
 
