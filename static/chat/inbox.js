@@ -334,6 +334,12 @@
     }
   }
 
+  // A long conversation opens on its latest messages (unless the address names a place).
+  if (transcript && transcript.lastElementChild && !location.hash) {
+    var lastItem = transcript.lastElementChild;
+    if (lastItem.getBoundingClientRect().bottom > window.innerHeight) lastItem.scrollIntoView({ block: "end" });
+  }
+
   // On a phone the views scroll sideways: show the current one.
   var currentView = document.querySelector(".inbox-views [aria-current]");
   if (currentView && currentView.parentElement.offsetLeft + currentView.offsetWidth > window.innerWidth) {
