@@ -3,7 +3,7 @@ conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import views, views_analytics, views_resume
+from . import views, views_analytics, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -18,11 +18,33 @@ public_urlpatterns = [
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
+CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 
 tenant_urlpatterns = [
     page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
-    page("dashboard/conversations/", views.conversation_list, name="conversations"),
-    page("dashboard/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
+    page("dashboard/conversations/", views_inbox.conversation_list, name="conversations"),
+    page(
+        "dashboard/conversations/<int:conversation_id>/", views_inbox.conversation_detail, name="conversation"
+    ),
+    endpoint(CONVERSATION + "messages", views_inbox.conversation_messages, name="conversation-messages"),
+    endpoint(CONVERSATION + "reply", views_inbox.conversation_reply, name="conversation-reply"),
+    endpoint(CONVERSATION + "assign", views_inbox.conversation_assign, name="conversation-assign"),
+    endpoint(CONVERSATION + "take-over", views_inbox.conversation_take_over, name="conversation-take-over"),
+    endpoint(CONVERSATION + "hand-back", views_inbox.conversation_hand_back, name="conversation-hand-back"),
+    endpoint(CONVERSATION + "resolve", views_inbox.conversation_resolve, name="conversation-resolve"),
+    endpoint(CONVERSATION + "reopen", views_inbox.conversation_reopen, name="conversation-reopen"),
+    endpoint(CONVERSATION + "snooze", views_inbox.conversation_snooze, name="conversation-snooze"),
+    endpoint(CONVERSATION + "pending", views_inbox.conversation_pending, name="conversation-pending"),
+    page("dashboard/conversations/canned-replies/", views_inbox_setup.canned_replies, name="canned-replies"),
+    endpoint(
+        "dashboard/conversations/canned-replies/<int:reply_id>/delete",
+        views_inbox_setup.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
+    page("dashboard/conversations/settings/", views_inbox_setup.inbox_settings_page, name="inbox-settings"),
+    page(
+        "dashboard/conversations/preferences/", views_inbox_setup.inbox_preferences, name="inbox-preferences"
+    ),
     endpoint(
         "dashboard/conversations/attachments/<uuid:attachment_id>",
         views.attachment_download,
