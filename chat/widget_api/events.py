@@ -58,15 +58,18 @@ async def _frames(
     return []
 
 
-async def live_events(schema: str, conversation_id: int, after: int) -> AsyncIterator[bytes]:
-    """Replay after ``after``, then what happens, for ``CHAT_EVENTS_STREAM_SECONDS`` (then
-    the client reconnects with the last id: proxies recycle long idle streams)."""
+async def live_events(
+    schema: str, conversation_id: int, after: int, seconds: float | None = None
+) -> AsyncIterator[bytes]:
+    """Replay after ``after``, then what happens, for ``seconds`` (default
+    ``CHAT_EVENTS_STREAM_SECONDS``; then the client reconnects with the last id: proxies
+    recycle long idle streams)."""
     layer = get_channel_layer()
     group = events.conversation_group(schema, conversation_id)
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.CHAT_EVENTS_STREAM_SECONDS
+    deadline = loop.time() + (settings.CHAT_EVENTS_STREAM_SECONDS if seconds is None else seconds)
     sent = after
     try:
         yield b"retry: 2000\n\n"
@@ -135,7 +138,10 @@ class ConversationEventsApi(ConversationView):
     )
     def get(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
-        return event_stream(live_events(self.tenant.schema_name, conversation.pk, _after(request)))
+        # A WSGI server gives each open stream a worker thread: there the stream only replays
+        # and ends, and the client reconnects (as often as it would poll).
+        seconds = 0.0 if "wsgi.input" in request.META else None
+        return event_stream(live_events(self.tenant.schema_name, conversation.pk, _after(request), seconds))
 
 
 class ConversationTypingApi(ConversationView):

@@ -193,6 +193,10 @@
   document.addEventListener("inbox:notification", function (event) {
     var frame = event.detail || {};
     if (frame.type && frame.type !== "notification") return;
+    // A message in the conversation the agent is looking at is already on screen.
+    var live = document.getElementById("inbox-live");
+    var open = live && Number(live.getAttribute("data-conversation") || 0);
+    if (open && open === frame.conversation && !document.hidden && frame.kind === "message") return;
     toast(frame);
     beep();
     browserNotify(frame);

@@ -592,3 +592,9 @@ def asgi_live_port(django_db_setup, django_db_blocker):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         connections.close_all()
+
+
+@pytest.fixture
+def asgi_site(asgi_live_port, live_db):
+    """Base URL of the public host on the ASGI server (``asgi_live_port``)."""
+    return f"http://saas.test:{asgi_live_port}"

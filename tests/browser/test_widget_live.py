@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation
@@ -55,11 +54,6 @@ def off_loop(fn, *args, **kwargs):
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(call).result()
-
-
-@pytest.fixture
-def asgi_site(asgi_live_port, live_db):
-    return f"http://saas.test:{asgi_live_port}"
 
 
 class Visitor:

@@ -68,6 +68,17 @@ def test_the_stream_replays_exactly_what_was_missed(client, settings, tenant_a, 
     assert [int(event_id) for _, event_id, _ in events] == [first.seq + 1, first.seq + 2, first.seq + 3]
 
 
+def test_a_wsgi_server_replays_and_ends_the_stream_at_once(client, settings, tenant_a, visitor, agent):
+    """Under WSGI each open stream would hold a worker thread: the stream replays and ends,
+    and the client reconnects (the test client is WSGI; ASGI streams are tested above)."""
+    settings.CHAT_EVENTS_STREAM_SECONDS = 30
+    with tenant_context(tenant_a.tenant):
+        agent_reply_send(conversation=visitor.conversation, user=agent, text="one")
+    body = read_stream(client.get(visitor.path("events"), **visitor.headers()))
+    assert b": keep-alive" not in body  # it did not wait for anything
+    assert [d["text"] for _, _, d in sse(body)] == ["Ana joined the conversation.", "one"]
+
+
 def test_the_stream_needs_the_visitors_token(client, visitor, tenant_a):
     other = make_visitor(tenant_a, email="bob@example.com")
     assert client.get(visitor.path("events"), **visitor.headers(HTTP_AUTHORIZATION="")).status_code == 401
