@@ -3,7 +3,7 @@ conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import views, views_analytics
+from . import apis, views, views_analytics
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -17,6 +17,7 @@ public_urlpatterns = [
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
+CONVERSATION = "conversations/<int:conversation_id>"
 
 tenant_urlpatterns = [
     page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
@@ -37,4 +38,12 @@ tenant_urlpatterns = [
         WIDGET + "automations/<int:rule_id>/delete/", views.widget_automation_delete, name="automation-delete"
     ),
     page(WIDGET + "playground/", views.widget_playground, name="playground"),
+    # REST API v1 (session or API key; chat.apis)
+    endpoint("api/v1/conversations", apis.ConversationListApi.as_view(), name="api-conversations"),
+    endpoint("api/v1/" + CONVERSATION, apis.ConversationDetailApi.as_view(), name="api-conversation"),
+    endpoint(
+        "api/v1/" + CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"
+    ),
+    endpoint("api/v1/" + CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
+    endpoint("api/v1/" + CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
 ]
