@@ -39,6 +39,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "client_message_id": message.client_message_id if message.role == Message.Role.VISITOR else "",
         "feedback": message.feedback_rating,
+        "author_name": message.author_name if message.role == Message.Role.AGENT else "",
     }
 
 

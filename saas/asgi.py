@@ -1,6 +1,5 @@
-"""ASGI entry point: HTTP through Django; WebSockets through Channels (routes arrive with
-live chat, behind tenant resolution done in ASGI middleware, since Django middleware does
-not run for WebSockets)."""
+"""ASGI entry point: HTTP through Django; WebSockets through Channels, behind the tenancy
+rules of ``tenants.asgi`` (Django's middleware does not run for WebSockets)."""
 
 import os
 
@@ -12,9 +11,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
+from tenants.asgi import TenantWebSocketMiddleware  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter([]),
+        "websocket": TenantWebSocketMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -55,7 +55,7 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
     budget -= estimate_tokens(visitor_message.text)
     earlier = (
         Message.objects.filter(conversation=conversation, seq__lt=visitor_message.seq)
-        .exclude(role=Message.Role.SYSTEM)
+        .exclude(role__in=(Message.Role.SYSTEM, Message.Role.NOTE))
         .order_by("-seq")
         .only("role", "text")[:50]
         if visitor_message.seq > 1

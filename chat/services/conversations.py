@@ -14,7 +14,9 @@ from widget_builder.models import Widget
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
 from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
+from ..realtime import events
 from .contacts import contact_prechat_required, contact_transcript_address
+from .inbox import conversation_auto_assign
 from .messages import message_append
 
 # How a greeting is recorded among answer outcomes (chat.answering.Outcome.AUTOMATION;
@@ -85,7 +87,8 @@ HANDOFF_NOTE = "You asked for a person. Someone from the team will reply here as
 
 def conversation_handoff(*, conversation: Conversation) -> Message | None:
     """The visitor asked for a person: the bot stops answering and the conversation waits
-    for an agent. Returns the note shown to the visitor (None if already waiting)."""
+    for an agent, offered at once to an online agent with room (round robin); the inbox is
+    told. Returns the note shown to the visitor (None if already waiting)."""
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if locked.status != Conversation.Status.BOT:
@@ -95,6 +98,11 @@ def conversation_handoff(*, conversation: Conversation) -> Message | None:
         locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
         conversation.status = Conversation.Status.WAITING
         note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
+        events.conversation_changed(conversation.pk, kind="status")
+        events.notify("handoff", conversation.pk)
+        conversation.assignee_user_id = locked.assignee_user_id
+        conversation.widget = locked.widget
+        conversation_auto_assign(conversation=conversation)
     return note
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from saas.errors import Conflict, ProblemError, ValidationFailed
 
 from ..models import Conversation, Message
+from ..realtime import events
 
 MAX_MESSAGE_CHARS = 4000  # what visitors and agents may send
 MAX_ANSWER_CHARS = 20000  # what a bot answer is cut to
@@ -54,9 +55,11 @@ def message_append(
         with transaction.atomic(), connection.cursor() as cursor:
             # One statement takes the row lock and the next number (concurrent sends queue here).
             cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = now() "  # noqa: S608 - our table
+                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = now(), "  # noqa: S608 - our table
+                "last_message_at = CASE WHEN %s THEN last_message_at ELSE now() END, "
+                "last_visitor_seq = CASE WHEN %s THEN last_seq + 1 ELSE last_visitor_seq END "
                 "WHERE id = %s RETURNING last_seq, status",
-                [conversation.pk],
+                [role == Message.Role.NOTE, role == Message.Role.VISITOR, conversation.pk],
             )
             row = cursor.fetchone()
             if row is None:
@@ -73,6 +76,7 @@ def message_append(
     except IntegrityError:  # this client id is already stored (a retry, or a concurrent send)
         existing = Message.objects.get(conversation=conversation, client_message_id=client_message_id)
         return _same_or_refuse(existing, text), False
+    events.conversation_changed(conversation.pk, seq=message.seq)
     return message, True
 
 
@@ -95,7 +99,30 @@ def visitor_message_send(
     )
     if not created:
         conversation.refresh_from_db(fields=["status", "last_seq"])
+    else:
+        conversation_visitor_wrote(conversation=conversation)
     return message, created
+
+
+def conversation_visitor_wrote(*, conversation: Conversation) -> None:
+    """The visitor wrote: a snooze ends, a pending conversation is the agent's again."""
+    updates: dict[str, Any] = {}
+    if conversation.snoozed_until is not None:
+        updates["snoozed_until"] = None
+    if conversation.status == Conversation.Status.PENDING:
+        updates["status"] = (
+            Conversation.Status.AGENT if conversation.assignee_user_id else Conversation.Status.WAITING
+        )
+    if updates:
+        with transaction.atomic():
+            Conversation.objects.filter(pk=conversation.pk).update(**updates)
+            for name, value in updates.items():
+                setattr(conversation, name, value)
+            events.conversation_changed(conversation.pk, kind="status")
+    if conversation.assignee_user_id and conversation.status == Conversation.Status.AGENT:
+        events.notify("message", conversation.pk, user_id=conversation.assignee_user_id)
+    elif conversation.status == Conversation.Status.WAITING:
+        events.notify("message", conversation.pk)
 
 
 def message_feedback(*, message: Message, rating: int, comment: str = "") -> Message:

@@ -22,7 +22,9 @@ def conversation_transcript_send(*, conversation: Conversation) -> bool:
     context = {
         "conversation": conversation,
         "widget": conversation.widget,
-        "messages": conversation.messages.exclude(role=Message.Role.SYSTEM).order_by("seq"),
+        "messages": conversation.messages.exclude(
+            role__in=(Message.Role.SYSTEM, *Message.VISITOR_HIDDEN)
+        ).order_by("seq"),
         "tenant": getattr(connection, "tenant", None),
     }
     email_send(

@@ -12,6 +12,7 @@ from .actions import (
 )
 from .attachments import AttachmentDownloadApi, AttachmentUploadApi
 from .conversations import ConversationListApi, ConversationMessagesApi
+from .events import ConversationEventsApi, ConversationReadApi, ConversationTypingApi
 from .sessions import IdentifyApi, PrechatSubmitApi, SessionRenewApi, SessionStartApi
 
 WIDGET_API = "api/widget/v1/<str:widget_key>/"
@@ -27,6 +28,9 @@ urlpatterns = [
     endpoint(
         CONVERSATION + "messages/<int:seq>/feedback", MessageFeedbackApi.as_view(), name="widget-feedback"
     ),
+    endpoint(CONVERSATION + "events", ConversationEventsApi.as_view(), name="widget-events"),
+    endpoint(CONVERSATION + "typing", ConversationTypingApi.as_view(), name="widget-typing"),
+    endpoint(CONVERSATION + "read", ConversationReadApi.as_view(), name="widget-read"),
     endpoint(CONVERSATION + "close", ConversationCloseApi.as_view(), name="widget-close"),
     endpoint(CONVERSATION + "rating", ConversationRatingApi.as_view(), name="widget-rating"),
     endpoint(CONVERSATION + "handoff", ConversationHandoffApi.as_view(), name="widget-handoff"),

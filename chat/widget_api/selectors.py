@@ -36,8 +36,11 @@ def visitor_conversation(*, widget: Widget, contact: Contact, conversation_id: i
 
 
 def conversation_messages(*, conversation: Conversation, after: int) -> list[Message]:
+    """What the visitor may see after ``after``, oldest first: never private notes."""
     return list(
-        Message.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")[:MESSAGES_LISTED]
+        Message.objects.filter(conversation=conversation, seq__gt=after)
+        .exclude(role__in=Message.VISITOR_HIDDEN)
+        .order_by("seq")[:MESSAGES_LISTED]
     )
 
 

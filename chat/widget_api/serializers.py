@@ -131,6 +131,7 @@ class MessageOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     client_message_id = serializers.CharField()
     feedback = serializers.IntegerField(allow_null=True)
+    author_name = serializers.CharField(help_text="The agent's name on agent messages, else empty.")
 
 
 class AttachmentRulesOutput(serializers.Serializer):

@@ -342,6 +342,9 @@ CHAT_RATE_LIMITS = {
 }
 # Conversation history sent to the model, bounded by (estimated) tokens.
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)
+# The visitor fallback stream (server-sent events) ends after this long; the widget reconnects
+# with the last id it saw.
+CHAT_EVENTS_STREAM_SECONDS = env.float("CHAT_EVENTS_STREAM_SECONDS", default=55.0)
 
 # --- LLM providers ----------------------------------------------------------------------
 # The platform's provider for bots on "Platform default": offline (quotes the knowledge

@@ -41,6 +41,9 @@ OPERATIONS = {
         "post",
         "/api/widget/v1/{widget_key}/conversations/{conversation_id}/messages/{seq}/feedback",
     ),
+    "conversation_events": ("get", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/events"),
+    "conversation_typing": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/typing"),
+    "conversation_read": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/read"),
     "conversation_close": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/close"),
     "conversation_rate": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/rating"),
     "conversation_handoff": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/handoff"),
@@ -172,6 +175,8 @@ def _body(operation: str) -> dict:
         "message_send": {"text": "Hello"},
         "message_feedback": {"rating": "up"},
         "conversation_rate": {"score": 4},
+        "conversation_typing": {"typing": True, "text": "Hel"},
+        "conversation_read": {"seq": 1},
     }.get(operation, {})
 
 
@@ -275,6 +280,8 @@ SPECIFIC = {
     ("message_send", 413): lambda c, w, s, op: _call(c, w, op, body={"text": "x" * 70_000}),
     ("message_send", 422): lambda c, w, s, op: _call(c, w, op, body={"text": "   "}),
     ("message_feedback", 422): lambda c, w, s, op: _call(c, w, op, body={"rating": "meh"}),
+    ("conversation_typing", 422): lambda c, w, s, op: _call(c, w, op, body={"typing": "maybe"}),
+    ("conversation_read", 422): lambda c, w, s, op: _call(c, w, op, body={"seq": -1}),
     ("conversation_rate", 200): _rate_closed,
     ("conversation_rate", 409): _generic(200),  # still open
     ("conversation_rate", 422): lambda c, w, s, op: _call(c, w, op, body={"score": 6}),
@@ -298,6 +305,9 @@ DOCUMENTED = [
     ("messages_list", (200, 401, 403, 404, 429, 503)),
     ("message_send", (200, 201, 401, 403, 404, 409, 413, 422, 429, 503)),
     ("message_feedback", (200, 401, 403, 404, 422, 429, 503)),
+    ("conversation_events", (200, 401, 403, 404, 429, 503)),
+    ("conversation_typing", (200, 401, 403, 404, 422, 429, 503)),
+    ("conversation_read", (200, 401, 403, 404, 422, 429, 503)),
     ("conversation_close", (200, 401, 403, 404, 429, 503)),
     ("conversation_rate", (200, 401, 403, 404, 409, 422, 429, 503)),
     ("conversation_handoff", (200, 401, 403, 404, 429, 503)),

@@ -1,0 +1,355 @@
+"""The two sockets: agents in the dashboard (``/ws/agent/`` on the workspace's host) and
+visitors in the widget (``/ws/widget/v1/<widget key>`` on the public host).
+
+Both keep, per conversation, the highest number they sent; a wake-up (``conv.message``)
+makes them read from the database everything after it, so a lost, late or doubled wake-up
+never loses or repeats a message, and a client that reconnects with the last number it
+saw gets exactly what it missed (docs/architecture.md, "Realtime").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from tenants.context import run_in_schema
+from tenants.selectors import widget_route_resolve
+from widget_builder.origins import origin_allowed
+
+from ..models import Conversation
+from ..services.agents import agent_heartbeat
+from ..services.inbox import conversation_read
+from ..visitor_tokens import VisitorTokenExpired, VisitorTokenInvalid
+from . import events, queries
+
+HELLO_SECONDS = 10
+MAX_FRAME_CHARS = 4096
+TYPING_EVERY = 1.0  # at most one typing frame per second and side is passed on
+PREVIEW_CHARS = 200
+COUNTS_DEBOUNCE = 0.3
+
+# Close codes (4000 to 4999 are the application's).
+UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_FRAME = 4401, 4403, 4404, 4400
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31 else None
+
+
+class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
+    schema: str
+    sent: dict[int, int]
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self.close(code=BAD_FRAME)
+            return
+        await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return {}
+
+    async def refuse(self, code: int, error: str, detail: str) -> None:
+        await self.send_json({"type": "error", "code": error, "detail": detail})
+        await self.close(code=code)
+
+    async def catch_up(self, conversation_id: int, *, for_visitor: bool) -> None:
+        """Send every message after the last one this socket sent, in order, once."""
+        after = self.sent.get(conversation_id)
+        if after is None:
+            return
+        payloads = await run_in_schema(
+            self.schema, queries.messages_after, conversation_id, after, for_visitor=for_visitor
+        )
+        for payload in payloads:
+            if payload["seq"] <= self.sent.get(conversation_id, 0):
+                continue
+            self.sent[conversation_id] = payload["seq"]
+            await self.send_json({"type": "message", "conversation": conversation_id, "message": payload})
+
+
+class VisitorConsumer(_Base):
+    """One visitor's socket on one conversation. The token comes in the first frame (never
+    in the URL); the page's origin must be one the widget allows."""
+
+    async def connect(self) -> None:
+        self.sent, self.conversation_id, self.last_typing = {}, 0, 0.0
+        key = self.scope["url_route"]["kwargs"]["widget_key"]
+        tenant = await asyncio.to_thread(widget_route_resolve, key) if self.scope.get("public") else None
+        widget = await run_in_schema(tenant.schema_name, queries.widget_by_key, key) if tenant else None
+        if tenant is None or widget is None or tenant.status != tenant.Status.ACTIVE or not widget.is_enabled:
+            await self.close(code=NOT_FOUND)
+            return
+        origin = dict(self.scope.get("headers", [])).get(b"origin", b"").decode("latin-1")
+        if not (self.scope.get("origin_ok") or origin_allowed(origin, widget.allowed_origins)):
+            await self.close(code=FORBIDDEN)
+            return
+        self.tenant, self.widget, self.schema = tenant, widget, tenant.schema_name
+        await self.accept()
+        self.hello_timer = asyncio.get_running_loop().call_later(HELLO_SECONDS, self._hello_late)
+
+    def _hello_late(self) -> None:
+        if not self.conversation_id:
+            self.later = asyncio.ensure_future(self.close(code=UNAUTHORIZED))
+
+    async def disconnect(self, code: int) -> None:
+        timer = getattr(self, "hello_timer", None)
+        if timer is not None:
+            timer.cancel()
+        if self.conversation_id:
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.schema, self.conversation_id), self.channel_name
+            )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if not self.conversation_id:
+            if kind != "hello":
+                await self.refuse(UNAUTHORIZED, "hello_required", "Send the hello frame first.")
+                return
+            await self.hello(content)
+        elif kind == "typing":
+            await self.typing(content)
+        elif kind == "read" and _int(content.get("seq")) is not None:
+            await run_in_schema(self.schema, self._read, content["seq"])
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def hello(self, content: dict[str, Any]) -> None:
+        token, conversation_id, after = (
+            content.get("token"),
+            _int(content.get("conversation")),
+            _int(content.get("after")),
+        )
+        if not isinstance(token, str) or conversation_id is None:
+            await self.refuse(
+                UNAUTHORIZED, "visitor_token_invalid", "Send the visitor token and the conversation."
+            )
+            return
+        try:
+            conversation = await run_in_schema(
+                self.schema,
+                queries.visitor_conversation,
+                self.widget.pk,
+                self.tenant.pk,
+                token,
+                conversation_id,
+            )
+        except (VisitorTokenInvalid, VisitorTokenExpired) as exc:
+            await self.refuse(UNAUTHORIZED, exc.code, str(exc.detail))
+            return
+        if conversation is None:
+            await self.refuse(NOT_FOUND, "not_found", "No such conversation.")
+            return
+        self.conversation_id = conversation.pk
+        self.sent[conversation.pk] = after or 0
+        await self.channel_layer.group_add(
+            events.conversation_group(self.schema, conversation.pk), self.channel_name
+        )
+        await self.send_json(
+            {
+                "type": "ready",
+                "conversation": conversation.pk,
+                "status": conversation.status,
+                "agent_read_seq": conversation.agent_read_seq,
+            }
+        )
+        await self.catch_up(conversation.pk, for_visitor=True)
+
+    def _read(self, seq: int) -> None:
+        conversation = Conversation.objects.filter(pk=self.conversation_id).first()
+        if conversation is not None:
+            conversation_read(conversation=conversation, side="visitor", seq=seq)
+
+    async def typing(self, content: dict[str, Any]) -> None:
+        on = bool(content.get("typing"))
+        now = time.monotonic()
+        if on and now - self.last_typing < TYPING_EVERY:
+            return
+        self.last_typing = now if on else 0.0
+        text = content.get("text")
+        preview = text if isinstance(text, str) else ""
+        await self.channel_layer.group_send(
+            events.conversation_group(self.schema, self.conversation_id),
+            {
+                "type": "conv.typing",
+                "conversation": self.conversation_id,
+                "who": "visitor",
+                "name": "",
+                "typing": on,
+                "preview": preview[:PREVIEW_CHARS] if on else "",
+            },
+        )
+
+    # Events from the channel layer.
+    async def conv_message(self, event: dict[str, Any]) -> None:
+        await self.catch_up(self.conversation_id, for_visitor=True)
+
+    async def conv_status(self, event: dict[str, Any]) -> None:
+        frame = await run_in_schema(self.schema, queries.status_frame, self.conversation_id)
+        if frame is not None:
+            await self.send_json(frame)
+
+    async def conv_typing(self, event: dict[str, Any]) -> None:
+        if event.get("who") == "agent":
+            await self.send_json(
+                {k: event.get(k) for k in ("conversation", "who", "name", "typing")} | {"type": "typing"}
+            )
+
+    async def conv_read(self, event: dict[str, Any]) -> None:
+        if event.get("who") == "agent":
+            await self.send_json(
+                {"type": "read", "conversation": self.conversation_id, "who": "agent", "seq": event["seq"]}
+            )
+
+    async def conv_delta(self, event: dict[str, Any]) -> None:
+        return None  # the visitor reads the bot's answer from their own request's stream
+
+
+class AgentConsumer(_Base):
+    """A member's dashboard socket: the workspace's inbox, their own notifications, and the
+    conversations they open (subscribed one by one, each with the last number shown)."""
+
+    async def connect(self) -> None:
+        self.sent, self.counts_pending = {}, False
+        tenant, user, role = self.scope.get("tenant"), self.scope.get("user"), self.scope.get("role")
+        if (
+            tenant is None
+            or user is None
+            or not user.is_authenticated
+            or not role
+            or not self.scope.get("origin_ok")
+        ):
+            await self.close()  # before accepting: the handshake is refused (403)
+            return
+        self.schema, self.user, self.role = tenant.schema_name, user, role
+        self.groups_joined = [events.inbox_group(self.schema), events.agent_group(self.schema, user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await run_in_schema(self.schema, agent_heartbeat, user_id=user.pk)
+        await self.send_counts()
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for conversation_id in list(getattr(self, "sent", {})):
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.schema, conversation_id), self.channel_name
+            )
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind, conversation_id = content.get("type"), _int(content.get("conversation"))
+        if kind == "heartbeat":
+            await run_in_schema(
+                self.schema, agent_heartbeat, user_id=self.user.pk, away=bool(content.get("away"))
+            )
+            await self.send_json({"type": "pong"})
+        elif kind == "subscribe" and conversation_id is not None:
+            await self.subscribe(conversation_id, _int(content.get("after")) or 0)
+        elif kind == "unsubscribe" and conversation_id in self.sent:
+            del self.sent[conversation_id]
+            await self.channel_layer.group_discard(
+                events.conversation_group(self.schema, conversation_id), self.channel_name
+            )
+        elif kind == "typing" and conversation_id in self.sent:
+            await self.channel_layer.group_send(
+                events.conversation_group(self.schema, conversation_id),
+                {
+                    "type": "conv.typing",
+                    "conversation": conversation_id,
+                    "who": "agent",
+                    "name": self.user.get_full_name() or self.user.email.split("@")[0],
+                    "typing": bool(content.get("typing")),
+                    "sender": self.channel_name,
+                },
+            )
+        elif kind == "read" and conversation_id in self.sent and _int(content.get("seq")) is not None:
+            await run_in_schema(self.schema, self._read, conversation_id, content["seq"])
+
+    def _read(self, conversation_id: int, seq: int) -> None:
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
+        if conversation is not None:
+            conversation_read(conversation=conversation, side="agent", seq=seq)
+
+    async def subscribe(self, conversation_id: int, after: int) -> None:
+        allowed = await run_in_schema(
+            self.schema, queries.agent_may_see, conversation_id, self.user.pk, self.role
+        )
+        if not allowed:
+            await self.send_json({"type": "error", "code": "not_found", "conversation": conversation_id})
+            return
+        if conversation_id not in self.sent:
+            await self.channel_layer.group_add(
+                events.conversation_group(self.schema, conversation_id), self.channel_name
+            )
+        self.sent[conversation_id] = after
+        await self.catch_up(conversation_id, for_visitor=False)
+
+    async def send_counts(self) -> None:
+        counts = await run_in_schema(self.schema, queries.agent_counts, self.user.pk, self.role)
+        await self.send_json({"type": "counts", "counts": counts})
+
+    async def _counts_later(self) -> None:
+        await asyncio.sleep(COUNTS_DEBOUNCE)
+        self.counts_pending = False
+        await self.send_counts()
+
+    # Events from the channel layer.
+    async def conv_message(self, event: dict[str, Any]) -> None:
+        if event["conversation"] in self.sent:
+            await self.catch_up(event["conversation"], for_visitor=False)
+
+    async def conv_status(self, event: dict[str, Any]) -> None:
+        return None  # the inbox event that comes with it carries the new state
+
+    async def conv_typing(self, event: dict[str, Any]) -> None:
+        if event.get("sender") != self.channel_name:
+            frame = {k: event.get(k) for k in ("conversation", "who", "name", "typing", "preview")}
+            await self.send_json(frame | {"type": "typing"})
+
+    async def conv_read(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "read", "conversation": event["conversation"], "who": event["who"], "seq": event["seq"]}
+        )
+
+    async def conv_delta(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": event.get("kind", "delta"),
+                "conversation": event["conversation"],
+                "text": event.get("text", ""),
+            }
+        )
+
+    async def inbox_changed(self, event: dict[str, Any]) -> None:
+        summary = await run_in_schema(
+            self.schema, queries.conversation_summary, event["conversation"], self.user.pk, self.role
+        )
+        if summary is None:
+            return
+        await self.send_json({"type": "conversation", "conversation": summary})
+        if not self.counts_pending:
+            self.counts_pending = True
+            self.later = asyncio.ensure_future(self._counts_later())
+
+    async def inbox_notify(self, event: dict[str, Any]) -> None:
+        frame = await run_in_schema(
+            self.schema, queries.notification, event["kind"], event["conversation"], self.user.pk, self.role
+        )
+        if frame is not None:
+            await self.send_json(frame)
+
+    async def inbox_presence(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "presence", "user_id": event["user_id"], "presence": event["presence"]})

@@ -1,0 +1,86 @@
+"""What the services publish, after their transaction commits, to the channel layer.
+
+Group names carry the tenant's schema, so a socket joins only its own workspace's groups:
+
+* ``<schema>.conv.<conversation id>``: the visitor's socket and agents watching it;
+* ``<schema>.inbox``: every agent socket of the workspace (each filters what its agent may see);
+* ``<schema>.agent.<user id>``: one agent's sockets (assignments).
+
+The layer delivers at most once (DESIGN_NOTES §6): an event carries ids and numbers, and a
+socket reads the rows from the database. Ephemeral events (typing, answer deltas) are the
+exception, and losing one costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from saas.tenant_connection import connection
+
+logger = logging.getLogger(__name__)
+
+
+def conversation_group(schema: str, conversation_id: int) -> str:
+    return f"{schema}.conv.{conversation_id}"
+
+
+def inbox_group(schema: str) -> str:
+    return f"{schema}.inbox"
+
+
+def agent_group(schema: str, user_id: int) -> str:
+    return f"{schema}.agent.{user_id}"
+
+
+def send_now(group: str, event: dict[str, Any]) -> None:
+    """Send at once, from sync code (a service after commit, a task). A failing layer
+    (Redis down) is logged, never raised: the rows are stored, sockets catch up on their
+    next wake-up or reconnect."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:  # a wake-up must never fail the write that caused it
+        logger.warning("realtime: could not publish %s to %s", event.get("type"), group, exc_info=True)
+
+
+def publish(group: str, event: dict[str, Any]) -> None:
+    """Send once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: send_now(group, event))
+
+
+def schema() -> str:
+    return str(connection.schema_name)
+
+
+def conversation_changed(conversation_id: int, *, seq: int = 0, kind: str = "message") -> None:
+    """A message was stored (``kind`` message, with its ``seq``) or the conversation's
+    state changed (``kind`` status): its watchers and the inbox are told after commit."""
+    current = schema()
+    publish(
+        conversation_group(current, conversation_id),
+        {"type": f"conv.{kind}", "conversation": conversation_id, "seq": seq},
+    )
+    publish(inbox_group(current), {"type": "inbox.changed", "conversation": conversation_id})
+
+
+def notify(kind: str, conversation_id: int, *, user_id: int | None = None) -> None:
+    """A notification for agents: the whole inbox, or one agent (``user_id``)."""
+    current = schema()
+    group = agent_group(current, user_id) if user_id else inbox_group(current)
+    publish(group, {"type": "inbox.notify", "kind": kind, "conversation": conversation_id})
+
+
+def presence_changed(user_id: int, presence: str) -> None:
+    publish(inbox_group(schema()), {"type": "inbox.presence", "user_id": user_id, "presence": presence})
+
+
+def ephemeral(conversation_id: int, event: dict[str, Any], *, schema_name: str | None = None) -> None:
+    """Typing, read receipts, answer deltas: sent at once, not tied to a transaction."""
+    send_now(conversation_group(schema_name or schema(), conversation_id), event)

@@ -1,0 +1,183 @@
+"""The visitor's live events without a WebSocket: server-sent events read with ``fetch``
+(the token stays in the ``Authorization`` header), and the visitor's typing and read
+receipts as plain posts. Same guarantees as the socket: after ``Last-Event-ID`` (or
+``?after=``), every message the visitor may see, in order, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from tenants.context import run_in_schema
+from widget_builder.public_api import problem_responses
+
+from ..realtime import events, queries
+from ..services.inbox import conversation_read
+from .base import ConversationView
+from .conversations import event_stream
+
+TAGS = ["live events"]
+KEEPALIVE_SECONDS = 15.0
+PREVIEW_CHARS = 200
+
+
+def _after(request: Any) -> int:
+    value = request.headers.get("Last-Event-ID") or request.query_params.get("after") or "0"
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else 0
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def _frames(
+    schema: str, conversation_id: int, event: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    kind = event.get("type")
+    if kind == "conv.status":
+        frame = await run_in_schema(schema, queries.status_frame, conversation_id)
+        return [("status", frame)] if frame else []
+    if kind in ("conv.typing", "conv.read") and event.get("who") == "agent":
+        keys = (
+            ("conversation", "who", "name", "typing")
+            if kind == "conv.typing"
+            else ("conversation", "who", "seq")
+        )
+        return [(kind.split(".")[1], {k: event.get(k) for k in keys})]
+    return []
+
+
+async def live_events(schema: str, conversation_id: int, after: int) -> AsyncIterator[bytes]:
+    """Replay after ``after``, then what happens, for ``CHAT_EVENTS_STREAM_SECONDS`` (then
+    the client reconnects with the last id: proxies recycle long idle streams)."""
+    layer = get_channel_layer()
+    group = events.conversation_group(schema, conversation_id)
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.CHAT_EVENTS_STREAM_SECONDS
+    sent = after
+    try:
+        yield b"retry: 2000\n\n"
+        wake: dict[str, Any] | None = {"type": "conv.message"}
+        while True:
+            if wake is not None and wake.get("type") == "conv.message":
+                for payload in await run_in_schema(
+                    schema, queries.messages_after, conversation_id, sent, for_visitor=True
+                ):
+                    sent = payload["seq"]
+                    yield _sse("message", payload, sent)
+            elif wake is not None:
+                for name, data in await _frames(schema, conversation_id, wake):
+                    yield _sse(name, data)
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                wake = await asyncio.wait_for(layer.receive(channel), timeout=min(KEEPALIVE_SECONDS, left))
+            except TimeoutError:
+                wake = None
+                yield b": keep-alive\n\n"
+    finally:
+        await layer.group_discard(group, channel)
+
+
+class TypingInput(serializers.Serializer):
+    typing = serializers.BooleanField()
+    text = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class TypingOutput(serializers.Serializer):
+    typing = serializers.BooleanField()
+
+
+class ReadInput(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0)
+
+
+class ReadOutput(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="The highest number the visitor has now seen.")
+
+
+class ConversationEventsApi(ConversationView):
+    """The conversation's live events as server-sent events (the fallback when WebSockets
+    are blocked)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return (JSONRenderer(), JSONRenderer.media_type)
+
+    @extend_schema(
+        operation_id="conversation_events",
+        tags=TAGS,
+        description="Server-sent events for one of the visitor's conversations: `message` (id: its "
+        "number; every message after `Last-Event-ID` or `after`, in order, once), `typing` and "
+        "`read` from the agent, `status`; comments keep the stream alive. The stream ends after "
+        "about a minute: reconnect with the last id. Read it with `fetch` to send the token in the "
+        "`Authorization` header.",
+        parameters=[
+            OpenApiParameter("after", int, required=False, description="Only messages after this number.")
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
+            **problem_responses(401, 403, 404, 429, 503),
+        },
+    )
+    def get(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        return event_stream(live_events(self.tenant.schema_name, conversation.pk, _after(request)))
+
+
+class ConversationTypingApi(ConversationView):
+    """The visitor is typing (or stopped): agents watching the conversation see it."""
+
+    @extend_schema(
+        operation_id="conversation_typing",
+        tags=TAGS,
+        request=TypingInput,
+        responses={200: TypingOutput, **problem_responses(401, 403, 404, 422, 429, 503)},
+    )
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        data = TypingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        on = data.validated_data["typing"]
+        events.ephemeral(
+            conversation.pk,
+            {
+                "type": "conv.typing",
+                "conversation": conversation.pk,
+                "who": "visitor",
+                "name": "",
+                "typing": on,
+                "preview": data.validated_data.get("text", "")[:PREVIEW_CHARS] if on else "",
+            },
+        )
+        return Response({"typing": on})
+
+
+class ConversationReadApi(ConversationView):
+    """The visitor has seen the conversation up to a number (the agent sees "Seen")."""
+
+    @extend_schema(
+        operation_id="conversation_read",
+        tags=TAGS,
+        request=ReadInput,
+        responses={200: ReadOutput, **problem_responses(401, 403, 404, 422, 429, 503)},
+    )
+    def post(self, request, widget_key: str, conversation_id: int):
+        conversation = self.conversation(conversation_id)
+        data = ReadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        seq = conversation_read(conversation=conversation, side="visitor", seq=data.validated_data["seq"])
+        return Response({"seq": seq})
