@@ -105,7 +105,9 @@ class ConversationPageOutput(serializers.Serializer):
 
 class MessageOutput(serializers.Serializer):
     seq = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=Message.Role.choices, help_text="`note`: private, never shown to visitors.")
+    role = serializers.ChoiceField(
+        choices=Message.Role.choices, help_text="`note`: private, never shown to visitors."
+    )
     private = serializers.BooleanField()
     text = serializers.CharField()
     author_user_id = serializers.IntegerField(allow_null=True)
@@ -224,7 +226,9 @@ class StatusInput(serializers.Serializer):
         if "status" not in data and "snoozed_until" not in data:
             raise serializers.ValidationError({"status": ["Send status, or snoozed_until."]}, code="required")
         if "snoozed_until" in data and data["snoozed_until"] <= timezone.now():
-            raise serializers.ValidationError({"snoozed_until": ["Choose a time in the future."]}, code="invalid")
+            raise serializers.ValidationError(
+                {"snoozed_until": ["Choose a time in the future."]}, code="invalid"
+            )
         return data
 
 
@@ -249,9 +253,10 @@ class ConversationApiBase(TenantAPIView):
 
     def visible_widget_ids(self) -> set[int] | None:
         """The widgets whose conversations the caller sees; None: all of them."""
-        if self.is_api_key:
+        user_id = self.request.user.pk
+        if self.is_api_key or user_id is None:
             return None
-        return visible_widget_ids(user_id=self.request.user.pk, role=self.actor.role)
+        return visible_widget_ids(user_id=user_id, role=self.actor.role)
 
     @property
     def is_api_key(self) -> bool:
@@ -294,7 +299,9 @@ class ConversationListApi(ConversationApiBase):
                 "updated_since", str, required=False, description="ISO 8601; changed at or after this time."
             ),
             OpenApiParameter("cursor", str, required=False),
-            OpenApiParameter("limit", int, required=False, description=f"1 to {MAX_PAGE_SIZE}, {PAGE_SIZE} by default."),
+            OpenApiParameter(
+                "limit", int, required=False, description=f"1 to {MAX_PAGE_SIZE}, {PAGE_SIZE} by default."
+            ),
         ],
         responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
     )
@@ -352,7 +359,9 @@ class ConversationMessagesApi(ConversationApiBase):
         description=f"The conversation's messages, oldest first, private notes included (`role` "
         f"`note`, `private` true); at most {MESSAGES_LISTED} at a time: ask again with `after`.",
         parameters=[
-            OpenApiParameter("after", int, required=False, description="Only messages numbered after this one.")
+            OpenApiParameter(
+                "after", int, required=False, description="Only messages numbered after this one."
+            )
         ],
         responses={200: MessageListOutput, **_problems(401, 403, 404, 422)},
     )
@@ -397,14 +406,17 @@ class ConversationMessagesApi(ConversationApiBase):
         conversation = self.get_object()
         client_id = data.get("client_message_id") or None
         if data["private"]:
-            message = inbox.agent_note_add(conversation=conversation, user=self.acting_user(), text=data["text"])
+            message = inbox.agent_note_add(
+                conversation=conversation, user=self.acting_user(), text=data["text"]
+            )
             return Response(MessageOutput(_message(message)).data, status=status.HTTP_201_CREATED)
         seen = bool(client_id) and conversation.messages.filter(client_message_id=client_id).exists()
         message = inbox.agent_reply_send(
             conversation=conversation, user=self.acting_user(), text=data["text"], client_message_id=client_id
         )
         return Response(
-            MessageOutput(_message(message)).data, status=status.HTTP_200_OK if seen else status.HTTP_201_CREATED
+            MessageOutput(_message(message)).data,
+            status=status.HTTP_200_OK if seen else status.HTTP_201_CREATED,
         )
 
 
@@ -422,7 +434,11 @@ class ConversationAssignApi(ConversationApiBase):
         assignee = data["assignee_user_id"]
         if assignee is not None and not self.tenant_queryset(Membership).filter(user_id=assignee).exists():
             raise ValidationFailed(
-                errors={"assignee_user_id": [{"code": "not_a_member", "message": "Not a member of this workspace."}]}
+                errors={
+                    "assignee_user_id": [
+                        {"code": "not_a_member", "message": "Not a member of this workspace."}
+                    ]
+                }
             )
         inbox.conversation_assign(conversation=conversation, assignee_user_id=assignee, by=self.acting_user())
         conversation.refresh_from_db()
