@@ -1,0 +1,618 @@
+"""Realtime benchmarks (`make bench BENCH_ARGS=realtime` or `python -m bench realtime`).
+
+Real processes: two uvicorn servers of the platform on one Redis (the channel layer), a
+third one for the idle sockets, and two of a bare Channels echo (``bench.realtime_echo``)
+as the baseline; this process is the client (``websockets``, ``httpx2``).
+
+1. Delivery latency across the two processes, p50/p95 (target p95 <= 50 ms):
+   agent -> visitor (an agent reply POSTed over HTTP to process 1, with an API key, until
+   the visitor's socket on process 2 gets the ``message`` frame), visitor -> agent (the
+   visitor's message POSTed to the widget API on process 2, until the agent's socket on
+   process 1 gets it), typing frames both ways (socket to socket, a pure transport figure),
+   against the bare echo (socket on process 1, group_send, socket on process 2) in the same
+   run, with the ratios.
+2. 1,000 idle visitor sockets (each past ``hello``) on one process: its RSS before and
+   after (VmRSS) -> memory per connection (target <= 64 KB), and its CPU at rest over 30 s.
+3. 10,000 agent replies while the visitors' sockets drop (abruptly or not) and reconnect
+   with the last number they saw: lost 0, duplicated 0, checked against the database.
+
+Own database ``saas_bench_realtime`` (recreated); Redis from REDIS_URL, else
+redis://127.0.0.1:6379/6. Smaller runs: BENCH_RT_ROUNDS (300), BENCH_RT_IDLE (1000),
+BENCH_RT_IDLE_SECONDS (30), BENCH_RT_MESSAGES (10000), BENCH_RT_CHAOS_VISITORS (50).
+Figures also go to ``bench/results/realtime.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.tenancy import RESULTS, django_start
+
+BENCH_DB = "saas_bench_realtime"
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
+ROUNDS = int(os.environ.get("BENCH_RT_ROUNDS", "300"))
+WARMUP = 30
+IDLE = int(os.environ.get("BENCH_RT_IDLE", "1000"))
+IDLE_SECONDS = float(os.environ.get("BENCH_RT_IDLE_SECONDS", "30"))
+MESSAGES = int(os.environ.get("BENCH_RT_MESSAGES", "10000"))
+CHAOS_VISITORS = int(os.environ.get("BENCH_RT_CHAOS_VISITORS", "50"))
+POSTERS = 12
+PUBLIC = "bench.test"
+WORKSPACE = "realtime.bench.test"
+ORIGIN = "https://customer.example"
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 10.0
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _uvicorn(app: str, env: dict[str, str]) -> Server:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )
+    _wait_port(port)
+    return Server(proc, port)
+
+
+def _raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # the servers inherit it
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    widget_key: str
+    api_key: str
+    session_cookie: str
+    visitors: list[dict[str, Any]]  # {"conversation", "token"}
+    schema: str
+
+
+def _setup(visitors: int) -> Setup:
+    django_start(
+        BENCH_DB,
+        {"REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": "memory://", "DATABASE_POOL_MAX_SIZE": "30"},
+    )
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.core.management import call_command
+    from django_tenants.utils import tenant_context
+
+    from chat.models import Contact, Conversation
+    from chat.visitor_tokens import visitor_token_issue
+    from tenants.models import Membership, Tenant, User
+    from tenants.services import tenant_provision
+    from tenants.services.api_keys import api_key_create
+    from tenants.sessions import session_bind, session_binding
+    from widget_builder.models import Widget
+    from widget_builder.services import widget_publish
+
+    call_command("migrate", interactive=False, verbosity=0)
+    owner = User.objects.create_user(email="bench-rt@example.com", password="bench-password-1")
+    tenant = tenant_provision(slug="realtime", name="Realtime bench", owner=owner)
+    Tenant.objects.filter(pk=tenant.pk).update(plan="business")
+    membership = Membership.objects.get(tenant=tenant, user=owner)
+    _key, secret = api_key_create(tenant=tenant, name="Bench helpdesk", role="agent", by=membership)
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(owner.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    session_bind(session, session_binding(tenant))
+    session.save()
+    with tenant_context(tenant):
+        widget = widget_publish(widget=Widget.objects.get())
+        contacts = Contact.objects.bulk_create([Contact(widget=widget) for _ in range(visitors)])
+        # A person has these conversations already: the bot stays quiet, replies add no
+        # "joined" line, and every message is the bench's own.
+        conversations = Conversation.objects.bulk_create(
+            [
+                Conversation(
+                    widget=widget,
+                    contact=c,
+                    status=Conversation.Status.AGENT,
+                    assignee_user_id=owner.pk,
+                )
+                for c in contacts
+            ]
+        )
+        people = []
+        for contact, conversation in zip(contacts, conversations, strict=True):
+            token, _ = visitor_token_issue(
+                tenant_id=tenant.pk, widget_id=widget.pk, contact_public_id=contact.public_id
+            )
+            people.append({"conversation": conversation.pk, "token": token})
+    return Setup(
+        widget.key,
+        secret,
+        f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+        people,
+        tenant.schema_name,
+    )
+
+
+def _visible_seqs(schema: str, conversation_ids: list[int]) -> dict[int, list[int]]:
+    from django_tenants.utils import schema_context
+
+    from chat.models import Message
+
+    found: dict[int, list[int]] = {c: [] for c in conversation_ids}
+    with schema_context(schema):
+        rows = (
+            Message.objects.filter(conversation_id__in=conversation_ids)
+            .exclude(role__in=Message.VISITOR_HIDDEN)
+            .values_list("conversation_id", "seq")
+        )
+        for conversation_id, seq in rows:
+            found[conversation_id].append(seq)
+    return found
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+def _pcts(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pct(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"n": len(ordered), "p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)}
+
+
+async def _ws(port: int, path: str, *, host: str, origin: str, cookie: str = "") -> Any:
+    from websockets.asyncio.client import connect
+
+    headers = {"Cookie": cookie} if cookie else None
+    return await connect(
+        f"ws://{host}{path}",
+        host="127.0.0.1",
+        port=port,
+        origin=origin,  # type: ignore[arg-type]
+        additional_headers=headers,
+        ping_interval=None,
+        open_timeout=TIMEOUT,
+        max_queue=None,
+    )
+
+
+async def _visitor(port: int, setup: Setup, person: dict[str, Any], after: int = 0) -> tuple[Any, list[dict]]:
+    """A visitor's socket past ``hello``; returns it and the frames of the replay."""
+    ws = await _ws(port, f"/ws/widget/v1/{setup.widget_key}", host=PUBLIC, origin=ORIGIN)
+    await ws.send(
+        json.dumps(
+            {
+                "type": "hello",
+                "token": person["token"],
+                "conversation": person["conversation"],
+                "after": after,
+            }
+        )
+    )
+    ready = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    if ready.get("type") != "ready":
+        raise RuntimeError(f"visitor hello refused: {ready}")
+    return ws, []
+
+
+async def _agent(port: int, setup: Setup) -> Any:
+    return await _ws(
+        port, "/ws/agent/", host=WORKSPACE, origin=f"http://{WORKSPACE}", cookie=setup.session_cookie
+    )
+
+
+class Inbox:
+    """Reads a socket in the background; ``expect(match)`` is a future resolved with the
+    arrival time of the first frame ``match`` accepts from then on."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.waiting: list[tuple[Any, asyncio.Future[float]]] = []
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            now = time.perf_counter()
+            frame = json.loads(raw)
+            for entry in list(self.waiting):
+                if entry[0](frame) and not entry[1].done():
+                    entry[1].set_result(now)
+                    self.waiting.remove(entry)
+
+    def expect(self, match: Any) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting.append((match, future))
+        return future
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await self.ws.close()
+
+
+def _message_text(text: str) -> Any:
+    return lambda f: f.get("type") == "message" and f["message"].get("text") == text
+
+
+def _typing_from(who: str) -> Any:
+    return lambda f: f.get("type") == "typing" and f.get("who") == who
+
+
+async def _timed(rounds: int, one: Any) -> list[float]:
+    timings = []
+    for i in range(rounds + WARMUP):
+        elapsed = await one(i)
+        if i >= WARMUP:
+            timings.append(elapsed * 1000)
+    return timings
+
+
+async def latency(p1: Server, p2: Server, echo: tuple[Server, Server], setup: Setup) -> dict[str, Any]:
+    import httpx2
+
+    person = setup.visitors[0]
+    conversation = person["conversation"]
+    visitor_ws, _ = await _visitor(p2.port, setup, person)
+    visitor = Inbox(visitor_ws)
+    agent = Inbox(await _agent(p1.port, setup))
+    await agent.ws.send(json.dumps({"type": "subscribe", "conversation": conversation, "after": 0}))
+    await asyncio.sleep(0.5)
+    api = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{p1.port}", timeout=TIMEOUT)
+    widget = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{p2.port}", timeout=TIMEOUT)
+    posts: list[float] = []
+
+    async def agent_to_visitor(i: int) -> float:
+        text = f"a2v-{i}"
+        arrived = visitor.expect(_message_text(text))
+        started = time.perf_counter()
+        response = await api.post(
+            f"/api/v1/conversations/{conversation}/messages",
+            json={"text": text},
+            headers={"Host": WORKSPACE, "Authorization": f"Bearer {setup.api_key}"},
+        )
+        posts.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 201:
+            raise RuntimeError(f"agent reply: {response.status_code} {response.text[:200]}")
+        return await asyncio.wait_for(arrived, TIMEOUT) - started
+
+    async def visitor_to_agent(i: int) -> float:
+        text = f"v2a-{i}"
+        arrived = agent.expect(_message_text(text))
+        started = time.perf_counter()
+        response = await widget.post(
+            f"/api/widget/v1/{setup.widget_key}/conversations/{conversation}/messages",
+            json={"text": text},
+            headers={"Host": PUBLIC, "Origin": ORIGIN, "Authorization": f"Bearer {person['token']}"},
+        )
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"visitor message: {response.status_code} {response.text[:200]}")
+        return await asyncio.wait_for(arrived, TIMEOUT) - started
+
+    async def typing_to_agent(i: int) -> float:
+        arrived = agent.expect(_typing_from("visitor"))
+        started = time.perf_counter()
+        await visitor.ws.send(json.dumps({"type": "typing", "typing": False}))  # "off" is never throttled
+        return await asyncio.wait_for(arrived, TIMEOUT) - started
+
+    async def typing_to_visitor(i: int) -> float:
+        arrived = visitor.expect(_typing_from("agent"))
+        started = time.perf_counter()
+        await agent.ws.send(json.dumps({"type": "typing", "conversation": conversation, "typing": False}))
+        return await asyncio.wait_for(arrived, TIMEOUT) - started
+
+    sender = Inbox(await _ws(echo[0].port, "/echo", host="127.0.0.1", origin="http://127.0.0.1"))
+    receiver = Inbox(await _ws(echo[1].port, "/echo", host="127.0.0.1", origin="http://127.0.0.1"))
+    await asyncio.sleep(0.3)
+
+    async def bare_echo(i: int) -> float:
+        text = f"echo-{i}"
+        arrived = receiver.expect(lambda f: f.get("t") == text)
+        started = time.perf_counter()
+        await sender.ws.send(json.dumps({"t": text}))
+        return await asyncio.wait_for(arrived, TIMEOUT) - started
+
+    figures = {
+        "echo": _pcts(await _timed(ROUNDS, bare_echo)),
+        "agent_to_visitor": _pcts(await _timed(ROUNDS, agent_to_visitor)),
+        "agent_reply_http": {},
+        "visitor_to_agent": _pcts(await _timed(ROUNDS, visitor_to_agent)),
+        "typing_visitor_to_agent": _pcts(await _timed(ROUNDS, typing_to_agent)),
+        "typing_agent_to_visitor": _pcts(await _timed(ROUNDS, typing_to_visitor)),
+    }
+    figures["agent_reply_http"] = _pcts(posts[WARMUP:])
+    for inbox in (visitor, agent, sender, receiver):
+        await inbox.close()
+    await api.aclose()
+    await widget.aclose()
+    return figures
+
+
+async def idle(server: Server, setup: Setup, people: list[dict[str, Any]]) -> dict[str, Any]:
+    warm, _ = await _visitor(server.port, setup, people[0])
+    await warm.close()
+    await asyncio.sleep(1.0)
+    before = server.rss_kb()
+    gate = asyncio.Semaphore(50)
+
+    async def open_one(person: dict[str, Any]) -> Any:
+        async with gate:
+            ws, _ = await _visitor(server.port, setup, person)
+            return ws
+
+    started = time.perf_counter()
+    sockets = await asyncio.gather(*(open_one(p) for p in people))
+    opened_s = time.perf_counter() - started
+    await asyncio.sleep(2.0)
+    after = server.rss_kb()
+    cpu_before = server.cpu_seconds()
+    await asyncio.sleep(IDLE_SECONDS)
+    cpu = server.cpu_seconds() - cpu_before
+    still_open = sum(1 for ws in sockets if ws.state.name == "OPEN")
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    return {
+        "sockets": len(sockets),
+        "still_open": still_open,
+        "opened_in_s": round(opened_s, 2),
+        "rss_before_kb": before,
+        "rss_after_kb": after,
+        "kb_per_connection": round((after - before) / len(sockets), 1),
+        "cpu_seconds": round(cpu, 3),
+        "cpu_percent": round(100 * cpu / IDLE_SECONDS, 2),
+        "idle_seconds": IDLE_SECONDS,
+    }
+
+
+@dataclass
+class Chaos:
+    received: dict[int, list[int]] = field(default_factory=dict)
+    out_of_order: int = 0
+    reconnects: int = 0
+    aborts: int = 0
+    errors: int = 0
+
+
+async def _chaos_visitor(
+    port: int, setup: Setup, person: dict[str, Any], stats: Chaos, stop: asyncio.Event
+) -> None:
+    got = stats.received.setdefault(person["conversation"], [])
+    while True:
+        final = stop.is_set()
+        try:
+            ws, _ = await _visitor(port, setup, person, after=got[-1] if got else 0)
+        except Exception:
+            stats.errors += 1
+            await asyncio.sleep(0.2)
+            continue
+        lifetime = 3.0 if final else random.uniform(0.05, 1.5)
+        deadline = time.monotonic() + lifetime
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), left)
+                except TimeoutError:
+                    break
+                frame = json.loads(raw)
+                if frame.get("type") == "message":
+                    seq = frame["message"]["seq"]
+                    if got and seq <= got[-1]:
+                        stats.out_of_order += 1
+                    got.append(seq)
+        except Exception:
+            stats.errors += 1
+        if final:
+            await ws.close()
+            return
+        if random.random() < 0.5:
+            ws.transport.abort()  # the network went away: no close handshake
+            stats.aborts += 1
+        else:
+            await ws.close()
+        stats.reconnects += 1
+        await asyncio.sleep(random.uniform(0, 0.3))
+
+
+async def chaos(p1: Server, p2: Server, setup: Setup, people: list[dict[str, Any]]) -> tuple[Chaos, float]:
+    import httpx2
+
+    stats, stop = Chaos(), asyncio.Event()
+    visitors = [asyncio.ensure_future(_chaos_visitor(p2.port, setup, p, stats, stop)) for p in people]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(MESSAGES):
+        queue.put_nowait(n)
+    api = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{p1.port}", timeout=30)
+
+    async def poster() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            conversation = people[n % len(people)]["conversation"]
+            for _attempt in range(5):  # a retry keeps its client_message_id: stored once
+                try:
+                    response = await api.post(
+                        f"/api/v1/conversations/{conversation}/messages",
+                        json={"text": f"chaos {n}", "client_message_id": f"chaos-{n}"},
+                        headers={"Host": WORKSPACE, "Authorization": f"Bearer {setup.api_key}"},
+                    )
+                    if response.status_code in (200, 201):
+                        break
+                except Exception:  # noqa: S112 - retried
+                    continue
+            else:
+                raise RuntimeError(f"reply {n} failed five times")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(poster() for _ in range(POSTERS)))
+    posted_s = time.perf_counter() - started
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*visitors), 120)
+    await api.aclose()
+    return stats, posted_s
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _line(label: str, figures: dict[str, float], echo: dict[str, float] | None = None) -> str:
+    text = f"  {label:<34} p50 {figures['p50']:7.1f} ms   p95 {figures['p95']:7.1f} ms"
+    if echo:
+        text += f"   ({figures['p50'] / echo['p50']:.1f}x / {figures['p95'] / echo['p95']:.1f}x the echo)"
+    return text
+
+
+def _report_latency(lat: dict[str, Any]) -> None:
+    echo = lat["echo"]
+    print(f"\n1. Delivery latency across two processes on one Redis ({ROUNDS} each; target p95 <= 50 ms)")
+    print(_line("bare Channels echo (baseline)", echo))
+    print(_line("agent -> visitor (HTTP reply)", lat["agent_to_visitor"], echo))
+    print(_line("   of which the reply's POST", lat["agent_reply_http"]))
+    print(_line("visitor -> agent (HTTP message)", lat["visitor_to_agent"], echo))
+    print(_line("typing visitor -> agent", lat["typing_visitor_to_agent"], echo))
+    print(_line("typing agent -> visitor", lat["typing_agent_to_visitor"], echo))
+
+
+def main() -> int:
+    _raise_fd_limit()
+    print(f"setting up {IDLE + CHAOS_VISITORS + 1} visitors ...", flush=True)
+    setup = _setup(IDLE + CHAOS_VISITORS + 1)
+    app_env = {"DATABASE_POOL_MAX_SIZE": "30"}
+    p1 = _uvicorn("saas.asgi:application", app_env)
+    p2 = _uvicorn("saas.asgi:application", app_env)
+    echo_env = {"BENCH_ECHO_REDIS_URL": REDIS_URL, "DJANGO_SETTINGS_MODULE": ""}
+    echo = (
+        _uvicorn("bench.realtime_echo:application", echo_env),
+        _uvicorn("bench.realtime_echo:application", echo_env),
+    )
+    servers = [p1, p2, *echo]
+    results: dict[str, Any] = {"redis": REDIS_URL.rsplit("@", 1)[-1]}
+    try:
+        results["latency"] = asyncio.run(latency(p1, p2, echo, setup))
+        _report_latency(results["latency"])
+
+        p3 = _uvicorn("saas.asgi:application", app_env)
+        servers.append(p3)
+        results["idle"] = asyncio.run(idle(p3, setup, setup.visitors[1 : IDLE + 1]))
+        i = results["idle"]
+        print(f"\n2. {i['sockets']} idle visitor sockets on one process (target <= 64 KB each)")
+        print(
+            f"  RSS {i['rss_before_kb'] / 1024:.1f} MB -> {i['rss_after_kb'] / 1024:.1f} MB: "
+            f"{i['kb_per_connection']:.1f} KB per connection (opened in {i['opened_in_s']} s, "
+            f"{i['still_open']} still open after the rest)"
+        )
+        print(
+            f"  CPU at rest over {IDLE_SECONDS:.0f} s: {i['cpu_seconds']} s ({i['cpu_percent']} % of a core)"
+        )
+
+        people = setup.visitors[IDLE + 1 :]
+        stats, posted_s = asyncio.run(chaos(p1, p2, setup, people))
+        stored = _visible_seqs(setup.schema, [p["conversation"] for p in people])
+        lost = sum(len(set(stored[c]) - set(stats.received.get(c, []))) for c in stored)
+        extra = sum(len(set(stats.received.get(c, [])) - set(stored[c])) for c in stored)
+        duplicated = sum(len(got) - len(set(got)) for got in stats.received.values())
+        results["chaos"] = {
+            "messages": MESSAGES,
+            "visitors": len(people),
+            "stored_visible": sum(len(v) for v in stored.values()),
+            "received": sum(len(v) for v in stats.received.values()),
+            "lost": lost,
+            "duplicated": duplicated,
+            "unknown": extra,
+            "out_of_order": stats.out_of_order,
+            "reconnects": stats.reconnects,
+            "aborted": stats.aborts,
+            "socket_errors": stats.errors,
+            "posted_in_s": round(posted_s, 1),
+        }
+        c = results["chaos"]
+        print(f"\n3. {MESSAGES} agent replies to {len(people)} visitors whose sockets drop and reconnect")
+        print(
+            f"  posted in {c['posted_in_s']} s; {c['reconnects']} reconnects ({c['aborted']} without a close); "
+            f"stored {c['stored_visible']}, received {c['received']}"
+        )
+        print(f"  lost {lost}, duplicated {duplicated}, out of order {c['out_of_order']}, unknown {extra}")
+    finally:
+        for server in servers:
+            server.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "realtime.json").write_text(json.dumps(results, indent=2))
+    print(f"\n  figures in {RESULTS / 'realtime.json'}")
+    chaos_ok = results.get("chaos", {}).get("lost") == 0 and results.get("chaos", {}).get("duplicated") == 0
+    return 0 if chaos_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
