@@ -41,6 +41,15 @@ from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_realtime"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
+# redis-py 8 reads with a 5 s socket timeout by default, and channels_redis blocks 5 s in
+# BZPOPMIN waiting for a socket's next event: an idle socket's read can time out, which
+# kills its consumer and closes the socket (measured by part 0). The servers measured get a
+# longer read timeout in the URL unless BENCH_RT_LAYER_AS_IS=1.
+LAYER_URL = (
+    REDIS_URL
+    if os.environ.get("BENCH_RT_LAYER_AS_IS") == "1" or "socket_timeout" in REDIS_URL
+    else REDIS_URL + ("&" if "?" in REDIS_URL else "?") + "socket_timeout=30"
+)
 ROUNDS = int(os.environ.get("BENCH_RT_ROUNDS", "300"))
 WARMUP = 30
 IDLE = int(os.environ.get("BENCH_RT_IDLE", "1000"))
@@ -288,13 +297,20 @@ class Inbox:
         self.task = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
-        async for raw in self.ws:
-            now = time.perf_counter()
-            frame = json.loads(raw)
-            for entry in list(self.waiting):
-                if entry[0](frame) and not entry[1].done():
-                    entry[1].set_result(now)
-                    self.waiting.remove(entry)
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.ws:
+                now = time.perf_counter()
+                frame = json.loads(raw)
+                for entry in list(self.waiting):
+                    if entry[0](frame) and not entry[1].done():
+                        entry[1].set_result(now)
+                        self.waiting.remove(entry)
+        except ConnectionClosed as closed:
+            for _match, future in self.waiting:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the server closed the socket: {closed}"))
 
     def expect(self, match: Any) -> asyncio.Future[float]:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -423,7 +439,7 @@ async def idle(server: Server, setup: Setup, people: list[dict[str, Any]]) -> di
     cpu_before = server.cpu_seconds()
     await asyncio.sleep(IDLE_SECONDS)
     cpu = server.cpu_seconds() - cpu_before
-    still_open = sum(1 for ws in sockets if ws.state.name == "OPEN")
+    still_open = await alive(sockets)
     await asyncio.gather(*(ws.close() for ws in sockets))
     return {
         "sockets": len(sockets),
@@ -436,6 +452,31 @@ async def idle(server: Server, setup: Setup, people: list[dict[str, Any]]) -> di
         "cpu_percent": round(100 * cpu / IDLE_SECONDS, 2),
         "idle_seconds": IDLE_SECONDS,
     }
+
+
+async def alive(sockets: list[Any]) -> int:
+    """How many of these sockets still answer a ping frame with a pong."""
+
+    async def one(ws: Any) -> bool:
+        try:
+            await ws.send(json.dumps({"type": "ping"}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 3))
+                if frame.get("type") == "pong":
+                    return True
+        except Exception:  # closed, or no answer: not alive
+            return False
+
+    return sum(await asyncio.gather(*(one(ws) for ws in sockets)))
+
+
+async def layer_check(server: Server, setup: Setup, people: list[dict[str, Any]], seconds: float) -> dict:
+    """Idle visitor sockets on a server whose layer uses REDIS_URL as it is."""
+    sockets = [(await _visitor(server.port, setup, p))[0] for p in people]
+    await asyncio.sleep(seconds)
+    answering = await alive(sockets)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"sockets": len(sockets), "idle_seconds": seconds, "alive": answering}
 
 
 @dataclass
@@ -549,17 +590,28 @@ def main() -> int:
     _raise_fd_limit()
     print(f"setting up {IDLE + CHAOS_VISITORS + 1} visitors ...", flush=True)
     setup = _setup(IDLE + CHAOS_VISITORS + 1)
-    app_env = {"DATABASE_POOL_MAX_SIZE": "30"}
-    p1 = _uvicorn("saas.asgi:application", app_env)
-    p2 = _uvicorn("saas.asgi:application", app_env)
-    echo_env = {"BENCH_ECHO_REDIS_URL": REDIS_URL, "DJANGO_SETTINGS_MODULE": ""}
-    echo = (
-        _uvicorn("bench.realtime_echo:application", echo_env),
-        _uvicorn("bench.realtime_echo:application", echo_env),
-    )
-    servers = [p1, p2, *echo]
-    results: dict[str, Any] = {"redis": REDIS_URL.rsplit("@", 1)[-1]}
+    app_env = {"DATABASE_POOL_MAX_SIZE": "30", "REDIS_URL": LAYER_URL}
+    servers: list[Server] = []
+    results: dict[str, Any] = {"redis": LAYER_URL.rsplit("@", 1)[-1]}
     try:
+        if LAYER_URL != REDIS_URL:
+            plain = _uvicorn("saas.asgi:application", {"DATABASE_POOL_MAX_SIZE": "30"})
+            servers.append(plain)
+            check = asyncio.run(layer_check(plain, setup, setup.visitors[1:21], 12.0))
+            results["layer_as_is"] = check
+            print(
+                f"\n0. REDIS_URL as it is ({REDIS_URL.rsplit('@', 1)[-1]}): {check['alive']} of "
+                f"{check['sockets']} idle visitor sockets still answer after {check['idle_seconds']:.0f} s"
+            )
+            print(f"   the servers measured below use {LAYER_URL.rsplit('@', 1)[-1]}", flush=True)
+        p1 = _uvicorn("saas.asgi:application", app_env)
+        p2 = _uvicorn("saas.asgi:application", app_env)
+        echo_env = {"BENCH_ECHO_REDIS_URL": LAYER_URL, "DJANGO_SETTINGS_MODULE": ""}
+        echo = (
+            _uvicorn("bench.realtime_echo:application", echo_env),
+            _uvicorn("bench.realtime_echo:application", echo_env),
+        )
+        servers += [p1, p2, *echo]
         results["latency"] = asyncio.run(latency(p1, p2, echo, setup))
         _report_latency(results["latency"])
 
