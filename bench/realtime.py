@@ -28,28 +28,26 @@ import asyncio
 import json
 import os
 import random
-import resource
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bench.tenancy import RESULTS, django_start
-
-BENCH_DB = "saas_bench_realtime"
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
-# redis-py 8 reads with a 5 s socket timeout by default, and channels_redis blocks 5 s in
-# BZPOPMIN waiting for a socket's next event: an idle socket's read can time out, which
-# kills its consumer and closes the socket (measured by part 0). The servers measured get a
-# longer read timeout in the URL unless BENCH_RT_LAYER_AS_IS=1.
-LAYER_URL = (
-    REDIS_URL
-    if os.environ.get("BENCH_RT_LAYER_AS_IS") == "1" or "socket_timeout" in REDIS_URL
-    else REDIS_URL + ("&" if "?" in REDIS_URL else "?") + "socket_timeout=30"
+from bench.realtime_servers import (
+    LAYER_URL,
+    ORIGIN,
+    PUBLIC,
+    REDIS_URL,
+    WORKSPACE,
+    Server,
+    Setup,
+    fd_limit_raise,
+    setup_data,
+    uvicorn_start,
+    visible_seqs,
 )
+from bench.tenancy import RESULTS
+
 ROUNDS = int(os.environ.get("BENCH_RT_ROUNDS", "300"))
 WARMUP = 30
 IDLE = int(os.environ.get("BENCH_RT_IDLE", "1000"))
@@ -57,181 +55,8 @@ IDLE_SECONDS = float(os.environ.get("BENCH_RT_IDLE_SECONDS", "30"))
 MESSAGES = int(os.environ.get("BENCH_RT_MESSAGES", "10000"))
 CHAOS_VISITORS = int(os.environ.get("BENCH_RT_CHAOS_VISITORS", "50"))
 POSTERS = 12
-PUBLIC = "bench.test"
-WORKSPACE = "realtime.bench.test"
-ORIGIN = "https://customer.example"
-ROOT = Path(__file__).resolve().parent.parent
+LAYER_CHECK_SOCKETS = 300
 TIMEOUT = 10.0
-
-
-# --- processes -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not open")
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss_kb(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-def _uvicorn(app: str, env: dict[str, str]) -> Server:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-    )
-    _wait_port(port)
-    return Server(proc, port)
-
-
-def _raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # the servers inherit it
-
-
-# --- data ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Setup:
-    widget_key: str
-    api_key: str
-    session_cookie: str
-    visitors: list[dict[str, Any]]  # {"conversation", "token"}
-    schema: str
-
-
-def _setup(visitors: int) -> Setup:
-    django_start(
-        BENCH_DB,
-        {"REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": "memory://", "DATABASE_POOL_MAX_SIZE": "30"},
-    )
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.core.management import call_command
-    from django_tenants.utils import tenant_context
-
-    from chat.models import Contact, Conversation
-    from chat.visitor_tokens import visitor_token_issue
-    from tenants.models import Membership, Tenant, User
-    from tenants.services import tenant_provision
-    from tenants.services.api_keys import api_key_create
-    from tenants.sessions import session_bind, session_binding
-    from widget_builder.models import Widget
-    from widget_builder.services import widget_publish
-
-    call_command("migrate", interactive=False, verbosity=0)
-    owner = User.objects.create_user(email="bench-rt@example.com", password="bench-password-1")
-    tenant = tenant_provision(slug="realtime", name="Realtime bench", owner=owner)
-    Tenant.objects.filter(pk=tenant.pk).update(plan="business")
-    membership = Membership.objects.get(tenant=tenant, user=owner)
-    _key, secret = api_key_create(tenant=tenant, name="Bench helpdesk", role="agent", by=membership)
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = str(owner.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
-    session_bind(session, session_binding(tenant))
-    session.save()
-    with tenant_context(tenant):
-        widget = widget_publish(widget=Widget.objects.get())
-        contacts = Contact.objects.bulk_create([Contact(widget=widget) for _ in range(visitors)])
-        # A person has these conversations already: the bot stays quiet, replies add no
-        # "joined" line, and every message is the bench's own.
-        conversations = Conversation.objects.bulk_create(
-            [
-                Conversation(
-                    widget=widget,
-                    contact=c,
-                    status=Conversation.Status.AGENT,
-                    assignee_user_id=owner.pk,
-                )
-                for c in contacts
-            ]
-        )
-        people = []
-        for contact, conversation in zip(contacts, conversations, strict=True):
-            token, _ = visitor_token_issue(
-                tenant_id=tenant.pk, widget_id=widget.pk, contact_public_id=contact.public_id
-            )
-            people.append({"conversation": conversation.pk, "token": token})
-    return Setup(
-        widget.key,
-        secret,
-        f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
-        people,
-        tenant.schema_name,
-    )
-
-
-def _visible_seqs(schema: str, conversation_ids: list[int]) -> dict[int, list[int]]:
-    from django_tenants.utils import schema_context
-
-    from chat.models import Message
-
-    found: dict[int, list[int]] = {c: [] for c in conversation_ids}
-    with schema_context(schema):
-        rows = (
-            Message.objects.filter(conversation_id__in=conversation_ids)
-            .exclude(role__in=Message.VISITOR_HIDDEN)
-            .values_list("conversation_id", "seq")
-        )
-        for conversation_id, seq in rows:
-            found[conversation_id].append(seq)
-    return found
 
 
 # --- clients -------------------------------------------------------------------------------
@@ -454,6 +279,22 @@ async def idle(server: Server, setup: Setup, people: list[dict[str, Any]]) -> di
     }
 
 
+async def idle_bare(server: Server, n: int) -> dict[str, Any]:
+    """The echo's memory per idle socket: the floor of the stack (uvicorn, Channels, layer)."""
+    before = server.rss_kb()
+    gate = asyncio.Semaphore(50)
+
+    async def open_one() -> Any:
+        async with gate:
+            return await _ws(server.port, "/echo", host="127.0.0.1", origin="http://127.0.0.1")
+
+    sockets = await asyncio.gather(*(open_one() for _ in range(n)))
+    await asyncio.sleep(2.0)
+    after = server.rss_kb()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return {"sockets": n, "kb_per_connection": round((after - before) / n, 1)}
+
+
 async def alive(sockets: list[Any]) -> int:
     """How many of these sockets still answer a ping frame with a pong."""
 
@@ -471,12 +312,21 @@ async def alive(sockets: list[Any]) -> int:
 
 
 async def layer_check(server: Server, setup: Setup, people: list[dict[str, Any]], seconds: float) -> dict:
-    """Idle visitor sockets on a server whose layer uses REDIS_URL as it is."""
-    sockets = [(await _visitor(server.port, setup, p))[0] for p in people]
+    """Visitor sockets opened together, idle, then closed together, on a server whose
+    layer uses REDIS_URL as it is; the server's logged exceptions."""
+    opened = await asyncio.gather(*(_visitor(server.port, setup, p) for p in people), return_exceptions=True)
+    sockets = [o[0] for o in opened if not isinstance(o, BaseException)]
     await asyncio.sleep(seconds)
     answering = await alive(sockets)
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return {"sockets": len(sockets), "idle_seconds": seconds, "alive": answering}
+    await asyncio.sleep(2.0)
+    return {
+        "sockets": len(people),
+        "hello_failed": len(people) - len(sockets),
+        "idle_seconds": seconds,
+        "alive": answering,
+        "server_errors": server.errors(),
+    }
 
 
 @dataclass
@@ -587,35 +437,36 @@ def _report_latency(lat: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    _raise_fd_limit()
+    fd_limit_raise()
     print(f"setting up {IDLE + CHAOS_VISITORS + 1} visitors ...", flush=True)
-    setup = _setup(IDLE + CHAOS_VISITORS + 1)
+    setup = setup_data(IDLE + CHAOS_VISITORS + 1)
     app_env = {"DATABASE_POOL_MAX_SIZE": "30", "REDIS_URL": LAYER_URL}
     servers: list[Server] = []
     results: dict[str, Any] = {"redis": LAYER_URL.rsplit("@", 1)[-1]}
     try:
         if LAYER_URL != REDIS_URL:
-            plain = _uvicorn("saas.asgi:application", {"DATABASE_POOL_MAX_SIZE": "30"})
+            plain = uvicorn_start("saas.asgi:application", {"DATABASE_POOL_MAX_SIZE": "30"})
             servers.append(plain)
-            check = asyncio.run(layer_check(plain, setup, setup.visitors[1:21], 12.0))
+            check = asyncio.run(layer_check(plain, setup, setup.visitors[1 : LAYER_CHECK_SOCKETS + 1], 12.0))
             results["layer_as_is"] = check
             print(
-                f"\n0. REDIS_URL as it is ({REDIS_URL.rsplit('@', 1)[-1]}): {check['alive']} of "
-                f"{check['sockets']} idle visitor sockets still answer after {check['idle_seconds']:.0f} s"
+                f"\n0. REDIS_URL as it is ({REDIS_URL.rsplit('@', 1)[-1]}): {check['sockets']} visitor sockets "
+                f"opened together, {check['hello_failed']} refused; {check['alive']} still answer after "
+                f"{check['idle_seconds']:.0f} s idle; closed together. Server exceptions: {check['server_errors']}"
             )
             print(f"   the servers measured below use {LAYER_URL.rsplit('@', 1)[-1]}", flush=True)
-        p1 = _uvicorn("saas.asgi:application", app_env)
-        p2 = _uvicorn("saas.asgi:application", app_env)
+        p1 = uvicorn_start("saas.asgi:application", app_env)
+        p2 = uvicorn_start("saas.asgi:application", app_env)
         echo_env = {"BENCH_ECHO_REDIS_URL": LAYER_URL, "DJANGO_SETTINGS_MODULE": ""}
         echo = (
-            _uvicorn("bench.realtime_echo:application", echo_env),
-            _uvicorn("bench.realtime_echo:application", echo_env),
+            uvicorn_start("bench.realtime_echo:application", echo_env),
+            uvicorn_start("bench.realtime_echo:application", echo_env),
         )
         servers += [p1, p2, *echo]
         results["latency"] = asyncio.run(latency(p1, p2, echo, setup))
         _report_latency(results["latency"])
 
-        p3 = _uvicorn("saas.asgi:application", app_env)
+        p3 = uvicorn_start("saas.asgi:application", app_env)
         servers.append(p3)
         results["idle"] = asyncio.run(idle(p3, setup, setup.visitors[1 : IDLE + 1]))
         i = results["idle"]
@@ -628,10 +479,14 @@ def main() -> int:
         print(
             f"  CPU at rest over {IDLE_SECONDS:.0f} s: {i['cpu_seconds']} s ({i['cpu_percent']} % of a core)"
         )
+        results["idle_echo"] = asyncio.run(idle_bare(echo[1], IDLE))
+        print(
+            f"  the bare echo, as many sockets: {results['idle_echo']['kb_per_connection']:.1f} KB per connection"
+        )
 
         people = setup.visitors[IDLE + 1 :]
         stats, posted_s = asyncio.run(chaos(p1, p2, setup, people))
-        stored = _visible_seqs(setup.schema, [p["conversation"] for p in people])
+        stored = visible_seqs(setup.schema, [p["conversation"] for p in people])
         lost = sum(len(set(stored[c]) - set(stats.received.get(c, []))) for c in stored)
         extra = sum(len(set(stats.received.get(c, [])) - set(stored[c])) for c in stored)
         duplicated = sum(len(got) - len(set(got)) for got in stats.received.values())
@@ -656,6 +511,8 @@ def main() -> int:
             f"stored {c['stored_visible']}, received {c['received']}"
         )
         print(f"  lost {lost}, duplicated {duplicated}, out of order {c['out_of_order']}, unknown {extra}")
+        results["server_errors"] = {f"p{n}": srv.errors() for n, srv in ((1, p1), (2, p2), (3, p3))}
+        print(f"\n  exceptions the measured servers logged: {results['server_errors']}")
     finally:
         for server in servers:
             server.stop()
