@@ -17,6 +17,7 @@ from saas.errors import ProblemError
 from widget_builder.models import Widget
 
 from .attachments import KIND_LABELS
+from .handoff_phrases import LANGUAGE_NAMES, LANGUAGES, SHIPPED, phrases_clean
 from .models import AutomationRule, BotSettings, Conversation
 from .services import MAX_MESSAGE_CHARS
 
@@ -88,10 +89,21 @@ BOT_FIELDS = (
     "no_answer_text",
     "unavailable_text",
     "offer_handoff",
+    "human_support",
     "knowledge_bases",
     "attachment_kinds",
     "attachment_max_mb",
 )
+
+
+def _phrases_field(lang: str) -> forms.CharField:
+    return forms.CharField(
+        label=f"{LANGUAGE_NAMES[lang]} phrases",
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "\n".join(SHIPPED[lang])}),
+        help_text="One phrase per line. Empty: the built-in list (shown greyed).",
+    )
 
 
 class BotSettingsForm(ServiceForm):
@@ -147,6 +159,17 @@ class BotSettingsForm(ServiceForm):
     offer_handoff = _model_field(
         BotSettings, "offer_handoff", label="Offer a person when there is no good answer"
     )
+    human_support = _model_field(
+        BotSettings,
+        "human_support",
+        label="People answer on this widget",
+        help_text="Visitors can ask for a person, with the widget's button or in words (the phrases "
+        "below): the conversation then waits for your team. Off: the bot answers everything.",
+    )
+    handoff_phrases_en = _phrases_field("en")
+    handoff_phrases_es = _phrases_field("es")
+    handoff_phrases_fr = _phrases_field("fr")
+    handoff_phrases_de = _phrases_field("de")
     knowledge_bases = forms.ModelMultipleChoiceField(
         label="Knowledge bases",
         required=False,
@@ -170,8 +193,26 @@ class BotSettingsForm(ServiceForm):
 
     def __init__(self, data: Any = None, *, instance: BotSettings, **kwargs: Any) -> None:
         """``instance``: the stored bot (or the unsaved defaults), shown when ``data`` is None."""
-        super().__init__(data, initial=model_to_dict(instance, fields=BOT_FIELDS), **kwargs)
+        initial = model_to_dict(instance, fields=BOT_FIELDS)
+        own = instance.handoff_phrases if isinstance(instance.handoff_phrases, dict) else {}
+        initial |= {f"handoff_phrases_{lang}": "\n".join(own.get(lang) or []) for lang in LANGUAGES}
+        super().__init__(data, initial=initial, **kwargs)
         self._knowledge_bases().queryset = KnowledgeBase.objects.order_by("name", "id")
+
+    def phrase_fields(self) -> list[forms.BoundField]:
+        """The phrase lists' fields, one per shipped language (the page lists them)."""
+        return [self[f"handoff_phrases_{lang}"] for lang in LANGUAGES]
+
+    def clean(self) -> dict[str, Any]:
+        """The per-language lines become ``handoff_phrases`` (``{lang: [phrases]}``), each
+        language's faults on its own field."""
+        data = super().clean() or {}
+        lists = {lang: data.pop(f"handoff_phrases_{lang}", "").splitlines() for lang in LANGUAGES}
+        _, problems = phrases_clean(lists)
+        for lang, message in problems.items():
+            self.add_error(f"handoff_phrases_{lang}", message)
+        data["handoff_phrases"] = lists
+        return data
 
     def _knowledge_bases(self) -> forms.ModelMultipleChoiceField:
         return cast(forms.ModelMultipleChoiceField, self.fields["knowledge_bases"])

@@ -2,8 +2,12 @@
 run in the schema they were sent from (saas.celery)."""
 
 from celery import shared_task
+from django_tenants.utils import schema_context
 
-from .models import Conversation
+from tenants.models import Tenant
+
+from .models import AgentProfile, Conversation
+from .services.inbox import agents_offline_sweep
 from .services.transcripts import conversation_transcript_send
 
 
@@ -14,3 +18,15 @@ def transcript_send(conversation_id: int) -> bool:
     if conversation is None:
         return False
     return conversation_transcript_send(conversation=conversation)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def agents_offline_sweep_task() -> int:
+    """Every minute (beat): in every active workspace with an agent whose heartbeats
+    stopped, tell the inbox and apply the workspace's offline policy."""
+    gone = 0
+    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
+        with schema_context(schema):
+            if AgentProfile.objects.filter(offline_handled=False).exists():
+                gone += agents_offline_sweep()
+    return gone

@@ -300,6 +300,8 @@ def _preview_rows(result: dict) -> dict:
                 "source": passage.get("url") or passage.get("file") or "",
                 "page": passage.get("page"),
                 "excerpt": Truncator(passage.get("text") or "").chars(400),
+                "similarity": passage.get("similarity"),
+                "relevant": passage.get("relevant", True),
             }
         )
     return {

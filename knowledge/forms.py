@@ -15,7 +15,8 @@ from django import forms
 from saas.errors import ProblemError
 
 from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
-from .services import LANGUAGE_LOCKED, OPENAI_DEFAULT_MODEL, EmbeddingSettings
+from .relevance import default_min_relevance
+from .services import LANGUAGE_LOCKED, OPENAI_DEFAULT_MODEL, RELEVANCE_RANGE, EmbeddingSettings
 
 UPLOAD_ACCEPT = ".pdf,.docx,.txt,.md,.html,.htm,.csv,.json"
 QA_BLANK_ROWS = 3
@@ -161,6 +162,41 @@ class QaSourceForm(forms.Form):
 
 
 # --- knowledge base settings -----------------------------------------------------------------
+
+
+class RelevanceForm(forms.Form):
+    """The similarity a passage needs to be given to the bot (knowledge.relevance); blank:
+    the calibrated default of the knowledge base's embedding model."""
+
+    min_relevance = forms.FloatField(
+        label="Minimum relevance",
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        error_messages={
+            "invalid": RELEVANCE_RANGE,
+            "min_value": RELEVANCE_RANGE,
+            "max_value": RELEVANCE_RANGE,
+        },
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args: Any, kb: KnowledgeBase, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"min_relevance": kb.min_relevance})
+        super().__init__(*args, **kwargs)
+        default = default_min_relevance(kb.embedding_provider, kb.embedding_model)
+        field = self.fields["min_relevance"]
+        if default is None:
+            field.help_text = (
+                "Cosine similarity, 0 to 1. This model has no calibrated default: blank gives the bot "
+                "every passage found. Try questions on the Test retrieval tab to choose one."
+            )
+        else:
+            field.widget.attrs["placeholder"] = f"{default:.2f}"
+            field.help_text = (
+                f"Cosine similarity, 0 to 1. Blank: {default:.2f}, the default for this embedding model. "
+                "Higher: fewer, closer passages; lower: more answers, some off the point."
+            )
 
 
 class EmbeddingForm(forms.Form):

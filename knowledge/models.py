@@ -43,6 +43,11 @@ class KnowledgeBase(models.Model):
     embedding_base_url = models.URLField(max_length=300, blank=True, default="")
     embedding_api_key_encrypted = models.TextField(blank=True, default="")
     reembedding = models.BooleanField(default=False)
+    # The cosine similarity a passage needs to be given to the bot (knowledge.relevance);
+    # None: the calibrated default of the embedding model.
+    min_relevance = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

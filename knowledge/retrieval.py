@@ -10,7 +10,10 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
   half (knowledge base's language configuration), found through the GIN index, a bounded
   number ranked by ``ts_rank`` (headings weigh more);
 * reciprocal rank fusion of the two lists (k = 60), an optional minimum fused score, and
-  the chunks' citation data (document title, URL with anchor, file name, page).
+  the chunks' citation data (document title, URL with anchor, file name, page);
+* each passage's relevance signal: the cosine similarity of its vector match
+  (``Passage.similarity``) and whether it passes its knowledge base's threshold or holds
+  every word of the question (``Passage.relevant``, the rule of ``knowledge.relevance``).
 
 No similarity score is ever shown to visitors: ``Passage.score`` is for the dashboard.
 """
@@ -32,6 +35,7 @@ from django.db import connection, transaction
 from . import ingestion
 from .embeddings.base import Embedder
 from .models import Chunk, KnowledgeBase
+from .relevance import is_relevant, min_relevance
 
 RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
@@ -45,8 +49,8 @@ EF_SEARCH = 200  # HNSW candidate list: recall@10 0.97 at 100k chunks for ~1 ms 
 MAX_LEXEMES = 8
 MATCH_CAP = 500  # ts_rank over 500 matches: ~1 ms (ts_rank_cd over 1,000: ~5 ms)
 TEXT_SEARCH_SQL = f"""
-SELECT id, ts_rank(sv, to_tsquery(%s::regconfig, %s), 1) AS rank FROM (
-    SELECT c.id, c.search_vector AS sv FROM knowledge_chunk c
+SELECT id, ts_rank(sv, to_tsquery(%s::regconfig, %s), 1) AS rank, kb FROM (
+    SELECT c.id, c.knowledge_base_id AS kb, c.search_vector AS sv FROM knowledge_chunk c
      WHERE c.knowledge_base_id = ANY(%s) AND c.search_vector @@ to_tsquery(%s::regconfig, %s)
        AND NOT (c.id = ANY(%s))
      LIMIT {MATCH_CAP}
@@ -84,6 +88,8 @@ class Passage:
     score: float = 0.0  # never shown to visitors
     chunk_id: int | None = None
     heading_path: str = ""
+    similarity: float | None = None  # cosine similarity of the vector match (None: not a vector hit)
+    relevant: bool = True  # passes knowledge.relevance's rule (never shown to visitors)
 
     def citation(self, number: int) -> dict[str, Any]:
         """What a message stores and the widget shows for ``[number]``."""
@@ -104,9 +110,12 @@ def retrieve(
     limit: int = 5,
     min_score: float | None = None,
     methods: tuple[str, ...] = ("vector", "text"),
+    relevant_only: bool = False,
 ) -> list[Passage]:
     """Passages answering ``query`` from the given knowledge bases (all when ``None``), best
-    first. ``methods`` narrows the search to one method (the dashboard compares them).
+    first, each with its relevance signal (``similarity``, ``relevant``). ``methods``
+    narrows the search to one method (the dashboard compares them); ``relevant_only``
+    leaves out the passages that are not relevant enough (before ``limit`` is applied).
     Preconditions: the tenant's schema is active."""
     query = (query or "").strip()[:2000]
     if not query:
@@ -118,13 +127,14 @@ def retrieve(
     if not kbs or not Chunk.objects.filter(knowledge_base__in=kbs).exists():
         return []  # nothing ingested yet: no query embedding, no searches
     ranked: dict[str, list[int]] = {}
+    hits = _Hits()
     # The question is embedded on another thread while the full-text search runs here
     # (onnxruntime and HTTP both release the GIL): the slower of the two sets the pace.
     vectors = _query_vectors_start(query, kbs, ingestion.kb_embedder) if "vector" in methods else []
     if "text" in methods:
-        ranked["text"] = _text_ranked(query, kbs)
+        ranked["text"] = _text_ranked(query, kbs, hits)
     if "vector" in methods:
-        ranked["vector"] = _vector_ranked(vectors)
+        ranked["vector"] = _vector_ranked(vectors, hits)
     fused: dict[int, float] = defaultdict(float)
     ranks: dict[int, dict[str, int]] = defaultdict(dict)
     for method, ids in ranked.items():
@@ -134,8 +144,28 @@ def retrieve(
     best = sorted(fused, key=lambda cid: (-fused[cid], cid))
     if min_score is not None:
         best = [cid for cid in best if fused[cid] >= min_score]
+    thresholds = {kb.pk: min_relevance(kb) for kb in kbs}
+    relevant = {
+        cid: is_relevant(
+            hits.similarity.get(cid), thresholds[hits.kb_of[cid]], every_word=cid in hits.every_word
+        )
+        for cid in best
+    }
+    if relevant_only:
+        best = [cid for cid in best if relevant[cid]]
     best = best[:limit]
-    return _passages(best, fused, ranks)
+    return _passages(best, fused, ranks, hits, relevant)
+
+
+@dataclass
+class _Hits:
+    """What the searches learnt of each chunk besides its rank: its knowledge base, the
+    cosine similarity of its vector match, and whether it holds every word of a
+    multi-word question."""
+
+    kb_of: dict[int, int] = field(default_factory=dict)
+    similarity: dict[int, float] = field(default_factory=dict)
+    every_word: set[int] = field(default_factory=set)
 
 
 _embedding_pool: tuple[int, ThreadPoolExecutor] | None = None
@@ -176,7 +206,7 @@ def _query_vectors_start(
     return jobs
 
 
-def _vector_ranked(jobs: list[VectorJob]) -> list[int]:
+def _vector_ranked(jobs: list[VectorJob], hits: _Hits) -> list[int]:
     scored: list[tuple[float, int]] = []
     for embedder, group, future in jobs:
         vector = future.result()  # an EmbeddingError raised there is raised here
@@ -186,17 +216,20 @@ def _vector_ranked(jobs: list[VectorJob]) -> list[int]:
             cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
             cursor.execute(
                 # The size is a literal: the partial HNSW index for it must match at plan time.
-                f"SELECT id, embedding::vector({dim}) <=> %s::vector({dim}) AS distance "  # noqa: S608
+                f"SELECT id, embedding::vector({dim}) <=> %s::vector({dim}) AS distance, knowledge_base_id "  # noqa: S608
                 f"FROM knowledge_chunk WHERE embedding_dim = {dim} AND embedding_model_id = %s "
                 f"AND knowledge_base_id = ANY(%s) "
                 f"ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT {CANDIDATES}",
                 [literal, embedder.model_id, [kb.pk for kb in group], literal],
             )
-            scored += [(distance, chunk_id) for chunk_id, distance in cursor.fetchall()]
+            for chunk_id, distance, kb_id in cursor.fetchall():
+                scored.append((distance, chunk_id))
+                hits.kb_of[chunk_id] = kb_id
+                hits.similarity[chunk_id] = 1.0 - float(distance)
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 
 
-def _text_ranked(query: str, kbs: list[KnowledgeBase]) -> list[int]:
+def _text_ranked(query: str, kbs: list[KnowledgeBase], hits: _Hits) -> list[int]:
     by_language: dict[str, list[int]] = defaultdict(list)
     for kb in kbs:
         by_language[kb.language].append(kb.pk)
@@ -223,15 +256,26 @@ def _text_ranked(query: str, kbs: list[KnowledgeBase]) -> list[int]:
                     ],
                 )
                 # Chunks with every word stay ahead of those with half (rank offset).
-                offset = 10.0 if match_query is match_queries[0] and len(match_queries) > 1 else 0.0
-                found += [(rank + offset, chunk_id) for chunk_id, rank in cursor.fetchall()]
+                strict = match_query is match_queries[0]
+                offset = 10.0 if strict and len(match_queries) > 1 else 0.0
+                rows = cursor.fetchall()
+                found += [(rank + offset, chunk_id) for chunk_id, rank, _ in rows]
+                hits.kb_of.update((chunk_id, kb_id) for chunk_id, _, kb_id in rows)
+                if strict and len(set(lexemes)) > 1:  # every word of a multi-word question
+                    hits.every_word.update(chunk_id for chunk_id, _, _ in rows)
                 if len(found) >= CANDIDATES:
                     break
             scored += [(-rank, chunk_id) for rank, chunk_id in found]
     return [chunk_id for _, chunk_id in sorted(scored)[:CANDIDATES]]
 
 
-def _passages(ids: list[int], fused: dict[int, float], ranks: dict[int, dict[str, int]]) -> list[Passage]:
+def _passages(
+    ids: list[int],
+    fused: dict[int, float],
+    ranks: dict[int, dict[str, int]],
+    hits: _Hits,
+    relevant: dict[int, bool],
+) -> list[Passage]:
     chunks = Chunk.objects.select_related("document", "source").in_bulk(ids)
     passages = []
     for position, chunk_id in enumerate(ids, start=1):
@@ -254,6 +298,8 @@ def _passages(ids: list[int], fused: dict[int, float], ranks: dict[int, dict[str
                 score=round(fused[chunk_id], 6),
                 chunk_id=chunk_id,
                 heading_path=chunk.heading_path,
+                similarity=round(hits.similarity[chunk_id], 4) if chunk_id in hits.similarity else None,
+                relevant=relevant[chunk_id],
             )
         )
     return passages

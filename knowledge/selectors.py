@@ -207,6 +207,8 @@ def _passage_rows(passages: list[retrieval.Passage], titles: dict[int, str]) -> 
             "heading_path": p.heading_path,
             "excerpt": Truncator(p.text).chars(400),
             "score": p.score,
+            "similarity": p.similarity,
+            "relevant": p.relevant,
         }
         for p in passages
     ]

@@ -41,6 +41,8 @@ NAME_MAX = 120
 LOCAL_DIMENSIONS = 384
 OPENAI_DEFAULT_DIMENSIONS = 1536
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
+KEEP = "keep"  # a setting left as stored
+RELEVANCE_RANGE = "Enter a similarity between 0 and 1, such as 0.4, or leave it blank for the default."
 LANGUAGE_LOCKED = (
     "Fixed once content is ingested: the keyword index of existing content is built for this "
     "language. Create a new knowledge base for another language."
@@ -250,21 +252,35 @@ def knowledge_base_set_embedding(
 
 @transaction.atomic
 def knowledge_base_settings_save(
-    *, kb: KnowledgeBase, name: str, description: str, language: str, embedding: EmbeddingSettings
+    *,
+    kb: KnowledgeBase,
+    name: str,
+    description: str,
+    language: str,
+    embedding: EmbeddingSettings,
+    min_relevance: float | str | None = KEEP,
 ) -> bool:
-    """The settings page: name, description, language and embedding model judged together
-    (one refusal names every field at fault) and saved together. Returns whether the model
-    changed, so every chunk is being re-embedded. Locks ``kb``'s row until the commit."""
+    """The settings page: name, description, language, embedding model and relevance
+    threshold (``min_relevance``, 0 to 1; None: the model's calibrated default; ``KEEP``:
+    unchanged) judged together (one refusal names every field at fault) and saved together.
+    Returns whether the model changed, so every chunk is being re-embedded. Locks ``kb``'s
+    row until the commit."""
     stored = _locked(kb)
     name, description = name.strip(), description.strip()
     errors = _base_errors(name=name, language=language, stored=stored)
     wanted, embedding_errors = _embedding_clean(stored, embedding)
-    errors.update(embedding_errors)  # the two sets of fields do not overlap
+    errors.update(embedding_errors)  # the sets of fields do not overlap
+    relevance_fields: list[str] = []
+    if min_relevance != KEEP:
+        threshold = None if min_relevance is None else float(min_relevance)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            _add(errors, "min_relevance", RELEVANCE_RANGE, "out_of_range")
+        kb.min_relevance, relevance_fields = threshold, ["min_relevance"]
     if errors:
         raise ValidationFailed(errors=errors)
     fields = _base_apply(kb, name=name, description=description, language=language)
     embedding_fields = _embedding_apply(kb, stored, wanted)
-    kb.save(update_fields=[*fields, *embedding_fields, "updated_at"])
+    kb.save(update_fields=[*fields, *embedding_fields, *relevance_fields, "updated_at"])
     logger.info("knowledge base settings saved kb=%s embedding_changed=%s", kb.pk, bool(embedding_fields))
     return bool(embedding_fields)
 

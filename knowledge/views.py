@@ -28,6 +28,7 @@ from .forms import (
     FileSourceForm,
     KnowledgeBaseForm,
     QaSourceForm,
+    RelevanceForm,
     TextSourceForm,
     UrlSourceForm,
     add_problem,
@@ -41,7 +42,8 @@ ADD_PANELS = ("file", "url", "qa", "text")
 PER_PAGE = 100
 RRF_EXPLAINED = (
     "Best matches first: each passage is found by its meaning and by its words, and the "
-    "passages both searches rank high come first."
+    "passages both searches rank high come first. Passages marked not relevant enough (below "
+    "the knowledge base's minimum relevance, on the Settings tab) are not given to the bot."
 )
 RRF_FORMULA = (
     "Reciprocal rank fusion: every passage gets 1/(60 + its rank) from each search that "
@@ -230,7 +232,8 @@ def knowledge_base_settings(request: DashboardRequest, kb_id: int) -> HttpRespon
     locked = selectors.knowledge_base_has_chunks(kb=kb)
     form = KnowledgeBaseForm.for_base(kb, request.POST or None, prefix="kb", language_locked=locked)
     embedding = EmbeddingForm(request.POST or None, kb=kb, prefix="emb")
-    valid = request.method == "POST" and all([form.is_valid(), embedding.is_valid()])  # both show errors
+    relevance = RelevanceForm(request.POST or None, kb=kb, prefix="rel")
+    valid = request.method == "POST" and all([form.is_valid(), embedding.is_valid(), relevance.is_valid()])
     if valid:
         data = form.cleaned_data
         try:
@@ -240,9 +243,10 @@ def knowledge_base_settings(request: DashboardRequest, kb_id: int) -> HttpRespon
                 description=data["description"],
                 language=data["language"],
                 embedding=embedding.embedding_settings(),
+                min_relevance=relevance.cleaned_data["min_relevance"],
             )
         except ProblemError as error:
-            add_problem(form, error, others=[embedding])
+            add_problem(form, error, others=[embedding, relevance])
         else:
             if changed:
                 messages.success(
@@ -258,6 +262,7 @@ def knowledge_base_settings(request: DashboardRequest, kb_id: int) -> HttpRespon
         kb=kb,
         form=form,
         embedding=embedding,
+        relevance=relevance,
         has_key=bool(kb.embedding_api_key_encrypted),
         kb_tabs=_kb_tabs(kb, "settings", request),
         can_manage=True,

@@ -10,6 +10,9 @@ socket (django-tenants #767, #1143), so this ASGI middleware does what
 * ``scope["origin_ok"]`` says whether the page that opened the socket is this host itself.
 
 Nothing here accepts or refuses a socket: the consumers decide, from what is in the scope.
+Database work runs on the thread-sensitive executor like ``tenants.context.run_in_schema``
+(not Channels' ``database_sync_to_async``, which closes the thread's connection around each
+call).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
@@ -48,7 +51,6 @@ def _session_user(session_key: str, tenant: Tenant) -> tuple[User | None, str | 
     return (user, role) if role else (None, None)
 
 
-@database_sync_to_async
 def _resolve(host: str, session_key: str) -> tuple[Tenant | None, User | None, str | None]:
     tenant = tenant_resolve_host(host)
     if tenant is None or tenant.status != Tenant.Status.ACTIVE:
@@ -76,7 +78,7 @@ class TenantWebSocketMiddleware:
                 scope["public"] = True
             else:
                 session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME, "")
-                tenant, user, role = await _resolve(domain, session_key)
+                tenant, user, role = await sync_to_async(_resolve, thread_sensitive=True)(domain, session_key)
                 scope.update(tenant=tenant, user=user or AnonymousUser(), role=role)
                 if tenant is not None:
                     tenant.domain_url = domain

@@ -1,6 +1,7 @@
 """The answer pipeline: from a stored visitor message to a stored bot answer.
 
-    prepare (sync, tenant schema)      automations -> quota -> history -> retrieval -> prompt
+    prepare (sync, tenant schema)      handoff in words -> automations -> retrieval (relevance)
+                                       -> quota -> history -> prompt
     stream  (async)                    provider deltas through chat.llm.resilience
     finish  (sync, tenant schema)      one stored answer: text, citations, usage, cost, latency
 

@@ -38,8 +38,24 @@ def reply_store(prepared: Prepared, *, text: str, outcome: str, **extra: Any) ->
 
 
 def final_payload(reply: Message, *, offer_handoff: bool) -> dict[str, Any]:
-    """The ``done`` event: the answer as visitors see it, and whether a person is offered."""
-    return {"message": message_payload(reply), "handoff": offer_handoff, "outcome": reply.outcome}
+    """The ``done`` event: the answer as visitors see it, and whether a person is offered.
+    A handoff in words (outcome ``handoff``) adds ``status: "waiting"``: the conversation now
+    waits for a person (``handoff`` stays false: nobody needs offering)."""
+    payload = {"message": message_payload(reply), "handoff": offer_handoff, "outcome": reply.outcome}
+    if reply.outcome == Outcome.HANDOFF:
+        payload["status"] = Conversation.Status.WAITING
+    return payload
+
+
+def handoff_reply_record(note: Message, *, visitor_message_id: int) -> Message:
+    """The handoff note (``conversation_handoff``'s system message) recorded as the answer
+    to the visitor message that asked for a person: outcome ``handoff``, and a retried
+    send finds it as the answer."""
+    Message.objects.filter(pk=note.pk, reply_to__isnull=True).update(
+        reply_to_id=visitor_message_id, outcome=Outcome.HANDOFF
+    )
+    note.reply_to_id, note.outcome = visitor_message_id, Outcome.HANDOFF
+    return note
 
 
 def answer_finish(

@@ -23,6 +23,7 @@ class Outcome:
     OVER_QUOTA = "over_quota"
     AUTOMATION = "automation"
     SKIPPED = "skipped"  # a contact flagged as a bot: no AI answer is spent on it
+    HANDOFF = "handoff"  # the visitor asked for a person in words: handed off, no AI answer
 
     OFFERS_HANDOFF = {NO_ANSWER, PARTIAL, FALLBACK, OVER_QUOTA}
 

@@ -1,6 +1,8 @@
 """Everything before the provider call, in order: an answer already stored, the cache
-claim, a person on the conversation, automations, a flagged contact, billing, the
-provider and one AI-answer credit, then history, retrieval and the prompt.
+claim, a person on the conversation, a request for a person in words (handed off when the
+widget has human support: chat.handoff_phrases), automations, a flagged contact, billing,
+retrieval (nothing relevant enough and a knowledge-only bot: the no-answer text, no
+provider call), the provider and one AI-answer credit, then history and the prompt.
 Preconditions: the tenant's schema is active."""
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ from django.core.cache import cache
 from billing.quotas import tenant_plan
 from billing.selectors import billing_restricted
 from billing.services import answer_credit_take
-from knowledge import retrieval
 from saas.tenant_connection import connection
 from tenants.models import Tenant
 
 from ..automations import rule_matches, rules_in_order
+from ..handoff_phrases import asks_for_person
 from ..llm.base import ProviderError
 from ..llm.registry import ProviderChoice, provider_for
 from ..models import AutomationRule, BotSettings, Contact, Conversation, Message
 from ..selectors import bot_snapshot, message_payload
-from ..services import automation_firing_create, message_append
+from ..services import automation_firing_create, conversation_handoff, message_append
 from .claims import claim_key
-from .finish import final_payload, reply_store
+from .finish import final_payload, handoff_reply_record, reply_store
 from .outcome import Outcome, Prepared
-from .prompt import PASSAGES, history_turns, llm_request
+from .prompt import history_turns, llm_request, nothing_relevant, relevant_passages
 
 logger = logging.getLogger(__name__)
 
@@ -102,31 +104,24 @@ def _prepare_claimed(
         return prepared
 
     if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
-        cache.delete(prepared.claim_key)  # a person has the conversation: no bot, no automation
-        prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
-        return prepared
+        return _with_person(prepared)
+    flagged = contact is not None and contact.flagged_as_bot
+    if bot.human_support and not flagged and asks_for_person(visitor_message.text, bot.handoff_phrases):
+        return _hand_off(prepared, conversation, visitor_message)
 
-    for rule in rules_in_order(snapshot.automations):
-        if not rule_matches(rule, visitor_message.text, widget=widget):
-            continue
-        if rule.replaces_answer or rule.kind == rule.Kind.OFFLINE:
-            return canned(rule.reply, Outcome.AUTOMATION, rule)
-        note, _ = message_append(
-            conversation=conversation,
-            role=Message.Role.BOT,
-            text=rule.reply,
-            client_message_id=f"auto:{rule.pk}:{visitor_message.pk}",
-            automation_rule=rule,
-            outcome=Outcome.AUTOMATION,
-        )
-        automation_firing_create(rule=rule, conversation=conversation, message=note)
-        prepared.before.append(message_payload(note))
-        break  # one canned reply per message
-
-    if contact is not None and contact.flagged_as_bot:
+    rule = _automations_run(prepared, snapshot.automations, conversation, visitor_message)
+    if rule is not None:
+        return canned(rule.reply, Outcome.AUTOMATION, rule)
+    if flagged:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
     if billing_restricted(tenant):  # unpaid past the grace period: the offline text, no LLM
         return canned(bot.unavailable_text, Outcome.FALLBACK)
+    # Retrieval before the provider: when it found only unrelated passages, a knowledge-only
+    # bot has nothing to answer from, and no provider is called nor credit taken.
+    passages, found = relevant_passages(visitor_message.text, snapshot.knowledge_base_ids or None)
+    if nothing_relevant(bot, passages, found):
+        logger.info("nothing relevant in the knowledge conversation=%s", conversation.pk)
+        return canned(bot.no_answer_text, Outcome.NO_ANSWER)
     try:
         choice, metric = provider_and_credit(tenant, bot)
     except ProviderError as error:
@@ -136,11 +131,7 @@ def _prepare_claimed(
         return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
     prepared.metric = metric
     prepared.choice = choice
-
-    kb_ids = snapshot.knowledge_base_ids or None
-    prepared.passages = retrieval.retrieve(
-        query=visitor_message.text, knowledge_base_ids=kb_ids, limit=PASSAGES
-    )
+    prepared.passages = passages
     prepared.request = llm_request(
         bot,
         widget,
@@ -151,3 +142,51 @@ def _prepare_claimed(
         locale=contact.locale if contact else "",
     )
     return prepared
+
+
+def _with_person(prepared: Prepared) -> Prepared:
+    """A person has the conversation (or it waits for one): no bot, no automation."""
+    cache.delete(prepared.claim_key)
+    prepared.final = {"message": None, "handoff": False, "outcome": "with_agent"}
+    return prepared
+
+
+def _hand_off(prepared: Prepared, conversation: Conversation, visitor_message: Message) -> Prepared:
+    """The visitor asked for a person in words: the conversation waits for one
+    (``conversation_handoff``, the one way there) and its note is the answer, recorded with
+    the outcome ``handoff``. No provider call, no credit."""
+    note = conversation_handoff(conversation=conversation)
+    if note is None:  # handed off meanwhile (the widget's button): nothing more to say
+        return _with_person(prepared)
+    note = handoff_reply_record(note, visitor_message_id=visitor_message.pk)
+    logger.info("handoff asked in words conversation=%s", conversation.pk)
+    prepared.final = final_payload(note, offer_handoff=False) | {"status": conversation.status}
+    cache.delete(prepared.claim_key)
+    return prepared
+
+
+def _automations_run(
+    prepared: Prepared,
+    rules: list[AutomationRule],
+    conversation: Conversation,
+    visitor_message: Message,
+) -> AutomationRule | None:
+    """The first matching rule: returned when its reply replaces the answer; otherwise its
+    reply is stored before the answer (one canned reply per message) and None returned."""
+    for rule in rules_in_order(rules):
+        if not rule_matches(rule, visitor_message.text, widget=conversation.widget):
+            continue
+        if rule.replaces_answer or rule.kind == rule.Kind.OFFLINE:
+            return rule
+        note, _ = message_append(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            text=rule.reply,
+            client_message_id=f"auto:{rule.pk}:{visitor_message.pk}",
+            automation_rule=rule,
+            outcome=Outcome.AUTOMATION,
+        )
+        automation_firing_create(rule=rule, conversation=conversation, message=note)
+        prepared.before.append(message_payload(note))
+        return None
+    return None

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from billing.services import usage_refund
-from knowledge import retrieval
+from knowledge.retrieval import Passage
 from tenants.models import Tenant
 from widget_builder.models import Widget
 
@@ -17,14 +17,16 @@ from ..llm.pricing import answer_cost
 from ..selectors import bot_snapshot
 from .outcome import Outcome, answer_outcome
 from .prepare import provider_and_credit
-from .prompt import PASSAGES, cited_passages, llm_request
+from .prompt import cited_passages, llm_request, nothing_relevant, relevant_passages
 from .stream import capped_stream, run_from_sync
 
 
 def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str, Any]:
-    """The answer to ``question`` with the retrieved passages and their ranks (what a
-    tenant needs to see why the bot answered as it did). The AI-answer credit is counted
-    as for a visitor, and given back when the provider produced nothing."""
+    """The answer to ``question`` with the retrieved passages, their ranks and relevance
+    (what a tenant needs to see why the bot answered as it did). The AI-answer credit is
+    counted as for a visitor, and given back when the provider produced nothing; nothing
+    relevant for a knowledge-only bot is the no-answer text, as for a visitor, without a
+    provider call."""
     snapshot = bot_snapshot(widget)
     bot = snapshot.bot
     result = {
@@ -36,14 +38,15 @@ def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str
         "provider": "",
         "model": "",
     }
+    passages, found = relevant_passages(question, snapshot.knowledge_base_ids or None)
+    if nothing_relevant(bot, passages, found):
+        return {**result, "outcome": Outcome.NO_ANSWER, "text": bot.no_answer_text, "passages": _shown(found)}
     try:
         choice, metric = provider_and_credit(tenant, bot)
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
     if metric is None:
         return {**result, "outcome": Outcome.OVER_QUOTA, "text": bot.unavailable_text, "error": "quota"}
-    kb_ids = snapshot.knowledge_base_ids or None
-    passages = retrieval.retrieve(query=question, knowledge_base_ids=kb_ids, limit=PASSAGES)
     request = llm_request(
         bot, widget, choice, turns=[Turn("user", question)], question=question, passages=passages, locale=""
     )
@@ -80,16 +83,22 @@ def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str
         "tokens_out": usage.output_tokens,
         "cost_usd": answer_cost(request.model, usage.input_tokens, usage.output_tokens),
         "citations": cited_passages(text, passages),
-        "passages": [
-            {
-                "rank": p.rank or i,
-                "ranks": p.ranks,
-                "title": p.title,
-                "url": p.url,
-                "file": p.file,
-                "page": p.page,
-                "text": p.text,
-            }
-            for i, p in enumerate(passages, start=1)
-        ],
+        "passages": _shown(passages),
     }
+
+
+def _shown(passages: list[Passage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "rank": p.rank or i,
+            "ranks": p.ranks,
+            "title": p.title,
+            "url": p.url,
+            "file": p.file,
+            "page": p.page,
+            "text": p.text,
+            "similarity": p.similarity,
+            "relevant": p.relevant,
+        }
+        for i, p in enumerate(passages, start=1)
+    ]

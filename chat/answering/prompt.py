@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from knowledge import retrieval
 from knowledge.retrieval import Passage
 from widget_builder.models import Widget
 
@@ -40,6 +41,22 @@ def llm_request(
         passages=passages,
         no_answer_text=bot.no_answer_text,
     )
+
+
+def relevant_passages(
+    question: str, knowledge_base_ids: list[int] | None
+) -> tuple[list[Passage], list[Passage]]:
+    """The passages relevant enough to give the provider (at most ``PASSAGES``, best first;
+    knowledge.relevance decides), and all that retrieval found (none: no knowledge is
+    ingested or embedded yet, so there was nothing to judge)."""
+    found = retrieval.retrieve(query=question, knowledge_base_ids=knowledge_base_ids, limit=PASSAGES * 2)
+    return [p for p in found if p.relevant][:PASSAGES], found
+
+
+def nothing_relevant(bot: BotSettings, passages: list[Passage], found: list[Passage]) -> bool:
+    """Whether the answer is the no-answer text without asking the provider: the bot answers
+    only from its knowledge, and retrieval found passages but none relevant enough."""
+    return bool(bot.knowledge_only and found and not passages)
 
 
 def estimate_tokens(text: str) -> int:

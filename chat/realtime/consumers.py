@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from tenants.context import run_in_schema
@@ -31,8 +32,13 @@ TYPING_EVERY = 1.0  # at most one typing frame per second and side is passed on
 PREVIEW_CHARS = 200
 COUNTS_DEBOUNCE = 0.3
 
+# Frames a client may send: a burst of 20, then 2 a second (typing, reads and heartbeats
+# stay far below); past it the socket is closed (4429) and the client reconnects later.
+FRAME_BURST, FRAME_RATE = 20.0, 2.0
+SUBSCRIPTIONS_MAX = 50  # conversations one agent socket watches at once
+
 # Close codes (4000 to 4999 are the application's).
-UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_FRAME = 4401, 4403, 4404, 4400
+UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_FRAME, TOO_MANY = 4401, 4403, 4404, 4400, 4429
 
 
 def _int(value: Any) -> int | None:
@@ -42,6 +48,26 @@ def _int(value: Any) -> int | None:
 class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships no types
     schema: str
     sent: dict[int, int]
+    closing = False
+    later: asyncio.Future[Any] | None = None
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        # A wake-up handled while the socket closes has nobody to tell.
+        if not self.closing:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if not self.closing:
+            self.closing = True
+            await super().close(code=code, reason=reason)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.closing = True
+        if self.later is not None:
+            self.later.cancel()
+        await super().websocket_disconnect(message)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -49,7 +75,20 @@ class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships
         if text_data is None or len(text_data) > MAX_FRAME_CHARS:
             await self.close(code=BAD_FRAME)
             return
+        if not self._frame_allowed():
+            await self.close(code=TOO_MANY)
+            return
         await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+
+    def _frame_allowed(self) -> bool:
+        now = time.monotonic()
+        budget, at = getattr(self, "budget", (FRAME_BURST, now))
+        budget = min(FRAME_BURST, budget + (now - at) * FRAME_RATE)
+        self.budget = (budget - 1, now)
+        return budget >= 1
+
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        await self.send(text_data=await self.encode_json(content), close=close)
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -84,7 +123,8 @@ class VisitorConsumer(_Base):
     async def connect(self) -> None:
         self.sent, self.conversation_id, self.last_typing = {}, 0, 0.0
         key = self.scope["url_route"]["kwargs"]["widget_key"]
-        tenant = await asyncio.to_thread(widget_route_resolve, key) if self.scope.get("public") else None
+        resolve = sync_to_async(widget_route_resolve, thread_sensitive=True)
+        tenant = await resolve(key) if self.scope.get("public") else None
         widget = await run_in_schema(tenant.schema_name, queries.widget_by_key, key) if tenant else None
         if tenant is None or widget is None or tenant.status != tenant.Status.ACTIVE or not widget.is_enabled:
             await self.close(code=NOT_FOUND)
@@ -289,6 +329,11 @@ class AgentConsumer(_Base):
         )
         if not allowed:
             await self.send_json({"type": "error", "code": "not_found", "conversation": conversation_id})
+            return
+        if conversation_id not in self.sent and len(self.sent) >= SUBSCRIPTIONS_MAX:
+            await self.send_json(
+                {"type": "error", "code": "too_many_subscriptions", "conversation": conversation_id}
+            )
             return
         if conversation_id not in self.sent:
             await self.channel_layer.group_add(

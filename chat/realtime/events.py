@@ -6,7 +6,7 @@ Group names carry the tenant's schema, so a socket joins only its own workspace'
 * ``<schema>.inbox``: every agent socket of the workspace (each filters what its agent may see);
 * ``<schema>.agent.<user id>``: one agent's sockets (assignments).
 
-The layer delivers at most once (DESIGN_NOTES §6): an event carries ids and numbers, and a
+The layer delivers at most once: an event carries ids and numbers, and a
 socket reads the rows from the database. Ephemeral events (typing, answer deltas) are the
 exception, and losing one costs nothing.
 """

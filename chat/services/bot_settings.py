@@ -6,7 +6,7 @@ tenant's schema is active."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from saas.outbound import UnsafeAddress, endpoint_key_kept, url_host_check
 from widget_builder.models import Widget
 
 from ..attachments import KIND_LABELS
+from ..handoff_phrases import LANGUAGE_NAMES, phrases_clean
 from ..models import BotSettings
 from ..selectors import bot_snapshot_forget
 from .model_fields import FieldErrors, model_field_errors
@@ -45,6 +46,8 @@ def bot_settings_update(
     no_answer_text: str | None = None,
     unavailable_text: str | None = None,
     offer_handoff: bool | None = None,
+    human_support: bool | None = None,
+    handoff_phrases: Mapping[str, Iterable[str]] | None = None,
     knowledge_bases: Iterable[KnowledgeBase] | None = None,
     attachment_kinds: Iterable[str] | None = None,
     attachment_max_mb: int | None = None,
@@ -57,7 +60,10 @@ def bot_settings_update(
     key, and so does any change of provider or server address
     (``saas.outbound.endpoint_key_kept``): a key is never sent to an endpoint it was not
     given for. ``knowledge_bases`` replaces the bot's knowledge bases (none: all of them);
-    ``attachment_kinds`` are among ``chat.attachments.KIND_LABELS``.
+    ``attachment_kinds`` are among ``chat.attachments.KIND_LABELS``. ``human_support``: people
+    answer on this widget (requests for a person in words are handed off);
+    ``handoff_phrases`` replaces the widget's own phrase lists (``{lang: [phrases]}``, a
+    language left out or empty uses the shipped list: chat.handoff_phrases).
 
     Refusals raise ``ValidationFailed`` with errors per field and store nothing.
     Preconditions: the tenant's schema is active. The bot's row is locked for the change;
@@ -79,6 +85,7 @@ def bot_settings_update(
             "no_answer_text": no_answer_text,
             "unavailable_text": unavailable_text,
             "offer_handoff": offer_handoff,
+            "human_support": human_support,
             "attachment_max_mb": attachment_max_mb,
         }.items()
         if value is not None
@@ -90,13 +97,7 @@ def bot_settings_update(
         for name, value in changes.items():
             setattr(bot, name, value)
         errors = model_field_errors(bot, fields=changes)
-        if attachment_kinds is not None:
-            kinds = set(attachment_kinds)
-            if unknown := sorted(kinds - set(KIND_LABELS)):
-                errors["attachment_kinds"] = [
-                    {"code": "invalid_choice", "message": f"Unknown attachment kind: {', '.join(unknown)}."}
-                ]
-            bot.attachment_kinds = [kind for kind in KIND_LABELS if kind in kinds]
+        listed = _lists_apply(bot, attachment_kinds, handoff_phrases, errors)
         key_kept = (
             bool(bot.api_key_encrypted)
             and not remove_key
@@ -109,10 +110,7 @@ def bot_settings_update(
             bot.api_key_encrypted, bot.api_key_hint = secret_encrypt(new_key), secret_hint(new_key)
         elif not key_kept:
             bot.api_key_encrypted, bot.api_key_hint = "", ""
-        update_fields = [*changes, "api_key_encrypted", "api_key_hint", "updated_at"]
-        if attachment_kinds is not None:
-            update_fields.append("attachment_kinds")
-        bot.save(update_fields=update_fields)
+        bot.save(update_fields=[*changes, *listed, "api_key_encrypted", "api_key_hint", "updated_at"])
         if knowledge_bases is not None:
             bot.knowledge_bases.set(list(knowledge_bases))
         widget_id = widget.pk
@@ -120,6 +118,35 @@ def bot_settings_update(
         # delete and the commit could cache the old settings again.
         transaction.on_commit(lambda: bot_snapshot_forget(widget_id))
     return bot
+
+
+def _lists_apply(
+    bot: BotSettings,
+    attachment_kinds: Iterable[str] | None,
+    handoff_phrases: Mapping[str, Iterable[str]] | None,
+    errors: FieldErrors,
+) -> list[str]:
+    """The list settings given (attachment kinds; the widget's own phrase lists, cleaned by
+    chat.handoff_phrases.phrases_clean) on ``bot``, what is wrong with them in ``errors``;
+    returns the fields set."""
+    fields = []
+    if attachment_kinds is not None:
+        kinds = set(attachment_kinds)
+        if unknown := sorted(kinds - set(KIND_LABELS)):
+            errors["attachment_kinds"] = [
+                {"code": "invalid_choice", "message": f"Unknown attachment kind: {', '.join(unknown)}."}
+            ]
+        bot.attachment_kinds = [kind for kind in KIND_LABELS if kind in kinds]
+        fields.append("attachment_kinds")
+    if handoff_phrases is not None:
+        cleaned, problems = phrases_clean(handoff_phrases)
+        for lang, message in problems.items():
+            errors.setdefault("handoff_phrases", []).append(
+                {"code": "invalid", "message": f"{LANGUAGE_NAMES.get(lang, lang)}: {message}"}
+            )
+        bot.handoff_phrases = cleaned
+        fields.append("handoff_phrases")
+    return fields
 
 
 def _rule_errors(bot: BotSettings, *, plan: Plan, has_key: bool, errors: FieldErrors) -> None:

@@ -62,24 +62,24 @@ def _member(user_id: int) -> User:
     return user
 
 
-def _join(locked: Conversation, user: User) -> list[str]:
+def _join(locked: Conversation, conversation: Conversation, user: User, fields: list[str]) -> None:
     """``user`` takes the conversation: it is theirs (if nobody's) and a person's, and the
-    visitor is told who joined. Returns the fields changed."""
-    fields: list[str] = []
+    visitor is told who joined. ``fields`` are other changes to save with it."""
+    fields = list(fields)
     if locked.assignee_user_id is None:
         locked.assignee_user_id, locked.assigned_at = user.pk, timezone.now()
         fields += ["assignee_user_id", "assigned_at"]
+    joined = locked.status in (Status.BOT, Status.WAITING, Status.CLOSED)
     if locked.status != Status.AGENT:
-        joined = locked.status in (Status.BOT, Status.WAITING, Status.CLOSED)
         locked.status, locked.closed_at, locked.snoozed_until = Status.AGENT, None, None
         fields += ["status", "closed_at", "snoozed_until"]
-        if joined:
-            message_append(
-                conversation=locked,
-                role=Message.Role.SYSTEM,
-                text=JOINED_NOTE.format(name=display_name(user)),
-            )
-    return fields
+    if fields:
+        _save(locked, conversation, list(dict.fromkeys(fields)))
+    if joined:
+        # After the save: appending re-reads the row's status.
+        message_append(
+            conversation=locked, role=Message.Role.SYSTEM, text=JOINED_NOTE.format(name=display_name(user))
+        )
 
 
 def agent_reply_send(
@@ -94,9 +94,7 @@ def agent_reply_send(
     one reopens), theirs if it had nobody, and everything before it counts as read."""
     with transaction.atomic():
         locked = _locked(conversation)
-        fields = _join(locked, user)
-        if fields:
-            _save(locked, conversation, fields)
+        _join(locked, conversation, user, [])
         message, _ = message_append(
             conversation=locked,
             role=Message.Role.AGENT,
@@ -139,8 +137,9 @@ def conversation_assign(
         locked.assigned_at = timezone.now() if assignee else None
         fields = ["assignee_user_id", "assigned_at"]
         if assignee is not None and locked.status in (Status.BOT, Status.WAITING):
-            fields += _join(locked, assignee)
-        _save(locked, conversation, list(dict.fromkeys(fields)))
+            _join(locked, conversation, assignee, fields)
+        else:
+            _save(locked, conversation, fields)
         if assignee is not None:
             AgentProfile.objects.filter(user_id=assignee.pk).update(last_assigned_at=timezone.now())
             if by is None or by.pk != assignee.pk:
@@ -156,9 +155,7 @@ def conversation_take_over(*, conversation: Conversation, user: User) -> Convers
         if locked.assignee_user_id != user.pk:
             locked.assignee_user_id, locked.assigned_at = user.pk, timezone.now()
             fields += ["assignee_user_id", "assigned_at"]
-        fields += _join(locked, user)
-        if fields:
-            _save(locked, conversation, list(dict.fromkeys(fields)))
+        _join(locked, conversation, user, fields)
     return conversation
 
 

@@ -17,6 +17,7 @@ OUTCOME_WORDS = {
     Outcome.OVER_QUOTA: "the plan's AI answers are used up: the fallback text was sent",
     Outcome.AUTOMATION: "answered by an automation rule",
     Outcome.SKIPPED: "no AI answer: the visitor was flagged as automated (a bot)",
+    Outcome.HANDOFF: "the visitor asked for a person: handed off to the team, no AI answer",
 }
 
 

@@ -39,7 +39,8 @@ SEND_DESCRIPTION = (
     "Send a visitor message and get the answer. With `Accept: text/event-stream` the answer "
     "streams as server-sent events: `message` (the stored visitor message), `typing`, `delta` "
     "(`{text}`) as the answer is written, then `done` (`{message, handoff, outcome}`, the stored "
-    "answer), or `pending` when the same message is already being answered (poll the messages "
+    "answer; with `status: waiting` when the visitor asked for a person in words), or `pending` "
+    "when the same message is already being answered (poll the messages "
     "with `after`). Otherwise the JSON answer comes when the answer is complete: 201, or 200 when "
     "this `client_message_id` was already stored (the same message and answer)."
 )

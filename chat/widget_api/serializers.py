@@ -161,6 +161,11 @@ class AnswerOutput(serializers.Serializer):
     message = MessageOutput(allow_null=True)
     handoff = serializers.BooleanField(help_text="Offer the visitor a person.")
     outcome = serializers.CharField()
+    status = serializers.CharField(
+        required=False,
+        help_text="Only when the answer changed the conversation's status: `waiting` after the "
+        "visitor asked for a person in words (outcome `handoff`; the message is the handoff note).",
+    )
 
 
 class MessageSentOutput(MessageOutput):

@@ -192,10 +192,16 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         },
     }
+    # A socket waits on Redis in 5 s blocking reads (channels-redis' BZPOPMIN); redis-py 8
+    # gives connections a 5 s socket timeout by default, which would end every idle socket.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "capacity": 500,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -233,6 +239,7 @@ CELERY_BEAT_SCHEDULE = {
     "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
     "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
     "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
+    "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
 }
 
 # --- storage ----------------------------------------------------------------------------

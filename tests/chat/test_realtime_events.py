@@ -1,0 +1,65 @@
+"""Wake-ups wait for the commit: a socket never hears of a row it cannot read yet, and a
+rolled-back write wakes nobody."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.test import TestCase
+from django_tenants.utils import tenant_context
+
+from chat.realtime import events
+from chat.services.messages import message_append
+from tests.chat.factories import ConversationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls: list[tuple[str, dict]] = []
+    monkeypatch.setattr(events, "send_now", lambda group, event: calls.append((group, event)))
+    return calls
+
+
+def test_a_stored_message_wakes_its_conversation_and_the_inbox_after_commit(tenant_a, sent):
+    with tenant_context(tenant_a.tenant):
+        conversation = ConversationFactory()
+        with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
+            message, _ = message_append(conversation=conversation, role="visitor", text="Hello")
+            assert sent == []  # not before the commit
+        assert len(callbacks) == 2
+    schema = tenant_a.tenant.schema_name
+    assert sent == [
+        (
+            f"{schema}.conv.{conversation.pk}",
+            {"type": "conv.message", "conversation": conversation.pk, "seq": message.seq},
+        ),
+        (f"{schema}.inbox", {"type": "inbox.changed", "conversation": conversation.pk}),
+    ]
+
+
+def test_a_rolled_back_write_wakes_nobody(tenant_a, sent):
+    with tenant_context(tenant_a.tenant):
+        conversation = ConversationFactory()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            try:
+                with transaction.atomic():
+                    message_append(conversation=conversation, role="visitor", text="Hello")
+                    raise RuntimeError("rolled back")
+            except RuntimeError:
+                pass
+    assert sent == []
+
+
+def test_a_layer_that_fails_never_fails_the_write(tenant_a, monkeypatch):
+    class Broken:
+        async def group_send(self, group, event):
+            raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda: Broken())
+    with tenant_context(tenant_a.tenant):
+        conversation = ConversationFactory()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            message, created = message_append(conversation=conversation, role="visitor", text="Hello")
+    assert created and message.pk
