@@ -173,11 +173,6 @@ def test_another_workspaces_conversation_is_404(tenant_a, tenant_b):
 # --- writing -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="inbox._join appends the joined line through message_append, which re-reads the old "
-    "status onto the locked row before it is saved (chat/services/inbox.py); remove once fixed",
-    strict=False,
-)
 def test_agent_reply_takes_the_conversation(tenant_a):
     conversation = _conversation(tenant_a, status=Conversation.Status.WAITING)
     agent = MembershipFactory(tenant=tenant_a.tenant, role="agent").user
