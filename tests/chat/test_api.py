@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.models import AgentProfile, Conversation, InboxSettings, Message
+from tenants.models import Membership
+from tenants.services.api_keys import api_key_revoke
 from tests.chat.factories import ContactFactory, ConversationFactory, MessageFactory
 from tests.chat.visitors import make_visitor
 from tests.tenants.factories import ApiKeyFactory, MembershipFactory
@@ -326,6 +328,20 @@ def test_role_matrix(tenant_a, tenant_b, caller):
         assert response.status_code in expected, (caller, method, path, response.status_code)
         if response.status_code >= 400:
             assert response["Content-Type"] == PROBLEM
+
+
+def test_a_revoked_key_or_another_workspaces_key_writes_nothing(tenant_a, tenant_b):
+    conversation = _conversation(tenant_a)
+    owner_membership = Membership.objects.get(tenant=tenant_a.tenant, user=tenant_a.owner)
+    key = ApiKeyFactory(tenant=tenant_a.tenant, role="admin")
+    api_key_revoke(key=key, by=owner_membership)
+    theirs = ApiKeyFactory(tenant=tenant_b.tenant, role="admin")
+    for secret in (key.secret, theirs.secret):
+        response = _post(
+            _client(tenant_a, secret=secret), f"{BASE}/{conversation.pk}/messages", {"text": "x"}
+        )
+        assert response.status_code == 401 and response["Content-Type"] == PROBLEM
+    assert _rows(tenant_a, conversation) == []
 
 
 def test_agents_see_only_their_widgets_when_the_workspace_says_so(tenant_a):
