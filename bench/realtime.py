@@ -57,6 +57,7 @@ CHAOS_VISITORS = int(os.environ.get("BENCH_RT_CHAOS_VISITORS", "50"))
 POSTERS = 12
 LAYER_CHECK_SOCKETS = 300
 TIMEOUT = 10.0
+PAIRS, PACE = 20, 0.05  # typing and echo rounds: 20 frames a second over 20 socket pairs
 
 
 # --- clients -------------------------------------------------------------------------------
@@ -155,28 +156,38 @@ def _typing_from(who: str) -> Any:
     return lambda f: f.get("type") == "typing" and f.get("who") == who
 
 
-async def _timed(rounds: int, one: Any) -> list[float]:
+async def _timed(rounds: int, one: Any, *, pace: float = 0.0) -> list[float]:
+    """``one(i)``'s times in ms after WARMUP rounds, a round at most every ``pace`` s."""
     timings = []
     for i in range(rounds + WARMUP):
+        begun = time.perf_counter()
         elapsed = await one(i)
         if i >= WARMUP:
             timings.append(elapsed * 1000)
+        await asyncio.sleep(max(0.0, pace - (time.perf_counter() - begun)))
     return timings
 
 
 async def latency(p1: Server, p2: Server, echo: tuple[Server, Server], setup: Setup) -> dict[str, Any]:
     import httpx2
 
+    # Sockets allow FRAME_RATE frames a second (chat.realtime.consumers): typing rounds take
+    # turns over PAIRS visitor/agent pairs, one round every PACE seconds.
+    pairs: list[tuple[Inbox, Inbox, int]] = []
+    for person in setup.visitors[:PAIRS]:
+        visitor_ws, _ = await _visitor(p2.port, setup, person)
+        agent_ws = await _agent(p1.port, setup)
+        await agent_ws.send(
+            json.dumps({"type": "subscribe", "conversation": person["conversation"], "after": 0})
+        )
+        pairs.append((Inbox(visitor_ws), Inbox(agent_ws), person["conversation"]))
+    visitor, agent, conversation = pairs[0]
     person = setup.visitors[0]
-    conversation = person["conversation"]
-    visitor_ws, _ = await _visitor(p2.port, setup, person)
-    visitor = Inbox(visitor_ws)
-    agent = Inbox(await _agent(p1.port, setup))
-    await agent.ws.send(json.dumps({"type": "subscribe", "conversation": conversation, "after": 0}))
     await asyncio.sleep(0.5)
     api = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{p1.port}", timeout=TIMEOUT)
     widget = httpx2.AsyncClient(base_url=f"http://127.0.0.1:{p2.port}", timeout=TIMEOUT)
     posts: list[float] = []
+    sends: list[float] = []
 
     async def agent_to_visitor(i: int) -> float:
         text = f"a2v-{i}"
@@ -201,20 +212,25 @@ async def latency(p1: Server, p2: Server, echo: tuple[Server, Server], setup: Se
             json={"text": text},
             headers={"Host": PUBLIC, "Origin": ORIGIN, "Authorization": f"Bearer {person['token']}"},
         )
+        sends.append((time.perf_counter() - started) * 1000)
         if response.status_code not in (200, 201):
             raise RuntimeError(f"visitor message: {response.status_code} {response.text[:200]}")
         return await asyncio.wait_for(arrived, TIMEOUT) - started
 
     async def typing_to_agent(i: int) -> float:
-        arrived = agent.expect(_typing_from("visitor"))
+        to_visitor, to_agent, _conversation = pairs[i % PAIRS]
+        arrived = to_agent.expect(_typing_from("visitor"))
         started = time.perf_counter()
-        await visitor.ws.send(json.dumps({"type": "typing", "typing": False}))  # "off" is never throttled
+        await to_visitor.ws.send(json.dumps({"type": "typing", "typing": False}))  # "off" is never throttled
         return await asyncio.wait_for(arrived, TIMEOUT) - started
 
     async def typing_to_visitor(i: int) -> float:
-        arrived = visitor.expect(_typing_from("agent"))
+        to_visitor, to_agent, pair_conversation = pairs[i % PAIRS]
+        arrived = to_visitor.expect(_typing_from("agent"))
         started = time.perf_counter()
-        await agent.ws.send(json.dumps({"type": "typing", "conversation": conversation, "typing": False}))
+        await to_agent.ws.send(
+            json.dumps({"type": "typing", "conversation": pair_conversation, "typing": False})
+        )
         return await asyncio.wait_for(arrived, TIMEOUT) - started
 
     sender = Inbox(await _ws(echo[0].port, "/echo", host="127.0.0.1", origin="http://127.0.0.1"))
@@ -229,15 +245,17 @@ async def latency(p1: Server, p2: Server, echo: tuple[Server, Server], setup: Se
         return await asyncio.wait_for(arrived, TIMEOUT) - started
 
     figures = {
-        "echo": _pcts(await _timed(ROUNDS, bare_echo)),
+        "echo": _pcts(await _timed(ROUNDS, bare_echo, pace=PACE)),
         "agent_to_visitor": _pcts(await _timed(ROUNDS, agent_to_visitor)),
         "agent_reply_http": {},
+        "visitor_message_http": {},
         "visitor_to_agent": _pcts(await _timed(ROUNDS, visitor_to_agent)),
-        "typing_visitor_to_agent": _pcts(await _timed(ROUNDS, typing_to_agent)),
-        "typing_agent_to_visitor": _pcts(await _timed(ROUNDS, typing_to_visitor)),
+        "typing_visitor_to_agent": _pcts(await _timed(ROUNDS, typing_to_agent, pace=PACE)),
+        "typing_agent_to_visitor": _pcts(await _timed(ROUNDS, typing_to_visitor, pace=PACE)),
     }
     figures["agent_reply_http"] = _pcts(posts[WARMUP:])
-    for inbox in (visitor, agent, sender, receiver):
+    figures["visitor_message_http"] = _pcts(sends[WARMUP:])
+    for inbox in (*(x for pair in pairs for x in pair[:2]), sender, receiver):
         await inbox.close()
     await api.aclose()
     await widget.aclose()
@@ -265,7 +283,7 @@ async def idle(server: Server, setup: Setup, people: list[dict[str, Any]]) -> di
     await asyncio.sleep(IDLE_SECONDS)
     cpu = server.cpu_seconds() - cpu_before
     still_open = await alive(sockets)
-    await asyncio.gather(*(ws.close() for ws in sockets))
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     return {
         "sockets": len(sockets),
         "still_open": still_open,
@@ -433,6 +451,7 @@ def _report_latency(lat: dict[str, Any]) -> None:
     print(_line("agent -> visitor (HTTP reply)", lat["agent_to_visitor"], echo))
     print(_line("   of which the reply's POST", lat["agent_reply_http"]))
     print(_line("visitor -> agent (HTTP message)", lat["visitor_to_agent"], echo))
+    print(_line("   of which the message's POST", lat["visitor_message_http"]))
     print(_line("typing visitor -> agent", lat["typing_visitor_to_agent"], echo))
     print(_line("typing agent -> visitor", lat["typing_agent_to_visitor"], echo))
 
