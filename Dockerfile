@@ -15,4 +15,4 @@ RUN DJANGO_SETTINGS_MODULE=saas.settings.production DJANGO_SECRET_KEY=build-only
 RUN useradd --system --uid 10001 app && chown -R app /app
 USER app
 EXPOSE 8000
-CMD ["uvicorn", "saas.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+CMD ["uvicorn", "saas.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--ws", "websockets", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]

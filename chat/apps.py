@@ -34,9 +34,11 @@ class ChatConfig(tenancy.ContributingAppConfig):
         # Models load after the app configs: this runs once the registry is ready.
         from widget_builder.selectors import widget_first_url
 
+        from .inbox import unread_badge
         from .models import Conversation
 
         return tenancy.Contributions(
+            nav_badges={"conversations": unread_badge},
             counted_models={"conversations": Conversation},
             onboarding_steps=(
                 tenancy.OnboardingStep(

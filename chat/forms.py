@@ -18,7 +18,7 @@ from widget_builder.models import Widget
 
 from .attachments import KIND_LABELS
 from .handoff_phrases import LANGUAGE_NAMES, LANGUAGES, SHIPPED, phrases_clean
-from .models import AutomationRule, BotSettings, Conversation
+from .models import AgentProfile, AutomationRule, BotSettings, CannedReply, Conversation, InboxSettings
 from .services import MAX_MESSAGE_CHARS
 
 
@@ -260,3 +260,188 @@ class PlaygroundForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Asked with this widget's bot settings and knowledge, as a visitor would.",
     )
+
+
+# --- the inbox ---------------------------------------------------------------------------
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's view, filters and search (GET); a bad value is ignored, not an error."""
+
+    view = forms.ChoiceField(label="View", required=False, choices=[])
+    q = forms.CharField(label="Search messages, names and emails", required=False, max_length=200)
+    widget = forms.ModelChoiceField(
+        label="Widget", required=False, queryset=Widget.objects.none(), empty_label="All widgets"
+    )
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "Any status"), *[(k, str(v)) for k, v in Conversation.Status.choices]],
+    )
+    assignee = forms.ChoiceField(label="Assignee", required=False, choices=[])
+    rating = forms.ChoiceField(
+        label="Rating",
+        required=False,
+        choices=[
+            ("", "Any rating"),
+            ("rated", "Rated"),
+            ("good", "Rated 4 or 5"),
+            ("bad", "Rated 1 or 2"),
+            ("thumbs_down", "An answer rated not helpful"),
+        ],
+    )
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    FILTERS = ("widget", "status", "assignee", "rating", "date_from", "date_to")
+
+    def __init__(
+        self, *args: Any, views: list[tuple[str, str]], members: list[tuple[int, str]], **kwargs: Any
+    ):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["view"]).choices = views
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
+            ("", "Anyone"),
+            ("me", "Me"),
+            ("none", "Nobody"),
+            *[(str(user_id), name) for user_id, name in members],
+        ]
+        cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
+
+    def values(self) -> dict[str, Any]:
+        """The valid fields' values (an invalid one is left out)."""
+        self.is_valid()
+        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+
+    def active_filters(self) -> int:
+        values = self.values()
+        return sum(1 for name in self.FILTERS if values.get(name))
+
+
+class ComposerForm(forms.Form):
+    """An agent's reply or private note, with attachments (Markdown in replies and notes)."""
+
+    kind = forms.ChoiceField(
+        label="Send as",
+        choices=[("reply", "Reply"), ("note", "Private note")],
+        initial="reply",
+        widget=forms.RadioSelect,
+    )
+    text = forms.CharField(
+        label="Message",
+        required=False,
+        max_length=MAX_MESSAGE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a reply… Type / for canned replies"}),
+    )
+    client_message_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not (data.get("text") or "").strip() and not self.files.getlist("attachments"):
+            self.add_error("text", "Write a message or attach a file.")
+        if data.get("kind") == "note" and self.files.getlist("attachments"):
+            self.add_error(None, "Private notes take no attachments: send the file as a reply.")
+        return data
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ChoiceField(label="Assign to", required=False, choices=[])
+
+    def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
+            ("", "Nobody (unassigned)"),
+            *[(str(user_id), name) for user_id, name in members],
+        ]
+
+    def assignee_user_id(self) -> int | None:
+        value = self.cleaned_data.get("assignee") or ""
+        return int(value) if value else None
+
+
+class SnoozeForm(forms.Form):
+    preset = forms.ChoiceField(
+        label="Snooze",
+        required=False,
+        choices=[
+            ("hour", "In 1 hour"),
+            ("tomorrow", "Tomorrow"),
+            ("week", "Next week"),
+            ("custom", "Custom"),
+        ],
+    )
+    until = forms.DateTimeField(
+        label="Until",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class CannedReplyForm(forms.ModelForm):
+    class Meta:
+        model = CannedReply
+        fields = ("shortcut", "title", "text")
+        labels = {"shortcut": "Shortcut", "title": "Title", "text": "Text"}
+        help_texts = {
+            "shortcut": "Type /shortcut in the composer. Letters, digits, - and _.",
+            "text": (
+                "Markdown. Variables: {{contact.name}}, {{contact.email}}, {{agent.name}},"
+                " {{workspace.name}}."
+            ),
+        }
+        widgets = {"text": forms.Textarea(attrs={"rows": 4})}
+
+
+class InboxSettingsForm(forms.ModelForm):
+    class Meta:
+        model = InboxSettings
+        fields = ("visibility", "auto_assign", "offline_policy", "availability")
+        labels = {
+            "visibility": "Who sees which conversations",
+            "auto_assign": "Assign new handoffs automatically (round robin among online agents)",
+            "offline_policy": "When an agent goes offline, their open conversations",
+            "availability": "Visitors can reach a person",
+        }
+        widgets = {"visibility": forms.RadioSelect, "offline_policy": forms.RadioSelect}
+
+
+class AgentSetupForm(forms.Form):
+    """One member's row in the inbox settings: the widgets they serve and their capacity."""
+
+    user_id = forms.IntegerField(widget=forms.HiddenInput)
+    capacity = forms.IntegerField(label="Capacity", min_value=1, max_value=100)
+    widgets = forms.ModelMultipleChoiceField(
+        label="Widgets", required=False, queryset=Widget.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelMultipleChoiceField, self.fields["widgets"]).queryset = Widget.objects.order_by(
+            "name", "id"
+        )
+
+
+class AgentPreferencesForm(forms.ModelForm):
+    class Meta:
+        model = AgentProfile
+        fields = (
+            "away",
+            "capacity",
+            "accepts_auto_assign",
+            "notify_sound",
+            "notify_browser",
+            "email_on_handoff",
+            "email_on_assigned",
+            "email_on_replies",
+        )
+        labels = {
+            "away": "Away (no new conversations are assigned to you)",
+            "capacity": "Conversations at once",
+            "accepts_auto_assign": "Assign conversations to me automatically",
+            "notify_sound": "Play a sound",
+            "notify_browser": "Browser notifications",
+            "email_on_handoff": "Email me when a visitor asks for a person and nobody is online",
+            "email_on_assigned": "Email me when a conversation is assigned to me",
+            "email_on_replies": "Email me visitors' replies while I am away",
+        }
+        help_texts = {"capacity": "Automatic assignment stops at this many open conversations."}

@@ -3,7 +3,7 @@ conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views, views_analytics
+from . import apis, views, views_analytics, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -14,15 +14,38 @@ public_urlpatterns = [
     endpoint("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
     page("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
     *routes.urlpatterns,
+    page("w/v1/c/<str:widget_key>/", views_resume.resume_page, name="resume-page"),
 ]
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
-CONVERSATION = "conversations/<int:conversation_id>"
+CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
+API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
 
 tenant_urlpatterns = [
     page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
-    page("dashboard/conversations/", views.conversation_list, name="conversations"),
-    page("dashboard/conversations/<int:conversation_id>/", views.conversation_detail, name="conversation"),
+    page("dashboard/conversations/", views_inbox.conversation_list, name="conversations"),
+    page(
+        "dashboard/conversations/<int:conversation_id>/", views_inbox.conversation_detail, name="conversation"
+    ),
+    endpoint(CONVERSATION + "messages", views_inbox.conversation_messages, name="conversation-messages"),
+    endpoint(CONVERSATION + "reply", views_inbox.conversation_reply, name="conversation-reply"),
+    endpoint(CONVERSATION + "assign", views_inbox.conversation_assign, name="conversation-assign"),
+    endpoint(CONVERSATION + "take-over", views_inbox.conversation_take_over, name="conversation-take-over"),
+    endpoint(CONVERSATION + "hand-back", views_inbox.conversation_hand_back, name="conversation-hand-back"),
+    endpoint(CONVERSATION + "resolve", views_inbox.conversation_resolve, name="conversation-resolve"),
+    endpoint(CONVERSATION + "reopen", views_inbox.conversation_reopen, name="conversation-reopen"),
+    endpoint(CONVERSATION + "snooze", views_inbox.conversation_snooze, name="conversation-snooze"),
+    endpoint(CONVERSATION + "pending", views_inbox.conversation_pending, name="conversation-pending"),
+    page("dashboard/conversations/canned-replies/", views_inbox_setup.canned_replies, name="canned-replies"),
+    endpoint(
+        "dashboard/conversations/canned-replies/<int:reply_id>/delete",
+        views_inbox_setup.canned_reply_delete,
+        name="canned-reply-delete",
+    ),
+    page("dashboard/conversations/settings/", views_inbox_setup.inbox_settings_page, name="inbox-settings"),
+    page(
+        "dashboard/conversations/preferences/", views_inbox_setup.inbox_preferences, name="inbox-preferences"
+    ),
     endpoint(
         "dashboard/conversations/attachments/<uuid:attachment_id>",
         views.attachment_download,
@@ -40,10 +63,8 @@ tenant_urlpatterns = [
     page(WIDGET + "playground/", views.widget_playground, name="playground"),
     # REST API v1 (session or API key; chat.apis)
     endpoint("api/v1/conversations", apis.ConversationListApi.as_view(), name="api-conversations"),
-    endpoint("api/v1/" + CONVERSATION, apis.ConversationDetailApi.as_view(), name="api-conversation"),
-    endpoint(
-        "api/v1/" + CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"
-    ),
-    endpoint("api/v1/" + CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
-    endpoint("api/v1/" + CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
+    endpoint(API_CONVERSATION, apis.ConversationDetailApi.as_view(), name="api-conversation"),
+    endpoint(API_CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"),
+    endpoint(API_CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
+    endpoint(API_CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
 ]

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,16 +26,13 @@ from widget_builder.models import Widget
 from widget_builder.views import widget_tabs
 
 from .answering import answer_preview
-from .forms import AutomationRuleForm, BotSettingsForm, ConversationFilterForm, PlaygroundForm
+from .forms import AutomationRuleForm, BotSettingsForm, PlaygroundForm
 from .markdown import render_markdown
 from .models import Attachment, AutomationRule, Conversation, Message
 from .selectors import (
     ai_answer_usage,
     automation_rules_with_firings,
     bot_settings_for,
-    conversation_for_transcript,
-    conversation_last_messages,
-    conversation_list_filtered,
     transcript_messages,
 )
 from .services import (
@@ -50,7 +46,6 @@ from .widget_api import attachment_response
 
 logger = logging.getLogger(__name__)
 
-PER_PAGE = 50
 QUOTA_WARNING = (
     "AI answers used up: visitors get your fallback text and a handoff offer. Upgrade on the Billing page."
 )
@@ -97,10 +92,10 @@ def usage_summary(tenant) -> dict:
 
 def message_rows(conversation: Conversation) -> list[dict]:
     """The transcript, ready to show: visitor and system text stays plain (escaped by the
-    template), bot and agent text is rendered Markdown (sanitized)."""
+    template), bot and agent text and private notes are rendered Markdown (sanitized)."""
     rows = []
     for message in transcript_messages(conversation):
-        rendered = message.role in (Message.Role.BOT, Message.Role.AGENT)
+        rendered = message.role in (Message.Role.BOT, Message.Role.AGENT, Message.Role.NOTE)
         rows.append(
             {
                 "message": message,
@@ -157,48 +152,7 @@ def widget_for(widget_id: int) -> Widget:
     return get_object_or_404(Widget, pk=widget_id)
 
 
-# --- conversations -----------------------------------------------------------------------
-
-
-@dashboard_page("conversations")
-def conversation_list(request):
-    filters = ConversationFilterForm(request.GET or None)
-    conversations = conversation_list_filtered(**filters.filters())
-    page = Paginator(conversations, PER_PAGE).get_page(request.GET.get("page"))
-    now = timezone.now()
-    last = conversation_last_messages([c.pk for c in page.object_list])
-    rows = [conversation_row(c, last.get(c.pk), now) for c in page.object_list]
-    context = shell_context(
-        request,
-        filters=filters,
-        is_filtered=any(request.GET.get(name) for name in filters.fields),
-        page=page,
-        rows=rows,
-        usage=usage_summary(request.tenant),
-    )
-    return render(request, "chat/conversation_list.html", context)
-
-
-@dashboard_page("conversations")
-def conversation_detail(request, conversation_id: int):
-    conversation = conversation_for_transcript(conversation_id)
-    if conversation is None:
-        raise Http404
-    contact = conversation.contact
-    context = shell_context(
-        request,
-        conversation=conversation,
-        contact=contact,
-        contact_name=contact_label(contact),
-        display_name=((contact.name or contact.email) if contact else "") or "Visitor",
-        stars=range(1, 6),
-        answers=sorted((contact.answers or {}).items())
-        if contact and isinstance(contact.answers, dict)
-        else [],
-        page_link=web_link(contact.page_url) if contact else "",
-        rows=message_rows(conversation),
-    )
-    return render(request, "chat/conversation_detail.html", context)
+# --- conversations (the list and a conversation: chat.views_inbox) -------------------
 
 
 @dashboard_page("conversations")

@@ -12,6 +12,9 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 HOST = os.environ.get("HOST", "127.0.0.1")
+# WebSockets: no per-message compression (it costs ~90 KB of memory per open socket for
+# frames of a few hundred bytes) and frames of at most 64 KB (docs/deployment.md).
+WS_OPTIONS = ["--ws", "websockets", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
 PORT = os.environ.get("PORT", "8000")
 
 
@@ -69,7 +72,17 @@ def main() -> int:
         )
     try:
         return subprocess.call(  # noqa: S603
-            [sys.executable, "-m", "uvicorn", "saas.asgi:application", "--host", HOST, "--port", PORT]
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "saas.asgi:application",
+                "--host",
+                HOST,
+                "--port",
+                PORT,
+                *WS_OPTIONS,
+            ]
         )
     except KeyboardInterrupt:
         return 0

@@ -14,6 +14,7 @@ consumers read that:
 * ``onboarding_steps``        -> ``tenants.dashboard.onboarding_checklist``
 * ``workspace_initializers``  -> ``tenants.initializers.workspace_initialize``
 * ``quota_check``             -> ``tenants.limits.quota_require``
+* ``nav_badges``              -> ``tenants.shell.Shell.nav`` (a count beside a section)
 
 This module imports no model and no app, so an ``apps.py`` can import it at load time.
 """
@@ -56,6 +57,13 @@ class PlanSummaryRead(Protocol):
     def __call__(self, tenant: Any) -> PlanSummary: ...
 
 
+class NavBadgeRead(Protocol):
+    """The count shown beside a section for this member (0: none); runs in the tenant's
+    schema on every full dashboard page, so one query at most."""
+
+    def __call__(self, *, user_id: int, role: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class OnboardingStep:
     key: str
@@ -88,10 +96,11 @@ class Contributions:
     workspace_initializers: Mapping[str, WorkspaceInitializer] = field(default_factory=dict)
     quota_check: QuotaCheck | None = None
     plan_summary: PlanSummaryRead | None = None
+    nav_badges: Mapping[str, NavBadgeRead] = field(default_factory=dict)  # section key -> count
 
     def __post_init__(self) -> None:
         # Read by every request of every tenant: nobody changes them after start-up.
-        for name in ("counted_models", "usage_measures", "workspace_initializers"):
+        for name in ("counted_models", "usage_measures", "workspace_initializers", "nav_badges"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "onboarding_steps", tuple(self.onboarding_steps))
 
@@ -121,8 +130,15 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     counted: dict[str, type[Model]] = {}
     measures: dict[str, Callable[[], int]] = {}
     initializers: dict[str, WorkspaceInitializer] = {}
+    badges: dict[str, NavBadgeRead] = {}
     steps: dict[str, OnboardingStep] = {}
-    owners: dict[str, dict[str, str]] = {"counted": {}, "measures": {}, "initializers": {}, "steps": {}}
+    owners: dict[str, dict[str, str]] = {
+        "counted": {},
+        "measures": {},
+        "initializers": {},
+        "steps": {},
+        "badges": {},
+    }
     quota_check: QuotaCheck | None = None
     quota_check_app = ""
     plan_summary: PlanSummaryRead | None = None
@@ -140,6 +156,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
             what="workspace initializer",
             app=app,
         )
+        _merge_mapping(badges, owners["badges"], found.nav_badges, what="navigation badge", app=app)
         _merge_mapping(
             steps,
             owners["steps"],
@@ -166,6 +183,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         workspace_initializers=initializers,
         quota_check=quota_check,
         plan_summary=plan_summary,
+        nav_badges=badges,
     )
 
 

@@ -53,7 +53,8 @@ class Section:
 
 
 SECTIONS: list[Section] = [
-    Section("conversations", "Conversations", ALL_ROLES, icon="messages-square"),
+    # Agents act on conversations (reply, assign, resolve); the inbox's settings check managers.
+    Section("conversations", "Inbox", ALL_ROLES, manage_roles=ALL_ROLES, icon="inbox"),
     Section("widgets", "Widgets", ALL_ROLES, icon="message-circle"),
     Section("knowledge", "Knowledge", ALL_ROLES, icon="book-open"),
     Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),

@@ -24,6 +24,12 @@ class WorkspaceLink:
     current: bool
 
 
+@dataclass(frozen=True)
+class NavItem:
+    section: Section
+    badge: int  # 0: none shown
+
+
 class Shell:
     def __init__(self, request: DashboardRequest) -> None:
         self.request = request
@@ -32,6 +38,19 @@ class Shell:
     def sections(self) -> list[Section]:
         role = self.request.membership.role
         return [HOME, *(s for s in SECTIONS if role in s.roles)]
+
+    @cached_property
+    def nav(self) -> list[NavItem]:
+        """The sections with the count an app shows beside them (the inbox's unread)."""
+        badges = contributions().nav_badges
+        membership = self.request.membership
+        return [
+            NavItem(
+                s,
+                badges[s.key](user_id=self.request.user.pk, role=membership.role) if s.key in badges else 0,
+            )
+            for s in self.sections
+        ]
 
     @cached_property
     def workspaces(self) -> list[WorkspaceLink]:

@@ -20,6 +20,7 @@ from django_tenants.utils import schema_context
 from ..llm.base import LLMRequest, Provider, ProviderError, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
+from ..realtime.events import DeltaRelay
 from ..services import MAX_ANSWER_CHARS
 from .finish import answer_finish
 from .outcome import Prepared
@@ -108,6 +109,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     error: ProviderError | None = None
     interrupted = False
     started, ttft_ms = time.monotonic(), None
+    relay = DeltaRelay(prepared.schema, prepared.conversation_id)
     try:
         provider, request = prepared.provider_call()
         async with contextlib.aclosing(capped_stream(provider, request, usage)) as deltas:
@@ -116,6 +118,8 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
                     ttft_ms = int((time.monotonic() - started) * 1000)
                 parts.append(delta)
                 queue.put_nowait(("delta", delta))
+                await relay.add(delta)  # agents watching see it being written
+        await relay.end()
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:

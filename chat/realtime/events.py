@@ -13,6 +13,7 @@ exception, and losing one costs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -84,3 +85,45 @@ def presence_changed(user_id: int, presence: str) -> None:
 def ephemeral(conversation_id: int, event: dict[str, Any], *, schema_name: str | None = None) -> None:
     """Typing, read receipts, answer deltas: sent at once, not tied to a transaction."""
     send_now(conversation_group(schema_name or schema(), conversation_id), event)
+
+
+class DeltaRelay:
+    """Agents watching a conversation see the bot's answer as it is written: deltas are
+    grouped (at most one send every ``every`` seconds) and sent to the conversation's group,
+    then ``delta_end``. Ephemeral: the stored answer arrives as a message; a relay that
+    cannot reach the layer gives up silently and never slows the visitor's stream."""
+
+    TIMEOUT = 0.5
+
+    def __init__(self, schema_name: str, conversation_id: int, every: float = 0.15) -> None:
+        self.group = conversation_group(schema_name, conversation_id)
+        self.conversation_id, self.every = conversation_id, every
+        self.parts: list[str] = []
+        self.sent_at = 0.0
+        self.layer = get_channel_layer()
+
+    async def _send(self, kind: str, text: str) -> None:
+        if self.layer is None:
+            return
+        event = {"type": "conv.delta", "conversation": self.conversation_id, "kind": kind, "text": text}
+        try:
+            await asyncio.wait_for(self.layer.group_send(self.group, event), self.TIMEOUT)
+        except Exception:  # an unreachable layer costs the watchers the live text, nothing else
+            logger.info("realtime: answer delta not relayed", exc_info=True)
+            self.layer = None
+
+    async def add(self, text: str) -> None:
+        self.parts.append(text)
+        now = asyncio.get_running_loop().time()
+        if now - self.sent_at >= self.every:
+            self.sent_at = now
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.parts:
+            text, self.parts = "".join(self.parts), []
+            await self._send("delta", text)
+
+    async def end(self) -> None:
+        await self.flush()
+        await self._send("delta_end", "")

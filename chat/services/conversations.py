@@ -14,10 +14,12 @@ from widget_builder.models import Widget
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
 from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
+from ..presence import agents_online
 from ..realtime import events
 from .contacts import contact_prechat_required, contact_transcript_address
 from .inbox import conversation_auto_assign
 from .messages import message_append
+from .notifications import team_handoff_notify
 
 # How a greeting is recorded among answer outcomes (chat.answering.Outcome.AUTOMATION;
 # answering imports the services, so the value is repeated here rather than imported).
@@ -103,6 +105,8 @@ def conversation_handoff(*, conversation: Conversation) -> Message | None:
         conversation.assignee_user_id = locked.assignee_user_id
         conversation.widget = locked.widget
         conversation_auto_assign(conversation=conversation)
+        if not agents_online(widget=conversation.widget):
+            team_handoff_notify(conversation)  # emailed after the commit, to those who want it
     return note
 
 

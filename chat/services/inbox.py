@@ -19,9 +19,10 @@ from saas.tenant_connection import connection
 from tenants.models import Membership, Tenant, User
 
 from ..models import AgentProfile, Conversation, Message
-from ..presence import agent_presence, agents_online, inbox_settings
+from ..presence import agent_presence, agent_profile_for, agents_online, inbox_settings
 from ..realtime import events
 from .messages import message_append
+from .notifications import assignment_notify
 
 Status = Conversation.Status
 # Conversations a person is working on (they count against an agent's capacity).
@@ -144,6 +145,9 @@ def conversation_assign(
             AgentProfile.objects.filter(user_id=assignee.pk).update(last_assigned_at=timezone.now())
             if by is None or by.pk != assignee.pk:
                 events.notify("assigned", locked.pk, user_id=assignee.pk)
+                # Online, they see it live; otherwise an email (their preference decides).
+                if agent_presence(agent_profile_for(assignee.pk)) != "online":
+                    assignment_notify(locked, assignee.pk, by.pk if by else None)
     return conversation
 
 

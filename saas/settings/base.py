@@ -193,12 +193,22 @@ if REDIS_URL:
         },
     }
     # A socket waits on Redis in 5 s blocking reads (channels-redis' BZPOPMIN); redis-py 8
-    # gives connections a 5 s socket timeout by default, which would end every idle socket.
+    # gives connections a 5 s socket timeout by default, which would end idle sockets, and
+    # async pools of 100 connections that refuse the 101st at once (sockets opening or
+    # closing together would lose their group_add / group_discard). `make bench
+    # BENCH_ARGS=realtime` measures both.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "socket_connect_timeout": 2,
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=2000),
+                    }
+                ],
                 "capacity": 500,
                 "expiry": 30,
             },
@@ -240,6 +250,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
     "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
     "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
+    "chat-agent-replies-digest": {"task": "chat.tasks.agent_replies_digest", "schedule": 120.0},
+    "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
 }
 
 # --- storage ----------------------------------------------------------------------------
@@ -346,6 +358,7 @@ CHAT_RATE_LIMITS = {
     "transcripts_per_recipient_per_day": env.int("CHAT_RATE_TRANSCRIPTS_PER_RECIPIENT_PER_DAY", default=5),
     "ip_messages_per_minute": env.int("CHAT_RATE_IP_MESSAGES_PER_MINUTE", default=30),
     "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
+    "offline_messages_per_hour": env.int("CHAT_RATE_OFFLINE_MESSAGES_PER_HOUR", default=5),
 }
 # Conversation history sent to the model, bounded by (estimated) tokens.
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)

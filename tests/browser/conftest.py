@@ -551,3 +551,44 @@ class PageProblems:
             "failed requests": list(self.requests),
             "CSP violations": page.evaluate("window.__cspViolations || []"),
         }
+
+
+@pytest.fixture(scope="session")
+def asgi_live_port(django_db_setup, django_db_blocker):
+    """The ASGI application (WebSockets included) served by uvicorn on the test database,
+    started once; its port. ``live_port`` is WSGI and cannot upgrade a connection. Browser
+    tests reach it as ``saas.test:<port>`` (or a workspace host) like ``live_port``."""
+    import threading
+    import time
+
+    import uvicorn
+    from django.db import connections
+
+    assert connection.settings_dict["NAME"].startswith("test_"), "browser tests need the test database"
+    with django_db_blocker.unblock():
+        server = uvicorn.Server(
+            uvicorn.Config(
+                "saas.asgi:application",
+                host="127.0.0.1",
+                port=0,
+                ws="websockets",
+                ws_per_message_deflate=False,  # as production runs it (docs/deployment.md)
+                lifespan="off",
+                log_level="warning",
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield server.servers[0].sockets[0].getsockname()[1]
+        server.should_exit = True
+        thread.join(10)
+        with connection.cursor() as cursor:  # what the server's threads left behind (see live_port)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        connections.close_all()

@@ -358,7 +358,7 @@ def test_app_shell_menu_on_a_phone_opens_and_escape_closes_it(visitors, sweep_wo
     toggle.click()
     assert toggle.get_attribute("aria-expanded") == "true"
     page.wait_for_function(SIDEBAR_ON_SCREEN_JS)
-    assert sidebar.get_by_role("link", name="Conversations").is_visible()
+    assert sidebar.get_by_role("link", name="Inbox").is_visible()
 
     page.keyboard.press("Escape")
     assert toggle.get_attribute("aria-expanded") == "false"

@@ -4,6 +4,8 @@ visitor with a conversation on tenant A's widget (tests/chat/visitors.py)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
+from django_tenants.utils import schema_context
 
 from chat.llm.resilience import breakers_reset
 from tests.chat.visitors import Visitor, make_visitor
@@ -41,3 +43,19 @@ def own_keys_allowed(monkeypatch):
     free = dataclasses.replace(plans.FREE, own_llm_key=True)
     monkeypatch.setitem(plans.BY_CODE, "free", free)
     monkeypatch.setattr(plans, "FREE", free)
+
+
+@pytest.fixture
+def tasks_run_here(monkeypatch):
+    """Queued tasks run in this thread, in the schema active when queued, after the commit."""
+
+    def enqueue(task, *args, **kwargs):
+        schema = connection.schema_name
+
+        def run():
+            with schema_context(schema):
+                task.apply(args=args, kwargs=kwargs)
+
+        transaction.on_commit(run)
+
+    monkeypatch.setattr("chat.services.notifications.enqueue_on_commit", enqueue)

@@ -11,7 +11,9 @@
          sources: "Sources", page: "p.", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
          end: "End chat", rateQ: "How was this conversation?", rate: "Rate %s out of 5", note: "Anything else? (optional)",
          submit: "Submit", thanks: "Thanks for your rating!", again: "Start a new conversation", human: "Talk to a person",
-         attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended."},
+         attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended.",
+         seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
+         nobody: "Nobody is available right now. Leave your email and we'll reply by email.", emailed: "Thanks, we'll email you at %s"},
     es: {title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
          consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar",
@@ -20,7 +22,9 @@
          sources: "Fuentes", page: "pág.", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
          end: "Finalizar chat", rateQ: "¿Qué tal fue esta conversación?", rate: "Valorar con %s de 5", note: "¿Algo más? (opcional)",
          submit: "Enviar", thanks: "¡Gracias por tu valoración!", again: "Iniciar una nueva conversación", human: "Hablar con una persona",
-         attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado."},
+         attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado.",
+         seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
+         nobody: "No hay nadie disponible ahora. Deja tu correo y te responderemos por correo.", emailed: "Gracias, te escribiremos a %s"},
     fr: {title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
          consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer",
@@ -29,7 +33,9 @@
          sources: "Sources", page: "p.", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
          end: "Terminer le chat", rateQ: "Comment s'est passée cette conversation ?", rate: "Noter %s sur 5", note: "Autre chose ? (facultatif)",
          submit: "Envoyer", thanks: "Merci pour votre note !", again: "Démarrer une nouvelle conversation", human: "Parler à une personne",
-         attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée."},
+         attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée.",
+         seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
+         nobody: "Personne n'est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.", emailed: "Merci, nous vous écrirons à %s"},
     de: {title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
          consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden",
@@ -38,7 +44,9 @@
          sources: "Quellen", page: "S.", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
          end: "Chat beenden", rateQ: "Wie war diese Unterhaltung?", rate: "Mit %s von 5 bewerten", note: "Noch etwas? (optional)",
          submit: "Absenden", thanks: "Danke für Ihre Bewertung!", again: "Neue Unterhaltung starten", human: "Mit einem Menschen sprechen",
-         attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet."}
+         attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet.",
+         seen: "Gesehen", leave: "Nachricht hinterlassen", email: "Ihre E-Mail-Adresse", yourMsg: "Ihre Nachricht",
+         nobody: "Gerade ist niemand erreichbar. Hinterlassen Sie Ihre E-Mail-Adresse, wir antworten per E-Mail.", emailed: "Danke, wir schreiben Ihnen an %s"}
   };
 
   function el(tag, attrs, children) {
@@ -138,8 +146,9 @@
       ".b{all:unset;box-sizing:border-box;cursor:pointer;border-radius:6px;padding:2px 6px}.b[aria-pressed=true]{background:rgba(127,127,127,.25)}" +
       ".fb{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0 0;font-size:13px}.fb form{display:flex;gap:4px;width:100%}.fb input{padding:4px 8px}.file{display:block;text-decoration:underline}" +
       ".human{display:inline-block;margin-top:6px}.menu{position:absolute;right:8px;top:100%;z-index:1;display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:8px;padding:4px;box-shadow:0 6px 20px rgba(0,0,0,.2)}.menu .b{padding:8px 12px}" +
-      ".typing{display:inline-flex;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
+      ".typing{display:inline-flex;align-items:center;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
       ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
+      ".who{display:block;font-size:12px;opacity:.75;margin:0 4px 2px}.typing .who{margin:0}.seen{text-align:right;font-size:11px;opacity:.7;margin:-8px 4px 12px}" +
       ".stars .b[aria-pressed=true]{background:" + primary + ";color:" + onPrimary + "}" +
       themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
@@ -159,6 +168,7 @@
       [el("header", {}, [title, el("div", {}, [menuBtn, closeBtn]), menu]), body, brand]);
     ctx.root.appendChild(style);
     if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));
+    if (ctx.fullPage) ctx.root.appendChild(el("style", {text: ".panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}"}));
     if (cfg.preview_phone) ctx.root.appendChild(el("style", {text: ".panel{width:360px;height:min(640px,calc(100vh - 110px));border:8px solid #111;border-radius:28px}"}));  // the tenant's own CSS, inside the widget only
     ctx.root.appendChild(panel);
     closeBtn.addEventListener("click", function () { ctx.close(); });
@@ -207,12 +217,12 @@
     try { session = JSON.parse(localStorage.getItem(storeKey) || "null"); } catch (e) { session = null; }
 
     // Every call carries the visitor's bearer token, never cookies.
-    function api(method, path, data, accept, retried) {
+    function api(method, path, data, accept, retried, signal) {
       var headers = {}, form = typeof FormData !== "undefined" && data instanceof FormData;
       if (!form) headers["Content-Type"] = "application/json";  // a FormData body sets its own
       if (accept) headers.Accept = accept;
       if (session && session.token) headers.Authorization = "Bearer " + session.token;
-      return fetch(ctx.api + path, {method: method, headers: headers, credentials: "omit",
+      return fetch(ctx.api + path, {method: method, headers: headers, credentials: "omit", signal: signal,
         body: form ? data : data ? JSON.stringify(data) : undefined}).then(function (r) {
         // The server no longer accepts this visitor's token: start afresh once.
         if (r.status === 401 && !retried && path !== "/session") {
@@ -328,10 +338,16 @@
 
     // --- the conversation ----------------------------------------------------------------
     var composer = null, input = null, clip = null, picker = null, footer = null;
-    var seen = {}, lastSeq = 0, asked = false, status = "bot", files = {kinds: [], max_mb: 5};
+    // lastSeq: the newest message shown. cursor: the number up to which every message has been
+    // shown: a list or a live stream moves it, not our own send's stream, which can show a
+    // newer message (ours, the bot's) while an agent's older one is still on its way.
+    var seen = {}, lastSeq = 0, cursor = 0, asked = false, status = "bot", files = {kinds: [], max_mb: 5};
     var busy = false, pollGen = 0, streamEl = null, streamText = "";
+    var who = el("small", {"class": "who", hidden: ""});
     var typingEl = el("div", {"class": "typing", role: "status", "aria-label": t("typing", cfg.bot_name || t("bot"))},
-      [el("span"), el("span"), el("span")]);
+      [who, el("span"), el("span"), el("span")]);
+    var humanItem = menuItem("human", function () { askHuman(); });
+    humanItem.hidden = true;
     menuItem("transcript", function () { act("/transcript", function (j) { note(t("sentTo", j.sent_to)); }); });
     var endItem = menuItem("end", function () { act("/close", state); });
 
@@ -358,21 +374,27 @@
         var accept = (files.kinds || []).map(function (k) { return KINDS[k]; }).filter(Boolean);
         if (clip) { clip.hidden = !accept.length; picker.accept = accept.join(","); }
       }
+      var before = status;
       if (s.status) status = s.status;
+      if (status !== "closed" && footer) { footer.remove(); footer = null; composer.hidden = false; }  // reopened
+      if (s.agent_name) agentName = s.agent_name;  // who types (the server's note says who joined)
+      if (before === "bot" && status === "waiting" && humanOn && !humanAvail) offlineForm();
       endItem.hidden = status === "closed";
+      humanShow();
       if (status !== "bot") Array.prototype.forEach.call(body.querySelectorAll(".human"), function (b) { b.remove(); });
       if (status === "closed") ended(s.csat_score);
     }
 
     // One stored message, once: the highest seq rendered is where polling resumes.
     function show(m) {
-      if (!m || seen[m.seq]) return null;
+      if (!m || seen[m.seq] || m.role === "note") return null;
       seen[m.seq] = m; lastSeq = Math.max(lastSeq, m.seq);
       var node, atts = (m.attachments || []).map(fileButton), cites = m.citations || [];
       if (m.role === "visitor") { asked = true; node = el("p", {"class": "bubble mine"}, [tx(m.text)].concat(atts)); }
       else if (m.role === "system") node = el("p", {"class": "sys", text: m.text});
       else {
-        node = el("div", {"class": "msg"}, [el("div", {"class": "bubble md"}, [md(m.text)].concat(atts))]);
+        node = el("div", {"class": "msg"}, [m.author_name && m.role === "agent" ? el("small", {"class": "who", text: m.author_name}) : null,
+          el("div", {"class": "bubble md"}, [md(m.text)].concat(atts))]);
         if (cites.length) {
           node.appendChild(el("div", {"class": "src"}, [el("span", {text: t("sources")})].concat(cites.map(function (c) {
             var label = "[" + c.n + "] " + (c.title || c.file || "");
@@ -383,8 +405,10 @@
         if (m.role === "bot") node.appendChild(thumbs(m));
       }
       node.setAttribute("data-seq", m.seq);
-      body.appendChild(node);
-      if (typingEl.parentNode) body.appendChild(typingEl);
+      var next = null;  // a live message may come before an older one it overtook
+      Array.prototype.some.call(body.querySelectorAll("[data-seq]"), function (n) { return +n.getAttribute("data-seq") > m.seq && (next = n); });
+      body.insertBefore(node, next);
+      if (!next && typingEl.parentNode) body.appendChild(typingEl);
       scroll();
       return node;
     }
@@ -422,14 +446,16 @@
 
     function offerHuman(node) {
       var b = el("button", {"class": "chip human", type: "button", text: t("human")});
-      b.addEventListener("click", function () {
-        b.disabled = true;
-        act("/handoff", function (j) { (j.messages || []).forEach(show); state(j); input.focus(); }).then(function () { b.disabled = false; });
-      });
+      b.addEventListener("click", function () { askHuman(b); });
       node.appendChild(b);
     }
 
-    function typing(on) { if (on) { body.appendChild(typingEl); scroll(); } else typingEl.remove(); }
+    function typing(on, name) {
+      if (!on) return typingEl.remove();
+      who.textContent = name ? t("typing", name) : ""; who.hidden = !name;
+      typingEl.setAttribute("aria-label", t("typing", name || cfg.bot_name || t("bot")));
+      body.appendChild(typingEl); scroll();
+    }
     function delta(text) {
       if (!streamEl) { typing(false); streamText = ""; body.appendChild(streamEl = el("div", {"class": "bubble md", "aria-busy": "true"})); }
       streamText += text;
@@ -439,9 +465,9 @@
     function unstream() { if (streamEl) streamEl.remove(); streamEl = null; }
     function done(d) {
       unstream(); typing(false);
-      var node = show(d.message);
+      var fresh = show(d.message), node = fresh || (d.message && body.querySelector("[data-seq='" + d.message.seq + "']"));
       if (node && d.handoff && status === "bot") offerHuman(node);
-      if (d.message) ctx.emit("message", {type: "received", message: d.message});
+      if (fresh) ctx.emit("message", {type: "received", message: d.message});
     }
 
     // Server-sent events from a fetch body: "event: X\ndata: {json}\n\n", split anywhere.
@@ -478,7 +504,7 @@
       var id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
       var chips = body.querySelector(".chips"), stored = false, fin = false;
       if (chips) chips.remove();
-      busy = true;
+      busy = true; typingStop();
       function mine() { return stored || Object.keys(seen).some(function (k) { return seen[k].client_message_id === id; }); }
       function failed(message) { say(message); if (!mine() && !input.value) input.value = text; }  // keep what was not sent
       // A refusal (4xx) stored nothing; after a server error or a broken stream, look.
@@ -507,10 +533,11 @@
     }
 
     function load() {
-      return request("GET", path("/messages?after=" + lastSeq)).then(function (res) {
+      return request("GET", path("/messages?after=" + cursor)).then(function (res) {
         if (!res.ok) throw res;
         var list = res.json.messages || [];
         list.forEach(show);
+        if (list.length) cursor = Math.max(cursor, list[list.length - 1].seq);
         state(res.json);
         return list.length >= 200 ? load() : res.json;
       });
@@ -532,6 +559,177 @@
           });
         }, 1500);
       })();
+    }
+
+    // --- live: agents' messages, typing and read receipts as they happen --------------------
+    // A WebSocket first; when it cannot open twice (or the browser has none), server-sent
+    // events read with fetch (the token in a header, never in a URL); when those cannot open
+    // twice either, polling every 3 s. ctx.transport ("ws", "sse", "poll") forces one. Every
+    // message is shown once, by seq; each (re)connection asks for what came after the cursor.
+    var live = null, liveGen = 0, readSent = 0, typingOn = false, typingAt = 0, typingIdle = null, agentTimer = null;
+    var agentName = "", seenEl = el("p", {"class": "seen", text: t("seen")});
+    var humanOn = false, humanAvail = false, availTimer = null, offlineEl = null;
+
+    function liveStop() { liveGen++; if (live) live.stop(); live = null; }
+    function liveStart() {
+      liveStop();
+      var gen = liveGen, forced = /^(ws|sse|poll)$/.test(ctx.transport) ? ctx.transport : "", tries = 0, fails = 0;
+      var mode = forced || (window.WebSocket ? "ws" : "sse"), sock = null, timer = null, ping = null, abort = null;
+      var me = live = {};
+      function alive() { return gen === liveGen; }
+      function later(fn, ms) { clearTimeout(timer); timer = setTimeout(function () { if (alive()) fn(); }, ms); }
+      function backoff(fn) { later(fn, [1, 2, 5, 10, 20, 30][Math.min(tries++, 5)] * (800 + Math.random() * 400)); }  // jittered
+      function fallback(next) { me.mode = mode = next; tries = fails = 0; run(); }
+      function connected() { tries = fails = 0; readSent = 0; markRead(); }
+      function run() { (mode === "ws" ? ws : mode === "sse" ? sse : poll3)(); }
+      function ws() {
+        var u = new URL(ctx.api), s, opened = false;
+        try { s = sock = new WebSocket((u.protocol === "https:" ? "wss://" : "ws://") + u.host + "/ws/widget/v1/" + encodeURIComponent(ctx.key)); }
+        catch (e) { return fallback("sse"); }
+        var hang = setTimeout(function () { if (!opened) s.close(); }, 10000);
+        s.onopen = function () {
+          opened = true; clearTimeout(hang);
+          s.send(JSON.stringify({type: "hello", token: session.token, conversation: session.conversation_id, after: cursor}));
+          ping = setInterval(function () { me.send({type: "ping"}); }, 25000);
+        };
+        s.onmessage = function (e) {
+          var f; try { f = JSON.parse(e.data); } catch (x) { return; }
+          if (!alive()) return;
+          if (f.type === "ready") connected();
+          frame(f);
+        };
+        s.onclose = function (e) {
+          clearInterval(ping); clearTimeout(hang);
+          if (sock === s) sock = null;
+          if (!alive() || (e.code > 4399 && e.code < 4500)) return;  // stopped, or refused (token, origin, conversation)
+          if (!opened && ++fails >= 2 && !forced) return fallback("sse");
+          backoff(ws);
+        };
+      }
+      function sse() {
+        var opened = false;
+        abort = window.AbortController ? new AbortController() : null;
+        api("GET", path("/events?after=" + cursor), null, "text/event-stream", false, abort && abort.signal).then(function (r) {
+          if (!r.ok || !/event-stream/.test(r.headers.get("Content-Type"))) throw r;
+          opened = true; connected();
+          return events(r, function (name, d) {
+            if (alive()) frame(name === "message" ? {type: name, message: d.message || d} : Object.assign({}, d, {type: name}));
+          });
+        }).then(function () { later(sse, 300); }, function () {  // the server ends a stream now and then: go on
+          if (!alive()) return;
+          if (!opened && ++fails >= 2 && !forced) return fallback("poll");
+          backoff(sse);
+        });
+      }
+      function poll3() { load().then(markRead, function () { /* next time */ }).then(function () { later(poll3, 3000); }); }
+      // Typing and read receipts: over the socket, else by POST; false when it could not go.
+      me.send = function (f) {
+        if (mode === "ws") { if (!sock || sock.readyState !== 1) return false; sock.send(JSON.stringify(f)); return true; }
+        if (f.type !== "ping") request("POST", path("/" + f.type), f.type === "read" ? {seq: f.seq} : {typing: f.typing}).catch(function () { /* best effort */ });
+        return true;
+      };
+      me.stop = function () { clearTimeout(timer); clearInterval(ping); if (sock) sock.close(1000); if (abort) abort.abort(); };
+      run();
+    }
+
+    function frame(f) {
+      var m = f.message;
+      if (f.type === "message" && m) {
+        cursor = Math.max(cursor, m.seq);  // a live stream sends every message after its start, in order
+        if (m.role === "agent") agentTyping(false);
+        if (show(m) && m.role !== "visitor") ctx.emit("message", {type: "received", message: m});
+        markRead();
+      } else if (f.type === "typing" && f.who === "agent") agentTyping(f.typing, f.name);
+      else if (f.type === "read" && f.who === "agent") seenUpTo(f.seq);
+      else if (f.type === "status" || f.type === "ready") { state(f); seenUpTo(f.agent_read_seq); }
+    }
+    function agentTyping(on, name) {
+      clearTimeout(agentTimer);
+      typing(on, name || agentName);
+      if (on) agentTimer = setTimeout(function () { typing(false); }, 8000);  // in case "stopped" was lost
+    }
+    // "Seen" under the visitor's newest message the agent has read.
+    function seenUpTo(n) {
+      var last = null;
+      Array.prototype.forEach.call(body.querySelectorAll(".mine[data-seq]"), function (b) { if (+b.getAttribute("data-seq") <= n) last = b; });
+      if (last) last.after(seenEl);
+    }
+    // Read receipts, while the visitor can see the chat.
+    function markRead() {
+      var n = 0;
+      Object.keys(seen).forEach(function (k) { if (seen[k].role === "agent") n = Math.max(n, +k); });
+      if (n > readSent && live && !panel.hidden && document.visibilityState !== "hidden" && live.send({type: "read", seq: lastSeq})) readSent = n;
+    }
+    document.addEventListener("visibilitychange", markRead);
+    // The visitor's typing, for agents: "typing" at most every 2 s, "stopped" after 3 s idle or on send.
+    function typed() {
+      clearTimeout(typingIdle);
+      if (!input.value.trim()) return typingStop();
+      if (live && Date.now() - typingAt > 2000) { typingAt = Date.now(); typingOn = true; live.send({type: "typing", typing: true}); }
+      typingIdle = setTimeout(typingStop, 3000);
+    }
+    function typingStop() {
+      clearTimeout(typingIdle);
+      if (typingOn && live) live.send({type: "typing", typing: false});
+      typingOn = false; typingAt = 0;
+    }
+
+    // A person: offered in the menu while one could answer (asked when the panel opens, then
+    // every minute); when nobody can, an email for the reply instead. No endpoint: no item.
+    function availability() {
+      clearTimeout(availTimer);
+      if (panel.hidden || humanOn === null || !session || !session.conversation_id) return;
+      request("GET", "/availability").then(function (res) {
+        if (res.status === 404) { humanOn = null; return humanShow(); }
+        var h = (res.ok && res.json.human) || {};
+        humanOn = !!h.enabled; humanAvail = !!h.available; humanShow();
+      }).catch(function () { /* next time */ }).then(function () {
+        if (humanOn !== null && !panel.hidden) availTimer = setTimeout(availability, 60000);
+      });
+    }
+    function humanShow() {
+      humanItem.hidden = !humanOn || status !== "bot" || !!footer;
+      humanItem.textContent = t(humanAvail ? "human" : "leave");
+    }
+    function askHuman(b) {
+      if (humanOn && !humanAvail) return offlineForm();
+      if (b) b.disabled = true;
+      act("/handoff", function (j) { (j.messages || []).forEach(show); state(j); input.focus(); }).then(function () { if (b) b.disabled = false; });
+    }
+    function offlineForm() {
+      if (offlineEl) { if (offlineEl.isConnected) offlineEl.querySelector("input").focus(); return; }  // once per conversation
+      var field = {}, submit = el("button", {"class": "send", type: "submit", text: t("sendMessage")});
+      var form = offlineEl = el("form", {"class": "bubble md", novalidate: ""}, [el("p", {text: t("nobody")})]);
+      [["email", "email"], ["message", "yourMsg"]].forEach(function (f) {
+        var id = "cw-off-" + f[0], input = f[0] === "email" ? el("input", {id: id, type: "email", autocomplete: "email"}) : el("textarea", {id: id, rows: "3"});
+        var err = el("p", {"class": "err", id: id + "-err", hidden: ""});
+        input.setAttribute("aria-describedby", id + "-err");
+        if (f[0] === "email") input.setAttribute("aria-required", "true");
+        form.appendChild(el("label", {"for": id, text: t(f[1])}));
+        form.appendChild(input); form.appendChild(err);
+        field[f[0]] = {input: input, err: err};
+      });
+      form.appendChild(submit);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var email = field.email.input.value.trim(), bad = null;
+        Object.keys(field).forEach(function (k) { field[k].err.hidden = true; field[k].input.removeAttribute("aria-invalid"); });
+        submit.disabled = true;
+        request("POST", path("/offline"), {email: email, message: field.message.input.value.trim()}).then(function (res) {
+          submit.disabled = false;
+          if (res.ok) { form.replaceWith(el("p", {"class": "bubble", role: "status", text: t("emailed", email)})); state(res.json); return input.focus(); }
+          var errors = (res.json && res.json.errors) || {};
+          Object.keys(errors).forEach(function (k) {
+            var f = field[k];
+            if (!f) return;
+            f.err.textContent = errors[k][0].message; f.err.hidden = false;
+            f.input.setAttribute("aria-invalid", "true"); bad = bad || f.input;
+          });
+          if (bad) bad.focus(); else say(problem(res));
+        }).catch(function () { submit.disabled = false; say(t("error")); });
+      });
+      body.appendChild(form); scroll();
+      field.email.input.focus();
     }
 
     function ended(score) {
@@ -608,6 +806,7 @@
       clip.addEventListener("click", function () { picker.click(); });
       picker.addEventListener("change", function () { var f = picker.files[0]; picker.value = ""; if (f) upload(f); });
       composer.addEventListener("submit", function (e) { e.preventDefault(); if (busy) return; var v = input.value; input.value = ""; send(v); });
+      input.addEventListener("input", typed);
       input.addEventListener("keydown", function (e) {
         if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); composer.requestSubmit(); }
       });
@@ -618,7 +817,8 @@
     // polling when an answer is still being written.
     function renderChat(created) {
       body.textContent = "";
-      seen = {}; lastSeq = 0; asked = false; status = "bot"; pollGen++; streamEl = null;
+      seen = {}; lastSeq = cursor = 0; asked = false; status = "bot"; pollGen++; streamEl = null; offlineEl = null; readSent = 0;
+      liveStop();
       if (footer) { footer.remove(); footer = null; }
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
       if (cfg.greeting) say(cfg.greeting);
@@ -636,6 +836,7 @@
         }
         if (awaiting(s)) poll();
         if (!footer) input.focus();
+        if (!cfg.preview) { liveStart(); availability(); }
       }, function (res) {
         if (res && res.status === 404) { delete session.conversation_id; remember(session); return startConversation(); }
         say(t("error"));
@@ -652,7 +853,11 @@
         return;
       }
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
-      ensureSession().then(function () {
+      var resume = ctx.resume;  // from an email link: that visitor, that conversation
+      ctx.resume = "";
+      (resume ? request("POST", "/session/resume", {resume: resume}, true).then(function (res) {
+        if (res.ok && res.json.token) remember(res.json); else say(problem(res));
+      }) : Promise.resolve()).then(ensureSession).then(function () {
         if (session.conversation_id) return renderChat();
         if (cfg.greeting) say(cfg.greeting);
         if (cfg.prechat && cfg.prechat.enabled && session.prechat_required !== false) renderPrechat();
@@ -662,8 +867,11 @@
 
     var rendered = false;
     return {
-      show: function () { panel.hidden = false; if (!rendered) { rendered = true; render(); } else closeBtn.focus(); },
-      hide: function () { panel.hidden = true; menuShow(false); },
+      show: function () {
+        panel.hidden = false;
+        if (!rendered) { rendered = true; render(); } else { closeBtn.focus(); markRead(); availability(); }
+      },
+      hide: function () { panel.hidden = true; menuShow(false); clearTimeout(availTimer); },
       call: function (name, args) {
         if (name === "identify") {
           ensureSession().then(function () { return request("POST", "/identify", args[0] || {}); })

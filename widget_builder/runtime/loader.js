@@ -1,7 +1,12 @@
 /* Chat widget loader. Embed: <script async src="https://HOST/w/v1/loader.js" data-widget="wk_..."></script>
    Draws the launcher in a Shadow DOM and loads the chat UI only when the visitor opens it.
    API (calls made before load are queued): ChatWidget.open(), close(), toggle(),
-   identify({id, email, name, user_hash}), setLocale("de"), on("open"|"close"|"message", fn). */
+   identify({id, email, name, user_hash}), setLocale("de"), on("open"|"close"|"message", fn).
+   Optional attributes: data-resume="<token>" continues a conversation from an email link (the
+   platform's resume page sets it; never read from the URL), and data-transport="ws"|"sse"|"poll"
+   (or window.ChatWidgetTransport) forces the live transport (tests; default: WebSocket, then
+   server-sent events, then polling, each when the one before cannot connect); data-full-page
+   draws the open chat over the whole page (the resume page). */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-widget]");
@@ -11,6 +16,7 @@
   var BASE = new URL(script.src, location.href).origin;
   var API = BASE + "/api/widget/v1/" + encodeURIComponent(KEY);
   var CHAT_UI = BASE + "__CHAT_UI_PATH__";
+  var RESUME = script.getAttribute("data-resume") || "";
   var STRINGS = {
     en: {open: "Open chat", close: "Close chat", offline: "Chat is offline right now."},
     es: {open: "Abrir chat", close: "Cerrar chat", offline: "El chat no está disponible ahora."},
@@ -93,7 +99,8 @@
   function mountUI() {
     if (ui) return;
     ui = window.__chatWidgetUI({root: root, launcher: launcher, api: API, key: KEY, config: config,
-      locale: function () { return state.locale; }, emit: emit, close: closeChat});
+      locale: function () { return state.locale; }, emit: emit, close: closeChat, resume: RESUME, fullPage: script.hasAttribute("data-full-page"),
+      transport: script.getAttribute("data-transport") || window.ChatWidgetTransport || ""});
     pending.splice(0).forEach(function (c) { if (c[0] !== "open") ui.call(c[0], c[1]); });
     if (state.open) { ui.show(); emit("open"); }  // the visitor may have closed it while it loaded
   }
@@ -118,6 +125,7 @@
       draw();
       var early = pending.splice(0);
       early.forEach(function (c) { call(c[0], c[1]); });
+      if (RESUME && config.available !== false) openChat();  // back from an email link: show the conversation
     });
   }
 

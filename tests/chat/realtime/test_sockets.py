@@ -4,6 +4,8 @@ reconnect (exactly what was missed, once, in order)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from django_tenants.utils import tenant_context
@@ -340,5 +342,36 @@ def test_a_socket_that_floods_frames_is_closed(tenant_a, visitor, monkeypatch):
                 break
         assert outputs[-1]["type"] == "websocket.close" and outputs[-1]["code"] == 4429
         assert len(outputs) - 1 == 20 - 1  # pongs until the burst was spent (the hello took one)
+
+    run(scenario)
+
+
+def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, agent):
+    from tests.chat.realtime.sockets import http_post
+    from tests.chat.visitors import ORIGIN
+    from tests.hosts import PUBLIC_HOST
+
+    key = agent_session(agent, tenant_a.tenant)
+    conversation = visitor.conversation
+    headers = {
+        "host": PUBLIC_HOST,
+        "origin": ORIGIN,
+        "authorization": f"Bearer {visitor.token}",
+        "accept": "text/event-stream",
+    }
+
+    async def scenario():
+        agent_ws = agent_socket(tenant_a.host, key)
+        assert (await agent_ws.connect())[0]
+        await agent_ws.send_json_to({"type": "subscribe", "conversation": conversation.pk, "after": 0})
+        await frames(agent_ws, until=lambda f: f["type"] == "counts")
+        status, body = await http_post(visitor.messages_path, {"text": "Hello there"}, headers)
+        assert status == 200
+        seen = await frames(agent_ws, until=lambda f: f["type"] == "delta_end")
+        written = "".join(f["text"] for f in seen if f["type"] == "delta")
+        done = next(b for b in body.decode().split("\n\n") if b.startswith("event: done"))
+        answer = json.loads(done.split("data: ", 1)[1])["message"]
+        assert written and written == answer["text"]
+        await agent_ws.disconnect()
 
     run(scenario)

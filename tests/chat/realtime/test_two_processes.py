@@ -45,7 +45,8 @@ def _web_process(port: int) -> subprocess.Popen:
         "REDIS_URL": settings.REDIS_URL,
     }
     args = [sys.executable, "-m", "uvicorn", "saas.asgi:application", "--host", "127.0.0.1"]
-    args += ["--port", str(port), "--ws", "websockets", "--lifespan", "off", "--log-level", "warning"]
+    args += ["--port", str(port), "--ws", "websockets", "--ws-per-message-deflate", "false"]
+    args += ["--lifespan", "off", "--log-level", "warning"]
     return subprocess.Popen(args, env=env)
 
 

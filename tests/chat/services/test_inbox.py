@@ -300,3 +300,17 @@ def test_the_minutely_task_sweeps_every_workspace(tenant_a, tenant_b):
             )
     assert agents_offline_sweep_task() == 2
     assert agents_offline_sweep_task() == 0
+
+
+def test_an_assignment_is_emailed_only_to_an_agent_who_is_not_online(ws, mailoutbox, tasks_run_here):
+    from django.test import TestCase
+
+    ana, ben = member(ws, "ana@example.com", "Ana"), member(ws, "ben@example.com", "Ben")
+    agent_heartbeat(user_id=ben.pk)  # Ben is online: he sees it live
+    first, second = ConversationFactory(), ConversationFactory()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        conversation_assign(conversation=first, assignee_user_id=ben.pk, by=ana)
+    assert mailoutbox == []
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        conversation_assign(conversation=second, assignee_user_id=ana.pk, by=ben)  # Ana is offline
+    assert [m.to for m in mailoutbox] == [["ana@example.com"]]

@@ -17,6 +17,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from openapi_schema_validator import OAS30Validator, validate
 
 from chat.models import Contact, Conversation, Message
+from chat.resume_tokens import resume_token_issue
 from chat.services.attachments import attachment_add
 from chat.services.messages import message_append
 from tests.chat.visitors import ORIGIN, Visitor, asgi_post, make_visitor
@@ -31,6 +32,8 @@ OPERATIONS = {
     "widget_config": ("get", "/api/widget/v1/{widget_key}/config"),
     "session_start": ("post", "/api/widget/v1/{widget_key}/session"),
     "session_renew": ("post", "/api/widget/v1/{widget_key}/session/renew"),
+    "session_resume": ("post", "/api/widget/v1/{widget_key}/session/resume"),
+    "availability": ("get", "/api/widget/v1/{widget_key}/availability"),
     "prechat_submit": ("post", "/api/widget/v1/{widget_key}/prechat"),
     "identify": ("post", "/api/widget/v1/{widget_key}/identify"),
     "conversations_list": ("get", "/api/widget/v1/{widget_key}/conversations"),
@@ -51,6 +54,7 @@ OPERATIONS = {
         "post",
         "/api/widget/v1/{widget_key}/conversations/{conversation_id}/transcript",
     ),
+    "offline_message": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/offline"),
     "attachment_upload": ("post", "/api/widget/v1/{widget_key}/conversations/{conversation_id}/attachments"),
     "attachment_download": (
         "get",
@@ -98,9 +102,10 @@ def test_visitor_tokens_are_documented_as_bearer_auth(schema):
         "description": schema["components"]["securitySchemes"]["visitorToken"]["description"],
     }
     operations = _operations(schema)
-    for name in ("widget_config", "session_start"):
+    tokenless = {"widget_config", "session_start", "session_resume", "availability"}
+    for name in tokenless:
         assert all("visitorToken" not in s for s in operations[name][2].get("security", [{}])), name
-    for name in set(OPERATIONS) - {"widget_config", "session_start"}:
+    for name in set(OPERATIONS) - tokenless:
         assert operations[name][2]["security"] == [{"visitorToken": []}], name
 
 
@@ -175,6 +180,7 @@ def _body(operation: str) -> dict:
         "message_send": {"text": "Hello"},
         "message_feedback": {"rating": "up"},
         "conversation_rate": {"score": 4},
+        "offline_message": {"email": "ada@example.com", "message": "Please call me back"},
         "conversation_typing": {"typing": True, "text": "Hel"},
         "conversation_read": {"seq": 1},
     }.get(operation, {})
@@ -267,6 +273,22 @@ def _no_address(world):
     world.change(lambda: Contact.objects.filter(pk=world.visitor.contact.pk).update(email=""))
 
 
+def _resume(token_of):
+    def provoke(client, world, settings, operation):
+        return _call(client, world, operation, body={"resume": token_of(world)})
+
+    return provoke
+
+
+def _resume_token(world: World) -> str:
+    return resume_token_issue(
+        schema=world.visitor.tenant.schema_name,
+        widget_id=world.widget.pk,
+        contact_public_id=str(world.visitor.contact.public_id),
+        conversation_id=world.visitor.conversation.pk,
+    )
+
+
 SPECIFIC = {
     ("session_start", 422): lambda c, w, s, op: _call(c, w, op, body={"page_url": "not a url"}),
     ("prechat_submit", 201): _with(lambda w: _prechat_form(w, submitted=False)),
@@ -286,6 +308,11 @@ SPECIFIC = {
     ("conversation_rate", 409): _generic(200),  # still open
     ("conversation_rate", 422): lambda c, w, s, op: _call(c, w, op, body={"score": 6}),
     ("conversation_transcript", 409): _with(_no_address),
+    ("session_resume", 200): _resume(_resume_token),
+    ("session_resume", 401): _resume(lambda w: _resume_token(w)[:-4] + "AAAA"),
+    ("session_resume", 422): lambda c, w, s, op: _call(c, w, op, body={}),
+    ("offline_message", 409): _with(_closed),
+    ("offline_message", 422): lambda c, w, s, op: _call(c, w, op, body={"email": "not-an-address"}),
     ("attachment_upload", 409): _with(_closed),
     ("attachment_upload", 413): lambda c, w, s, op: _call(
         c, w, op, body={"file": SimpleUploadedFile("big.png", PNG + b"\x00" * 1024 * 1024)}
@@ -298,6 +325,8 @@ DOCUMENTED = [
     ("widget_config", (200, 403, 404, 429)),
     ("session_start", (201, 403, 404, 422, 429, 503)),
     ("session_renew", (200, 401, 403, 404, 429, 503)),
+    ("session_resume", (200, 401, 403, 404, 422, 429, 503)),
+    ("availability", (200, 403, 404, 429, 503)),
     ("prechat_submit", (201, 401, 403, 404, 409, 422, 429, 503)),
     ("identify", (200, 401, 403, 404, 422, 429, 503)),
     ("conversations_list", (200, 401, 403, 404, 429, 503)),
@@ -312,6 +341,7 @@ DOCUMENTED = [
     ("conversation_rate", (200, 401, 403, 404, 409, 422, 429, 503)),
     ("conversation_handoff", (200, 401, 403, 404, 429, 503)),
     ("conversation_transcript", (202, 401, 403, 404, 409, 429, 503)),
+    ("offline_message", (201, 401, 403, 404, 409, 422, 429, 503)),
     ("attachment_upload", (201, 401, 403, 404, 409, 413, 422, 429, 503)),
     ("attachment_download", (200, 401, 403, 404, 429, 503)),
 ]
