@@ -471,18 +471,18 @@ def main() -> int:
     servers: list[Server] = []
     results: dict[str, Any] = {"redis": LAYER_URL.rsplit("@", 1)[-1]}
     try:
-        if LAYER_URL != REDIS_URL:
-            plain = uvicorn_start("saas.asgi:application", {"DATABASE_POOL_MAX_SIZE": "30"})
-            servers.append(plain)
-            check = asyncio.run(layer_check(plain, setup, setup.visitors[1 : LAYER_CHECK_SOCKETS + 1], 12.0))
-            plain.stop()
-            results["layer_as_is"] = check
-            print(
-                f"\n0. REDIS_URL as it is ({REDIS_URL.rsplit('@', 1)[-1]}): {check['sockets']} visitor sockets "
-                f"opened together, {check['hello_failed']} refused; {check['alive']} still answer after "
-                f"{check['idle_seconds']:.0f} s idle; closed together. Server exceptions: {check['server_errors']}"
-            )
-            print(f"   the servers measured below use {LAYER_URL.rsplit('@', 1)[-1]}", flush=True)
+        # 0. the layer as configured, whatever the measured servers use
+        plain = uvicorn_start("saas.asgi:application", {"DATABASE_POOL_MAX_SIZE": "30"})
+        servers.append(plain)
+        check = asyncio.run(layer_check(plain, setup, setup.visitors[1 : LAYER_CHECK_SOCKETS + 1], 12.0))
+        plain.stop()
+        results["layer_as_is"] = check
+        print(
+            f"\n0. REDIS_URL as it is ({REDIS_URL.rsplit('@', 1)[-1]}): {check['sockets']} visitor sockets "
+            f"opened together, {check['hello_failed']} refused; {check['alive']} still answer after "
+            f"{check['idle_seconds']:.0f} s idle; closed together. Server exceptions: {check['server_errors']}"
+        )
+        print(f"   the servers measured below use {LAYER_URL.rsplit('@', 1)[-1]}", flush=True)
         p1 = uvicorn_start("saas.asgi:application", app_env)
         p2 = uvicorn_start("saas.asgi:application", app_env)
         echo_env = {"BENCH_ECHO_REDIS_URL": LAYER_URL, "DJANGO_SETTINGS_MODULE": ""}

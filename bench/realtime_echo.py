@@ -19,7 +19,16 @@ if not settings.configured:
         CHANNEL_LAYERS={
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [os.environ["BENCH_ECHO_REDIS_URL"]]},
+                # As the platform's settings configure the layer (redis-py 8's defaults raised).
+                "CONFIG": {
+                    "hosts": [
+                        {
+                            "address": os.environ["BENCH_ECHO_REDIS_URL"],
+                            "socket_timeout": 30,
+                            "max_connections": 2000,
+                        }
+                    ]
+                },
             }
         }
     )

@@ -18,18 +18,14 @@ from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_realtime"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
-# redis-py 8 changed two defaults the channel layer meets (part 0 measures them): a 5 s
-# read timeout, while channels_redis blocks 5 s in BZPOPMIN waiting for events (an idle
-# socket's read times out, its consumer dies, the socket closes), and async pools of at most
-# 100 connections that refuse the 101st at once (1,000 sockets leaving together: their
-# group_discard fail). The servers measured get both raised in the URL, unless
-# BENCH_RT_LAYER_AS_IS=1.
-LAYER_FIXES = "socket_timeout=30&max_connections=10000"
-LAYER_URL = (
-    REDIS_URL
-    if os.environ.get("BENCH_RT_LAYER_AS_IS") == "1" or "socket_timeout" in REDIS_URL
-    else REDIS_URL + ("&" if "?" in REDIS_URL else "?") + LAYER_FIXES
-)
+# redis-py 8 changed two defaults the channel layer meets: a 5 s read timeout, while
+# channels_redis blocks 5 s in BZPOPMIN (idle sockets' consumers died), and async pools of at
+# most 100 connections that refuse the 101st at once. The settings raise both now
+# (CHANNEL_LAYERS); part 0 checks that on a server as configured. LAYER_URL is what the
+# measured servers use: REDIS_URL, or BENCH_RT_LAYER_URL.
+LAYER_URL = os.environ.get("BENCH_RT_LAYER_URL") or REDIS_URL
+# The sockets as production serves them (saas.devserver, the image, compose).
+UVICORN_WS = ["--ws", "websockets", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
 PUBLIC = "bench.test"
 WORKSPACE = "realtime.bench.test"
 ORIGIN = "https://customer.example"
@@ -113,6 +109,7 @@ def uvicorn_start(app: str, env: dict[str, str]) -> Server:
             "off",
             "--log-level",
             "warning",
+            *UVICORN_WS,
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
