@@ -3,7 +3,7 @@ conversations, analytics and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import views, views_analytics, views_inbox, views_inbox_setup, views_resume
+from . import apis, views, views_analytics, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -19,6 +19,7 @@ public_urlpatterns = [
 
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
+API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
 
 tenant_urlpatterns = [
     page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
@@ -60,4 +61,10 @@ tenant_urlpatterns = [
         WIDGET + "automations/<int:rule_id>/delete/", views.widget_automation_delete, name="automation-delete"
     ),
     page(WIDGET + "playground/", views.widget_playground, name="playground"),
+    # REST API v1 (session or API key; chat.apis)
+    endpoint("api/v1/conversations", apis.ConversationListApi.as_view(), name="api-conversations"),
+    endpoint(API_CONVERSATION, apis.ConversationDetailApi.as_view(), name="api-conversation"),
+    endpoint(API_CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"),
+    endpoint(API_CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
+    endpoint(API_CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
 ]

@@ -1,0 +1,472 @@
+"""Tenant REST API, v1 (tenant host, ``/api/v1/``): the workspace's conversations, their
+messages (private notes included), replies, notes, assignment and status.
+
+Each view: parse input with its serializer, call ONE service of ``chat.services.inbox``
+(the same ones the dashboard inbox calls), render. Rows are scoped by ``TenantAPIView``:
+another workspace's conversation id is 404 like an id that does not exist, and so is a
+conversation the caller may not see (``InboxSettings.visibility`` "widgets": an agent sees
+only the widgets of their ``AgentProfile``, all when it names none).
+
+Who writes, with an API key: a key is no person. Its messages carry the key's name as
+``author_name`` (what visitors see) and no ``author_user_id``; ``assignee=me`` means
+nothing for a key (422), and a key sees every widget (visibility limits people, a key's
+role limits what it may do). Keys have the roles admin or agent; both may use every
+endpoint here, like the three roles of people.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from saas.errors import ValidationFailed
+from tenants.api_base import ALL_ROLES, ApiKeyPrincipal, TenantAPIView
+from tenants.models import Membership, User
+from widget_builder.public_api import problem_responses
+
+from .models import Conversation, Message
+from .presence import visible_widget_ids
+from .selectors import message_payload
+from .services import inbox
+
+TAGS = ["conversations"]
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+MESSAGES_LISTED = 200
+MAX_TEXT = 4000
+
+PROBLEMS = {
+    401: "Not signed in, or the API key is not valid here (`not_authenticated`).",
+    403: "Your role does not allow this (`permission_denied`).",
+    404: "No such conversation in this workspace, or not one you may see (`not_found`).",
+    409: "The conversation's state does not allow this (`conflict` and the service's codes).",
+    422: "Some fields are not valid (`validation_error`, with `errors` per field).",
+}
+
+
+def _problems(*statuses: int, **described: str) -> dict[Any, OpenApiResponse]:
+    texts = {code: PROBLEMS[code] for code in statuses}
+    texts.update({int(code.lstrip("_")): text for code, text in described.items()})
+    return problem_responses(described=texts)
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+class ContactOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    name = serializers.CharField()
+    email = serializers.CharField()
+
+
+class ConversationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    widget_id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=Conversation.Status.choices,
+        help_text="bot, waiting (asked for a person), agent (a person has it), pending (waiting on "
+        "the visitor), closed (resolved).",
+    )
+    assignee_user_id = serializers.IntegerField(allow_null=True)
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    snoozed_until = serializers.DateTimeField(allow_null=True)
+    contact = ContactOutput(allow_null=True)
+    last_seq = serializers.IntegerField(help_text="The newest message's number (notes included).")
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    agent_read_seq = serializers.IntegerField()
+    visitor_read_seq = serializers.IntegerField()
+    unread = serializers.SerializerMethodField(help_text="A visitor message no agent has read yet.")
+    handoff_requested_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_unread(self, conversation: Conversation) -> bool:
+        return conversation.last_visitor_seq > conversation.agent_read_seq
+
+
+class ConversationPageOutput(serializers.Serializer):
+    results = ConversationOutput(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class MessageOutput(serializers.Serializer):
+    seq = serializers.IntegerField()
+    role = serializers.ChoiceField(
+        choices=Message.Role.choices, help_text="`note`: private, never shown to visitors."
+    )
+    private = serializers.BooleanField()
+    text = serializers.CharField()
+    author_user_id = serializers.IntegerField(allow_null=True)
+    author_name = serializers.CharField()
+    client_message_id = serializers.CharField()
+    citations = serializers.ListField(child=serializers.DictField())
+    attachments = serializers.ListField(child=serializers.DictField())
+    feedback = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class MessageListOutput(serializers.Serializer):
+    messages = MessageOutput(many=True)
+    has_more = serializers.BooleanField(help_text="More follow: ask again with `after` = the last `seq`.")
+
+
+def _message(message: Message) -> dict[str, Any]:
+    return {
+        **message_payload(message),
+        "private": message.role == Message.Role.NOTE,
+        "author_user_id": message.author_user_id,
+        "author_name": message.author_name,
+        "client_message_id": message.client_message_id,
+        "created_at": message.created_at,
+    }
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+def _cursor_encode(conversation: Conversation) -> str:
+    raw = json.dumps([conversation.updated_at.isoformat(), conversation.pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_decode(value: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        stamp, pk = json.loads(raw)
+        moment = datetime.fromisoformat(stamp)
+        if not isinstance(pk, int) or timezone.is_naive(moment):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise serializers.ValidationError("This cursor is not one this API gave.", code="invalid") from error
+    return moment, pk
+
+
+class ConversationFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
+    assignee = serializers.RegexField(
+        r"^(me|none|[1-9][0-9]{0,9})$",
+        required=False,
+        error_messages={"invalid": "Use me, none or a user id."},
+    )
+    widget = serializers.IntegerField(min_value=1, required=False)
+    updated_since = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False, max_length=200)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
+
+    def validate_cursor(self, value: str) -> tuple[datetime, int]:
+        return _cursor_decode(value)
+
+
+class MessageAfterInput(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, default=0)
+
+
+class MessageInput(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    private = serializers.BooleanField(
+        default=False, help_text="A private note for the workspace, never shown to the visitor."
+    )
+    client_message_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Your id for this reply: sent again (a retry), the reply is stored once.",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("private") and data.get("client_message_id"):
+            raise serializers.ValidationError(
+                {"client_message_id": ["Notes take no client_message_id; it is for replies."]}, code="invalid"
+            )
+        return data
+
+
+class AssignInput(serializers.Serializer):
+    assignee_user_id = serializers.IntegerField(
+        min_value=1, allow_null=True, help_text="A member of the workspace, or null to unassign."
+    )
+
+
+class StatusInput(serializers.Serializer):
+    """One change a request: a status, or a snooze."""
+
+    STATUSES = ("open", "pending", "resolved", "bot")
+    status = serializers.ChoiceField(
+        choices=STATUSES,
+        required=False,
+        help_text="open (reopens a resolved conversation: its assignee's again, else waiting for a "
+        "person; an open one stays as it is), pending (waiting on the visitor), resolved, bot "
+        "(handed back to the bot, unassigned).",
+    )
+    snoozed_until = serializers.DateTimeField(
+        required=False,
+        help_text="Snooze instead: out of the open views until then, or until the visitor writes; "
+        "the status stays as it is. Send it without `status`.",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "status" in data and "snoozed_until" in data:
+            raise serializers.ValidationError(
+                {"snoozed_until": ["Snooze in a request of its own, without status."]}, code="invalid"
+            )
+        if "status" not in data and "snoozed_until" not in data:
+            raise serializers.ValidationError({"status": ["Send status, or snoozed_until."]}, code="required")
+        if "snoozed_until" in data and data["snoozed_until"] <= timezone.now():
+            raise serializers.ValidationError(
+                {"snoozed_until": ["Choose a time in the future."]}, code="invalid"
+            )
+        return data
+
+
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+class ConversationApiBase(TenantAPIView):
+    """What every conversation endpoint shares: the rows, visibility, and who acts."""
+
+    queryset = Conversation.objects.select_related("contact")
+    lookup_url_kwarg = "conversation_id"
+    required_roles = {"GET": ALL_ROLES, "POST": ALL_ROLES}
+
+    def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        widgets = self.visible_widget_ids()
+        return queryset if widgets is None else queryset.filter(widget_id__in=widgets)
+
+    def visible_widget_ids(self) -> set[int] | None:
+        """The widgets whose conversations the caller sees; None: all of them."""
+        user_id = self.request.user.pk
+        if self.is_api_key or user_id is None:
+            return None
+        return visible_widget_ids(user_id=user_id, role=self.actor.role)
+
+    @property
+    def is_api_key(self) -> bool:
+        return isinstance(self.request.user, ApiKeyPrincipal)
+
+    def acting_user(self) -> User:
+        """Who the services record: the signed-in person, or for an API key a stand-in
+        with no id whose name is the key's (``inbox.display_name`` reads ``pk`` and
+        ``get_full_name()`` only)."""
+        if isinstance(self.request.user, ApiKeyPrincipal):
+            return cast(User, ApiKeyAuthor(self.request.user.key.name))
+        return cast(User, self.request.user)
+
+
+@dataclass(frozen=True)
+class ApiKeyAuthor:
+    """An API key as the author of messages and changes: its name, no user id."""
+
+    name: str
+    pk: None = None
+    email: str = ""
+
+    def get_full_name(self) -> str:
+        return self.name
+
+
+class ConversationListApi(ConversationApiBase):
+    @extend_schema(
+        operation_id="conversations_list",
+        tags=TAGS,
+        description="The conversations you may see, most recently updated first, a page at a time "
+        "(`cursor` from the previous page's `next_cursor`).",
+        parameters=[
+            OpenApiParameter("status", str, enum=Conversation.Status.values, required=False),
+            OpenApiParameter(
+                "assignee", str, required=False, description="`me`, `none` (unassigned) or a user id."
+            ),
+            OpenApiParameter("widget", int, required=False, description="A widget's id."),
+            OpenApiParameter(
+                "updated_since", str, required=False, description="ISO 8601; changed at or after this time."
+            ),
+            OpenApiParameter("cursor", str, required=False),
+            OpenApiParameter(
+                "limit", int, required=False, description=f"1 to {MAX_PAGE_SIZE}, {PAGE_SIZE} by default."
+            ),
+        ],
+        responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(ConversationFilterInput(data=request.query_params.dict()))
+        rows = self.filtered(self.get_queryset(), query).order_by("-updated_at", "-id")
+        if "cursor" in query:
+            moment, pk = query["cursor"]
+            rows = rows.filter(Q(updated_at__lt=moment) | Q(updated_at=moment, id__lt=pk))
+        page = list(rows[: query["limit"] + 1])
+        more = len(page) > query["limit"]
+        page = page[: query["limit"]]
+        return Response(
+            {
+                "results": ConversationOutput(page, many=True).data,
+                "next_cursor": _cursor_encode(page[-1]) if more else None,
+            }
+        )
+
+    def filtered(self, rows: QuerySet[Any], query: dict[str, Any]) -> QuerySet[Any]:
+        if "status" in query:
+            rows = rows.filter(status=query["status"])
+        if "widget" in query:
+            rows = rows.filter(widget_id=query["widget"])
+        if "updated_since" in query:
+            rows = rows.filter(updated_at__gte=query["updated_since"])
+        assignee = query.get("assignee")
+        if assignee == "me":
+            if self.is_api_key:
+                raise ValidationFailed(
+                    errors={"assignee": [{"code": "invalid", "message": "An API key is no assignee."}]}
+                )
+            rows = rows.filter(assignee_user_id=self.request.user.pk)
+        elif assignee == "none":
+            rows = rows.filter(assignee_user_id__isnull=True)
+        elif assignee:
+            rows = rows.filter(assignee_user_id=int(assignee))
+        return rows
+
+
+class ConversationDetailApi(ConversationApiBase):
+    @extend_schema(
+        operation_id="conversations_retrieve",
+        tags=TAGS,
+        responses={200: ConversationOutput, **_problems(401, 403, 404)},
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        return Response(ConversationOutput(self.get_object()).data)
+
+
+class ConversationMessagesApi(ConversationApiBase):
+    @extend_schema(
+        operation_id="conversation_messages_list",
+        tags=TAGS,
+        description=f"The conversation's messages, oldest first, private notes included (`role` "
+        f"`note`, `private` true); at most {MESSAGES_LISTED} at a time: ask again with `after`.",
+        parameters=[
+            OpenApiParameter(
+                "after", int, required=False, description="Only messages numbered after this one."
+            )
+        ],
+        responses={200: MessageListOutput, **_problems(401, 403, 404, 422)},
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        after = _valid(MessageAfterInput(data=request.query_params.dict()))["after"]
+        conversation = self.get_object()
+        rows = list(
+            Message.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")[
+                : MESSAGES_LISTED + 1
+            ]
+        )
+        return Response(
+            {
+                "messages": MessageOutput([_message(m) for m in rows[:MESSAGES_LISTED]], many=True).data,
+                "has_more": len(rows) > MESSAGES_LISTED,
+            }
+        )
+
+    @extend_schema(
+        operation_id="conversation_messages_create",
+        tags=TAGS,
+        description="Reply to the visitor as an agent, or add a private note (`private`: true). "
+        "A reply to a conversation the bot or nobody has makes it yours; a resolved one reopens. "
+        "With an API key the author is the key's name. Sent again with the same "
+        "`client_message_id`, a reply is stored once (200 with the stored reply).",
+        request=MessageInput,
+        responses={
+            201: OpenApiResponse(MessageOutput, description="Stored."),
+            200: OpenApiResponse(MessageOutput, description="This client_message_id was already stored."),
+            **_problems(
+                401,
+                403,
+                404,
+                409,
+                _422="Some fields are not valid (`validation_error`), or the client_message_id was used "
+                "for another text (`client_message_id_reused`).",
+            ),
+        },
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = _valid(MessageInput(data=request.data))
+        conversation = self.get_object()
+        client_id = data.get("client_message_id") or None
+        if data["private"]:
+            message = inbox.agent_note_add(
+                conversation=conversation, user=self.acting_user(), text=data["text"]
+            )
+            return Response(MessageOutput(_message(message)).data, status=status.HTTP_201_CREATED)
+        seen = bool(client_id) and conversation.messages.filter(client_message_id=client_id).exists()
+        message = inbox.agent_reply_send(
+            conversation=conversation, user=self.acting_user(), text=data["text"], client_message_id=client_id
+        )
+        return Response(
+            MessageOutput(_message(message)).data,
+            status=status.HTTP_200_OK if seen else status.HTTP_201_CREATED,
+        )
+
+
+class ConversationAssignApi(ConversationApiBase):
+    @extend_schema(
+        operation_id="conversation_assign",
+        tags=TAGS,
+        description="Give the conversation to a member of the workspace, or unassign it (null).",
+        request=AssignInput,
+        responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = _valid(AssignInput(data=request.data))
+        conversation = self.get_object()
+        assignee = data["assignee_user_id"]
+        if assignee is not None and not self.tenant_queryset(Membership).filter(user_id=assignee).exists():
+            raise ValidationFailed(
+                errors={
+                    "assignee_user_id": [
+                        {"code": "not_a_member", "message": "Not a member of this workspace."}
+                    ]
+                }
+            )
+        inbox.conversation_assign(conversation=conversation, assignee_user_id=assignee, by=self.acting_user())
+        conversation.refresh_from_db()
+        return Response(ConversationOutput(conversation).data)
+
+
+class ConversationStatusApi(ConversationApiBase):
+    @extend_schema(
+        operation_id="conversation_status",
+        tags=TAGS,
+        description="Reopen, mark pending, resolve or hand back to the bot (`status`), or snooze "
+        "(`snoozed_until`): one change a request.",
+        request=StatusInput,
+        responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = _valid(StatusInput(data=request.data))
+        conversation = self.get_object()
+        by = self.acting_user()
+        if "snoozed_until" in data:
+            inbox.conversation_snooze(conversation=conversation, until=data["snoozed_until"], by=by)
+        else:
+            change = {
+                "open": inbox.conversation_reopen,
+                "pending": inbox.conversation_mark_pending,
+                "resolved": inbox.conversation_resolve,
+                "bot": inbox.conversation_hand_back,
+            }[data["status"]]
+            change(conversation=conversation, by=by)
+        conversation.refresh_from_db()
+        return Response(ConversationOutput(conversation).data)
