@@ -1,9 +1,11 @@
 """Background work for conversations. Tasks take ids, re-fetch, and call a service; they
 run in the schema they were sent from (saas.celery)."""
 
+import logging
 from collections.abc import Callable
 
 from celery import shared_task
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from tenants.models import Tenant
@@ -12,6 +14,8 @@ from .models import AgentProfile, Conversation
 from .services import notification_emails
 from .services.inbox import agents_offline_sweep
 from .services.transcripts import conversation_transcript_send
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
@@ -23,16 +27,28 @@ def transcript_send(conversation_id: int) -> bool:
     return conversation_transcript_send(conversation=conversation)
 
 
+def _each_workspace(work: Callable[[], int]) -> int:
+    """``work`` in every active workspace's schema, summed. One workspace failing (a schema
+    being dropped, a bad row) is logged and skipped: the others still get their turn."""
+    total = 0
+    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
+        try:
+            with transaction.atomic(), schema_context(schema):
+                total += work()
+        except Exception:
+            logger.exception("chat: periodic work failed in %s", schema)
+    return total
+
+
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def agents_offline_sweep_task() -> int:
     """Every minute (beat): in every active workspace with an agent whose heartbeats
     stopped, tell the inbox and apply the workspace's offline policy."""
-    gone = 0
-    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
-        with schema_context(schema):
-            if AgentProfile.objects.filter(offline_handled=False).exists():
-                gone += agents_offline_sweep()
-    return gone
+
+    def sweep() -> int:
+        return agents_offline_sweep() if AgentProfile.objects.filter(offline_handled=False).exists() else 0
+
+    return _each_workspace(sweep)
 
 
 # --- notifications (chat.services.notifications queues them; the beat runs the batches) --
@@ -56,14 +72,6 @@ def assignment_email(conversation_id: int, assignee_user_id: int, by_user_id: in
     return notification_emails.assignment_email_send(
         conversation=conversation, assignee_user_id=assignee_user_id, by_user_id=by_user_id
     )
-
-
-def _each_workspace(send: Callable[[], int]) -> int:
-    total = 0
-    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
-        with schema_context(schema):
-            total += send()
-    return total
 
 
 @shared_task(acks_late=True, soft_time_limit=110, time_limit=120)

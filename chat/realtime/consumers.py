@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -31,6 +32,24 @@ MAX_FRAME_CHARS = 4096
 TYPING_EVERY = 1.0  # at most one typing frame per second and side is passed on
 PREVIEW_CHARS = 200
 COUNTS_DEBOUNCE = 0.3
+VISIBILITY_SECONDS = 60.0  # how long a socket trusts what its agent may see
+SHARED_ROWS = 256  # inbox rows kept per process, one read for all the sockets an event reaches
+
+# (schema, conversation, event id) -> the row being read or read; every agent socket of this
+# process that an inbox event reaches awaits the same read.
+_rows: OrderedDict[tuple[str, int, str], asyncio.Future[dict[str, Any] | None]] = OrderedDict()
+
+
+async def shared_row(schema: str, conversation_id: int, event_id: str) -> dict[str, Any] | None:
+    key = (schema, conversation_id, event_id)
+    future = _rows.get(key)
+    if future is None:
+        future = asyncio.ensure_future(run_in_schema(schema, queries.conversation_row, conversation_id))
+        _rows[key] = future
+        while len(_rows) > SHARED_ROWS:
+            _rows.popitem(last=False)
+    return await asyncio.shield(future)
+
 
 # Frames a client may send: a burst of 20, then 2 a second (typing, reads and heartbeats
 # stay far below); past it the socket is closed (4429) and the client reconnects later.
@@ -54,9 +73,14 @@ class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
     ) -> None:
-        # A wake-up handled while the socket closes has nobody to tell.
-        if not self.closing:
+        # A wake-up handled while the socket closes has nobody to tell; one handled just
+        # after the client dropped (its disconnect still queued behind it) neither.
+        if self.closing:
+            return
+        try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (RuntimeError, OSError):
+            self.closing = True
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if not self.closing:
@@ -342,6 +366,22 @@ class AgentConsumer(_Base):
         self.sent[conversation_id] = after
         await self.catch_up(conversation_id, for_visitor=False)
 
+    async def summary(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The inbox row an event is about, if this agent may see it: the row read once per
+        process (``shared_row``), what the agent may see kept for a minute."""
+        now = time.monotonic()
+        if now - getattr(self, "widgets_at", -VISIBILITY_SECONDS) >= VISIBILITY_SECONDS:
+            self.widgets = await run_in_schema(self.schema, queries.visible_widgets, self.user.pk, self.role)
+            self.widgets_at = now
+        if not event.get("id"):  # an event from an older publisher: read alone
+            return await run_in_schema(
+                self.schema, queries.conversation_summary, event["conversation"], self.user.pk, self.role
+            )
+        row = await shared_row(self.schema, event["conversation"], event["id"])
+        if row is None or (self.widgets is not None and row["widget_id"] not in self.widgets):
+            return None
+        return row
+
     async def send_counts(self) -> None:
         counts = await run_in_schema(self.schema, queries.agent_counts, self.user.pk, self.role)
         await self.send_json({"type": "counts", "counts": counts})
@@ -379,9 +419,7 @@ class AgentConsumer(_Base):
         )
 
     async def inbox_changed(self, event: dict[str, Any]) -> None:
-        summary = await run_in_schema(
-            self.schema, queries.conversation_summary, event["conversation"], self.user.pk, self.role
-        )
+        summary = await self.summary(event)
         if summary is None:
             return
         await self.send_json({"type": "conversation", "conversation": summary})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -68,7 +69,13 @@ def conversation_changed(conversation_id: int, *, seq: int = 0, kind: str = "mes
         conversation_group(current, conversation_id),
         {"type": f"conv.{kind}", "conversation": conversation_id, "seq": seq},
     )
-    publish(inbox_group(current), {"type": "inbox.changed", "conversation": conversation_id})
+    publish(inbox_group(current), inbox_changed(conversation_id))
+
+
+def inbox_changed(conversation_id: int) -> dict[str, Any]:
+    """The inbox event for a conversation; its id lets every socket of a process share one
+    read of the row."""
+    return {"type": "inbox.changed", "conversation": conversation_id, "id": uuid.uuid4().hex}
 
 
 def notify(kind: str, conversation_id: int, *, user_id: int | None = None) -> None:

@@ -64,6 +64,21 @@ def conversation_summary(conversation_id: int, user_id: int, role: str) -> dict[
     conversation = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
     if conversation is None or not conversation_visible(conversation, user_id=user_id, role=role):
         return None
+    return _row(conversation)
+
+
+def conversation_row(conversation_id: int) -> dict[str, Any] | None:
+    """One inbox row, whoever asks (the socket checks ``widget_id`` against what its agent
+    may see): read once per process for every socket that an inbox event reaches."""
+    conversation = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
+    return None if conversation is None else _row(conversation)
+
+
+def visible_widgets(user_id: int, role: str) -> set[int] | None:
+    return visible_widget_ids(user_id=user_id, role=role)
+
+
+def _row(conversation: Conversation) -> dict[str, Any]:
     last = (
         Message.objects.filter(conversation=conversation)
         .exclude(role=Message.Role.SYSTEM)

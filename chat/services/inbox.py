@@ -246,7 +246,7 @@ def conversation_read(*, conversation: Conversation, side: str, seq: int) -> int
         if side == "agent":
             events.publish(
                 events.inbox_group(events.schema()),
-                {"type": "inbox.changed", "conversation": conversation.pk},
+                events.inbox_changed(conversation.pk),
             )
     setattr(conversation, field, stored)
     return int(stored)

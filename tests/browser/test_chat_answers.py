@@ -196,6 +196,12 @@ def test_hostile_text_from_model_visitor_and_agent_stays_text(page, site, host_p
 
 def test_no_answer_handoff_then_end_and_rate(page, site, host_pages, fake, passages):
     tenant, widget = _setup(host_pages, fake, "answers-handoff")
+    with tenant_context(tenant):  # someone could answer (nobody online: the offline form instead)
+        from chat.services.agents import agent_heartbeat, inbox_settings_update
+        from tenants.models import Membership
+
+        inbox_settings_update(auto_assign=False)
+        agent_heartbeat(user_id=Membership.objects.filter(tenant=tenant).values_list("user_id", flat=True)[0])
     no_answer = "I'm sorry, I don't have a good answer to that yet."
     fake.enqueue(Behaviour(text=no_answer))
     composer = _open(page, site, host_pages, widget, "/handoff")

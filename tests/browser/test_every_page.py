@@ -181,7 +181,7 @@ def visitors(browser, live_port, sweep_workspace, django_db_blocker):
     made, contexts = {}, []
     for width in WIDTHS:
         for who in ("anonymous", "owner"):
-            context = browser.new_context(viewport={"width": width, "height": 800})
+            context = browser.new_context(viewport={"width": width, "height": 800}, reduced_motion="reduce")
             contexts.append(context)
             page = context.new_page()
             problems = PageProblems(page)

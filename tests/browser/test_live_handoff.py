@@ -32,6 +32,14 @@ def test_a_visitor_asks_for_a_human_and_an_agent_answers_live(
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
     inbox = agent_context.new_page()
     problems = PageProblems(inbox)
+    agent_frames: list[str] = []
+
+    def watch(ws):
+        ws.on("framesent", lambda payload: agent_frames.append(f"> {payload}"))
+        ws.on("framereceived", lambda payload: agent_frames.append(f"< {payload[:120]}"))
+        ws.on("close", lambda _ws: agent_frames.append("closed"))
+
+    inbox.on("websocket", watch)
     signed_in(inbox, visitor.agent, host)
     inbox.goto(f"http://{host}:{asgi_live_port}/dashboard/conversations/?view=waiting")
     inbox.wait_for_selector('#inbox-live[data-socket="open"]', timeout=WAIT)
@@ -69,6 +77,7 @@ def test_a_visitor_asks_for_a_human_and_an_agent_answers_live(
     reply = page.locator(".msg", has_text="What can I do for you?")
     reply.wait_for(timeout=WAIT)
     assert reply.locator(".who").inner_text() == "Ana"
+    assert page.locator("#cw-title").inner_text() == "Ana"  # the header says who has it
 
     # The visitor types: the inbox shows it.
     visitor.composer.press_sequentially("My order", delay=30)
@@ -76,6 +85,7 @@ def test_a_visitor_asks_for_a_human_and_an_agent_answers_live(
         inbox.locator("#visitor-typing").wait_for(state="visible", timeout=WAIT)
     except Exception:
         print("SENT", visitor.sent[-10:])
+        print("AGENT", "\n".join(agent_frames[-30:]))
         print("TRANSPORT", page.evaluate("(window.__sockets || []).map(s => s.readyState)"))
         raise
     visitor.composer.press("Enter")

@@ -35,8 +35,12 @@ def test_a_stored_message_wakes_its_conversation_and_the_inbox_after_commit(tena
             f"{schema}.conv.{conversation.pk}",
             {"type": "conv.message", "conversation": conversation.pk, "seq": message.seq},
         ),
-        (f"{schema}.inbox", {"type": "inbox.changed", "conversation": conversation.pk}),
+        (
+            f"{schema}.inbox",
+            {"type": "inbox.changed", "conversation": conversation.pk, "id": sent[1][1]["id"]},
+        ),
     ]
+    assert len(sent[1][1]["id"]) == 32  # every socket of a process shares one read per event id
 
 
 def test_a_rolled_back_write_wakes_nobody(tenant_a, sent):

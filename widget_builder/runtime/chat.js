@@ -164,6 +164,7 @@
     var menu = el("div", {"class": "menu", role: "menu", hidden: ""});
     var body = el("div", {"class": "body", "aria-live": "polite"});
     var brand = cfg.branding === false ? null : el("p", {"class": "brand", text: "Powered by Chatbot platform"});
+    var titleText = title.lastChild, baseTitle = titleText.nodeValue;
     var panel = el("div", {"class": "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "cw-title", hidden: ""},
       [el("header", {}, [title, el("div", {}, [menuBtn, closeBtn]), menu]), body, brand]);
     ctx.root.appendChild(style);
@@ -378,6 +379,8 @@
       if (s.status) status = s.status;
       if (status !== "closed" && footer) { footer.remove(); footer = null; composer.hidden = false; }  // reopened
       if (s.agent_name) agentName = s.agent_name;  // who types (the server's note says who joined)
+      // While a person has the conversation, the header says who.
+      titleText.nodeValue = status === "agent" && agentName ? agentName : baseTitle;
       if (before === "bot" && status === "waiting" && humanOn && !humanAvail) offlineForm();
       endItem.hidden = status === "closed";
       humanShow();

@@ -22,3 +22,13 @@ def _wake_ups_as_if_committed(monkeypatch):
     from chat.realtime import events
 
     monkeypatch.setattr(events, "publish", events.send_now)
+
+
+@pytest.fixture(autouse=True)
+def _a_channel_layer_of_their_own(monkeypatch):
+    """A fresh channel layer for the test: Redis' layer receives on one event loop at a time,
+    and the browser tests' ASGI server (a thread of this process, started once) may still
+    hold the shared one."""
+    from channels.layers import channel_layers
+
+    monkeypatch.setitem(channel_layers.backends, "default", channel_layers.make_backend("default"))

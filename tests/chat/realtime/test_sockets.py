@@ -375,3 +375,37 @@ def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, ag
         await agent_ws.disconnect()
 
     run(scenario)
+
+
+def test_agent_sockets_of_a_process_share_one_read_per_inbox_event(tenant_a, visitor, monkeypatch):
+    """Every agent socket an inbox event reaches needs the same row: one read per process,
+    whatever the number of agents online; each socket still filters what its agent may see."""
+    from chat.realtime import queries
+
+    users = []
+    for name in ("ana", "ben", "cleo"):
+        user = UserFactory(email=f"{name}@example.com")
+        MembershipFactory(tenant=tenant_a.tenant, user=user, role="agent")
+        users.append(user)
+    keys = [agent_session(user, tenant_a.tenant) for user in users]
+    reads = []
+    real = queries.conversation_row
+    monkeypatch.setattr(queries, "conversation_row", lambda pk: reads.append(pk) or real(pk))
+
+    async def scenario():
+        sockets = [agent_socket(tenant_a.host, key) for key in keys]
+        for socket in sockets:
+            assert (await socket.connect())[0]
+            await frames(socket, until=lambda f: f["type"] == "counts")
+        await committed(
+            tenant_a.tenant,
+            lambda: message_append(conversation=visitor.conversation, role="visitor", text="Hello"),
+        )
+        for socket in sockets:
+            row = (await frames(socket, until=lambda f: f["type"] == "conversation"))[-1]["conversation"]
+            assert row["id"] == visitor.conversation.pk and row["preview"] == "Hello"
+        for socket in sockets:
+            await socket.disconnect()
+
+    run(scenario)
+    assert reads == [visitor.conversation.pk]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
@@ -194,4 +195,7 @@ def test_an_agent_on_one_process_and_a_visitor_on_another_talk_live(
         await agent_ws.close()
         await visitor_ws.close()
 
-    asyncio.run(scenario())
+    # On a thread of its own: after the browser tests, Playwright keeps an event loop on
+    # this thread, where asyncio.run() refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
