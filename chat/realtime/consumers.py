@@ -157,7 +157,8 @@ class VisitorConsumer(_Base):
         if not (self.scope.get("origin_ok") or origin_allowed(origin, widget.allowed_origins)):
             await self.close(code=FORBIDDEN)
             return
-        self.tenant, self.widget, self.schema = tenant, widget, tenant.schema_name
+        # Ids only: a socket holds no model instances for its lifetime.
+        self.tenant_id, self.widget_id, self.schema = tenant.pk, widget.pk, tenant.schema_name
         await self.accept()
         self.hello_timer = asyncio.get_running_loop().call_later(HELLO_SECONDS, self._hello_late)
 
@@ -203,8 +204,8 @@ class VisitorConsumer(_Base):
             conversation = await run_in_schema(
                 self.schema,
                 queries.visitor_conversation,
-                self.widget.pk,
-                self.tenant.pk,
+                self.widget_id,
+                self.tenant_id,
                 token,
                 conversation_id,
             )
@@ -215,6 +216,7 @@ class VisitorConsumer(_Base):
             await self.refuse(NOT_FOUND, "not_found", "No such conversation.")
             return
         self.conversation_id = conversation.pk
+        self.hello_timer.cancel()
         self.sent[conversation.pk] = after or 0
         await self.channel_layer.group_add(
             events.conversation_group(self.schema, conversation.pk), self.channel_name

@@ -51,7 +51,9 @@ def visitor_conversation(
 
 
 def widget_by_key(key: str) -> Widget | None:
-    return Widget.objects.filter(key=key).first()
+    """The widget's fields a visitor socket checks when it opens (not its configuration: a
+    socket keeps nothing it does not need, since a thousand of them share a process)."""
+    return Widget.objects.filter(key=key).only("pk", "is_enabled", "allowed_origins").first()
 
 
 def agent_may_see(conversation_id: int, user_id: int, role: str) -> bool:
