@@ -44,34 +44,6 @@ class ServiceForm(forms.Form):
             self.add_error(name if name in self.fields else None, message)
 
 
-class ConversationFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        label="Status", required=False, choices=[("", "Any status"), *Conversation.Status.choices]
-    )
-    widget = forms.ModelChoiceField(
-        label="Widget", required=False, queryset=Widget.objects.none(), empty_label="All widgets"
-    )
-    thumbs_down = forms.BooleanField(label="Thumbs down only", required=False)
-    q = forms.CharField(label="Contact name or email", required=False, max_length=200)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
-
-    def filters(self) -> dict[str, Any]:
-        """The filters for ``chat.selectors.conversation_list_filtered``: all of them when
-        the form is valid, none otherwise (a bad filter is ignored, not an error)."""
-        if not self.is_valid():
-            return {}
-        data = self.cleaned_data
-        return {
-            "status": data.get("status") or "",
-            "widget": data.get("widget"),
-            "thumbs_down": bool(data.get("thumbs_down")),
-            "q": data.get("q") or "",
-        }
-
-
 KNOWLEDGE_CHOICES = [
     ("True", "Only from the knowledge base"),
     ("False", "May use general knowledge"),

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, Left
+from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models.functions import Left
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
@@ -90,42 +90,6 @@ def bot_snapshot_forget(widget_id: int) -> None:
 # --- the dashboard -------------------------------------------------------------------------
 
 
-def conversation_list_filtered(
-    *,
-    status: str = "",
-    widget: Widget | None = None,
-    thumbs_down: bool = False,
-    q: str = "",
-) -> QuerySet[Conversation]:
-    """Conversations, newest first, with their contact and widget, message count, cost,
-    thumbs-down count and last activity; narrowed by status, widget, having a thumbs-down
-    answer, and ``q`` in the contact's name or email. A fixed number of queries however
-    many rows are read."""
-    conversations = (
-        Conversation.objects.select_related("contact", "widget")
-        .annotate(
-            message_count=Count("messages"),
-            cost=Sum("messages__cost_usd"),
-            thumbs_down=Count("messages", filter=Q(messages__feedback_rating=-1)),
-            last_activity=Coalesce(Max("messages__created_at"), "created_at"),
-        )
-        .order_by("-created_at", "-id")
-    )
-    if status:
-        conversations = conversations.filter(status=status)
-    if widget is not None:
-        conversations = conversations.filter(widget=widget)
-    if thumbs_down:
-        conversations = conversations.filter(
-            Exists(Message.objects.filter(conversation=OuterRef("pk"), feedback_rating=-1))
-        )
-    if query := q.strip():
-        conversations = conversations.filter(
-            Q(contact__name__icontains=query) | Q(contact__email__icontains=query)
-        )
-    return conversations
-
-
 def conversation_last_messages(conversation_ids: list[int]) -> dict[int, tuple[str, str]]:
     """The last message of each conversation other than a system event, as (role, the
     start of its text): the list's preview of a page of conversations, in one query."""
@@ -138,10 +102,6 @@ def conversation_last_messages(conversation_ids: list[int]) -> dict[int, tuple[s
         .values_list("conversation_id", "role", "head")
     )
     return {conversation_id: (role, head) for conversation_id, role, head in rows}
-
-
-def conversation_for_transcript(conversation_id: int) -> Conversation | None:
-    return Conversation.objects.select_related("contact", "widget").filter(pk=conversation_id).first()
 
 
 def transcript_messages(conversation: Conversation) -> list[Message]:

@@ -15,9 +15,8 @@ from chat.selectors import (
     bot_settings_for,
     bot_snapshot,
     conversation_last_messages,
-    conversation_list_filtered,
 )
-from tests.chat.factories import BotSettingsFactory, ContactFactory, ConversationFactory, MessageFactory
+from tests.chat.factories import BotSettingsFactory, ConversationFactory, MessageFactory
 from tests.chat.visitors import make_visitor
 from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
@@ -83,27 +82,6 @@ def test_answers_with_a_bot_never_saved_use_the_defaults_and_store_no_settings(t
     assert BotSettings().persona in request.prompt_text  # the default persona opens the prompt
     with tenant_context(tenant_a.tenant):
         assert not BotSettings.objects.filter(widget=visitor.widget).exists()
-
-
-def test_the_conversation_list_selector_filters_and_annotates(tenant_a):
-    with tenant_context(tenant_a.tenant):
-        widget = Widget.objects.order_by("id").first()
-        ada = ContactFactory(widget=widget, name="Ada", email="ada@example.com")
-        rated = ConversationFactory(widget=widget, contact=ada, status=Conversation.Status.CLOSED)
-        MessageFactory(conversation=rated, role="visitor", text="hi")
-        MessageFactory(conversation=rated, role="bot", text="hello", feedback_rating=-1)
-
-        def listed(**filters) -> set[int]:
-            return {c.pk for c in conversation_list_filtered(**filters)}
-
-        everything = listed()
-        assert rated.pk in everything and len(everything) == Conversation.objects.count()
-        assert listed(thumbs_down=True) == {rated.pk}
-        assert listed(q="  ADA@example ") == {rated.pk}
-        assert rated.pk in listed(status="closed", widget=widget)
-        assert rated.pk not in listed(status="bot")
-        row = conversation_list_filtered(q="Ada").get()
-        assert (row.message_count, row.thumbs_down) == (2, 1) and row.contact.name == "Ada"
 
 
 def test_the_last_message_of_each_conversation_skips_system_events(tenant_a):

@@ -106,6 +106,52 @@ class StreamResult:
         return out
 
 
+async def asgi_post_here(
+    path: str, body: dict, headers: dict, *, on_chunk=None, disconnect: asyncio.Event | None = None
+) -> StreamResult:
+    """POST through the real ASGI application in the running event loop (``asgi_post``
+    from sync code). An in-memory channel layer reaches only sockets of its own loop."""
+    from saas.asgi import application
+
+    raw = json.dumps(body).encode()
+    gone = disconnect or asyncio.Event()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+    pending = [{"type": "http.request", "body": raw, "more_body": False}]
+    result = StreamResult(0, {})
+
+    async def receive():
+        if pending:
+            return pending.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            result.status = message["status"]
+            result.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+        elif message["type"] == "http.response.body" and message.get("body"):
+            result.chunks.append((time.monotonic(), message["body"]))
+            if on_chunk is not None:
+                on_chunk(message["body"])
+
+    async with connection_kept():
+        await application(scope, receive, send)
+    return result
+
+
 def asgi_post(
     path: str, body: dict, headers: dict, *, on_chunk=None, disconnect: asyncio.Event | None = None
 ):
@@ -116,47 +162,4 @@ def asgi_post(
     the client go away."""
     from asgiref.sync import async_to_sync
 
-    from saas.asgi import application
-
-    raw = json.dumps(body).encode()
-
-    async def run() -> StreamResult:
-        nonlocal disconnect
-        gone = disconnect or asyncio.Event()
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-            + [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
-            "client": ("127.0.0.1", 5000),
-            "server": ("127.0.0.1", 80),
-        }
-        pending = [{"type": "http.request", "body": raw, "more_body": False}]
-        result = StreamResult(0, {})
-
-        async def receive():
-            if pending:
-                return pending.pop()
-            await gone.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message):
-            if message["type"] == "http.response.start":
-                result.status = message["status"]
-                result.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
-            elif message["type"] == "http.response.body" and message.get("body"):
-                result.chunks.append((time.monotonic(), message["body"]))
-                if on_chunk is not None:
-                    on_chunk(message["body"])
-
-        async with connection_kept():
-            await application(scope, receive, send)
-        return result
-
-    return async_to_sync(run)()
+    return async_to_sync(asgi_post_here)(path, body, headers, on_chunk=on_chunk, disconnect=disconnect)

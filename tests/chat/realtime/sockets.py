@@ -18,7 +18,6 @@ from django.test import TestCase
 from django_tenants.utils import tenant_context
 
 from tenants.sessions import session_bind
-from tests.asgi import connection_kept
 from tests.chat.visitors import ORIGIN
 from tests.hosts import PUBLIC_HOST
 
@@ -137,46 +136,3 @@ async def nothing_more(socket: WebsocketCommunicator, *, kind: str = "message") 
             assert frame["type"] != kind, frame
     except TimeoutError:
         return
-
-
-async def http_post(path: str, body: dict, headers: dict) -> tuple[int, bytes]:
-    """POST through the ASGI application in this event loop (an in-memory channel layer
-    only reaches sockets of its own loop); returns the status and the whole body."""
-    from saas.asgi import application
-
-    raw = json.dumps(body).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-        + [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 80),
-    }
-    pending = [{"type": "http.request", "body": raw, "more_body": False}]
-    status, chunks, done = 0, [], asyncio.Event()
-
-    async def receive():
-        if pending:
-            return pending.pop()
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                done.set()
-
-    async with connection_kept():
-        await application(scope, receive, send)
-    return status, b"".join(chunks)

@@ -347,8 +347,7 @@ def test_a_socket_that_floods_frames_is_closed(tenant_a, visitor, monkeypatch):
 
 
 def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, agent):
-    from tests.chat.realtime.sockets import http_post
-    from tests.chat.visitors import ORIGIN
+    from tests.chat.visitors import ORIGIN, asgi_post_here
     from tests.hosts import PUBLIC_HOST
 
     key = agent_session(agent, tenant_a.tenant)
@@ -365,8 +364,9 @@ def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, ag
         assert (await agent_ws.connect())[0]
         await agent_ws.send_json_to({"type": "subscribe", "conversation": conversation.pk, "after": 0})
         await frames(agent_ws, until=lambda f: f["type"] == "counts")
-        status, body = await http_post(visitor.messages_path, {"text": "Hello there"}, headers)
-        assert status == 200
+        result = await asgi_post_here(visitor.messages_path, {"text": "Hello there"}, headers)
+        assert result.status == 200
+        body = result.body
         seen = await frames(agent_ws, until=lambda f: f["type"] == "delta_end")
         written = "".join(f["text"] for f in seen if f["type"] == "delta")
         done = next(b for b in body.decode().split("\n\n") if b.startswith("event: done"))
