@@ -3,8 +3,8 @@ the filters and the search, who may see which conversation, the members an agent
 to, canned replies with their variables filled. Reads never write. Preconditions: the
 tenant's schema is active.
 
-Views (snoozed conversations show only under ``snoozed``; the counts match the socket's
-``counts`` frames, ``chat.services.inbox.open_conversation_counts``):
+Views (snoozed conversations show only under ``snoozed``; ``inbox_counts`` also makes the
+agent socket's ``counts`` frames):
 
 - ``unassigned``: a person is wanted or had it (waiting, agent, pending) and nobody has it;
 - ``mine``: assigned to the viewer, with a person (waiting, agent, pending);
@@ -117,7 +117,7 @@ def _view_q(view: str, *, user_id: int, now: datetime) -> Q:
 
 def _unread_q(user_id: int) -> Q:
     """Visitor messages nobody on the team has read, where a person is expected to answer
-    (the socket's ``counts`` frames count the same: ``open_conversation_counts``)."""
+    (the pages and the socket's ``counts`` frames both count with ``inbox_counts``)."""
     return Q(last_visitor_seq__gt=F("agent_read_seq")) & ~Q(status__in=QUIET_STATUSES)
 
 

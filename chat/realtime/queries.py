@@ -8,10 +8,11 @@ from typing import Any
 from tenants.models import User
 from widget_builder.models import Widget
 
+from ..inbox import inbox_counts
 from ..models import Contact, Conversation, Message
 from ..presence import conversation_visible, visible_widget_ids
 from ..selectors import message_payload
-from ..services.inbox import display_name, open_conversation_counts
+from ..services.inbox import display_name
 from ..visitor_tokens import visitor_token_read
 
 REPLAY_LIMIT = 500  # per read; a client further behind reads again from the last number
@@ -105,9 +106,8 @@ def _row(conversation: Conversation) -> dict[str, Any]:
 
 
 def agent_counts(user_id: int, role: str) -> dict[str, int]:
-    return open_conversation_counts(
-        user_id=user_id, widget_ids=visible_widget_ids(user_id=user_id, role=role)
-    )
+    """The inbox's counts for the agent's socket: the very numbers the pages show."""
+    return inbox_counts(user_id=user_id, role=role)
 
 
 def notification(kind: str, conversation_id: int, user_id: int, role: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
@@ -313,20 +313,3 @@ def agents_offline_sweep() -> int:
             conversation.refresh_from_db()
             conversation_auto_assign(conversation=conversation)
     return len(gone)
-
-
-def open_conversation_counts(*, user_id: int, widget_ids: set[int] | None) -> dict[str, int]:
-    """The inbox's counts for one agent (the navigation badge and the views' numbers)."""
-    now = timezone.now()
-    rows = Conversation.objects.all()
-    if widget_ids is not None:
-        rows = rows.filter(widget_id__in=widget_ids)
-    awake = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
-    open_q = Q(status__in=OPEN_STATUSES) & awake
-    return rows.aggregate(
-        unassigned=Count("pk", filter=open_q & Q(assignee_user_id__isnull=True)),
-        mine=Count("pk", filter=open_q & Q(assignee_user_id=user_id)),
-        waiting=Count("pk", filter=Q(status=Status.WAITING) & awake),
-        open=Count("pk", filter=open_q),
-        unread=Count("pk", filter=open_q & Q(last_visitor_seq__gt=F("agent_read_seq"))),
-    )

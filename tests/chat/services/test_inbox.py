@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from chat.inbox import inbox_counts
 from chat.models import AgentProfile, Conversation, Message
 from chat.presence import agent_presence, agents_online, human_available
 from chat.services.agents import (
@@ -33,7 +34,6 @@ from chat.services.inbox import (
     conversation_resolve,
     conversation_snooze,
     conversation_take_over,
-    open_conversation_counts,
 )
 from chat.services.messages import visitor_message_send
 from saas.errors import Conflict, ValidationFailed
@@ -181,7 +181,7 @@ def test_round_robin_among_online_agents_with_room(ws):
         assigned.append(conversation.assignee_user_id)
     # Ana and Ben in turn; Ben is full after one; Cleo never takes automatic assignments.
     assert assigned == [ana.pk, ben.pk, ana.pk, ana.pk]
-    assert open_conversation_counts(user_id=ana.pk, widget_ids=None)["mine"] == 3
+    assert inbox_counts(user_id=ana.pk, role="agent")["mine"] == 3
 
 
 def test_auto_assignment_can_be_off(ws):
@@ -273,14 +273,14 @@ def test_canned_replies_have_unique_shortcuts(ws):
 
 def test_counts_per_view(ws):
     ana = member(ws, "ana@example.com")
-    base = open_conversation_counts(user_id=ana.pk, widget_ids=None)
+    base = inbox_counts(user_id=ana.pk, role="agent")
     waiting = ConversationFactory()
     conversation_handoff(conversation=waiting)
     visitor_message_send(conversation=ConversationFactory(status=Conversation.Status.BOT), text="hi")
     mine = ConversationFactory()
     agent_reply_send(conversation=mine, user=ana, text="hi")
     visitor_message_send(conversation=mine, text="thanks")
-    counts = open_conversation_counts(user_id=ana.pk, widget_ids=None)
+    counts = inbox_counts(user_id=ana.pk, role="agent")
     assert counts["waiting"] == base["waiting"] + 1
     assert counts["unassigned"] == base["unassigned"] + 1
     assert counts["mine"] == base["mine"] + 1
