@@ -2,7 +2,12 @@
 
 ``/healthz``: the process answers. ``/readyz``: the database is reachable and every
 migration is applied; Redis and the Celery broker answer when configured. JSON, no auth,
-no secrets: each check reports only ``ok`` or ``error`` (details go to the log).
+no secrets: each check reports only ``ok``, ``degraded`` or ``error`` (details go to the log).
+
+The web serves without Redis (the cache falls back to the process, realtime to polling,
+tasks to the outbox: docs/deployment.md), so a Redis or broker outage reports ``degraded``
+and keeps the answer 200; only the database makes it 503. Each check logs one line when
+its state changes, not one per probe.
 """
 
 from __future__ import annotations
@@ -65,6 +70,24 @@ def check_broker() -> str:
     return "ok"
 
 
+# Checks whose failure leaves the web able to serve: they report "degraded".
+OPTIONAL_CHECKS = frozenset({"redis", "broker"})
+# The last state of each check in this process, so a change is logged once.
+_last_state: dict[str, str] = {}
+
+
+def _record(name: str, state: str, error: BaseException | None) -> None:
+    previous = _last_state.get(name, "ok")
+    _last_state[name] = state
+    if state == previous:
+        return
+    if state == "ok":
+        logger.warning("readyz: %s is back (was %s)", name, previous)
+    else:
+        reason = f"{type(error).__name__}: {error}" if error is not None else "see above"
+        logger.warning("readyz: %s is %s (%s)", name, state, reason)
+
+
 def readiness() -> tuple[bool, dict[str, str]]:
     checks = {"database": check_database}
     if settings.REDIS_URL:
@@ -73,12 +96,20 @@ def readiness() -> tuple[bool, dict[str, str]]:
         checks["broker"] = check_broker
     results: dict[str, str] = {}
     for name, check in checks.items():
+        error: BaseException | None = None
         try:
             results[name] = check()
-        except Exception:
-            logger.warning("readyz: %s check failed", name, exc_info=True)
-            results[name] = "error"
-    return all(v == "ok" for v in results.values()), results
+        except Exception as exc:  # a probe reports, it never raises
+            error = exc
+            results[name] = "degraded" if name in OPTIONAL_CHECKS else "error"
+        _record(name, results[name], error)
+    return all(v != "error" for v in results.values()), results
+
+
+def overall(ok: bool, checks: dict[str, str]) -> str:
+    if not ok:
+        return "error"
+    return "ok" if all(v == "ok" for v in checks.values()) else "degraded"
 
 
 class HealthCheckMiddleware:
@@ -93,7 +124,7 @@ class HealthCheckMiddleware:
             started = time.perf_counter()
             ok, checks = readiness()
             body = {
-                "status": "ok" if ok else "error",
+                "status": overall(ok, checks),
                 "checks": checks,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             }

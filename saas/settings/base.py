@@ -176,9 +176,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
+    # The resilient backend serves from a per-process store while Redis is unreachable
+    # (saas.cache_backends; docs/deployment.md, "When a dependency is down").
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "saas.cache_backends.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -186,7 +188,7 @@ if REDIS_URL:
         # Rate-limit counters: one keyspace for the whole platform, whichever tenant's
         # schema is active, so a client's per-address budget is not one per workspace.
         "ratelimit": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "saas.cache_backends.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ratelimit",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
