@@ -5,10 +5,16 @@ the worker switches to that schema before the task body runs and back afterwards
 sent from the public schema runs in public.
 
 Without a broker (no ``REDIS_URL``/``CELERY_BROKER_URL``) tasks run eagerly in-process.
+
+When the broker refuses a task (Redis down), ``enqueue_on_commit`` stores it in the
+outbox (``saas.outbox``) and a beat job sends it once the broker answers: the work is
+not lost. Publishing retries little (``CELERY_TASK_PUBLISH_RETRY_POLICY``), so a request
+does not hang on a dead broker.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
     from celery import Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
+
+logger = logging.getLogger(__name__)
 
 app = CeleryApp("saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -41,9 +49,48 @@ def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
         if app.conf.task_always_eager:
             threading.Thread(target=_run_here, args=(task, schema, args, kwargs), daemon=True).start()
         else:
-            task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema})
+            publish(task, schema, args, kwargs)
 
     transaction.on_commit(send)
+
+
+class _BrokerState:
+    """Whether the last publish of this process failed: one log line per change."""
+
+    down = False
+
+
+def publish(task: Task[Any, Any], schema: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Hand the task to the broker; if it refuses, keep the task in the outbox."""
+    try:
+        # Nobody waits for the result of work queued this way: not subscribing to it also
+        # spares the publish the result backend's round trip (and its retries).
+        task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema}, ignore_result=True)
+    except Exception as error:  # any refusal (connection, timeout, result backend) keeps the work
+        if not _BrokerState.down:
+            _BrokerState.down = True
+            logger.warning(
+                "celery: broker refused %s (%s: %s); tasks go to the outbox until it answers",
+                task.name,
+                type(error).__name__,
+                error,
+            )
+        _keep(task.name, schema, list(args), kwargs, error)
+        return
+    if _BrokerState.down:
+        _BrokerState.down = False
+        logger.warning("celery: broker answers again")
+
+
+def _keep(name: str, schema: str, args: list[Any], kwargs: dict[str, Any], error: BaseException) -> None:
+    # The outbox's models load after the app registry, and this module is imported with
+    # the saas package, before settings are configured.
+    from saas.outbox.services import outbox_store
+
+    try:
+        outbox_store(task_name=name, args=args, kwargs=kwargs, schema_name=schema, error=error)
+    except Exception as store_error:  # the database is down too: nothing left to keep it in
+        logger.error("celery: task %s lost: broker and database both unreachable (%s)", name, store_error)
 
 
 def _run_here(task: Task[Any, Any], schema: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -79,6 +79,7 @@ SHARED_APPS = [
     "django_htmx",  # request.htmx for the dashboard's partial updates
     "billing",
     "public_site",
+    "saas.outbox",  # tasks the broker refused, until beat sends them (public schema)
 ]
 # Kept small: every table here is multiplied by the number of tenants in the catalogue.
 TENANT_APPS = [
@@ -254,7 +255,13 @@ CELERY_BEAT_SCHEDULE = {
     "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
     "chat-agent-replies-digest": {"task": "chat.tasks.agent_replies_digest", "schedule": 120.0},
     "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
+    "outbox-resend": {"task": "saas.outbox.tasks.outbox_resend", "schedule": 30.0},
 }
+# Publishing retries once, briefly (the result backend too: it retries 20 s by default);
+# with the broker down the task goes to the outbox (saas.outbox) instead of being lost.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = _PUBLISH_RETRY
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _PUBLISH_RETRY}
 
 # --- storage ----------------------------------------------------------------------------
 

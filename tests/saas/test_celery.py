@@ -27,7 +27,7 @@ def test_enqueue_on_commit_sends_the_schema_active_at_the_call(tenant_a, django_
     sent = []
 
     class RecordingTask:
-        def apply_async(self, *, args, kwargs, headers):
+        def apply_async(self, *, args, kwargs, headers, **options):
             sent.append(headers["_schema_name"])
 
     previous = saas_celery.app.conf.task_always_eager
