@@ -39,17 +39,33 @@ def agent_group(schema: str, user_id: int) -> str:
     return f"{schema}.agent.{user_id}"
 
 
+class _LayerState:
+    """Whether this process's last publish failed: one log line per change, not per event."""
+
+    down = False
+
+
 def send_now(group: str, event: dict[str, Any]) -> None:
     """Send at once, from sync code (a service after commit, a task). A failing layer
-    (Redis down) is logged, never raised: the rows are stored, sockets catch up on their
-    next wake-up or reconnect."""
+    (Redis down) is logged once per state change, never raised: the rows are stored,
+    sockets catch up on their next wake-up or reconnect, and clients poll meanwhile."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
         async_to_sync(layer.group_send)(group, event)
-    except Exception:  # a wake-up must never fail the write that caused it
-        logger.warning("realtime: could not publish %s to %s", event.get("type"), group, exc_info=True)
+    except Exception as error:  # a wake-up must never fail the write that caused it
+        if not _LayerState.down:
+            _LayerState.down = True
+            logger.warning(
+                "realtime: channel layer unreachable (%s: %s); events are dropped until it answers",
+                type(error).__name__,
+                error,
+            )
+        return
+    if _LayerState.down:
+        _LayerState.down = False
+        logger.warning("realtime: channel layer answers again")
 
 
 def publish(group: str, event: dict[str, Any]) -> None:
