@@ -40,9 +40,26 @@ def agent_group(schema: str, user_id: int) -> str:
 
 
 class _LayerState:
-    """Whether this process's last publish failed: one log line per change, not per event."""
+    """Whether this process last found the layer unreachable: one log line per change."""
 
     down = False
+
+
+def layer_failed(error: BaseException) -> None:
+    """The layer could not be reached (Redis down): logged once until it answers again."""
+    if not _LayerState.down:
+        _LayerState.down = True
+        logger.warning(
+            "realtime: channel layer unreachable (%s: %s); clients poll until it answers",
+            type(error).__name__,
+            error,
+        )
+
+
+def layer_answered() -> None:
+    if _LayerState.down:
+        _LayerState.down = False
+        logger.warning("realtime: channel layer answers again")
 
 
 def send_now(group: str, event: dict[str, Any]) -> None:
@@ -55,17 +72,9 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception as error:  # a wake-up must never fail the write that caused it
-        if not _LayerState.down:
-            _LayerState.down = True
-            logger.warning(
-                "realtime: channel layer unreachable (%s: %s); events are dropped until it answers",
-                type(error).__name__,
-                error,
-            )
+        layer_failed(error)
         return
-    if _LayerState.down:
-        _LayerState.down = False
-        logger.warning("realtime: channel layer answers again")
+    layer_answered()
 
 
 def publish(group: str, event: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ receipts as plain posts. Same guarantees as the socket: after ``Last-Event-ID`` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,7 @@ from .conversations import event_stream
 
 TAGS = ["live events"]
 KEEPALIVE_SECONDS = 15.0
+POLL_SECONDS = 3.0  # without the channel layer (Redis down), the stream reads this often
 PREVIEW_CHARS = 200
 
 
@@ -58,16 +60,42 @@ async def _frames(
     return []
 
 
+async def _subscribe(layer: Any, group: str) -> str | None:
+    """A channel in ``group``, or None when the layer is unreachable (Redis down): the
+    stream then reads the database every ``POLL_SECONDS`` instead."""
+    try:
+        channel: str = await layer.new_channel()
+        await layer.group_add(group, channel)
+    except Exception as error:  # whatever the layer raises, the stream goes on by polling
+        events.layer_failed(error)
+        return None
+    return channel
+
+
+async def _wait(layer: Any, channel: str | None, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    """The next wake-up (None after ``timeout``: send a keep-alive), and the channel still
+    usable (None once the layer failed: poll from then on)."""
+    if channel is None:
+        await asyncio.sleep(min(POLL_SECONDS, timeout))
+        return {"type": "conv.message"}, None  # read the database again
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout=timeout), channel
+    except TimeoutError:
+        return None, channel
+    except Exception as error:  # the layer went away mid-stream: poll
+        events.layer_failed(error)
+        return {"type": "conv.message"}, None
+
+
 async def live_events(
     schema: str, conversation_id: int, after: int, seconds: float | None = None
 ) -> AsyncIterator[bytes]:
     """Replay after ``after``, then what happens, for ``seconds`` (default
     ``CHAT_EVENTS_STREAM_SECONDS``; then the client reconnects with the last id: proxies
-    recycle long idle streams)."""
+    recycle long idle streams). Without the channel layer (Redis down) it polls."""
     layer = get_channel_layer()
     group = events.conversation_group(schema, conversation_id)
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
+    channel = await _subscribe(layer, group)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (settings.CHAT_EVENTS_STREAM_SECONDS if seconds is None else seconds)
     sent = after
@@ -87,13 +115,14 @@ async def live_events(
             left = deadline - loop.time()
             if left <= 0:
                 return
-            try:
-                wake = await asyncio.wait_for(layer.receive(channel), timeout=min(KEEPALIVE_SECONDS, left))
-            except TimeoutError:
-                wake = None
+            polling = channel is None
+            wake, channel = await _wait(layer, channel, min(KEEPALIVE_SECONDS, left))
+            if wake is None or polling:
                 yield b": keep-alive\n\n"
     finally:
-        await layer.group_discard(group, channel)
+        if channel is not None:
+            with contextlib.suppress(Exception):  # leaving: a failing layer changes nothing
+                await layer.group_discard(group, channel)
 
 
 class TypingInput(serializers.Serializer):

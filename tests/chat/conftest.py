@@ -1,14 +1,20 @@
 """Fixtures for the chat engine: the fake LLM provider (real SDKs, local HTTP) and a
-visitor with a conversation on tenant A's widget (tests/chat/visitors.py)."""
+visitor with a conversation on tenant A's widget (tests/chat/visitors.py); the cache,
+rate limits and channel layer on a Redis of the test's own (``own_redis``), for outages."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from chat.llm.resilience import breakers_reset
+from chat.realtime import events
+from saas import cache_backends, health
 from tests.chat.visitors import Visitor, make_visitor
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -59,3 +65,44 @@ def tasks_run_here(monkeypatch):
         transaction.on_commit(run)
 
     monkeypatch.setattr("chat.services.notifications.enqueue_on_commit", enqueue)
+
+
+RESILIENT = "saas.cache_backends.ResilientRedisCache"
+TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+
+
+@pytest.fixture
+def own_redis(settings, monkeypatch) -> Iterator[RedisServer]:
+    """The cache, the rate limits and the channel layer on a Redis of the test's own, which
+    the test may stop and start (``.stop()``, ``.start()``); each part starts as "up"."""
+    if not RedisServer.available():
+        pytest.skip("NOTICE: redis-server is not installed")
+    server = RedisServer()
+    server.start()
+    monkeypatch.setattr(cache_backends, "_outages", {})
+    monkeypatch.setattr(cache_backends, "RETRY_SECONDS", 0.0)  # probe on every call: no waiting
+    monkeypatch.setattr(health, "_last_state", {})
+    monkeypatch.setattr(events._LayerState, "down", False)
+    settings.REDIS_URL = server.url()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": RESILIENT,
+            "LOCATION": server.url(),
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "OPTIONS": TIMEOUTS,
+        },
+        "ratelimit": {
+            "BACKEND": RESILIENT,
+            "LOCATION": server.url(),
+            "KEY_PREFIX": "ratelimit",
+            "OPTIONS": TIMEOUTS,
+        },
+    }
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": server.url(), "socket_connect_timeout": 1}]},
+        }
+    }
+    yield server
+    server.stop()

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from chat.realtime.events import conversation_group
 from chat.services.inbox import agent_note_add, agent_reply_send
+from chat.widget_api import events as widget_events
 from chat.widget_api.events import live_events
 from tests.chat.realtime.sockets import agent_session, agent_socket, committed, frames
 from tests.chat.visitors import make_visitor
@@ -108,6 +109,41 @@ def test_live_events_arrive_while_the_stream_is_open(settings, tenant_a, visitor
     got = async_to_sync(scenario)()
     assert [d["text"] for name, _, d in got if name == "message"] == ["Ana joined the conversation.", "live"]
     assert any(name == "status" and d["status"] == "agent" for name, _, d in got)
+
+
+def test_the_stream_polls_the_database_while_the_layer_is_down(
+    settings, tenant_a, visitor, agent, own_redis, monkeypatch, caplog
+):
+    """Redis down: no channel layer to wait on, so the stream reads the database every
+    ``POLL_SECONDS``; the visitor still gets every message, and no traceback is logged."""
+    settings.CHAT_EVENTS_STREAM_SECONDS = 30
+    monkeypatch.setattr(widget_events, "POLL_SECONDS", 0.05)
+    schema = tenant_a.tenant.schema_name
+    own_redis.stop()
+
+    async def scenario():
+        stream = live_events(schema, visitor.conversation.pk, 0)
+        got = sse(await anext(stream) + await anext(stream))  # the retry hint, the replay
+        await committed(
+            tenant_a.tenant,
+            lambda: agent_reply_send(conversation=visitor.conversation, user=agent, text="polled"),
+        )
+        async for chunk in stream:
+            got += sse(chunk)
+            if any(d.get("text") == "polled" for _, _, d in got):
+                break
+        await stream.aclose()
+        return got
+
+    got = async_to_sync(scenario)()
+    assert [d["text"] for name, _, d in got if name == "message"] == [
+        "Ana joined the conversation.",
+        "polled",
+    ]
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == "chat.realtime.events"] == [
+        "realtime: channel layer unreachable"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_typing_and_read_posts_reach_the_agent(client, tenant_a, visitor, agent):

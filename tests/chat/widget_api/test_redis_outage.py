@@ -7,53 +7,13 @@ change, and everything uses Redis again when it returns."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from django.core.cache import caches
 
-from saas import cache_backends, health
 from tests.chat.widget_api.api_calls import conversation_started, message_send
-from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db
-
-RESILIENT = "saas.cache_backends.ResilientRedisCache"
-TIMEOUTS = {"socket_connect_timeout": 1, "socket_timeout": 1}
-
-
-@pytest.fixture
-def own_redis(settings, monkeypatch) -> Iterator[RedisServer]:
-    if not RedisServer.available():
-        pytest.skip("NOTICE: redis-server is not installed")
-    server = RedisServer()
-    server.start()
-    monkeypatch.setattr(cache_backends, "_outages", {})
-    monkeypatch.setattr(cache_backends, "RETRY_SECONDS", 0.0)  # probe on every call: no waiting
-    monkeypatch.setattr(health, "_last_state", {})
-    settings.REDIS_URL = server.url()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": RESILIENT,
-            "LOCATION": server.url(),
-            "KEY_FUNCTION": "django_tenants.cache.make_key",
-            "OPTIONS": TIMEOUTS,
-        },
-        "ratelimit": {
-            "BACKEND": RESILIENT,
-            "LOCATION": server.url(),
-            "KEY_PREFIX": "ratelimit",
-            "OPTIONS": TIMEOUTS,
-        },
-    }
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": server.url(), "socket_connect_timeout": 1}]},
-        }
-    }
-    yield server
-    server.stop()
 
 
 def _lines(caplog, logger: str) -> list[str]:
