@@ -10,12 +10,15 @@ saw gets exactly what it missed (docs/architecture.md, "Realtime").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tenants.context import run_in_schema
 from tenants.selectors import widget_route_resolve
@@ -58,6 +61,9 @@ SUBSCRIPTIONS_MAX = 50  # conversations one agent socket watches at once
 
 # Close codes (4000 to 4999 are the application's).
 UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_FRAME, TOO_MANY = 4401, 4403, 4404, 4400, 4429
+# The channel layer is unreachable (Redis down): the widget falls back to events or polling.
+TRY_AGAIN_LATER = 1013
+LAYER_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def _int(value: Any) -> int | None:
@@ -69,6 +75,17 @@ class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships
     sent: dict[int, int]
     closing = False
     later: asyncio.Future[Any] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """A channel layer that fails (Redis down: joining a group, waiting on the socket's
+        channel) closes the socket with 1013, logged once per state change, instead of a
+        traceback per socket; the client falls back to events or polling."""
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_DOWN as error:
+            events.layer_failed(error)
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await self.close(code=TRY_AGAIN_LATER)
 
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False

@@ -605,7 +605,8 @@
           clearInterval(ping); clearTimeout(hang);
           if (sock === s) sock = null;
           if (!alive() || (e.code > 4399 && e.code < 4500)) return;  // stopped, or refused (token, origin, conversation)
-          if (!opened && ++fails >= 2 && !forced) return fallback("sse");
+          // 1013: the server has no live channel now (Redis down): counted as not opened.
+          if ((!opened || e.code === 1013) && ++fails >= 2 && !forced) return fallback("sse");
           backoff(ws);
         };
       }

@@ -4,6 +4,7 @@ reconnect (exactly what was missed, once, in order)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -409,3 +410,40 @@ def test_agent_sockets_of_a_process_share_one_read_per_inbox_event(tenant_a, vis
 
     run(scenario)
     assert reads == [visitor.conversation.pk]
+
+
+# --- Redis down -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def asgi_loaded():
+    """The ASGI application loaded before the test runs: loading it sets Django up, which
+    configures logging again and would drop caplog's handler in the middle of the test."""
+    importlib.import_module("saas.asgi")
+
+
+def test_a_socket_closes_with_try_again_later_while_the_layer_is_down(
+    tenant_a, visitor, own_redis, asgi_loaded, caplog
+):
+    """No traceback per socket: the socket closes with 1013 (the widget falls back to events
+    or polling) and the layer's failure is logged once, however many sockets try."""
+    own_redis.stop()
+
+    async def attempt() -> dict:
+        socket = visitor_socket(visitor.widget.key)
+        await socket.send_input({"type": "websocket.connect"})
+        while True:  # refused at the handshake, or just after it (the hello joins a group)
+            out = await socket.receive_output(5)  # raises if the application failed
+            if out["type"] == "websocket.accept":
+                await socket.send_json_to(
+                    {"type": "hello", "token": visitor.token, "conversation": visitor.conversation.pk}
+                )
+            elif out["type"] == "websocket.close":
+                await socket.wait(5)
+                return out
+
+    closes = [async_to_sync(attempt)() for _ in range(2)]
+    assert [c["code"] for c in closes] == [1013, 1013]
+    lines = [r.getMessage() for r in caplog.records if r.name == "chat.realtime.events"]
+    assert len(lines) == 1 and "unreachable" in lines[0]
+    assert not [r for r in caplog.records if r.exc_info]
