@@ -1,4 +1,10 @@
-"""Fixed-window rate limits counted in the cache (Redis when configured)."""
+"""Fixed-window rate limits counted in the cache (Redis when configured).
+
+Failing safe: while Redis is unreachable the cache backend (``saas.cache_backends``) counts
+``add``/``incr`` in the process, so every limit still applies, per process (with N web
+processes a client gets at most N times the limit), never "no limit"; the counts are added
+to Redis's when it returns.
+"""
 
 from __future__ import annotations
 
