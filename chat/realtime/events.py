@@ -140,8 +140,8 @@ class DeltaRelay:
         event = {"type": "conv.delta", "conversation": self.conversation_id, "kind": kind, "text": text}
         try:
             await asyncio.wait_for(self.layer.group_send(self.group, event), self.TIMEOUT)
-        except Exception:  # an unreachable layer costs the watchers the live text, nothing else
-            logger.info("realtime: answer delta not relayed", exc_info=True)
+        except Exception as error:  # an unreachable layer costs the watchers the live text, nothing else
+            layer_failed(error)
             self.layer = None
 
     async def add(self, text: str) -> None:

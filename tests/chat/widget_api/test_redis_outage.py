@@ -11,7 +11,9 @@ import logging
 import pytest
 from django.core.cache import caches
 
+from tests.chat.visitors import ORIGIN, asgi_post, make_visitor
 from tests.chat.widget_api.api_calls import conversation_started, message_send
+from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +68,22 @@ def test_a_flood_is_still_refused_while_redis_is_down(client, tenant_a, own_redi
     ]
     assert statuses == [201, 201, 429, 429]  # counted in this process meanwhile
     assert caches["ratelimit"]._cache.outage.down
+
+
+def test_a_streamed_answer_arrives_while_redis_is_down(tenant_a, own_redis, settings):
+    settings.LLM_PROVIDER = "offline"
+    visitor = make_visitor(tenant_a)
+    own_redis.stop()
+    result = asgi_post(
+        visitor.messages_path,
+        {"text": "When do orders ship?", "client_message_id": "outage-1"},
+        {
+            "host": PUBLIC_HOST,
+            "origin": ORIGIN,
+            "authorization": f"Bearer {visitor.token}",
+            "accept": "text/event-stream",
+        },
+    )
+    assert result.status == 200
+    kinds = [kind for kind, _ in result.events()]
+    assert kinds[0] == "message" and kinds[-1] == "done"
