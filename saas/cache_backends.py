@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -259,11 +259,13 @@ class ResilientRedisCacheClient(RedisCacheClient):
                 continue
             value, left = values[key]
             ttl = None if left is None else max(1, int(left))
-            if (
-                not client.set(key, cast(Any, self)._serializer.dumps(value), ex=ttl, nx=True)
-                and type(value) is int
-            ):
-                client.incrby(key, value)
+            if client.set(key, cast(Any, self)._serializer.dumps(value), ex=ttl, nx=True):
+                continue
+            try:
+                if type(value) is int:
+                    client.incrby(key, value)
+            except ResponseError:  # Redis holds something else there: nothing to add to
+                client.delete(key)
 
     def add(self, key: Any, value: Any, timeout: Any) -> bool:
         return self._changing(

@@ -110,3 +110,14 @@ def test_the_fallback_store_is_bounded():
     assert [store.get(f"k{n}") for n in range(10)] == [None] * 7 + [7, 8, 9]
     store.set("gone", 1, 0)
     assert store.get("gone") is None
+
+
+def test_recovery_never_fails_the_call_that_finds_redis_back(cache, redis_server):
+    redis_server.stop()
+    assert cache.get("x") is None
+    assert cache.add("counter", 1, 60)  # counted here...
+    redis_server.start()
+    redis_server.client().set("t:1:counter", b"not a number")  # ...while Redis holds text
+    _probe_now(cache)
+    assert cache.get("x") is None  # the hand-over dropped the key instead of raising
+    assert not redis_server.client().exists("t:1:counter")
