@@ -279,6 +279,43 @@ def test_blocked_websocket_falls_back_to_server_sent_events(page, site, host_pag
     assert page.js_errors == []
 
 
+LAYER_DOWN_WEBSOCKET = """
+window.__sockets = 0;
+window.WebSocket = function () {  // opens, then the server closes it with 1013 (Redis down)
+  var s = this; window.__sockets++;
+  setTimeout(function () {
+    if (s.onopen) s.onopen({});
+    setTimeout(function () { if (s.onclose) s.onclose({code: 1013}); }, 20);
+  }, 20);
+};
+window.WebSocket.prototype.close = function () {};
+window.WebSocket.prototype.send = function () {};
+"""
+
+
+def test_a_socket_the_server_cannot_serve_live_falls_back_to_events(page, site, host_pages, live_db):
+    """The server closes a socket with 1013 when its channel layer is down (Redis): the
+    widget counts that as a failed open and, after two, reads server-sent events."""
+    live = Live(page, site, host_pages, "live-1013")
+    calls: list[str] = []
+
+    def events(route):
+        if route.request.method != "OPTIONS":
+            calls.append(route.request.url)
+            after = int(parse_qs(urlparse(route.request.url).query).get("after", ["0"])[0])
+            return cors(route, body=_events(live.stored(after=after)), content_type="text/event-stream")
+        return cors(route)
+
+    page.route(re.compile(r"/conversations/\d+/events"), events)
+    page.add_init_script(LAYER_DOWN_WEBSOCKET)
+    live.start()
+    live.wait(lambda: calls, "the event stream")
+    assert page.evaluate("window.__sockets") == 2  # two sockets closed with 1013, then events
+    live.agent_says("Still here")
+    page.locator(".msg", has_text="Still here").wait_for(timeout=WAIT)
+    assert page.js_errors == []
+
+
 def test_forced_polling(page, site, host_pages, live_db):
     live = Live(page, site, host_pages, "live-poll", transport="poll").start()
     live.agent_says("First")
