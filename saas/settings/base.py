@@ -177,8 +177,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    # The resilient backend serves from a per-process store while Redis is unreachable
-    # (saas.cache_backends; docs/deployment.md, "When a dependency is down").
+    # Serves from a per-process store while Redis is down (docs/deployment.md).
     CACHES = {
         "default": {
             "BACKEND": "saas.cache_backends.ResilientRedisCache",
