@@ -30,6 +30,7 @@ import psycopg
 from django.db import InterfaceError as DjangoInterfaceError
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.cache import patch_vary_headers
 from psycopg_pool import PoolClosed
 
 from . import errors
@@ -80,10 +81,25 @@ def _quiet(response: HttpResponse) -> HttpResponse:
     return response
 
 
+# Called from other sites' pages without credentials: an outage answer there may be read by
+# any origin (it says nothing private, and the widget's allowed origins are in the database
+# that cannot be reached), so the widget can tell "try again later" from a network failure.
+_CROSS_ORIGIN_PREFIXES = ("/api/widget/",)
+
+
 def outage_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
     """503 for ``request``: problem details, or the friendly page for a browser."""
     note_outage(exc)
-    return _quiet(errors.error_response(request, outage_error(), template="503.html"))
+    response = errors.error_response(request, outage_error(), template="503.html")
+    origin = request.headers.get("Origin")
+    if (
+        origin
+        and request.path.startswith(_CROSS_ORIGIN_PREFIXES)
+        and "Access-Control-Allow-Origin" not in response
+    ):
+        response["Access-Control-Allow-Origin"] = origin
+        patch_vary_headers(response, ["Origin"])
+    return _quiet(response)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

@@ -22,6 +22,8 @@ _down: set[str] = set()
 def state_changed(name: str, ok: bool, detail: str = "") -> bool:
     """Record that ``name`` answered (``ok``) or failed; log and return True when this
     changes its state."""
+    if ok and name not in _down:
+        return False  # the usual case (every connection made reports it), without the lock
     with _lock:
         if ok == (name not in _down):
             return False

@@ -95,6 +95,7 @@ def test_json_endpoints_answer_503_once_logged_and_recover(db_proxy, widget_key,
             content_type="application/json",
             HTTP_HOST=PUBLIC_HOST,
             HTTP_AUTHORIZATION="Bearer any",
+            HTTP_ORIGIN="https://customer.example",
         ),
         client.get(config, HTTP_HOST=PUBLIC_HOST),
         # the workspace REST API: host resolution (a middleware) meets the outage first
@@ -103,6 +104,10 @@ def test_json_endpoints_answer_503_once_logged_and_recover(db_proxy, widget_key,
     ]
     for response in answers:
         _assert_unavailable_problem(response)
+    # The widget's script on a customer's page can read it (the allowed origins are in the
+    # database that is down); nothing else is opened to other origins.
+    assert answers[0]["Access-Control-Allow-Origin"] == "https://customer.example"
+    assert "Access-Control-Allow-Origin" not in answers[2]
 
     db_proxy.restore()
     assert client.get(config, HTTP_HOST=PUBLIC_HOST).status_code == 200
