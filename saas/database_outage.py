@@ -17,7 +17,7 @@ The failure is answered wherever it surfaces:
 A friendly page for browsers (``templates/503.html``), problem details for API clients.
 None of these answers logs a line of its own: :mod:`saas.dependency_state` logs
 "database unreachable" once, and "database reachable again" at the next connection made
-(``connection_created``).
+(``connection_created``) that answers.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from typing import Any
 
 import psycopg
 from django.db import InterfaceError as DjangoInterfaceError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.cache import patch_vary_headers
 from psycopg_pool import PoolClosed
 
 from . import errors
-from .dependency_state import describe, state_changed
+from .dependency_state import describe, is_down, state_changed
 
 DATABASE = "database"
 RETRY_AFTER_S = 5
@@ -141,8 +142,18 @@ async def stream_until_outage(
             await aclose()
 
 
-def _connected(sender: object, **kwargs: Any) -> None:
+def _connected(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """A connection was made, or lent by the pool. While the database is taken as down,
+    only one that answers counts (the pool lends connections that died with the outage);
+    otherwise this costs nothing."""
+    if is_down(DATABASE) and not connection.is_usable():
+        return
     state_changed(DATABASE, True)
+
+
+# At import: the URL confs, the DRF settings and the middleware list name this module, so
+# every web process loads it before its first request.
+connection_created.connect(_connected, dispatch_uid="saas.database_outage")
 
 
 class DatabaseOutageMiddleware:
@@ -150,7 +161,6 @@ class DatabaseOutageMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
-        connection_created.connect(_connected, dispatch_uid="saas.database_outage")
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)

@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import PoolClosed, PoolTimeout
 
 from chat.widget_api.conversations import event_stream
-from saas.database_outage import is_database_unavailable
+from saas.database_outage import is_database_unavailable, note_outage
 from saas.tenant_connection import connection
 from tenants.asgi import TenantWebSocketMiddleware
 from tenants.models import Tenant
@@ -224,7 +224,7 @@ def test_only_connection_failures_count_as_unavailable(error, unavailable):
         assert is_database_unavailable(wrapped) is unavailable
 
 
-def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_blocker):
+def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_blocker, caplog):
     """With DATABASE_POOL_MAX_SIZE set: a pooled connection that died with the outage
     fails one query (an outage, so a 503) and is dropped; the pool connects again by
     itself, no restart."""
@@ -242,6 +242,9 @@ def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_block
             with pooled.cursor() as cursor:
                 cursor.execute("SELECT 1")
                 return cursor.fetchone()[0]
+        except OperationalError as exc:
+            note_outage(exc)  # as a request's 503 does
+            raise
         finally:
             pooled.close()  # back to the pool, which drops a broken connection
 
@@ -262,5 +265,10 @@ def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_block
                     assert is_database_unavailable(exc)
                     outcomes.append("unavailable")
             assert outcomes[-1] == 1, outcomes
+            # A dead connection the pool lends is not taken for the database's return.
+            assert [line.split(":")[0] for line in _state_lines(caplog)] == [
+                "database unreachable",
+                "database reachable again",
+            ]
         finally:
             pooled.close_pool()
