@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
+from .dependency_state import describe, state_changed
 from .tenant_connection import connection
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,15 @@ def _expected_migrations() -> frozenset[tuple[str, str]]:
 
 
 def check_database() -> str:
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT app, name FROM django_migrations")
-        applied = set(cursor.fetchall())
+    try:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT app, name FROM django_migrations")
+            applied = set(cursor.fetchall())
+    except Exception as exc:  # any failure: not ready; logged once per state change
+        state_changed("database", False, describe(exc))
+        return "error"
+    state_changed("database", True)
     missing = _expected_migrations() - applied
     if missing:
         logger.warning("readyz: %d migration(s) not applied, e.g. %s", len(missing), sorted(missing)[0])
@@ -128,7 +134,11 @@ class HealthCheckMiddleware:
                 "checks": checks,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             }
-            return _no_store(JsonResponse(body, status=200 if ok else 503))
+            response = _no_store(JsonResponse(body, status=200 if ok else 503))
+            # Not one "Service Unavailable: /readyz" line per probe: each check logs its
+            # own state changes.
+            response._has_been_logged = True  # type: ignore[attr-defined]
+            return response
         return self.get_response(request)
 
 

@@ -14,7 +14,7 @@ from widget_builder import urls as widget_builder
 handler400 = "saas.errors.handler400"
 handler403 = "saas.errors.handler403"
 handler404 = "saas.errors.handler404"
-handler500 = "saas.errors.handler500"
+handler500 = "saas.database_outage.handler500"
 
 urlpatterns = [
     path("", include((app.tenant_urlpatterns, app.app_name)))

@@ -12,7 +12,8 @@ socket (django-tenants #767, #1143), so this ASGI middleware does what
 Nothing here accepts or refuses a socket: the consumers decide, from what is in the scope.
 Database work runs on the thread-sensitive executor like ``tenants.context.run_in_schema``
 (not Channels' ``database_sync_to_async``, which closes the thread's connection around each
-call).
+call). With the database unreachable, the socket is closed with 1013 (try again later) and
+the outage logged once (``saas.database_outage``), no traceback.
 """
 
 from __future__ import annotations
@@ -24,13 +25,18 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 
+from saas.database_outage import is_database_unavailable, note_outage
+
 from .models import Membership, Tenant, User
 from .selectors import tenant_resolve_host
 from .sessions import SESSION_TENANT_KEY
+
+WS_TRY_AGAIN_LATER = 1013
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
@@ -59,6 +65,15 @@ def _resolve(host: str, session_key: str) -> tuple[Tenant | None, User | None, s
     return tenant, user, role
 
 
+async def _close_unavailable(receive: Any, send: Any) -> None:
+    """The database is unreachable: the socket opens and closes at once with 1013 (try
+    again later), which the client reads as "reconnect later", not as a refusal."""
+    message = await receive()
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": WS_TRY_AGAIN_LATER})
+
+
 class TenantWebSocketMiddleware:
     """Fills ``tenant`` (a workspace, or None on the public host), ``public`` (the public
     host), ``user``, ``role`` and ``origin_ok`` into a socket's scope."""
@@ -78,7 +93,15 @@ class TenantWebSocketMiddleware:
                 scope["public"] = True
             else:
                 session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME, "")
-                tenant, user, role = await sync_to_async(_resolve, thread_sensitive=True)(domain, session_key)
+                try:
+                    tenant, user, role = await sync_to_async(_resolve, thread_sensitive=True)(
+                        domain, session_key
+                    )
+                except DatabaseError as exc:
+                    if not is_database_unavailable(exc):
+                        raise
+                    note_outage(exc)
+                    return await _close_unavailable(receive, send)
                 scope.update(tenant=tenant, user=user or AnonymousUser(), role=role)
                 if tenant is not None:
                     tenant.domain_url = domain

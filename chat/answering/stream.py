@@ -50,7 +50,8 @@ async def answer_events(
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
     request is answering: poll the messages)."""
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()  # ("delta", text) or ("done", payload)
+    # ("delta", text), ("done", payload), or ("failed", exception) when storing it failed
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     # The provider call starts before anything is sent: the first token is not kept waiting.
     asking = not prepared.pending and prepared.final is None
     producer = asyncio.create_task(_produce(prepared, queue)) if asking else None
@@ -68,6 +69,8 @@ async def answer_events(
         yield ("typing", {})
         while True:
             kind, payload = await queue.get()
+            if kind == "failed":
+                raise payload
             if kind != "delta":
                 yield ("done", payload)
                 return
@@ -75,6 +78,8 @@ async def answer_events(
             parts, ended = [payload], None
             while not queue.empty():
                 kind, more = queue.get_nowait()
+                if kind == "failed":
+                    raise more
                 if kind != "delta":
                     ended = more
                     break
@@ -127,18 +132,22 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     except Exception as exc:  # an SDK surprise must still end in the fallback
         logger.exception("llm call crashed")
         error = ProviderError("server", type(exc).__name__)
-    final = await asyncio.shield(
-        _db(
-            prepared.schema,
-            answer_finish,
-            prepared,
-            text="".join(parts),
-            usage=usage,
-            error=error,
-            interrupted=interrupted,
-            ttft_ms=ttft_ms,
+    try:
+        final = await asyncio.shield(
+            _db(
+                prepared.schema,
+                answer_finish,
+                prepared,
+                text="".join(parts),
+                usage=usage,
+                error=error,
+                interrupted=interrupted,
+                ttft_ms=ttft_ms,
+            )
         )
-    )
+    except Exception as exc:  # the database went away: the reader must not wait for "done"
+        queue.put_nowait(("failed", exc))
+        raise
     if final is not None:
         queue.put_nowait(("done", final))
     if interrupted:

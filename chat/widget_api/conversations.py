@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 from django.http import StreamingHttpResponse
@@ -11,6 +12,7 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from saas.database_outage import stream_until_outage
 from saas.errors import PayloadTooLarge
 from widget_builder.public_api import problem_responses
 
@@ -190,9 +192,17 @@ class ConversationMessagesApi(ConversationView):
         )
 
 
+def _error_event(problem: dict) -> bytes:
+    return f"event: error\ndata: {json.dumps(problem, separators=(',', ':'))}\n\n".encode()
+
+
 def event_stream(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    """Server-sent events, flushed as produced (no buffering by proxies or compression)."""
-    response = StreamingHttpResponse(body, content_type="text/event-stream; charset=utf-8")
+    """Server-sent events, flushed as produced (no buffering by proxies or compression).
+    The database gone mid-stream ends it with an ``error`` event (problem details), no
+    traceback; the widget then reads what was stored by polling."""
+    response = StreamingHttpResponse(
+        stream_until_outage(body, _error_event), content_type="text/event-stream; charset=utf-8"
+    )
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"
     return response

@@ -94,6 +94,8 @@ AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
     "saas.health.HealthCheckMiddleware",  # probes arrive with the pod's IP as Host
+    # A view's unreachable database answers 503 (a middleware's: handler500, same module).
+    "saas.database_outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside routing: its own answers (404, suspended) get the header too.
@@ -433,7 +435,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # --- API --------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "EXCEPTION_HANDLER": "saas.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "saas.database_outage.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
