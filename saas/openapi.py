@@ -28,6 +28,7 @@ BODY_PROBLEMS: dict[int, str] = {
     400: "The body is not valid JSON (`parse_error`) or nests arrays and objects too deeply "
     "(`json_too_deep`).",
     415: "The body's media type is not one this endpoint takes (`unsupported_media_type`).",
+    422: "Some fields are not valid (`validation_error`, with `errors` per field).",
 }
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 

@@ -443,6 +443,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workspace API, served on each workspace's host. Authenticate with a session or "
     "`Authorization: Bearer sk_...`. Errors are RFC 9457 problem details with a stable `code`.",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # A PATCH takes what its serializer requires (no partial updates): no "Patched" copies
+    # with every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: nothing fetched from a CDN
