@@ -210,3 +210,14 @@ def test_the_member_role_change_parses_before_it_looks_up(client, tenant_a):
         HTTP_AUTHORIZATION=f"Bearer {secret}",
     )
     assert _problem(response, 400) == "json_too_deep"
+
+
+def test_malformed_json_is_a_parse_error(client, visitor):
+    for body in ('{"page_url": ', '{"page_url": NaN}', b'{"a": "\xff"}'):
+        response = client.post(
+            f"/api/widget/v1/{visitor.widget.key}/session",
+            body,
+            content_type="application/json",
+            **visitor.headers(),
+        )
+        assert _problem(response, 400) == "parse_error", body
