@@ -4,7 +4,7 @@ the parser recurses.
 * Every API view has ``max_body_bytes`` (:class:`BodyLimitMixin`; 64 KB unless the view
   says otherwise: a view that reads no body says ``max_body_bytes = NO_BODY_BYTES``, an upload
   says its own). A ``Content-Length`` above it is answered 413 ``payload_too_large`` before
-  anything reads the body, authentication and the database included; a body without a
+  the body is read and before authentication, permissions and throttles; a body without a
   length (chunked) is cut at the same size while it is read (:class:`saas.parsers.BoundedJSONParser`,
   :func:`body_read`).
 * JSON nested deeper than :data:`MAX_JSON_DEPTH` is answered 400 ``json_too_deep``: a

@@ -20,6 +20,8 @@ from saas.request_body import (
     MAX_JSON_DEPTH,
     BodyLimitMixin,
     JsonTooDeep,
+    MalformedBody,
+    json_body,
     json_depth_exceeds,
     json_loads_bounded,
     json_stream_parse,
@@ -61,6 +63,19 @@ def test_a_body_without_a_length_is_cut_at_the_limit_while_read():
     with pytest.raises(PayloadTooLarge):
         json_stream_parse(io.BytesIO(b'{"text": "' + b"x" * 200 + b'"}'), {"view": View()})
     assert json_stream_parse(io.BytesIO(b'{"text": "x"}'), {"view": View()}) == {"text": "x"}
+
+
+def test_plain_views_read_json_through_one_helper(rf):
+    def post(body: bytes, **extra):
+        return rf.post("/hook", body, content_type="application/json", **extra)
+
+    assert json_body(post(b'{"ok": true}')) == {"ok": True}
+    with pytest.raises(PayloadTooLarge):
+        json_body(post(b'{"text": "' + b"x" * 100 + b'"}'), max_bytes=50)
+    with pytest.raises(JsonTooDeep):
+        json_body(post(DEEP_SMALL.encode()))
+    with pytest.raises(MalformedBody):
+        json_body(post(b"{"))
 
 
 def test_the_error_reference_lists_the_code(client):
