@@ -15,7 +15,7 @@ the parser recurses.
 
 DRF views get this from ``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`` and their base
 classes; a plain Django view that reads JSON calls :func:`json_body`, and code that
-decodes JSON it was handed (a webhook, a cursor) calls :func:`json_loads_bounded`.
+decodes JSON it was handed (a webhook) calls :func:`json_loads_bounded`.
 """
 
 from __future__ import annotations
