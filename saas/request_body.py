@@ -39,9 +39,11 @@ NO_BODY_BYTES = 1024
 # Deeper than any document the APIs take (their deepest is three or four levels).
 MAX_JSON_DEPTH = 32
 
-# A whole JSON string (its brackets do not count), or one bracket.
-_TOKENS_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_TOKENS_TEXT = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A whole JSON string (its brackets do not count), or one bracket. The string's pattern is
+# the "unrolled loop" (runs of plain characters between escapes): linear, no backtracking.
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_TOKENS_BYTES = re.compile(rf"{_STRING}|[\[\]{{}}]".encode(), re.DOTALL)
+_TOKENS_TEXT = re.compile(rf"{_STRING}|[\[\]{{}}]", re.DOTALL)
 _OPENING = frozenset("[{")
 _CLOSING = frozenset("]}")
 
