@@ -11,11 +11,12 @@ Stripe objects are not dicts: read them with ``obj["field"]`` or ``to_dict()``.
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING
 
 import stripe
 from django.conf import settings
+
+from saas.request_body import JsonTooDeep, json_loads_bounded
 
 if TYPE_CHECKING:
     from stripe.params import SubscriptionUpdateParamsItem
@@ -152,7 +153,10 @@ def webhook_event(payload: bytes, signature: str) -> dict:
     stripe.WebhookSignature.verify_header(
         payload.decode("utf-8", "replace"), signature, settings.STRIPE_WEBHOOK_SECRET, WEBHOOK_TOLERANCE
     )
-    event = json.loads(payload)
+    try:
+        event = json_loads_bounded(payload)
+    except JsonTooDeep as error:
+        raise ValueError("not a Stripe event") from error
     if not isinstance(event, dict) or event.get("object") != "event" or not event.get("id"):
         raise ValueError("not a Stripe event")
     return event

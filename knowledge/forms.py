@@ -8,9 +8,10 @@ here writes. Preconditions: the tenant's schema is active."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from saas.errors import ProblemError
 
@@ -76,16 +77,29 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
+    """Several files: the ones refused (empty, no name...) are listed in ``refused`` as
+    "name: reason" and the others kept; the field is invalid only when none is left."""
+
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": UPLOAD_ACCEPT}))
         super().__init__(*args, **kwargs)
+        self.refused: list[str] = []
 
     def clean(self, data, initial=None):
         items = list(data) if isinstance(data, list | tuple) else [data] if data else []
         if not items:
             super().clean(None, initial)  # "required" is raised here
             return []
-        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+        kept, self.refused = [], []
+        for item in items:
+            try:
+                kept.append(super().clean(item, initial))
+            except ValidationError as error:
+                name = getattr(item, "name", "") or "A file"
+                self.refused += [f"{name}: {message}" for message in error.messages]
+        if not kept:
+            raise ValidationError(self.refused)
+        return kept
 
 
 class FileSourceForm(forms.Form):
@@ -96,6 +110,10 @@ class FileSourceForm(forms.Form):
         "The type is read from the content, not the name.",
         error_messages={"required": "Choose at least one file."},
     )
+
+    def refused_files(self) -> list[str]:
+        """The files left out by cleaning, as "name: reason" (the others are kept)."""
+        return list(cast(MultipleFileField, self.fields["files"]).refused)
 
 
 URL_MODES = [

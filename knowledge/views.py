@@ -109,15 +109,7 @@ def _add_source(request: DashboardRequest, kb: KnowledgeBase, panel: str, forms:
     data = form.cleaned_data
     try:
         if panel == "file":
-            added = 0
-            for upload in data["files"]:
-                try:
-                    services.source_add_file(tenant=request.tenant, kb=kb, upload=upload)
-                    added += 1
-                except ProblemError as error:
-                    for message in _messages(error):
-                        form.add_error("files", f"{upload.name}: {message}")
-            return added
+            return _add_files(request, kb, form)
         if panel == "url":
             services.source_add_url(
                 kb=kb,
@@ -135,6 +127,22 @@ def _add_source(request: DashboardRequest, kb: KnowledgeBase, panel: str, forms:
         add_problem(form, error)
         return 0
     return 1
+
+
+def _add_files(request: DashboardRequest, kb: KnowledgeBase, form: FileSourceForm) -> int:
+    """Each file on its own: a file refused (by the form: empty; or by the service: its
+    type, size, the quota) is named with its reason on the form, the others are added."""
+    added, uploads = 0, form.cleaned_data["files"]
+    for refused in form.refused_files():
+        form.add_error("files", refused)
+    for upload in uploads:
+        try:
+            services.source_add_file(tenant=request.tenant, kb=kb, upload=upload)
+            added += 1
+        except ProblemError as error:
+            for message in _messages(error):
+                form.add_error("files", f"{upload.name}: {message}")
+    return added
 
 
 def _messages(error: ProblemError) -> list[str]:

@@ -46,6 +46,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from saas.errors import NotAuthenticated, NotFound, PermissionDenied, ProblemError
+from saas.request_body import BodyLimitMixin
 from saas.tenant_connection import connection
 
 from .dashboard import ALL_ROLES, MANAGERS
@@ -213,13 +214,20 @@ def tenant_scoped(
     return queryset
 
 
-class TenantAPIView(APIView):
+class TenantAPIView(BodyLimitMixin, APIView):
     """Base of every tenant API view: authentication, the caller's role, and the rows it may
     reach (see the module's docstring)."""
 
     authentication_classes = [authentication.SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [TenantRolePermission]
     required_roles: dict[str, frozenset[str]] = {"GET": ALL_ROLES}
+    # What any call may be answered, in the OpenAPI document (saas.openapi).
+    openapi_problems: ClassVar[dict[int, str]] = {
+        401: "Not signed in, or the API key is not valid here (`not_authenticated`, `api_key_in_url`).",
+        403: "Your role does not allow this, or the workspace is read-only or suspended "
+        "(`permission_denied`, `billing_restricted`, `tenant_suspended`).",
+        404: "Nothing with this id in this workspace, or no workspace you belong to (`not_found`).",
+    }
     # Methods only a signed-in person may call, whatever an API key's role.
     sessions_only_methods: frozenset[str] = frozenset()
     actor: Membership

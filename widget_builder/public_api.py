@@ -30,6 +30,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from saas.errors import PROBLEM_CONTENT_TYPE, NotFound, PermissionDenied, ServiceUnavailable, problem_response
+from saas.openapi import ProblemOutput
+from saas.request_body import BodyLimitMixin
 from saas.throttles import CacheRateThrottle, ProblemThrottlingMixin
 from tenants.models import Tenant
 from tenants.selectors import widget_route_resolve
@@ -69,7 +71,7 @@ class WidgetThrottle(CacheRateThrottle):
         return cast("WidgetPublicView", view).widget.key  # a throttle of the widget's views
 
 
-class WidgetPublicView(ProblemThrottlingMixin, APIView):
+class WidgetPublicView(BodyLimitMixin, ProblemThrottlingMixin, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list[type[BaseThrottle]] = [WidgetIpThrottle, WidgetThrottle]
@@ -77,6 +79,13 @@ class WidgetPublicView(ProblemThrottlingMixin, APIView):
     throttles_by_method: ClassVar[Mapping[str, Sequence[type[BaseThrottle]]]] = {}
     # Views that answer an unavailable widget themselves (the config says "offline").
     serves_unavailable = False
+    # What any widget call may be answered, in the OpenAPI document (saas.openapi).
+    openapi_problems: ClassVar[dict[int, str]] = {
+        403: "This site's origin is not among the widget's allowed origins (`origin_not_allowed`).",
+        404: "No widget has this key (`not_found`).",
+        429: "Too many requests (`rate_limited`); `Retry-After` says when to try again.",
+        503: "The widget is offline (`widget_unavailable`).",
+    }
     widget: Widget
     tenant: Tenant
 
@@ -137,25 +146,6 @@ class WidgetPublicView(ProblemThrottlingMixin, APIView):
 # --- OpenAPI ------------------------------------------------------------------------------
 
 
-class ProblemFieldError(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class ProblemOutput(serializers.Serializer):
-    """RFC 9457 problem details, as every error of the widget API is answered."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    code = serializers.CharField(help_text="Stable machine code (see /docs/errors/).")
-    # The serializer's metaclass takes declared fields off the class: Serializer.errors stays.
-    errors = serializers.DictField(  # type: ignore[assignment]
-        child=ProblemFieldError(many=True), required=False, help_text="Validation errors per field."
-    )
-
-
 PROBLEMS = {
     401: "The visitor token is missing, not valid here or expired "
     "(`visitor_token_invalid`, `visitor_token_expired`).",
@@ -211,6 +201,9 @@ class WidgetConfigApi(WidgetPublicView):
     """The published configuration, or ``{"available": false}`` when the widget is offline."""
 
     serves_unavailable = True
+    openapi_problems = {
+        status: text for status, text in WidgetPublicView.openapi_problems.items() if status != 503
+    }
 
     @extend_schema(
         operation_id="widget_config",

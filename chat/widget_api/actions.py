@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from saas.errors import NotFound
+from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 
 from ..selectors import message_payload
@@ -67,6 +68,8 @@ class MessageFeedbackApi(ConversationView):
 class ConversationCloseApi(ConversationView):
     """The visitor ends the conversation; the widget then asks for a rating."""
 
+    max_body_bytes = NO_BODY_BYTES
+
     @extend_schema(
         operation_id="conversation_close",
         tags=TAGS,
@@ -112,6 +115,8 @@ class ConversationRatingApi(ConversationView):
 class ConversationHandoffApi(ConversationView):
     """The visitor asks for a person: the conversation waits for an agent."""
 
+    max_body_bytes = NO_BODY_BYTES
+
     @extend_schema(
         operation_id="conversation_handoff",
         tags=TAGS,
@@ -136,6 +141,7 @@ class ConversationTranscriptApi(ConversationView):
     verified identity's); limited per recipient and per visitor."""
 
     throttles_by_method = {"POST": TRANSCRIPT_THROTTLES}
+    max_body_bytes = NO_BODY_BYTES
 
     @extend_schema(
         operation_id="conversation_transcript",

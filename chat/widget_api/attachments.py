@@ -7,10 +7,11 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from saas.errors import NotFound, PayloadTooLarge
+from saas.parsers import BoundedJSONParser
 from widget_builder.public_api import problem_responses
 
 from ..models import Attachment
@@ -24,12 +25,15 @@ from .throttles import AttachmentThrottle
 TAGS = ["attachments"]
 # Room for the multipart envelope and the caption around the file itself.
 ENVELOPE_BYTES = 64 * 1024
+MAX_ATTACHMENT_MB = 20  # the most any bot accepts (Bot.attachment_max_mb's validator)
 
 
 class AttachmentUploadApi(ConversationView):
     """A visitor attaches a file (multipart ``file`` plus an optional ``text``)."""
 
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, BoundedJSONParser]
+    # The largest file any bot accepts; the bot's own limit is checked in post().
+    max_body_bytes = MAX_ATTACHMENT_MB * 1024 * 1024 + ENVELOPE_BYTES
     throttles_by_method = {"POST": [AttachmentThrottle]}
 
     @extend_schema(

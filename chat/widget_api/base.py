@@ -21,6 +21,11 @@ class VisitorView(WidgetPublicView):
     authentication_classes = [VisitorTokenAuthentication]
     permission_classes = [VisitorRequired]
     throttle_classes = [*WidgetPublicView.throttle_classes, VisitorThrottle]
+    openapi_problems = {
+        **WidgetPublicView.openapi_problems,
+        401: "The visitor token is missing, not valid here or expired "
+        "(`visitor_token_invalid`, `visitor_token_expired`).",
+    }
 
     @property
     def contact(self) -> Contact:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from saas.database_outage import stream_until_outage
 from saas.errors import PayloadTooLarge
+from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 
 from .. import answering
@@ -50,6 +51,8 @@ SEND_DESCRIPTION = (
 
 class ConversationListApi(VisitorView):
     """The visitor's own conversations, newest first; POST starts one."""
+
+    max_body_bytes = NO_BODY_BYTES
 
     @extend_schema(
         operation_id="conversations_list",
@@ -106,6 +109,7 @@ class ConversationMessagesApi(ConversationView):
     """
 
     throttles_by_method = {"POST": MESSAGE_THROTTLES}
+    max_body_bytes = MAX_MESSAGE_BODY
 
     def perform_content_negotiation(self, request, force=False):
         # Problem details and lists are JSON even when the client accepts an event stream.
@@ -165,8 +169,6 @@ class ConversationMessagesApi(ConversationView):
         },
     )
     def post(self, request, widget_key: str, conversation_id: int):
-        if int(request.headers.get("Content-Length") or 0) > MAX_MESSAGE_BODY:
-            raise PayloadTooLarge("Keep messages under 4,000 characters.")
         conversation = self.conversation(conversation_id)
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from saas.request_body import SMALL_BODY_BYTES
 from tenants.context import run_in_schema
 from widget_builder.public_api import problem_responses
 
@@ -176,6 +177,8 @@ class ConversationEventsApi(ConversationView):
 class ConversationTypingApi(ConversationView):
     """The visitor is typing (or stopped): agents watching the conversation see it."""
 
+    max_body_bytes = SMALL_BODY_BYTES
+
     @extend_schema(
         operation_id="conversation_typing",
         tags=TAGS,
@@ -203,6 +206,8 @@ class ConversationTypingApi(ConversationView):
 
 class ConversationReadApi(ConversationView):
     """The visitor has seen the conversation up to a number (the agent sees "Seen")."""
+
+    max_body_bytes = SMALL_BODY_BYTES
 
     @extend_schema(
         operation_id="conversation_read",

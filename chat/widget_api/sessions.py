@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from saas.request_body import NO_BODY_BYTES, SMALL_BODY_BYTES
 from tenants.models import Tenant
 from widget_builder.models import Widget
 from widget_builder.public_api import WidgetPublicView, problem_responses
@@ -52,6 +53,7 @@ class SessionStartApi(WidgetPublicView):
     """Start a visitor session: a contact and its token (limited per IP per hour)."""
 
     throttle_classes = [*WidgetPublicView.throttle_classes, SessionStartThrottle]
+    max_body_bytes = SMALL_BODY_BYTES
 
     @extend_schema(
         operation_id="session_start",
@@ -71,6 +73,8 @@ class SessionStartApi(WidgetPublicView):
 class SessionRenewApi(VisitorView):
     """A fresh token for the same visitor (the widget renews before expiry)."""
 
+    max_body_bytes = NO_BODY_BYTES
+
     @extend_schema(
         operation_id="session_renew",
         tags=TAGS,
@@ -88,6 +92,8 @@ class PrechatSubmitApi(VisitorView):
     A filled honeypot or an impossibly fast submission is accepted like any other (no hint
     for the bot) but the contact is flagged, so no AI answer is ever spent on it.
     """
+
+    max_body_bytes = SMALL_BODY_BYTES
 
     @extend_schema(
         operation_id="prechat_submit",
@@ -130,6 +136,8 @@ class IdentifyApi(VisitorView):
     widget enforces verification, a missing or wrong hash is refused and reveals nothing;
     when it does not, an unsigned identify only labels this visitor.
     """
+
+    max_body_bytes = SMALL_BODY_BYTES
 
     @extend_schema(
         operation_id="identify",

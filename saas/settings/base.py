@@ -436,10 +436,16 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "saas.database_outage.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "saas.openapi.ProblemAutoSchema",  # the problem answers of every endpoint
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON with the view's body size limit and nesting bounded (saas.request_body).
+    "DEFAULT_PARSER_CLASSES": [
+        "saas.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chatbot platform API",
@@ -447,6 +453,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workspace API, served on each workspace's host. Authenticate with a session or "
     "`Authorization: Bearer sk_...`. Errors are RFC 9457 problem details with a stable `code`.",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # A PATCH takes what its serializer requires (no partial updates): no "Patched" copies
+    # with every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: nothing fetched from a CDN

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+import stripe
 from django.test import Client
 from django.utils import timezone
 
@@ -93,6 +94,20 @@ def test_malformed_webhook_requests_get_problem_details_not_500(db, stripe_on, h
         **headers,
     )
     assert response.status_code in (400, 413) and response["Content-Type"] == "application/problem+json"
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_signed_body_nested_too_deep_is_refused_not_500(db, stripe_on):
+    payload = '{"id": "evt_1", "object": "event", "data": ' + "[" * 5000 + "]" * 5000 + "}"
+    header = stripe.WebhookSignature.generate_signature_header(payload, SECRET)
+    response = Client().post(
+        WEBHOOK,
+        payload.encode(),
+        content_type="application/json",
+        HTTP_HOST=PUBLIC_HOST,
+        HTTP_STRIPE_SIGNATURE=header,
+    )
+    assert response.status_code == 400 and response["Content-Type"] == "application/problem+json"
     assert not StripeEvent.objects.exists()
 
 

@@ -315,6 +315,31 @@ def test_uploading_files_queues_one_source_each(owner, tenant_a, queued, uploads
     assert {name for name, _ in queued} == {"knowledge.tasks.source_ingest_task"}
 
 
+def test_an_empty_file_among_several_is_named_and_the_others_are_added(owner, tenant_a, queued, uploads):
+    tree = _tree(tenant_a)
+    files = [
+        SimpleUploadedFile("notes.txt", b"Opening hours: 9 to 5.", content_type="text/plain"),
+        SimpleUploadedFile("empty.txt", b"", content_type="text/plain"),
+        SimpleUploadedFile("manual.pdf", PNG, content_type="application/pdf"),
+    ]
+    response = owner.post(f"/dashboard/knowledge/{tree.kb.pk}/", {"add": "file", "file-files": files})
+    text = _text(response)
+    assert response.status_code == 200 and "1 of the files added" in text
+    assert "empty.txt: The submitted file is empty." in text and "manual.pdf: " in text
+    with tenant_context(tenant_a.tenant):
+        made = Source.objects.filter(knowledge_base=tree.kb, kind=Source.Kind.FILE)
+        assert [s.file_name for s in made] == ["notes.txt"]
+    assert len(queued) == 1
+
+
+def test_a_batch_of_empty_files_names_each(owner, tenant_a, queued, uploads):
+    tree = _tree(tenant_a)
+    files = [SimpleUploadedFile(name, b"", content_type="text/plain") for name in ("a.txt", "b.txt")]
+    text = _text(owner.post(f"/dashboard/knowledge/{tree.kb.pk}/", {"add": "file", "file-files": files}))
+    assert "a.txt: The submitted file is empty." in text and "b.txt: The submitted file is empty." in text
+    assert queued == []
+
+
 def test_a_png_named_pdf_is_refused_with_the_services_reason(owner, tenant_a, queued, uploads):
     from knowledge.extraction import ExtractionError, detect_type
 

@@ -122,7 +122,9 @@ def test_errors_are_problem_details_and_answers_stream_as_events(schema):
     assert "text/event-stream" in send["description"]
     assert "application/octet-stream" in operations["attachment_download"][2]["responses"]["200"]["content"]
     assert "multipart/form-data" in operations["attachment_upload"][2]["requestBody"]["content"]
-    assert set(send["responses"]) == {"200", "201", "401", "403", "404", "409", "413", "422", "429", "503"}
+    assert set(send["responses"]) == {
+        *("200", "201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503")
+    }
 
 
 def test_it_is_served_on_the_public_host_with_a_docs_page(client, schema):
@@ -186,7 +188,17 @@ def _body(operation: str) -> dict:
     }.get(operation, {})
 
 
-def _call(client, world: World, operation: str, *, body=None, key=None, conversation_id=None, **headers):
+def _call(
+    client,
+    world: World,
+    operation: str,
+    *,
+    body=None,
+    key=None,
+    conversation_id=None,
+    content_type=None,
+    **headers,
+):
     method, template = OPERATIONS[operation]
     path = template.format(
         widget_key=key or world.widget.key,
@@ -198,11 +210,14 @@ def _call(client, world: World, operation: str, *, body=None, key=None, conversa
     headers = {k: v for k, v in headers.items() if v is not None}
     if method == "get":
         return client.get(path, **headers)
-    if operation == "attachment_upload":
+    if operation == "attachment_upload" and content_type is None:
         data = body if body is not None else {"file": SimpleUploadedFile("b.png", PNG)}
         return client.post(path, data, **headers)
     return client.post(
-        path, body if body is not None else _body(operation), content_type="application/json", **headers
+        path,
+        body if body is not None else _body(operation),
+        content_type=content_type or "application/json",
+        **headers,
     )
 
 
@@ -247,6 +262,12 @@ def _generic(status: int):
         if status == 503:
             world.change(lambda: Widget.objects.filter(pk=world.widget.pk).update(is_enabled=False))
             return _call(client, world, operation)
+        if status == 400:  # nested deeper than any body the API takes (saas.request_body)
+            return _call(client, world, operation, body="[" * 5000, content_type="application/json")
+        if status == 413:  # larger than any body the widget API takes but an upload
+            return _call(client, world, operation, body={"text": "x" * 70_000})
+        if status == 415:
+            return _call(client, world, operation, body="hello", content_type="text/plain")
         return _call(client, world, operation)  # the operation's success
 
     return provoke
@@ -323,26 +344,26 @@ SPECIFIC = {
 }
 DOCUMENTED = [
     ("widget_config", (200, 403, 404, 429)),
-    ("session_start", (201, 403, 404, 422, 429, 503)),
-    ("session_renew", (200, 401, 403, 404, 429, 503)),
-    ("session_resume", (200, 401, 403, 404, 422, 429, 503)),
+    ("session_start", (201, 400, 403, 404, 413, 415, 422, 429, 503)),
+    ("session_renew", (200, 401, 403, 404, 413, 429, 503)),
+    ("session_resume", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
     ("availability", (200, 403, 404, 429, 503)),
-    ("prechat_submit", (201, 401, 403, 404, 409, 422, 429, 503)),
-    ("identify", (200, 401, 403, 404, 422, 429, 503)),
+    ("prechat_submit", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
+    ("identify", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
     ("conversations_list", (200, 401, 403, 404, 429, 503)),
-    ("conversation_start", (201, 401, 403, 404, 409, 429, 503)),
+    ("conversation_start", (201, 401, 403, 404, 409, 413, 429, 503)),
     ("messages_list", (200, 401, 403, 404, 429, 503)),
-    ("message_send", (200, 201, 401, 403, 404, 409, 413, 422, 429, 503)),
-    ("message_feedback", (200, 401, 403, 404, 422, 429, 503)),
+    ("message_send", (200, 201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
+    ("message_feedback", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
     ("conversation_events", (200, 401, 403, 404, 429, 503)),
-    ("conversation_typing", (200, 401, 403, 404, 422, 429, 503)),
-    ("conversation_read", (200, 401, 403, 404, 422, 429, 503)),
-    ("conversation_close", (200, 401, 403, 404, 429, 503)),
-    ("conversation_rate", (200, 401, 403, 404, 409, 422, 429, 503)),
-    ("conversation_handoff", (200, 401, 403, 404, 429, 503)),
-    ("conversation_transcript", (202, 401, 403, 404, 409, 429, 503)),
-    ("offline_message", (201, 401, 403, 404, 409, 422, 429, 503)),
-    ("attachment_upload", (201, 401, 403, 404, 409, 413, 422, 429, 503)),
+    ("conversation_typing", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
+    ("conversation_read", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
+    ("conversation_close", (200, 401, 403, 404, 413, 429, 503)),
+    ("conversation_rate", (200, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
+    ("conversation_handoff", (200, 401, 403, 404, 413, 429, 503)),
+    ("conversation_transcript", (202, 401, 403, 404, 409, 413, 429, 503)),
+    ("offline_message", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
+    ("attachment_upload", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
     ("attachment_download", (200, 401, 403, 404, 429, 503)),
 ]
 CASES = [(operation, status) for operation, statuses in DOCUMENTED for status in statuses]
