@@ -237,15 +237,27 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task a dead worker held is handed out again after this many seconds (acks_late).
+# Knowledge ingestion, the longest task (a crawl of thousands of pages): its soft time
+# limit (the hard one is 60 s more). Its run beats a heartbeat; a run whose heartbeat is
+# older than KNOWLEDGE_INGEST_STALE_SECONDS is queued again by the reaper (beat, every
+# minute), and a source fails after KNOWLEDGE_INGEST_MAX_ATTEMPTS runs (knowledge.runs).
+KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1800)
+KNOWLEDGE_INGEST_STALE_SECONDS = env.int("KNOWLEDGE_INGEST_STALE_SECONDS", default=300)
+KNOWLEDGE_INGEST_MAX_ATTEMPTS = env.int("KNOWLEDGE_INGEST_MAX_ATTEMPTS", default=3)
+# A task a dead worker held is handed out again after this many seconds (acks_late). It
+# must outlast the longest task's hard time limit, or a task still running would be handed
+# out a second time: the ingestion's limit plus a margin (tests/saas/test_celery.py checks
+# every task against it). Ingestion itself does not wait for it (the reaper above).
+CELERY_LONGEST_TASK_SECONDS = KNOWLEDGE_INGEST_TIME_LIMIT + 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_LONGEST_TASK_SECONDS + 300),
 }
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
     "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
     "knowledge-sync-due": {"task": "knowledge.tasks.sources_sync_due", "schedule": 3600.0},
+    "knowledge-reap-stale": {"task": "knowledge.tasks.sources_reap_stale", "schedule": 60.0},
     "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
     "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
     "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
