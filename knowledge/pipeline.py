@@ -5,12 +5,15 @@
     this thread       unchanged page: nothing to do; else reuse the vectors of unchanged
                       chunks, gather the new chunks of the pages read so far (up to the
                       embedder's batch size; fewer when the reader is behind, so the model
-                      never waits for a full batch), embed them, and write their documents in one
-                      transaction (each document's chunks swapped whole) with the run's
-                      heartbeat (``knowledge.runs``)
+                      never waits for a full batch) and hand them to the embedding thread
+    embedding thread  one batch at a time through the model
+    this thread       meanwhile, writes the batch embedded before in one transaction (each
+                      document's chunks swapped whole) with the run's heartbeat
+                      (``knowledge.runs``)
 
-While the model embeds a batch, the reader extracts and chunks the next pages; the
-embedder gets full batches instead of one page's few chunks. The reader touches no
+While the model embeds a batch, the reader extracts and chunks the next pages and this
+thread writes the previous batch; the embedder gets full batches instead of one page's
+few chunks. Only this thread queries the database. The reader touches no
 database (its connection would not see the caller's transaction): it reports the page
 total through the queue. An error of the reader (a file that cannot be read) is raised
 here; an error here stops the reader.
@@ -22,6 +25,7 @@ import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -89,6 +93,7 @@ class _Pending:
     read: _Read
     vectors: dict[str, Any]  # content hash -> vector (reused, then the new ones)
     missing: list[Piece]
+    new: bool  # no document yet (counts against the pages quota until written)
 
 
 @dataclass
@@ -173,7 +178,9 @@ class Pipeline:
         self.outcome = Outcome()
         self.pending: list[_Pending] = []
         self.done = 0  # pages finished since the last beat
-        self.new_pages = 0  # new documents gathered, not yet written (the pages quota)
+        self.new_pages = 0  # new documents gathered or embedding, not yet written (the pages quota)
+        self.inflight: tuple[list[_Pending], Future[None]] | None = None  # embedding now
+        self.embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed")
         self.full = False  # the plan's pages are used up: no more pages are read
         self.batch = max(1, int(getattr(embedder, "max_batch", 64) or 64))
 
@@ -197,10 +204,11 @@ class Pipeline:
                     raise item
                 if not self._take(item):
                     break
-            self._flush()
+            self._drain()
             self._beat_now()
         finally:
             reader.stop()
+            self.embedding.shutdown(wait=True, cancel_futures=True)
         return self.outcome
 
     def _beat_now(self) -> None:
@@ -260,21 +268,38 @@ class Pipeline:
             ).values_list("content_hash", "embedding")
         )
         missing = [c for c in read.chunks if c.content_hash not in vectors]
-        self.pending.append(_Pending(read, vectors, missing))
+        self.pending.append(_Pending(read, vectors, missing, existing is None))
 
-    def _flush(self) -> None:
-        """Embed the gathered pages' new chunks in one go and write their documents."""
-        if not self.pending:
-            return
-        missing = [c for p in self.pending for c in p.missing]
+    def _embed(self, batch: list[_Pending]) -> None:
+        """The batch's new chunks through the model (on the embedding thread: no queries)."""
+        missing = [c for p in batch for c in p.missing]
         if missing:
             vectors = self.embedder.embed_documents([embedding_text(c) for c in missing])
             by_hash = {c.content_hash: v for c, v in zip(missing, vectors, strict=True)}
-            for gathered in self.pending:
+            for gathered in batch:
                 gathered.vectors.update({c.content_hash: by_hash[c.content_hash] for c in gathered.missing})
-        self.report.embedded_chunks += len(missing)
-        self.report.reused_chunks += sum(len(p.read.chunks) - len(p.missing) for p in self.pending)
-        pending, self.pending, self.new_pages = self.pending, [], 0
+
+    def _flush(self) -> None:
+        """Hand the gathered pages to the model, and write the batch it embedded before
+        meanwhile (the model is not kept waiting for the database)."""
+        previous, self.inflight = self.inflight, None
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.inflight = (batch, self.embedding.submit(self._embed, batch))
+        if previous is not None:
+            self._write(*previous)
+
+    def _drain(self) -> None:
+        """Write what is gathered and embedding, waiting for the model."""
+        self._flush()
+        self._flush()
+
+    def _write(self, pending: list[_Pending], embedded: Future[None]) -> None:
+        embedded.result()  # the model's error, if any, is raised here
+        missing = sum(len(p.missing) for p in pending)
+        self.report.embedded_chunks += missing
+        self.report.reused_chunks += sum(len(p.read.chunks) for p in pending) - missing
+        self.new_pages -= sum(1 for p in pending if p.new)
         refused: tuple[Page, QuotaExceeded] | None = None
         with transaction.atomic():
             self.beat(self.done + len(pending))  # raises Superseded: nothing below is written

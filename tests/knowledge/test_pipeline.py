@@ -66,7 +66,7 @@ def test_pages_read_ahead_are_embedded_together_and_written_in_one_transaction(t
         for n in range(5):  # five pages waiting in the reader's queue
             work._take(pipeline._chunked(_page(n), embedder.model_id))
         assert embedder.calls == []  # gathered, not yet embedded
-        work._flush()
+        work._drain()
         assert embedder.calls == [5]  # one batch for the five pages
         assert beats == [5]  # one heartbeat, counting the five pages
         assert Document.objects.filter(source=source).count() == 5
@@ -83,9 +83,10 @@ def test_a_full_batch_is_embedded_without_waiting_for_more_pages(tenant_a, crawl
         work = _pipeline(kb, source, run, embedder)
         for n in range(5):
             work._take(pipeline._chunked(_page(n), embedder.model_id))
-        assert embedder.calls == [2, 2]
-        work._flush()
+        assert Document.objects.filter(source=source).count() == 2  # written while 3 and 4 embed
+        work._drain()
         assert embedder.calls == [2, 2, 1]
+        assert Document.objects.filter(source=source).count() == 5
 
 
 def test_the_whole_run_through_the_reader_thread(tenant_a, crawl):
