@@ -237,17 +237,13 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Knowledge ingestion, the longest task (a crawl of thousands of pages): its soft time
-# limit (the hard one is 60 s more). Its run beats a heartbeat; a run whose heartbeat is
-# older than KNOWLEDGE_INGEST_STALE_SECONDS is queued again by the reaper (beat, every
-# minute), and a source fails after KNOWLEDGE_INGEST_MAX_ATTEMPTS runs (knowledge.runs).
+# Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than
+# the stale seconds is re-queued by the reaper; fails after max attempts (knowledge.runs).
 KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1800)
 KNOWLEDGE_INGEST_STALE_SECONDS = env.int("KNOWLEDGE_INGEST_STALE_SECONDS", default=300)
 KNOWLEDGE_INGEST_MAX_ATTEMPTS = env.int("KNOWLEDGE_INGEST_MAX_ATTEMPTS", default=3)
-# A task a dead worker held is handed out again after this many seconds (acks_late). It
-# must outlast the longest task's hard time limit, or a task still running would be handed
-# out a second time: the ingestion's limit plus a margin (tests/saas/test_celery.py checks
-# every task against it). Ingestion itself does not wait for it (the reaper above).
+# A dead worker's task is handed out again after the visibility timeout (acks_late): above
+# the longest hard time limit, or a running task is handed out twice (test_celery checks).
 CELERY_LONGEST_TASK_SECONDS = KNOWLEDGE_INGEST_TIME_LIMIT + 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
