@@ -101,6 +101,13 @@ class Source(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=500, blank=True, default="")
+    # Runs of the ingestion (knowledge.runs): every queueing issues a new run number that
+    # the task carries; only the current run may write. The running worker beats
+    # ``heartbeat_at`` as it goes; the reaper re-queues a run whose beats stopped.
+    run = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # runs started since it was queued
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")  # host:pid of the run's process
     sync_schedule = models.CharField(max_length=8, choices=Schedule.choices, blank=True, default="")
     last_synced_at = models.DateTimeField(null=True, blank=True)
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -29,6 +29,7 @@ from tenants.models import Tenant
 from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, detect_type
 from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
+from .runs import run_issue
 from .selectors import knowledge_base_has_chunks, knowledge_storage_mb
 from .selectors import knowledge_storage_bytes as knowledge_storage_bytes  # read here by billing's tests
 from .tasks import knowledge_base_reembed_task, source_ingest_task
@@ -295,7 +296,10 @@ def _check_storage(tenant: Tenant, adding: int) -> None:
 
 
 def _queue(source: Source) -> Source:
-    enqueue_on_commit(source_ingest_task, source.pk)
+    """Queue ``source``'s ingestion under a new run (``knowledge.runs``), after the commit."""
+    source.run = run_issue(source.pk)
+    source.status, source.attempts, source.error = Source.Status.QUEUED, 0, ""
+    enqueue_on_commit(source_ingest_task, source.pk, run=source.run)
     return source
 
 
@@ -407,7 +411,6 @@ def source_set_qa(
 @transaction.atomic
 def source_retry(*, source: Source) -> Source:
     """Process a failed source again, or re-sync a web source now."""
-    Source.objects.filter(pk=source.pk).update(status=Source.Status.QUEUED, error="")
     return _queue(source)
 
 

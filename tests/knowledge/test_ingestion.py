@@ -200,7 +200,7 @@ def test_changing_the_embedding_model_re_embeds_every_chunk(tenant_a, fake_llm_s
         knowledge_base_set_embedding(
             kb=kb, provider="openai", model="text-embedding-3-small", dimensions=1536, api_key="sk-embed-test"
         )
-        assert ingestion.knowledge_base_reembed(kb.pk) == 2
+        assert ingestion.knowledge_base_reembed(kb.pk) == (2, True)
         dims = set(Chunk.objects.filter(knowledge_base=kb).values_list("embedding_dim", flat=True))
         (top, *_) = retrieve(query="How long does delivery to Germany take?")
     assert dims == {1536} and top.ranks.get("vector")

@@ -123,3 +123,20 @@ def test_worker_task_runs_in_the_schema_it_was_sent_from(celery_worker_queue, te
     assert outcomes[0]["widgets"] == ["MARKER-A-widget-0"]
     assert outcomes[1]["widgets"] == [f"MARKER-B-widget-{i}" for i in range(3)]
     assert outcomes[3]["widgets"] == []
+
+
+def test_no_task_outlives_the_visibility_timeout():
+    """A task still running when the broker's visibility timeout passes would be handed out
+    to a second worker: every task's hard time limit ends before it. And it is not left at
+    an hour, which a task held by a vanished worker would wait."""
+    celery_app.loader.import_default_modules()  # every app's tasks module
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    limits = {
+        name: task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        for name, task in celery_app.tasks.items()
+        if not name.startswith("celery.")
+    }
+    assert "knowledge.tasks.source_ingest_task" in limits
+    assert {name: limit for name, limit in limits.items() if limit >= visibility} == {}
+    assert max(limits.values()) == settings.CELERY_LONGEST_TASK_SECONDS
+    assert visibility < 3600
