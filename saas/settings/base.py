@@ -51,6 +51,10 @@ TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=3)
 TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
 # Seconds a host -> tenant resolution stays cached (invalidated on every tenant change).
 TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=300)
+# The widget row and its bot's settings, cached per widget until they change (every change
+# drops them: widget_builder.snapshots, chat.selectors.bot_snapshot); the lifetime only
+# bounds what a change made outside the services (a raw UPDATE) leaves stale.
+WIDGET_SNAPSHOT_SECONDS = env.int("WIDGET_SNAPSHOT_SECONDS", default=300)
 # Issue `SET search_path` once per connection and schema change, not before every query
 # (halves the round trips). Safe with this django-tenants release: rollback, savepoint
 # rollback and close forget the cached path (tests/tenants/test_search_path.py proves it).
