@@ -44,6 +44,14 @@ def _db(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitab
     return sync_to_async(call, thread_sensitive=True)()
 
 
+def connection_release() -> None:
+    """Give the request's pooled database connection back while the provider answers (it
+    can take seconds; the answer is stored on a connection borrowed again). Without a pool,
+    or inside a transaction, the connection stays."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 

@@ -164,8 +164,12 @@ DATABASES["default"].update(
 )
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Django's psycopg connection pool (per process): a request borrows a connection instead
-# of opening one (~half of a small request's time). Off unless sized; see docs/deployment.md.
-DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+# of opening one (~half of a small request's time). On by default under the ASGI server
+# (saas.asgi says so before the settings load); elsewhere (tests, management commands,
+# Celery) off unless sized. 0 turns it off. See docs/deployment.md.
+DATABASE_POOL_MAX_SIZE = env.int(
+    "DATABASE_POOL_MAX_SIZE", default=20 if env.bool("SAAS_ASGI_SERVER", default=False) else 0
+)
 if DATABASE_POOL_MAX_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": min(4, DATABASE_POOL_MAX_SIZE),

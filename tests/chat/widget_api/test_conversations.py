@@ -126,7 +126,7 @@ def test_a_reconnecting_visitor_learns_which_answer_is_still_being_written(clien
 # message), as every message of a conversation but its first is served.
 
 
-def test_sending_a_message_takes_fifteen_queries(client, tenant_a, settings, django_assert_num_queries):
+def test_sending_a_message_takes_thirteen_queries(client, tenant_a, settings, django_assert_num_queries):
     settings.LLM_PROVIDER = "offline"  # the JSON answer, no provider to call
     visitor = make_visitor(tenant_a)
     assert visitor.send(client, "When do you open?").status_code == 201
@@ -134,22 +134,23 @@ def test_sending_a_message_takes_fifteen_queries(client, tenant_a, settings, dja
     #     bot come from the cache: widget_builder.snapshots, chat.selectors.bot_snapshot)
     #  2  the visitor's contact, from the token (chat.widget_api.auth)
     #  3  the visitor's conversation (chat.widget_api.base; its widget is the view's)
-    #  4-7  message_append: SAVEPOINT; UPDATE ... RETURNING (the row lock and the next
-    #       number); INSERT the message; RELEASE SAVEPOINT
-    #  8  billing in one read: the plan, an unpaid restriction, the quota's grants
+    #  4-6  message_append: one statement takes the row lock and the next number (UPDATE)
+    #       and inserts the message, in a SAVEPOINT here (the test's transaction; a request
+    #       outside one sends the statement alone)
+    #  7  billing in one read: the plan, an unpaid restriction, the quota's grants
     #     (billing.selectors.answer_terms)
-    #  9  the knowledge bases the bot searches, each with whether it holds a chunk (none
+    #  8  the knowledge bases the bot searches, each with whether it holds a chunk (none
     #     here: no embedding, no search)
-    # 10  the AI answer credit: one upsert of the period's and the day's counters
-    # 11  the conversation's history for the prompt (history_turns)
-    # 12-15  message_append for the reply, as 4-7 (the schema is still the tenant's: no
+    #  9  the AI answer credit: one upsert of the period's and the day's counters
+    # 10  the conversation's history for the prompt (history_turns)
+    # 11-13  message_append for the reply, as 4-6 (the schema is still the tenant's: no
     #        second SET search_path)
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(13):
         response = visitor.send(client, "And on Sundays?")
     assert response.status_code == 201 and response.json()["answer"]["outcome"] == "no_answer"
 
 
-def test_a_streamed_answer_takes_sixteen_queries(tenant_a, fake_llm, django_assert_num_queries):
+def test_a_streamed_answer_takes_fourteen_queries(tenant_a, fake_llm, django_assert_num_queries):
     """The same path answered as server-sent events through the ASGI application, with a
     provider's answer: the JSON send's queries, and the tenant's schema entered again for
     the reply (it is stored by the stream, after the view has returned)."""
@@ -162,7 +163,7 @@ def test_a_streamed_answer_takes_sixteen_queries(tenant_a, fake_llm, django_asse
     }
     first = asgi_post(visitor.messages_path, {"text": "When do you open?"}, headers)
     assert first.status == 200 and first.events()[-1][0] == "done"
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(14):
         result = asgi_post(visitor.messages_path, {"text": "And on Sundays?"}, headers)
     events = result.events()
     assert result.status == 200 and events[-1][0] == "done"
