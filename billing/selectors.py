@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from tenants.contributions import contributions
@@ -15,10 +16,10 @@ from tenants.models import Tenant
 from tenants.services.team import seats_taken
 from ui.charts import BarChart, bar_chart
 
-from .limits import quota_limit
-from .models import BillingAccount, QuotaNotice, UsageCounter
+from .limits import quota_limit, tenant_identity
+from .models import BillingAccount, QuotaGrant, QuotaNotice, UsageCounter
 from .periods import DAILY, tenant_period
-from .plans import QUOTAS, Plan
+from .plans import QUOTAS, Plan, plan_get
 
 
 def usage_value(*, tenant_id: int, metric: str) -> int:
@@ -44,10 +45,58 @@ def billing_restricted(tenant: Tenant) -> bool:
     """Unpaid past the grace period: widgets answer with their offline text and the
     dashboard is read-only except billing. Never deleted."""
     account = BillingAccount.objects.filter(tenant_id=tenant.pk).first()
-    if account is None or account.status not in ("past_due", "unpaid"):
+    return account is not None and _restricted(account.status, account.past_due_since)
+
+
+def _restricted(status: str | None, past_due_since: datetime | None) -> bool:
+    """``billing_restricted``'s rule on the account's status (None: no account)."""
+    if status not in ("past_due", "unpaid"):
         return False
-    ends = grace_ends(account)
-    return account.status == "unpaid" or (ends is not None and timezone.now() >= ends)
+    if status == "unpaid":
+        return True
+    ends = past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS) if past_due_since else None
+    return ends is not None and timezone.now() >= ends
+
+
+@dataclass(frozen=True)
+class AnswerTerms:
+    """What answering a visitor needs of billing: the plan in force (read fresh), whether
+    the workspace is restricted for an unpaid subscription, and the AI-answer limit (the
+    plan's plus staff grants; None: unlimited)."""
+
+    plan: Plan
+    restricted: bool
+    ai_answers_limit: int | None
+
+
+def answer_terms(tenant: Tenant) -> AnswerTerms:
+    """``tenant_plan``, ``billing_restricted`` and ``quota_limit(.., "ai_answers")`` in one
+    query (the tenant's row, its billing account and its live grants)."""
+    grants = (
+        QuotaGrant.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()),
+            tenant_id=OuterRef("pk"),
+            quota="ai_answers",
+        )
+        .order_by()
+        .values("tenant_id")
+        .annotate(total=Sum("extra"))
+        .values("total")
+    )
+    row = (
+        Tenant.objects.filter(**tenant_identity(tenant))
+        .annotate(extra=Subquery(grants))
+        .values_list("plan", "billing__status", "billing__past_due_since", "extra")
+        .first()
+    )
+    code, status, past_due_since, extra = row or (None, None, None, None)
+    plan = plan_get(code)
+    limit = plan.quota("ai_answers")
+    return AnswerTerms(
+        plan=plan,
+        restricted=_restricted(status, past_due_since),
+        ai_answers_limit=None if limit is None else limit + (extra or 0),
+    )
 
 
 @dataclass(frozen=True)

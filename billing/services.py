@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -96,29 +97,35 @@ def usage_refund(*, tenant_id: int, metric: str) -> None:
         )
 
 
-def answer_credit_take(tenant: Tenant, *, own_key: bool, plan: Plan | None = None) -> str | None:
+_READ = object()  # answer_credit_take's limit: read it (quota_limit)
+
+
+def answer_credit_take(
+    tenant: Tenant, *, own_key: bool, plan: Plan | None = None, limit: int | object | None = _READ
+) -> str | None:
     """Count one AI answer before the provider is called. The tenant's own key: counted
     apart, unlimited. Platform credits: against the plan's monthly quota; past it, plans
     with overage count it as overage (billed through Stripe's meter), others refuse (the
     owners are told once a period). Owners are also told at 80%. Returns the metric
-    counted, or None (no AI answer). ``plan``: the tenant's, if the caller has read it."""
+    counted, or None (no AI answer). ``plan`` and ``limit`` (the AI-answer limit, None:
+    unlimited): the tenant's, if the caller has read them (billing.selectors.answer_terms)."""
     if own_key:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OWN_KEY, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OWN_KEY
     plan = plan or tenant_plan(tenant)
-    limit = quota_limit(tenant, "ai_answers", plan)
+    cap = quota_limit(tenant, "ai_answers", plan) if limit is _READ else cast("int | None", limit)
     metric = UsageCounter.Metric.AI_ANSWERS
-    value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=limit)
+    value = usage_consume(tenant_id=tenant.pk, metric=metric, limit=cap)
     if value is not None:
-        if limit and value == warning_threshold(limit):  # the answer that reaches 80%
-            quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=80)
-        if limit and value == limit:  # the last one included (overage plans go on)
-            quota_level_notify(tenant=tenant, metric=metric, limit=limit, level=100)
+        if cap and value == warning_threshold(cap):  # the answer that reaches 80%
+            quota_level_notify(tenant=tenant, metric=metric, limit=cap, level=80)
+        if cap and value == cap:  # the last one included (overage plans go on)
+            quota_level_notify(tenant=tenant, metric=metric, limit=cap, level=100)
         return metric
     if plan.overage:
         usage_consume(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS_OVERAGE, limit=None)
         return UsageCounter.Metric.AI_ANSWERS_OVERAGE
-    quota_level_notify(tenant=tenant, metric=metric, limit=limit or 0, level=100)
+    quota_level_notify(tenant=tenant, metric=metric, limit=cap or 0, level=100)
     return None
 
 

@@ -10,11 +10,14 @@ class ChatConfig(tenancy.ContributingAppConfig):
 
     def ready(self) -> None:
         # Models load after the app configs (apps.py is imported first).
+        from knowledge.models import KnowledgeBase
+
         from .models import AutomationRule, BotSettings
         from .selectors import bot_snapshot_forget
 
         def forget(sender, instance, **kwargs):
-            bot_snapshot_forget(instance.widget_id)
+            # A knowledge base's side of the links (no widget): every bot of the schema.
+            bot_snapshot_forget(getattr(instance, "widget_id", None))
 
         for model in (BotSettings, AutomationRule):
             post_save.connect(
@@ -28,6 +31,13 @@ class ChatConfig(tenancy.ContributingAppConfig):
             sender=BotSettings.knowledge_bases.through,
             dispatch_uid="bot-snapshot-knowledge",
             weak=False,
+        )
+
+        def forget_all(sender, instance, **kwargs):
+            bot_snapshot_forget(None)  # its links to bots went by cascade, without signals
+
+        post_delete.connect(
+            forget_all, sender=KnowledgeBase, dispatch_uid="bot-snapshot-knowledge-base", weak=False
         )
 
     def contributions(self) -> tenancy.Contributions:

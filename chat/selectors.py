@@ -7,19 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.db.models.functions import Left
+from django_tenants.utils import schema_context
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
 from billing.selectors import quota_reached, usage_value
+from saas.tenant_connection import connection
 from tenants.models import Tenant
 from widget_builder.models import Widget
 
 from .models import Attachment, AutomationRule, BotSettings, Conversation, Message
 
-BOT_SNAPSHOT_SECONDS = 60
 PREVIEW_CHARS = 160
 
 
@@ -63,15 +66,31 @@ class BotSnapshot:
     automations: list[AutomationRule]
 
 
+# The version of every bot of the schema: bumped when a knowledge base goes (its links to
+# bots go with it, by cascade, without a signal per bot).
+_ALL_BOTS_VERSION = "chat:bots-version"
+
+
+def _snapshot_keys(widget_id: int) -> tuple[str, str]:
+    # The cache key function adds the tenant's schema.
+    return f"chat:bot-version:{widget_id}", f"chat:bot:{widget_id}"
+
+
 def _snapshot_key(widget_id: int) -> str:
-    return f"chat:bot:{widget_id}"  # the cache key function adds the tenant's schema
+    """Where the widget's bot is cached now (its current version's entry)."""
+    version_key, entry_key = _snapshot_keys(widget_id)
+    versions = cache.get_many([version_key, _ALL_BOTS_VERSION])
+    return f"{entry_key}:{versions.get(version_key, 0)}:{versions.get(_ALL_BOTS_VERSION, 0)}"
 
 
 def bot_snapshot(widget: Widget) -> BotSnapshot:
     """The bot settings, knowledge bases and enabled automations of ``widget``, cached
-    briefly and dropped on every change (``bot_snapshot_forget``: wired to the models'
-    signals in ``ChatConfig.ready``, and called by the services when a change commits)."""
-    snapshot: BotSnapshot | None = cache.get(_snapshot_key(widget.pk))
+    until they change, under a per-widget version that every change bumps
+    (``bot_snapshot_forget``: wired to the models' signals in ``ChatConfig.ready``, and
+    called by the services when a change commits): a request that read them just before a
+    change commits stores its stale copy under the old version, where nobody looks."""
+    key = _snapshot_key(widget.pk)
+    snapshot: BotSnapshot | None = cache.get(key)
     if snapshot is None:
         bot = bot_settings_for(widget)
         snapshot = BotSnapshot(
@@ -79,12 +98,26 @@ def bot_snapshot(widget: Widget) -> BotSnapshot:
             knowledge_base_ids=list(bot.knowledge_bases.values_list("pk", flat=True)) if bot.pk else [],
             automations=automations_for(widget),
         )
-        cache.set(_snapshot_key(widget.pk), snapshot, BOT_SNAPSHOT_SECONDS)
+        cache.set(key, snapshot, settings.WIDGET_SNAPSHOT_SECONDS)
     return snapshot
 
 
-def bot_snapshot_forget(widget_id: int) -> None:
-    cache.delete(_snapshot_key(widget_id))
+def bot_snapshot_forget(widget_id: int | None) -> None:
+    """Drop the widget's cached bot (every bot of the schema: ``None``) now and again when
+    the current transaction commits."""
+    schema = connection.schema_name
+    version_key = _snapshot_keys(widget_id)[0] if widget_id is not None else _ALL_BOTS_VERSION
+
+    def bump() -> None:
+        with schema_context(schema):
+            if not cache.add(version_key, 1, timeout=None):
+                try:
+                    cache.incr(version_key)
+                except ValueError:  # evicted between add and incr
+                    cache.set(version_key, 1, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 # --- the dashboard -------------------------------------------------------------------------

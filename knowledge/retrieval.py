@@ -30,6 +30,7 @@ from itertools import combinations
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 # The module, not the function: the embedder is looked up when a search runs.
 from . import ingestion
@@ -120,11 +121,14 @@ def retrieve(
     query = (query or "").strip()[:2000]
     if not query:
         return []
-    found = KnowledgeBase.objects.all()
+    # One query: the knowledge bases, each with whether it holds a chunk at all.
+    found = KnowledgeBase.objects.annotate(
+        has_chunks=Exists(Chunk.objects.filter(knowledge_base=OuterRef("pk")))
+    )
     if knowledge_base_ids is not None:
         found = found.filter(pk__in=knowledge_base_ids)
-    kbs = list(found)
-    if not kbs or not Chunk.objects.filter(knowledge_base__in=kbs).exists():
+    kbs: list[KnowledgeBase] = list(found)
+    if not any(getattr(kb, "has_chunks", False) for kb in kbs):
         return []  # nothing ingested yet: no query embedding, no searches
     ranked: dict[str, list[int]] = {}
     hits = _Hits()

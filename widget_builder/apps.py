@@ -6,6 +6,25 @@ class WidgetBuilderConfig(tenancy.ContributingAppConfig):
     name = "widget_builder"
     verbose_name = "Widgets"
 
+    def ready(self) -> None:
+        # Models load after the app configs (apps.py is imported first).
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import Widget, widgets_updated
+        from .snapshots import widget_snapshot_forget
+
+        def forget(sender, instance, **kwargs):
+            widget_snapshot_forget(instance.key)
+
+        def forget_updated(sender, keys, **kwargs):
+            for key in keys:
+                widget_snapshot_forget(key)
+
+        widgets_updated.connect(forget_updated, dispatch_uid="widget-snapshot-update", weak=False)
+
+        post_save.connect(forget, sender=Widget, dispatch_uid="widget-snapshot-save", weak=False)
+        post_delete.connect(forget, sender=Widget, dispatch_uid="widget-snapshot-delete", weak=False)
+
     def contributions(self) -> tenancy.Contributions:
         # Models load after the app configs: this runs once the registry is ready.
         from .models import Widget

@@ -2,9 +2,24 @@
 copies them into ``published_config``, which is all the public widget API ever serves."""
 
 import secrets
+from typing import Any
 
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
+
+# Rows changed by ``Widget.objects....update()`` (no post_save): sent with ``keys``, the
+# changed widgets' keys, so their cached copies are dropped (widget_builder.snapshots).
+widgets_updated = Signal()
+
+
+class WidgetQuerySet(models.QuerySet["Widget"]):
+    def update(self, **kwargs: Any) -> int:
+        keys = list(self.values_list("key", flat=True))
+        count = super().update(**kwargs)
+        if keys:
+            widgets_updated.send(sender=Widget, keys=keys)
+        return count
 
 
 def new_widget_key() -> str:
@@ -86,6 +101,8 @@ class Widget(models.Model):
     snippet_copied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WidgetQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

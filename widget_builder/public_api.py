@@ -39,6 +39,7 @@ from tenants.selectors import widget_route_resolve
 from .hours import is_open
 from .models import Widget
 from .origins import origin_allowed
+from .snapshots import widget_for_key
 
 CORS_ALLOW_HEADERS = "Authorization, Content-Type"
 CORS_MAX_AGE = "600"
@@ -94,7 +95,7 @@ class WidgetPublicView(BodyLimitMixin, ProblemThrottlingMixin, APIView):
         if tenant is None or tenant.status in (Tenant.Status.DELETING, Tenant.Status.PROVISIONING):
             return problem_response(NotFound("No widget has this key."))
         with tenant_context(tenant):
-            widget = Widget.objects.filter(key=widget_key).first()
+            widget = widget_for_key(widget_key)
             if widget is None:
                 return problem_response(NotFound("No widget has this key."))
             self.tenant, self.widget = tenant, widget

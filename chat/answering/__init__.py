@@ -32,7 +32,14 @@ from .prompt import (
     llm_request,
     system_prompt,
 )
-from .stream import answer_collect, answer_events, answer_stream_bytes, capped_stream, run_from_sync
+from .stream import (
+    answer_collect,
+    answer_events,
+    answer_stream_bytes,
+    capped_stream,
+    connection_release,
+    run_from_sync,
+)
 
 _claim_key = claim_key  # the name the browser tests import
 
@@ -52,6 +59,7 @@ __all__ = [
     "capped_stream",
     "cited_passages",
     "claim_key",
+    "connection_release",
     "conversation_greet",
     "estimate_tokens",
     "final_payload",

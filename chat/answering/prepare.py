@@ -12,8 +12,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 
-from billing.quotas import tenant_plan
-from billing.selectors import billing_restricted
+from billing.selectors import AnswerTerms, answer_terms
 from billing.services import answer_credit_take
 from saas.tenant_connection import connection
 from tenants.models import Tenant
@@ -66,14 +65,18 @@ def answer_prepare(
         raise
 
 
-def provider_and_credit(tenant: Tenant, bot: BotSettings) -> tuple[ProviderChoice, str | None]:
+def provider_and_credit(
+    tenant: Tenant, bot: BotSettings, terms: AnswerTerms | None = None
+) -> tuple[ProviderChoice, str | None]:
     """The provider for ``bot`` under the tenant's plan (own keys only where it allows them),
     and one AI answer counted before the provider is called
     (billing.services.answer_credit_take): the metric counted, or None over quota. Raises
-    ProviderError when the bot is misconfigured."""
-    plan = tenant_plan(tenant)
-    choice = provider_for(bot, own_keys_allowed=plan.own_llm_key)
-    return choice, answer_credit_take(tenant, own_key=choice.own_key, plan=plan)
+    ProviderError when the bot is misconfigured. ``terms``: billing's, if the caller has
+    read them (``answer_terms``)."""
+    terms = terms or answer_terms(tenant)
+    choice = provider_for(bot, own_keys_allowed=terms.plan.own_llm_key)
+    metric = answer_credit_take(tenant, own_key=choice.own_key, plan=terms.plan, limit=terms.ai_answers_limit)
+    return choice, metric
 
 
 def _prepare_claimed(
@@ -114,7 +117,8 @@ def _prepare_claimed(
         return canned(rule.reply, Outcome.AUTOMATION, rule)
     if flagged:
         return canned(bot.no_answer_text, Outcome.SKIPPED)
-    if billing_restricted(tenant):  # unpaid past the grace period: the offline text, no LLM
+    terms = answer_terms(tenant)  # the plan, a restriction and the quota: one query
+    if terms.restricted:  # unpaid past the grace period: the offline text, no LLM
         return canned(bot.unavailable_text, Outcome.FALLBACK)
     # Retrieval before the provider: when it found only unrelated passages, a knowledge-only
     # bot has nothing to answer from, and no provider is called nor credit taken.
@@ -123,7 +127,7 @@ def _prepare_claimed(
         logger.info("nothing relevant in the knowledge conversation=%s", conversation.pk)
         return canned(bot.no_answer_text, Outcome.NO_ANSWER)
     try:
-        choice, metric = provider_and_credit(tenant, bot)
+        choice, metric = provider_and_credit(tenant, bot, terms)
     except ProviderError as error:
         logger.warning("bot misconfigured widget=%s: %s", widget.pk, error)
         return canned(bot.unavailable_text, Outcome.FALLBACK)

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django_tenants.utils import schema_context
 
+from saas.tenant_connection import connection
+
 from ..llm.base import LLMRequest, Provider, ProviderError, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
@@ -34,10 +36,20 @@ def _db(schema: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitab
     """Run ``fn`` in ``schema`` on the request's database thread (awaitable)."""
 
     def call() -> T:
+        if connection.schema_name == schema:  # entering it again would set the search path again
+            return fn(*args, **kwargs)
         with schema_context(schema):
             return fn(*args, **kwargs)
 
     return sync_to_async(call, thread_sensitive=True)()
+
+
+def connection_release() -> None:
+    """Give the request's pooled database connection back while the provider answers (it
+    can take seconds; the answer is stored on a connection borrowed again). Without a pool,
+    or inside a transaction, the connection stays."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

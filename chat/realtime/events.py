@@ -14,11 +14,12 @@ exception, and losing one costs nothing.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import uuid
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -69,12 +70,26 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running():
+        # A sync view under ASGI: hand the send to the server's loop and go on (waiting for
+        # it would hold the request's thread through a busy loop, once per event).
+        sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+        sent.add_done_callback(lambda done: _sent(done, group, event))
+        return
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception as error:  # a wake-up must never fail the write that caused it
         layer_failed(error)
         return
     layer_answered()
+
+
+def _sent(done: concurrent.futures.Future[None], group: str, event: dict[str, Any]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.warning(
+            "realtime: could not publish %s to %s", event.get("type"), group, exc_info=done.exception()
+        )
 
 
 def publish(group: str, event: dict[str, Any]) -> None:

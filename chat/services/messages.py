@@ -50,34 +50,63 @@ def message_append(
                 ]
             }
         )
-    table = Conversation._meta.db_table
+    message = Message(
+        conversation=conversation,
+        seq=0,  # the statement takes the next number
+        role=role,
+        text=text,
+        client_message_id=client_message_id or "",
+        **extra,
+    )
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # One statement takes the row lock and the next number (concurrent sends queue here).
-            cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1, updated_at = now(), "  # noqa: S608 - our table
-                "last_message_at = CASE WHEN %s THEN last_message_at ELSE now() END, "
-                "last_visitor_seq = CASE WHEN %s THEN last_seq + 1 ELSE last_visitor_seq END "
-                "WHERE id = %s RETURNING last_seq, status",
-                [role == Message.Role.NOTE, role == Message.Role.VISITOR, conversation.pk],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                raise Conversation.DoesNotExist
-            conversation.last_seq, conversation.status = row
-            message = Message.objects.create(
-                conversation=conversation,
-                seq=conversation.last_seq,
-                role=role,
-                text=text,
-                client_message_id=client_message_id or "",
-                **extra,
-            )
+        if connection.in_atomic_block:  # a savepoint keeps a refused insert from the caller's work
+            with transaction.atomic():
+                _store(message, conversation)
+        else:  # one statement: atomic by itself, no BEGIN/COMMIT round trips
+            _store(message, conversation)
     except IntegrityError:  # this client id is already stored (a retry, or a concurrent send)
         existing = Message.objects.get(conversation=conversation, client_message_id=client_message_id)
         return _same_or_refuse(existing, text), False
     events.conversation_changed(conversation.pk, seq=message.seq)
     return message, True
+
+
+def _store(message: Message, conversation: Conversation) -> None:
+    """Insert ``message`` with the conversation's next number, in one statement: the UPDATE
+    takes the row lock and the number (concurrent sends queue there), the INSERT uses it.
+    Sets the message's id and number and the conversation's number and status."""
+    quote = connection.ops.quote_name
+    fields = [f for f in Message._meta.local_concrete_fields if not f.primary_key]
+    columns, values, params = [], [], []
+    for field in fields:
+        columns.append(quote(field.column))
+        if field.attname == "seq":
+            values.append("c.last_seq")
+            continue
+        values.append("%s")
+        params.append(field.get_db_prep_save(field.pre_save(message, True), connection))
+    role = message.role
+    # Our tables and columns are formatted in; the values are parameters.
+    sql = (
+        f"WITH c AS (UPDATE {Conversation._meta.db_table} SET last_seq = last_seq + 1, updated_at = now(), "  # noqa: S608
+        "last_message_at = CASE WHEN %s THEN last_message_at ELSE now() END, "
+        "last_visitor_seq = CASE WHEN %s THEN last_seq + 1 ELSE last_visitor_seq END "
+        "WHERE id = %s RETURNING last_seq, status), "
+        f"m AS (INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM c RETURNING id) "
+        "SELECT m.id, c.last_seq, c.status FROM m, c"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [role == Message.Role.NOTE, role == Message.Role.VISITOR, conversation.pk, *params],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist
+    message.pk, message.seq, conversation.status = row
+    conversation.last_seq = message.seq
+    message._state.adding, message._state.db = False, connection.alias
 
 
 def _same_or_refuse(existing: Message, text: str) -> Message:

@@ -52,4 +52,5 @@ class ConversationView(VisitorView):
         )
         if conversation is None:
             raise NotFound("No such conversation.")
+        conversation.widget = self.widget  # the same row, already read: not read again
         return conversation

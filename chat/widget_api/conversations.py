@@ -184,6 +184,7 @@ class ConversationMessagesApi(ConversationView):
             contact=self.contact,
             just_stored=created,
         )
+        answering.connection_release()  # not held while the provider answers
         first = [("message", message_payload(message))]
         if EVENT_STREAM in request.headers.get("Accept", ""):
             return event_stream(answering.answer_stream_bytes(prepared, first=first))

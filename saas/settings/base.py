@@ -51,6 +51,10 @@ TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=3)
 TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
 # Seconds a host -> tenant resolution stays cached (invalidated on every tenant change).
 TENANT_HOST_CACHE_SECONDS = env.int("TENANT_HOST_CACHE_SECONDS", default=300)
+# The widget row and its bot's settings, cached per widget until they change (every change
+# drops them: widget_builder.snapshots, chat.selectors.bot_snapshot); the lifetime only
+# bounds what a change made outside the services (a raw UPDATE) leaves stale.
+WIDGET_SNAPSHOT_SECONDS = env.int("WIDGET_SNAPSHOT_SECONDS", default=300)
 # Issue `SET search_path` once per connection and schema change, not before every query
 # (halves the round trips). Safe with this django-tenants release: rollback, savepoint
 # rollback and close forget the cached path (tests/tenants/test_search_path.py proves it).
@@ -163,8 +167,12 @@ DATABASES["default"].update(
 )
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 # Django's psycopg connection pool (per process): a request borrows a connection instead
-# of opening one (~half of a small request's time). Off unless sized; see docs/deployment.md.
-DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=0)
+# of opening one (~half of a small request's time). On by default under the ASGI server
+# (saas.asgi says so before the settings load); elsewhere (tests, management commands,
+# Celery) off unless sized. 0 turns it off. See docs/deployment.md.
+DATABASE_POOL_MAX_SIZE = env.int(
+    "DATABASE_POOL_MAX_SIZE", default=20 if env.bool("SAAS_ASGI_SERVER", default=False) else 0
+)
 if DATABASE_POOL_MAX_SIZE:
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": min(4, DATABASE_POOL_MAX_SIZE),

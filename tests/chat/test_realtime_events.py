@@ -3,7 +3,10 @@ rolled-back write wakes nobody."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.test import TestCase
 from django_tenants.utils import tenant_context
@@ -67,3 +70,36 @@ def test_a_layer_that_fails_never_fails_the_write(tenant_a, monkeypatch):
         with TestCase.captureOnCommitCallbacks(execute=True):
             message, created = message_append(conversation=conversation, role="visitor", text="Hello")
     assert created and message.pk
+
+
+def test_a_sync_view_under_asgi_hands_the_send_to_the_servers_loop_without_waiting(caplog):
+    """From a thread the server's loop runs sync code in (a sync view under ASGI), the send
+    is scheduled on that loop and the thread goes on at once; a send that fails later is
+    logged, never raised."""
+    received: list[tuple[str, dict]] = []
+
+    class Held:
+        def __init__(self) -> None:
+            self.release = asyncio.Event()
+
+        async def group_send(self, group, event):
+            await self.release.wait()
+            if event["type"] == "boom":
+                raise ConnectionError("Redis is down")
+            received.append((group, event))
+
+    layer = Held()
+
+    async def main() -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(events, "get_channel_layer", lambda: layer)
+            await sync_to_async(events.send_now)("s.conv.1", {"type": "conv.message"})
+            await sync_to_async(events.send_now)("s.conv.1", {"type": "boom"})
+            assert received == []  # both returned while the layer still held the sends
+            layer.release.set()
+            for _ in range(100):
+                await asyncio.sleep(0)
+        assert received == [("s.conv.1", {"type": "conv.message"})]
+
+    asyncio.run(main())
+    assert "could not publish boom" in caplog.text

@@ -18,6 +18,7 @@ from chat.selectors import (
 )
 from tests.chat.factories import BotSettingsFactory, ConversationFactory, MessageFactory
 from tests.chat.visitors import make_visitor
+from tests.knowledge.factories import KnowledgeBaseFactory
 from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
 
@@ -100,3 +101,16 @@ def test_the_last_message_of_each_conversation_skips_system_events(tenant_a):
     role, text = last[chatty.pk]
     assert role == "bot" and text.startswith("It left our warehouse\n\n  this morning.") and len(text) == 160
     assert quiet.pk not in last
+
+
+def test_a_bots_snapshot_forgets_a_deleted_knowledge_base(tenant_a):
+    """Deleting a knowledge base removes its links to bots by cascade, without a signal per
+    bot: every bot of the workspace is read again (one that searched only that base must
+    not go on searching it from the cache)."""
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        kb = KnowledgeBaseFactory()
+        BotSettingsFactory(widget=widget).knowledge_bases.set([kb])
+        assert bot_snapshot(widget).knowledge_base_ids == [kb.pk]
+        kb.delete()
+        assert bot_snapshot(widget).knowledge_base_ids == []

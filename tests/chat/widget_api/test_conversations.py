@@ -9,7 +9,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from chat.models import Message
-from tests.chat.visitors import make_visitor
+from tests.chat.visitors import asgi_post, make_visitor
 from tests.chat.widget_api.api_calls import (
     ORIGIN,
     conversation_started,
@@ -126,45 +126,63 @@ def test_a_reconnecting_visitor_learns_which_answer_is_still_being_written(clien
 # message), as every message of a conversation but its first is served.
 
 
-def test_sending_a_message_takes_twenty_one_queries(client, tenant_a, settings, django_assert_num_queries):
+def test_sending_a_message_takes_thirteen_queries(client, tenant_a, settings, django_assert_num_queries):
     settings.LLM_PROVIDER = "offline"  # the JSON answer, no provider to call
     visitor = make_visitor(tenant_a)
     assert visitor.send(client, "When do you open?").status_code == 201
-    #  1  SET search_path: the schema of the widget key's tenant
-    #  2  the widget, by its key (widget_builder.public_api)
-    #  3  the visitor's contact, from the token (chat.widget_api.auth)
-    #  4  the visitor's conversation (chat.widget_api.base)
-    #  5-8  message_append: SAVEPOINT; UPDATE ... RETURNING (the row lock and the next
-    #       number); INSERT the message; RELEASE SAVEPOINT
-    #  9  the conversation's widget again, read lazily by answer_prepare (the view has it)
-    # 10  the billing account: unpaid past its grace period? (billing_restricted)
-    # 11  the tenant's plan, read fresh (tenant_plan)
-    # 12  staff grants on the AI answer quota (quota_limit)
-    # 13  the AI answer credit: one upsert of the period's and the day's counters
-    # 14  the knowledge bases the bot searches (retrieval)
-    # 15  whether they hold a chunk at all (none here: no embedding, no search)
-    # 16  the conversation's history for the prompt (history_turns)
-    # 17  SET search_path again: the reply is stored in the tenant's schema entered anew
-    # 18-21  message_append for the reply, as 5-8
-    with django_assert_num_queries(21):
+    #  1  SET search_path: the schema of the widget key's tenant (the widget row and its
+    #     bot come from the cache: widget_builder.snapshots, chat.selectors.bot_snapshot)
+    #  2  the visitor's contact, from the token (chat.widget_api.auth)
+    #  3  the visitor's conversation (chat.widget_api.base; its widget is the view's)
+    #  4-6  message_append: one statement takes the row lock and the next number (UPDATE)
+    #       and inserts the message, in a SAVEPOINT here (the test's transaction; a request
+    #       outside one sends the statement alone)
+    #  7  billing in one read: the plan, an unpaid restriction, the quota's grants
+    #     (billing.selectors.answer_terms)
+    #  8  the knowledge bases the bot searches, each with whether it holds a chunk (none
+    #     here: no embedding, no search)
+    #  9  the AI answer credit: one upsert of the period's and the day's counters
+    # 10  the conversation's history for the prompt (history_turns)
+    # 11-13  message_append for the reply, as 4-6 (the schema is still the tenant's: no
+    #        second SET search_path)
+    with django_assert_num_queries(13):
         response = visitor.send(client, "And on Sundays?")
     assert response.status_code == 201 and response.json()["answer"]["outcome"] == "no_answer"
 
 
-def test_listing_messages_after_a_number_takes_six_queries(
+def test_a_streamed_answer_takes_fourteen_queries(tenant_a, fake_llm, django_assert_num_queries):
+    """The same path answered as server-sent events through the ASGI application, with a
+    provider's answer: the JSON send's queries, and the tenant's schema entered again for
+    the reply (it is stored by the stream, after the view has returned)."""
+    visitor = make_visitor(tenant_a)
+    headers = {
+        "host": PUBLIC_HOST,
+        "origin": ORIGIN,
+        "authorization": f"Bearer {visitor.token}",
+        "accept": "text/event-stream",
+    }
+    first = asgi_post(visitor.messages_path, {"text": "When do you open?"}, headers)
+    assert first.status == 200 and first.events()[-1][0] == "done"
+    with django_assert_num_queries(14):
+        result = asgi_post(visitor.messages_path, {"text": "And on Sundays?"}, headers)
+    events = result.events()
+    assert result.status == 200 and events[-1][0] == "done"
+    assert events[-1][1]["message"]["role"] == "bot"
+
+
+def test_listing_messages_after_a_number_takes_five_queries(
     client, tenant_a, settings, django_assert_num_queries
 ):
     settings.LLM_PROVIDER = "offline"
     visitor = make_visitor(tenant_a)
     for question in ("When do you open?", "And on Sundays?", "Where are you?"):
         assert visitor.send(client, question).status_code == 201
-    #  1  SET search_path: the schema of the widget key's tenant
-    #  2  the widget, by its key
-    #  3  the visitor's contact, from the token
-    #  4  the visitor's conversation
-    #  5  its messages after the number, in order (whatever their count)
-    #  6  the visitor message still waiting for its answer, if any
-    with django_assert_num_queries(6):
+    #  1  SET search_path: the schema of the widget key's tenant (the widget is cached)
+    #  2  the visitor's contact, from the token
+    #  3  the visitor's conversation
+    #  4  its messages after the number, in order (whatever their count)
+    #  5  the visitor message still waiting for its answer, if any
+    with django_assert_num_queries(5):
         response = client.get(visitor.messages_path + "?after=1", **visitor.headers())
     assert response.status_code == 200
     assert [m["seq"] for m in response.json()["messages"]] == [2, 3, 4, 5, 6]
