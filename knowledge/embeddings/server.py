@@ -7,8 +7,8 @@
 Web processes (and workers, if wished) with ``EMBEDDING_SERVER_URL`` set
 (``http://127.0.0.1:8765`` or ``unix:///run/embedder/embedder.sock``) send their texts here
 through ``served.ServedEmbedder`` instead of loading all-MiniLM-L6-v2 themselves (about
-350 MiB per process). The model loads once, at start; requests run on threads (onnxruntime
-releases the GIL; ``local.LocalEmbedder`` runs the texts of one request in parallel).
+185 MiB more per process). The model loads once, at start; requests run on threads
+(onnxruntime releases the GIL; ``local.LocalEmbedder`` runs a request's texts in parallel).
 
 Protocol (HTTP/1.1, keep-alive):
 - ``GET /healthz``: 200 ``{"model_id", "dimensions", "max_batch"}`` once the model is loaded.
