@@ -1,4 +1,5 @@
-# Image for the web process and the Celery worker (docker-compose.yml, the Helm chart).
+# Image for the web processes, the Celery worker and the embedding server
+# (docker-compose.yml, the Helm chart).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -15,4 +16,7 @@ RUN DJANGO_SETTINGS_MODULE=saas.settings.production DJANGO_SECRET_KEY=build-only
 RUN useradd --system --uid 10001 app && chown -R app /app
 USER app
 EXPOSE 8000
-CMD ["uvicorn", "saas.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--ws", "websockets", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
+# uvicorn with one process per core (WEB_CONCURRENCY, default: the container's CPU limit;
+# scripts/web says how it is computed). The embedding server runs from the same image:
+#   python -m knowledge.embeddings.server --bind 0.0.0.0:8765
+CMD ["scripts/web"]

@@ -1,15 +1,31 @@
 """Chat engine benchmarks (`make bench` or `python -m bench chat`).
 
-A real uvicorn server (one process, like one production pod's worker) serves the platform;
-the fake LLM provider runs in its own process; this process is the load generator.
+A real uvicorn server serves the platform; the fake LLM provider runs in its own process,
+the local embedding model in the embedding server (as in production, except for one load
+run without it, to compare memory); this process is the load generator. Each workspace's
+bot has a small knowledge base (every question is embedded and searched) and may also
+answer from general knowledge (every question reaches the provider). Parts, chosen with
+``BENCH_CHAT_PARTS`` (default all, comma-separated):
 
-1. Time to first token: at the visitor (POST a message, first ``delta`` event of the answer
-   stream) against the fake provider called directly through the same SDK, same run. The
-   difference is the platform's added latency (targets: p50 <= 15 ms, p95 <= 40 ms).
-2. Throughput: 100 concurrent visitors over 50 tenants, each sending messages and reading
-   the streamed answer to its end, with an instant provider; against a bare Django view doing
-   one INSERT with the same concurrency. Reports the ratio (target >= 0.5), p99 latency,
-   errors and lost messages (every accepted message must be stored with one answer).
+1. ``ttft``: time to first token at the visitor (POST a message, first ``delta`` event of
+   the answer stream) against the fake provider called directly through the same SDK,
+   same run. The difference is the platform's added latency (targets: p50 <= 15 ms,
+   p95 <= 40 ms).
+2. ``throughput``: 100 concurrent visitors over the workspaces, each sending messages and
+   reading the streamed answer to its end, with an instant provider; against a bare Django
+   view doing one INSERT and against the floor view (``bench/floor``: only the irreducible
+   work: store the visitor message, embed the question, one vector query, store the answer)
+   with the same concurrency. Ratios to both (target >= 0.5 to the bare INSERT).
+3. ``load`` (``bench/chat_load.py``): 100 visitors over 20 workspaces, 5 streamed messages
+   each, on one uvicorn process and on two (``--workers 2``): first token p50/p95 (target
+   p95 <= 1 s), messages/s and the ratio of two to one (target x1.7); web process RSS after
+   the load, per process and summed (target <= 250 MiB), with the embedding server and,
+   once more on one process, with the model loaded in the web process.
+4. ``outages`` (``bench/chat_load.py``): the same load on one process with a Redis of the
+   bench's own stopped for 20 s, then with PostgreSQL unreachable for 15 s (a proxy in
+   front of it closes every connection): answered / 503 / other 5xx during each, and lost.
+
+Lost messages: every visitor message the platform accepted must be stored with one answer.
 """
 
 from __future__ import annotations
@@ -17,12 +33,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from bench import chat_load
+from bench.chat_client import HOST
+from bench.chat_client import pcts as _pcts
+from bench.chat_client import send as _send
+from bench.chat_processes import free_port, start_embedder, start_llm, start_web, stop
 from bench.tenancy import RESULTS, django_start
 
 BENCH_DB = "saas_bench_chat"
@@ -30,39 +49,40 @@ TENANTS = int(os.environ.get("BENCH_CHAT_TENANTS", "50"))
 VISITORS = int(os.environ.get("BENCH_CHAT_VISITORS", "100"))
 SECONDS = float(os.environ.get("BENCH_CHAT_SECONDS", "15"))
 TTFT_ROUNDS = int(os.environ.get("BENCH_CHAT_TTFT_ROUNDS", "200"))
-HOST = "bench.test"
-ORIGIN = "https://customer.example"
+PARTS = [
+    p.strip()
+    for p in os.environ.get("BENCH_CHAT_PARTS", "ttft,throughput,load,outages").split(",")
+    if p.strip()
+]
+KNOWLEDGE = """# Shipping
 
+Parcels to Germany travel with DHL and arrive in 3 to 5 working days.
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Returns
 
+You can send items back within 30 days for a full refund to your card.
 
-def _wait_http(url: str, timeout: float = 30.0) -> None:
-    import urllib.request
+# Support
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - our own loopback server
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+Our support line answers load questions and bench questions Monday to Friday.
+"""
 
 
 def _setup(llm_url: str) -> list[dict]:
     """A fresh database with TENANTS workspaces on the Business plan, each with its widget
-    published and a table for the bare INSERT baseline. Returns the visitors."""
+    published, a small knowledge base ingested and a bot that may also answer from general
+    knowledge, and a table for the bare INSERT baseline. Returns the visitors (each with a
+    conversation of its own for the chat and one for the floor view): at least
+    ``chat_load.PER_WORKSPACE`` in each of the first ``chat_load.WORKSPACES``."""
     django_start(BENCH_DB, _llm_env(llm_url))
     from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from chat.models import Contact, Conversation
+    from chat.models import BotSettings, Contact, Conversation
     from chat.visitor_tokens import visitor_token_issue
+    from knowledge.models import Chunk, KnowledgeBase
+    from knowledge.services import source_add_text
     from tenants.models import Tenant, User
     from tenants.services import tenant_provision
     from widget_builder.models import Widget
@@ -78,9 +98,16 @@ def _setup(llm_url: str) -> list[dict]:
         Tenant.objects.filter(pk=tenant.pk).update(plan="business")
         with tenant_context(tenant):
             widget = widget_publish(widget=Widget.objects.get())
-            for _ in range(max(1, VISITORS // TENANTS) + 1):
+            BotSettings.objects.update_or_create(widget=widget, defaults={"knowledge_only": False})
+            kb = KnowledgeBase.objects.order_by("id").first()
+            source_add_text(tenant=tenant, kb=kb, title="Help", text=KNOWLEDGE)  # ingested on a thread
+            per_workspace = max(1, VISITORS // TENANTS) + 1
+            if i < chat_load.WORKSPACES:
+                per_workspace = max(per_workspace, chat_load.PER_WORKSPACE)
+            for _ in range(per_workspace):
                 contact = Contact.objects.create(widget=widget)
                 conversation = Conversation.objects.create(widget=widget, contact=contact)
+                floor = Conversation.objects.create(widget=widget, contact=contact)
                 token, _ = visitor_token_issue(
                     tenant_id=tenant.pk, widget_id=widget.pk, contact_public_id=contact.public_id
                 )
@@ -89,10 +116,27 @@ def _setup(llm_url: str) -> list[dict]:
                         "schema": tenant.schema_name,
                         "key": widget.key,
                         "conversation": conversation.pk,
+                        "floor_conversation": floor.pk,
                         "token": token,
+                        "workspace": i,
                     }
                 )
+    _knowledge_wait(sorted({v["schema"] for v in visitors}), Chunk)
     return visitors
+
+
+def _knowledge_wait(schemas: list[str], chunk_model, timeout: float = 300.0) -> None:
+    """Until every workspace's knowledge is ingested (in-process tasks run on threads)."""
+    # django_tenants reads settings when imported: after django_start.
+    from django_tenants.utils import schema_context
+
+    deadline = time.monotonic() + timeout
+    for schema in schemas:
+        with schema_context(schema):
+            while not chunk_model.objects.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the bench's knowledge was not ingested in {schema}")
+                time.sleep(0.2)
 
 
 def _llm_env(llm_url: str) -> dict:
@@ -103,68 +147,6 @@ def _llm_env(llm_url: str) -> dict:
         "ANTHROPIC_BASE_URL": llm_url,
         "LLM_MODEL": "claude-haiku-4-5",
     }
-
-
-def _start_processes(llm_port: int, app_port: int) -> list[subprocess.Popen]:
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    llm = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.llm_server", "--port", str(llm_port)], cwd=root, env=env
-    )
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "saas.asgi:application",
-            "--port",
-            str(app_port),
-            "--no-access-log",
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=root,
-        env=env,
-    )
-    _wait_http(f"http://127.0.0.1:{llm_port}/healthz")
-    _wait_http(f"http://127.0.0.1:{app_port}/healthz")
-    return [llm, app]
-
-
-def _pcts(values: list[float]) -> dict:
-    values = sorted(values)
-
-    def pct(p: float) -> float:
-        return values[min(len(values) - 1, int(p * len(values)))]
-
-    return {"n": len(values), "p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99)}
-
-
-async def _send(client, visitor: dict, text: str, n: int) -> tuple[float | None, float, bool]:
-    """POST one message, read the stream to ``done``. Returns (ttft s, total s, ok)."""
-    started = time.perf_counter()
-    ttft = None
-    url = f"/api/widget/v1/{visitor['key']}/conversations/{visitor['conversation']}/messages"
-    headers = {
-        "Host": HOST,
-        "Origin": ORIGIN,
-        "Authorization": f"Bearer {visitor['token']}",
-        "Accept": "text/event-stream",
-    }
-    body = {"text": text, "client_message_id": f"bench-{n}"}
-    done = False
-    async with client.stream("POST", url, json=body, headers=headers) as response:
-        if response.status_code != 200:
-            await response.aread()
-            return None, time.perf_counter() - started, False
-        async for chunk in response.aiter_bytes():
-            if ttft is None and b"event: delta" in chunk:
-                ttft = time.perf_counter() - started
-            if b"event: done" in chunk:
-                done = True
-    return ttft, time.perf_counter() - started, done
 
 
 async def ttft_bench(app: str, llm_url: str, visitors: list[dict]) -> dict:
@@ -236,6 +218,16 @@ async def throughput_bench(app: str, visitors: list[dict]) -> dict:
             r = await client.post("/bench/insert", json={"text": f"hello {w}-{n}"}, headers={"Host": HOST})
             return r.status_code == 200
 
+        async def floor(w: int, n: int) -> bool:
+            visitor = visitors[w % len(visitors)]
+            body = {
+                "schema": visitor["schema"],
+                "conversation": visitor["floor_conversation"],
+                "text": f"Floor question {w}-{n}",
+            }
+            r = await client.post("/bench/floor", json=body, headers={"Host": HOST})
+            return r.status_code == 200
+
         async def chat(w: int, n: int) -> bool:
             _, _, ok = await _send(
                 client, visitors[w % len(visitors)], f"Load question {w}-{n}", w * 100_000 + n
@@ -244,8 +236,16 @@ async def throughput_bench(app: str, visitors: list[dict]) -> dict:
 
         await _load(VISITORS, 2.0, bare)  # warm-up
         baseline = await _load(VISITORS, SECONDS, bare)
+        await _load(VISITORS, 2.0, floor)
+        floored = await _load(VISITORS, SECONDS, floor)
         full = await _load(VISITORS, SECONDS, chat)
-    return {"bare_insert": baseline, "chat": full, "ratio": full["per_second"] / baseline["per_second"]}
+    return {
+        "bare_insert": baseline,
+        "floor": floored,
+        "chat": full,
+        "ratio": full["per_second"] / baseline["per_second"],
+        "ratio_to_floor": full["per_second"] / max(floored["per_second"], 1e-9),
+    }
 
 
 def lost_messages(visitors: list[dict]) -> dict:
@@ -267,56 +267,92 @@ def lost_messages(visitors: list[dict]) -> dict:
     return {"visitor_messages": visitor_messages, "unanswered": unanswered, "orphan_answers": doubled}
 
 
+def _print_ttft(ttft: dict) -> None:
+    print(
+        "  time to first token, ms: direct p50 {:.2f} p95 {:.2f}; at the visitor p50 {:.2f} p95 {:.2f}; "
+        "added p50 {:.2f} p95 {:.2f} (targets 15 / 40)".format(
+            ttft["direct_ms"]["p50"],
+            ttft["direct_ms"]["p95"],
+            ttft["platform_ms"]["p50"],
+            ttft["platform_ms"]["p95"],
+            ttft["added_ms"]["p50"],
+            ttft["added_ms"]["p95"],
+        ),
+        flush=True,
+    )
+
+
+def _print_throughput(load: dict) -> None:
+    print(
+        "  throughput, {} visitors over {} tenants: bare INSERT {:.0f}/s, floor {:.1f}/s, full chat path "
+        "{:.1f} msg/s; ratio to the bare INSERT x{:.2f} (target 0.5), to the floor x{:.2f}; "
+        "chat p50 {:.0f} ms p99 {:.0f} ms; errors {} (floor {})".format(
+            VISITORS,
+            TENANTS,
+            load["bare_insert"]["per_second"],
+            load["floor"]["per_second"],
+            load["chat"]["per_second"],
+            load["ratio"],
+            load["ratio_to_floor"],
+            load["chat"]["latency_ms"]["p50"],
+            load["chat"]["latency_ms"]["p99"],
+            load["chat"]["errors"],
+            load["floor"]["errors"],
+        ),
+        flush=True,
+    )
+
+
+def _first_parts(llm_url: str, visitors: list[dict], results: dict) -> None:
+    """ttft and throughput: one uvicorn process using the embedding server."""
+    embedder_port, app_port = free_port(), free_port()
+    embedder = start_embedder(embedder_port)
+    app = None
+    try:
+        app = start_web(app_port, env={"EMBEDDING_SERVER_URL": f"http://127.0.0.1:{embedder_port}"})
+        url = f"http://127.0.0.1:{app_port}"
+        if "ttft" in PARTS:
+            results["ttft"] = asyncio.run(ttft_bench(url, llm_url, visitors))
+            _print_ttft(results["ttft"])
+        if "throughput" in PARTS:
+            results["throughput"] = asyncio.run(throughput_bench(url, visitors))
+            _print_throughput(results["throughput"])
+    finally:
+        stop(app, embedder)
+
+
 def main() -> int:
-    llm_port, app_port = _free_port(), _free_port()
+    unknown = set(PARTS) - {"ttft", "throughput", "load", "outages"}
+    if unknown:
+        print(f"unknown BENCH_CHAT_PARTS: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    llm_port = free_port()
     llm_url = f"http://127.0.0.1:{llm_port}"
-    print(f"Chat benchmark: database {BENCH_DB}, {TENANTS} tenants, {VISITORS} visitors", flush=True)
+    print(
+        f"Chat benchmark: database {BENCH_DB}, {TENANTS} tenants, {VISITORS} visitors; parts {','.join(PARTS)}",
+        flush=True,
+    )
     started = time.perf_counter()
     visitors = _setup(llm_url)
     print(f"  setup {time.perf_counter() - started:.0f} s", flush=True)
-    processes = _start_processes(llm_port, app_port)
-    app = f"http://127.0.0.1:{app_port}"
+    results: dict = {}
+    llm: subprocess.Popen | None = start_llm(llm_port)
     try:
-        ttft = asyncio.run(ttft_bench(app, llm_url, visitors))
-        print(
-            "  time to first token, ms: direct p50 {:.2f} p95 {:.2f}; at the visitor p50 {:.2f} p95 {:.2f}; "
-            "added p50 {:.2f} p95 {:.2f} (targets 15 / 40)".format(
-                ttft["direct_ms"]["p50"],
-                ttft["direct_ms"]["p95"],
-                ttft["platform_ms"]["p50"],
-                ttft["platform_ms"]["p95"],
-                ttft["added_ms"]["p50"],
-                ttft["added_ms"]["p95"],
-            ),
-            flush=True,
-        )
-        load = asyncio.run(throughput_bench(app, visitors))
-        print(
-            "  throughput, {} visitors over {} tenants: bare INSERT {:.0f}/s, full chat path {:.1f} msg/s, "
-            "ratio x{:.2f} (target 0.5); chat p50 {:.0f} ms p99 {:.0f} ms; errors {}".format(
-                VISITORS,
-                TENANTS,
-                load["bare_insert"]["per_second"],
-                load["chat"]["per_second"],
-                load["ratio"],
-                load["chat"]["latency_ms"]["p50"],
-                load["chat"]["latency_ms"]["p99"],
-                load["chat"]["errors"],
-            ),
-            flush=True,
-        )
+        if {"ttft", "throughput"} & set(PARTS):
+            _first_parts(llm_url, visitors, results)
+        if "load" in PARTS:
+            results["load"] = chat_load.load_runs(visitors)
+        if "outages" in PARTS:
+            results["outages"] = chat_load.outage_runs(visitors, lost_messages)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+        stop(llm)
     lost = lost_messages(visitors)
     print(
         "  messages stored {visitor_messages}, without an answer {unanswered}, answers without a question "
         "{orphan_answers}".format(**lost),
         flush=True,
     )
-    results = {"ttft": ttft, "throughput": load, "lost": lost}
+    results["lost"] = lost
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "chat.json").write_text(json.dumps(results, indent=2))
     print(f"  figures in {RESULTS / 'chat.json'}")

@@ -1,12 +1,13 @@
 """Public URLs for the benchmarks: the real ones plus the baselines (a bare JSON view, a
-bare INSERT, a blank HTML page)."""
+bare INSERT, a blank HTML page, the chat path's irreducible work)."""
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+from django_tenants.utils import schema_context
 
 from saas.urls_public import urlpatterns as public_urlpatterns
 
@@ -36,9 +37,45 @@ def insert(request):
     return JsonResponse({"id": row_id})
 
 
+@csrf_exempt
+def floor(request):
+    """The chat benchmark's floor: only the irreducible work of answering a visitor, with the
+    real models and services in the widget's tenant schema. Store the visitor message, embed
+    the question (the platform's local model: in-process, or the embedding server when
+    EMBEDDING_SERVER_URL is set), one retrieval query on the vector index, store the answer.
+    No widget lookup, origin, token, throttles, claims, settings, automations, billing,
+    history, prompt or provider."""
+    # The app modules load with the URL conf's first request (Django is set up by then).
+    from chat.models import Conversation, Message
+    from chat.services.messages import message_append
+    from knowledge.embeddings import embedder_for
+
+    body = json.loads(request.body)
+    embedder = embedder_for("local")
+    with schema_context(body["schema"]):
+        conversation = Conversation.objects.only("pk").get(pk=body["conversation"])
+        question, _ = message_append(conversation=conversation, role=Message.Role.VISITOR, text=body["text"])
+        literal = "[" + ",".join(f"{x:.7g}" for x in embedder.embed_query(body["text"])) + "]"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM knowledge_chunk WHERE embedding_dim = 384 AND embedding_model_id = %s "
+                "ORDER BY embedding::vector(384) <=> %s::vector(384) LIMIT 10",
+                [embedder.model_id, literal],
+            )
+            found = [row[0] for row in cursor.fetchall()]
+        answer, _ = message_append(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            text=f"Floor answer from {len(found)} passages.",
+            reply_to=question,
+        )
+    return JsonResponse({"id": answer.pk, "passages": len(found)})
+
+
 urlpatterns = [
     path("bench/bare", bare),
     path("bench/blank/", blank),
     path("bench/insert", insert),
+    path("bench/floor", floor),
     *public_urlpatterns,
 ]

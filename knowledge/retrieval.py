@@ -15,13 +15,19 @@ chunks are in the tables it reads; it searches the knowledge bases named (all wh
   (``Passage.similarity``) and whether it passes its knowledge base's threshold or holds
   every word of the question (``Passage.relevant``, the rule of ``knowledge.relevance``).
 
+When the query cannot be embedded (the embedding server is down, a tenant's embedding API
+fails) a search asked for both methods answers from full-text search alone, with one
+warning per minute per process; a search asked for vectors only raises ``EmbeddingError``.
+
 No similarity score is ever shown to visitors: ``Passage.score`` is for the dashboard.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,13 +40,17 @@ from django.db.models import Exists, OuterRef
 
 # The module, not the function: the embedder is looked up when a search runs.
 from . import ingestion
-from .embeddings.base import Embedder
+from .embeddings.base import Embedder, EmbeddingError
 from .models import Chunk, KnowledgeBase
 from .relevance import is_relevant, min_relevance
 
 RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.97 at 100k chunks for ~1 ms more than 100
+EMBEDDING_WARNING_SECONDS = 60.0
+
+logger = logging.getLogger(__name__)
+_embedding_warned = 0.0  # monotonic time of the last "answered without vectors" warning
 
 # Full-text, in two passes through the GIN index: chunks holding every word of the question,
 # then (if fewer than CANDIDATES) chunks holding at least half of them (a question rarely
@@ -138,7 +148,7 @@ def retrieve(
     if "text" in methods:
         ranked["text"] = _text_ranked(query, kbs, hits)
     if "vector" in methods:
-        ranked["vector"] = _vector_ranked(vectors, hits)
+        ranked["vector"] = _vector_ranked_unless_down(vectors, hits, alone="text" not in methods)
     fused: dict[int, float] = defaultdict(float)
     ranks: dict[int, dict[str, int]] = defaultdict(dict)
     for method, ids in ranked.items():
@@ -159,6 +169,22 @@ def retrieve(
         best = [cid for cid in best if relevant[cid]]
     best = best[:limit]
     return _passages(best, fused, ranks, hits, relevant)
+
+
+def _vector_ranked_unless_down(jobs: list[VectorJob], hits: _Hits, *, alone: bool) -> list[int]:
+    """The vector ranking; none when the query could not be embedded and full-text search
+    answers too (one warning per EMBEDDING_WARNING_SECONDS, not one per question)."""
+    global _embedding_warned
+    try:
+        return _vector_ranked(jobs, hits)
+    except EmbeddingError as error:
+        if alone:
+            raise
+        now = time.monotonic()
+        if now - _embedding_warned >= EMBEDDING_WARNING_SECONDS or _embedding_warned == 0.0:
+            _embedding_warned = now
+            logger.warning("retrieval answers from full-text search alone: %s", error)
+        return []
 
 
 @dataclass

@@ -1,7 +1,11 @@
 """`make run`: migrate, seed the demo, print where everything is, and serve.
 
 With a broker configured (REDIS_URL or CELERY_BROKER_URL) a Celery worker with the beat
-scheduler runs beside the web server; without one, tasks run in-process.
+scheduler runs beside the web server; without one, tasks run in-process. The embedding
+server (``python -m knowledge.embeddings.server``, on 127.0.0.1:EMBEDDING_SERVER_PORT,
+default 8765) runs beside them and holds the one copy of the local embedding model that
+the web server and the worker use (EMBEDDING_SERVER_URL); set EMBEDDING_SERVER_URL
+yourself to use another server, or to ``none`` to load the model in each process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,22 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 # frames of a few hundred bytes) and frames of at most 64 KB (docs/deployment.md).
 WS_OPTIONS = ["--ws", "websockets", "--ws-per-message-deflate", "false", "--ws-max-size", "65536"]
 PORT = os.environ.get("PORT", "8000")
+EMBEDDING_SERVER_PORT = os.environ.get("EMBEDDING_SERVER_PORT", "8765")
+
+
+def _embedding_server() -> subprocess.Popen[bytes] | None:
+    """Start the machine's embedding server unless one is named (or refused with ``none``);
+    the processes started after this read EMBEDDING_SERVER_URL from the environment."""
+    named = os.environ.get("EMBEDDING_SERVER_URL", "")
+    if named.lower() == "none":
+        os.environ["EMBEDDING_SERVER_URL"] = ""
+        return None
+    if named:
+        return None
+    os.environ["EMBEDDING_SERVER_URL"] = f"http://127.0.0.1:{EMBEDDING_SERVER_PORT}"
+    return subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "knowledge.embeddings.server", "--bind", f"127.0.0.1:{EMBEDDING_SERVER_PORT}"]
+    )
 
 
 def main() -> int:
@@ -29,6 +49,7 @@ def main() -> int:
     call_command("seed_demo")
     call_command("collectstatic", interactive=False, verbosity=0)
 
+    embedder = _embedding_server()
     base = f"http://{settings.BASE_DOMAIN}:{PORT}"
     demo = f"http://demo.{settings.BASE_DOMAIN}:{PORT}"
     database = (
@@ -48,6 +69,7 @@ def main() -> int:
     Health            {base}/healthz  {base}/readyz
 
     Database: {database}.  Broker: {broker}.  Email: printed to this console.
+    Embedding model: {os.environ.get("EMBEDDING_SERVER_URL") or "in each process"}.
     Stop with Ctrl-C.
 """,
         flush=True,
@@ -87,9 +109,10 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=20)
+        for process in (worker, embedder):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@
     embedder.embed_documents(["text", ...])  # unit vectors, in order (cosine distance works)
     embedder.embed_query("question")
 
-Providers: ``local`` (all-MiniLM-L6-v2 on the CPU, 384 dimensions, the default), ``openai``
+Providers: ``local`` (all-MiniLM-L6-v2 on the CPU, 384 dimensions, the default: run in this
+process, or by the machine's embedding server when ``EMBEDDING_SERVER_URL`` is set, see
+``server.py``; the same vectors either way), ``openai``
 and ``openai_compatible`` (any server speaking OpenAI's embeddings API, by base URL).
 Everything raises ``base.EmbeddingError`` with a message a person can act on, including a
 configuration that cannot work. Embedders are cached per provider, model, size, key and URL.
@@ -26,6 +28,7 @@ from saas.outbound import UnsafeAddress, url_host_check
 
 from .base import Embedder, EmbeddingError
 from .local import LocalEmbedder
+from .served import ServedEmbedder
 
 __all__ = ["DEFAULT", "PROVIDERS", "Embedder", "EmbeddingError", "embedder_for"]
 
@@ -35,6 +38,7 @@ LOCAL_MODELS = ("", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"
 MAX_CACHED = 64
 
 _local = LocalEmbedder()
+_served: dict[tuple[str, float], ServedEmbedder] = {}
 # (provider, model, dimensions, key digest, server, named by the tenant) -> its embedder
 _cache: OrderedDict[tuple[str, str, int | None, str, str, bool], Embedder] = OrderedDict()
 _lock = threading.Lock()
@@ -55,7 +59,7 @@ def embedder_for(
         if model not in LOCAL_MODELS or dimensions not in (None, LocalEmbedder.dimensions):
             size = LocalEmbedder.dimensions
             raise EmbeddingError(f"The built-in embedding model is all-MiniLM-L6-v2, with {size} dimensions.")
-        return _local
+        return _local_embedder()
     if provider not in PROVIDERS:
         raise EmbeddingError(f"Unknown embedding provider {provider!r}.")
     base_url = (base_url or "").strip()
@@ -90,3 +94,17 @@ def embedder_for(
         while len(_cache) > MAX_CACHED:
             _cache.popitem(last=False)
     return embedder
+
+
+def _local_embedder() -> Embedder:
+    """The built-in model: the machine's embedding server when one is configured (this
+    process then never loads the model), else this process's own copy."""
+    url = getattr(settings, "EMBEDDING_SERVER_URL", "") or ""
+    if not url:
+        return _local
+    key = (url, float(getattr(settings, "EMBEDDING_SERVER_TIMEOUT", 2.0)))
+    with _lock:
+        served = _served.get(key)
+        if served is None:
+            served = _served[key] = ServedEmbedder(url, timeout=key[1])
+        return served

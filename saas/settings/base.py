@@ -422,6 +422,12 @@ KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = env.list("KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST"
 KNOWLEDGE_CRAWL_DELAY_CAP = env.float("KNOWLEDGE_CRAWL_DELAY_CAP", default=2.0)
 # Texts the local embedding model runs at once, one thread each (0: one per CPU).
 KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=0)
+# The machine's embedding server (python -m knowledge.embeddings.server), e.g.
+# http://127.0.0.1:8765 or unix:///run/embedder/embedder.sock: set, this process sends its
+# texts there instead of loading the local model (~185 MiB more) itself. Seconds to wait
+# for a query's vector (ten times that for a batch of documents).
+EMBEDDING_SERVER_URL = env("EMBEDDING_SERVER_URL", default="")
+EMBEDDING_SERVER_TIMEOUT = env.float("EMBEDDING_SERVER_TIMEOUT", default=2.0)
 
 # Master keys for secrets tenants give us (saas.crypto); first encrypts, all decrypt.
 SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])

@@ -21,3 +21,5 @@ WHITENOISE_AUTOREFRESH = True  # no collectstatic before tests
 LLM_ALLOW_PRIVATE_BASE_URLS = True
 LLM_DEADLINE_SECONDS = 5.0
 LLM_RETRY_AFTER_MAX_SECONDS = 1.0
+# Tests run the local embedding model in-process unless a test points this at a server.
+EMBEDDING_SERVER_URL = ""

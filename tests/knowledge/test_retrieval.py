@@ -153,3 +153,29 @@ def test_hybrid_retrieval_beats_each_method_alone(tenant_a):
             }
             scores[name] = _mrr(results)
     assert scores["hybrid"] > scores["vector"] and scores["hybrid"] > scores["text"], scores
+
+
+def test_keyword_search_answers_alone_when_the_embedding_server_is_down(tenant_a, settings, caplog):
+    """EMBEDDING_SERVER_URL names a server that is not running: a visitor's question still
+    finds its passage by its words (one warning, not one per question); a vector-only search
+    says why it cannot run."""
+    import socket
+
+    from knowledge import retrieval
+    from knowledge.embeddings import EmbeddingError
+
+    with tenant_context(tenant_a.tenant):
+        source = source_add_text(tenant=tenant_a.tenant, kb=_kb(tenant_a), title="Shipping", text=CORPUS)
+        ingestion.source_ingest(source.pk)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            settings.EMBEDDING_SERVER_URL = f"http://127.0.0.1:{s.getsockname()[1]}"  # closed
+        retrieval._embedding_warned = 0.0
+        found = retrieve(query="error code E-4471", limit=3)
+        again = retrieve(query="What does E-2290 mean?", limit=3)
+        with pytest.raises(EmbeddingError, match="could not be reached"):
+            retrieve(query="error code E-4471", methods=("vector",))
+    assert "E-4471" in found[0].text and "E-2290" in again[0].text
+    assert found[0].ranks == {"text": 1}
+    warnings = [r for r in caplog.records if "full-text search alone" in r.getMessage()]
+    assert len(warnings) == 1

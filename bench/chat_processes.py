@@ -1,0 +1,219 @@
+"""The processes of the chat benchmark: the fake LLM, uvicorn (one process or several), the
+embedding server, a Redis of its own (never the developers' one at 6379) and a TCP proxy in
+front of the bench's PostgreSQL that can cut every connection (never the server itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - our own loopback server
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def stop(*processes: subprocess.Popen | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+    for process in processes:
+        if process is not None:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def start_llm(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.llm_server", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return process
+
+
+def start_embedder(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "knowledge.embeddings.server", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout=180)
+    return process
+
+
+def start_web(
+    port: int, *, workers: int = 1, env: dict[str, str] | None = None, log=None
+) -> subprocess.Popen:
+    """uvicorn serving the platform, ``workers`` processes (one: no supervisor); its output
+    goes to ``log`` (a file) when given."""
+    command = [sys.executable, "-m", "uvicorn", "saas.asgi:application", "--port", str(port)]
+    command += ["--no-access-log", "--lifespan", "off", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    if workers > 1:  # every worker up: each answers before the figures start
+        deadline = time.monotonic() + 60
+        while len(web_processes(process)) < workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return process
+
+
+def web_processes(server: subprocess.Popen) -> list[int]:
+    """The pids serving requests: the process itself, or uvicorn's worker processes."""
+    children = []
+    try:
+        with open(f"/proc/{server.pid}/task/{server.pid}/children") as file:
+            pids = [int(pid) for pid in file.read().split()]
+    except OSError:
+        return [server.pid]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if b"spawn_main" in file.read():
+                    children.append(pid)
+        except OSError:
+            continue
+    return children or [server.pid]
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as file:
+        for line in file:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class OwnRedis:
+    """A redis-server of the bench's own on a free port, stopped and started again at will
+    (the same port, empty: as after a restart without persistence)."""
+
+    def __init__(self) -> None:
+        if not shutil.which("redis-server"):
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the bench's redis-server did not start")
+
+    def stop(self) -> None:
+        stop(self.process)
+        self.process = None
+
+
+class CuttableProxy:
+    """A TCP proxy to the bench's PostgreSQL on its own thread: ``cut()`` closes every
+    connection and refuses new ones (PostgreSQL unreachable), ``restore()`` listens again."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.base_events.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        threading.Thread(target=self.loop.run_forever, daemon=True, name="pg-proxy").start()
+        self.restore()
+
+    def _call(self, coroutine) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
+
+    def restore(self) -> None:
+        self._call(self._listen())
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+    async def _listen(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                sink.transport.abort()
+                self.writers.discard(sink)
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
