@@ -13,7 +13,6 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from saas.database_outage import stream_until_outage
-from saas.errors import PayloadTooLarge
 from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 

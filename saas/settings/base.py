@@ -236,49 +236,7 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
-# Without a broker, tasks run in-process (eagerly) so nothing needs to be installed.
-CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or env("CELERY_BROKER_URL", default=""))
-CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 300
-CELERY_TASK_TIME_LIMIT = 360
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than
-# the stale seconds is re-queued by the reaper; fails after max attempts (knowledge.runs).
-KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1800)
-KNOWLEDGE_INGEST_STALE_SECONDS = env.int("KNOWLEDGE_INGEST_STALE_SECONDS", default=300)
-KNOWLEDGE_INGEST_MAX_ATTEMPTS = env.int("KNOWLEDGE_INGEST_MAX_ATTEMPTS", default=3)
-# A dead worker's task is handed out again after the visibility timeout (acks_late): above
-# the longest hard time limit, or a running task is handed out twice (test_celery checks).
-CELERY_LONGEST_TASK_SECONDS = KNOWLEDGE_INGEST_TIME_LIMIT + 60
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": 2,
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_LONGEST_TASK_SECONDS + 300),
-}
-CELERY_BEAT_SCHEDULE = {
-    "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},
-    "tenants-housekeeping": {"task": "tenants.tasks.tenants_housekeeping", "schedule": 3600.0},
-    "knowledge-sync-due": {"task": "knowledge.tasks.sources_sync_due", "schedule": 3600.0},
-    "knowledge-reap-stale": {"task": "knowledge.tasks.sources_reap_stale", "schedule": 60.0},
-    "stripe-events-pending": {"task": "billing.tasks.stripe_events_pending", "schedule": 600.0},
-    "billing-overage-report": {"task": "billing.tasks.overage_report_task", "schedule": 3600.0},
-    "billing-trials-expire": {"task": "billing.tasks.trials_expire_task", "schedule": 3600.0},
-    "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
-    "chat-agent-replies-digest": {"task": "chat.tasks.agent_replies_digest", "schedule": 120.0},
-    "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
-    "outbox-resend": {"task": "saas.outbox.tasks.outbox_resend", "schedule": 30.0},
-}
-# Publishing retries once, briefly (the result backend too: it retries 20 s by default);
-# with the broker down the task goes to the outbox (saas.outbox) instead of being lost.
-_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
-CELERY_TASK_PUBLISH_RETRY_POLICY = _PUBLISH_RETRY
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _PUBLISH_RETRY}
+from .tasks import *  # noqa: E402, F403 - Celery's settings, in their own module
 
 # --- storage ----------------------------------------------------------------------------
 
