@@ -75,7 +75,7 @@ def send_now(group: str, event: dict[str, Any]) -> None:
         # A sync view under ASGI: hand the send to the server's loop and go on (waiting for
         # it would hold the request's thread through a busy loop, once per event).
         sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
-        sent.add_done_callback(lambda done: _sent(done, group, event))
+        sent.add_done_callback(_sent)
         return
     try:
         async_to_sync(layer.group_send)(group, event)
@@ -85,11 +85,15 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     layer_answered()
 
 
-def _sent(done: concurrent.futures.Future[None], group: str, event: dict[str, Any]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        logger.warning(
-            "realtime: could not publish %s to %s", event.get("type"), group, exc_info=done.exception()
-        )
+def _sent(done: concurrent.futures.Future[None]) -> None:
+    """The server loop's send ended: a failure is the layer's state, logged once per change."""
+    if done.cancelled():
+        return
+    error = done.exception()
+    if error is not None:
+        layer_failed(error)
+        return
+    layer_answered()
 
 
 def publish(group: str, event: dict[str, Any]) -> None:

@@ -219,7 +219,8 @@ def test_the_reaper_finishes_the_ingestion_of_a_whole_worker_killed(seeded, djan
             default_queue = celery_app.conf.task_default_queue
             celery_app.conf.task_default_queue = queue  # its message goes to this worker
             try:
-                assert sources_reap_stale() == 1
+                # At least this one (other workspaces' leftovers, stale at once too, may count).
+                assert sources_reap_stale() >= 1
             finally:
                 celery_app.conf.task_default_queue = default_queue
             finished = r"source_ingest_task\[[^]]+\] succeeded in [^:]+: \{'added'"
@@ -232,8 +233,9 @@ def test_the_reaper_finishes_the_ingestion_of_a_whole_worker_killed(seeded, djan
 
             # Exactly once: the reaper has nothing more to do, and the old run's message, when
             # the broker hands it out again, does nothing.
-            assert sources_reap_stale() == 0
+            sources_reap_stale()
             with tenant_context(tenant):
+                assert Source.objects.get(pk=source.pk).run == first_run + 1  # not taken again
                 late = source_ingest_task.apply_async(
                     args=[source.pk], kwargs={"run": first_run}, queue=queue
                 )
