@@ -162,12 +162,4 @@ def asgi_post(
     the client go away."""
     from asgiref.sync import async_to_sync
 
-    # Once a browser test has run, Playwright's sync API leaves its own loop marked as
-    # running in this thread between its calls (greenlets); async_to_sync would refuse to
-    # start. That loop is idle while the test's code runs: set it aside for this call.
-    idle = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        return async_to_sync(asgi_post_here)(path, body, headers, on_chunk=on_chunk, disconnect=disconnect)
-    finally:
-        asyncio._set_running_loop(idle)
+    return async_to_sync(asgi_post_here)(path, body, headers, on_chunk=on_chunk, disconnect=disconnect)
