@@ -9,14 +9,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.db.models.functions import Left
-from django_tenants.utils import schema_context
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
 from billing.selectors import quota_reached, usage_value
+from saas.tenant_cache import cache_version_bump
 from saas.tenant_connection import connection
 from tenants.models import Tenant
 from widget_builder.models import Widget
@@ -105,19 +104,8 @@ def bot_snapshot(widget: Widget) -> BotSnapshot:
 def bot_snapshot_forget(widget_id: int | None) -> None:
     """Drop the widget's cached bot (every bot of the schema: ``None``) now and again when
     the current transaction commits."""
-    schema = connection.schema_name
     version_key = _snapshot_keys(widget_id)[0] if widget_id is not None else _ALL_BOTS_VERSION
-
-    def bump() -> None:
-        with schema_context(schema):
-            if not cache.add(version_key, 1, timeout=None):
-                try:
-                    cache.incr(version_key)
-                except ValueError:  # evicted between add and incr
-                    cache.set(version_key, 1, timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    cache_version_bump(version_key, schema=connection.schema_name)
 
 
 # --- the dashboard -------------------------------------------------------------------------

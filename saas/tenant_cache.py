@@ -1,4 +1,5 @@
-"""Dropping every cache entry of one schema (a deleted tenant leaves nothing behind).
+"""Dropping every cache entry of one schema (a deleted tenant leaves nothing behind), and
+the versioned entries' invalidation (``cache_version_bump``).
 
 Cache keys carry the schema as their first part (``django_tenants.cache.make_key``:
 ``<schema>:<prefix>:<version>:<key>``), so a schema's entries can be found by prefix.
@@ -13,6 +14,8 @@ from typing import Any, Protocol, cast
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django_tenants.utils import schema_context
 
 # The backends' private parts this module relies on (Django's stubs leave them out).
 
@@ -56,3 +59,21 @@ def cache_forget_schema(schema_name: str) -> int:
                 locmem._delete(name)
         return len(names)
     return 0
+
+
+def cache_version_bump(version_key: str, *, schema: str) -> None:
+    """Bump a versioned cache entry's version in ``schema`` (keys carry the schema) now and
+    again when the current transaction commits: a request that read the row just before the
+    change commits writes its stale answer under the old version, where nobody looks."""
+    cache = caches["default"]
+
+    def bump() -> None:
+        with schema_context(schema):
+            if not cache.add(version_key, 1, timeout=None):
+                try:
+                    cache.incr(version_key)
+                except ValueError:  # evicted between add and incr
+                    cache.set(version_key, 1, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)

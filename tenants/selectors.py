@@ -8,9 +8,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count
 from django_tenants.utils import get_public_schema_name, schema_context
+
+from saas.tenant_cache import cache_version_bump
 
 from .contributions import contributions
 from .errors import slug_taken
@@ -74,18 +76,7 @@ def _cached_tenant(kind: str, ident: str, load: Callable[[], Tenant | None]) -> 
 
 def _cache_forget(kind: str, ident: str) -> None:
     """Invalidate now and again when the current transaction commits."""
-
-    def bump() -> None:
-        version_key, _ = _cache_keys(kind, ident)
-        with schema_context(get_public_schema_name()):
-            if not cache.add(version_key, 1, timeout=None):
-                try:
-                    cache.incr(version_key)
-                except ValueError:  # evicted between add and incr
-                    cache.set(version_key, 1, timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    cache_version_bump(_cache_keys(kind, ident)[0], schema=get_public_schema_name())
 
 
 def tenant_resolve_host(host: str) -> Tenant | None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django_tenants.utils import schema_context
 
+from saas.tenant_cache import cache_version_bump
 from saas.tenant_connection import connection
 
 from .models import Widget
@@ -43,16 +42,4 @@ def widget_for_key(key: str) -> Widget | None:
 def widget_snapshot_forget(key: str) -> None:
     """Drop the cached row of ``key`` now and again when the current transaction commits
     (in the schema active now: the commit may come after the caller left it)."""
-    schema = connection.schema_name
-
-    def bump() -> None:
-        version_key, _ = _keys(key)
-        with schema_context(schema):
-            if not cache.add(version_key, 1, timeout=None):
-                try:
-                    cache.incr(version_key)
-                except ValueError:  # evicted between add and incr
-                    cache.set(version_key, 1, timeout=None)
-
-    bump()
-    transaction.on_commit(bump)
+    cache_version_bump(_keys(key)[0], schema=connection.schema_name)
