@@ -7,7 +7,7 @@
   ratio of two processes to one, and the RSS of every web process after the load.
 - Outages, the same visitors sending without pause on one process: Redis (a redis-server of
   the bench's own, never the developers' one) stopped for ``REDIS_OUTAGE`` s, then
-  PostgreSQL unreachable for ``PG_OUTAGE`` s (``CuttableProxy`` in front of the bench's
+  PostgreSQL unreachable for ``PG_OUTAGE`` s (``tests.db_proxy.DatabaseProxy`` in front of the bench's
   database closes every connection and refuses new ones). Messages sent during each outage:
   answered, 503, other 5xx, other failures; lost = visitor messages stored without an answer.
 """
@@ -23,8 +23,6 @@ from urllib.parse import urlsplit
 
 from bench.chat_client import pcts, send
 from bench.chat_processes import (
-    CuttableProxy,
-    OwnRedis,
     free_port,
     rss_mib,
     start_embedder,
@@ -33,6 +31,8 @@ from bench.chat_processes import (
     web_processes,
 )
 from bench.tenancy import RESULTS
+from tests.db_proxy import DatabaseProxy
+from tests.redis_server import RedisServer
 
 WORKSPACES = int(os.environ.get("BENCH_CHAT_LOAD_WORKSPACES", "20"))
 PER_WORKSPACE = int(os.environ.get("BENCH_CHAT_LOAD_PER_WORKSPACE", "5"))
@@ -230,9 +230,12 @@ def _via_proxy(url: str, port: int) -> str:
 def outage_runs(visitors: list[dict], lost_messages: Callable[[list[dict]], dict]) -> dict:
     chosen = _chosen(visitors)
     database = urlsplit(os.environ["DATABASE_URL"])
-    redis, proxy = OwnRedis(), CuttableProxy(database.hostname or "127.0.0.1", database.port or 5432)
+    if not RedisServer.available():
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    redis, proxy = RedisServer(), DatabaseProxy(database.hostname or "127.0.0.1", database.port or 5432)
     embedder_port = free_port()
     redis.start()
+    proxy.start()
     embedder = start_embedder(embedder_port)
     web = None
     results: dict = {}
@@ -245,7 +248,7 @@ def outage_runs(visitors: list[dict], lost_messages: Callable[[list[dict]], dict
             port,
             log=web_log,
             env={
-                "REDIS_URL": redis.url,
+                "REDIS_URL": redis.url(),
                 "DATABASE_URL": proxied,
                 "EMBEDDING_SERVER_URL": f"http://127.0.0.1:{embedder_port}",
             },

@@ -4,14 +4,10 @@ front of the bench's PostgreSQL that can cut every connection (never the server 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -117,103 +113,3 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-class OwnRedis:
-    """A redis-server of the bench's own on a free port, stopped and started again at will
-    (the same port, empty: as after a restart without persistence)."""
-
-    def __init__(self) -> None:
-        if not shutil.which("redis-server"):
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("the bench's redis-server did not start")
-
-    def stop(self) -> None:
-        stop(self.process)
-        self.process = None
-
-
-class CuttableProxy:
-    """A TCP proxy to the bench's PostgreSQL on its own thread: ``cut()`` closes every
-    connection and refuses new ones (PostgreSQL unreachable), ``restore()`` listens again."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.server: asyncio.base_events.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-        threading.Thread(target=self.loop.run_forever, daemon=True, name="pg-proxy").start()
-        self.restore()
-
-    def _call(self, coroutine) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)
-
-    def restore(self) -> None:
-        self._call(self._listen())
-
-    def cut(self) -> None:
-        self._call(self._cut())
-
-    def close(self) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-
-    async def _listen(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
-
-    async def _cut(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            self.server = None
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.writers |= {writer, upstream_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                sink.transport.abort()
-                self.writers.discard(sink)
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
