@@ -14,6 +14,11 @@ The failure is answered wherever it surfaces:
 * in a streamed answer: :func:`stream_until_outage` ends the stream with a last event;
 * at a WebSocket's connect: ``tenants.asgi`` closes it with 1013 (try again later).
 
+While the database is taken as down, a request waits at most ``OUTAGE_POOL_TIMEOUT_S``
+for a pooled connection (the database backend, ``saas.postgresql_backend``), not the
+pool's whole timeout (``DATABASE_POOL_TIMEOUT``, sized for a busy pool): its 503 comes at
+once. Requests that need no query (a widget's cached configuration) are served throughout.
+
 A friendly page for browsers (``templates/503.html``), problem details for API clients.
 None of these answers logs a line of its own: :mod:`saas.dependency_state` logs
 "database unreachable" once, and "database reachable again" at the next connection made
@@ -39,6 +44,9 @@ from .dependency_state import describe, is_down, state_changed
 
 DATABASE = "database"
 RETRY_AFTER_S = 5
+# While the database is taken as down, a request waits at most this long for a pooled
+# connection (saas.postgresql_backend), not the pool's whole timeout.
+OUTAGE_POOL_TIMEOUT_S = 1.0
 
 # SQLSTATE classes and codes that say the server cannot serve this connection now:
 # connection exceptions (08...), shutdowns and "cannot connect now" (57P01-57P03), too many

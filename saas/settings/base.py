@@ -159,7 +159,7 @@ else:
 DATABASES = {"default": env.db_url_config(_database_url)}
 DATABASES["default"].update(
     {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "saas.postgresql_backend",  # django-tenants' own, failing fast in an outage
         # Persistent connections leak under ASGI (Django ticket #33497): open per request.
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": False,

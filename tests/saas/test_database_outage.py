@@ -24,7 +24,7 @@ from psycopg_pool import PoolClosed, PoolTimeout
 
 from chat.visitor_tokens import visitor_token_issue
 from chat.widget_api.conversations import event_stream
-from saas.database_outage import is_database_unavailable, note_outage
+from saas.database_outage import OUTAGE_POOL_TIMEOUT_S, is_database_unavailable, note_outage
 from saas.tenant_connection import connection
 from tenants.asgi import TenantWebSocketMiddleware
 from tenants.models import Tenant
@@ -265,10 +265,16 @@ def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_block
     with django_db_blocker.unblock():
         try:
             assert select_one() == 1
+            assert pooled.pool.timeout == 30
             db_proxy.cut()
             with pytest.raises(OperationalError) as failed:
                 select_one()
             assert is_database_unavailable(failed.value)
+            # Taken as down: a borrow waits a moment, not the pool's whole timeout.
+            with pytest.raises(OperationalError) as failed:
+                select_one()
+            assert is_database_unavailable(failed.value)
+            assert pooled.pool.timeout == OUTAGE_POOL_TIMEOUT_S
             db_proxy.restore()
             outcomes = []
             for _ in range(3):  # at most each pooled connection (max_size 2) fails once more
@@ -279,6 +285,8 @@ def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_block
                     assert is_database_unavailable(exc)
                     outcomes.append("unavailable")
             assert outcomes[-1] == 1, outcomes
+            select_one()
+            assert pooled.pool.timeout == 30  # up again: the configured wait
             # A dead connection the pool lends is not taken for the database's return.
             assert [line.split(":")[0] for line in _state_lines(caplog)] == [
                 "database unreachable",
