@@ -9,7 +9,9 @@
   the bench's own, never the developers' one) stopped for ``REDIS_OUTAGE`` s, then
   PostgreSQL unreachable for ``PG_OUTAGE`` s (``tests.db_proxy.DatabaseProxy`` in front of the bench's
   database closes every connection and refuses new ones). Messages sent during each outage:
-  answered, 503, other 5xx, other failures; lost = visitor messages stored without an answer.
+  answered, 503, other 5xx, other failures; lost = visitor messages stored without an answer
+  ``OWED_WAIT`` s after the outage (those stored just before PostgreSQL went are owed an
+  answer, given once it is back: chat.answering.owed).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MESSAGES = int(os.environ.get("BENCH_CHAT_LOAD_MESSAGES", "5"))
 REDIS_OUTAGE = float(os.environ.get("BENCH_CHAT_REDIS_OUTAGE", "20"))
 PG_OUTAGE = float(os.environ.get("BENCH_CHAT_PG_OUTAGE", "15"))
 CALM = 5.0  # seconds of load before and after each outage
+OWED_WAIT = 30.0  # seconds after an outage for the answers owed since it to be stored
 
 
 def _chosen(visitors: list[dict]) -> list[dict]:
@@ -262,8 +265,14 @@ def outage_runs(visitors: list[dict], lost_messages: Callable[[list[dict]], dict
             before = lost_messages(visitors)
             logged = _log_size()
             figures = asyncio.run(_through_outage(url, chosen, run, cut, heal, seconds))
-            time.sleep(2)  # answers still being stored
+            # Answers still being stored, and those owed since the outage (chat.answering.owed):
+            # given up to OWED_WAIT s to arrive.
+            deadline = time.monotonic() + OWED_WAIT
+            time.sleep(2)
             after = lost_messages(visitors)
+            while after["unanswered"] > before["unanswered"] and time.monotonic() < deadline:
+                time.sleep(1)
+                after = lost_messages(visitors)
             figures["lost"] = after["unanswered"] - before["unanswered"]
             figures["orphan_answers"] = after["orphan_answers"] - before["orphan_answers"]
             figures["tracebacks_logged"] = _tracebacks_since(logged)

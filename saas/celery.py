@@ -60,12 +60,26 @@ class _BrokerState:
     down = False
 
 
-def publish(task: Task[Any, Any], schema: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Hand the task to the broker; if it refuses, keep the task in the outbox."""
+def publish(
+    task: Task[Any, Any],
+    schema: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    countdown: float = 0,
+) -> None:
+    """Hand the task to the broker (to run ``countdown`` s from now); if it
+    refuses, keep the task in the outbox (which sends it at once when the broker returns)."""
     try:
         # Nobody waits for the result of work queued this way: not subscribing to it also
         # spares the publish the result backend's round trip (and its retries).
-        task.apply_async(args=args, kwargs=kwargs, headers={"_schema_name": schema}, ignore_result=True)
+        task.apply_async(
+            args=args,
+            kwargs=kwargs,
+            headers={"_schema_name": schema},
+            ignore_result=True,
+            countdown=countdown,
+        )
     except Exception as error:  # any refusal (connection, timeout, result backend) keeps the work
         if not _BrokerState.down:
             _BrokerState.down = True

@@ -21,6 +21,7 @@ from .claims import answer_in_progress, claim_key
 from .finish import answer_finish, final_payload, reply_store
 from .greeting import conversation_greet
 from .outcome import Outcome, Prepared, answer_outcome
+from .owed import answer_owe, answers_owed_pending
 from .prepare import answer_prepare, provider_and_credit
 from .preview import answer_preview
 from .prompt import (
@@ -53,9 +54,11 @@ __all__ = [
     "answer_finish",
     "answer_in_progress",
     "answer_outcome",
+    "answer_owe",
     "answer_prepare",
     "answer_preview",
     "answer_stream_bytes",
+    "answers_owed_pending",
     "capped_stream",
     "cited_passages",
     "claim_key",

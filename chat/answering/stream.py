@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django_tenants.utils import schema_context
 
+from saas.database_outage import is_database_unavailable
 from saas.tenant_connection import connection
 
 from ..llm.base import LLMRequest, Provider, ProviderError, Usage
@@ -26,6 +27,7 @@ from ..realtime.events import DeltaRelay
 from ..services import MAX_ANSWER_CHARS
 from .finish import answer_finish
 from .outcome import Prepared
+from .owed import owed_from_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -144,20 +146,18 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     except Exception as exc:  # an SDK surprise must still end in the fallback
         logger.exception("llm call crashed")
         error = ProviderError("server", type(exc).__name__)
+    finish = {
+        "text": "".join(parts),
+        "usage": usage,
+        "error": error,
+        "interrupted": interrupted,
+        "ttft_ms": ttft_ms,
+    }
     try:
-        final = await asyncio.shield(
-            _db(
-                prepared.schema,
-                answer_finish,
-                prepared,
-                text="".join(parts),
-                usage=usage,
-                error=error,
-                interrupted=interrupted,
-                ttft_ms=ttft_ms,
-            )
-        )
+        final = await asyncio.shield(_db(prepared.schema, answer_finish, prepared, **finish))
     except Exception as exc:  # the database went away: the reader must not wait for "done"
+        if is_database_unavailable(exc):  # the answer is stored once it is back
+            await asyncio.to_thread(owed_from_prepared, prepared, finish)
         queue.put_nowait(("failed", exc))
         raise
     if final is not None:

@@ -12,7 +12,7 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from saas.database_outage import stream_until_outage
+from saas.database_outage import is_database_unavailable, stream_until_outage
 from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 
@@ -176,13 +176,23 @@ class ConversationMessagesApi(ConversationView):
             text=data.validated_data["text"],
             client_message_id=data.validated_data.get("client_message_id") or None,
         )
-        prepared = answering.answer_prepare(
-            tenant=self.tenant,
-            conversation=conversation,
-            visitor_message=message,
-            contact=self.contact,
-            just_stored=created,
-        )
+        try:
+            prepared = answering.answer_prepare(
+                tenant=self.tenant,
+                conversation=conversation,
+                visitor_message=message,
+                contact=self.contact,
+                just_stored=created,
+            )
+        except Exception as exc:  # stored, then the database went away: answered once it is back
+            if is_database_unavailable(exc):
+                answering.answer_owe(
+                    schema=self.tenant.schema_name,
+                    tenant_id=self.tenant.pk,
+                    conversation_id=conversation.pk,
+                    visitor_message_id=message.pk,
+                )
+            raise
         answering.connection_release()  # not held while the provider answers
         first = [("message", message_payload(message))]
         if EVENT_STREAM in request.headers.get("Accept", ""):

@@ -1,0 +1,269 @@
+"""Answers owed: a visitor message stored just before the database went away, whose answer
+could not be prepared or stored, is answered once the database is back.
+
+The widget, its stream broken, polls the conversation for up to ten minutes while
+``awaiting_answer_after`` says an answer is coming; these keep that promise.
+
+* In the process that failed (:func:`answer_owe`): a thread of its own tries again with a
+  back-off of 1 s doubling to 3 s, one probe at a time while the database is unreachable,
+  then the rest in parallel. When the provider had already answered (only storing it
+  failed), that text is stored: no second provider call, no second credit. Otherwise the
+  answer is made as the request would have made it (``answer_prepare``, then the stream).
+* Should that process die meanwhile, a Celery task sent to the broker (up when only
+  PostgreSQL is down) does the same after ``WORKER_DELAY_S``; it finds the answer stored and
+  does nothing in the usual case. With the broker down too, only the process's own attempt
+  remains (docs/deployment.md).
+
+At most one answer per visitor message still holds: each attempt first looks for a stored
+answer, a running one holds the cache claim, and the reply's client message id is unique.
+Given up after ``GIVE_UP_S`` (the widget stops waiting then too), with a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import shared_task
+from django.core.cache import cache
+from django_tenants.utils import schema_context
+
+from saas.database_outage import is_database_unavailable
+from saas.tenant_connection import connection
+
+from ..models import Conversation, Message
+from .claims import owed_key
+from .outcome import Prepared
+
+logger = logging.getLogger(__name__)
+
+GIVE_UP_S = 600.0
+BACKOFF_S = (1.0, 2.0, 3.0)  # between attempts while the database is unreachable
+WORKER_DELAY_S = 120  # the broker's copy: after the process had its chance
+PARALLEL = 4
+
+DONE, RETRY, DROPPED = "done", "retry", "dropped"
+
+
+@dataclasses.dataclass
+class Owed:
+    schema: str
+    tenant_id: int
+    conversation_id: int
+    visitor_message_id: int
+    # The provider's answer when only storing it failed: answer_finish's arguments.
+    finish: dict[str, Any] | None = None
+    prepared: Prepared | None = None
+    since: float = dataclasses.field(default_factory=time.monotonic)
+    tries: int = 0
+    due: float = 0.0
+
+
+def answer_owed_settle(owed: Owed) -> str:
+    """One attempt, in the owed message's schema: DONE (answered now or before), RETRY
+    (the database is still unreachable, or another request is answering), DROPPED (nothing
+    to answer any more)."""
+    from .finish import answer_finish
+    from .prepare import answer_prepare
+    from .stream import answer_collect
+
+    try:
+        with schema_context(owed.schema):
+            if Message.objects.filter(reply_to_id=owed.visitor_message_id).exists():
+                return DONE
+            if owed.finish is not None and owed.prepared is not None:
+                answer_finish(owed.prepared, **owed.finish)
+                return DONE
+            from tenants.models import Tenant
+
+            tenant = Tenant.objects.filter(pk=owed.tenant_id).first()
+            conversation = (
+                Conversation.objects.select_related("widget").filter(pk=owed.conversation_id).first()
+            )
+            message = Message.objects.filter(pk=owed.visitor_message_id, role=Message.Role.VISITOR).first()
+            if tenant is None or conversation is None or message is None:
+                return DROPPED
+            prepared = answer_prepare(tenant=tenant, conversation=conversation, visitor_message=message)
+            if prepared.pending:  # another request holds the claim: look again later
+                return RETRY
+            if prepared.final is None:
+                answer_collect(prepared)
+            return DONE
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            return RETRY
+        logger.exception(
+            "answer owed failed conversation=%s message=%s", owed.conversation_id, owed.visitor_message_id
+        )
+        return DROPPED
+
+
+def _settle_here(owed: Owed) -> str:
+    """:func:`answer_owed_settle` in one of this process's own threads, whose connection is
+    closed after each attempt (one the outage broke is not kept for the next)."""
+    try:
+        return answer_owed_settle(owed)
+    finally:
+        connection.close()
+
+
+class _Debts:
+    """This process's owed answers and the thread that settles them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._owed: dict[tuple[str, int], Owed] = {}
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def add(self, owed: Owed) -> None:
+        _mark(owed, True)
+        with self._lock:
+            self._owed.setdefault((owed.schema, owed.visitor_message_id), owed)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="answers-owed", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+
+    def pending(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return list(self._owed)
+
+    def _due(self) -> list[Owed]:
+        """Wait for owed answers that are due; the oldest first."""
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                due = sorted((o for o in self._owed.values() if o.due <= now), key=lambda o: o.since)
+                if due:
+                    return due
+                wait = min((o.due for o in self._owed.values()), default=now + 60) - now
+                self._lock.wait(timeout=max(wait, 0.05))
+
+    def _run(self) -> None:
+        while True:
+            due = self._due()
+            # One probe first: while the database is unreachable, one attempt at a time.
+            results = [(due[0], _settle_here(due[0]))]
+            if results[0][1] != RETRY and len(due) > 1:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="answers-owed")
+                results += zip(due[1:], self._pool.map(_settle_here, due[1:]), strict=True)
+            self._settled(results)
+
+    def _settled(self, results: list[tuple[Owed, str]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for owed, result in results:
+                key = (owed.schema, owed.visitor_message_id)
+                if result == RETRY and now - owed.since < GIVE_UP_S:
+                    owed.due = now + BACKOFF_S[min(owed.tries, len(BACKOFF_S) - 1)]
+                    owed.tries += 1
+                    continue
+                self._owed.pop(key, None)
+                _mark(owed, False)
+                if result == DONE:
+                    logger.info(
+                        "answer owed given conversation=%s message=%s after %.1f s",
+                        owed.conversation_id,
+                        owed.visitor_message_id,
+                        now - owed.since,
+                    )
+                elif result == RETRY:
+                    logger.warning(
+                        "answer owed given up conversation=%s message=%s after %.0f s",
+                        owed.conversation_id,
+                        owed.visitor_message_id,
+                        now - owed.since,
+                    )
+
+
+def _mark(owed: Owed, on: bool) -> None:
+    """The widget's polls read it (``awaiting_answer_after``): an answer is still coming.
+    Never fails the work: with the cache down, the poll just stops earlier."""
+    try:
+        with schema_context(owed.schema):  # cache keys carry the schema
+            if on:
+                cache.set(owed_key(owed.visitor_message_id), 1, timeout=int(GIVE_UP_S))
+            else:
+                cache.delete(owed_key(owed.visitor_message_id))
+    except Exception:  # a mark, not the answer
+        logger.debug("answer owed mark not %s", "set" if on else "cleared", exc_info=True)
+
+
+_debts = _Debts()
+
+
+def answer_owe(
+    *,
+    schema: str,
+    tenant_id: int,
+    conversation_id: int,
+    visitor_message_id: int,
+    prepared: Prepared | None = None,
+    finish: dict[str, Any] | None = None,
+) -> None:
+    """Record that the stored visitor message is owed an answer (the database went away
+    before it was stored): this process tries again, and the broker gets a copy for a worker."""
+    _debts.add(
+        Owed(
+            schema=schema,
+            tenant_id=tenant_id,
+            conversation_id=conversation_id,
+            visitor_message_id=visitor_message_id,
+            prepared=prepared,
+            finish=finish,
+            due=time.monotonic() + BACKOFF_S[0],
+        )
+    )
+    _worker_copy(schema, tenant_id, conversation_id, visitor_message_id)
+
+
+def owed_from_prepared(prepared: Prepared, finish: dict[str, Any] | None = None) -> None:
+    """:func:`answer_owe` for a prepared answer; ``finish``: answer_finish's arguments when
+    the provider has answered already."""
+    answer_owe(
+        schema=prepared.schema,
+        tenant_id=prepared.tenant_id,
+        conversation_id=prepared.conversation_id,
+        visitor_message_id=prepared.visitor_message_id,
+        prepared=prepared,
+        finish=finish,
+    )
+
+
+def answers_owed_pending() -> list[tuple[str, int]]:
+    """The owed answers this process still holds: (schema, visitor message id)."""
+    return _debts.pending()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, soft_time_limit=90, time_limit=120)
+def answer_owed(self: Any, tenant_id: int, conversation_id: int, visitor_message_id: int) -> str:
+    """The broker's copy of an owed answer, run in the schema it was sent from (listed in
+    ``CELERY_IMPORTS``): answered here if it still has none; while the database is
+    unreachable, tried again every 30 s until the owed answer is given up."""
+    owed = Owed(
+        schema=connection.schema_name,
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        visitor_message_id=visitor_message_id,
+    )
+    result = answer_owed_settle(owed)
+    if result == RETRY and self.request.retries < int(GIVE_UP_S // 30):
+        raise self.retry(countdown=30, max_retries=int(GIVE_UP_S // 30))
+    _mark(owed, False)
+    return result
+
+
+def _worker_copy(schema: str, tenant_id: int, conversation_id: int, visitor_message_id: int) -> None:
+    from saas.celery import app, publish
+
+    if app.conf.task_always_eager:  # no broker: the process's own attempt is all there is
+        return
+    publish(
+        answer_owed, schema, (tenant_id, conversation_id, visitor_message_id), {}, countdown=WORKER_DELAY_S
+    )
