@@ -248,6 +248,7 @@ def knowledge_base_reembed(kb_id: int, *, batch: int = 256, until: float | None 
                 chunk.embedding, chunk.embedding_dim = list(vector), embedder.dimensions
                 chunk.embedding_model_id = embedder.model_id
             Chunk.objects.bulk_update(stale, ["embedding", "embedding_dim", "embedding_model_id"])
+            runs.reembed_beat(kb.pk)  # alive: the reaper leaves it be
         done += len(stale)
     KnowledgeBase.objects.filter(pk=kb.pk).update(reembedding=False, embedding_model_id=embedder.model_id)
     return done, True

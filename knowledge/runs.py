@@ -17,6 +17,12 @@ heartbeats, and the reaper's re-queue of a run whose worker vanished.
   a compare-and-set on the run number and the stale heartbeat, so two reapers, or a late
   beat of the original worker, cannot make it twice. After
   ``KNOWLEDGE_INGEST_MAX_ATTEMPTS`` started runs the source fails with a reason instead.
+- A source queued for longer than ``KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS`` (its message
+  may be lost: the broker and the outbox's database both down when it was sent) has its
+  run's message sent again (``runs_queued_resend``): a second copy of a message that was
+  only slow finds the run claimed and does nothing. The same goes for a knowledge base
+  re-embedding whose task stopped beating (``reembeds_stale``; its batches beat on the
+  knowledge base's ``updated_at``).
 
 Re-running is safe: each document's chunks are swapped in one transaction and unchanged
 chunks reuse their vectors (``knowledge.ingestion``). Preconditions: the tenant's schema
@@ -36,7 +42,7 @@ from django.utils import timezone
 
 from saas.tenant_connection import connection
 
-from .models import Source
+from .models import KnowledgeBase, Source
 
 HEARTBEAT_SECONDS = 15
 GAVE_UP = (
@@ -188,3 +194,39 @@ def run_reap(source_id: int, run: int, attempts: int) -> int | None:
         "AND status = %s AND (heartbeat_at IS NULL OR heartbeat_at < %s) RETURNING run",
         [Source.Status.QUEUED, timezone.now(), source_id, run, Source.Status.PROCESSING, cutoff],
     )
+
+
+def runs_queued_resend() -> list[tuple[int, int]]:
+    """(source, run) of the sources queued for longer than the resend delay, each marked
+    as sent again now (a compare-and-set on its ``updated_at``: one resend per delay, even
+    with two reapers). The caller sends them."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS)
+    waiting = Source.objects.filter(status=Source.Status.QUEUED, updated_at__lt=cutoff)
+    resend = []
+    for source_id, run, updated_at in waiting.values_list("pk", "run", "updated_at"):
+        mine = Source.objects.filter(
+            pk=source_id, run=run, status=Source.Status.QUEUED, updated_at=updated_at
+        )
+        if mine.update(updated_at=now):
+            resend.append((source_id, run))
+    return resend
+
+
+def reembed_beat(kb_id: int) -> None:
+    """A re-embedding of ``kb_id`` is alive (a batch was written, or it starts)."""
+    KnowledgeBase.objects.filter(pk=kb_id).update(updated_at=timezone.now())
+
+
+def reembeds_stale() -> list[int]:
+    """The knowledge bases being re-embedded whose task stopped beating for the stale
+    seconds, each marked as re-queued now (compare-and-set). The caller queues them."""
+    now = timezone.now()
+    stale = KnowledgeBase.objects.filter(reembedding=True, updated_at__lt=now - stale_after())
+    requeue = []
+    for kb_id, updated_at in stale.values_list("pk", "updated_at"):
+        if KnowledgeBase.objects.filter(pk=kb_id, reembedding=True, updated_at=updated_at).update(
+            updated_at=now
+        ):
+            requeue.append(kb_id)
+    return requeue

@@ -91,6 +91,14 @@ def _reap_here() -> int:
         )
         enqueue_on_commit(source_ingest_task, source_id, run=new_run)
         requeued += 1
+    for source_id, run in runs.runs_queued_resend():
+        logger.warning("ingestion sent again source=%s run=%s (queued too long)", source_id, run)
+        enqueue_on_commit(source_ingest_task, source_id, run=run)
+        requeued += 1
+    for kb_id in runs.reembeds_stale():
+        logger.warning("re-embedding re-queued knowledge_base=%s (it stopped beating)", kb_id)
+        enqueue_on_commit(knowledge_base_reembed_task, kb_id)
+        requeued += 1
     return requeued
 
 
@@ -98,7 +106,9 @@ def _reap_here() -> int:
 def sources_reap_stale() -> int:
     """Every minute (beat): in every active workspace, queue again the ingestions whose
     worker vanished (heartbeat older than ``KNOWLEDGE_INGEST_STALE_SECONDS``), or fail
-    them after ``KNOWLEDGE_INGEST_MAX_ATTEMPTS`` runs. Returns how many were re-queued."""
+    them after ``KNOWLEDGE_INGEST_MAX_ATTEMPTS`` runs; send again those queued too long
+    (``KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS``) and the re-embeddings that stopped
+    beating. Returns how many were queued."""
     requeued = 0
     for schema in _active_schemas():
         try:

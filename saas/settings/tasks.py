@@ -28,6 +28,8 @@ CELERY_IMPORTS = ["chat.answering.owed"]
 KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1800)
 KNOWLEDGE_INGEST_STALE_SECONDS = env.int("KNOWLEDGE_INGEST_STALE_SECONDS", default=300)
 KNOWLEDGE_INGEST_MAX_ATTEMPTS = env.int("KNOWLEDGE_INGEST_MAX_ATTEMPTS", default=3)
+# A source queued this long has its message sent again (a lost one); a slow one ignores it.
+KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS = env.int("KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS", default=1800)
 # A dead worker's task is handed out again after the visibility timeout (acks_late): above
 # the longest hard time limit, or a running task is handed out twice (test_celery checks).
 CELERY_LONGEST_TASK_SECONDS = KNOWLEDGE_INGEST_TIME_LIMIT + 60

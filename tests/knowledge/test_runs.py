@@ -138,3 +138,34 @@ def test_the_reaper_task_enters_every_workspace(
     assert len(callbacks) == 1
     with tenant_context(tenant_a.tenant):
         assert Source.objects.get(pk=source.pk).run == old + 1
+
+
+def test_a_source_queued_too_long_is_sent_again_once_and_runs_once(tenant_a, source, settings):
+    """Its message was lost (the broker and the outbox's database both down): sent again
+    with the same run; a copy of a message that was only slow then does nothing."""
+    settings.KNOWLEDGE_INGEST_QUEUED_RESEND_SECONDS = 1800
+    with tenant_context(tenant_a.tenant):
+        run = runs.run_issue(source.pk)
+        assert runs.runs_queued_resend() == []  # queued a moment ago: it waits its turn
+        Source.objects.filter(pk=source.pk).update(updated_at=timezone.now() - timedelta(minutes=31))
+        assert runs.runs_queued_resend() == [(source.pk, run)]
+        assert runs.runs_queued_resend() == []  # one resend per delay, however many reapers
+        assert ingestion.source_ingest(source.pk, run)["added"] == 1
+        assert ingestion.source_ingest(source.pk, run) == {"skipped": run}  # the slow copy
+        assert Document.objects.filter(source=source).count() == 1
+
+
+def test_a_re_embedding_that_stopped_beating_is_queued_again_once(tenant_a, settings):
+    settings.KNOWLEDGE_INGEST_STALE_SECONDS = 300
+    with tenant_context(tenant_a.tenant):
+        kb = KnowledgeBase.objects.order_by("id").first()
+        KnowledgeBase.objects.filter(pk=kb.pk).update(reembedding=True, updated_at=timezone.now())
+        assert runs.reembeds_stale() == []  # beating
+        KnowledgeBase.objects.filter(pk=kb.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+        assert runs.reembeds_stale() == [kb.pk]
+        assert runs.reembeds_stale() == []  # marked as re-queued: once per stale period
+        # Its batches beat: a knowledge base being re-embedded is left alone.
+        KnowledgeBase.objects.filter(pk=kb.pk).update(updated_at=timezone.now() - timedelta(minutes=6))
+        runs.reembed_beat(kb.pk)
+        assert runs.reembeds_stale() == []
+        KnowledgeBase.objects.filter(pk=kb.pk).update(reembedding=False)
