@@ -25,7 +25,10 @@ from urllib.parse import urlsplit
 
 from bench.chat_client import pcts, send
 from bench.chat_processes import (
+    cpu_by_kind,
+    cpu_seconds,
     free_port,
+    machine_busy_seconds,
     rss_mib,
     start_embedder,
     start_web,
@@ -99,11 +102,24 @@ def _load_run(visitors: list[dict], *, workers: int, embedder_url: str, run: int
     try:
         url = f"http://127.0.0.1:{port}"
         asyncio.run(_burst(url, visitors, run, 1))  # warm-up: every process has served and embedded
+        pids = web_processes(web)
+        web_cpu, busy, kinds = sum(cpu_seconds(pid) for pid in pids), machine_busy_seconds(), cpu_by_kind()
         figures = asyncio.run(_burst(url, visitors, run + 1, MESSAGES))
+        web_cpu = sum(cpu_seconds(pid) for pid in pids) - web_cpu
+        busy = machine_busy_seconds() - busy
+        kinds = {kind: round(spent - kinds.get(kind, 0.0), 2) for kind, spent in cpu_by_kind().items()}
         rss = [round(rss_mib(pid), 1) for pid in web_processes(web)]
     finally:
         stop(web)
+    capacity = (os.cpu_count() or 1) * figures["seconds"]
     figures |= {
+        # Where the machine's CPU went while it ran: the web processes, everything else
+        # (this load generator, PostgreSQL, the fake provider, the embedding server), idle.
+        "web_cpu_seconds": round(web_cpu, 2),
+        "other_cpu_seconds": round(busy - web_cpu, 2),
+        "idle_cpu_seconds": round(capacity - busy, 2),
+        "web_cpu_ms_per_message": round(web_cpu * 1000 / max(figures["answered"], 1), 1),
+        "cpu_seconds_by_process": {kind: spent for kind, spent in sorted(kinds.items()) if spent >= 0.05},
         "workers": workers,
         "embedding_server": bool(embedder_url),
         "rss_mib": rss,
@@ -128,6 +144,14 @@ def _load_run(visitors: list[dict], *, workers: int, embedder_url: str, run: int
         ),
         flush=True,
     )
+    print(
+        "    CPU meanwhile, core-seconds: web {web_cpu_seconds:.1f} ({web_cpu_ms_per_message:.1f} ms per message), "
+        "the rest of the machine {other_cpu_seconds:.1f}, idle {idle_cpu_seconds:.1f}; by process {by}".format(
+            by=", ".join(f"{kind} {spent:.1f}" for kind, spent in figures["cpu_seconds_by_process"].items()),
+            **figures,
+        ),
+        flush=True,
+    )
     return figures
 
 
@@ -148,6 +172,16 @@ def load_runs(visitors: list[dict]) -> dict:
         f"  two processes / one: x{ratio:.2f} the messages/s (target 1.7); embedding server RSS {embedder_rss:.0f} "
         f"MiB; one web process {one['rss_mib_sum']:.0f} MiB with the server, {in_process['rss_mib_sum']:.0f} MiB "
         "with the model in it",
+        flush=True,
+    )
+    print(
+        "  web CPU per message: one process {:.1f} ms, two {:.1f} ms; idle CPU left during the two-process run: "
+        "{:.1f} core-seconds of {:.1f}".format(
+            one["web_cpu_ms_per_message"],
+            two["web_cpu_ms_per_message"],
+            two["idle_cpu_seconds"],
+            (os.cpu_count() or 1) * two["seconds"],
+        ),
         flush=True,
     )
     return {

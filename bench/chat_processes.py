@@ -113,3 +113,50 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (all but idle and iowait)."""
+    with open("/proc/stat") as file:
+        ticks = [int(value) for value in file.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICKS
+
+
+_KINDS = (
+    ("web", (b"uvicorn", b"saas.asgi")),
+    ("embedding server", (b"knowledge.embeddings.server",)),
+    ("provider (fake)", (b"tests.fakes.llm_server",)),
+    ("postgresql", (b"postgres",)),
+    ("redis", (b"redis-server",)),
+    ("load generator", (b"-m\x00bench",)),
+)
+
+
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by every process of the machine, summed by what it is
+    (web, embedding server, fake provider, PostgreSQL, Redis, this load generator, other)."""
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                command = file.read()
+        except OSError:
+            continue
+        kind = next((name for name, marks in _KINDS if any(mark in command for mark in marks)), "other")
+        totals[kind] = totals.get(kind, 0.0) + cpu_seconds(int(entry))
+    return totals
