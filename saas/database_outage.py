@@ -22,16 +22,20 @@ once. Requests that need no query (a widget's cached configuration) are served t
 A friendly page for browsers (``templates/503.html``), problem details for API clients.
 None of these answers logs a line of its own: :mod:`saas.dependency_state` logs
 "database unreachable" once, and "database reachable again" at the next connection made
-(``connection_created``) that answers.
+(``connection_created``) that answers. Elsewhere (a Celery task, a periodic job) an
+exception logged because the database is unreachable is that same state line instead of a
+traceback (:class:`OutageLogFilter`, on the console's and Celery's log handlers).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import psycopg
+from celery.signals import after_setup_logger, after_setup_task_logger
 from django.db import InterfaceError as DjangoInterfaceError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
@@ -148,6 +152,32 @@ async def stream_until_outage(
         aclose = getattr(body, "aclose", None)  # a generator left early runs its cleanup now
         if aclose is not None:
             await aclose()
+
+
+class OutageLogFilter(logging.Filter):
+    """On the log handlers (the console's, Celery's): a record whose exception says the
+    database is unreachable (a task failing in an outage, a periodic job's per-workspace
+    error) becomes the state line instead (:func:`note_outage`, logged once per change),
+    not a traceback each. Every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not is_database_unavailable(exc):
+            return True
+        note_outage(exc)
+        return False
+
+
+def _filter_celery_handlers(logger: logging.Logger, **kwargs: Any) -> None:
+    """A Celery worker sets up its own handlers (it takes over the root logger): they get
+    the filter too."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, OutageLogFilter) for f in handler.filters):
+            handler.addFilter(OutageLogFilter())
+
+
+after_setup_logger.connect(_filter_celery_handlers, dispatch_uid="saas.database_outage.logger")
+after_setup_task_logger.connect(_filter_celery_handlers, dispatch_uid="saas.database_outage.task_logger")
 
 
 def _connected(sender: object, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:

@@ -569,8 +569,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"expected_errors": {"()": "saas.errors.ExpectedErrorLogFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "expected_errors": {"()": "saas.errors.ExpectedErrorLogFilter"},
+        # An unreachable database: one line per state change, not a traceback per failure.
+        "database_outage": {"()": "saas.database_outage.OutageLogFilter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["database_outage"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's own handlers go (its DEBUG console printed every line a second time):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from celery.signals import after_setup_task_logger
 from django.db import OperationalError, close_old_connections
 from django.db.utils import load_backend
 from django.test import Client
@@ -24,7 +25,8 @@ from psycopg_pool import PoolClosed, PoolTimeout
 
 from chat.visitor_tokens import visitor_token_issue
 from chat.widget_api.conversations import event_stream
-from saas.database_outage import OUTAGE_POOL_TIMEOUT_S, is_database_unavailable, note_outage
+from saas.database_outage import OUTAGE_POOL_TIMEOUT_S, OutageLogFilter, is_database_unavailable, note_outage
+from saas.dependency_state import state_changed
 from saas.tenant_connection import connection
 from tenants.asgi import TenantWebSocketMiddleware
 from tenants.models import Tenant
@@ -294,3 +296,47 @@ def test_the_connection_pool_recovers_after_the_outage(db_proxy, django_db_block
             ]
         finally:
             pooled.close_pool()
+
+
+def _failure_logged(logger: logging.Logger, exc: BaseException) -> None:
+    try:
+        try:
+            raise exc
+        except psycopg.Error as driver_error:  # as Django re-raises the driver's errors
+            raise OperationalError(str(driver_error)) from driver_error
+    except Exception:
+        logger.exception("periodic work failed")
+
+
+def test_a_task_failing_in_an_outage_logs_the_state_line_not_a_traceback(caplog):
+    """A Celery task or a periodic job that meets the outage: its handlers (the console's,
+    and those a Celery worker sets up) keep the state line, once, and drop the traceback;
+    any other failure keeps its traceback."""
+    caplog.set_level(logging.INFO)
+    emitted: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = emitted.append  # type: ignore[method-assign]
+    logger = logging.getLogger("tests.outage.worker")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        after_setup_task_logger.send(sender=None, logger=logger, loglevel=logging.INFO, logfile=None)
+        after_setup_task_logger.send(sender=None, logger=logger, loglevel=logging.INFO, logfile=None)
+        assert sum(isinstance(f, OutageLogFilter) for f in handler.filters) == 1
+        state_changed("database", True)
+        for _ in range(3):
+            _failure_logged(logger, psycopg.OperationalError("connection refused"))
+        assert emitted == []
+        _failure_logged(logger, ValueError("a bug"))
+        assert [r.exc_info[0] for r in emitted] == [ValueError]
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        state_changed("database", True)
+    lines = [line.split(":")[0] for line in _state_lines(caplog)]
+    assert lines == ["database unreachable", "database reachable again"]
+
+
+def test_the_console_handler_carries_the_outage_filter(settings):
+    assert "database_outage" in settings.LOGGING["handlers"]["console"]["filters"]
+    assert settings.LOGGING["filters"]["database_outage"]["()"] == "saas.database_outage.OutageLogFilter"
