@@ -14,9 +14,11 @@ exception, and losing one costs nothing.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import collections
 import logging
+import time
 import uuid
+import weakref
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -44,10 +46,15 @@ class _LayerState:
     """Whether this process last found the layer unreachable: one log line per change."""
 
     down = False
+    failed_at = 0.0
+
+
+RETRY_AFTER_S = 3.0  # a layer that failed is not asked again sooner by the queued sends
 
 
 def layer_failed(error: BaseException) -> None:
     """The layer could not be reached (Redis down): logged once until it answers again."""
+    _LayerState.failed_at = time.monotonic()
     if not _LayerState.down:
         _LayerState.down = True
         logger.warning(
@@ -73,9 +80,8 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running():
         # A sync view under ASGI: hand the send to the server's loop and go on (waiting for
-        # it would hold the request's thread through a busy loop, once per event).
-        sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
-        sent.add_done_callback(_sent)
+        # it would hold the request's thread through a busy loop, once per event), in order.
+        loop.call_soon_threadsafe(_queue, loop, layer, group, event)
         return
     try:
         async_to_sync(layer.group_send)(group, event)
@@ -85,15 +91,44 @@ def send_now(group: str, event: dict[str, Any]) -> None:
     layer_answered()
 
 
-def _sent(done: concurrent.futures.Future[None]) -> None:
-    """The server loop's send ended: a failure is the layer's state, logged once per change."""
-    if done.cancelled():
-        return
-    error = done.exception()
-    if error is not None:
-        layer_failed(error)
-        return
-    layer_answered()
+class _Outgoing:
+    """The sends handed to one server loop, sent one after the other in the order they
+    were handed over (``call_soon_threadsafe`` keeps that order): a socket in two groups
+    (the inbox and its agent's) hears a request's events as the request made them."""
+
+    def __init__(self) -> None:
+        self.items: collections.deque[tuple[Any, str, dict[str, Any]]] = collections.deque()
+        self.task: asyncio.Task[None] | None = None
+
+
+MAX_OUTGOING = 10_000  # a layer that stopped answering: the oldest wake-ups go first
+_outgoing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outgoing] = weakref.WeakKeyDictionary()
+
+
+def _queue(loop: asyncio.AbstractEventLoop, layer: Any, group: str, event: dict[str, Any]) -> None:
+    """On the server loop: queue one send, and start the sender if it is idle."""
+    outgoing = _outgoing.get(loop)
+    if outgoing is None:
+        outgoing = _outgoing[loop] = _Outgoing()
+    if len(outgoing.items) >= MAX_OUTGOING:
+        outgoing.items.popleft()  # a wake-up lost: sockets catch up from the database
+    outgoing.items.append((layer, group, event))
+    if outgoing.task is None or outgoing.task.done():
+        outgoing.task = loop.create_task(_send_queued(outgoing))
+
+
+async def _send_queued(outgoing: _Outgoing) -> None:
+    """Send what is queued, in order; a failure is the layer's state, logged once per change."""
+    while outgoing.items:
+        layer, group, event = outgoing.items.popleft()
+        if _LayerState.down and time.monotonic() - _LayerState.failed_at < RETRY_AFTER_S:
+            continue  # it failed a moment ago: dropped, not queued behind its timeouts
+        try:
+            await layer.group_send(group, event)
+        except Exception as error:  # the rows are stored; sockets catch up
+            layer_failed(error)
+            continue
+        layer_answered()
 
 
 def publish(group: str, event: dict[str, Any]) -> None:
