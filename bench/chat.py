@@ -153,7 +153,7 @@ async def ttft_bench(app: str, llm_url: str, visitors: list[dict]) -> dict:
     import anthropic
     import httpx2
 
-    direct, platform = [], []
+    direct, platform, floors = [], [], []
     sdk = anthropic.AsyncAnthropic(api_key="sk-ant-bench", base_url=llm_url, max_retries=0)
     async with httpx2.AsyncClient(base_url=app, timeout=30) as client:
         for i in range(TTFT_ROUNDS + 20):  # the first 20 warm up both paths
@@ -169,16 +169,32 @@ async def ttft_bench(app: str, llm_url: str, visitors: list[dict]) -> dict:
             async for event in stream:
                 if first is None and event.type == "content_block_delta":
                     first = time.perf_counter() - started
-            ttft, _, ok = await _send(client, visitors[i % len(visitors)], f"Question {i}", 10_000_000 + i)
+            visitor = visitors[i % len(visitors)]
+            ttft, _, ok = await _send(client, visitor, f"Question {i}", 10_000_000 + i)
+            # The floor's whole round trip, one at a time: the irreducible work before a first
+            # token could be sent (store, embed, retrieve), plus storing an answer.
+            floor_started = time.perf_counter()
+            body = {
+                "schema": visitor["schema"],
+                "conversation": visitor["floor_conversation"],
+                "text": f"Q {i}",
+            }
+            floor_ok = (
+                await client.post("/bench/floor", json=body, headers={"Host": HOST})
+            ).status_code == 200
+            floor_ms = (time.perf_counter() - floor_started) * 1000
             if i >= 20 and ok and ttft is not None:
                 direct.append(first * 1000)
                 platform.append(ttft * 1000)
+                if floor_ok:
+                    floors.append(floor_ms)
     await sdk.close()
     d, p = _pcts(direct), _pcts(platform)
     return {
         "direct_ms": d,
         "platform_ms": p,
         "added_ms": {"p50": p["p50"] - d["p50"], "p95": p["p95"] - d["p95"]},
+        "floor_round_trip_ms": _pcts(floors),
     }
 
 
@@ -270,13 +286,16 @@ def lost_messages(visitors: list[dict]) -> dict:
 def _print_ttft(ttft: dict) -> None:
     print(
         "  time to first token, ms: direct p50 {:.2f} p95 {:.2f}; at the visitor p50 {:.2f} p95 {:.2f}; "
-        "added p50 {:.2f} p95 {:.2f} (targets 15 / 40)".format(
+        "added p50 {:.2f} p95 {:.2f} (targets 15 / 40); the floor view's round trip alone p50 {:.2f} "
+        "p95 {:.2f}".format(
             ttft["direct_ms"]["p50"],
             ttft["direct_ms"]["p95"],
             ttft["platform_ms"]["p50"],
             ttft["platform_ms"]["p95"],
             ttft["added_ms"]["p50"],
             ttft["added_ms"]["p95"],
+            ttft["floor_round_trip_ms"]["p50"],
+            ttft["floor_round_trip_ms"]["p95"],
         ),
         flush=True,
     )
