@@ -21,7 +21,8 @@ from .claims import answer_in_progress, claim_key
 from .finish import answer_finish, final_payload, reply_store
 from .greeting import conversation_greet
 from .outcome import Outcome, Prepared, answer_outcome
-from .owed import answer_owe, answers_owed_pending
+from .owed import answer_owe, answers_owed_pending, settle_with
+from .owed_settle import answer_owed_settle
 from .prepare import answer_prepare, provider_and_credit
 from .preview import answer_preview
 from .prompt import (
@@ -43,6 +44,7 @@ from .stream import (
 )
 
 _claim_key = claim_key  # the name the browser tests import
+settle_with(answer_owed_settle)  # what the owed answers' thread runs (chat.answering.owed)
 
 __all__ = [
     "CITATION",

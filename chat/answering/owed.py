@@ -25,17 +25,16 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from celery import shared_task
 from django.core.cache import cache
 from django_tenants.utils import schema_context
 
-from saas.database_outage import is_database_unavailable
+from saas.celery import app, publish
 from saas.tenant_connection import connection
 
-from ..models import Conversation, Message
 from .claims import owed_key
 from .outcome import Prepared
 
@@ -45,6 +44,7 @@ GIVE_UP_S = 600.0
 BACKOFF_S = (1.0, 2.0, 3.0)  # between attempts while the database is unreachable
 WORKER_DELAY_S = 120  # the broker's copy: after the process had its chance
 PARALLEL = 4
+WORKER_TASK = "chat.answering.owed_settle.answer_owed"
 
 DONE, RETRY, DROPPED = "done", "retry", "dropped"
 
@@ -63,50 +63,24 @@ class Owed:
     due: float = 0.0
 
 
-def answer_owed_settle(owed: Owed) -> str:
-    """One attempt, in the owed message's schema: DONE (answered now or before), RETRY
-    (the database is still unreachable, or another request is answering), DROPPED (nothing
-    to answer any more)."""
-    from .finish import answer_finish
-    from .prepare import answer_prepare
-    from .stream import answer_collect
+def settle_with(settle: Callable[[Owed], str]) -> None:
+    """The attempt the owed answers' thread makes (``owed_settle.answer_owed_settle``, which
+    needs the whole pipeline: handed in by the package, as the stream calls this module)."""
+    _Settler.settle = settle
 
-    try:
-        with schema_context(owed.schema):
-            if Message.objects.filter(reply_to_id=owed.visitor_message_id).exists():
-                return DONE
-            if owed.finish is not None and owed.prepared is not None:
-                answer_finish(owed.prepared, **owed.finish)
-                return DONE
-            from tenants.models import Tenant
 
-            tenant = Tenant.objects.filter(pk=owed.tenant_id).first()
-            conversation = (
-                Conversation.objects.select_related("widget").filter(pk=owed.conversation_id).first()
-            )
-            message = Message.objects.filter(pk=owed.visitor_message_id, role=Message.Role.VISITOR).first()
-            if tenant is None or conversation is None or message is None:
-                return DROPPED
-            prepared = answer_prepare(tenant=tenant, conversation=conversation, visitor_message=message)
-            if prepared.pending:  # another request holds the claim: look again later
-                return RETRY
-            if prepared.final is None:
-                answer_collect(prepared)
-            return DONE
-    except Exception as exc:
-        if is_database_unavailable(exc):
-            return RETRY
-        logger.exception(
-            "answer owed failed conversation=%s message=%s", owed.conversation_id, owed.visitor_message_id
-        )
-        return DROPPED
+class _Settler:
+    settle: Callable[[Owed], str] | None = None
 
 
 def _settle_here(owed: Owed) -> str:
-    """:func:`answer_owed_settle` in one of this process's own threads, whose connection is
+    """One attempt in one of this process's own threads, whose connection is
     closed after each attempt (one the outage broke is not kept for the next)."""
+    settle = _Settler.settle
+    if settle is None:  # the package's wiring did not run: nothing can answer it here
+        return DROPPED
     try:
-        return answer_owed_settle(owed)
+        return settle(owed)
     finally:
         connection.close()
 
@@ -121,7 +95,7 @@ class _Debts:
         self._pool: ThreadPoolExecutor | None = None
 
     def add(self, owed: Owed) -> None:
-        _mark(owed, True)
+        mark_owed(owed, True)
         with self._lock:
             self._owed.setdefault((owed.schema, owed.visitor_message_id), owed)
             if self._thread is None or not self._thread.is_alive():
@@ -165,7 +139,7 @@ class _Debts:
                     owed.tries += 1
                     continue
                 self._owed.pop(key, None)
-                _mark(owed, False)
+                mark_owed(owed, False)
                 if result == DONE:
                     logger.info(
                         "answer owed given conversation=%s message=%s after %.1f s",
@@ -182,7 +156,7 @@ class _Debts:
                     )
 
 
-def _mark(owed: Owed, on: bool) -> None:
+def mark_owed(owed: Owed, on: bool) -> None:
     """The widget's polls read it (``awaiting_answer_after``): an answer is still coming.
     Never fails the work: with the cache down, the poll just stops earlier."""
     try:
@@ -241,29 +215,8 @@ def answers_owed_pending() -> list[tuple[str, int]]:
     return _debts.pending()
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, soft_time_limit=90, time_limit=120)
-def answer_owed(self: Any, tenant_id: int, conversation_id: int, visitor_message_id: int) -> str:
-    """The broker's copy of an owed answer, run in the schema it was sent from (listed in
-    ``CELERY_IMPORTS``): answered here if it still has none; while the database is
-    unreachable, tried again every 30 s until the owed answer is given up."""
-    owed = Owed(
-        schema=connection.schema_name,
-        tenant_id=tenant_id,
-        conversation_id=conversation_id,
-        visitor_message_id=visitor_message_id,
-    )
-    result = answer_owed_settle(owed)
-    if result == RETRY and self.request.retries < int(GIVE_UP_S // 30):
-        raise self.retry(countdown=30, max_retries=int(GIVE_UP_S // 30))
-    _mark(owed, False)
-    return result
-
-
 def _worker_copy(schema: str, tenant_id: int, conversation_id: int, visitor_message_id: int) -> None:
-    from saas.celery import app, publish
-
     if app.conf.task_always_eager:  # no broker: the process's own attempt is all there is
         return
-    publish(
-        answer_owed, schema, (tenant_id, conversation_id, visitor_message_id), {}, countdown=WORKER_DELAY_S
-    )
+    task = app.tasks[WORKER_TASK]  # chat.answering.owed_settle (it imports this module)
+    publish(task, schema, (tenant_id, conversation_id, visitor_message_id), {}, countdown=WORKER_DELAY_S)

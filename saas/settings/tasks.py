@@ -22,7 +22,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Task modules that are not an app's ``tasks`` (autodiscovery finds those).
-CELERY_IMPORTS = ["chat.answering.owed"]
+CELERY_IMPORTS = ["chat.answering.owed_settle"]
 # Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than
 # the stale seconds is re-queued by the reaper; fails after max attempts (knowledge.runs).
 KNOWLEDGE_INGEST_TIME_LIMIT = env.int("KNOWLEDGE_INGEST_TIME_LIMIT", default=1800)

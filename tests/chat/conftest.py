@@ -17,6 +17,14 @@ from tests.chat.visitors import Visitor, make_visitor
 from tests.redis_server import RedisServer
 
 
+@pytest.fixture(autouse=True)
+def _layer_taken_as_up(monkeypatch):
+    """Whatever an earlier test's outage left: the channel layer is taken as answering
+    (a layer that failed moments ago is not asked again: chat.realtime.events)."""
+    monkeypatch.setattr(events._LayerState, "down", False)
+    monkeypatch.setattr(events._LayerState, "failed_at", 0.0)
+
+
 @pytest.fixture
 def fake_llm(fake_llm_server, settings):
     """The fake provider as the platform's Anthropic and OpenAI endpoints (platform keys)."""

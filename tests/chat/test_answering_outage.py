@@ -22,7 +22,7 @@ from django_tenants.utils import tenant_context
 # logging and would take caplog's handler away in the middle of a test.
 import saas.asgi  # noqa: F401
 from chat.answering import answer_in_progress, answers_owed_pending, claim_key, prepare
-from chat.answering.owed import answer_owed
+from chat.answering.owed_settle import answer_owed
 from chat.models import Conversation, Message
 from chat.services.messages import visitor_message_send
 from chat.widget_api.selectors import conversation_awaiting_answer
