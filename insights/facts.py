@@ -15,7 +15,7 @@ the day it was written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -84,7 +84,7 @@ class DayFacts:
         }
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> DayFacts:
+    def from_row(cls, row: Mapping[str, Any]) -> DayFacts:
         facts = cls(
             counts=Counter({name: row[name] for name in COUNTS if row[name]}),
             first_response_s=_loaded(row["first_response_s"]),

@@ -165,6 +165,25 @@ def period_ending_today(days: int, time_zone: str, now: datetime | None = None) 
     return Period(today - timedelta(days=days - 1), today)
 
 
+class PeriodInvalid(ValueError):
+    """A date range the analytics do not serve; ``field`` names the faulty bound."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def period_between(first: date, last: date) -> Period:
+    """The days from ``first`` to ``last`` (both included), at most ``MAX_DAYS``."""
+    if last < first:
+        raise PeriodInvalid("to", "The end date is before the start date.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PeriodInvalid("from", f"Choose at most {MAX_DAYS} days.")
+    if first.year < 2000:
+        raise PeriodInvalid("from", "Choose a start date in this century.")
+    return Period(first, last)
+
+
 def _rolled_until(time_zone: str) -> date | None:
     state = RollupState.objects.first()
     if state is None or state.time_zone != time_zone:
