@@ -43,7 +43,8 @@ def analytics(request: DashboardRequest):
     days: int | None = int(query["days"]) if query.get("days") in {str(n) for n in PRESETS} else None
     period, error = period_ending_today(days or PRESETS[0], time_zone), ""
     custom = {"from": query.get("from", ""), "to": query.get("to", "")}
-    if days is None and (custom["from"] or custom["to"]):
+    if custom["from"] or custom["to"]:  # dates typed in win over the preset the form carries
+        days = None
         first, last = _date(custom["from"]), _date(custom["to"])
         if first is None or last is None:
             error = "Enter both dates as YYYY-MM-DD."
@@ -53,7 +54,7 @@ def analytics(request: DashboardRequest):
             except PeriodInvalid as invalid:
                 error = invalid.message
         if error:
-            days = PRESETS[0]
+            days, period = PRESETS[0], period_ending_today(PRESETS[0], time_zone)
     elif days is None:
         days = PRESETS[0]
     summary = analytics_summary(period=period, time_zone=time_zone, widget_id=widget_id)
