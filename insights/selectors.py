@@ -397,7 +397,7 @@ def _figures(now: DayFacts, before: DayFacts) -> list[Figure]:
 
 
 def _top_sources(cited: Counter[int]) -> list[CitedSource]:
-    top = cited.most_common(TOP_SOURCES)
+    top = sorted(cited.items(), key=lambda item: (-item[1], item[0]))[:TOP_SOURCES]  # ties: oldest first
     names = {
         s.pk: s
         for s in Source.objects.filter(pk__in=[pk for pk, _ in top]).only("pk", "title", "url", "kind")

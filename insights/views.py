@@ -33,6 +33,14 @@ def _date(value: str) -> date | None:
         return None
 
 
+WEEKLY_AFTER_DAYS = 92
+
+
+def _weekly(series: list[tuple[date, int]]) -> list[tuple[date, int]]:
+    """Each run of seven days from the first, as (its first day, its total)."""
+    return [(series[i][0], sum(n for _, n in series[i : i + 7])) for i in range(0, len(series), 7)]
+
+
 @dashboard_page("analytics")
 def analytics(request: DashboardRequest):
     time_zone = request.tenant.time_zone
@@ -64,12 +72,27 @@ def analytics(request: DashboardRequest):
         merged: dict[str, Any] = {**params, "widget": widget_id or 0}
         return base + "?" + urlencode({k: v for k, v in merged.items() if v})
 
+    # Past three months a bar a week (a bar a day would be too thin to read or point at).
+    by_week = summary.period.days > WEEKLY_AFTER_DAYS
+    per = "week" if by_week else "day"
     context = shell_context(
         request,
         summary=summary,
         figures=summary.figures,
-        conversations_chart=bar_chart(summary.daily, unit="conversations", unit_one="conversation"),
-        answers_chart=bar_chart(summary.daily_answers, unit="AI answers", unit_one="AI answer"),
+        per=per,
+        chart_note="Each bar a week, from the day it names." if by_week else "",
+        conversations_chart=bar_chart(
+            _weekly(summary.daily) if by_week else summary.daily,
+            unit="conversations",
+            unit_one="conversation",
+            per=per,
+        ),
+        answers_chart=bar_chart(
+            _weekly(summary.daily_answers) if by_week else summary.daily_answers,
+            unit="AI answers",
+            unit_one="AI answer",
+            per=per,
+        ),
         heat=heat_map(summary.heat, rows=WEEKDAYS, unit="visitor messages", unit_one="visitor message"),
         csat_peak=max((n for _, n in summary.csat), default=0),
         ranges=[(link(days=n), f"{n} days", n == days) for n in PRESETS],

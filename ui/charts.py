@@ -94,9 +94,11 @@ def bar_chart(
     limit: float | None = None,
     limit_label: str = "",
     height: int = HEIGHT,
+    per: str = "day",
 ) -> BarChart:
     """The geometry of a bar chart of ``series`` (one bar per day, in order).
 
+    ``per`` names what a bar covers ("day", or "week" for bars of seven days each);
     ``unit`` names what is counted ("AI answers"; ``unit_one`` its singular) for the labels;
     ``limit`` draws a dashed line at that value (the y axis reaches it), labelled
     ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 times a power of ten;
@@ -147,7 +149,7 @@ def bar_chart(
     if series:
         first, last = day_label(series[0][0]), day_label(series[-1][0])
         name = unit[:1].upper() + unit[1:]
-        summary = f"{name} per day, {first} to {last}: {total:,} in all, at most {peak:,} a day."
+        summary = f"{name} per {per}, {first} to {last}: {total:,} in all, at most {peak:,} a {per}."
     else:
         summary = f"No {unit} yet."
     return BarChart(
