@@ -32,7 +32,7 @@ class DailyRollup(models.Model):
     csat = models.JSONField(default=dict)  # {"1".."5": count}, by the rating's day
     hours = models.JSONField(default=list)  # 24 counts: visitor messages per hour of the day
     sources = models.JSONField(default=dict)  # {"<source id>": answers citing it}
-    # {"<provider>": {"first_token": {"<ms>": count}, "full": {"<ms>": count}}}
+    # {"<provider>": {"first_token": {"ms": [sorted values], "n": [counts]}, "full": {...}}}
     speed = models.JSONField(default=dict)
 
     class Meta:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from knowledge.models import Source
 from widget_builder.models import Widget
 
-from .facts import DayFacts, Key, facts_between, merged
+from .facts import DayFacts, Key, Spread, facts_between, merged
 from .models import DailyRollup, RollupState
 from .services import midnight, workspace_zone
 
@@ -281,12 +281,12 @@ def _figures(now: DayFacts, before: DayFacts) -> list[Figure]:
     def count(name: str) -> tuple[Any, Any]:
         return pair(lambda f: f.counts[name])
 
-    def first_token(f: DayFacts) -> Counter[int]:
-        total: Counter[int] = Counter()
-        for (_, kind), histogram in f.speed.items():
+    def first_token(f: DayFacts) -> Spread:
+        every = Spread()
+        for (_, kind), spread in f.speed.items():
             if kind == "first_token":
-                total.update(histogram)
-        return total
+                every.extend(spread)
+        return every
 
     def answered(f: DayFacts) -> int:
         return f.counts["ai_answers"] + f.counts["no_answer"]
@@ -384,7 +384,7 @@ def _figures(now: DayFacts, before: DayFacts) -> list[Figure]:
         (
             "first_token_p50",
             "Time to first token",
-            pair(lambda f: percentile(first_token(f), 50)),
+            pair(lambda f: first_token(f).percentile(50)),
             "Median wait for the answer to start, as visitors' widgets measured it.",
             "ms",
             False,
@@ -411,24 +411,24 @@ def _top_sources(cited: Counter[int]) -> list[CitedSource]:
 
 
 def _speeds(items: Iterable[tuple[Key, DayFacts]]) -> list[Speed]:
-    by: dict[tuple[int, str], dict[str, Counter[int]]] = {}
+    by: dict[tuple[int, str], dict[str, Spread]] = {}
     for (_, widget), facts in items:
-        for (provider, kind), histogram in facts.speed.items():
-            by.setdefault((widget, provider), {}).setdefault(kind, Counter()).update(histogram)
+        for (provider, kind), spread in facts.speed.items():
+            by.setdefault((widget, provider), {}).setdefault(kind, Spread()).extend(spread)
     names = dict(Widget.objects.filter(pk__in={w for w, _ in by}).values_list("pk", "name"))
     rows = []
     for (widget, provider), kinds in sorted(by.items(), key=lambda i: (names.get(i[0][0], ""), i[0][1])):
-        first, full = kinds.get("first_token", Counter()), kinds.get("full", Counter())
+        first, full = kinds.get("first_token", Spread()), kinds.get("full", Spread())
         rows.append(
             Speed(
                 widget=names.get(widget, f"Widget {widget}"),
                 provider=provider,
-                answers=sum(first.values()),
-                first_token_p50=percentile(first, 50),
-                first_token_p95=percentile(first, 95),
-                reported=sum(full.values()),
-                full_p50=percentile(full, 50),
-                full_p95=percentile(full, 95),
+                answers=first.total,
+                first_token_p50=first.percentile(50),
+                first_token_p95=first.percentile(95),
+                reported=full.total,
+                full_p50=full.percentile(50),
+                full_p95=full.percentile(95),
             )
         )
     return rows

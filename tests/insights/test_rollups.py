@@ -10,6 +10,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation, Message
+from insights.facts import Spread
 from insights.models import AnswerTiming, DailyRollup, RollupState
 from insights.selectors import (
     Period,
@@ -146,6 +147,17 @@ def test_percentiles_are_exact_from_a_histogram():
         rank = -(-p * len(values) // 100)
         assert percentile(histogram, p) == ordered[rank - 1]
     assert percentile(Counter(), 50) is None
+    # the same from parts (one a day) that are never merged
+    spread = Spread()
+    for part in (values[:7], values[7:20], values[20:]):
+        day = Spread()
+        for value in part:
+            day.count(value, 1)
+        spread.extend(day)
+    for p in (1, 50, 90, 95, 99, 100):
+        assert spread.percentile(p) == percentile(histogram, p)
+    assert Spread.loaded(spread.stored()).percentile(95) == percentile(histogram, 95)
+    assert Spread().percentile(50) is None
 
 
 def _seed_days(widget, other):
