@@ -189,11 +189,12 @@ Key = tuple[date, int]  # (day, widget id)
 # or nothing. Every value is a parameter.
 CONVERSATIONS_STARTED = """
     SELECT (c.created_at AT TIME ZONE %(tz)s)::date, c.widget_id, count(*),
-      count(*) FILTER (WHERE c.handoff_requested_at IS NULL
-        AND EXISTS (SELECT 1 FROM chat_message m WHERE m.conversation_id = c.id
-                    AND m.role = 'bot' AND m.outcome = ANY(%(ai)s))
-        AND NOT EXISTS (SELECT 1 FROM chat_message m WHERE m.conversation_id = c.id AND m.role = 'agent'))
+      count(*) FILTER (WHERE c.handoff_requested_at IS NULL AND seen.answered AND NOT seen.agent)
     FROM chat_conversation c
+    CROSS JOIN LATERAL (
+      SELECT coalesce(bool_or(m.role = 'bot' AND m.outcome = ANY(%(ai)s)), false) AS answered,
+             coalesce(bool_or(m.role = 'agent'), false) AS agent
+      FROM chat_message m WHERE m.conversation_id = c.id) seen
     WHERE c.created_at >= %(start)s AND c.created_at < %(end)s {widget}
     GROUP BY 1, 2"""
 HANDOFFS = """
