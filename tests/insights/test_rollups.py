@@ -262,6 +262,18 @@ def test_rollups_plus_today_equal_the_raw_rows(workspace):
     june_10 = DailyRollup.objects.get(day=date(2030, 6, 10), widget=widget)
     assert june_10.visitor_messages == 1 and june_10.hours[1] == 1  # its day, its hour
 
+    # today's figures are cached while nothing changes; any new row shows at once
+    before = analytics_summary(period=period, time_zone=TZ, widget_id=widget.pk)
+    assert analytics_summary(period=period, time_zone=TZ, widget_id=widget.pk) == before
+    c = _conversation(widget, NOW + timedelta(hours=1))
+    _message(c, VISITOR, NOW + timedelta(hours=1))
+    after, scanned = _both(period, widget.pk)
+    assert (
+        after == scanned and after.figure("conversations").value == before.figure("conversations").value + 1
+    )
+    Conversation.objects.filter(pk=c.pk).update(csat_score=5, csat_at=NOW + timedelta(hours=2))
+    assert _both(period, widget.pk)[0].csat[4] == (5, before.csat[4][1] + 1)
+
     # a new day: yesterday (June 15) gets its rows
     rollups_refresh(time_zone=TZ, now=NOW + timedelta(days=1))
     assert DailyRollup.objects.filter(day=date(2030, 6, 15)).exists()
