@@ -80,6 +80,11 @@ def test_a_custom_range_and_its_errors(tenant_a):
     assert f'name="from" value="{first}"' in page and 'aria-current="page">7 days' not in page
     assert summary.figure("conversations").value == tenant_a.conversation_count
     assert 'id="heat-map"' in page and "busiest hour is" in page
+    # past three months, a bar a week
+    long = client.get(f"/dashboard/analytics/?from={today - timedelta(days=199)}&to={today}")
+    assert long.context["per"] == "week" and len(long.context["conversations_chart"].bars) == 29
+    assert sum(b.value for b in long.context["conversations_chart"].bars) == tenant_a.conversation_count
+    assert "Conversations per week" in long.content.decode()
     # the end before the start, a bad date, too long a range: the default, and why
     for query, error in (
         (f"from={today}&to={first}", "The end date is before the start date."),
