@@ -1,9 +1,9 @@
 """URLs of the chat app: the visitor API (public host, by widget key) and the dashboard's
-conversations, analytics and per-widget bot pages (tenant hosts)."""
+conversations and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views, views_analytics, views_inbox, views_inbox_setup, views_resume
+from . import apis, views, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -22,7 +22,6 @@ CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
 
 tenant_urlpatterns = [
-    page("dashboard/analytics/", views_analytics.analytics, name="analytics"),
     page("dashboard/conversations/", views_inbox.conversation_list, name="conversations"),
     page(
         "dashboard/conversations/<int:conversation_id>/", views_inbox.conversation_detail, name="conversation"

@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from billing import urls as billing
 from chat import urls as chat
+from insights import urls as insights
 from public_site import urls as public_site
 from ui import urls as ui
 from widget_builder import urls as widget_builder
@@ -27,5 +28,6 @@ urlpatterns = [
     path("", include((billing.public_urlpatterns, billing.app_name))),
     path("", include((widget_builder.public_urlpatterns, widget_builder.app_name))),
     path("", include((chat.public_urlpatterns, chat.app_name))),
+    path("", include((insights.public_urlpatterns, insights.app_name))),
     path("", include((ui.public_urlpatterns, ui.app_name))),
 ]

@@ -94,9 +94,11 @@ def bar_chart(
     limit: float | None = None,
     limit_label: str = "",
     height: int = HEIGHT,
+    per: str = "day",
 ) -> BarChart:
     """The geometry of a bar chart of ``series`` (one bar per day, in order).
 
+    ``per`` names what a bar covers ("day", or "week" for bars of seven days each);
     ``unit`` names what is counted ("AI answers"; ``unit_one`` its singular) for the labels;
     ``limit`` draws a dashed line at that value (the y axis reaches it), labelled
     ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 times a power of ten;
@@ -147,7 +149,7 @@ def bar_chart(
     if series:
         first, last = day_label(series[0][0]), day_label(series[-1][0])
         name = unit[:1].upper() + unit[1:]
-        summary = f"{name} per day, {first} to {last}: {total:,} in all, at most {peak:,} a day."
+        summary = f"{name} per {per}, {first} to {last}: {total:,} in all, at most {peak:,} a {per}."
     else:
         summary = f"No {unit} yet."
     return BarChart(
@@ -162,4 +164,94 @@ def bar_chart(
         total=total,
         peak=peak,
         summary=summary,
+    )
+
+
+# --- heat map ------------------------------------------------------------------------------
+
+HEAT_ROW = 24  # px per row
+HEAT_LEVELS = 5  # shades above "none" (classes l0..l5 in app.css)
+HEAT_X_EVERY = 3  # an hour label every this many hours
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    row: int
+    column: int
+    value: int
+    x: float  # % of the plot's width
+    width: float
+    y: float  # px from the top
+    level: int  # 0 (none) .. HEAT_LEVELS (the busiest)
+    label: str  # "Mon 14:00-15:00: 12 visitor messages"
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    height: int
+    row_height: int
+    cells: list[HeatCell]
+    rows: list[Tick]  # y (px, the row's middle) and its name
+    columns: list[Tick]  # x (% of the width, the column's left edge) and its name
+    bottom: float  # y of the column labels
+    peak: int
+    total: int
+    summary: str
+    table: list[tuple[str, list[int]]]  # the numbers, row by row
+
+    @property
+    def legend(self) -> list[int]:
+        return list(range(HEAT_LEVELS + 1))
+
+    @property
+    def hours(self) -> list[int]:
+        return list(range(24))
+
+
+def heat_map(grid: Sequence[Sequence[int]], *, rows: Sequence[str], unit: str, unit_one: str = "") -> HeatMap:
+    """The geometry of a weekday-by-hour heat map: ``grid[row][hour]`` counts (24 columns).
+
+    A cell's shade is its value's share of the busiest cell's, in ``HEAT_LEVELS`` steps (an
+    empty cell is level 0, any non-empty one at least level 1)."""
+    one = unit_one or unit
+    peak = max((v for row in grid for v in row), default=0)
+    width = 100 / 24
+    cells = []
+    for r, values in enumerate(grid):
+        for h, value in enumerate(values):
+            level = 0 if not value else max(1, math.ceil(HEAT_LEVELS * value / peak))
+            cells.append(
+                HeatCell(
+                    row=r,
+                    column=h,
+                    value=value,
+                    x=round(h * width, 3),
+                    width=round(width, 3),
+                    y=r * HEAT_ROW,
+                    level=level,
+                    label=f"{rows[r]} {h:02d}:00\N{EN DASH}{(h + 1) % 24:02d}:00: "
+                    f"{value:,} {one if value == 1 else unit}",
+                )
+            )
+    bottom = len(grid) * HEAT_ROW
+    total = sum(sum(row) for row in grid)
+    busiest = max(cells, key=lambda c: c.value, default=None)
+    if busiest and busiest.value:
+        summary = (
+            f"{unit[:1].upper() + unit[1:]} by weekday and hour: {total:,} in all; the busiest hour is "
+            f"{rows[busiest.row]} {busiest.column:02d}:00 with {busiest.value:,}."
+        )
+    else:
+        summary = f"No {unit} in this period."
+    return HeatMap(
+        height=bottom + BOTTOM,
+        row_height=HEAT_ROW,
+        cells=cells,
+        rows=[Tick(r * HEAT_ROW + HEAT_ROW / 2, name) for r, name in enumerate(rows)],
+        columns=[Tick(round(h * width, 3), f"{h:02d}") for h in range(0, 24, HEAT_X_EVERY)],
+        bottom=bottom + 16,
+        peak=peak,
+        total=total,
+        summary=summary,
+        table=[(rows[r], list(values)) for r, values in enumerate(grid)],
     )

@@ -68,3 +68,28 @@ def test_empty_and_all_zero_series_draw_an_axis():
 
 def test_day_label_has_no_leading_zero():
     assert day_label(date(2026, 12, 3)) == "3 Dec"
+
+
+def test_a_heat_map_shades_each_hour_by_its_share_of_the_busiest():
+    from ui.charts import HEAT_LEVELS, heat_map
+
+    grid = [[0] * 24 for _ in range(7)]
+    grid[0][9], grid[0][10], grid[4][23] = 10, 1, 5
+    heat = heat_map(
+        grid, rows=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], unit="messages", unit_one="message"
+    )
+    cells = {(c.row, c.column): c for c in heat.cells}
+    assert len(heat.cells) == 7 * 24 and heat.total == 16 and heat.peak == 10
+    assert cells[(0, 9)].level == HEAT_LEVELS and cells[(0, 10)].level == 1 and cells[(4, 23)].level == 3
+    assert cells[(1, 0)].level == 0
+    assert cells[(0, 10)].label == "Mon 10:00\N{EN DASH}11:00: 1 message"
+    assert cells[(4, 23)].label == "Fri 23:00\N{EN DASH}00:00: 5 messages"
+    assert cells[(0, 9)].x == 37.5 and cells[(4, 23)].y == 4 * heat.row_height
+    assert heat.summary.endswith("the busiest hour is Mon 09:00 with 10.")
+    assert [t.text for t in heat.columns] == ["00", "03", "06", "09", "12", "15", "18", "21"]
+    assert heat_map([[0] * 24], rows=["Mon"], unit="messages").summary == "No messages in this period."
+
+
+def test_bars_of_a_week_say_so():
+    chart = bar_chart([(date(2030, 1, 6), 3), (date(2030, 1, 13), 9)], unit="conversations", per="week")
+    assert chart.summary == "Conversations per week, 6 Jan to 13 Jan: 12 in all, at most 9 a week."

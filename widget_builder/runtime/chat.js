@@ -505,7 +505,7 @@
       text = (text || "").trim();
       if (!text || busy) return Promise.resolve();
       var id = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random();
-      var chips = body.querySelector(".chips"), stored = false, fin = false;
+      var chips = body.querySelector(".chips"), stored = false, fin = false, t0 = Date.now(), t1 = 0;
       if (chips) chips.remove();
       busy = true; typingStop();
       function mine() { return stored || Object.keys(seen).some(function (k) { return seen[k].client_message_id === id; }); }
@@ -523,8 +523,8 @@
             show(d);
             if (d.client_message_id === id && !stored) { stored = true; ctx.emit("message", {type: "sent", message: d}); }
           } else if (name === "typing") typing(true);
-          else if (name === "delta") delta(d.text || "");
-          else if (name === "done") { fin = true; done(d); }
+          else if (name === "delta") { t1 = t1 || Date.now(); delta(d.text || ""); }
+          else if (name === "done") { fin = true; done(d); if (t1) timing(d.message, t1 - t0, Date.now() - t0); }
           else if (name === "pending") { fin = true; poll(); }
         }).then(function () { if (!fin) throw new Error("cut"); });
       }).catch(function () {  // the stream broke: what was stored comes by polling
@@ -533,6 +533,11 @@
           if (!mine()) { typing(false); failed(t("error")); } else if (!s || awaiting(s)) poll(); else typing(false);
         });
       }).then(function () { busy = false; });
+    }
+
+    // How long a streamed answer took here, where the visitor is: reported for the analytics.
+    function timing(m, first, full) {
+      if (m && m.role === "bot") request("POST", path("/messages/" + m.seq + "/timing"), {first_token_ms: first, full_ms: full}).catch(function () {});
     }
 
     function load() {
