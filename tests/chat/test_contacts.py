@@ -5,7 +5,7 @@ the empty states, and nothing of another workspace."""
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -86,9 +86,9 @@ def test_each_filter_narrows_the_list(tenant_a, people):
         assert _search(has_email="yes") == ["Ada Lovelace"]
         assert _search(has_email="no") == ["Grace Hopper", "Linus"]
         # first seen, by whole days of the workspace's time zone
-        assert _search(date_from=datetime(2030, 3, 6).date(), tz=BERLIN) == ["Grace Hopper", "Linus"]
-        assert _search(date_from=datetime(2030, 3, 6).date()) == ["Linus"]
-        assert _search(date_to=datetime(2030, 3, 5).date()) == ["Ada Lovelace", "Grace Hopper"]
+        assert _search(date_from=date(2030, 3, 6), tz=BERLIN) == ["Grace Hopper", "Linus"]
+        assert _search(date_from=date(2030, 3, 6)) == ["Linus"]
+        assert _search(date_to=date(2030, 3, 5)) == ["Ada Lovelace", "Grace Hopper"]
         assert contact_conversation_counts([people["ada"].pk, people["linus"].pk]) == {people["ada"].pk: 2}
 
 
