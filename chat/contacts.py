@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 
 from .inbox import MANAGER_ROLES, widget_restriction
@@ -147,15 +147,18 @@ def contact_visible(*, contact_id: int, user_id: int, role: str) -> Contact | No
 
 def contact_conversations(contact: Contact) -> list[Conversation]:
     """Every conversation of ``contact``, newest first, each with ``visitor_messages`` and
-    ``messages_total`` counted (notes left out). One query. Seeing the contact means seeing
-    their widget, so every one of them is visible to whoever sees the contact."""
+    ``messages_total`` counted (notes left out) and the visitor's ``first_question``. One
+    query. Seeing the contact means seeing their widget, so every one of them is visible
+    to whoever sees the contact."""
     talk = ~Q(messages__role=Message.Role.NOTE)
+    first = Message.objects.filter(conversation_id=OuterRef("pk"), role=Message.Role.VISITOR).order_by("seq")
     return list(
         Conversation.objects.filter(contact=contact)
         .select_related("widget")
         .annotate(
             messages_total=Count("messages", filter=talk),
             visitor_messages=Count("messages", filter=Q(messages__role=Message.Role.VISITOR)),
+            first_question=Subquery(first.values("text")[:1]),
         )
         .order_by("-created_at", "-id")
     )

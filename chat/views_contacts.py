@@ -31,8 +31,16 @@ def _tz(name: str) -> zoneinfo.ZoneInfo:
 
 
 def _answers(contact: Any) -> list[tuple[str, str]]:
+    """The prechat answers as label and text (a field's key, ``company_size``, read as
+    "Company size"; a checkbox's true as "Yes")."""
     answers = contact.answers if isinstance(contact.answers, dict) else {}
-    return [(str(key), "" if value is None else str(value)) for key, value in sorted(answers.items())]
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        return "" if value is None else str(value)
+
+    return [(str(key).replace("_", " ").capitalize(), text(value)) for key, value in sorted(answers.items())]
 
 
 @dashboard_page("contacts")

@@ -144,11 +144,12 @@ def test_a_contact_page_shows_details_answers_and_conversations(as_role, tenant_
     response = as_role("agent").get(f"/dashboard/contacts/{people['ada'].pk}/")
     assert response.status_code == 200
     body = response.content.decode()
-    for expected in ("Ada Lovelace", "ada@example.com", "+441234567890", "Analytical Engines", "company"):
+    for expected in ("Ada Lovelace", "ada@example.com", "+441234567890", "Analytical Engines", "Company"):
         assert expected in body
     assert f'href="/dashboard/conversations/{conversation.pk}/"' in body
     assert body.count('data-conversation="') == 2
     assert "2 messages (1 from the visitor)" in body  # the private note is not a message
+    assert "“Hello”" in body  # the first question
 
 
 def test_empty_states_say_what_to_do(as_role, tenant_a):
