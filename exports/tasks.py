@@ -17,7 +17,8 @@ from .files import export_job_run, exports_expire
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1800, time_limit=1860)
+# Within the broker's visibility timeout (docs/deployment.md: the longest task's limit sets it).
+@shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=1500, time_limit=1560)
 def export_run(job_id: int) -> str:
     """Write an export job's file and email its link (nothing if it is done already)."""
     job = export_job_run(job_id=job_id)
