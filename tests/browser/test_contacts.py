@@ -1,5 +1,6 @@
-"""The Contacts section and the CSV exports in a real browser, served by the ASGI server as
-in production: search, a contact's page and the way to their conversation, the exports
+"""The Contacts section and the CSV exports in a real browser (the live server of the page
+sweep, on its seeded workspace; the async stream itself is tests/saas/test_csv_stream.py's):
+search, a contact's page and the way to their conversation, the exports
 downloaded as files (BOM, the page's filters), at 1,280 and 390 px with no overflow and no
 serious axe-core violation. Screenshots go to $SCREENSHOT_DIR (default: the temporary
 folder) for review."""
@@ -38,9 +39,9 @@ def _downloaded(page, selector: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
-def test_contacts_search_a_contact_and_the_exports(asgi_live_port, page, sweep_workspace):
+def test_contacts_search_a_contact_and_the_exports(live_port, page, sweep_workspace):
     signed_in(page, sweep_workspace.owner, sweep_workspace.host)
-    base = f"http://{sweep_workspace.host}:{asgi_live_port}"
+    base = f"http://{sweep_workspace.host}:{live_port}"
     page.goto(base + "/dashboard/contacts/")
     assert page.locator("tr[data-contact]").count() == 4  # the seeded visitors who wrote
     page.locator('nav a[href="/dashboard/contacts/"]').first.wait_for()  # in the sidebar

@@ -173,3 +173,24 @@ def test_nothing_of_another_workspace(as_role, tenant_a, tenant_b):
         assert tenant_b.marker not in client.get(f"/dashboard/contacts/{theirs.pk}/").content.decode()
     assert as_role("stranger").get("/dashboard/contacts/").status_code == 404
     assert as_role(None).get("/dashboard/contacts/").status_code == 302
+
+
+def test_the_list_costs_the_same_queries_for_few_or_many_contacts(as_role, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_role("agent")
+
+    def queries_with(n: int) -> int:
+        with tenant_context(tenant_a.tenant):
+            widget = Widget.objects.first()
+            for contact in Contact.objects.bulk_create(
+                [Contact(widget=widget, name=f"P{i}") for i in range(n)]
+            ):
+                ConversationFactory(widget=widget, contact=contact)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/dashboard/contacts/").status_code == 200
+        return len(queries)
+
+    client.get("/dashboard/contacts/")  # what a first request caches (session, plan) is not the list's
+    assert queries_with(2) == queries_with(20)  # no query per row (widget, conversation counts)
