@@ -23,12 +23,12 @@ from .models import Contact, Conversation, Message
 
 CONSENT_CHOICES: Final = (("", "Any consent"), ("given", "Consent given"), ("none", "No consent recorded"))
 IDENTIFIED_CHOICES: Final = (
-    ("", "Identified or not"),
+    ("", "Anyone"),
     ("yes", "Identified by your site"),
     ("verified", "Verified identity"),
     ("no", "Not identified"),
 )
-EMAIL_CHOICES: Final = (("", "With or without email"), ("yes", "Has an email"), ("no", "No email"))
+EMAIL_CHOICES: Final = (("", "Any"), ("yes", "Has an email"), ("no", "No email"))
 
 
 @dataclass(frozen=True)
