@@ -176,3 +176,15 @@ def test_the_hourly_expiry_visits_every_workspace(tenant_a, tenant_b):
         with tenant_context(seeded.tenant):
             assert ExportJob.objects.get().status == "expired"
             assert not default_storage.exists(names[seeded.schema])
+
+
+def test_a_link_to_a_job_not_done_yet_says_so(tenant_a, as_role):
+    with tenant_context(tenant_a.tenant):
+        job = ExportJob.objects.create(
+            kind="contacts",
+            requested_by_user_id=tenant_a.owner.pk,
+            requested_by_email="o@x.com",
+            requested_by_role="owner",
+        )
+    response = as_role("owner").get(f"/dashboard/exports/{job.public_id}/download")
+    assert response.status_code == 409 and "Still being prepared" in response.content.decode()
