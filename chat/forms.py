@@ -17,7 +17,9 @@ from saas.errors import ProblemError
 from widget_builder.models import Widget
 
 from .attachments import KIND_LABELS
+from .contacts import CONSENT_CHOICES, EMAIL_CHOICES, IDENTIFIED_CHOICES, ContactFilters
 from .handoff_phrases import LANGUAGE_NAMES, LANGUAGES, SHIPPED, phrases_clean
+from .inbox import DEFAULT_VIEW, InboxFilters
 from .models import AgentProfile, AutomationRule, BotSettings, CannedReply, Conversation, InboxSettings
 from .services import MAX_MESSAGE_CHARS
 
@@ -288,6 +290,67 @@ class InboxFilterForm(forms.Form):
     def active_filters(self) -> int:
         values = self.values()
         return sum(1 for name in self.FILTERS if values.get(name))
+
+    def inbox_filters(self) -> InboxFilters:
+        """The valid values as the inbox's filters (the page's list and its CSV export)."""
+        values = self.values()
+        widget = values.get("widget")
+        return InboxFilters(
+            view=values.get("view") or DEFAULT_VIEW,
+            widget_id=widget.pk if widget is not None else None,
+            status=values.get("status", ""),
+            assignee=values.get("assignee", ""),
+            rating=values.get("rating", ""),
+            date_from=values.get("date_from"),
+            date_to=values.get("date_to"),
+            q=values.get("q", ""),
+        )
+
+
+class ContactFilterForm(forms.Form):
+    """The Contacts page's search and filters (GET); a bad value is ignored, not an error."""
+
+    q = forms.CharField(label="Search names, emails, phones and answers", required=False, max_length=200)
+    widget = forms.ModelChoiceField(
+        label="Widget", required=False, queryset=Widget.objects.none(), empty_label="All widgets"
+    )
+    consent = forms.ChoiceField(label="Consent", required=False, choices=CONSENT_CHOICES)
+    identified = forms.ChoiceField(label="Identity", required=False, choices=IDENTIFIED_CHOICES)
+    has_email = forms.ChoiceField(label="Email", required=False, choices=EMAIL_CHOICES)
+    date_from = forms.DateField(
+        label="First seen from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    everyone = forms.BooleanField(label="Include visitors who never wrote", required=False)
+
+    FILTERS = ("widget", "consent", "identified", "has_email", "date_from", "date_to", "everyone")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
+
+    def values(self) -> dict[str, Any]:
+        """The valid fields' values (an invalid one is left out)."""
+        self.is_valid()
+        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+
+    def active_filters(self) -> int:
+        values = self.values()
+        return sum(1 for name in self.FILTERS if values.get(name))
+
+    def contact_filters(self) -> ContactFilters:
+        values = self.values()
+        widget = values.get("widget")
+        return ContactFilters(
+            q=values.get("q", ""),
+            widget_id=widget.pk if widget is not None else None,
+            consent=values.get("consent", ""),
+            identified=values.get("identified", ""),
+            has_email=values.get("has_email", ""),
+            date_from=values.get("date_from"),
+            date_to=values.get("date_to"),
+            everyone=bool(values.get("everyone")),
+        )
 
 
 class ComposerForm(forms.Form):

@@ -62,9 +62,10 @@ MANAGER_ROLES: Final = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
 # --- who sees what ---------------------------------------------------------------------
 
 
-def _widget_restriction(user_id: int) -> Q:
-    """In SQL, so it costs no query of its own: the conversation's widget is one of the
-    agent's widgets, unless the inbox shows agents everything or the agent lists none."""
+def widget_restriction(user_id: int) -> Q:
+    """In SQL, so it costs no query of its own: the row's widget (a conversation's or a
+    contact's ``widget_id``) is one of the agent's widgets, unless the inbox shows agents
+    everything or the agent lists none."""
     everything = ~Exists(InboxSettings.objects.filter(visibility=InboxSettings.Visibility.WIDGETS))
     through = AgentProfile.widgets.through
     mine = through.objects.filter(agentprofile__user_id=user_id)
@@ -77,7 +78,7 @@ def visible_conversations(*, user_id: int, role: str) -> QuerySet[Conversation]:
     """The conversations this member may see (see the module's docstring)."""
     conversations = Conversation.objects.all()
     if role not in MANAGER_ROLES and role != "support":
-        conversations = conversations.filter(_widget_restriction(user_id))
+        conversations = conversations.filter(widget_restriction(user_id))
     return conversations
 
 

@@ -1,9 +1,9 @@
 """URLs of the chat app: the visitor API (public host, by widget key) and the dashboard's
-conversations and per-widget bot pages (tenant hosts)."""
+conversations, contacts and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views, views_inbox, views_inbox_setup, views_resume
+from . import apis, views, views_contacts, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -22,6 +22,8 @@ CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
 
 tenant_urlpatterns = [
+    page("dashboard/contacts/", views_contacts.contact_list, name="contacts"),
+    page("dashboard/contacts/<int:contact_id>/", views_contacts.contact_detail, name="contact"),
     page("dashboard/conversations/", views_inbox.conversation_list, name="conversations"),
     page(
         "dashboard/conversations/<int:conversation_id>/", views_inbox.conversation_detail, name="conversation"

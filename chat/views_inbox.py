@@ -30,7 +30,6 @@ from tenants.views import shell_context
 
 from . import inbox
 from .forms import ComposerForm, InboxFilterForm, SnoozeForm
-from .inbox import InboxFilters
 from .models import Conversation, Message
 from .selectors import conversation_last_messages
 from .services import inbox as inbox_service
@@ -73,21 +72,6 @@ def inbox_tabs(request: Any, current: str) -> list[tuple[str, str, bool]]:
     return tabs
 
 
-def _filters(form: InboxFilterForm) -> InboxFilters:
-    values = form.values()
-    widget = values.get("widget")
-    return InboxFilters(
-        view=values.get("view") or inbox.DEFAULT_VIEW,
-        widget_id=widget.pk if widget is not None else None,
-        status=values.get("status", ""),
-        assignee=values.get("assignee", ""),
-        rating=values.get("rating", ""),
-        date_from=values.get("date_from"),
-        date_to=values.get("date_to"),
-        q=values.get("q", ""),
-    )
-
-
 # --- the list --------------------------------------------------------------------------
 
 
@@ -99,7 +83,7 @@ def conversation_list(request):
     form = InboxFilterForm(
         request.GET or None, views=list(inbox.VIEWS), members=[(m.user_id, m.name) for m in members]
     )
-    filters = _filters(form)
+    filters = form.inbox_filters()
     page = Paginator(inbox.inbox_conversations(filters, user_id=user_id, role=role), PER_PAGE).get_page(
         request.GET.get("page")
     )

@@ -7,6 +7,7 @@ from django.urls import include, path
 from billing import urls as billing
 from chat import urls as chat
 from insights import urls as insights
+from exports import urls as exports
 from knowledge import urls as knowledge
 from tenants import urls as tenants
 from ui import urls as ui
@@ -19,5 +20,5 @@ handler500 = "saas.database_outage.handler500"
 
 urlpatterns = [
     path("", include((app.tenant_urlpatterns, app.app_name)))
-    for app in (tenants, billing, widget_builder, chat, knowledge, insights, ui)
+    for app in (tenants, billing, widget_builder, chat, exports, knowledge, insights, ui)
 ]

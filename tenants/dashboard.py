@@ -55,6 +55,7 @@ class Section:
 SECTIONS: list[Section] = [
     # Agents act on conversations (reply, assign, resolve); the inbox's settings check managers.
     Section("conversations", "Inbox", ALL_ROLES, manage_roles=ALL_ROLES, icon="inbox"),
+    Section("contacts", "Contacts", ALL_ROLES, manage_roles=ALL_ROLES, icon="contact"),  # agents export too
     Section("widgets", "Widgets", ALL_ROLES, icon="message-circle"),
     Section("knowledge", "Knowledge", ALL_ROLES, icon="book-open"),
     Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),

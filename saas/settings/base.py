@@ -91,6 +91,7 @@ TENANT_APPS = [
     "knowledge",
     "chat",
     "insights",
+    "exports",
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

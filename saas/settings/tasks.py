@@ -50,6 +50,7 @@ CELERY_BEAT_SCHEDULE = {
     "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
     "outbox-resend": {"task": "saas.outbox.tasks.outbox_resend", "schedule": 30.0},
     "insights-rollups": {"task": "insights.tasks.rollups_refresh_all", "schedule": 300.0},
+    "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
 }
 # Publishing retries once, briefly (the result backend too: it retries 20 s by default);
 # with the broker down the task goes to the outbox (saas.outbox) instead of being lost.

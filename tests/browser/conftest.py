@@ -370,7 +370,13 @@ def seed_sweep_workspace() -> SweepWorkspace:
         ]
         for name, email, status in people:
             contact = ContactFactory(
-                widget=widget, name=name, email=email, page_url="https://northwind-coffee.example/shop"
+                widget=widget,
+                name=name,
+                email=email,
+                page_url="https://northwind-coffee.example/shop",
+                answers={"company": f"{name} & Co"} if name else {},
+                consent_given_at=now if name else None,
+                consent_text="I agree to be contacted about my order." if name else "",
             )
             conversation = ConversationFactory(widget=widget, contact=contact, status=status)
             MessageFactory(
@@ -405,6 +411,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "widget_key": widget_key,
             "rule_id": rule.pk,
             "conversation_id": conversations[0].pk,
+            "contact_id": conversations[0].contact_id,
             "kb_id": kb.pk,
             "source_id": source.pk,
             "qa_source_id": qa_source.pk,

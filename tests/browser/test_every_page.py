@@ -156,6 +156,7 @@ _OBJECT_KEYS = (
     "widget_key",
     "rule_id",
     "conversation_id",
+    "contact_id",
     "kb_id",
     "source_id",
     "qa_source_id",

@@ -1,0 +1,18 @@
+"""Reads of exports. Preconditions: the tenant's schema is active."""
+
+from __future__ import annotations
+
+import uuid
+
+from tenants.dashboard import MANAGERS
+
+from .models import ExportJob
+
+
+def export_job_for(*, public_id: uuid.UUID, user_id: int, role: str) -> ExportJob | None:
+    """The export job, if this member may download it: whoever asked for it, or an owner
+    or admin of the workspace (a support session does not download visitors' data)."""
+    job = ExportJob.objects.filter(public_id=public_id).first()
+    if job is None or (job.requested_by_user_id != user_id and role not in MANAGERS):
+        return None
+    return job
