@@ -22,7 +22,7 @@ from .finish import answer_finish, final_payload, reply_store
 from .greeting import conversation_greet
 from .outcome import Outcome, Prepared, answer_outcome
 from .owed import answer_owe, answers_owed_pending
-from .prepare import answer_prepare, provider_and_credit
+from .prepare import answer_prepare, provider_and_credit, provider_uncounted
 from .preview import answer_preview
 from .prompt import (
     CITATION,
@@ -69,6 +69,7 @@ __all__ = [
     "history_turns",
     "llm_request",
     "provider_and_credit",
+    "provider_uncounted",
     "reply_store",
     "run_from_sync",
     "system_prompt",

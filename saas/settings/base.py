@@ -90,6 +90,7 @@ TENANT_APPS = [
     "widget_builder",
     "knowledge",
     "chat",
+    "quality",
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]
