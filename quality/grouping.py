@@ -110,6 +110,10 @@ def questions_group(
     for group in groups:
         wordings = Counter(_normal(q.text) for q in group.questions)
         top = wordings.most_common(1)[0][0]
-        group.title = next(q.text for q in group.questions if _normal(q.text) == top)
+        # Of that wording, the newest written as a question ("Do you…?") rather than "do you…".
+        group.title = max(
+            (q.text for q in group.questions if _normal(q.text) == top),
+            key=lambda text: (text[:1].isupper(), text.rstrip().endswith("?")),
+        )
     groups.sort(key=lambda g: (-g.count, -g.last_asked_at.timestamp()))
     return groups

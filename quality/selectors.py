@@ -134,7 +134,7 @@ def bot_test_runs(*, limit: int = 20) -> list[BotTestRun]:
 
 
 def bot_test_run_latest_done() -> BotTestRun | None:
-    return BotTestRun.objects.filter(status=BotTestRun.Status.DONE).first()
+    return BotTestRun.objects.filter(status=BotTestRun.Status.DONE).order_by("-finished_at", "-id").first()
 
 
 def bot_test_run_pending() -> BotTestRun | None:

@@ -167,7 +167,7 @@ def tests(request: DashboardRequest) -> HttpResponse:
         failures=selectors.bot_test_failures(run=latest) if latest else [],
         pending=selectors.bot_test_run_pending(),
         runs=selectors.bot_test_runs(limit=10),
-        chart=bar_chart(rates, unit="% passing", unit_one="% passing", limit=100) if rates else None,
+        chart=bar_chart(rates, unit="% passing", limit=100, summed=False) if rates else None,
         max_tests=selectors.MAX_BOT_TESTS,
         can_manage=can_manage(request),
     )

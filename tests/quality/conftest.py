@@ -22,7 +22,9 @@ def flag(widget, text: str, reason: str = "no_answer", *, at: datetime | None = 
     MessageFactory(
         conversation=conversation,
         role=Message.Role.BOT,
-        text="I'm sorry, I don't have a good answer to that yet." if reason == "no_answer" else "Here you go.",
+        text="I'm sorry, I don't have a good answer to that yet."
+        if reason == "no_answer"
+        else "Here you go.",
         reply_to=question,
         outcome=outcome,
         feedback_rating=-1 if reason == "thumbs_down" else None,

@@ -23,7 +23,8 @@ TEXTS = [
 def _questions(texts):
     # newest first, as the selector returns them
     return [
-        Question(i + 1, text, T0 - timedelta(hours=i), 100 + i, 1, "no_answer") for i, text in enumerate(texts)
+        Question(i + 1, text, T0 - timedelta(hours=i), 100 + i, 1, "no_answer")
+        for i, text in enumerate(texts)
     ]
 
 

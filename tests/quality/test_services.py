@@ -120,7 +120,12 @@ def test_an_answer_needs_its_words(tenant_a):
         kb = KnowledgeBase.objects.first()
         with pytest.raises(ValidationFailed) as refused:
             services.questions_answer(
-                tenant=tenant_a.tenant, kb=kb, message_ids=[question.pk], question=" ", answer="", user_id=None
+                tenant=tenant_a.tenant,
+                kb=kb,
+                message_ids=[question.pk],
+                question=" ",
+                answer="",
+                user_id=None,
             )
         assert set(refused.value.errors) == {"question", "answer"}
         assert not Source.objects.exists() and len(_listed()) == 1

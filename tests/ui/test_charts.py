@@ -68,3 +68,9 @@ def test_empty_and_all_zero_series_draw_an_axis():
 
 def test_day_label_has_no_leading_zero():
     assert day_label(date(2026, 12, 3)) == "3 Dec"
+
+
+def test_a_rate_is_not_summed():
+    chart = bar_chart([(date(2030, 1, 1), 100), (date(2030, 1, 2), 50)], unit="% passing", summed=False)
+    assert chart.summary == "% passing per day, 1 Jan to 2 Jan: at most 100, at least 50."
+    assert not chart.summed and bar_chart([], unit="x").summed
