@@ -42,6 +42,11 @@ class AnswerForm(forms.Form):
         field.queryset = KnowledgeBase.objects.order_by("created_at", "id")
 
 
+class SourceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.title[:80]} ({obj.knowledge_base.name})"
+
+
 class BotTestForm(forms.Form):
     widget = forms.ModelChoiceField(queryset=Widget.objects.none(), empty_label=None, label="Widget")
     question = forms.CharField(max_length=1000, label="Question", help_text="Asked as a visitor would.")
@@ -51,7 +56,7 @@ class BotTestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One phrase per line; every one must appear (case does not matter).",
     )
-    must_cite = forms.ModelChoiceField(
+    must_cite = SourceChoiceField(
         queryset=Source.objects.none(),
         required=False,
         label="A good answer cites",
@@ -64,4 +69,3 @@ class BotTestForm(forms.Form):
         cite = cast(forms.ModelChoiceField, self.fields["must_cite"])
         widget.queryset = Widget.objects.order_by("name", "id")
         cite.queryset = Source.objects.select_related("knowledge_base").order_by("title", "id")
-        cite.label_from_instance = lambda source: f"{source.title[:80]} ({source.knowledge_base.name})"

@@ -113,7 +113,7 @@ def question_vectors_stored(*, message_ids: list[int], model_id: str) -> dict[in
     rows = FlaggedQuestion.objects.filter(
         message_id__in=message_ids, embedding_model_id=model_id, embedding__isnull=False
     ).values_list("message_id", "embedding")
-    return {message_id: list(vector) for message_id, vector in rows}
+    return {message_id: list(vector) for message_id, vector in rows if vector is not None}
 
 
 def flagged_message_ids(*, message_ids: list[int]) -> list[int]:

@@ -106,10 +106,12 @@ def questions_answer(request: DashboardRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     ids = message_ids(source.getlist("q"))
     shown = selectors.flagged_questions_by_id(message_ids=ids)
-    if not shown:
-        messages.info(request, "These questions are no longer on the list.")
-        return redirect(_back(request))
-    form = AnswerForm(request.POST or None, initial={"question": request.GET.get("question", shown[0].text)})
+    if not shown:  # answered or dismissed meanwhile, or no group chosen
+        context = shell_context(request, tabs=_tabs("questions"), questions=[], back=_back(request))
+        return render(request, "quality/answer.html", context)
+    form = AnswerForm(
+        request.POST or None, initial={"question": request.GET.get("question", "")[:1000] or shown[0].text}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
