@@ -71,7 +71,7 @@ def questions(request: DashboardRequest) -> HttpResponse:
         question_count=len(found),
         capped=len(found) >= selectors.MAX_QUESTIONS,
         window=window,
-        ranges=[(link(days=n), f"Last {n} days", n == days) for n in ranges],
+        ranges=[(link(days=n), f"{n} days", n == days) for n in ranges],
         widgets=widgets,
         widget_id=widget_id,
         days=days,
@@ -143,7 +143,8 @@ def questions_answer(request: DashboardRequest) -> HttpResponse:
 def tests(request: DashboardRequest) -> HttpResponse:
     """The bot tests, the last run's failing answers and the pass rate over time; managers
     add tests here."""
-    form = BotTestForm(request.POST or None, prefix="test")
+    first_widget = Widget.objects.order_by("id").values_list("pk", flat=True).first()
+    form = BotTestForm(request.POST or None, prefix="test", initial={"widget": first_widget})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -165,11 +166,14 @@ def tests(request: DashboardRequest) -> HttpResponse:
         tabs=_tabs("tests"),
         form=form,
         tests=list(selectors.bot_tests()),
+        several_widgets=Widget.objects.count() > 1,
         latest=latest,
         failures=selectors.bot_test_failures(run=latest) if latest else [],
         pending=selectors.bot_test_run_pending(),
         runs=selectors.bot_test_runs(limit=10),
-        chart=bar_chart(rates, unit="% passing", limit=100, summed=False) if rates else None,
+        chart=bar_chart(rates, unit="% passing", limit=100, limit_label="Every test passing", summed=False)
+        if rates
+        else None,
         max_tests=selectors.MAX_BOT_TESTS,
         can_manage=can_manage(request),
     )
