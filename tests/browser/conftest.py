@@ -409,7 +409,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "kb_id": kb.pk,
             "source_id": source.pk,
             "qa_source_id": qa_source.pk,
-            "test_id": bot_test_id,
+            "bot_test_id": bot_test_id,
             "document_id": documents[0].pk,
             "token": invitation_token(invitation),
             "confirm_email_key": EmailConfirmationHMAC(address).key,
