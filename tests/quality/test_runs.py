@@ -149,3 +149,21 @@ def test_a_test_says_what_a_good_answer_holds(tenant_a, ingest_here):
         )
         test.refresh_from_db()
         assert (test.question, test.phrases) == ("Edited?", ["a", "b"])
+
+
+def test_a_failure_to_queue_the_tests_never_fails_the_ingestion(
+    tenant_a, ingest_here, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    def broken():
+        raise RuntimeError("no table yet")
+
+    monkeypatch.setattr("quality.services.bot_tests_after_knowledge_change", broken)
+    with tenant_context(tenant_a.tenant):
+        kb = shop_faq_ingest(tenant_a.tenant)
+        with django_capture_on_commit_callbacks(execute=True):
+            source = source_add_text(tenant=tenant_a.tenant, kb=kb, title="Hours", text="Open 9 to 5.")
+        with django_capture_on_commit_callbacks(execute=True):
+            report = ingestion.source_ingest(source.pk)
+        assert report["added"] == 1
+        assert Source.objects.get(pk=source.pk).status == "ready"
+    assert "queueing the bot tests after a knowledge change failed" in caplog.text

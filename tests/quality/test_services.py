@@ -129,3 +129,15 @@ def test_an_answer_needs_its_words(tenant_a):
             )
         assert set(refused.value.errors) == {"question", "answer"}
         assert not Source.objects.exists() and len(_listed()) == 1
+
+
+def test_a_page_load_with_nothing_new_is_two_queries(tenant_a, django_assert_num_queries):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.first()
+        for text in ("Do you ship to Mars?", "Can you deliver to Mars?", "What is your refund policy?"):
+            flag(widget, text)
+        services.question_vectors(questions=_listed())
+        with django_assert_num_queries(2):  # the questions, their stored vectors
+            found = _listed()
+            vectors = services.question_vectors(questions=found)
+        assert [g.count for g in questions_group(found, vectors)] == [2, 1]
