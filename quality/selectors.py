@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from chat.answering.outcome import Outcome
@@ -27,7 +27,24 @@ RUN_QUEUED_STALE = timedelta(minutes=15)
 # it no longer holds back a new run, and the task's redelivery may run it again.
 RUN_RUNNING_STALE = timedelta(minutes=20)
 
-FLAGGING = Q(reply__outcome__in=(Outcome.NO_ANSWER, Outcome.HANDOFF)) | Q(reply__feedback_rating=-1)
+FLAGGED_BY_REPLY = Q(reply__outcome__in=(Outcome.NO_ANSWER, Outcome.HANDOFF)) | Q(reply__feedback_rating=-1)
+
+
+def _flagged_visitor_messages() -> QuerySet[Message]:
+    """Visitor messages answered with the no-answer text or a handoff, whose answer got a
+    thumbs-down, or that were the visitor's last before asking for a person (the button):
+    the question the bot's answer did not settle."""
+    last_before_handoff = (
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            role=Message.Role.VISITOR,
+            created_at__lte=OuterRef("conversation__handoff_requested_at"),
+        )
+        .order_by("-seq")
+        .values("pk")[:1]
+    )
+    before_handoff = Q(conversation__handoff_requested_at__isnull=False) & Q(pk=Subquery(last_before_handoff))
+    return Message.objects.filter(FLAGGED_BY_REPLY | before_handoff, role=Message.Role.VISITOR)
 
 
 @dataclass(frozen=True)
@@ -52,21 +69,17 @@ def window_of(days: int, tz: tzinfo, now: datetime | None = None) -> Window:
     )
 
 
-def _reason(outcome: str, rating: int | None) -> str:
+def _reason(outcome: str | None, rating: int | None) -> str:
     if outcome == Outcome.NO_ANSWER:
         return "no_answer"
-    if outcome == Outcome.HANDOFF:
-        return "handoff"
-    return "thumbs_down" if rating == -1 else "no_answer"
+    if rating == -1:
+        return "thumbs_down"
+    return "handoff"  # in words (the handoff outcome), or the button after this question
 
 
 def _open_flagged() -> QuerySet[Message]:
     handled = FlaggedQuestion.objects.exclude(state=FlaggedQuestion.State.OPEN).values("message_id")
-    return (
-        Message.objects.filter(FLAGGING, role=Message.Role.VISITOR)
-        .exclude(pk__in=handled)
-        .order_by("-created_at", "-id")
-    )
+    return _flagged_visitor_messages().exclude(pk__in=handled).order_by("-created_at", "-id")
 
 
 def _questions(rows: QuerySet[Message], limit: int) -> list[Question]:
@@ -95,7 +108,8 @@ def flagged_questions(
     *, window: Window, widget_id: int | None = None, limit: int = MAX_QUESTIONS
 ) -> list[Question]:
     """Visitor questions of ``window`` (one widget's, or all) whose answer was the no-answer
-    text or a handoff, or got a thumbs-down, newest first, at most ``limit``; those the
+    text or a handoff, got a thumbs-down, or came just before the visitor asked for a
+    person, newest first, at most ``limit``; those the
     workspace dismissed or answered are left out. One query."""
     rows = _open_flagged().filter(created_at__gte=window.start, created_at__lt=window.end)
     if widget_id is not None:
@@ -118,11 +132,7 @@ def question_vectors_stored(*, message_ids: list[int], model_id: str) -> dict[in
 
 def flagged_message_ids(*, message_ids: list[int]) -> list[int]:
     """Those of ``message_ids`` that are flagged visitor questions (a form's ids, checked)."""
-    return list(
-        Message.objects.filter(FLAGGING, pk__in=message_ids, role=Message.Role.VISITOR).values_list(
-            "pk", flat=True
-        )
-    )
+    return list(_flagged_visitor_messages().filter(pk__in=message_ids).values_list("pk", flat=True))
 
 
 def bot_tests() -> QuerySet[BotTest]:

@@ -5,10 +5,13 @@ through the real answer path (offline provider, real retrieval and embeddings)."
 from __future__ import annotations
 
 import zoneinfo
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from chat.models import Conversation, Message
 from knowledge import ingestion
 from knowledge.embeddings import embedder_for
 from knowledge.models import KnowledgeBase, Source
@@ -45,6 +48,20 @@ def test_only_questions_answered_badly_are_listed_newest_first(tenant_a):
         (handoff.pk, "handoff"),
         (no_answer.pk, "no_answer"),
     ]
+
+
+def test_the_last_question_before_asking_for_a_person_is_listed(tenant_a):
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.first()
+        earlier = flag(widget, "Hello", "fine")
+        unsettled = flag(widget, "Where is my parcel?", "fine", conversation=earlier.conversation)
+        asked_at = timezone.now()
+        Conversation.objects.filter(pk=earlier.conversation_id).update(handoff_requested_at=asked_at)
+        later = MessageFactory(conversation=earlier.conversation, role="visitor", text="Hello? Anyone?")
+        Message.objects.filter(pk=later.pk).update(created_at=asked_at + timedelta(seconds=5))
+        flag(widget, "Fine elsewhere", "fine")
+        assert [(q.message_id, q.reason) for q in _listed()] == [(unsettled.pk, "handoff")]
+        assert services.questions_dismiss(message_ids=[unsettled.pk, earlier.pk], user_id=None) == 1
 
 
 def test_each_question_is_embedded_once(tenant_a, monkeypatch):
