@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 from knowledge.models import KnowledgeBase, Source
 from quality.models import BotTest, BotTestResult, BotTestRun, FlaggedQuestion
 from tests.quality.conftest import flag
+from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +171,19 @@ def test_bot_tests_are_written_run_and_shown(owner, tenant_a):
         assert not BotTest.objects.exists()
         assert BotTestResult.objects.get().question == "Is shipping free?"  # results outlive their test
     assert owner.post("/dashboard/quality/tests/999999/delete").status_code == 404
+
+
+def test_one_widget_at_a_time(owner, tenant_a):
+    with tenant_context(tenant_a.tenant):
+        first = Widget.objects.order_by("id").first()
+        other = WidgetFactory(name="Shop chat")
+        flag(first, "Do you ship to Mars?")
+        flag(other, "Where is your Paris shop?")
+    everything = owner.get("/dashboard/quality/")
+    titles = {g.title for g in everything.context["groups"]}
+    assert titles == {"Do you ship to Mars?", "Where is your Paris shop?"}
+    one = owner.get(f"/dashboard/quality/?widget={other.pk}&days=7")
+    assert [g.title for g in one.context["groups"]] == ["Where is your Paris shop?"]
+    page = one.content.decode()
+    assert f'<option value="{other.pk}" selected>Shop chat</option>' in page
+    assert f'href="/dashboard/quality/?days=90&amp;widget={other.pk}"' in page  # the period keeps the widget
