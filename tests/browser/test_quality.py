@@ -154,9 +154,13 @@ def test_bot_tests_are_written_run_and_their_failures_shown(
     page.get_by_role("button", name="Run tests now").click()
     page.wait_for_url("**/dashboard/quality/tests/")
     assert "A run is queued" in page.locator("main").inner_text()
+    page.evaluate("() => { window.__same_page = true; }")  # gone if the page reloads
     run = _in_worker(tenant, lambda: runs.bot_test_run_execute(BotTestRun.objects.get().pk))
     assert (run.total, run.passed) == (2, 1)
-    page.reload()
+    # the page shows the results by itself (it asks every 3 s while a run is pending)
+    page.locator('[data-figure="pass-rate"]').wait_for(timeout=10_000)
+    assert page.evaluate("() => window.__same_page") is True
+    assert page.locator("#run-live").get_attribute("hx-trigger") is None  # done: it stops asking
     assert page.locator('[data-figure="pass-rate"] .value').inner_text().replace("\n", "") == "50%"
     failing = page.locator("[data-failing]")
     assert failing.count() == 1
