@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 # many files, a crawl's sources) gives one run.
 DEBOUNCE_SECONDS = 60.0
 MAX_PHRASES = 10
+# The most questions one page load embeds (the newest first): a page stays quick after a
+# burst of new questions; the rest are grouped by wording until a later load embeds them.
+MAX_EMBEDDED_PER_CALL = 200
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationFailed:
@@ -51,12 +54,13 @@ def question_vectors(*, questions: Sequence[Question]) -> dict[int, list[float]]
     """The vector of each question, embedding (in one batch) and storing only those not
     stored yet by the built-in model. Questions are embedded with the built-in model whatever
     the knowledge bases use: grouping needs one vector space, and a workspace's own embedding
-    key is not spent on it. When the model fails, the questions it could not embed are left
-    out (the page groups them by wording)."""
+    key is not spent on it. At most ``MAX_EMBEDDED_PER_CALL`` are embedded per call; those
+    left, or all of them when the model fails, are left out (the page groups them by
+    wording, and a later call embeds them)."""
     embedder = embedder_for("local")
     ids = [q.message_id for q in questions]
     vectors = question_vectors_stored(message_ids=ids, model_id=embedder.model_id)
-    missing = [q for q in questions if q.message_id not in vectors]
+    missing = [q for q in questions if q.message_id not in vectors][:MAX_EMBEDDED_PER_CALL]
     if not missing:
         return vectors
     try:

@@ -87,6 +87,15 @@ def test_each_question_is_embedded_once(tenant_a, monkeypatch):
     assert len(first) == 1 and len(second) == 2
     assert second == {**first, **second}  # the stored vector is the one made the first time
 
+    # a burst of new questions: the newest are embedded now, the rest on a later load
+    monkeypatch.setattr(services, "MAX_EMBEDDED_PER_CALL", 2)
+    with tenant_context(tenant_a.tenant):
+        for text in ("One?", "Two?", "Three?"):
+            flag(widget, text)
+        assert len(services.question_vectors(questions=_listed())) == 4
+        assert len(services.question_vectors(questions=_listed())) == 5
+    assert embedded[2:] == ["Three?", "Two?", "One?"]
+
 
 def test_a_dismissed_group_leaves_the_list_with_its_questions(tenant_a):
     with tenant_context(tenant_a.tenant):
