@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Final
 
+from chat.analytics import AI_ANSWERED
 from django.db.models import CharField, Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, JSONObject
 from django.http import QueryDict
 from django.utils import timezone
 
 from chat import inbox
-from chat.analytics import AI_ANSWERED
 from chat.answering.outcome import Outcome
 from chat.contacts import contacts_search
 from chat.forms import ContactFilterForm, InboxFilterForm

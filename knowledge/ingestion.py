@@ -42,7 +42,7 @@ from .embeddings import embedder_for
 from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, Section, extract
 from .fetching import FetchError, RobotsCache, crawl, fetch, sitemap_urls
-from .models import Chunk, Document, KnowledgeBase, Source
+from .models import Chunk, Document, KnowledgeBase, Source, knowledge_changed
 from .pipeline import CHUNK_OVERLAP as CHUNK_OVERLAP
 from .pipeline import CHUNK_TOKENS as CHUNK_TOKENS
 from .pipeline import Page, Pipeline, Report
@@ -106,6 +106,8 @@ def source_ingest(source_id: int, run: int | None = None) -> dict:
     if not finished:
         return {"superseded": claimed}
     logger.info("ingestion finished source=%s run=%s", source.pk, claimed)
+    source_id = source.pk
+    transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
     return report.as_dict()
 
 

@@ -9,8 +9,14 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from pgvector.django import VectorField
+
+# Sent once a change to the workspace's knowledge has committed: a source finished
+# ingesting or was deleted (keyword ``source_id``). Apps above knowledge react to it (bot
+# tests run again) without knowledge importing them. Receivers run in the tenant's schema.
+knowledge_changed = Signal()
 
 # Vector sizes with an HNSW index (migration 0003): local MiniLM, and OpenAI-style 1536.
 INDEXED_DIMENSIONS = (384, 1536)

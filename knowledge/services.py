@@ -28,7 +28,7 @@ from tenants.models import Tenant
 
 from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, detect_type
-from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source
+from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source, knowledge_changed
 from .runs import run_issue
 from .selectors import knowledge_base_has_chunks, knowledge_storage_mb
 from .selectors import knowledge_storage_bytes as knowledge_storage_bytes  # read here by billing's tests
@@ -420,7 +420,9 @@ def source_delete(*, source: Source) -> None:
     file goes once the deletion has committed."""
     name = source.file.name if source.file else ""
     storage = source.file.storage
+    source_id = source.pk
     source.delete()  # documents and chunks go with it (cascade)
+    transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
     if name:
         transaction.on_commit(lambda: storage.delete(name))
 

@@ -59,6 +59,7 @@ SECTIONS: list[Section] = [
     Section("widgets", "Widgets", ALL_ROLES, icon="message-circle"),
     Section("knowledge", "Knowledge", ALL_ROLES, icon="book-open"),
     Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),
+    Section("quality", "Answer quality", ALL_ROLES, icon="sparkles"),
     Section("team", "Team", MANAGERS, icon="users"),
     Section("billing", "Billing", MANAGERS, icon="credit-card"),
     Section("settings", "Settings", MANAGERS, icon="settings"),

@@ -12,7 +12,18 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("saas", "tenants", "billing", "widget_builder", "chat", "knowledge", "insights", "public_site")
+APPS = (
+    "saas",
+    "tenants",
+    "billing",
+    "widget_builder",
+    "chat",
+    "exports",
+    "knowledge",
+    "insights",
+    "quality",
+    "public_site",
+)
 MAX_MODULE_LINES = 600
 
 # Modules that take input from outside and must hand every write to a service.

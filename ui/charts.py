@@ -58,6 +58,7 @@ class BarChart:
     total: int
     peak: int
     summary: str  # one sentence naming the range, the total and the peak (the SVG's description)
+    summed: bool = True  # the values add up (counts), so the table shows their total
 
     @property
     def plot_height(self) -> float:
@@ -95,6 +96,7 @@ def bar_chart(
     limit_label: str = "",
     height: int = HEIGHT,
     per: str = "day",
+    summed: bool = True,
 ) -> BarChart:
     """The geometry of a bar chart of ``series`` (one bar per day, in order).
 
@@ -103,6 +105,7 @@ def bar_chart(
     ``limit`` draws a dashed line at that value (the y axis reaches it), labelled
     ``limit_label``. The y axis has at most ``Y_TICKS`` steps of 1, 2 or 5 times a power of ten;
     the x axis labels at most ``MAX_X_LABELS`` days, evenly spaced from the first.
+    ``summed=False`` for values that do not add up (a rate): no total is stated.
     """
     one = unit_one or unit
     bottom = height - BOTTOM
@@ -150,6 +153,8 @@ def bar_chart(
         first, last = day_label(series[0][0]), day_label(series[-1][0])
         name = unit[:1].upper() + unit[1:]
         summary = f"{name} per {per}, {first} to {last}: {total:,} in all, at most {peak:,} a {per}."
+        if not summed:
+            summary = f"{name} per {per}, {first} to {last}: at most {peak:,}, at least {min(values):,}."
     else:
         summary = f"No {unit} yet."
     return BarChart(
@@ -164,6 +169,7 @@ def bar_chart(
         total=total,
         peak=peak,
         summary=summary,
+        summed=summed,
     )
 
 

@@ -23,7 +23,7 @@ from .greeting import conversation_greet
 from .outcome import Outcome, Prepared, answer_outcome
 from .owed import answer_owe, answers_owed_pending, settle_with
 from .owed_settle import answer_owed_settle
-from .prepare import answer_prepare, provider_and_credit
+from .prepare import answer_prepare, provider_and_credit, provider_uncounted
 from .preview import answer_preview
 from .prompt import (
     CITATION,
@@ -71,6 +71,7 @@ __all__ = [
     "history_turns",
     "llm_request",
     "provider_and_credit",
+    "provider_uncounted",
     "reply_store",
     "run_from_sync",
     "system_prompt",

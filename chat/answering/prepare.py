@@ -79,6 +79,12 @@ def provider_and_credit(
     return choice, metric
 
 
+def provider_uncounted(tenant: Tenant, bot: BotSettings) -> ProviderChoice:
+    """The provider :func:`provider_and_credit` would choose, with no AI answer counted
+    (the workspace's bot tests). Raises ProviderError when the bot is misconfigured."""
+    return provider_for(bot, own_keys_allowed=answer_terms(tenant).plan.own_llm_key)
+
+
 def _prepare_claimed(
     prepared: Prepared,
     tenant: Tenant,

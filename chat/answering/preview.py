@@ -16,17 +16,18 @@ from ..llm.base import ProviderError, Turn, Usage
 from ..llm.pricing import answer_cost
 from ..selectors import bot_snapshot
 from .outcome import Outcome, answer_outcome
-from .prepare import provider_and_credit
+from .prepare import provider_and_credit, provider_uncounted
 from .prompt import cited_passages, llm_request, nothing_relevant, relevant_passages
 from .stream import capped_stream, run_from_sync
 
 
-def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str, Any]:
+def answer_preview(*, tenant: Tenant, widget: Widget, question: str, counted: bool = True) -> dict[str, Any]:
     """The answer to ``question`` with the retrieved passages, their ranks and relevance
     (what a tenant needs to see why the bot answered as it did). The AI-answer credit is
     counted as for a visitor, and given back when the provider produced nothing; nothing
     relevant for a knowledge-only bot is the no-answer text, as for a visitor, without a
-    provider call."""
+    provider call. ``counted=False`` (bot tests, quality.runs) takes no credit: the same
+    provider, never refused for the quota."""
     snapshot = bot_snapshot(widget)
     bot = snapshot.bot
     result = {
@@ -42,7 +43,10 @@ def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str
     if nothing_relevant(bot, passages, found):
         return {**result, "outcome": Outcome.NO_ANSWER, "text": bot.no_answer_text, "passages": _shown(found)}
     try:
-        choice, metric = provider_and_credit(tenant, bot)
+        if counted:
+            choice, metric = provider_and_credit(tenant, bot)
+        else:
+            choice, metric = provider_uncounted(tenant, bot), ""
     except ProviderError as error:
         return {**result, "outcome": Outcome.FALLBACK, "text": bot.unavailable_text, "error": str(error)}
     if metric is None:
@@ -64,7 +68,7 @@ def answer_preview(*, tenant: Tenant, widget: Widget, question: str) -> dict[str
         return "".join(parts), None, ttft
 
     text, failure, ttft = run_from_sync(run)
-    if failure is not None and not text:
+    if failure is not None and not text and metric:
         usage_refund(tenant_id=tenant.pk, metric=metric)
     outcome = answer_outcome(text, failure, bot.no_answer_text)
     return {

@@ -92,6 +92,7 @@ TENANT_APPS = [
     "chat",
     "insights",
     "exports",
+    "quality",
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -399,6 +399,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             )
             MessageFactory(conversation=conversation, role=Message.Role.VISITOR, text="Great, and customs?")
             conversations.append(conversation)
+        bot_test_id = _seed_quality(widget, qa_source, now)
         widget_key = Widget.objects.get().key
 
     uid, key = user_pk_to_url_str(owner), default_token_generator.make_token(owner)
@@ -415,6 +416,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "kb_id": kb.pk,
             "source_id": source.pk,
             "qa_source_id": qa_source.pk,
+            "bot_test_id": bot_test_id,
             "document_id": documents[0].pk,
             "token": invitation_token(invitation),
             "confirm_email_key": EmailConfirmationHMAC(address).key,
@@ -422,6 +424,72 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "reset_key": key,
         },
     )
+
+
+def _seed_quality(widget, source, now) -> int:
+    """Questions the bot did not answer well (some alike) and two bot tests with a week of
+    runs, the last one failing a test. Returns a bot test's id."""
+    from datetime import timedelta
+
+    from chat.models import Message
+    from quality.models import BotTest, BotTestResult, BotTestRun
+    from tests.chat.factories import ConversationFactory, MessageFactory
+
+    asked = [
+        ("Do you ship to Mars?", "no_answer", None),
+        ("Can you deliver to Mars?", "no_answer", None),
+        ("do you ship to mars", "no_answer", None),
+        (
+            "Is there a discount for students or for anyone who orders more than five bags a month?",
+            "answered",
+            -1,
+        ),
+        ("Can I speak to someone about a wholesale order?", "handoff", None),
+    ]
+    for text, outcome, rating in asked:
+        conversation = ConversationFactory(widget=widget)
+        question = MessageFactory(conversation=conversation, role=Message.Role.VISITOR, text=text)
+        MessageFactory(
+            conversation=conversation,
+            role=Message.Role.BOT,
+            text="Sorry, I don't have a good answer to that yet."
+            if outcome == "no_answer"
+            else "Here you go.",
+            reply_to=question,
+            outcome=outcome,
+            feedback_rating=rating,
+        )
+    shipping = BotTest.objects.create(
+        widget=widget, question="Do you ship abroad?", must_contain="30 countries", must_cite=source
+    )
+    fresh = BotTest.objects.create(
+        widget=widget, question="How fresh is the coffee?", must_contain="two days"
+    )
+    for days_ago, passed in ((6, 2), (4, 2), (1, 1), (0, 1)):
+        run = BotTestRun.objects.create(
+            trigger="knowledge",
+            status="done",
+            total=2,
+            passed=passed,
+            finished_at=now - timedelta(days=days_ago),
+        )
+    BotTestResult.objects.create(
+        run=run,
+        test=shipping,
+        question=shipping.question,
+        answer="Yes, to 30 countries in Europe [1].",
+        passed=True,
+        citations=[{"n": 1, "title": source.title, "source_id": source.pk}],
+    )
+    BotTestResult.objects.create(
+        run=run,
+        test=fresh,
+        question=fresh.question,
+        answer="Here is what our knowledge base says:\n\n> Roasted at most three days before dispatch. [1]",
+        passed=False,
+        failures=["Does not contain “two days”."],
+    )
+    return shipping.pk
 
 
 # Elements past the right edge of the viewport that widen the page, outermost first (where

@@ -64,6 +64,7 @@ SKIPPED = {
 # route name -> {parameter: key in objects}.
 PARAMETERS = {
     "knowledge:source-qa": {"source_id": "qa_source_id"},  # a Q&A source's page
+    "quality:test": {"test_id": "bot_test_id"},  # a bot test's page
     "account_confirm_email": {"key": "confirm_email_key"},  # an address waiting for it
     "account_reset_password_from_key": {"uidb36": "uidb36", "key": "reset_key"},  # the owner's
 }
@@ -160,6 +161,7 @@ _OBJECT_KEYS = (
     "kb_id",
     "source_id",
     "qa_source_id",
+    "bot_test_id",
     "document_id",
     "token",
     "confirm_email_key",

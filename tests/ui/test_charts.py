@@ -93,3 +93,9 @@ def test_a_heat_map_shades_each_hour_by_its_share_of_the_busiest():
 def test_bars_of_a_week_say_so():
     chart = bar_chart([(date(2030, 1, 6), 3), (date(2030, 1, 13), 9)], unit="conversations", per="week")
     assert chart.summary == "Conversations per week, 6 Jan to 13 Jan: 12 in all, at most 9 a week."
+
+
+def test_a_rate_is_not_summed():
+    chart = bar_chart([(date(2030, 1, 1), 100), (date(2030, 1, 2), 50)], unit="% passing", summed=False)
+    assert chart.summary == "% passing per day, 1 Jan to 2 Jan: at most 100, at least 50."
+    assert not chart.summed and bar_chart([], unit="x").summed
