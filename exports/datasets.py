@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Final
 
-from chat.analytics import AI_ANSWERED
 from django.db.models import CharField, Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, JSONObject
 from django.http import QueryDict
@@ -200,7 +199,7 @@ def _message_stats() -> Subquery:
                 visitor=Count("pk", filter=Q(role=role.VISITOR)),
                 bot=Count("pk", filter=Q(role=role.BOT)),
                 agent=Count("pk", filter=Q(role=role.AGENT)),
-                ai=Count("pk", filter=Q(role=role.BOT, outcome__in=AI_ANSWERED)),
+                ai=Count("pk", filter=Q(role=role.BOT, outcome__in=Outcome.AI_ANSWERED)),
                 no_answer=Count("pk", filter=Q(role=role.BOT, outcome=outcome.NO_ANSWER)),
                 up=Count("pk", filter=Q(feedback_rating=1)),
                 down=Count("pk", filter=Q(feedback_rating=-1)),

@@ -28,7 +28,7 @@ from django.db import connection
 from chat.answering.outcome import Outcome
 
 # Bot messages that are the model's answer (in full or in part).
-AI_ANSWERED = (Outcome.ANSWERED, Outcome.PARTIAL, Outcome.INTERRUPTED)
+AI_ANSWERED = Outcome.AI_ANSWERED
 COUNTS = (
     "conversations",
     "bot_resolved",

@@ -26,6 +26,8 @@ class Outcome:
     HANDOFF = "handoff"  # the visitor asked for a person in words: handed off, no AI answer
 
     OFFERS_HANDOFF = {NO_ANSWER, PARTIAL, FALLBACK, OVER_QUOTA}
+    # Bot messages that are the model's answer, in full or in part.
+    AI_ANSWERED = (ANSWERED, PARTIAL, INTERRUPTED)
 
 
 @dataclass
