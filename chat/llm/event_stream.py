@@ -1,7 +1,8 @@
 """Server-sent events read straight from a provider's HTTP body.
 
-The SDKs' own streams build a pydantic model for every event (one per text delta), which
-was the largest CPU cost of an answer in the web process. The providers still make the
+The SDKs' own streams build a pydantic model for every event (one per text delta): an
+answer of 300 deltas took 8.7 ms of the web process's CPU through Anthropic's stream and
+31 ms through OpenAI's, against 5 and 5.6 ms read here. The providers still make the
 request through the SDK (auth, base URL, timeouts, status errors) with
 ``with_streaming_response`` and read its body here: only the fields they use are taken,
 from ``json.loads`` of each event's data.
