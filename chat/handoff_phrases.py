@@ -19,6 +19,7 @@ A leaf: it imports nothing of the app."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -184,9 +185,16 @@ def _find(words: list[str], phrase: tuple[str, ...]) -> int:
     return -1
 
 
+@functools.lru_cache(maxsize=4096)
+def phrase_words(phrase: str) -> tuple[str, ...]:
+    """``phrase`` normalised, as words: made once per phrase, not once per message (every
+    message is checked against every language's phrases)."""
+    return tuple(normalise(phrase).split())
+
+
 def phrase_matches(words: list[str], phrase: str) -> bool:
     """Whether ``phrase`` asks for a person in the message of ``words`` (normalised)."""
-    wanted = tuple(normalise(phrase).split())
+    wanted = phrase_words(phrase)
     if not wanted:
         return False
     start = _find(words, wanted)

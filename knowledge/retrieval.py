@@ -46,6 +46,20 @@ from .relevance import is_relevant, min_relevance
 
 RRF_K = 60
 CANDIDATES = 40  # from each method, before fusion
+# The columns a passage is made of (_passages).
+PASSAGE_FIELDS = (
+    "text",
+    "heading_path",
+    "page",
+    "anchor",
+    "source",
+    "document",
+    "document__url",
+    "document__title",
+    "source__title",
+    "source__file_name",
+    "source__kind",
+)
 EF_SEARCH = 200  # HNSW candidate list: recall@10 0.97 at 100k chunks for ~1 ms more than 100
 EMBEDDING_WARNING_SECONDS = 60.0
 
@@ -306,7 +320,9 @@ def _passages(
     hits: _Hits,
     relevant: dict[int, bool],
 ) -> list[Passage]:
-    chunks = Chunk.objects.select_related("document", "source").in_bulk(ids)
+    # Only what a passage shows: a chunk's vector (decoded into an array per row) and its
+    # search vector were about half the CPU of loading the rows (1.6 → 0.9 ms for three).
+    chunks = Chunk.objects.select_related("document", "source").only(*PASSAGE_FIELDS).in_bulk(ids)
     passages = []
     for position, chunk_id in enumerate(ids, start=1):
         chunk = chunks.get(chunk_id)

@@ -1,35 +1,44 @@
-"""Anthropic Messages API through the official SDK, streamed."""
+"""Anthropic Messages API through the official SDK, streamed: the SDK makes the request
+(auth, base URL, timeouts, status errors); the event stream is read here
+(chat.llm.event_stream), without a pydantic model per event."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import cast
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import anthropic
 import httpx2
-from anthropic.types import MessageParam, TextDelta
+from anthropic.types import MessageParam
 
 from saas.outbound import UnsafeAddress
 from saas.outbound.sdk import anthropic_async_client
 
 from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
 from .clients import key_fingerprint
+from .event_stream import sse_events
 
 DEFAULT_MODEL = "claude-haiku-4-5"
 
 
+def _status_error(status: int, headers: Mapping[str, str], body: object) -> ProviderError:
+    """An error answer (``body``: its JSON), or an ``error`` event in a stream (status 200)."""
+    body = body if isinstance(body, dict) else {}
+    error = found if isinstance(found := body.get("error"), dict) else {}
+    kind_name, message = str(error.get("type", "")), str(error.get("message", "")).lower()
+    return status_error(
+        status,
+        headers,
+        spend_limit=kind_name == "billing_error" or status == 402 or "credit balance" in message,
+        overloaded=status == 529 or kind_name == "overloaded_error",
+    )
+
+
 def _error(exc: Exception) -> ProviderError:
     if isinstance(exc, anthropic.APIStatusError):
-        body = exc.body if isinstance(exc.body, dict) else {}
-        error = found if isinstance(found := body.get("error"), dict) else {}
-        kind_name, message = str(error.get("type", "")), str(error.get("message", "")).lower()
-        status = exc.status_code
-        return status_error(
-            status,
-            exc.response.headers,
-            spend_limit=kind_name == "billing_error" or status == 402 or "credit balance" in message,
-            overloaded=status == 529 or kind_name == "overloaded_error",
-        )
+        return _status_error(exc.status_code, exc.response.headers, exc.body)
     return transport_error(
         timed_out=isinstance(exc, anthropic.APITimeoutError),
         unreachable=isinstance(exc, anthropic.APIConnectionError),
@@ -72,28 +81,19 @@ class AnthropicProvider:
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
         try:
-            stream = await self._client().messages.create(
+            async with self._client().messages.with_streaming_response.create(
                 model=request.model or self.model,
                 max_tokens=request.max_tokens,  # (this API version takes no temperature)
                 system=request.system,
                 messages=[_message(t) for t in request.turns],
                 stream=True,
-            )
-            try:
-                async for event in stream:
-                    if (
-                        event.type == "content_block_delta"
-                        and getattr(event.delta, "type", "") == "text_delta"
-                    ):
-                        yield cast(TextDelta, event.delta).text  # what a text_delta is
-                    elif event.type == "message_start":
-                        usage.input_tokens = event.message.usage.input_tokens or 0
-                    elif event.type == "message_delta":
-                        usage.output_tokens = event.usage.output_tokens or 0
-                    elif event.type == "message_stop":
-                        usage.finished = True
-            finally:
-                await stream.close()
+            ) as response:
+                body = response.http_response
+                async with contextlib.aclosing(sse_events(body.aiter_bytes())) as events:
+                    async for name, data in events:
+                        text = _event_read(name, data, body, usage)
+                        if text is not None:
+                            yield text
         except UnsafeAddress as exc:
             raise ProviderError("misconfigured", str(exc)) from exc
         except anthropic.APIError as exc:
@@ -102,3 +102,34 @@ class AnthropicProvider:
             raise ProviderError("stream_cut", "The answer stream broke off.") from exc
         if not usage.finished:
             raise ProviderError("stream_cut", "The answer stream ended before the answer did.")
+
+
+def _event_read(name: str, data: str, body: httpx2.Response, usage: Usage) -> str | None:
+    """One event of the stream: its text (a text delta) or None; ``usage`` filled as the
+    events say. As the SDK's own stream: pings and unnamed events skipped, "error" raised."""
+    if name == "ping" or not name:
+        return None
+    if name == "error":
+        raise _status_error(body.status_code, body.headers, _json_or_text(data))
+    if not data:
+        return None
+    event: dict[str, Any] = json.loads(data)
+    kind = event.get("type")
+    if kind == "content_block_delta":
+        delta = event.get("delta") or {}
+        return str(delta.get("text") or "") if delta.get("type") == "text_delta" else None
+    if kind == "message_start":
+        counted = (event.get("message") or {}).get("usage") or {}
+        usage.input_tokens = counted.get("input_tokens") or 0
+    elif kind == "message_delta":
+        usage.output_tokens = (event.get("usage") or {}).get("output_tokens") or 0
+    elif kind == "message_stop":
+        usage.finished = True
+    return None
+
+
+def _json_or_text(data: str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data

@@ -1,10 +1,18 @@
 """OpenAI Chat Completions through the official SDK, streamed; also any OpenAI-compatible
-server (Ollama, vLLM, LM Studio…) by base URL."""
+server (Ollama, vLLM, LM Studio…) by base URL. The SDK makes the request (auth, base URL,
+timeouts, status errors); the event stream is read here (chat.llm.event_stream), without
+a pydantic model per chunk."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import json
+import ssl
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
+import anyio
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -14,9 +22,13 @@ from saas.outbound.sdk import openai_async_client
 
 from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
 from .clients import key_fingerprint
+from .event_stream import sse_events
 
 DEFAULT_MODEL = "gpt-4o-mini"
 SPEND_LIMIT_CODES = {"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"}
+# After "[DONE]", what is left of an HTTP/1.1 body is read (for the connection to be
+# reused) for at most this long, as the SDK's own stream does.
+DRAIN_SECONDS = 0.1
 
 
 def _error(exc: Exception) -> ProviderError:
@@ -82,7 +94,7 @@ class OpenAIProvider:
         max_tokens = request.max_tokens if self.compatible else openai.omit
         max_completion_tokens = openai.omit if self.compatible else request.max_tokens
         try:
-            stream = await self._client().chat.completions.create(
+            async with self._client().chat.completions.with_streaming_response.create(
                 model=request.model or self.model,
                 messages=messages,
                 temperature=request.temperature,
@@ -90,19 +102,16 @@ class OpenAIProvider:
                 stream_options={"include_usage": True},
                 max_tokens=max_tokens,
                 max_completion_tokens=max_completion_tokens,
-            )
-            try:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage.input_tokens = chunk.usage.prompt_tokens or 0
-                        usage.output_tokens = chunk.usage.completion_tokens or 0
-                    for choice in chunk.choices or ():
-                        if choice.delta is not None and choice.delta.content:
-                            yield choice.delta.content
-                        if choice.finish_reason:
-                            usage.finished = True
-            finally:
-                await stream.close()
+            ) as response:
+                body = response.http_response
+                async with contextlib.aclosing(sse_events(_body_chunks(body))) as events:
+                    async for _, data in events:
+                        if data.startswith("[DONE]"):
+                            if body.http_version == "HTTP/1.1":
+                                await _drain(events)
+                            break
+                        for text in _chunk_read(data, body, usage):
+                            yield text
         except UnsafeAddress as exc:
             raise ProviderError("misconfigured", str(exc)) from exc
         except openai.APIError as exc:
@@ -111,3 +120,46 @@ class OpenAIProvider:
             raise ProviderError("stream_cut", "The answer stream broke off.") from exc
         if not usage.finished:
             raise ProviderError("stream_cut", "The answer stream ended before the answer did.")
+
+
+async def _body_chunks(body: httpx2.Response) -> AsyncGenerator[bytes, None]:
+    """The body's bytes, a transport failure raised as the SDK's own stream raises it
+    (``openai.APITimeoutError``, ``openai.APIConnectionError``): classified as before."""
+    try:
+        async for chunk in body.aiter_bytes():
+            yield chunk
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=body.request) from exc
+    except (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream) as exc:
+        raise openai.APIConnectionError(request=body.request) from exc
+
+
+def _chunk_read(data: str, body: httpx2.Response, usage: Usage) -> list[str]:
+    """One chunk of the stream: its texts; ``usage`` filled as it says. An error sent in
+    the stream is raised as the SDK raises it (``openai.APIError``)."""
+    chunk: dict[str, Any] = json.loads(data)
+    if chunk.get("error"):
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        if not isinstance(message, str) or not message:
+            message = "An error occurred during streaming"
+        raise openai.APIError(message, body.request, body=error)
+    if (counted := chunk.get("usage")) is not None:
+        usage.input_tokens = counted.get("prompt_tokens") or 0
+        usage.output_tokens = counted.get("completion_tokens") or 0
+    texts = []
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta")
+        if delta is not None and delta.get("content"):
+            texts.append(delta["content"])
+        if choice.get("finish_reason"):
+            usage.finished = True
+    return texts
+
+
+async def _drain(events: AsyncIterator[tuple[str, str]]) -> None:
+    """The rest of the body, ignored, so that the connection goes back to the pool."""
+    with contextlib.suppress(openai.APIError, httpx2.HTTPError, TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in events:
+                pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chat import handoff_phrases
 from chat.handoff_phrases import (
     LANGUAGES,
     MAX_PHRASE_CHARS,
@@ -94,3 +95,12 @@ def test_phrase_lists_are_cleaned_and_bounded():
     assert "At most 50" in errors["en"]
     _, errors = phrases_clean({"xx": ["hello"], "de": "Mensch"})
     assert set(errors) == {"xx", "de"}
+
+
+def test_phrases_are_normalised_once_not_for_every_message(monkeypatch):
+    asks_for_person("Where is my parcel?")  # every shipped phrase seen once
+    calls = []
+    monkeypatch.setattr(handoff_phrases, "normalise", lambda text: calls.append(text) or normalise(text))
+    assert not asks_for_person("Where is my parcel, please?")
+    assert asks_for_person("Can I talk to a human?")
+    assert calls == ["Where is my parcel, please?", "Can I talk to a human?"]  # the messages alone

@@ -26,7 +26,9 @@ transfer encoding and TCP_NODELAY, one write per event; JSON replies carry Conte
 Anthropic streams go message_start, content_block_start, ping, content_block_delta per chunk,
 content_block_stop, message_delta, message_stop. OpenAI streams send a role chunk, a chunk per
 text piece, a finish_reason chunk, the usage chunk (``stream_options.include_usage``) and
-``data: [DONE]``. ``max_tokens`` / ``max_completion_tokens`` count chunks. A non-streamed reply
+``data: [DONE]``. An error sent in a stream (``stream_error``) ends it instead of the closing
+events: Anthropic's ``event: error`` with ``{"type": "error", "error": {...}}``, OpenAI's
+``data: {"error": {...}}``. ``max_tokens`` / ``max_completion_tokens`` count chunks. A non-streamed reply
 waits out the time its stream would have taken (delays and gate) before it is sent.
 
 CLI, for benchmarks: ``python -m tests.fakes.llm_server --port 8099 [--token-delay S]
@@ -110,6 +112,10 @@ class Behaviour:
     token_delay: float = 0.0  # between text deltas
     hang: float = 0.0  # before ANY response byte (for client timeouts); then a normal answer
     cut_after: int | None = None  # send this many deltas, then drop the connection mid-body
+    # An error sent in the stream (status 200) after ``stream_error_after`` deltas, in place of
+    # the rest: Anthropic error.type / OpenAI error.code (e.g. "overloaded_error", "server_error")
+    stream_error: str | None = None
+    stream_error_after: int = 0
     gate: threading.Event | None = None  # after the first delta, hold the stream until this is set
     input_tokens: int | None = None  # usage; default len(prompt_text) // 4 + 1
     embedding_dimensions: int | None = None  # embeddings: this size whatever the request asks for
@@ -364,6 +370,8 @@ class _Reply:
             opening, deltas, closing = self._anthropic_events()
         else:
             opening, deltas, closing = self._openai_events()
+        if self.b.stream_error is not None:
+            deltas, closing = deltas[: self.b.stream_error_after], [self._stream_error(self.b.stream_error)]
         for data in opening:
             h._write_chunk(data)
         for data in self._paced(deltas):
@@ -371,6 +379,14 @@ class _Reply:
         for data in closing:
             h._write_chunk(data)
         h.wfile.write(b"0\r\n\r\n")  # end of the chunked body; the connection stays open
+
+    def _stream_error(self, kind: str) -> bytes:
+        message = f"Fake {kind} (in the stream)"
+        if self.request.api == "anthropic":
+            error = {"type": "error", "error": {"type": kind, "message": message}}
+            return f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+        error = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+        return f"data: {json.dumps(error)}\n\n".encode()
 
     def _finish(self) -> str:
         return "length" if self.truncated else "stop"

@@ -4,6 +4,8 @@ against the real database, model and index, in the tenant's own schema only."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from knowledge import ingestion
@@ -179,3 +181,24 @@ def test_keyword_search_answers_alone_when_the_embedding_server_is_down(tenant_a
     assert found[0].ranks == {"text": 1}
     warnings = [r for r in caplog.records if "full-text search alone" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_passages_are_read_without_the_chunks_vectors(tenant_a):
+    """A passage shows text, title, address and page: the rows are read without the
+    chunk's vector and search vector (decoding a vector per row was most of the read)."""
+    with tenant_context(tenant_a.tenant):
+        source = source_add_text(
+            tenant=tenant_a.tenant,
+            kb=_kb(tenant_a),
+            title="Shipping help",
+            text="# Shipping\n\nParcels to Germany arrive in 3 to 5 working days.\n",
+        )
+        ingestion.source_ingest(source.pk)
+        with CaptureQueriesContext(connection) as queries:
+            [passage] = retrieve(query="When do parcels to Germany arrive?", limit=1)
+    assert passage.text.startswith("Parcels to Germany") and passage.title == "Shipping help"
+    assert passage.heading_path == "Shipping" and passage.source_id == source.pk
+    [rows] = [
+        q["sql"] for q in queries.captured_queries if "IN (" in q["sql"] and "knowledge_document" in q["sql"]
+    ]
+    assert '"embedding"' not in rows and '"search_vector"' not in rows

@@ -36,3 +36,8 @@ def test_other_processes_and_a_size_of_zero_open_a_connection_per_request():
     assert _run(code) == "0 False"
     asgi = f"import saas.asgi; {SETTINGS}'pool' in settings.DATABASES['default']['OPTIONS'])"
     assert _run(asgi, DATABASE_POOL_MAX_SIZE="0") == "0 False"
+
+
+def test_the_web_process_keeps_its_start_up_objects_out_of_the_collector():
+    code = "import gc, saas.asgi; print(gc.get_threshold()[0], gc.get_freeze_count() > 10_000)"
+    assert _run(code) == "5000 True"
