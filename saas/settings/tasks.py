@@ -36,6 +36,9 @@ CELERY_LONGEST_TASK_SECONDS = KNOWLEDGE_INGEST_TIME_LIMIT + 60
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 2,
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=CELERY_LONGEST_TASK_SECONDS + 300),
+    # Kombu looks for messages past their visibility timeout every 10 s, scanning on every
+    # Nth look (its default 10: about every 100 s). A short visibility timeout (tests) wants 1.
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-refill": {"task": "tenants.tasks.tenant_pool_refill", "schedule": 60.0},

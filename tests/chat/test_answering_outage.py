@@ -21,7 +21,7 @@ from django_tenants.utils import tenant_context
 # Imported before any test runs: its first import sets Django up again, which reconfigures
 # logging and would take caplog's handler away in the middle of a test.
 import saas.asgi  # noqa: F401
-from chat.answering import answer_in_progress, answers_owed_pending, claim_key, prepare
+from chat.answering import answer_in_progress, answers_owed_pending, claim_key, owed, prepare
 from chat.answering.owed_settle import answer_owed
 from chat.models import Conversation, Message
 from chat.services.messages import visitor_message_send
@@ -35,7 +35,17 @@ from tests.tenants.factories import TenantFactory
 
 
 @pytest.fixture
-def outage_tenant(seeded, django_db_blocker):
+def worker_copies(monkeypatch) -> list[tuple]:
+    """The copies of owed answers sent to the broker for a worker, recorded instead of sent:
+    a task published from another thread of this process would leave the suite's own Celery
+    client waiting on results it never gets (the worker's side: the test of ``answer_owed``)."""
+    sent: list[tuple] = []
+    monkeypatch.setattr(owed, "_worker_copy", lambda *args: sent.append(args))
+    return sent
+
+
+@pytest.fixture
+def outage_tenant(seeded, django_db_blocker, worker_copies):
     with database_behind_proxy(django_db_blocker) as proxy:
         last_user = User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         tenant = TenantFactory(slug="stream-outage")
@@ -98,7 +108,9 @@ def _reply_when_stored(tenant, message_id: int, *, timeout: float = 30.0):
     raise AssertionError(f"no answer stored for message {message_id} within {timeout} s")
 
 
-def test_the_answer_written_before_the_outage_is_stored_once_the_database_is_back(outage_tenant, fake_llm):
+def test_the_answer_written_before_the_outage_is_stored_once_the_database_is_back(
+    outage_tenant, fake_llm, worker_copies
+):
     """The provider answered, storing it failed: the process stores that very text when
     the database returns, without calling the provider again."""
     tenant, proxy = outage_tenant
@@ -132,6 +144,7 @@ def test_the_answer_written_before_the_outage_is_stored_once_the_database_is_bac
     proxy.restore()
 
     reply = _reply_when_stored(tenant, message_id)
+    assert worker_copies == [(tenant.schema_name, tenant.pk, visitor.conversation.pk, message_id)]
     assert reply.text == "Orders ship soon."
     assert reply.outcome == "answered"
     assert len([r for r in fake_llm.requests if r.api == "anthropic"]) == 1  # not asked twice

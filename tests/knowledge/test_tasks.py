@@ -45,6 +45,7 @@ def _worker(queue: str, site_port: int, **extra_env: str) -> subprocess.Popen:
         "KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST": f"127.0.0.1:{site_port}",
         "KNOWLEDGE_CRAWL_DELAY_CAP": "0",
         "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_THROTTLE": "1",  # redelivered within 10 s, not about 100 s
         **extra_env,
     }
     return subprocess.Popen(
