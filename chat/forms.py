@@ -239,7 +239,22 @@ class PlaygroundForm(forms.Form):
 # --- the inbox ---------------------------------------------------------------------------
 
 
-class InboxFilterForm(forms.Form):
+class _FilterForm(forms.Form):
+    """A page's filters from the query string: what is valid, and how many are set."""
+
+    FILTERS: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, Any]:
+        """The valid fields' values (an invalid one is left out)."""
+        self.is_valid()
+        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
+
+    def active_filters(self) -> int:
+        values = self.values()
+        return sum(1 for name in self.FILTERS if values.get(name))
+
+
+class InboxFilterForm(_FilterForm):
     """The inbox's view, filters and search (GET); a bad value is ignored, not an error."""
 
     view = forms.ChoiceField(label="View", required=False, choices=[])
@@ -282,15 +297,6 @@ class InboxFilterForm(forms.Form):
         ]
         cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
 
-    def values(self) -> dict[str, Any]:
-        """The valid fields' values (an invalid one is left out)."""
-        self.is_valid()
-        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
-
-    def active_filters(self) -> int:
-        values = self.values()
-        return sum(1 for name in self.FILTERS if values.get(name))
-
     def inbox_filters(self) -> InboxFilters:
         """The valid values as the inbox's filters (the page's list and its CSV export)."""
         values = self.values()
@@ -307,7 +313,7 @@ class InboxFilterForm(forms.Form):
         )
 
 
-class ContactFilterForm(forms.Form):
+class ContactFilterForm(_FilterForm):
     """The Contacts page's search and filters (GET); a bad value is ignored, not an error."""
 
     q = forms.CharField(label="Search names, emails, phones and answers", required=False, max_length=200)
@@ -328,15 +334,6 @@ class ContactFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["widget"]).queryset = Widget.objects.order_by("name", "id")
-
-    def values(self) -> dict[str, Any]:
-        """The valid fields' values (an invalid one is left out)."""
-        self.is_valid()
-        return {name: value for name, value in getattr(self, "cleaned_data", {}).items() if value}
-
-    def active_filters(self) -> int:
-        values = self.values()
-        return sum(1 for name in self.FILTERS if values.get(name))
 
     def contact_filters(self) -> ContactFilters:
         values = self.values()
