@@ -1,21 +1,16 @@
 """Background work for conversations. Tasks take ids, re-fetch, and call a service; they
 run in the schema they were sent from (saas.celery)."""
 
-import logging
 from collections.abc import Callable
 
 from celery import shared_task
-from django.db import transaction
-from django_tenants.utils import schema_context
 
-from tenants.models import Tenant
+from tenants.tasks import each_active_workspace
 
 from .models import AgentProfile, Conversation
 from .services import notification_emails
 from .services.inbox import agents_offline_sweep
 from .services.transcripts import conversation_transcript_send
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
@@ -28,16 +23,7 @@ def transcript_send(conversation_id: int) -> bool:
 
 
 def _each_workspace(work: Callable[[], int]) -> int:
-    """``work`` in every active workspace's schema, summed. One workspace failing (a schema
-    being dropped, a bad row) is logged and skipped: the others still get their turn."""
-    total = 0
-    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
-        try:
-            with transaction.atomic(), schema_context(schema):
-                total += work()
-        except Exception:
-            logger.exception("chat: periodic work failed in %s", schema)
-    return total
+    return each_active_workspace(work, what="chat: periodic work")
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)

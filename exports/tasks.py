@@ -4,17 +4,11 @@ ids, re-fetch and call ``exports.files``; a job's task runs in the schema it was
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from django.db import transaction
-from django_tenants.utils import schema_context
 
-from tenants.models import Tenant
+from tenants.tasks import each_active_workspace
 
 from .files import export_job_run, exports_expire
-
-logger = logging.getLogger(__name__)
 
 
 # Within the broker's visibility timeout (docs/deployment.md: the longest task's limit sets it).
@@ -29,11 +23,4 @@ def export_run(job_id: int) -> str:
 def exports_expire_task() -> int:
     """Every hour (beat): delete the files of expired exports, in every active workspace.
     One workspace failing is logged; the others still get their turn."""
-    total = 0
-    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
-        try:
-            with transaction.atomic(), schema_context(schema):
-                total += exports_expire()
-        except Exception:
-            logger.exception("exports: expiry failed in %s", schema)
-    return total
+    return each_active_workspace(exports_expire, what="exports: expiry")

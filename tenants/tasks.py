@@ -4,11 +4,33 @@ The layers: these tasks call the pool and hand-off services below them; provisio
 above them, queues ``tenant_pool_refill``.
 """
 
-from celery import shared_task
+import logging
+from collections.abc import Callable
 
+from celery import shared_task
+from django.db import transaction
+from django_tenants.utils import schema_context
+
+from .models import Tenant
 from .services.handoffs import login_handoff_purge
 from .services.pool import tenant_pool_refill as pool_refill
 from .services.pool import tenant_provisioning_reap
+
+logger = logging.getLogger(__name__)
+
+
+def each_active_workspace(work: Callable[[], int], *, what: str) -> int:
+    """``work`` in every active workspace's schema, each in a transaction, summed (periodic
+    jobs of the apps). One workspace failing (a schema being dropped, a bad row) is logged
+    as ``what`` and skipped: the others still get their turn."""
+    total = 0
+    for schema in Tenant.objects.filter(status=Tenant.Status.ACTIVE).values_list("schema_name", flat=True):
+        try:
+            with transaction.atomic(), schema_context(schema):
+                total += work()
+        except Exception:
+            logger.exception("%s failed in %s", what, schema)
+    return total
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
