@@ -10,6 +10,7 @@ from exports import urls as exports
 from insights import urls as insights
 from knowledge import urls as knowledge
 from quality import urls as quality
+from reports import urls as reports
 from tenants import urls as tenants
 from ui import urls as ui
 from widget_builder import urls as widget_builder
@@ -21,5 +22,5 @@ handler500 = "saas.database_outage.handler500"
 
 urlpatterns = [
     path("", include((app.tenant_urlpatterns, app.app_name)))
-    for app in (tenants, billing, widget_builder, chat, exports, knowledge, insights, quality, ui)
+    for app in (tenants, billing, widget_builder, chat, exports, knowledge, insights, quality, reports, ui)
 ]

@@ -22,6 +22,7 @@ APPS = (
     "knowledge",
     "insights",
     "quality",
+    "reports",
     "public_site",
 )
 MAX_MODULE_LINES = 600

@@ -37,14 +37,17 @@ def email_message(
     to: Sequence[str],
     from_email: str | None = None,
     reply_to: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> EmailMultiAlternatives:
-    """One multipart message: the text body, the HTML as its alternative."""
+    """One multipart message: the text body, the HTML as its alternative (``headers``:
+    extra ones, such as List-Unsubscribe)."""
     message = EmailMultiAlternatives(
         subject=" ".join(subject.splitlines()).strip(),
         body=text,
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         to=list(to),
         reply_to=list(reply_to) if reply_to else None,
+        headers=dict(headers) if headers else None,
     )
     if html:
         message.attach_alternative(html, "text/html")
@@ -59,10 +62,17 @@ def email_send(
     to: Sequence[str],
     from_email: str | None = None,
     reply_to: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """Render ``template`` (text and HTML) and send it; returns the number sent (0 or 1)."""
     text, html = email_render(template, context)
     message = email_message(
-        subject=subject, text=text, html=html, to=to, from_email=from_email, reply_to=reply_to
+        subject=subject,
+        text=text,
+        html=html,
+        to=to,
+        from_email=from_email,
+        reply_to=reply_to,
+        headers=headers,
     )
     return message.send()

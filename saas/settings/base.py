@@ -93,6 +93,7 @@ TENANT_APPS = [
     "insights",
     "exports",
     "quality",
+    "reports",
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -54,7 +54,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-resend": {"task": "saas.outbox.tasks.outbox_resend", "schedule": 30.0},
     "insights-rollups": {"task": "insights.tasks.rollups_refresh_all", "schedule": 300.0},
     "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
+    "reports-send": {"task": "reports.tasks.reports_send_all", "schedule": 900.0},
 }
+# The hour (each workspace's local time) from which the email reports of the day go out.
+REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
 # Publishing retries once, briefly (the result backend too: it retries 20 s by default);
 # with the broker down the task goes to the outbox (saas.outbox) instead of being lost.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -230,6 +230,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
     from billing.periods import DAILY, tenant_period
     from chat.models import AutomationRule, Conversation, Message
     from knowledge.models import KnowledgeBase, Source
+    from reports.services import unsubscribe_token
     from tenants.models import Membership
     from tenants.services.team import invitation_token
     from tests.billing.factories import UsageCounterFactory
@@ -422,6 +423,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "confirm_email_key": EmailConfirmationHMAC(address).key,
             "uidb36": uid,
             "reset_key": key,
+            "unsubscribe_token": unsubscribe_token(tenant=tenant, user_id=owner.pk),
         },
     )
 

@@ -65,6 +65,7 @@ SKIPPED = {
 PARAMETERS = {
     "knowledge:source-qa": {"source_id": "qa_source_id"},  # a Q&A source's page
     "quality:test": {"test_id": "bot_test_id"},  # a bot test's page
+    "reports:unsubscribe": {"token": "unsubscribe_token"},  # the owner's link of the reports
     "account_confirm_email": {"key": "confirm_email_key"},  # an address waiting for it
     "account_reset_password_from_key": {"uidb36": "uidb36", "key": "reset_key"},  # the owner's
 }
@@ -167,6 +168,7 @@ _OBJECT_KEYS = (
     "confirm_email_key",
     "uidb36",
     "reset_key",
+    "unsubscribe_token",
 )
 
 
