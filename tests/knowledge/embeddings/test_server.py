@@ -23,7 +23,7 @@ from knowledge.embeddings import embedder_for
 from knowledge.embeddings.base import Embedder, EmbeddingError
 from knowledge.embeddings.local import LocalEmbedder
 from knowledge.embeddings.served import ServedEmbedder
-from knowledge.embeddings.server import make_server
+from knowledge.embeddings.server import Handler, make_server
 
 ROOT = Path(__file__).resolve().parents[3]
 TEXTS = ["How do I reset my password?", "", "Ünïcödé, emoji 🎉 and 中文", "parcel " * 400]
@@ -201,3 +201,20 @@ def test_unix_socket_and_refused_requests(in_thread_server):
         raw.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 4194305\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 413")
     assert served.embed_query("still there") == LocalEmbedder().embed_query("still there")
+
+
+def test_tcp_answers_are_not_held_back_by_nagles_algorithm():
+    """An answer is written as headers then vectors: on a kept-alive TCP connection the
+    second write waited for the client's delayed ACK (40 ms) until TCP_NODELAY was set.
+    (A unix socket has no such option: test_unix_socket_and_refused_requests serves one.)"""
+    with (
+        socket.create_server(("127.0.0.1", 0)) as listener,
+        socket.create_connection(listener.getsockname()[:2]),
+    ):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert not accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            handler = Handler.__new__(Handler)  # set up as socketserver does, not run
+            handler.request = accepted
+            handler.setup()
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
