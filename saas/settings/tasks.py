@@ -51,6 +51,7 @@ CELERY_BEAT_SCHEDULE = {
     "chat-agents-offline": {"task": "chat.tasks.agents_offline_sweep_task", "schedule": 60.0},
     "chat-agent-replies-digest": {"task": "chat.tasks.agent_replies_digest", "schedule": 120.0},
     "chat-visitor-replies-email": {"task": "chat.tasks.visitor_replies_email", "schedule": 60.0},
+    "chat-unanswered-sweep": {"task": "chat.answering.owed_settle.unanswered_sweep", "schedule": 60.0},
     "outbox-resend": {"task": "saas.outbox.tasks.outbox_resend", "schedule": 30.0},
     "insights-rollups": {"task": "insights.tasks.rollups_refresh_all", "schedule": 300.0},
     "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
