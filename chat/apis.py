@@ -16,20 +16,17 @@ endpoint here, like the three roles of people.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters
 from saas.errors import ValidationFailed
 from tenants.api_base import ALL_ROLES, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
@@ -41,8 +38,6 @@ from .selectors import message_payload
 from .services import inbox
 
 TAGS = ["conversations"]
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 MESSAGES_LISTED = 200
 MAX_TEXT = 4000
 
@@ -96,11 +91,7 @@ class ConversationOutput(serializers.Serializer):
         return conversation.last_visitor_seq > conversation.agent_read_seq
 
 
-class ConversationPageOutput(serializers.Serializer):
-    results = ConversationOutput(many=True)
-    next_cursor = serializers.CharField(
-        allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page."
-    )
+ConversationPageOutput = page_output("ConversationPageOutput", ConversationOutput)
 
 
 class MessageOutput(serializers.Serializer):
@@ -138,37 +129,19 @@ def _message(message: Message) -> dict[str, Any]:
 # --- input ---------------------------------------------------------------------------------
 
 
-def _cursor_encode(conversation: Conversation) -> str:
-    raw = json.dumps([conversation.updated_at.isoformat(), conversation.pk]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_decode(value: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        stamp, pk = json.loads(raw)
-        moment = datetime.fromisoformat(stamp)
-        if not isinstance(pk, int) or timezone.is_naive(moment):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
-        raise serializers.ValidationError("This cursor is not one this API gave.", code="invalid") from error
-    return moment, pk
-
-
-class ConversationFilterInput(serializers.Serializer):
+class ConversationFilterInput(PageInput):
     status = serializers.ChoiceField(choices=Conversation.Status.choices, required=False)
     assignee = serializers.RegexField(
         r"^(me|none|[1-9][0-9]{0,9})$",
         required=False,
         error_messages={"invalid": "Use me, none or a user id."},
+        help_text="`me`, `none` (unassigned) or a user id.",
     )
-    widget = serializers.IntegerField(min_value=1, required=False)
-    updated_since = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False, max_length=200)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
-
-    def validate_cursor(self, value: str) -> tuple[datetime, int]:
-        return _cursor_decode(value)
+    widget = serializers.IntegerField(min_value=1, required=False, help_text="A widget's id.")
+    updated_since = serializers.DateTimeField(
+        required=False, help_text="RFC 3339; changed at or after this time."
+    )
+    ordering = ordering_field(("updated_at", "created_at", "last_message_at"), default="-updated_at")
 
 
 class MessageAfterInput(serializers.Serializer):
@@ -287,39 +260,15 @@ class ConversationListApi(ConversationApiBase):
     @extend_schema(
         operation_id="conversations_list",
         tags=TAGS,
-        description="The conversations you may see, most recently updated first, a page at a time "
-        "(`cursor` from the previous page's `next_cursor`).",
-        parameters=[
-            OpenApiParameter("status", str, enum=Conversation.Status.values, required=False),
-            OpenApiParameter(
-                "assignee", str, required=False, description="`me`, `none` (unassigned) or a user id."
-            ),
-            OpenApiParameter("widget", int, required=False, description="A widget's id."),
-            OpenApiParameter(
-                "updated_since", str, required=False, description="ISO 8601; changed at or after this time."
-            ),
-            OpenApiParameter("cursor", str, required=False),
-            OpenApiParameter(
-                "limit", int, required=False, description=f"1 to {MAX_PAGE_SIZE}, {PAGE_SIZE} by default."
-            ),
-        ],
+        description="The conversations you may see, most recently updated first unless `ordering` "
+        "says otherwise, a page at a time (`cursor` from the previous page's `next_cursor`).",
+        parameters=page_parameters(ConversationFilterInput),
         responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
     )
     def get(self, request: Request) -> Response:
         query = _valid(ConversationFilterInput(data=request.query_params.dict()))
-        rows = self.filtered(self.get_queryset(), query).order_by("-updated_at", "-id")
-        if "cursor" in query:
-            moment, pk = query["cursor"]
-            rows = rows.filter(Q(updated_at__lt=moment) | Q(updated_at=moment, id__lt=pk))
-        page = list(rows[: query["limit"] + 1])
-        more = len(page) > query["limit"]
-        page = page[: query["limit"]]
-        return Response(
-            {
-                "results": ConversationOutput(page, many=True).data,
-                "next_cursor": _cursor_encode(page[-1]) if more else None,
-            }
-        )
+        page, next_cursor = page_of(self.filtered(self.get_queryset(), query), query)
+        return Response({"results": ConversationOutput(page, many=True).data, "next_cursor": next_cursor})
 
     def filtered(self, rows: QuerySet[Any], query: dict[str, Any]) -> QuerySet[Any]:
         if "status" in query:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from .errors import PROBLEM_CONTENT_TYPE
@@ -31,6 +31,38 @@ BODY_PROBLEMS: dict[int, str] = {
     422: "Some fields are not valid (`validation_error`, with `errors` per field).",
 }
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# A POST of an API whose views take an Idempotency-Key (``openapi_idempotency_key``).
+IDEMPOTENCY_PROBLEMS: dict[int, str] = {
+    400: "The Idempotency-Key header is not valid (`idempotency_key_invalid`).",
+    409: "The first request with this Idempotency-Key has not finished (`idempotency_key_in_use`); "
+    "see `Retry-After`.",
+    422: "This Idempotency-Key was used with another request (`idempotency_key_reused`).",
+}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Up to 255 printable ASCII characters (a UUID): a retry with the same key and the same "
+    "request is answered with the first answer (header `Idempotent-Replayed: true`) for "
+    "`API_IDEMPOTENCY_HOURS` (24 h), and nothing is done twice.",
+)
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=True,
+    description="`true` when this is the answer of an earlier request with the same Idempotency-Key.",
+)
+# Where the caller stands against its limit (IETF draft "RateLimit header fields for HTTP").
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter(name, int, location=OpenApiParameter.HEADER, response=True, description=description)
+    for name, description in (
+        ("RateLimit-Limit", "Calls allowed per minute to this API key or person."),
+        ("RateLimit-Remaining", "Calls left in the current minute."),
+        ("RateLimit-Reset", "Seconds until the minute ends and the count starts again."),
+    )
+]
 
 
 class ProblemFieldError(serializers.Serializer):
@@ -68,7 +100,21 @@ class ProblemAutoSchema(AutoSchema):
             takes_body = self.get_request_serializer() is not None
             for status, text in {**SIZE_PROBLEMS, **(BODY_PROBLEMS if takes_body else {})}.items():
                 problems.setdefault(status, text)
+        if self._idempotent():
+            for status, text in IDEMPOTENCY_PROBLEMS.items():
+                problems[status] = f"{problems[status]} Or: {text}" if status in problems else text
         return problems
+
+    def _idempotent(self) -> bool:
+        return self.method == "POST" and bool(getattr(self.view, "openapi_idempotency_key", False))
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if getattr(self.view, "openapi_rate_limit_headers", False):
+            parameters += RATE_LIMIT_HEADERS
+        if self._idempotent():
+            parameters += [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED]
+        return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
@@ -78,4 +124,9 @@ class ProblemAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(
                     problem_response(text), code, [PROBLEM_CONTENT_TYPE], direction
                 )
+        if self._idempotent():  # added to what the view says of these statuses, if it does
+            for status, text in IDEMPOTENCY_PROBLEMS.items():
+                answer = responses.get(str(status))
+                if answer is not None and text not in answer.get("description", ""):
+                    answer["description"] = f"{answer['description']} Or: {text}".strip()
         return dict(sorted(responses.items()))

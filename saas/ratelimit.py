@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -90,22 +92,39 @@ def _now() -> float:
     return time.time()
 
 
-def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None) -> int:
-    """Count one hit; return 0 if allowed, else the seconds to wait (for ``Retry-After``)."""
+@dataclass(frozen=True)
+class RateState:
+    """Where a caller stands after one hit: the limit, what is left of it in this window,
+    the seconds until the window ends, and the seconds to wait when over it (else 0)."""
+
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_after: int
+
+
+def rate_limit_count(
+    request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None
+) -> RateState:
+    """Count one hit and say where the caller stands (``RateLimit-*`` headers)."""
     now = _now()
     window = int(now // period_s)
+    reset_s = max(1, math.ceil((window + 1) * period_s - now))
     cache = caches["ratelimit"]  # not the tenant-prefixed default: one budget platform-wide
     cache_key = f"{scope}:{key or client_address(request)}:{window}"
-    if cache.add(cache_key, 1, timeout=period_s):
-        return 0
-    try:
-        hits = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=period_s)
-        return 0
-    if hits <= limit:
-        return 0
-    return max(1, int((window + 1) * period_s - now))
+    hits = 1
+    if not cache.add(cache_key, 1, timeout=period_s):
+        try:
+            hits = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=period_s)
+    over = hits > limit
+    return RateState(limit, max(0, limit - hits), reset_s, reset_s if over else 0)
+
+
+def rate_limit(request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None) -> int:
+    """Count one hit; return 0 if allowed, else the seconds to wait (for ``Retry-After``)."""
+    return rate_limit_count(request, scope, limit=limit, period_s=period_s, key=key).retry_after
 
 
 def rate_limit_enforce(

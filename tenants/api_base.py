@@ -33,6 +33,7 @@ exception: it defines ``dangerously_get_queryset()``, a name reviewers search fo
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
@@ -40,14 +41,22 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar, cast
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.db.models import Model, QuerySet
+from django.http import HttpResponseBase
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, permissions
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from saas.errors import NotAuthenticated, NotFound, PermissionDenied, ProblemError
+from saas.idempotency.models import IdempotencyRecord
+from saas.idempotency.store import Replay, fingerprint_of, idempotency_claim, idempotency_finish, key_check
+from saas.ratelimit import RateState, rate_limit_count
 from saas.request_body import BodyLimitMixin
 from saas.tenant_connection import connection
+from saas.throttles import ProblemThrottlingMixin
 
 from .dashboard import ALL_ROLES, MANAGERS
 from .models import ApiKey, Membership, Tenant
@@ -109,6 +118,46 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignor
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer sk_..."}
+
+
+def caller_of(request: Request) -> tuple[str, str] | None:
+    """Who calls, for the per-caller limit and Idempotency-Key: ("key:<id>" or
+    "user:<id>", the name of its limit), None when nobody is authenticated."""
+    user = request.user
+    if isinstance(user, ApiKeyPrincipal):
+        return f"key:{user.key.pk}", "key_per_minute"
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}", "session_per_minute"
+    return None
+
+
+class ApiCallerThrottle(BaseThrottle):
+    """Every call of the workspace API, counted per API key or per signed-in person
+    (``API_RATE_LIMITS``); the view answers where the caller stands in ``RateLimit-*``."""
+
+    scope, period_s = "api-caller", 60
+
+    def __init__(self) -> None:
+        self.state: RateState | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        caller = caller_of(request)
+        if caller is None:
+            return True
+        limit = int(settings.API_RATE_LIMITS[caller[1]])
+        self.state = rate_limit_count(request, self.scope, limit=limit, period_s=self.period_s, key=caller[0])
+        cast(TenantAPIView, view).rate_state = self.state
+        return not self.state.retry_after
+
+    def wait(self) -> float | None:
+        return self.state.retry_after if self.state else None
+
+
+class _Replayed(Exception):
+    """A retry with an Idempotency-Key: answered with the first call's answer."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.replay = replay
 
 
 class TenantRolePermission(permissions.BasePermission):
@@ -214,12 +263,14 @@ def tenant_scoped(
     return queryset
 
 
-class TenantAPIView(BodyLimitMixin, APIView):
-    """Base of every tenant API view: authentication, the caller's role, and the rows it may
-    reach (see the module's docstring)."""
+class TenantAPIView(ProblemThrottlingMixin, BodyLimitMixin, APIView):
+    """Base of every tenant API view: authentication, the caller's role, the rows it may
+    reach (see the module's docstring), and the conventions of every endpoint: a limit per
+    caller answered in ``RateLimit-*`` headers, and ``Idempotency-Key`` on every POST."""
 
     authentication_classes = [authentication.SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [TenantRolePermission]
+    throttle_classes = [ApiCallerThrottle]
     required_roles: dict[str, frozenset[str]] = {"GET": ALL_ROLES}
     # What any call may be answered, in the OpenAPI document (saas.openapi).
     openapi_problems: ClassVar[dict[int, str]] = {
@@ -227,7 +278,14 @@ class TenantAPIView(BodyLimitMixin, APIView):
         403: "Your role does not allow this, or the workspace is read-only or suspended "
         "(`permission_denied`, `billing_restricted`, `tenant_suspended`).",
         404: "Nothing with this id in this workspace, or no workspace you belong to (`not_found`).",
+        429: "Too many calls by this API key or person this minute (`rate_limited`); see `Retry-After`.",
     }
+    # Read by saas.openapi: every answer carries RateLimit-* headers, every POST takes an
+    # Idempotency-Key.
+    openapi_rate_limit_headers: ClassVar[bool] = True
+    openapi_idempotency_key: ClassVar[bool] = True
+    rate_state: RateState | None = None
+    idempotency_record: IdempotencyRecord | None = None
     # Methods only a signed-in person may call, whatever an API key's role.
     sessions_only_methods: frozenset[str] = frozenset()
     actor: Membership
@@ -252,6 +310,11 @@ class TenantAPIView(BodyLimitMixin, APIView):
         "check_permissions",
         "check_object_permissions",
         "get_authenticators",
+        # The conventions every endpoint keeps: the caller's limit, Idempotency-Key.
+        "get_throttles",
+        "check_throttles",
+        "finalize_response",
+        "handle_exception",
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -295,6 +358,49 @@ class TenantAPIView(BodyLimitMixin, APIView):
             if any(value.startswith(KEY_PREFIX) for value in values):
                 raise ApiKeyInUrl("Send the key in the Authorization header: Authorization: Bearer sk_...")
         super().initial(request, *args, **kwargs)
+        self.idempotency_begin(request)
+
+    # --- the conventions of every endpoint ------------------------------------------------
+
+    def idempotency_begin(self, request: Request) -> None:
+        """A POST with ``Idempotency-Key``: claim the key, or answer a retry with the first
+        call's answer (saas.idempotency.store says the rules)."""
+        header = request.headers.get("Idempotency-Key")
+        caller = caller_of(request)
+        if request.method != "POST" or header is None or caller is None:
+            return
+        key = key_check(header)
+        fingerprint = fingerprint_of(request.method, request.path, request.data)
+        claimed = idempotency_claim(caller=caller[0], key=key, fingerprint=fingerprint)
+        if isinstance(claimed, Replay):
+            raise _Replayed(claimed)
+        self.idempotency_record = claimed
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, _Replayed):
+            replay = exc.replay
+            headers = {"Idempotent-Replayed": "true"}
+            if replay.location:
+                headers["Location"] = replay.location
+            return Response(replay.body, status=replay.status, headers=headers)
+        response: Response = super().handle_exception(exc)
+        return response
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        record, self.idempotency_record = self.idempotency_record, None
+        if record is not None:
+            # A stream (a StreamingHttpResponse, typed as DRF's) is not answered twice.
+            answered: HttpResponseBase = response
+            kept = isinstance(answered, Response) and not answered.streaming
+            body = json.loads(json.dumps(response.data, cls=JSONEncoder)) if kept else None
+            status = response.status_code if kept else 500
+            idempotency_finish(record, status=status, body=body, location=response.get("Location", ""))
+        state = self.rate_state
+        if state is not None:
+            response["RateLimit-Limit"] = str(state.limit)
+            response["RateLimit-Remaining"] = str(state.remaining)
+            response["RateLimit-Reset"] = str(state.reset_s)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def permission_denied(
         self, request: Request, message: str | None = None, code: str | None = None

@@ -11,6 +11,8 @@ from celery import shared_task
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from saas.idempotency.store import idempotency_expire
+
 from .models import Tenant
 from .services.handoffs import login_handoff_purge
 from .services.pool import tenant_pool_refill as pool_refill
@@ -45,8 +47,10 @@ def tenant_pool_refill() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)
 def tenants_housekeeping() -> dict[str, int]:
-    """Hourly: clear provisioning leftovers and hand-off tokens nobody can use any more."""
+    """Hourly: clear provisioning leftovers, hand-off tokens nobody can use any more, and
+    the API's expired Idempotency-Keys in every active workspace."""
     return {
         "reaped_tenants": tenant_provisioning_reap(),
         "purged_handoffs": login_handoff_purge(),
+        "expired_idempotency_keys": each_active_workspace(idempotency_expire, what="api: idempotency keys"),
     }

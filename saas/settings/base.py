@@ -94,6 +94,7 @@ TENANT_APPS = [
     "exports",
     "quality",
     "reports",
+    "saas.idempotency",  # the workspace API's Idempotency-Keys and their first answers
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]
@@ -240,6 +241,7 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+from .limits import *  # noqa: E402, F403 - the APIs' request limits
 from .tasks import *  # noqa: E402, F403 - Celery's settings, in their own module
 
 # --- storage ----------------------------------------------------------------------------
@@ -331,23 +333,6 @@ ACCOUNT_RATE_LIMITS = {
 # direct peer is one of them do rate limits read the client from X-Forwarded-For
 # (saas.ratelimit.client_address). Empty: trust none, count by the direct peer.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-# Public widget API: per visitor IP and per widget, per minute (429 with Retry-After beyond).
-WIDGET_RATE_LIMITS = {
-    "ip_per_minute": env.int("WIDGET_RATE_IP_PER_MINUTE", default=120),
-    "widget_per_minute": env.int("WIDGET_RATE_WIDGET_PER_MINUTE", default=6000),
-    "sessions_per_ip_per_hour": env.int("WIDGET_RATE_SESSIONS_PER_IP_PER_HOUR", default=30),
-    "visitor_per_minute": env.int("WIDGET_RATE_VISITOR_PER_MINUTE", default=60),
-}
-# Chat: message limits before any LLM call (429 with Retry-After beyond).
-CHAT_RATE_LIMITS = {
-    "visitor_messages_per_minute": env.int("CHAT_RATE_VISITOR_MESSAGES_PER_MINUTE", default=12),
-    "widget_messages_per_minute": env.int("CHAT_RATE_WIDGET_MESSAGES_PER_MINUTE", default=1200),
-    "transcripts_per_hour": env.int("CHAT_RATE_TRANSCRIPTS_PER_HOUR", default=3),
-    "transcripts_per_recipient_per_day": env.int("CHAT_RATE_TRANSCRIPTS_PER_RECIPIENT_PER_DAY", default=5),
-    "ip_messages_per_minute": env.int("CHAT_RATE_IP_MESSAGES_PER_MINUTE", default=30),
-    "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
-    "offline_messages_per_hour": env.int("CHAT_RATE_OFFLINE_MESSAGES_PER_HOUR", default=5),
-}
 # Conversation history sent to the model, bounded by (estimated) tokens.
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)
 # The visitor fallback stream (server-sent events) ends after this long; the widget reconnects
