@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +148,21 @@ def host_pages():
     pages["port"] = str(server.server_address[1])
     yield pages
     server.shutdown()
+
+
+def _is_timing_report(response) -> bool:
+    return response.request.method == "POST" and response.url.endswith("/timing")
+
+
+@contextmanager
+def answer_finished(page, timeout: float = 10_000) -> Iterator[Any]:
+    """Around what makes the widget send a message whose answer streams: waits, when the
+    block ends, for the widget's report of the answer's timing (``…/messages/<seq>/timing``),
+    the last request an answer makes. So no request of the widget is still writing when the
+    test ends and its workspace is dropped (a deadlock at teardown), nor when the page
+    reloads. Yields Playwright's event info (``.value`` is the report's response)."""
+    with page.expect_response(_is_timing_report, timeout=timeout) as reported:
+        yield reported
 
 
 def signed_in(page, user, host: str) -> None:
