@@ -101,9 +101,14 @@ def live_port(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live_db(django_db_blocker):
+def live_db(django_db_blocker, browser):
     """Database access in autocommit (the live server's writes are visible); afterwards
-    the tenants and users the test created are deleted for good."""
+    the tenants and users the test created are deleted for good.
+
+    The browser's pages are closed first: a page fixture set up before this one would
+    outlive it, and its widget would keep calling (a live stream, a poll) into a workspace
+    being dropped. A request already running still finishes on the server: a test that
+    ends right after a streamed answer waits for it (``answer_finished``)."""
     from tenants.models import Tenant, User
     from tenants.services import tenant_delete
 
@@ -111,6 +116,8 @@ def live_db(django_db_blocker):
         last_tenant = Tenant.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         last_user = User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         yield
+        for context in list(browser.contexts):
+            context.close()
         for tenant in Tenant.objects.filter(pk__gt=last_tenant):
             tenant_delete(tenant=tenant, by=None)
         User.objects.filter(pk__gt=last_user).delete()
