@@ -101,7 +101,18 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx")]
+        indexes = [
+            models.Index(fields=["status", "-last_message_at"], name="conversation_inbox_idx"),
+            # The navigation's unread badge (chat.inbox.unread_badge) on every dashboard page:
+            # only the rows it counts, however many conversations are open, read or closed.
+            # Its condition is the badge's filter, word for word, so the planner can use it.
+            models.Index(
+                fields=["widget", "snoozed_until"],
+                name="conversation_unread_idx",
+                condition=models.Q(status__in=("waiting", "agent", "pending"))
+                & models.Q(last_visitor_seq__gt=models.F("agent_read_seq")),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Conversation {self.pk}"

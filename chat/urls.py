@@ -8,12 +8,15 @@ from .widget_api import openapi, routes
 
 app_name = "chat"
 
-# The visitor API, and its OpenAPI document (generated from those routes only) with a
-# docs page.
+# This app's part of the visitor API (also read by the widget API's OpenAPI document).
+widget_api_urlpatterns = routes.urlpatterns
+
+# The visitor API, and its OpenAPI document (generated from every app's widget API routes,
+# saas.urls_widget_api) with a docs page.
 public_urlpatterns = [
     endpoint("api/widget/v1/schema", openapi.schema_view, name="widget-api-schema"),
     page("api/widget/v1/docs/", openapi.docs_view, name="widget-api-docs"),
-    *routes.urlpatterns,
+    *widget_api_urlpatterns,
     page("w/v1/c/<str:widget_key>/", views_resume.resume_page, name="resume-page"),
 ]
 

@@ -4,7 +4,8 @@ and the download of an export job's file.
 
 Up to ``EXPORTS_BACKGROUND_ROWS`` rows the file is streamed at once (an async generator: a
 chunk's query at a time, constant memory); above it the export becomes a job whose link is
-emailed (``exports.files``). A support session posts nothing, so it exports nothing.
+emailed (``exports.files``). A support session posts nothing, so it exports nothing; a
+workspace read-only for an unpaid subscription still exports (``open_while_restricted``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from billing.middleware import open_while_restricted
 from chat.forms import ContactFilterForm, InboxFilterForm
 from saas.csv_stream import csv_response, csv_stream
 from saas.tenant_connection import connection
@@ -71,12 +73,16 @@ def _export(request: DashboardRequest, kind: str) -> HttpResponseBase:
     return csv_response(content, filename=dataset.filename)
 
 
+# Posted to (the page's filters come back with the button), yet they only read: an unpaid,
+# read-only workspace still exports its data.
+@open_while_restricted
 @require_POST
 @dashboard_page("contacts")
 def export_contacts(request: DashboardRequest) -> HttpResponseBase:
     return _export(request, Kind.CONTACTS)
 
 
+@open_while_restricted
 @require_POST
 @dashboard_page("conversations")
 def export_conversations(request: DashboardRequest) -> HttpResponseBase:

@@ -7,14 +7,17 @@ from . import apis, views, widget_api
 
 app_name = "insights"
 
-# The widget's answer timings (public host, beside chat's visitor API).
-public_urlpatterns = [
+# The widget's answer timings (public host, beside chat's visitor API; also read by the
+# widget API's OpenAPI document).
+widget_api_urlpatterns = [
     endpoint(
         "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/messages/<int:seq>/timing",
         widget_api.AnswerTimingApi.as_view(),
         name="widget-timing",
     ),
 ]
+
+public_urlpatterns = [*widget_api_urlpatterns]
 
 tenant_urlpatterns = [
     page("dashboard/analytics/", views.analytics, name="analytics"),

@@ -2,8 +2,8 @@
 host, by widget key, the visitor's token): ``POST .../messages/<seq>/timing``.
 
 Built on the visitor API's views (``chat.widget_api``): the same token, origin check,
-throttles and problem details. Not in the widget API's OpenAPI document (chat's routes
-only); the runtime (``widget_builder/runtime/chat.js``) is its one client.
+throttles and problem details; documented in the widget API's OpenAPI document
+(``saas.urls_widget_api``). The runtime (``widget_builder/runtime/chat.js``) is its one client.
 """
 
 from __future__ import annotations
@@ -16,13 +16,26 @@ from rest_framework.response import Response
 from chat.widget_api.base import ConversationView
 from chat.widget_api.selectors import conversation_answer
 from saas.errors import NotFound
+from widget_builder.public_api import problem_responses
 
 from .services import MAX_REPORTED_MS, answer_timing_report
 
 
 class TimingInput(serializers.Serializer):
-    first_token_ms = serializers.IntegerField(min_value=0, max_value=MAX_REPORTED_MS)
-    full_ms = serializers.IntegerField(min_value=0, max_value=MAX_REPORTED_MS)
+    first_token_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_REPORTED_MS, help_text="From sending to the answer's first words."
+    )
+    full_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_REPORTED_MS, help_text="From sending to the answer's end."
+    )
+
+
+class TimingOutput(serializers.Serializer):
+    """The timing kept for the answer: the first report's (a repeat changes nothing)."""
+
+    seq = serializers.IntegerField()
+    first_token_ms = serializers.IntegerField()
+    full_ms = serializers.IntegerField(help_text="Never below ``first_token_ms``.")
 
 
 class AnswerTimingApi(ConversationView):
@@ -30,7 +43,17 @@ class AnswerTimingApi(ConversationView):
 
     max_body_bytes = 256
 
-    @extend_schema(exclude=True)
+    @extend_schema(
+        operation_id="answer_timing_report",
+        tags=["answer timings"],
+        request=TimingInput,
+        responses={
+            200: TimingOutput,
+            **problem_responses(
+                401, 403, 422, 429, 503, described={404: "No such answer in the visitor's conversation."}
+            ),
+        },
+    )
     def post(self, request: Request, widget_key: str, conversation_id: int, seq: int) -> Response:
         conversation = self.conversation(conversation_id)
         data = TimingInput(data=request.data)

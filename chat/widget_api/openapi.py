@@ -1,18 +1,15 @@
 """The widget API's own OpenAPI document: generated from the widget API's routes only
-(this module is the URL conf the generator reads), with its own title and description.
+(every app's, composed by the URL conf ``saas.urls_widget_api``), with its own title and
+description.
 
-    manage.py spectacular --urlconf chat.widget_api.openapi \\
+    manage.py spectacular --urlconf saas.urls_widget_api \\
         --custom-settings chat.widget_api.openapi.SCHEMA_SETTINGS --validate --fail-on-warn
 """
 
 from csp.decorators import csp_update
-from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from saas.csp import INLINE_STYLES
-from widget_builder import urls as widget_builder_urls
-
-from . import routes
 
 SCHEMA_SETTINGS = {
     "TITLE": "Chat widget API",
@@ -31,14 +28,13 @@ SCHEMA_SETTINGS = {
         {"name": "conversations", "description": "Conversations and messages, answers streamed."},
         {"name": "visitor actions", "description": "Feedback, closing, rating, handoff, transcript."},
         {"name": "attachments", "description": "Files visitors attach."},
+        {"name": "answer timings", "description": "How long answers took where the visitor is."},
     ],
 }
 
-urlpatterns = [
-    path("", include((widget_builder_urls.widget_api_urlpatterns, widget_builder_urls.app_name))),
-    path("", include((routes.urlpatterns, "chat"))),
-]
+# Named, not imported: the URL conf composes apps above chat (insights' answer timings).
+URLCONF = "saas.urls_widget_api"
 
-schema_view = SpectacularAPIView.as_view(urlconf=__name__, custom_settings=SCHEMA_SETTINGS)
+schema_view = SpectacularAPIView.as_view(urlconf=URLCONF, custom_settings=SCHEMA_SETTINGS)
 # The viewer's page carries its <style> (saas.csp.INLINE_STYLES).
 docs_view = csp_update(INLINE_STYLES)(SpectacularSwaggerView.as_view(url_name="chat:widget-api-schema"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.test import Client
 
 from billing import subscriptions
+from billing.models import BillingAccount
 from tenants.models import Tenant
 from tests.hosts import PUBLIC_HOST
 
@@ -47,3 +48,8 @@ def plan_of(tenant_a) -> str:
 
 def on_plan(tenant, code: str) -> None:
     Tenant.objects.filter(pk=tenant.pk).update(plan=code)
+
+
+def restricted(tenant) -> None:
+    """The subscription is unpaid: the workspace is read-only (billing.middleware)."""
+    BillingAccount.objects.update_or_create(tenant=tenant, defaults={"status": BillingAccount.Status.UNPAID})

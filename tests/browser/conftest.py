@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +101,14 @@ def live_port(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live_db(django_db_blocker):
+def live_db(django_db_blocker, browser):
     """Database access in autocommit (the live server's writes are visible); afterwards
-    the tenants and users the test created are deleted for good."""
+    the tenants and users the test created are deleted for good.
+
+    The browser's pages are closed first: a page fixture set up before this one would
+    outlive it, and its widget would keep calling (a live stream, a poll) into a workspace
+    being dropped. A request already running still finishes on the server: a test that
+    ends right after a streamed answer waits for it (``answer_finished``)."""
     from tenants.models import Tenant, User
     from tenants.services import tenant_delete
 
@@ -109,6 +116,8 @@ def live_db(django_db_blocker):
         last_tenant = Tenant.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         last_user = User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         yield
+        for context in list(browser.contexts):
+            context.close()
         for tenant in Tenant.objects.filter(pk__gt=last_tenant):
             tenant_delete(tenant=tenant, by=None)
         User.objects.filter(pk__gt=last_user).delete()
@@ -146,6 +155,21 @@ def host_pages():
     pages["port"] = str(server.server_address[1])
     yield pages
     server.shutdown()
+
+
+def _is_timing_report(response) -> bool:
+    return response.request.method == "POST" and response.url.endswith("/timing")
+
+
+@contextmanager
+def answer_finished(page, timeout: float = 10_000) -> Iterator[Any]:
+    """Around what makes the widget send a message whose answer streams: waits, when the
+    block ends, for the widget's report of the answer's timing (``…/messages/<seq>/timing``),
+    the last request an answer makes. So no request of the widget is still writing when the
+    test ends and its workspace is dropped (a deadlock at teardown), nor when the page
+    reloads. Yields Playwright's event info (``.value`` is the report's response)."""
+    with page.expect_response(_is_timing_report, timeout=timeout) as reported:
+        yield reported
 
 
 def signed_in(page, user, host: str) -> None:

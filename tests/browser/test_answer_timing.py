@@ -6,6 +6,7 @@ from __future__ import annotations
 from django_tenants.utils import tenant_context
 
 from insights.models import AnswerTiming
+from tests.browser.conftest import answer_finished
 from tests.browser.test_chat_answers import WAIT, _open, _setup, fake, passages
 from tests.fakes.llm_server import Behaviour
 
@@ -16,7 +17,7 @@ def test_the_widget_reports_how_long_a_streamed_answer_took(page, site, host_pag
     tenant, widget = _setup(host_pages, fake, "answers-timing")
     fake.enqueue(Behaviour(text="We ship within two days.", first_token_delay=0.3, token_delay=0.05))
     composer = _open(page, site, host_pages, widget, "/timing")
-    with page.expect_response(lambda r: r.url.endswith("/timing") and r.request.method == "POST") as reported:
+    with answer_finished(page) as reported:
         composer.fill("How fast do you ship?")
         composer.press("Enter")
         page.locator(".msg", has_text="within two days").wait_for(timeout=WAIT)

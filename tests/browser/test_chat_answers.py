@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import bot_settings_for
 from knowledge.retrieval import Passage
-from tests.browser.conftest import settled
+from tests.browser.conftest import answer_finished, settled
 from tests.fakes.llm_server import Behaviour, FakeLLMServer
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
@@ -93,10 +93,10 @@ def test_answer_streams_as_markdown_with_sources_feedback_and_resume(page, site,
     page.on("request", record)
     composer = _open(page, site, host_pages, widget, "/answers")
     composer.fill("How fast do you ship?")
-    composer.press("Enter")
-
     answer = page.locator(".msg", has_text="Good news:")
-    answer.wait_for(timeout=WAIT)
+    with answer_finished(page):
+        composer.press("Enter")
+        answer.wait_for(timeout=WAIT)
     assert accepts == ["text/event-stream"]  # the streamed send
     assert "Orders ship within 2 days." in fake.requests[-1].prompt_text
     assert answer.locator("strong").first.inner_text() == "Good news:"
@@ -168,8 +168,9 @@ def test_hostile_text_from_model_visitor_and_agent_stays_text(page, site, host_p
 
     composer = _open(page, site, host_pages, widget, "/xss")
     composer.fill("\n".join(PAYLOADS))
-    composer.press("Enter")
-    page.locator(".msg .src").wait_for(timeout=WAIT)
+    with answer_finished(page):
+        composer.press("Enter")
+        page.locator(".msg .src").wait_for(timeout=WAIT)
     with tenant_context(tenant):
         conversation = Conversation.objects.get()
         from chat.services import message_append
@@ -212,8 +213,9 @@ def test_no_answer_handoff_then_end_and_rate(page, site, host_pages, fake, passa
     assert composer.input_value() == "x" * 4001
 
     composer.fill("Can I pay in bitcoin?")
-    composer.press("Enter")
-    page.locator(".msg", has_text=no_answer).wait_for(timeout=WAIT)
+    with answer_finished(page):
+        composer.press("Enter")
+        page.locator(".msg", has_text=no_answer).wait_for(timeout=WAIT)
     page.get_by_role("button", name="Talk to a person").click()
     page.get_by_text("You asked for a person.").wait_for(timeout=WAIT)
     assert page.get_by_role("button", name="Talk to a person").count() == 0

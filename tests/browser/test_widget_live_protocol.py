@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 from chat.models import Conversation, Message
 from chat.selectors import message_payload
 from chat.services.messages import message_append
-from tests.browser.conftest import axe_serious_violations
+from tests.browser.conftest import answer_finished, axe_serious_violations
 from tests.browser.test_widget_live import off_loop
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
@@ -406,8 +406,9 @@ def test_resume_from_an_email_link(browser, page, site, host_pages, live_db):
     # the visitor's first visit: a conversation with an agent's reply
     live = Live(page, site, host_pages, "live-resume").start()
     live.composer.fill("Can someone email me?")
-    live.composer.press("Enter")
-    page.locator("p.bubble.mine", has_text="Can someone email me?").wait_for(timeout=WAIT)
+    with answer_finished(page):  # the bot's answer, before the agent's reply
+        live.composer.press("Enter")
+        page.locator("p.bubble.mine", has_text="Can someone email me?").wait_for(timeout=WAIT)
     live.agent_says("Sure, here is the answer.")
     stored = live.session()
 

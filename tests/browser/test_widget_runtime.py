@@ -7,6 +7,7 @@ import re
 from django_tenants.utils import tenant_context
 
 from chat.models import Contact, Conversation
+from tests.browser.conftest import answer_finished
 from tests.tenants.factories import TenantFactory, UserFactory
 from widget_builder.models import Widget
 from widget_builder.services import widget_allowed_origins_set, widget_prechat_set, widget_publish
@@ -79,8 +80,9 @@ def test_widget_on_an_allowed_site(page, site, host_pages):
         assert (contact.name, contact.email, contact.flagged_as_bot) == ("Grace", "grace@example.com", False)
         assert Conversation.objects.filter(contact=contact).count() == 1
     composer.fill("Do you deliver on Sundays?")
-    composer.press("Enter")
-    page.get_by_text("Do you deliver on Sundays?").wait_for()
+    with answer_finished(page):  # before the reload below
+        composer.press("Enter")
+        page.get_by_text("Do you deliver on Sundays?").wait_for()
 
     page.keyboard.press("Escape")
     assert not dialog.is_visible()
@@ -153,9 +155,7 @@ def test_suggested_questions_start_the_conversation(page, site, host_pages):
     host_pages["/faq"] = _page_html(site, widget.key)
     page.goto(f"http://customer.test:{host_pages['port']}/faq")
     page.locator("div[data-chat-widget] button").click()
-    # The answer ends with the widget's timing report: waited for, so no request of the
-    # widget is still running when the workspace is dropped after the test.
-    with page.expect_response(lambda r: r.url.endswith("/timing") and r.request.method == "POST"):
+    with answer_finished(page):
         page.get_by_role("button", name="What are your hours?").click()
         page.locator("p.bubble.mine", has_text="What are your hours?").wait_for()
     assert page.get_by_role("button", name="What are your hours?").count() == 0

@@ -63,6 +63,38 @@ def test_counts_take_one_query_and_search_uses_the_simple_configuration(tenant_a
         assert "plainto_tsquery" in sql
 
 
+def test_the_unread_badge_counts_open_unread_conversations_in_one_query_on_its_index(tenant_a):
+    """The badge is on every dashboard page: one query, read from the partial index that
+    holds only the rows it counts (so it costs the same however many conversations were
+    read or closed)."""
+    user_id, S = tenant_a.owner.pk, Conversation.Status
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.order_by("id").first()
+        before = inbox.unread_badge(user_id=user_id, role="owner")
+        later = timezone.now() + timedelta(hours=1)
+        for status, read, snoozed in [
+            (S.WAITING, 0, None),  # counted
+            (S.AGENT, 2, timezone.now() - timedelta(minutes=1)),  # counted: the snooze is over
+            (S.PENDING, 0, later),  # snoozed
+            (S.AGENT, 3, None),  # read
+            (S.BOT, 0, None),  # the bot's
+            (S.CLOSED, 0, None),  # resolved
+        ]:
+            ConversationFactory(
+                widget=widget, status=status, last_visitor_seq=3, agent_read_seq=read, snoozed_until=snoozed
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert inbox.unread_badge(user_id=user_id, role="owner") == before + 2
+        assert len(captured) == 1
+        assert inbox.inbox_counts(user_id=user_id, role="owner")["unread"] == before + 2
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the table is small here
+            cursor.execute("EXPLAIN " + captured[0]["sql"])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        assert "conversation_unread_idx" in plan, plan
+
+
 def test_an_agent_restricted_to_widgets_sees_only_theirs(tenant_a):
     with tenant_context(tenant_a.tenant):
         first, second = Widget.objects.order_by("id").first(), WidgetFactory(name="Shop")

@@ -23,6 +23,7 @@ from exports import files, tasks
 from exports.models import ExportJob
 from saas.csv_stream import BOM
 from saas.tenant_connection import connection
+from tests.billing.scenarios import restricted
 from tests.emails import assert_product_email
 from tests.tenants.factories import MembershipFactory
 from widget_builder.models import Widget
@@ -120,6 +121,19 @@ def test_a_large_export_becomes_a_job_whose_link_is_emailed(
         assert not default_storage.exists(f"exports/{job.public_id}.csv")
     gone = client.get(path)
     assert gone.status_code == 410 and "This export has expired" in gone.content.decode()
+
+
+def test_a_read_only_workspace_still_starts_an_export_job(
+    tenant_a, owner, mailoutbox, django_capture_on_commit_callbacks
+):
+    _leads(tenant_a.tenant, 5)
+    restricted(tenant_a.tenant)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post("/dashboard/contacts/export", follow=True)
+    assert response.redirect_chain == [("/dashboard/contacts/", 302)]
+    with tenant_context(tenant_a.tenant):
+        assert ExportJob.objects.get().status == "ready"
+    assert [email.subject for email in mailoutbox] == ["Your contacts export is ready"]
 
 
 def test_a_job_runs_once_even_when_its_task_is_delivered_twice(tenant_a, mailoutbox):

@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from chat.models import AgentProfile, Conversation, InboxSettings, Message
 from saas.csv_stream import BOM
+from tests.billing.scenarios import restricted
 from tests.chat.factories import ContactFactory, ConversationFactory, MessageFactory
 from tests.tenants.factories import MembershipFactory
 from tests.widget_builder.factories import WidgetFactory
@@ -72,6 +73,20 @@ def test_the_contacts_export_is_the_filtered_list_streamed_with_a_bom_and_inert_
     assert (
         ada["Phone"] == "'+4412345" and ada["Conversations"] == "1" and ada["Widget"] == leads["widget"].name
     )
+
+
+def test_a_read_only_workspace_still_exports(as_role, tenant_a, leads):
+    """Unpaid past its grace, a workspace refuses changes; an export only reads."""
+    restricted(tenant_a.tenant)
+    owner = as_role("owner")
+    refused = owner.post("/dashboard/widgets/new", {"name": "X"})
+    assert refused.status_code == 302 and refused["Location"] == "/dashboard/billing/"
+    response = owner.post("/dashboard/contacts/export?has_email=yes")
+    assert response.status_code == 200 and response.streaming
+    assert {line[2] for line in rows(response)[1:]} == {"evil@example.com", "ada@example.com"}
+    conversations = owner.post("/dashboard/conversations/export?view=all", HTTP_ACCEPT="application/json")
+    assert conversations.status_code == 200
+    assert len(rows(conversations)) == 1 + tenant_a.conversation_count + 1  # the header, Ada's
 
 
 def test_the_conversations_export_has_the_inbox_filters_and_the_figures(as_role, tenant_a, leads):

@@ -12,8 +12,7 @@ from django.urls import URLPattern, URLResolver
 from django_tenants.utils import tenant_context
 
 from chat.services.messages import message_append
-from chat.widget_api import openapi as widget_openapi
-from saas import urls_tenant
+from saas import urls_tenant, urls_widget_api
 from saas.errors import REGISTRY, PayloadTooLarge
 from saas.request_body import (
     DEFAULT_MAX_BODY_BYTES,
@@ -104,7 +103,7 @@ def _methods(view: type) -> list[str]:
 
 WIDGET_ENDPOINTS = [
     (route, method, view)
-    for route, view in _endpoints(widget_openapi.urlpatterns)
+    for route, view in _endpoints(urls_widget_api.urlpatterns)
     for method in _methods(view)
 ]
 TENANT_ENDPOINTS = [

@@ -1,6 +1,7 @@
-"""The widget API's own OpenAPI document: generated from the widget API's routes only, valid,
-served on the public host; and every response it documents is one the endpoint really
-gives, with a body of the documented shape."""
+"""The widget API's own OpenAPI document: generated from the widget API's routes only (chat's,
+the widget's configuration, insights' answer timings), valid, served on the public host; and
+every response it documents is one the endpoint really gives, with a body of the documented
+shape."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ OPERATIONS = {
         "get",
         "/api/widget/v1/{widget_key}/conversations/{conversation_id}/attachments/{attachment_id}",
     ),
+    "answer_timing_report": (
+        "post",
+        "/api/widget/v1/{widget_key}/conversations/{conversation_id}/messages/{seq}/timing",
+    ),
 }
 
 
@@ -70,7 +75,7 @@ def schema(tmp_path_factory) -> dict:
     call_command(
         "spectacular",
         "--urlconf",
-        "chat.widget_api.openapi",
+        "saas.urls_widget_api",
         "--custom-settings",
         "chat.widget_api.openapi.SCHEMA_SETTINGS",
         "--validate",
@@ -185,6 +190,7 @@ def _body(operation: str) -> dict:
         "offline_message": {"email": "ada@example.com", "message": "Please call me back"},
         "conversation_typing": {"typing": True, "text": "Hel"},
         "conversation_read": {"seq": 1},
+        "answer_timing_report": {"first_token_ms": 420, "full_ms": 1800},
     }.get(operation, {})
 
 
@@ -341,6 +347,13 @@ SPECIFIC = {
     ("attachment_upload", 422): lambda c, w, s, op: _call(
         c, w, op, body={"file": SimpleUploadedFile("a.png", b"<svg onload=alert(1)>")}
     ),
+    # Its bodies are small (256 bytes): a deep nesting is refused for its size.
+    ("answer_timing_report", 400): lambda c, w, s, op: _call(
+        c, w, op, body="{", content_type="application/json"
+    ),
+    ("answer_timing_report", 422): lambda c, w, s, op: _call(
+        c, w, op, body={"first_token_ms": -1, "full_ms": 5}
+    ),
 }
 DOCUMENTED = [
     ("widget_config", (200, 403, 404, 429)),
@@ -365,6 +378,7 @@ DOCUMENTED = [
     ("offline_message", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
     ("attachment_upload", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
     ("attachment_download", (200, 401, 403, 404, 429, 503)),
+    ("answer_timing_report", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
 ]
 CASES = [(operation, status) for operation, statuses in DOCUMENTED for status in statuses]
 
