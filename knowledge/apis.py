@@ -225,7 +225,7 @@ class KnowledgeSearchInput(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=SEARCH_LIMIT_MAX, default=selectors.SEARCH_LIMIT)
     methods = serializers.MultipleChoiceField(
         choices=METHODS,
-        default=list(METHODS),
+        default=lambda: set(METHODS),
         allow_empty=False,
         help_text="`vector` (by meaning), `text` (by words) or both, fused by reciprocal rank.",
     )

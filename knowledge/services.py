@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -435,10 +436,14 @@ def knowledge_base_delete(*, kb: KnowledgeBase) -> None:
     sources = list(Source.objects.filter(knowledge_base=kb).only("pk", "file"))
     kb.delete()  # sources, documents and chunks go with it (cascade)
     for source in sources:
-        source_id, name, storage = source.pk, source.file.name if source.file else "", source.file.storage
-        transaction.on_commit(lambda pk=source_id: knowledge_changed.send(sender=Source, source_id=pk))
-        if name:
-            transaction.on_commit(lambda file=name, files=storage: files.delete(file))
+        _after_source_deleted(source.pk, source.file.name if source.file else "", source.file.storage)
+
+
+def _after_source_deleted(source_id: int, name: str, storage: Storage) -> None:
+    """Once the deletion has committed: tell the apps above, delete the stored file."""
+    transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 @transaction.atomic
