@@ -341,7 +341,8 @@ class KnowledgeBaseDetailApi(KnowledgeBaseApiBase):
         operation_id="knowledge_bases_destroy",
         tags=TAGS,
         description="Delete the knowledge base with its sources, documents, chunks and stored files "
-        "(owners and admins). Bots stop using it.",
+        "(owners and admins). A bot that named it no longer does; a bot left naming none answers from "
+        "every knowledge base, as one that never named any.",
         responses={204: OpenApiResponse(description="Deleted."), **problems(401, 403, 404)},
     )
     def delete(self, request: Request, kb_id: int) -> Response:

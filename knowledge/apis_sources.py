@@ -5,8 +5,9 @@ their documents.
   page, a site crawl, a sitemap, a text or Q&A pairs (JSON);
   ``POST knowledge-bases/<id>/sources/upload``: a file (multipart/form-data, field ``file``),
   with the dashboard's limits (20 MB, the type read from the content, the plan's storage);
-* ``GET/DELETE knowledge-bases/<id>/sources/<id>``: status and progress as the dashboard's
-  processing partial shows them; ``POST .../sources/<id>/sync``: process again now;
+* ``GET/PATCH/DELETE knowledge-bases/<id>/sources/<id>``: status and progress as the dashboard's
+  processing partial shows them, a Q&A source's pairs replaced;
+  ``POST .../sources/<id>/sync``: process again now;
 * ``GET knowledge-bases/<id>/documents`` (``?source=``), ``GET .../sources/<id>/documents``,
   ``GET/DELETE knowledge-bases/<id>/documents/<id>``.
 
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
-from saas.errors import Conflict, NotFound
+from saas.errors import Conflict, NotFound, ValidationFailed
 
 from . import selectors, services
 from .apis_common import TAGS, KnowledgeApiBase, problems, valid_body
@@ -222,6 +223,15 @@ class KnowledgeSourceInput(serializers.Serializer):
         return data
 
 
+class KnowledgeQaUpdateInput(serializers.Serializer):
+    """A Q&A source's pairs replaced (and its title, when given), as the dashboard's editor."""
+
+    title = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    qa_pairs = serializers.ListField(
+        child=KnowledgeQaPairInput(), allow_empty=False, max_length=services.MAX_QA_PAIRS
+    )
+
+
 class KnowledgeUploadInput(serializers.Serializer):
     file = serializers.FileField(
         help_text="PDF, Word (.docx), text, Markdown, HTML, CSV or JSON, at most "
@@ -394,6 +404,42 @@ class SourceDetailApi(SourceApiBase):
         examples=[OpenApiExample("Processing", value=SOURCE_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request, kb_id: int, source_id: int) -> Response:
+        return Response(_source(self.get_object()))
+
+    @extend_schema(
+        operation_id="knowledge_sources_update",
+        tags=TAGS,
+        description="Replace the pairs (and the title, when given) of a Q&A source, as the dashboard's "
+        "editor (owners and admins); it is processed again, and unchanged pairs embed nothing. Other "
+        "kinds: re-sync them, or delete and add them again.",
+        request=KnowledgeQaUpdateInput,
+        responses={200: KnowledgeSourceOutput, **problems(401, 403, 404, 422)},
+        examples=[
+            OpenApiExample(
+                "New pairs",
+                value={
+                    "qa_pairs": [{"question": "Do you ship abroad?", "answer": "Yes, to the EU and the UK."}]
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Queued", value={**SOURCE_EXAMPLE, "kind": "qa", "status": "queued"}, response_only=True
+            ),
+        ],
+    )
+    def patch(self, request: Request, kb_id: int, source_id: int) -> Response:
+        data = valid_body(KnowledgeQaUpdateInput(data=request.data))
+        source = self.get_object()
+        if source.kind != Source.Kind.QA:
+            raise ValidationFailed(
+                errors={
+                    "qa_pairs": [{"code": "invalid", "message": "Only a Q&A source has pairs to replace."}]
+                }
+            )
+        pairs = [dict(pair) for pair in data["qa_pairs"]]
+        services.source_set_qa(
+            tenant=self.tenant, kb=self.knowledge_base(), pairs=pairs, source=source, title=data["title"]
+        )
         return Response(_source(self.get_object()))
 
     @extend_schema(

@@ -308,6 +308,7 @@ def calls(kb, source, document):
         ("post", f"{k}/sources", {"kind": "text", "text": "Hello"}, True),
         ("delete", d, None, True),
         ("post", f"{s}/sync", None, True),
+        ("patch", s, {"qa_pairs": [{"question": "Open?", "answer": "9 to 6."}]}, True),
         ("delete", s, None, True),
         ("delete", k, None, True),
     ]

@@ -6,6 +6,8 @@ ids: test_api.py."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -328,3 +330,34 @@ def test_deleting_a_document_deletes_its_chunks_unless_its_source_is_processing(
         assert not Document.objects.filter(pk=document.pk).exists()
         assert not Chunk.objects.filter(document_id=document.pk).exists()
         assert Source.objects.filter(pk=source.pk).exists()
+
+
+def test_a_qa_sources_pairs_are_replaced(tenant_a, queued):
+    kb, source, _ = tree(tenant_a)
+    client = client_for(tenant_a)
+    path = f"{BASE}/{kb.pk}/sources/{source.pk}"
+    body = {"title": "Hours", "qa_pairs": [{"question": "Open on Sunday?", "answer": "No."}]}
+    response = send(client, "patch", path, body)
+    assert response.status_code == 200, response.content
+    assert (response.json()["title"], response.json()["status"]) == ("Hours", "queued")
+    assert stored(tenant_a, source.pk).qa_pairs == [{"question": "Open on Sunday?", "answer": "No."}]
+    assert queued == [(INGEST, (source.pk,))]
+    assert set(errors_of(send(client, "patch", path, {"qa_pairs": []}))) == {"qa_pairs"}
+    with tenant_context(tenant_a.tenant):
+        text = SourceFactory(knowledge_base=kb, status=Source.Status.READY)
+    errors = errors_of(send(client, "patch", f"{BASE}/{kb.pk}/sources/{text.pk}", body))
+    assert set(errors) == {"qa_pairs"} and stored(tenant_a, text.pk).qa_pairs == []
+    assert len(queued) == 1
+
+
+def test_an_idempotency_key_adds_one_source(tenant_a, kb, queued):
+    client = client_for(tenant_a, "key:admin")
+    body = {"kind": "text", "title": "Hours", "text": "Open 9 to 5."}
+    path = f"{BASE}/{kb.pk}/sources"
+    first = client.post(path, json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="add-1")
+    again = client.post(path, json.dumps(body), content_type="application/json", HTTP_IDEMPOTENCY_KEY="add-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    with tenant_context(tenant_a.tenant):
+        assert Source.objects.filter(knowledge_base=kb).count() == 1
+    assert len(queued) == 1
