@@ -115,6 +115,7 @@ class Passage:
     heading_path: str = ""
     similarity: float | None = None  # cosine similarity of the vector match (None: not a vector hit)
     relevant: bool = True  # passes knowledge.relevance's rule (never shown to visitors)
+    document_id: int | None = None
 
     def citation(self, number: int) -> dict[str, Any]:
         """What a message stores and the widget shows for ``[number]``."""
@@ -346,6 +347,7 @@ def _passages(
                 heading_path=chunk.heading_path,
                 similarity=round(hits.similarity[chunk_id], 4) if chunk_id in hits.similarity else None,
                 relevant=relevant[chunk_id],
+                document_id=chunk.document_id,
             )
         )
     return passages

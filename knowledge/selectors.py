@@ -148,6 +148,13 @@ def source_rows(*, kb: KnowledgeBase) -> list[dict[str, Any]]:
     ]
 
 
+def sources_with_counts() -> QuerySet[Source]:
+    """Every source with its document and chunk counts (one query)."""
+    return Source.objects.annotate(
+        document_count=_count(Document, "source"), chunk_count=_count(Chunk, "source")
+    )
+
+
 def source_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     """A knowledge base's totals from its source rows (:func:`source_rows`): every document
     and chunk belongs to one of its sources, so no query is needed."""

@@ -16,19 +16,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt, secret_rotate
-from saas.errors import PayloadTooLarge, ValidationFailed
+from saas.errors import Conflict, PayloadTooLarge, ValidationFailed
 from saas.outbound import UnsafeAddress, endpoint_key_kept, url_host_check
 from tenants.models import Tenant
 
 from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, detect_type
-from .models import INDEXED_DIMENSIONS, KnowledgeBase, Source, knowledge_changed
+from .models import INDEXED_DIMENSIONS, Document, KnowledgeBase, Source, knowledge_changed
 from .runs import run_issue
 from .selectors import knowledge_base_has_chunks, knowledge_storage_mb
 from .selectors import knowledge_storage_bytes as knowledge_storage_bytes  # read here by billing's tests
@@ -425,6 +426,36 @@ def source_delete(*, source: Source) -> None:
     transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
     if name:
         transaction.on_commit(lambda: storage.delete(name))
+
+
+@transaction.atomic
+def knowledge_base_delete(*, kb: KnowledgeBase) -> None:
+    """Delete ``kb`` with its sources, documents and chunks; their stored files go once the
+    deletion has committed, and ``knowledge_changed`` is sent for each source. Bots lose it
+    from their knowledge bases (the relation rows go with it)."""
+    sources = list(Source.objects.filter(knowledge_base=kb).only("pk", "file"))
+    kb.delete()  # sources, documents and chunks go with it (cascade)
+    for source in sources:
+        _after_source_deleted(source.pk, source.file.name if source.file else "", source.file.storage)
+
+
+def _after_source_deleted(source_id: int, name: str, storage: Storage) -> None:
+    """Once the deletion has committed: tell the apps above, delete the stored file."""
+    transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+@transaction.atomic
+def document_delete(*, document: Document) -> None:
+    """Delete one document of a source with its chunks. Refused (409 ``conflict``) while
+    its source is queued or processing: the run would write it again. A later re-sync of
+    a web source reads the page again. Locks the source's row until the commit."""
+    source = Source.objects.select_for_update().get(pk=document.source_id)
+    if source.status in (Source.Status.QUEUED, Source.Status.PROCESSING):
+        raise Conflict("The source is being processed; delete its documents once it is done.")
+    document.delete()  # its chunks go with it (cascade)
+    transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source.pk))
 
 
 def knowledge_base_secrets_rotate() -> int:

@@ -344,3 +344,69 @@ def test_a_refused_qa_edit_leaves_the_source_as_it_was(schema, queued):
         services.source_set_qa(tenant=schema.tenant, kb=kb, pairs=[], source=source, title="Renamed")
     assert _problem(refused) == {"qa_pairs": [("required", "Add at least one question with its answer.")]}
     assert source.title == "FAQ" and Source.objects.get(pk=source.pk).title == "FAQ"
+
+
+# --- deleting a knowledge base or a document ---------------------------------------------
+
+
+@pytest.fixture
+def changed():
+    """The ``knowledge_changed`` signals sent (source ids)."""
+    from knowledge.models import knowledge_changed
+
+    sent: list[int] = []
+
+    def receiver(sender, source_id, **kwargs):
+        sent.append(source_id)
+
+    knowledge_changed.connect(receiver, dispatch_uid="test-knowledge-changed")
+    yield sent
+    knowledge_changed.disconnect(dispatch_uid="test-knowledge-changed")
+
+
+def test_deleting_a_knowledge_base_deletes_its_files_after_the_commit(
+    schema, changed, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    from knowledge.models import Chunk
+
+    kb = KnowledgeBaseFactory(name="Gone")
+    kept = KnowledgeBaseFactory(name="Kept")
+    _indexed(kb)
+    _indexed(kept)
+    upload = SourceFactory(knowledge_base=kb, kind=Source.Kind.FILE, file_name="a.txt")
+    upload.file.save("upload", ContentFile(b"Some text"), save=True)
+    name, storage = upload.file.name, upload.file.storage
+    ids = set(Source.objects.filter(knowledge_base=kb).values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.knowledge_base_delete(kb=kb)
+    assert storage.exists(name) and changed == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert not storage.exists(name)
+    assert set(changed) == ids
+    assert not Source.objects.filter(pk__in=ids).exists() and not Chunk.objects.filter(
+        knowledge_base_id=kb.pk
+    )
+    assert Chunk.objects.filter(knowledge_base=kept).exists()
+
+
+def test_deleting_a_document_is_refused_while_its_source_is_processed(
+    schema, changed, django_capture_on_commit_callbacks
+):
+    from knowledge.models import Chunk, Document
+    from saas.errors import Conflict
+
+    kb = KnowledgeBaseFactory()
+    _indexed(kb)
+    document = Document.objects.get(knowledge_base=kb)
+    Source.objects.filter(pk=document.source_id).update(status=Source.Status.QUEUED)
+    with pytest.raises(Conflict):
+        services.document_delete(document=document)
+    Source.objects.filter(pk=document.source_id).update(status=Source.Status.READY)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.document_delete(document=document)
+    assert not Document.objects.filter(pk=document.pk).exists()
+    assert not Chunk.objects.filter(document_id=document.pk).exists()
+    assert changed == [document.source_id]
