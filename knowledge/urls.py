@@ -1,6 +1,7 @@
 """URLs of the knowledge app (tenant hosts): knowledge bases, their sources and documents,
 the retrieval test page and the settings; the workspace API's knowledge resources."""
 
+from billing.middleware import open_while_restricted
 from saas.routes import endpoint, page
 
 from . import apis, apis_sources, views
@@ -26,9 +27,16 @@ tenant_urlpatterns = [
     page(KB + "documents/<int:document_id>/", views.document_detail, name="document"),
     # The workspace API (docs/architecture.md, "Tenant REST API").
     endpoint("api/v1/knowledge-bases", apis.KnowledgeBaseListApi.as_view(), name="api-bases"),
-    endpoint("api/v1/knowledge-bases/search", apis.KnowledgeSearchApi.as_view(), name="api-search-all"),
+    # A search is posted, yet only reads: an unpaid, read-only workspace may still search.
+    endpoint(
+        "api/v1/knowledge-bases/search",
+        open_while_restricted(apis.KnowledgeSearchApi.as_view()),
+        name="api-search-all",
+    ),
     endpoint(API_KB, apis.KnowledgeBaseDetailApi.as_view(), name="api-base"),
-    endpoint(API_KB + "/search", apis.KnowledgeBaseSearchApi.as_view(), name="api-search"),
+    endpoint(
+        API_KB + "/search", open_while_restricted(apis.KnowledgeBaseSearchApi.as_view()), name="api-search"
+    ),
     endpoint(API_KB + "/sources", apis_sources.SourceListApi.as_view(), name="api-sources"),
     endpoint(API_KB + "/sources/upload", apis_sources.SourceUploadApi.as_view(), name="api-source-upload"),
     endpoint(API_SOURCE, apis_sources.SourceDetailApi.as_view(), name="api-source"),

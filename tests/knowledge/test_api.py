@@ -18,6 +18,7 @@ from knowledge import ingestion
 from knowledge.models import Chunk, Document, KnowledgeBase, Source
 from knowledge.retrieval import retrieve
 from knowledge.services import source_add_text
+from tests.billing.scenarios import restricted
 from tests.knowledge.factories import ChunkFactory, DocumentFactory, KnowledgeBaseFactory, SourceFactory
 from tests.knowledge.shop_faq import SHOP_FAQ
 from tests.tenants.factories import ApiKeyFactory, MembershipFactory
@@ -241,6 +242,16 @@ def test_search_by_one_method_and_across_every_base(tenant_a, faq):
     across = send(client, "post", f"{BASE}/search", {"query": "shipping costs"})
     assert across.status_code == 200
     assert {p["source_id"] for p in across.json()["passages"]} >= {passages[0]["source_id"]}
+
+
+def test_a_read_only_workspace_still_searches_but_changes_nothing(tenant_a, faq):
+    """Unpaid past its grace, a workspace refuses changes; a search is posted but only reads."""
+    restricted(tenant_a.tenant)
+    client = client_for(tenant_a)
+    for path in (f"{BASE}/{faq.pk}/search", f"{BASE}/search"):
+        response = send(client, "post", path, {"query": "shipping costs"})
+        assert response.status_code == 200 and response.json()["passages"], response.content
+    assert send(client, "post", BASE, {"name": "More"}).status_code == 403
 
 
 def test_search_of_an_empty_base_finds_nothing(tenant_a):
