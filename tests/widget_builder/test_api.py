@@ -130,6 +130,21 @@ def test_create_is_capped_by_the_plan_and_registers_the_key(tenant_a):
     assert _errors(_post(owner, BASE, {"name": "x" * 121}))["name"][0]["code"] == "max_length"
 
 
+def test_a_retried_create_with_an_idempotency_key_makes_one_widget(tenant_a):
+    _plan(tenant_a, "pro")
+    owner = _client(tenant_a, tenant_a.owner)
+    first, again = (
+        owner.post(
+            BASE, json.dumps({"name": "Once"}), content_type="application/json", HTTP_IDEMPOTENCY_KEY="w-1"
+        )
+        for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    with tenant_context(tenant_a.tenant):
+        assert Widget.objects.filter(name="Once").count() == 1
+
+
 # --- updating ------------------------------------------------------------------------------
 
 
