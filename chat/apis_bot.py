@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from billing.quotas import tenant_plan
 from knowledge.models import KnowledgeBase
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
-from saas.errors import NotFound, ValidationFailed
+from saas.errors import PROBLEM_CONTENT_TYPE, NotFound, ValidationFailed
 from saas.request_body import NO_BODY_BYTES
 from tenants.api_base import MANAGERS, TenantAPIView
 from widget_builder.models import Widget
@@ -52,6 +52,23 @@ EVERY_METHOD: dict[str, frozenset[str]] = {
 def problems(*statuses: int) -> dict[Any, OpenApiResponse]:
     """The problem answers of these statuses, as this module and ``apis_canned`` describe them."""
     return problem_responses(described={code: PROBLEMS[code] for code in statuses})
+
+
+def not_found_example(what: str) -> OpenApiExample:
+    """An example 404 answer (the delete endpoints answer no body when they succeed)."""
+    return OpenApiExample(
+        "Not found",
+        value={
+            "type": "/docs/errors#not_found",
+            "title": "Not found",
+            "status": 404,
+            "detail": f"No such {what} in this workspace.",
+            "code": "not_found",
+        },
+        response_only=True,
+        status_codes=["404"],
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
 
 
 def valid(serializer: serializers.Serializer) -> dict[str, Any]:
@@ -420,6 +437,7 @@ class AutomationDetailApi(AutomationApiBase):
         tags=AUTOMATION_TAGS,
         description="Delete a rule; the messages it sent stay.",
         responses={204: None, **problems(401, 403, 404)},
+        examples=[not_found_example("rule")],
     )
     def delete(self, request: Request, widget_id: int, rule_id: int) -> Response:
         automation_services.automation_rule_delete(rule=self.rule())

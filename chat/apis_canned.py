@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from tenants.api_base import ALL_ROLES, MANAGERS, ApiKeyPrincipal, TenantAPIView
 
-from .apis_bot import problems, valid
+from .apis_bot import not_found_example, problems, valid
 from .models import CannedReply
 from .services import agents as agents_service
 
@@ -145,6 +145,7 @@ class CannedReplyDetailApi(CannedReplyApiBase):
         operation_id="canned_replies_destroy",
         tags=CANNED_TAGS,
         responses={204: None, **problems(401, 403, 404)},
+        examples=[not_found_example("canned reply")],
     )
     def delete(self, request: Request, reply_id: int) -> Response:
         agents_service.canned_reply_delete(reply=self.get_object())

@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from billing.quotas import tenant_plan
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
-from saas.errors import FieldErrors, ValidationFailed
+from saas.errors import PROBLEM_CONTENT_TYPE, FieldErrors, ValidationFailed
 from saas.request_body import NO_BODY_BYTES, SMALL_BODY_BYTES
 from tenants.api_base import ALL_ROLES, MANAGERS, TenantAPIView
 
@@ -426,6 +426,7 @@ class WidgetDetailApi(WidgetApiBase):
                 },
                 response_only=True,
                 status_codes=["409"],
+                media_type=PROBLEM_CONTENT_TYPE,
             )
         ],
     )

@@ -386,8 +386,16 @@ def test_openapi_schema_lists_the_widget_endpoints(tenant_a, tmp_path):
     assert {"get", "patch", "delete"} <= set(detail)
     assert {"200", "404", "422"} <= set(detail["patch"]["responses"])
     assert "409" in detail["delete"]["responses"]
-    for operation in (schema["paths"][BASE]["get"], schema["paths"][BASE]["post"], detail["patch"]):
-        content = next(iter(operation["responses"][next(iter(operation["responses"]))]["content"].values()))
-        assert "examples" in content or "examples" in operation.get("requestBody", {}).get("content", {}).get(
-            "application/json", {}
-        )
+    # Every operation of the widgets (and their bot and automations) and of the canned
+    # replies has an example and an operation id.
+    ours = [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        if path.startswith((BASE, "/api/v1/canned-replies"))
+        for method, operation in operations.items()
+        if method in ("get", "post", "patch", "delete")
+    ]
+    assert len(ours) >= 21
+    for path, method, operation in ours:
+        assert operation["operationId"] and operation["tags"], (method, path)
+        assert "'examples'" in str(operation), (method, path)
