@@ -3,7 +3,7 @@ conversations, contacts and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views, views_contacts, views_inbox, views_inbox_setup, views_resume
+from . import apis, apis_bot, apis_canned, views, views_contacts, views_inbox, views_inbox_setup, views_resume
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -23,6 +23,8 @@ public_urlpatterns = [
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
+API_WIDGET = "api/v1/widgets/<int:widget_id>/"
+API_RULE = API_WIDGET + "automations/<int:rule_id>"
 
 tenant_urlpatterns = [
     page("dashboard/contacts/", views_contacts.contact_list, name="contacts"),
@@ -71,4 +73,16 @@ tenant_urlpatterns = [
     endpoint(API_CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"),
     endpoint(API_CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
     endpoint(API_CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
+    # REST API v1: a widget's bot and automations (chat.apis_bot), canned replies (chat.apis_canned)
+    endpoint(API_WIDGET + "bot", apis_bot.BotSettingsApi.as_view(), name="api-bot"),
+    endpoint(API_WIDGET + "automations", apis_bot.AutomationListApi.as_view(), name="api-automations"),
+    endpoint(API_RULE, apis_bot.AutomationDetailApi.as_view(), name="api-automation"),
+    endpoint(API_RULE + "/enable", apis_bot.AutomationEnableApi.as_view(), name="api-automation-enable"),
+    endpoint(API_RULE + "/disable", apis_bot.AutomationDisableApi.as_view(), name="api-automation-disable"),
+    endpoint("api/v1/canned-replies", apis_canned.CannedReplyListApi.as_view(), name="api-canned-replies"),
+    endpoint(
+        "api/v1/canned-replies/<int:reply_id>",
+        apis_canned.CannedReplyDetailApi.as_view(),
+        name="api-canned-reply",
+    ),
 ]

@@ -6,12 +6,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from billing.quotas import quota_require
-from saas.errors import ValidationFailed
+from saas.errors import Conflict, ValidationFailed
 from tenants.models import Tenant, User
-from tenants.services.widget_routes import widget_route_register
+from tenants.services.widget_routes import widget_route_forget, widget_route_register
 
 from .drafts import PLAIN_FIELDS, WidgetDraft
 from .models import Widget, new_identity_secret
@@ -138,6 +139,31 @@ def widget_settings_update(*, widget: Widget, draft: WidgetDraft, publish: bool 
         if publish:
             widget_publish(widget=fresh)
     return fresh
+
+
+class WidgetHasConversations(Conflict):
+    code = "widget_has_conversations"
+    title = "This widget has conversations"
+
+
+def widget_delete(*, widget: Widget) -> None:
+    """Delete ``widget`` with its settings (bot, automations, contacts without a
+    conversation, rollups, bot tests) and take its key out of the public registry, in one
+    transaction: its snippet stops working at once. A widget that has conversations is
+    kept (409 ``widget_has_conversations``): they are the workspace's record of what
+    visitors said. Precondition: the tenant's schema is active."""
+    with transaction.atomic():
+        fresh = Widget.objects.select_for_update().filter(pk=widget.pk).first()
+        if fresh is None:
+            return
+        key = fresh.key
+        try:
+            fresh.delete()
+        except ProtectedError as error:  # conversations protect their widget (nothing deleted)
+            raise WidgetHasConversations(
+                "This widget has conversations; it can be deleted only while it has none."
+            ) from error
+        widget_route_forget(key=key)
 
 
 def widget_snippet_copied_record(*, widget_id: int) -> bool:

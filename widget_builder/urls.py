@@ -3,7 +3,7 @@
 
 from saas.routes import endpoint, page
 
-from . import public_api, runtime_views, views
+from . import apis, public_api, runtime_views, views
 
 app_name = "widget_builder"
 
@@ -27,4 +27,13 @@ tenant_urlpatterns = [
         "dashboard/widgets/<int:widget_id>/rotate-secret", views.widget_rotate_secret, name="rotate-secret"
     ),
     endpoint("dashboard/widgets/<int:widget_id>/copied", views.widget_snippet_copied, name="copied"),
+    # REST API v1 (session or API key; widget_builder.apis)
+    endpoint("api/v1/widgets", apis.WidgetListApi.as_view(), name="api-widgets"),
+    endpoint("api/v1/widgets/<int:widget_id>", apis.WidgetDetailApi.as_view(), name="api-widget"),
+    endpoint("api/v1/widgets/<int:widget_id>/publish", apis.WidgetPublishApi.as_view(), name="api-publish"),
+    endpoint(
+        "api/v1/widgets/<int:widget_id>/rotate-secret",
+        apis.WidgetSecretRotateApi.as_view(),
+        name="api-rotate-secret",
+    ),
 ]
