@@ -430,6 +430,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: nothing fetched from a CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets of one field name in several resources, each given its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "KnowledgeLanguageEnum": "knowledge.models.KnowledgeBase.Language",
+        "BotLanguageEnum": "chat.models.BotSettings.Language",
+        "EmbeddingProviderEnum": "knowledge.models.KnowledgeBase.EmbeddingProvider",
+        "BotProviderEnum": "chat.models.BotSettings.Provider",
+        "SourceKindEnum": "knowledge.models.Source.Kind",
+        "SourceJsonKindEnum": "knowledge.apis_sources.JSON_KINDS",
+        "AutomationKindEnum": "chat.models.AutomationRule.Kind",
+    },
 }
 
 # --- i18n, misc -------------------------------------------------------------------------
