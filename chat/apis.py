@@ -17,9 +17,11 @@ endpoint here, like the three roles of people.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -32,6 +34,7 @@ from tenants.api_base import ALL_ROLES, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
 from widget_builder.public_api import problem_responses
 
+from .inbox import RATING_Q, conversation_search_q
 from .models import Conversation, Message
 from .presence import visible_widget_ids
 from .selectors import message_payload
@@ -141,7 +144,34 @@ class ConversationFilterInput(PageInput):
     updated_since = serializers.DateTimeField(
         required=False, help_text="RFC 3339; changed at or after this time."
     )
+    q = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Full-text search: words in any message (notes included), or a part of the "
+        "contact's name or email, as the inbox searches.",
+    )
+    contact = serializers.UUIDField(required=False, help_text="A contact's id: their conversations only.")
+    date_from = serializers.DateField(
+        required=False,
+        help_text="Last activity (the last message, else the start) on or after this day, UTC.",
+    )
+    date_to = serializers.DateField(required=False, help_text="Last activity on or before this day (UTC).")
+    handoff = serializers.BooleanField(
+        required=False, help_text="true: a person was asked for (`handoff_requested_at` set); false: never."
+    )
+    rating = serializers.ChoiceField(
+        choices=tuple(RATING_Q),
+        required=False,
+        help_text="rated (any CSAT score), good (4-5), bad (1-2), thumbs_down (an answer got a thumbs down).",
+    )
     ordering = ordering_field(("updated_at", "created_at", "last_message_at"), default="-updated_at")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "date_from" in data and "date_to" in data and data["date_from"] > data["date_to"]:
+            raise serializers.ValidationError(
+                {"date_to": ["Choose a day on or after date_from."]}, code="invalid"
+            )
+        return data
 
 
 class MessageAfterInput(serializers.Serializer):
@@ -256,6 +286,34 @@ class ApiKeyAuthor:
         return self.name
 
 
+FIELD_FILTERS = {
+    "status": "status",
+    "widget": "widget_id",
+    "updated_since": "updated_at__gte",
+    "contact": "contact__public_id",
+}
+
+
+def conversation_filters_q(query: dict[str, Any]) -> Q:
+    """The list's filters but ``assignee`` (who asks matters there), as one condition on
+    rows annotated with ``last_activity``; ``q`` and ``rating`` are the inbox's own
+    (chat.inbox)."""
+    condition = Q(**{lookup: query[name] for name, lookup in FIELD_FILTERS.items() if name in query})
+    if "date_from" in query:
+        condition &= Q(last_activity__gte=datetime.combine(query["date_from"], time.min, UTC))
+    if "date_to" in query:
+        condition &= Q(
+            last_activity__lt=datetime.combine(query["date_to"] + timedelta(days=1), time.min, UTC)
+        )
+    if "handoff" in query:
+        condition &= Q(handoff_requested_at__isnull=not query["handoff"])
+    if "rating" in query:
+        condition &= RATING_Q[query["rating"]]
+    if text := query.get("q", "").strip():
+        condition &= conversation_search_q(text)
+    return condition
+
+
 class ConversationListApi(ConversationApiBase):
     @extend_schema(
         operation_id="conversations_list",
@@ -271,12 +329,8 @@ class ConversationListApi(ConversationApiBase):
         return Response({"results": ConversationOutput(page, many=True).data, "next_cursor": next_cursor})
 
     def filtered(self, rows: QuerySet[Any], query: dict[str, Any]) -> QuerySet[Any]:
-        if "status" in query:
-            rows = rows.filter(status=query["status"])
-        if "widget" in query:
-            rows = rows.filter(widget_id=query["widget"])
-        if "updated_since" in query:
-            rows = rows.filter(updated_at__gte=query["updated_since"])
+        rows = rows.annotate(last_activity=Coalesce("last_message_at", "created_at"))
+        rows = rows.filter(conversation_filters_q(query))
         assignee = query.get("assignee")
         if assignee == "me":
             if self.is_api_key:

@@ -3,7 +3,15 @@ conversations, contacts and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views, views_contacts, views_inbox, views_inbox_setup, views_resume
+from . import (
+    apis,
+    apis_contacts,
+    views,
+    views_contacts,
+    views_inbox,
+    views_inbox_setup,
+    views_resume,
+)
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -20,6 +28,7 @@ public_urlpatterns = [
 WIDGET = "dashboard/widgets/<int:widget_id>/"
 CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
+API_CONTACT = "api/v1/contacts/<str:contact_id>"
 
 tenant_urlpatterns = [
     page("dashboard/contacts/", views_contacts.contact_list, name="contacts"),
@@ -68,4 +77,11 @@ tenant_urlpatterns = [
     endpoint(API_CONVERSATION + "/messages", apis.ConversationMessagesApi.as_view(), name="api-messages"),
     endpoint(API_CONVERSATION + "/assign", apis.ConversationAssignApi.as_view(), name="api-assign"),
     endpoint(API_CONVERSATION + "/status", apis.ConversationStatusApi.as_view(), name="api-status"),
+    endpoint("api/v1/contacts", apis_contacts.ContactListApi.as_view(), name="api-contacts"),
+    endpoint(API_CONTACT, apis_contacts.ContactDetailApi.as_view(), name="api-contact"),
+    endpoint(
+        API_CONTACT + "/conversations",
+        apis_contacts.ContactConversationsApi.as_view(),
+        name="api-contact-conversations",
+    ),
 ]

@@ -189,3 +189,27 @@ def contact_transcript_address(contact: Contact) -> str:
         return str(contact.email) if contact.prechat_submitted_at or contact.identity_verified else ""
     sources = (Contact.EmailSource.PRECHAT, Contact.EmailSource.VERIFIED)
     return str(contact.email) if contact.email_source in sources else ""
+
+
+CONTACT_EDITABLE = ("name", "email", "phone", "country")
+
+
+def contact_update(*, contact: Contact, changes: dict[str, str]) -> Contact:
+    """The workspace corrects what it knows of a contact: ``changes`` maps some of
+    ``CONTACT_EDITABLE`` to their new values (cleaned by the caller). A new email is
+    recorded as unsigned: transcripts never go to an address typed in by the workspace
+    (``contact_transcript_address``), only to one the visitor gave or a verified identity."""
+    unknown = set(changes) - set(CONTACT_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    fields = [name for name, value in changes.items() if getattr(contact, name) != value]
+    for name in fields:
+        setattr(contact, name, changes[name])
+    if "email" in fields:
+        contact.email = contact.email.lower()
+        contact.email_source = Contact.EmailSource.UNSIGNED if contact.email else Contact.EmailSource.UNKNOWN
+        fields.append("email_source")
+    if fields:
+        with transaction.atomic():
+            contact.save(update_fields=fields)
+    return contact
