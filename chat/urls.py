@@ -5,6 +5,7 @@ from saas.routes import endpoint, page
 
 from . import (
     apis,
+    apis_chat,
     apis_contacts,
     views,
     views_contacts,
@@ -83,5 +84,14 @@ tenant_urlpatterns = [
         API_CONTACT + "/conversations",
         apis_contacts.ContactConversationsApi.as_view(),
         name="api-contact-conversations",
+    ),
+    # The server-side chat API (API keys; chat.apis_chat)
+    endpoint(
+        "api/v1/chat/conversations", apis_chat.ChatConversationStartApi.as_view(), name="api-chat-start"
+    ),
+    endpoint(
+        "api/v1/chat/conversations/<int:conversation_id>/messages",
+        apis_chat.ChatMessageSendApi.as_view(),
+        name="api-chat-messages",
     ),
 ]

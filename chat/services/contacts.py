@@ -213,3 +213,25 @@ def contact_update(*, contact: Contact, changes: dict[str, str]) -> Contact:
         with transaction.atomic():
             contact.save(update_fields=fields)
     return contact
+
+
+def contact_for_external_id(*, widget: Widget, external_id: str, name: str = "", email: str = "") -> Contact:
+    """The contact a tenant's own server names by its user id on ``widget`` (the server
+    API's key vouches for the identity, so it is verified): the one known under that id,
+    or a new one. ``name`` and ``email``, when given, are stored as a verified identity's."""
+    with transaction.atomic():
+        contact = (
+            Contact.objects.select_for_update()
+            .filter(widget=widget, external_id=external_id, identity_verified=True)
+            .order_by("created_at", "id")
+            .first()
+        )
+        if contact is None:
+            contact = Contact(widget=widget, external_id=external_id, identity_verified=True)
+        if name:
+            contact.name = name
+        if email:
+            contact.email, contact.email_source = email.lower(), Contact.EmailSource.VERIFIED
+        contact.last_seen_at = timezone.now()
+        contact.save()
+    return contact
