@@ -9,7 +9,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from saas.errors import Conflict, ProblemError, ValidationFailed
@@ -218,8 +218,12 @@ def contact_update(*, contact: Contact, changes: dict[str, str]) -> Contact:
 def contact_for_external_id(*, widget: Widget, external_id: str, name: str = "", email: str = "") -> Contact:
     """The contact a tenant's own server names by its user id on ``widget`` (the server
     API's key vouches for the identity, so it is verified): the one known under that id,
-    or a new one. ``name`` and ``email``, when given, are stored as a verified identity's."""
+    or a new one. ``name`` and ``email``, when given, are stored as a verified identity's.
+    Two calls at once for the same new user make one contact: a lock on (widget, user id),
+    held to the end of the transaction, makes the second wait for the first."""
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [widget.pk, external_id])
         contact = (
             Contact.objects.select_for_update()
             .filter(widget=widget, external_id=external_id, identity_verified=True)
