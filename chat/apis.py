@@ -23,7 +23,7 @@ from typing import Any, cast
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -127,6 +127,49 @@ def _message(message: Message) -> dict[str, Any]:
         "client_message_id": message.client_message_id,
         "created_at": message.created_at,
     }
+
+
+CONVERSATION_EXAMPLE = {
+    "id": 42,
+    "widget_id": 1,
+    "status": "agent",
+    "assignee_user_id": 7,
+    "assigned_at": "2026-01-06T14:03:10Z",
+    "snoozed_until": None,
+    "contact": {"id": "5b0f7a9e-3c1d-4e55-9a51-0c6f0d7e2a11", "name": "Ada", "email": "ada@example.com"},
+    "last_seq": 4,
+    "last_message_at": "2026-01-06T14:05:00Z",
+    "agent_read_seq": 4,
+    "visitor_read_seq": 3,
+    "unread": False,
+    "handoff_requested_at": "2026-01-06T14:02:45Z",
+    "closed_at": None,
+    "created_at": "2026-01-06T14:01:00Z",
+    "updated_at": "2026-01-06T14:05:00Z",
+}
+MESSAGE_EXAMPLE = {
+    "seq": 4,
+    "role": "agent",
+    "private": False,
+    "text": "Your refund is on its way.",
+    "author_user_id": 7,
+    "author_name": "Sam",
+    "client_message_id": "crm-1234",
+    "citations": [],
+    "attachments": [],
+    "feedback": None,
+    "created_at": "2026-01-06T14:05:00Z",
+}
+
+
+def _example(name: str, value: Any, *, request: bool = False) -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=request, response_only=not request)
+
+
+PAGE_EXAMPLE = _example(
+    "A page", {"results": [CONVERSATION_EXAMPLE], "next_cursor": "WyItdXBkYXRlZF9hdCIsNDJd"}
+)
+CONVERSATION_EXAMPLES = [_example("A conversation", CONVERSATION_EXAMPLE)]
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -322,6 +365,7 @@ class ConversationListApi(ConversationApiBase):
         "says otherwise, a page at a time (`cursor` from the previous page's `next_cursor`).",
         parameters=page_parameters(ConversationFilterInput),
         responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
+        examples=[PAGE_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
         query = _valid(ConversationFilterInput(data=request.query_params.dict()))
@@ -350,6 +394,7 @@ class ConversationDetailApi(ConversationApiBase):
         operation_id="conversations_retrieve",
         tags=TAGS,
         responses={200: ConversationOutput, **_problems(401, 403, 404)},
+        examples=CONVERSATION_EXAMPLES,
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         return Response(ConversationOutput(self.get_object()).data)
@@ -367,6 +412,7 @@ class ConversationMessagesApi(ConversationApiBase):
             )
         ],
         responses={200: MessageListOutput, **_problems(401, 403, 404, 422)},
+        examples=[_example("Messages", {"messages": [MESSAGE_EXAMPLE], "has_more": False})],
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         after = _valid(MessageAfterInput(data=request.query_params.dict()))["after"]
@@ -391,6 +437,15 @@ class ConversationMessagesApi(ConversationApiBase):
         "With an API key the author is the key's name. Sent again with the same "
         "`client_message_id`, a reply is stored once (200 with the stored reply).",
         request=MessageInput,
+        examples=[
+            _example(
+                "A reply",
+                {"text": "Your refund is on its way.", "client_message_id": "crm-1234"},
+                request=True,
+            ),
+            _example("A private note", {"text": "VIP customer", "private": True}, request=True),
+            _example("The stored reply", MESSAGE_EXAMPLE),
+        ],
         responses={
             201: OpenApiResponse(MessageOutput, description="Stored."),
             200: OpenApiResponse(MessageOutput, description="This client_message_id was already stored."),
@@ -430,6 +485,7 @@ class ConversationAssignApi(ConversationApiBase):
         description="Give the conversation to a member of the workspace, or unassign it (null).",
         request=AssignInput,
         responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+        examples=[_example("To a member", {"assignee_user_id": 7}, request=True), *CONVERSATION_EXAMPLES],
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(AssignInput(data=request.data))
@@ -456,6 +512,11 @@ class ConversationStatusApi(ConversationApiBase):
         "(`snoozed_until`): one change a request.",
         request=StatusInput,
         responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+        examples=[
+            _example("Resolve", {"status": "resolved"}, request=True),
+            _example("Snooze", {"snoozed_until": "2026-01-07T09:00:00Z"}, request=True),
+            *CONVERSATION_EXAMPLES,
+        ],
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(StatusInput(data=request.data))

@@ -22,7 +22,14 @@ from rest_framework.response import Response
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from tenants.api_base import ALL_ROLES
 
-from .apis import ConversationApiBase, ConversationOutput, ConversationPageOutput, _problems, _valid
+from .apis import (
+    PAGE_EXAMPLE,
+    ConversationApiBase,
+    ConversationOutput,
+    ConversationPageOutput,
+    _problems,
+    _valid,
+)
 from .contacts import CONSENT_CHOICES, EMAIL_CHOICES, IDENTIFIED_CHOICES, ContactFilters, contacts_filtered
 from .models import Contact, Conversation
 from .services.contacts import contact_update
@@ -229,6 +236,7 @@ class ContactConversationsApi(ContactApiBase):
         "a page at a time.",
         parameters=page_parameters(ContactConversationsInput),
         responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
+        examples=[PAGE_EXAMPLE],
     )
     def get(self, request: Request, contact_id: str) -> Response:
         query = valid_query(ContactConversationsInput, request)

@@ -251,3 +251,21 @@ def test_openapi_schema_documents_the_chat_endpoints_and_their_events(tenant_a, 
     assert set(send["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
     for event in ("`message`", "`typing`", "`delta`", "`done`", "`pending`", "`error`"):
         assert event in send["description"], event
+
+
+def test_every_conversation_contact_and_chat_operation_has_an_example(tenant_a):
+    connection.set_schema_to_public()
+    schema = _client(tenant_a).get("/api/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    prefixes = ("/api/v1/conversations", "/api/v1/contacts", "/api/v1/chat/")
+    operations = [
+        (path, method, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith(prefixes)
+        for method, operation in item.items()
+        if method in ("get", "post", "patch")
+    ]
+    assert len(operations) == 12
+    for path, method, operation in operations:
+        bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+        examples = [media.get("examples") for body in bodies for media in body.get("content", {}).values()]
+        assert any(examples), (method, path)
