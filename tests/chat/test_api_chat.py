@@ -269,3 +269,13 @@ def test_every_conversation_contact_and_chat_operation_has_an_example(tenant_a):
         bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
         examples = [media.get("examples") for body in bodies for media in body.get("content", {}).values()]
         assert any(examples), (method, path)
+
+
+def test_a_retried_open_with_an_idempotency_key_opens_one_conversation(tenant_a, server, widget, fake_llm):
+    body = {"widget_id": widget.pk, "external_id": "user-9"}
+    first = _post(server, BASE, body, HTTP_IDEMPOTENCY_KEY="open-user-9")
+    again = _post(server, BASE, body, HTTP_IDEMPOTENCY_KEY="open-user-9")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    with tenant_context(tenant_a.tenant):
+        assert Conversation.objects.filter(contact__external_id="user-9").count() == 1
