@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -35,6 +35,7 @@ from .services.contacts import contact_for_external_id
 from .services.conversations import conversation_start
 from .services.messages import visitor_message_send
 from .widget_api.conversations import EVENT_STREAM, event_stream
+from .widget_api.selectors import conversation_awaiting_answer, conversation_messages
 
 TAGS = ["chat"]
 MAX_CHAT_BODY = 64 * 1024
@@ -54,7 +55,8 @@ SSE_DESCRIPTION = (
     "was made (`answered`, `no_answer`, `automation`, `handoff`, `over_quota`, `error`, ...), "
     "`handoff` whether to offer a person, `status: waiting` when the user asked for one; "
     "or instead `pending` (`{}`) when the same message is already being answered (read the "
-    "conversation's messages later), or `error` (problem details) when the service failed mid-way."
+    "conversation's messages with `GET`, `after` the user message's `seq`), or `error` (problem "
+    "details) when the service failed mid-way."
 )
 
 
@@ -97,10 +99,24 @@ class ChatMessageOutput(serializers.Serializer):
     answer = ChatAnswerOutput(allow_null=True, help_text="Null when a person has the conversation.")
 
 
+class ChatMessageListOutput(serializers.Serializer):
+    messages = serializers.ListField(
+        child=serializers.DictField(), help_text="What your user may see, oldest first: never private notes."
+    )
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    awaiting_answer_after = serializers.IntegerField(
+        allow_null=True, help_text="The number of the message whose answer is being written now, if any."
+    )
+
+
+class ChatAfterInput(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, default=0)
+
+
 class ChatApiBase(ConversationApiBase):
     """API keys only (either role): the key is what vouches for the user's identity."""
 
-    required_roles = {"POST": ALL_ROLES}
+    required_roles = {"GET": ALL_ROLES, "POST": ALL_ROLES}
     max_body_bytes = MAX_CHAT_BODY
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -156,6 +172,42 @@ class ChatMessageSendApi(ChatApiBase):
     def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         identified = queryset.filter(contact__identity_verified=True).exclude(contact__external_id="")
         return identified.select_related("contact", "widget")
+
+    @extend_schema(
+        operation_id="chat_messages_list",
+        tags=TAGS,
+        description="What your user may see of the conversation (never private notes), oldest "
+        "first, after the number `after`: to relay an agent's replies, or an answer that was "
+        "`pending`.",
+        parameters=[
+            OpenApiParameter("after", int, required=False, description="Only messages after this one.")
+        ],
+        responses={200: ChatMessageListOutput, **_problems(401, 403, 404, 422)},
+        examples=[
+            OpenApiExample(
+                "Messages",
+                value={
+                    "messages": [{"seq": 3, "role": "agent", "text": "Hi, Sam here.", "citations": []}],
+                    "status": "agent",
+                    "awaiting_answer_after": None,
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        self.key_required()
+        after = _valid(ChatAfterInput(data=request.query_params.dict()))["after"]
+        conversation = self.get_object()
+        return Response(
+            {
+                "messages": [
+                    message_payload(m) for m in conversation_messages(conversation=conversation, after=after)
+                ],
+                "status": conversation.status,
+                "awaiting_answer_after": conversation_awaiting_answer(conversation),
+            }
+        )
 
     @extend_schema(
         operation_id="chat_messages_create",

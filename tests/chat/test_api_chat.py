@@ -210,6 +210,7 @@ def test_only_conversations_opened_for_an_identified_user_take_messages(
     for conversation_id in (anonymous.pk, theirs.pk, 999999):
         response = _post(server, f"{BASE}/{conversation_id}/messages", {"text": "hi"})
         assert response.status_code == 404 and response["Content-Type"] == PROBLEM
+        assert server.get(f"{BASE}/{conversation_id}/messages").status_code == 404
     assert _stored(tenant_a, anonymous.pk) == [] and _stored(tenant_b, theirs.pk) == []
 
 
@@ -231,10 +232,12 @@ def test_role_matrix(tenant_a, tenant_b, server, widget, fake_llm, caller):
     responses = [
         _post(client, BASE, {"widget_id": widget.pk, "external_id": "user-7"}),
         _post(client, f"{BASE}/{opened['id']}/messages", {"text": "hi"}),
+        client.get(f"{BASE}/{opened['id']}/messages"),
     ]
     expected = {"anonymous": 401, "stranger": 404, "key:admin": 201, "key:agent": 201}.get(caller, 403)
     for response in responses:
-        assert response.status_code == expected, (caller, response.content)
+        wanted = 200 if expected == 201 and response.wsgi_request.method == "GET" else expected
+        assert response.status_code == wanted, (caller, response.content)
         if expected >= 400:
             assert response["Content-Type"] == PROBLEM
 
@@ -264,7 +267,7 @@ def test_every_conversation_contact_and_chat_operation_has_an_example(tenant_a):
         for method, operation in item.items()
         if method in ("get", "post", "patch")
     ]
-    assert len(operations) == 12
+    assert len(operations) == 13
     for path, method, operation in operations:
         bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
         examples = [media.get("examples") for body in bodies for media in body.get("content", {}).values()]
@@ -279,3 +282,21 @@ def test_a_retried_open_with_an_idempotency_key_opens_one_conversation(tenant_a,
     assert again["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
     with tenant_context(tenant_a.tenant):
         assert Conversation.objects.filter(contact__external_id="user-9").count() == 1
+
+
+def test_reading_the_messages_leaves_private_notes_out(tenant_a, server, widget, fake_llm):
+    opened = _open(server, widget)
+    path = f"{BASE}/{opened['id']}/messages"
+    _post(server, path, {"text": "Where is my order?"})
+    owner = _client(tenant_a, tenant_a.owner)
+    conversation_path = f"/api/v1/conversations/{opened['id']}/messages"
+    assert _post(owner, conversation_path, {"text": "NOTE-SECRET", "private": True}).status_code == 201
+    assert _post(owner, conversation_path, {"text": "Sam here, it ships today."}).status_code == 201
+    read = server.get(path)
+    assert read.status_code == 200 and "NOTE-SECRET" not in read.content.decode()
+    body = read.json()
+    assert [m["role"] for m in body["messages"] if m["role"] != "system"] == ["visitor", "bot", "agent"]
+    assert body["status"] == "agent" and body["awaiting_answer_after"] is None
+    after = server.get(f"{path}?after={body['messages'][-1]['seq'] - 1}").json()["messages"]
+    assert [m["text"] for m in after] == ["Sam here, it ships today."]
+    assert _errors(server.get(f"{path}?after=-1"))["after"]
