@@ -300,3 +300,23 @@ def test_reading_the_messages_leaves_private_notes_out(tenant_a, server, widget,
     after = server.get(f"{path}?after={body['messages'][-1]['seq'] - 1}").json()["messages"]
     assert [m["text"] for m in after] == ["Sam here, it ships today."]
     assert _errors(server.get(f"{path}?after=-1"))["after"]
+
+
+def test_a_streamed_send_retried_with_its_keys_is_answered_once(tenant_a, key, server, widget, fake_llm):
+    opened = _open(server, widget)
+    path = f"{BASE}/{opened['id']}/messages"
+    body = {"text": "When do you open?", "client_message_id": "m-7"}
+    headers = {
+        "host": tenant_a.host,
+        "authorization": f"Bearer {key.secret}",
+        "accept": "text/event-stream",
+        "idempotency-key": "send-7",
+    }
+    streamed = asgi_post(path, body, headers)
+    done = streamed.events()[-1]
+    assert done[0] == "done"
+    # A stream is not kept for replay: the retry runs, and the client_message_id answers it.
+    again = _post(server, path, body, HTTP_IDEMPOTENCY_KEY="send-7")
+    assert again.status_code == 200, again.content
+    assert again.json()["answer"]["message"]["seq"] == done[1]["message"]["seq"]
+    assert len(fake_llm.requests) == 1 and len(_stored(tenant_a, opened["id"])) == 2
