@@ -17,6 +17,7 @@ from chat.models import Contact, Conversation, Message
 from chat.visitor_tokens import visitor_token_issue
 from tests.billing.factories import UsageCounterFactory
 from tests.chat.factories import AutomationRuleFactory, ContactFactory, ConversationFactory
+from tests.chat.test_answering import PASSAGES
 from tests.chat.test_api import PROBLEM, _client, _errors
 from tests.chat.visitors import ORIGIN, asgi_post
 from tests.fakes.llm_server import Behaviour
@@ -320,3 +321,23 @@ def test_a_streamed_send_retried_with_its_keys_is_answered_once(tenant_a, key, s
     assert again.status_code == 200, again.content
     assert again.json()["answer"]["message"]["seq"] == done[1]["message"]["seq"]
     assert len(fake_llm.requests) == 1 and len(_stored(tenant_a, opened["id"])) == 2
+
+
+def test_answers_carry_citations_and_automations_answer_first(
+    tenant_a, server, widget, fake_llm, monkeypatch
+):
+    monkeypatch.setattr(
+        "knowledge.retrieval.retrieve", lambda *, query, knowledge_base_ids=None, limit=5: PASSAGES
+    )
+    with tenant_context(tenant_a.tenant):
+        AutomationRuleFactory(
+            widget=widget, kind="keyword", name="Prices", pattern="price", reply="See /pricing."
+        )
+    opened = _open(server, widget)
+    path = f"{BASE}/{opened['id']}/messages"
+    fake_llm.enqueue(Behaviour(text="Orders ship within 2 business days [1]."))
+    answered = _post(server, path, {"text": "When will my order ship?"}).json()["answer"]
+    assert answered["outcome"] == "answered"
+    assert [c["title"] for c in answered["message"]["citations"]] == ["Shipping policy"]
+    automated = _post(server, path, {"text": "What is the price?"}).json()["answer"]
+    assert automated["message"]["text"] == "See /pricing." and len(fake_llm.requests) == 1
