@@ -17,11 +17,13 @@ endpoint here, like the three roles of people.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,6 +34,7 @@ from tenants.api_base import ALL_ROLES, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
 from widget_builder.public_api import problem_responses
 
+from .inbox import RATING_Q, conversation_search_q
 from .models import Conversation, Message
 from .presence import visible_widget_ids
 from .selectors import message_payload
@@ -126,6 +129,49 @@ def _message(message: Message) -> dict[str, Any]:
     }
 
 
+CONVERSATION_EXAMPLE = {
+    "id": 42,
+    "widget_id": 1,
+    "status": "agent",
+    "assignee_user_id": 7,
+    "assigned_at": "2026-01-06T14:03:10Z",
+    "snoozed_until": None,
+    "contact": {"id": "5b0f7a9e-3c1d-4e55-9a51-0c6f0d7e2a11", "name": "Ada", "email": "ada@example.com"},
+    "last_seq": 4,
+    "last_message_at": "2026-01-06T14:05:00Z",
+    "agent_read_seq": 4,
+    "visitor_read_seq": 3,
+    "unread": False,
+    "handoff_requested_at": "2026-01-06T14:02:45Z",
+    "closed_at": None,
+    "created_at": "2026-01-06T14:01:00Z",
+    "updated_at": "2026-01-06T14:05:00Z",
+}
+MESSAGE_EXAMPLE = {
+    "seq": 4,
+    "role": "agent",
+    "private": False,
+    "text": "Your refund is on its way.",
+    "author_user_id": 7,
+    "author_name": "Sam",
+    "client_message_id": "crm-1234",
+    "citations": [],
+    "attachments": [],
+    "feedback": None,
+    "created_at": "2026-01-06T14:05:00Z",
+}
+
+
+def _example(name: str, value: Any, *, request: bool = False) -> OpenApiExample:
+    return OpenApiExample(name, value=value, request_only=request, response_only=not request)
+
+
+PAGE_EXAMPLE = _example(
+    "A page", {"results": [CONVERSATION_EXAMPLE], "next_cursor": "WyItdXBkYXRlZF9hdCIsNDJd"}
+)
+CONVERSATION_EXAMPLES = [_example("A conversation", CONVERSATION_EXAMPLE)]
+
+
 # --- input ---------------------------------------------------------------------------------
 
 
@@ -141,7 +187,34 @@ class ConversationFilterInput(PageInput):
     updated_since = serializers.DateTimeField(
         required=False, help_text="RFC 3339; changed at or after this time."
     )
+    q = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Full-text search: words in any message (notes included), or a part of the "
+        "contact's name or email, as the inbox searches.",
+    )
+    contact = serializers.UUIDField(required=False, help_text="A contact's id: their conversations only.")
+    date_from = serializers.DateField(
+        required=False,
+        help_text="Last activity (the last message, else the start) on or after this day, UTC.",
+    )
+    date_to = serializers.DateField(required=False, help_text="Last activity on or before this day (UTC).")
+    handoff = serializers.BooleanField(
+        required=False, help_text="true: a person was asked for (`handoff_requested_at` set); false: never."
+    )
+    rating = serializers.ChoiceField(
+        choices=tuple(RATING_Q),
+        required=False,
+        help_text="rated (any CSAT score), good (4-5), bad (1-2), thumbs_down (an answer got a thumbs down).",
+    )
     ordering = ordering_field(("updated_at", "created_at", "last_message_at"), default="-updated_at")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "date_from" in data and "date_to" in data and data["date_from"] > data["date_to"]:
+            raise serializers.ValidationError(
+                {"date_to": ["Choose a day on or after date_from."]}, code="invalid"
+            )
+        return data
 
 
 class MessageAfterInput(serializers.Serializer):
@@ -256,6 +329,34 @@ class ApiKeyAuthor:
         return self.name
 
 
+FIELD_FILTERS = {
+    "status": "status",
+    "widget": "widget_id",
+    "updated_since": "updated_at__gte",
+    "contact": "contact__public_id",
+}
+
+
+def conversation_filters_q(query: dict[str, Any]) -> Q:
+    """The list's filters but ``assignee`` (who asks matters there), as one condition on
+    rows annotated with ``last_activity``; ``q`` and ``rating`` are the inbox's own
+    (chat.inbox)."""
+    condition = Q(**{lookup: query[name] for name, lookup in FIELD_FILTERS.items() if name in query})
+    if "date_from" in query:
+        condition &= Q(last_activity__gte=datetime.combine(query["date_from"], time.min, UTC))
+    if "date_to" in query:
+        condition &= Q(
+            last_activity__lt=datetime.combine(query["date_to"] + timedelta(days=1), time.min, UTC)
+        )
+    if "handoff" in query:
+        condition &= Q(handoff_requested_at__isnull=not query["handoff"])
+    if "rating" in query:
+        condition &= RATING_Q[query["rating"]]
+    if text := query.get("q", "").strip():
+        condition &= conversation_search_q(text)
+    return condition
+
+
 class ConversationListApi(ConversationApiBase):
     @extend_schema(
         operation_id="conversations_list",
@@ -264,6 +365,7 @@ class ConversationListApi(ConversationApiBase):
         "says otherwise, a page at a time (`cursor` from the previous page's `next_cursor`).",
         parameters=page_parameters(ConversationFilterInput),
         responses={200: ConversationPageOutput, **_problems(401, 403, 404, 422)},
+        examples=[PAGE_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
         query = _valid(ConversationFilterInput(data=request.query_params.dict()))
@@ -271,12 +373,8 @@ class ConversationListApi(ConversationApiBase):
         return Response({"results": ConversationOutput(page, many=True).data, "next_cursor": next_cursor})
 
     def filtered(self, rows: QuerySet[Any], query: dict[str, Any]) -> QuerySet[Any]:
-        if "status" in query:
-            rows = rows.filter(status=query["status"])
-        if "widget" in query:
-            rows = rows.filter(widget_id=query["widget"])
-        if "updated_since" in query:
-            rows = rows.filter(updated_at__gte=query["updated_since"])
+        rows = rows.annotate(last_activity=Coalesce("last_message_at", "created_at"))
+        rows = rows.filter(conversation_filters_q(query))
         assignee = query.get("assignee")
         if assignee == "me":
             if self.is_api_key:
@@ -296,6 +394,7 @@ class ConversationDetailApi(ConversationApiBase):
         operation_id="conversations_retrieve",
         tags=TAGS,
         responses={200: ConversationOutput, **_problems(401, 403, 404)},
+        examples=CONVERSATION_EXAMPLES,
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         return Response(ConversationOutput(self.get_object()).data)
@@ -313,6 +412,7 @@ class ConversationMessagesApi(ConversationApiBase):
             )
         ],
         responses={200: MessageListOutput, **_problems(401, 403, 404, 422)},
+        examples=[_example("Messages", {"messages": [MESSAGE_EXAMPLE], "has_more": False})],
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         after = _valid(MessageAfterInput(data=request.query_params.dict()))["after"]
@@ -337,6 +437,15 @@ class ConversationMessagesApi(ConversationApiBase):
         "With an API key the author is the key's name. Sent again with the same "
         "`client_message_id`, a reply is stored once (200 with the stored reply).",
         request=MessageInput,
+        examples=[
+            _example(
+                "A reply",
+                {"text": "Your refund is on its way.", "client_message_id": "crm-1234"},
+                request=True,
+            ),
+            _example("A private note", {"text": "VIP customer", "private": True}, request=True),
+            _example("The stored reply", MESSAGE_EXAMPLE),
+        ],
         responses={
             201: OpenApiResponse(MessageOutput, description="Stored."),
             200: OpenApiResponse(MessageOutput, description="This client_message_id was already stored."),
@@ -376,6 +485,7 @@ class ConversationAssignApi(ConversationApiBase):
         description="Give the conversation to a member of the workspace, or unassign it (null).",
         request=AssignInput,
         responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+        examples=[_example("To a member", {"assignee_user_id": 7}, request=True), *CONVERSATION_EXAMPLES],
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(AssignInput(data=request.data))
@@ -402,6 +512,11 @@ class ConversationStatusApi(ConversationApiBase):
         "(`snoozed_until`): one change a request.",
         request=StatusInput,
         responses={200: ConversationOutput, **_problems(401, 403, 404, 409, 422)},
+        examples=[
+            _example("Resolve", {"status": "resolved"}, request=True),
+            _example("Snooze", {"snoozed_until": "2026-01-07T09:00:00Z"}, request=True),
+            *CONVERSATION_EXAMPLES,
+        ],
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(StatusInput(data=request.data))

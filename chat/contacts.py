@@ -120,12 +120,18 @@ def contacts_search(filters: ContactFilters, *, user_id: int, role: str, tz: tzi
     """The contacts matching ``filters`` that this member may see, newest first, with their
     widget. Paginate it; the conversation counts of a page come from
     :func:`contact_conversation_counts` (one query for the page, not a count per row)."""
+    return contacts_filtered(visible_contacts(user_id=user_id, role=role), filters, tz).order_by(
+        "-created_at", "-id"
+    )
+
+
+def contacts_filtered(contacts: QuerySet[Contact], filters: ContactFilters, tz: tzinfo) -> QuerySet[Contact]:
+    """``contacts`` narrowed by ``filters`` (dates in the time zone ``tz``), with their
+    widget; the Contacts page and the API's list both filter through it."""
     return (
-        visible_contacts(user_id=user_id, role=role)
-        .annotate(answers_text=Cast("answers", TextField()))
+        contacts.annotate(answers_text=Cast("answers", TextField()))
         .filter(_filters_q(filters, tz))
         .select_related("widget")
-        .order_by("-created_at", "-id")
     )
 
 

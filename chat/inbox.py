@@ -161,7 +161,7 @@ class InboxFilters:
     q: str = ""
 
 
-def _search_q(text: str) -> Q:
+def conversation_search_q(text: str) -> Q:
     """Words in any message (PostgreSQL full-text search, the 'simple' configuration the
     GIN index is built on), or a part of the contact's name or email."""
     query = SearchQuery(text, config="simple", search_type="plain")
@@ -204,7 +204,7 @@ def _filters_q(filters: InboxFilters, *, user_id: int) -> Q:
     if filters.date_to is not None:
         q &= Q(last_activity__date__lte=filters.date_to)
     if text := filters.q.strip():
-        q &= _search_q(text)
+        q &= conversation_search_q(text)
     return q
 
 

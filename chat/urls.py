@@ -3,7 +3,18 @@ conversations, contacts and per-widget bot pages (tenant hosts)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, apis_bot, apis_canned, views, views_contacts, views_inbox, views_inbox_setup, views_resume
+from . import (
+    apis,
+    apis_bot,
+    apis_canned,
+    apis_chat,
+    apis_contacts,
+    views,
+    views_contacts,
+    views_inbox,
+    views_inbox_setup,
+    views_resume,
+)
 from .widget_api import openapi, routes
 
 app_name = "chat"
@@ -25,6 +36,7 @@ CONVERSATION = "dashboard/conversations/<int:conversation_id>/"
 API_CONVERSATION = "api/v1/conversations/<int:conversation_id>"
 API_WIDGET = "api/v1/widgets/<int:widget_id>/"
 API_RULE = API_WIDGET + "automations/<int:rule_id>"
+API_CONTACT = "api/v1/contacts/<str:contact_id>"
 
 tenant_urlpatterns = [
     page("dashboard/contacts/", views_contacts.contact_list, name="contacts"),
@@ -84,5 +96,21 @@ tenant_urlpatterns = [
         "api/v1/canned-replies/<int:reply_id>",
         apis_canned.CannedReplyDetailApi.as_view(),
         name="api-canned-reply",
+    ),
+    endpoint("api/v1/contacts", apis_contacts.ContactListApi.as_view(), name="api-contacts"),
+    endpoint(API_CONTACT, apis_contacts.ContactDetailApi.as_view(), name="api-contact"),
+    endpoint(
+        API_CONTACT + "/conversations",
+        apis_contacts.ContactConversationsApi.as_view(),
+        name="api-contact-conversations",
+    ),
+    # The server-side chat API (API keys; chat.apis_chat)
+    endpoint(
+        "api/v1/chat/conversations", apis_chat.ChatConversationStartApi.as_view(), name="api-chat-start"
+    ),
+    endpoint(
+        "api/v1/chat/conversations/<int:conversation_id>/messages",
+        apis_chat.ChatMessageSendApi.as_view(),
+        name="api-chat-messages",
     ),
 ]

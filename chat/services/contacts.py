@@ -9,7 +9,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from saas.errors import Conflict, ProblemError, ValidationFailed
@@ -189,3 +189,53 @@ def contact_transcript_address(contact: Contact) -> str:
         return str(contact.email) if contact.prechat_submitted_at or contact.identity_verified else ""
     sources = (Contact.EmailSource.PRECHAT, Contact.EmailSource.VERIFIED)
     return str(contact.email) if contact.email_source in sources else ""
+
+
+CONTACT_EDITABLE = ("name", "email", "phone", "country")
+
+
+def contact_update(*, contact: Contact, changes: dict[str, str]) -> Contact:
+    """The workspace corrects what it knows of a contact: ``changes`` maps some of
+    ``CONTACT_EDITABLE`` to their new values (cleaned by the caller). A new email is
+    recorded as unsigned: transcripts never go to an address typed in by the workspace
+    (``contact_transcript_address``), only to one the visitor gave or a verified identity."""
+    unknown = set(changes) - set(CONTACT_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    fields = [name for name, value in changes.items() if getattr(contact, name) != value]
+    for name in fields:
+        setattr(contact, name, changes[name])
+    if "email" in fields:
+        contact.email = contact.email.lower()
+        contact.email_source = Contact.EmailSource.UNSIGNED if contact.email else Contact.EmailSource.UNKNOWN
+        fields.append("email_source")
+    if fields:
+        with transaction.atomic():
+            contact.save(update_fields=fields)
+    return contact
+
+
+def contact_for_external_id(*, widget: Widget, external_id: str, name: str = "", email: str = "") -> Contact:
+    """The contact a tenant's own server names by its user id on ``widget`` (the server
+    API's key vouches for the identity, so it is verified): the one known under that id,
+    or a new one. ``name`` and ``email``, when given, are stored as a verified identity's.
+    Two calls at once for the same new user make one contact: a lock on (widget, user id),
+    held to the end of the transaction, makes the second wait for the first."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [widget.pk, external_id])
+        contact = (
+            Contact.objects.select_for_update()
+            .filter(widget=widget, external_id=external_id, identity_verified=True)
+            .order_by("created_at", "id")
+            .first()
+        )
+        if contact is None:
+            contact = Contact(widget=widget, external_id=external_id, identity_verified=True)
+        if name:
+            contact.name = name
+        if email:
+            contact.email, contact.email_source = email.lower(), Contact.EmailSource.VERIFIED
+        contact.last_seen_at = timezone.now()
+        contact.save()
+    return contact

@@ -36,11 +36,14 @@ class EmailUnknown(Conflict):
     title = "We do not know an email address for this visitor"
 
 
-def conversation_start(*, widget: Widget, contact: Contact) -> tuple[Conversation, Message | None]:
+def conversation_start(
+    *, widget: Widget, contact: Contact, prechat_checked: bool = True
+) -> tuple[Conversation, Message | None]:
     """A new conversation of ``contact`` on ``widget`` with the greeting automation's
     message, if the widget has one (logged as a firing). Refused until the visitor has
-    submitted the published prechat form, when there is one."""
-    if contact_prechat_required(widget=widget, contact=contact):
+    submitted the published prechat form, when there is one, unless ``prechat_checked``
+    is false (the server API: the tenant's own server knows its user)."""
+    if prechat_checked and contact_prechat_required(widget=widget, contact=contact):
         raise PrechatRequired("Submit the prechat form first.")
     rule = (
         AutomationRule.objects.filter(widget=widget, kind=AutomationRule.Kind.GREETING, is_enabled=True)
