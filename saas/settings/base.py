@@ -425,8 +425,6 @@ SPECTACULAR_SETTINGS = {
     # A PATCH takes what its serializer requires (no partial updates): no "Patched" copies
     # with every field optional.
     "COMPONENT_SPLIT_PATCH": False,
-    # One name for a conversation's status wherever it appears (lists, details, the chat API).
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "chat.models.Conversation.Status"},
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: nothing fetched from a CDN
@@ -441,6 +439,7 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "knowledge.models.Source.Kind",
         "SourceJsonKindEnum": "knowledge.apis_sources.JSON_KINDS",
         "AutomationKindEnum": "chat.models.AutomationRule.Kind",
+        "ConversationStatusEnum": "chat.models.Conversation.Status",
     },
 }
 
