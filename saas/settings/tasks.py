@@ -56,6 +56,7 @@ CELERY_BEAT_SCHEDULE = {
     "insights-rollups": {"task": "insights.tasks.rollups_refresh_all", "schedule": 300.0},
     "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
     "reports-send": {"task": "reports.tasks.reports_send_all", "schedule": 900.0},
+    "webhooks-retry": {"task": "webhooks.tasks.webhooks_retry_due", "schedule": 15.0},
 }
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
