@@ -6,6 +6,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Outbound webhooks"
 
     def ready(self) -> None:
+        # The receivers import models, which load after the app configs.
         from . import receivers
 
         receivers.connect()

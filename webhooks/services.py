@@ -217,6 +217,17 @@ def deliveries_due_send() -> int:
     return len(ids)
 
 
+def events_expire() -> int:
+    """Delete the events (and their deliveries) older than WEBHOOKS_LOG_DAYS that have
+    nothing pending; the hourly beat job, each workspace. Returns the events deleted."""
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_LOG_DAYS)
+    old = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=Delivery.Status.PENDING)
+    ids = list(old.values_list("pk", flat=True)[:5000])
+    with transaction.atomic():
+        Event.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
 def _claim(delivery_id: int) -> Delivery | None:
     """The delivery, if its attempt is due and nobody else is sending it, with the attempt
     counted and a lease taken; a delivery to a disabled endpoint fails here, unsent."""

@@ -382,16 +382,6 @@ LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=Fa
 # for a site on a private network the operator trusts (and the test suite's local site).
 KNOWLEDGE_FETCH_ALLOW_PRIVATE = env.bool("KNOWLEDGE_FETCH_ALLOW_PRIVATE", default=False)
 KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = env.list("KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST", default=[])
-# --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------
-# Endpoints must be on public addresses; the allow-list ("host:port") is for a receiver on
-# a private network the operator trusts (and the test suite's local receiver).
-WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
-WEBHOOKS_PRIVATE_ALLOWLIST = env.list("WEBHOOKS_PRIVATE_ALLOWLIST", default=[])
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
-# An endpoint whose every attempt has failed for this long, at least this many times in a
-# row, is disabled (its owners are emailed).
-WEBHOOKS_DISABLE_AFTER_HOURS = env.int("WEBHOOKS_DISABLE_AFTER_HOURS", default=24)
-WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=5)
 KNOWLEDGE_CRAWL_DELAY_CAP = env.float("KNOWLEDGE_CRAWL_DELAY_CAP", default=2.0)
 # Texts the local embedding model runs at once, one thread each (0: one per CPU).
 KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=0)

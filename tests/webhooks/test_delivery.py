@@ -251,3 +251,13 @@ def test_the_body_s_excerpt_is_kept_to_2_kb(ws, settings):
         _emit()
         [delivery] = attempt_all_due()
     assert delivery.status == "succeeded" and len(delivery.response_body) == 2048
+
+
+def test_the_log_keeps_recent_and_pending_events_only(ws, receiver):
+    endpoint_for(receiver.url)
+    old, pending, recent = _emit(), _emit(), _emit()
+    Delivery.objects.filter(event=old).update(status="succeeded")
+    long_ago = timezone.now() - timedelta(days=31)
+    Event.objects.filter(pk__in=[old.pk, pending.pk]).update(created_at=long_ago)
+    assert services.events_expire() == 1
+    assert set(Event.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
