@@ -14,8 +14,8 @@ from chat.models import Contact, Conversation, Message, chat_event
 from knowledge.models import Source, source_finished
 from saas.tenant_connection import connection
 
-from .models import Endpoint
 from .payloads import MESSAGE_ROLES_SENT, contact_data, conversation_data, message_data, source_data
+from .selectors import event_types_subscribed
 from .services import event_emit
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ def _chat_data(event_type: str, ids: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _emit(event_type: str, build: Any) -> None:
-    # Cheap when nobody listens: one query, before any payload is built.
-    if not Endpoint.objects.filter(is_enabled=True, event_types__contains=[event_type]).exists():
+    # Cheap when nobody listens: a cache read, before any payload is built.
+    if event_type not in event_types_subscribed():
         return
     data = build()
     if data is not None:

@@ -3,6 +3,7 @@ tenant's schema is active."""
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -11,6 +12,20 @@ from saas.crypto import secret_decrypt
 from .models import Delivery, Endpoint
 
 LOG_LIMIT = 100
+# The event types some enabled endpoint of the workspace wants (the cache key carries the
+# schema): every chat event asks, so most of them cost no query. Forgotten when endpoints
+# change (``webhooks.services``); the timeout bounds a read racing a change.
+SUBSCRIBED_KEY = "webhooks:subscribed"
+SUBSCRIBED_SECONDS = 60
+
+
+def event_types_subscribed() -> frozenset[str]:
+    cached = cache.get(SUBSCRIBED_KEY)
+    if cached is None:
+        rows = Endpoint.objects.filter(is_enabled=True).values_list("event_types", flat=True)
+        cached = sorted({t for types in rows for t in types})
+        cache.set(SUBSCRIBED_KEY, cached, SUBSCRIBED_SECONDS)
+    return frozenset(cached)
 
 
 def endpoints_all() -> QuerySet[Endpoint]:

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from chat.notifications import workspace_url
 from saas.celery import enqueue_on_commit
@@ -39,7 +41,7 @@ from ui.emails import email_send
 from . import sending
 from .models import Delivery, Endpoint, Event
 from .payloads import EVENT_TYPES, TEST_EVENT, envelope, event_id_new
-from .selectors import endpoint_secrets_valid
+from .selectors import SUBSCRIBED_KEY, endpoint_secrets_valid
 from .signing import secret_new, signed_headers
 
 if TYPE_CHECKING:
@@ -74,6 +76,18 @@ def _private_allowed(url: str) -> bool:
     return host_port(parts.hostname or "", port) in allowed
 
 
+def _subscriptions_changed() -> None:
+    """Forget the workspace's subscribed event types, now and once the change commits."""
+    schema = connection.schema_name
+
+    def forget() -> None:
+        with schema_context(schema):
+            cache.delete(SUBSCRIBED_KEY)
+
+    forget()
+    transaction.on_commit(forget)
+
+
 def _cleaned(url: str, description: str, event_types: list[str]) -> tuple[str, str, list[str]]:
     url = (url or "").strip()
     if not url:
@@ -99,6 +113,7 @@ def endpoint_create(*, url: str, description: str = "", event_types: list[str]) 
     with transaction.atomic():
         if Endpoint.objects.count() >= MAX_ENDPOINTS:
             raise Conflict(f"A workspace has at most {MAX_ENDPOINTS} webhook endpoints.")
+        _subscriptions_changed()
         return Endpoint.objects.create(
             url=url, description=description, event_types=event_types, secret=secret_encrypt(secret_new())
         )
@@ -110,12 +125,14 @@ def endpoint_update(
     endpoint.url, endpoint.description, endpoint.event_types = _cleaned(url, description, event_types)
     with transaction.atomic():
         endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+        _subscriptions_changed()
     return endpoint
 
 
 def endpoint_delete(*, endpoint: Endpoint) -> None:
     with transaction.atomic():
         endpoint.delete()
+        _subscriptions_changed()
 
 
 def endpoint_secret_rotate(*, endpoint: Endpoint) -> Endpoint:
@@ -143,6 +160,7 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
                 "updated_at",
             ]
         )
+        _subscriptions_changed()
     return endpoint
 
 
@@ -150,6 +168,7 @@ def endpoint_disable(*, endpoint: Endpoint, reason: str = "Disabled by a member.
     endpoint.is_enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:300], timezone.now()
     with transaction.atomic():
         endpoint.save(update_fields=["is_enabled", "disabled_reason", "disabled_at", "updated_at"])
+        _subscriptions_changed()
     return endpoint
 
 
@@ -334,6 +353,7 @@ def _endpoint_health(endpoint_id: int, *, ok: bool) -> None:
             f"over {settings.WEBHOOKS_DISABLE_AFTER_HOURS} hours or more."
         )
         fields += ["is_enabled", "disabled_at", "disabled_reason"]
+        _subscriptions_changed()
         tenant = _current_tenant()
         transaction.on_commit(lambda: _owners_tell(tenant, endpoint))
     endpoint.save(update_fields=fields)

@@ -208,3 +208,22 @@ def test_a_failing_emission_never_breaks_the_domain_action(everything, emitted, 
     monkeypatch.setattr("webhooks.receivers.event_emit", broken)
     contact, events = emitted(lambda: contact_start(widget=_widget()))
     assert contact.pk and events == []
+
+
+def test_an_endpoint_added_or_changed_is_seen_at_once_by_the_next_event(ws, emitted, receiver, settings):
+    """The subscribed types are cached per workspace; every change to endpoints forgets them."""
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    _, none = emitted(lambda: contact_start(widget=_widget()))  # caches "nobody listens"
+    endpoint = endpoint_for(receiver.url, "contact.created")
+    _, one = emitted(lambda: contact_start(widget=_widget()))
+    services.endpoint_update(endpoint=endpoint, url=receiver.url, event_types=["contact.updated"])
+    _, changed = emitted(lambda: contact_start(widget=_widget()))
+    services.endpoint_update(endpoint=endpoint, url=receiver.url, event_types=["contact.created"])
+    services.endpoint_disable(endpoint=endpoint)
+    _, disabled = emitted(lambda: contact_start(widget=_widget()))
+    services.endpoint_enable(endpoint=Endpoint.objects.get())
+    _, enabled = emitted(lambda: contact_start(widget=_widget()))
+    assert (none, changed, disabled) == ([], [], [])
+    assert _types(one) == _types(enabled) == ["contact.created"]
