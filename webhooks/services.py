@@ -311,20 +311,21 @@ def _record(delivery: Delivery, headers: dict[str, str], answer: sending.Answer)
         delivery.next_attempt_at = now + timedelta(seconds=_next_delay(delivery.attempts))
     if answer.status is not None and not answer.ok and not delivery.error:
         delivery.error = f"The endpoint answered {answer.status}."
+    fields = (
+        "status",
+        "next_attempt_at",
+        "delivered_at",
+        "request_headers",
+        "response_status",
+        "response_body",
+        "duration_ms",
+        "error",
+    )
     with transaction.atomic():
-        delivery.save(
-            update_fields=[
-                "status",
-                "next_attempt_at",
-                "delivered_at",
-                "request_headers",
-                "response_status",
-                "response_body",
-                "duration_ms",
-                "error",
-            ]
-        )
-        _endpoint_health(delivery.endpoint_id, ok=answer.ok)
+        # An update, not a save: the endpoint (and its deliveries) may have been deleted
+        # while the request was out; then there is nothing left to record.
+        if Delivery.objects.filter(pk=delivery.pk).update(**{f: getattr(delivery, f) for f in fields}):
+            _endpoint_health(delivery.endpoint_id, ok=answer.ok)
     return delivery
 
 

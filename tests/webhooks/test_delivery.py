@@ -261,3 +261,18 @@ def test_the_log_keeps_recent_and_pending_events_only(ws, receiver):
     Event.objects.filter(pk__in=[old.pk, pending.pk]).update(created_at=long_ago)
     assert services.events_expire() == 1
     assert set(Event.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+
+
+def test_an_endpoint_deleted_while_its_request_is_out_leaves_nothing_to_record(ws, receiver, monkeypatch):
+    endpoint_for(receiver.url)
+    _emit()
+    real = services.sending.post
+
+    def post_then_delete(url, **kwargs):
+        answer = real(url, **kwargs)
+        Endpoint.objects.all().delete()
+        return answer
+
+    monkeypatch.setattr(services.sending, "post", post_then_delete)
+    [delivery] = attempt_all_due()
+    assert delivery.status == "succeeded" and not Delivery.objects.exists() and len(receiver.requests) == 1
