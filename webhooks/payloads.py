@@ -1,7 +1,8 @@
 """The event types and their payloads (docs/webhooks.md lists them with examples).
 
 Every body is ``{"type", "id", "timestamp", "api_version", "workspace", "data"}``; ``data``
-is built here from the stored rows, messages with the widget API's own
+is built from the stored rows in the APIs' own shapes: conversations as the workspace
+API's ``chat.apis.ConversationOutput`` (with their CSAT), messages as the widget API's
 ``chat.selectors.message_payload``. Private notes and system lines are not sent: a
 note is for the team only, and what a system line says is another event (handoff).
 """
@@ -12,6 +13,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from chat.apis import ConversationOutput
 from chat.models import Contact, Conversation, Message
 from chat.selectors import message_payload
 from knowledge.models import Source
@@ -86,20 +88,11 @@ def contact_data(contact: Contact) -> dict[str, Any]:
 
 
 def conversation_data(conversation: Conversation) -> dict[str, Any]:
-    contact = conversation.contact
-    return {
-        "id": conversation.pk,
-        "widget_id": conversation.widget_id,
-        "status": conversation.status,
-        "contact_id": str(contact.public_id) if contact else None,
-        "assignee_user_id": conversation.assignee_user_id,
-        "created_at": _time(conversation.created_at),
-        "handoff_requested_at": _time(conversation.handoff_requested_at),
-        "closed_at": _time(conversation.closed_at),
-        "csat": {"score": conversation.csat_score, "comment": conversation.csat_comment}
-        if conversation.csat_at
-        else None,
-    }
+    """The workspace API's conversation, with the visitor's rating once given."""
+    data = dict(ConversationOutput(conversation).data)
+    rated = conversation.csat_at is not None
+    data["csat"] = {"score": conversation.csat_score, "comment": conversation.csat_comment} if rated else None
+    return data
 
 
 def message_data(message: Message) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def test_conversation_created(everything, emitted):
     (conversation, _), events = emitted(lambda: conversation_start(widget=widget, contact=contact))
     [body] = [b for t, b in events if t == "conversation.created"]
     assert body["data"]["conversation"]["id"] == conversation.pk
-    assert body["data"]["conversation"]["contact_id"] == str(contact.public_id)
+    assert body["data"]["conversation"]["contact"]["id"] == str(contact.public_id)
+    assert body["data"]["conversation"]["status"] == "bot" and body["data"]["conversation"]["csat"] is None
 
 
 def test_message_created_for_visitor_bot_and_agent_never_for_notes(everything, emitted, ws):
