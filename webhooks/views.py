@@ -4,6 +4,7 @@ delete, its delivery log); a delivery's detail with resend."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -20,6 +21,14 @@ from .forms import EndpointForm
 from .models import Endpoint
 from .payloads import EVENT_GROUPS
 from .selectors import deliveries_of, delivery_of, endpoint_by_public_id, endpoint_secret, endpoints_all
+
+
+def _readable(body: str) -> str:
+    """The JSON sent, indented for reading (the request itself carried it compact)."""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
 
 
 def _endpoint_or_404(endpoint_id: object) -> Endpoint:
@@ -141,5 +150,5 @@ def delivery(request: DashboardRequest, endpoint_id: object, delivery_id: int) -
         else:
             messages.success(request, "Resent with the same event id.")
         return redirect("webhooks:delivery", endpoint_id=found.public_id, delivery_id=sent.pk)
-    context = shell_context(request, endpoint=found, delivery=sent)
+    context = shell_context(request, endpoint=found, delivery=sent, body=_readable(sent.event.body))
     return render(request, "webhooks/delivery.html", context)

@@ -111,6 +111,7 @@ def test_a_delivery_s_detail_and_resend(owner, tenant_a, receiver, queued):
     url = reverse("webhooks:delivery", args=[endpoint.public_id, delivery.pk])
     detail = owner.get(url).content.decode()
     assert delivery.event.event_id in detail and "nope, try later" in detail and "webhook-signature" in detail
+    assert "\n  &quot;type&quot;: &quot;webhook.test&quot;" in detail  # the body, indented to read
     queued.clear()
     assert owner.post(url, {"delivery": delivery.pk}).status_code == 302
     assert queued == [delivery.pk]
