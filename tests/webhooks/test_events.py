@@ -228,3 +228,24 @@ def test_an_endpoint_added_or_changed_is_seen_at_once_by_the_next_event(ws, emit
     _, enabled = emitted(lambda: contact_start(widget=_widget()))
     assert (none, changed, disabled) == ([], [], [])
     assert _types(one) == _types(enabled) == ["contact.created"]
+
+
+def test_knowledge_source_failed_when_the_reaper_gives_up(everything, emitted, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from knowledge import runs
+    from knowledge.models import Source
+    from tests.knowledge.factories import SourceFactory
+
+    settings.KNOWLEDGE_INGEST_MAX_ATTEMPTS = 3
+    source = SourceFactory(knowledge_base=KnowledgeBase.objects.order_by("id").first(), title="Hours")
+    run = runs.run_issue(source.pk)
+    stale = timezone.now() - timedelta(minutes=10)
+    Source.objects.filter(pk=source.pk).update(status="processing", attempts=3, heartbeat_at=stale)
+    _, events = emitted(lambda: runs.run_reap(source.pk, run, 3))
+    [body] = [b for t, b in events if t == "knowledge.source.failed"]
+    assert body["data"]["source"]["id"] == source.pk and body["data"]["source"]["error"].startswith(
+        "Processing"
+    )
