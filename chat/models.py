@@ -6,8 +6,27 @@ import uuid
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
+
+from saas.tenant_connection import connection
+
+# Sent once a change a tenant may be told about has committed (``chat_event_send``):
+# ``event_type`` is the webhook event type ("conversation.created", "message.created",
+# "conversation.handoff_requested", "conversation.assigned", "conversation.resolved",
+# "conversation.rated", "message.feedback", "contact.created", "contact.updated"), ``schema``
+# the tenant's schema at the change, and ids (``conversation_id``, ``message_id``,
+# ``contact_id``, ``by_user_id``). The webhooks app listens, without chat importing it.
+chat_event = Signal()
+
+
+def chat_event_send(event_type: str, **ids: int | None) -> None:
+    """Send :data:`chat_event` after the current transaction commits (at once outside one)."""
+    schema = connection.schema_name
+    transaction.on_commit(
+        lambda: chat_event.send(sender=Conversation, event_type=event_type, schema=schema, **ids)
+    )
 
 
 class Contact(models.Model):

@@ -42,7 +42,7 @@ from .embeddings import embedder_for
 from .embeddings.base import EmbeddingError
 from .extraction import ExtractionError, Section, extract
 from .fetching import FetchError, RobotsCache, crawl, fetch, sitemap_urls
-from .models import Chunk, Document, KnowledgeBase, Source, knowledge_changed
+from .models import Chunk, Document, KnowledgeBase, Source, knowledge_changed, source_finished
 from .pipeline import CHUNK_OVERLAP as CHUNK_OVERLAP
 from .pipeline import CHUNK_TOKENS as CHUNK_TOKENS
 from .pipeline import Page, Pipeline, Report
@@ -108,11 +108,17 @@ def source_ingest(source_id: int, run: int | None = None) -> dict:
     logger.info("ingestion finished source=%s run=%s", source.pk, claimed)
     source_id = source.pk
     transaction.on_commit(lambda: knowledge_changed.send(sender=Source, source_id=source_id))
+    _finished(source_id, Source.Status.READY)
     return report.as_dict()
 
 
 def _fail(source: Source, run: int, reason: str) -> None:
-    runs.run_finish(source.pk, run, status=Source.Status.FAILED, error=reason[:500])
+    if runs.run_finish(source.pk, run, status=Source.Status.FAILED, error=reason[:500]):
+        _finished(source.pk, Source.Status.FAILED)
+
+
+def _finished(source_id: int, status: str) -> None:
+    transaction.on_commit(lambda: source_finished.send(sender=Source, source_id=source_id, status=status))
 
 
 def _ingest(source: Source, run: int) -> Report:

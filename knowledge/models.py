@@ -17,6 +17,10 @@ from pgvector.django import VectorField
 # ingesting or was deleted (keyword ``source_id``). Apps above knowledge react to it (bot
 # tests run again) without knowledge importing them. Receivers run in the tenant's schema.
 knowledge_changed = Signal()
+# Sent once a source's ingestion run has ended (or the reaper gave up on it) and committed:
+# keywords ``source_id`` and ``status`` ("ready" or "failed"). The webhooks app listens
+# (knowledge.source.ingested, knowledge.source.failed).
+source_finished = Signal()
 
 # Vector sizes with an HNSW index (migration 0003): local MiniLM, and OpenAI-style 1536.
 INDEXED_DIMENSIONS = (384, 1536)

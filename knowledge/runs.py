@@ -37,12 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from saas.tenant_connection import connection
 
-from .models import KnowledgeBase, Source
+from .models import KnowledgeBase, Source, source_finished
 
 HEARTBEAT_SECONDS = 15
 GAVE_UP = (
@@ -180,7 +181,7 @@ def run_reap(source_id: int, run: int, attempts: int) -> int | None:
     or the worker itself got there first, or the source failed)."""
     cutoff = timezone.now() - stale_after()
     if attempts >= max_attempts():
-        Source.objects.filter(
+        failed = Source.objects.filter(
             Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True),
             pk=source_id,
             run=run,
@@ -188,6 +189,10 @@ def run_reap(source_id: int, run: int, attempts: int) -> int | None:
         ).update(
             status=Source.Status.FAILED, error=GAVE_UP.format(attempts=attempts), updated_at=timezone.now()
         )
+        if failed:
+            transaction.on_commit(
+                lambda: source_finished.send(sender=Source, source_id=source_id, status=Source.Status.FAILED)
+            )
         return None
     return _returning(
         "UPDATE {table} SET run = run + 1, status = %s, updated_at = %s WHERE id = %s AND run = %s "

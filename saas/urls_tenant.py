@@ -13,6 +13,7 @@ from quality import urls as quality
 from reports import urls as reports
 from tenants import urls as tenants
 from ui import urls as ui
+from webhooks import urls as webhooks
 from widget_builder import urls as widget_builder
 
 handler400 = "saas.errors.handler400"
@@ -22,5 +23,17 @@ handler500 = "saas.database_outage.handler500"
 
 urlpatterns = [
     path("", include((app.tenant_urlpatterns, app.app_name)))
-    for app in (tenants, billing, widget_builder, chat, exports, knowledge, insights, quality, reports, ui)
+    for app in (
+        tenants,
+        billing,
+        widget_builder,
+        chat,
+        exports,
+        knowledge,
+        insights,
+        quality,
+        reports,
+        webhooks,
+        ui,
+    )
 ]

@@ -23,6 +23,7 @@ APPS = (
     "insights",
     "quality",
     "reports",
+    "webhooks",
     "public_site",
 )
 MAX_MODULE_LINES = 600

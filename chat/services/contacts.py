@@ -16,7 +16,7 @@ from saas.errors import Conflict, ProblemError, ValidationFailed
 from widget_builder.models import Widget
 from widget_builder.prechat import prechat_answers_clean
 
-from ..models import Contact
+from ..models import Contact, chat_event_send
 
 # Humans take longer than this to read and fill a form; bots do not.
 PRECHAT_MIN_FILL_MS = 1500
@@ -48,9 +48,11 @@ def contact_start(
 ) -> Contact:
     """A new visitor of ``widget`` (the widget starts a session)."""
     with transaction.atomic():
-        return Contact.objects.create(
+        contact = Contact.objects.create(
             widget=widget, user_agent=user_agent[:400], page_url=page_url, referrer=referrer, locale=locale
         )
+        chat_event_send("contact.created", contact_id=contact.pk)
+    return contact
 
 
 def contact_renew(*, contact: Contact) -> Contact:
@@ -116,6 +118,7 @@ def contact_prechat_submit(
                 "flagged_as_bot",
             ]
         )
+        chat_event_send("contact.updated", contact_id=contact.pk)
     return contact
 
 
@@ -175,6 +178,7 @@ def contact_identify(
                 "last_seen_at",
             ]
         )
+        chat_event_send("contact.updated", contact_id=contact.pk)
     return Identified(contact=contact, verified=verified)
 
 

@@ -13,7 +13,7 @@ from widget_builder.models import Widget
 
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
-from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message
+from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message, chat_event_send
 from ..presence import agents_online
 from ..realtime import events
 from .contacts import contact_prechat_required, contact_transcript_address
@@ -52,6 +52,7 @@ def conversation_start(
     )
     with transaction.atomic():
         conversation = Conversation.objects.create(widget=widget, contact=contact)
+        chat_event_send("conversation.created", conversation_id=conversation.pk)
         if rule is None:
             return conversation, None
         greeting, _ = message_append(
@@ -72,6 +73,7 @@ def conversation_close(*, conversation: Conversation) -> Conversation:
         conversation.status, conversation.closed_at = Conversation.Status.CLOSED, timezone.now()
         with transaction.atomic():
             conversation.save(update_fields=["status", "closed_at", "updated_at"])
+            chat_event_send("conversation.resolved", conversation_id=conversation.pk, by_user_id=None)
     return conversation
 
 
@@ -84,6 +86,7 @@ def conversation_rate(*, conversation: Conversation, score: int, comment: str = 
         conversation.csat_score, conversation.csat_comment = score, comment.strip()
         conversation.csat_at = timezone.now()
         conversation.save(update_fields=["csat_score", "csat_comment", "csat_at", "updated_at"])
+        chat_event_send("conversation.rated", conversation_id=conversation.pk)
     return conversation
 
 
@@ -103,6 +106,7 @@ def conversation_handoff(*, conversation: Conversation) -> Message | None:
         locked.save(update_fields=["status", "handoff_requested_at", "updated_at"])
         conversation.status = Conversation.Status.WAITING
         note, _ = message_append(conversation=conversation, role=Message.Role.SYSTEM, text=HANDOFF_NOTE)
+        chat_event_send("conversation.handoff_requested", conversation_id=conversation.pk)
         events.conversation_changed(conversation.pk, kind="status")
         events.notify("handoff", conversation.pk)
         conversation.assignee_user_id = locked.assignee_user_id

@@ -18,7 +18,7 @@ from saas.errors import Conflict, ValidationFailed
 from saas.tenant_connection import connection
 from tenants.models import Membership, Tenant, User
 
-from ..models import AgentProfile, Conversation, Message
+from ..models import AgentProfile, Conversation, Message, chat_event_send
 from ..presence import agent_presence, agent_profile_for, agents_online, inbox_settings
 from ..realtime import events
 from .messages import message_append
@@ -141,6 +141,7 @@ def conversation_assign(
             _join(locked, conversation, assignee, fields)
         else:
             _save(locked, conversation, fields)
+        chat_event_send("conversation.assigned", conversation_id=locked.pk, by_user_id=by.pk if by else None)
         if assignee is not None:
             AgentProfile.objects.filter(user_id=assignee.pk).update(last_assigned_at=timezone.now())
             if by is None or by.pk != assignee.pk:
@@ -159,6 +160,7 @@ def conversation_take_over(*, conversation: Conversation, user: User) -> Convers
         if locked.assignee_user_id != user.pk:
             locked.assignee_user_id, locked.assigned_at = user.pk, timezone.now()
             fields += ["assignee_user_id", "assigned_at"]
+            chat_event_send("conversation.assigned", conversation_id=locked.pk, by_user_id=user.pk)
         _join(locked, conversation, user, fields)
     return conversation
 
@@ -186,6 +188,7 @@ def conversation_resolve(*, conversation: Conversation, by: User | None) -> Conv
             return conversation
         locked.status, locked.closed_at, locked.snoozed_until = Status.CLOSED, timezone.now(), None
         _save(locked, conversation, ["status", "closed_at", "snoozed_until"])
+        chat_event_send("conversation.resolved", conversation_id=locked.pk, by_user_id=by.pk if by else None)
     return conversation
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from saas.errors import Conflict, ProblemError, ValidationFailed
 
-from ..models import Conversation, Message
+from ..models import Conversation, Message, chat_event_send
 from ..realtime import events
 
 MAX_MESSAGE_CHARS = 4000  # what visitors and agents may send
@@ -68,6 +68,7 @@ def message_append(
         existing = Message.objects.get(conversation=conversation, client_message_id=client_message_id)
         return _same_or_refuse(existing, text), False
     events.conversation_changed(conversation.pk, seq=message.seq)
+    chat_event_send("message.created", conversation_id=conversation.pk, message_id=message.pk)
     return message, True
 
 
@@ -161,4 +162,5 @@ def message_feedback(*, message: Message, rating: int, comment: str = "") -> Mes
     message.feedback_at = timezone.now()
     with transaction.atomic():
         message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
+        chat_event_send("message.feedback", conversation_id=message.conversation_id, message_id=message.pk)
     return message

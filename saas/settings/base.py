@@ -95,6 +95,7 @@ TENANT_APPS = [
     "quality",
     "reports",
     "saas.idempotency",  # the workspace API's Idempotency-Keys and their first answers
+    "webhooks",
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -1,5 +1,6 @@
 """Celery's settings: the broker, task limits, the visibility timeout and the beat
-schedule. Star-imported by ``base`` after it has read ``.env`` (the same environment)."""
+schedule, with the settings of the scheduled work (email reports, outbound webhooks).
+Star-imported by ``base`` after it has read ``.env`` (the same environment)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,23 @@ CELERY_BEAT_SCHEDULE = {
     "insights-rollups": {"task": "insights.tasks.rollups_refresh_all", "schedule": 300.0},
     "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
     "reports-send": {"task": "reports.tasks.reports_send_all", "schedule": 900.0},
+    "webhooks-retry": {"task": "webhooks.tasks.webhooks_retry_due", "schedule": 15.0},
+    "webhooks-expire": {"task": "webhooks.tasks.webhooks_expire", "schedule": 3600.0},
 }
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
+# --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------
+# Endpoints must be on public addresses; the allow-list ("host:port") is for a receiver on
+# a private network the operator trusts (and the test suite's local receiver).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOKS_PRIVATE_ALLOWLIST = env.list("WEBHOOKS_PRIVATE_ALLOWLIST", default=[])
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+# An endpoint whose every attempt has failed for this long, at least this many times in a
+# row, is disabled (its owners are emailed).
+WEBHOOKS_DISABLE_AFTER_HOURS = env.int("WEBHOOKS_DISABLE_AFTER_HOURS", default=24)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=5)
+# Events and their deliveries are kept this many days (the dashboard's delivery log).
+WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
 # Publishing retries once, briefly (the result backend too: it retries 20 s by default);
 # with the broker down the task goes to the outbox (saas.outbox) instead of being lost.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -425,6 +425,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             MessageFactory(conversation=conversation, role=Message.Role.VISITOR, text="Great, and customs?")
             conversations.append(conversation)
         bot_test_id = _seed_quality(widget, qa_source, now)
+        webhook = _seed_webhooks()
         widget_key = Widget.objects.get().key
 
     uid, key = user_pk_to_url_str(owner), default_token_generator.make_token(owner)
@@ -448,7 +449,44 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "uidb36": uid,
             "reset_key": key,
             "unsubscribe_token": unsubscribe_token(tenant=tenant, user_id=owner.pk),
+            "webhook_endpoint_id": str(webhook.endpoint.public_id),
+            "webhook_delivery_id": webhook.pk,
         },
+    )
+
+
+def _seed_webhooks():
+    """An endpoint with a delivered event (rows made here: the URL is not resolved)."""
+    import json
+
+    from django.utils import timezone
+
+    from saas.crypto import secret_encrypt
+    from webhooks.models import Delivery, Endpoint, Event
+    from webhooks.signing import secret_new
+
+    endpoint = Endpoint.objects.create(
+        url="https://hooks.northwind-coffee.example/chatbot",
+        description="CRM sync",
+        event_types=["contact.updated", "conversation.handoff_requested"],
+        secret=secret_encrypt(secret_new()),
+    )
+    event = Event.objects.create(
+        event_id="evt_0123456789abcdef01234567",
+        type="contact.updated",
+        body=json.dumps({"type": "contact.updated", "data": {"contact": {"name": "Ada"}}}),
+    )
+    return Delivery.objects.create(
+        event=event,
+        endpoint=endpoint,
+        status=Delivery.Status.SUCCEEDED,
+        attempts=1,
+        last_attempt_at=timezone.now(),
+        delivered_at=timezone.now(),
+        request_headers={"webhook-id": event.event_id, "webhook-timestamp": "1764806400"},
+        response_status=200,
+        response_body='{"ok": true}',
+        duration_ms=42,
     )
 
 

@@ -66,6 +66,8 @@ PARAMETERS = {
     "knowledge:source-qa": {"source_id": "qa_source_id"},  # a Q&A source's page
     "quality:test": {"test_id": "bot_test_id"},  # a bot test's page
     "reports:unsubscribe": {"token": "unsubscribe_token"},  # the owner's link of the reports
+    "webhooks:endpoint": {"endpoint_id": "webhook_endpoint_id"},  # an endpoint with a delivery
+    "webhooks:delivery": {"endpoint_id": "webhook_endpoint_id", "delivery_id": "webhook_delivery_id"},
     "account_confirm_email": {"key": "confirm_email_key"},  # an address waiting for it
     "account_reset_password_from_key": {"uidb36": "uidb36", "key": "reset_key"},  # the owner's
 }
@@ -169,6 +171,8 @@ _OBJECT_KEYS = (
     "uidb36",
     "reset_key",
     "unsubscribe_token",
+    "webhook_endpoint_id",
+    "webhook_delivery_id",
 )
 
 
