@@ -55,5 +55,17 @@ def deliveries_of(endpoint: Endpoint, *, limit: int = LOG_LIMIT) -> list[Deliver
     return list(endpoint.deliveries.select_related("event").order_by("-created_at", "-pk")[:limit])
 
 
+def deliveries_filtered(
+    endpoint: Endpoint, *, status: str | None = None, event_type: str | None = None
+) -> QuerySet[Delivery]:
+    """The endpoint's deliveries with their events, of one status or event type if given."""
+    rows = endpoint.deliveries.select_related("event")
+    if status:
+        rows = rows.filter(status=status)
+    if event_type:
+        rows = rows.filter(event__type=event_type)
+    return rows
+
+
 def delivery_of(endpoint: Endpoint, delivery_id: int) -> Delivery | None:
     return endpoint.deliveries.select_related("event").filter(pk=delivery_id).first()

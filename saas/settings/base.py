@@ -441,6 +441,7 @@ SPECTACULAR_SETTINGS = {
         "SourceJsonKindEnum": "knowledge.apis_sources.JSON_KINDS",
         "AutomationKindEnum": "chat.models.AutomationRule.Kind",
         "ConversationStatusEnum": "chat.models.Conversation.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
     },
 }
 
