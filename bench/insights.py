@@ -102,8 +102,10 @@ def _ms(values: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(values), 1), "p95_ms": round(_pct(values, 0.95), 1)}
 
 
-def _setup():
-    django_start(BENCH_DB)
+def _setup(database: str = BENCH_DB, conversations: int = CONVERSATIONS, env: dict[str, str] | None = None):
+    """A fresh ``database`` with one workspace (Europe/Berlin) and a year of
+    ``conversations`` (ten messages each); also the data of ``bench.exports``."""
+    django_start(database, env)
     from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import tenant_context
@@ -126,7 +128,7 @@ def _setup():
             source = Source.objects.create(knowledge_base=kb, kind="text", title=f"Help article {n + 1}")
             first_source = first_source or source.pk
         started = time.perf_counter()
-        _generate(connection, widget.pk, first_source, 1, CONVERSATIONS, days=365)
+        _generate(connection, widget.pk, first_source, 1, conversations, days=365)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE chat_conversation; ANALYZE chat_message; ANALYZE insights_answertiming")
         seeded = time.perf_counter() - started
