@@ -130,7 +130,13 @@ def main() -> int:
                     spool.write(data)
             return sum(counted), size
 
-        print("  the conversations CSV, as a job writes it (a chunk at a time into a file):", flush=True)
+        load = os.getloadavg()[0]
+        results["load_average"] = round(load, 1)
+        print(
+            f"  the conversations CSV, as a job writes it (a chunk at a time into a file; "
+            f"load average {load:.1f} on {os.cpu_count()} CPUs):",
+            flush=True,
+        )
         files: dict[str, Any] = {}
         for label, queryset in (
             (f"{SMALL // 1000}k", dataset.queryset.filter(pk__gte=newest)),
