@@ -1,5 +1,6 @@
 """Daily rollups of a workspace's conversations (one row per day of the workspace's time
-zone and widget), the rollup's bookmark, and the answer timings widgets report.
+zone and widget), monthly rollups (one row per complete calendar month and widget, the sum
+of its days), the rollup's bookmark, and the answer timings widgets report.
 
 The rows are derived: ``insights.services.rollups_refresh`` rewrites a day's rows from the
 conversations and messages whenever something of that day changed, so they can be dropped
@@ -13,8 +14,9 @@ from django.db import models
 from django.utils import timezone
 
 
-class DailyRollup(models.Model):
-    day = models.DateField()  # in the workspace's time zone (RollupState.time_zone)
+class RollupFigures(models.Model):
+    """The figures a rollup row keeps (a day's, or a month's: the sum of its days)."""
+
     widget = models.ForeignKey("widget_builder.Widget", on_delete=models.CASCADE, related_name="+")
     conversations = models.PositiveIntegerField(default=0)  # started that day
     bot_resolved = models.PositiveIntegerField(default=0)  # of those: an AI answer, no human
@@ -36,10 +38,33 @@ class DailyRollup(models.Model):
     speed = models.JSONField(default=dict)
 
     class Meta:
+        abstract = True
+
+
+class DailyRollup(RollupFigures):
+    day = models.DateField()  # in the workspace's time zone (RollupState.time_zone)
+
+    class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "widget"], name="insights_rollup_day_widget")]
 
     def __str__(self) -> str:
         return f"{self.day} widget {self.widget_id}"
+
+
+class MonthlyRollup(RollupFigures):
+    """A complete calendar month of the workspace's time zone: its daily rows summed (kept
+    by the same run that writes them, whenever one of its days is rewritten). A year's
+    figures read a dozen of these instead of 365 days."""
+
+    month = models.DateField()  # its first day
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["month", "widget"], name="insights_rollup_month_widget")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} widget {self.widget_id}"
 
 
 class RollupState(models.Model):

@@ -1,10 +1,12 @@
 """Reads for the Analytics page and the API summary: a date range of the workspace (or of
 one widget), each figure beside the same figure for the range just before.
 
-Past days come from the daily rollups; days the rollup has not reached yet (today, or
-all of them before its first run) are computed from the rows, the same way
-(``insights.facts``). ``analytics_summary_from_rows`` computes everything from the rows
-and must give the same answer: the tests and the benchmark compare the two.
+Past days come from the rollups (a complete month from its monthly row, the other days
+from their daily rows; the charts' per-day counts from the daily rows); days the rollup
+has not reached yet (today, or all of them before its first run) are computed from the
+rows, the same way (``insights.facts``). ``analytics_summary_from_rows`` computes
+everything from the rows and must give the same answer: the tests and the benchmark
+compare the two.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from knowledge.models import Source
 from widget_builder.models import Widget
 
 from .facts import DayFacts, Key, Spread, facts_between, merged
-from .models import DailyRollup, RollupState
-from .services import midnight, workspace_zone
+from .models import DailyRollup, MonthlyRollup, RollupState
+from .services import midnight, month_after, workspace_zone
 
 MAX_DAYS = 366
 PRESETS = (7, 30, 90)
@@ -194,21 +197,92 @@ def _rolled_until(time_zone: str) -> date | None:
     return state.rolled_until
 
 
-def _facts_read(period: Period, time_zone: str, widget_id: int | None) -> dict[Key, DayFacts]:
-    """Each (day, widget) of ``period``: the rollup's row where the rollup has the day,
-    else computed from the rows."""
+# For the charts: each day's (conversations, AI answers), and visitor messages per weekday
+# (0 = Monday) and hour.
+Charted = tuple[dict[date, tuple[int, int]], list[list[int]]]
+Read = tuple[dict[Key, DayFacts], Charted]
+
+
+def _facts_read(period: Period, time_zone: str, widget_id: int | None, daily: bool = True) -> Read:
+    """The facts of ``period`` (keyed by day or, for a complete month the rollup has, by
+    its first day; and widget) and, if ``daily``, what the charts show: the rollups' rows
+    where the rollup has the days, else computed from the rows."""
     rolled_until = _rolled_until(time_zone) or period.first
     found: dict[Key, DayFacts] = {}
-    if period.first < rolled_until:
-        rows = DailyRollup.objects.filter(day__gte=period.first, day__lte=period.last, day__lt=rolled_until)
-        if widget_id is not None:
-            rows = rows.filter(widget_id=widget_id)
-        for row in rows.values():
-            found[(row["day"], row["widget_id"])] = DayFacts.from_row(row)
+    per_day: dict[date, tuple[int, int]] = {}
+    heat = [[0] * 24 for _ in WEEKDAYS]
+    rolled_last = min(period.last, rolled_until - timedelta(days=1))
+    if period.first <= rolled_last:
+        found.update(_rolled(period.first, rolled_last, widget_id))
+        if daily:
+            per_day, heat = _rolled_charted(period.first, rolled_last, widget_id)
     live_first = max(period.first, rolled_until)
     if live_first <= period.last:
-        found.update(_facts_live(live_first, period.last, time_zone, widget_id))
+        live = _facts_live(live_first, period.last, time_zone, widget_id)
+        found.update(live)
+        live_days, live_heat = _charted(live)
+        per_day.update(live_days)
+        heat = [[a + b for a, b in zip(x, y, strict=True)] for x, y in zip(heat, live_heat, strict=True)]
+    return found, (per_day, heat)
+
+
+def _whole_months(first: date, last: date) -> tuple[date, date]:
+    """The complete calendar months within ``first``..``last``, as [start, end) (empty:
+    start == end == first)."""
+    start = first if first.day == 1 else month_after(first)
+    end = month_after(last) if month_after(last) == last + timedelta(days=1) else last.replace(day=1)
+    return (start, end) if start < end else (first, first)
+
+
+def _rolled(first: date, last: date, widget_id: int | None) -> dict[Key, DayFacts]:
+    """Rolled-up days ``first``..``last``: whole months from the monthly rows, the days
+    around them from the daily rows (a year: a dozen months and a few dozen days)."""
+    start, end = _whole_months(first, last)
+    months = MonthlyRollup.objects.filter(month__gte=start, month__lt=end)
+    days = DailyRollup.objects.filter(Q(day__gte=first, day__lt=start) | Q(day__gte=end, day__lte=last))
+    if widget_id is not None:
+        months, days = months.filter(widget_id=widget_id), days.filter(widget_id=widget_id)
+    found = {(row["month"], row["widget_id"]): DayFacts.from_row(row) for row in months.values()}
+    found.update({(row["day"], row["widget_id"]): DayFacts.from_row(row) for row in days.values()})
     return found
+
+
+# The daily rows' visitor messages per hour, summed per weekday and hour (in SQL: a year is
+# 365 rows of 24 counts).
+ROLLED_HEAT = """
+    SELECT extract(isodow FROM r.day)::int - 1, h.n::int - 1, sum(h.v::int)
+    FROM insights_dailyrollup r CROSS JOIN LATERAL jsonb_array_elements_text(r.hours) WITH ORDINALITY h(v, n)
+    WHERE r.day >= %(first)s AND r.day <= %(last)s {widget}
+    GROUP BY 1, 2"""
+
+
+def _rolled_charted(first: date, last: date, widget_id: int | None) -> Charted:
+    """What the charts show of rolled-up days ``first``..``last``, summed in SQL from the
+    daily rows' counts (no histogram read)."""
+    rows = DailyRollup.objects.filter(day__gte=first, day__lte=last)
+    if widget_id is not None:
+        rows = rows.filter(widget_id=widget_id)
+    sums = rows.order_by().values("day").annotate(c=Sum("conversations"), a=Sum("ai_answers"))
+    per_day = {day: (c, a) for day, c, a in sums.values_list("day", "c", "a")}
+    heat = [[0] * 24 for _ in WEEKDAYS]
+    one_widget = "AND r.widget_id = %(widget)s" if widget_id is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ROLLED_HEAT.replace("{widget}", one_widget), {"first": first, "last": last, "widget": widget_id}
+        )
+        for weekday, hour, n in cursor.fetchall():
+            heat[weekday][hour] = n
+    return per_day, heat
+
+
+def _charted(found: dict[Key, DayFacts]) -> Charted:
+    per_day: dict[date, tuple[int, int]] = {}
+    heat = [[0] * 24 for _ in WEEKDAYS]
+    for (day, _), facts in found.items():
+        conversations, answers = per_day.get(day, (0, 0))
+        per_day[day] = (conversations + facts.counts["conversations"], answers + facts.counts["ai_answers"])
+        heat[day.weekday()] = [a + b for a, b in zip(heat[day.weekday()], facts.hours, strict=True)]
+    return per_day, heat
 
 
 # What changes whenever a row the figures count is added or changed: the newest ids and
@@ -248,14 +322,15 @@ def _facts_live(first: date, last: date, time_zone: str, widget_id: int | None) 
     return found
 
 
-def _facts_scanned(period: Period, time_zone: str, widget_id: int | None) -> dict[Key, DayFacts]:
+def _facts_scanned(period: Period, time_zone: str, widget_id: int | None, daily: bool = True) -> Read:
     zone = workspace_zone(time_zone)
-    return facts_between(
+    found = facts_between(
         start=midnight(period.first, zone),
         end=midnight(period.last + timedelta(days=1), zone),
         time_zone=time_zone,
         widget_id=widget_id,
     )
+    return found, _charted(found) if daily else ({}, [])
 
 
 def analytics_summary(*, period: Period, time_zone: str, widget_id: int | None = None) -> Summary:
@@ -271,23 +346,17 @@ def analytics_summary_from_rows(*, period: Period, time_zone: str, widget_id: in
 
 def _summary(period: Period, time_zone: str, widget_id: int | None, read: Any) -> Summary:
     previous = period.before()
-    now_facts: dict[Key, DayFacts] = read(period, time_zone, widget_id)
-    before_facts: dict[Key, DayFacts] = read(previous, time_zone, widget_id)
+    now_facts, (per_day, heat) = cast(Read, read(period, time_zone, widget_id))
+    before_facts, _ = cast(Read, read(previous, time_zone, widget_id, False))
     now, before = merged(now_facts.values()), merged(before_facts.values())
-    per_day: dict[date, DayFacts] = {}
-    for (day, _), facts in now_facts.items():
-        per_day.setdefault(day, DayFacts()).add(facts)
-    heat = [[0] * 24 for _ in WEEKDAYS]
-    for day, facts in per_day.items():
-        heat[day.weekday()] = [a + b for a, b in zip(heat[day.weekday()], facts.hours, strict=True)]
     return Summary(
         period=period,
         previous=previous,
         time_zone=time_zone,
         widget_id=widget_id,
         figures=_figures(now, before),
-        daily=[(d, per_day[d].counts["conversations"] if d in per_day else 0) for d in period.dates()],
-        daily_answers=[(d, per_day[d].counts["ai_answers"] if d in per_day else 0) for d in period.dates()],
+        daily=[(d, per_day.get(d, (0, 0))[0]) for d in period.dates()],
+        daily_answers=[(d, per_day.get(d, (0, 0))[1]) for d in period.dates()],
         heat=heat,
         csat=[(score, now.csat[score]) for score in range(1, 6)],
         csat_responses=sum(now.csat.values()),

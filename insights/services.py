@@ -1,5 +1,5 @@
-"""Writes of the insights app: keeping the daily rollups up to date, and storing the
-answer timings that widgets report."""
+"""Writes of the insights app: keeping the daily and monthly rollups up to date, and
+storing the answer timings that widgets report."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from chat.models import Conversation, Message
 
-from .facts import facts_between
-from .models import AnswerTiming, DailyRollup, RollupState
+from .facts import DayFacts, facts_between
+from .models import AnswerTiming, DailyRollup, MonthlyRollup, RollupState
 
 # Rows changed this long before the last run's start are looked at again: a transaction
 # that began before it may commit after it (its rows' times are then older than the run).
@@ -32,15 +32,21 @@ def midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, zone)
 
 
+def month_after(month: date) -> date:
+    """The first day of the month after the one ``month`` is in."""
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def rollups_refresh(*, time_zone: str, now: datetime | None = None) -> int:
-    """Bring the tenant's daily rollups up to date: every day before today (in
-    ``time_zone``, the workspace's) gets rows equal to what its raw rows say. Returns how
-    many days were rewritten.
+    """Bring the tenant's rollups up to date: every day before today (in ``time_zone``,
+    the workspace's) gets rows equal to what its raw rows say, and every complete month
+    before today's the sum of its days. Returns how many days were rewritten.
 
     Incremental: only days touched by rows added or changed since the last run (a late
     message, a rating, a handoff, a resolution, a reported timing) and the days completed
-    since are computed again. Idempotent: a day is rewritten whole, so a second run
-    writes the same rows. Runs in the tenant's schema; the state row is locked, so two
+    since are computed again, and the complete months those days are in summed again.
+    Idempotent: a day and a month are rewritten whole, so a second run writes the same
+    rows. Runs in the tenant's schema; the state row is locked, so two
     runs in one schema take turns. A change of the workspace's time zone rebuilds all.
     """
     zone = workspace_zone(time_zone)
@@ -53,11 +59,13 @@ def rollups_refresh(*, time_zone: str, now: datetime | None = None) -> int:
         if state is None or state.time_zone != time_zone:
             dirty = _all_days(zone, today)
             DailyRollup.objects.all().delete()
+            MonthlyRollup.objects.all().delete()
         else:
             dirty = _days_changed(state, zone)
             dirty.update(_days_from(state.rolled_until, today))
         dirty = {day for day in dirty if day < today}
         _rewrite(sorted(dirty), zone, time_zone)
+        _rewrite_months(sorted({day.replace(day=1) for day in dirty if month_after(day) <= today}))
         if state is None:
             state = RollupState(time_zone=time_zone, rolled_until=today)
         state.time_zone, state.rolled_until, state.checked_at = time_zone, today, started
@@ -124,6 +132,20 @@ def _rewrite(days: list[date], zone: zoneinfo.ZoneInfo, time_zone: str) -> None:
         DailyRollup.objects.bulk_create(
             DailyRollup(day=day, widget_id=widget, **facts.as_row())
             for (day, widget), facts in sorted(found.items())
+        )
+
+
+def _rewrite_months(months: list[date]) -> None:
+    """Replace the rows of each of ``months`` (complete ones, by their first day) with the
+    sum of their days' rows, per widget."""
+    for month in months:
+        found: dict[int, DayFacts] = {}
+        for row in DailyRollup.objects.filter(day__gte=month, day__lt=month_after(month)).values():
+            found.setdefault(row["widget_id"], DayFacts()).add(DayFacts.from_row(row))
+        MonthlyRollup.objects.filter(month=month).delete()
+        MonthlyRollup.objects.bulk_create(
+            MonthlyRollup(month=month, widget_id=widget, **facts.as_row())
+            for widget, facts in sorted(found.items())
         )
 
 

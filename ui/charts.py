@@ -8,15 +8,22 @@ the chart takes the width it is given while its text keeps its size (a scaled vi
 shrink the labels to nothing on a phone). The y labels sit left of the plot, in the
 figure's padding.
 
-A pure function of its input, so it is tested without a browser or a database.
+A pure function of its input, so it is tested without a browser or a database. The
+repeated parts (a bar, a heat map's cell, a table row) are written here as escaped markup
+(``bars_markup``, ``rows_markup``, ``cells_markup``, ``table_markup``): a year of bars or
+168 cells through the template language cost tens of milliseconds a page.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 HEIGHT = 220
 TOP, BOTTOM = 20, 24  # room for the value shown on hover above the tallest bar; the x labels
@@ -63,6 +70,49 @@ class BarChart:
     @property
     def plot_height(self) -> float:
         return self.bottom - self.top
+
+    @property
+    def bars_markup(self) -> SafeString:
+        """Each bar: a focusable column whose title and label give its value."""
+        return _joined(
+            format_html(
+                BAR,
+                label=bar.label,
+                x=bar.x,
+                top=self.top,
+                width=bar.width,
+                plot_height=self.plot_height,
+                bar=format_html(BAR_RECT, x=bar.bar_x, y=bar.y, width=bar.bar_width, height=bar.height)
+                if bar.value
+                else "",
+                center=bar.center,
+                value_y=bar.value_y,
+                day=date_format(bar.day, "j M"),
+                value=bar.value,
+            )
+            for bar in self.bars
+        )
+
+    @property
+    def rows_markup(self) -> SafeString:
+        """The numbers, a table row a bar."""
+        return _joined(
+            format_html(BAR_ROW, day=date_format(bar.day, "D j M"), value=bar.value) for bar in self.bars
+        )
+
+
+BAR = (
+    '<g class="col" tabindex="0" role="img" aria-label="{label}"><title>{label}</title>'
+    '<rect class="hit" x="{x}%" y="{top}" width="{width}%" height="{plot_height}"></rect>{bar}'
+    '<text class="value" x="{center}%" y="{value_y}" text-anchor="middle" aria-hidden="true">'
+    "{day} \N{MIDDLE DOT} {value}</text></g>\n"
+)
+BAR_RECT = '<rect class="bar" x="{x}%" y="{y}" width="{width}%" height="{height}" rx="2"></rect>'
+BAR_ROW = '<tr><td>{day}</td><td class="num">{value}</td></tr>'
+
+
+def _joined(parts: Iterable[str]) -> SafeString:
+    return mark_safe("".join(parts))  # noqa: S308 (every part is format_html's)
 
 
 def day_label(day: date) -> str:
@@ -212,6 +262,40 @@ class HeatMap:
     @property
     def hours(self) -> list[int]:
         return list(range(24))
+
+    @property
+    def cells_markup(self) -> SafeString:
+        """Each cell: focusable, its value in its title and label, its shade a class."""
+        return _joined(
+            format_html(
+                HEAT_CELL,
+                label=cell.label,
+                level=cell.level,
+                x=cell.x,
+                y=cell.y,
+                width=cell.width,
+                height=self.row_height,
+            )
+            for cell in self.cells
+        )
+
+    @property
+    def table_markup(self) -> SafeString:
+        """The numbers, a table row a weekday."""
+        return _joined(
+            format_html(
+                '<tr><th scope="row">{}</th>{}</tr>',
+                name,
+                _joined(format_html('<td class="num">{}</td>', v) for v in values),
+            )
+            for name, values in self.table
+        )
+
+
+HEAT_CELL = (
+    '<g class="cell" tabindex="0" role="img" aria-label="{label}"><title>{label}</title>'
+    '<rect class="l{level}" x="{x}%" y="{y}" width="{width}%" height="{height}"></rect></g>\n'
+)
 
 
 def heat_map(grid: Sequence[Sequence[int]], *, rows: Sequence[str], unit: str, unit_one: str = "") -> HeatMap:

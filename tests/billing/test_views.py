@@ -133,7 +133,7 @@ def test_billing_page_shows_usage_per_quota_and_answers_per_day(tenant_a, settin
     assert '<progress value="3" max="100"' in page
     label = f"{today.day} {today:%b}: 3 AI answers"
     # the value on hover (title) and for keyboards (a focusable column with its label)
-    assert f'tabindex="0" role="img" aria-label="{label}">\n      <title>{label}</title>' in page
+    assert f'tabindex="0" role="img" aria-label="{label}"><title>{label}</title>' in page
     # the pace that uses the 100 answers of the Free plan over the period (a dashed line)
     pace = response.context["usage_chart"].pace
     assert 100 / 31 <= pace <= 100 / 28 and 'class="limit"' in page

@@ -64,12 +64,6 @@ def _answer(conversation, at, *, outcome="answered", latency=None, provider="off
     )
 
 
-@pytest.fixture
-def workspace(tenant_a):
-    with tenant_context(tenant_a.tenant):
-        yield WidgetFactory(name="Insights widget")
-
-
 def test_every_figure_is_counted_from_the_rows(workspace):
     widget = workspace
     pricing, returns = SourceFactory(title="Pricing"), SourceFactory(title="Returns")

@@ -99,3 +99,26 @@ def test_a_rate_is_not_summed():
     chart = bar_chart([(date(2030, 1, 1), 100), (date(2030, 1, 2), 50)], unit="% passing", summed=False)
     assert chart.summary == "% passing per day, 1 Jan to 2 Jan: at most 100, at least 50."
     assert not chart.summed and bar_chart([], unit="x").summed
+
+
+def test_the_bars_and_cells_are_written_as_escaped_markup():
+    from ui.charts import heat_map
+
+    chart = bar_chart(_days([0, 3]), unit="<b>answers</b>", unit_one="answer")
+    bars = str(chart.bars_markup)
+    assert bars.count('<g class="col"') == 2
+    assert bars.count('<rect class="bar"') == 1  # a day of nothing is only its column
+    assert 'aria-label="2 Dec: 3 &lt;b&gt;answers&lt;/b&gt;"' in bars and "<b>" not in bars
+    second = chart.bars[1]
+    assert f'<rect class="bar" x="{second.bar_x}%" y="{second.y}" width="{second.bar_width}%"' in bars
+    assert ">2 Dec \N{MIDDLE DOT} 3</text>" in bars
+    assert str(chart.rows_markup) == (
+        '<tr><td>Tue 1 Dec</td><td class="num">0</td></tr><tr><td>Wed 2 Dec</td><td class="num">3</td></tr>'
+    )
+
+    heat = heat_map([[h for h in range(24)] for _ in range(7)], rows=list("MTWTFS<"), unit="messages")
+    cells = str(heat.cells_markup)
+    assert cells.count('<g class="cell"') == 7 * 24 and cells.count('class="l0"') == 7
+    assert 'aria-label="&lt; 23:00\N{EN DASH}00:00: 23 messages"' in cells
+    table = str(heat.table_markup)
+    assert table.count("<tr>") == 7 and '<th scope="row">&lt;</th>' in table
