@@ -9,7 +9,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = ["tenancy", "widget", "chat", "knowledge", "dashboard", "realtime", "insights", "exports", "webhooks"]
+SUITES = [
+    "tenancy",
+    "widget",
+    "chat",
+    "knowledge",
+    "dashboard",
+    "realtime",
+    "insights",
+    "exports",
+    "webhooks",
+]
 
 
 def main(argv: list[str]) -> int:
