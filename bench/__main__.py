@@ -1,7 +1,7 @@
 """`make bench`: every benchmark suite, each in its own process (and database).
 
 python -m bench                 # all suites
-python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, webhooks
+python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, webhooks, api
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SUITES = ["tenancy", "widget", "chat", "knowledge", "dashboard", "realtime", "insights", "webhooks"]
+SUITES = ["tenancy", "widget", "chat", "knowledge", "dashboard", "realtime", "insights", "webhooks", "api"]
 
 
 def main(argv: list[str]) -> int:
