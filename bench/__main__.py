@@ -1,7 +1,7 @@
 """`make bench`: every benchmark suite, each in its own process (and database).
 
 python -m bench                 # all suites
-python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks
+python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ SUITES = [
     "insights",
     "exports",
     "webhooks",
+    "api",
 ]
 
 

@@ -15,3 +15,4 @@ PUBLIC_SCHEMA_URLCONF = "bench.urls"  # the real public URLs plus the baselines
 # Load comes from one address: measure the platform, not its abuse limits.
 WIDGET_RATE_LIMITS = {k: 10**9 for k in WIDGET_RATE_LIMITS}  # noqa: F405
 CHAT_RATE_LIMITS = {k: 10**9 for k in CHAT_RATE_LIMITS}  # noqa: F405
+ROOT_URLCONF = "bench.urls_tenant"  # the real tenant URLs plus the API baseline

@@ -1,5 +1,6 @@
 """Public URLs for the benchmarks: the real ones plus the baselines (a bare JSON view, a
-bare INSERT, a blank HTML page, the chat path's irreducible work)."""
+bare INSERT, a blank HTML page, the chat path's irreducible work); and, for tenant hosts
+(``bench.urls_tenant``), the API benchmark's bare DRF view."""
 
 import json
 
@@ -8,8 +9,13 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import schema_context
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from saas.urls_public import urlpatterns as public_urlpatterns
+from tenants.api_base import ApiKeyAuthentication
 
 
 def bare(request):
@@ -70,6 +76,21 @@ def floor(request):
             reply_to=question,
         )
     return JsonResponse({"id": answer.pk, "passages": len(found)})
+
+
+class BareApi(APIView):
+    """The API benchmark's baseline, on a tenant host: DRF's request cycle (content
+    negotiation, the JSON renderer) and the same API-key authentication as the workspace
+    API (``Authorization: Bearer sk_...``: one key lookup in the host's tenant), returning a
+    small constant JSON list. No role lookup, no per-key rate limit, no Idempotency-Key, no
+    query of rows, no serializer, no pagination."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        return Response({"results": [{"id": n, "status": "open"} for n in range(1, 6)], "next_cursor": None})
 
 
 urlpatterns = [

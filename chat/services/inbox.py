@@ -65,9 +65,10 @@ def _member(user_id: int) -> User:
 
 def _join(locked: Conversation, conversation: Conversation, user: User, fields: list[str]) -> None:
     """``user`` takes the conversation: it is theirs (if nobody's) and a person's, and the
-    visitor is told who joined. ``fields`` are other changes to save with it."""
+    visitor is told who joined. ``fields`` are other changes to save with it. A user with no
+    id (an API key) assigns nobody: the conversation stays unassigned, ``assigned_at`` unset."""
     fields = list(fields)
-    if locked.assignee_user_id is None:
+    if locked.assignee_user_id is None and user.pk is not None:
         locked.assignee_user_id, locked.assigned_at = user.pk, timezone.now()
         fields += ["assignee_user_id", "assigned_at"]
     joined = locked.status in (Status.BOT, Status.WAITING, Status.CLOSED)

@@ -97,15 +97,17 @@ def fingerprint_of(method: str, path: str, data: Any) -> str:
 def idempotency_claim(*, caller: str, key: str, fingerprint: str) -> IdempotencyRecord | Replay:
     """The claim of a first call (a row to finish or release), or the answer of a retry.
     Raises ``IdempotencyKeyReused`` or ``IdempotencyKeyInUse``."""
-    kept_since = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
-    IdempotencyRecord.objects.filter(caller=caller, key=key, started_at__lt=kept_since).delete()
-    try:
+    try:  # a new key (the usual case): one INSERT
         with transaction.atomic():
             return IdempotencyRecord.objects.create(caller=caller, key=key, fingerprint=fingerprint)
     except IntegrityError:
         pass
     found = IdempotencyRecord.objects.filter(caller=caller, key=key).first()
     if found is None:  # finished and released meanwhile: this call may run
+        return idempotency_claim(caller=caller, key=key, fingerprint=fingerprint)
+    kept_since = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    if found.started_at < kept_since:  # expired, not yet swept by idempotency_expire: a new call
+        IdempotencyRecord.objects.filter(pk=found.pk, started_at=found.started_at).delete()
         return idempotency_claim(caller=caller, key=key, fingerprint=fingerprint)
     if found.fingerprint != fingerprint:
         raise IdempotencyKeyReused(

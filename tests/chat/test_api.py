@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -240,6 +241,27 @@ def test_an_api_key_writes_under_its_name(tenant_a):
     (stored,) = _rows(tenant_a, conversation)
     assert stored.author_name == "Helpdesk sync" and stored.author_user_id is None
     assert "assignee" in _errors(by_key.get(f"{BASE}?assignee=me"))
+
+
+def test_an_api_key_reply_assigns_nobody(tenant_a):
+    """A key is no person: its replies make the conversation a person's without giving it
+    to anybody, and a reply on a conversation already a person's writes no assignment."""
+    conversation = _conversation(tenant_a, status=Conversation.Status.WAITING)
+    key = ApiKeyFactory(tenant=tenant_a.tenant, name="Helpdesk sync", role="agent")
+    by_key = _client(tenant_a, secret=key.secret)
+    path = f"{BASE}/{conversation.pk}/messages"
+    assert _post(by_key, path, {"text": "First"}).status_code == 201
+    after = _reload(tenant_a, conversation)
+    assert after.status == Conversation.Status.AGENT
+    assert after.assignee_user_id is None and after.assigned_at is None
+    with CaptureQueriesContext(connection) as queries:
+        assert _post(by_key, path, {"text": "Second"}).status_code == 201
+    conversation_updates = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "chat_conversation"')
+    ]
+    # Only the read mark; the append's own UPDATE is part of its INSERT statement.
+    assert len(conversation_updates) == 1 and "agent_read_seq" in conversation_updates[0], queries
+    assert _reload(tenant_a, conversation).assigned_at is None
 
 
 def test_assign_and_unassign(tenant_a, tenant_b):

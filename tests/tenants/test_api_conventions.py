@@ -10,12 +10,15 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation, Message
 from saas.idempotency.models import IdempotencyRecord
+from saas.idempotency.store import idempotency_claim
 from tenants.tasks import tenants_housekeeping
 from tests.chat.factories import ConversationFactory
 from tests.tenants.factories import ApiKeyFactory
@@ -141,6 +144,31 @@ def test_keys_expire(tenant_a, settings):
         assert not IdempotencyRecord.objects.exists()
     assert _reply(client, conversation, key="old").status_code == 201  # a new call
     assert len(_replies(tenant_a.tenant, conversation)) == 2
+
+
+def test_an_expired_key_not_yet_swept_is_a_new_call(tenant_a):
+    conversation = _conversation(tenant_a.tenant)
+    client = _client(tenant_a, user=tenant_a.owner)
+    assert _reply(client, conversation, "One", key="old").status_code == 201
+    with tenant_context(tenant_a.tenant):
+        IdempotencyRecord.objects.update(started_at=timezone.now() - timedelta(hours=25))
+        first = IdempotencyRecord.objects.get()
+    again = _reply(client, conversation, "Two", key="old")  # another body: not refused
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert [m.text for m in _replies(tenant_a.tenant, conversation)] == ["One", "Two"]
+    with tenant_context(tenant_a.tenant):
+        kept = IdempotencyRecord.objects.get()  # the new call's, in place of the expired one
+    assert kept.pk != first.pk and kept.fingerprint != first.fingerprint and kept.status == 201
+
+
+def test_a_new_key_is_claimed_with_one_insert(tenant_a):
+    """The claim of a key never seen: no look-up or clean-up before its INSERT."""
+    with tenant_context(tenant_a.tenant), CaptureQueriesContext(connection) as queries:
+        claimed = idempotency_claim(caller="user:1", key="fresh", fingerprint="f" * 64)
+    assert isinstance(claimed, IdempotencyRecord)
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements.count("INSERT") == 1
+    assert [s for s in statements if s in ("SELECT", "DELETE")] == []
 
 
 # --- timestamps ----------------------------------------------------------------------------
