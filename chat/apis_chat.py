@@ -28,7 +28,7 @@ from tenants.api_base import ALL_ROLES
 from widget_builder.models import Widget
 
 from . import answering
-from .apis import MAX_TEXT, ConversationApiBase, ConversationOutput, _problems, _valid
+from .apis import CONVERSATION_EXAMPLE, MAX_TEXT, ConversationApiBase, ConversationOutput, _problems, _valid
 from .models import Conversation
 from .selectors import message_payload
 from .services.contacts import contact_for_external_id
@@ -145,7 +145,36 @@ class ChatConversationStartApi(ChatApiBase):
                 "A user of yours",
                 value={"widget_id": 1, "external_id": "user-42", "name": "Ada", "email": "ada@example.com"},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Opened",
+                value={
+                    **CONVERSATION_EXAMPLE,
+                    "status": "bot",
+                    "assignee_user_id": None,
+                    "assigned_at": None,
+                    "last_seq": 1,
+                    "agent_read_seq": 0,
+                    "visitor_read_seq": 0,
+                    "handoff_requested_at": None,
+                    "contact_external_id": "user-42",
+                    "messages": [
+                        {
+                            "seq": 1,
+                            "role": "bot",
+                            "text": "Hi! How can I help you today?",
+                            "citations": [],
+                            "attachments": [],
+                            "created_at": "2026-01-06T14:01:00+00:00",
+                            "client_message_id": "",
+                            "feedback": None,
+                            "author_name": "",
+                        }
+                    ],
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -249,7 +278,18 @@ class ChatMessageSendApi(ChatApiBase):
                     },
                 },
                 response_only=True,
-                status_codes=["201"],
+                status_codes=["201", "200"],
+            ),
+            OpenApiExample(
+                "Streamed",
+                value='event: message\ndata: {"seq": 2, "role": "visitor", "text": "Where is my order?"}\n\n'
+                "event: typing\ndata: {}\n\n"
+                'event: delta\ndata: {"text": "It ships"}\n\n'
+                'event: done\ndata: {"message": {"seq": 3, "role": "bot", "text": "It ships tomorrow."}, '
+                '"handoff": false, "outcome": "answered"}\n\n',
+                response_only=True,
+                status_codes=["200"],
+                media_type=EVENT_STREAM,
             ),
         ],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -139,6 +139,60 @@ def summary_payload(summary: Summary) -> dict[str, Any]:
     }
 
 
+def _figure(value: float | None, previous: float | None, change: int | None) -> dict[str, Any]:
+    return {"value": value, "previous": previous, "change_percent": change}
+
+
+# Three days of one widget (the document's example; a range is up to MAX_DAYS days).
+SUMMARY_EXAMPLE = {
+    "from": "2026-12-01",
+    "to": "2026-12-03",
+    "previous_from": "2026-11-28",
+    "previous_to": "2026-11-30",
+    "time_zone": "Europe/Berlin",
+    "widget": 3,
+    "figures": {
+        "conversations": _figure(120, 100, 20),
+        "visitor_messages": _figure(410, 380, 8),
+        "ai_answers": _figure(352, 330, 7),
+        "deflection": _figure(81.7, 78.0, 5),
+        "handoffs": _figure(22, 22, 0),
+        "no_answer_rate": _figure(6.1, 7.4, -18),
+        "first_response": _figure(4.0, 5.0, -20),
+        "resolution": _figure(380.0, 410.0, -7),
+        "csat": _figure(4.5, 4.3, 5),
+        "csat_rate": _figure(15.0, 12.0, 25),
+        "thumbs_up": _figure(64, 51, 25),
+        "thumbs_down": _figure(5, 8, -38),
+        "first_token_p50": _figure(640, 700, -9),
+    },
+    "daily": [
+        {"date": "2026-12-01", "conversations": 38, "ai_answers": 110},
+        {"date": "2026-12-02", "conversations": 45, "ai_answers": 131},
+        {"date": "2026-12-03", "conversations": 37, "ai_answers": 111},
+    ],
+    "busiest_hours": {
+        day: [0] * 9 + [6, 9, 11, 8, 7, 10, 12, 9, 5] + [2] * 6 if day != "Sun" else [0] * 24
+        for day in WEEKDAYS
+    },
+    "csat_distribution": {"1": 0, "2": 1, "3": 1, "4": 4, "5": 12},
+    "csat_responses": 18,
+    "top_sources": [{"title": "Shipping", "url": "https://shop.example.com/shipping", "answers": 41}],
+    "answer_speed": [
+        {
+            "widget": "Website chat",
+            "provider": "anthropic",
+            "answers": 352,
+            "first_token_ms_p50": 640,
+            "first_token_ms_p95": 1900,
+            "reported": 298,
+            "full_answer_ms_p50": 2400,
+            "full_answer_ms_p95": 6100,
+        }
+    ],
+}
+
+
 class AnalyticsSummaryApi(TenantAPIView):
     required_roles = {"GET": ALL_ROLES}
 
@@ -164,6 +218,25 @@ class AnalyticsSummaryApi(TenantAPIView):
                 }
             ),
         },
+        examples=[
+            OpenApiExample("Three days", value=SUMMARY_EXAMPLE, response_only=True, status_codes=["200"]),
+            OpenApiExample(
+                "The end before the start",
+                value={
+                    "type": "/docs/errors#validation_error",
+                    "title": "Some fields are not valid",
+                    "status": 422,
+                    "detail": "Some fields are not valid.",
+                    "code": "validation_error",
+                    "errors": {
+                        "to": [{"code": "invalid", "message": "Choose a day on or after the first day."}]
+                    },
+                },
+                response_only=True,
+                status_codes=["422"],
+                media_type="application/problem+json",
+            ),
+        ],
     )
     def get(self, request: Request) -> Response:
         serializer = SummaryInput(data=request.query_params.dict())

@@ -8,7 +8,7 @@ throttles and problem details; documented in the widget API's OpenAPI document
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,6 +53,15 @@ class AnswerTimingApi(ConversationView):
                 401, 403, 422, 429, 503, described={404: "No such answer in the visitor's conversation."}
             ),
         },
+        examples=[
+            OpenApiExample("Measured", value={"first_token_ms": 420, "full_ms": 1800}, request_only=True),
+            OpenApiExample(
+                "Kept",
+                value={"seq": 3, "first_token_ms": 420, "full_ms": 1800},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def post(self, request: Request, widget_key: str, conversation_id: int, seq: int) -> Response:
         conversation = self.conversation(conversation_id)

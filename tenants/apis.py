@@ -7,7 +7,7 @@ a view reaches are declared (``queryset``) and scoped to the host's tenant by
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -26,10 +26,53 @@ class TenantOutput(serializers.Serializer):
     domain = serializers.CharField()
 
 
+def _response(name: str, value: object, status: int = 200) -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, status_codes=[str(status)])
+
+
+def _not_found(what: str) -> OpenApiExample:
+    return OpenApiExample(
+        "Not found",
+        value={
+            "type": "/docs/errors#not_found",
+            "title": "Not found",
+            "status": 404,
+            "detail": f"No such {what} in this workspace.",
+            "code": "not_found",
+        },
+        response_only=True,
+        status_codes=["404"],
+        media_type="application/problem+json",
+    )
+
+
+TENANT_EXAMPLE = {
+    "slug": "acme",
+    "name": "Acme Inc.",
+    "status": "active",
+    "plan": "pro",
+    "created_at": "2026-09-14T08:30:00Z",
+    "domain": "acme.chatbots.example",
+}
+MEMBER_EXAMPLE = {"id": 12, "email": "sam@acme.example", "role": "agent", "joined_at": "2026-10-02T09:15:00Z"}
+API_KEY_EXAMPLE = {
+    "id": 4,
+    "name": "Zapier",
+    "prefix": "sk_7Hq2mXa",
+    "role": "agent",
+    "created_at": "2026-11-20T08:00:00Z",
+    "last_used_at": "2026-12-04T11:42:10Z",
+}
+
+
 class TenantDetailApi(TenantAPIView):
     required_roles = {"GET": ALL_ROLES}
 
-    @extend_schema(responses=TenantOutput, operation_id="tenant_retrieve")
+    @extend_schema(
+        responses=TenantOutput,
+        operation_id="tenant_retrieve",
+        examples=[_response("The workspace", TENANT_EXAMPLE)],
+    )
     def get(self, request):
         tenant = self.tenant
         data = {
@@ -58,7 +101,12 @@ class MemberListApi(TenantAPIView):
     queryset = Membership.objects.select_related("user").order_by("user__email")
     required_roles = {"GET": ALL_ROLES}
 
-    @extend_schema(responses=MemberOutput(many=True), operation_id="members_list")
+    @extend_schema(
+        responses=MemberOutput(many=True),
+        operation_id="members_list",
+        # One member: the document shows it in a list, as the answer is.
+        examples=[_response("A member", MEMBER_EXAMPLE)],
+    )
     def get(self, request):
         return Response(MemberOutput(self.get_queryset(), many=True).data)
 
@@ -68,7 +116,16 @@ class MemberDetailApi(TenantAPIView):
     lookup_url_kwarg = "member_id"
     required_roles = {"PATCH": MANAGERS, "DELETE": MANAGERS}
 
-    @extend_schema(request=MemberRoleInput, responses=MemberOutput, operation_id="members_update_role")
+    @extend_schema(
+        request=MemberRoleInput,
+        responses=MemberOutput,
+        operation_id="members_update_role",
+        examples=[
+            OpenApiExample("Make an admin", value={"role": "admin"}, request_only=True),
+            _response("Changed", {**MEMBER_EXAMPLE, "role": "admin"}),
+            _not_found("member"),
+        ],
+    )
     def patch(self, request, member_id: int):
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -77,7 +134,7 @@ class MemberDetailApi(TenantAPIView):
         )
         return Response(MemberOutput(member).data)
 
-    @extend_schema(responses={204: None}, operation_id="members_remove")
+    @extend_schema(responses={204: None}, operation_id="members_remove", examples=[_not_found("member")])
     def delete(self, request, member_id: int):
         team_services.membership_remove(membership=self.get_object(), by=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -102,7 +159,12 @@ class ApiKeyListApi(TenantAPIView):
     required_roles = {"GET": MANAGERS, "POST": MANAGERS}
     sessions_only_methods = frozenset({"POST"})
 
-    @extend_schema(responses=ApiKeyOutput(many=True), operation_id="api_keys_list")
+    @extend_schema(
+        responses=ApiKeyOutput(many=True),
+        operation_id="api_keys_list",
+        # One key: the document shows it in a list, as the answer is.
+        examples=[_response("A key", API_KEY_EXAMPLE)],
+    )
     def get(self, request):
         return Response(ApiKeyOutput(self.get_queryset(), many=True).data)
 
@@ -115,6 +177,17 @@ class ApiKeyListApi(TenantAPIView):
         },
         operation_id="api_keys_create",
         description="The secret is in this response only. Store it now; it cannot be shown again.",
+        examples=[
+            OpenApiExample("For Zapier", value={"name": "Zapier", "role": "agent"}, request_only=True),
+            _response(
+                "Created",
+                {
+                    "key": {**API_KEY_EXAMPLE, "last_used_at": None},
+                    "secret": "sk_7Hq2mXaR3vN8pLw2KdT5yGb6QeZ1uJc9HsMf4Ax0Yb2",
+                },
+                201,
+            ),
+        ],
     )
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
@@ -129,7 +202,7 @@ class ApiKeyDetailApi(TenantAPIView):
     required_roles = {"DELETE": MANAGERS}
     sessions_only_methods = frozenset({"DELETE"})
 
-    @extend_schema(responses={204: None}, operation_id="api_keys_revoke")
+    @extend_schema(responses={204: None}, operation_id="api_keys_revoke", examples=[_not_found("API key")])
     def delete(self, request, key_id: int):
         key_services.api_key_revoke(key=self.get_object(), by=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)

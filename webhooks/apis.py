@@ -193,13 +193,12 @@ class WebhookEventTypesApi(WebhookApiBase):
         examples=[
             OpenApiExample(
                 "Types",
-                value=[
-                    {
-                        "type": "message.created",
-                        "group": "Messages",
-                        "description": "A visitor, bot or agent message",
-                    }
-                ],
+                # One type: the document shows it in a list, as the answer is.
+                value={
+                    "type": "message.created",
+                    "group": "Messages",
+                    "description": "A visitor, bot or agent message",
+                },
                 response_only=True,
             )
         ],

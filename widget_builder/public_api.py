@@ -21,7 +21,7 @@ from typing import Any, ClassVar, cast
 
 from django.utils.cache import patch_vary_headers
 from django_tenants.utils import tenant_context
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -198,6 +198,34 @@ class WidgetConfigOutput(serializers.Serializer):
     open_now = serializers.BooleanField(required=False)
 
 
+CONFIG_EXAMPLE = {
+    "key": "wk_Q2hhdFdpZGdldEtleTE",
+    "available": True,
+    "name": "Website chat",
+    "bot_name": "Sunny",
+    "greeting": "Hi! How can I help you today?",
+    "colors": {"primary": "#1f4fd1", "text": "#ffffff"},
+    "position": "right",
+    "offset": {"x": 20, "y": 20},
+    "theme": "auto",
+    "launcher_icon": "chat",
+    "avatar": "",
+    "launcher_image": "",
+    "locale": "auto",
+    "suggested_questions": ["Do you ship abroad?"],
+    "custom_css": "",
+    "branding": True,
+    "business_hours": {"tz": "Europe/Berlin", "days": {"mon": [["09:00", "17:00"]]}},
+    "offline_message": "We're away right now.",
+    "prechat": {
+        "enabled": True,
+        "fields": [{"kind": "email", "label": "Your email", "required": True}],
+        "consent": None,
+    },
+    "open_now": True,
+}
+
+
 class WidgetConfigApi(WidgetPublicView):
     """The published configuration, or ``{"available": false}`` when the widget is offline."""
 
@@ -210,6 +238,15 @@ class WidgetConfigApi(WidgetPublicView):
         operation_id="widget_config",
         tags=["widget"],
         responses={200: WidgetConfigOutput, **problem_responses(403, 404, 429)},
+        examples=[
+            OpenApiExample("Published", value=CONFIG_EXAMPLE, response_only=True, status_codes=["200"]),
+            OpenApiExample(
+                "Offline",
+                value={"key": "wk_Q2hhdFdpZGdldEtleTE", "available": False},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def get(self, request, widget_key: str):
         if not self.available:

@@ -19,6 +19,7 @@ from ..services.conversations import (
     conversation_transcript_request,
 )
 from ..services.messages import message_feedback
+from . import examples as ex
 from .base import ConversationView
 from .selectors import conversation_answer
 from .serializers import (
@@ -33,6 +34,7 @@ from .throttles import TRANSCRIPT_THROTTLES
 
 TAGS = ["visitor actions"]
 NOT_YOURS = "Not the visitor's conversation (`not_found`)."
+CLOSED_STATE = {"status": "closed", "last_seq": 3, "csat_score": None, "attachments": ex.ATTACHMENT_RULES}
 
 
 class MessageFeedbackApi(ConversationView):
@@ -49,6 +51,12 @@ class MessageFeedbackApi(ConversationView):
                 401, 403, 422, 429, 503, described={404: "No such answer in the visitor's conversation."}
             ),
         },
+        examples=[
+            ex.request_example(
+                "Thumbs down", {"rating": "down", "comment": "It did not answer my question."}
+            ),
+            ex.response_example("Recorded", {"seq": 3, "feedback": -1}),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int, seq: int):
         conversation = self.conversation(conversation_id)
@@ -78,6 +86,7 @@ class ConversationCloseApi(ConversationView):
             200: ConversationStateOutput,
             **problem_responses(401, 403, 429, 503, described={404: NOT_YOURS}),
         },
+        examples=[ex.response_example("Closed", CLOSED_STATE), ex.NOT_YOURS],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = conversation_close(conversation=self.conversation(conversation_id))
@@ -102,6 +111,13 @@ class ConversationRatingApi(ConversationView):
                 described={404: NOT_YOURS, 409: "Close the conversation before rating it (`conflict`)."},
             ),
         },
+        examples=[
+            ex.request_example("Five stars", {"score": 5, "comment": "Quick and helpful."}),
+            ex.response_example("Rated", {**CLOSED_STATE, "csat_score": 5}),
+            ex.problem_example(
+                "Still open", 409, "conflict", "Conflict", "Close the conversation before rating it."
+            ),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         data = RatingInput(data=request.data)
@@ -122,6 +138,26 @@ class ConversationHandoffApi(ConversationView):
         tags=TAGS,
         request=None,
         responses={200: HandoffOutput, **problem_responses(401, 403, 429, 503, described={404: NOT_YOURS})},
+        examples=[
+            ex.response_example(
+                "Waiting for a person",
+                {
+                    "status": "waiting",
+                    "last_seq": 4,
+                    "csat_score": None,
+                    "attachments": ex.ATTACHMENT_RULES,
+                    "messages": [
+                        {
+                            **ex.GREETING,
+                            "seq": 4,
+                            "role": "system",
+                            "text": "A member of the team will be with you shortly.",
+                            "created_at": "2026-12-04T10:02:00+00:00",
+                        }
+                    ],
+                },
+            )
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
@@ -160,6 +196,16 @@ class ConversationTranscriptApi(ConversationView):
                 },
             ),
         },
+        examples=[
+            ex.response_example("Queued", {"sent_to": "a…@example.com"}, 202),
+            ex.problem_example(
+                "No address",
+                409,
+                "email_unknown",
+                "We do not know an email address for this visitor",
+                "Give your email address in the form first.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         address = conversation_transcript_request(

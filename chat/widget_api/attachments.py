@@ -17,6 +17,7 @@ from widget_builder.public_api import problem_responses
 from ..models import Attachment
 from ..selectors import bot_settings_for, message_payload
 from ..services.attachments import attachment_add
+from . import examples as ex
 from .base import ConversationView
 from .selectors import conversation_attachment
 from .serializers import AttachmentInput, MessageOutput
@@ -56,6 +57,34 @@ class AttachmentUploadApi(ConversationView):
                 },
             ),
         },
+        examples=[
+            ex.response_example(
+                "Attached",
+                {
+                    **ex.QUESTION,
+                    "seq": 4,
+                    "text": "Here is the label",
+                    "client_message_id": "",
+                    "attachments": [
+                        {
+                            "id": "0b6f3c9a-5d2e-4f71-8a43-9e1c7d2b5f60",
+                            "name": "label.png",
+                            "content_type": "image/png",
+                            "size": 48213,
+                        }
+                    ],
+                    "created_at": "2026-12-04T10:01:30+00:00",
+                },
+                201,
+            ),
+            ex.problem_example(
+                "Not accepted",
+                422,
+                "attachment_refused",
+                "This file cannot be attached",
+                "This chat accepts images and PDF files.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         bot = bot_settings_for(self.widget)

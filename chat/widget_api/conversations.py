@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from .. import answering
 from ..selectors import message_payload
 from ..services.conversations import conversation_start
 from ..services.messages import visitor_message_send
+from . import examples as ex
 from .base import ConversationView, VisitorView
 from .selectors import conversation_awaiting_answer, conversation_messages, visitor_conversations
 from .serializers import (
@@ -58,6 +59,7 @@ class ConversationListApi(VisitorView):
         tags=TAGS,
         description="The visitor's own conversations, newest first.",
         responses={200: ConversationListOutput, **problem_responses(401, 403, 404, 429, 503)},
+        examples=[ex.response_example("One conversation", {"conversations": [ex.CONVERSATION]})],
     )
     def get(self, request, widget_key: str):
         conversations = visitor_conversations(widget=self.widget, contact=self.contact)
@@ -79,6 +81,26 @@ class ConversationListApi(VisitorView):
                 described={409: "Submit the prechat form first (`prechat_required`)."},
             ),
         },
+        examples=[
+            ex.response_example(
+                "With a greeting",
+                {
+                    **ex.CONVERSATION,
+                    "updated_at": ex.CONVERSATION["created_at"],
+                    "last_seq": 1,
+                    "attachments": ex.ATTACHMENT_RULES,
+                    "messages": [ex.GREETING],
+                },
+                201,
+            ),
+            ex.problem_example(
+                "Form first",
+                409,
+                "prechat_required",
+                "The prechat form comes first",
+                "Submit the prechat form first.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         conversation, greeting = conversation_start(widget=self.widget, contact=self.contact)
@@ -125,6 +147,20 @@ class ConversationMessagesApi(ConversationView):
             )
         ],
         responses={200: MessageListOutput, **problem_responses(401, 403, 404, 429, 503)},
+        examples=[
+            ex.response_example(
+                "A question answered",
+                {
+                    "status": "bot",
+                    "last_seq": 3,
+                    "csat_score": None,
+                    "attachments": ex.ATTACHMENT_RULES,
+                    "messages": [ex.GREETING, ex.QUESTION, ex.ANSWER],
+                    "awaiting_answer_after": None,
+                },
+            ),
+            ex.NOT_YOURS,
+        ],
     )
     def get(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
@@ -166,6 +202,30 @@ class ConversationMessagesApi(ConversationView):
                 },
             ),
         },
+        examples=[
+            ex.request_example(
+                "A question", {"text": "Do you ship to Canada?", "client_message_id": "c-7f3a"}
+            ),
+            ex.response_example("Answered", ex.MESSAGE_SENT, 201),
+            ex.response_example("Sent again", ex.MESSAGE_SENT, 200),
+            OpenApiExample(
+                "Streamed",
+                value='event: message\ndata: {"seq": 2, "role": "visitor", "text": "Do you ship?"}\n\n'
+                'event: delta\ndata: {"text": "Yes, we ship"}\n\n'
+                'event: done\ndata: {"message": {"seq": 3, "role": "bot"}, "handoff": false, '
+                '"outcome": "answered"}\n\n',
+                response_only=True,
+                status_codes=["200"],
+                media_type=EVENT_STREAM,
+            ),
+            ex.problem_example(
+                "Closed",
+                409,
+                "conversation_closed",
+                "This conversation is closed",
+                "Start a new conversation.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)

@@ -14,7 +14,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -25,6 +25,7 @@ from widget_builder.public_api import problem_responses
 
 from ..realtime import events, queries
 from ..services.inbox import conversation_read
+from . import examples as ex
 from .base import ConversationView
 from .conversations import event_stream
 
@@ -165,6 +166,18 @@ class ConversationEventsApi(ConversationView):
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR),
             **problem_responses(401, 403, 404, 429, 503),
         },
+        examples=[
+            OpenApiExample(
+                "An agent's reply",
+                value='event: typing\ndata: {"who": "agent", "name": "Sam", "typing": true}\n\n'
+                'id: 6\nevent: message\ndata: {"seq": 6, "role": "agent", "text": "Hi Ada, Sam here.", '
+                '"author_name": "Sam"}\n\n'
+                ": keep-alive\n\n",
+                response_only=True,
+                status_codes=["200"],
+                media_type="text/event-stream",
+            )
+        ],
     )
     def get(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
@@ -184,6 +197,10 @@ class ConversationTypingApi(ConversationView):
         tags=TAGS,
         request=TypingInput,
         responses={200: TypingOutput, **problem_responses(401, 403, 404, 422, 429, 503)},
+        examples=[
+            ex.request_example("Typing", {"typing": True, "text": "Do you ship"}),
+            ex.response_example("Shown", {"typing": True}),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
@@ -214,6 +231,7 @@ class ConversationReadApi(ConversationView):
         tags=TAGS,
         request=ReadInput,
         responses={200: ReadOutput, **problem_responses(401, 403, 404, 422, 429, 503)},
+        examples=[ex.request_example("Seen up to 3", {"seq": 3}), ex.response_example("Seen", {"seq": 3})],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)

@@ -16,6 +16,7 @@ from ..presence import human_available, human_support_enabled
 from ..resume_tokens import resume_token_read
 from ..services.messages import MAX_MESSAGE_CHARS
 from ..services.offline import conversation_offline_message
+from . import examples as ex
 from .base import ConversationView
 from .selectors import visitor_contact, visitor_conversation
 from .serializers import SessionOutput
@@ -75,6 +76,10 @@ class AvailabilityApi(WidgetPublicView):
         operation_id="availability",
         tags=["widget"],
         responses={200: AvailabilityOutput, **problem_responses(403, 404, 429, 503)},
+        examples=[
+            ex.response_example("Someone can answer", {"human": {"enabled": True, "available": True}}),
+            ex.response_example("After hours", {"human": {"enabled": True, "available": False}}),
+        ],
     )
     def get(self, request, widget_key: str):
         enabled = human_support_enabled(self.widget)
@@ -106,6 +111,15 @@ class OfflineMessageApi(ConversationView):
                 },
             ),
         },
+        examples=[
+            ex.request_example(
+                "Address and message",
+                {"email": "ada@example.com", "message": "Please call me back tomorrow."},
+            ),
+            ex.response_example(
+                "Left", {"email": "ada@example.com", "status": "waiting", "last_seq": 5}, 201
+            ),
+        ],
     )
     def post(self, request, widget_key: str, conversation_id: int):
         conversation = self.conversation(conversation_id)
@@ -151,6 +165,19 @@ class SessionResumeApi(WidgetPublicView):
                 },
             ),
         },
+        examples=[
+            ex.request_example(
+                "From the emailed link", {"resume": "eyJzIjoiYWNtZSIsImMiOjQyfQ.c2lnbmF0dXJl"}
+            ),
+            ex.response_example("Resumed", {**ex.SESSION, "conversation_id": 42}),
+            ex.problem_example(
+                "Expired link",
+                401,
+                "resume_token_expired",
+                "The resume link has expired",
+                "Start a new conversation from the widget.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         data = ResumeInput(data=request.data)

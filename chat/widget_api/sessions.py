@@ -23,6 +23,7 @@ from ..services.contacts import (
     contact_start,
 )
 from ..visitor_tokens import visitor_token_issue
+from . import examples as ex
 from .base import VisitorView
 from .serializers import (
     IdentifyInput,
@@ -60,6 +61,24 @@ class SessionStartApi(WidgetPublicView):
         tags=TAGS,
         request=SessionInput,
         responses={201: SessionOutput, **problem_responses(403, 404, 422, 429, 503)},
+        examples=[
+            ex.request_example(
+                "From a page",
+                {
+                    "page_url": "https://customer.example/pricing",
+                    "referrer": "https://search.example/",
+                    "locale": "en",
+                },
+            ),
+            ex.response_example("A new visitor", ex.SESSION, 201),
+            ex.problem_example(
+                "Not a URL",
+                422,
+                "validation_error",
+                "Some fields are not valid",
+                "page_url: Enter a valid URL.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         data = SessionInput(data=request.data)
@@ -80,6 +99,16 @@ class SessionRenewApi(VisitorView):
         tags=TAGS,
         request=None,
         responses={200: SessionOutput, **problem_responses(401, 403, 404, 429, 503)},
+        examples=[
+            ex.response_example("A fresh token", {**ex.SESSION, "expires_at": "2026-12-06T10:00:00+00:00"}),
+            ex.problem_example(
+                "Expired token",
+                401,
+                "visitor_token_expired",
+                "The visitor token has expired",
+                "Start a new session.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         contact = contact_renew(contact=self.contact)
@@ -111,6 +140,20 @@ class PrechatSubmitApi(VisitorView):
                 described={409: "The widget has no prechat form (`prechat_disabled`)."},
             ),
         },
+        examples=[
+            ex.request_example(
+                "Name and email",
+                {"answers": {"name": "Ada", "email": "ada@example.com"}, "consent": True, "elapsed_ms": 5200},
+            ),
+            ex.response_example("Submitted", {"visitor_id": ex.VISITOR_ID, "prechat_required": False}, 201),
+            ex.problem_example(
+                "No form",
+                409,
+                "prechat_disabled",
+                "This widget has no prechat form",
+                "Submit no form: start chatting.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         data = PrechatInput(data=request.data)
@@ -157,6 +200,25 @@ class IdentifyApi(VisitorView):
                 },
             ),
         },
+        examples=[
+            ex.request_example(
+                "Signed",
+                {
+                    "id": "u-1042",
+                    "email": "ada@example.com",
+                    "name": "Ada",
+                    "user_hash": "9f86d081884c7d65" * 4,
+                },
+            ),
+            ex.response_example("Verified", {**ex.SESSION, "verified": True}),
+            ex.problem_example(
+                "Wrong hash",
+                401,
+                "identity_invalid",
+                "The identity could not be verified",
+                "The user_hash does not match the id.",
+            ),
+        ],
     )
     def post(self, request, widget_key: str):
         data = IdentifyInput(data=request.data)
