@@ -31,7 +31,8 @@ def test_a_stored_message_wakes_its_conversation_and_the_inbox_after_commit(tena
         with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
             message, _ = message_append(conversation=conversation, role="visitor", text="Hello")
             assert sent == []  # not before the commit
-        assert len(callbacks) == 2
+        # The two wake-ups (and the domain event chat_event, for webhooks: its own tests).
+        assert len([c for c in callbacks if c.__qualname__.startswith("publish.")]) == 2
     schema = tenant_a.tenant.schema_name
     assert sent == [
         (
