@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jsonschema.exceptions import ValidationError
-from openapi_schema_validator import OAS30Validator, validate
+from openapi_schema_validator import OAS30Validator
 
 from tests.hosts import PUBLIC_HOST
 
@@ -103,9 +102,8 @@ def test_every_example_is_valid_against_its_schema(document):
     for name, operation in _operations(document):
         for where, schema, value in _examples(operation):
             checked += 1
-            try:
-                validate(value, _resolved(schema, components), cls=OAS30Validator)
-            except ValidationError as error:  # all of them reported together
+            # Every error of every example, reported together.
+            for error in OAS30Validator(_resolved(schema, components)).iter_errors(value):
                 invalid.append(f"{name} {where}: {error.message} at {list(error.absolute_path)}")
     assert not invalid, "\n".join(invalid)
     assert checked > 20
