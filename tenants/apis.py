@@ -11,6 +11,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializ
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
+
 from .api_base import ALL_ROLES, MANAGERS, TenantAPIView
 from .models import ApiKey, Membership
 from .services import api_keys as key_services
@@ -97,18 +99,31 @@ class MemberRoleInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
 
+BAD_PARAMETERS = "A parameter is not valid (`validation_error`, with `errors` per field)."
+
+
+class MemberListInput(PageInput):
+    ordering = ordering_field(("created_at",), default="created_at")
+
+
+MemberPageOutput = page_output("MemberPageOutput", MemberOutput)
+
+
 class MemberListApi(TenantAPIView):
-    queryset = Membership.objects.select_related("user").order_by("user__email")
+    queryset = Membership.objects.select_related("user")
     required_roles = {"GET": ALL_ROLES}
+    openapi_problems = {**TenantAPIView.openapi_problems, 422: BAD_PARAMETERS}
 
     @extend_schema(
-        responses=MemberOutput(many=True),
+        parameters=page_parameters(MemberListInput),
+        responses=MemberPageOutput,
         operation_id="members_list",
-        # One member: the document shows it in a list, as the answer is.
-        examples=[_response("A member", MEMBER_EXAMPLE)],
+        description="The workspace's members, first joined first, a page at a time.",
+        examples=[_response("A page", {"results": [MEMBER_EXAMPLE], "next_cursor": None})],
     )
     def get(self, request):
-        return Response(MemberOutput(self.get_queryset(), many=True).data)
+        rows, next_cursor = page_of(self.get_queryset(), valid_query(MemberListInput, request))
+        return Response({"results": MemberOutput(rows, many=True).data, "next_cursor": next_cursor})
 
 
 class MemberDetailApi(TenantAPIView):
@@ -154,19 +169,29 @@ class ApiKeyCreateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=ApiKey.Role.choices, default=ApiKey.Role.ADMIN)
 
 
+class ApiKeyListInput(PageInput):
+    ordering = ordering_field(("created_at", "last_used_at"), default="created_at")
+
+
+ApiKeyPageOutput = page_output("ApiKeyPageOutput", ApiKeyOutput)
+
+
 class ApiKeyListApi(TenantAPIView):
     queryset = ApiKey.objects.filter(revoked_at__isnull=True)
+    openapi_problems = {**TenantAPIView.openapi_problems, 422: BAD_PARAMETERS}
     required_roles = {"GET": MANAGERS, "POST": MANAGERS}
     sessions_only_methods = frozenset({"POST"})
 
     @extend_schema(
-        responses=ApiKeyOutput(many=True),
+        parameters=page_parameters(ApiKeyListInput),
+        responses=ApiKeyPageOutput,
         operation_id="api_keys_list",
-        # One key: the document shows it in a list, as the answer is.
-        examples=[_response("A key", API_KEY_EXAMPLE)],
+        description="The workspace's API keys not revoked, oldest first, a page at a time.",
+        examples=[_response("A page", {"results": [API_KEY_EXAMPLE], "next_cursor": None})],
     )
     def get(self, request):
-        return Response(ApiKeyOutput(self.get_queryset(), many=True).data)
+        rows, next_cursor = page_of(self.get_queryset(), valid_query(ApiKeyListInput, request))
+        return Response({"results": ApiKeyOutput(rows, many=True).data, "next_cursor": next_cursor})
 
     @extend_schema(
         request=ApiKeyCreateInput,

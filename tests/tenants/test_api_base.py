@@ -249,5 +249,5 @@ def test_another_tenants_member_cannot_be_changed_through_the_api(tenant_a, tena
     )
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert Membership.objects.get(pk=b_member.pk).role == "owner"
-    listed = owner.get("/api/v1/members").json()
+    listed = owner.get("/api/v1/members").json()["results"]
     assert [m["email"] for m in listed] == [tenant_a.owner.email]

@@ -211,3 +211,20 @@ def test_innocent_query_values_are_not_mistaken_for_keys(tenant_a):
     secret = _key(tenant_a)
     refused = owner.get(f"/api/v1/members?x=1&x={secret}")
     assert refused.status_code == 401 and refused.json()["code"] == "api_key_in_url"
+
+
+def test_members_and_keys_are_listed_a_page_at_a_time(tenant_a):
+    for _ in range(4):
+        MembershipFactory(tenant=tenant_a.tenant, role="agent")
+    owner = _client(tenant_a, user=tenant_a.owner)
+    seen, cursor = [], None
+    while True:
+        page = owner.get("/api/v1/members", {"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [m["id"] for m in page["results"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 5
+    keys = owner.get("/api/v1/api-keys", {"ordering": "-created_at"})
+    assert keys.status_code == 200 and keys.json()["next_cursor"] is None
+    assert owner.get("/api/v1/members", {"limit": 500}).status_code == 422
