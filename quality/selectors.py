@@ -56,17 +56,21 @@ class Window:
     end: datetime
 
 
+def window_between(first: date, last: date, tz: tzinfo) -> Window:
+    """The days from ``first`` to ``last`` (included), in the workspace's time zone."""
+    return Window(
+        (last - first).days + 1,
+        first,
+        last,
+        datetime.combine(first, time.min, tz),
+        datetime.combine(last + timedelta(days=1), time.min, tz),
+    )
+
+
 def window_of(days: int, tz: tzinfo, now: datetime | None = None) -> Window:
     """The last ``days`` whole days up to today, in the workspace's time zone."""
     today = timezone.localtime(now or timezone.now(), tz).date()
-    first = today - timedelta(days=days - 1)
-    return Window(
-        days,
-        first,
-        today,
-        datetime.combine(first, time.min, tz),
-        datetime.combine(today + timedelta(days=1), time.min, tz),
-    )
+    return window_between(today - timedelta(days=days - 1), today, tz)
 
 
 def _reason(outcome: str | None, rating: int | None) -> str:

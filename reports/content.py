@@ -9,7 +9,6 @@ hence its own layer above the selectors. Preconditions: the tenant's schema is a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.urls import reverse
@@ -18,7 +17,7 @@ from django.utils.http import urlencode
 from chat.notifications import workspace_url
 from insights.selectors import Figure, Period, Summary, analytics_summary
 from quality.grouping import questions_group
-from quality.selectors import Window, flagged_questions
+from quality.selectors import flagged_questions, window_between
 from quality.services import question_vectors
 from tenants.models import Tenant
 
@@ -91,18 +90,8 @@ class Report:
         return f"{kind} report for {self.workspace}: {conversations.shown} conversations{change}"
 
 
-def _window(period: Period, zone: ZoneInfo) -> Window:
-    return Window(
-        period.days,
-        period.first,
-        period.last,
-        datetime.combine(period.first, time.min, zone),
-        datetime.combine(period.last + timedelta(days=1), time.min, zone),
-    )
-
-
 def _unanswered(period: Period, zone: ZoneInfo) -> tuple[list[UnansweredGroup], int]:
-    found = flagged_questions(window=_window(period, zone))
+    found = flagged_questions(window=window_between(period.first, period.last, zone))
     groups = questions_group(found, question_vectors(questions=found))
     top = [UnansweredGroup(group.title, group.count) for group in groups[:TOP_UNANSWERED]]
     return top, len(found)
