@@ -24,6 +24,7 @@ APPS = (
     "quality",
     "reports",
     "webhooks",
+    "audit",
     "public_site",
 )
 MAX_MODULE_LINES = 600

@@ -96,6 +96,7 @@ TENANT_APPS = [
     "reports",
     "saas.idempotency",  # the workspace API's Idempotency-Keys and their first answers
     "webhooks",
+    "audit",  # the workspace audit log (append-only)
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]
@@ -289,118 +290,10 @@ else:
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default=f"no-reply@{BASE_DOMAIN}")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# --- auth -------------------------------------------------------------------------------
+# --- auth and the services called (own modules) ------------------------------------
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
-# Tenant hosts have no login form of their own: "login" there sends people to the public
-# host's sign-in, which hands them back with a one-time token (tenants.views).
-LOGIN_URL = "/login/"
-LOGIN_REDIRECT_URL = "/"
-
-# django-allauth, public host only: email + password, verified email before first sign-in.
-ACCOUNT_ADAPTER = "public_site.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "public_site.forms.WorkspaceSignupForm"}
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
-ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
-ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
-# Password reset and login do not reveal which addresses have accounts. The signup form
-# alone says "already registered" (public_site.forms), as a business signup must.
-ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
-# Counted in the cache: per process without Redis, shared across processes with it.
-ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
-    "signup": "10/h/ip",
-    "reset_password": "20/m/ip,5/m/key",
-    "reset_password_from_key": "20/m/ip",
-    "confirm_email": "1/3m/key",
-}
-# Proxies in front of the app (IPs or CIDR networks, e.g. the ingress's): only when the
-# direct peer is one of them do rate limits read the client from X-Forwarded-For
-# (saas.ratelimit.client_address). Empty: trust none, count by the direct peer.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-# Conversation history sent to the model, bounded by (estimated) tokens.
-CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)
-# The visitor fallback stream (server-sent events) ends after this long; the widget reconnects
-# with the last id it saw.
-CHAT_EVENTS_STREAM_SECONDS = env.float("CHAT_EVENTS_STREAM_SECONDS", default=55.0)
-
-# --- LLM providers ----------------------------------------------------------------------
-# The platform's provider for bots on "Platform default": offline (quotes the knowledge
-# base, no network) until a key or an OpenAI-compatible server is configured.
-LLM_PROVIDER = env("LLM_PROVIDER", default="")  # anthropic | openai | openai_compatible | offline
-LLM_MODEL = env("LLM_MODEL", default="")
-ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
-OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
-OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")  # a gateway in front of OpenAI, if any
-# LLM_PROVIDER=openai_compatible: the platform's own server (Ollama, vLLM…) and its key.
-LLM_BASE_URL = env("LLM_BASE_URL", default="")
-LLM_API_KEY = env("LLM_API_KEY", default="")
-# Every call: a deadline far below the SDKs' 600 s, bounded retries honouring retry-after
-# (never past the deadline), and a circuit breaker per provider endpoint.
-LLM_DEADLINE_SECONDS = env.float("LLM_DEADLINE_SECONDS", default=30.0)
-LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
-LLM_RETRY_AFTER_MAX_SECONDS = env.float("LLM_RETRY_AFTER_MAX_SECONDS", default=8.0)
-LLM_BREAKER_FAILURES = env.int("LLM_BREAKER_FAILURES", default=5)
-LLM_BREAKER_RESET_SECONDS = env.float("LLM_BREAKER_RESET_SECONDS", default=30.0)
-# Tenants' OpenAI-compatible servers must be on the public internet unless this is set
-# (development against a local Ollama; the test suite's fake provider).
-LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=False)
-# --- Knowledge ingestion ----------------------------------------------------------------
-# Website sources are fetched only from public addresses. The allow-list ("host:port") is
-# for a site on a private network the operator trusts (and the test suite's local site).
-KNOWLEDGE_FETCH_ALLOW_PRIVATE = env.bool("KNOWLEDGE_FETCH_ALLOW_PRIVATE", default=False)
-KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST = env.list("KNOWLEDGE_FETCH_PRIVATE_ALLOWLIST", default=[])
-KNOWLEDGE_CRAWL_DELAY_CAP = env.float("KNOWLEDGE_CRAWL_DELAY_CAP", default=2.0)
-# Texts the local embedding model runs at once, one thread each (0: one per CPU).
-KNOWLEDGE_EMBEDDING_THREADS = env.int("KNOWLEDGE_EMBEDDING_THREADS", default=0)
-# The machine's embedding server (python -m knowledge.embeddings.server), e.g.
-# http://127.0.0.1:8765 or unix:///run/embedder/embedder.sock: set, this process sends its
-# texts there instead of loading the local model (~185 MiB more) itself. Seconds to wait
-# for a query's vector (ten times that for a batch of documents).
-EMBEDDING_SERVER_URL = env("EMBEDDING_SERVER_URL", default="")
-EMBEDDING_SERVER_TIMEOUT = env.float("EMBEDDING_SERVER_TIMEOUT", default=2.0)
-
-# Master keys for secrets tenants give us (saas.crypto); first encrypts, all decrypt.
-SECRET_ENCRYPTION_KEYS = env.list("SECRET_ENCRYPTION_KEYS", default=[])
-
-# Lifetime of the one-time token that carries a signed-in user to a tenant host.
-LOGIN_HANDOFF_SECONDS = 60
-
-# Billing. Without STRIPE_SECRET_KEY: demo billing (plan changes apply at once, labelled demo).
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
-STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # another Stripe-compatible API (tests)
-# Stripe price ids per plan and interval (billing.plans): {"starter_monthly": "price_...", ...}.
-STRIPE_PRICES = env.dict("STRIPE_PRICES", default={})
-STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="ai_answers_overage")
-# Days a workspace keeps working after a failed payment before it is restricted.
-BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
-# New workspaces start on Free, or on a trial of this plan for BILLING_TRIAL_DAYS.
-BILLING_TRIAL_PLAN = env.str("BILLING_TRIAL_PLAN", default="")
-BILLING_TRIAL_DAYS = env.int("BILLING_TRIAL_DAYS", default=14)
-
-# Host-only cookies: a session on one tenant host is never sent to another.
-SESSION_COOKIE_DOMAIN = None
-CSRF_COOKIE_DOMAIN = None
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
+from .auth import *  # noqa: E402, F403 - sign-in, allauth, sessions
+from .integrations import *  # noqa: E402, F403 - LLM providers, knowledge, Stripe
 
 # --- API --------------------------------------------------------------------------------
 
