@@ -19,7 +19,9 @@ def test_an_event_names_the_member_the_target_and_the_address(tenant_a):
     request = RequestFactory().post("/", REMOTE_ADDR="203.0.113.9")
     request.user = tenant_a.owner
     with tenant_context(tenant_a.tenant):
-        event = audit_record(action="widget.updated", request=request, target=tenant_a.tenant, metadata={"k": 1})
+        event = audit_record(
+            action="widget.updated", request=request, target=tenant_a.tenant, metadata={"k": 1}
+        )
     assert event.actor_kind == AuditEvent.ActorKind.MEMBER
     assert event.actor_id == tenant_a.owner.pk
     assert event.actor_label == tenant_a.owner.email
@@ -40,6 +42,7 @@ def test_without_a_request_the_system_is_the_actor(tenant_a):
 def test_the_log_is_append_only(tenant_a, statement):
     with tenant_context(tenant_a.tenant):
         audit_record(action="settings.updated")
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        refused = pytest.raises(DatabaseError, match="append-only")
+        with refused, transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
         assert AuditEvent.objects.filter(action="settings.updated").exists()
