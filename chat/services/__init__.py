@@ -11,6 +11,7 @@ from .automations import (
 )
 from .bot_settings import OWN_KEY_PROVIDERS, bot_settings_update
 from .conversations import HANDOFF_NOTE, conversation_close, conversation_handoff, conversation_rate
+from .deletion import Removed, conversations_delete
 from .messages import (
     MAX_ANSWER_CHARS,
     MAX_MESSAGE_CHARS,
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_MESSAGE_CHARS",
     "OWN_KEY_PROVIDERS",
     "ClientMessageIdReused",
+    "Removed",
     "automation_firing_create",
     "automation_rule_create",
     "automation_rule_delete",
@@ -36,6 +38,7 @@ __all__ = [
     "conversation_handoff",
     "conversation_rate",
     "conversation_transcript_send",
+    "conversations_delete",
     "message_append",
     "message_feedback",
 ]
