@@ -10,11 +10,14 @@ Preconditions: the public schema is active.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tenants.batches import batched_delete
 from tenants.models import Tenant
 
 from . import stripe_client
@@ -153,3 +156,12 @@ def _payment_failed_notify(account: BillingAccount, invoice: dict[str, Any]) -> 
         action_label="Update your card",
         level="danger",
     )
+
+
+def stripe_events_expire(*, now: datetime | None = None) -> int:
+    """Forget processed Stripe events received more than STRIPE_EVENTS_KEEP_DAYS ago (Stripe
+    redelivers an event for 3 days at most, so their ids no longer guard against a
+    duplicate); unprocessed ones stay for the retry job. A batch per short transaction."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.STRIPE_EVENTS_KEEP_DAYS)
+    processed = StripeEvent.objects.filter(processed_at__isnull=False, received_at__lt=cutoff)
+    return batched_delete(processed, what="billing: Stripe events")

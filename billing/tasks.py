@@ -10,11 +10,13 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from tenants.tasks import job_done
+
 from . import stripe_client
 from .models import StripeEvent
 from .owner_emails import owners_email_task
 from .services import overage_report, trials_expire
-from .stripe_events import stripe_event_process
+from .stripe_events import stripe_event_process, stripe_events_expire
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +71,9 @@ def overage_report_task() -> int:
 @shared_task
 def trials_expire_task() -> int:
     return trials_expire()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def stripe_events_expire_task() -> dict[str, int]:
+    """Daily (beat): processed Stripe events older than STRIPE_EVENTS_KEEP_DAYS."""
+    return job_done("stripe-events-expire", {"expired_stripe_events": stripe_events_expire()})

@@ -46,8 +46,10 @@ class ChatConfig(tenancy.ContributingAppConfig):
 
         from .inbox import unread_badge
         from .models import Conversation
+        from .selectors import ai_answers_per_day, messages_per_day
 
         return tenancy.Contributions(
+            daily_counts={"messages": messages_per_day, "ai_answers": ai_answers_per_day},
             nav_badges={"conversations": unread_badge},
             counted_models={"conversations": Conversation},
             onboarding_steps=(

@@ -4,13 +4,15 @@ schema is active."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Prefetch, QuerySet
-from django.db.models.functions import Left
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models.functions import Left, TruncDate
 
 from billing.models import UsageCounter
 from billing.quotas import tenant_plan
@@ -160,3 +162,27 @@ def ai_answer_usage(tenant: Tenant) -> AnswerUsage:
         limit=tenant_plan(tenant).ai_answers,
         reached=quota_reached(tenant_id=tenant.pk, metric=metric),
     )
+
+
+# AI answers: the bot's replies to a visitor's message (not greetings or automation replies).
+AI_ANSWER = Q(role=Message.Role.BOT, reply_to__isnull=False, automation_rule__isnull=True)
+
+
+def _per_utc_day(messages: QuerySet[Message], start: datetime, end: datetime) -> Mapping[date, int]:
+    rows = (
+        messages.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .order_by()
+        .values("day")
+        .annotate(n=Count("id"))
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def messages_per_day(*, start: datetime, end: datetime) -> Mapping[date, int]:
+    """Messages of every role but private notes, per UTC day (the platform's statistics)."""
+    return _per_utc_day(Message.objects.exclude(role=Message.Role.NOTE), start, end)
+
+
+def ai_answers_per_day(*, start: datetime, end: datetime) -> Mapping[date, int]:
+    return _per_utc_day(Message.objects.filter(AI_ANSWER), start, end)

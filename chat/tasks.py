@@ -5,12 +5,13 @@ from collections.abc import Callable
 
 from celery import shared_task
 
-from tenants.tasks import each_active_workspace
+from tenants.tasks import each_active_workspace, each_workspace_counts, job_done
 
 from .models import AgentProfile, Conversation
 from .services import notification_emails
 from .services.inbox import agents_offline_sweep
 from .services.transcripts import conversation_transcript_send
+from .services.visitor_sessions import visitor_sessions_expire
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
@@ -72,3 +73,13 @@ def visitor_replies_email() -> int:
     """Every minute (beat): away visitors who left an address get the agents' replies
     they have not read, one email per conversation, in every active workspace."""
     return _each_workspace(notification_emails.visitor_replies_email_send)
+
+
+@shared_task(acks_late=True, soft_time_limit=1200, time_limit=1260)
+def visitor_sessions_expire_task() -> dict[str, int]:
+    """Hourly (beat): expired visitor sessions that hold nothing, in every workspace."""
+
+    def expire() -> dict[str, int]:
+        return {"expired_visitor_sessions": visitor_sessions_expire()}
+
+    return job_done("visitor-sessions", each_workspace_counts(expire, what="chat: visitor sessions"))

@@ -40,6 +40,10 @@ class TenantStorage(Protocol):
 
     def delete_tenant_files(self, schema_name: str) -> None: ...
 
+    def stored_schema_names(self) -> list[str]:
+        """The schemas that have a ``tenants/<schema>/`` prefix with files in it."""
+        ...
+
 
 class TenantPrefixMixin(_StorageMixinBase):
     """Applied to names on the way in *and* on every access, so a name that points into
@@ -79,6 +83,10 @@ class TenantFileSystemStorage(TenantPrefixMixin, FileSystemStorage):
         root = Path(self.location) / tenant_prefix(schema_name)
         shutil.rmtree(root, ignore_errors=True)
 
+    def stored_schema_names(self) -> list[str]:
+        root = Path(self.location) / "tenants"
+        return sorted(entry.name for entry in root.iterdir() if entry.is_dir()) if root.is_dir() else []
+
 
 class TenantS3Storage(TenantPrefixMixin, S3Storage):
     """S3 or any S3-compatible store (``AWS_STORAGE_BUCKET_NAME`` and friends)."""
@@ -91,3 +99,12 @@ class TenantS3Storage(TenantPrefixMixin, S3Storage):
         prefix = tenant_prefix(schema_name) + "/"
         key_prefix = S3Storage._normalize_name(self, prefix)  # an explicit prefix, not re-rooted
         self.bucket.objects.filter(Prefix=key_prefix).delete()
+
+    def stored_schema_names(self) -> list[str]:
+        key_prefix = S3Storage._normalize_name(self, "tenants/")  # an explicit prefix, not re-rooted
+        paginator = self.connection.meta.client.get_paginator("list_objects_v2")
+        names: set[str] = set()
+        for page in paginator.paginate(Bucket=self.bucket_name, Prefix=key_prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                names.add(common["Prefix"][len(key_prefix) :].strip("/"))
+        return sorted(names)

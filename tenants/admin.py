@@ -35,8 +35,18 @@ from saas.errors import ProblemError, RateLimited, error_response
 from saas.ratelimit import client_address, rate_limit
 
 from . import services
+from .admin_usage import PlatformDailyUsageAdmin
 from .hosts import tenant_url
-from .models import Domain, Membership, PlatformAuditEvent, SpareSchema, SupportAccess, Tenant, User
+from .models import (
+    Domain,
+    Membership,
+    PlatformAuditEvent,
+    PlatformDailyUsage,
+    SpareSchema,
+    SupportAccess,
+    Tenant,
+    User,
+)
 from .selectors import tenant_host_cache_forget, tenant_usage_counts
 from .services import support as support_services
 
@@ -537,3 +547,6 @@ class SupportAccessAdmin(ReadOnlyAdmin):
     @admin.display(description="Reason")
     def reason_cut(self, obj):
         return format_html('<span class="admin-cut" title="{}">{}</span>', obj.reason, obj.reason)
+
+
+admin.site.register(PlatformDailyUsage, PlatformDailyUsageAdmin)

@@ -15,6 +15,9 @@ consumers read that:
 * ``workspace_initializers``  -> ``tenants.initializers.workspace_initialize``
 * ``quota_check``             -> ``tenants.limits.quota_require``
 * ``nav_badges``              -> ``tenants.shell.Shell.nav`` (a count beside a section)
+* ``daily_counts``            -> ``tenants.services.platform_usage`` (the platform's figures)
+* ``stored_file_names``       -> ``tenants.services.storage_reconcile`` (files rows name
+                                 outside a ``FileField``)
 
 This module imports no model and no app, so an ``apps.py`` can import it at load time.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -64,6 +68,13 @@ class NavBadgeRead(Protocol):
     def __call__(self, *, user_id: int, role: str) -> int: ...
 
 
+class DailyCounts(Protocol):
+    """Rows of the tenant's schema per UTC day in ``[start, end)`` (days without any may be
+    left out); runs in the tenant's schema, one query."""
+
+    def __call__(self, *, start: datetime, end: datetime) -> Mapping[date, int]: ...
+
+
 @dataclass(frozen=True)
 class OnboardingStep:
     key: str
@@ -97,10 +108,16 @@ class Contributions:
     quota_check: QuotaCheck | None = None
     plan_summary: PlanSummaryRead | None = None
     nav_badges: Mapping[str, NavBadgeRead] = field(default_factory=dict)  # section key -> count
+    # Figure name ("messages", "ai_answers") -> its count per day in a tenant's schema.
+    daily_counts: Mapping[str, DailyCounts] = field(default_factory=dict)
+    # Label -> (model, name of a CharField holding a name in the default storage): stored
+    # files that a FileField does not point to (FileFields are found by themselves).
+    stored_file_names: Mapping[str, tuple[type[Model], str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Read by every request of every tenant: nobody changes them after start-up.
-        for name in ("counted_models", "usage_measures", "workspace_initializers", "nav_badges"):
+        names = ("counted_models", "usage_measures", "workspace_initializers", "nav_badges")
+        for name in (*names, "daily_counts", "stored_file_names"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "onboarding_steps", tuple(self.onboarding_steps))
 
@@ -131,6 +148,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     measures: dict[str, Callable[[], int]] = {}
     initializers: dict[str, WorkspaceInitializer] = {}
     badges: dict[str, NavBadgeRead] = {}
+    daily: dict[str, DailyCounts] = {}
+    files: dict[str, tuple[type[Model], str]] = {}
     steps: dict[str, OnboardingStep] = {}
     owners: dict[str, dict[str, str]] = {
         "counted": {},
@@ -138,6 +157,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         "initializers": {},
         "steps": {},
         "badges": {},
+        "daily": {},
+        "files": {},
     }
     quota_check: QuotaCheck | None = None
     quota_check_app = ""
@@ -157,6 +178,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
             app=app,
         )
         _merge_mapping(badges, owners["badges"], found.nav_badges, what="navigation badge", app=app)
+        _merge_mapping(daily, owners["daily"], found.daily_counts, what="daily count", app=app)
+        _merge_mapping(files, owners["files"], found.stored_file_names, what="stored file name", app=app)
         _merge_mapping(
             steps,
             owners["steps"],
@@ -184,6 +207,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         quota_check=quota_check,
         plan_summary=plan_summary,
         nav_badges=badges,
+        daily_counts=daily,
+        stored_file_names=files,
     )
 
 

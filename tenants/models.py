@@ -150,6 +150,8 @@ class User(AbstractUser):
 
     # Sign-in by email: Django's UserManager (which the stubs expect here) needs a username.
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    # When the "verify or your account goes" email went (tenants.services.unverified): once.
+    unverified_warned_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.email
@@ -327,3 +329,24 @@ class SupportAccess(models.Model):
     def is_live(self, now: datetime | None = None) -> bool:
         """Not ended and not expired (at ``now``)."""
         return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class PlatformDailyUsage(models.Model):
+    """The platform's figures of one UTC day, for staff (tenants.services.platform_usage):
+    workspaces that existed at its end, those with a message that day, messages and AI
+    answers. Written once per complete day by the daily job, never changed afterwards."""
+
+    day = models.DateField(unique=True)
+    tenants = models.PositiveIntegerField(default=0)
+    active_tenants = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    ai_answers = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = "platform daily usage"
+        verbose_name_plural = "platform daily usage"
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.messages} messages in {self.active_tenants}/{self.tenants} workspaces"

@@ -18,7 +18,7 @@ import json
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from saas.crypto import secret_encrypt
 from saas.errors import Conflict, ValidationFailed
 from saas.outbound import UnsafeAddress, host_port, url_host_check
 from saas.tenant_connection import connection
+from tenants.batches import batched_delete
 from tenants.models import Membership, Tenant
 from ui.emails import email_send
 
@@ -236,15 +237,24 @@ def deliveries_due_send() -> int:
     return len(ids)
 
 
-def events_expire() -> int:
+def webhook_log_expire(*, now: datetime | None = None) -> dict[str, int]:
     """Delete the events (and their deliveries) older than WEBHOOKS_LOG_DAYS that have
-    nothing pending; the hourly beat job, each workspace. Returns the events deleted."""
-    cutoff = timezone.now() - timedelta(days=settings.WEBHOOKS_LOG_DAYS)
+    nothing pending, a batch per short transaction until none is left; the hourly beat
+    job, each workspace. Returns the events and deliveries deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOKS_LOG_DAYS)
     old = Event.objects.filter(created_at__lt=cutoff).exclude(deliveries__status=Delivery.Status.PENDING)
-    ids = list(old.values_list("pk", flat=True)[:5000])
-    with transaction.atomic():
-        Event.objects.filter(pk__in=ids).delete()
-    return len(ids)
+    deliveries: list[int] = []
+
+    def count_deliveries(event_ids: list[object]) -> None:
+        deliveries.append(Delivery.objects.filter(event_id__in=event_ids).count())
+
+    events = batched_delete(old, what="webhooks: events", before_delete=count_deliveries)
+    return {"expired_webhook_events": events, "expired_webhook_deliveries": sum(deliveries)}
+
+
+def events_expire() -> int:
+    """The events :func:`webhook_log_expire` deleted."""
+    return webhook_log_expire()["expired_webhook_events"]
 
 
 def _claim(delivery_id: int) -> Delivery | None:

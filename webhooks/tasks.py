@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tenants.tasks import each_active_workspace
+from tenants.tasks import each_active_workspace, each_workspace_counts, job_done
 
-from .services import deliveries_due_send, delivery_attempt, events_expire
+from .services import deliveries_due_send, delivery_attempt, webhook_log_expire
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
@@ -25,6 +25,8 @@ def webhooks_retry_due() -> int:
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
-def webhooks_expire() -> int:
-    """Every hour (beat): the delivery log older than WEBHOOKS_LOG_DAYS goes, in every workspace."""
-    return each_active_workspace(events_expire, what="webhooks: expiry")
+def webhooks_expire() -> dict[str, int]:
+    """Every hour (beat): the delivery log older than WEBHOOKS_LOG_DAYS goes, in every
+    workspace, a batch per short transaction."""
+    counts = each_workspace_counts(webhook_log_expire, what="webhooks: expiry")
+    return job_done("webhooks-expire", counts)

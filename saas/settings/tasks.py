@@ -5,6 +5,7 @@ Star-imported by ``base`` after it has read ``.env`` (the same environment)."""
 from __future__ import annotations
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()
 REDIS_URL = env("REDIS_URL", default="")
@@ -59,6 +60,24 @@ CELERY_BEAT_SCHEDULE = {
     "reports-send": {"task": "reports.tasks.reports_send_all", "schedule": 900.0},
     "webhooks-retry": {"task": "webhooks.tasks.webhooks_retry_due", "schedule": 15.0},
     "webhooks-expire": {"task": "webhooks.tasks.webhooks_expire", "schedule": 3600.0},
+    # Housekeeping (docs/data-lifecycle.md, "Housekeeping"): each returns a dict of counts.
+    "housekeeping-visitor-sessions": {"task": "chat.tasks.visitor_sessions_expire_task", "schedule": 3600.0},
+    "housekeeping-unverified-accounts": {
+        "task": "tenants.tasks.unverified_accounts_sweep",
+        "schedule": crontab(minute=20, hour=3),
+    },
+    "housekeeping-storage-reconcile": {
+        "task": "tenants.tasks.storage_reconcile_task",
+        "schedule": crontab(minute=40, hour=4),
+    },
+    "billing-stripe-events-expire": {
+        "task": "billing.tasks.stripe_events_expire_task",
+        "schedule": crontab(minute=10, hour=2),
+    },
+    "platform-usage-daily": {
+        "task": "tenants.tasks.platform_usage_compute",
+        "schedule": crontab(minute=15, hour=0),
+    },
 }
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
@@ -74,6 +93,28 @@ WEBHOOKS_DISABLE_AFTER_HOURS = env.int("WEBHOOKS_DISABLE_AFTER_HOURS", default=2
 WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=5)
 # Events and their deliveries are kept this many days (the dashboard's delivery log).
 WEBHOOKS_LOG_DAYS = env.int("WEBHOOKS_LOG_DAYS", default=30)
+# --- Housekeeping (docs/data-lifecycle.md) ---------------------------------------------------
+# Rows deleted per short transaction by every housekeeping job.
+HOUSEKEEPING_BATCH_SIZE = env.int("HOUSEKEEPING_BATCH_SIZE", default=1000)
+# A visitor that told us nothing, has no conversation and was last seen this long ago (its
+# bearer token, valid 30 days, has expired) is forgotten.
+VISITOR_SESSION_KEEP_DAYS = env.int("VISITOR_SESSION_KEEP_DAYS", default=30)
+# Accounts whose email was never verified: warned this many days after signing up, removed
+# (with the workspaces nobody else used) after UNVERIFIED_ACCOUNT_DAYS.
+UNVERIFIED_ACCOUNT_DAYS = env.int("UNVERIFIED_ACCOUNT_DAYS", default=7)
+UNVERIFIED_ACCOUNT_WARN_DAYS = env.int("UNVERIFIED_ACCOUNT_WARN_DAYS", default=5)
+# Invitations are kept this many days after their link expired; ended or expired staff
+# support grants this many days (owners see them on the dashboard meanwhile).
+INVITATION_KEEP_DAYS = env.int("INVITATION_KEEP_DAYS", default=30)
+SUPPORT_ACCESS_KEEP_DAYS = env.int("SUPPORT_ACCESS_KEEP_DAYS", default=365)
+# Stored files no row names are removed once older than this (a file is written just before
+# its row commits); STORAGE_RECONCILE_DRY_RUN makes the periodic job only report.
+STORAGE_RECONCILE_GRACE_HOURS = env.int("STORAGE_RECONCILE_GRACE_HOURS", default=24)
+STORAGE_RECONCILE_DRY_RUN = env.bool("STORAGE_RECONCILE_DRY_RUN", default=False)
+# Processed Stripe events are kept this long (Stripe retries a delivery for 3 days).
+STRIPE_EVENTS_KEEP_DAYS = env.int("STRIPE_EVENTS_KEEP_DAYS", default=90)
+# The platform's daily usage statistics go back this many days when first computed.
+PLATFORM_USAGE_BACKFILL_DAYS = env.int("PLATFORM_USAGE_BACKFILL_DAYS", default=90)
 # Publishing retries once, briefly (the result backend too: it retries 20 s by default);
 # with the broker down the task goes to the outbox (saas.outbox) instead of being lost.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -14,6 +14,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
+from ..batches import batched_delete
 from ..context import in_public_schema
 from ..models import LoginHandoff, Membership, Tenant, User
 from .support import support_accesses_end_for_session
@@ -75,15 +76,14 @@ def login_handoff_link_session(*, handoff: LoginHandoff, tenant_session_key: str
 
 
 @in_public_schema
-def login_handoff_purge() -> int:
+def login_handoff_purge(*, now: datetime | None = None) -> int:
     """Forget hand-offs nobody can use any more: unspent ones past expiry, and spent ones
-    older than the longest session they could link (SESSION_COOKIE_AGE)."""
-    now = timezone.now()
+    older than the longest session they could link (SESSION_COOKIE_AGE). A batch at a time."""
+    now = now or timezone.now()
     stale = models.Q(used_at__isnull=True, expires_at__lt=now - timedelta(hours=1)) | models.Q(
         used_at__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
     )
-    deleted, _ = LoginHandoff.objects.filter(stale).delete()
-    return deleted
+    return batched_delete(LoginHandoff.objects.filter(stale), what="hand-offs")
 
 
 @in_public_schema

@@ -1,0 +1,45 @@
+"""Expired visitor sessions (chat.services.visitor_sessions, the hourly beat job)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from chat.models import Contact
+from chat.services.visitor_sessions import visitor_sessions_expire
+from chat.tasks import visitor_sessions_expire_task
+from tests.chat.factories import ContactFactory, ConversationFactory
+from widget_builder.models import Widget
+
+SECOND = timedelta(seconds=1)
+
+
+def test_anonymous_visitors_without_conversations_go_after_the_keep_period(tenant_a, settings):
+    settings.VISITOR_SESSION_KEEP_DAYS = 30
+    now = timezone.now()
+    limit = now - timedelta(days=30)
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.first()
+        gone = ContactFactory(widget=widget, last_seen_at=limit - SECOND)
+        recent = ContactFactory(widget=widget, last_seen_at=limit + SECOND)
+        talked = ContactFactory(widget=widget, last_seen_at=limit - SECOND)
+        ConversationFactory(widget=widget, contact=talked)
+        lead = ContactFactory(widget=widget, last_seen_at=limit - SECOND, email="lead@example.com")
+        consented = ContactFactory(widget=widget, last_seen_at=limit - SECOND, consent_given_at=limit)
+        identified = ContactFactory(widget=widget, last_seen_at=limit - SECOND, external_id="u-1")
+        assert visitor_sessions_expire(now=now) == 1
+        left = set(Contact.objects.values_list("pk", flat=True))
+        assert gone.pk not in left
+        assert {recent.pk, talked.pk, lead.pk, consented.pk, identified.pk} <= left
+        assert visitor_sessions_expire(now=now) == 0
+
+
+def test_the_job_runs_in_every_workspace_and_returns_its_counts(tenant_a, tenant_b):
+    old = timezone.now() - timedelta(days=400)
+    for seeded in (tenant_a, tenant_b):
+        with tenant_context(seeded.tenant):
+            ContactFactory(widget=Widget.objects.first(), last_seen_at=old)
+    assert visitor_sessions_expire_task.apply().get()["expired_visitor_sessions"] >= 2
+    assert visitor_sessions_expire_task.apply().get() == {"expired_visitor_sessions": 0}
