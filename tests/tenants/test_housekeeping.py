@@ -65,7 +65,9 @@ def test_invitations_go_after_the_link_expired_and_the_keep_period(tenant_a, set
     settings.INVITATION_KEEP_DAYS = 30
     now = timezone.now()
     limit = now - INVITATION_MAX_AGE - timedelta(days=30)
-    old = Invitation.objects.create(tenant=tenant_a.tenant, email="old@example.com", role="agent", sent_at=limit - SECOND)
+    old = Invitation.objects.create(
+        tenant=tenant_a.tenant, email="old@example.com", role="agent", sent_at=limit - SECOND
+    )
     kept = Invitation.objects.create(
         tenant=tenant_a.tenant, email="kept@example.com", role="agent", sent_at=limit + SECOND
     )
@@ -83,10 +85,19 @@ def test_support_grants_go_a_keep_period_after_they_ended(tenant_a, settings):
     def grant(n: int, **times) -> SupportAccess:
         defaults = {"expires_at": now, "handoff_expires_at": now}
         return SupportAccess.objects.create(
-            tenant=tenant_a.tenant, staff_email="s@example.com", reason="r", handoff_hash=f"h{n}", **{**defaults, **times}
+            tenant=tenant_a.tenant,
+            staff_email="s@example.com",
+            reason="r",
+            handoff_hash=f"h{n}",
+            **{**defaults, **times},
         )
 
-    ended_old = grant(1, started_at=limit - timedelta(hours=2), expires_at=limit + timedelta(hours=1), ended_at=limit - SECOND)
+    ended_old = grant(
+        1,
+        started_at=limit - timedelta(hours=2),
+        expires_at=limit + timedelta(hours=1),
+        ended_at=limit - SECOND,
+    )
     ended_recent = grant(2, ended_at=limit + SECOND)
     expired_old = grant(3, started_at=limit - timedelta(hours=2), expires_at=limit - SECOND)
     expired_recent = grant(4, expires_at=limit + SECOND)
@@ -122,3 +133,19 @@ def test_the_hourly_job_returns_what_it_did_and_changes_nothing_the_second_time(
     }
     second = tenants_housekeeping.apply().get()
     assert all(value == 0 for value in second.values()), second
+
+
+def test_every_housekeeping_job_is_scheduled_and_its_task_exists(settings):
+    from saas.celery import app
+
+    app.loader.import_default_modules()
+    for name in (
+        "tenants-housekeeping",
+        "housekeeping-visitor-sessions",
+        "housekeeping-unverified-accounts",
+        "housekeeping-storage-reconcile",
+        "webhooks-expire",
+        "billing-stripe-events-expire",
+        "platform-usage-daily",
+    ):
+        assert settings.CELERY_BEAT_SCHEDULE[name]["task"] in app.tasks, name

@@ -22,7 +22,9 @@ DAY = timedelta(days=1)
 
 
 def _midnight(days_from_today: int) -> datetime:
-    return datetime.combine(timezone.now().astimezone(UTC).date() + timedelta(days=days_from_today), time.min, tzinfo=UTC)
+    return datetime.combine(
+        timezone.now().astimezone(UTC).date() + timedelta(days=days_from_today), time.min, tzinfo=UTC
+    )
 
 
 def _message(role: str, at: datetime, **fields) -> Message:
@@ -36,14 +38,21 @@ def _raw(day_start: datetime) -> dict[str, int]:
     """What the rows say about the UTC day starting at ``day_start``, across workspaces."""
     end = day_start + DAY
     serving = Tenant.objects.filter(status__in=["active", "suspended"])
-    figures = {"tenants": serving.filter(created_at__lt=end).count(), "active_tenants": 0, "messages": 0, "ai_answers": 0}
+    figures = {
+        "tenants": serving.filter(created_at__lt=end).count(),
+        "active_tenants": 0,
+        "messages": 0,
+        "ai_answers": 0,
+    }
     for tenant in serving:
         with tenant_context(tenant):
             day = Message.objects.filter(created_at__gte=day_start, created_at__lt=end)
             messages = day.exclude(role=Message.Role.NOTE).count()
             figures["messages"] += messages
             figures["active_tenants"] += bool(messages)
-            figures["ai_answers"] += day.filter(role="bot", reply_to__isnull=False, automation_rule__isnull=True).count()
+            figures["ai_answers"] += day.filter(
+                role="bot", reply_to__isnull=False, automation_rule__isnull=True
+            ).count()
     return figures
 
 

@@ -31,7 +31,10 @@ def media(settings, tmp_path):
     """The default storage in a directory of this test's own."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "saas.storage.TenantFileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+        "default": {
+            "BACKEND": "saas.storage.TenantFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
     }
     settings.STORAGE_RECONCILE_GRACE_HOURS = 24
     return tmp_path
@@ -58,8 +61,12 @@ def test_orphans_past_the_grace_age_go_and_named_files_stay(media, tenant_a, ten
         os.utime(default_storage.path(attachment.file.name), (0, 0))  # old, but a row names it
         export_name = _store(a, "exports/job.csv", age=48 * HOUR)
         ExportJob.objects.create(
-            kind="contacts", requested_by_user_id=1, requested_by_email="x@example.com",
-            requested_by_role="owner", status="ready", file_name=export_name,
+            kind="contacts",
+            requested_by_user_id=1,
+            requested_by_email="x@example.com",
+            requested_by_role="owner",
+            status="ready",
+            file_name=export_name,
         )
     orphan_old = _store(a, "chat/attachments/9/lost", age=24 * HOUR + timedelta(seconds=1))
     orphan_young = _store(a, "chat/attachments/9/just-written", age=24 * HOUR - timedelta(seconds=1))

@@ -40,7 +40,9 @@ def _schema_exists(name: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(db, django_capture_on_commit_callbacks):
+def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(
+    db, django_capture_on_commit_callbacks
+):
     joined = timezone.now() - 30 * DAY
     person = _person("late@example.com", joined=joined)
     workspace = TenantFactory(slug="never-verified", owner=person)
@@ -58,7 +60,10 @@ def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(db, djan
     warning = mail.outbox[0]
     assert warning.to == ["late@example.com"]
     assert "Never Verified" in warning.body and "removed" in warning.body
-    assert PlatformAuditEvent.objects.filter(action="user.unverified_warned", target_id=str(person.pk)).count() == 1
+    assert (
+        PlatformAuditEvent.objects.filter(action="user.unverified_warned", target_id=str(person.pk)).count()
+        == 1
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         again = unverified_accounts_sweep(now=warn_at + DAY)
@@ -95,7 +100,9 @@ def test_never_removed_without_the_notice_period_after_the_warning(db):
     assert unverified_accounts_sweep(now=joined + 9 * DAY + SECOND)["removed_users"] == 1
 
 
-def test_verified_people_staff_and_shared_workspaces_are_left_alone(tenant_a, django_capture_on_commit_callbacks):
+def test_verified_people_staff_and_shared_workspaces_are_left_alone(
+    tenant_a, django_capture_on_commit_callbacks
+):
     long_ago = timezone.now() - 60 * DAY
     verified = _person("fine@example.com", joined=long_ago, verified=True)
     staff = _person("staff@example.com", joined=long_ago)
@@ -113,4 +120,9 @@ def test_verified_people_staff_and_shared_workspaces_are_left_alone(tenant_a, dj
 
 
 def test_the_daily_task_returns_its_counts(db):
-    assert sweep_task.apply().get() == {"warned_users": 0, "removed_users": 0, "removed_workspaces": 0, "kept_users": 0}
+    assert sweep_task.apply().get() == {
+        "warned_users": 0,
+        "removed_users": 0,
+        "removed_workspaces": 0,
+        "kept_users": 0,
+    }

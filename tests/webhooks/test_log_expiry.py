@@ -41,7 +41,10 @@ def test_events_and_deliveries_go_a_second_after_the_keep_period(ws, receiver, s
     assert counts == {"expired_webhook_events": 2, "expired_webhook_deliveries": 4}
     assert set(Event.objects.values_list("pk", flat=True)) == set(kept + pending)
     assert not Delivery.objects.filter(event_id__in=old).exists()
-    assert services.webhook_log_expire(now=now) == {"expired_webhook_events": 0, "expired_webhook_deliveries": 0}
+    assert services.webhook_log_expire(now=now) == {
+        "expired_webhook_events": 0,
+        "expired_webhook_deliveries": 0,
+    }
 
 
 def test_an_expiry_stopped_after_a_batch_finishes_on_the_next_run(ws, receiver, settings, monkeypatch):
