@@ -46,11 +46,27 @@ class PeriodFilter(admin.SimpleListFilter):
 
 
 class PlatformDailyUsageAdmin(ModelAdmin):
-    list_display = ("day", "tenants", "active_tenants", "messages", "ai_answers")
+    list_display = ("day", "tenants_shown", "active_shown", "messages_shown", "ai_answers_shown")
     list_filter = (PeriodFilter,)
     list_per_page = 100
     list_before_template = "admin/tenants/platformdailyusage/summary.html"
     readonly_fields = ("day", "tenants", "active_tenants", "messages", "ai_answers", "computed_at")
+
+    @admin.display(description="Workspaces", ordering="tenants")
+    def tenants_shown(self, obj: PlatformDailyUsage) -> str:
+        return f"{obj.tenants:,}"
+
+    @admin.display(description="Active workspaces", ordering="active_tenants")
+    def active_shown(self, obj: PlatformDailyUsage) -> str:
+        return f"{obj.active_tenants:,}"
+
+    @admin.display(description="Messages", ordering="messages")
+    def messages_shown(self, obj: PlatformDailyUsage) -> str:
+        return f"{obj.messages:,}"
+
+    @admin.display(description="AI answers", ordering="ai_answers")
+    def ai_answers_shown(self, obj: PlatformDailyUsage) -> str:
+        return f"{obj.ai_answers:,}"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -84,6 +100,8 @@ def usage_summary(days: QuerySet[PlatformDailyUsage]) -> dict[str, Any]:
         "ai_answers": totals["ai_answers"] or 0,
         "peak_active": totals["peak_active"] or 0,
         "tenants": rows[-1]["tenants"] if rows else 0,
+        "first_day": rows[0]["day"] if rows else None,
+        "last_day": rows[-1]["day"] if rows else None,
         "bars": [
             {
                 "day": row["day"],

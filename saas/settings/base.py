@@ -430,6 +430,7 @@ UNFOLD = {
                     _admin_link("Tenants", "apartment", "tenants", "tenant"),
                     _admin_link("Domains", "dns", "tenants", "domain"),
                     _admin_link("Spare schemas", "inventory_2", "tenants", "spareschema"),
+                    _admin_link("Platform daily usage", "monitoring", "tenants", "platformdailyusage"),
                 ],
             },
             {

@@ -13,6 +13,8 @@ from django_tenants.utils import tenant_context
 
 from billing.quotas import quota_require as billing_quota_require
 from chat.models import Conversation
+from chat.selectors import ai_answers_per_day, messages_per_day
+from exports.models import ExportJob
 from knowledge.models import Document
 from knowledge.services import knowledge_base_ensure_default, knowledge_storage_mb
 from saas.errors import QuotaExceeded
@@ -51,6 +53,8 @@ def test_each_app_declares_its_contributions():
     assert found.workspace_initializers["widget_builder.default_widget"] is widget_ensure_default
     assert found.workspace_initializers["knowledge.default_base"] is knowledge_base_ensure_default
     assert found.quota_check is billing_quota_require
+    assert dict(found.daily_counts) == {"messages": messages_per_day, "ai_answers": ai_answers_per_day}
+    assert dict(found.stored_file_names) == {"export_files": (ExportJob, "file_name")}
 
 
 def test_it_is_collected_once_and_cannot_be_changed_afterwards():
@@ -121,6 +125,16 @@ def test_collect_merges_in_order_and_sorts_the_steps():
             Contributions(workspace_initializers={"i": widget_ensure_default}),
             Contributions(workspace_initializers={"i": widget_ensure_default}),
             "workspace initializer 'i'",
+        ),
+        (
+            Contributions(daily_counts={"messages": messages_per_day}),
+            Contributions(daily_counts={"messages": ai_answers_per_day}),
+            "daily count 'messages'",
+        ),
+        (
+            Contributions(stored_file_names={"f": (ExportJob, "file_name")}),
+            Contributions(stored_file_names={"f": (ExportJob, "file_name")}),
+            "stored file name 'f'",
         ),
         (
             Contributions(quota_check=billing_quota_require),
