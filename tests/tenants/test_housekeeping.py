@@ -118,9 +118,13 @@ def test_unspent_handoffs_go_an_hour_after_expiry(tenant_a):
     assert list(LoginHandoff.objects.values_list("public_session_key", flat=True)) == ["new"]
 
 
-def test_the_hourly_job_returns_what_it_did_and_changes_nothing_the_second_time(tenant_a):
+def test_the_hourly_job_returns_what_it_did_and_changes_nothing_the_second_time(tenant_a, caplog):
     _sessions(2, expire_date=timezone.now() - timedelta(days=1))
-    first = tenants_housekeeping.apply().get()
+    with caplog.at_level("INFO", logger="tenants.tasks"):
+        first = tenants_housekeeping.apply().get()
+    [line] = [r.getMessage() for r in caplog.records if r.name == "tenants.tasks"]
+    assert line.startswith("tenants-housekeeping: ")
+    assert f"expired_sessions={first['expired_sessions']}" in line
     assert first["expired_sessions"] >= 2
     assert set(first) >= {
         "reaped_tenants",

@@ -9,12 +9,14 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
+import boto3
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from moto import mock_aws
 
 from chat.models import Attachment
 from exports.models import ExportJob
@@ -149,3 +151,46 @@ def test_the_daily_task_honours_the_dry_run_setting(media, tenant_a, settings):
     settings.STORAGE_RECONCILE_DRY_RUN = False
     assert storage_reconcile_task.apply().get()["removed"] >= 1
     assert not _exists(tenant_a.schema, orphan)
+
+
+@pytest.fixture
+def s3(settings):
+    """The default storage on S3 (moto's in-process fake of the API)."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="reconcile")
+        options = {
+            "bucket_name": "reconcile",
+            "region_name": "us-east-1",
+            "access_key": "test",
+            "secret_key": "test",
+            "default_acl": None,
+            "file_overwrite": False,
+        }
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {"BACKEND": "saas.storage.TenantS3Storage", "OPTIONS": options},
+        }
+        yield client
+
+
+def test_on_s3_orphans_and_the_prefixes_of_gone_schemas_go(s3, tenant_a):
+    with schema_context(tenant_a.schema):
+        attachment = AttachmentFactory()
+        orphan = default_storage.save("chat/attachments/1/lost", ContentFile(b"x"))
+    with schema_context("t_gonegonegonegone"):
+        dead = default_storage.save("knowledge/1/doc", ContentFile(b"x"))
+
+    def keys() -> set[str]:
+        return {item["Key"] for item in s3.list_objects_v2(Bucket="reconcile").get("Contents", [])}
+
+    first = storage_reconcile()  # everything was just written: within the grace age
+    assert (first.orphans, first.young, first.dead_schemas, first.removed) == (1, 2, 1, 0)
+    assert keys() == {attachment.file.name, orphan, dead}
+    later = timezone.now() + 48 * HOUR
+    dry = storage_reconcile(dry_run=True, now=later)
+    assert set(dry.orphan_names) == {orphan, dead} and keys() == {attachment.file.name, orphan, dead}
+    report = storage_reconcile(now=later)
+    assert report.removed == 1 and report.dead_schemas == 1 and report.dead_schema_files == 1
+    assert keys() == {attachment.file.name}
+    assert storage_reconcile(now=later).orphan_names == []
