@@ -8,7 +8,7 @@ account goes with the workspaces it created that nobody else used, through
 A workspace counts as unused when its only member is this person, as its owner, and it has
 no invitations and no API keys (none can exist without signing in, unless staff made
 them). A person with any other membership, or owning a workspace that was used, is kept
-(counted as ``kept``): removing them would touch somebody else's work.
+(counted as ``kept_users``): removing them would touch somebody else's work.
 """
 
 from __future__ import annotations
@@ -115,38 +115,59 @@ def _workspaces_removable(user: User) -> list[Tenant] | None:
     return None if used else tenants
 
 
+def _remove_one(user: User) -> int | None:
+    """Remove ``user`` and their unused workspaces; the workspaces removed, or None when
+    they are kept (somebody else's work would go with them)."""
+    tenants = _workspaces_removable(user)
+    if tenants is None:
+        return None
+    for tenant in tenants:
+        tenant_delete(tenant=tenant, by=None)
+    with transaction.atomic():
+        audit_event_record(
+            actor=None,
+            action="user.unverified_removed",
+            target=user,
+            metadata={
+                "workspaces": [t.schema_name for t in tenants],
+                "date_joined": user.date_joined.isoformat(),
+            },
+        )
+        user.delete()
+    return len(tenants)
+
+
 @in_public_schema
 def unverified_accounts_remove(*, now: datetime | None = None) -> dict[str, int]:
     """Remove the people unverified for UNVERIFIED_ACCOUNT_DAYS who were warned at least
     (UNVERIFIED_ACCOUNT_DAYS - UNVERIFIED_ACCOUNT_WARN_DAYS) days ago, with their unused
-    workspaces (``tenant_delete`` each, then the account, then its audit event). A removal
-    that fails half-way leaves the account, so the next run finishes it."""
+    workspaces (``tenant_delete`` each, then the account with its audit event). Each person
+    is checked again just before (an address verified meanwhile saves them). A removal that
+    fails half-way leaves the account (logged, ``failed_users``): the next run finishes it."""
     now = now or timezone.now()
     notice = timedelta(days=settings.UNVERIFIED_ACCOUNT_DAYS - settings.UNVERIFIED_ACCOUNT_WARN_DAYS)
     due = _unverified(joined_before=now - timedelta(days=settings.UNVERIFIED_ACCOUNT_DAYS)).filter(
         unverified_warned_at__lte=now - notice
     )
-    counts = {"removed_users": 0, "removed_workspaces": 0, "kept_users": 0}
-    for user in list(due[: settings.HOUSEKEEPING_BATCH_SIZE]):
-        tenants = _workspaces_removable(user)
-        if tenants is None:
-            counts["kept_users"] += 1
-            continue
-        for tenant in tenants:
-            tenant_delete(tenant=tenant, by=None)
-            counts["removed_workspaces"] += 1
-        with transaction.atomic():
-            audit_event_record(
-                actor=None,
-                action="user.unverified_removed",
-                target=user,
-                metadata={
-                    "workspaces": [t.schema_name for t in tenants],
-                    "date_joined": user.date_joined.isoformat(),
-                },
-            )
-            user.delete()
-        counts["removed_users"] += 1
+    counts = {"removed_users": 0, "removed_workspaces": 0, "kept_users": 0, "failed_users": 0}
+    after = 0
+    # Keyset pages: people kept stay due, and must not hold back those after them.
+    while ids := list(
+        due.filter(pk__gt=after).values_list("pk", flat=True)[: settings.HOUSEKEEPING_BATCH_SIZE]
+    ):
+        after = ids[-1]
+        for user in due.filter(pk__in=ids):
+            try:
+                removed = _remove_one(user)
+            except Exception:
+                logger.exception("unverified accounts: removing user %s failed", user.pk)
+                counts["failed_users"] += 1
+                continue
+            if removed is None:
+                counts["kept_users"] += 1
+            else:
+                counts["removed_users"] += 1
+                counts["removed_workspaces"] += removed
     return counts
 
 

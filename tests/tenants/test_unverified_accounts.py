@@ -17,6 +17,7 @@ from tenants.tasks import unverified_accounts_sweep as sweep_task
 from tests.tenants.factories import MembershipFactory, TenantFactory, UserFactory
 
 SECOND = timedelta(seconds=1)
+NOTHING = {"warned_users": 0, "removed_users": 0, "removed_workspaces": 0, "kept_users": 0, "failed_users": 0}
 DAY = timedelta(days=1)
 
 
@@ -55,7 +56,13 @@ def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(
 
     with django_capture_on_commit_callbacks(execute=True):
         first = unverified_accounts_sweep(now=warn_at + SECOND)
-    assert first == {"warned_users": 1, "removed_users": 0, "removed_workspaces": 0, "kept_users": 0}
+    assert first == {
+        "warned_users": 1,
+        "removed_users": 0,
+        "removed_workspaces": 0,
+        "kept_users": 0,
+        "failed_users": 0,
+    }
     assert len(mail.outbox) == 1
     warning = mail.outbox[0]
     assert warning.to == ["late@example.com"]
@@ -76,7 +83,13 @@ def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(
 
     with django_capture_on_commit_callbacks(execute=True):
         done = unverified_accounts_sweep(now=remove_at + SECOND)
-    assert done == {"warned_users": 0, "removed_users": 1, "removed_workspaces": 1, "kept_users": 0}
+    assert done == {
+        "warned_users": 0,
+        "removed_users": 1,
+        "removed_workspaces": 1,
+        "kept_users": 0,
+        "failed_users": 0,
+    }
     assert not User.objects.filter(pk=person.pk).exists()
     assert not Tenant.objects.filter(pk=workspace.pk).exists()
     assert not _schema_exists(schema)
@@ -89,6 +102,7 @@ def test_warned_once_at_the_warning_age_then_removed_with_the_workspace(
         "removed_users": 0,
         "removed_workspaces": 0,
         "kept_users": 0,
+        "failed_users": 0,
     }
 
 
@@ -125,4 +139,33 @@ def test_the_daily_task_returns_its_counts(db):
         "removed_users": 0,
         "removed_workspaces": 0,
         "kept_users": 0,
+        "failed_users": 0,
     }
+
+
+def test_a_removal_that_failed_half_way_is_finished_by_the_next_run(db, settings, monkeypatch):
+    from tenants.services import unverified
+
+    settings.HOUSEKEEPING_BATCH_SIZE = 1  # a page per person: the kept one holds nobody back
+    long_ago = timezone.now() - 60 * DAY
+    kept = _person("kept@example.com", joined=long_ago)
+    MembershipFactory(user=kept, role="agent")  # a member of somebody else's workspace
+    person = _person("half@example.com", joined=long_ago)
+    workspace = TenantFactory(slug="half-removed", owner=person)
+    User.objects.filter(pk__in=[kept.pk, person.pk]).update(unverified_warned_at=long_ago)
+    real = unverified.tenant_delete
+
+    def dies_after_the_status(*, tenant, by):
+        Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.DELETING)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(unverified, "tenant_delete", dies_after_the_status)
+    first = unverified_accounts_sweep()
+    assert (first["failed_users"], first["kept_users"], first["removed_users"]) == (1, 1, 0)
+    assert User.objects.filter(pk=person.pk).exists()
+    monkeypatch.setattr(unverified, "tenant_delete", real)
+    second = unverified_accounts_sweep()
+    assert (second["removed_users"], second["removed_workspaces"], second["kept_users"]) == (1, 1, 1)
+    assert not User.objects.filter(pk=person.pk).exists()
+    assert not Tenant.objects.filter(pk=workspace.pk).exists()
+    assert User.objects.filter(pk=kept.pk).exists()
