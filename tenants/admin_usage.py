@@ -88,7 +88,7 @@ class PlatformDailyUsageAdmin(ModelAdmin):
 
 def usage_summary(days: QuerySet[PlatformDailyUsage]) -> dict[str, Any]:
     """The period's totals, its peak of active tenants, and the bars of its messages (oldest
-    first, as a share of the busiest day)."""
+    first, as a share of the busiest day in steps of 5 %: the stylesheet's classes)."""
     totals = days.aggregate(
         messages=Sum("messages"), ai_answers=Sum("ai_answers"), peak_active=Max("active_tenants")
     )
@@ -106,7 +106,7 @@ def usage_summary(days: QuerySet[PlatformDailyUsage]) -> dict[str, Any]:
             {
                 "day": row["day"],
                 "messages": row["messages"],
-                "percent": round(100 * row["messages"] / busiest),
+                "percent": 5 * round(20 * row["messages"] / busiest),
             }
             for row in rows
         ],

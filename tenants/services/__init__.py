@@ -1,6 +1,7 @@
 """Writes for tenancy, by subdomain: ``provisioning``, ``pool``, ``schemas``, ``status``
 (suspend, reactivate, delete), ``handoffs`` (moving sessions between hosts), ``audit``,
-``team`` (memberships and invitations), ``api_keys``, ``widget_routes``. ``lifecycle``
+``team`` (memberships and invitations), ``api_keys``, ``widget_routes``; the housekeeping jobs
+``housekeeping``, ``unverified``, ``storage_reconcile``, ``platform_usage``. ``lifecycle``
 gathers the first six under their old module name."""
 
 from ..context import in_public_schema

@@ -147,3 +147,15 @@ def test_staff_see_the_last_30_days_with_totals(staff_client, traffic):
     ninety = staff_client.get("/admin/tenants/platformdailyusage/", {"period": "90"})
     assert _midnight(-60).date() in {row.day for row in ninety.context["cl"].result_list}
     assert staff_client.get("/admin/tenants/platformdailyusage/add/").status_code == 403
+
+
+def test_the_chart_s_bars_are_the_share_of_the_busiest_day_in_steps_of_5(db):
+    from tenants.admin_usage import usage_summary
+
+    day = _midnight(0).date()
+    PlatformDailyUsage.objects.bulk_create(
+        PlatformDailyUsage(day=day - timedelta(days=i), messages=n) for i, n in enumerate([1000, 0, 333, 976])
+    )
+    summary = usage_summary(PlatformDailyUsage.objects.all())
+    assert [bar["percent"] for bar in summary["bars"]] == [100, 35, 0, 100]  # oldest first
+    assert summary["messages"] == 2309 and summary["days"] == 4
