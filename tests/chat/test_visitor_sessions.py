@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -43,3 +44,26 @@ def test_the_job_runs_in_every_workspace_and_returns_its_counts(tenant_a, tenant
             ContactFactory(widget=Widget.objects.first(), last_seen_at=old)
     assert visitor_sessions_expire_task.apply().get()["expired_visitor_sessions"] >= 2
     assert visitor_sessions_expire_task.apply().get() == {"expired_visitor_sessions": 0}
+
+
+def test_an_expiry_stopped_after_its_first_batch_finishes_on_the_next_run(tenant_a, settings, monkeypatch):
+    from tenants import batches
+
+    settings.HOUSEKEEPING_BATCH_SIZE = 2
+    old = timezone.now() - timedelta(days=400)
+    with tenant_context(tenant_a.tenant):
+        widget = Widget.objects.first()
+        ids = [ContactFactory(widget=widget, last_seen_at=old).pk for _ in range(5)]
+        real = batches.batch_committed
+
+        def die(what, count):
+            real(what, count)
+            raise RuntimeError("worker killed")
+
+        monkeypatch.setattr(batches, "batch_committed", die)
+        with pytest.raises(RuntimeError):
+            visitor_sessions_expire()
+        assert Contact.objects.filter(pk__in=ids).count() == 3
+        monkeypatch.setattr(batches, "batch_committed", real)
+        assert visitor_sessions_expire() == 3
+        assert not Contact.objects.filter(pk__in=ids).exists()
