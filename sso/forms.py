@@ -37,7 +37,7 @@ class IdentityProviderForm(forms.Form):
         "One domain per line or separated by commas.",
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "example.com", "spellcheck": "false"}),
     )
-    enabled = forms.BooleanField(label="Sign-in with this provider is on", required=False, initial=True)
+    enabled = forms.BooleanField(label="Sign-in through this provider is on", required=False, initial=True)
     require_sso = forms.BooleanField(
         label="Require single sign-on for members",
         required=False,
