@@ -41,8 +41,9 @@ class IdentityProviderForm(forms.Form):
     require_sso = forms.BooleanField(
         label="Require single sign-on for members",
         required=False,
-        help_text="Admins and agents can then enter this workspace only through the provider. "
-        "Owners keep their password as the way back in.",
+        help_text="Admins and agents can then enter this workspace only through the provider; "
+        "turning it on signs them out here (you too, unless you are an owner). Owners keep their "
+        "password as the way back in.",
     )
 
     def __init__(self, *args: object, provider: IdentityProvider | None = None, **kwargs: object) -> None:

@@ -3,6 +3,8 @@ and whether a password session may enter a workspace."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 
 from billing.limits import tenant_plan
@@ -29,6 +31,13 @@ def identity_provider_secret(provider: IdentityProvider) -> str:
     return secret_decrypt(provider.client_secret_encrypted)
 
 
+def _slug_of(address: str) -> str:
+    """ "acme", "acme.<BASE_DOMAIN>", "https://acme.<BASE_DOMAIN>/dashboard/" -> "acme"."""
+    host = urlsplit(address if "//" in address else f"//{address}").hostname or ""
+    base = (urlsplit(f"//{settings.BASE_DOMAIN}").hostname or "").lower()
+    return host.removesuffix(f".{base}") if base else host
+
+
 def identity_provider_find(address: str) -> IdentityProvider | None:
     """The active provider for what someone typed: a work email (its domain is one of a
     workspace's allowed domains), a workspace address (``acme.<BASE_DOMAIN>``) or a slug."""
@@ -40,11 +49,7 @@ def identity_provider_find(address: str) -> IdentityProvider | None:
         # One domain may be listed by several workspaces; the oldest listing wins.
         found = providers.filter(allowed_domains__contains=[domain]).order_by("created_at").first()
     else:
-        for prefix in ("https://", "http://"):
-            address = address.removeprefix(prefix)
-        slug = address.split("/")[0].removesuffix("." + settings.BASE_DOMAIN.split(":")[0])
-        slug = slug.split(":")[0].removesuffix("." + settings.BASE_DOMAIN.split(":")[0])
-        found = providers.filter(tenant__slug=slug).first()
+        found = providers.filter(tenant__slug=_slug_of(address)).first()
     return found if identity_provider_active(found) else None
 
 

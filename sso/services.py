@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -24,7 +26,7 @@ from billing.plans import plan_upgrade_for_feature
 from saas.crypto import secret_encrypt
 from saas.errors import ValidationFailed
 from tenants.limits import quota_require
-from tenants.models import Membership, Tenant, User
+from tenants.models import LoginHandoff, Membership, Tenant, User
 
 from . import oidc
 from .errors import SsoAccessDenied, SsoNotInPlan, SsoProviderUnavailable, SsoStateInvalid
@@ -110,15 +112,40 @@ def identity_provider_save(
                 fields.append("client_secret_encrypted")
             provider.updated_at = timezone.now()
             provider.save(update_fields=[*fields, "updated_at"])
+        ended = _member_sessions_end(tenant) if "require_sso" in changed and require_sso else 0
         if changed:
             audit_record(
                 action="sso.configured" if existing is None else "sso.settings_changed",
                 request=request,
                 target=provider,
                 target_repr=provider.issuer,
-                metadata={"changed": sorted(changed), "enabled": enabled, "require_sso": require_sso},
+                metadata={
+                    "changed": sorted(changed),
+                    "enabled": enabled,
+                    "require_sso": require_sso,
+                    "sessions_ended": ended,
+                },
             )
     return provider
+
+
+def _member_sessions_end(tenant: Tenant) -> int:
+    """End the workspace-host sessions of every member but the owners (after the commit):
+    once SSO is required, admins and agents come back through the provider. How many."""
+    others = Membership.objects.filter(tenant=tenant).exclude(role=Membership.Role.OWNER).values("user_id")
+    keys = set(
+        LoginHandoff.objects.filter(tenant=tenant, user_id__in=others)
+        .exclude(tenant_session_key="")
+        .values_list("tenant_session_key", flat=True)
+    )
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def end() -> None:
+        for key in keys:
+            store(session_key=key).delete()
+
+    transaction.on_commit(end)
+    return len(keys)
 
 
 def identity_provider_delete(*, tenant: Tenant, request: HttpRequest | None) -> bool:

@@ -21,7 +21,7 @@ from tenants.hosts import public_url, tenant_url
 from tenants.views import shell_context
 
 from . import services
-from .errors import SsoAccessDenied, SsoNotConfigured
+from .errors import SsoAccessDenied, SsoNotConfigured, SsoRequired
 from .forms import IdentityProviderForm, SsoStartForm
 from .selectors import identity_provider_active, identity_provider_find, identity_provider_of
 
@@ -134,5 +134,6 @@ def callback(request):
 def required(request: HttpRequest, *, slug: str, name: str) -> HttpResponse:
     """What a member sees who tried to enter a workspace that requires single sign-on with a
     password session (public_site's way into a workspace)."""
-    context = {"slug": slug, "workspace_name": name}
-    return render(request, "sso/required.html", context, status=403)
+    error = SsoRequired(f"{name} requires single sign-on: sign in through its identity provider.")
+    context = {"slug": slug, "workspace_name": name, "error": error}
+    return render(request, "sso/required.html", context, status=error.status)

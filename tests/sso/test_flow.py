@@ -205,3 +205,12 @@ def test_an_https_provider_at_a_private_address_is_never_called(business, idp, s
         configure(business, idp, issuer=idp.issuer.replace("http://", "https://"))
     error = raised.value.errors["issuer"][0]
     assert error["code"] == "discovery_failed" and "not allowed" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["tenant-a", "TENANT-A", "tenant-a.saas.test", "https://tenant-a.saas.test/dashboard/", " tenant-a "],
+)
+def test_the_workspace_is_found_by_any_form_of_its_address(configured, address):
+    response = Flow().client.post("/sso/", {"address": address})
+    assert response.status_code == 302 and "/authorize?" in response["Location"]

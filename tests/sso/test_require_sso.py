@@ -4,8 +4,10 @@ member is told why and offered "Sign in with SSO"; owners keep their password.""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.test import Client, TestCase
+from django_tenants.utils import tenant_context
 
+from audit.models import AuditEvent
 from tenants.models import LoginHandoff
 from tests.hosts import PUBLIC_HOST
 from tests.sso.conftest import Flow, configure, handoff_path
@@ -61,3 +63,21 @@ def test_the_workspace_host_sends_the_blocked_member_to_the_explanation(business
     to_public = Client(HTTP_HOST=business.host).get("/login/")
     assert to_public.status_code == 302 and to_public["Location"].endswith("/workspaces/tenant-a/open")
     assert client.get("/workspaces/tenant-a/open").status_code == 403
+
+
+def test_turning_require_sso_on_signs_members_out_of_the_workspace_but_not_owners(business, idp, agent):
+    configure(business, idp, require_sso=False)
+    member_host = Client(HTTP_HOST=business.host)
+    member_host.get(handoff_path(_signed_in(agent).get("/workspaces/tenant-a/open"), business.host))
+    owner_host = Client(HTTP_HOST=business.host)
+    owner_host.get(handoff_path(_signed_in(business.owner).get("/workspaces/tenant-a/open"), business.host))
+    assert member_host.get("/dashboard/").status_code == 200
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        configure(business, idp, require_sso=True)
+
+    assert member_host.get("/dashboard/").status_code == 302  # to sign in again
+    assert owner_host.get("/dashboard/").status_code == 200
+    with tenant_context(business.tenant):
+        event = AuditEvent.objects.order_by("-id").first()
+    assert event.action == "sso.settings_changed" and event.metadata["sessions_ended"] == 1
