@@ -1,6 +1,6 @@
 """A fake OpenID Connect provider for the single sign-on tests: a real HTTP server on
-127.0.0.1 that issues REAL signed ID tokens (an RSA key generated per provider, so per test
-session), with the endpoints a relying party uses:
+127.0.0.1 that issues REAL signed ID tokens (an RSA and an EC key generated per provider,
+so per test session), with the endpoints a relying party uses:
 
     GET  /.well-known/openid-configuration    discovery (issuer = the server's URL)
     GET  /jwks                                the public key (RS256, its kid)
@@ -14,8 +14,9 @@ What a test may change to make a bad token:
 
     provider.user             the claims of the person signing in (sub, email, email_verified)
     provider.claims_override  claims replaced in the next ID tokens (aud, iss, exp, iat, nonce...)
-    provider.signing          "RS256" (default), "none" (unsigned), "HS256-public" (HMAC with
-                              the public key's PEM: the key-confusion attack)
+    provider.signing          "RS256" (default), "ES256" (its P-256 key, also published),
+                              "none" (unsigned), "HS256-public" (HMAC with the public key's
+                              PEM: the key-confusion attack)
     provider.signer           another FakeOIDCProvider whose key signs (a token from elsewhere)
 
     with FakeOIDCProvider(client_id="c", client_secret="s") as idp:
@@ -35,7 +36,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.fakes.http_base import FakeHandler, FakeHTTPServer
 
@@ -56,6 +57,8 @@ class FakeOIDCProvider(FakeHTTPServer):
         self.client_id, self.client_secret = client_id, client_secret
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = secrets.token_hex(8)
+        self.ec_key = ec.generate_private_key(ec.SECP256R1())  # for signing = "ES256"
+        self.ec_kid = secrets.token_hex(8)
         self.reset()
 
     def reset(self) -> None:
@@ -81,8 +84,14 @@ class FakeOIDCProvider(FakeHTTPServer):
         )
 
     def jwks(self) -> dict[str, Any]:
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
+        return {
+            "keys": [
+                {**rsa_jwk, "kid": self.kid, "use": "sig", "alg": "RS256"},
+                {**ec_jwk, "kid": self.ec_kid, "use": "sig", "alg": "ES256"},
+            ]
+        }
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -92,7 +101,7 @@ class FakeOIDCProvider(FakeHTTPServer):
             "jwks_uri": f"{self.url}/jwks",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         }
@@ -117,6 +126,8 @@ class FakeOIDCProvider(FakeHTTPServer):
             mac = hmac.new(self.public_pem(), f"{header}.{body}".encode(), hashlib.sha256).digest()
             return f"{header}.{body}.{_b64(mac)}"
         signer = self.signer or self
+        if self.signing == "ES256":
+            return jwt.encode(claims, signer.ec_key, algorithm="ES256", headers={"kid": signer.ec_kid})
         return jwt.encode(claims, signer.key, algorithm="RS256", headers={"kid": signer.kid})
 
     def handler_class(self) -> type[FakeHandler]:

@@ -214,3 +214,13 @@ def test_an_https_provider_at_a_private_address_is_never_called(business, idp, s
 def test_the_workspace_is_found_by_any_form_of_its_address(configured, address):
     response = Flow().client.post("/sso/", {"address": address})
     assert response.status_code == 302 and "/authorize?" in response["Location"]
+
+
+def test_an_es256_token_from_the_provider_is_accepted(configured, agent, idp, business):
+    idp.signing = "ES256"
+    handoff_path(Flow().run("tenant-a"), business.host)
+
+
+def test_an_es256_token_signed_by_another_providers_key_is_refused(configured, agent, idp, other_idp):
+    idp.signing, idp.signer = "ES256", other_idp
+    _refused(Flow().run("tenant-a"), 401, "sso_token_invalid")
