@@ -38,6 +38,18 @@ MAX_FLOWS = 5  # sign-ins started in one browser and not finished yet
 DEFAULT_ROLE = Membership.Role.AGENT  # just-in-time members start with the least access
 
 
+# Addresses anyone can open: a workspace listing one of these would let in strangers.
+PUBLIC_EMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+        "yahoo.com", "ymail.com", "icloud.com", "me.com", "mac.com", "aol.com", "proton.me",
+        "protonmail.com", "pm.me", "gmx.com", "gmx.net", "gmx.de", "web.de", "mail.com",
+        "mail.ru", "yandex.ru", "yandex.com", "zoho.com", "qq.com", "163.com", "126.com",
+        "hey.com", "fastmail.com", "tutanota.com",
+    }
+)  # fmt: skip
+
+
 def _field_error(field: str, code: str, message: str) -> ValidationFailed:
     return ValidationFailed(errors={field: [{"code": code, "message": message}]})
 
@@ -51,6 +63,9 @@ def _domains_clean(domains: list[str]) -> list[str]:
         labels = domain.split(".")
         if len(labels) < 2 or not all(label and label.replace("-", "").isalnum() for label in labels):
             raise _field_error("allowed_domains", "invalid", f"“{raw.strip()}” is not a domain name.")
+        if domain in PUBLIC_EMAIL_DOMAINS:
+            message = f"{domain} is a public email service: anyone can have an address there."
+            raise _field_error("allowed_domains", "public_domain", message)
         if domain not in cleaned:
             cleaned.append(domain)
     return cleaned

@@ -119,3 +119,14 @@ def test_removing_sso_is_audited(business, owner, idp):
 @pytest.mark.parametrize(("role", "status"), [("admin", 200), ("agent", 403), ("stranger", 404), (None, 302)])
 def test_who_may_open_the_page(business, as_role, role, status):
     assert as_role(role).get(PAGE).status_code == status
+
+
+def test_a_public_email_service_cannot_be_an_allowed_domain(business, owner, idp):
+    response = owner.post(PAGE, _form(idp, allowed_domains="example.com\nGmail.com"))
+    assert response.status_code == 422
+    assert "gmail.com is a public email service" in response.content.decode()
+    assert not IdentityProvider.objects.exists()
+
+
+def test_the_workspace_settings_page_leads_to_single_sign_on(business, owner):
+    assert f'href="{PAGE}"' in owner.get("/dashboard/settings/").content.decode()
