@@ -23,7 +23,7 @@ from django_tenants.utils import schema_context
 from audit.services import audit_record
 from billing.limits import tenant_plan
 from billing.plans import plan_upgrade_for_feature
-from saas.crypto import secret_encrypt
+from saas.crypto import secret_encrypt, secret_rotate
 from saas.errors import ValidationFailed
 from tenants.limits import quota_require
 from tenants.models import LoginHandoff, Membership, Tenant, User
@@ -161,6 +161,18 @@ def _member_sessions_end(tenant: Tenant) -> int:
 
     transaction.on_commit(end)
     return len(keys)
+
+
+def identity_provider_secrets_rotate() -> int:
+    """Re-encrypt every workspace's client secret under the current master key
+    (``manage.py rotate_secrets``); returns how many were rotated. Public schema."""
+    rotated = 0
+    with transaction.atomic():
+        for provider in IdentityProvider.objects.select_for_update().exclude(client_secret_encrypted=""):
+            provider.client_secret_encrypted = secret_rotate(provider.client_secret_encrypted)
+            provider.save(update_fields=["client_secret_encrypted"])
+            rotated += 1
+    return rotated
 
 
 def identity_provider_delete(*, tenant: Tenant, request: HttpRequest | None) -> bool:

@@ -5,10 +5,12 @@ the workspace audit log, and only managers reach the page."""
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
-from saas.crypto import secret_decrypt
+from billing.plans import BY_CODE
+from saas.crypto import SecretUnreadable, new_master_key, secret_decrypt
 from sso.errors import SsoNotInPlan
 from sso.models import IdentityProvider
 from tests.sso.conftest import configure
@@ -44,8 +46,6 @@ def test_a_plan_without_sso_cannot_configure_it(tenant_a, owner, idp):
 
 
 def test_the_plans_with_sso_say_so():
-    from billing.plans import BY_CODE
-
     assert [code for code, plan in BY_CODE.items() if plan.sso] == ["pro", "business"]
     assert any("Single sign-on" in line for line in BY_CODE["pro"].features())
     assert not any("Single sign-on" in line for line in BY_CODE["starter"].features())
@@ -130,3 +130,17 @@ def test_a_public_email_service_cannot_be_an_allowed_domain(business, owner, idp
 
 def test_the_workspace_settings_page_leads_to_single_sign_on(business, owner):
     assert f'href="{PAGE}"' in owner.get("/dashboard/settings/").content.decode()
+
+
+def test_rotate_secrets_moves_the_client_secret_to_the_new_master_key(business, idp, settings):
+    old, new = new_master_key(), new_master_key()
+    settings.SECRET_ENCRYPTION_KEYS = [old]
+    configure(business, idp)
+    settings.SECRET_ENCRYPTION_KEYS = [new, old]
+    call_command("rotate_secrets", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.SECRET_ENCRYPTION_KEYS = [new]  # the old key is gone
+    stored = IdentityProvider.objects.get().client_secret_encrypted
+    assert secret_decrypt(stored) == idp.client_secret
+    settings.SECRET_ENCRYPTION_KEYS = [old]
+    with pytest.raises(SecretUnreadable):
+        secret_decrypt(stored)
