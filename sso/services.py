@@ -83,7 +83,7 @@ def identity_provider_save(
     enabled: bool,
 ) -> IdentityProvider:
     """Create or change the workspace's provider. Refused (SsoNotInPlan) on a plan without
-    single sign-on. A blank ``client_secret`` keeps the stored one. The issuer's discovery
+    single sign-on. A blank ``client_secret`` keeps the stored one. A new issuer's discovery
     document is read first, so a wrong issuer is a field error, not a failed sign-in later.
     Runs in the workspace's schema (the audit event lands there)."""
     plan = tenant_plan(tenant)
@@ -91,16 +91,19 @@ def identity_provider_save(
         upgrade = plan_upgrade_for_feature("sso")
         raise SsoNotInPlan(f"Single sign-on comes with the {upgrade.name} plan and above.")
     issuer = issuer.strip()
-    if not oidc.url_allowed(issuer):
-        raise _field_error("issuer", "invalid", "The issuer must be an https:// address.")
     domains = _domains_clean(allowed_domains)
     existing = IdentityProvider.objects.filter(tenant=tenant).first()
     if existing is None and not client_secret:
         raise _field_error("client_secret", "required", "Enter the client secret.")
-    try:
-        oidc.discover(issuer)
-    except SsoProviderUnavailable as error:
-        raise _field_error("issuer", "discovery_failed", error.detail) from error
+    if existing is None or existing.issuer != issuer:
+        # Only a new issuer is checked and read: turning sign-in or "require SSO" off must
+        # work while the provider is down.
+        if not oidc.url_allowed(issuer):
+            raise _field_error("issuer", "invalid", "The issuer must be an https:// address.")
+        try:
+            oidc.discover(issuer)
+        except SsoProviderUnavailable as error:
+            raise _field_error("issuer", "discovery_failed", error.detail) from error
 
     values: dict[str, Any] = {
         "issuer": issuer,

@@ -144,3 +144,15 @@ def test_rotate_secrets_moves_the_client_secret_to_the_new_master_key(business, 
     settings.SECRET_ENCRYPTION_KEYS = [old]
     with pytest.raises(SecretUnreadable):
         secret_decrypt(stored)
+
+
+def test_sso_can_be_turned_off_while_the_provider_is_unreachable(business, owner, idp, settings):
+    owner.post(PAGE, _form(idp, require_sso="on"))
+    settings.SSO_PRIVATE_ALLOWLIST = []  # the provider can no longer be called
+    response = owner.post(PAGE, _form(idp, client_secret="", enabled="", require_sso=""))
+    assert response.status_code == 302
+    provider = IdentityProvider.objects.get()
+    assert not provider.enabled and not provider.require_sso
+    # A new issuer is still read before it is saved.
+    refused = owner.post(PAGE, _form(idp, client_secret="", issuer="https://127.0.0.1:9/"))
+    assert refused.status_code == 422 and IdentityProvider.objects.get().issuer == idp.issuer
