@@ -37,6 +37,7 @@ class Plan:
     own_llm_key: bool = False
     overage: bool = False  # AI answers past the quota are billed instead of refused
     overage_per_1000: int = 0  # USD per 1,000 AI answers past the quota
+    sso: bool = False  # the workspace's own OpenID Connect provider (sso app)
 
     def quota(self, name: str) -> int | None:
         limit: int | None = getattr(self, name)  # a field of QUOTAS
@@ -59,6 +60,8 @@ class Plan:
         if self.own_llm_key:
             lines.append("Your own OpenAI or Anthropic key")
         lines.append("No “Powered by” branding" if self.remove_branding else "“Powered by” branding")
+        if self.sso:
+            lines.append("Single sign-on with your identity provider (OpenID Connect)")
         return lines
 
 
@@ -76,12 +79,12 @@ PLANS: tuple[Plan, ...] = (
     Plan(
         "pro", "Pro", 99, 990,
         widgets=5, ai_answers=10_000, storage_mb=1_000, pages=5_000, seats=10,
-        remove_branding=True, own_llm_key=True,
+        remove_branding=True, own_llm_key=True, sso=True,
     ),
     Plan(
         "business", "Business", 399, 3_990,
         widgets=20, ai_answers=50_000, storage_mb=10_000, pages=50_000, seats=50,
-        remove_branding=True, own_llm_key=True, overage=True, overage_per_1000=8,
+        remove_branding=True, own_llm_key=True, overage=True, overage_per_1000=8, sso=True,
     ),
 )  # fmt: skip
 BY_CODE = {plan.code: plan for plan in PLANS}
@@ -94,7 +97,7 @@ def plan_get(code: str | None) -> Plan:
 
 
 def plan_upgrade_for_feature(feature: str) -> Plan:
-    """The cheapest plan with ``feature`` (a boolean of Plan: own_llm_key, remove_branding)."""
+    """The cheapest plan with ``feature`` (a boolean of Plan: own_llm_key, remove_branding, sso)."""
     return next(plan for plan in PLANS if getattr(plan, feature))
 
 

@@ -3,7 +3,10 @@
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django.conf import settings
+from django.http import Http404
 from django.urls import reverse
 
 from saas.ratelimit import client_address
@@ -33,3 +36,15 @@ class AccountAdapter(DefaultAccountAdapter):
         super().send_mail(
             template_prefix, email, {"brand": BRAND, "base_domain": settings.BASE_DOMAIN, **context}
         )
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Google and Microsoft sign-in, each answering only while the platform has its client
+    id and secret (SOCIALACCOUNT_PROVIDERS, from the environment): otherwise its routes
+    answer 404 and no button shows (the template lists only providers with an app)."""
+
+    def get_app(self, request, provider, client_id=None):
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise Http404 from exc

@@ -16,6 +16,7 @@ public_urlpatterns = [
     page("docs/getting-started/", views.getting_started, name="getting-started"),
     page("docs/errors/", views.error_reference, name="error-reference"),
     page("accounts/signup/", views.SignupView.as_view(), name="signup"),
+    page("accounts/3rdparty/signup/", views.SocialSignupView.as_view(), name="social-signup"),
     page("login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="login"),
     endpoint("api/public/v1/slug-check", views.slug_check, name="slug-check"),
     page("workspaces/", views.workspaces, name="workspaces"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from allauth.account import views as allauth_views
 from allauth.account.models import EmailAddress
+from allauth.socialaccount import views as social_views
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -16,6 +17,8 @@ from django.views.decorators.http import require_GET
 from billing.plans import PLANS
 from saas.errors import REGISTRY, ProblemError, RateLimited, ValidationFailed, problem_response
 from saas.ratelimit import rate_limit
+from sso import views as sso_views
+from sso.selectors import password_entry_refused
 from tenants import services as tenant_services
 from tenants.errors import (
     InvitationExpired,
@@ -61,23 +64,35 @@ def error_reference(request):
     return render(request, "public_site/errors.html", {"codes": codes, "doc": "errors"})
 
 
-class SignupView(allauth_views.SignupView):
+def _signup_atomically(view, form, form_valid):
     """allauth's signup, made all-or-nothing: the account and its workspace are created in
     one transaction, so a failed provisioning leaves no orphan user behind."""
+    try:
+        with transaction.atomic():
+            return form_valid(form)
+    except (SlugTaken, SlugInvalid) as error:  # lost a race since the form was validated
+        form.add_error("slug", (error.errors or {})["slug"][0]["message"])
+    except ProvisioningFailed:
+        form.add_error(
+            None,
+            "We could not create your workspace just now. Nothing was saved: "
+            "please submit the form again in a minute.",
+        )
+    return view.form_invalid(form)
+
+
+class SignupView(allauth_views.SignupView):
+    """Sign up with an email address and password."""
 
     def form_valid(self, form):
-        try:
-            with transaction.atomic():
-                return super().form_valid(form)
-        except (SlugTaken, SlugInvalid) as error:  # lost a race since the form was validated
-            form.add_error("slug", (error.errors or {})["slug"][0]["message"])
-        except ProvisioningFailed:
-            form.add_error(
-                None,
-                "We could not create your workspace just now. Nothing was saved: "
-                "please submit the form again in a minute.",
-            )
-        return self.form_invalid(form)
+        return _signup_atomically(self, form, super().form_valid)
+
+
+class SocialSignupView(social_views.SignupView):
+    """Sign up after Google or Microsoft: the same workspace fields, in one transaction."""
+
+    def form_valid(self, form):
+        return _signup_atomically(self, form, super().form_valid)
 
 
 @require_GET
@@ -129,7 +144,10 @@ def profile(request):
 
 @login_required
 def workspace_open(request, slug: str):
-    """Send a signed-in member to their workspace with a one-time token (404 otherwise)."""
+    """Send a signed-in member to their workspace with a one-time token (404 otherwise).
+
+    A session signed in here (password, Google, Microsoft) is refused for a workspace that
+    requires its own single sign-on, except for its owners (sso.selectors)."""
     membership = (
         Membership.objects.filter(user=request.user, tenant__slug=slug, tenant__status=Tenant.Status.ACTIVE)
         .select_related("tenant")
@@ -137,6 +155,8 @@ def workspace_open(request, slug: str):
     )
     if membership is None:
         raise Http404
+    if password_entry_refused(membership) is not None:
+        return sso_views.required(request, slug=membership.tenant.slug, name=membership.tenant.name)
     token = tenant_services.login_handoff_start(
         user=request.user, tenant=membership.tenant, session=request.session
     )

@@ -9,6 +9,7 @@ from billing import urls as billing
 from chat import urls as chat
 from insights import urls as insights
 from public_site import urls as public_site
+from sso import urls as sso
 from ui import urls as ui
 from widget_builder import urls as widget_builder
 
@@ -30,4 +31,5 @@ urlpatterns = [
     path("", include((chat.public_urlpatterns, chat.app_name))),
     path("", include((insights.public_urlpatterns, insights.app_name))),
     path("", include((ui.public_urlpatterns, ui.app_name))),
+    path("", include((sso.public_urlpatterns, sso.app_name))),
 ]

@@ -11,6 +11,7 @@ from insights import urls as insights
 from knowledge import urls as knowledge
 from quality import urls as quality
 from reports import urls as reports
+from sso import urls as sso
 from tenants import urls as tenants
 from ui import urls as ui
 from webhooks import urls as webhooks
@@ -34,6 +35,7 @@ urlpatterns = [
         quality,
         reports,
         webhooks,
+        sso,
         ui,
     )
 ]

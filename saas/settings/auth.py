@@ -46,6 +46,62 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "confirm_email": "1/3m/key",
 }
+
+# Google and Microsoft sign-in for anyone (django-allauth's socialaccount), each on only when
+# its client id and secret are set: no button and no working route otherwise
+# (public_site.adapter.SocialAccountAdapter answers 404 for a provider without them).
+SOCIALACCOUNT_ADAPTER = "public_site.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_FORMS = {"signup": "public_site.forms.WorkspaceSocialSignupForm"}
+# A new account always passes through the signup form: it names the new workspace.
+SOCIALACCOUNT_AUTO_SIGNUP = False
+# An existing account is signed in (and connected) only when the provider asserts that the
+# address is verified (Google's email_verified; Microsoft asserts none, so never).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the buttons post (CSRF), a link alone starts nothing
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+
+
+def _social_providers() -> dict[str, dict[str, object]]:
+    providers: dict[str, dict[str, object]] = {}
+    google = (env("GOOGLE_OAUTH_CLIENT_ID", default=""), env("GOOGLE_OAUTH_CLIENT_SECRET", default=""))
+    if all(google):
+        providers["google"] = {
+            "APP": {"client_id": google[0], "secret": google[1]},
+            "SCOPE": ["openid", "email", "profile"],
+            "AUTH_PARAMS": {"prompt": "select_account"},
+            "OAUTH_PKCE_ENABLED": True,
+        }
+    microsoft = (
+        env("MICROSOFT_OAUTH_CLIENT_ID", default=""),
+        env("MICROSOFT_OAUTH_CLIENT_SECRET", default=""),
+    )
+    if all(microsoft):
+        providers["microsoft"] = {
+            "APP": {
+                "client_id": microsoft[0],
+                "secret": microsoft[1],
+                # "organizations" (work and school accounts), "common", or one directory's id
+                "settings": {"tenant": env("MICROSOFT_OAUTH_TENANT", default="common")},
+            },
+            "SCOPE": ["User.Read"],
+            "OAUTH_PKCE_ENABLED": True,
+        }
+    return providers
+
+
+SOCIALACCOUNT_PROVIDERS = _social_providers()
+
+# A workspace's own OpenID Connect provider (sso app, docs/sso.md): the calls to the
+# provider go through saas.outbound; private addresses are refused unless allowed here
+# (development: SSO_ALLOW_PRIVATE, tests: an allow-list of "host:port").
+SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=False)
+SSO_PRIVATE_ALLOWLIST = env.list("SSO_PRIVATE_ALLOWLIST", default=[])
+SSO_TIMEOUT_SECONDS = env.float("SSO_TIMEOUT_SECONDS", default=10.0)
+# How long a sign-in may spend at the provider (state, nonce and PKCE verifier kept that long).
+SSO_FLOW_SECONDS = env.int("SSO_FLOW_SECONDS", default=600)
+
 # Proxies in front of the app (IPs or CIDR networks, e.g. the ingress's): only when the
 # direct peer is one of them do rate limits read the client from X-Forwarded-For
 # (saas.ratelimit.client_address). Empty: trust none, count by the direct peer.

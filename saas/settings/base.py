@@ -73,6 +73,11 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    # Google and Microsoft sign-in: installed always, answering only when configured
+    # (SOCIALACCOUNT_PROVIDERS from the environment; public_site.adapter).
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.microsoft",
     "csp",  # its checks flag settings of django-csp 3, which version 4 ignores
     "rest_framework",
     "drf_spectacular",
@@ -83,6 +88,7 @@ SHARED_APPS = [
     "django_htmx",  # request.htmx for the dashboard's partial updates
     "billing",
     "public_site",
+    "sso",  # a workspace's own OpenID Connect provider (public schema: found before sign-in)
     "saas.outbox",  # tasks the broker refused, until beat sends them (public schema)
 ]
 # Kept small: every table here is multiplied by the number of tenants in the catalogue.

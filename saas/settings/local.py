@@ -9,3 +9,5 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}
 PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}", "127.0.0.1", *env.list("PUBLIC_HOSTS", default=[])]
 # A local Ollama or vLLM is a normal development set-up.
 LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=True)
+# So is a local Keycloak as a workspace's identity provider (docs/sso.md).
+SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=True)
