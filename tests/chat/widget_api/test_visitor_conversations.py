@@ -252,6 +252,21 @@ def test_another_visitors_and_another_workspaces_conversations_are_not_found(cli
     assert foreign_token.status_code == 401
 
 
+def test_browsers_may_rename_and_delete_from_the_customers_site(client, visitor):
+    preflight = client.options(
+        _url(visitor, f"/{visitor.conversation.pk}"),
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        **{**visitor.headers(), "HTTP_AUTHORIZATION": ""},
+    )
+    assert (
+        preflight.status_code == 204
+        and preflight["Access-Control-Allow-Origin"] == "https://customer.example"
+    )
+    assert preflight["Access-Control-Allow-Methods"] == "GET, PATCH, DELETE, OPTIONS"
+    listing = client.options(_url(visitor), **{**visitor.headers(), "HTTP_AUTHORIZATION": ""})
+    assert listing["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+
+
 def test_the_conversation_calls_need_the_visitors_token(client, visitor):
     for method in ("get", "patch", "delete"):
         response = getattr(client, method)(
