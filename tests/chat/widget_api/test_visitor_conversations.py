@@ -236,6 +236,10 @@ def test_deleting_one_removes_its_messages_attachments_and_files_and_is_audited(
 def test_another_visitors_and_another_workspaces_conversations_are_not_found(client, visitor, tenant_b):
     stranger = make_visitor(visitor.tenant)
     other_workspace = make_visitor(tenant_b)
+    with tenant_context(tenant_b.tenant):
+        # A number no conversation of tenant A has (schemas number their rows apart).
+        ConversationFactory(pk=visitor.conversation.pk + 100_000, widget=other_workspace.widget)
+        other_workspace.conversation = Conversation.objects.get(pk=visitor.conversation.pk + 100_000)
     for foreign in (stranger.conversation.pk, other_workspace.conversation.pk, 999_999):
         for method, body in (("get", None), ("patch", {"title": "mine now"}), ("delete", None)):
             response = _conversation(client, visitor, foreign, method, body)
