@@ -41,7 +41,7 @@ from .serializers import (
     MessageListOutput,
     MessageSentOutput,
 )
-from .throttles import MESSAGE_THROTTLES
+from .throttles import MESSAGE_THROTTLES, ConversationEditThrottle
 
 TAGS = ["conversations"]
 # A message is at most 4,000 characters; a body far larger is refused before it is parsed.
@@ -157,6 +157,7 @@ class ConversationApi(ConversationView):
     files; recorded in the workspace's audit log without personal data)."""
 
     max_body_bytes = MAX_TITLE_BODY
+    throttles_by_method = {"PATCH": [ConversationEditThrottle], "DELETE": [ConversationEditThrottle]}
 
     def summary(self, conversation_id: int):
         summary = visitor_conversation_summary(

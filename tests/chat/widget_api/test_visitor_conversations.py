@@ -289,3 +289,27 @@ def test_the_conversation_calls_are_rate_limited_per_visitor(client, visitor, se
     assert limited.status_code == 429 and "Retry-After" in limited
     with tenant_context(visitor.tenant):
         assert Conversation.objects.filter(pk=visitor.conversation.pk).exists()
+
+
+def test_renames_and_deletes_have_an_hourly_limit_per_visitor(client, visitor, settings):
+    settings.CHAT_RATE_LIMITS = {**settings.CHAT_RATE_LIMITS, "conversation_edits_per_hour": 2}
+    with tenant_context(visitor.tenant):
+        spare = ConversationFactory(widget=visitor.widget, contact=visitor.contact)
+    assert (
+        _conversation(client, visitor, visitor.conversation.pk, "patch", {"title": "One"}).status_code == 200
+    )
+    assert _conversation(client, visitor, spare.pk, "delete").status_code == 204
+    limited = _conversation(client, visitor, visitor.conversation.pk, "delete")
+    assert (
+        limited.status_code == 429
+        and limited.json()["code"] == "rate_limited"
+        and int(limited["Retry-After"]) > 60
+    )
+    assert (
+        _conversation(client, visitor, visitor.conversation.pk).status_code == 200
+    )  # reading is not an edit
+    with tenant_context(visitor.tenant):
+        assert Conversation.objects.filter(pk=visitor.conversation.pk).exists()
+    # Another visitor has a limit of their own.
+    other = make_visitor(visitor.tenant)
+    assert _conversation(client, other, other.conversation.pk, "patch", {"title": "Mine"}).status_code == 200
