@@ -85,6 +85,10 @@ def test_a_returning_visitor_lists_opens_renames_deletes_and_starts_conversation
         page.wait_for_timeout(100)
         assert horizontal_overflow(page) == ""
         page.screenshot(path=str(SHOTS / f"widget-conversations-{width}.png"))
+    page.emulate_media(color_scheme="dark")  # the widget follows the visitor's theme ("auto")
+    assert page.locator(".citem").first.evaluate("n => getComputedStyle(n).color") == "rgb(243, 244, 246)"
+    page.screenshot(path=str(SHOTS / "widget-conversations-dark-390.png"))
+    page.emulate_media(color_scheme="light")
 
     # Open the earlier one: its messages, and the live transport follows it.
     items.nth(1).locator(".copen").click()

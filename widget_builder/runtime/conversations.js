@@ -44,7 +44,10 @@ function conversationList(ui) {
   var empty = el("p", {"class": "sys", text: t("noConvs"), hidden: ""});
   var told = el("p", {"class": "vh", role: "status"});
   ui.root.append(el("div", {"class": "chead"}, [heading, newBtn]), told, empty, list, more);
-  newBtn.addEventListener("click", function () { newBtn.disabled = true; ui.start(); newBtn.disabled = false; });
+  newBtn.addEventListener("click", function () {
+    newBtn.disabled = true;
+    Promise.resolve(ui.start()).then(function () { newBtn.disabled = false; });
+  });
   more.addEventListener("click", function () { page(gen).then(function (first) { if (first) first.focus(); }); });
 
   function say(text) { told.textContent = ""; setTimeout(function () { told.textContent = text; }, 50); }
