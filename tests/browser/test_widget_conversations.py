@@ -58,7 +58,13 @@ def test_a_returning_visitor_lists_opens_renames_deletes_and_starts_conversation
         visitor.composer.press("Enter")
         page.locator("p.bubble.mine", has_text="Where is my parcel?").wait_for(timeout=WAIT)
     current = visitor.conversation()
-    shipping = _earlier(visitor, current.contact_id, "Do you ship to Canada?", 3, reply="Yes, in 5 days.")
+    shipping = _earlier(
+        visitor,
+        current.contact_id,
+        "Do you ship to Canada?",
+        3,
+        reply="**Yes**, in [5 days](https://x.example/s) [1].",
+    )
     returns = _earlier(visitor, current.contact_id, "Can I return shoes?", 30)
 
     # A later visit: the widget comes back on the last conversation, the others one tap away.
@@ -92,7 +98,7 @@ def test_a_returning_visitor_lists_opens_renames_deletes_and_starts_conversation
 
     # Open the earlier one: its messages, and the live transport follows it.
     items.nth(1).locator(".copen").click()
-    page.locator(".msg", has_text="Yes, in 5 days.").wait_for(timeout=WAIT)
+    page.locator(".msg", has_text="Yes, in 5 days").wait_for(timeout=WAIT)
     assert page.locator("p.bubble.mine", has_text="Where is my parcel?").count() == 0
     visitor.wait(lambda: any(h.get("conversation") == shipping.pk for h in visitor.hellos()), "the socket")
     assert visitor.conversation().pk == shipping.pk

@@ -176,7 +176,7 @@
         style: "border-radius:50%;vertical-align:middle;margin-right:8px;object-fit:cover"}), title.firstChild);
     }
     var closeBtn = el("button", {"class": "x", type: "button", "aria-label": t("close"), text: "×"});
-    var listBtn = el("button", {"class": "x", type: "button", "aria-label": t("convs"), title: t("convs"), "aria-pressed": "false", hidden: "", text: "☰"});
+    var listBtn = el("button", {"class": "x", type: "button", "aria-label": t("convs"), title: t("convs"), hidden: "", text: "☰"});
     var menuBtn = el("button", {"class": "x", type: "button", "aria-label": t("more"), "aria-haspopup": "true", "aria-expanded": "false", hidden: "", text: "⋯"});
     var menu = el("div", {"class": "menu", role: "menu", hidden: ""});
     var body = el("div", {"class": "body", "aria-live": "polite"});
@@ -883,8 +883,8 @@
       request: function (method, p, data) { return request(method, p, data); },
       current: function () { return session && session.conversation_id; },
       open: function (id) {
+        if (String(id) === String(session.conversation_id) && body.firstChild) return listShow(false);
         listShow(false, true);
-        if (String(id) === String(session.conversation_id) && body.firstChild) return chatFocus();
         session.conversation_id = id; remember(session);
         return renderChat();
       },
@@ -903,7 +903,6 @@
       if (footer) footer.hidden = open;
       menuShow(false); menuBtn.hidden = open;
       titleText.nodeValue = !open && status === "agent" && agentName ? agentName : baseTitle;  // the list is no one's
-      listBtn.setAttribute("aria-pressed", String(open));
       listBtn.setAttribute("aria-label", t(open ? "backChat" : "convs")); listBtn.title = t(open ? "backChat" : "convs");
       if (open) return convs.load();
       if (quiet) return;

@@ -18,7 +18,7 @@ function conversationsCss(primary, onPrimary) {
     ".cacts{display:flex;align-items:center;padding-right:4px}.cacts .b{display:inline-flex;align-items:center;justify-content:center;width:36px;height:36px;opacity:.8}.cacts .b:hover{opacity:1}" +
     ".crename,.cconfirm{flex:1;padding:8px}.crename .row,.cconfirm .row{display:flex;gap:6px;margin-top:6px}.crename input{padding:6px 8px}" +
     ".cconfirm p{margin:0}.row .b{border:1px solid rgba(127,127,127,.5);padding:6px 12px}.row .danger{background:#b42318;border-color:#b42318;color:#fff}" +
-    ".more{display:block;margin:8px auto 0}.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
+    ".more{display:block;margin:8px auto 0}.cempty{text-align:center;font-size:14px;opacity:.75;margin:24px 0}.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
 }
 
 // Line icons (drawn, not emoji: no font on the visitor's device can miss them).
@@ -41,7 +41,7 @@ function conversationList(ui) {
   var newBtn = el("button", {"class": "send", type: "button", text: t("newConv")});
   var list = el("ul", {"class": "clist", "aria-labelledby": "cw-convs-h"});
   var more = el("button", {"class": "chip more", type: "button", text: t("moreConvs"), hidden: ""});
-  var empty = el("p", {"class": "sys", text: t("noConvs"), hidden: ""});
+  var empty = el("p", {"class": "cempty", text: t("noConvs"), hidden: ""});
   var told = el("p", {"class": "vh", role: "status"});
   ui.root.append(el("div", {"class": "chead"}, [heading, newBtn]), told, empty, list, more);
   newBtn.addEventListener("click", function () {
@@ -60,6 +60,11 @@ function conversationList(ui) {
       return d.toLocaleDateString(lang, opts);
     } catch (e) { return d.toLocaleDateString(); }
   }
+  // A preview reads as text: Markdown's marks, links' addresses and citation numbers left out.
+  function plain(s) {
+    return String(s || "").replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/\s*\[\d{1,3}\]/g, "")
+      .replace(/\*\*|__|`+|^#{1,6}\s+/gm, "").replace(/\s+/g, " ").trim();
+  }
   // The server's default for a conversation without words is its date: said in the visitor's language.
   function title(c) { return c.title_source === "date" ? t("onDate", date(c.created_at, true)) : c.title; }
 
@@ -72,7 +77,7 @@ function conversationList(ui) {
       c.unread_count ? el("span", {"class": "vh", text: t("unread", c.unread_count)}) : null]);
     var open = el("button", {"class": "copen", type: "button"}, [
       el("span", {"class": "ctitle", text: name}), el("span", {"class": "cwhen", text: date(c.updated_at)}),
-      el("span", {"class": "cprev", text: m ? (m.role === "visitor" ? t("you", m.text) : m.text) : ""}), side]);
+      el("span", {"class": "cprev", text: m ? (m.role === "visitor" ? t("you", plain(m.text)) : plain(m.text)) : ""}), side]);
     if (current) open.setAttribute("aria-current", "true");
     var ren = el("button", {"class": "b", type: "button", "aria-label": t("renameX", name), title: t("rename")}, [conversationIcon(ICON_RENAME)]);
     var del = el("button", {"class": "b", type: "button", "aria-label": t("deleteX", name), title: t("del")}, [conversationIcon(ICON_DELETE)]);
