@@ -2,7 +2,8 @@
 WebSocket transport): a returning visitor opens the list from the header, opens an earlier
 conversation (the live transport follows it: an agent's reply there arrives at once),
 renames one in place, deletes one after confirming, starts a new one. Keyboard and focus
-along the way; the list at phone and desktop widths is screenshotted."""
+along the way; the list at phone and desktop widths is screenshotted. The server-sent events
+and polling transports follow the opened conversation too; the list comes a page at a time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -170,4 +172,55 @@ def test_a_returning_visitor_lists_opens_renames_deletes_and_starts_conversation
     page.get_by_role("button", name="Back to the conversation").click()
     page.locator("p.bubble.mine", has_text="A brand new question").wait_for(timeout=WAIT)
     assert _active(page) == "Write a message…"
+    assert page.js_errors == []
+
+
+@pytest.mark.parametrize("transport", ["sse", "poll"])
+def test_the_fallback_transports_follow_the_conversation_opened(page, asgi_site, host_pages, transport):
+    visitor = Visitor(page, asgi_site, host_pages, f"convs-{transport}", transport=transport).open()
+    first = visitor.conversation()
+    earlier = _earlier(visitor, first.contact_id, "An older question", 2)
+    page.get_by_role("button", name="Your conversations").click()
+    page.locator(".copen", has_text="An older question").click()
+    page.locator("p.bubble.mine", has_text="An older question").wait_for(timeout=WAIT)
+    assert visitor.conversation().pk == earlier.pk
+    visitor.reply("Answered in the older one")
+    page.locator(".msg", has_text="Answered in the older one").wait_for(timeout=WAIT)
+
+    # What happens in the conversation left behind no longer reaches this view.
+    def elsewhere():
+        with tenant_context(visitor.tenant):
+            message_append(conversation=first, role=Message.Role.AGENT, text="Meant for the first one")
+
+    off_loop(elsewhere)
+    visitor.reply("Still this one")
+    page.locator(".msg", has_text="Still this one").wait_for(timeout=WAIT)
+    assert page.locator(".msg", has_text="Meant for the first one").count() == 0
+    assert page.js_errors == []
+
+
+def test_the_list_comes_a_page_at_a_time(page, asgi_site, host_pages):
+    visitor = Visitor(page, asgi_site, host_pages, "convs-pages").open()
+    contact_id = visitor.conversation().contact_id
+
+    def many():
+        with tenant_context(visitor.tenant):
+            for n in range(21):
+                conversation = ConversationFactory(
+                    widget=visitor.widget, contact_id=contact_id, title=f"Old {n:02}"
+                )
+                Conversation.objects.filter(pk=conversation.pk).update(
+                    updated_at=timezone.now() - dt.timedelta(days=n + 1)
+                )
+
+    off_loop(many)
+    page.get_by_role("button", name="Your conversations").click()
+    items = page.locator("li.citem")
+    items.nth(19).wait_for(timeout=WAIT)
+    assert items.count() == 20
+    page.get_by_role("button", name="Show more").click()
+    items.nth(21).wait_for(timeout=WAIT)
+    assert page.locator(".ctitle").all_inner_texts()[-2:] == ["Old 19", "Old 20"]
+    assert page.get_by_role("button", name="Show more").is_hidden()
+    assert _active(page).startswith("Old 19")  # focus on the first of the new page
     assert page.js_errors == []
