@@ -71,6 +71,9 @@ class Contact(models.Model):
         return self.email or self.name or f"Visitor {self.public_id}"
 
 
+TITLE_MAX_CHARS = 120
+
+
 class Conversation(models.Model):
     class Status(models.TextChoices):
         BOT = "bot", "With the bot"
@@ -86,6 +89,9 @@ class Conversation(models.Model):
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOT, db_index=True)
+    # The visitor's name for it (renamed in the widget); blank: the first visitor message,
+    # cut, or its date (chat.widget_api.selectors.conversation_title).
+    title = models.CharField(max_length=TITLE_MAX_CHARS, blank=True, default="")
     # Highest sequence number given to a message; bumped under a row lock (chat.services).
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -131,6 +137,8 @@ class Conversation(models.Model):
                 condition=models.Q(status__in=("waiting", "agent", "pending"))
                 & models.Q(last_visitor_seq__gt=models.F("agent_read_seq")),
             ),
+            # A visitor's own conversations, newest activity first (the widget's list).
+            models.Index(fields=["contact", "-updated_at", "-id"], name="conversation_visitor_idx"),
         ]
 
     def __str__(self) -> str:

@@ -135,7 +135,10 @@ class WidgetPublicView(BodyLimitMixin, ProblemThrottlingMixin, APIView):
         widget = getattr(self, "widget", None)
         if origin and widget is not None and self.origin_ok(request):
             response["Access-Control-Allow-Origin"] = origin
-            response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            # What this endpoint answers (a visitor renames with PATCH and deletes with DELETE).
+            response["Access-Control-Allow-Methods"] = ", ".join(
+                m for m in ("GET", "POST", "PATCH", "DELETE", "OPTIONS") if m in self.allowed_methods
+            )
             response["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
             response["Access-Control-Max-Age"] = CORS_MAX_AGE
         patch_vary_headers(response, ["Origin"])

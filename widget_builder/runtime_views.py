@@ -40,10 +40,20 @@ def _asset(body: bytes) -> Asset:
     )
 
 
+# The chat UI's source files, one concern each, joined in this order in one closure (what
+# one declares at its top level, the next may use; nothing more lands on the host page).
+CHAT_UI_PARTS = ("conversations.js", "chat.js")
+
+
+def chat_ui_source() -> bytes:
+    parts = [(RUNTIME_DIR / name).read_text() for name in CHAT_UI_PARTS]
+    return ("(function () {\n" + "\n".join(parts) + "\n})();\n").encode()
+
+
 @functools.cache
 def runtime_assets() -> tuple[Asset, Asset, str]:
     """(loader, chat UI, chat UI hash), read once per process."""
-    chat = (RUNTIME_DIR / "chat.js").read_bytes()
+    chat = chat_ui_source()
     chat_hash = hashlib.sha256(chat).hexdigest()[:12]
     loader = (RUNTIME_DIR / "loader.js").read_text().replace("__CHAT_UI_PATH__", f"/w/v1/chat.{chat_hash}.js")
     return _asset(loader.encode()), _asset(chat), chat_hash

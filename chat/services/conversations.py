@@ -7,16 +7,26 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from saas.celery import enqueue_on_commit
 from saas.errors import Conflict
 from widget_builder.models import Widget
 
 # The module, not the task: tasks call the services, so the task is looked up when queued.
 from .. import tasks
-from ..models import AutomationFiring, AutomationRule, Contact, Conversation, Message, chat_event_send
+from ..models import (
+    TITLE_MAX_CHARS,
+    AutomationFiring,
+    AutomationRule,
+    Contact,
+    Conversation,
+    Message,
+    chat_event_send,
+)
 from ..presence import agents_online
 from ..realtime import events
 from .contacts import contact_prechat_required, contact_transcript_address
+from .deletion import Removed, conversations_delete
 from .inbox import conversation_auto_assign
 from .messages import message_append
 from .notifications import team_handoff_notify
@@ -126,3 +136,31 @@ def conversation_transcript_request(*, conversation: Conversation, contact: Cont
         raise EmailUnknown("Give your email address in the form first.")
     enqueue_on_commit(tasks.transcript_send, conversation.pk)
     return address
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    """The visitor's own name for a conversation: whitespace folded to single spaces, cut at
+    ``TITLE_MAX_CHARS``; blank gives the default back (its first message or its date). The
+    conversation's activity time does not move (the list stays in the same order)."""
+    conversation.title = " ".join(title.split())[:TITLE_MAX_CHARS]
+    with transaction.atomic():
+        conversation.save(update_fields=["title"])  # not updated_at: renaming is no activity
+    return conversation
+
+
+def conversation_visitor_delete(*, conversation: Conversation) -> Removed:
+    """The visitor erases one of their own conversations: its messages, attachments and
+    stored files (``conversations_delete``, the files after the commit), recorded in the
+    workspace's audit log as done by the system on the visitor's request, with counts
+    only (no text, address or name of the visitor). Precondition: ``conversation`` is the
+    calling visitor's."""
+    with transaction.atomic():
+        removed = conversations_delete(conversation_ids=[conversation.pk])
+        audit_record(
+            action="conversation.deleted",
+            target_type="conversation",
+            target_id=str(conversation.pk),
+            target_repr=f"Conversation {conversation.pk}",
+            metadata={"by": "visitor", "widget_id": conversation.widget_id, **removed.as_dict()},
+        )
+    return removed

@@ -28,7 +28,13 @@ from .actions import (
 from .attachments import AttachmentDownloadApi, AttachmentUploadApi, attachment_response
 from .auth import Visitor, VisitorRequired, VisitorTokenAuthentication
 from .base import ConversationView, VisitorView
-from .conversations import MAX_MESSAGE_BODY, ConversationListApi, ConversationMessagesApi, event_stream
+from .conversations import (
+    MAX_MESSAGE_BODY,
+    ConversationApi,
+    ConversationListApi,
+    ConversationMessagesApi,
+    event_stream,
+)
 from .serializers import (
     ConversationOutput,
     FeedbackInput,
@@ -46,6 +52,7 @@ __all__ = [
     "PRECHAT_MIN_FILL_MS",
     "AttachmentDownloadApi",
     "AttachmentUploadApi",
+    "ConversationApi",
     "ConversationCloseApi",
     "ConversationClosed",
     "ConversationHandoffApi",

@@ -12,30 +12,43 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from saas.api_pages import page_of, page_parameters, valid_query
 from saas.database_outage import is_database_unavailable, stream_until_outage
+from saas.errors import NotFound
 from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 
 from .. import answering
 from ..selectors import message_payload
-from ..services.conversations import conversation_start
+from ..services.conversations import conversation_rename, conversation_start, conversation_visitor_delete
 from ..services.messages import visitor_message_send
 from . import examples as ex
 from .base import ConversationView, VisitorView
-from .selectors import conversation_awaiting_answer, conversation_messages, visitor_conversations
+from .selectors import (
+    conversation_awaiting_answer,
+    conversation_messages,
+    visitor_conversation_summary,
+    visitor_conversations,
+)
 from .serializers import (
     ConversationListOutput,
+    ConversationOpenOutput,
     ConversationOutput,
+    ConversationPageInput,
+    ConversationRenameInput,
     ConversationStartOutput,
     MessageInput,
     MessageListOutput,
     MessageSentOutput,
 )
-from .throttles import MESSAGE_THROTTLES
+from .throttles import MESSAGE_THROTTLES, ConversationEditThrottle
 
 TAGS = ["conversations"]
 # A message is at most 4,000 characters; a body far larger is refused before it is parsed.
 MAX_MESSAGE_BODY = 64 * 1024
+# A title is at most 120 characters (480 bytes of UTF-8, more when escaped in JSON).
+MAX_TITLE_BODY = 2048
+NOT_YOURS = "Not the visitor's conversation (`not_found`)."
 
 EVENT_STREAM = "text/event-stream"
 SEND_DESCRIPTION = (
@@ -57,13 +70,35 @@ class ConversationListApi(VisitorView):
     @extend_schema(
         operation_id="conversations_list",
         tags=TAGS,
-        description="The visitor's own conversations, newest first.",
-        responses={200: ConversationListOutput, **problem_responses(401, 403, 404, 429, 503)},
-        examples=[ex.response_example("One conversation", {"conversations": [ex.CONVERSATION]})],
+        description="The visitor's own conversations, newest activity first, a page at a time "
+        "(`cursor` from the previous page's `next_cursor`): each with its title, the last message "
+        "(cut), its status and how many agents' messages the visitor has not read.",
+        parameters=page_parameters(ConversationPageInput),
+        responses={
+            200: ConversationListOutput,
+            **problem_responses(
+                401, 403, 404, 429, 503, described={422: "A bad `cursor` or `limit` (`validation_error`)."}
+            ),
+        },
+        examples=[
+            ex.response_example(
+                "One conversation", {"conversations": [ex.CONVERSATION], "next_cursor": None}
+            ),
+            ex.problem_example(
+                "Bad cursor",
+                422,
+                "validation_error",
+                "Validation failed",
+                "Some parameters are not valid.",
+            ),
+        ],
     )
     def get(self, request, widget_key: str):
-        conversations = visitor_conversations(widget=self.widget, contact=self.contact)
-        return Response({"conversations": ConversationOutput(conversations, many=True).data})
+        query = {**valid_query(ConversationPageInput, request), "ordering": "-updated_at"}
+        page, next_cursor = page_of(visitor_conversations(widget=self.widget, contact=self.contact), query)
+        return Response(
+            {"conversations": ConversationOutput(page, many=True).data, "next_cursor": next_cursor}
+        )
 
     @extend_schema(
         operation_id="conversation_start",
@@ -85,8 +120,7 @@ class ConversationListApi(VisitorView):
             ex.response_example(
                 "With a greeting",
                 {
-                    **ex.CONVERSATION,
-                    "updated_at": ex.CONVERSATION["created_at"],
+                    **ex.NEW_CONVERSATION,
                     "last_seq": 1,
                     "attachments": ex.ATTACHMENT_RULES,
                     "messages": [ex.GREETING],
@@ -104,14 +138,116 @@ class ConversationListApi(VisitorView):
     )
     def post(self, request, widget_key: str):
         conversation, greeting = conversation_start(widget=self.widget, contact=self.contact)
+        summary = visitor_conversation_summary(
+            widget=self.widget, contact=self.contact, conversation_id=conversation.pk
+        )
         return Response(
             {
-                **ConversationOutput(conversation).data,
+                **ConversationOutput(summary).data,
                 **self.conversation_state(conversation),
                 "messages": [message_payload(greeting)] if greeting else [],
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class ConversationApi(ConversationView):
+    """One of the visitor's conversations: open it (its summary, state and messages), rename
+    it, or delete it for good (the visitor's own erasure: messages, attachments and their
+    files; recorded in the workspace's audit log without personal data)."""
+
+    max_body_bytes = MAX_TITLE_BODY
+    throttles_by_method = {"PATCH": [ConversationEditThrottle], "DELETE": [ConversationEditThrottle]}
+
+    def summary(self, conversation_id: int):
+        summary = visitor_conversation_summary(
+            widget=self.widget, contact=self.contact, conversation_id=conversation_id
+        )
+        if summary is None:
+            raise NotFound("No such conversation.")
+        summary.widget = self.widget  # the same row, already read: not read again
+        return summary
+
+    @extend_schema(
+        operation_id="conversation_open",
+        tags=TAGS,
+        description="Open one of the visitor's conversations: its summary (as listed), its state "
+        "and its messages, oldest first (`messages?after=` for what comes later).",
+        responses={
+            200: ConversationOpenOutput,
+            **problem_responses(401, 403, 429, 503, described={404: NOT_YOURS}),
+        },
+        examples=[
+            ex.response_example(
+                "Opened",
+                {
+                    **ex.CONVERSATION,
+                    "last_seq": 3,
+                    "attachments": ex.ATTACHMENT_RULES,
+                    "messages": [ex.GREETING, ex.QUESTION, ex.ANSWER],
+                    "awaiting_answer_after": None,
+                },
+            ),
+            ex.NOT_YOURS,
+        ],
+    )
+    def get(self, request, widget_key: str, conversation_id: int):
+        conversation = self.summary(conversation_id)
+        messages = conversation_messages(conversation=conversation, after=0)
+        return Response(
+            {
+                **ConversationOutput(conversation).data,
+                **self.conversation_state(conversation),
+                "messages": [message_payload(m) for m in messages],
+                "awaiting_answer_after": conversation_awaiting_answer(conversation),
+            }
+        )
+
+    @extend_schema(
+        operation_id="conversation_rename",
+        tags=TAGS,
+        description="Give the conversation the visitor's own title (empty: the default again).",
+        request=ConversationRenameInput,
+        responses={
+            200: ConversationOutput,
+            **problem_responses(
+                401,
+                403,
+                413,
+                429,
+                503,
+                described={404: NOT_YOURS, 422: "No title, or a title too long (`validation_error`)."},
+            ),
+        },
+        examples=[
+            ex.request_example("A title", {"title": "Shipping to Canada"}),
+            ex.response_example(
+                "Renamed", {**ex.CONVERSATION, "title": "Shipping to Canada", "title_source": "custom"}
+            ),
+            ex.NOT_YOURS,
+        ],
+    )
+    def patch(self, request, widget_key: str, conversation_id: int):
+        data = ConversationRenameInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = conversation_rename(
+            conversation=self.summary(conversation_id), title=data.validated_data["title"]
+        )
+        return Response(ConversationOutput(conversation).data)
+
+    @extend_schema(
+        operation_id="conversation_delete",
+        tags=TAGS,
+        description="Delete the conversation for good, with its messages, attachments and their "
+        "stored files. The workspace's audit log records that a visitor deleted a conversation "
+        "(its number and counts, nothing the visitor wrote).",
+        request=None,
+        responses={204: None, **problem_responses(401, 403, 429, 503, described={404: NOT_YOURS})},
+        examples=[ex.NOT_YOURS],
+    )
+    def delete(self, request, widget_key: str, conversation_id: int):
+        conversation_visitor_delete(conversation=self.conversation(conversation_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _after(value: str) -> int:

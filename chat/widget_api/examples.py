@@ -74,10 +74,26 @@ ANSWER = {
 }
 CONVERSATION = {
     "id": 42,
+    "title": "Do you ship to Canada?",
+    "title_source": "first_message",
     "status": "bot",
     "created_at": "2026-12-04T10:00:00+00:00",
     "updated_at": "2026-12-04T10:00:14+00:00",
     "csat_score": None,
+    "unread_count": 0,
+    "last_message": {
+        "seq": 3,
+        "role": "bot",
+        "text": "Yes, we ship to Canada within 5 to 7 working days [1].",
+    },
+}
+NEW_CONVERSATION = {
+    **CONVERSATION,
+    "id": 43,
+    "title": "Conversation on 2026-12-04",
+    "title_source": "date",
+    "updated_at": CONVERSATION["created_at"],
+    "last_message": {"seq": 1, "role": "bot", "text": GREETING["text"]},
 }
 MESSAGE_SENT = {
     **QUESTION,

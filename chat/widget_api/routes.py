@@ -11,7 +11,7 @@ from .actions import (
     MessageFeedbackApi,
 )
 from .attachments import AttachmentDownloadApi, AttachmentUploadApi
-from .conversations import ConversationListApi, ConversationMessagesApi
+from .conversations import ConversationApi, ConversationListApi, ConversationMessagesApi
 from .events import ConversationEventsApi, ConversationReadApi, ConversationTypingApi
 from .offline import AvailabilityApi, OfflineMessageApi, SessionResumeApi
 from .sessions import IdentifyApi, PrechatSubmitApi, SessionRenewApi, SessionStartApi
@@ -27,6 +27,11 @@ urlpatterns = [
     endpoint(WIDGET_API + "prechat", PrechatSubmitApi.as_view(), name="widget-prechat"),
     endpoint(WIDGET_API + "identify", IdentifyApi.as_view(), name="widget-identify"),
     endpoint(WIDGET_API + "conversations", ConversationListApi.as_view(), name="widget-conversations"),
+    endpoint(
+        WIDGET_API + "conversations/<int:conversation_id>",
+        ConversationApi.as_view(),
+        name="widget-conversation",
+    ),
     endpoint(CONVERSATION + "messages", ConversationMessagesApi.as_view(), name="widget-messages"),
     endpoint(
         CONVERSATION + "messages/<int:seq>/feedback", MessageFeedbackApi.as_view(), name="widget-feedback"

@@ -4,9 +4,18 @@ document what the views answer (bodies are built as the widget runtime reads the
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from saas.api_pages import PageInput
+
+from ..models import TITLE_MAX_CHARS, Conversation
 from ..services.messages import MAX_MESSAGE_CHARS
+from .selectors import conversation_title
+
+# The widget's list of conversations: a page is small (a phone screen or two).
+CONVERSATIONS_PAGE = 20
+CONVERSATIONS_MAX_PAGE = 50
 
 # --- inputs -------------------------------------------------------------------------------
 
@@ -59,6 +68,24 @@ class MessageInput(serializers.Serializer):
     )
 
 
+class ConversationPageInput(PageInput):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=CONVERSATIONS_MAX_PAGE,
+        default=CONVERSATIONS_PAGE,
+        help_text=f"Conversations per page, 1 to {CONVERSATIONS_MAX_PAGE} ({CONVERSATIONS_PAGE} by default).",
+    )
+
+
+class ConversationRenameInput(serializers.Serializer):
+    title = serializers.CharField(
+        max_length=TITLE_MAX_CHARS,
+        allow_blank=True,
+        help_text=f"At most {TITLE_MAX_CHARS} characters; runs of whitespace become one space. "
+        "Empty: back to the default title (the first message, or the date).",
+    )
+
+
 class FeedbackInput(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["up", "down"])
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -95,16 +122,60 @@ class PrechatOutput(serializers.Serializer):
     prechat_required = serializers.BooleanField()
 
 
+# Documented as one nullable object (a nullable nested serializer becomes ``allOf`` plus
+# ``nullable``, which OpenAPI 3.0 validators read as "never null").
+LAST_MESSAGE_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "description": "The newest message the visitor may see, its text cut at 160 characters "
+    "(null: no message yet).",
+    "properties": {
+        "seq": {"type": "integer"},
+        "role": {"type": "string", "enum": ["visitor", "bot", "agent", "system"]},
+        "text": {"type": "string"},
+    },
+    "required": ["seq", "role", "text"],
+}
+
+
 class ConversationOutput(serializers.Serializer):
+    """A conversation as the visitor's list shows it (built from
+    ``selectors.visitor_conversations``)."""
+
     id = serializers.IntegerField()
+    title = serializers.SerializerMethodField()
+    title_source = serializers.SerializerMethodField()
     status = serializers.CharField()
     created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="The last activity: a message, a change of status.")
     csat_score = serializers.IntegerField(allow_null=True)
+    unread_count = serializers.IntegerField(help_text="Agents' messages the visitor has not read yet.")
+    last_message = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(help_text="What the widget calls the conversation."))
+    def get_title(self, conversation: Conversation) -> str:
+        return conversation_title(conversation)[0]
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["custom", "first_message", "date"],
+            help_text="The visitor's own title, their first message (cut), or the day it began "
+            "(the widget words that one in the visitor's language).",
+        )
+    )
+    def get_title_source(self, conversation: Conversation) -> str:
+        return conversation_title(conversation)[1]
+
+    @extend_schema_field(LAST_MESSAGE_SCHEMA)
+    def get_last_message(self, conversation: Conversation) -> dict | None:
+        return getattr(conversation, "last_message", None)
 
 
 class ConversationListOutput(serializers.Serializer):
     conversations = ConversationOutput(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class CitationOutput(serializers.Serializer):
@@ -155,6 +226,10 @@ class MessageListOutput(ConversationStateOutput):
     awaiting_answer_after = serializers.IntegerField(
         allow_null=True, help_text="The visitor message whose answer is being written (poll with `after`)."
     )
+
+
+class ConversationOpenOutput(ConversationOutput, MessageListOutput):
+    """One conversation opened: its summary, its state and its first messages."""
 
 
 class AnswerOutput(serializers.Serializer):

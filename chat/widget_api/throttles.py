@@ -95,6 +95,13 @@ class TranscriptVisitorThrottle(_PerVisitor):
 TRANSCRIPT_THROTTLES = [TranscriptRecipientThrottle, TranscriptVisitorThrottle]
 
 
+class ConversationEditThrottle(_PerVisitor):
+    """Renames and deletes of the visitor's own conversations."""
+
+    scope, period_s = "chat-conversation-edits", 3600
+    limits_setting, limit_name = "CHAT_RATE_LIMITS", "conversation_edits_per_hour"
+
+
 class AttachmentThrottle(_PerVisitor):
     scope, period_s = "chat-attachments", 3600
     limits_setting, limit_name = "CHAT_RATE_LIMITS", "attachments_per_hour"

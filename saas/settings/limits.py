@@ -23,6 +23,8 @@ CHAT_RATE_LIMITS = {
     "ip_messages_per_minute": env.int("CHAT_RATE_IP_MESSAGES_PER_MINUTE", default=30),
     "attachments_per_hour": env.int("CHAT_RATE_ATTACHMENTS_PER_HOUR", default=20),
     "offline_messages_per_hour": env.int("CHAT_RATE_OFFLINE_MESSAGES_PER_HOUR", default=5),
+    # A visitor renaming or deleting their conversations (each delete is an audit event).
+    "conversation_edits_per_hour": env.int("CHAT_RATE_CONVERSATION_EDITS_PER_HOUR", default=60),
 }
 # The workspace API (/api/v1/), per API key and per signed-in person, per minute; every
 # answer says where the caller stands (RateLimit-Limit, -Remaining, -Reset).

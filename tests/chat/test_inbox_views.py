@@ -283,6 +283,14 @@ def test_the_conversation_page_shows_contact_history_notes_and_marks_read(as_rol
     assert _reload(tenant_a, conversation).agent_read_seq == reply.seq
 
 
+def test_the_conversation_page_shows_the_title_the_visitor_gave_it(owner, tenant_a):
+    conversation = _conversation(tenant_a, title="<b>Returns</b> & refunds")
+    page = owner.get(f"/dashboard/conversations/{conversation.pk}/").content.decode()
+    assert "“&lt;b&gt;Returns&lt;/b&gt; &amp; refunds” · #" in page and "<b>Returns</b>" not in page
+    untitled = owner.get(f"/dashboard/conversations/{_conversation(tenant_a).pk}/").content.decode()
+    assert "“" not in untitled.split("<h1", 1)[1].split("</header>", 1)[0]
+
+
 def test_messages_fragment_after_a_seq(owner, tenant_a):
     conversation = _conversation(tenant_a)
     with tenant_context(tenant_a.tenant):

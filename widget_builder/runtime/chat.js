@@ -3,7 +3,11 @@
 (function () {
   "use strict";
   var STRINGS = {
-    en: {title: "Chat", close: "Close chat", send: "Start the conversation", offline: "We are offline right now. Please try again later.",
+    en: {convs: "Your conversations", backChat: "Back to the conversation", newConv: "New conversation", moreConvs: "Show more",
+         noConvs: "No conversations yet.", onDate: "Conversation on %s", you: "You: %s", unread: "%s unread", endedTag: "Ended",
+         rename: "Rename", renameX: "Rename “%s”", del: "Delete", deleteX: "Delete “%s”", deleteQ: "Delete “%s” and all its messages for good?",
+         cancel: "Cancel", save: "Save", titleLabel: "Conversation title", renamed: "Renamed to %s", deleted: "Conversation deleted.",
+         title: "Chat", close: "Close chat", send: "Start the conversation", offline: "We are offline right now. Please try again later.",
          required: "This field is required.", started: "Thanks! Your conversation has started.", error: "Something went wrong. Please try again.",
          consent: "I agree", message: "Write a message…", sendMessage: "Send",
          typing: "%s is typing…", bot: "Assistant", tooFast: "You're sending messages too fast. Please wait a moment.",
@@ -14,7 +18,11 @@
          attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended.",
          seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
          nobody: "Nobody is available right now. Leave your email and we'll reply by email.", emailed: "Thanks, we'll email you at %s"},
-    es: {title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
+    es: {convs: "Tus conversaciones", backChat: "Volver a la conversación", newConv: "Nueva conversación", moreConvs: "Mostrar más",
+         noConvs: "Aún no hay conversaciones.", onDate: "Conversación del %s", you: "Tú: %s", unread: "%s sin leer", endedTag: "Finalizada",
+         rename: "Renombrar", renameX: "Renombrar «%s»", del: "Eliminar", deleteX: "Eliminar «%s»", deleteQ: "¿Eliminar «%s» y todos sus mensajes para siempre?",
+         cancel: "Cancelar", save: "Guardar", titleLabel: "Título de la conversación", renamed: "Nuevo nombre: %s", deleted: "Conversación eliminada.",
+         title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
          consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar",
          typing: "%s está escribiendo…", bot: "Asistente", tooFast: "Estás enviando mensajes demasiado rápido. Espera un momento.",
@@ -25,7 +33,11 @@
          attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado.",
          seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
          nobody: "No hay nadie disponible ahora. Deja tu correo y te responderemos por correo.", emailed: "Gracias, te escribiremos a %s"},
-    fr: {title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
+    fr: {convs: "Vos conversations", backChat: "Retour à la conversation", newConv: "Nouvelle conversation", moreConvs: "Afficher plus",
+         noConvs: "Aucune conversation pour l'instant.", onDate: "Conversation du %s", you: "Vous : %s", unread: "%s non lu(s)", endedTag: "Terminée",
+         rename: "Renommer", renameX: "Renommer « %s »", del: "Supprimer", deleteX: "Supprimer « %s »", deleteQ: "Supprimer « %s » et tous ses messages définitivement ?",
+         cancel: "Annuler", save: "Enregistrer", titleLabel: "Titre de la conversation", renamed: "Renommée : %s", deleted: "Conversation supprimée.",
+         title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
          consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer",
          typing: "%s est en train d'écrire…", bot: "Assistant", tooFast: "Vous envoyez des messages trop vite. Patientez un instant.",
@@ -36,7 +48,11 @@
          attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée.",
          seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
          nobody: "Personne n'est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.", emailed: "Merci, nous vous écrirons à %s"},
-    de: {title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
+    de: {convs: "Ihre Unterhaltungen", backChat: "Zurück zur Unterhaltung", newConv: "Neue Unterhaltung", moreConvs: "Mehr anzeigen",
+         noConvs: "Noch keine Unterhaltungen.", onDate: "Unterhaltung vom %s", you: "Sie: %s", unread: "%s ungelesen", endedTag: "Beendet",
+         rename: "Umbenennen", renameX: "„%s“ umbenennen", del: "Löschen", deleteX: "„%s“ löschen", deleteQ: "„%s“ und alle Nachrichten endgültig löschen?",
+         cancel: "Abbrechen", save: "Speichern", titleLabel: "Titel der Unterhaltung", renamed: "Umbenannt in %s", deleted: "Unterhaltung gelöscht.",
+         title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
          consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden",
          typing: "%s schreibt…", bot: "Assistent", tooFast: "Sie senden Nachrichten zu schnell. Bitte warten Sie einen Moment.",
@@ -117,7 +133,7 @@
     var cfg = ctx.config, storeKey = "chat-widget:" + ctx.key;
     var t = function (name, arg) {
       var lang = cfg.locale && cfg.locale !== "auto" ? cfg.locale : ctx.locale();
-      return ((STRINGS[lang] || STRINGS.en)[name] || STRINGS.en[name]).replace("%s", arg);
+      return ((STRINGS[lang] || STRINGS.en)[name] || STRINGS.en[name]).replace("%s", function () { return String(arg); });
     };
     var primary = (cfg.colors && cfg.colors.primary) || "#2d5bd7", onPrimary = (cfg.colors && cfg.colors.text) || "#fff";
     var off = cfg.offset || {x: 20, y: 20};
@@ -150,7 +166,7 @@
       ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
       ".who{display:block;font-size:12px;opacity:.75;margin:0 4px 2px}.typing .who{margin:0}.seen{text-align:right;font-size:11px;opacity:.7;margin:-8px 4px 12px}" +
       ".stars .b[aria-pressed=true]{background:" + primary + ";color:" + onPrimary + "}" +
-      themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
+      conversationsCss(primary, onPrimary) + themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
       "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}" +
       ".typing span{animation:dot 1.2s infinite}.typing span:nth-child(2){animation-delay:.2s}.typing span:nth-child(3){animation-delay:.4s}@keyframes dot{40%{opacity:1}}}"});
@@ -160,13 +176,15 @@
         style: "border-radius:50%;vertical-align:middle;margin-right:8px;object-fit:cover"}), title.firstChild);
     }
     var closeBtn = el("button", {"class": "x", type: "button", "aria-label": t("close"), text: "×"});
+    var listBtn = el("button", {"class": "x", type: "button", "aria-label": t("convs"), title: t("convs"), hidden: "", text: "☰"});
     var menuBtn = el("button", {"class": "x", type: "button", "aria-label": t("more"), "aria-haspopup": "true", "aria-expanded": "false", hidden: "", text: "⋯"});
     var menu = el("div", {"class": "menu", role: "menu", hidden: ""});
     var body = el("div", {"class": "body", "aria-live": "polite"});
+    var listEl = el("div", {"class": "body convs", hidden: ""});
     var brand = cfg.branding === false ? null : el("p", {"class": "brand", text: "Powered by Chatbot platform"});
     var titleText = title.lastChild, baseTitle = titleText.nodeValue;
     var panel = el("div", {"class": "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "cw-title", hidden: ""},
-      [el("header", {}, [title, el("div", {}, [menuBtn, closeBtn]), menu]), body, brand]);
+      [el("header", {}, [title, el("div", {"class": "tools"}, [listBtn, menuBtn, closeBtn]), menu]), body, listEl, brand]);
     ctx.root.appendChild(style);
     if (cfg.custom_css) ctx.root.appendChild(el("style", {text: cfg.custom_css}));
     if (ctx.fullPage) ctx.root.appendChild(el("style", {text: ".panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}"}));
@@ -377,7 +395,7 @@
       }
       var before = status;
       if (s.status) status = s.status;
-      if (status !== "closed" && footer) { footer.remove(); footer = null; composer.hidden = false; }  // reopened
+      if (status !== "closed" && footer) { footer.remove(); footer = null; composer.hidden = !listEl.hidden; }  // reopened
       if (s.agent_name) agentName = s.agent_name;  // who types (the server's note says who joined)
       // While a person has the conversation, the header says who.
       titleText.nodeValue = status === "agent" && agentName ? agentName : baseTitle;
@@ -508,6 +526,8 @@
       var chips = body.querySelector(".chips"), stored = false, fin = false, t0 = Date.now(), t1 = 0;
       if (chips) chips.remove();
       busy = true; typingStop();
+      var conv = session.conversation_id;
+      function here() { return session.conversation_id === conv; }
       function mine() { return stored || Object.keys(seen).some(function (k) { return seen[k].client_message_id === id; }); }
       function failed(message) { say(message); if (!mine() && !input.value) input.value = text; }  // keep what was not sent
       // A refusal (4xx) stored nothing; after a server error or a broken stream, look.
@@ -515,10 +535,12 @@
       return api("POST", path("/messages"), {text: text, client_message_id: id}, "text/event-stream").then(function (r) {
         if (!r.ok) {
           return parse(r).then(function (res) {
+            if (!here()) return;
             return (res.status >= 500 || res.status === 409 ? check() : Promise.resolve()).then(function () { failed(problem(res, true)); });
           });
         }
         return events(r, function (name, d) {
+          if (!here()) return;
           if (name === "message") {
             show(d);
             if (d.client_message_id === id && !stored) { stored = true; ctx.emit("message", {type: "sent", message: d}); }
@@ -528,6 +550,7 @@
           else if (name === "pending") { fin = true; poll(); }
         }).then(function () { if (!fin) throw new Error("cut"); });
       }).catch(function () {  // the stream broke: what was stored comes by polling
+        if (!here()) return;
         unstream();
         return check().then(function (s) {
           if (!mine()) { typing(false); failed(t("error")); } else if (!s || awaiting(s)) poll(); else typing(false);
@@ -667,7 +690,7 @@
     function markRead() {
       var n = 0;
       Object.keys(seen).forEach(function (k) { if (seen[k].role === "agent") n = Math.max(n, +k); });
-      if (n > readSent && live && !panel.hidden && document.visibilityState !== "hidden" && live.send({type: "read", seq: lastSeq})) readSent = n;
+      if (n > readSent && live && !panel.hidden && listEl.hidden && document.visibilityState !== "hidden" && live.send({type: "read", seq: lastSeq})) readSent = n;
     }
     document.addEventListener("visibilitychange", markRead);
     // The visitor's typing, for agents: "typing" at most every 2 s, "stopped" after 3 s idle or on send.
@@ -746,6 +769,7 @@
       pollGen++; unstream(); typing(false);
       composer.hidden = true;
       footer = el("div", {"class": "csat"});
+      footer.hidden = !listEl.hidden;
       panel.insertBefore(footer, brand);
       if (score) thanks(t("ended")); else csat();
     }
@@ -832,7 +856,7 @@
       if (cfg.open_now === false && cfg.offline_message) say(cfg.offline_message);
       if (cfg.greeting) say(cfg.greeting);
       buildComposer();
-      menuBtn.hidden = false;
+      menuBtn.hidden = false; listBtn.hidden = !!cfg.preview; busy = false;
       var first = created ? Promise.resolve(created).then(function (s) { (s.messages || []).forEach(show); state(s); return s; }) : load();
       return first.then(function (s) {
         var questions = (cfg.suggested_questions || []).slice(0, 4);
@@ -851,6 +875,42 @@
         say(t("error"));
       });
     }
+
+    // --- the visitor's conversations (conversations.js): a list view in place of the chat ----
+    var convs = conversationList({
+      el: el, t: t, root: listEl, problem: problem,
+      lang: function () { return cfg.locale && cfg.locale !== "auto" ? cfg.locale : ctx.locale(); },
+      request: function (method, p, data) { return request(method, p, data); },
+      current: function () { return session && session.conversation_id; },
+      open: function (id) {
+        if (String(id) === String(session.conversation_id) && body.firstChild) return listShow(false);
+        listShow(false, true);
+        session.conversation_id = id; remember(session);
+        return renderChat();
+      },
+      start: function () { listShow(false, true); return startConversation(); },
+      deleted: function (id) {  // the open one deleted: nothing of it stays on screen
+        if (String(id) !== String(session.conversation_id)) return;
+        delete session.conversation_id; remember(session);
+        liveStop(); pollGen++; unstream(); typing(false);
+        body.textContent = "";
+        if (footer) { footer.remove(); footer = null; }
+      }
+    });
+    function listShow(open, quiet) {
+      listEl.hidden = !open; body.hidden = open;
+      if (composer) composer.hidden = open || !!footer;
+      if (footer) footer.hidden = open;
+      menuShow(false); menuBtn.hidden = open;
+      titleText.nodeValue = !open && status === "agent" && agentName ? agentName : baseTitle;  // the list is no one's
+      listBtn.setAttribute("aria-label", t(open ? "backChat" : "convs")); listBtn.title = t(open ? "backChat" : "convs");
+      if (open) return convs.load();
+      if (quiet) return;
+      if (!session.conversation_id) return startConversation();  // the open one was deleted
+      chatFocus(); markRead();
+    }
+    function chatFocus() { if (composer && !composer.hidden) input.focus(); else listBtn.focus(); }
+    listBtn.addEventListener("click", function () { listShow(listEl.hidden); });
 
     function render() {
       body.textContent = "";
