@@ -21,7 +21,7 @@ class EraseConfirmForm(forms.Form):
         self.fields["confirm"].help_text = f"Type {expected} to confirm."
 
     def clean_confirm(self) -> str:
-        typed = self.cleaned_data["confirm"].strip()
+        typed = str(self.cleaned_data["confirm"]).strip()
         if typed.lower() != self.expected.lower():
             raise forms.ValidationError(
                 f"Type {self.expected} exactly to confirm.", code="erasure_not_confirmed"
