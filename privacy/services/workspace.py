@@ -36,6 +36,7 @@ from saas.ratelimit import client_address
 from saas.tenant_cache import cache_forget_naming
 from tenants.models import Membership, Tenant, User, WidgetRoute
 from tenants.requests import request_tenant
+from tenants.selectors import tenant_routes_cache_forget
 from tenants.services import audit_event_record, tenant_delete
 
 from ..emails import deletion_emails_send, deletion_link_send
@@ -146,6 +147,7 @@ def workspace_deletion_confirm(*, request: HttpRequest, user: User, token: str) 
             return tenant
         tenant.delete_after = timezone.now() + grace_period()
         tenant.save(update_fields=["delete_after", "updated_at"])
+        tenant_routes_cache_forget(tenant)  # the host's cached tenant carries delete_after
         when = tenant.delete_after.isoformat()
         audit_event_record(
             actor=user,
@@ -172,6 +174,7 @@ def workspace_deletion_cancel(*, request: HttpRequest, user: User) -> Tenant:
             return tenant
         tenant.delete_after = None
         tenant.save(update_fields=["delete_after", "updated_at"])
+        tenant_routes_cache_forget(tenant)
         audit_event_record(
             actor=user, action="tenant.deletion_cancelled", target=tenant, ip=client_address(request)
         )
