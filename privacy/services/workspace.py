@@ -38,6 +38,7 @@ from tenants.models import Membership, Tenant, User, WidgetRoute
 from tenants.requests import request_tenant
 from tenants.selectors import tenant_routes_cache_forget
 from tenants.services import audit_event_record, tenant_delete
+from widget_builder.models import Widget
 
 from ..emails import deletion_emails_send, deletion_link_send
 
@@ -191,6 +192,7 @@ def _identifiers(tenant: Tenant) -> list[str]:
     names += list(WidgetRoute.objects.filter(tenant=tenant).values_list("key", flat=True))
     if schema_exists(tenant.schema_name):  # gone when a previous run dropped it
         with schema_context(tenant.schema_name):
+            names += list(Widget.objects.values_list("key", flat=True))
             names += [
                 str(p) for p in Contact.objects.values_list("public_id", flat=True).iterator(chunk_size=2000)
             ]
