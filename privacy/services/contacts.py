@@ -3,11 +3,12 @@
 Erasing a contact removes their conversations with every message, attachment (and its
 stored file: ``chat.services.conversations_delete``, the one deletion path), what hangs off
 the messages (flagged questions, answer timings: cascades), the outbound webhook events
-that carried their data, the cache entries and rate-limit counters that name them, and
-the contact row itself (details, prechat answers, consent). An ``ErasureRecord`` replaces
-the consent record: when, by whom, counts. Aggregates stay (billing usage counters, the
-analytics rollups): they hold counts, never a person's data. The visitor's token then
-names nobody, so the widget answers it 401.
+and the API's stored first answers (Idempotency-Keys) that carried their data, the cache
+entries and rate-limit counters that name them, and the contact row itself (details,
+prechat answers, consent). An ``ErasureRecord`` replaces the consent record: when, by
+whom, counts. Aggregates stay (billing usage counters, the analytics rollups): they hold
+counts, never a person's data. The visitor's token then names nobody, so the widget
+answers it 401.
 
 Preconditions: the tenant's schema is active.
 """
@@ -18,12 +19,15 @@ import hashlib
 from typing import IO, Any
 
 from django.db import transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 
 from audit.services import audit_record
 from chat.models import Contact, Conversation
 from chat.services.deletion import Removed, conversations_delete
 from exports.archives import contact_archive_write
+from saas.idempotency.models import IdempotencyRecord
 from saas.tenant_cache import cache_forget_naming
 from saas.tenant_connection import connection
 from webhooks.models import Event
@@ -59,6 +63,18 @@ def _webhook_events_forget(public_id: str, conversation_ids: list[int]) -> int:
     return deleted
 
 
+def _stored_answers_forget(public_id: str, conversation_ids: list[int]) -> int:
+    """The API's stored first answers (Idempotency-Keys, kept a day) that carried the
+    contact or a message of one of their conversations."""
+    answers = IdempotencyRecord.objects.annotate(text=Cast("body", TextField()))
+    found = answers.filter(text__contains=public_id)
+    if conversation_ids:
+        ids = "|".join(str(pk) for pk in conversation_ids)
+        found = found | answers.filter(text__regex=rf'"(conversation_id|conversation)": ({ids})[,}}]')
+    deleted, _ = IdempotencyRecord.objects.filter(pk__in=found.values("pk")).delete()
+    return deleted
+
+
 def _address_hash(address: str) -> str:
     # As chat.widget_api.throttles.TranscriptRecipientThrottle counts per recipient.
     return hashlib.sha256(address.lower().encode()).hexdigest()
@@ -90,6 +106,7 @@ def contact_erase(*, contact: Contact, request: HttpRequest | None) -> ErasureRe
         for start in range(0, len(ids), BATCH):
             removed += conversations_delete(conversation_ids=ids[start : start + BATCH])
         _webhook_events_forget(public_id, ids)
+        _stored_answers_forget(public_id, ids)
         had_consent = contact.consent_given_at is not None or bool(contact.consent_text)
         contact.delete()
         user_id, label = _actor(request)

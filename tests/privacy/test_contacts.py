@@ -22,6 +22,7 @@ from chat.models import Attachment, Contact, Conversation, Message
 from chat.visitor_tokens import visitor_token_issue
 from privacy.models import ErasureRecord
 from quality.models import FlaggedQuestion
+from saas.idempotency.models import IdempotencyRecord
 from tests.chat.factories import ContactFactory, ConversationFactory, MessageFactory
 from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import ApiKeyFactory, MembershipFactory
@@ -104,6 +105,10 @@ def _plant(seeded, marker: str) -> tuple[Contact, list[str]]:
             type="contact.updated",
             body=json.dumps({"data": {"id": str(contact.public_id), "email": contact.email}}),
         )
+        IdempotencyRecord.objects.create(
+            caller="user:1", key=uuid.uuid4().hex, fingerprint="f", status=201,
+            body={"id": 7, "conversation_id": conversation.pk, "text": f"reply to {marker}"},
+        )  # fmt: skip
         cache.set(f"visitor:{contact.public_id}:snapshot", {"name": marker}, 600)
     caches["ratelimit"].set(f"widget-visitor:{contact.public_id}:1", 1, 600)
     return contact, [attachment.file.name]
