@@ -113,7 +113,8 @@ def workspace_deletion_request(request: DashboardRequest) -> HttpResponseBase:
 @dashboard_page("settings", manage=True)
 def workspace_deletion_confirm(request: DashboardRequest) -> HttpResponseBase:
     """The emailed link's page: GET shows what confirming does (a mail scanner opening the
-    link confirms nothing); POST schedules the deletion. A bad link is refused (400)."""
+    link confirms nothing); POST schedules the deletion. A bad link is refused (400); the
+    page opened without one says where it comes from."""
     _owner(request)
     token = (request.POST.get("token") or request.GET.get("token") or "")[:1000]
     form_errors: list[str] = []
@@ -127,7 +128,7 @@ def workspace_deletion_confirm(request: DashboardRequest) -> HttpResponseBase:
                 request, "The workspace is scheduled for deletion. Any owner can undo it until then."
             )
             return redirect("tenants:settings")
-    else:
+    elif token:  # opened without a link: the page says where the link comes from
         try:
             services.deletion_link_check(token=token, tenant=request.tenant, user=request.user)
         except ProblemError as error:
