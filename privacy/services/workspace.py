@@ -34,7 +34,7 @@ from exports.services import export_job_create
 from saas.errors import Conflict, PermissionDenied, ProblemError
 from saas.ratelimit import client_address
 from saas.tenant_cache import cache_forget_naming
-from tenants.models import Membership, Tenant, User, WidgetRoute
+from tenants.models import Membership, Tenant, User
 from tenants.requests import request_tenant
 from tenants.selectors import tenant_routes_cache_forget
 from tenants.services import audit_event_record, tenant_delete
@@ -186,10 +186,10 @@ def workspace_deletion_cancel(*, request: HttpRequest, user: User) -> Tenant:
 
 
 def _identifiers(tenant: Tenant) -> list[str]:
-    """What names the workspace outside its own cache keyspace: its hosts and widget keys
-    (lookups cached in public), its visitors' ids (rate-limit counters)."""
-    names = [d.domain for d in tenant.domains.all()]
-    names += list(WidgetRoute.objects.filter(tenant=tenant).values_list("key", flat=True))
+    """What names the workspace outside its own cache keyspace and ``tenant_delete`` does
+    not know (it forgets its hosts and registered widget keys): its visitors' ids and every
+    widget's key (rate-limit counters)."""
+    names: list[str] = []
     if schema_exists(tenant.schema_name):  # gone when a previous run dropped it
         with schema_context(tenant.schema_name):
             names += list(Widget.objects.values_list("key", flat=True))
