@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from datetime import datetime, timedelta
-from typing import Final
+from typing import IO, Final
 
 from django.conf import settings
 from django.core.files import File
@@ -28,6 +28,7 @@ from saas.csv_stream import csv_lines
 from tenants.models import Tenant
 from ui.emails import email_send
 
+from .archives import workspace_archive_write
 from .datasets import dataset_for, workspace_tz
 from .models import ExportJob
 
@@ -46,12 +47,28 @@ def file_lifetime() -> timedelta:
     return timedelta(hours=int(getattr(settings, "EXPORTS_FILE_HOURS", DEFAULT_FILE_HOURS)))
 
 
+def file_extension(job: ExportJob) -> str:
+    return "zip" if job.kind == ExportJob.Kind.WORKSPACE else "csv"
+
+
 def _file_name(job: ExportJob) -> str:
     # Under the tenant's prefix (saas.storage); the random id makes it unguessable.
-    return f"exports/{job.public_id}.csv"
+    return f"exports/{job.public_id}.{file_extension(job)}"
+
+
+def _store(job: ExportJob, spool: IO[bytes]) -> str:
+    spool.seek(0)
+    if default_storage.exists(_file_name(job)):  # a run again after a crash
+        default_storage.delete(_file_name(job))
+    return default_storage.save(_file_name(job), File(spool, name=f"{job.public_id}.{file_extension(job)}"))
 
 
 def _write(job: ExportJob, tenant: Tenant) -> tuple[str, int]:
+    if job.kind == ExportJob.Kind.WORKSPACE:
+        # Built in a temporary file (never whole in memory), then handed to the storage.
+        with tempfile.TemporaryFile() as spool:
+            rows = workspace_archive_write(tenant, spool)
+            return _store(job, spool), rows
     dataset = dataset_for(
         job.kind,
         job.filters if isinstance(job.filters, dict) else {},
@@ -67,10 +84,7 @@ def _write(job: ExportJob, tenant: Tenant) -> tuple[str, int]:
             dataset.header, dataset.queryset, dataset.row, tz=workspace_tz(tenant), counted=counted
         ):
             spool.write(piece.encode())
-        spool.seek(0)
-        if default_storage.exists(_file_name(job)):  # a run again after a crash
-            default_storage.delete(_file_name(job))
-        name = default_storage.save(_file_name(job), File(spool, name=f"{job.public_id}.csv"))
+        name = _store(job, spool)
     return name, sum(counted)
 
 
@@ -102,6 +116,14 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     return job
 
 
+# The page each kind of export is asked for on (its emails and the unavailable page link it).
+PAGES: Final = {
+    ExportJob.Kind.CONTACTS: "chat:contacts",
+    ExportJob.Kind.CONVERSATIONS: "chat:conversations",
+    ExportJob.Kind.WORKSPACE: "tenants:settings",
+}
+
+
 def _email(job: ExportJob, tenant: Tenant) -> int:
     ready = job.status == ExportJob.Status.READY
     kind = job.get_kind_display().lower()
@@ -113,10 +135,7 @@ def _email(job: ExportJob, tenant: Tenant) -> int:
             "kind": kind,
             "tenant": tenant,
             "url": workspace_url(tenant, reverse("exports:download", args=[job.public_id])),
-            "page_url": workspace_url(
-                tenant,
-                reverse("chat:contacts" if job.kind == ExportJob.Kind.CONTACTS else "chat:conversations"),
-            ),
+            "page_url": workspace_url(tenant, reverse(PAGES[ExportJob.Kind(job.kind)])),
             "expires_at": timezone.localtime(job.expires_at, workspace_tz(tenant))
             if job.expires_at
             else None,

@@ -1,6 +1,6 @@
-"""CSV exports too large to stream in the request: the job a member asked for, run by a
-Celery task (``exports.tasks``), its file in the default storage under the tenant's prefix
-until it expires. In the tenant's schema."""
+"""CSV exports too large to stream in the request, and the workspace's ZIP: the job a
+member asked for, run by a Celery task (``exports.tasks``), its file in the default storage
+under the tenant's prefix until it expires. In the tenant's schema."""
 
 import uuid
 
@@ -12,6 +12,8 @@ class ExportJob(models.Model):
     class Kind(models.TextChoices):
         CONTACTS = "contacts", "Contacts"
         CONVERSATIONS = "conversations", "Conversations"
+        # The whole workspace as a ZIP (exports.archives), for its owners (docs/privacy.md).
+        WORKSPACE = "workspace", "Workspace"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

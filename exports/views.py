@@ -32,7 +32,7 @@ from tenants.dashboard import DashboardRequest, dashboard_page
 from tenants.views import shell_context
 
 from .datasets import dataset_for, workspace_tz
-from .files import background_rows
+from .files import PAGES, background_rows, file_extension
 from .models import ExportJob
 from .selectors import export_job_for
 from .services import export_job_create
@@ -42,7 +42,6 @@ FILTER_KEYS: dict[str, frozenset[str]] = {
     Kind.CONTACTS: frozenset(ContactFilterForm.base_fields),
     Kind.CONVERSATIONS: frozenset(InboxFilterForm.base_fields),
 }
-PAGES: dict[str, str] = {Kind.CONTACTS: "chat:contacts", Kind.CONVERSATIONS: "chat:conversations"}
 FILE_CHUNK_BYTES = 64 * 1024
 
 
@@ -62,7 +61,7 @@ def _export(request: DashboardRequest, kind: str) -> HttpResponseBase:
             f"{count:,} rows are too many to download at once: the file is being prepared and a link "
             f"will be emailed to {request.user.email} when it is ready.",
         )
-        return redirect(reverse(PAGES[kind]) + (f"?{urlencode(filters)}" if filters else ""))
+        return redirect(reverse(PAGES[Kind(kind)]) + (f"?{urlencode(filters)}" if filters else ""))
     content = csv_stream(
         dataset.header,
         dataset.queryset,
@@ -119,9 +118,11 @@ def export_download(request: DashboardRequest, job_id: uuid.UUID) -> HttpRespons
             status=410 if expired else 409,
         )
     local = timezone.localtime(job.created_at, workspace_tz(request.tenant))
+    extension = file_extension(job)
     response = StreamingHttpResponse(
-        _file_chunks(job.file_name, connection.schema_name), content_type="text/csv; charset=utf-8"
+        _file_chunks(job.file_name, connection.schema_name),
+        content_type="application/zip" if extension == "zip" else "text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="{job.kind}-{local:%Y-%m-%d-%H%M}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{job.kind}-{local:%Y-%m-%d-%H%M}.{extension}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

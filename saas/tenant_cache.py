@@ -7,7 +7,8 @@ Cache keys carry the schema as their first part (``django_tenants.cache.make_key
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import fnmatch
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, cast
 
@@ -41,24 +42,56 @@ class _LocMemInternals(Protocol):
     def _delete(self, key: str) -> bool: ...
 
 
-def cache_forget_schema(schema_name: str) -> int:
-    """Delete the schema's cache entries; returns how many were found."""
-    prefix = f"{schema_name}:"
-    cache = caches["default"]  # the backend itself, not the module-level proxy
+def _forget(alias: str, pattern: str, wanted: Callable[[str], bool] | None = None) -> int:
+    """Delete the entries of cache ``alias`` whose stored key matches the glob ``pattern``
+    (and ``wanted``, when given); one scan. Returns how many went."""
+    cache = caches[alias]  # the backend itself, not the module-level proxy
     if isinstance(cache, RedisCache):
         client = cast(_RedisInternals, cache)._cache.get_client(write=True)
-        keys = list(client.scan_iter(match=prefix + "*", count=500))
-        if keys:
-            client.delete(*keys)
+        keys = [
+            key
+            for key in client.scan_iter(match=pattern, count=500)
+            if wanted is None or wanted(key.decode(errors="replace"))
+        ]
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
         return len(keys)
     if isinstance(cache, LocMemCache):
         locmem = cast(_LocMemInternals, cache)
         with locmem._lock:
-            names = [k for k in locmem._cache if k.startswith(prefix)]
+            # LocMemCache keeps the keys as made (prefix and version included).
+            names = [
+                k for k in locmem._cache if fnmatch.fnmatchcase(k, pattern) and (wanted is None or wanted(k))
+            ]
             for name in names:
                 locmem._delete(name)
         return len(names)
     return 0
+
+
+def cache_forget_schema(schema_name: str) -> int:
+    """Delete the schema's cache entries; returns how many were found."""
+    return _forget("default", f"{schema_name}:*")
+
+
+def cache_forget_naming(identifiers: Iterable[str], *, schema_name: str | None = None) -> int:
+    """Delete the cache entries whose key names one of ``identifiers`` as one of its
+    ``:``-separated parts (a contact's public id, a widget's key, a host): among
+    ``schema_name``'s entries (every schema's when None) and the rate-limit counters, which
+    live outside the tenants' keyspace. One scan of each cache, whatever the number of
+    identifiers: for erasures and deletions, never a request's path."""
+    names = frozenset(i for i in identifiers if i)
+    if not names:
+        return 0
+
+    def wanted(key: str) -> bool:
+        return not names.isdisjoint(key.split(":"))
+
+    # The counters' keys start with their cache's prefix (the same Redis holds the broker's).
+    counters = f"{caches['ratelimit'].key_prefix}:*" if caches["ratelimit"].key_prefix else "*"
+    return _forget("default", f"{schema_name}:*" if schema_name else "*", wanted) + _forget(
+        "ratelimit", counters, wanted
+    )
 
 
 def cache_version_bump(version_key: str, *, schema: str) -> None:

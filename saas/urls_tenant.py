@@ -9,6 +9,7 @@ from chat import urls as chat
 from exports import urls as exports
 from insights import urls as insights
 from knowledge import urls as knowledge
+from privacy import urls as privacy
 from quality import urls as quality
 from reports import urls as reports
 from sso import urls as sso
@@ -36,6 +37,7 @@ urlpatterns = [
         reports,
         webhooks,
         sso,
+        privacy,
         ui,
     )
 ]

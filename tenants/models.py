@@ -78,6 +78,9 @@ class Tenant(TenantMixin):
     time_zone = models.CharField(max_length=64, default="UTC")  # an IANA name (zoneinfo)
     language = models.CharField(max_length=16, default="en")  # the default for new widgets
     logo = models.TextField(blank=True, default="")  # a data: URI of a small image (the shell)
+    # Self-serve deletion (privacy.services.deletion): set when an owner confirmed it, the
+    # moment the grace period ends and the beat job deletes the workspace; None otherwise.
+    delete_after = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -26,6 +26,7 @@ APPS = (
     "webhooks",
     "audit",
     "sso",
+    "privacy",
     "public_site",
 )
 MAX_MODULE_LINES = 600

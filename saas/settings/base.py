@@ -103,6 +103,7 @@ TENANT_APPS = [
     "saas.idempotency",  # the workspace API's Idempotency-Keys and their first answers
     "webhooks",
     "audit",  # the workspace audit log (append-only)
+    "privacy",  # a contact's erasure records (GDPR tools: docs/privacy.md)
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

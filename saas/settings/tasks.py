@@ -78,7 +78,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.platform_usage_compute",
         "schedule": crontab(minute=15, hour=0),
     },
+    "privacy-workspaces-delete-due": {"task": "privacy.tasks.workspaces_delete_due_task", "schedule": 3600.0},
 }
+# Self-serve workspace deletion (docs/privacy.md): the days between the owner's confirmation
+# and the deletion, when an owner can still undo it; the confirmation link's lifetime.
+PRIVACY_DELETION_GRACE_DAYS = env.int("PRIVACY_DELETION_GRACE_DAYS", default=14)
+PRIVACY_DELETION_LINK_HOURS = env.int("PRIVACY_DELETION_LINK_HOURS", default=24)
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
 # --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from saas.tenant_cache import cache_forget_schema
+from saas.tenant_cache import cache_forget_naming, cache_forget_schema
 
 from ..context import in_public_schema
 from ..models import Tenant, User
@@ -47,7 +47,8 @@ def tenant_reactivate(*, tenant: Tenant, by: User | None, ip: str | None = None)
 
 @in_public_schema
 def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> None:
-    """Delete the tenant for good: its schema, stored files, cache entries and public rows.
+    """Delete the tenant for good: its schema, stored files, cache entries (its own, and the
+    lookups and counters elsewhere that name its hosts and widget keys) and public rows.
 
     The tenant first turns ``deleting`` (committed), so it stops serving at once even if
     a later step fails; running this again finishes the job. Users survive.
@@ -59,9 +60,16 @@ def tenant_delete(*, tenant: Tenant, by: User | None, ip: str | None = None) -> 
         audit_event_record(actor=by, action="tenant.delete_requested", target=tenant, ip=ip)
     tenant_routes_cache_forget(tenant)
     schema_name, pk, label = tenant.schema_name, tenant.pk, str(tenant)
+    # What names it outside its own keyspace: host and widget-key lookups cached in public,
+    # rate-limit counters per widget key.
+    names = [
+        *tenant.domains.values_list("domain", flat=True),
+        *tenant.widget_routes.values_list("key", flat=True),
+    ]
 
     cast("TenantStorage", default_storage).delete_tenant_files(schema_name)  # saas.storage's
     cache_forget_schema(schema_name)
+    cache_forget_naming(names)
     with transaction.atomic():
         schema_drop(schema_name=schema_name)
         Tenant.objects.filter(pk=pk).delete()  # cascades to domains and memberships

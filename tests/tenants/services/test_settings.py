@@ -126,8 +126,8 @@ def test_the_page_saves_and_the_sidebar_shows_the_logo(tenant_a):
     client = _client(tenant_a)
     page = client.get("/dashboard/settings/", HTTP_HOST=tenant_a.host).content.decode()
     assert '<option value="Europe/Berlin">Europe / Berlin</option>' in page
-    # the danger zone says what is coming and what to do meanwhile, with no button
-    assert "Coming soon: an export" in page and "contact support to delete a workspace" in page
+    # the owner's export and deletion (privacy): both buttons, each posting to its own action
+    assert 'action="/dashboard/settings/export"' in page and 'action="/dashboard/settings/delete"' in page
     logo = SimpleUploadedFile("logo.png", _image(), content_type="image/png")
     response = _post(client, tenant_a, logo=logo)
     assert response.status_code == 302 and response["Location"] == "/dashboard/settings/"
