@@ -25,6 +25,7 @@ APPS = (
     "reports",
     "webhooks",
     "audit",
+    "scheduler",
     "public_site",
 )
 MAX_MODULE_LINES = 600

@@ -1,0 +1,55 @@
+"""Beat's scheduler: django-celery-beat's ``DatabaseScheduler`` that keeps staff's changes.
+
+``CELERY_BEAT_SCHEDULER`` names it, so every ``celery beat`` and ``celery worker --beat``
+uses it. Two differences from the parent:
+
+* Start-up calls ``scheduler.services.schedules_sync`` instead of the parent's
+  ``update_from_dict(beat_schedule)``, which ``update_or_create``s every declared entry and
+  so writes the declared interval back over the one staff chose on each beat restart. The
+  sync only creates missing jobs and removes undeclared ones. Celery's own
+  ``celery.backend_cleanup`` entry is not installed: the Redis result backend expires its
+  results by itself.
+* Every tick renews beat's heartbeat in Redis (``saas.heartbeats``, at most every 5 s),
+  which ``/readyz`` reports as ``beat``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from saas import heartbeats
+
+from .services import schedules_sync
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY_S = 5.0
+
+
+class ProjectScheduler(DatabaseScheduler):  # type: ignore[misc]
+    _last_heartbeat = 0.0
+
+    def setup_schedule(self) -> None:
+        schedules_sync(declared=self.app.conf.beat_schedule)
+
+    def install_default_entries(self, data: Any) -> None:
+        """No ``celery.backend_cleanup``: results expire in Redis by themselves."""
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        self.heartbeat()
+        return float(super().tick(*args, **kwargs))
+
+    def heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT_EVERY_S:
+            return
+        self._last_heartbeat = now
+        try:
+            heartbeats.beat_write("beat", ttl_seconds=settings.BEAT_HEARTBEAT_MAX_AGE)
+        except Exception as error:  # Redis down: beat goes on; /readyz reports it degraded
+            logger.warning("beat heartbeat: Redis did not take it (%s: %s)", type(error).__name__, error)

@@ -1,0 +1,73 @@
+"""The worker's heartbeat: a bootstep of the worker's consumer that, every
+``WORKER_HEARTBEAT_SECONDS``, writes the time into ``WORKER_HEARTBEAT_FILE`` (read by the
+worker's own liveness probe, ``python -m scheduler.probe``) and renews the worker's key in
+Redis (read by ``/readyz`` through ``saas.heartbeats``).
+
+It runs on the consumer's timer, in the worker's event loop: a worker whose loop is stuck,
+or that lost its broker connection and stopped consuming, stops beating, which a thread
+of its own would not show. A clean stop removes both at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import bootsteps
+from django.conf import settings
+
+from saas import heartbeats
+
+logger = logging.getLogger(__name__)
+
+
+def heartbeat_file_write(path: str) -> None:
+    """Write the time atomically (a probe never reads half a file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    partial.write_text(f"{time.time():.3f}\n")
+    partial.replace(target)
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Added to ``app.steps["consumer"]`` by ``SchedulerConfig.ready``."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+        self.hostname = ""
+
+    def start(self, parent: Any) -> None:
+        self.hostname = str(parent.hostname)
+        self.beat()
+        self.tref = parent.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, self.beat, priority=10)
+
+    def beat(self) -> None:
+        try:
+            heartbeat_file_write(settings.WORKER_HEARTBEAT_FILE)
+        except OSError as error:
+            logger.warning("worker heartbeat: cannot write %s (%s)", settings.WORKER_HEARTBEAT_FILE, error)
+        try:
+            heartbeats.beat_write(
+                "worker", name=self.hostname, ttl_seconds=3 * settings.WORKER_HEARTBEAT_SECONDS
+            )
+        except Exception as error:  # Redis down: the file (the liveness probe) still beats
+            logger.warning("worker heartbeat: Redis did not take it (%s: %s)", type(error).__name__, error)
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        Path(settings.WORKER_HEARTBEAT_FILE).unlink(missing_ok=True)
+        try:
+            heartbeats.beat_forget("worker", name=self.hostname)
+        except Exception as error:  # Redis down: the key expires by itself
+            logger.warning("worker heartbeat: could not remove the key (%s)", error)
+
+    shutdown = stop
