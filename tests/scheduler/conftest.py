@@ -5,6 +5,7 @@ from django.test import override_settings
 
 from saas.celery import app as celery_app
 from scheduler.services import schedules_sync
+from tests import celery_probe  # noqa: F401 - registers the probe jobs' tasks
 
 # A schedule of jobs from tests/celery_probe.py on top of the declared one.
 PROBE_JOBS = {

@@ -30,7 +30,9 @@ def test_a_successful_run_is_recorded_with_what_it_did(eager_celery):
 
 
 def test_a_failed_run_is_recorded_with_its_error(eager_celery):
-    result = job_failing.apply(task_id="run-bad-1", headers={"periodic_task_name": "probe-failing"}, throw=False)
+    result = job_failing.apply(
+        task_id="run-bad-1", headers={"periodic_task_name": "probe-failing"}, throw=False
+    )
     assert result.failed()
     run = TaskRun.objects.get(task_id="run-bad-1")
     assert run.outcome == TaskRun.Outcome.FAILURE
@@ -40,7 +42,9 @@ def test_a_failed_run_is_recorded_with_its_error(eager_celery):
 
 
 def test_run_now_is_told_apart(eager_celery):
-    job_probe.apply(task_id="run-now-1", headers={"periodic_task_name": "probe-job", "scheduler_run_now": True})
+    job_probe.apply(
+        task_id="run-now-1", headers={"periodic_task_name": "probe-job", "scheduler_run_now": True}
+    )
     assert TaskRun.objects.get(task_id="run-now-1").trigger == TaskRun.Trigger.RUN_NOW
 
 

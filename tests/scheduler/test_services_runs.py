@@ -18,7 +18,11 @@ pytestmark = pytest.mark.django_db
 def _run(name: str, age: timedelta, outcome: str = TaskRun.Outcome.SUCCESS, n: int = 0) -> TaskRun:
     started = timezone.now() - age
     return TaskRun.objects.create(
-        entry_name=name, task="t", task_id=f"{name}-{age.total_seconds()}-{n}", started_at=started, outcome=outcome
+        entry_name=name,
+        task="t",
+        task_id=f"{name}-{age.total_seconds()}-{n}",
+        started_at=started,
+        outcome=outcome,
     )
 
 
@@ -39,7 +43,9 @@ def test_prune_marks_lost_runs_and_deletes_old_and_surplus_ones(settings):
     assert still_running.outcome == TaskRun.Outcome.RUNNING
     assert not TaskRun.objects.filter(pk=old.pk).exists()
     assert TaskRun.objects.filter(pk=kept_at_limit.pk).exists()
-    assert set(TaskRun.objects.filter(entry_name="c").values_list("pk", flat=True)) == {r.pk for r in many[:3]}
+    assert set(TaskRun.objects.filter(entry_name="c").values_list("pk", flat=True)) == {
+        r.pk for r in many[:3]
+    }
 
     assert services.task_runs_prune() == {"lost": 0, "deleted_old": 0, "deleted_surplus": 0}
 

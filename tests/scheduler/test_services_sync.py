@@ -41,11 +41,16 @@ def test_sync_picks_up_any_new_entry_and_removes_undeclared_ones(settings):
 
     services.schedules_sync()
     PeriodicTask.objects.create(
-        name="gone-job", task="nowhere.tasks.removed", interval=IntervalSchedule.objects.create(every=5, period="seconds")
+        name="gone-job",
+        task="nowhere.tasks.removed",
+        interval=IntervalSchedule.objects.create(every=5, period="seconds"),
     )
     schedule = {
         **settings.CELERY_BEAT_SCHEDULE,
-        "another-helpers-job": {"task": "tests.celery_probe.job_probe", "schedule": crontab(minute="15", hour="3")},
+        "another-helpers-job": {
+            "task": "tests.celery_probe.job_probe",
+            "schedule": crontab(minute="15", hour="3"),
+        },
     }
     with override_settings(CELERY_BEAT_SCHEDULE=schedule):
         counts = services.schedules_sync()
@@ -70,7 +75,9 @@ def test_staff_changes_survive_a_sync_and_a_beat_restart(declared):
     staff = StaffUserFactory()
     job = PeriodicTask.objects.get(name="probe-job")
     services.schedule_interval_set(job=job, every_seconds=45, actor=staff)
-    services.schedule_enabled_set(job=PeriodicTask.objects.get(name="probe-failing"), enabled=False, actor=staff)
+    services.schedule_enabled_set(
+        job=PeriodicTask.objects.get(name="probe-failing"), enabled=False, actor=staff
+    )
 
     services.schedules_sync()
     beat = _beat(declared)  # a beat (re)start runs setup_schedule
