@@ -9,8 +9,9 @@ uses it. Two differences from the parent:
   sync only creates missing jobs and removes undeclared ones. Celery's own
   ``celery.backend_cleanup`` entry is not installed: the Redis result backend expires its
   results by itself.
-* Every tick renews beat's heartbeat in Redis (``saas.heartbeats``, at most every 5 s),
-  which ``/readyz`` reports as ``beat``.
+* Every tick renews beat's heartbeat (at most every 5 s): in Redis (``saas.heartbeats``),
+  which ``/readyz`` reports as ``beat``, and in ``BEAT_HEARTBEAT_FILE``, which the beat
+  pod's liveness probe reads (``python -m scheduler.probe --file ...``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from saas import heartbeats
 
+from .heartbeat import heartbeat_file_write
 from .services import schedules_sync
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class ProjectScheduler(DatabaseScheduler):  # type: ignore[misc]
         if now - self._last_heartbeat < HEARTBEAT_EVERY_S:
             return
         self._last_heartbeat = now
+        try:
+            heartbeat_file_write(settings.BEAT_HEARTBEAT_FILE)
+        except OSError as error:
+            logger.warning("beat heartbeat: cannot write %s (%s)", settings.BEAT_HEARTBEAT_FILE, error)
         try:
             heartbeats.beat_write("beat", ttl_seconds=settings.BEAT_HEARTBEAT_MAX_AGE)
         except Exception as error:  # Redis down: beat goes on; /readyz reports it degraded

@@ -72,12 +72,13 @@ SCHEDULER_RUNS_KEEP_PER_TASK = env.int("SCHEDULER_RUNS_KEEP_PER_TASK", default=5
 # Heartbeats (saas.heartbeats, scheduler.heartbeat): each worker writes its file (its own
 # liveness probe, `python -m scheduler.probe`, reads it) and its Redis key every
 # WORKER_HEARTBEAT_SECONDS; the probe fails when the file is older than
-# WORKER_HEARTBEAT_MAX_AGE. Beat renews its key on its ticks (at most every 5 s), which
-# expires after BEAT_HEARTBEAT_MAX_AGE.
+# WORKER_HEARTBEAT_MAX_AGE. Beat renews its key (expiring after BEAT_HEARTBEAT_MAX_AGE) and
+# its file (the beat pod's probe) on its ticks, at most every 5 s.
 WORKER_HEARTBEAT_FILE = env("WORKER_HEARTBEAT_FILE", default="/tmp/saas-worker-heartbeat")  # noqa: S108
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
 WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=60)
 BEAT_HEARTBEAT_MAX_AGE = env.int("BEAT_HEARTBEAT_MAX_AGE", default=60)
+BEAT_HEARTBEAT_FILE = env("BEAT_HEARTBEAT_FILE", default="/tmp/saas-beat-heartbeat")  # noqa: S108
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
 # --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------

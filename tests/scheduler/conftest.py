@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 
 from saas.celery import app as celery_app
 from scheduler.services import schedules_sync
@@ -20,9 +19,11 @@ def declared(settings):
     schedule = {**settings.CELERY_BEAT_SCHEDULE, **PROBE_JOBS}
     previous = celery_app.conf.beat_schedule
     celery_app.conf.beat_schedule = schedule
-    with override_settings(CELERY_BEAT_SCHEDULE=schedule):
-        schedules_sync()
-        yield schedule
+    # Through pytest-django's wrapper (not override_settings): its changes are undone in
+    # reverse order, with the test's own.
+    settings.CELERY_BEAT_SCHEDULE = schedule
+    schedules_sync()
+    yield schedule
     celery_app.conf.beat_schedule = previous
 
 

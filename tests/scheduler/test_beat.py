@@ -7,13 +7,15 @@ from django_celery_beat.models import PeriodicTask
 
 from saas import heartbeats
 from saas.celery import app as celery_app
+from scheduler import probe
 from scheduler.beat import ProjectScheduler
 from tests.saas.test_health import _forget_heartbeats
 
 pytestmark = pytest.mark.django_db
 
 
-def test_each_tick_renews_the_beat_heartbeat(declared, client, settings, monkeypatch):
+def test_each_tick_renews_the_beat_heartbeat(declared, client, settings, monkeypatch, tmp_path):
+    settings.BEAT_HEARTBEAT_FILE = str(tmp_path / "beat-heartbeat")
     if not heartbeats.store_configured():
         pytest.skip("needs Redis (REDIS_URL)")
     _forget_heartbeats()
@@ -25,6 +27,7 @@ def test_each_tick_renews_the_beat_heartbeat(declared, client, settings, monkeyp
 
     beat.tick()
     assert set(heartbeats.alive("beat")) == {"beat"}
+    assert probe.heartbeat_age(settings.BEAT_HEARTBEAT_FILE) < 5  # the beat pod's liveness probe
     assert client.get("/readyz", HTTP_HOST="saas.test").json()["checks"]["beat"] == "ok"
 
     heartbeats.beat_forget("beat")

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from saas import heartbeats
@@ -99,9 +98,9 @@ def worker_jobs(settings, worker_queue):
             for name, task in names.items()
         },
     }
-    with override_settings(CELERY_BEAT_SCHEDULE=schedule):
-        schedules_sync()
-        yield {name: PeriodicTask.objects.get(name=name) for name in names}
+    settings.CELERY_BEAT_SCHEDULE = schedule
+    schedules_sync()
+    return {name: PeriodicTask.objects.get(name=name) for name in names}
 
 
 def _run_now(client, job: PeriodicTask, capture) -> TaskRun:
