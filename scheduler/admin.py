@@ -17,10 +17,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django_celery_beat.models import (
     ClockedSchedule,
     CrontabSchedule,
@@ -93,12 +95,13 @@ class PeriodicJobForm(forms.ModelForm):
                 "every_seconds"
             ].help_text = "Empty keeps the current schedule; a number replaces it with an interval."
         self.fields["every_seconds"].initial = current
+        self.fields["enabled"].help_text = "Off: beat no longer sends it (Run now still works)."
 
 
 @admin.register(PeriodicJob)
 class PeriodicJobAdmin(ModelAdmin):
     form = PeriodicJobForm
-    list_display = ("job", "schedule", "enabled_badge", "last_run", "last_outcome", "last_result", "next_run")
+    list_display = ("job", "schedule", "enabled_badge", "last_run", "last_result", "next_run")
     list_display_links = ("job",)
     list_filter = ("enabled",)
     search_fields = ("name", "task")
@@ -106,16 +109,16 @@ class PeriodicJobAdmin(ModelAdmin):
     actions = ("run_now", "enable_jobs", "disable_jobs")
     actions_detail = ("run_now_detail",)
     fieldsets = (
-        (None, {"fields": ("name", "task", "schedule", "enabled", "every_seconds")}),
-        ("Runs", {"fields": ("next_run", "last_run_at", "total_run_count", "run_history")}),
+        (None, {"fields": ("job_name", "task_path", "schedule", "enabled", "every_seconds")}),
+        ("Runs", {"fields": ("next_run", "last_sent", "times_sent", "run_history")}),
     )
     readonly_fields = (
-        "name",
-        "task",
+        "job_name",
+        "task_path",
         "schedule",
         "next_run",
-        "last_run_at",
-        "total_run_count",
+        "last_sent",
+        "times_sent",
         "run_history",
     )
     list_per_page = 100
@@ -141,8 +144,8 @@ class PeriodicJobAdmin(ModelAdmin):
     @admin.display(description="Job", ordering="name")
     def job(self, obj: PeriodicJob) -> str:
         return format_html(
-            '<span class="admin-cut" title="{}">{}</span>'
-            '<span class="admin-cut admin-sub" title="{}">{}</span>',
+            '<span class="admin-cut admin-cut-narrow" title="{}">{}</span>'
+            '<span class="admin-cut admin-cut-narrow admin-sub" title="{}">{}</span>',
             obj.name,
             obj.name,
             obj.task,
@@ -157,18 +160,19 @@ class PeriodicJobAdmin(ModelAdmin):
     def enabled_badge(self, obj: PeriodicJob) -> str:
         return "On" if obj.enabled else "Off"
 
-    @display(description="Last run", header=True)
-    def last_run(self, obj: PeriodicJob) -> Any:
+    @admin.display(description="Last run")
+    def last_run(self, obj: PeriodicJob) -> str:
+        """The outcome's badge (unfold's label), then when and how long."""
         run: TaskRun | None = getattr(obj, "latest_run", None)
         if run is None:
-            return "Never", "no run recorded"
-        when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M:%S")
-        return when, f"took {_duration(run.duration_ms)}" if run.duration_ms is not None else "running"
-
-    @display(description="Outcome", label=OUTCOME_LABELS)
-    def last_outcome(self, obj: PeriodicJob) -> str:
-        run: TaskRun | None = getattr(obj, "latest_run", None)
-        return "-" if run is None else run.get_outcome_display()
+            return "never"
+        outcome = run.get_outcome_display()
+        badge = render_to_string(
+            "unfold/helpers/label.html", {"text": outcome, "type": OUTCOME_LABELS[outcome]}
+        )
+        when = timezone.localtime(run.started_at).strftime("%b %d, %H:%M:%S")
+        took = _duration(run.duration_ms) if run.duration_ms is not None else "running"
+        return format_html('{}<span class="admin-sub">{} · {}</span>', mark_safe(badge), when, took)  # noqa: S308
 
     @admin.display(description="What it did")
     def last_result(self, obj: PeriodicJob) -> str:
@@ -178,7 +182,7 @@ class PeriodicJobAdmin(ModelAdmin):
         text = _what_it_did(run)
         history = reverse("admin:scheduler_taskrun_changelist") + f"?entry_name={obj.name}"
         return format_html(
-            '<span class="admin-cut" title="{}">{}</span>'
+            '<span class="admin-cut admin-cut-narrow" title="{}">{}</span>'
             '<a class="admin-sub text-primary-600" href="{}">History</a>',
             text,
             text,
@@ -191,17 +195,22 @@ class PeriodicJobAdmin(ModelAdmin):
         if when is None:
             return "-" if obj.enabled else "disabled"
         seconds = (when - timezone.now()).total_seconds()
-        local = timezone.localtime(when).strftime("%H:%M:%S" if seconds < 86400 else "%Y-%m-%d %H:%M")
-        return "due now" if seconds < 1 else f"{local} (in {selectors.seconds_in_words(seconds)[6:]})"
+        if seconds < 1:
+            return "due now"
+        local = timezone.localtime(when).strftime("%H:%M:%S" if seconds < 86400 else "%b %d, %H:%M")
+        return format_html('{}<span class="block">in {}</span>', local, selectors.remaining_in_words(seconds))
 
     @admin.display(description="Recent runs")
     def run_history(self, obj: PeriodicJob) -> str:
         runs = selectors.task_runs(obj.name, limit=20)
+        more = reverse("admin:scheduler_taskrun_changelist") + f"?entry_name={obj.name}"
         if not runs:
             return "No run recorded yet."
-        rows = format_html_join(
+        items = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class='admin-cut' title='{}'>{}</td></tr>",
+            '<li class="border-b border-base-200 py-2 dark:border-base-800">'
+            "{} · {} · <strong>{}</strong> · {}"
+            '<span class="block break-words">{}</span></li>',
             (
                 (
                     timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M:%S"),
@@ -209,19 +218,33 @@ class PeriodicJobAdmin(ModelAdmin):
                     run.get_outcome_display(),
                     _duration(run.duration_ms),
                     _what_it_did(run),
-                    _what_it_did(run),
                 )
                 for run in runs
             ),
         )
-        more = reverse("admin:scheduler_taskrun_changelist") + f"?entry_name={obj.name}"
         return format_html(
-            '<div class="overflow-x-auto"><table class="w-full text-left scheduler-runs"><thead><tr>'
-            "<th>Started</th><th>By</th><th>Outcome</th><th>Duration</th><th>What it did</th>"
-            '</tr></thead><tbody>{}</tbody></table></div><a class="text-primary-600" href="{}">All runs</a>',
-            rows,
+            '<ul class="scheduler-runs">{}</ul><a class="text-primary-600" href="{}">All runs</a>',
+            items,
             more,
         )
+
+    @admin.display(description="Job")
+    def job_name(self, obj: PeriodicJob) -> str:
+        return obj.name
+
+    @admin.display(description="Task")
+    def task_path(self, obj: PeriodicJob) -> str:
+        return obj.task
+
+    @admin.display(description="Last sent by beat")
+    def last_sent(self, obj: PeriodicJob) -> str:
+        if obj.last_run_at is None:
+            return "not yet"
+        return timezone.localtime(obj.last_run_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Times sent by beat")
+    def times_sent(self, obj: PeriodicJob) -> int:
+        return int(obj.total_run_count)
 
     # --- changes, through the services --------------------------------------------------
 

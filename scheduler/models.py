@@ -15,6 +15,9 @@ class PeriodicJob(PeriodicTask):  # type: ignore[misc]  # django-celery-beat has
         verbose_name = "periodic job"
         verbose_name_plural = "periodic jobs"
 
+    def __str__(self) -> str:
+        return str(self.name)
+
 
 class TaskRun(models.Model):
     """One run of a periodic job, recorded from Celery's signals in the worker."""

@@ -24,6 +24,23 @@ def seconds_in_words(seconds: float) -> str:
     return f"every {whole} seconds"  # pragma: no cover - the 1-second unit always divides
 
 
+def remaining_in_words(seconds: float) -> str:
+    """A wait as a person reads it at a glance: ``12 s``, ``4 min``, ``2 h 5 min``, ``3 d 2 h``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole <= 3540:
+        return f"{-(-whole // 60)} min"
+    if whole < 3600:
+        return "1 h"
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    minutes = rest // 60
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def schedule_words(job: PeriodicTask) -> str:
     """The job's schedule as a person says it."""
     if job.interval is not None:

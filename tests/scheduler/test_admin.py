@@ -43,7 +43,7 @@ def test_the_page_lists_every_job_with_schedule_last_and_next_run(staff_client, 
     html = response.content.decode()
     assert "every 2 minutes" in html and "every 15 seconds" in html and "every hour" in html
     assert "marker M-2, checked 3, removed 1" in html  # what it did (jsonb orders the keys)
-    assert "Success" in html and "Never" in html
+    assert "Success" in html and "never" in html
     assert f"{RUNS}?entry_name=probe-job" in html
 
 
@@ -183,3 +183,26 @@ def test_staff_without_the_permission_cannot_change_jobs(declared):
     assert client.get(LIST).status_code == 403
     client.post(LIST, {"action": "disable_jobs", "_selected_action": [str(_job("probe-job").pk)]})
     assert _job("probe-job").enabled
+
+
+def test_times_read_at_a_glance():
+    from scheduler.selectors import remaining_in_words, seconds_in_words
+
+    assert [seconds_in_words(s) for s in (15, 60, 120, 3600, 5400, 86400)] == [
+        "every 15 seconds",
+        "every minute",
+        "every 2 minutes",
+        "every hour",
+        "every 90 minutes",
+        "every day",
+    ]
+    assert [remaining_in_words(s) for s in (0.4, 59, 61, 3599, 3600, 7500, 86399, 90000)] == [
+        "0 s",
+        "59 s",
+        "2 min",
+        "1 h",
+        "1 h",
+        "2 h 5 min",
+        "23 h 59 min",
+        "1 d 1 h",
+    ]
