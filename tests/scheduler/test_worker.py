@@ -137,6 +137,32 @@ def test_a_failing_job_on_the_worker_is_recorded_with_its_error(
     assert "RuntimeError: job-failing: the disk is full" in run.error
 
 
+def test_what_beat_sends_is_recorded_as_a_scheduled_run(worker_jobs, monkeypatch):
+    """Beat's own sending (django-celery-beat's entry, with its periodic_task_name header)."""
+    from django.utils import timezone
+
+    from saas.celery import app as celery_app
+    from scheduler.beat import ProjectScheduler
+
+    monkeypatch.setattr("django_celery_beat.schedulers.close_old_connections", lambda: None)
+    previous = celery_app.conf.beat_schedule
+    celery_app.conf.beat_schedule = settings.CELERY_BEAT_SCHEDULE
+    since = timezone.now()
+    try:
+        beat = ProjectScheduler(app=celery_app)
+        beat.apply_async(beat.schedule["worker-probe-job"], advance=False)
+    finally:
+        celery_app.conf.beat_schedule = previous
+    run = _wait_for(
+        lambda: TaskRun.objects.filter(
+            entry_name="worker-probe-job", started_at__gte=since, outcome=TaskRun.Outcome.SUCCESS
+        ).first(),
+        what="the scheduled run",
+    )
+    assert run.trigger == TaskRun.Trigger.BEAT
+    assert run.result == {"checked": 3, "removed": 1, "marker": ""}
+
+
 def test_worker_heartbeat_probe_and_readyz_see_a_stopped_worker(client, tmp_path):
     require_service(heartbeats.store_configured(), "Redis (REDIS_URL)")
     heartbeat_file = tmp_path / "worker-heartbeat"
