@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SchedulerConfig(AppConfig):
@@ -17,4 +18,5 @@ class SchedulerConfig(AppConfig):
         from .heartbeat import WorkerHeartbeat
 
         receivers.connect()
+        post_migrate.connect(receivers.after_migrate, sender=self, dispatch_uid="scheduler.after_migrate")
         celery_app.steps["consumer"].add(WorkerHeartbeat)

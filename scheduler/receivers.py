@@ -13,6 +13,9 @@ import logging
 from typing import Any
 
 from celery import signals
+from django_tenants.utils import get_public_schema_name
+
+from saas.tenant_connection import connection
 
 from . import services
 
@@ -83,6 +86,15 @@ def on_postrun(
         )
     except Exception:  # recording a run never fails the job
         logger.exception("scheduler: could not record the end of %s", task_id)
+
+
+def after_migrate(using: str = "default", **_: Any) -> None:
+    """After ``migrate`` of the public schema (a deploy's migration job, ``make run``), the
+    declared jobs missing from the database are created, so the scheduler page lists them
+    before beat first starts (and where no beat runs: tasks in-process)."""
+    if connection.schema_name != get_public_schema_name():
+        return  # a tenant schema: the jobs live in public only
+    services.schedules_sync()
 
 
 def connect() -> None:

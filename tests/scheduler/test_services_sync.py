@@ -116,3 +116,22 @@ def test_a_running_beat_notices_a_change_on_its_next_read(declared):
     assert not beat.schedule_changed()  # a tick: nothing changed since the last read
     services.schedule_enabled_set(job=PeriodicTask.objects.get(name="probe-job"), enabled=False, actor=None)
     assert "probe-job" not in beat.schedule  # the next read sees the change and reloads
+
+
+def test_migrate_creates_the_missing_jobs_in_public_only(settings):
+    from scheduler.receivers import after_migrate
+
+    PeriodicTask.objects.all().delete()
+    after_migrate()
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == set(settings.CELERY_BEAT_SCHEDULE)
+
+
+def test_migrate_of_a_tenant_schema_leaves_the_jobs_alone(tenant_a):
+    from django_tenants.utils import schema_context
+
+    from scheduler.receivers import after_migrate
+
+    PeriodicTask.objects.all().delete()
+    with schema_context(tenant_a.schema):
+        after_migrate()
+    assert not PeriodicTask.objects.exists()
