@@ -15,11 +15,10 @@ import json
 import logging
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Window
@@ -29,6 +28,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from saas.celery import app as celery_app
 from saas.errors import ValidationFailed
 from tenants.models import User
 from tenants.services import audit_event_record
@@ -173,7 +173,7 @@ def schedule_run_now(*, job: PeriodicTask, actor: User | None, ip: str | None = 
     return task_id
 
 
-def _sender(job: PeriodicTask, task_id: str) -> Any:
+def _sender(job: PeriodicTask, task_id: str) -> Callable[[], None]:
     args = json.loads(job.args or "[]")
     kwargs = json.loads(job.kwargs or "{}")
     headers = {
@@ -185,32 +185,35 @@ def _sender(job: PeriodicTask, task_id: str) -> Any:
     options = {
         k: getattr(job, k) for k in ("queue", "exchange", "routing_key", "priority") if getattr(job, k)
     }
-    app = current_app
 
     def send() -> None:
-        if app.conf.task_always_eager:
-            # No broker: run it here, in the public schema, now (the page waits for it).
-            with schema_context(get_public_schema_name()):
-                task = app.tasks[job.task]
-                task.apply(args=args, kwargs=kwargs, task_id=task_id, headers=headers, throw=False)
-            return
         try:
-            app.send_task(job.task, args=args, kwargs=kwargs, task_id=task_id, headers=headers, **options)
-        except Exception as error:  # the broker refused: the run is recorded as failed, not lost
+            if celery_app.conf.task_always_eager:
+                # No broker: run it here, in the public schema, now (the page waits for it).
+                with schema_context(get_public_schema_name()):
+                    task = celery_app.tasks[job.task]
+                    task.apply(args=args, kwargs=kwargs, task_id=task_id, headers=headers, throw=False)
+                return
+            celery_app.send_task(
+                job.task, args=args, kwargs=kwargs, task_id=task_id, headers=headers, **options
+            )
+        except Exception as error:  # refused (broker down, unknown task): a failed run, not a lost one
             logger.warning(
                 "scheduler: run now of %s not sent (%s: %s)", job.name, type(error).__name__, error
             )
             now = timezone.now()
-            TaskRun.objects.create(
-                entry_name=job.name,
-                task=job.task,
+            TaskRun.objects.update_or_create(
                 task_id=task_id,
-                trigger=TaskRun.Trigger.RUN_NOW,
-                started_at=now,
-                finished_at=now,
-                duration_ms=0,
-                outcome=TaskRun.Outcome.FAILURE,
-                error=f"Not sent: the broker refused it ({type(error).__name__}: {error})",
+                defaults={
+                    "entry_name": job.name,
+                    "task": job.task,
+                    "trigger": TaskRun.Trigger.RUN_NOW,
+                    "started_at": now,
+                    "finished_at": now,
+                    "duration_ms": 0,
+                    "outcome": TaskRun.Outcome.FAILURE,
+                    "error": f"Not sent ({type(error).__name__}: {error})",
+                },
             )
 
     return send

@@ -156,6 +156,17 @@ def test_run_now_with_the_broker_down_records_a_failed_run(
     assert run.outcome == TaskRun.Outcome.FAILURE and "broker unreachable" in run.error
 
 
+def test_run_now_of_a_task_this_code_does_not_know_records_a_failed_run(
+    staff_client, declared, eager_celery, django_capture_on_commit_callbacks
+):
+    PeriodicTask.objects.filter(name="probe-job").update(task="nowhere.tasks.gone")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _act(staff_client, "run_now", "probe-job")
+    assert response.status_code == 200
+    run = TaskRun.objects.get(entry_name="probe-job")
+    assert run.outcome == TaskRun.Outcome.FAILURE and "nowhere.tasks.gone" in run.error
+
+
 def test_jobs_are_neither_added_nor_deleted_here(staff_client, declared):
     assert staff_client.get(f"{LIST}add/").status_code == 403
     assert staff_client.get(f"{LIST}{_job('probe-job').pk}/delete/").status_code == 403
