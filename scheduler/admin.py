@@ -22,6 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -180,7 +181,7 @@ class PeriodicJobAdmin(ModelAdmin):
         if run is None:
             return "-"
         text = _what_it_did(run)
-        history = reverse("admin:scheduler_taskrun_changelist") + f"?entry_name={obj.name}"
+        history = reverse("admin:scheduler_taskrun_changelist") + "?" + urlencode({"entry_name": obj.name})
         return format_html(
             '<span class="admin-cut admin-cut-narrow" title="{}">{}</span>'
             '<a class="admin-sub text-primary-600" href="{}">History</a>',
@@ -203,7 +204,7 @@ class PeriodicJobAdmin(ModelAdmin):
     @admin.display(description="Recent runs")
     def run_history(self, obj: PeriodicJob) -> str:
         runs = selectors.task_runs(obj.name, limit=20)
-        more = reverse("admin:scheduler_taskrun_changelist") + f"?entry_name={obj.name}"
+        more = reverse("admin:scheduler_taskrun_changelist") + "?" + urlencode({"entry_name": obj.name})
         if not runs:
             return "No run recorded yet."
         items = format_html_join(

@@ -217,3 +217,23 @@ def test_times_read_at_a_glance():
         "23 h 59 min",
         "1 d 1 h",
     ]
+
+
+def test_the_list_query_count_does_not_grow_with_jobs_or_runs(staff_client, declared, eager_celery, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert staff_client.get(LIST).status_code == 200
+        return len(queries)
+
+    before = count()
+    more = {
+        f"extra-{i}": {"task": "tests.celery_probe.job_probe", "schedule": 60.0 * (i + 1)} for i in range(5)
+    }
+    settings.CELERY_BEAT_SCHEDULE = {**declared, **more}
+    services.schedules_sync()
+    for name in more:
+        celery_app.tasks["tests.celery_probe.job_probe"].apply(headers={"periodic_task_name": name})
+    assert count() == before
