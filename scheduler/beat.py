@@ -16,19 +16,14 @@ uses it. Two differences from the parent:
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from django.conf import settings
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from saas import heartbeats
-
-from .heartbeat import heartbeat_file_write
+from .heartbeat import beat_both
 from .services import schedules_sync
-
-logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 5.0
 
@@ -51,11 +46,5 @@ class ProjectScheduler(DatabaseScheduler):  # type: ignore[misc]
         if now - self._last_heartbeat < HEARTBEAT_EVERY_S:
             return
         self._last_heartbeat = now
-        try:
-            heartbeat_file_write(settings.BEAT_HEARTBEAT_FILE)
-        except OSError as error:
-            logger.warning("beat heartbeat: cannot write %s (%s)", settings.BEAT_HEARTBEAT_FILE, error)
-        try:
-            heartbeats.beat_write("beat", ttl_seconds=settings.BEAT_HEARTBEAT_MAX_AGE)
-        except Exception as error:  # Redis down: beat goes on; /readyz reports it degraded
-            logger.warning("beat heartbeat: Redis did not take it (%s: %s)", type(error).__name__, error)
+        # Redis down: beat goes on (and /readyz reports it degraded); logged once per change.
+        beat_both(settings.BEAT_HEARTBEAT_FILE, "beat", ttl_seconds=settings.BEAT_HEARTBEAT_MAX_AGE)

@@ -20,6 +20,7 @@ from celery import bootsteps
 from django.conf import settings
 
 from saas import heartbeats
+from saas.dependency_state import describe, state_changed
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,24 @@ def heartbeat_file_write(path: str) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     partial.write_text(f"{time.time():.3f}\n")
     partial.replace(target)
+
+
+def beat_both(path: str, kind: str, *, name: str = "", ttl_seconds: int) -> None:
+    """Write the heartbeat file (the process's liveness probe) and the Redis key (``/readyz``).
+    A failure of either is logged once per change of state (``saas.dependency_state``), not
+    once per beat, and never stops the other."""
+    try:
+        heartbeat_file_write(path)
+    except OSError as error:
+        state_changed(f"{kind} heartbeat file", False, describe(error))
+    else:
+        state_changed(f"{kind} heartbeat file", True)
+    try:
+        heartbeats.beat_write(kind, name=name, ttl_seconds=ttl_seconds)
+    except Exception as error:  # Redis down: the file (the liveness probe) still beats
+        state_changed(f"Redis ({kind} heartbeat)", False, describe(error))
+    else:
+        state_changed(f"Redis ({kind} heartbeat)", True)
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
@@ -49,16 +68,12 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.tref = parent.timer.call_repeatedly(settings.WORKER_HEARTBEAT_SECONDS, self.beat, priority=10)
 
     def beat(self) -> None:
-        try:
-            heartbeat_file_write(settings.WORKER_HEARTBEAT_FILE)
-        except OSError as error:
-            logger.warning("worker heartbeat: cannot write %s (%s)", settings.WORKER_HEARTBEAT_FILE, error)
-        try:
-            heartbeats.beat_write(
-                "worker", name=self.hostname, ttl_seconds=3 * settings.WORKER_HEARTBEAT_SECONDS
-            )
-        except Exception as error:  # Redis down: the file (the liveness probe) still beats
-            logger.warning("worker heartbeat: Redis did not take it (%s: %s)", type(error).__name__, error)
+        beat_both(
+            settings.WORKER_HEARTBEAT_FILE,
+            "worker",
+            name=self.hostname,
+            ttl_seconds=3 * settings.WORKER_HEARTBEAT_SECONDS,
+        )
 
     def stop(self, parent: Any) -> None:
         if self.tref is not None:

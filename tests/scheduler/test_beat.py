@@ -42,3 +42,18 @@ def test_each_tick_renews_the_beat_heartbeat(declared, client, settings, monkeyp
 def test_beat_uses_the_project_scheduler_everywhere(settings):
     assert settings.CELERY_BEAT_SCHEDULER == "scheduler.beat:ProjectScheduler"
     assert celery_app.conf.beat_scheduler == "scheduler.beat:ProjectScheduler"
+
+
+def test_with_redis_down_beat_goes_on_and_logs_once(declared, settings, caplog, tmp_path):
+    settings.BEAT_HEARTBEAT_FILE = str(tmp_path / "beat-heartbeat")
+    PeriodicTask.objects.update(enabled=False)
+    celery_app.conf.beat_schedule = declared
+    beat = ProjectScheduler(app=celery_app)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    caplog.set_level("INFO", logger="saas.dependencies")
+    for _ in range(3):
+        beat._last_heartbeat = 0.0
+        assert beat.tick() > 0
+    lines = [r.getMessage() for r in caplog.records if r.name == "saas.dependencies"]
+    assert len(lines) == 1 and lines[0].startswith("Redis (beat heartbeat) unreachable")
+    assert probe.heartbeat_age(settings.BEAT_HEARTBEAT_FILE) < 5  # the file (its probe) still beats
