@@ -33,7 +33,7 @@ from django_celery_beat.models import (
 )
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
-from unfold.widgets import UnfoldAdminIntegerFieldWidget
+from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from saas.errors import ProblemError
 from saas.ratelimit import client_address
@@ -83,13 +83,36 @@ class PeriodicJobForm(forms.ModelForm):
         widget=UnfoldAdminIntegerFieldWidget,
     )
 
+    cron = forms.CharField(
+        label="Or on a crontab",
+        required=False,
+        max_length=200,
+        help_text=(
+            "minute hour day-of-month month day-of-week, e.g. 30 3 * * * for 03:30 every day "
+            "(UTC unless the job has a time zone). Filled, it replaces the interval."
+        ),
+        widget=UnfoldAdminTextInputWidget,
+    )
+
     class Meta:
         model = PeriodicJob
         fields = ("enabled",)
 
+    def clean_cron(self) -> str:
+        expression = " ".join(self.cleaned_data.get("cron", "").split())
+        if expression:
+            try:
+                services.crontab_fields(expression)
+            except ProblemError as error:
+                raise forms.ValidationError(
+                    [e["message"] for e in (error.errors or {}).get("cron", [])]
+                ) from error
+        return expression
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         current = selectors.interval_seconds(self.instance)
+        self.fields["cron"].initial = services.cron_expression(self.instance)
         if current is None:
             self.fields["every_seconds"].required = False
             self.fields[
@@ -110,7 +133,7 @@ class PeriodicJobAdmin(ModelAdmin):
     actions = ("run_now", "enable_jobs", "disable_jobs")
     actions_detail = ("run_now_detail",)
     fieldsets = (
-        (None, {"fields": ("job_name", "task_path", "schedule", "enabled", "every_seconds")}),
+        (None, {"fields": ("job_name", "task_path", "schedule", "enabled", "every_seconds", "cron")}),
         ("Runs", {"fields": ("next_run", "last_sent", "times_sent", "run_history")}),
     )
     readonly_fields = (
@@ -253,8 +276,10 @@ class PeriodicJobAdmin(ModelAdmin):
         actor, ip = request.user, _ip(request)
         try:
             services.schedule_enabled_set(job=obj, enabled=form.cleaned_data["enabled"], actor=actor, ip=ip)  # type: ignore[arg-type]
-            every = form.cleaned_data.get("every_seconds")
-            if every is not None:
+            cron, every = form.cleaned_data.get("cron"), form.cleaned_data.get("every_seconds")
+            if cron and cron != services.cron_expression(obj):
+                services.schedule_crontab_set(job=obj, expression=cron, actor=actor, ip=ip)  # type: ignore[arg-type]
+            elif every is not None and not cron:
                 services.schedule_interval_set(job=obj, every_seconds=every, actor=actor, ip=ip)  # type: ignore[arg-type]
         except ProblemError as error:
             self.message_user(request, error.detail, messages.ERROR)

@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.schedules import crontab
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -151,6 +152,64 @@ def schedule_interval_set(
             ip=ip,
             before_seconds=before,
             after_seconds=every_seconds,
+        )
+    return True
+
+
+CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+
+
+def crontab_fields(expression: str) -> dict[str, str]:
+    """``"30 3 * * *"`` as the five fields of a crontab, checked by Celery's own parser."""
+    parts = expression.split()
+    if len(parts) != len(CRON_FIELDS):
+        message = "Five fields: minute hour day-of-month month day-of-week, e.g. 30 3 * * *."
+        raise ValidationFailed(errors={"cron": [{"code": "invalid_cron", "message": message}]})
+    fields = dict(zip(CRON_FIELDS, parts, strict=True))
+    try:
+        crontab(**fields)
+    except (ValueError, TypeError) as error:
+        message = f"Not a valid crontab: {error}"
+        raise ValidationFailed(errors={"cron": [{"code": "invalid_cron", "message": message}]}) from error
+    return fields
+
+
+def cron_expression(job: PeriodicTask) -> str | None:
+    if job.crontab is None:
+        return None
+    return " ".join(str(getattr(job.crontab, field)) for field in CRON_FIELDS)
+
+
+def schedule_crontab_set(
+    *, job: PeriodicTask, expression: str, actor: User | None, ip: str | None = None
+) -> bool:
+    """Run the job on a crontab (in the crontab's time zone, UTC for a job that had none).
+    False when unchanged."""
+    fields = crontab_fields(expression)
+    with schema_context(get_public_schema_name()), transaction.atomic():
+        job = (
+            PeriodicTask.objects.select_for_update(of=("self",))
+            .select_related("crontab", "interval")
+            .get(pk=job.pk)
+        )
+        before = cron_expression(job)
+        before_seconds = _schedule_seconds(job)
+        if before == " ".join(fields.values()):
+            return False
+        zone = job.crontab.timezone if job.crontab is not None else "UTC"
+        schedule, _ = CrontabSchedule.objects.get_or_create(**fields, timezone=zone)
+        job.crontab = schedule
+        job.interval = job.solar = job.clocked = None
+        job.one_off = False
+        job.save(update_fields=["interval", "crontab", "solar", "clocked", "one_off"])
+        _audit(
+            actor=actor,
+            action="periodic_job.schedule_changed",
+            job=job,
+            ip=ip,
+            before_cron=before,
+            before_seconds=before_seconds,
+            after_cron=" ".join(fields.values()),
         )
     return True
 

@@ -237,3 +237,35 @@ def test_the_list_query_count_does_not_grow_with_jobs_or_runs(staff_client, decl
     for name in more:
         celery_app.tasks["tests.celery_probe.job_probe"].apply(headers={"periodic_task_name": name})
     assert count() == before
+
+
+def test_a_job_can_move_to_a_crontab_and_back_audited(staff_client, declared):
+    job = _job("probe-job")
+    url = f"{LIST}{job.pk}/change/"
+    response = staff_client.post(url, {"enabled": "on", "every_seconds": "120", "cron": " 30  3 * * * "})
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.interval is None
+    assert (job.crontab.minute, job.crontab.hour, job.crontab.day_of_week) == ("30", "3", "*")
+    event = PlatformAuditEvent.objects.get(action="periodic_job.schedule_changed")
+    assert event.metadata["before_seconds"] == 120 and event.metadata["after_cron"] == "30 3 * * *"
+    assert staff_client.get(url).context["adminform"].form["cron"].value() == "30 3 * * *"
+    services.schedules_sync()  # a deploy keeps it
+    job.refresh_from_db()
+    assert job.crontab is not None and job.interval is None
+
+    staff_client.post(url, {"enabled": "on", "every_seconds": "300", "cron": ""})
+    job.refresh_from_db()
+    assert job.crontab is None and job.interval.every == 300
+
+
+def test_a_bad_crontab_is_refused_on_the_form(staff_client, declared):
+    job = _job("probe-job")
+    for bad in ("30 3 * *", "99 3 * * *"):
+        response = staff_client.post(
+            f"{LIST}{job.pk}/change/", {"enabled": "on", "every_seconds": "120", "cron": bad}
+        )
+        assert response.status_code == 200
+        assert "cron" in response.context["adminform"].form.errors, bad
+    job.refresh_from_db()
+    assert job.crontab is None and job.interval.every == 120
