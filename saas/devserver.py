@@ -86,6 +86,9 @@ def main() -> int:
                 "saas",
                 "worker",
                 "--beat",
+                # Schedules in the database, staff's changes kept (CELERY_BEAT_SCHEDULER).
+                "--scheduler",
+                "scheduler.beat:ProjectScheduler",
                 "--loglevel",
                 "INFO",
                 "--concurrency",

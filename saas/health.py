@@ -1,12 +1,15 @@
 """Liveness and readiness probes, answered for any Host before tenant routing.
 
 ``/healthz``: the process answers. ``/readyz``: the database is reachable and every
-migration is applied; Redis and the Celery broker answer when configured. JSON, no auth,
+migration is applied; Redis and the Celery broker answer when configured; with a broker,
+at least one Celery worker and the beat have a live heartbeat (``saas.heartbeats``). JSON, no auth,
 no secrets: each check reports only ``ok``, ``degraded`` or ``error`` (details go to the log).
 
 The web serves without Redis (the cache falls back to the process, realtime to polling,
 tasks to the outbox: docs/deployment.md), so a Redis or broker outage reports ``degraded``
-and keeps the answer 200; only the database makes it 503. Each check logs one line when
+and keeps the answer 200; so do stopped workers or a stopped beat (their own probes restart
+them: a web pod taken out of service would not bring a worker back). Only the database
+makes it 503. Each check logs one line when
 its state changes, not one per probe.
 """
 
@@ -21,6 +24,7 @@ from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
+from . import heartbeats
 from .dependency_state import describe, state_changed
 from .tenant_connection import connection
 
@@ -76,8 +80,18 @@ def check_broker() -> str:
     return "ok"
 
 
+def check_workers() -> str:
+    """At least one worker's heartbeat is live (each worker renews it every few seconds)."""
+    return "ok" if heartbeats.alive("worker") else "degraded"
+
+
+def check_beat() -> str:
+    """Beat renewed its heartbeat on a recent tick."""
+    return "ok" if heartbeats.alive("beat") else "degraded"
+
+
 # Checks whose failure leaves the web able to serve: they report "degraded".
-OPTIONAL_CHECKS = frozenset({"redis", "broker"})
+OPTIONAL_CHECKS = frozenset({"redis", "broker", "workers", "beat"})
 # The last state of each check in this process, so a change is logged once.
 _last_state: dict[str, str] = {}
 
@@ -100,6 +114,9 @@ def readiness() -> tuple[bool, dict[str, str]]:
         checks["redis"] = check_redis
     if not settings.CELERY_TASK_ALWAYS_EAGER and settings.CELERY_BROKER_URL != settings.REDIS_URL:
         checks["broker"] = check_broker
+    if heartbeats.store_configured():
+        checks["workers"] = check_workers
+        checks["beat"] = check_beat
     results: dict[str, str] = {}
     for name, check in checks.items():
         error: BaseException | None = None

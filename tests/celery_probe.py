@@ -11,3 +11,15 @@ def schema_probe() -> dict:
     schema = connection.schema_name
     widgets = [] if schema == "public" else sorted(Widget.objects.values_list("name", flat=True))
     return {"schema": schema, "widgets": widgets}
+
+
+@shared_task
+def job_probe(marker: str = "") -> dict:
+    """A periodic job for the scheduler's tests: returns counts, like the real jobs."""
+    return {"checked": 3, "removed": 1, "marker": marker}
+
+
+@shared_task
+def job_failing() -> dict:
+    """A periodic job for the scheduler's tests that fails."""
+    raise RuntimeError("job-failing: the disk is full")

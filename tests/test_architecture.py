@@ -27,6 +27,7 @@ APPS = (
     "audit",
     "sso",
     "privacy",
+    "scheduler",
     "public_site",
 )
 MAX_MODULE_LINES = 600

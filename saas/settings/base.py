@@ -90,6 +90,8 @@ SHARED_APPS = [
     "public_site",
     "sso",  # a workspace's own OpenID Connect provider (public schema: found before sign-in)
     "saas.outbox",  # tasks the broker refused, until beat sends them (public schema)
+    "django_celery_beat",  # the periodic jobs' schedules, in the database (public schema)
+    "scheduler",  # runs of periodic jobs, the staff scheduler page, the worker heartbeat
 ]
 # Kept small: every table here is multiplied by the number of tenants in the catalogue.
 TENANT_APPS = [
@@ -438,6 +440,13 @@ UNFOLD = {
                     _admin_link("Domains", "dns", "tenants", "domain"),
                     _admin_link("Spare schemas", "inventory_2", "tenants", "spareschema"),
                     _admin_link("Platform daily usage", "monitoring", "tenants", "platformdailyusage"),
+                ],
+            },
+            {
+                "title": "Scheduler",
+                "items": [
+                    _admin_link("Periodic jobs", "schedule", "scheduler", "periodicjob"),
+                    _admin_link("Job runs", "manage_history", "scheduler", "taskrun"),
                 ],
             },
             {

@@ -79,7 +79,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15, hour=0),
     },
     "privacy-workspaces-delete-due": {"task": "privacy.tasks.workspaces_delete_due_task", "schedule": 3600.0},
+    "scheduler-runs-prune": {"task": "scheduler.tasks.task_runs_prune", "schedule": 3600.0},
 }
+# --- Schedules in the database and the runs of periodic jobs (scheduler app) -------------
+# CELERY_BEAT_SCHEDULE above holds the declared defaults: beat's scheduler creates a missing
+# entry in the database and removes one no longer declared, and never overwrites what staff
+# changed on the scheduler page (interval, enabled). docs/deployment.md lists the jobs.
+CELERY_BEAT_SCHEDULER = "scheduler.beat:ProjectScheduler"
+# Runs of periodic jobs are kept this many days, and at most this many per job.
+SCHEDULER_RUNS_KEEP_DAYS = env.int("SCHEDULER_RUNS_KEEP_DAYS", default=30)
+SCHEDULER_RUNS_KEEP_PER_TASK = env.int("SCHEDULER_RUNS_KEEP_PER_TASK", default=500)
+# Heartbeats (saas.heartbeats, scheduler.heartbeat): each worker writes its file (its own
+# liveness probe, `python -m scheduler.probe`, reads it) and its Redis key every
+# WORKER_HEARTBEAT_SECONDS; the probe fails when the file is older than
+# WORKER_HEARTBEAT_MAX_AGE. Beat renews its key (expiring after BEAT_HEARTBEAT_MAX_AGE) and
+# its file (the beat pod's probe) on its ticks, at most every 5 s.
+WORKER_HEARTBEAT_FILE = env("WORKER_HEARTBEAT_FILE", default="/tmp/saas-worker-heartbeat")  # noqa: S108
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=10)
+WORKER_HEARTBEAT_MAX_AGE = env.int("WORKER_HEARTBEAT_MAX_AGE", default=60)
+BEAT_HEARTBEAT_MAX_AGE = env.int("BEAT_HEARTBEAT_MAX_AGE", default=60)
+BEAT_HEARTBEAT_FILE = env("BEAT_HEARTBEAT_FILE", default="/tmp/saas-beat-heartbeat")  # noqa: S108
 # Self-serve workspace deletion (docs/privacy.md): the days between the owner's confirmation
 # and the deletion, when an owner can still undo it; the confirmation link's lifetime.
 PRIVACY_DELETION_GRACE_DAYS = env.int("PRIVACY_DELETION_GRACE_DAYS", default=14)
