@@ -78,7 +78,7 @@ def test_suspend_asks_for_confirmation_then_suspends_and_audits(staff_client, st
     done = _action(staff_client, "suspend_tenants", tenant_a.tenant, confirmed="yes", reason="abuse report")
     assert done.status_code == 302
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).status == "suspended"
-    event = PlatformAuditEvent.objects.get(action="tenant.suspend")
+    event = PlatformAuditEvent.objects.get(action="tenant.suspend", target_id=str(tenant_a.tenant.pk))
     assert event.actor_id == staff_user.pk and event.actor_email == staff_user.email
     assert event.target_type == "tenant" and event.target_id == str(tenant_a.tenant.pk)
     assert event.metadata["reason"] == "abuse report"
@@ -89,7 +89,12 @@ def test_reactivate_after_confirmation(staff_client, staff_user, tenant_a):
     services.tenant_suspend(tenant=tenant_a.tenant, by=staff_user)
     _action(staff_client, "reactivate_tenants", tenant_a.tenant, confirmed="yes")
     assert Tenant.objects.get(pk=tenant_a.tenant.pk).status == "active"
-    assert PlatformAuditEvent.objects.filter(action="tenant.reactivate").count() == 1
+    assert (
+        PlatformAuditEvent.objects.filter(
+            action="tenant.reactivate", target_id=str(tenant_a.tenant.pk)
+        ).count()
+        == 1
+    )
 
 
 def test_delete_needs_the_word_delete(staff_client, staff_user):
