@@ -4,6 +4,7 @@ includes them."""
 
 from django.urls import include, path
 
+from audit import urls as audit
 from billing import urls as billing
 from chat import urls as chat
 from exports import urls as exports
@@ -34,6 +35,7 @@ urlpatterns = [
         quality,
         reports,
         webhooks,
+        audit,
         ui,
     )
 ]
