@@ -6,6 +6,7 @@ Call :func:`audit_record` from the service that made the change, inside its tran
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +31,18 @@ def _actor_of(request: HttpRequest | None) -> tuple[str, int | None, str]:
         staff = getattr(request, "support_access", None) is not None
         return (AuditEvent.ActorKind.STAFF if staff else AuditEvent.ActorKind.MEMBER), user.pk, user.email
     return AuditEvent.ActorKind.SYSTEM, None, ""
+
+
+def _address(request: HttpRequest | None) -> str | None:
+    """The client's address, or None (no request; a test client or a socket without one
+    reports "unknown", which is no address)."""
+    if request is None:
+        return None
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def audit_record(
@@ -66,7 +79,7 @@ def audit_record(
         target_id=target_id,
         target_repr=target_repr[:255],
         metadata=metadata or {},
-        ip_address=client_address(request) if request is not None else None,
+        ip_address=_address(request),
     )
 
 
