@@ -12,8 +12,8 @@ from .selectors import (
     AuditFilters,
     action_choices,
     audit_actor_choices,
-    audit_target_types,
     category_choices,
+    target_type_choices,
 )
 
 FILTERS = ("actor", "category", "action", "date_from", "date_to", "target_type", "target")
@@ -34,7 +34,7 @@ class AuditFilterForm(forms.Form):
         fields["actor"].choices = [("", "Anyone"), *audit_actor_choices()]
         fields["category"].choices = [("", "All categories"), *category_choices()]
         fields["action"].choices = [("", "All actions"), *action_choices()]
-        fields["target_type"].choices = [("", "Any target"), *((t, t) for t in audit_target_types())]
+        fields["target_type"].choices = [("", "Any target"), *target_type_choices()]
         fields["target"].widget.attrs["placeholder"] = "Name or id"
 
     def values(self) -> dict[str, Any]:

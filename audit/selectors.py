@@ -119,6 +119,10 @@ def audit_target_types() -> list[str]:
     return sorted(set(rows.order_by().distinct()))
 
 
+def target_type_choices() -> list[tuple[str, str]]:
+    return [(t, target_type_shown(t)) for t in audit_target_types()]
+
+
 def category_choices() -> list[tuple[str, str]]:
     return list(CATEGORIES.items())
 
@@ -133,6 +137,31 @@ def actor_shown(event: AuditEvent) -> str:
     if event.actor_kind == AuditEvent.ActorKind.SYSTEM:
         return "System"
     return event.actor_label or event.get_actor_kind_display()
+
+
+# Targets in words (model names otherwise); an app adding a target type may add it here.
+TARGET_TYPES: dict[str, str] = {
+    "tenant": "Workspace",
+    "membership": "Member",
+    "invitation": "Invitation",
+    "apikey": "API key",
+    "widget": "Widget",
+    "automationrule": "Automation",
+    "knowledgebase": "Knowledge base",
+    "source": "Knowledge source",
+    "endpoint": "Webhook endpoint",
+    "export": "Export",
+    "supportaccess": "Support access",
+}
+
+
+def target_type_shown(target_type: str) -> str:
+    return TARGET_TYPES.get(target_type, target_type.replace("_", " ").capitalize())
+
+
+def _words(name: str) -> str:
+    """A field's name for people: ``time_zone`` → "Time zone"."""
+    return name.replace("_", " ").capitalize()
 
 
 def _value(value: Any) -> str:
@@ -152,8 +181,10 @@ def details_of(metadata: dict[str, Any]) -> list[tuple[str, str]]:
     changed fields "Changed: a, b"."""
     lines: list[tuple[str, str]] = []
     for name, value in metadata.items():
-        label = name.replace("_", " ").capitalize()
-        if isinstance(value, dict) and set(value) == {"from", "to"}:
+        label = _words(name)
+        if name == "changed" and isinstance(value, list):
+            lines.insert(0, ("Changed", ", ".join(_words(str(v)) for v in value) or "—"))
+        elif isinstance(value, dict) and set(value) == {"from", "to"}:
             lines.append((label, f"{_value(value['from'])} → {_value(value['to'])}"))
         else:
             lines.append((label, _value(value)))
@@ -173,6 +204,7 @@ class EventRow:
     who: str
     what: str
     category: str
+    target_type: str
     details: list[tuple[str, str]]
 
 
@@ -183,6 +215,7 @@ def event_rows(events: list[AuditEvent]) -> list[EventRow]:
             who=actor_shown(e),
             what=action_label(e.action),
             category=CATEGORIES.get(action_category(e.action), ""),
+            target_type=target_type_shown(e.target_type) if e.target_type else "",
             details=details_of(e.metadata or {}),
         )
         for e in events

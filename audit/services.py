@@ -117,6 +117,6 @@ def audit_log_export_record(*, request: Caller, filters: Mapping[str, str], rows
         action="export.requested",
         request=request,
         target_type="export",
-        target_repr="audit_log",
+        target_repr="Audit log",
         metadata={"kind": "audit_log", "filters": dict(filters), "rows": rows, "background": False},
     )

@@ -27,7 +27,7 @@ def export_requested_record(
         action="export.requested",
         request=request,
         target_type="export",
-        target_repr=str(kind),
+        target_repr=str(kind).capitalize(),
         metadata={"kind": str(kind), "filters": dict(filters), "rows": rows, "background": background},
     )
 

@@ -85,12 +85,14 @@ def test_the_audit_log_page_in_the_browser(page, site, live_port):
         _check(page, "audit-log", width)
 
     page.set_viewport_size({"width": 1280, "height": 900})
+    page.locator("summary", has_text="Filters").click()
     page.locator("#id_category").select_option("team")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**category=team**")
     assert page.locator("tbody tr").count() == 1
     assert "maria.garcia-lopez.support@example.com" in page.locator("tbody").inner_text()
     _check(page, "audit-log-filtered", 1280)
+    _check(page, "audit-log-filtered", 390)
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
