@@ -12,13 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
-from audit.services import Caller, audit_record
+from audit.services import Caller
 from tenants.models import Tenant
 
 from .models import BillingAccount
 from .plans import BY_CODE
+from .workspace_log import workspace_audit
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,6 @@ def tenant_plan_apply(
             actor_kind=actor_kind,
             metadata={"plan": {"from": before, "to": code}, **({"why": why} if why else {})},
         )
-
-
-def workspace_audit(tenant: Tenant, *, action: str, metadata: dict[str, Any], **actor: Any) -> None:
-    """Record ``action`` in the workspace's own audit log: billing runs in the public
-    schema, the log lives in the tenant's."""
-    with schema_context(tenant.schema_name):
-        audit_record(action=action, target=tenant, target_repr=tenant.name, metadata=metadata, **actor)
 
 
 def stripe_id(value: str | dict[str, Any]) -> str:

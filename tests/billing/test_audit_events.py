@@ -1,15 +1,20 @@
-"""Billing's changes in the workspace's own audit log (billing.stripe_sync.workspace_audit):
+"""Billing's changes in the workspace's own audit log (billing.workspace_log.workspace_audit):
 billing runs in the public schema and records into the tenant's. A plan chosen by the owner
 is theirs, one granted by staff is staff's, Stripe's news (a cancellation) the system's."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
-from billing.subscriptions import staff_plan_grant
+from billing.models import BillingAccount
+from billing.services import trials_expire
+from billing.subscriptions import billing_start, staff_plan_grant
 from tests.billing.scenarios import checkout, deliver, run_queued
 from tests.tenants.factories import StaffUserFactory
 
@@ -63,3 +68,16 @@ def test_stripe_checkout_and_cancellation_are_recorded_by_the_system(tenant_a, s
     ]
     assert {e.actor_kind for e in events} == {"system"}
     assert events[1].metadata["at_period_end"] is False and events[1].metadata["status"] == "canceled"
+
+
+def test_a_trial_that_ends_is_recorded_by_the_system(tenant_a, settings, mark):
+    settings.BILLING_TRIAL_PLAN, settings.BILLING_TRIAL_DAYS = "pro", 14
+    BillingAccount.objects.filter(tenant=tenant_a.tenant).delete()
+    billing_start(tenant_a.tenant)
+    BillingAccount.objects.filter(tenant=tenant_a.tenant).update(
+        trial_ends_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert trials_expire() == 1
+    (event,) = _events(tenant_a, mark)
+    assert event.metadata == {"plan": {"from": "pro", "to": "free"}, "why": "trial ended"}
+    assert event.actor_kind == "system"
