@@ -69,6 +69,7 @@ _ACTIONS = [
     Action("billing.plan_changed", "Changed the plan", "billing"),
     Action("billing.subscription_canceled", "Canceled the subscription", "billing"),
     Action("support_access.opened", "Platform staff opened the workspace for support", "support"),
+    Action("support_access.ended", "Ended a staff support access", "support"),
 ]
 ACTIONS: dict[str, Action] = {a.code: a for a in _ACTIONS}
 

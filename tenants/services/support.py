@@ -202,6 +202,15 @@ def support_access_end(*, grant: SupportAccess, by: User | None, ip: str | None 
             metadata={"support_access": grant.pk, "staff": grant.staff_email},
             ip=ip,
         )
+        workspace_action_send(
+            tenant=grant.tenant,
+            action="support_access.ended",
+            actor=by,
+            actor_kind="staff" if by is not None and by.pk == grant.staff_id else "",
+            target=grant,
+            target_repr=grant.staff_email,
+            metadata={"staff": grant.staff_email},
+        )
     if grant.session_key:
         import_module(settings.SESSION_ENGINE).SessionStore(session_key=grant.session_key).delete()
     return grant

@@ -147,6 +147,15 @@ def test_a_staff_support_session_is_recorded_with_staff_as_the_actor(tenant_a, l
     assert event.metadata["reason"] == "Ticket 4711: the widget does not answer"
     assert token not in json.dumps(event.metadata)
 
+    # An owner ends it: recorded as the owner's.
+    support_services.support_access_end(grant=grant, by=tenant_a.owner)
+    ended = log.one("support_access.ended")
+    assert (ended.actor_kind, ended.actor_id, ended.target_repr) == (
+        MEMBER,
+        tenant_a.owner.pk,
+        "helper@example.com",
+    )
+
 
 def test_the_event_lands_in_the_changed_workspace_only(tenant_a, tenant_b, log, seats):
     other = log_of(tenant_b.tenant)
