@@ -31,7 +31,8 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         fields: dict[str, Any] = self.fields
-        fields["actor"].choices = [("", "Anyone"), *audit_actor_choices()]
+        selected = str((self.data or {}).get("actor", ""))[:40]
+        fields["actor"].choices = [("", "Anyone"), *audit_actor_choices(selected)]
         fields["category"].choices = [("", "All categories"), *category_choices()]
         fields["action"].choices = [("", "All actions"), *action_choices()]
         fields["target_type"].choices = [("", "Any target"), *target_type_choices()]

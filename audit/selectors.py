@@ -17,6 +17,9 @@ from .models import AuditEvent
 
 PAGE_SIZE = 50
 SYSTEM = "system"
+# The filters offer the actors and target types of this many newest events: a bounded read
+# however long the log (an older actor is still selected by the API's ``actor``).
+CHOICES_FROM = 5000
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,22 @@ def audit_events_page(
     return rows, rows[-1].pk
 
 
-def audit_actor_choices() -> list[tuple[str, str]]:
-    """Everyone who appears in the log, as (filter value, name), people first by name; the
-    system last."""
+def _recent() -> QuerySet[AuditEvent]:
+    newest = AuditEvent.objects.order_by("-pk").values("pk")[:CHOICES_FROM]
+    return AuditEvent.objects.filter(pk__in=newest)
+
+
+def audit_actor_choices(selected: str = "") -> list[tuple[str, str]]:
+    """Who appears among the newest events (and ``selected``, the actor a filter names), as
+    (filter value, name), by name; the system last."""
     seen: dict[str, str] = {}
+    recent = _recent().exclude(actor_kind=AuditEvent.ActorKind.SYSTEM)
+    if selected and selected != SYSTEM:
+        recent = recent | AuditEvent.objects.filter(_actor_q(selected)).filter(
+            pk__in=AuditEvent.objects.filter(_actor_q(selected)).order_by("-pk").values("pk")[:1]
+        )
     rows = (
-        AuditEvent.objects.exclude(actor_kind=AuditEvent.ActorKind.SYSTEM)
-        .values_list("actor_kind", "actor_id", "actor_label")
+        recent.values_list("actor_kind", "actor_id", "actor_label")
         .order_by("actor_kind", "actor_id", "-pk")
         .distinct("actor_kind", "actor_id")
     )
@@ -114,9 +126,10 @@ def audit_actor_choices() -> list[tuple[str, str]]:
 
 
 def audit_target_types() -> list[str]:
-    """The kinds of target the log names (for the filter)."""
-    rows = AuditEvent.objects.exclude(target_type="").values_list("target_type", flat=True)
-    return sorted(set(rows.order_by().distinct()))
+    """The kinds of target the newest events name, and every kind the apps record (for the
+    filter)."""
+    rows = _recent().exclude(target_type="").values_list("target_type", flat=True)
+    return sorted(set(rows.order_by().distinct()) | set(TARGET_TYPES))
 
 
 def target_type_choices() -> list[tuple[str, str]]:

@@ -138,3 +138,16 @@ def test_another_workspaces_events_never_show(tenant_a, tenant_b):
     results = session(tenant_a).get(URL, {"limit": 100}).json()["results"]
     assert theirs.pk not in {r["id"] for r in results if r["target"]["name"] == "MARKER-B widget"}
     assert "MARKER-B" not in str(results)
+
+
+@pytest.mark.parametrize("events", [1, 60])
+def test_a_page_takes_a_fixed_number_of_queries(tenant_a, events, django_assert_num_queries):
+    with tenant_context(tenant_a.tenant):
+        for i in range(events):
+            event(target_id=str(i))
+    client = session(tenant_a)
+    assert client.get(URL).status_code == 200  # the host's tenant is cached
+    #  1  SET search_path   2  the session   3  the user   4  the membership   5  the page
+    with django_assert_num_queries(5):
+        response = client.get(URL)
+    assert len(response.json()["results"]) >= min(events, 50)

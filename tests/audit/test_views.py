@@ -200,3 +200,34 @@ def test_an_empty_filter_result_says_so(tenant_a):
         PAGE, {"action": "widget.deleted", "date_from": "2001-01-01", "date_to": "2001-01-02"}
     )
     assert "No event matches" in page.content.decode()
+
+
+def test_the_actor_filter_offers_recent_actors_and_keeps_the_one_chosen(tenant_a, monkeypatch):
+    monkeypatch.setattr("audit.selectors.CHOICES_FROM", 3)
+    with tenant_context(tenant_a.tenant):
+        old = event(actor_id=900, actor_label="old@example.com")
+        for i in range(3):
+            event(actor_id=901 + i, actor_label=f"new{i}@example.com")
+    client = client_as(tenant_a, "owner")
+    offered = dict(client.get(PAGE).context["form"].fields["actor"].choices)
+    assert "member:903" in offered and "member:900" not in offered  # only the newest events' actors
+    chosen = client.get(PAGE, {"actor": "member:900"})
+    assert ("member:900", "old@example.com") in chosen.context["form"].fields["actor"].choices
+    assert shown(chosen) == [old.pk]
+
+
+@pytest.mark.parametrize("events", [1, 60])
+def test_the_page_takes_a_fixed_number_of_queries(tenant_a, events, django_assert_num_queries):
+    with tenant_context(tenant_a.tenant):
+        for i in range(events):
+            event(actor_id=i, actor_label=f"m{i}@example.com", target_type="widget", target_id=str(i))
+    client = client_as(tenant_a, "owner")
+    assert client.get(PAGE).status_code == 200  # the host's tenant is cached
+    #  1  SET search_path   2  the session   3  the user   4  the membership
+    #  5  the actors of the newest events (the filter)   6  their target types (the filter)
+    #  7  the page of events
+    #  8  the member's notification preferences   9  the shell's workspaces
+    # 10  the navigation's unread badge   11  the shell's plan
+    with django_assert_num_queries(11):
+        response = client.get(PAGE)
+    assert len(response.context["rows"]) >= min(events, 50)
