@@ -15,6 +15,7 @@ from billing.plans import plan_get
 from chat.services import (
     automation_rule_create,
     automation_rule_delete,
+    automation_rule_toggle,
     automation_rule_update,
     bot_settings_update,
 )
@@ -204,3 +205,41 @@ def test_without_a_request_the_system_is_the_actor(ws, log):
     inbox_settings_update(auto_assign=False)
     event = log.one("inbox.settings_changed")
     assert (event.actor_kind, event.actor_id, event.actor_label) == ("system", None, "")
+
+
+def test_toggling_an_automation_and_a_webhook_endpoint_are_updates(ws, member_request, log, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    rule = automation_rule_create(
+        widget=Widget.objects.order_by("id").first(),
+        kind="keyword",
+        name="Hours",
+        pattern="open",
+        reply="9-17",
+    )
+    endpoint = webhook_services.endpoint_create(
+        url="https://hooks.example.com/a", event_types=["conversation.created"]
+    )
+    mark = log.new()[-1].pk
+    automation_rule_toggle(rule=rule, request=member_request)
+    webhook_services.endpoint_disable(endpoint=endpoint, request=member_request)
+    webhook_services.endpoint_enable(endpoint=endpoint, request=member_request)
+    later = [e for e in log.new() if e.pk > mark]
+    assert [(e.action, e.metadata.get("is_enabled")) for e in later] == [
+        ("automation.updated", {"from": True, "to": False}),
+        ("webhook_endpoint.updated", {"from": True, "to": False}),
+        ("webhook_endpoint.updated", {"from": False, "to": True}),
+    ]
+    assert {e.actor_kind for e in later} == {MEMBER}
+
+
+def test_an_export_too_large_to_stream_is_recorded_as_a_job(
+    owner_client, tenant_a, log, settings, monkeypatch
+):
+    settings.EXPORTS_BACKGROUND_ROWS = 0
+    monkeypatch.setattr("exports.services.enqueue_on_commit", lambda *args, **kwargs: None)
+    with tenant_context(tenant_a.tenant):
+        ContactFactory(widget=Widget.objects.order_by("id").first(), email="lead@example.com")
+    assert owner_client.post("/dashboard/contacts/export?everyone=on").status_code == 302
+    event = log.one("export.requested")
+    assert event.metadata["background"] is True and event.metadata["rows"] >= 1
+    assert event.target_repr == "Contacts"
