@@ -15,6 +15,10 @@ from tenants.models import Tenant
 
 def workspace_audit(tenant: Tenant, *, action: str, metadata: dict[str, Any], **actor: Any) -> None:
     """Record ``action`` on ``tenant`` in its log; ``actor``: ``request``, or ``actor`` and
-    ``actor_kind`` (none: the system)."""
+    ``actor_kind`` (none: the system). Nothing for a workspace being deleted (Stripe's news
+    may arrive after its schema is gone) or not yet provisioned."""
+    status = Tenant.objects.filter(pk=tenant.pk).values_list("status", flat=True).first()
+    if status not in (Tenant.Status.ACTIVE, Tenant.Status.SUSPENDED):
+        return
     with schema_context(tenant.schema_name):
         audit_record(action=action, target=tenant, target_repr=tenant.name, metadata=metadata, **actor)

@@ -15,6 +15,8 @@ from audit.models import AuditEvent
 from billing.models import BillingAccount
 from billing.services import trials_expire
 from billing.subscriptions import billing_start, staff_plan_grant
+from billing.workspace_log import workspace_audit
+from tenants.models import Tenant
 from tests.billing.scenarios import checkout, deliver, run_queued
 from tests.tenants.factories import StaffUserFactory
 
@@ -81,3 +83,9 @@ def test_a_trial_that_ends_is_recorded_by_the_system(tenant_a, settings, mark):
     (event,) = _events(tenant_a, mark)
     assert event.metadata == {"plan": {"from": "pro", "to": "free"}, "why": "trial ended"}
     assert event.actor_kind == "system"
+
+
+def test_news_for_a_workspace_being_deleted_records_nothing(tenant_a, mark):
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(status=Tenant.Status.DELETING)
+    workspace_audit(tenant_a.tenant, action="billing.subscription_canceled", metadata={})
+    assert _events(tenant_a, mark) == []
