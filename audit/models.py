@@ -35,6 +35,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="audit_event_recent"),
             models.Index(fields=["action", "-created_at"], name="audit_event_action"),
+            # The page and the export go newest first by id, filtered by action or actor.
+            models.Index(fields=["action", "-id"], name="audit_event_action_id"),
+            models.Index(fields=["actor_kind", "actor_id", "-id"], name="audit_event_actor"),
         ]
 
     def __str__(self) -> str:

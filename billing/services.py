@@ -26,6 +26,7 @@ from .models import BillingAccount, MeterReport, QuotaNotice, UsageCounter
 from .owner_emails import owners_email_task
 from .periods import DAILY, PERIOD_SQL, billing_period, tenant_period
 from .plans import QUOTAS, Plan, quota_words
+from .workspace_log import workspace_audit
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +279,10 @@ def trials_expire() -> int:
                 pk=account.pk, status=BillingAccount.Status.TRIALING, source=BillingAccount.Source.DEFAULT
             ).update(status=BillingAccount.Status.NONE, trial_ends_at=None, updated_at=timezone.now())
             if changed:
+                before = Tenant.objects.filter(pk=account.tenant_id).values_list("plan", flat=True).first()
                 Tenant.objects.filter(pk=account.tenant_id).update(plan="free")
+                if before != "free":
+                    metadata = {"plan": {"from": before, "to": "free"}, "why": "trial ended"}
+                    workspace_audit(account.tenant, action="billing.plan_changed", metadata=metadata)
                 count += 1
     return count

@@ -13,10 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from audit.services import Caller
 from tenants.models import Tenant
 
 from .models import BillingAccount
 from .plans import BY_CODE
+from .workspace_log import workspace_audit
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +43,31 @@ SYNCED_FIELDS = [
 ]
 
 
-def tenant_plan_apply(*, tenant: Tenant, code: str) -> None:
-    """Put the tenant on plan ``code`` (the plan in force; the account records why)."""
+def tenant_plan_apply(
+    *,
+    tenant: Tenant,
+    code: str,
+    request: Caller | None = None,
+    actor: Any = None,
+    actor_kind: str = "",
+    why: str = "",
+) -> None:
+    """Put the tenant on plan ``code`` (the plan in force; the account records why). A
+    change is recorded in the workspace's audit log (``billing.plan_changed``, in the
+    tenant's schema, within the caller's transaction): by ``request``'s member, ``actor``
+    (staff with ``actor_kind="staff"``), or the system (Stripe's news)."""
+    before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
     Tenant.objects.filter(pk=tenant.pk).update(plan=code, updated_at=timezone.now())
     tenant.plan = code
+    if before != code:
+        workspace_audit(
+            tenant,
+            action="billing.plan_changed",
+            request=request,
+            actor=actor,
+            actor_kind=actor_kind,
+            metadata={"plan": {"from": before, "to": code}, **({"why": why} if why else {})},
+        )
 
 
 def stripe_id(value: str | dict[str, Any]) -> str:
@@ -72,10 +95,24 @@ def stripe_time(value: int | str | None) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def subscription_apply(*, account: BillingAccount, subscription: dict[str, Any]) -> BillingAccount:
+def _cancellation_audit(account: BillingAccount, *, was: tuple[str, bool]) -> None:
+    """``billing.subscription_canceled`` when Stripe reports the subscription set to end at
+    the period's end, or ended (each once: on the change)."""
+    scheduled = account.cancel_at_period_end and not was[1]
+    ended = account.status == "canceled" and was[0] != "canceled"
+    if scheduled or ended:
+        end = account.current_period_end.isoformat() if account.current_period_end else None
+        metadata = {"at_period_end": not ended, "period_end": end, "status": account.status}
+        workspace_audit(account.tenant, action="billing.subscription_canceled", metadata=metadata)
+
+
+def subscription_apply(
+    *, account: BillingAccount, subscription: dict[str, Any], request: Caller | None = None
+) -> BillingAccount:
     """Apply Stripe's current view of a subscription to its (locked) account and tenant:
     status, plan, period, grace. News of a subscription other than the account's current
-    one changes nothing until the current one has ended."""
+    one changes nothing until the current one has ended. ``request``: the member whose plan
+    change this applies (none: Stripe's news, the system's)."""
     status = str(subscription.get("status") or "")
     current = account.stripe_subscription_id
     if current and current != subscription["id"] and account.status not in ENDED:
@@ -89,6 +126,7 @@ def subscription_apply(*, account: BillingAccount, subscription: dict[str, Any])
         return account
     plan = BY_CODE[chosen[0]]
     now = timezone.now()
+    previous_status, previous_cancel_at_end = account.status, account.cancel_at_period_end
     account.stripe_subscription_id = subscription["id"]
     if subscription.get("customer") and not account.stripe_customer_id:
         account.stripe_customer_id = stripe_id(subscription["customer"])
@@ -106,8 +144,11 @@ def subscription_apply(*, account: BillingAccount, subscription: dict[str, Any])
     else:
         account.past_due_since = None
     account.synced_at = now
+    _cancellation_audit(account, was=(previous_status, previous_cancel_at_end))
     account.save(update_fields=SYNCED_FIELDS)
     in_force = status in PLAN_IN_FORCE or status == "unpaid"
-    tenant_plan_apply(tenant=account.tenant, code=plan.code if in_force else "free")
+    tenant_plan_apply(
+        tenant=account.tenant, code=plan.code if in_force else "free", request=request, why="stripe"
+    )
     logger.info("subscription synced tenant=%s status=%s plan=%s", account.tenant_id, status, plan.code)
     return account

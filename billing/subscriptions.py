@@ -89,7 +89,7 @@ def _choice(plan_code: str, interval: str):
 
 @transaction.atomic
 def checkout_start(
-    *, tenant: Tenant, plan_code: str, interval: str, by, success_url: str, cancel_url: str
+    *, tenant: Tenant, plan_code: str, interval: str, by, success_url: str, cancel_url: str, request=None
 ) -> str | None:
     """Move ``tenant`` to a plan. Demo billing (no Stripe key) applies it at once and returns
     None; with Stripe, a workspace without a subscription gets a Checkout URL, one with a
@@ -99,7 +99,9 @@ def checkout_start(
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     if not stripe_client.stripe_enabled():
         before = plan_get(Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first())
-        tenant_plan_apply(tenant=tenant, code=plan.code)
+        tenant_plan_apply(
+            tenant=tenant, code=plan.code, request=request, actor=None if request else by, why="demo"
+        )
         account.source, account.interval = BillingAccount.Source.DEMO, interval
         account.status = BillingAccount.Status.NONE if plan.is_free else BillingAccount.Status.ACTIVE
         account.past_due_since = None
@@ -120,7 +122,7 @@ def checkout_start(
             overage_price_id=_overage_price() if plan.overage else "",
             plan=plan.code,
         )
-        subscription_apply(account=account, subscription=updated)
+        subscription_apply(account=account, subscription=updated, request=request)
         _audit(tenant, by, "subscription_price_change", plan=plan.code, interval=interval)
         return None
     if account.stripe_subscription_id and account.status not in ENDED:
@@ -148,7 +150,7 @@ def staff_plan_grant(*, tenant: Tenant, plan_code: str, by, reason: str = "") ->
     plan = _plan(plan_code)
     account = BillingAccount.objects.select_for_update().get_or_create(tenant=tenant)[0]
     before = Tenant.objects.filter(pk=tenant.pk).values_list("plan", flat=True).first()
-    tenant_plan_apply(tenant=tenant, code=plan.code)
+    tenant_plan_apply(tenant=tenant, code=plan.code, actor=by, actor_kind="staff", why="staff grant")
     if account.source != BillingAccount.Source.STRIPE:
         account.source = BillingAccount.Source.STAFF
         account.save(update_fields=["source", "updated_at"])

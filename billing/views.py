@@ -96,6 +96,7 @@ def billing_checkout(request: DashboardRequest):
             by=request.user,
             success_url=base + "?checkout=success",
             cancel_url=base + "?checkout=cancelled",
+            request=request,
         )
     except ProblemError as error:
         messages.error(request, problem_message(error))

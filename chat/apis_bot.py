@@ -260,7 +260,7 @@ class BotSettingsApi(WidgetScopedApi):
                     errors={"knowledge_bases": [{"code": "not_found", "message": message}]}
                 )
             data["knowledge_bases"] = found
-        bot = bot_settings_update(widget=widget, plan=tenant_plan(self.tenant), **data)
+        bot = bot_settings_update(widget=widget, plan=tenant_plan(self.tenant), request=request, **data)
         return Response(BotSettingsOutput(_bot(bot)).data)
 
 
@@ -401,7 +401,7 @@ class AutomationListApi(AutomationApiBase):
     )
     def post(self, request: Request, widget_id: int) -> Response:
         data = valid(AutomationInput(data=request.data))
-        rule = automation_services.automation_rule_create(widget=self.widget(), **data)
+        rule = automation_services.automation_rule_create(widget=self.widget(), request=request, **data)
         return self.answer(rule, status.HTTP_201_CREATED)
 
 
@@ -429,7 +429,7 @@ class AutomationDetailApi(AutomationApiBase):
     )
     def patch(self, request: Request, widget_id: int, rule_id: int) -> Response:
         data = valid(AutomationUpdateInput(data=request.data))
-        rule = automation_services.automation_rule_update(rule=self.rule(), **data)
+        rule = automation_services.automation_rule_update(rule=self.rule(), request=request, **data)
         return self.answer(rule)
 
     @extend_schema(
@@ -440,7 +440,7 @@ class AutomationDetailApi(AutomationApiBase):
         examples=[not_found_example("rule")],
     )
     def delete(self, request: Request, widget_id: int, rule_id: int) -> Response:
-        automation_services.automation_rule_delete(rule=self.rule())
+        automation_services.automation_rule_delete(rule=self.rule(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -451,7 +451,9 @@ class AutomationToggleApi(AutomationApiBase):
     enabled = True
 
     def toggled(self) -> Response:
-        rule = automation_services.automation_rule_toggle(rule=self.rule(), enabled=self.enabled)
+        rule = automation_services.automation_rule_toggle(
+            rule=self.rule(), enabled=self.enabled, request=self.request
+        )
         return self.answer(rule)
 
 

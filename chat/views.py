@@ -173,7 +173,9 @@ def widget_bot(request, widget_id: int):
     form = BotSettingsForm(request.POST or None, instance=bot)
     if request.method == "POST" and form.is_valid():
         try:
-            bot_settings_update(widget=widget, plan=tenant_plan(request.tenant), **form.cleaned_data)
+            bot_settings_update(
+                widget=widget, plan=tenant_plan(request.tenant), request=request, **form.cleaned_data
+            )
         except ValidationFailed as error:
             form.add_problem(error)
         else:
@@ -200,9 +202,9 @@ def widget_automations(request, widget_id: int, rule_id: int | None = None):
     if request.method == "POST" and form.is_valid():
         try:
             if rule is None:
-                saved = automation_rule_create(widget=widget, **form.cleaned_data)
+                saved = automation_rule_create(widget=widget, request=request, **form.cleaned_data)
             else:
-                saved = automation_rule_update(rule=rule, **form.cleaned_data)
+                saved = automation_rule_update(rule=rule, request=request, **form.cleaned_data)
         except ValidationFailed as error:
             form.add_problem(error)
         else:
@@ -225,7 +227,7 @@ def widget_automation_delete(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
     rule = get_object_or_404(AutomationRule, pk=rule_id, widget=widget)
     if request.method == "POST":
-        automation_rule_delete(rule=rule)
+        automation_rule_delete(rule=rule, request=request)
         messages.success(request, f"Automation “{rule.name}” deleted.")
         return redirect("chat:automations", widget_id=widget.pk)
     context = shell_context(request, widget=widget, tabs=widget_tabs(widget, "automations"), rule=rule)
@@ -236,7 +238,9 @@ def widget_automation_delete(request, widget_id: int, rule_id: int):
 @dashboard_page("widgets", manage=True)
 def widget_automation_toggle(request, widget_id: int, rule_id: int):
     widget = widget_for(widget_id)
-    rule = automation_rule_toggle(rule=get_object_or_404(AutomationRule, pk=rule_id, widget=widget))
+    rule = automation_rule_toggle(
+        rule=get_object_or_404(AutomationRule, pk=rule_id, widget=widget), request=request
+    )
     state = "enabled" if rule.is_enabled else "disabled"
     messages.success(request, f"Automation “{rule.name}” {state}.")
     return redirect("chat:automations", widget_id=widget.pk)

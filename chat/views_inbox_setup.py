@@ -124,7 +124,7 @@ def inbox_settings_page(request):
     rows = _agent_rows(request, data)
     if request.method == "POST" and form.is_valid() and all(r["form"].is_valid() for r in rows):
         try:
-            agents_service.inbox_settings_update(**form.cleaned_data)
+            agents_service.inbox_settings_update(request=request, **form.cleaned_data)
             for row in rows:
                 cleaned = row["form"].cleaned_data
                 agents_service.agent_profile_update(

@@ -35,7 +35,7 @@ from .datasets import dataset_for, workspace_tz
 from .files import PAGES, background_rows, file_extension
 from .models import ExportJob
 from .selectors import export_job_for
-from .services import export_job_create
+from .services import export_job_create, export_requested_record
 
 Kind = ExportJob.Kind
 FILTER_KEYS: dict[str, frozenset[str]] = {
@@ -55,13 +55,16 @@ def _export(request: DashboardRequest, kind: str) -> HttpResponseBase:
     dataset = dataset_for(kind, filters, user_id=request.user.pk, role=role, tenant=request.tenant)
     count = dataset.queryset.count()
     if count > background_rows():
-        export_job_create(kind=kind, filters=filters, user=request.user, role=role)
+        export_job_create(
+            kind=kind, filters=filters, user=request.user, role=role, rows=count, request=request
+        )
         messages.success(
             request,
             f"{count:,} rows are too many to download at once: the file is being prepared and a link "
             f"will be emailed to {request.user.email} when it is ready.",
         )
         return redirect(reverse(PAGES[Kind(kind)]) + (f"?{urlencode(filters)}" if filters else ""))
+    export_requested_record(kind=kind, filters=filters, rows=count, request=request)
     content = csv_stream(
         dataset.header,
         dataset.queryset,

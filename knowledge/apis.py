@@ -278,7 +278,7 @@ class KnowledgeBaseListApi(KnowledgeBaseApiBase):
     def post(self, request: Request) -> Response:
         data = valid_body(KnowledgeBaseInput(data=request.data))
         kb = services.knowledge_base_create(
-            name=data["name"], description=data["description"], language=data["language"]
+            name=data["name"], description=data["description"], language=data["language"], request=request
         )
         return Response(self.output(kb), status=status.HTTP_201_CREATED)
 
@@ -346,7 +346,7 @@ class KnowledgeBaseDetailApi(KnowledgeBaseApiBase):
         responses={204: OpenApiResponse(description="Deleted."), **problems(401, 403, 404)},
     )
     def delete(self, request: Request, kb_id: int) -> Response:
-        services.knowledge_base_delete(kb=self.get_object())
+        services.knowledge_base_delete(kb=self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -338,14 +338,17 @@ class SourceListApi(SourceApiBase):
                 depth=data["depth"],
                 page_limit=data["page_limit"],
                 schedule=data["sync_schedule"],
+                request=request,
             )
         elif kind == Source.Kind.TEXT:
             source = services.source_add_text(
-                tenant=self.tenant, kb=kb, title=data["title"], text=data["text"]
+                tenant=self.tenant, kb=kb, title=data["title"], text=data["text"], request=request
             )
         else:
             pairs = [dict(pair) for pair in data["qa_pairs"]]
-            source = services.source_set_qa(tenant=self.tenant, kb=kb, pairs=pairs, title=data["title"])
+            source = services.source_set_qa(
+                tenant=self.tenant, kb=kb, pairs=pairs, title=data["title"], request=request
+            )
         return self.created(source)
 
 
@@ -391,7 +394,9 @@ class SourceUploadApi(SourceApiBase):
     def post(self, request: Request, kb_id: int) -> Response:
         data = valid_body(KnowledgeUploadInput(data=request.data))
         kb = self.knowledge_base()
-        return self.created(services.source_add_file(tenant=self.tenant, kb=kb, upload=data["file"]))
+        return self.created(
+            services.source_add_file(tenant=self.tenant, kb=kb, upload=data["file"], request=request)
+        )
 
 
 class SourceDetailApi(SourceApiBase):
@@ -449,7 +454,7 @@ class SourceDetailApi(SourceApiBase):
         responses={204: OpenApiResponse(description="Deleted."), **problems(401, 403, 404)},
     )
     def delete(self, request: Request, kb_id: int, source_id: int) -> Response:
-        services.source_delete(source=self.get_object())
+        services.source_delete(source=self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,6 +20,7 @@ from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from audit.services import Caller, audit_record
 from billing.quotas import quota_require
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt, secret_rotate
@@ -94,14 +95,24 @@ def _base_errors(*, name: str, language: str, stored: KnowledgeBase | None = Non
 
 @transaction.atomic
 def knowledge_base_create(
-    *, name: str, description: str = "", language: str = KnowledgeBase.Language.ENGLISH
+    *,
+    name: str,
+    description: str = "",
+    language: str = KnowledgeBase.Language.ENGLISH,
+    request: Caller | None = None,
 ) -> KnowledgeBase:
-    """A new, empty knowledge base with the built-in embedding model."""
+    """A new, empty knowledge base with the built-in embedding model
+    (``knowledge_base.created``)."""
     name, description = name.strip(), description.strip()
     errors = _base_errors(name=name, language=language)
     if errors:
         raise ValidationFailed(errors=errors)
-    return KnowledgeBase.objects.create(name=name, description=description, language=language)
+    kb = KnowledgeBase.objects.create(name=name, description=description, language=language)
+    metadata = {"name": name, "language": language}
+    audit_record(
+        action="knowledge_base.created", request=request, target=kb, target_repr=name, metadata=metadata
+    )
+    return kb
 
 
 def _base_apply(kb: KnowledgeBase, *, name: str, description: str, language: str) -> list[str]:
@@ -296,6 +307,26 @@ def _check_storage(tenant: Tenant, adding: int) -> None:
     quota_require(tenant, "storage_mb", used=lambda: knowledge_storage_mb(adding), adding=0)
 
 
+def _source_shown(source: Source) -> str:
+    """A source as the audit log names it: its title, a web address without its query."""
+    if source.url:
+        parts = urlsplit(source.url)
+        return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"[:255]
+    return source.title[:255]
+
+
+def _added(source: Source, request: Caller | None) -> Source:
+    kb = source.knowledge_base
+    audit_record(
+        action="source.added",
+        request=request,
+        target=source,
+        target_repr=_source_shown(source),
+        metadata={"kind": source.kind, "knowledge_base": kb.pk, "knowledge_base_name": kb.name},
+    )
+    return _queue(source)
+
+
 def _queue(source: Source) -> Source:
     """Queue ``source``'s ingestion under a new run (``knowledge.runs``), after the commit."""
     source.run = run_issue(source.pk)
@@ -305,7 +336,9 @@ def _queue(source: Source) -> Source:
 
 
 @transaction.atomic
-def source_add_file(*, tenant: Tenant, kb: KnowledgeBase, upload: UploadedFile) -> Source:
+def source_add_file(
+    *, tenant: Tenant, kb: KnowledgeBase, upload: UploadedFile, request: Caller | None = None
+) -> Source:
     """An uploaded file (PDF, DOCX, TXT, Markdown, HTML, CSV, JSON), typed by its content."""
     if (upload.size or 0) > MAX_UPLOAD_MB * 1024 * 1024:
         raise PayloadTooLarge(f"Upload files of at most {MAX_UPLOAD_MB} MB.")
@@ -322,7 +355,7 @@ def source_add_file(*, tenant: Tenant, kb: KnowledgeBase, upload: UploadedFile) 
     )
     source.file.save("upload", upload, save=False)
     source.save()
-    return _queue(source)
+    return _added(source, request)
 
 
 def _allowlisted(url: str) -> bool:
@@ -340,6 +373,7 @@ def source_add_url(
     depth: int = 2,
     page_limit: int = 50,
     schedule: str = "",
+    request: Caller | None = None,
 ) -> Source:
     """A web page, a site crawl (same site, by link depth and page limit) or a sitemap."""
     if kind not in (Source.Kind.URL, Source.Kind.CRAWL, Source.Kind.SITEMAP):
@@ -361,11 +395,13 @@ def source_add_url(
         page_limit=max(1, min(int(page_limit), 5000)),
         sync_schedule=schedule,
     )
-    return _queue(source)
+    return _added(source, request)
 
 
 @transaction.atomic
-def source_add_text(*, tenant: Tenant, kb: KnowledgeBase, title: str, text: str) -> Source:
+def source_add_text(
+    *, tenant: Tenant, kb: KnowledgeBase, title: str, text: str, request: Caller | None = None
+) -> Source:
     text = (text or "").replace("\x00", "").strip()
     if not text:
         raise _invalid("text", "Write some text.", "required")
@@ -373,7 +409,7 @@ def source_add_text(*, tenant: Tenant, kb: KnowledgeBase, title: str, text: str)
     source = Source.objects.create(
         knowledge_base=kb, kind=Source.Kind.TEXT, title=(title or "Text")[:300], text=text
     )
-    return _queue(source)
+    return _added(source, request)
 
 
 @transaction.atomic
@@ -384,9 +420,10 @@ def source_set_qa(
     pairs: list[dict[str, Any]],
     source: Source | None = None,
     title: str = "",
+    request: Caller | None = None,
 ) -> Source:
-    """Create a Q&A source, or replace the pairs (and the title, when one is given) of
-    ``source``; it is re-ingested, and unchanged pairs embed nothing."""
+    """Create a Q&A source (``source.added``), or replace the pairs (and the title, when one
+    is given) of ``source``; it is re-ingested, and unchanged pairs embed nothing."""
     clean = []
     for pair in pairs[: MAX_QA_PAIRS + 1]:
         question = str(pair.get("question", "")).replace("\x00", "").strip()[:1000]
@@ -406,7 +443,7 @@ def source_set_qa(
         source.title = title[:300]
     source.qa_pairs, source.status = clean, Source.Status.QUEUED
     source.save(update_fields=None if new else ["title", "qa_pairs", "status", "updated_at"])
-    return _queue(source)
+    return _added(source, request) if new else _queue(source)
 
 
 @transaction.atomic
@@ -416,9 +453,16 @@ def source_retry(*, source: Source) -> Source:
 
 
 @transaction.atomic
-def source_delete(*, source: Source) -> None:
+def source_delete(*, source: Source, request: Caller | None = None) -> None:
     """Delete a source with its documents, chunks (and their vectors) and stored file; the
-    file goes once the deletion has committed."""
+    file goes once the deletion has committed (``source.deleted``)."""
+    audit_record(
+        action="source.deleted",
+        request=request,
+        target=source,
+        target_repr=_source_shown(source),
+        metadata={"kind": source.kind, "knowledge_base": source.knowledge_base_id},
+    )
     name = source.file.name if source.file else ""
     storage = source.file.storage
     source_id = source.pk
@@ -429,11 +473,19 @@ def source_delete(*, source: Source) -> None:
 
 
 @transaction.atomic
-def knowledge_base_delete(*, kb: KnowledgeBase) -> None:
+def knowledge_base_delete(*, kb: KnowledgeBase, request: Caller | None = None) -> None:
     """Delete ``kb`` with its sources, documents and chunks; their stored files go once the
     deletion has committed, and ``knowledge_changed`` is sent for each source. Bots lose it
-    from their knowledge bases (the relation rows go with it)."""
+    from their knowledge bases (the relation rows go with it). One ``knowledge_base.deleted``
+    event (with how many sources went), not one per source."""
     sources = list(Source.objects.filter(knowledge_base=kb).only("pk", "file"))
+    audit_record(
+        action="knowledge_base.deleted",
+        request=request,
+        target=kb,
+        target_repr=kb.name,
+        metadata={"name": kb.name, "sources": len(sources)},
+    )
     kb.delete()  # sources, documents and chunks go with it (cascade)
     for source in sources:
         _after_source_deleted(source.pk, source.file.name if source.file else "", source.file.storage)

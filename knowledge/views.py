@@ -82,7 +82,7 @@ def knowledge_base_list(request: DashboardRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             kb = services.knowledge_base_create(
-                name=data["name"], description=data["description"], language=data["language"]
+                name=data["name"], description=data["description"], language=data["language"], request=request
             )
         except ProblemError as error:
             add_problem(form, error)
@@ -118,11 +118,16 @@ def _add_source(request: DashboardRequest, kb: KnowledgeBase, panel: str, forms:
                 depth=data["depth"],
                 page_limit=data["page_limit"],
                 schedule=data["schedule"] or "",
+                request=request,
             )
         elif panel == "qa":
-            services.source_set_qa(tenant=request.tenant, kb=kb, pairs=form.pairs, title=data["title"])
+            services.source_set_qa(
+                tenant=request.tenant, kb=kb, pairs=form.pairs, title=data["title"], request=request
+            )
         elif panel == "text":
-            services.source_add_text(tenant=request.tenant, kb=kb, title=data["title"], text=data["text"])
+            services.source_add_text(
+                tenant=request.tenant, kb=kb, title=data["title"], text=data["text"], request=request
+            )
     except ProblemError as error:
         add_problem(form, error)
         return 0
@@ -137,7 +142,7 @@ def _add_files(request: DashboardRequest, kb: KnowledgeBase, form: FileSourceFor
         form.add_error("files", refused)
     for upload in uploads:
         try:
-            services.source_add_file(tenant=request.tenant, kb=kb, upload=upload)
+            services.source_add_file(tenant=request.tenant, kb=kb, upload=upload, request=request)
             added += 1
         except ProblemError as error:
             for message in _messages(error):
@@ -325,7 +330,7 @@ def source_delete(request: DashboardRequest, kb_id: int, source_id: int) -> Http
     source = _source(kb, source_id)
     if request.method == "POST":
         title = source.title
-        services.source_delete(source=source)
+        services.source_delete(source=source, request=request)
         logger.info("knowledge source deleted kb=%s source=%s by=%s", kb.pk, source_id, request.user.pk)
         messages.success(request, f"“{title}” deleted with its documents and chunks.")
         return redirect("knowledge:base", kb_id=kb.pk)

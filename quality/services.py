@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import Caller
 from knowledge.embeddings import EmbeddingError, embedder_for
 from knowledge.models import KnowledgeBase, Source
 from knowledge.services import source_set_qa
@@ -117,9 +118,11 @@ def questions_answer(
     question: str,
     answer: str,
     user_id: int | None,
+    request: Caller | None = None,
 ) -> Source:
     """Answer a group of questions: a new Q&A source in ``kb`` with the pair (ingested like
-    every source, so the bot answers it once processed), and the questions leave the page."""
+    every source, so the bot answers it once processed), and the questions leave the page.
+    The source is recorded in the audit log as ``request``'s (``source.added``)."""
     question, answer = question.strip(), answer.strip()
     errors: dict[str, list[dict[str, str]]] = {}
     if not question:
@@ -129,7 +132,11 @@ def questions_answer(
     if errors:
         raise ValidationFailed(errors=errors)
     source = source_set_qa(
-        tenant=tenant, kb=kb, pairs=[{"question": question, "answer": answer}], title=question[:300]
+        tenant=tenant,
+        kb=kb,
+        pairs=[{"question": question, "answer": answer}],
+        title=question[:300],
+        request=request,
     )
     _handle(message_ids, state=FlaggedQuestion.State.ANSWERED, user_id=user_id, source=source)
     return source

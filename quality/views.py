@@ -122,6 +122,7 @@ def questions_answer(request: DashboardRequest) -> HttpResponse:
                 question=data["question"],
                 answer=data["answer"],
                 user_id=request.user.pk,
+                request=request,
             )
         except ProblemError as error:
             add_problem(form, error)

@@ -4,6 +4,7 @@ includes them."""
 
 from django.urls import include, path
 
+from audit import urls as audit
 from billing import urls as billing
 from chat import urls as chat
 from exports import urls as exports
@@ -38,6 +39,7 @@ urlpatterns = [
         webhooks,
         sso,
         privacy,
+        audit,
         ui,
     )
 ]

@@ -145,13 +145,13 @@ class MemberDetailApi(TenantAPIView):
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
         member = team_services.membership_role_change(
-            membership=self.get_object(), role=data.validated_data["role"], by=self.actor
+            membership=self.get_object(), role=data.validated_data["role"], by=self.actor, request=request
         )
         return Response(MemberOutput(member).data)
 
     @extend_schema(responses={204: None}, operation_id="members_remove", examples=[_not_found("member")])
     def delete(self, request, member_id: int):
-        team_services.membership_remove(membership=self.get_object(), by=self.actor)
+        team_services.membership_remove(membership=self.get_object(), by=self.actor, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -217,7 +217,9 @@ class ApiKeyListApi(TenantAPIView):
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key, secret = key_services.api_key_create(tenant=self.tenant, by=self.actor, **data.validated_data)
+        key, secret = key_services.api_key_create(
+            tenant=self.tenant, by=self.actor, request=request, **data.validated_data
+        )
         return Response({"key": ApiKeyOutput(key).data, "secret": secret}, status=status.HTTP_201_CREATED)
 
 
@@ -229,5 +231,5 @@ class ApiKeyDetailApi(TenantAPIView):
 
     @extend_schema(responses={204: None}, operation_id="api_keys_revoke", examples=[_not_found("API key")])
     def delete(self, request, key_id: int):
-        key_services.api_key_revoke(key=self.get_object(), by=self.actor)
+        key_services.api_key_revoke(key=self.get_object(), by=self.actor, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)

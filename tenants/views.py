@@ -117,6 +117,7 @@ def _invite(request, form: InvitationForm) -> int:
             role=form.cleaned_data["role"],
             by=request.membership,
             accept_url=public_url(request, "/invitations/{token}/"),
+            request=request,
         )
     except ProblemError as error:
         problem_onto(form, error)
@@ -154,15 +155,17 @@ def _team_action(request) -> None:
     action, actor = request.POST.get("action"), request.membership
     if action == "revoke":
         invitation = get_object_or_404(Invitation, pk=posted_id(request, "invitation"), tenant=request.tenant)
-        team_services.invitation_revoke(invitation=invitation, by=actor)
+        team_services.invitation_revoke(invitation=invitation, by=actor, request=request)
         messages.success(request, f"Invitation to {invitation.email} revoked.")
         return
     member = get_object_or_404(Membership, pk=posted_id(request, "member"), tenant=request.tenant)
     if action == "role":
-        team_services.membership_role_change(membership=member, role=request.POST.get("role", ""), by=actor)
+        team_services.membership_role_change(
+            membership=member, role=request.POST.get("role", ""), by=actor, request=request
+        )
         messages.success(request, f"{member.user.email} is now {member.get_role_display().lower()}.")
     elif action == "remove":
-        team_services.membership_remove(membership=member, by=actor)
+        team_services.membership_remove(membership=member, by=actor, request=request)
         messages.success(request, f"{member.user.email} was removed from the workspace.")
     else:
         raise Http404
@@ -176,7 +179,7 @@ def api_keys(request):
     if request.method == "POST" and request.POST.get("action") == "revoke":
         key = get_object_or_404(ApiKey, pk=posted_id(request, "key"), tenant=request.tenant)
         try:
-            key_services.api_key_revoke(key=key, by=request.membership)
+            key_services.api_key_revoke(key=key, by=request.membership, request=request)
         except ProblemError as error:
             messages.error(request, problem_message(error))
         else:
@@ -192,6 +195,7 @@ def api_keys(request):
                     name=form.cleaned_data["name"],
                     role=form.cleaned_data["role"],
                     by=request.membership,
+                    request=request,
                 )
                 form, status = ApiKeyForm(), 200
             except ProblemError as error:
@@ -222,6 +226,7 @@ def workspace_settings(request):
                     logo=_upload_bytes(upload),
                     remove_logo=form.cleaned_data["remove_logo"],
                     ip=client_address(request),
+                    request=request,
                 )
             except ProblemError as error:
                 problem_onto(form, error)

@@ -260,7 +260,7 @@ class WebhookEndpointListApi(WebhookApiBase):
     def post(self, request: Request) -> Response:
         data = WebhookEndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = services.endpoint_create(**data.validated_data)
+        endpoint = services.endpoint_create(request=request, **data.validated_data)
         body = {**WebhookEndpointOutput(endpoint).data, "secret": selectors.endpoint_secret(endpoint)}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -300,11 +300,14 @@ class WebhookEndpointDetailApi(WebhookApiBase):
                 url=given.get("url", endpoint.url),
                 description=given.get("description", endpoint.description),
                 event_types=given.get("event_types", endpoint.event_types),
+                request=request,
             )
         if given.get("enabled") is True and not endpoint.is_enabled:
-            endpoint = services.endpoint_enable(endpoint=endpoint)
+            endpoint = services.endpoint_enable(endpoint=endpoint, request=request)
         elif given.get("enabled") is False and endpoint.is_enabled:
-            endpoint = services.endpoint_disable(endpoint=endpoint, reason="Disabled through the API.")
+            endpoint = services.endpoint_disable(
+                endpoint=endpoint, reason="Disabled through the API.", request=request
+            )
         return Response(WebhookEndpointOutput(endpoint).data)
 
     @extend_schema(
@@ -315,7 +318,7 @@ class WebhookEndpointDetailApi(WebhookApiBase):
         examples=[OpenApiExample("Deleted", value=None, response_only=True, status_codes=["204"])],
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
-        services.endpoint_delete(endpoint=self.get_object())
+        services.endpoint_delete(endpoint=self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -360,7 +363,7 @@ class WebhookSecretRotateApi(WebhookApiBase):
         ],
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
-        endpoint = services.endpoint_secret_rotate(endpoint=self.get_object())
+        endpoint = services.endpoint_secret_rotate(endpoint=self.get_object(), request=request)
         return Response(
             {
                 "secret": selectors.endpoint_secret(endpoint),

@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from audit.services import Caller, audit_record, field_changes
 from chat.notifications import workspace_url
 from saas.celery import enqueue_on_commit
 from saas.crypto import secret_encrypt
@@ -108,46 +109,102 @@ def _cleaned(url: str, description: str, event_types: list[str]) -> tuple[str, s
     return url, (description or "").strip()[:200], chosen
 
 
-def endpoint_create(*, url: str, description: str = "", event_types: list[str]) -> Endpoint:
-    """A new enabled endpoint with a new secret. The URL must be http(s) on public addresses."""
+def url_shown(url: str) -> str:
+    """An endpoint's URL as the audit log keeps it: without credentials, query or fragment
+    (receivers often put a token there)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"[
+        :255
+    ]
+
+
+def _audit(action: str, endpoint: Endpoint, request: Caller | None, metadata: dict[str, Any]) -> None:
+    audit_record(
+        action=action,
+        request=request,
+        target_type="endpoint",
+        target_id=str(endpoint.public_id),
+        target_repr=url_shown(endpoint.url),
+        metadata=metadata,
+    )
+
+
+def _audited(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "url": url_shown(endpoint.url),
+        "description": endpoint.description,
+        "event_types": ", ".join(endpoint.event_types),
+        "is_enabled": endpoint.is_enabled,
+    }
+
+
+def endpoint_create(
+    *, url: str, description: str = "", event_types: list[str], request: Caller | None = None
+) -> Endpoint:
+    """A new enabled endpoint with a new secret. The URL must be http(s) on public addresses.
+    Recorded as ``webhook_endpoint.created`` (never its secret)."""
     url, description, event_types = _cleaned(url, description, event_types)
     with transaction.atomic():
         if Endpoint.objects.count() >= MAX_ENDPOINTS:
             raise Conflict(f"A workspace has at most {MAX_ENDPOINTS} webhook endpoints.")
         _subscriptions_changed()
-        return Endpoint.objects.create(
+        endpoint = Endpoint.objects.create(
             url=url, description=description, event_types=event_types, secret=secret_encrypt(secret_new())
         )
+        _audit(
+            "webhook_endpoint.created", endpoint, request, {"url": url_shown(url), "event_types": event_types}
+        )
+    return endpoint
+
+
+def _audit_change(endpoint: Endpoint, before: dict[str, Any], request: Caller | None) -> None:
+    metadata = field_changes(before, _audited(endpoint), shown=before)
+    if metadata:
+        _audit("webhook_endpoint.updated", endpoint, request, metadata)
 
 
 def endpoint_update(
-    *, endpoint: Endpoint, url: str, description: str = "", event_types: list[str]
+    *,
+    endpoint: Endpoint,
+    url: str,
+    description: str = "",
+    event_types: list[str],
+    request: Caller | None = None,
 ) -> Endpoint:
+    """Change the endpoint (``webhook_endpoint.updated`` with what changed)."""
+    before = _audited(endpoint)
     endpoint.url, endpoint.description, endpoint.event_types = _cleaned(url, description, event_types)
     with transaction.atomic():
         endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
         _subscriptions_changed()
+        _audit_change(endpoint, before, request)
     return endpoint
 
 
-def endpoint_delete(*, endpoint: Endpoint) -> None:
+def endpoint_delete(*, endpoint: Endpoint, request: Caller | None = None) -> None:
+    """Delete the endpoint with its deliveries (``webhook_endpoint.deleted``)."""
     with transaction.atomic():
+        _audit("webhook_endpoint.deleted", endpoint, request, {"url": url_shown(endpoint.url)})
         endpoint.delete()
         _subscriptions_changed()
 
 
-def endpoint_secret_rotate(*, endpoint: Endpoint) -> Endpoint:
-    """A new secret; the one it replaces stays valid (requests are signed with both) for 24 h."""
+def endpoint_secret_rotate(*, endpoint: Endpoint, request: Caller | None = None) -> Endpoint:
+    """A new secret; the one it replaces stays valid (requests are signed with both) for 24 h.
+    Recorded as ``webhook_endpoint.secret_rotated`` (no secret in it)."""
     with transaction.atomic():
         locked = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
         locked.previous_secret, locked.secret = locked.secret, secret_encrypt(secret_new())
         locked.previous_secret_expires_at = timezone.now() + ROTATION_OVERLAP
         locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+        expires = locked.previous_secret_expires_at.isoformat()
+        _audit("webhook_endpoint.secret_rotated", locked, request, {"previous_secret_valid_until": expires})
     return locked
 
 
-def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
-    """Enabled again: its failure count starts over."""
+def endpoint_enable(*, endpoint: Endpoint, request: Caller | None = None) -> Endpoint:
+    """Enabled again: its failure count starts over (``webhook_endpoint.updated``)."""
+    before = _audited(endpoint)
     endpoint.is_enabled, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
     endpoint.consecutive_failures, endpoint.failing_since = 0, None
     with transaction.atomic():
@@ -162,14 +219,20 @@ def endpoint_enable(*, endpoint: Endpoint) -> Endpoint:
             ]
         )
         _subscriptions_changed()
+        _audit_change(endpoint, before, request)
     return endpoint
 
 
-def endpoint_disable(*, endpoint: Endpoint, reason: str = "Disabled by a member.") -> Endpoint:
+def endpoint_disable(
+    *, endpoint: Endpoint, reason: str = "Disabled by a member.", request: Caller | None = None
+) -> Endpoint:
+    """Stop sending to it (``webhook_endpoint.updated`` when it was enabled)."""
+    before = _audited(endpoint)
     endpoint.is_enabled, endpoint.disabled_reason, endpoint.disabled_at = False, reason[:300], timezone.now()
     with transaction.atomic():
         endpoint.save(update_fields=["is_enabled", "disabled_reason", "disabled_at", "updated_at"])
         _subscriptions_changed()
+        _audit_change(endpoint, before, request)
     return endpoint
 
 

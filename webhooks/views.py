@@ -45,7 +45,7 @@ def endpoints(request: DashboardRequest) -> HttpResponse:
         form, status = EndpointForm(request.POST), 400
         if form.is_valid():
             try:
-                created = services.endpoint_create(**form.cleaned_data)
+                created = services.endpoint_create(request=request, **form.cleaned_data)
             except ProblemError as error:
                 problem_onto(form, error)
                 status = error.status
@@ -60,7 +60,7 @@ def _update(request: DashboardRequest, endpoint: Endpoint) -> EndpointForm | Non
     form = EndpointForm(request.POST)
     if form.is_valid():
         try:
-            services.endpoint_update(endpoint=endpoint, **form.cleaned_data)
+            services.endpoint_update(endpoint=endpoint, request=request, **form.cleaned_data)
         except ProblemError as error:
             problem_onto(form, error)
             return form
@@ -70,17 +70,17 @@ def _update(request: DashboardRequest, endpoint: Endpoint) -> EndpointForm | Non
 
 
 def _rotate(request: DashboardRequest, endpoint: Endpoint) -> None:
-    services.endpoint_secret_rotate(endpoint=endpoint)
+    services.endpoint_secret_rotate(endpoint=endpoint, request=request)
     messages.success(request, "New secret made. Requests are signed with the old one too for 24 hours.")
 
 
 def _enable(request: DashboardRequest, endpoint: Endpoint) -> None:
-    services.endpoint_enable(endpoint=endpoint)
+    services.endpoint_enable(endpoint=endpoint, request=request)
     messages.success(request, "Endpoint enabled.")
 
 
 def _disable(request: DashboardRequest, endpoint: Endpoint) -> None:
-    services.endpoint_disable(endpoint=endpoint)
+    services.endpoint_disable(endpoint=endpoint, request=request)
     messages.success(request, "Endpoint disabled: it receives nothing until enabled again.")
 
 
@@ -101,7 +101,7 @@ def _act(request: DashboardRequest, endpoint: Endpoint) -> HttpResponse:
     """A POSTed action on the endpoint (not the edit), then the page or the list."""
     action = request.POST.get("action", "")
     if action == "delete":
-        services.endpoint_delete(endpoint=endpoint)
+        services.endpoint_delete(endpoint=endpoint, request=request)
         messages.success(request, "Endpoint deleted.")
         return redirect("webhooks:endpoints")
     handler = ACTIONS.get(action)

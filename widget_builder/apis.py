@@ -357,7 +357,9 @@ class WidgetListApi(WidgetApiBase):
         data = WidgetCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         locale = data.validated_data.get("locale") or self.tenant.language
-        widget = services.widget_create(tenant=self.tenant, name=data.validated_data["name"], locale=locale)
+        widget = services.widget_create(
+            tenant=self.tenant, name=data.validated_data["name"], locale=locale, request=request
+        )
         return Response(WidgetOutput(widget).data, status=status.HTTP_201_CREATED)
 
 
@@ -405,7 +407,7 @@ class WidgetDetailApi(WidgetApiBase):
             raise ValidationFailed(
                 "Some settings are not valid; nothing was saved.", errors=_form_errors(form)
             )
-        saved = services.widget_settings_update(widget=widget, draft=form.draft())
+        saved = services.widget_settings_update(widget=widget, draft=form.draft(), request=request)
         return Response(WidgetOutput(saved).data)
 
     @extend_schema(
@@ -431,7 +433,7 @@ class WidgetDetailApi(WidgetApiBase):
         ],
     )
     def delete(self, request: Request, widget_id: int) -> Response:
-        services.widget_delete(widget=self.get_object())
+        services.widget_delete(widget=self.get_object(), request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -449,7 +451,7 @@ class WidgetPublishApi(WidgetApiBase):
         ],
     )
     def post(self, request: Request, widget_id: int) -> Response:
-        return Response(WidgetOutput(services.widget_publish(widget=self.get_object())).data)
+        return Response(WidgetOutput(services.widget_publish(widget=self.get_object(), request=request)).data)
 
 
 class WidgetSecretRotateApi(WidgetApiBase):
@@ -471,5 +473,5 @@ class WidgetSecretRotateApi(WidgetApiBase):
         ],
     )
     def post(self, request: Request, widget_id: int) -> Response:
-        widget = services.widget_identity_secret_rotate(widget=self.get_object())
+        widget = services.widget_identity_secret_rotate(widget=self.get_object(), request=request)
         return Response({"widget_id": widget.pk, "identity_secret": widget.identity_secret})

@@ -73,7 +73,9 @@ def widget_list(request):
 def widget_new(request):
     name = (request.POST.get("name") or "").strip()[:120] or "New widget"
     try:
-        widget = services.widget_create(tenant=request.tenant, name=name, locale=request.tenant.language)
+        widget = services.widget_create(
+            tenant=request.tenant, name=name, locale=request.tenant.language, request=request
+        )
     except QuotaExceeded as error:
         messages.error(request, error.detail)
         return redirect("widget_builder:list")
@@ -92,7 +94,9 @@ def widget_edit(request, widget_id: int):
         if form.is_valid():
             publish = "publish" in request.POST
             try:
-                widget = services.widget_settings_update(widget=widget, draft=form.draft(), publish=publish)
+                widget = services.widget_settings_update(
+                    widget=widget, draft=form.draft(), publish=publish, request=request
+                )
             except ValidationFailed as error:
                 for field, errors in (error.errors or {}).items():
                     target = "allowed_origins_text" if field.startswith("allowed") else "prechat_fields_json"
@@ -130,7 +134,7 @@ def widget_edit(request, widget_id: int):
 @dashboard_page("widgets", manage=True)
 def widget_rotate_secret(request, widget_id: int):
     widget = get_object_or_404(Widget, pk=widget_id)
-    services.widget_identity_secret_rotate(widget=widget)
+    services.widget_identity_secret_rotate(widget=widget, request=request)
     messages.success(request, "New identity secret created; the old one stopped working.")
     return redirect("widget_builder:edit", widget_id=widget.pk)
 

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit.services import Caller, audit_record, field_changes
 from saas.errors import ValidationFailed
 from widget_builder.models import Widget
 
@@ -89,8 +90,9 @@ def agent_profile_update(*, user_id: int, widget_ids: list[int] | None = None, *
     return profile
 
 
-def inbox_settings_update(**fields: Any) -> InboxSettings:
-    """The workspace's inbox rules (``SETTINGS_FIELDS``), validated against their choices."""
+def inbox_settings_update(*, request: Caller | None = None, **fields: Any) -> InboxSettings:
+    """The workspace's inbox rules (``SETTINGS_FIELDS``), validated against their choices;
+    recorded as ``inbox.settings_changed`` (old and new values) when any changed."""
     choices = {
         "visibility": InboxSettings.Visibility.values,
         "offline_policy": InboxSettings.OfflinePolicy.values,
@@ -103,9 +105,13 @@ def inbox_settings_update(**fields: Any) -> InboxSettings:
             raise _invalid(name, f"Choose one of: {', '.join(choices[name])}.")
     with transaction.atomic():
         settings = inbox_settings()
+        before = {name: getattr(settings, name) for name in fields}
         for name, value in fields.items():
             setattr(settings, name, value)
         settings.save()
+        metadata = field_changes(before, fields, shown=fields)
+        if metadata:
+            audit_record(action="inbox.settings_changed", request=request, metadata=metadata)
     return settings
 
 

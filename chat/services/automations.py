@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 
+from audit.services import Caller, audit_record, field_changes
 from saas.errors import ValidationFailed
 from widget_builder.models import Widget
 
@@ -28,9 +29,10 @@ def automation_rule_create(
     replaces_answer: bool = True,
     position: int = 0,
     is_enabled: bool = True,
+    request: Caller | None = None,
 ) -> AutomationRule:
-    """A new rule of ``widget``, effective for the next message. Refusals raise
-    ValidationFailed with errors per field."""
+    """A new rule of ``widget``, effective for the next message (``automation.created``).
+    Refusals raise ValidationFailed with errors per field."""
     rule = AutomationRule(
         widget=widget,
         kind=kind,
@@ -45,6 +47,13 @@ def automation_rule_create(
     with transaction.atomic():
         rule.save()
         _forget_on_commit(rule)
+        audit_record(
+            action="automation.created",
+            request=request,
+            target=rule,
+            target_repr=rule.name,
+            metadata={"name": rule.name, "kind": rule.kind, "widget": widget.pk, "is_enabled": is_enabled},
+        )
     return rule
 
 
@@ -58,8 +67,10 @@ def automation_rule_update(
     replaces_answer: bool | None = None,
     position: int | None = None,
     is_enabled: bool | None = None,
+    request: Caller | None = None,
 ) -> AutomationRule:
-    """Change ``rule``; a value given as ``None`` stays as stored. The pattern is checked
+    """Change ``rule``; a value given as ``None`` stays as stored (``automation.updated``,
+    the fields changed, old and new values but the reply's text). The pattern is checked
     against the rule's kind after the change. Refusals raise ValidationFailed with errors
     per field and leave ``rule`` as it was."""
     changes: dict[str, Any] = {
@@ -87,23 +98,54 @@ def automation_rule_update(
     with transaction.atomic():
         rule.save(update_fields=list(changes))
         _forget_on_commit(rule)
+        _audit_change(rule, before, request)
     return rule
 
 
-def automation_rule_toggle(*, rule: AutomationRule, enabled: bool | None = None) -> AutomationRule:
-    """Enable or disable ``rule`` (``enabled``), or flip it (``None``)."""
+AUDIT_SHOWN = ("kind", "name", "pattern", "replaces_answer", "position", "is_enabled")
+
+
+def _audit_change(rule: AutomationRule, before: dict[str, Any], request: Caller | None) -> None:
+    metadata = field_changes(before, {f: getattr(rule, f) for f in before}, shown=AUDIT_SHOWN)
+    if metadata:
+        audit_record(
+            action="automation.updated",
+            request=request,
+            target=rule,
+            target_repr=rule.name,
+            metadata=metadata,
+        )
+
+
+def automation_rule_toggle(
+    *, rule: AutomationRule, enabled: bool | None = None, request: Caller | None = None
+) -> AutomationRule:
+    """Enable or disable ``rule`` (``enabled``), or flip it (``None``); recorded as
+    ``automation.updated`` when it changed."""
     with transaction.atomic():
+        before = {"is_enabled": rule.is_enabled}
         rule.is_enabled = (not rule.is_enabled) if enabled is None else enabled
         rule.save(update_fields=["is_enabled"])
         _forget_on_commit(rule)
+        _audit_change(rule, before, request)
     return rule
 
 
-def automation_rule_delete(*, rule: AutomationRule) -> None:
-    """Delete ``rule``; messages it sent stay (without their rule), its firings go."""
+def automation_rule_delete(*, rule: AutomationRule, request: Caller | None = None) -> None:
+    """Delete ``rule``; messages it sent stay (without their rule), its firings go
+    (``automation.deleted``)."""
     with transaction.atomic():
+        rule_id, name = rule.pk, rule.name
         rule.delete()
         _forget_on_commit(rule)
+        audit_record(
+            action="automation.deleted",
+            request=request,
+            target_type="automationrule",
+            target_id=str(rule_id),
+            target_repr=name,
+            metadata={"name": name, "kind": rule.kind},
+        )
 
 
 def automation_firing_create(

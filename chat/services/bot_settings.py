@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from audit.services import Caller, audit_record, field_changes
 from billing.plans import Plan, plan_upgrade_for_feature
 from knowledge.models import KnowledgeBase
 from saas.crypto import secret_encrypt, secret_hint, secret_rotate
@@ -51,6 +52,7 @@ def bot_settings_update(
     knowledge_bases: Iterable[KnowledgeBase] | None = None,
     attachment_kinds: Iterable[str] | None = None,
     attachment_max_mb: int | None = None,
+    request: Caller | None = None,
 ) -> BotSettings:
     """Change the bot of ``widget`` under ``plan`` (the tenant's current plan), creating its
     row on the first change; a setting given as ``None`` stays as stored.
@@ -69,6 +71,10 @@ def bot_settings_update(
     Preconditions: the tenant's schema is active. The bot's row is locked for the change;
     the server address is resolved (DNS) while it is held. The cached bot snapshot is
     forgotten when the change commits.
+
+    Recorded in the audit log: ``bot.settings_changed`` (the fields changed, old and new
+    values of the plain ones), and ``bot.llm_key_set`` / ``bot.llm_key_removed`` when the
+    bot's own key is given or wiped (the provider only, never the key nor its hint).
     """
     changes: dict[str, Any] = {
         name: value
@@ -93,6 +99,8 @@ def bot_settings_update(
     new_key = (api_key or "").strip()
     with transaction.atomic():
         bot, _ = BotSettings.objects.select_for_update().get_or_create(widget=widget)
+        before = _audited(bot)
+        had_key = bool(bot.api_key_encrypted)
         old_endpoint = (bot.provider, bot.base_url)
         for name, value in changes.items():
             setattr(bot, name, value)
@@ -113,11 +121,66 @@ def bot_settings_update(
         bot.save(update_fields=[*changes, *listed, "api_key_encrypted", "api_key_hint", "updated_at"])
         if knowledge_bases is not None:
             bot.knowledge_bases.set(list(knowledge_bases))
+        _audit(widget, bot, before=before, had_key=had_key, new_key=bool(new_key), request=request)
         widget_id = widget.pk
         # Answers read the bot through a cached snapshot: one read between the signal's
         # delete and the commit could cache the old settings again.
         transaction.on_commit(lambda: bot_snapshot_forget(widget_id))
     return bot
+
+
+# Settings the audit log shows old and new values of; the others by name only (the server
+# address may carry credentials, the lists are long).
+AUDIT_SHOWN = (
+    "provider",
+    "model",
+    "key_source",
+    "temperature",
+    "max_answer_tokens",
+    "persona",
+    "language",
+    "knowledge_only",
+    "no_answer_text",
+    "unavailable_text",
+    "offer_handoff",
+    "human_support",
+    "attachment_max_mb",
+)
+AUDITED = (*AUDIT_SHOWN, "base_url", "attachment_kinds", "handoff_phrases")
+
+
+def _audited(bot: BotSettings) -> dict[str, Any]:
+    values = {name: getattr(bot, name) for name in AUDITED}
+    values["knowledge_bases"] = sorted(bot.knowledge_bases.values_list("pk", flat=True)) if bot.pk else []
+    return values
+
+
+def _audit(
+    widget: Widget,
+    bot: BotSettings,
+    *,
+    before: dict[str, Any],
+    had_key: bool,
+    new_key: bool,
+    request: Caller | None,
+) -> None:
+    def record(action: str, metadata: dict[str, Any]) -> None:
+        audit_record(
+            action=action,
+            request=request,
+            target_type="widget",
+            target_id=str(widget.pk),
+            target_repr=widget.name,
+            metadata=metadata,
+        )
+
+    changes = field_changes(before, _audited(bot), shown=AUDIT_SHOWN)
+    if changes:
+        record("bot.settings_changed", changes)
+    if new_key:
+        record("bot.llm_key_set", {"provider": bot.provider})
+    elif had_key and not bot.api_key_encrypted:
+        record("bot.llm_key_removed", {"provider": bot.provider})
 
 
 def _lists_apply(

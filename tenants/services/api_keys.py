@@ -6,12 +6,16 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from saas.errors import ValidationFailed
 
 from ..context import in_public_schema
 from ..models import ApiKey, Membership, Tenant
+from ..signals import workspace_action_send
 from .team import _require_manager
 
 KEY_PREFIX = "sk_"
@@ -24,8 +28,12 @@ def api_key_hash(secret: str) -> str:
 
 
 @in_public_schema
-def api_key_create(*, tenant: Tenant, name: str, role: str, by: Membership) -> tuple[ApiKey, str]:
-    """A new key and its secret (return it to the caller once; it is not stored)."""
+def api_key_create(
+    *, tenant: Tenant, name: str, role: str, by: Membership, request: HttpRequest | Request | None = None
+) -> tuple[ApiKey, str]:
+    """A new key and its secret (return it to the caller once; it is not stored). Recorded
+    in the workspace's audit log (``api_key.created``: name, role and prefix, never the
+    secret)."""
     _require_manager(by)
     name = (name or "").strip()
     if not name or len(name) > 80:
@@ -35,22 +43,47 @@ def api_key_create(*, tenant: Tenant, name: str, role: str, by: Membership) -> t
         message = "A key's role is admin or agent."
         raise ValidationFailed(message, errors={"role": [{"code": "invalid", "message": message}]})
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey.objects.create(
-        tenant=tenant,
-        name=name,
-        role=role,
-        prefix=secret[:10],
-        key_hash=api_key_hash(secret),
-        created_by=by.user if by.user_id else None,
-    )
+    with transaction.atomic():
+        key = ApiKey.objects.create(
+            tenant=tenant,
+            name=name,
+            role=role,
+            prefix=secret[:10],
+            key_hash=api_key_hash(secret),
+            created_by=by.user if by.user_id else None,
+        )
+        workspace_action_send(
+            tenant=tenant,
+            action="api_key.created",
+            request=request,
+            actor=_person(by, request),
+            target=key,
+            metadata={"name": name, "role": role, "prefix": key.prefix},
+        )
     return key, secret
 
 
+def _person(by: Membership, request: HttpRequest | Request | None) -> object:
+    """The acting user when no request names the actor (a script, a test)."""
+    return by.user if request is None and by.user_id else None
+
+
 @in_public_schema
-def api_key_revoke(*, key: ApiKey, by: Membership) -> None:
-    """Stops the key at once (every request looks the key up; nothing caches it)."""
+def api_key_revoke(*, key: ApiKey, by: Membership, request: HttpRequest | Request | None = None) -> None:
+    """Stops the key at once (every request looks the key up; nothing caches it). Recorded
+    as ``api_key.revoked`` when it was still active (revoking twice records once)."""
     _require_manager(by)
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            workspace_action_send(
+                tenant=key.tenant,
+                action="api_key.revoked",
+                request=request,
+                actor=_person(by, request),
+                target=key,
+                metadata={"name": key.name, "role": key.role, "prefix": key.prefix},
+            )
 
 
 @in_public_schema

@@ -16,7 +16,9 @@ import zoneinfo
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpRequest
 from PIL import Image, UnidentifiedImageError
+from rest_framework.request import Request
 
 from saas.errors import ValidationFailed
 
@@ -24,6 +26,7 @@ from ..context import in_public_schema
 from ..errors import RoleNotAllowed
 from ..models import Membership, Tenant
 from ..selectors import tenant_routes_cache_forget
+from ..signals import workspace_action_send
 from .audit import audit_event_record
 
 # The languages the widget speaks (widget_builder.models.Widget.locale, less "auto"): a new
@@ -116,10 +119,12 @@ def tenant_settings_update(
     logo: bytes | None = None,
     remove_logo: bool = False,
     ip: str | None = None,
+    request: HttpRequest | Request | None = None,
 ) -> Tenant:
     """Change the workspace's settings. ``logo`` (the uploaded bytes) replaces the logo;
     ``remove_logo`` removes it (a new logo wins). Owners and admins only. Recorded in the
-    platform audit log (which fields changed; never the image), and every cached copy of
+    platform audit log and the workspace's (``workspace.settings_changed``: which fields
+    changed, old and new values, never the image), and every cached copy of
     the tenant is forgotten so the next page shows the change. Raises ValidationFailed
     with per-field errors, RoleNotAllowed.
 
@@ -147,6 +152,14 @@ def tenant_settings_update(
         locked.save(update_fields=[*changed, "updated_at"])
         audit_event_record(
             actor=by.user, action="tenant.settings_update", target=locked, metadata=metadata, ip=ip
+        )
+        workspace_action_send(
+            tenant=locked,
+            action="workspace.settings_changed",
+            request=request,
+            actor=None if request is not None else by.user,
+            target=locked,
+            metadata=metadata,
         )
     tenant_routes_cache_forget(locked)  # the host routing cache holds the tenant object
     return locked

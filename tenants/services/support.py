@@ -27,6 +27,7 @@ from saas.errors import Conflict, PermissionDenied, ValidationFailed
 
 from ..context import in_public_schema
 from ..models import Membership, SupportAccess, Tenant, User
+from ..signals import workspace_action_send
 from .audit import audit_event_record
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,15 @@ def support_access_start(
                 "expires_at": grant.expires_at.isoformat(),
             },
             ip=ip,
+        )
+        workspace_action_send(
+            tenant=tenant,
+            action="support_access.opened",
+            actor=staff_user,
+            actor_kind="staff",
+            target=grant,
+            target_repr=staff_user.email,
+            metadata={"reason": reason, "minutes": minutes, "expires_at": grant.expires_at.isoformat()},
         )
         recipients = _owner_emails(tenant)
         context = {"grant": grant, "tenant": tenant, "dashboard_url": dashboard_url}
@@ -191,6 +201,15 @@ def support_access_end(*, grant: SupportAccess, by: User | None, ip: str | None 
             target=grant.tenant,
             metadata={"support_access": grant.pk, "staff": grant.staff_email},
             ip=ip,
+        )
+        workspace_action_send(
+            tenant=grant.tenant,
+            action="support_access.ended",
+            actor=by,
+            actor_kind="staff" if by is not None and by.pk == grant.staff_id else "",
+            target=grant,
+            target_repr=grant.staff_email,
+            metadata={"staff": grant.staff_email},
         )
     if grant.session_key:
         import_module(settings.SESSION_ENGINE).SessionStore(session_key=grant.session_key).delete()

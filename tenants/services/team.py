@@ -16,7 +16,9 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from saas.errors import ValidationFailed
 from ui.emails import email_send
@@ -25,6 +27,7 @@ from ..context import in_public_schema
 from ..errors import InvitationExpired, InvitationInvalid, InvitationUsed, LastOwner, RoleNotAllowed
 from ..limits import quota_require
 from ..models import Invitation, Membership, Tenant, User
+from ..signals import workspace_action_send
 
 INVITATION_SALT = "tenants.invitation"
 INVITATION_MAX_AGE = timedelta(days=7)
@@ -35,6 +38,12 @@ MANAGERS = {Membership.Role.OWNER, Membership.Role.ADMIN}
 
 def _field_error(field: str, code: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, errors={field: [{"code": code, "message": message}]})
+
+
+def _actor(by: Membership, request: HttpRequest | Request | None) -> User | None:
+    """The acting person when no request names the actor (a script, a test); an API key's
+    stand-in membership (no user) names nobody: the request does."""
+    return by.user if request is None and by.user_id else None
 
 
 def _require_manager(actor: Membership, *, target_role: str | None = None) -> None:
@@ -50,7 +59,13 @@ def invitation_token(invitation: Invitation) -> str:
 
 @in_public_schema
 def invitation_create(
-    *, tenant: Tenant, email: str, role: str, by: Membership, accept_url: str
+    *,
+    tenant: Tenant,
+    email: str,
+    role: str,
+    by: Membership,
+    accept_url: str,
+    request: HttpRequest | Request | None = None,
 ) -> Invitation:
     """Invite ``email`` as ``role`` and email them the link. ``accept_url`` is a format
     string with ``{token}`` (built from the request by the caller). Inviting the same
@@ -77,6 +92,15 @@ def invitation_create(
         quota_require(tenant, "seats", used=lambda: seats_taken(tenant, except_email=email))
         pending.update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=by.user)
+        workspace_action_send(
+            tenant=tenant,
+            action="member.invited",
+            request=request,
+            actor=_actor(by, request),
+            target=invitation,
+            target_repr=email,
+            metadata={"email": email, "role": role},
+        )
         link = accept_url.format(token=invitation_token(invitation))
         context = {
             "invitation": invitation,
@@ -137,6 +161,14 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         )
         locked.accepted_at = timezone.now()
         locked.save(update_fields=["accepted_at"])
+        workspace_action_send(
+            tenant=locked.tenant,
+            action="member.joined",
+            actor=user,
+            target=membership,
+            target_repr=user.email,
+            metadata={"email": user.email, "role": membership.role},
+        )
         EmailAddress.objects.update_or_create(
             user=user, email=user.email, defaults={"verified": True, "primary": True}
         )
@@ -156,9 +188,26 @@ def seats_taken(tenant: Tenant, *, except_email: str = "") -> int:
 
 
 @in_public_schema
-def invitation_revoke(*, invitation: Invitation, by: Membership) -> None:
+def invitation_revoke(
+    *, invitation: Invitation, by: Membership, request: HttpRequest | Request | None = None
+) -> None:
+    """Cancel a pending invitation (its link stops working). Recorded once, as
+    ``member.invitation_revoked``."""
     _require_manager(by, target_role=invitation.role)
-    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        if revoked:
+            workspace_action_send(
+                tenant=invitation.tenant,
+                action="member.invitation_revoked",
+                request=request,
+                actor=_actor(by, request),
+                target=invitation,
+                target_repr=invitation.email,
+                metadata={"email": invitation.email, "role": invitation.role},
+            )
 
 
 @in_public_schema
@@ -195,7 +244,11 @@ def _fresh_actor(team: dict[int, Membership], by: Membership) -> Membership:
 
 
 @in_public_schema
-def membership_role_change(*, membership: Membership, role: str, by: Membership) -> Membership:
+def membership_role_change(
+    *, membership: Membership, role: str, by: Membership, request: HttpRequest | Request | None = None
+) -> Membership:
+    """Give a member another role (``member.role_changed``, old and new role; nothing is
+    recorded when the role stays)."""
     if role not in ROLES:
         raise _field_error("role", "invalid", "Choose owner, admin or agent.")
     with transaction.atomic():
@@ -207,13 +260,28 @@ def membership_role_change(*, membership: Membership, role: str, by: Membership)
         owners = sum(m.role == OWNER for m in team.values())
         if target.role == OWNER and role != OWNER and owners <= 1:
             raise LastOwner("Make someone else an owner first.")
+        previous = target.role
+        if previous == role:
+            return target
         target.role = role
         target.save(update_fields=["role"])
+        workspace_action_send(
+            tenant=target.tenant,
+            action="member.role_changed",
+            request=request,
+            actor=_actor(by, request),
+            target=target,
+            target_repr=target.user.email,
+            metadata={"email": target.user.email, "role": {"from": previous, "to": role}},
+        )
     return target
 
 
 @in_public_schema
-def membership_remove(*, membership: Membership, by: Membership) -> None:
+def membership_remove(
+    *, membership: Membership, by: Membership, request: HttpRequest | Request | None = None
+) -> None:
+    """Remove a member from the workspace (``member.removed``)."""
     with transaction.atomic():
         team = _lock_team(membership.tenant_id)
         target, actor = team.get(membership.pk), _fresh_actor(team, by)
@@ -222,4 +290,13 @@ def membership_remove(*, membership: Membership, by: Membership) -> None:
         _require_manager(actor, target_role=target.role)
         if target.role == OWNER and sum(m.role == OWNER for m in team.values()) <= 1:
             raise LastOwner("Make someone else an owner first.")
+        workspace_action_send(
+            tenant=target.tenant,
+            action="member.removed",
+            request=request,
+            actor=_actor(by, request),
+            target=target,
+            target_repr=target.user.email,
+            metadata={"email": target.user.email, "role": target.role},
+        )
         target.delete()

@@ -46,3 +46,12 @@ def test_the_log_is_append_only(tenant_a, statement):
         with refused, transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
         assert AuditEvent.objects.filter(action="settings.updated").exists()
+
+
+def test_a_request_without_an_address_records_none(tenant_a):
+    request = RequestFactory().post("/")
+    request.META.pop("REMOTE_ADDR", None)  # the client reports none: client_address says "unknown"
+    request.user = tenant_a.owner
+    with tenant_context(tenant_a.tenant):
+        event = audit_record(action="widget.updated", request=request)
+    assert event.ip_address is None and event.actor_id == tenant_a.owner.pk
