@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 SCHEMA_ACCEPT = "application/vnd.oai.openapi+json"
 METHODS = ("get", "post", "put", "patch", "delete")
-BINARY = {"application/octet-stream"}
+BINARY = {"application/octet-stream", "application/zip"}  # files, shown by no example
 
 
 @pytest.fixture(params=["workspace", "widget"])

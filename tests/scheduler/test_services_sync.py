@@ -26,13 +26,18 @@ def _beat(schedule) -> ProjectScheduler:
 def test_sync_creates_every_declared_job_with_its_schedule(settings):
     PeriodicTask.objects.all().delete()
     counts = services.schedules_sync()
-    jobs = {job.name: job for job in PeriodicTask.objects.select_related("interval")}
+    jobs = {job.name: job for job in PeriodicTask.objects.select_related("interval", "crontab")}
     assert counts["created"] == len(settings.CELERY_BEAT_SCHEDULE)
     assert set(jobs) == set(settings.CELERY_BEAT_SCHEDULE)
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         assert jobs[name].task == entry["task"]
         assert jobs[name].enabled
-        assert jobs[name].interval.schedule.run_every.total_seconds() == entry["schedule"]
+        default = entry["schedule"]
+        if isinstance(default, int | float):
+            assert jobs[name].interval.schedule.run_every.total_seconds() == default
+        else:  # a crontab
+            crontab = jobs[name].crontab
+            assert (crontab.minute, crontab.hour) == (str(default._orig_minute), str(default._orig_hour))
     assert services.schedules_sync() == {"created": 0, "removed": 0, "renamed": 0}
 
 
