@@ -11,6 +11,7 @@ from insights import urls as insights
 from knowledge import urls as knowledge
 from quality import urls as quality
 from reports import urls as reports
+from retention import urls as retention
 from tenants import urls as tenants
 from ui import urls as ui
 from webhooks import urls as webhooks
@@ -33,6 +34,7 @@ urlpatterns = [
         insights,
         quality,
         reports,
+        retention,
         webhooks,
         ui,
     )

@@ -25,6 +25,7 @@ APPS = (
     "reports",
     "webhooks",
     "audit",
+    "retention",
     "public_site",
 )
 MAX_MODULE_LINES = 600

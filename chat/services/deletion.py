@@ -14,11 +14,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.files.storage import Storage
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest
+from django.utils import timezone
 
-from ..models import Attachment, Conversation, Message
+from audit.services import audit_record
+
+from ..models import Attachment, Contact, Conversation, Message
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,12 @@ def _files_remove(storage: Storage, names: list[str]) -> None:
             logger.warning("chat: could not remove the stored file %s", name, exc_info=True)
 
 
+def _files_remove_on_commit(names: list[str]) -> None:
+    if names:
+        storage = Attachment._meta.get_field("file").storage
+        transaction.on_commit(lambda: _files_remove(storage, names))
+
+
 def conversations_delete(*, conversation_ids: Iterable[int]) -> Removed:
     """Delete these conversations and everything of theirs, in one transaction; their files
     after it commits. Ids that no longer exist are skipped (a second run removes nothing).
@@ -64,11 +76,79 @@ def conversations_delete(*, conversation_ids: Iterable[int]) -> Removed:
             if name
         ]
         _, deleted = Conversation.objects.filter(pk__in=ids).delete()  # messages, attachments cascade
-        if names:
-            storage = Attachment._meta.get_field("file").storage
-            transaction.on_commit(lambda: _files_remove(storage, names))
+        _files_remove_on_commit(names)
     return Removed(
         conversations=deleted.get(Conversation._meta.label, 0),
         messages=deleted.get(Message._meta.label, 0),
         attachments=deleted.get(Attachment._meta.label, 0),
     )
+
+
+def conversation_delete(*, conversation: Conversation, request: HttpRequest | None = None) -> Removed:
+    """An owner's or admin's delete of one conversation (the dashboard, the API), through
+    :func:`conversations_delete`, recorded in the workspace's audit log in the same
+    transaction (``conversation.deleted``: what went, never the messages' text). The caller
+    checked the role and that the caller may see the conversation."""
+    with transaction.atomic():
+        removed = conversations_delete(conversation_ids=[conversation.pk])
+        if removed.conversations:
+            audit_record(
+                action="conversation.deleted",
+                request=request,
+                target_type="conversation",
+                target_id=str(conversation.pk),
+                target_repr=f"Conversation {conversation.pk}",
+                metadata=removed.as_dict(),
+            )
+    return removed
+
+
+def attachments_remove(*, attachment_ids: Iterable[int], reason: str = "retention") -> int:
+    """Remove these attachments (their rows, then their files after the commit) while their
+    conversations stay: each message that carried one keeps its entry, marked
+    ``removed_at`` (and ``removed_reason``), so the transcript says the file was removed.
+    Ids already gone are skipped. Returns the rows removed. Callers batch (a few hundred)."""
+    ids = list(attachment_ids)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        rows = list(
+            Attachment.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids)
+            .values_list("pk", "file", "message_id", "public_id")
+        )
+        if not rows:
+            return 0
+        gone = {str(public_id) for _, _, _, public_id in rows}
+        now = timezone.now().isoformat()
+        carriers = Message.objects.filter(pk__in={m for _, _, m, _ in rows if m is not None})
+        changed = []
+        for message in carriers.only("pk", "attachments"):
+            entries = [
+                {**entry, "removed_at": now, "removed_reason": reason} if entry.get("id") in gone else entry
+                for entry in message.attachments
+            ]
+            if entries != message.attachments:
+                message.attachments = entries
+                changed.append(message)
+        Message.objects.bulk_update(changed, ["attachments"])
+        _, deleted = Attachment.objects.filter(pk__in=[pk for pk, _, _, _ in rows]).delete()
+        _files_remove_on_commit([name for _, name, _, _ in rows if name])
+    return deleted.get(Attachment._meta.label, 0)
+
+
+def contacts_delete_unused(*, contact_ids: Iterable[int], seen_before: datetime | None = None) -> int:
+    """Delete those of these contacts with no conversation left (and, with ``seen_before``,
+    not seen since), checked in the delete itself: a contact whose visitor came back
+    meanwhile stays. Returns the contacts deleted."""
+    ids = list(contact_ids)
+    if not ids:
+        return 0
+    unused = Contact.objects.filter(pk__in=ids).filter(
+        ~Exists(Conversation.objects.filter(contact_id=OuterRef("pk")))
+    )
+    if seen_before is not None:
+        unused = unused.filter(last_seen_at__lt=seen_before)
+    with transaction.atomic():
+        _, deleted = unused.delete()
+    return deleted.get(Contact._meta.label, 0)

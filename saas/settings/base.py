@@ -97,6 +97,7 @@ TENANT_APPS = [
     "saas.idempotency",  # the workspace API's Idempotency-Keys and their first answers
     "webhooks",
     "audit",  # the workspace audit log (append-only)
+    "retention",  # how long the workspace keeps its data, and the nightly purge
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -5,6 +5,7 @@ Star-imported by ``base`` after it has read ``.env`` (the same environment)."""
 from __future__ import annotations
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()
 REDIS_URL = env("REDIS_URL", default="")
@@ -59,7 +60,20 @@ CELERY_BEAT_SCHEDULE = {
     "reports-send": {"task": "reports.tasks.reports_send_all", "schedule": 900.0},
     "webhooks-retry": {"task": "webhooks.tasks.webhooks_retry_due", "schedule": 15.0},
     "webhooks-expire": {"task": "webhooks.tasks.webhooks_expire", "schedule": 3600.0},
+    # Nightly (UTC), every active workspace: what its retention policy no longer keeps.
+    "retention-purge": {
+        "task": "retention.tasks.retention_purge_all",
+        "schedule": crontab(hour=env.int("RETENTION_PURGE_HOUR", default=3), minute=15),
+    },
 }
+# --- Retention (docs/data-lifecycle.md) --------------------------------------------------
+# Conversations deleted per transaction, and attachments or contacts; how long a batch
+# waits for a lock before it gives up (the next run retries); the whole nightly run's time
+# budget across workspaces (below the task's soft limit): what is left goes the next night.
+RETENTION_BATCH_CONVERSATIONS = env.int("RETENTION_BATCH_CONVERSATIONS", default=200)
+RETENTION_BATCH_ROWS = env.int("RETENTION_BATCH_ROWS", default=500)
+RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=1000)
+RETENTION_PURGE_SECONDS = env.int("RETENTION_PURGE_SECONDS", default=1200)
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
 # --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------
