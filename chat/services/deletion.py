@@ -15,16 +15,19 @@ import dataclasses
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
 from django.core.files.storage import Storage
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db import connection, models, transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.deletion import get_candidate_relations_to_delete
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_record
 
-from ..models import Attachment, Contact, Conversation, Message
+from ..models import Attachment, AutomationFiring, Contact, Conversation, Message
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,73 @@ def _files_remove_on_commit(names: list[str]) -> None:
         transaction.on_commit(lambda: _files_remove(storage, names))
 
 
+# The rows that belong to a conversation (each with a ``conversation`` key), children first:
+# deleted with one statement each instead of Django's collector, which loads every message
+# of the batch to look for what hangs off it (measured: docs/benchmarks.md, retention).
+OWNED: tuple[type[models.Model], ...] = (AutomationFiring, Attachment, Message)
+
+
+def _references_clear(model: type[models.Model], targets: QuerySet[Any], ids: list[int]) -> bool:
+    """Prepare the delete of ``targets`` (rows of ``model`` of conversations ``ids``): rows of
+    other tables that cascade from them are deleted (by Django, one statement each when they
+    have nothing of their own), rows set null on delete are set null, except rows that go
+    with the same conversations. False when a relation asks for anything else (PROTECT,
+    RESTRICT...): then the collector must decide."""
+    # The relations Django's collector follows, hidden ones (related_name="+") included.
+    for candidate in get_candidate_relations_to_delete(model._meta):
+        relation = cast(ForeignObjectRel, candidate)
+        related, name = relation.related_model, relation.field.name
+        if not isinstance(related, type):
+            return False
+        refs = related._base_manager.filter(**{f"{name}__in": targets})
+        if related in OWNED or related is Conversation:
+            if model is Conversation:
+                continue  # the owned rows themselves: deleted below
+            if relation.on_delete is models.SET_NULL:
+                refs.exclude(conversation_id__in=ids).update(**{name: None})
+                continue
+            return False
+        if relation.on_delete is models.CASCADE:
+            refs.delete()
+        elif relation.on_delete is models.SET_NULL:
+            refs.update(**{name: None})
+        else:
+            return False
+    return True
+
+
+def _delete_statement(table: str, key: str) -> str:
+    # Names from the models' own metadata, never from input; the ids are a parameter.
+    return f"DELETE FROM {connection.ops.quote_name(table)} WHERE {key} = ANY(%s)"  # noqa: S608
+
+
+def _rows_delete(ids: list[int]) -> Removed | None:
+    """Delete the conversations' rows by statements; None if the collector must do it."""
+    messages = Message.objects.filter(conversation_id__in=ids).values("pk")
+    for model, targets in (
+        (Message, messages),
+        (Attachment, Attachment.objects.filter(conversation_id__in=ids).values("pk")),
+        (AutomationFiring, AutomationFiring.objects.filter(conversation_id__in=ids).values("pk")),
+        (Conversation, Conversation.objects.filter(pk__in=ids).values("pk")),
+    ):
+        if not _references_clear(model, targets, ids):
+            return None
+    counts: dict[str, int] = {}
+    statements: list[tuple[str, str]] = [
+        (model._meta.label, _delete_statement(model._meta.db_table, "conversation_id")) for model in OWNED
+    ]
+    statements.append((Conversation._meta.label, _delete_statement(Conversation._meta.db_table, "id")))
+    with connection.cursor() as cursor:
+        for label, statement in statements:
+            cursor.execute(statement, [ids])
+            counts[label] = cursor.rowcount
+    return Removed(
+        conversations=counts[Conversation._meta.label],
+        messages=counts[Message._meta.label],
+        attachments=counts[Attachment._meta.label],
+    )
+
+
 def conversations_delete(*, conversation_ids: Iterable[int]) -> Removed:
     """Delete these conversations and everything of theirs, in one transaction; their files
     after it commits. Ids that no longer exist are skipped (a second run removes nothing).
@@ -75,13 +145,16 @@ def conversations_delete(*, conversation_ids: Iterable[int]) -> Removed:
             for name in Attachment.objects.filter(conversation_id__in=ids).values_list("file", flat=True)
             if name
         ]
-        _, deleted = Conversation.objects.filter(pk__in=ids).delete()  # messages, attachments cascade
+        removed = _rows_delete(ids)
+        if removed is None:  # a relation the statements do not handle: Django's collector
+            _, deleted = Conversation.objects.filter(pk__in=ids).delete()  # messages, attachments cascade
+            removed = Removed(
+                conversations=deleted.get(Conversation._meta.label, 0),
+                messages=deleted.get(Message._meta.label, 0),
+                attachments=deleted.get(Attachment._meta.label, 0),
+            )
         _files_remove_on_commit(names)
-    return Removed(
-        conversations=deleted.get(Conversation._meta.label, 0),
-        messages=deleted.get(Message._meta.label, 0),
-        attachments=deleted.get(Attachment._meta.label, 0),
-    )
+    return removed
 
 
 def conversation_delete(*, conversation: Conversation, request: HttpRequest | None = None) -> Removed:

@@ -10,9 +10,11 @@ Per workspace (``retention_purge``), after narrowing the stored policy to the pl
 3. contacts not seen within their period and with no conversation left
    (``chat.services.contacts_delete_unused``).
 
-Each batch is its own short transaction (``SET LOCAL lock_timeout``; rows locked ``FOR
-UPDATE SKIP LOCKED``, so a conversation a visitor is writing to right now is left for the
-next run), walked in key order (every batch moves forward: the run ends). The run's
+Each batch is its own short transaction: ``SET LOCAL lock_timeout``; rows locked ``FOR
+UPDATE SKIP LOCKED`` (a conversation a visitor is writing to right now is left for the next
+run); at most ``RETENTION_BATCH_CONVERSATIONS`` or ``RETENTION_BATCH_ROWS`` rows, fewer
+while batches hold their locks longer than ``RETENTION_BATCH_TARGET_MS``; walked in key
+order (every batch moves forward: the run ends). The run's
 ``PurgeRun`` row is updated in each batch's transaction, so it always says what was
 removed. A run killed halfway leaves committed batches done and the rest for the next run
 (idempotent: what is gone is not counted again). Runs of one workspace never overlap (an
@@ -44,6 +46,7 @@ from ..selectors import retention_in_force
 from .policy import retention_policy_narrow
 
 logger = logging.getLogger(__name__)
+MIN_BATCH = 20  # the smallest batch the adaptive size goes down to
 
 
 @dataclasses.dataclass
@@ -73,16 +76,24 @@ class _Runner:
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    def phase(self, pick: Callable[[int], list[int]], remove: Callable[[list[int]], dict[str, int]]) -> bool:
-        """Batches of ``pick(after_pk)`` handed to ``remove`` until none is left (True) or the
-        deadline (False)."""
-        after = 0
+    def phase(
+        self, pick: Callable[[int, int], list[int]], remove: Callable[[list[int]], dict[str, int]], most: int
+    ) -> bool:
+        """Batches of ``pick(after_pk, size)`` handed to ``remove`` until none is left (True) or
+        the deadline (False). The size adapts to the time a batch takes: a third smaller
+        after one that held its locks longer than ``RETENTION_BATCH_TARGET_MS``, a quarter
+        bigger (up to ``most``) after one under half of it, so a busy or slow database still
+        sees short locks."""
+        # Start small (the first batch's locks count too) and grow while batches are quick.
+        least = min(MIN_BATCH, most)
+        after, size = 0, max(least, most // 4)
+        target = settings.RETENTION_BATCH_TARGET_MS
         while not self.out_of_time():
             started = time.perf_counter()
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = '{int(settings.RETENTION_LOCK_TIMEOUT_MS)}ms'")
-                ids = pick(after)
+                ids = pick(after, size)
                 if not ids:
                     return True
                 after = ids[-1]
@@ -93,8 +104,14 @@ class _Runner:
                     longest_batch_ms=Greatest("longest_batch_ms", self.longest_ms),
                     **{name: F(name) + n for name, n in removed.items() if n},
                 )
-            # The commit is part of the time the batch held its locks.
-            self.longest_ms = max(self.longest_ms, round((time.perf_counter() - started) * 1000))
+            # The commit (the deferred foreign-key checks run there) is part of the time
+            # the batch held its locks.
+            took = (time.perf_counter() - started) * 1000
+            self.longest_ms = max(self.longest_ms, round(took))
+            if took > target:
+                size = max(least, size * 2 // 3)
+            elif took < target / 2:
+                size = min(most, size + max(1, size // 4))
         return False
 
 
@@ -102,10 +119,10 @@ def _cutoff(now: datetime, days: int | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def _conversations(cutoff: datetime, size: int) -> Callable[[int], list[int]]:
+def _conversations(cutoff: datetime) -> Callable[[int, int], list[int]]:
     stale = Q(last_message_at__lt=cutoff) | Q(last_message_at__isnull=True, created_at__lt=cutoff)
 
-    def pick(after: int) -> list[int]:
+    def pick(after: int, size: int) -> list[int]:
         rows = (
             Conversation.objects.filter(stale, pk__gt=after)
             .order_by("pk")
@@ -117,16 +134,16 @@ def _conversations(cutoff: datetime, size: int) -> Callable[[int], list[int]]:
     return pick
 
 
-def _attachments(cutoff: datetime, size: int) -> Callable[[int], list[int]]:
-    def pick(after: int) -> list[int]:
+def _attachments(cutoff: datetime) -> Callable[[int, int], list[int]]:
+    def pick(after: int, size: int) -> list[int]:
         rows = Attachment.objects.filter(created_at__lt=cutoff, pk__gt=after).order_by("pk")
         return list(rows.values_list("pk", flat=True)[:size])
 
     return pick
 
 
-def _contacts(cutoff: datetime, size: int) -> Callable[[int], list[int]]:
-    def pick(after: int) -> list[int]:
+def _contacts(cutoff: datetime) -> Callable[[int, int], list[int]]:
+    def pick(after: int, size: int) -> list[int]:
         rows = (
             Contact.objects.filter(last_seen_at__lt=cutoff, pk__gt=after)
             .filter(~Exists(Conversation.objects.filter(contact_id=OuterRef("pk"))))
@@ -177,33 +194,36 @@ def _purge(*, tenant: Any, now: datetime, deadline: float | None) -> PurgeOutcom
     _interrupted_close()
     retention_policy_narrow(tenant=tenant)
     days = retention_in_force(tenant=tenant).days
-    limits = {field: value for field, value in days.items()}
+    limits = dict(days)
     run = PurgeRun.objects.create(started_at=now, limits=limits)
     runner = _Runner(run, deadline)
     conversations_size = settings.RETENTION_BATCH_CONVERSATIONS
     rows_size = settings.RETENTION_BATCH_ROWS
-    phases: list[tuple[Callable[[int], list[int]], Callable[[list[int]], dict[str, int]]]] = []
+    Phase = tuple[Callable[[int, int], list[int]], Callable[[list[int]], dict[str, int]], int]
+    phases: list[Phase] = []
     if (cutoff := _cutoff(now, days["conversations_days"])) is not None:
-        phases.append((_conversations(cutoff, conversations_size), _remove_conversations))
+        phases.append((_conversations(cutoff), _remove_conversations, conversations_size))
     if (cutoff := _cutoff(now, days["attachments_days"])) is not None:
         phases.append(
             (
-                _attachments(cutoff, rows_size),
+                _attachments(cutoff),
                 lambda ids: {"attachments": attachments_remove(attachment_ids=ids)},
+                rows_size,
             )
         )
     if (cutoff := _cutoff(now, days["contacts_days"])) is not None:
         seen_before = cutoff
         phases.append(
             (
-                _contacts(seen_before, rows_size),
+                _contacts(seen_before),
                 lambda ids: {"contacts": contacts_delete_unused(contact_ids=ids, seen_before=seen_before)},
+                rows_size,
             )
         )
     finished = True
     try:
-        for pick, remove in phases:
-            if not runner.phase(pick, remove):
+        for pick, remove, most in phases:
+            if not runner.phase(pick, remove, most):
                 finished = False
                 break
     except Exception as error:

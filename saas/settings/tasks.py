@@ -67,12 +67,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Retention (docs/data-lifecycle.md) --------------------------------------------------
-# Conversations deleted per transaction, and attachments or contacts; how long a batch
+# Conversations deleted per transaction at most, and attachments or contacts; how long a batch
 # waits for a lock before it gives up (the next run retries); the whole nightly run's time
 # budget across workspaces (below the task's soft limit): what is left goes the next night.
 RETENTION_BATCH_CONVERSATIONS = env.int("RETENTION_BATCH_CONVERSATIONS", default=200)
 RETENTION_BATCH_ROWS = env.int("RETENTION_BATCH_ROWS", default=500)
 RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=1000)
+# A batch taking longer than this (its locks held that long) makes the next one a third
+# smaller; quick ones grow it back up to the sizes above (a run starts at a quarter of them).
+RETENTION_BATCH_TARGET_MS = env.int("RETENTION_BATCH_TARGET_MS", default=150)
 RETENTION_PURGE_SECONDS = env.int("RETENTION_PURGE_SECONDS", default=1200)
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)

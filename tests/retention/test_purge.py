@@ -242,3 +242,19 @@ def test_a_run_under_way_is_not_doubled(tenant_a):
             assert not PurgeRun.objects.exists()
         finally:
             other.close()
+
+
+@pytest.mark.parametrize(("target_ms", "batches"), [(0, 3), (10**6, 2)])  # of conversations
+def test_batches_shrink_while_slow_and_grow_while_quick(tenant_a, settings, target_ms, batches):
+    """Runs start at a quarter of the largest batch (80 -> 20); a batch slower than the target
+    makes the next smaller (never under 20 here), a quick one a quarter bigger (20, 25)."""
+    settings.RETENTION_BATCH_CONVERSATIONS = 80
+    settings.RETENTION_BATCH_TARGET_MS = target_ms
+    now = timezone.now()
+    with tenant_context(tenant_a.tenant):
+        _policy(tenant_a.tenant)
+        for _ in range(45):
+            conversation_at(now - 31 * DAY, messages=False)
+        run = retention_purge(tenant=tenant_a.tenant, now=now).run
+        # And one batch of their 45 contacts, left with nothing (rows: from 500 // 4).
+        assert run.conversations == 45 and run.contacts == 45 and run.batches == batches + 1
