@@ -17,6 +17,12 @@ from .forms import RetentionForm, period_words
 from .selectors import FIELDS, purge_runs_recent, retention_in_force
 from .services import retention_policy_update
 
+SHORT = {
+    "conversations_days": "Conversations",
+    "attachments_days": "Attachments",
+    "contacts_days": "Contacts",
+}
+
 
 @dashboard_page("settings", manage=True)
 def retention_settings(request: DashboardRequest) -> HttpResponse:
@@ -41,7 +47,7 @@ def retention_settings(request: DashboardRequest) -> HttpResponse:
         form=form,
         view=view,
         bound_words=period_words(view.bound),
-        kept=[(form[field].label, period_words(view.days[field])) for field in FIELDS],
+        kept=[(SHORT[field], period_words(view.days[field])) for field in FIELDS],
         narrowed_from=[(form[f].label, period_words(d)) for f, d in (narrowed.get("from") or {}).items()],
         narrowed=narrowed,
         pending=[(form[f].label, period_words(getattr(view.policy, f))) for f in pending],
