@@ -173,6 +173,7 @@ class LockSampler:
         self.waiting_samples = 0
         self.samples = 0
         self.longest_wait_ms = 0.0
+        self.transactions: dict[Any, float] = {}  # the purge's, seen open: start -> oldest age
         self._done = threading.Event()
 
     def _run(self) -> None:
@@ -182,7 +183,8 @@ class LockSampler:
             while not self._done.wait(0.01):
                 row = conn.execute(
                     """
-                    SELECT coalesce(max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)
+                    SELECT max(xact_start) FILTER (WHERE pid = %(pid)s),
+                           coalesce(max(extract(epoch FROM clock_timestamp() - xact_start) * 1000)
                                     FILTER (WHERE pid = %(pid)s), 0),
                            (SELECT count(*) FROM pg_locks WHERE NOT granted),
                            coalesce(max(extract(epoch FROM clock_timestamp() - state_change) * 1000)
@@ -194,9 +196,11 @@ class LockSampler:
                     {"pid": self.pid},
                 ).fetchone()
                 self.samples += 1
-                self.longest_xact_ms = max(self.longest_xact_ms, float(row[0]))
-                self.waiting_samples += 1 if row[1] else 0
-                self.longest_wait_ms = max(self.longest_wait_ms, float(row[2]))
+                if row[0] is not None:  # the purge's transaction: its age, by its start
+                    self.transactions[row[0]] = max(self.transactions.get(row[0], 0.0), float(row[1]))
+                self.longest_xact_ms = max(self.longest_xact_ms, float(row[1]))
+                self.waiting_samples += 1 if row[2] else 0
+                self.longest_wait_ms = max(self.longest_wait_ms, float(row[3]))
 
     def __enter__(self) -> LockSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -330,6 +334,14 @@ def main() -> int:
         "longest_batch_ms": run.longest_batch_ms,
         "purge_longest_open_transaction_ms_sampled": round(sampler.longest_xact_ms, 1),
         "longest_lock_wait_ms_sampled": round(sampler.longest_wait_ms, 1),
+        "purge_transactions_sampled": {
+            "seen": len(sampler.transactions),
+            **{
+                k.replace("_ms", "_age_ms"): v
+                for k, v in _pcts(list(sampler.transactions.values())).items()
+                if k != "n"
+            },
+        },
         "samples_with_a_lock_wait": sampler.waiting_samples,
         "samples": sampler.samples,
     }
@@ -344,7 +356,9 @@ def main() -> int:
     print(
         f"  locks: longest batch transaction {run.longest_batch_ms} ms [{verdict}] (target < {LOCK_TARGET_MS} ms); "
         f"sampled every 10 ms: the purge's longest open transaction {sampler.longest_xact_ms:.0f} ms, longest lock wait "
-        f"{sampler.longest_wait_ms:.0f} ms, a wait in {sampler.waiting_samples} of {sampler.samples} samples",
+        f"{sampler.longest_wait_ms:.0f} ms, a wait in {sampler.waiting_samples} of {sampler.samples} samples; "
+        f"the purge's transactions seen open: {len(sampler.transactions)}, oldest age p50 "
+        f"{purge['purge_transactions_sampled']['p50_age_ms']} ms, p95 {purge['purge_transactions_sampled']['p95_age_ms']} ms",
         flush=True,
     )
     widget_results = {}
