@@ -341,6 +341,7 @@ def main() -> int:
                 for k, v in _pcts(list(sampler.transactions.values())).items()
                 if k != "n"
             },
+            "over_target": sum(age >= LOCK_TARGET_MS for age in sampler.transactions.values()),
         },
         "samples_with_a_lock_wait": sampler.waiting_samples,
         "samples": sampler.samples,
@@ -358,7 +359,8 @@ def main() -> int:
         f"sampled every 10 ms: the purge's longest open transaction {sampler.longest_xact_ms:.0f} ms, longest lock wait "
         f"{sampler.longest_wait_ms:.0f} ms, a wait in {sampler.waiting_samples} of {sampler.samples} samples; "
         f"the purge's transactions seen open: {len(sampler.transactions)}, oldest age p50 "
-        f"{purge['purge_transactions_sampled']['p50_age_ms']} ms, p95 {purge['purge_transactions_sampled']['p95_age_ms']} ms",
+        f"{purge['purge_transactions_sampled']['p50_age_ms']} ms, p95 {purge['purge_transactions_sampled']['p95_age_ms']} ms, "
+        f"{purge['purge_transactions_sampled']['over_target']} seen open {LOCK_TARGET_MS} ms or more",
         flush=True,
     )
     widget_results = {}

@@ -105,6 +105,13 @@ def _delete_statement(table: str, key: str) -> str:
     return f"DELETE FROM {connection.ops.quote_name(table)} WHERE {key} = ANY(%s)"  # noqa: S608
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{model._meta.label}.{name} is not a column")
+    return str(field.column)
+
+
 def _rows_delete(ids: list[int]) -> Removed | None:
     """Delete the conversations' rows by statements; None if the collector must do it."""
     messages = Message.objects.filter(conversation_id__in=ids).values("pk")
@@ -117,10 +124,19 @@ def _rows_delete(ids: list[int]) -> Removed | None:
         if not _references_clear(model, targets, ids):
             return None
     counts: dict[str, int] = {}
-    statements: list[tuple[str, str]] = [
-        (model._meta.label, _delete_statement(model._meta.db_table, "conversation_id")) for model in OWNED
+    statements = [
+        (
+            model._meta.label,
+            _delete_statement(model._meta.db_table, _column(model, "conversation")),
+        )
+        for model in OWNED
     ]
-    statements.append((Conversation._meta.label, _delete_statement(Conversation._meta.db_table, "id")))
+    statements.append(
+        (
+            Conversation._meta.label,
+            _delete_statement(Conversation._meta.db_table, _column(Conversation, "id")),
+        )
+    )
     with connection.cursor() as cursor:
         for label, statement in statements:
             cursor.execute(statement, [ids])

@@ -75,7 +75,7 @@ RETENTION_BATCH_ROWS = env.int("RETENTION_BATCH_ROWS", default=500)
 RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=1000)
 # A batch taking longer than this (its locks held that long) makes the next one a third
 # smaller; quick ones grow it back up to the sizes above (a run starts at a quarter of them).
-RETENTION_BATCH_TARGET_MS = env.int("RETENTION_BATCH_TARGET_MS", default=150)
+RETENTION_BATCH_TARGET_MS = env.int("RETENTION_BATCH_TARGET_MS", default=80)
 RETENTION_PURGE_SECONDS = env.int("RETENTION_PURGE_SECONDS", default=1200)
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
