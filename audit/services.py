@@ -6,6 +6,7 @@ Call :func:`audit_record` from the service that made the change, inside its tran
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.db.models import Model
@@ -25,6 +26,19 @@ def _actor_of(request: HttpRequest | None) -> tuple[str, int | None, str]:
         staff = getattr(request, "support_access", None) is not None
         return (AuditEvent.ActorKind.STAFF if staff else AuditEvent.ActorKind.MEMBER), user.pk, user.email
     return AuditEvent.ActorKind.SYSTEM, None, ""
+
+
+def _address(request: HttpRequest | None) -> str | None:
+    """The client's address, or None when the request has none that is an address (a test
+    client's or a Unix socket's peer is "unknown" or empty): the column takes addresses only."""
+    if request is None:
+        return None
+    address = client_address(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
 
 
 def audit_record(
@@ -56,5 +70,5 @@ def audit_record(
         target_id=target_id,
         target_repr=target_repr[:255],
         metadata=metadata or {},
-        ip_address=client_address(request) if request is not None else None,
+        ip_address=_address(request),
     )
