@@ -1,7 +1,7 @@
 """`make bench`: every benchmark suite, each in its own process (and database).
 
 python -m bench                 # all suites
-python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api
+python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api, lifecycle
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SUITES = [
     "exports",
     "webhooks",
     "api",
+    "lifecycle",
 ]
 
 

@@ -38,6 +38,10 @@ class Plan:
     overage: bool = False  # AI answers past the quota are billed instead of refused
     overage_per_1000: int = 0  # USD per 1,000 AI answers past the quota
     sso: bool = False  # the workspace's own OpenID Connect provider (sso app)
+    # The longest the workspace may keep conversations (with their messages), attachments
+    # and contacts, in days; None: as long as it likes ("forever"). The workspace chooses
+    # within it (retention.services); a downgrade narrows a longer choice to it.
+    retention_days: int | None = 30
 
     def quota(self, name: str) -> int | None:
         limit: int | None = getattr(self, name)  # a field of QUOTAS
@@ -55,6 +59,7 @@ class Plan:
     def features(self) -> list[str]:
         """What the plan includes, in words (pricing page, billing page)."""
         lines = [quota_words(name, self.quota(name)) for name in QUOTAS]
+        lines.append(retention_words(self.retention_days))
         if self.overage:
             lines.append(f"More AI answers at ${self.overage_per_1000} per 1,000")
         if self.own_llm_key:
@@ -70,21 +75,33 @@ def quota_words(name: str, value: int | None) -> str:
     return f"Unlimited {many}" if value is None else f"{value:,} {one if value == 1 else many}"
 
 
+def retention_words(days: int | None) -> str:
+    if days is None:
+        return "Conversations and contacts kept as long as you choose"
+    if days % 365 == 0:
+        years = days // 365
+        return f"Conversations and contacts kept up to {years} year{'' if years == 1 else 's'}"
+    return f"Conversations and contacts kept up to {days:,} days"
+
+
 PLANS: tuple[Plan, ...] = (
     Plan("free", "Free", 0, 0, widgets=1, ai_answers=100, storage_mb=10, pages=50, seats=1),
     Plan(
         "starter", "Starter", 29, 290,
         widgets=2, ai_answers=2_000, storage_mb=100, pages=500, seats=3, own_llm_key=True,
+        retention_days=365,
     ),
     Plan(
         "pro", "Pro", 99, 990,
         widgets=5, ai_answers=10_000, storage_mb=1_000, pages=5_000, seats=10,
         remove_branding=True, own_llm_key=True, sso=True,
+        retention_days=3 * 365,
     ),
     Plan(
         "business", "Business", 399, 3_990,
         widgets=20, ai_answers=50_000, storage_mb=10_000, pages=50_000, seats=50,
         remove_branding=True, own_llm_key=True, overage=True, overage_per_1000=8, sso=True,
+        retention_days=None,
     ),
 )  # fmt: skip
 BY_CODE = {plan.code: plan for plan in PLANS}

@@ -30,7 +30,7 @@ from rest_framework.response import Response
 
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters
 from saas.errors import ValidationFailed
-from tenants.api_base import ALL_ROLES, ApiKeyPrincipal, TenantAPIView
+from tenants.api_base import ALL_ROLES, MANAGERS, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
 from widget_builder.public_api import problem_responses
 
@@ -38,7 +38,7 @@ from .inbox import RATING_Q, conversation_search_q
 from .models import Conversation, Message
 from .presence import visible_widget_ids
 from .selectors import message_payload
-from .services import inbox
+from .services import conversation_delete, inbox
 
 TAGS = ["conversations"]
 MESSAGES_LISTED = 200
@@ -390,6 +390,8 @@ class ConversationListApi(ConversationApiBase):
 
 
 class ConversationDetailApi(ConversationApiBase):
+    required_roles = {"GET": ALL_ROLES, "DELETE": MANAGERS}
+
     @extend_schema(
         operation_id="conversations_retrieve",
         tags=TAGS,
@@ -398,6 +400,33 @@ class ConversationDetailApi(ConversationApiBase):
     )
     def get(self, request: Request, conversation_id: int) -> Response:
         return Response(ConversationOutput(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="conversations_destroy",
+        tags=TAGS,
+        description="Delete the conversation for good, with its messages, attachments and their "
+        "files (owners and admins; API keys with the admin role). Recorded in the workspace's "
+        "audit log (`conversation.deleted`). Asked again: 404.",
+        responses={204: None, **_problems(401, 403, 404)},
+        examples=[
+            OpenApiExample(
+                "Not found",
+                value={
+                    "type": "/docs/errors#not_found",
+                    "title": "Not found",
+                    "status": 404,
+                    "detail": "No such conversation in this workspace.",
+                    "code": "not_found",
+                },
+                response_only=True,
+                status_codes=["404"],
+                media_type="application/problem+json",
+            )
+        ],
+    )
+    def delete(self, request: Request, conversation_id: int) -> Response:
+        conversation_delete(conversation=self.get_object(), request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ConversationMessagesApi(ConversationApiBase):

@@ -45,6 +45,7 @@ tenant_urlpatterns = [
     page(
         "dashboard/conversations/<int:conversation_id>/", views_inbox.conversation_detail, name="conversation"
     ),
+    page(CONVERSATION + "delete/", views_inbox.conversation_delete_page, name="conversation-delete"),
     endpoint(CONVERSATION + "messages", views_inbox.conversation_messages, name="conversation-messages"),
     endpoint(CONVERSATION + "reply", views_inbox.conversation_reply, name="conversation-reply"),
     endpoint(CONVERSATION + "assign", views_inbox.conversation_assign, name="conversation-assign"),

@@ -102,6 +102,8 @@ def message_rows(conversation: Conversation) -> list[dict]:
                 "html": render_markdown(message.text) if rendered else None,
                 "citations": citation_rows(message.citations),
                 "attachments": list(message.attachment_files.all()),
+                # Files removed while the message stays (retention): named, no longer served.
+                "removed_attachments": [a for a in message.attachments if a.get("removed_at")],
                 "is_answer": message.role == Message.Role.BOT,
                 "rule": message.automation_rule.name if message.automation_rule else "",
             }

@@ -32,6 +32,7 @@ from . import inbox
 from .forms import ComposerForm, InboxFilterForm, SnoozeForm
 from .models import Conversation, Message
 from .selectors import conversation_last_messages
+from .services import conversation_delete
 from .services import inbox as inbox_service
 from .services.agent_files import agent_reply_with_files
 from .views import contact_label, conversation_row, message_rows, usage_summary, web_link
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = 50
 REPLY_ROLES = frozenset({"owner", "admin", "agent"})
+DELETE_ROLES = frozenset({"owner", "admin"})
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -51,6 +53,10 @@ def viewer(request: Any) -> tuple[int, str]:
 
 def may_reply(request: Any) -> bool:
     return request.membership.role in REPLY_ROLES and request.support_access is None
+
+
+def may_delete(request: Any) -> bool:
+    return request.membership.role in DELETE_ROLES and request.support_access is None
 
 
 def conversation_of(request: Any, conversation_id: int) -> Conversation:
@@ -196,6 +202,7 @@ def conversation_detail(request, conversation_id: int):
         is_mine=conversation.assignee_user_id == user_id,
         members=members,
         may_reply=may_reply(request),
+        may_delete=may_delete(request),
         composer=ComposerForm(initial={"kind": "reply"}),
         canned=_canned(request, conversation, me),
         snooze_presets=inbox.snooze_presets(timezone.now(), zone),
@@ -351,6 +358,32 @@ def conversation_hand_back(request, conversation_id: int):
         lambda c: inbox_service.conversation_hand_back(conversation=c, by=request.user),
         "Handed back to the bot.",
     )
+
+
+@dashboard_page("conversations")
+def conversation_delete_page(request, conversation_id: int):
+    """Ask, then delete the conversation for good with its messages, attachments and files
+    (owners and admins; ``chat.services.conversation_delete``, audited)."""
+    if not may_delete(request):
+        raise PermissionDenied("Only owners and admins delete conversations.")
+    conversation = conversation_of(request, conversation_id)
+    if request.method == "POST":
+        removed = conversation_delete(conversation=conversation, request=request)
+        messages.success(
+            request,
+            f"Conversation #{conversation_id} deleted with its {removed.messages} message"
+            f"{'' if removed.messages == 1 else 's'} and {removed.attachments} attachment"
+            f"{'' if removed.attachments == 1 else 's'}.",
+        )
+        return redirect("chat:conversations")
+    context = shell_context(
+        request,
+        conversation=conversation,
+        message_count=conversation.messages.count(),
+        attachment_count=conversation.attachment_files.count(),
+        **_contact_context(conversation),
+    )
+    return render(request, "chat/inbox/conversation_delete.html", context)
 
 
 @require_POST

@@ -14,6 +14,7 @@ from privacy import urls as privacy
 from quality import urls as quality
 from reports import urls as reports
 from sso import urls as sso
+from retention import urls as retention
 from tenants import urls as tenants
 from ui import urls as ui
 from webhooks import urls as webhooks
@@ -36,6 +37,7 @@ urlpatterns = [
         insights,
         quality,
         reports,
+        retention,
         webhooks,
         sso,
         privacy,

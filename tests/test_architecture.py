@@ -28,6 +28,7 @@ APPS = (
     "sso",
     "privacy",
     "scheduler",
+    "retention",
     "public_site",
 )
 MAX_MODULE_LINES = 600

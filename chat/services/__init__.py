@@ -11,7 +11,13 @@ from .automations import (
 )
 from .bot_settings import OWN_KEY_PROVIDERS, bot_settings_update
 from .conversations import HANDOFF_NOTE, conversation_close, conversation_handoff, conversation_rate
-from .deletion import Removed, conversations_delete
+from .deletion import (
+    Removed,
+    attachments_remove,
+    contacts_delete_unused,
+    conversation_delete,
+    conversations_delete,
+)
 from .messages import (
     MAX_ANSWER_CHARS,
     MAX_MESSAGE_CHARS,
@@ -28,13 +34,16 @@ __all__ = [
     "OWN_KEY_PROVIDERS",
     "ClientMessageIdReused",
     "Removed",
+    "attachments_remove",
     "automation_firing_create",
     "automation_rule_create",
     "automation_rule_delete",
     "automation_rule_toggle",
     "automation_rule_update",
     "bot_settings_update",
+    "contacts_delete_unused",
     "conversation_close",
+    "conversation_delete",
     "conversation_handoff",
     "conversation_rate",
     "conversation_transcript_send",

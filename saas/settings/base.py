@@ -106,6 +106,7 @@ TENANT_APPS = [
     "webhooks",
     "audit",  # the workspace audit log (append-only)
     "privacy",  # a contact's erasure records (GDPR tools: docs/privacy.md)
+    "retention",  # how long the workspace keeps its data, and the nightly purge
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

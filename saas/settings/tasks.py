@@ -80,6 +80,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "privacy-workspaces-delete-due": {"task": "privacy.tasks.workspaces_delete_due_task", "schedule": 3600.0},
     "scheduler-runs-prune": {"task": "scheduler.tasks.task_runs_prune", "schedule": 3600.0},
+    # Nightly (UTC), every active workspace: what its retention policy no longer keeps.
+    "retention-purge": {
+        "task": "retention.tasks.retention_purge_all",
+        "schedule": crontab(hour=env.int("RETENTION_PURGE_HOUR", default=3), minute=15),
+    },
 }
 # --- Schedules in the database and the runs of periodic jobs (scheduler app) -------------
 # CELERY_BEAT_SCHEDULE above holds the declared defaults: beat's scheduler creates a missing
@@ -103,6 +108,17 @@ BEAT_HEARTBEAT_FILE = env("BEAT_HEARTBEAT_FILE", default="/tmp/saas-beat-heartbe
 # and the deletion, when an owner can still undo it; the confirmation link's lifetime.
 PRIVACY_DELETION_GRACE_DAYS = env.int("PRIVACY_DELETION_GRACE_DAYS", default=14)
 PRIVACY_DELETION_LINK_HOURS = env.int("PRIVACY_DELETION_LINK_HOURS", default=24)
+# --- Retention (docs/data-lifecycle.md) --------------------------------------------------
+# Conversations deleted per transaction at most, and attachments or contacts; how long a batch
+# waits for a lock before it gives up (the next run retries); the whole nightly run's time
+# budget across workspaces (below the task's soft limit): what is left goes the next night.
+RETENTION_BATCH_CONVERSATIONS = env.int("RETENTION_BATCH_CONVERSATIONS", default=200)
+RETENTION_BATCH_ROWS = env.int("RETENTION_BATCH_ROWS", default=500)
+RETENTION_LOCK_TIMEOUT_MS = env.int("RETENTION_LOCK_TIMEOUT_MS", default=1000)
+# A batch taking longer than this (its locks held that long) makes the next one a third
+# smaller; quick ones grow it back up to the sizes above (a run starts at a quarter of them).
+RETENTION_BATCH_TARGET_MS = env.int("RETENTION_BATCH_TARGET_MS", default=80)
+RETENTION_PURGE_SECONDS = env.int("RETENTION_PURGE_SECONDS", default=1200)
 # The hour (each workspace's local time) from which the email reports of the day go out.
 REPORTS_SEND_HOUR = env.int("REPORTS_SEND_HOUR", default=8)
 # --- Outbound webhooks (docs/webhooks.md) -------------------------------------------------

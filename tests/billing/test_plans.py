@@ -17,3 +17,11 @@ def test_one_definition_for_every_plan():
     assert [p.code for p in PLANS if p.overage] == ["business"]
     assert plan_upgrade_for(plan_get("free"), "widgets", 3).code == "pro"  # Starter has 2
     assert plan_upgrade_for(plan_get("business"), "widgets", 21) is None
+
+
+def test_retention_bounds_grow_with_the_plan_and_are_listed():
+    bounds = [p.retention_days for p in PLANS]
+    assert bounds == [30, 365, 3 * 365, None]  # Business: as long as the workspace chooses
+    assert "Conversations and contacts kept up to 30 days" in plan_get("free").features()
+    assert "Conversations and contacts kept up to 3 years" in plan_get("pro").features()
+    assert "Conversations and contacts kept as long as you choose" in plan_get("business").features()

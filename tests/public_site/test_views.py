@@ -151,6 +151,8 @@ def test_public_pages(client, settings):
     pricing = client.get("/pricing/", HTTP_HOST=PUBLIC_HOST).content.decode()
     for plan in PLANS:
         assert plan.name in pricing and f"{plan.ai_answers:,} AI answers a month" in pricing
+    assert "Conversations and contacts kept up to 30 days" in pricing  # Free's retention bound
+    assert "Conversations and contacts kept as long as you choose" in pricing  # Business
     assert client.get("/docs/getting-started/", HTTP_HOST=PUBLIC_HOST).status_code == 200
     assert b'<label for="id_slug">' in client.get(SIGNUP, HTTP_HOST=PUBLIC_HOST).content
 

@@ -66,3 +66,29 @@ def test_a_rolled_back_delete_keeps_the_files(conversations, django_capture_on_c
     assert callbacks == []
     assert Conversation.objects.filter(pk=first.pk).exists()
     assert default_storage.exists(name)
+
+
+def test_what_hangs_off_the_messages_goes_and_what_points_in_from_outside_is_cleared(
+    conversations, django_capture_on_commit_callbacks
+):
+    """Rows of other apps cascade with the messages (answer timings, flagged questions);
+    a message of a conversation that stays and points at a deleted one is set null."""
+    from insights.models import AnswerTiming
+    from quality.models import FlaggedQuestion
+
+    first, second = conversations
+    question = Message.objects.filter(conversation=first).order_by("seq").first()
+    answer = MessageFactory(conversation=first, role=Message.Role.BOT, text="hi", reply_to=question)
+    AnswerTiming.objects.create(message=answer, first_token_ms=300, full_ms=900)
+    FlaggedQuestion.objects.create(message=question)
+    stray = MessageFactory(conversation=second, role=Message.Role.BOT, text="odd")
+    other = Message.objects.filter(conversation=first).order_by("seq").last()  # the attachment's
+    Message.objects.filter(pk=stray.pk).update(reply_to=other)  # not made by the app; still safe
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = conversations_delete(conversation_ids=[first.pk])
+    assert removed == Removed(conversations=1, messages=3, attachments=1)
+    assert not AnswerTiming.objects.filter(message_id=answer.pk).exists()
+    assert not FlaggedQuestion.objects.filter(message_id=question.pk).exists()
+    stray.refresh_from_db()
+    assert stray.reply_to_id is None
+    assert Message.objects.filter(conversation=second).count() == 3
