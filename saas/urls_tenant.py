@@ -13,8 +13,8 @@ from knowledge import urls as knowledge
 from privacy import urls as privacy
 from quality import urls as quality
 from reports import urls as reports
-from sso import urls as sso
 from retention import urls as retention
+from sso import urls as sso
 from tenants import urls as tenants
 from ui import urls as ui
 from webhooks import urls as webhooks
