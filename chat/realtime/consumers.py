@@ -446,6 +446,12 @@ class AgentConsumer(_Base):
             self.counts_pending = True
             self.later = asyncio.ensure_future(self._counts_later())
 
+    async def inbox_removed(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "removed", "conversations": event.get("conversations", [])})
+        if not self.counts_pending:
+            self.counts_pending = True
+            self.later = asyncio.ensure_future(self._counts_later())
+
     async def inbox_notify(self, event: dict[str, Any]) -> None:
         frame = await run_in_schema(
             self.schema, queries.notification, event["kind"], event["conversation"], self.user.pk, self.role

@@ -131,6 +131,9 @@ async def _send_queued(outgoing: _Outgoing) -> None:
         layer_answered()
 
 
+REMOVED_MAX = 200
+
+
 def publish(group: str, event: dict[str, Any]) -> None:
     """Send once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: send_now(group, event))
@@ -155,6 +158,13 @@ def inbox_changed(conversation_id: int) -> dict[str, Any]:
     """The inbox event for a conversation; its id lets every socket of a process share one
     read of the row."""
     return {"type": "inbox.changed", "conversation": conversation_id, "id": uuid.uuid4().hex}
+
+
+def conversations_removed(conversation_ids: list[int]) -> None:
+    """Conversations were deleted (a person, the API, a visitor, retention): the inbox lists
+    drop them and an agent who has one open is told, after the commit. At most
+    ``REMOVED_MAX`` ids are named; the lists refresh whatever the count."""
+    publish(inbox_group(schema()), {"type": "inbox.removed", "conversations": conversation_ids[:REMOVED_MAX]})
 
 
 def notify(kind: str, conversation_id: int, *, user_id: int | None = None) -> None:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from audit.services import audit_record
 
 from ..models import Attachment, AutomationFiring, Contact, Conversation, Message
+from ..realtime import events
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ def conversations_delete(*, conversation_ids: Iterable[int]) -> Removed:
                 attachments=deleted.get(Attachment._meta.label, 0),
             )
         _files_remove_on_commit(names)
+        if removed.conversations:
+            events.conversations_removed(ids)
     return removed
 
 

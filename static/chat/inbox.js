@@ -93,6 +93,10 @@
       case "delta": if (frame.conversation === conversationId) showDelta(frame.text); break;
       case "delta_end": hideDelta(); break;
       case "conversation": refreshList(); break;
+      case "removed":
+        refreshList();
+        if ((frame.conversations || []).indexOf(conversationId) !== -1) showRemoved();
+        break;
       case "counts": showCounts(frame.counts || {}); break;
       case "notification":
         document.dispatchEvent(new CustomEvent("inbox:notification", { detail: frame }));
@@ -310,6 +314,19 @@
 
   /* --- the list page --------------------------------------------------------------- */
   var listTimer = null;
+  /* The open conversation was deleted (by an admin, the API, the visitor or retention):
+     say so and stop offering to write in it. */
+  function showRemoved() {
+    if (!live || document.getElementById("conversation-removed")) return;
+    var note = document.createElement("div");
+    note.id = "conversation-removed";
+    note.className = "alert alert-warning";
+    note.setAttribute("role", "status");
+    note.textContent = "This conversation was deleted. Its messages and files are gone.";
+    live.parentNode.insertBefore(note, live);
+    live.querySelectorAll("textarea, input, button, select").forEach(function (el) { el.disabled = true; });
+  }
+
   function refreshList() {
     var listEl = document.getElementById("inbox-list");
     if (!listEl || !window.htmx) return;

@@ -279,6 +279,27 @@ def test_the_inbox_hears_of_new_conversations_and_handoffs(tenant_a, visitor, ag
     run(scenario)
 
 
+def test_the_inbox_hears_of_a_deleted_conversation(tenant_a, visitor, agent):
+    """A visitor (or an admin, the API, retention) deletes a conversation: every agent's inbox
+    is told once the delete commits, so its list drops the row and an open page says so."""
+    from chat.services.deletion import conversations_delete
+
+    key = agent_session(agent, tenant_a.tenant)
+    conversation_id = visitor.conversation.pk
+
+    async def scenario():
+        agent_ws = agent_socket(tenant_a.host, key)
+        assert (await agent_ws.connect())[0]
+        await frames(agent_ws, until=lambda f: f["type"] == "counts")
+        await committed(tenant_a.tenant, lambda: conversations_delete(conversation_ids=[conversation_id]))
+        seen = await frames(agent_ws, until=lambda f: f["type"] == "counts")
+        removed = [f for f in seen if f["type"] == "removed"]
+        assert [f["conversations"] for f in removed] == [[conversation_id]]
+        await agent_ws.disconnect()
+
+    run(scenario)
+
+
 # --- replay ----------------------------------------------------------------------------------
 
 
