@@ -27,6 +27,12 @@ from .models import Attachment, AutomationRule, BotSettings, Conversation, Messa
 PREVIEW_CHARS = 160
 
 
+def _attachment_shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """An attachment as visitors see it; one removed by retention keeps only its name."""
+    shown = {k: entry.get(k) for k in ("id", "name", "content_type", "size")}
+    return {**shown, "removed": bool(entry.get("removed_at"))}
+
+
 def message_payload(message: Message) -> dict[str, Any]:
     """A message as visitors see it (the widget API and the answer stream): never tokens,
     costs, scores or the provider."""
@@ -37,9 +43,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "citations": [
             {k: c.get(k) for k in ("n", "title", "url", "file", "page")} for c in message.citations
         ],
-        "attachments": [
-            {k: a.get(k) for k in ("id", "name", "content_type", "size")} for a in message.attachments
-        ],
+        "attachments": [_attachment_shown(a) for a in message.attachments],
         "created_at": message.created_at.isoformat(),
         "client_message_id": message.client_message_id if message.role == Message.Role.VISITOR else "",
         "feedback": message.feedback_rating,

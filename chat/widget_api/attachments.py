@@ -71,6 +71,7 @@ class AttachmentUploadApi(ConversationView):
                             "name": "label.png",
                             "content_type": "image/png",
                             "size": 48213,
+                            "removed": False,
                         }
                     ],
                     "created_at": "2026-12-04T10:01:30+00:00",

@@ -191,6 +191,9 @@ class AttachmentOutput(serializers.Serializer):
     name = serializers.CharField()
     content_type = serializers.CharField()
     size = serializers.IntegerField()
+    removed = serializers.BooleanField(
+        help_text="The file was removed (the workspace's retention period): only its name is left."
+    )
 
 
 class MessageOutput(serializers.Serializer):

@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
 from chat.models import Attachment, Contact, Conversation, Message
+from chat.selectors import message_payload
 from retention.models import PurgeRun, RetentionPolicy
 from retention.selectors import retention_in_force
 from retention.services import retention_policy_update, retention_purge
@@ -148,6 +149,9 @@ def test_old_attachments_go_while_their_conversation_stays(tenant_a, run_callbac
         (entry,) = message.attachments
         assert entry["id"] == str(old.public_id) and entry["removed_reason"] == "retention"
         assert entry["removed_at"]
+        # Visitors see its name, marked removed (the widget offers no download).
+        (shown,) = message_payload(message)["attachments"]
+        assert shown["removed"] is True and shown["name"] == old.name
     page = as_role("owner").get(f"/dashboard/conversations/{conversation.pk}/")
     assert page.status_code == 200
     assert (
