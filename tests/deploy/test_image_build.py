@@ -47,7 +47,15 @@ def _build_env(stage: Stage) -> dict[str, str]:
 
 
 def test_the_build_commands_run_on_the_context_with_no_secret_and_no_service(runtime, context):
-    commands = [run.arguments for run in runtime.all("RUN") if "manage.py" in run.arguments]
+    # Every build step of the stage but the user's creation (root's business), in the copy
+    # of the context that stands for WORKDIR /app.
+    assert runtime.all("WORKDIR")[-1].arguments == "/app"
+    commands = [
+        run.arguments.replace(" /app", f" {context}")
+        for run in runtime.all("RUN")
+        if not run.arguments.startswith(("groupadd", "useradd"))
+    ]
+    assert len(commands) == len(runtime.all("RUN")) - 1
     assert any("collectstatic" in c for c in commands), "the image must collect its static files"
     assert any("check --deploy" in c for c in commands), "the image must pass Django's deploy checks"
     env = _build_env(runtime)
@@ -65,6 +73,8 @@ def test_the_build_commands_run_on_the_context_with_no_secret_and_no_service(run
     assert missing == []
     assert (collected / "admin" / "css" / "base.css").is_file()  # the apps' files too
     assert list(collected.rglob("*.css.gz")), "whitenoise's compressed copies"
+    compiled = context / "saas" / "settings" / "__pycache__"
+    assert list(compiled.glob("production.*.pyc")), "the bytecode compiled at build time"
 
 
 def test_the_build_fails_when_the_production_settings_fail_their_deploy_checks(runtime, context, tmp_path):
