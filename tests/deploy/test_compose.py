@@ -90,6 +90,13 @@ def test_one_image_for_every_process_of_the_platform(compose):
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert service["environment"]["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+        # .env may set HOST/PORT for `make run`: the container's must not follow it.
+        assert service["environment"]["HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+        assert service["init"] is True, name
+    web = services["web"]
+    (published,) = web["ports"]
+    assert published.rsplit(":", 1)[1] == web["environment"]["PORT"]
+    assert interpolate(published, {}).startswith("127.0.0.1:"), "placeholder secrets: loopback only"
 
 
 def test_health_checks_and_start_order(compose):
