@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for every process of the platform; the command picks the process
 # (docs/deployment.md, "The image and docker compose"):
 #   web          scripts/web                 (the default: uvicorn, HTTP and WebSocket, :8000)
