@@ -39,5 +39,5 @@ def test_every_place_that_starts_beat_uses_the_database_scheduler():
         text = (ROOT / path).read_text()
         assert scheduler in text, path
     compose = (ROOT / "docker-compose.yml").read_text()
-    assert "--beat --scheduler scheduler.beat:ProjectScheduler" in compose
+    assert '"beat", "--scheduler", "scheduler.beat:ProjectScheduler"' in compose  # its beat service
     assert '["CMD", "python", "-m", "scheduler.probe"]' in compose
