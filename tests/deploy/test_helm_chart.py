@@ -296,6 +296,8 @@ def test_ingestion_has_its_own_queue_and_the_rest_the_default_one():
         "billing.tasks.stripe_events_pending",
     ):
         assert queue_of(short) == "default", short
+    # A worker started without -Q (docker-compose, `make run`) consumes every declared queue.
+    assert set(celery_app.amqp.queues) == {"default", "ingest"}
 
 
 @pytest.mark.parametrize("name", VALUES_FILES)
