@@ -6,8 +6,11 @@ Ingress's hosts and limits, the queues the workers consume, the values schema.""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import math
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -18,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from django.conf import settings
+from django.core.management import get_commands
 
 from chat.services.agent_files import AGENT_MAX_MB, MAX_FILES
 from chat.widget_api.attachments import ENVELOPE_BYTES, MAX_ATTACHMENT_MB
@@ -25,7 +29,8 @@ from knowledge.apis_sources import UPLOAD_ENVELOPE_BYTES
 from knowledge.services import MAX_UPLOAD_MB
 from saas.celery import app as celery_app
 
-CHART = Path(__file__).resolve().parents[2] / "helm"
+PROJECT = Path(__file__).resolve().parents[2]
+CHART = PROJECT / "helm"
 VALUES_FILES = ("minimal", "production", "autoscaling-off")
 KUBERNETES_VERSION = "1.37.0"  # the newest kubernetes-validate ships; the chart needs >= 1.30
 RELEASE, NAMESPACE = "bots", "platform"
@@ -218,6 +223,32 @@ def test_every_long_running_container_has_its_probes(objects):
                 ]  # fmt: skip
             else:
                 assert item["name"] == "embedder" and "readinessProbe" in item, name
+
+
+def test_every_command_the_chart_runs_exists_in_the_project(objects):
+    commands = {tuple(item["command"]) for _, pod in pod_specs(objects) for item in pod["containers"]}
+    probes = {
+        tuple(item[probe]["exec"]["command"])
+        for _, pod in pod_specs(objects)
+        for item in pod["containers"]
+        for probe in ("livenessProbe", "readinessProbe")
+        if "exec" in item.get(probe, {})
+    }
+    django_commands = get_commands()
+    for command in commands | probes:
+        if command[0] == "scripts/web":
+            assert os.access(PROJECT / command[0], os.X_OK)
+        elif command[:2] == ("python", "-m"):
+            assert importlib.util.find_spec(command[2]) is not None, command
+        elif command[:2] == ("python", "manage.py"):
+            assert command[2] in django_commands, command
+        elif command[:2] == ("python", "-c"):
+            compile(command[2], "<probe>", "exec")
+        else:
+            assert command[:3] == ("celery", "-A", "saas"), command
+            if "--scheduler" in command:
+                module, _, name = command[command.index("--scheduler") + 1].partition(":")
+                assert hasattr(importlib.import_module(module), name)
 
 
 def test_the_probes_read_the_heartbeat_files_the_processes_write(objects):
@@ -485,3 +516,13 @@ def test_the_readme_lists_every_value():
     assert missing == []
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert set(schema["properties"]) - {"global"} == set(defaults)  # no value without a schema
+
+
+def test_the_install_notes_warn_of_a_missing_proxy_list_and_bucket():
+    def notes(name: str) -> str:
+        rendered = _chart().render(ci_values(name), name=RELEASE, namespace=NAMESPACE, is_install=True)
+        return rendered["chatbot-platform/templates/NOTES.txt"]
+
+    assert "createsuperuser" in notes("production") and "WARNING" not in notes("production")
+    warned = notes("minimal")
+    assert "config.trustedProxies is empty" in warned and "config.s3.bucket is empty" in warned
