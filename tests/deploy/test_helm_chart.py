@@ -32,7 +32,8 @@ from saas.celery import app as celery_app
 PROJECT = Path(__file__).resolve().parents[2]
 CHART = PROJECT / "helm"
 VALUES_FILES = ("minimal", "production", "autoscaling-off")
-KUBERNETES_VERSION = "1.37.0"  # the newest kubernetes-validate ships; the chart needs >= 1.30
+KUBERNETES_VERSION = "1.37.0"  # the newest kubernetes-validate ships
+OLDEST_KUBERNETES = "1.30.0"  # Chart.yaml's kubeVersion (the preStop sleep action)
 RELEASE, NAMESPACE = "bots", "platform"
 MiB = 1024 * 1024
 TMP = "/tmp"  # noqa: S108 - the containers' own writable emptyDir, not a file made here
@@ -104,12 +105,15 @@ def env_of(item: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", VALUES_FILES)
 def test_the_chart_lints_clean(name):
-    report = helm.lint(CHART, ci_values(name), strict=True, namespace=NAMESPACE, kube_version="v1.30.0")
+    report = helm.lint(
+        CHART, ci_values(name), strict=True, namespace=NAMESPACE, kube_version=f"v{OLDEST_KUBERNETES}"
+    )
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []  # no warning, no error
 
 
-def test_every_rendered_object_is_valid_for_kubernetes(objects):
+@pytest.mark.parametrize("version", [OLDEST_KUBERNETES, KUBERNETES_VERSION])
+def test_every_rendered_object_is_valid_for_kubernetes(objects, version):
     kinds = {o["kind"] for o in objects}
     assert {"Deployment", "Service", "Ingress", "ConfigMap", "Job", "ServiceAccount"} <= kinds
     for item in objects:
@@ -117,7 +121,11 @@ def test_every_rendered_object_is_valid_for_kubernetes(objects):
             assert item["apiVersion"] == "monitoring.coreos.com/v1"
             continue
         # Strict: an unknown or misplaced field fails as well as a wrong type.
-        kubernetes_validate.validate(item, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(item, version, strict=True)
+
+
+def test_the_chart_says_which_kubernetes_it_needs():
+    assert _chart().metadata["kubeVersion"] == f">={OLDEST_KUBERNETES}-0"
 
 
 def test_the_validation_rejects_what_kubernetes_would():
