@@ -143,6 +143,10 @@ def test_the_service_monitor_scrapes_the_web_pods():
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] == web_service["spec"]["ports"][0]["name"] and endpoint["path"] == "/metrics"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "chatbot-platform-metrics", "key": "token"},
+    }
 
 
 # --- The processes -------------------------------------------------------------------------
