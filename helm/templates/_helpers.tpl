@@ -98,7 +98,7 @@ affinity:
 
 {{/* Spread a component's replicas over zones and nodes: (dict "root" $ "component" "web"). */}}
 {{- define "platform.topologySpread" -}}
-{{- if .root.Values.topologySpread.enabled }}
+{{- if .root.Values.topologySpread.enabled -}}
 topologySpreadConstraints:
   - maxSkew: {{ .root.Values.topologySpread.maxSkew }}
     topologyKey: topology.kubernetes.io/zone

@@ -538,3 +538,12 @@ def test_the_install_notes_warn_of_a_missing_proxy_list_and_bucket():
     assert "createsuperuser" in notes("production") and "WARNING" not in notes("production")
     warned = notes("minimal")
     assert "config.trustedProxies is empty" in warned and "config.s3.bucket is empty" in warned
+
+
+def test_extra_environment_reaches_the_config_map_and_its_group_s_workers_only():
+    objects = json.loads(_rendered("production"))
+    assert named(objects, "ConfigMap", "-config")["data"]["LLM_DEADLINE_SECONDS"] == "30"
+    ingest = named(objects, "Deployment", "-worker-ingest")["spec"]["template"]["spec"]
+    assert env_of(container(ingest, "worker")) == {"KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
+    default = named(objects, "Deployment", "-worker-default")["spec"]["template"]["spec"]
+    assert "env" not in container(default, "worker")
