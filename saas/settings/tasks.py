@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 env = environ.Env()
 REDIS_URL = env("REDIS_URL", default="")
@@ -23,6 +24,18 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues (docs/deployment.md, "Celery queues"): long bulk work (knowledge ingestion and
+# re-embedding, minutes to half an hour each) has a queue of its own, so a burst of it cannot
+# starve the short, time-bound tasks (webhook deliveries, emails, realtime notifications,
+# Stripe events) of the default queue. The Helm chart runs one worker Deployment per queue
+# group (`celery -A saas worker -Q default` and `-Q ingest`); a worker started without
+# `-Q` (docker-compose, `make run`) consumes every queue declared here.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue("default", routing_key="default"), Queue("ingest", routing_key="ingest")]
+CELERY_TASK_ROUTES = {
+    "knowledge.tasks.source_ingest_task": {"queue": "ingest"},
+    "knowledge.tasks.knowledge_base_reembed_task": {"queue": "ingest"},
+}
 # Task modules that are not an app's ``tasks`` (autodiscovery finds those).
 CELERY_IMPORTS = ["chat.answering.owed_settle"]
 # Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than

@@ -218,13 +218,16 @@ def test_the_reaper_finishes_the_ingestion_of_a_whole_worker_killed(seeded, djan
             log.wait_for(r"ready\.", timeout=90)
             # The reaper, as the beat runs it, with the heartbeat counted stale at once.
             settings.KNOWLEDGE_INGEST_STALE_SECONDS = 0
-            default_queue = celery_app.conf.task_default_queue
-            celery_app.conf.task_default_queue = queue  # its message goes to this worker
+            # Its message goes to this worker: to the default queue, made this worker's, with
+            # no route (ingestion is routed to the `ingest` queue, CELERY_TASK_ROUTES).
+            default_queue, router = celery_app.conf.task_default_queue, celery_app.amqp.router
+            routes, router.routes = router.routes, []
+            celery_app.conf.task_default_queue = queue
             try:
                 # At least this one (other workspaces' leftovers, stale at once too, may count).
                 assert sources_reap_stale() >= 1
             finally:
-                celery_app.conf.task_default_queue = default_queue
+                celery_app.conf.task_default_queue, router.routes = default_queue, routes
             # This source's new run ends (the worker may also be finishing other workspaces'
             # leftovers the reaper sent to the same queue).
             deadline = time.monotonic() + 90

@@ -48,7 +48,8 @@ def _forget_connections() -> None:
 
 
 def _queued(server: RedisServer) -> list[dict]:
-    return [json.loads(raw) for raw in server.client().lrange("celery", 0, -1)]
+    queue = celery_app.conf.task_default_queue  # where an unrouted task goes
+    return [json.loads(raw) for raw in server.client().lrange(queue, 0, -1)]
 
 
 def test_a_refused_task_is_kept_and_sent_once_the_broker_answers(
