@@ -23,6 +23,9 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through Django's LOGGING (structured, with the task's context), not a
+# root handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules that are not an app's ``tasks`` (autodiscovery finds those).
 CELERY_IMPORTS = ["chat.answering.owed_settle"]
 # Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than

@@ -1,0 +1,117 @@
+"""``GET /metrics`` in Prometheus' text format, answered before tenant routing (a scraper
+names the pod's address, not a workspace's host) and only to a scraper we trust:
+
+* ``Authorization: Bearer <METRICS_TOKEN>``, or
+* a direct connection from a network in ``METRICS_ALLOWED_NETWORKS`` (CIDRs). A request
+  that came through a proxy (``X-Forwarded-For``/``Forwarded``) is never let in by its
+  address: behind an ingress every visitor would arrive from the ingress's private address.
+
+Anyone else gets the same 404 ``not_found`` as any unknown address, so the endpoint's
+existence is not advertised. With ``PROMETHEUS_MULTIPROC_DIR`` the answer adds up every
+process's values (uvicorn workers, Celery children writing into the same directory).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from saas.dependency_state import describe, state_changed
+from saas.errors import NotFound, problem_response
+
+logger = logging.getLogger(__name__)
+
+PATH = "/metrics"
+
+
+def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.METRICS_ALLOWED_NETWORKS]
+
+
+def scraper_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+            return True
+    if not settings.METRICS_ALLOWED_NETWORKS:
+        return False
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:  # a Unix socket, a test client without an address
+        return False
+    return any(address in network for network in _networks())
+
+
+class QueueDepthCollector(Collector):
+    """The number of messages waiting in each Celery queue, read from the Redis broker at
+    scrape time (``LLEN``; one round trip per queue, a second's timeout)."""
+
+    def collect(self) -> Iterator[Metric]:
+        broker = settings.CELERY_BROKER_URL
+        if not broker.startswith(("redis://", "rediss://")):
+            return
+        family = GaugeMetricFamily(
+            "saas_celery_queue_depth", "Messages waiting in a Celery queue (Redis broker).", labels=["queue"]
+        )
+        try:
+            depths = _queue_depths(broker, settings.METRICS_CELERY_QUEUES)
+        except Exception as exc:  # Redis down: the scrape still answers, the log says why once
+            state_changed("metrics: celery queue depth", False, describe(exc))
+            return
+        state_changed("metrics: celery queue depth", True)
+        for queue, depth in depths:
+            family.add_metric([queue], depth)
+        yield family
+
+
+def _queue_depths(broker: str, queues: Iterable[str]) -> list[tuple[str, int]]:
+    import redis  # only a scrape of a process with a Redis broker needs the client
+
+    client = redis.Redis.from_url(broker, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        pipe = client.pipeline(transaction=False)
+        names = list(queues)
+        for name in names:
+            pipe.llen(name)
+        return list(zip(names, (int(n) for n in pipe.execute()), strict=True))
+    finally:
+        client.close()
+
+
+def metrics_response(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD") or not scraper_allowed(request):
+        return problem_response(NotFound("Nothing is here."))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Delegate(REGISTRY))
+    registry.register(QueueDepthCollector())
+    response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class _Delegate(Collector):
+    """The process's own registry, read into a fresh one per scrape (so the queue depth
+    collector is not registered on the global registry)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()
