@@ -39,17 +39,23 @@ def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def scraper_allowed(request: HttpRequest) -> bool:
+    return scraper_allowed_by(
+        authorization=request.headers.get("Authorization", ""),
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        proxied="X-Forwarded-For" in request.headers or "Forwarded" in request.headers,
+    )
+
+
+def scraper_allowed_by(*, authorization: str, remote_addr: str, proxied: bool) -> bool:
+    """The bearer token, or a direct connection from an allowed network."""
     token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "")
-        if given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
-            return True
-    if not settings.METRICS_ALLOWED_NETWORKS:
-        return False
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    bearer = authorization[7:] if authorization.startswith("Bearer ") else ""
+    if token and bearer and hmac.compare_digest(bearer.encode(), token.encode()):
+        return True
+    if not settings.METRICS_ALLOWED_NETWORKS or proxied:
         return False
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(remote_addr)
     except ValueError:  # a Unix socket, a test client without an address
         return False
     return any(address in network for network in _networks())
@@ -91,17 +97,22 @@ def _queue_depths(broker: str, queues: Iterable[str]) -> list[tuple[str, int]]:
         client.close()
 
 
+def metrics_registry() -> CollectorRegistry:
+    """What a scrape reads: every process's values in multiprocess mode, else this
+    process's; plus the queue depth sampled now."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_Delegate(REGISTRY))
+    registry.register(QueueDepthCollector())
+    return registry
+
+
 def metrics_response(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD") or not scraper_allowed(request):
         return problem_response(NotFound("Nothing is here."))
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    else:
-        registry = CollectorRegistry()
-        registry.register(_Delegate(REGISTRY))
-    registry.register(QueueDepthCollector())
-    response = HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    response = HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -17,6 +17,7 @@ from celery import signals
 
 from .context import CELERY_HEADER, request_id_current
 from .metrics import CELERY_TASK_DURATION
+from .worker_metrics import on_worker_ready
 
 task_log = structlog.get_logger("saas.tasks")
 # task id -> (perf_counter at prerun, the context it replaced), in this worker process
@@ -59,3 +60,4 @@ def connect() -> None:
     signals.before_task_publish.connect(on_before_publish, weak=False, dispatch_uid="obs.before_publish")
     signals.task_prerun.connect(on_prerun, weak=False, dispatch_uid="obs.task_prerun")
     signals.task_postrun.connect(on_postrun, weak=False, dispatch_uid="obs.task_postrun")
+    signals.worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="obs.worker_ready")

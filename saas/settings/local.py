@@ -14,6 +14,6 @@ LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=Tr
 # So is a local Keycloak as a workspace's identity provider (docs/sso.md).
 SSO_ALLOW_PRIVATE = env.bool("SSO_ALLOW_PRIVATE", default=True)
 
-# Logs for people at a terminal unless LOG_FORMAT says otherwise.
+# Logs for people at a terminal (LOG_FORMAT=console) unless LOG_FORMAT says otherwise.
 LOG_FORMAT = env("LOG_FORMAT", default="console")
 LOGGING = {**LOGGING, "formatters": {"plain": formatter_config(LOG_FORMAT)}}

@@ -26,6 +26,6 @@ LLM_RETRY_AFTER_MAX_SECONDS = 1.0
 # Tests run the local embedding model in-process unless a test points this at a server.
 EMBEDDING_SERVER_URL = ""
 
-# Logs for the test suite: the plain text line tests read unless LOG_FORMAT says otherwise.
+# Logs as the plain text line the tests read, unless LOG_FORMAT says otherwise.
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {**LOGGING, "formatters": {"plain": formatter_config(LOG_FORMAT)}}

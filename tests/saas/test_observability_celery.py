@@ -113,3 +113,26 @@ def test_task_duration_and_outcome_in_the_metrics_in_process():
     before = REGISTRY.get_sample_value("saas_celery_task_duration_seconds_count", labels) or 0
     job_probe.apply(kwargs={"marker": "here"})
     assert REGISTRY.get_sample_value("saas_celery_task_duration_seconds_count", labels) == before + 1
+
+
+def test_the_worker_serves_its_metrics_on_its_port_to_the_scraper_only(settings):
+    import urllib.error
+    import urllib.request
+
+    from saas.observability.worker_metrics import metrics_server_start
+
+    settings.METRICS_TOKEN = "scrape-token-1234567890"
+    settings.METRICS_ALLOWED_NETWORKS = []
+    server = metrics_server_start(0, host="127.0.0.1")
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=5)
+        assert refused.value.code == 404
+        request = urllib.request.Request(url, headers={"Authorization": "Bearer scrape-token-1234567890"})
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - a local test server
+            assert answer.status == 200
+            assert b"saas_celery_task_duration_seconds" in answer.read()
+    finally:
+        server.shutdown()
+        server.server_close()
