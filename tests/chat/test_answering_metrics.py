@@ -12,19 +12,27 @@ import pytest
 import structlog
 from prometheus_client import REGISTRY
 
+from knowledge.retrieval import Passage
 from saas.observability.logs import formatter_config
-from tests.chat.test_answering import passages  # noqa: F401 - the fixed-passages fixture
+from tests.chat.visitors import asgi_post
 from tests.fakes.llm_server import Behaviour
 from tests.hosts import PUBLIC_HOST
 
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def passages(monkeypatch):
+    """Retrieval returning a fixed passage (what is measured here is the provider call)."""
+    passage = Passage(text="Orders ship within 2 business days.", title="Shipping", rank=1)
+    monkeypatch.setattr("knowledge.retrieval.retrieve", lambda **_: [passage])
+
+
 def _value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_an_answer_records_time_to_first_token_and_duration_by_provider(client, visitor, fake_llm, passages):  # noqa: F811
+def test_an_answer_records_time_to_first_token_and_duration_by_provider(client, visitor, fake_llm, passages):
     fake_llm.enqueue(Behaviour(text="Orders ship within 2 business days [1]."))
     ttft = _value("saas_chat_time_to_first_token_seconds_count", provider="anthropic")
     answered = _value("saas_chat_answer_duration_seconds_count", provider="anthropic", outcome="ok")
@@ -37,7 +45,7 @@ def test_an_answer_records_time_to_first_token_and_duration_by_provider(client, 
     assert _value("saas_chat_time_to_first_token_seconds_sum", provider="anthropic") > 0
 
 
-def test_a_provider_error_is_counted_by_kind(client, visitor, fake_llm, passages, settings):  # noqa: F811
+def test_a_provider_error_is_counted_by_kind(client, visitor, fake_llm, passages, settings):
     settings.LLM_MAX_RETRIES = 0
     fake_llm.enqueue(Behaviour(error_type="invalid_request_error"))
     before = sum(
@@ -58,7 +66,7 @@ def test_a_provider_error_is_counted_by_kind(client, visitor, fake_llm, passages
     assert sum(after.values()) == before + 1
 
 
-def test_no_label_names_a_workspace_or_a_widget(client, visitor, fake_llm, passages, settings):  # noqa: F811
+def test_no_label_names_a_workspace_or_a_widget(client, visitor, fake_llm, passages, settings):
     fake_llm.enqueue(Behaviour(text="Free returns [2]."))
     visitor.send(client, "Returns?")
     settings.METRICS_TOKEN = "scrape-token-1234567890"
@@ -72,7 +80,7 @@ def test_no_label_names_a_workspace_or_a_widget(client, visitor, fake_llm, passa
             assert not {"workspace", "tenant", "schema", "widget_key"} & set(sample.labels)
 
 
-def test_the_widget_api_request_line_names_the_workspace_and_widget_key(client, visitor, fake_llm, passages):  # noqa: F811
+def test_the_widget_api_request_line_names_the_workspace_and_widget_key(client, visitor, fake_llm, passages):
     config = formatter_config("json")
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -98,3 +106,28 @@ def test_the_widget_api_request_line_names_the_workspace_and_widget_key(client, 
     assert line["workspace"] == visitor.tenant.schema_name
     assert line["widget_key"] == visitor.widget.key
     assert line["status"] == 201 and line["route"].startswith("chat") and line["latency_ms"] > 0
+
+
+def test_an_answer_streamed_as_events_counts_while_it_streams(visitor, fake_llm, passages):
+    fake_llm.enqueue(Behaviour(chunks=["Orders ", "ship ", "in 2 days [1]."]))
+    before = _value("saas_realtime_open_connections", kind="sse")
+    during = []
+
+    def on_chunk(chunk: bytes):
+        during.append(_value("saas_realtime_open_connections", kind="sse"))
+
+    result = asgi_post(
+        visitor.messages_path,
+        {"text": "When do orders ship?", "client_message_id": "m-sse-1"},
+        {
+            "host": PUBLIC_HOST,
+            "origin": "https://customer.example",
+            "authorization": f"Bearer {visitor.token}",
+            "accept": "text/event-stream",
+            "x-request-id": "req-sse-00000001",
+        },
+        on_chunk=on_chunk,
+    )
+    assert result.status == 200 and result.headers["x-request-id"] == "req-sse-00000001"
+    assert during and all(value == before + 1 for value in during)
+    assert _value("saas_realtime_open_connections", kind="sse") == before
