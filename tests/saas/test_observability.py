@@ -232,3 +232,41 @@ def test_tracing_and_sentry_start_when_their_variables_are_set():
         SENTRY_DSN="http://public@127.0.0.1:9/1",
     )
     assert seen == {"otel_instrumented", "provider", "django_mw", "sentry", "sentry_active"}
+
+
+_RECORD = """
+import sys
+from saas.observability.metrics import REALTIME_CONNECTIONS, WEBHOOK_DELIVERIES
+WEBHOOK_DELIVERIES.labels("delivered").inc()
+REALTIME_CONNECTIONS.labels("sse").inc()
+if sys.argv[1] == "exits-cleanly":
+    from saas.observability.apps import _process_dead
+    _process_dead()  # what atexit runs in a process leaving cleanly
+"""
+_SCRAPE = """
+import django.conf
+django.conf.settings.configure(CELERY_BROKER_URL="memory://", METRICS_CELERY_QUEUES=[])
+from prometheus_client import generate_latest
+from saas.observability.endpoint import metrics_registry
+print(generate_latest(metrics_registry()).decode())
+"""
+
+
+def test_multiprocess_mode_adds_up_every_process(tmp_path):
+    """Two processes record (uvicorn workers); a third's scrape reports their sum. A process
+    that left cleanly no longer counts in the open connections."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    for how in ("still-running", "exits-cleanly"):
+        subprocess.run([sys.executable, "-c", _RECORD, how], env=env, cwd=BASE_DIR, check=True, timeout=60)
+    scrape = subprocess.run(
+        [sys.executable, "-c", _SCRAPE],
+        env=env,
+        cwd=BASE_DIR,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert 'saas_webhook_delivery_attempts_total{outcome="delivered"} 2.0' in scrape
+    assert 'saas_realtime_open_connections{kind="sse"} 1.0' in scrape
