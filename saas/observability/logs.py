@@ -36,7 +36,12 @@ def structlog_configure() -> None:
     """structlog's own loggers (``structlog.get_logger``) hand their events to the standard
     library, whose handler renders them like every other record."""
     structlog.configure(
-        processors=[*_shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # The level check first: a disabled level costs one comparison, not the chain.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
