@@ -201,6 +201,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 print("provider" if isinstance(trace.get_tracer_provider(), TracerProvider) else "no_provider")
 print("django_mw" if any("opentelemetry" in m for m in settings.MIDDLEWARE) else "no_django_mw")
+if loaded:  # uvicorn's requests are ASGI requests: traced only with the ASGI instrumentation
+    from opentelemetry.instrumentation.django.middleware import otel_middleware
+    print("asgi_traced" if otel_middleware._is_asgi_supported else "asgi_untraced")
 if "sentry_sdk" in sys.modules:
     import sentry_sdk
     print("sentry_active" if sentry_sdk.get_client().is_active() else "sentry_inactive")
@@ -231,7 +234,7 @@ def test_tracing_and_sentry_start_when_their_variables_are_set():
         OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
         SENTRY_DSN="http://public@127.0.0.1:9/1",
     )
-    assert seen == {"otel_instrumented", "provider", "django_mw", "sentry", "sentry_active"}
+    assert seen == {"otel_instrumented", "provider", "django_mw", "asgi_traced", "sentry", "sentry_active"}
 
 
 _RECORD = """
