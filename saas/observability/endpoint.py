@@ -73,7 +73,7 @@ class QueueDepthCollector(Collector):
             "saas_celery_queue_depth", "Messages waiting in a Celery queue (Redis broker).", labels=["queue"]
         )
         try:
-            depths = _queue_depths(broker, settings.METRICS_CELERY_QUEUES)
+            depths = _queue_depths(broker, queues_watched())
         except Exception as exc:  # Redis down: the scrape still answers, the log says why once
             state_changed("metrics: celery queue depth", False, describe(exc))
             return
@@ -81,6 +81,20 @@ class QueueDepthCollector(Collector):
         for queue, depth in depths:
             family.add_metric([queue], depth)
         yield family
+
+
+def queues_watched() -> list[str]:
+    """``METRICS_CELERY_QUEUES``, or else the default queue and every queue named in
+    ``CELERY_TASK_ROUTES`` (a split of the workers by queue is watched without a setting)."""
+    if settings.METRICS_CELERY_QUEUES:
+        return list(settings.METRICS_CELERY_QUEUES)
+    queues = [getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")]
+    routes = getattr(settings, "CELERY_TASK_ROUTES", None) or {}
+    for route in routes.values() if isinstance(routes, dict) else ():
+        queue = route.get("queue") if isinstance(route, dict) else None
+        if isinstance(queue, str) and queue not in queues:
+            queues.append(queue)
+    return queues
 
 
 def _queue_depths(broker: str, queues: Iterable[str]) -> list[tuple[str, int]]:

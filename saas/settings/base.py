@@ -515,7 +515,8 @@ LOGGING = {
 # connection from these networks, nobody else. Queue depth is read for these queues.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["celery"])
+# Unset: the default queue and the queues CELERY_TASK_ROUTES names.
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[])
 
 # Demo data created by `manage.py seed_demo` (make run).
 DEMO_STAFF_EMAIL = env("DEMO_STAFF_EMAIL", default="staff@example.com")

@@ -273,3 +273,17 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path):
     ).stdout
     assert 'saas_webhook_delivery_attempts_total{outcome="delivered"} 2.0' in scrape
     assert 'saas_realtime_open_connections{kind="sse"} 1.0' in scrape
+
+
+def test_the_queues_watched_follow_the_task_routes_unless_listed(settings):
+    from saas.observability.endpoint import queues_watched
+
+    settings.METRICS_CELERY_QUEUES = []
+    settings.CELERY_TASK_ROUTES = {
+        "knowledge.tasks.*": {"queue": "ingestion"},
+        "webhooks.tasks.*": {"queue": "webhooks"},
+        "chat.tasks.notify": {"queue": "webhooks"},
+    }
+    assert queues_watched() == ["celery", "ingestion", "webhooks"]
+    settings.METRICS_CELERY_QUEUES = ["only-this"]
+    assert queues_watched() == ["only-this"]
