@@ -15,6 +15,12 @@ the Django instrumentation extends), in every process: web, worker, beat.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:  # the type only: the SDK itself is imported when SENTRY_DSN is set
+    from sentry_sdk._types import Event
 
 
 def tracing_start() -> bool:
@@ -58,5 +64,17 @@ def sentry_start() -> bool:
         release=os.environ.get("SENTRY_RELEASE") or None,
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
         send_default_pii=False,
+        before_send=sentry_event_tag,
     )
     return True
+
+
+def sentry_event_tag(event: Event, hint: dict[str, Any]) -> Event:
+    """Tag a Sentry event with the request id, workspace and task bound when it happened:
+    the error then leads to the request's log lines (and the support ticket to the error)."""
+    bound = structlog.contextvars.get_contextvars()
+    tags = event.setdefault("tags", {})
+    for field in ("request_id", "workspace", "task"):
+        if bound.get(field):
+            tags.setdefault(field, str(bound[field]))
+    return event

@@ -287,3 +287,16 @@ def test_the_queues_watched_follow_the_task_routes_unless_listed(settings):
     assert queues_watched() == ["celery", "ingestion", "webhooks"]
     settings.METRICS_CELERY_QUEUES = ["only-this"]
     assert queues_watched() == ["only-this"]
+
+
+def test_a_sentry_event_is_tagged_with_the_request_id_and_workspace():
+    from saas.observability.tracing import sentry_event_tag
+
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="req-sentry-0001", workspace="t_abc")
+    try:
+        event = sentry_event_tag({"tags": {"kept": "yes"}}, {})
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert event["tags"] == {"kept": "yes", "request_id": "req-sentry-0001", "workspace": "t_abc"}
+    assert sentry_event_tag({}, {}) == {"tags": {}}
