@@ -9,6 +9,7 @@ aligned, coloured when a terminal), ``plain`` (the old one-line text, for the te
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import structlog
@@ -29,7 +30,8 @@ def _shared_processors() -> list[Any]:
 def _renderer(fmt: str) -> list[Any]:
     if fmt == "json":
         return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    return [structlog.dev.ConsoleRenderer(colors=False)]
+    # Colours for a person at a terminal; none in a file or a pipe.
+    return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
 
 
 def structlog_configure() -> None:
