@@ -38,6 +38,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
+from saas.observability.metrics import RETRIEVAL_DURATION
+
 # The module, not the function: the embedder is looked up when a search runs.
 from . import ingestion
 from .embeddings.base import Embedder, EmbeddingError
@@ -129,6 +131,7 @@ class Passage:
         }
 
 
+@RETRIEVAL_DURATION.time()
 def retrieve(
     *,
     query: str,

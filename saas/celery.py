@@ -14,6 +14,7 @@ does not hang on a dead broker.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -47,7 +48,11 @@ def enqueue_on_commit(task: Task[Any, Any], *args: Any, **kwargs: Any) -> None:
 
     def send() -> None:
         if app.conf.task_always_eager:
-            threading.Thread(target=_run_here, args=(task, schema, args, kwargs), daemon=True).start()
+            # In the caller's context: the task's log lines keep the request's id.
+            context = contextvars.copy_context()
+            threading.Thread(
+                target=context.run, args=(_run_here, task, schema, args, kwargs), daemon=True
+            ).start()
         else:
             publish(task, schema, args, kwargs)
 

@@ -27,6 +27,7 @@ from django.urls import set_urlconf
 from django_tenants.utils import get_public_schema_name
 
 from saas.errors import NotFound, ProblemError, error_response
+from saas.observability.context import context_bind
 from saas.tenant_connection import connection
 
 from .errors import TenantProvisioning, TenantSuspended
@@ -77,6 +78,7 @@ class TenantRoutingMiddleware:
         tenant.domain_url = host
         request.tenant = tenant
         connection.set_tenant(tenant)
+        context_bind(workspace=tenant.schema_name)  # on this request's log lines
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(request.urlconf)
         return self._serve(request)

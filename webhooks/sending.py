@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import httpx2
 from django.conf import settings
 
+from saas.observability.context import HEADER, request_id_current
+from saas.observability.metrics import WEBHOOK_DELIVERIES, webhook_outcome
 from saas.outbound import GuardedTransport, SettingsPolicy, refusal_in
 
 POLICY = SettingsPolicy(
@@ -59,6 +61,21 @@ def _read_excerpt(response: httpx2.Response) -> str:
 
 
 def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST ``body``; the answer, counted in the metrics by outcome. The request id of the
+    work that sent the event (a request, carried into the task) goes along as
+    ``X-Request-ID``, so a receiver's support question can be traced back."""
+    request_id = request_id_current()
+    if request_id:
+        headers = {**headers, HEADER: request_id}
+    answer = _post(url, body=body, headers=headers)
+    timed_out = answer.error.startswith("Timed out")
+    WEBHOOK_DELIVERIES.labels(
+        webhook_outcome(status=answer.status, refused=answer.refused, timed_out=timed_out)
+    ).inc()
+    return answer
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     timeout = httpx2.Timeout(float(settings.WEBHOOKS_TIMEOUT_SECONDS))
     started = time.perf_counter()
     try:

@@ -30,6 +30,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from saas.errors import PROBLEM_CONTENT_TYPE, NotFound, PermissionDenied, ServiceUnavailable, problem_response
+from saas.observability.context import context_bind
 from saas.openapi import ProblemOutput
 from saas.request_body import BodyLimitMixin
 from saas.throttles import CacheRateThrottle, ProblemThrottlingMixin
@@ -94,6 +95,7 @@ class WidgetPublicView(BodyLimitMixin, ProblemThrottlingMixin, APIView):
         tenant = widget_route_resolve(widget_key)
         if tenant is None or tenant.status in (Tenant.Status.DELETING, Tenant.Status.PROVISIONING):
             return problem_response(NotFound("No widget has this key."))
+        context_bind(workspace=tenant.schema_name, widget_key=widget_key)  # on this request's log lines
         with tenant_context(tenant):
             widget = widget_for_key(widget_key)
             if widget is None:

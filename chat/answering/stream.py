@@ -18,6 +18,7 @@ from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django_tenants.utils import schema_context
 
 from saas.database_outage import is_database_unavailable
+from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERRORS, CHAT_TIME_TO_FIRST_TOKEN
 from saas.tenant_connection import connection
 
 from ..llm.base import LLMRequest, Provider, ProviderError, Usage
@@ -128,13 +129,17 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     error: ProviderError | None = None
     interrupted = False
     started, ttft_ms = time.monotonic(), None
+    provider_name = "unknown"  # until the provider is chosen
     relay = DeltaRelay(prepared.schema, prepared.conversation_id)
     try:
         provider, request = prepared.provider_call()
+        provider_name = provider.name
         async with contextlib.aclosing(capped_stream(provider, request, usage)) as deltas:
             async for delta in deltas:
                 if ttft_ms is None:
-                    ttft_ms = int((time.monotonic() - started) * 1000)
+                    ttft = time.monotonic() - started
+                    ttft_ms = int(ttft * 1000)
+                    CHAT_TIME_TO_FIRST_TOKEN.labels(provider_name).observe(ttft)
                 parts.append(delta)
                 queue.put_nowait(("delta", delta))
                 await relay.add(delta)  # agents watching see it being written
@@ -146,6 +151,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     except Exception as exc:  # an SDK surprise must still end in the fallback
         logger.exception("llm call crashed")
         error = ProviderError("server", type(exc).__name__)
+    _answer_observe(provider_name, time.monotonic() - started, error=error, interrupted=interrupted)
     finish = {
         "text": "".join(parts),
         "usage": usage,
@@ -164,6 +170,15 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
         queue.put_nowait(("done", final))
     if interrupted:
         raise asyncio.CancelledError
+
+
+def _answer_observe(provider: str, seconds: float, *, error: ProviderError | None, interrupted: bool) -> None:
+    """The call's duration and end in the metrics (labels: the provider's kind, never the
+    workspace)."""
+    if error is not None:
+        CHAT_PROVIDER_ERRORS.labels(provider, error.kind).inc()
+    outcome = "error" if error is not None else "interrupted" if interrupted else "ok"
+    CHAT_ANSWER_DURATION.labels(provider, outcome).observe(seconds)
 
 
 async def answer_stream_bytes(

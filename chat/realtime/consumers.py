@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from saas.observability.metrics import REALTIME_CONNECTIONS
 from tenants.context import run_in_schema
 from tenants.selectors import widget_route_resolve
 from widget_builder.origins import origin_allowed
@@ -75,17 +76,22 @@ class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships
     sent: dict[int, int]
     closing = False
     later: asyncio.Future[Any] | None = None
+    metrics_kind = "websocket"  # the open-connections gauge's label
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """A channel layer that fails (Redis down: joining a group, waiting on the socket's
         channel) closes the socket with 1013, logged once per state change, instead of a
         traceback per socket; the client falls back to events or polling."""
+        gauge = REALTIME_CONNECTIONS.labels(self.metrics_kind)
+        gauge.inc()
         try:
             await super().__call__(scope, receive, send)
         except LAYER_DOWN as error:
             events.layer_failed(error)
             with contextlib.suppress(Exception):  # the client may be gone already
                 await self.close(code=TRY_AGAIN_LATER)
+        finally:
+            gauge.dec()
 
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
@@ -160,6 +166,8 @@ class _Base(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels ships
 class VisitorConsumer(_Base):
     """One visitor's socket on one conversation. The token comes in the first frame (never
     in the URL); the page's origin must be one the widget allows."""
+
+    metrics_kind = "websocket_visitor"
 
     async def connect(self) -> None:
         self.sent, self.conversation_id, self.last_typing = {}, 0, 0.0
@@ -301,6 +309,8 @@ class VisitorConsumer(_Base):
 class AgentConsumer(_Base):
     """A member's dashboard socket: the workspace's inbox, their own notifications, and the
     conversations they open (subscribed one by one, each with the last number shown)."""
+
+    metrics_kind = "websocket_agent"
 
     async def connect(self) -> None:
         self.sent, self.counts_pending = {}, False

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from saas.api_pages import page_of, page_parameters, valid_query
 from saas.database_outage import is_database_unavailable, stream_until_outage
 from saas.errors import NotFound
+from saas.observability.metrics import connection_counted
 from saas.request_body import NO_BODY_BYTES
 from widget_builder.public_api import problem_responses
 
@@ -409,7 +410,8 @@ def event_stream(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
     The database gone mid-stream ends it with an ``error`` event (problem details), no
     traceback; the widget then reads what was stored by polling."""
     response = StreamingHttpResponse(
-        stream_until_outage(body, _error_event), content_type="text/event-stream; charset=utf-8"
+        stream_until_outage(connection_counted("sse", body), _error_event),
+        content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"

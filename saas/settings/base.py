@@ -23,6 +23,8 @@ from csp.constants import NONCE, NONE, SELF
 from django.templatetags.static import static
 from django.urls import reverse_lazy
 
+from saas.observability.logs import formatter_config, structlog_configure
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = BASE_DIR / ".data"
 
@@ -84,6 +86,8 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "ui",  # the design system (templates/cotton/, static/ui/)
+    # Logs' context, metrics, tracing and Sentry switches (docs/observability.md); no models.
+    "saas.observability.apps.ObservabilityConfig",
     "django_cotton.apps.SimpleAppConfig",  # the design system's components (templates/cotton/)
     "django_htmx",  # request.htmx for the dashboard's partial updates
     "billing",
@@ -115,6 +119,8 @@ AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
     "saas.health.HealthCheckMiddleware",  # probes arrive with the pod's IP as Host
+    # Request id, latency by route, one log line per request; /metrics for the scraper.
+    "saas.observability.middleware.RequestObservabilityMiddleware",
     # A view's unreachable database answers 503 (a middleware's: handler500, same module).
     "saas.database_outage.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -478,10 +484,14 @@ UNFOLD = {
     },
 }
 
+# Structured logs (saas.observability.logs, docs/observability.md): one JSON object per
+# line in production; `local` prints them for people, `test` keeps the plain text line.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+structlog_configure()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {"plain": formatter_config(LOG_FORMAT)},
     "filters": {
         "expected_errors": {"()": "saas.errors.ExpectedErrorLogFilter"},
         # An unreachable database: one line per state change, not a traceback per failure.
@@ -500,6 +510,13 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# Prometheus (saas.observability.endpoint): /metrics answers a bearer token or a direct
+# connection from these networks, nobody else. Queue depth is read for these queues.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Unset: the default queue and the queues CELERY_TASK_ROUTES names.
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[])
 
 # Demo data created by `manage.py seed_demo` (make run).
 DEMO_STAFF_EMAIL = env("DEMO_STAFF_EMAIL", default="staff@example.com")

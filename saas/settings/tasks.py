@@ -36,6 +36,9 @@ CELERY_TASK_ROUTES = {
     "knowledge.tasks.source_ingest_task": {"queue": "ingest"},
     "knowledge.tasks.knowledge_base_reembed_task": {"queue": "ingest"},
 }
+# The worker logs through Django's LOGGING (structured, with the task's context), not a
+# root handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Task modules that are not an app's ``tasks`` (autodiscovery finds those).
 CELERY_IMPORTS = ["chat.answering.owed_settle"]
 # Ingestion, the longest task (soft limit; hard +60 s). A run whose heartbeat is older than

@@ -1,7 +1,9 @@
 """pytest. Same code paths as production; REDIS_URL switches on the real Redis paths (CI)."""
 
+from saas.observability.logs import formatter_config
+
 from .base import *  # noqa: F403
-from .base import DATA_DIR, STORAGES
+from .base import DATA_DIR, LOGGING, STORAGES, env
 
 BASE_DOMAIN = "saas.test"
 PUBLIC_HOSTS = [BASE_DOMAIN, f"www.{BASE_DOMAIN}"]
@@ -23,3 +25,7 @@ LLM_DEADLINE_SECONDS = 5.0
 LLM_RETRY_AFTER_MAX_SECONDS = 1.0
 # Tests run the local embedding model in-process unless a test points this at a server.
 EMBEDDING_SERVER_URL = ""
+
+# Logs as the plain text line the tests read, unless LOG_FORMAT says otherwise.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOGGING = {**LOGGING, "formatters": {"plain": formatter_config(LOG_FORMAT)}}
