@@ -279,12 +279,15 @@ def test_the_queues_watched_follow_the_task_routes_unless_listed(settings):
     from saas.observability.endpoint import queues_watched
 
     settings.METRICS_CELERY_QUEUES = []
+    settings.CELERY_TASK_DEFAULT_QUEUE = "celery"
     settings.CELERY_TASK_ROUTES = {
         "knowledge.tasks.*": {"queue": "ingestion"},
         "webhooks.tasks.*": {"queue": "webhooks"},
         "chat.tasks.notify": {"queue": "webhooks"},
     }
     assert queues_watched() == ["celery", "ingestion", "webhooks"]
+    settings.CELERY_TASK_DEFAULT_QUEUE = "default"
+    assert queues_watched()[0] == "default"
     settings.METRICS_CELERY_QUEUES = ["only-this"]
     assert queues_watched() == ["only-this"]
 
