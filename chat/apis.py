@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any, cast
 
 from django.db.models import Q, QuerySet
@@ -30,9 +31,9 @@ from rest_framework.response import Response
 
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters
 from saas.errors import ValidationFailed
+from saas.openapi import problems_of
 from tenants.api_base import ALL_ROLES, MANAGERS, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
-from widget_builder.public_api import problem_responses
 
 from .inbox import RATING_Q, conversation_search_q
 from .models import Conversation, Message
@@ -53,10 +54,7 @@ PROBLEMS = {
 }
 
 
-def _problems(*statuses: int, **described: str) -> dict[Any, OpenApiResponse]:
-    texts = {code: PROBLEMS[code] for code in statuses}
-    texts.update({int(code.lstrip("_")): text for code, text in described.items()})
-    return problem_responses(described=texts)
+_problems = partial(problems_of, PROBLEMS)
 
 
 # --- output --------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ widget, is 404.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from django.db.models import Count, Max, QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,10 +24,10 @@ from billing.quotas import tenant_plan
 from knowledge.models import KnowledgeBase
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from saas.errors import PROBLEM_CONTENT_TYPE, NotFound, ValidationFailed
+from saas.openapi import problems_of
 from saas.request_body import NO_BODY_BYTES
 from tenants.api_base import MANAGERS, TenantAPIView
 from widget_builder.models import Widget
-from widget_builder.public_api import problem_responses
 
 from .attachments import KIND_LABELS
 from .handoff_phrases import LANGUAGES
@@ -49,9 +50,8 @@ EVERY_METHOD: dict[str, frozenset[str]] = {
 }
 
 
-def problems(*statuses: int) -> dict[Any, OpenApiResponse]:
-    """The problem answers of these statuses, as this module and ``apis_canned`` describe them."""
-    return problem_responses(described={code: PROBLEMS[code] for code in statuses})
+# The problem answers of these statuses, as this module and ``apis_canned`` describe them.
+problems = partial(problems_of, PROBLEMS)
 
 
 def not_found_example(what: str) -> OpenApiExample:

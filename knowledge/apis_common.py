@@ -10,13 +10,13 @@ id is 404 like an id that does not exist.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from saas.errors import PROBLEM_CONTENT_TYPE, NotFound
-from saas.openapi import problem_response
+from saas.errors import NotFound
+from saas.openapi import problems_of
 from tenants.api_base import ALL_ROLES, MANAGERS, TenantAPIView
 
 from .models import KnowledgeBase
@@ -35,12 +35,7 @@ PROBLEMS = {
 }
 
 
-def problems(*statuses: int, **described: str) -> dict[Any, OpenApiResponse]:
-    """``extend_schema`` responses for these error statuses, as problem details; a keyword
-    ``_<status>`` gives a status a description of its own."""
-    texts = {code: PROBLEMS[code] for code in statuses}
-    texts.update({int(code.lstrip("_")): text for code, text in described.items()})
-    return {(status, PROBLEM_CONTENT_TYPE): problem_response(texts[status]) for status in sorted(texts)}
+problems = partial(problems_of, PROBLEMS)
 
 
 def valid_body(serializer: serializers.Serializer) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the answers against these documents (tests/saas/test_api_schemathesis.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from drf_spectacular.openapi import AutoSchema
@@ -86,6 +87,15 @@ class ProblemOutput(serializers.Serializer):
 
 def problem_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(ProblemOutput, description=description)
+
+
+def problems_of(table: Mapping[int, str], *statuses: int, **described: str) -> dict[Any, OpenApiResponse]:
+    """``extend_schema`` responses for these error statuses, as problem details worded by an
+    API module's ``table``; a keyword ``_<status>`` gives a status words of its own. Each
+    module binds its table once: ``problems = partial(problems_of, PROBLEMS)``."""
+    texts = {code: table[code] for code in statuses}
+    texts.update({int(code.lstrip("_")): text for code, text in described.items()})
+    return {(status, PROBLEM_CONTENT_TYPE): problem_response(texts[status]) for status in sorted(texts)}
 
 
 class ProblemAutoSchema(AutoSchema):

@@ -9,18 +9,18 @@ rotated, and to ``GET .../secret``.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from saas.errors import NotFound
+from saas.openapi import problems_of
 from saas.request_body import NO_BODY_BYTES, SMALL_BODY_BYTES
 from tenants.api_base import MANAGERS, TenantAPIView
-from widget_builder.public_api import problem_responses
 
 from . import selectors, services
 from .models import Delivery, Endpoint
@@ -66,8 +66,7 @@ DELIVERY_EXAMPLE = {
 }
 
 
-def _problems(*statuses: int) -> dict[Any, OpenApiResponse]:
-    return problem_responses(described={code: PROBLEMS[code] for code in statuses})
+_problems = partial(problems_of, PROBLEMS)
 
 
 # --- output --------------------------------------------------------------------------------

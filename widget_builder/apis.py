@@ -18,10 +18,11 @@ import base64
 import binascii
 import json
 import re
+from functools import partial
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +30,7 @@ from rest_framework.response import Response
 from billing.quotas import tenant_plan
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from saas.errors import PROBLEM_CONTENT_TYPE, FieldErrors, ValidationFailed
+from saas.openapi import problems_of
 from saas.request_body import NO_BODY_BYTES, SMALL_BODY_BYTES
 from tenants.api_base import ALL_ROLES, MANAGERS, TenantAPIView
 
@@ -36,7 +38,6 @@ from . import services
 from .forms import WidgetSettingsForm
 from .images import MAX_BYTES
 from .models import Widget
-from .public_api import problem_responses
 from .selectors import widget_public_config
 
 TAGS = ["widgets"]
@@ -62,8 +63,7 @@ FORM_FIELDS = tuple(WidgetSettingsForm.Meta.fields)
 _DATA_URI = re.compile(r"^data:image/[a-z+.-]+;base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
 
 
-def _problems(*statuses: int) -> dict[Any, OpenApiResponse]:
-    return problem_responses(described={code: PROBLEMS[code] for code in statuses})
+_problems = partial(problems_of, PROBLEMS)
 
 
 def _choices(name: str) -> list[str]:
