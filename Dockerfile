@@ -1,7 +1,7 @@
 # One image for every process of the platform; the command picks the process
 # (docs/deployment.md, "The image and docker compose"):
 #   web          scripts/web                 (the default: uvicorn, HTTP and WebSocket, :8000)
-#   worker       celery -A saas worker --loglevel INFO
+#   worker       scripts/worker --loglevel INFO   (celery worker; its metrics directory made first)
 #   beat         celery -A saas beat --scheduler scheduler.beat:ProjectScheduler --loglevel INFO
 #   migrations   python manage.py migrate_schemas --noinput
 #   embedder     python -m knowledge.embeddings.server --bind 0.0.0.0:8765

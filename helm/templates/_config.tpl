@@ -27,6 +27,9 @@ AWS_S3_REGION_NAME: {{ . | quote }}
 {{- if ne .Values.embedder.mode "none" }}
 EMBEDDING_SERVER_TIMEOUT: {{ .Values.embedder.timeoutSeconds | quote }}
 {{- end }}
+{{- with .Values.metrics.allowedNetworks }}
+METRICS_ALLOWED_NETWORKS: {{ join "," . | quote }}
+{{- end }}
 WORKER_HEARTBEAT_FILE: "/tmp/saas-worker-heartbeat"
 BEAT_HEARTBEAT_FILE: "/tmp/saas-beat-heartbeat"
 {{- range $name, $value := .Values.config.extraEnv }}
@@ -52,6 +55,9 @@ AWS_ACCESS_KEY_ID: {{ . | quote }}
 {{- end }}
 {{- with $s.awsSecretAccessKey }}
 AWS_SECRET_ACCESS_KEY: {{ . | quote }}
+{{- end }}
+{{- with $s.metricsToken }}
+METRICS_TOKEN: {{ . | quote }}
 {{- end }}
 {{- range $name, $value := $s.extra }}
 {{ $name }}: {{ $value | toString | quote }}

@@ -170,3 +170,16 @@ livenessProbe:
   timeoutSeconds: 5
   failureThreshold: 3
 {{- end -}}
+
+{{/* The ServiceMonitor's and PodMonitor's bearer token: the platform's own Secret's
+     METRICS_TOKEN unless serviceMonitor.bearerTokenSecret names another. */}}
+{{- define "platform.scrapeAuthorization" -}}
+{{- $sm := .Values.serviceMonitor -}}
+{{- if $sm.sendToken }}
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ $sm.bearerTokenSecret.name | default (include "platform.secretName" .) }}
+    key: {{ $sm.bearerTokenSecret.key | default "METRICS_TOKEN" }}
+{{- end }}
+{{- end -}}

@@ -151,6 +151,8 @@ def _unconsumed(compose: dict[str, Any]) -> set[str]:
     consumed: set[str] = set()
     for service in compose["services"].values():
         command = _command(service) if "command" in service else []
+        if command[:1] == ["scripts/worker"]:  # celery -A saas worker, its metrics directory made first
+            command = ["celery", "-A", "saas", "worker", *command[1:]]
         if command[:4] == ["celery", "-A", "saas", "worker"]:
             consumed |= _queues(command)
             assert service["healthcheck"]["test"][1:] == ["python", "-m", "scheduler.probe"]

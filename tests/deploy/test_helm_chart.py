@@ -117,7 +117,7 @@ def test_every_rendered_object_is_valid_for_kubernetes(objects, version):
     kinds = {o["kind"] for o in objects}
     assert {"Deployment", "Service", "Ingress", "ConfigMap", "Job", "ServiceAccount"} <= kinds
     for item in objects:
-        if item["kind"] == "ServiceMonitor":  # the Prometheus Operator's own resource
+        if item["kind"] in ("ServiceMonitor", "PodMonitor"):  # the Prometheus Operator's own
             assert item["apiVersion"] == "monitoring.coreos.com/v1"
             continue
         # Strict: an unknown or misplaced field fails as well as a wrong type.
@@ -147,6 +147,82 @@ def test_the_service_monitor_scrapes_the_web_pods():
         "type": "Bearer",
         "credentials": {"name": "chatbot-platform-metrics", "key": "token"},
     }
+
+
+def test_workers_serve_their_metrics_to_a_pod_monitor():
+    objects = json.loads(_rendered("production"))
+    (monitor,) = of_kind(objects, "PodMonitor")
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["authorization"]["credentials"] == {"name": "chatbot-platform-metrics", "key": "token"}
+    selector = monitor["spec"]["selector"]["matchExpressions"]
+    workers = [d for d in of_kind(objects, "Deployment") if "-worker-" in d["metadata"]["name"]]
+    assert len(workers) == 2
+    for deployment in workers:
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert all(labels[rule["key"]] in rule["values"] for rule in selector)
+        worker = container(deployment["spec"]["template"]["spec"], "worker")
+        assert worker["command"][0] == "scripts/worker"
+        (port,) = worker["ports"]
+        assert port["name"] == endpoint["port"] == "metrics"
+        assert env_of(worker)["METRICS_WORKER_PORT"] == str(port["containerPort"])
+    web = named(objects, "Deployment", "-web")["spec"]["template"]["spec"]
+    beat = named(objects, "Deployment", "-beat")["spec"]["template"]["spec"]
+    assert "ports" not in container(beat, "beat")
+    # Not a web pod: Prometheus may reach a worker's metrics port and nothing else of it.
+    policy = named(objects, "NetworkPolicy", "-worker-metrics")["spec"]
+    assert policy["ingress"] == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": "metrics", "protocol": "TCP"}],
+        }
+    ]
+    assert "PROMETHEUS_MULTIPROC_DIR" in env_of(container(web, "web"))
+
+
+def test_every_process_that_serves_metrics_records_them_under_the_writable_tmp(objects):
+    """Several processes per pod add up through PROMETHEUS_MULTIPROC_DIR, which must be on
+    the mounted /tmp (read-only root) and be made by the container's own start script
+    (prometheus-client fails at import on a missing directory)."""
+    for name, pod in pod_specs(objects):
+        for item in pod["containers"]:
+            directory = env_of(item).get("PROMETHEUS_MULTIPROC_DIR")
+            if item["name"] in ("web", "worker"):
+                assert directory and Path(directory).parent == Path(TMP), name
+                assert item["command"][0] in ("scripts/web", "scripts/worker"), name
+            else:
+                assert directory is None, f"{name}/{item['name']} has no script making the directory"
+    for script in ("web", "worker"):
+        text = (PROJECT / "scripts" / script).read_text()
+        assert 'mkdir -p "$PROMETHEUS_MULTIPROC_DIR"' in text and "-delete" in text
+
+
+def test_the_metrics_token_reaches_the_secret_and_the_monitors_send_it():
+    values = ci_values("minimal")
+    values["secrets"]["metricsToken"] = "scrape-me"
+    values["serviceMonitor"] = {"enabled": True}
+    objects = render(values)
+    secret = named(objects, "Secret", "-secrets")
+    assert secret["stringData"]["METRICS_TOKEN"] == "scrape-me"
+    for kind, endpoints in (("ServiceMonitor", "endpoints"), ("PodMonitor", "podMetricsEndpoints")):
+        (monitor,) = of_kind(objects, kind)
+        (endpoint,) = monitor["spec"][endpoints]
+        credentials = endpoint["authorization"]["credentials"]
+        assert credentials == {"name": secret["metadata"]["name"], "key": "METRICS_TOKEN"}
+    assert "METRICS_TOKEN" not in named(objects, "ConfigMap", "-config")["data"]
+
+
+def test_a_monitor_without_any_way_in_is_refused():
+    values = {**ci_values("minimal"), "serviceMonitor": {"enabled": True}}
+    with pytest.raises(helm.HelmError, match=r"set secrets\.metricsToken"):
+        render(values)
+    values["serviceMonitor"] = {"enabled": True, "sendToken": False}
+    with pytest.raises(helm.HelmError, match=r"needs metrics\.allowedNetworks"):
+        render(values)
+    values["metrics"] = {"allowedNetworks": ["10.0.0.0/8"]}
+    objects = render(values)
+    (monitor,) = of_kind(objects, "ServiceMonitor")
+    assert "authorization" not in monitor["spec"]["endpoints"][0]
+    assert named(objects, "ConfigMap", "-config")["data"]["METRICS_ALLOWED_NETWORKS"] == "10.0.0.0/8"
 
 
 # --- The processes -------------------------------------------------------------------------
@@ -228,7 +304,9 @@ def test_every_long_running_container_has_its_probes(objects):
                 assert item["readinessProbe"]["httpGet"]["path"] == "/readyz"
             elif item["name"] == "worker":
                 assert item["livenessProbe"]["exec"]["command"] == ["python", "-m", "scheduler.probe"]
-                assert "readinessProbe" not in item and "ports" not in item  # it serves nothing
+                # It serves no traffic: only its metrics, on the port named so.
+                assert "readinessProbe" not in item
+                assert [p["name"] for p in item.get("ports", [])] in ([], ["metrics"])
             elif item["name"] == "beat":
                 assert item["livenessProbe"]["exec"]["command"] == [
                     "python", "-m", "scheduler.probe", "--file", settings.BEAT_HEARTBEAT_FILE,
@@ -248,7 +326,7 @@ def test_every_command_the_chart_runs_exists_in_the_project(objects):
     }
     django_commands = get_commands()
     for command in commands | probes:
-        if command[0] == "scripts/web":
+        if command[0] in ("scripts/web", "scripts/worker"):
             assert os.access(PROJECT / command[0], os.X_OK)
         elif command[:2] == ("python", "-m"):
             assert importlib.util.find_spec(command[2]) is not None, command
@@ -353,7 +431,7 @@ def test_every_queue_tasks_go_to_has_a_worker_deployment(name):
     for deployment in of_kind(json.loads(_rendered(name)), "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
         for item in pod["containers"]:
-            if item["command"][:4] == ["celery", "-A", "saas", "worker"]:
+            if item["command"][0] == "scripts/worker":  # celery -A saas worker "$@"
                 for queue in item["command"][item["command"].index("-Q") + 1].split(","):
                     consumed[queue] = deployment["metadata"]["name"]
     assert declared <= consumed.keys()
@@ -545,6 +623,7 @@ def test_extra_environment_reaches_the_config_map_and_its_group_s_workers_only()
     objects = json.loads(_rendered("production"))
     assert named(objects, "ConfigMap", "-config")["data"]["LLM_DEADLINE_SECONDS"] == "30"
     ingest = named(objects, "Deployment", "-worker-ingest")["spec"]["template"]["spec"]
-    assert env_of(container(ingest, "worker")) == {"KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
+    metrics = {"PROMETHEUS_MULTIPROC_DIR": "/tmp/prometheus", "METRICS_WORKER_PORT": "9808"}  # noqa: S108
+    assert env_of(container(ingest, "worker")) == {**metrics, "KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
     default = named(objects, "Deployment", "-worker-default")["spec"]["template"]["spec"]
-    assert "env" not in container(default, "worker")
+    assert env_of(container(default, "worker")) == metrics

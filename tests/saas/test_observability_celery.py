@@ -136,3 +136,60 @@ def test_the_worker_serves_its_metrics_on_its_port_to_the_scraper_only(settings)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_worker_script_adds_up_its_prefork_children_s_metrics(django_db_setup, tmp_path):
+    """`scripts/worker` as the image and the chart run it: the multiprocess directory made and
+    emptied of a previous run's files, the children's task metrics summed on the metrics port."""
+    import urllib.request
+
+    require_service(bool(settings.REDIS_URL) and not settings.CELERY_TASK_ALWAYS_EAGER, "Redis (REDIS_URL)")
+    db = connection.settings_dict
+    queue, port = f"test-obs-prefork-{uuid.uuid4().hex[:8]}", _free_port()
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    (multiproc / "counter_99999.db").write_bytes(b"left by a previous run")  # unreadable if summed
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "DJANGO_SETTINGS_MODULE": "saas.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "METRICS_WORKER_PORT": str(port),
+        "METRICS_TOKEN": "prefork-scrape-token-123456",
+    }
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            ["scripts/worker", "--pool", "prefork", "--concurrency", "2", "-Q", queue,
+             "-I", "tests.celery_probe", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            results = [job_probe.apply_async(kwargs={"marker": str(i)}, queue=queue) for i in range(6)]
+            assert sorted(r.get(timeout=60)["marker"] for r in results) == [str(i) for i in range(6)]
+            assert not (multiproc / "counter_99999.db").exists()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer prefork-scrape-token-123456"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - local worker
+                text = answer.read().decode()
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    line = 'saas_celery_task_duration_seconds_count{outcome="success",task="tests.celery_probe.job_probe"}'
+    counts = [float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)]
+    assert counts == [6.0], log_path.read_text()[-3000:]
