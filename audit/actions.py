@@ -66,6 +66,7 @@ _ACTIONS = [
     Action("webhook_endpoint.updated", "Changed a webhook endpoint", "webhooks"),
     Action("webhook_endpoint.deleted", "Deleted a webhook endpoint", "webhooks"),
     Action("webhook_endpoint.secret_rotated", "Rotated a webhook endpoint's secret", "webhooks"),
+    Action("webhook_endpoint.auto_disabled", "A webhook endpoint was disabled after failing", "webhooks"),
     Action("export.requested", "Requested a CSV export", "exports"),
     Action("billing.plan_changed", "Changed the plan", "billing"),
     Action("billing.subscription_canceled", "Canceled the subscription", "billing"),

@@ -428,6 +428,15 @@ def _endpoint_health(endpoint_id: int, *, ok: bool) -> None:
         )
         fields += ["is_enabled", "disabled_at", "disabled_reason"]
         _subscriptions_changed()
+        _audit(
+            "webhook_endpoint.auto_disabled",
+            endpoint,
+            None,
+            {
+                "consecutive_failures": endpoint.consecutive_failures,
+                "failing_since": endpoint.failing_since.isoformat(),
+            },
+        )
         tenant = _current_tenant()
         transaction.on_commit(lambda: _owners_tell(tenant, endpoint))
     endpoint.save(update_fields=fields)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from standardwebhooks.webhooks import Webhook
 
+from audit.models import AuditEvent
 from saas.errors import ValidationFailed
 from tests.fakes.webhook_receiver import WebhookReceiver
 from webhooks import services
@@ -154,6 +155,10 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_its_owners_emailed_once(
     assert len(receiver.requests) == 4  # the other two were not sent once it was disabled
     assert [m.to for m in mailoutbox] == [[ws.owner.email]]
     assert endpoint.url in mailoutbox[0].subject
+    # The workspace's audit log says so, done by the platform (no member did it).
+    (event,) = AuditEvent.objects.filter(action="webhook_endpoint.auto_disabled")
+    assert event.actor_kind == AuditEvent.ActorKind.SYSTEM and event.target_id == str(endpoint.public_id)
+    assert event.metadata["consecutive_failures"] == 4  # the first attempt a day later
     services.endpoint_enable(endpoint=endpoint)
     endpoint.refresh_from_db()
     assert endpoint.is_enabled and endpoint.consecutive_failures == 0 and endpoint.failing_since is None
