@@ -74,6 +74,9 @@ class ConversationOutput(serializers.Serializer):
         help_text="bot, waiting (asked for a person), agent (a person has it), pending (waiting on "
         "the visitor), closed (resolved).",
     )
+    title = serializers.CharField(
+        help_text="The title the visitor gave it in the widget; empty when they gave none."
+    )
     assignee_user_id = serializers.IntegerField(allow_null=True)
     assigned_at = serializers.DateTimeField(allow_null=True)
     snoozed_until = serializers.DateTimeField(allow_null=True)
@@ -131,6 +134,7 @@ CONVERSATION_EXAMPLE = {
     "id": 42,
     "widget_id": 1,
     "status": "agent",
+    "title": "Refund for order 1042",
     "assignee_user_id": 7,
     "assigned_at": "2026-01-06T14:03:10Z",
     "snoozed_until": None,

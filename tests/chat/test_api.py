@@ -85,6 +85,15 @@ def test_list_shows_this_workspaces_conversations_only(tenant_a, tenant_b):
     assert {"id", "status", "assignee_user_id", "unread", "contact", "widget_id", "last_seq"} <= set(first)
 
 
+def test_a_conversation_shows_the_title_its_visitor_gave_it(tenant_a):
+    titled = _conversation(tenant_a, title="Refund for order 1042")
+    owner = _client(tenant_a, tenant_a.owner)
+    assert owner.get(f"{BASE}/{titled.pk}").json()["title"] == "Refund for order 1042"
+    rows = {row["id"]: row for row in owner.get(f"{BASE}?page_size=100").json()["results"]}
+    assert rows[titled.pk]["title"] == "Refund for order 1042"
+    assert all(row["title"] == "" for pk, row in rows.items() if pk != titled.pk)
+
+
 def test_list_filters(tenant_a):
     owner = _client(tenant_a, tenant_a.owner)
     mine = _conversation(tenant_a, status=Conversation.Status.AGENT, assignee_user_id=tenant_a.owner.pk)
