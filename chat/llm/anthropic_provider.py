@@ -7,16 +7,25 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import httpx2
-from anthropic.types import MessageParam
+from anthropic.types import MessageParam, ToolParam
 
 from saas.outbound import UnsafeAddress
 from saas.outbound.sdk import anthropic_async_client
 
-from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
+from .base import (
+    LLMRequest,
+    ProviderError,
+    Tool,
+    Turn,
+    Usage,
+    status_error,
+    tool_call_parsed,
+    transport_error,
+)
 from .clients import key_fingerprint
 from .event_stream import sse_events
 
@@ -46,10 +55,59 @@ def _error(exc: Exception) -> ProviderError:
     )
 
 
+# Anthropic's stop reasons in the providers' shared vocabulary (Usage.stop_reason).
+_STOP_REASONS = {"stop_sequence": "end_turn", "pause_turn": "end_turn", "refusal": "end_turn"}
+
+
 def _message(turn: Turn) -> MessageParam:
-    if turn.role == "user":
-        return {"role": "user", "content": turn.text}
-    return {"role": "assistant", "content": turn.text}
+    if not turn.tool_calls and not turn.tool_results:
+        return cast("MessageParam", {"role": turn.role, "content": turn.text})
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "tool_result",
+            "tool_use_id": result.call_id,
+            "content": result.content,
+            "is_error": result.is_error,
+        }
+        for result in turn.tool_results
+    ]  # tool results first in their user turn, as the API wants them
+    if turn.text:
+        blocks.append({"type": "text", "text": turn.text})
+    blocks += [
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}
+        for call in turn.tool_calls
+    ]
+    return cast("MessageParam", {"role": turn.role, "content": blocks})
+
+
+def _tool(tool: Tool) -> ToolParam:
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "input_schema": cast("Any", tool.parameters),
+    }
+
+
+class _ToolBlocks:
+    """The tool_use blocks of one stream: their id and name from ``content_block_start``,
+    their input as the pieces of JSON its ``input_json_delta`` events carry, whole at
+    ``content_block_stop``."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, tuple[str, str, list[str]]] = {}
+
+    def start(self, index: int, block: dict[str, Any]) -> None:
+        if block.get("type") == "tool_use":
+            self.open[index] = (str(block.get("id") or ""), str(block.get("name") or ""), [])
+
+    def piece(self, index: int, partial_json: str) -> None:
+        if index in self.open:
+            self.open[index][2].append(partial_json)
+
+    def stop(self, index: int, usage: Usage) -> None:
+        if index in self.open:
+            call_id, name, pieces = self.open.pop(index)
+            usage.tool_calls.append(tool_call_parsed(call_id, name, "".join(pieces)))
 
 
 class AnthropicProvider:
@@ -86,12 +144,14 @@ class AnthropicProvider:
                 max_tokens=request.max_tokens,  # (this API version takes no temperature)
                 system=request.system,
                 messages=[_message(t) for t in request.turns],
+                tools=[_tool(t) for t in request.tools] if request.tools else anthropic.omit,
                 stream=True,
             ) as response:
                 body = response.http_response
+                tools = _ToolBlocks()
                 async with contextlib.aclosing(sse_events(body.aiter_bytes())) as events:
                     async for name, data in events:
-                        text = _event_read(name, data, body, usage)
+                        text = _event_read(name, data, body, usage, tools)
                         if text is not None:
                             yield text
         except UnsafeAddress as exc:
@@ -104,9 +164,12 @@ class AnthropicProvider:
             raise ProviderError("stream_cut", "The answer stream ended before the answer did.")
 
 
-def _event_read(name: str, data: str, body: httpx2.Response, usage: Usage) -> str | None:
+def _event_read(  # noqa: C901 - one branch per event type of the API
+    name: str, data: str, body: httpx2.Response, usage: Usage, tools: _ToolBlocks
+) -> str | None:
     """One event of the stream: its text (a text delta) or None; ``usage`` filled as the
-    events say. As the SDK's own stream: pings and unnamed events skipped, "error" raised."""
+    events say (tool calls included). As the SDK's own stream: pings and unnamed events
+    skipped, "error" raised."""
     if name == "ping" or not name:
         return None
     if name == "error":
@@ -117,12 +180,21 @@ def _event_read(name: str, data: str, body: httpx2.Response, usage: Usage) -> st
     kind = event.get("type")
     if kind == "content_block_delta":
         delta = event.get("delta") or {}
+        if delta.get("type") == "input_json_delta":
+            tools.piece(event.get("index", -1), str(delta.get("partial_json") or ""))
+            return None
         return str(delta.get("text") or "") if delta.get("type") == "text_delta" else None
-    if kind == "message_start":
+    if kind == "content_block_start":
+        tools.start(event.get("index", -1), event.get("content_block") or {})
+    elif kind == "content_block_stop":
+        tools.stop(event.get("index", -1), usage)
+    elif kind == "message_start":
         counted = (event.get("message") or {}).get("usage") or {}
         usage.input_tokens = counted.get("input_tokens") or 0
     elif kind == "message_delta":
         usage.output_tokens = (event.get("usage") or {}).get("output_tokens") or 0
+        reason = str((event.get("delta") or {}).get("stop_reason") or "")
+        usage.stop_reason = _STOP_REASONS.get(reason, reason)
     elif kind == "message_stop":
         usage.finished = True
     return None

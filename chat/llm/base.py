@@ -1,10 +1,17 @@
-"""The provider interface: a request in, text deltas out, usage recorded as it streams."""
+"""The provider interface: a request in, text deltas out, usage recorded as it streams.
+
+Tools (the models' tool calling): a request may offer :class:`Tool` s; the calls the model
+asks for arrive, whole and parsed, in ``usage.tool_calls`` when its stream ends (with
+``usage.stop_reason == "tool_use"``), never as deltas; the caller runs them and asks again
+with the model's turn (``Turn.tool_calls``) and a user turn carrying their results
+(``Turn.tool_results``). Each provider maps these to its own wire format."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from saas.outbound import refusal_in
 
@@ -15,9 +22,41 @@ Role = Literal["user", "assistant"]
 
 
 @dataclass(frozen=True)
+class Tool:
+    """A tool the model may call: ``parameters`` is the JSON Schema of its input object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for. ``arguments`` as the model sent them, parsed; when they
+    were not a JSON object, ``arguments`` is empty and ``arguments_error`` says why (the
+    caller answers the model with that error rather than calling anything)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_error: str = ""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a call gave, for the model: ``content`` is text (JSON for structured results)."""
+
+    call_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
 class Turn:
     role: Role
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn: the calls it asked for
+    tool_results: tuple[ToolResult, ...] = ()  # a user turn: the results of those calls
 
 
 @dataclass(frozen=True)
@@ -31,6 +70,7 @@ class LLMRequest:
     question: str = ""
     passages: list[Passage] = field(default_factory=list)
     no_answer_text: str = ""
+    tools: tuple[Tool, ...] = ()
 
 
 @dataclass
@@ -38,6 +78,24 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     finished: bool = False  # the provider said the answer is complete
+    # Why the model stopped, in one vocabulary for every provider: "end_turn",
+    # "max_tokens", "tool_use" (it waits for ``tool_calls``' results), or "" (not said).
+    stop_reason: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+def tool_call_parsed(call_id: str, name: str, raw_arguments: str) -> ToolCall:
+    """A call whose arguments came as JSON text (streamed in pieces): parsed, or kept as an
+    error the model can be told about. Empty text is an empty object (a call without input)."""
+    if not raw_arguments.strip():
+        return ToolCall(call_id, name, {})
+    try:
+        arguments = json.loads(raw_arguments)
+    except json.JSONDecodeError as exc:
+        return ToolCall(call_id, name, {}, f"The arguments are not valid JSON ({exc.msg}).")
+    if not isinstance(arguments, dict):
+        return ToolCall(call_id, name, {}, "The arguments must be a JSON object.")
+    return ToolCall(call_id, name, arguments)
 
 
 class ProviderError(Exception):

@@ -10,17 +10,26 @@ import contextlib
 import json
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageParam
 
 from saas.outbound import UnsafeAddress
 from saas.outbound.sdk import openai_async_client
 
-from .base import LLMRequest, ProviderError, Turn, Usage, status_error, transport_error
+from .base import (
+    LLMRequest,
+    ProviderError,
+    Tool,
+    Turn,
+    Usage,
+    status_error,
+    tool_call_parsed,
+    transport_error,
+)
 from .clients import key_fingerprint
 from .event_stream import sse_events
 
@@ -49,10 +58,75 @@ def _error(exc: Exception) -> ProviderError:
     )
 
 
-def _message(turn: Turn) -> ChatCompletionMessageParam:
+# OpenAI's finish reasons in the providers' shared vocabulary (Usage.stop_reason).
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+}
+
+
+def _messages(turn: Turn) -> list[ChatCompletionMessageParam]:
+    """A turn as Chat Completions messages: a user turn's tool results are ``tool``
+    messages (one per call, before its text); an assistant turn's calls ride on it."""
     if turn.role == "user":
-        return {"role": "user", "content": turn.text}
-    return {"role": "assistant", "content": turn.text}
+        results: list[ChatCompletionMessageParam] = [
+            {
+                "role": "tool",
+                "tool_call_id": result.call_id,
+                # The API has no error flag: the model reads it from the content.
+                "content": f"Error: {result.content}" if result.is_error else result.content,
+            }
+            for result in turn.tool_results
+        ]
+        return [*results, {"role": "user", "content": turn.text}] if turn.text else results
+    if not turn.tool_calls:
+        return [{"role": "assistant", "content": turn.text}]
+    calls = [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+        }
+        for call in turn.tool_calls
+    ]
+    return [
+        cast(
+            "ChatCompletionMessageParam",
+            {"role": "assistant", "content": turn.text or None, "tool_calls": calls},
+        )
+    ]
+
+
+def _tool(tool: Tool) -> ChatCompletionFunctionToolParam:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+class _ToolCalls:
+    """The tool calls of one stream, by index: the id and name come in the first piece,
+    the arguments as JSON text in pieces; whole when the choice finishes."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, tuple[str, str, list[str]]] = {}
+
+    def piece(self, delta: dict[str, Any]) -> None:
+        index = delta.get("index", len(self.calls))
+        function = delta.get("function") or {}
+        call_id, name, pieces = self.calls.get(index, ("", "", []))
+        call_id = call_id or str(delta.get("id") or "")
+        name = name or str(function.get("name") or "")
+        pieces.append(str(function.get("arguments") or ""))
+        self.calls[index] = (call_id, name, pieces)
+
+    def finish(self, usage: Usage) -> None:
+        for index in sorted(self.calls):
+            call_id, name, pieces = self.calls[index]
+            usage.tool_calls.append(tool_call_parsed(call_id, name, "".join(pieces)))
+        self.calls.clear()
 
 
 class OpenAIProvider:
@@ -88,7 +162,7 @@ class OpenAIProvider:
 
     async def stream(self, request: LLMRequest, usage: Usage) -> AsyncIterator[str]:
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": request.system}]
-        messages += [_message(t) for t in request.turns]
+        messages += [message for turn in request.turns for message in _messages(turn)]
         # OpenAI's newer models take max_completion_tokens; compatible servers know max_tokens.
         # (An omitted argument is left out of the request.)
         max_tokens = request.max_tokens if self.compatible else openai.omit
@@ -102,15 +176,17 @@ class OpenAIProvider:
                 stream_options={"include_usage": True},
                 max_tokens=max_tokens,
                 max_completion_tokens=max_completion_tokens,
+                tools=[_tool(t) for t in request.tools] if request.tools else openai.omit,
             ) as response:
                 body = response.http_response
+                tools = _ToolCalls()
                 async with contextlib.aclosing(sse_events(_body_chunks(body))) as events:
                     async for _, data in events:
                         if data.startswith("[DONE]"):
                             if body.http_version == "HTTP/1.1":
                                 await _drain(events)
                             break
-                        for text in _chunk_read(data, body, usage):
+                        for text in _chunk_read(data, body, usage, tools):
                             yield text
         except UnsafeAddress as exc:
             raise ProviderError("misconfigured", str(exc)) from exc
@@ -134,9 +210,10 @@ async def _body_chunks(body: httpx2.Response) -> AsyncGenerator[bytes, None]:
         raise openai.APIConnectionError(request=body.request) from exc
 
 
-def _chunk_read(data: str, body: httpx2.Response, usage: Usage) -> list[str]:
-    """One chunk of the stream: its texts; ``usage`` filled as it says. An error sent in
-    the stream is raised as the SDK raises it (``openai.APIError``)."""
+def _chunk_read(data: str, body: httpx2.Response, usage: Usage, tools: _ToolCalls) -> list[str]:
+    """One chunk of the stream: its texts; ``usage`` filled as it says (tool calls
+    included). An error sent in the stream is raised as the SDK raises it
+    (``openai.APIError``)."""
     chunk: dict[str, Any] = json.loads(data)
     if chunk.get("error"):
         error = chunk["error"]
@@ -152,8 +229,12 @@ def _chunk_read(data: str, body: httpx2.Response, usage: Usage) -> list[str]:
         delta = choice.get("delta")
         if delta is not None and delta.get("content"):
             texts.append(delta["content"])
-        if choice.get("finish_reason"):
+        for call in (delta or {}).get("tool_calls") or ():
+            tools.piece(call)
+        if reason := choice.get("finish_reason"):
             usage.finished = True
+            usage.stop_reason = _STOP_REASONS.get(reason, reason)
+            tools.finish(usage)
     return texts
 
 

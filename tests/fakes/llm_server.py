@@ -31,6 +31,12 @@ events: Anthropic's ``event: error`` with ``{"type": "error", "error": {...}}``,
 ``data: {"error": {...}}``. ``max_tokens`` / ``max_completion_tokens`` count chunks. A non-streamed reply
 waits out the time its stream would have taken (delays and gate) before it is sent.
 
+Tool calls (``Behaviour(tool_calls=[FakeToolCall(name, arguments)])``): after the text (none
+unless given), Anthropic's ``tool_use`` content blocks with their input as ``input_json_delta``
+pieces and stop reason ``tool_use``; OpenAI's ``delta.tool_calls`` (id and name first, then
+the arguments in pieces) and finish reason ``tool_calls``; whole in a non-streamed reply.
+``RecordedRequest.tool_names`` and ``.tool_results`` read what a request offered and sent back.
+
 CLI, for benchmarks: ``python -m tests.fakes.llm_server --port 8099 [--token-delay S]
 [--first-token-delay S]`` serves the default behaviour until interrupted.
 """
@@ -100,6 +106,20 @@ _OPENAI_TYPE = {
 
 
 @dataclass
+class FakeToolCall:
+    """A tool call the fake model makes: ``arguments`` sent as JSON (in pieces when streamed),
+    or ``raw_arguments`` sent exactly as given (broken JSON, say)."""
+
+    name: str
+    arguments: dict[str, Any] | None = None
+    raw_arguments: str | None = None
+    id: str = ""
+
+    def arguments_text(self) -> str:
+        return self.raw_arguments if self.raw_arguments is not None else json.dumps(self.arguments or {})
+
+
+@dataclass
 class Behaviour:
     """How the server answers one request (see the module docstring for the wire format)."""
 
@@ -118,6 +138,9 @@ class Behaviour:
     stream_error_after: int = 0
     gate: threading.Event | None = None  # after the first delta, hold the stream until this is set
     input_tokens: int | None = None  # usage; default len(prompt_text) // 4 + 1
+    # Tool calls after the text (none by default, and then no default text either): the
+    # stop reason is Anthropic's "tool_use" / OpenAI's "tool_calls".
+    tool_calls: list[FakeToolCall] | None = None
     embedding_dimensions: int | None = None  # embeddings: this size whatever the request asks for
 
     def effective_status(self) -> int:
@@ -141,6 +164,35 @@ class RecordedRequest:
         for message in self.body.get("messages") or []:
             parts += _texts(message.get("content"))
         return "\n".join(p for p in parts if p)
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the tools the request offered."""
+        tools = self.body.get("tools") or []
+        if self.api == "anthropic":
+            return [t.get("name") for t in tools]
+        return [(t.get("function") or {}).get("name") for t in tools]
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        """Tool results the request carries: ``{"call_id", "content", "is_error"}`` each (an
+        OpenAI result's error is only in its text)."""
+        found = []
+        for message in self.body.get("messages") or []:
+            if self.api == "openai" and message.get("role") == "tool":
+                content = message.get("content")
+                found.append({"call_id": message.get("tool_call_id"), "content": content, "is_error": None})
+            elif self.api == "anthropic" and isinstance(message.get("content"), list):
+                found += [
+                    {
+                        "call_id": b.get("tool_use_id"),
+                        "content": b.get("content"),
+                        "is_error": b.get("is_error"),
+                    }
+                    for b in message["content"]
+                    if b.get("type") == "tool_result"
+                ]
+        return found
 
     @property
     def last_user_text(self) -> str:
@@ -307,7 +359,11 @@ class _Reply:
         self.fake = handler.server.fake
         body = request.body
         text = behaviour.text
-        if text is None and behaviour.chunks is None:
+        self.tool_calls = [
+            FakeToolCall(c.name, c.arguments, c.raw_arguments, c.id or "toolu_" + uuid.uuid4().hex[:20])
+            for c in behaviour.tool_calls or []
+        ]
+        if text is None and behaviour.chunks is None and not self.tool_calls:
             text = f"You asked: {request.last_user_text[:60]}. This is the fake model answering."
         chunks = behaviour.chunks if behaviour.chunks is not None else re.findall(r"\S+\s*|\s+", text or "")
         limit = body.get("max_tokens")
@@ -340,14 +396,36 @@ class _Reply:
     def _json(self) -> None:
         text = "".join(self.chunks)
         if self.request.api == "anthropic":
+            content: list[dict[str, Any]] = (
+                [{"type": "text", "text": text}] if text or not self.tool_calls else []
+            )
+            content += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments or {}}
+                for c in self.tool_calls
+            ]
             reply = {
                 **self._anthropic_message(),
-                "content": [{"type": "text", "text": text}],
-                "stop_reason": "max_tokens" if self.truncated else "end_turn",
+                "content": content,
+                "stop_reason": self._anthropic_stop(),
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": len(self.chunks)},
             }
         else:
-            message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": text,
+                "refusal": None,
+                "annotations": [],
+            }
+            if self.tool_calls:
+                message["content"] = text or None
+                message["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_text()},
+                    }
+                    for c in self.tool_calls
+                ]
             choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish()}
             reply = {
                 **self._openai_base("chat.completion"),
@@ -389,7 +467,19 @@ class _Reply:
         return f"data: {json.dumps(error)}\n\n".encode()
 
     def _finish(self) -> str:
-        return "length" if self.truncated else "stop"
+        if self.truncated:
+            return "length"
+        return "tool_calls" if self.tool_calls else "stop"
+
+    def _anthropic_stop(self) -> str:
+        if self.truncated:
+            return "max_tokens"
+        return "tool_use" if self.tool_calls else "end_turn"
+
+    def _argument_pieces(self, call: FakeToolCall) -> list[str]:
+        """The arguments' JSON in pieces of up to 8 characters, as the providers stream it."""
+        text = call.arguments_text()
+        return [text[i : i + 8] for i in range(0, len(text), 8)]
 
     # -- Anthropic -------------------------------------------------------------------------------
 
@@ -414,18 +504,31 @@ class _Reply:
             "cache_read_input_tokens": 0,
             "output_tokens": 1,
         }
-        opening = [
-            event("message_start", {"message": {**self._anthropic_message(), "usage": usage}}),
-            event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-            event("ping", {}),
-        ]
+        with_text = bool(self.chunks) or not self.tool_calls
+        opening = [event("message_start", {"message": {**self._anthropic_message(), "usage": usage}})]
+        if with_text:
+            opening.append(
+                event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+            )
+        opening.append(event("ping", {}))
         deltas = [
             event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": chunk}})
             for chunk in self.chunks
         ]
-        stop_reason = "max_tokens" if self.truncated else "end_turn"
-        closing = [
-            event("content_block_stop", {"index": 0}),
+        closing = [event("content_block_stop", {"index": 0})] if with_text else []
+        for index, call in enumerate(self.tool_calls, start=1 if with_text else 0):
+            block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
+            closing.append(event("content_block_start", {"index": index, "content_block": block}))
+            closing += [
+                event(
+                    "content_block_delta",
+                    {"index": index, "delta": {"type": "input_json_delta", "partial_json": p}},
+                )
+                for p in self._argument_pieces(call)
+            ]
+            closing.append(event("content_block_stop", {"index": index}))
+        stop_reason = self._anthropic_stop()
+        closing += [
             event(
                 "message_delta",
                 {
@@ -471,7 +574,20 @@ class _Reply:
 
         opening = [chunk({"role": "assistant", "content": "", "refusal": None})]
         deltas = [chunk({"content": text}) for text in self.chunks]
-        closing = [chunk({}, self._finish())]
+        closing = []
+        for index, call in enumerate(self.tool_calls):
+            first = {
+                "index": index,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            closing.append(chunk({"tool_calls": [first]}))
+            closing += [
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                for piece in self._argument_pieces(call)
+            ]
+        closing.append(chunk({}, self._finish()))
         if include_usage:
             closing.append(chunk(None, usage=self._openai_usage()))
         closing.append(b"data: [DONE]\n\n")
