@@ -107,11 +107,21 @@ def rate_limit_count(
     request: HttpRequest, scope: str, *, limit: int, period_s: int, key: str | None = None
 ) -> RateState:
     """Count one hit and say where the caller stands (``RateLimit-*`` headers)."""
+    return _count(scope, key or client_address(request), limit=limit, period_s=period_s)
+
+
+def rate_limit_hit(scope: str, *, key: str, limit: int, period_s: int) -> int:
+    """``rate_limit`` for work outside a request (a visitor's tool call inside an answer):
+    count one hit for ``key``; 0 if allowed, else the seconds to wait."""
+    return _count(scope, key, limit=limit, period_s=period_s).retry_after
+
+
+def _count(scope: str, key: str, *, limit: int, period_s: int) -> RateState:
     now = _now()
     window = int(now // period_s)
     reset_s = max(1, math.ceil((window + 1) * period_s - now))
     cache = caches["ratelimit"]  # not the tenant-prefixed default: one budget platform-wide
-    cache_key = f"{scope}:{key or client_address(request)}:{window}"
+    cache_key = f"{scope}:{key}:{window}"
     hits = 1
     if not cache.add(cache_key, 1, timeout=period_s):
         try:

@@ -29,6 +29,7 @@ APPS = (
     "privacy",
     "scheduler",
     "retention",
+    "actions",
     "public_site",
 )
 MAX_MODULE_LINES = 600

@@ -111,6 +111,7 @@ TENANT_APPS = [
     "audit",  # the workspace audit log (append-only)
     "privacy",  # a contact's erasure records (GDPR tools: docs/privacy.md)
     "retention",  # how long the workspace keeps its data, and the nightly purge
+    "actions",  # AI actions: the tenant's endpoints the bot calls for a visitor, and their log
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -69,3 +69,19 @@ SESSION_COOKIE_DOMAIN = None
 CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+
+# --- AI actions (docs/actions.md) ----------------------------------------------------------
+# Endpoints must be on public addresses (https); the allow-list ("host:port") is for an
+# endpoint on a private network the operator trusts (and the test suite's local server).
+ACTIONS_ALLOW_PRIVATE = env.bool("ACTIONS_ALLOW_PRIVATE", default=False)
+ACTIONS_PRIVATE_ALLOWLIST = env.list("ACTIONS_PRIVATE_ALLOWLIST", default=[])
+# Calls of one action by one visitor per minute.
+ACTIONS_CALLS_PER_MINUTE = env.int("ACTIONS_CALLS_PER_MINUTE", default=10)
+# After this many failed calls in a row (errors, timeouts, unreadable answers) an action is
+# paused for ACTIONS_PAUSE_SECONDS: nothing is sent meanwhile.
+ACTIONS_PAUSE_AFTER_FAILURES = env.int("ACTIONS_PAUSE_AFTER_FAILURES", default=5)
+ACTIONS_PAUSE_SECONDS = env.int("ACTIONS_PAUSE_SECONDS", default=60)
+# The most of an answer read, and the most of it given to the model.
+ACTIONS_MAX_RESPONSE_BYTES = env.int("ACTIONS_MAX_RESPONSE_BYTES", default=65536)
+ACTIONS_RESULT_CHARS = env.int("ACTIONS_RESULT_CHARS", default=4000)

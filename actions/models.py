@@ -1,0 +1,100 @@
+"""A workspace's AI actions: HTTPS endpoints of the tenant's that the bot may call for a
+visitor (look up an order, book a slot, open a ticket), and the log of every call
+(tenant schema). docs/actions.md is the tenant's reference."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class Action(models.Model):
+    """One endpoint the model may call as a tool named ``name``, with input described by
+    ``parameters`` (a JSON Schema object). Headers (with their secrets) and the signing
+    secret are stored encrypted (saas.crypto)."""
+
+    class Method(models.TextChoices):
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        PATCH = "PATCH", "PATCH"
+        DELETE = "DELETE", "DELETE"
+
+    class Audience(models.TextChoices):
+        ANYONE = "anyone", "Anyone"
+        VERIFIED = "verified", "Only visitors whose identity is verified"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The tool's name for the model: letters, digits, "_" and "-" (the providers' rule).
+    name = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=120)  # what people see
+    description = models.TextField()  # what the model reads to decide when to call it
+    parameters = models.JSONField(default=dict)  # JSON Schema of the input object
+    method = models.CharField(max_length=6, choices=Method.choices, default=Method.POST)
+    # https; "{param}" places take the argument of that name (URL-encoded, then left out
+    # of the query or body).
+    url = models.URLField(max_length=2000)
+    headers = models.TextField(blank=True, default="")  # encrypted JSON object {name: value}
+    timeout_seconds = models.PositiveSmallIntegerField(default=10)
+    # Dotted paths kept from a JSON answer, for the model ("order.status", "items.0.name");
+    # empty: the whole answer (cut to ACTIONS_RESULT_CHARS).
+    response_fields = models.JSONField(default=list, blank=True)
+    audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.ANYONE)
+    # The visitor confirms in the widget (the parameters shown in plain words) before a call.
+    requires_confirmation = models.BooleanField(default=False)
+    is_enabled = models.BooleanField(default=True)
+    signing_secret = models.TextField()  # encrypted "whsec_..." (actions.signing)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.title or self.name
+
+
+class ActionCall(models.Model):
+    """One call of an action (or one refused before it was made), shown to agents in the
+    transcript with its inputs, outcome and latency."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "The endpoint answered an error"
+        TIMED_OUT = "timed_out", "Timed out"
+        UNREADABLE = "unreadable", "The answer could not be read"
+        REFUSED = "refused", "The address is not allowed"
+        INVALID = "invalid", "The inputs did not match the parameters"
+        DENIED = "denied", "The visitor may not use it"
+        RATE_LIMITED = "rate_limited", "Too many calls"
+        PAUSED = "paused", "Paused after failing"
+        DECLINED = "declined", "The visitor declined"
+
+    class Source(models.TextChoices):
+        ANSWER = "answer", "An answer to a visitor"
+        TEST = "test", "The dashboard's test runner"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    action = models.ForeignKey(Action, null=True, on_delete=models.SET_NULL, related_name="calls")
+    action_name = models.CharField(max_length=64)  # kept when the action is deleted
+    conversation = models.ForeignKey(
+        "chat.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="action_calls"
+    )
+    contact = models.ForeignKey(
+        "chat.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="action_calls"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ANSWER)
+    arguments = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    result = models.TextField(blank=True, default="")  # what the model was given
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action_name} {self.status}"

@@ -1,0 +1,494 @@
+"""Writes of the actions domain: define, change, delete an action (each audited), and call
+one for a visitor (:func:`action_call`), the single path every call takes: the rules first
+(enabled, who may trigger it, the visitor's confirmation, the inputs against the
+parameters' schema, the per-visitor rate limit, the pause after repeated failures), then
+one signed request through the outbound module, then the answer read for the model and the
+call logged. Nothing is retried: an action may have side effects."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import jsonschema
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils.text import capfirst
+
+from audit.services import Caller, audit_record
+from chat.models import Contact, Conversation
+from saas.crypto import secret_decrypt, secret_encrypt
+from saas.errors import ValidationFailed
+from saas.outbound import UnsafeAddress, host_port, url_host_check
+from saas.ratelimit import rate_limit_hit
+
+from . import mapping, sending, signing
+from .models import Action, ActionCall
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PLACE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-type"}
+MAX_ACTIONS = 50
+MAX_TIMEOUT_SECONDS = 30
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+# What the model is told when a call is not made or fails; it words the visitor's answer.
+TOLD: dict[str, str] = {
+    ActionCall.Status.DENIED: "Not done: this can only be done for a visitor who is signed in on the website "
+    "(verified identity). Tell the visitor to sign in and try again; do not pretend it was done.",
+    ActionCall.Status.INVALID: "Not done: the inputs were not valid ({error}). Ask the visitor for what is "
+    "missing or wrong, then try again.",
+    ActionCall.Status.RATE_LIMITED: "Not done: this was asked too often just now. Tell the visitor to try "
+    "again in a minute.",
+    ActionCall.Status.PAUSED: "Not done: this service is failing right now and is paused for a moment. "
+    "Tell the visitor it is unavailable at the moment; do not try again in this answer.",
+    ActionCall.Status.TIMED_OUT: "Not done: the service did not answer in time. Tell the visitor it is "
+    "unavailable at the moment; do not try again in this answer.",
+    ActionCall.Status.FAILED: "Not done: the service answered with an error (HTTP {http_status}). Tell the "
+    "visitor it could not be done; do not try again in this answer.",
+    ActionCall.Status.UNREADABLE: "Unknown outcome: the service's answer could not be read. Tell the visitor "
+    "you could not confirm it; do not try again in this answer.",
+    ActionCall.Status.REFUSED: "Not done: the service cannot be reached. Tell the visitor it is unavailable.",
+    ActionCall.Status.DECLINED: "Not done: the visitor declined. Do not do it unless they ask again.",
+}
+FAILURES = {ActionCall.Status.FAILED, ActionCall.Status.TIMED_OUT, ActionCall.Status.UNREADABLE}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a call gave: ``result`` is the text for the model; ``call`` the log row (None
+    when confirmation is still needed: nothing was called, nothing logged)."""
+
+    status: str
+    result: str
+    call: ActionCall | None = None
+    needs_confirmation: bool = False
+    summary: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == ActionCall.Status.SUCCEEDED
+
+
+# --- defining actions -----------------------------------------------------------------
+
+
+def _invalid(field_name: str, message: str, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(errors={field_name: [{"code": code, "message": message}]})
+
+
+def _private_allowed(url: str) -> bool:
+    if settings.ACTIONS_ALLOW_PRIVATE:
+        return True
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allowed = {entry.strip().lower() for entry in settings.ACTIONS_PRIVATE_ALLOWLIST}
+    return host_port(parts.hostname or "", port) in allowed
+
+
+def _url_checked(url: str, parameters: dict[str, Any]) -> str:
+    url = (url or "").strip()
+    if not url:
+        raise _invalid("url", "Enter the address of the endpoint.", "required")
+    if len(url) > 2000:
+        raise _invalid("url", "Keep the address under 2000 characters.", "too_long")
+    private = _private_allowed(url.replace("{", "").replace("}", ""))
+    if urlsplit(url).scheme != "https" and not private:
+        raise _invalid(
+            "url", "Use an https:// address: the call carries the visitor's identity.", "not_https"
+        )
+    try:
+        url_host_check(PLACE_RE.sub("x", url), allow_private=private)
+    except UnsafeAddress as error:
+        raise _invalid("url", str(error), error.code) from error
+    properties = parameters.get("properties") or {}
+    unknown = [p for p in PLACE_RE.findall(url) if p not in properties]
+    if unknown:
+        raise _invalid("url", f"{{{unknown[0]}}} is not one of the parameters.", "unknown_parameter")
+    return url
+
+
+def _parameters_checked(parameters: Any) -> dict[str, Any]:
+    if parameters in (None, ""):
+        parameters = {"type": "object", "properties": {}}
+    if not isinstance(parameters, dict) or parameters.get("type") != "object":
+        raise _invalid("parameters", 'The parameters must be a JSON Schema with "type": "object".')
+    try:
+        jsonschema.Draft202012Validator.check_schema(parameters)
+    except jsonschema.SchemaError as error:
+        raise _invalid("parameters", f"Not a valid JSON Schema: {error.message}"[:300]) from error
+    if len(json.dumps(parameters)) > 20_000:
+        raise _invalid("parameters", "Keep the schema under 20,000 characters.", "too_long")
+    return parameters
+
+
+def _headers_checked(headers: Any) -> dict[str, str]:
+    headers = headers or {}
+    if not isinstance(headers, dict) or len(headers) > 20:
+        raise _invalid("headers", "Headers are up to 20 names with their values.")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not HEADER_NAME_RE.match(name):
+            raise _invalid("headers", f"{name!r} is not a valid header name.")
+        if name.lower() in FORBIDDEN_HEADERS | signing.RESERVED:
+            raise _invalid("headers", f"{name} is set by the platform.", "reserved")
+        if not isinstance(value, str) or len(value) > 4000 or "\n" in value or "\r" in value:
+            raise _invalid("headers", f"The value of {name} must be one line of text.")
+    return headers
+
+
+def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
+    name = str(data.get("name") or "").strip()
+    if not NAME_RE.match(name):
+        raise _invalid("name", "Use 1 to 64 letters, digits, _ or - (the model calls it by this name).")
+    description = str(data.get("description") or "").strip()
+    if not description:
+        raise _invalid(
+            "description", "Say what it does and when to use it: the model reads this.", "required"
+        )
+    parameters = _parameters_checked(data.get("parameters"))
+    method = str(data.get("method") or "POST").upper()
+    if method not in Action.Method.values:
+        raise _invalid("method", f"Use one of {', '.join(Action.Method.values)}.")
+    timeout = data.get("timeout_seconds", 10)
+    if not isinstance(timeout, int) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
+        raise _invalid("timeout_seconds", f"Between 1 and {MAX_TIMEOUT_SECONDS} seconds.")
+    fields = data.get("response_fields") or []
+    if not isinstance(fields, list) or not all(isinstance(f, str) and 0 < len(f) <= 200 for f in fields):
+        raise _invalid("response_fields", "A list of dotted paths, e.g. order.status.")
+    audience = data.get("audience") or Action.Audience.ANYONE
+    if audience not in Action.Audience.values:
+        raise _invalid("audience", f"Use one of {', '.join(Action.Audience.values)}.")
+    return {
+        "name": name,
+        "title": (str(data.get("title") or "").strip() or capfirst(name.replace("_", " ")))[:120],
+        "description": description[:4000],
+        "parameters": parameters,
+        "method": method,
+        "url": _url_checked(str(data.get("url") or ""), parameters),
+        "timeout_seconds": timeout,
+        "response_fields": fields[:50],
+        "audience": audience,
+        "requires_confirmation": bool(data.get("requires_confirmation", False)),
+        "is_enabled": bool(data.get("is_enabled", True)),
+    }
+
+
+def _audited(action: Action) -> dict[str, Any]:
+    return {
+        "name": action.name,
+        "url": action.url.split("?", 1)[0],
+        "method": action.method,
+        "audience": action.audience,
+        "requires_confirmation": action.requires_confirmation,
+        "is_enabled": action.is_enabled,
+    }
+
+
+def action_create(*, data: dict[str, Any], request: Caller | None = None) -> Action:
+    """A new action from ``data`` (the fields of :class:`Action`, ``headers`` a plain
+    object); 422 ``validation_error`` per field."""
+    fields = _fields_checked(data)
+    headers = _headers_checked(data.get("headers"))
+    if Action.objects.filter(name=fields["name"]).exists():
+        raise _invalid("name", "Another action has this name.", "unique")
+    if Action.objects.count() >= MAX_ACTIONS:
+        raise _invalid("name", f"A workspace has at most {MAX_ACTIONS} actions.", "limit")
+    with transaction.atomic():
+        action = Action.objects.create(
+            **fields,
+            headers=secret_encrypt(json.dumps(headers)) if headers else "",
+            signing_secret=secret_encrypt(signing.secret_new()),
+        )
+        audit_record(action="action.created", request=request, target=action, metadata=_audited(action))
+    return action
+
+
+def action_update(*, action: Action, data: dict[str, Any], request: Caller | None = None) -> Action:
+    """Change the action; ``headers`` replaces them only when given (they are never shown)."""
+    before = _audited(action)
+    fields = _fields_checked({**_current(action), **data})
+    if Action.objects.filter(name=fields["name"]).exclude(pk=action.pk).exists():
+        raise _invalid("name", "Another action has this name.", "unique")
+    for name, value in fields.items():
+        setattr(action, name, value)
+    if "headers" in data:
+        headers = _headers_checked(data["headers"])
+        action.headers = secret_encrypt(json.dumps(headers)) if headers else ""
+    with transaction.atomic():
+        action.save()
+        changed = {k: [before[k], v] for k, v in _audited(action).items() if before[k] != v}
+        if "headers" in data:
+            changed["headers"] = ["(hidden)", "(changed)"]
+        if changed:
+            audit_record(action="action.updated", request=request, target=action, metadata=changed)
+    return action
+
+
+def _current(action: Action) -> dict[str, Any]:
+    return {
+        f: getattr(action, f)
+        for f in (
+            "name", "title", "description", "parameters", "method", "url", "timeout_seconds",
+            "response_fields", "audience", "requires_confirmation", "is_enabled",
+        )
+    }  # fmt: skip
+
+
+def action_delete(*, action: Action, request: Caller | None = None) -> None:
+    """Gone; its calls stay in the transcripts under its name."""
+    with transaction.atomic():
+        audit_record(action="action.deleted", request=request, target=action, metadata=_audited(action))
+        action.delete()
+
+
+def action_secret_rotate(*, action: Action, request: Caller | None = None) -> str:
+    """A new signing secret, answered once (the old one stops signing at once)."""
+    secret = signing.secret_new()
+    action.signing_secret = secret_encrypt(secret)
+    with transaction.atomic():
+        action.save(update_fields=["signing_secret", "updated_at"])
+        audit_record(action="action.secret_rotated", request=request, target=action)
+    return secret
+
+
+# --- calling an action ------------------------------------------------------------------
+
+
+def confirmation_summary(action: Action, arguments: dict[str, Any]) -> list[tuple[str, str]]:
+    """The inputs in plain words for the visitor's confirmation: each parameter's title (or
+    its name, words spaced) and its value."""
+    properties = action.parameters.get("properties") or {}
+    lines = []
+    for name, value in arguments.items():
+        spec = properties.get(name) or {}
+        label = str(spec.get("title") or capfirst(name.replace("_", " ")))
+        if isinstance(value, bool):
+            shown = "Yes" if value else "No"
+        elif isinstance(value, (dict, list)):
+            shown = json.dumps(value, ensure_ascii=False)
+        else:
+            shown = str(value)
+        lines.append((label, shown[:200]))
+    return lines
+
+
+def _request_of(action: Action, arguments: dict[str, Any]) -> tuple[str, bytes]:
+    """The URL (places filled, URL-encoded; the rest of a GET's or DELETE's inputs as its
+    query) and the body (JSON of the rest, for POST, PUT, PATCH)."""
+    rest = dict(arguments)
+    url = PLACE_RE.sub(lambda m: quote(str(rest.pop(m.group(1), "")), safe=""), action.url)
+    if action.method in BODY_METHODS:
+        return url, json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode()
+    if rest:
+        query = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in rest.items()}
+        url += ("&" if "?" in url else "?") + urlencode(query, doseq=False)
+    return url, b""
+
+
+def _breaker_keys(action: Action) -> tuple[str, str]:
+    return f"actions:failures:{action.pk}", f"actions:paused:{action.pk}"
+
+
+def _paused(action: Action) -> bool:
+    return bool(cache.get(_breaker_keys(action)[1]))
+
+
+def _health(action: Action, status: str) -> None:
+    """Failures in a row pause the action for ``ACTIONS_PAUSE_SECONDS``: no retry storm
+    against a service that is down, whatever the model or the visitors do."""
+    failures, paused = _breaker_keys(action)
+    if status not in FAILURES:
+        if status == ActionCall.Status.SUCCEEDED:
+            cache.delete(failures)
+        return
+    if cache.add(failures, 1, timeout=settings.ACTIONS_PAUSE_SECONDS * 4):
+        count = 1
+    else:
+        try:
+            count = cache.incr(failures)
+        except ValueError:
+            cache.set(failures, 1, timeout=settings.ACTIONS_PAUSE_SECONDS * 4)
+            count = 1
+    if count >= settings.ACTIONS_PAUSE_AFTER_FAILURES:
+        cache.set(paused, 1, timeout=settings.ACTIONS_PAUSE_SECONDS)
+        cache.delete(failures)
+
+
+def _log(
+    action: Action,
+    arguments: dict[str, Any],
+    status: str,
+    *,
+    contact: Contact | None,
+    conversation: Conversation | None,
+    source: str,
+    result: str,
+    http_status: int | None = None,
+    duration_ms: int | None = None,
+    error: str = "",
+    call_id: Any = None,
+) -> ActionCall:
+    extra = {"public_id": call_id} if call_id is not None else {}
+    return ActionCall.objects.create(
+        action=action,
+        action_name=action.name,
+        conversation=conversation,
+        contact=contact,
+        source=source,
+        arguments=arguments,
+        status=status,
+        http_status=http_status,
+        duration_ms=duration_ms,
+        result=result,
+        error=error[:300],
+        **extra,
+    )
+
+
+def _visitor_id(action: Action, contact: Contact | None) -> str | None:
+    """The verified user id sent along ("" for anyone else), or None when the action is
+    for verified visitors and this one is not."""
+    verified = contact is not None and contact.identity_verified and bool(contact.external_id)
+    if action.audience == Action.Audience.VERIFIED and not verified:
+        return None
+    return contact.external_id if verified and contact is not None else ""
+
+
+def _precheck(action: Action, arguments: Any, contact: Contact | None, source: str) -> tuple[str, str] | None:
+    """The status and error that stop the call before anything is sent, if any."""
+    if not action.is_enabled:
+        return ActionCall.Status.DENIED, "The action is turned off."
+    if _visitor_id(action, contact) is None:
+        return ActionCall.Status.DENIED, "Only for visitors with a verified identity."
+    if not isinstance(arguments, dict):
+        return ActionCall.Status.INVALID, "The inputs must be an object."
+    errors = sorted(jsonschema.Draft202012Validator(action.parameters).iter_errors(arguments), key=str)
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path)
+        return ActionCall.Status.INVALID, (f"{where}: " if where else "") + errors[0].message[:200]
+    if source == ActionCall.Source.ANSWER and contact is not None:
+        limit = settings.ACTIONS_CALLS_PER_MINUTE
+        if rate_limit_hit(f"action:{action.pk}", key=str(contact.public_id), limit=limit, period_s=60):
+            return ActionCall.Status.RATE_LIMITED, f"More than {limit} calls a minute by this visitor."
+    if _paused(action):
+        return ActionCall.Status.PAUSED, "Paused after failing several times in a row."
+    return None
+
+
+def action_call(
+    *,
+    action: Action,
+    arguments: Any,
+    contact: Contact | None = None,
+    conversation: Conversation | None = None,
+    source: str = ActionCall.Source.ANSWER,
+    confirmed: bool = False,
+) -> Outcome:
+    """Call ``action`` with the model's ``arguments`` for the visitor ``contact``. An
+    action that needs the visitor's confirmation answers ``needs_confirmation`` (with the
+    inputs in plain words) until called again with ``confirmed``; nothing is sent before."""
+    stopped = _precheck(action, arguments, contact, source)
+    if (
+        stopped is None
+        and action.requires_confirmation
+        and not confirmed
+        and source == ActionCall.Source.ANSWER
+    ):
+        return Outcome(
+            "needs_confirmation", "", needs_confirmation=True, summary=confirmation_summary(action, arguments)
+        )
+    if stopped is not None:
+        status, error = stopped
+        told = TOLD[status].format(error=error, http_status="")
+        call = _log(
+            action, arguments if isinstance(arguments, dict) else {}, status,
+            contact=contact, conversation=conversation, source=source, result=told, error=error,
+        )  # fmt: skip
+        return Outcome(status, told, call)
+    return _send(action, arguments, contact=contact, conversation=conversation, source=source)
+
+
+def action_declined(
+    *, action: Action, arguments: dict[str, Any], contact: Contact | None, conversation: Conversation | None
+) -> Outcome:
+    """The visitor said no to the confirmation: logged, nothing sent."""
+    told = TOLD[ActionCall.Status.DECLINED]
+    call = _log(
+        action, arguments, ActionCall.Status.DECLINED,
+        contact=contact, conversation=conversation, source=ActionCall.Source.ANSWER, result=told,
+    )  # fmt: skip
+    return Outcome(ActionCall.Status.DECLINED, told, call)
+
+
+def _send(
+    action: Action,
+    arguments: dict[str, Any],
+    *,
+    contact: Contact | None,
+    conversation: Conversation | None,
+    source: str,
+) -> Outcome:
+    call_id = uuid.uuid4()
+    url, body = _request_of(action, arguments)
+    headers: dict[str, str] = json.loads(secret_decrypt(action.headers)) if action.headers else {}
+    headers.update(
+        signing.signed_headers(
+            secret_decrypt(action.signing_secret),
+            action=action.name,
+            call_id=str(call_id),
+            method=action.method,
+            url=url,
+            visitor_id=_visitor_id(action, contact) or "",
+            body=body,
+        )
+    )
+    headers["User-Agent"] = "chatbot-actions/1"
+    headers["Accept"] = "application/json, text/plain;q=0.9"
+    if body:
+        headers["Content-Type"] = "application/json"
+    reply = sending.send(
+        action.method, url, body=body, headers=headers, timeout=float(action.timeout_seconds)
+    )
+    status, result, error = _read(action, reply)
+    _health(action, status)
+    call = _log(
+        action, arguments, status,
+        contact=contact, conversation=conversation, source=source, result=result,
+        http_status=reply.status, duration_ms=reply.duration_ms, error=error, call_id=call_id,
+    )  # fmt: skip
+    return Outcome(status, result, call)
+
+
+def _read(action: Action, reply: sending.Reply) -> tuple[str, str, str]:
+    """(status, what the model is told, the error kept in the log)."""
+    if reply.refused:
+        return ActionCall.Status.REFUSED, TOLD[ActionCall.Status.REFUSED], reply.error
+    if reply.timed_out:
+        return ActionCall.Status.TIMED_OUT, TOLD[ActionCall.Status.TIMED_OUT], reply.error
+    if reply.status is None:
+        return (
+            ActionCall.Status.FAILED,
+            TOLD[ActionCall.Status.FAILED].format(http_status="none"),
+            reply.error,
+        )
+    if not 200 <= reply.status < 300:
+        excerpt = reply.body[:200].decode("utf-8", errors="replace")
+        told = TOLD[ActionCall.Status.FAILED].format(http_status=reply.status)
+        return ActionCall.Status.FAILED, told, f"HTTP {reply.status}: {excerpt}"
+    try:
+        text = mapping.result_text(
+            reply.body,
+            reply.content_type,
+            action.response_fields,
+            limit=settings.ACTIONS_RESULT_CHARS,
+            truncated=reply.truncated,
+        )
+    except mapping.Unreadable as exc:
+        return ActionCall.Status.UNREADABLE, TOLD[ActionCall.Status.UNREADABLE], str(exc)
+    return ActionCall.Status.SUCCEEDED, text, ""
