@@ -177,6 +177,38 @@ def test_the_web_runs_uvicorn_one_process_per_cpu_of_its_limit():
     assert env_of(container(fixed, "web"))["WEB_CONCURRENCY"] == "2"
 
 
+def test_a_stopping_web_pod_has_time_to_leave_the_endpoints_and_finish_its_answers(objects):
+    """preStop sleep, then SIGTERM: answers get SHUTDOWN_GRACE_SECONDS, uvicorn 5 s more
+    (scripts/web), all before the kubelet's SIGKILL (docs/deployment.md, "Graceful shutdown")."""
+    pod = named(objects, "Deployment", "-web")["spec"]["template"]["spec"]
+    web = container(pod, "web")
+    sleep = web["lifecycle"]["preStop"]["sleep"]["seconds"]
+    grace = int(env_of(web)["SHUTDOWN_GRACE_SECONDS"])
+    assert sleep >= 1 and grace >= 1
+    assert pod["terminationGracePeriodSeconds"] > sleep + grace + 5
+
+
+def test_the_chart_refuses_a_termination_grace_period_shorter_than_the_shutdown():
+    values = {
+        **ci_values("minimal"),
+        "web": {"terminationGracePeriodSeconds": 30, "shutdownGraceSeconds": 25},
+    }
+    with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds must exceed"):
+        render(values)
+
+
+def test_workers_and_beat_have_time_for_celery_s_warm_shutdown(objects):
+    """A stopping worker finishes its running tasks (acks late: one cut by SIGKILL goes back
+    to the queue); the owed answers a stopping web hands over are short tasks."""
+    for deployment in of_kind(objects, "Deployment"):
+        name = deployment["metadata"]["name"]
+        if "-worker-" in name:
+            assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 120
+        elif name.endswith("-beat"):
+            assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 10
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
 def test_the_migration_job_runs_migrate_schemas_before_install_and_every_upgrade(objects):
     job = named(objects, "Job", "-migrate")
     annotations = job["metadata"]["annotations"]
