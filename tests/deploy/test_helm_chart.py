@@ -197,16 +197,29 @@ def test_the_chart_refuses_a_termination_grace_period_shorter_than_the_shutdown(
         render(values)
 
 
-def test_workers_and_beat_have_time_for_celery_s_warm_shutdown(objects):
-    """A stopping worker finishes its running tasks (acks late: one cut by SIGKILL goes back
-    to the queue); the owed answers a stopping web hands over are short tasks."""
-    for deployment in of_kind(objects, "Deployment"):
-        name = deployment["metadata"]["name"]
-        if "-worker-" in name:
-            assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 120
-        elif name.endswith("-beat"):
-            assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 10
+def test_a_stopping_worker_finishes_or_hands_back_its_tasks_before_the_kill(objects):
+    """SIGTERM is Celery's soft shutdown (tests/saas/test_celery.py): running tasks get
+    softShutdownSeconds, then go back to the queue (acks late), well before the SIGKILL."""
+    workers = [d for d in of_kind(objects, "Deployment") if "-worker-" in d["metadata"]["name"]]
+    assert workers
+    for deployment in workers:
+        pod = deployment["spec"]["template"]["spec"]
+        env = env_of(container(pod, "worker"))
+        assert env["REMAP_SIGTERM"] == "SIGQUIT"
+        soft = float(env["CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT"])
+        assert 60 <= soft <= pod["terminationGracePeriodSeconds"] - 10
+    beat = named(objects, "Deployment", "-beat")["spec"]["template"]["spec"]
+    assert beat["terminationGracePeriodSeconds"] >= 10  # beat stops between ticks
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+def test_the_chart_refuses_a_soft_shutdown_the_kill_would_cut():
+    values = {
+        **ci_values("minimal"),
+        "worker": {"terminationGracePeriodSeconds": 60, "softShutdownSeconds": 55},
+    }
+    with pytest.raises(helm.HelmError, match="softShutdownSeconds must stay"):
+        render(values)
 
 
 def test_the_migration_job_runs_migrate_schemas_before_install_and_every_upgrade(objects):
@@ -576,7 +589,11 @@ def test_the_install_notes_warn_of_a_missing_proxy_list_and_bucket():
 def test_extra_environment_reaches_the_config_map_and_its_group_s_workers_only():
     objects = json.loads(_rendered("production"))
     assert named(objects, "ConfigMap", "-config")["data"]["LLM_DEADLINE_SECONDS"] == "30"
-    ingest = named(objects, "Deployment", "-worker-ingest")["spec"]["template"]["spec"]
-    assert env_of(container(ingest, "worker")) == {"KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
-    default = named(objects, "Deployment", "-worker-default")["spec"]["template"]["spec"]
-    assert "env" not in container(default, "worker")
+    shutdown = {"REMAP_SIGTERM", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT"}  # every worker's
+
+    def extra(group: str) -> dict[str, Any]:
+        pod = named(objects, "Deployment", f"-worker-{group}")["spec"]["template"]["spec"]
+        return {k: v for k, v in env_of(container(pod, "worker")).items() if k not in shutdown}
+
+    assert extra("ingest") == {"KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
+    assert extra("default") == {}
