@@ -65,7 +65,9 @@ async def answer_events(
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
-    request is answering: poll the messages)."""
+    request is answering: poll the messages). In a process shutting down whose grace
+    period ends first, the events stop without ``done``: a worker answers instead
+    (``owed.answer_hand_over``)."""
     # ("delta", text), ("done", payload), ("failed", exception) when storing it failed, or
     # ("handover", None) when a stopping process's grace period is over
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
