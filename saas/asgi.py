@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django; WebSockets through Channels, behind the tenancy
-rules of ``tenants.asgi`` (Django's middleware does not run for WebSockets)."""
+rules of ``tenants.asgi`` (Django's middleware does not run for WebSockets); the lifespan
+protocol installs the graceful shutdown (``saas.shutdown``)."""
 
 import gc
 import os
@@ -17,12 +18,14 @@ os.environ.pop("SAAS_ASGI_SERVER", None)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.realtime.routing import websocket_urlpatterns  # noqa: E402
+from saas import shutdown  # noqa: E402
 from tenants.asgi import TenantWebSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": TenantWebSocketMiddleware(URLRouter(websocket_urlpatterns)),
+        "lifespan": shutdown.lifespan,
     }
 )
 

@@ -9,8 +9,9 @@ The web serves without Redis (the cache falls back to the process, realtime to p
 tasks to the outbox: docs/deployment.md), so a Redis or broker outage reports ``degraded``
 and keeps the answer 200; so do stopped workers or a stopped beat (their own probes restart
 them: a web pod taken out of service would not bring a worker back). Only the database
-makes it 503. Each check logs one line when
-its state changes, not one per probe.
+makes it 503, and so does a process that received SIGTERM (the check ``draining``,
+``saas.shutdown``): the balancer stops sending it new requests while it finishes the ones
+it has. Each check logs one line when its state changes, not one per probe.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from . import heartbeats
+from . import heartbeats, shutdown
 from .dependency_state import describe, state_changed
 from .tenant_connection import connection
 
@@ -109,6 +110,10 @@ def _record(name: str, state: str, error: BaseException | None) -> None:
 
 
 def readiness() -> tuple[bool, dict[str, str]]:
+    # A process on its way out (SIGTERM) is out of service whatever else holds; nothing
+    # else is asked of it.
+    if shutdown.draining():
+        return False, {"draining": "error"}
     checks = {"database": check_database}
     if settings.REDIS_URL:
         checks["redis"] = check_redis

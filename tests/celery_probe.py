@@ -23,3 +23,20 @@ def job_probe(marker: str = "") -> dict:
 def job_failing() -> dict:
     """A periodic job for the scheduler's tests that fails."""
     raise RuntimeError("job-failing: the disk is full")
+
+
+@shared_task(acks_late=True)
+def sleep_probe(marker: str, seconds: float) -> str:
+    """A long task: sets the Redis key ``marker`` once it runs, then sleeps ``seconds``."""
+    import time
+
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.set(marker, 1, ex=300)
+    finally:
+        client.close()
+    time.sleep(seconds)
+    return "slept"

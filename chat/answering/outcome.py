@@ -45,6 +45,9 @@ class Prepared:
     passages: list[Passage] = field(default_factory=list)
     metric: str = ""  # the usage metric consumed, given back on failure
     texts: dict[str, Any] = field(default_factory=dict)  # no_answer / unavailable / offer_handoff
+    # A process shutting down handed the answer to a worker before it was finished
+    # (saas.shutdown, chat.answering.owed.answer_hand_over): nothing is stored here.
+    handed_over: bool = False
 
     def provider_call(self) -> tuple[Provider, LLMRequest]:
         """The provider and the request to send it: prepared whenever neither ``final`` nor

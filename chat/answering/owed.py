@@ -17,6 +17,11 @@ The widget, its stream broken, polls the conversation for up to ten minutes whil
 At most one answer per visitor message still holds: each attempt first looks for a stored
 answer, a running one holds the cache claim, and the reply's client message id is unique.
 Given up after ``GIVE_UP_S`` (the widget stops waiting then too), with a log line.
+
+A web process shutting down (``saas.shutdown``) owes an answer too when its grace period
+ends before the answer does: :func:`answer_hand_over` gives the credit back, lets go of the
+claim and hands the message to a worker at once (the process is about to exit: no thread
+of its own).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any
 from django.core.cache import cache
 from django_tenants.utils import schema_context
 
+from billing.services import usage_refund
 from saas.celery import app, publish
 from saas.tenant_connection import connection
 
@@ -220,3 +226,30 @@ def _worker_copy(schema: str, tenant_id: int, conversation_id: int, visitor_mess
         return
     task = app.tasks[WORKER_TASK]  # chat.answering.owed_settle (it imports this module)
     publish(task, schema, (tenant_id, conversation_id, visitor_message_id), {}, countdown=WORKER_DELAY_S)
+
+
+def answer_hand_over(prepared: Prepared) -> bool:
+    """Hand an answer still being written by a process that stops to a worker, which
+    answers the visitor message afresh (``answer_owed``, at once): the credit this attempt
+    took is given back (the worker's takes one), its claim let go, the message marked owed
+    (the widget's polls keep waiting). False without a broker (nothing done: the caller
+    stores what it has). Preconditions: the tenant's schema is active."""
+    if app.conf.task_always_eager:
+        return False
+    if prepared.metric:
+        usage_refund(tenant_id=prepared.tenant_id, metric=prepared.metric)
+        prepared.metric = ""
+    if prepared.claim_key:
+        cache.delete(prepared.claim_key)
+    mark_owed(
+        Owed(prepared.schema, prepared.tenant_id, prepared.conversation_id, prepared.visitor_message_id), True
+    )
+    task = app.tasks[WORKER_TASK]
+    args = (prepared.tenant_id, prepared.conversation_id, prepared.visitor_message_id)
+    publish(task, prepared.schema, args, {})
+    logger.warning(
+        "answer handed to a worker (shutdown) conversation=%s message=%s",
+        prepared.conversation_id,
+        prepared.visitor_message_id,
+    )
+    return True

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django_tenants.utils import schema_context
 
+from saas import shutdown
 from saas.database_outage import is_database_unavailable
 from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERRORS, CHAT_TIME_TO_FIRST_TOKEN
 from saas.tenant_connection import connection
@@ -28,7 +29,7 @@ from ..realtime.events import DeltaRelay
 from ..services import MAX_ANSWER_CHARS
 from .finish import answer_finish
 from .outcome import Prepared
-from .owed import owed_from_prepared
+from .owed import answer_hand_over, owed_from_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ async def answer_events(
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """The answer as events: ``message`` (messages stored on the way), ``typing``,
     ``delta`` ({text}), then ``done`` ({message, handoff, outcome}) or ``pending`` (another
-    request is answering: poll the messages)."""
-    # ("delta", text), ("done", payload), or ("failed", exception) when storing it failed
+    request is answering: poll the messages). In a process shutting down whose grace
+    period ends first, the events stop without ``done``: a worker answers instead
+    (``owed.answer_hand_over``)."""
+    # ("delta", text), ("done", payload), ("failed", exception) when storing it failed, or
+    # ("handover", None) when a stopping process's grace period is over
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     # The provider call starts before anything is sent: the first token is not kept waiting.
     asking = not prepared.pending and prepared.final is None
@@ -82,33 +86,60 @@ async def answer_events(
             yield ("done", prepared.final)
             return
         yield ("typing", {})
-        while True:
-            kind, payload = await queue.get()
-            if kind == "failed":
-                raise payload
-            if kind != "delta":
-                yield ("done", payload)
-                return
-            # Deltas that arrived while the last event was being sent go out as one.
-            parts, ended = [payload], None
-            while not queue.empty():
-                kind, more = queue.get_nowait()
-                if kind == "failed":
-                    raise more
-                if kind != "delta":
-                    ended = more
-                    break
-                parts.append(more)
-            yield ("delta", {"text": "".join(parts)})
-            if ended is not None:
-                yield ("done", ended)
-                return
+        # A process shutting down lets the answer finish within its grace period; at its end
+        # the answer is handed to a worker and the events end without "done" (saas.shutdown).
+        grace_over = shutdown.at_grace_end(lambda: queue.put_nowait(("handover", None)))
+        try:
+            async with contextlib.aclosing(_events_from(queue, prepared, producer)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            grace_over()
     finally:
         if producer is not None:
             if not producer.done():
-                producer.cancel()  # the visitor left: stop the provider call, keep what it said
+                # The visitor left: stop the provider call, keep what it said (or hand the
+                # answer on, when the process stops).
+                producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+
+
+async def _events_from(
+    queue: asyncio.Queue[tuple[str, Any]], prepared: Prepared, producer: asyncio.Task[None] | None
+) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+    """The producer's deltas, then ``done``; nothing more after a ``handover`` (the grace
+    period of a stopping process is over and the producer is still writing: the caller's
+    cancel makes it hand the answer on)."""
+    while True:
+        kind, payload = await queue.get()
+        if kind == "handover":
+            if producer is None or producer.done():  # its end is in the queue already
+                continue
+            prepared.handed_over = True
+            return
+        if kind == "failed":
+            raise payload
+        if kind != "delta":
+            yield ("done", payload)
+            return
+        # Deltas that arrived while the last event was being sent go out as one.
+        parts, ended = [payload], None
+        while not queue.empty():
+            kind, more = queue.get_nowait()
+            if kind == "failed":
+                raise more
+            if kind == "handover":  # seen again at the next get
+                queue.put_nowait((kind, more))
+                break
+            if kind != "delta":
+                ended = more
+                break
+            parts.append(more)
+        yield ("delta", {"text": "".join(parts)})
+        if ended is not None:
+            yield ("done", ended)
+            return
 
 
 async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -> AsyncGenerator[str, None]:
@@ -147,6 +178,9 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     except ProviderError as exc:
         error = exc
     except asyncio.CancelledError:
+        if prepared.handed_over and await _hand_over(prepared):
+            _answer_observe(provider_name, time.monotonic() - started, error=None, interrupted=True)
+            raise
         interrupted = True
     except Exception as exc:  # an SDK surprise must still end in the fallback
         logger.exception("llm call crashed")
@@ -170,6 +204,16 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
         queue.put_nowait(("done", final))
     if interrupted:
         raise asyncio.CancelledError
+
+
+async def _hand_over(prepared: Prepared) -> bool:
+    """A worker answers the message instead (``answer_hand_over``); False when none can
+    (no broker: what was written is stored as an interrupted answer) or handing on failed."""
+    try:
+        return await asyncio.shield(_db(prepared.schema, answer_hand_over, prepared))
+    except Exception:  # the broker's outbox keeps a refused task; anything else: store what we have
+        logger.exception("answer hand-over failed conversation=%s", prepared.conversation_id)
+        return False
 
 
 def _answer_observe(provider: str, seconds: float, *, error: ProviderError | None, interrupted: bool) -> None:

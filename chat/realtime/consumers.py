@@ -60,7 +60,9 @@ async def shared_row(schema: str, conversation_id: int, event_id: str) -> dict[s
 FRAME_BURST, FRAME_RATE = 20.0, 2.0
 SUBSCRIPTIONS_MAX = 50  # conversations one agent socket watches at once
 
-# Close codes (4000 to 4999 are the application's).
+# Close codes (4000 to 4999 are the application's). A web process shutting down closes
+# its sockets with 1012, service restart (uvicorn does; saas.shutdown): the widget
+# reconnects at once, elsewhere.
 UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_FRAME, TOO_MANY = 4401, 4403, 4404, 4400, 4429
 # The channel layer is unreachable (Redis down): the widget falls back to events or polling.
 TRY_AGAIN_LATER = 1013

@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from saas import shutdown
 from saas.api_pages import page_of, page_parameters, valid_query
 from saas.database_outage import is_database_unavailable, stream_until_outage
 from saas.errors import NotFound
@@ -58,7 +59,11 @@ SEND_DESCRIPTION = (
     "(`{text}`) as the answer is written, then `done` (`{message, handoff, outcome}`, the stored "
     "answer; with `status: waiting` when the visitor asked for a person in words), or `pending` "
     "when the same message is already being answered (poll the messages "
-    "with `after`). Otherwise the JSON answer comes when the answer is complete: 201, or 200 when "
+    "with `after`). A web process shutting down lets the answer finish, then sends `reconnect` "
+    "(`retry:` hint in milliseconds): nothing is wrong, open the live events again at once; an "
+    "answer it could not finish in its grace period ends the stream with `reconnect` and no "
+    "`done`, and comes as a message (poll while `awaiting_answer_after` says one is coming). "
+    "Otherwise the JSON answer comes when the answer is complete: 201, or 200 when "
     "this `client_message_id` was already stored (the same message and answer)."
 )
 
@@ -405,12 +410,27 @@ def _error_event(problem: dict) -> bytes:
     return f"event: error\ndata: {json.dumps(problem, separators=(',', ':'))}\n\n".encode()
 
 
+# The last event of a stream a stopping process ends (saas.shutdown): reconnect at once,
+# with the last id seen, to another process; nothing is lost (the database is the truth).
+# ``retry`` is the standard reconnection hint for EventSource clients (milliseconds).
+RECONNECT_RETRY_MS = 500
+RECONNECT_EVENT = f'retry: {RECONNECT_RETRY_MS}\nevent: reconnect\ndata: {{"reason":"restart"}}\n\n'.encode()
+
+
+async def _reconnect_when_stopping(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in body:
+        yield chunk
+    if shutdown.stopping():
+        yield RECONNECT_EVENT
+
+
 def event_stream(body: AsyncIterator[bytes]) -> StreamingHttpResponse:
     """Server-sent events, flushed as produced (no buffering by proxies or compression).
     The database gone mid-stream ends it with an ``error`` event (problem details), no
-    traceback; the widget then reads what was stored by polling."""
+    traceback; the widget then reads what was stored by polling. A stream that ends in a
+    process shutting down ends with ``reconnect``."""
     response = StreamingHttpResponse(
-        stream_until_outage(connection_counted("sse", body), _error_event),
+        stream_until_outage(connection_counted("sse", _reconnect_when_stopping(body)), _error_event),
         content_type="text/event-stream; charset=utf-8",
     )
     response["Cache-Control"] = "no-cache, no-store"

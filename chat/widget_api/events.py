@@ -19,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from saas import shutdown
 from saas.request_body import SMALL_BODY_BYTES
 from tenants.context import run_in_schema
 from widget_builder.public_api import problem_responses
@@ -74,19 +75,33 @@ async def _subscribe(layer: Any, group: str) -> str | None:
     return channel
 
 
-async def _wait(layer: Any, channel: str | None, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
-    """The next wake-up (None after ``timeout``: send a keep-alive), and the channel still
-    usable (None once the layer failed: poll from then on)."""
+STOP: dict[str, Any] = {"type": "process.stop"}  # the process is shutting down (saas.shutdown)
+
+
+async def _wait(
+    layer: Any, channel: str | None, timeout: float, stop: asyncio.Future[None]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The next wake-up (None after ``timeout``: send a keep-alive; ``STOP`` when the
+    process stops), and the channel still usable (None once the layer failed: poll from
+    then on)."""
     if channel is None:
-        await asyncio.sleep(min(POLL_SECONDS, timeout))
-        return {"type": "conv.message"}, None  # read the database again
+        await asyncio.wait({stop}, timeout=min(POLL_SECONDS, timeout))
+        return (STOP if stop.done() else {"type": "conv.message"}), None  # read the database again
+    receiving = asyncio.ensure_future(layer.receive(channel))
     try:
-        return await asyncio.wait_for(layer.receive(channel), timeout=timeout), channel
-    except TimeoutError:
-        return None, channel
-    except Exception as error:  # the layer went away mid-stream: poll
-        events.layer_failed(error)
+        await asyncio.wait({receiving, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not receiving.done():
+            receiving.cancel()
+            with contextlib.suppress(BaseException):  # the cancelled receive's own end
+                await receiving
+    if receiving.done() and not receiving.cancelled():
+        error = receiving.exception()
+        if error is None:
+            return receiving.result(), channel
+        events.layer_failed(error)  # the layer went away mid-stream: poll
         return {"type": "conv.message"}, None
+    return (STOP if stop.done() else None), channel
 
 
 async def live_events(
@@ -94,10 +109,12 @@ async def live_events(
 ) -> AsyncIterator[bytes]:
     """Replay after ``after``, then what happens, for ``seconds`` (default
     ``CHAT_EVENTS_STREAM_SECONDS``; then the client reconnects with the last id: proxies
-    recycle long idle streams). Without the channel layer (Redis down) it polls."""
+    recycle long idle streams). Without the channel layer (Redis down) it polls. Ends at
+    once when the process stops (``event_stream`` then adds ``reconnect``)."""
     layer = get_channel_layer()
     group = events.conversation_group(schema, conversation_id)
     channel = await _subscribe(layer, group)
+    stop = asyncio.ensure_future(shutdown.stop_requested())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (settings.CHAT_EVENTS_STREAM_SECONDS if seconds is None else seconds)
     sent = after
@@ -118,10 +135,13 @@ async def live_events(
             if left <= 0:
                 return
             polling = channel is None
-            wake, channel = await _wait(layer, channel, min(KEEPALIVE_SECONDS, left))
+            wake, channel = await _wait(layer, channel, min(KEEPALIVE_SECONDS, left), stop)
+            if wake is STOP:
+                return
             if wake is None or polling:
                 yield b": keep-alive\n\n"
     finally:
+        stop.cancel()
         if channel is not None:
             with contextlib.suppress(Exception):  # leaving: a failing layer changes nothing
                 await layer.group_discard(group, channel)
@@ -157,8 +177,9 @@ class ConversationEventsApi(ConversationView):
         description="Server-sent events for one of the visitor's conversations: `message` (id: its "
         "number; every message after `Last-Event-ID` or `after`, in order, once), `typing` and "
         "`read` from the agent, `status`; comments keep the stream alive. The stream ends after "
-        "about a minute: reconnect with the last id. Read it with `fetch` to send the token in the "
-        "`Authorization` header.",
+        "about a minute: reconnect with the last id. A web process shutting down ends it at once "
+        "with `reconnect` (`retry:` hint in milliseconds): reconnect at once with the last id. Read "
+        "it with `fetch` to send the token in the `Authorization` header.",
         parameters=[
             OpenApiParameter("after", int, required=False, description="Only messages after this number.")
         ],

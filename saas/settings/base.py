@@ -170,6 +170,14 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "saas.wsgi.application"
 ASGI_APPLICATION = "saas.asgi.application"
+# Graceful shutdown of a web process (saas.shutdown, docs/deployment.md): after SIGTERM it
+# keeps accepting for SHUTDOWN_UNREADY_SECONDS with /readyz at 503 (for a balancer that
+# polls it; under Kubernetes the preStop sleep does this), then stops accepting; answers
+# being written get SHUTDOWN_GRACE_SECONDS to finish, then are handed to a worker.
+# scripts/web gives uvicorn a few seconds more than the grace period; the pod's
+# terminationGracePeriodSeconds must exceed the sum (the Helm chart's values).
+SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=25.0)
+SHUTDOWN_UNREADY_SECONDS = env.float("SHUTDOWN_UNREADY_SECONDS", default=0.0)
 
 # --- database ---------------------------------------------------------------------------
 

@@ -19,6 +19,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Stopping a worker (docs/deployment.md, "Graceful shutdown"). SIGTERM is Celery's warm
+# shutdown, which waits for every running task however long (a SIGKILL then leaves a task
+# to the visibility timeout). With REMAP_SIGTERM=SIGQUIT in the worker's environment (the
+# Helm chart sets both), SIGTERM is the cold shutdown preceded by this soft one: running
+# tasks get this many seconds, then are cancelled and, acks late, go back to the queue at
+# once (kombu restores a closing worker's unacknowledged messages). 0: no soft shutdown.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=0.0)
 CELERY_TASK_SOFT_TIME_LIMIT = 300
 CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_SERIALIZER = "json"

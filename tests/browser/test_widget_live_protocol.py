@@ -38,6 +38,7 @@ class Live:
             widget = Widget.objects.get()
             widget_allowed_origins_set(widget=widget, origins=[self.origin])
             self.widget = widget_publish(widget=widget)
+        self.ready = True  # answer a hello with "ready" (the widget then counts itself connected)
         self.sockets: list = []  # every socket the widget opened
         self.open: list = []  # those said hello to and not cut
         self.frames: list[dict] = []  # what the widget sent over them
@@ -81,9 +82,12 @@ class Live:
             self.frames.append(frame)
         if frame["type"] == "hello":
             conversation = self.conversation()
-            ws.send(
-                json.dumps({"type": "ready", "conversation": conversation.pk, "status": conversation.status})
-            )
+            if self.ready:
+                ws.send(
+                    json.dumps(
+                        {"type": "ready", "conversation": conversation.pk, "status": conversation.status}
+                    )
+                )
             for message in self.stored(after=frame["after"]):
                 ws.send(json.dumps({"type": "message", "message": message}))
             self.open.append(ws)
@@ -313,6 +317,21 @@ def test_a_socket_the_server_cannot_serve_live_falls_back_to_events(page, site, 
     assert page.evaluate("window.__sockets") == 2  # two sockets closed with 1013, then events
     live.agent_says("Still here")
     page.locator(".msg", has_text="Still here").wait_for(timeout=WAIT)
+    assert page.js_errors == []
+
+
+def test_a_server_restart_1012_reconnects_at_once_without_backing_off(page, site, host_pages, live_db):
+    """A web process shutting down closes its sockets with 1012 (uvicorn; saas.shutdown): the
+    widget opens a new one at once, every time. Here no socket gets as far as "ready" (which
+    resets the back-off): backing off (1, 2, 5, 10 s, jittered), the fourth socket would come
+    4 to 6 s after its cut, past the wait below."""
+    live = Live(page, site, host_pages, "live-1012")
+    live.ready = False
+    live.start()
+    live.wait(lambda: live.hellos(), "the hello frame")
+    for n in range(2, 6):
+        live.cut()  # 1012, "restart"
+        live.wait(lambda n=n: len(live.hellos()) == n, f"socket {n}", timeout=3_000)
     assert page.js_errors == []
 
 

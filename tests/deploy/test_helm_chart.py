@@ -253,6 +253,51 @@ def test_the_web_runs_uvicorn_one_process_per_cpu_of_its_limit():
     assert env_of(container(fixed, "web"))["WEB_CONCURRENCY"] == "2"
 
 
+def test_a_stopping_web_pod_has_time_to_leave_the_endpoints_and_finish_its_answers(objects):
+    """preStop sleep, then SIGTERM: answers get SHUTDOWN_GRACE_SECONDS, uvicorn 5 s more
+    (scripts/web), all before the kubelet's SIGKILL (docs/deployment.md, "Graceful shutdown")."""
+    pod = named(objects, "Deployment", "-web")["spec"]["template"]["spec"]
+    web = container(pod, "web")
+    sleep = web["lifecycle"]["preStop"]["sleep"]["seconds"]
+    grace = int(env_of(web)["SHUTDOWN_GRACE_SECONDS"])
+    assert sleep >= 1 and grace >= 1
+    assert pod["terminationGracePeriodSeconds"] > sleep + grace + 5
+
+
+def test_the_chart_refuses_a_termination_grace_period_shorter_than_the_shutdown():
+    values = {
+        **ci_values("minimal"),
+        "web": {"terminationGracePeriodSeconds": 30, "shutdownGraceSeconds": 25},
+    }
+    with pytest.raises(helm.HelmError, match="terminationGracePeriodSeconds must exceed"):
+        render(values)
+
+
+def test_a_stopping_worker_finishes_or_hands_back_its_tasks_before_the_kill(objects):
+    """SIGTERM is Celery's soft shutdown (tests/saas/test_celery.py): running tasks get
+    softShutdownSeconds, then go back to the queue (acks late), well before the SIGKILL."""
+    workers = [d for d in of_kind(objects, "Deployment") if "-worker-" in d["metadata"]["name"]]
+    assert workers
+    for deployment in workers:
+        pod = deployment["spec"]["template"]["spec"]
+        env = env_of(container(pod, "worker"))
+        assert env["REMAP_SIGTERM"] == "SIGQUIT"
+        soft = float(env["CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT"])
+        assert 60 <= soft <= pod["terminationGracePeriodSeconds"] - 10
+    beat = named(objects, "Deployment", "-beat")["spec"]["template"]["spec"]
+    assert beat["terminationGracePeriodSeconds"] >= 10  # beat stops between ticks
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+
+
+def test_the_chart_refuses_a_soft_shutdown_the_kill_would_cut():
+    values = {
+        **ci_values("minimal"),
+        "worker": {"terminationGracePeriodSeconds": 60, "softShutdownSeconds": 55},
+    }
+    with pytest.raises(helm.HelmError, match="softShutdownSeconds must stay"):
+        render(values)
+
+
 def test_the_migration_job_runs_migrate_schemas_before_install_and_every_upgrade(objects):
     job = named(objects, "Job", "-migrate")
     annotations = job["metadata"]["annotations"]
@@ -622,8 +667,12 @@ def test_the_install_notes_warn_of_a_missing_proxy_list_and_bucket():
 def test_extra_environment_reaches_the_config_map_and_its_group_s_workers_only():
     objects = json.loads(_rendered("production"))
     assert named(objects, "ConfigMap", "-config")["data"]["LLM_DEADLINE_SECONDS"] == "30"
-    ingest = named(objects, "Deployment", "-worker-ingest")["spec"]["template"]["spec"]
+    shutdown = {"REMAP_SIGTERM", "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT"}  # every worker's
     metrics = {"PROMETHEUS_MULTIPROC_DIR": "/tmp/prometheus", "METRICS_WORKER_PORT": "9808"}  # noqa: S108
-    assert env_of(container(ingest, "worker")) == {**metrics, "KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
-    default = named(objects, "Deployment", "-worker-default")["spec"]["template"]["spec"]
-    assert env_of(container(default, "worker")) == metrics
+
+    def extra(group: str) -> dict[str, Any]:
+        pod = named(objects, "Deployment", f"-worker-{group}")["spec"]["template"]["spec"]
+        return {k: v for k, v in env_of(container(pod, "worker")).items() if k not in shutdown}
+
+    assert extra("ingest") == {**metrics, "KNOWLEDGE_INGEST_TIME_LIMIT": "1800"}
+    assert extra("default") == metrics

@@ -4,8 +4,10 @@ schema active at the call, in process and on a real worker (tenant-schemas-celer
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from saas import celery as saas_celery
 from saas.celery import app as celery_app
-from tests.celery_probe import schema_probe
+from tests.celery_probe import schema_probe, sleep_probe
 from tests.conftest import require_service
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +142,47 @@ def test_no_task_outlives_the_visibility_timeout():
     assert {name: limit for name, limit in limits.items() if limit >= visibility} == {}
     assert max(limits.values()) == settings.CELERY_LONGEST_TASK_SECONDS
     assert visibility < 3600
+
+
+def test_a_stopping_worker_hands_back_a_task_it_cannot_finish_in_its_soft_shutdown(django_db_setup):
+    """As the Helm chart runs workers (REMAP_SIGTERM=SIGQUIT, a soft shutdown): on SIGTERM a
+    running task gets CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT, then is cancelled, and the worker
+    exits with its message back in the queue at once (acks late), for another worker. A warm
+    shutdown would wait out the task; a SIGKILL then would leave it to the visibility timeout."""
+    require_service(bool(settings.REDIS_URL) and not settings.CELERY_TASK_ALWAYS_EAGER, "Redis (REDIS_URL)")
+    import redis
+
+    db = connection.settings_dict
+    queue, marker = f"test-stop-{uuid.uuid4().hex[:8]}", f"test-stop-running-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "saas.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "REMAP_SIGTERM": "SIGQUIT",
+        "CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT": "1",
+    }
+    arguments = ["worker", "--pool", "prefork", "--concurrency", "1", "-Q", queue, "-I", "tests.celery_probe"]
+    arguments += ["--without-mingle", "--without-gossip", "--loglevel", "WARNING"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "saas", *arguments], env=env, cwd=BASE_DIR
+    )
+    try:
+        sleep_probe.apply_async(args=(marker, 600), queue=queue, ignore_result=True)
+        deadline = time.monotonic() + 60
+        while not client.exists(marker):
+            assert worker.poll() is None and time.monotonic() < deadline, "the task did not start"
+            time.sleep(0.1)
+        assert client.llen(queue) == 0  # taken: the worker runs it
+
+        worker.send_signal(signal.SIGTERM)
+
+        assert worker.wait(30) == 0
+        assert client.llen(queue) == 1  # back in the queue, for the next worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+        client.delete(queue, marker)
+        client.close()

@@ -548,6 +548,9 @@
           else if (name === "delta") { t1 = t1 || Date.now(); delta(d.text || ""); }
           else if (name === "done") { fin = true; done(d); if (t1) timing(d.message, t1 - t0, Date.now() - t0); }
           else if (name === "pending") { fin = true; poll(); }
+          // The server is restarting: after "done", nothing to do; without it, a worker
+          // finishes the answer and it comes as a message. No error either way.
+          else if (name === "reconnect" && !fin) { fin = true; unstream(); poll(); }
         }).then(function () { if (!fin) throw new Error("cut"); });
       }).catch(function () {  // the stream broke: what was stored comes by polling
         if (!here()) return;
@@ -610,6 +613,7 @@
       function alive() { return gen === liveGen; }
       function later(fn, ms) { clearTimeout(timer); timer = setTimeout(function () { if (alive()) fn(); }, ms); }
       function backoff(fn) { later(fn, [1, 2, 5, 10, 20, 30][Math.min(tries++, 5)] * (800 + Math.random() * 400)); }  // jittered
+      function soon(fn) { later(fn, Math.random() * 500); }  // spread over the server's retry hint (500 ms)
       function fallback(next) { me.mode = mode = next; tries = fails = 0; run(); }
       function connected() { tries = fails = 0; readSent = 0; markRead(); }
       function run() { (mode === "ws" ? ws : mode === "sse" ? sse : poll3)(); }
@@ -633,21 +637,24 @@
           clearInterval(ping); clearTimeout(hang);
           if (sock === s) sock = null;
           if (!alive() || (e.code > 4399 && e.code < 4500)) return;  // stopped, or refused (token, origin, conversation)
+          // 1012: the server is restarting (a deploy): at once to another one, no back-off.
+          if (opened && e.code === 1012) return soon(ws);
           // 1013: the server has no live channel now (Redis down): counted as not opened.
           if ((!opened || e.code === 1013) && ++fails >= 2 && !forced) return fallback("sse");
           backoff(ws);
         };
       }
       function sse() {
-        var opened = false;
+        var opened = false, restart = false;
         abort = window.AbortController ? new AbortController() : null;
         api("GET", path("/events?after=" + cursor), null, "text/event-stream", false, abort && abort.signal).then(function (r) {
           if (!r.ok || !/event-stream/.test(r.headers.get("Content-Type"))) throw r;
           opened = true; connected();
           return events(r, function (name, d) {
-            if (alive()) frame(name === "message" ? {type: name, message: d.message || d} : Object.assign({}, d, {type: name}));
+            if (name === "reconnect") restart = true;  // the server is restarting: at once, no back-off
+            else if (alive()) frame(name === "message" ? {type: name, message: d.message || d} : Object.assign({}, d, {type: name}));
           });
-        }).then(function () { later(sse, 300); }, function () {  // the server ends a stream now and then: go on
+        }).then(function () { if (restart) soon(sse); else later(sse, 300); }, function () {  // the server ends a stream now and then: go on
           if (!alive()) return;
           if (!opened && ++fails >= 2 && !forced) return fallback("poll");
           backoff(sse);
