@@ -1,6 +1,12 @@
-from django.apps import AppConfig
+from tenants import contributions as tenancy
 
 
-class ActionsConfig(AppConfig):
+class ActionsConfig(tenancy.ContributingAppConfig):
     name = "actions"
     verbose_name = "AI actions"
+
+    def contributions(self) -> tenancy.Contributions:
+        # Models load after the app configs: this runs once the registry is ready.
+        from .tools import ActionTools
+
+        return tenancy.Contributions(answer_tools=ActionTools())

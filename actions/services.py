@@ -35,6 +35,7 @@ PLACE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-type"}
 MAX_ACTIONS = 50
+OFFERED_KEY = "actions:offered:v1"  # the tools offered to the model (actions.tools), cached
 MAX_TIMEOUT_SECONDS = 30
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -179,6 +180,13 @@ def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _offered_forget() -> None:
+    """Forget the cached tools now and once the change commits (a reader between the two
+    would otherwise cache the old ones again)."""
+    cache.delete(OFFERED_KEY)
+    transaction.on_commit(lambda: cache.delete(OFFERED_KEY))
+
+
 def _audited(action: Action) -> dict[str, Any]:
     return {
         "name": action.name,
@@ -206,6 +214,7 @@ def action_create(*, data: dict[str, Any], request: Caller | None = None) -> Act
             signing_secret=secret_encrypt(signing.secret_new()),
         )
         audit_record(action="action.created", request=request, target=action, metadata=_audited(action))
+        _offered_forget()
     return action
 
 
@@ -227,6 +236,7 @@ def action_update(*, action: Action, data: dict[str, Any], request: Caller | Non
             changed["headers"] = ["(hidden)", "(changed)"]
         if changed:
             audit_record(action="action.updated", request=request, target=action, metadata=changed)
+        _offered_forget()
     return action
 
 
@@ -245,6 +255,7 @@ def action_delete(*, action: Action, request: Caller | None = None) -> None:
     with transaction.atomic():
         audit_record(action="action.deleted", request=request, target=action, metadata=_audited(action))
         action.delete()
+        _offered_forget()
 
 
 def action_secret_rotate(*, action: Action, request: Caller | None = None) -> str:
@@ -360,12 +371,16 @@ def _visitor_id(action: Action, contact: Contact | None) -> str | None:
     return contact.external_id if verified and contact is not None else ""
 
 
-def _precheck(action: Action, arguments: Any, contact: Contact | None, source: str) -> tuple[str, str] | None:
+def _precheck(
+    action: Action, arguments: Any, contact: Contact | None, source: str, arguments_error: str = ""
+) -> tuple[str, str] | None:
     """The status and error that stop the call before anything is sent, if any."""
     if not action.is_enabled:
         return ActionCall.Status.DENIED, "The action is turned off."
     if _visitor_id(action, contact) is None:
         return ActionCall.Status.DENIED, "Only for visitors with a verified identity."
+    if arguments_error:
+        return ActionCall.Status.INVALID, arguments_error[:200]
     if not isinstance(arguments, dict):
         return ActionCall.Status.INVALID, "The inputs must be an object."
     errors = sorted(jsonschema.Draft202012Validator(action.parameters).iter_errors(arguments), key=str)
@@ -389,11 +404,13 @@ def action_call(
     conversation: Conversation | None = None,
     source: str = ActionCall.Source.ANSWER,
     confirmed: bool = False,
+    arguments_error: str = "",
 ) -> Outcome:
     """Call ``action`` with the model's ``arguments`` for the visitor ``contact``. An
     action that needs the visitor's confirmation answers ``needs_confirmation`` (with the
-    inputs in plain words) until called again with ``confirmed``; nothing is sent before."""
-    stopped = _precheck(action, arguments, contact, source)
+    inputs in plain words) until called again with ``confirmed``; nothing is sent before.
+    ``arguments_error``: the model's arguments could not be read (chat.llm ToolCall)."""
+    stopped = _precheck(action, arguments, contact, source, arguments_error)
     if (
         stopped is None
         and action.requires_confirmation

@@ -18,6 +18,8 @@ consumers read that:
 * ``daily_counts``            -> ``tenants.services.platform_usage`` (the platform's figures)
 * ``stored_file_names``       -> ``tenants.services.storage_reconcile`` (files rows name
                                  outside a ``FileField``)
+* ``answer_tools``            -> ``chat.answering`` (the tools the bot may call while it
+                                 answers: the AI actions)
 
 This module imports no model and no app, so an ``apps.py`` can import it at load time.
 """
@@ -75,6 +77,21 @@ class DailyCounts(Protocol):
     def __call__(self, *, start: datetime, end: datetime) -> Mapping[date, int]: ...
 
 
+class AnswerTools(Protocol):
+    """The tools the bot may call while it answers a visitor (one app provides them). Both
+    run in the tenant's schema. ``offered`` gives the provider-neutral tool definitions
+    (``chat.llm.base.Tool``); ``call`` runs one call the model asked for and gives the text
+    the model reads back (never raising for a refused or failed call: the text says so)."""
+
+    def offered(self, *, conversation_id: int) -> list[Any]: ...
+
+    def call(
+        self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
+    ) -> tuple[str, bool]:
+        """(the result for the model, whether it is an error)."""
+        ...
+
+
 @dataclass(frozen=True)
 class OnboardingStep:
     key: str
@@ -113,6 +130,7 @@ class Contributions:
     # Label -> (model, name of a CharField holding a name in the default storage): stored
     # files that a FileField does not point to (FileFields are found by themselves).
     stored_file_names: Mapping[str, tuple[type[Model], str]] = field(default_factory=dict)
+    answer_tools: AnswerTools | None = None
 
     def __post_init__(self) -> None:
         # Read by every request of every tenant: nobody changes them after start-up.
@@ -164,6 +182,8 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     quota_check_app = ""
     plan_summary: PlanSummaryRead | None = None
     plan_summary_app = ""
+    answer_tools: AnswerTools | None = None
+    answer_tools_app = ""
     for config in configs:
         if not isinstance(config, ContributingAppConfig):
             continue
@@ -199,6 +219,12 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
                     f"a plan summary is contributed by both {plan_summary_app} and {app}"
                 )
             plan_summary, plan_summary_app = found.plan_summary, app
+        if found.answer_tools is not None:
+            if answer_tools is not None:
+                raise ImproperlyConfigured(
+                    f"answer tools are contributed by both {answer_tools_app} and {app}"
+                )
+            answer_tools, answer_tools_app = found.answer_tools, app
     return Contributions(
         counted_models=counted,
         usage_measures=measures,
@@ -209,6 +235,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         nav_badges=badges,
         daily_counts=daily,
         stored_file_names=files,
+        answer_tools=answer_tools,
     )
 
 

@@ -28,6 +28,7 @@ from .claims import claim_key
 from .finish import final_payload, handoff_reply_record, reply_store
 from .outcome import Outcome, Prepared
 from .prompt import history_turns, llm_request, nothing_relevant, relevant_passages
+from .tools import tools_offered
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,9 @@ def _prepare_claimed(
     # Retrieval before the provider: when it found only unrelated passages, a knowledge-only
     # bot has nothing to answer from, and no provider is called nor credit taken.
     passages, found = relevant_passages(visitor_message.text, snapshot.knowledge_base_ids or None)
-    if nothing_relevant(bot, passages, found):
+    # With tools (AI actions) the model may act even when the knowledge has nothing.
+    tools = tools_offered(conversation.pk)
+    if not tools and nothing_relevant(bot, passages, found):
         logger.info("nothing relevant in the knowledge conversation=%s", conversation.pk)
         return canned(bot.no_answer_text, Outcome.NO_ANSWER)
     try:
@@ -150,6 +153,8 @@ def _prepare_claimed(
         question=visitor_message.text,
         passages=prepared.passages,
         locale=contact.locale if contact else "",
+        # The offline provider answers from the passages alone: it calls no tool.
+        tools=tuple(tools) if choice.provider.name != "offline" else (),
     )
     return prepared
 

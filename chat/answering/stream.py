@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import itertools
 import json
 import logging
 import time
@@ -22,7 +24,7 @@ from saas.database_outage import is_database_unavailable
 from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERRORS, CHAT_TIME_TO_FIRST_TOKEN
 from saas.tenant_connection import connection
 
-from ..llm.base import LLMRequest, Provider, ProviderError, Usage
+from ..llm.base import LLMRequest, Provider, ProviderError, Turn, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
 from ..realtime.events import DeltaRelay
@@ -30,6 +32,7 @@ from ..services import MAX_ANSWER_CHARS
 from .finish import answer_finish
 from .outcome import Prepared
 from .owed import answer_hand_over, owed_from_prepared
+from .tools import MAX_TOOL_ROUNDS, tools_run
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +159,8 @@ async def capped_stream(provider: Provider, request: LLMRequest, usage: Usage) -
 
 async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) -> None:
     """Call the provider, pass deltas on, store the answer however the call ends."""
-    usage, parts = Usage(), []
+    usage = Usage()
+    parts: list[str] = []
     error: ProviderError | None = None
     interrupted = False
     started, ttft_ms = time.monotonic(), None
@@ -165,15 +169,31 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     try:
         provider, request = prepared.provider_call()
         provider_name = provider.name
-        async with contextlib.aclosing(capped_stream(provider, request, usage)) as deltas:
-            async for delta in deltas:
-                if ttft_ms is None:
-                    ttft = time.monotonic() - started
-                    ttft_ms = int(ttft * 1000)
-                    CHAT_TIME_TO_FIRST_TOKEN.labels(provider_name).observe(ttft)
-                parts.append(delta)
-                queue.put_nowait(("delta", delta))
-                await relay.add(delta)  # agents watching see it being written
+        for rounds in itertools.count():
+            step, said = Usage(), list[str]()
+            async with contextlib.aclosing(capped_stream(provider, request, step)) as deltas:
+                async for delta in deltas:
+                    if ttft_ms is None:
+                        ttft = time.monotonic() - started
+                        ttft_ms = int(ttft * 1000)
+                        CHAT_TIME_TO_FIRST_TOKEN.labels(provider_name).observe(ttft)
+                    if not said and parts and not parts[-1][-1:].isspace():
+                        delta = "\n\n" + delta  # a new round of the answer: a new paragraph
+                    said.append(delta)
+                    parts.append(delta)
+                    queue.put_nowait(("delta", delta))
+                    await relay.add(delta)  # agents watching see it being written
+            _usage_add(usage, step)
+            if step.stop_reason != "tool_use" or not step.tool_calls or rounds >= MAX_TOOL_ROUNDS:
+                break
+            # The model asked for tools (AI actions): run them, give it their results.
+            results = await _db(prepared.schema, tools_run, prepared.conversation_id, step.tool_calls)
+            turns = [
+                *request.turns,
+                Turn("assistant", "".join(said).strip(), tool_calls=tuple(step.tool_calls)),
+                Turn("user", "", tool_results=tuple(results)),
+            ]
+            request = dataclasses.replace(request, turns=turns)
         await relay.end()
     except ProviderError as exc:
         error = exc
@@ -214,6 +234,13 @@ async def _hand_over(prepared: Prepared) -> bool:
     except Exception:  # the broker's outbox keeps a refused task; anything else: store what we have
         logger.exception("answer hand-over failed conversation=%s", prepared.conversation_id)
         return False
+
+
+def _usage_add(total: Usage, step: Usage) -> None:
+    """One round's usage added to the answer's (tokens add up; the last round ends it)."""
+    total.input_tokens += step.input_tokens
+    total.output_tokens += step.output_tokens
+    total.finished, total.stop_reason = step.finished, step.stop_reason
 
 
 def _answer_observe(provider: str, seconds: float, *, error: ProviderError | None, interrupted: bool) -> None:

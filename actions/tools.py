@@ -1,0 +1,65 @@
+"""The workspace's actions as the tools the bot may call while it answers
+(``tenants.contributions.AnswerTools``, read by ``chat.answering``). Every call goes
+through :func:`actions.services.action_call` with the conversation's visitor.
+
+Offered: every enabled action, except those that need the visitor's confirmation (the
+widget's confirmation step comes with the next part of docs/actions.md). A verified-only
+action is offered to everyone, its description saying so: a visitor who is not signed in
+is told to sign in (the call is refused by the rules, never by the model's judgement)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from chat.llm.base import Tool
+from chat.models import Conversation
+
+from . import services
+from .models import Action, ActionCall
+from .services import OFFERED_KEY
+
+OFFERED_SECONDS = 3600
+
+VERIFIED_NOTE = " (Only for visitors signed in on the website; the platform checks it.)"
+
+
+class ActionTools:
+    def offered(self, *, conversation_id: int) -> list[Tool]:
+        """Read on every answer: kept in the workspace's cache (no query), forgotten when an
+        action changes (``actions.services``)."""
+        offered = cache.get(OFFERED_KEY)
+        if offered is None:
+            actions = Action.objects.filter(is_enabled=True, requires_confirmation=False).order_by("name")
+            offered = [
+                (
+                    action.name,
+                    action.description
+                    + (VERIFIED_NOTE if action.audience == Action.Audience.VERIFIED else ""),
+                    action.parameters,
+                )
+                for action in actions
+            ]
+            cache.set(OFFERED_KEY, offered, timeout=OFFERED_SECONDS)
+        return [
+            Tool(name=name, description=description, parameters=parameters)
+            for name, description, parameters in offered
+        ]
+
+    def call(
+        self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
+    ) -> tuple[str, bool]:
+        action = Action.objects.filter(name=name, is_enabled=True, requires_confirmation=False).first()
+        if action is None:
+            return f"There is no tool named {name!r}; use only the tools offered.", True
+        conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
+        outcome = services.action_call(
+            action=action,
+            arguments=arguments,
+            arguments_error=arguments_error,
+            contact=conversation.contact,
+            conversation=conversation,
+            source=ActionCall.Source.ANSWER,
+        )
+        return outcome.result, not outcome.ok
