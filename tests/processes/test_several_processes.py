@@ -46,13 +46,15 @@ def worker_ran(cluster, task: str) -> bool:
 
 
 def test_a_visitor_on_one_web_process_and_an_agent_on_the_other_talk_live(cluster, workspace):
+    """The visitor's socket on A, the agent's inbox socket on B: typing and messages cross
+    both ways through the channel layer, and each side sees what is stored, in order, once.
+    (The visitor's fallback stream, server-sent events, is followed on B in the last test.)"""
     visitor = make_visitor(workspace.tenant)
     conversation_id = visitor.conversation.pk
     session = agent_session(workspace.agent, workspace.tenant)
     csrf = secrets.token_hex(16)  # 32 characters: a CSRF secret, in the cookie and the header
     agent_cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}"
 
-    # The agent's inbox socket on B, subscribed to the conversation (the pong comes after).
     inbox = Socket(
         cluster.port_b,
         "/ws/agent/",
@@ -60,13 +62,21 @@ def test_a_visitor_on_one_web_process_and_an_agent_on_the_other_talk_live(cluste
         origin=f"http://{workspace.host}",
         headers={"Cookie": agent_cookie},
     )
-    # The visitor's live events on A.
-    live = EventStream(cluster.port_a, visitor.path("events"), host=PUBLIC, headers=visitor_headers(visitor))
+    widget = Socket(
+        cluster.port_a, f"/ws/widget/v1/{visitor.widget.key}", host=PUBLIC, origin=ORIGIN, headers={}
+    )
     try:
+        widget.send({"type": "hello", "token": visitor.token, "conversation": conversation_id, "after": 0})
+        widget.next("ready")
         inbox.send({"type": "subscribe", "conversation": conversation_id, "after": 0})
         inbox.send({"type": "heartbeat"})
-        inbox.next("pong")
-        assert live.opened.wait(30) and live.status == 200, live.error
+        inbox.next("pong")  # answered after the subscription
+
+        # Typing crosses both ways.
+        widget.send({"type": "typing", "typing": True, "text": "Hel"})
+        assert inbox.next("typing")["preview"] == "Hel"
+        inbox.send({"type": "typing", "conversation": conversation_id, "typing": True})
+        assert widget.next("typing")["name"] == "Ana"
 
         # The visitor writes through A; the bot answers there; the agent on B sees both.
         sent = call(
@@ -85,7 +95,7 @@ def test_a_visitor_on_one_web_process_and_an_agent_on_the_other_talk_live(cluste
         assert bot["message"]["text"] == sent.json()["answer"]["message"]["text"]
 
         # The agent replies through B (the workspace API, their session): the visitor's
-        # stream on A gets it live.
+        # socket on A gets it live.
         reply = call(
             cluster.port_b,
             "POST",
@@ -95,9 +105,8 @@ def test_a_visitor_on_one_web_process_and_an_agent_on_the_other_talk_live(cluste
             body={"text": "Hi, Ana here, from web B"},
         )
         assert reply.status == 201, reply.body
-        got = live.wait_for("message", lambda m: m["role"] == "agent")
-        assert (got.data["text"], got.data["author_name"]) == ("Hi, Ana here, from web B", "Ana")
-        assert got.id == str(got.data["seq"])
+        got = widget.next("message", lambda f: f["message"]["role"] == "agent")["message"]
+        assert (got["text"], got["author_name"]) == ("Hi, Ana here, from web B", "Ana")
 
         # The conversation is the agent's now: the visitor's next words reach B, no bot answer.
         again = call(
@@ -109,24 +118,26 @@ def test_a_visitor_on_one_web_process_and_an_agent_on_the_other_talk_live(cluste
             body={"text": "Thanks Ana"},
         )
         assert again.status == 201, again.body
+        assert again.json()["answer"] is None or again.json()["answer"].get("message") is None
         frame = inbox.next("message", lambda f: f["message"]["text"] == "Thanks Ana")
-        assert frame["message"]["seq"] > got.data["seq"]
-        # What the visitor saw live on A is what is stored, in order, each message once.
-        live.wait_for("message", lambda m: m["text"] == "Thanks Ana")
-        seen = [e.data["seq"] for e in live.events if e.event == "message"]
-        assert seen == sorted(set(seen))
+        assert frame["message"]["seq"] > got["seq"]
+
+        # Each side saw what is stored, in order, each message once.
+        widget.next("message", lambda f: f["message"]["text"] == "Thanks Ana")
         with tenant_context(workspace.tenant):
             stored = list(
                 Message.objects.filter(conversation_id=conversation_id)
                 .order_by("seq")
                 .values_list("seq", "role")
             )
-        assert [seq for seq, _ in stored] == seen
         # The system line is the agent joining (their reply took the conversation over).
         assert [role for _, role in stored] == ["visitor", "bot", "system", "agent", "visitor"]
+        for side in (widget, inbox):
+            seen = [f["message"]["seq"] for f in side.seen if f["type"] == "message"]
+            assert seen == [seq for seq, _ in stored], side.seen
     finally:
         inbox.close()
-        live.close()
+        widget.close()
 
 
 def test_a_source_added_through_one_web_process_is_ingested_by_the_worker(cluster, workspace):
