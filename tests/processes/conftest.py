@@ -207,6 +207,7 @@ def workspace(django_db_setup, django_db_blocker) -> Iterator[Any]:
         def host(self) -> str:
             return f"{self.tenant.slug}.{settings.BASE_DOMAIN}"
 
+    require_service(bool(settings.REDIS_URL) and not settings.CELERY_TASK_ALWAYS_EAGER, "Redis (REDIS_URL)")
     with django_db_blocker.unblock():
         owner = UserFactory(email="owner@processes.example.com")
         tenant = TenantFactory(slug="processes", name="Several Processes", owner=owner)
@@ -289,6 +290,7 @@ def cluster(workspace, django_db_blocker, tmp_path_factory) -> Iterator[Cluster]
         for process in started:
             process.stop()
         llm.stop()
+        celery_app.control.purge()  # what beat sent after the worker stopped
         redis = heartbeats._client(heartbeats.store_url())
         # A killed process leaves its heartbeat behind, which other tests do not expect.
         redis.delete(f"{heartbeats.PREFIX}beat")

@@ -168,7 +168,7 @@ def test_a_source_added_through_one_web_process_is_ingested_by_the_worker(cluste
             assert source.status != "failed", source.error
             return source if source.status == "ready" else None
 
-        wait_until(ready, timeout=90, what="the source's ingestion")
+        wait_until(ready, timeout=120, what="the source's ingestion")
         # It ran on the worker: its log has the task, received from the broker and finished.
         wait_until(
             lambda: worker_ran(cluster, "knowledge.tasks.source_ingest_task"),
@@ -185,6 +185,7 @@ def test_a_source_added_through_one_web_process_is_ingested_by_the_worker(cluste
                 host=workspace.host,
                 headers={"Authorization": f"Bearer {key}"},
                 body={"query": f"where do parcels marked {phrase} go back to?"},
+                timeout=90,  # the first search of a process loads the embedding model
             )
             assert found.status == 200, found.body
             passages = found.json()["passages"]
