@@ -6,8 +6,8 @@ pipeline, and the stream, part of it, records what is owed.
 Also the sweep for answers nobody owes any more: a web process that died (a deploy, the
 OOM killer, a lost node) takes its in-memory debts and the answers it was writing with it.
 Every minute, ``unanswered_sweep`` finds each conversation's last visitor message that the
-bot still has, with no answer after ``UNANSWERED_AFTER_S`` and nothing answering it, and
-hands it to ``answer_owed``."""
+bot still has, with no answer after ``CHAT_UNANSWERED_AFTER_SECONDS`` and nothing answering
+it, and hands it to ``answer_owed``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
@@ -88,10 +89,10 @@ def answer_owed(self: Any, tenant_id: int, conversation_id: int, visitor_message
     return result
 
 
-# A visitor message the bot has, unanswered this long with nothing answering it, was left by
-# a process that died (a live answer ends within LLM_DEADLINE_SECONDS and holds its claim);
-# older than UNANSWERED_WITHIN_S it is left alone (the visitor has long gone).
-UNANSWERED_AFTER_S = 120
+# A visitor message the bot has, unanswered for CHAT_UNANSWERED_AFTER_SECONDS with nothing
+# answering it, was left by a process that died (a live answer ends within
+# LLM_DEADLINE_SECONDS and holds its claim); older than UNANSWERED_WITHIN_S it is left alone
+# (the visitor has long gone).
 UNANSWERED_WITHIN_S = 3600
 SWEEP_BATCH = 200
 
@@ -103,14 +104,14 @@ def _swept_key(visitor_message_id: int) -> str:
 def unanswered_find(*, now: datetime | None = None) -> list[tuple[int, int]]:
     """(conversation id, visitor message id) of the messages left without an answer: the
     last visitor message of a conversation the bot has, text only (an attachment alone gets
-    no answer), no reply, from ``UNANSWERED_AFTER_S`` to ``UNANSWERED_WITHIN_S`` old, oldest
+    no answer), no reply, from ``CHAT_UNANSWERED_AFTER_SECONDS`` to ``UNANSWERED_WITHIN_S`` old, oldest
     first, at most ``SWEEP_BATCH``. Preconditions: the tenant's schema is active."""
     now = now or timezone.now()
     rows = Message.objects.filter(
         role=Message.Role.VISITOR,
         reply__isnull=True,
         attachments=[],
-        created_at__lt=now - timedelta(seconds=UNANSWERED_AFTER_S),
+        created_at__lt=now - timedelta(seconds=settings.CHAT_UNANSWERED_AFTER_SECONDS),
         created_at__gte=now - timedelta(seconds=UNANSWERED_WITHIN_S),
         conversation__status=Conversation.Status.BOT,
         conversation__last_visitor_seq=F("seq"),

@@ -53,7 +53,8 @@ def answer_prepare(
         prepared.final = final_payload(existing, offer_handoff=offer)
         return prepared
     prepared.claim_key = claim_key(visitor_message.pk)
-    if not cache.add(prepared.claim_key, 1, timeout=int(settings.LLM_DEADLINE_SECONDS) + 30):
+    claim_seconds = int(settings.LLM_DEADLINE_SECONDS) + settings.CHAT_ANSWER_CLAIM_MARGIN_SECONDS
+    if not cache.add(prepared.claim_key, 1, timeout=claim_seconds):
         prepared.pending = True
         return prepared
     try:

@@ -27,7 +27,7 @@ from saas.tenant_connection import connection
 from ..llm.base import LLMRequest, Provider, ProviderError, Turn, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
-from ..realtime.events import DeltaRelay
+from ..realtime.events import DeltaRelay, sends_drained
 from ..services import MAX_ANSWER_CHARS
 from .finish import answer_finish
 from .outcome import Prepared
@@ -280,13 +280,16 @@ def run_from_sync(make_coroutine: Callable[[], Awaitable[T]]) -> T:
     """Run an async function from sync code. When async_to_sync makes a loop of its own
     (a WSGI thread, a test; not a sync view under ASGI, which uses the server's loop), the
     SDK clients created in that loop are closed with it."""
-    own_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None
+    # A thread that ran async_to_sync before keeps that loop, closed, as its "main" one.
+    main = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    own_loop = main is None or not main.is_running()
 
     async def run() -> T:
         try:
             return await make_coroutine()
         finally:
-            if own_loop:
+            if own_loop:  # a loop closed on return: what it still has to send goes first
+                await sends_drained()
                 await loop_clients_close()
 
     return async_to_sync(run)()

@@ -131,6 +131,26 @@ async def _send_queued(outgoing: _Outgoing) -> None:
         layer_answered()
 
 
+DRAIN_TIMEOUT_S = 2.0
+
+
+async def sends_drained(timeout: float = DRAIN_TIMEOUT_S) -> None:
+    """Until the wake-ups handed to the running loop have been sent (at most ``timeout``).
+
+    A loop that ``async_to_sync`` made for sync code of its own (a Celery worker answering a
+    visitor, a web process's owed answers thread) is also "the server's loop" to the sync
+    code it runs, so its services' sends are queued on it; and it is closed, its pending
+    tasks cancelled, as soon as its coroutine returns. Awaited before that, the stored
+    answer's wake-up reaches the visitor's and the agents' sockets in other processes."""
+    outgoing = _outgoing.get(asyncio.get_running_loop())
+    deadline = time.monotonic() + timeout
+    while outgoing is not None and outgoing.task is not None and not outgoing.task.done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return  # a layer that hangs: the rows are stored, sockets catch up on reconnect
+        await asyncio.wait({outgoing.task}, timeout=left)
+
+
 REMOVED_MAX = 200
 
 

@@ -111,3 +111,11 @@ CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", default=1500)
 # The visitor fallback stream (server-sent events) ends after this long; the widget reconnects
 # with the last id it saw.
 CHAT_EVENTS_STREAM_SECONDS = env.float("CHAT_EVENTS_STREAM_SECONDS", default=55.0)
+# The cache claim of an answer being written (one writer per visitor message) outlives the
+# provider's deadline by this margin, for storing the answer; a process that died holding it
+# blocks its message this long at most (chat.answering.prepare).
+CHAT_ANSWER_CLAIM_MARGIN_SECONDS = env.int("CHAT_ANSWER_CLAIM_MARGIN_SECONDS", default=30)
+# A visitor message the bot has left unanswered this long (its claim expired), with nothing
+# answering it, is answered by a worker (the every-minute sweep, chat.answering.owed_settle):
+# the answer a web process killed mid-stream took with it. Above the deadline plus margin.
+CHAT_UNANSWERED_AFTER_SECONDS = env.int("CHAT_UNANSWERED_AFTER_SECONDS", default=120)

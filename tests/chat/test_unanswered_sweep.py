@@ -95,3 +95,14 @@ def test_the_beat_task_sweeps_every_active_workspace(seeded, queued):
         left(visitor_b.conversation, "From B", minutes=5)
     assert unanswered_sweep.apply().get() == 2
     assert {args[1] for args in queued} == {seeded["a"].tenant.pk, seeded["b"].tenant.pk}
+
+
+def test_how_long_a_message_waits_for_the_sweep_is_a_setting(seeded, queued, settings):
+    """``CHAT_UNANSWERED_AFTER_SECONDS``: a message younger than it is left to the process
+    answering it; the several-processes test (tests/processes) shortens it."""
+    visitor = make_visitor(seeded["a"])
+    with tenant_context(seeded["a"].tenant):
+        message = left(visitor.conversation, "Still there?", minutes=0.5)
+        assert unanswered_find() == []  # the default: two minutes
+        settings.CHAT_UNANSWERED_AFTER_SECONDS = 20
+        assert unanswered_find() == [(visitor.conversation.pk, message.pk)]

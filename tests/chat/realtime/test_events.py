@@ -22,11 +22,12 @@ class _SlowFirstLayer(InMemoryChannelLayer):
         super().__init__()
         self.sent: list[int] = []
         self.failing = False
+        self.slow_every_time = False
 
     async def group_send(self, group, message):
         if self.failing:
             raise ConnectionError("layer down")
-        if not self.sent:
+        if not self.sent or self.slow_every_time:
             await asyncio.sleep(0.05)
         self.sent.append(message["n"])
         await super().group_send(group, message)
@@ -87,3 +88,35 @@ def test_a_failed_layer_is_not_asked_again_for_each_queued_send(server_loop, mon
         ]
     finally:
         events.layer_answered()
+
+
+def test_a_send_from_sync_code_that_a_loop_of_its_own_runs_is_not_lost(monkeypatch):
+    """A Celery worker storing an answer (``answer_collect`` from sync code): the services'
+    sends are queued on the loop ``async_to_sync`` made, which is closed as soon as the answer
+    returns. They are sent before it closes, or the visitor's socket in a web process would
+    never hear of the stored answer."""
+    from asgiref.sync import sync_to_async
+
+    from chat.answering.stream import run_from_sync
+
+    layer = _SlowFirstLayer()
+    layer.slow_every_time = True
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+
+    async def answer() -> str:
+        # The answer stored on the thread's database connection, its wake-up sent after commit.
+        await sync_to_async(
+            lambda: events.send_now("s.conv.1", {"type": "conv.message", "n": 1}), thread_sensitive=True
+        )()
+        return "stored"
+
+    def worker() -> None:  # no loop of a server here, as in a worker process
+        # Twice: the second time the thread still names the first answer's (closed) loop.
+        results.extend([run_from_sync(answer), run_from_sync(answer)])
+
+    results: list[str] = []
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=10)
+    assert results == ["stored", "stored"]
+    assert layer.sent == [1, 1]
