@@ -90,6 +90,7 @@ class ActionCall(models.Model):
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     result = models.TextField(blank=True, default="")  # what the model was given
+    response_excerpt = models.TextField(blank=True, default="")  # the answer's first 2 KB, as received
     error = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from django.db.models import QuerySet
+
 from saas.crypto import secret_decrypt
 
-from .models import Action
+from .models import Action, ActionCall
 
 
 def action_signing_secret(action: Action) -> str:
@@ -14,3 +18,13 @@ def action_signing_secret(action: Action) -> str:
 
 def actions_enabled() -> list[Action]:
     return list(Action.objects.filter(is_enabled=True))
+
+
+def action_header_names(action: Action) -> list[str]:
+    """The names of the headers an action sends (their values are never shown)."""
+    return sorted(json.loads(secret_decrypt(action.headers))) if action.headers else []
+
+
+def action_calls(action: Action, *, status: str | None = None) -> QuerySet[ActionCall]:
+    rows = ActionCall.objects.filter(action=action)
+    return rows.filter(status=status) if status else rows

@@ -38,6 +38,7 @@ MAX_ACTIONS = 50
 OFFERED_KEY = "actions:offered:v1"  # the tools offered to the model (actions.tools), cached
 MAX_TIMEOUT_SECONDS = 30
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+EXCERPT_BYTES = 2048
 
 # What the model is told when a call is not made or fails; it words the visitor's answer.
 TOLD: dict[str, str] = {
@@ -344,6 +345,7 @@ def _log(
     duration_ms: int | None = None,
     error: str = "",
     call_id: Any = None,
+    response_excerpt: str = "",
 ) -> ActionCall:
     extra = {"public_id": call_id} if call_id is not None else {}
     return ActionCall.objects.create(
@@ -358,13 +360,17 @@ def _log(
         duration_ms=duration_ms,
         result=result,
         error=error[:300],
+        response_excerpt=response_excerpt,
         **extra,
     )
 
 
-def _visitor_id(action: Action, contact: Contact | None) -> str | None:
+def _visitor_id(action: Action, contact: Contact | None, test_visitor_id: str = "") -> str | None:
     """The verified user id sent along ("" for anyone else), or None when the action is
-    for verified visitors and this one is not."""
+    for verified visitors and this one is not. ``test_visitor_id``: the test runner's
+    stand-in for a verified visitor."""
+    if test_visitor_id:
+        return test_visitor_id
     verified = contact is not None and contact.identity_verified and bool(contact.external_id)
     if action.audience == Action.Audience.VERIFIED and not verified:
         return None
@@ -372,12 +378,17 @@ def _visitor_id(action: Action, contact: Contact | None) -> str | None:
 
 
 def _precheck(
-    action: Action, arguments: Any, contact: Contact | None, source: str, arguments_error: str = ""
+    action: Action,
+    arguments: Any,
+    contact: Contact | None,
+    source: str,
+    arguments_error: str = "",
+    test_visitor_id: str = "",
 ) -> tuple[str, str] | None:
     """The status and error that stop the call before anything is sent, if any."""
-    if not action.is_enabled:
+    if not action.is_enabled and source != ActionCall.Source.TEST:
         return ActionCall.Status.DENIED, "The action is turned off."
-    if _visitor_id(action, contact) is None:
+    if _visitor_id(action, contact, test_visitor_id) is None:
         return ActionCall.Status.DENIED, "Only for visitors with a verified identity."
     if arguments_error:
         return ActionCall.Status.INVALID, arguments_error[:200]
@@ -405,12 +416,13 @@ def action_call(
     source: str = ActionCall.Source.ANSWER,
     confirmed: bool = False,
     arguments_error: str = "",
+    test_visitor_id: str = "",
 ) -> Outcome:
     """Call ``action`` with the model's ``arguments`` for the visitor ``contact``. An
     action that needs the visitor's confirmation answers ``needs_confirmation`` (with the
     inputs in plain words) until called again with ``confirmed``; nothing is sent before.
     ``arguments_error``: the model's arguments could not be read (chat.llm ToolCall)."""
-    stopped = _precheck(action, arguments, contact, source, arguments_error)
+    stopped = _precheck(action, arguments, contact, source, arguments_error, test_visitor_id)
     if (
         stopped is None
         and action.requires_confirmation
@@ -428,7 +440,27 @@ def action_call(
             contact=contact, conversation=conversation, source=source, result=told, error=error,
         )  # fmt: skip
         return Outcome(status, told, call)
-    return _send(action, arguments, contact=contact, conversation=conversation, source=source)
+    return _send(
+        action,
+        arguments,
+        contact=contact,
+        conversation=conversation,
+        source=source,
+        test_visitor_id=test_visitor_id,
+    )
+
+
+def action_test(*, action: Action, arguments: Any, visitor_id: str = "") -> Outcome:
+    """The dashboard's test runner: one real call with sample inputs (a turned-off action
+    too), as a visitor whose verified id is ``visitor_id`` (empty: an anonymous visitor),
+    no confirmation asked; logged as a test call."""
+    return action_call(
+        action=action,
+        arguments=arguments,
+        source=ActionCall.Source.TEST,
+        confirmed=True,
+        test_visitor_id=visitor_id.strip()[:200],
+    )
 
 
 def action_declined(
@@ -450,6 +482,7 @@ def _send(
     contact: Contact | None,
     conversation: Conversation | None,
     source: str,
+    test_visitor_id: str = "",
 ) -> Outcome:
     call_id = uuid.uuid4()
     url, body = _request_of(action, arguments)
@@ -461,7 +494,7 @@ def _send(
             call_id=str(call_id),
             method=action.method,
             url=url,
-            visitor_id=_visitor_id(action, contact) or "",
+            visitor_id=_visitor_id(action, contact, test_visitor_id) or "",
             body=body,
         )
     )
@@ -478,6 +511,7 @@ def _send(
         action, arguments, status,
         contact=contact, conversation=conversation, source=source, result=result,
         http_status=reply.status, duration_ms=reply.duration_ms, error=error, call_id=call_id,
+        response_excerpt=reply.body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
     )  # fmt: skip
     return Outcome(status, result, call)
 

@@ -4,6 +4,7 @@ includes them."""
 
 from django.urls import include, path
 
+from actions import urls as actions
 from audit import urls as audit
 from billing import urls as billing
 from chat import urls as chat
@@ -39,6 +40,7 @@ urlpatterns = [
         reports,
         retention,
         webhooks,
+        actions,
         sso,
         privacy,
         audit,
