@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -28,3 +29,20 @@ def action_header_names(action: Action) -> list[str]:
 def action_calls(action: Action, *, status: str | None = None) -> QuerySet[ActionCall]:
     rows = ActionCall.objects.filter(action=action)
     return rows.filter(status=status) if status else rows
+
+
+def contact_action_calls(contact: Any) -> list[dict[str, Any]]:
+    """The calls made for a visitor (their inputs may be personal data), for their export."""
+    rows = ActionCall.objects.filter(contact=contact).order_by("created_at", "pk")
+    return [
+        {
+            "id": str(call.public_id),
+            "action": call.action_name,
+            "conversation_id": call.conversation_id,
+            "arguments": call.arguments,
+            "status": call.status,
+            "result": call.result,
+            "created_at": call.created_at,
+        }
+        for call in rows
+    ]

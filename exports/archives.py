@@ -116,8 +116,11 @@ def _write_attachments(archive: zipfile.ZipFile, attachments: Iterable[Attachmen
     )
 
 
-def contact_archive_write(contact: Contact, out: IO[bytes]) -> dict[str, int]:
-    """Everything held about ``contact`` as a ZIP written to ``out``; returns the counts."""
+def contact_archive_write(
+    contact: Contact, out: IO[bytes], *, more: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, int]:
+    """Everything held about ``contact`` as a ZIP written to ``out``; returns the counts.
+    ``more``: what apps above this one hold about them (a key each, in ``contact.json``)."""
     conversations = Conversation.objects.filter(contact=contact).order_by("created_at", "pk")
     by_conversation = _attachments_by_conversation(conversations)
     records = [conversation_record(c, by_conversation.get(c.pk, [])) for c in conversations]
@@ -131,11 +134,16 @@ def contact_archive_write(contact: Contact, out: IO[bytes]) -> dict[str, int]:
         },
         "prechat_answers": contact.answers if isinstance(contact.answers, dict) else {},
         "conversations": records,
+        **(more or {}),
     }
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("contact.json", _dumps(data))
         files = _write_attachments(archive, (a for rows in by_conversation.values() for a in rows))
-    return {"conversations": len(records), "attachments": files}
+    return {
+        "conversations": len(records),
+        "attachments": files,
+        **{k: len(v) for k, v in (more or {}).items()},
+    }
 
 
 def _jsonl(archive: zipfile.ZipFile, path: str, rows: Iterator[dict[str, Any]]) -> int:

@@ -23,6 +23,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 
+from actions.selectors import contact_action_calls
 from audit.services import audit_record
 from chat.models import Contact, Conversation
 from chat.services.deletion import Removed, conversations_delete
@@ -40,7 +41,7 @@ BATCH = 200  # conversations per deletion call: short locks
 def contact_export_write(*, contact: Contact, request: HttpRequest | None, out: IO[bytes]) -> dict[str, int]:
     """Write everything held about ``contact`` as a ZIP to ``out`` and record who took it
     (the audit event names the contact by its random id only)."""
-    counts = contact_archive_write(contact, out)
+    counts = contact_archive_write(contact, out, more={"action_calls": contact_action_calls(contact)})
     with transaction.atomic():
         audit_record(
             action="contact.exported",

@@ -17,6 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from actions.models import ActionCall
 from audit.models import AuditEvent
 from chat.models import Attachment, Contact, Conversation, Message
 from chat.visitor_tokens import visitor_token_issue
@@ -84,6 +85,15 @@ def _plant(seeded, marker: str) -> tuple[Contact, list[str]]:
             feedback_at=timezone.now(),
         )
         MessageFactory(conversation=conversation, role=Message.Role.NOTE, text=f"note {marker}")
+        ActionCall.objects.create(  # an AI action the bot called for them, with their input
+            action_name="order_status",
+            conversation=conversation,
+            contact=contact,
+            arguments={"order_id": marker},
+            status=ActionCall.Status.SUCCEEDED,
+            result=f'{{"status": "shipped to {marker}"}}',
+            response_excerpt=f"shipped to {marker}",
+        )
         FlaggedQuestion.objects.create(message=question)
         attachment = Attachment.objects.create(
             conversation=conversation,
@@ -177,11 +187,14 @@ def test_export_holds_everything_about_the_person(tenant_a):
     ]
     [entry] = conversation["attachments"]
     assert archive.read(entry["archive_path"]) == f"bytes {marker}".encode()
+    [call] = data["action_calls"]
+    assert call["arguments"] == {"order_id": marker} and marker in call["result"]
     with tenant_context(tenant_a.tenant):
         event = AuditEvent.objects.get(action="contact.exported")
         assert event.target_id == str(contact.public_id) and event.metadata == {
             "conversations": 1,
             "attachments": 1,
+            "action_calls": 1,
         }
 
 
