@@ -1,6 +1,7 @@
 """The workspace's actions as the tools the bot may call while it answers
 (``tenants.contributions.AnswerTools``, read by ``chat.answering``). Every call goes
-through :func:`actions.services.action_call` with the conversation's visitor.
+through :func:`actions.services.action_call` with the conversation's visitor, and is noted in
+the transcript for agents (a private note).
 
 Offered: every enabled action, except those that need the visitor's confirmation (the
 widget's confirmation step comes with the next part of docs/actions.md). A verified-only
@@ -9,12 +10,14 @@ is told to sign in (the call is refused by the rules, never by the model's judge
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.cache import cache
 
 from chat.llm.base import Tool
-from chat.models import Conversation
+from chat.models import Conversation, Message
+from chat.services.messages import message_append
 
 from . import services
 from .models import Action, ActionCall
@@ -62,4 +65,26 @@ class ActionTools:
             conversation=conversation,
             source=ActionCall.Source.ANSWER,
         )
+        if outcome.call is not None:
+            _transcript_note(conversation, action, outcome.call)
         return outcome.result, not outcome.ok
+
+
+def _transcript_note(conversation: Conversation, action: Action, call: ActionCall) -> None:
+    """Agents see the call in the transcript, where it happened: a private note (never
+    shown to the visitor) with its inputs, outcome, HTTP status and latency."""
+    facts = [call.get_status_display()]
+    if call.http_status is not None:
+        facts.append(f"HTTP {call.http_status}")
+    if call.duration_ms is not None:
+        facts.append(f"{call.duration_ms} ms")
+    inputs = json.dumps(call.arguments, ensure_ascii=False)
+    lines = [
+        f"AI action {action.title} ({action.name}): {', '.join(facts)}.",
+        f"Inputs: {inputs if len(inputs) <= 500 else inputs[:499] + '…'}",
+    ]
+    if call.error:
+        lines.append(f"Error: {call.error}")
+    message_append(
+        conversation=conversation, role=Message.Role.NOTE, text="\n".join(lines), author_name="AI action"
+    )

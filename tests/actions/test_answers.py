@@ -80,11 +80,19 @@ def test_the_model_calls_an_action_and_answers_from_its_result(client, ada, shop
     assert reply.tokens_out == 1 + 6  # the fake counts a chunk a token: one, then six words
     with tenant_context(ada.tenant):
         call = ActionCall.objects.get(conversation=ada.conversation)
+        roles = list(
+            Message.objects.filter(conversation=ada.conversation).order_by("seq").values_list("role", "text")
+        )
+    assert call.status == "succeeded" and call.arguments == {"order_id": "1042"}
+    assert call.contact_id == ada.contact.pk
+    # Agents see the call where it happened (a private note, never the visitor's).
+    assert [role for role, _ in roles] == ["visitor", "note", "bot"]
+    note = roles[1][1]
     assert (
-        call.status == "succeeded"
-        and call.arguments == {"order_id": "1042"}
-        and call.contact_id == ada.contact.pk
+        "order_status" in note and "Succeeded" in note and "HTTP 200" in note and '"order_id": "1042"' in note
     )
+    listed = client.get(ada.messages_path, **ada.headers())
+    assert listed.status_code == 200 and "AI action" not in listed.content.decode()
 
 
 @pytest.mark.parametrize("verified", [False, True])
