@@ -4,6 +4,7 @@ includes them."""
 
 from django.urls import include, path
 
+from assist import urls as assist
 from audit import urls as audit
 from billing import urls as billing
 from chat import urls as chat
@@ -38,6 +39,7 @@ urlpatterns = [
         quality,
         reports,
         retention,
+        assist,
         webhooks,
         sso,
         privacy,

@@ -29,6 +29,7 @@ APPS = (
     "privacy",
     "scheduler",
     "retention",
+    "assist",
     "public_site",
 )
 MAX_MODULE_LINES = 600
