@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.core.cache import cache
 
 from chat.models import Conversation, Message
+from saas.celery import enqueue_on_commit
 from saas.errors import ProblemError
 from saas.tenant_connection import connection
 from tenants.models import Tenant
@@ -39,6 +41,22 @@ def conversation_summary_make(conversation_id: int, reason: str) -> bool:
         logger.warning("summary not made conversation=%s: %s", conversation_id, error.code)
         return False
     return True
+
+
+TRANSLATION_CLAIM_SECONDS = 60  # one call per message and language at a time, retried after
+
+
+def translations_queue(message_ids: list[int], language: str) -> list[int]:
+    """Queue the translation of these visitor messages into ``language``, except those
+    queued in the last minute (a page polling, two agents opening the conversation: one
+    provider call each). Returns the ids queued now."""
+    queued = []
+    for message_id in message_ids:
+        # The default cache is the tenant's (its keys carry the schema).
+        if cache.add(f"assist:translate:{message_id}:{language}", 1, timeout=TRANSLATION_CLAIM_SECONDS):
+            enqueue_on_commit(message_translation_make, message_id, language)
+            queued.append(message_id)
+    return queued
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)

@@ -21,7 +21,6 @@ from chat.forms import ComposerForm
 from chat.models import Conversation, Message
 from chat.services.inbox import agent_note_add
 from chat.views_inbox import conversation_of, inbox_tabs, may_reply
-from saas.celery import enqueue_on_commit
 from saas.errors import ProblemError, problem_response
 from saas.ratelimit import rate_limit_enforce
 from saas.tenant_connection import connection
@@ -154,14 +153,20 @@ def assist_translations(request, conversation_id: int):
         .values_list("pk", "seq")[:TRANSLATED_MESSAGES]
     )
     found = selectors.translations_of([pk for pk, _ in visitors], language)
+    missing = [pk for pk, _ in visitors if pk not in found or found[pk].state == found[pk].State.FAILED]
+    if missing and may_reply(request) and not same_language(visitor, language):
+        queued = set(tasks.translations_queue(missing, language))
+        # Queued now, or earlier and not done yet: the page asks again.
+        body["pending"] = [seq for pk, seq in visitors if pk in queued or pk not in found]
     for pk, seq in visitors:
         row = found.get(pk)
-        if row is None:
-            if may_reply(request) and not same_language(visitor, language):
-                enqueue_on_commit(tasks.message_translation_make, pk, language)
-                body["pending"].append(seq)
-            continue
-        body["messages"][seq] = {"kind": "visitor", "state": row.state, "text": row.text, "error": row.error}
+        if row is not None:
+            body["messages"][seq] = {
+                "kind": "visitor",
+                "state": row.state,
+                "text": row.text,
+                "error": row.error,
+            }
     agent_ids = Message.objects.filter(conversation=conversation, role=Message.Role.AGENT).values_list(
         "pk", "seq"
     )

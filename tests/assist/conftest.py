@@ -50,7 +50,7 @@ def assist_tasks_here(monkeypatch):
         with schema_context(schema):
             task.apply(args=args, kwargs=kwargs)
 
-    for module in ("assist.receivers", "assist.views"):
+    for module in ("assist.receivers", "assist.tasks"):
         monkeypatch.setattr(f"{module}.enqueue_on_commit", enqueue)
     return ran
 

@@ -180,3 +180,14 @@ def test_another_tenant_s_conversation_is_not_found(tenant_a, tenant_b, as_role,
     owner = as_role("owner")
     assert owner.get(_url(theirs, "translations")).status_code == 404
     assert _reply(owner, theirs, "Hello").status_code == 404
+
+
+def test_a_page_asking_again_does_not_translate_a_message_twice(tenant_a, as_role, fake_llm, monkeypatch):
+    _translation_on(tenant_a)
+    conversation = conversation_with(tenant_a, locale="es", texts=SPANISH)
+    queued = []
+    monkeypatch.setattr("assist.tasks.enqueue_on_commit", lambda task, *args: queued.append(args))
+    agent, admin = as_role("agent"), as_role("admin")
+    for client in (agent, agent, admin):  # a polling page, and a second agent opening it
+        assert client.get(_url(conversation, "translations")).json()["pending"] == [1]
+    assert len(queued) == 1
