@@ -111,3 +111,84 @@ def test_the_settings_page_fits_and_passes_axe(browser, assisted):
 def _shot(name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS / f"{name}.png"
+
+
+@pytest.fixture
+def translating(assisted, fake_llm_server, settings, monkeypatch):
+    """Translation on, the fake Anthropic server as the provider, assist's tasks run at once
+    in the live server's thread (no worker in this test)."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    from assist.models import AssistSettings
+    from chat.llm.resilience import breakers_reset
+    from chat.models import Contact
+    from tenants.models import Tenant
+
+    fake_llm_server.reset()
+    breakers_reset()
+    settings.LLM_PROVIDER = "anthropic"
+    settings.ANTHROPIC_API_KEY = "sk-ant-platform-test"
+    settings.ANTHROPIC_BASE_URL = fake_llm_server.url
+
+    def enqueue(task, *args, **kwargs):
+        with schema_context(connection.schema_name):
+            task.apply(args=args, kwargs=kwargs)
+
+    monkeypatch.setattr("assist.tasks.enqueue_on_commit", enqueue)
+    tenant = Tenant.objects.get(slug="assist-browser")
+    with tenant_context(tenant):
+        AssistSettings.objects.create(translation_enabled=True)
+        Contact.objects.update(locale="es")
+    yield fake_llm_server
+    fake_llm_server.reset()
+    breakers_reset()
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_translation_in_the_transcript_and_the_reply_sent_in_the_visitor_s_language(
+    browser, assisted, translating, width
+):
+    from tests.fakes.llm_server import Behaviour
+
+    translating.enqueue(
+        Behaviour(text='{"language": "es", "text": "How long does shipping to Norway take?"}')
+    )
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    problems = PageProblems(page)
+    signed_in(page, assisted["owner"], assisted["host"])
+    conversation = assisted["conversation"]
+    page.goto(f"http://{assisted['host']}:{assisted['port']}/dashboard/conversations/{conversation.pk}/")
+    visitor = page.locator("#m1")
+    visitor.get_by_role("button", name="Show original").wait_for(timeout=WAIT)
+    visitor.get_by_role("button", name="Show original").click()
+    assert visitor.get_by_role("button", name="Show translation").is_visible()
+    note = page.locator("[data-assist-translate]")
+    assert "sent in Spanish" in note.inner_text()
+
+    translating.enqueue(Behaviour(text='{"language": "en", "text": "Llega en 3 a 5 días."}'))
+    composer = page.locator("[data-composer-text]")
+    composer.fill("It arrives in 3 to 5 days.")
+    page.get_by_role("button", name="Send").click()
+    reply = page.locator(".msg-agent")
+    reply.get_by_text("Llega en 3 a 5 días.").wait_for(timeout=WAIT)
+    reply.get_by_role("button", name="Show what you wrote").wait_for(timeout=WAIT)
+    reply.get_by_role("button", name="Show what you wrote").click()
+    assert reply.get_by_text("It arrives in 3 to 5 days.").is_visible()
+    page.screenshot(path=str(_shot(f"assist-translation-{width}")), full_page=True, caret="initial")
+    with tenant_context(_tenant()):
+        assert (
+            Message.objects.get(conversation_id=conversation.pk, role="agent").text == "Llega en 3 a 5 días."
+        )
+    assert page.evaluate("document.documentElement.scrollWidth - innerWidth") <= 0
+    assert axe_serious_violations(page) == []
+    found = problems.read(page)
+    assert [p for kind in found.values() for p in kind] == [], found
+    context.close()
+
+
+def _tenant():
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(slug="assist-browser")
