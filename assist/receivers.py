@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.cache import cache
 from django_tenants.utils import schema_context
 
 from chat.models import chat_event
@@ -18,6 +19,8 @@ from . import tasks
 logger = logging.getLogger(__name__)
 
 SUMMARISED = {"conversation.handoff_requested": "handoff", "conversation.assigned": "assigned"}
+# A handoff and the automatic assignment it leads to come together: one summary for both.
+CLAIM_SECONDS = 30
 
 
 def chat_changed(sender: Any, *, event_type: str, schema: str, **ids: Any) -> None:
@@ -27,7 +30,9 @@ def chat_changed(sender: Any, *, event_type: str, schema: str, **ids: Any) -> No
         return
     try:
         with schema_context(schema):
-            enqueue_on_commit(tasks.conversation_summary_make, int(conversation_id), reason)
+            # The default cache is the tenant's (its keys carry the schema).
+            if cache.add(f"assist:summary:{conversation_id}", 1, timeout=CLAIM_SECONDS):
+                enqueue_on_commit(tasks.conversation_summary_make, int(conversation_id), reason)
     except Exception:
         logger.exception("assist: the summary of %s could not be queued in %s", conversation_id, schema)
 

@@ -30,8 +30,8 @@ def conversation_summary_make(conversation_id: int, reason: str) -> bool:
     """The conversation's summary, in its assignee's language; nothing is called when the
     stored one covers the last message already (a handoff and the assignment it leads to)."""
     conversation = Conversation.objects.select_related("widget").filter(pk=conversation_id).first()
-    if conversation is None:
-        return False
+    if conversation is None or not conversation.messages.filter(role=Message.Role.VISITOR).exists():
+        return False  # nothing to summarise yet
     language = member_language(conversation.assignee_user_id) if conversation.assignee_user_id else "en"
     try:
         conversation_summarise(

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.forms import ComposerForm
+from chat.inbox import MANAGER_ROLES
 from chat.models import Conversation, Message
 from chat.services.inbox import agent_note_add
 from chat.views_inbox import conversation_of, inbox_tabs, may_reply
@@ -231,7 +232,7 @@ def assist_reply(request, conversation_id: int):
 @dashboard_page("conversations")
 def assist_settings_page(request):
     """Translation on or off for the workspace (owners and admins), and each member's language."""
-    manages = request.membership.role in ("owner", "admin") and request.support_access is None
+    manages = request.membership.role in MANAGER_ROLES and request.support_access is None
     current = selectors.assist_settings()
     possible = any_model()
     posted = request.POST.get("form", "") if request.method == "POST" else ""

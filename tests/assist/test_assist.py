@@ -12,6 +12,7 @@ from assist.offline import offline_rewrite, offline_summary
 from billing.selectors import usage_value
 from chat.models import Message
 from chat.services.conversations import conversation_handoff
+from chat.services.inbox import conversation_assign
 from tests.assist.conftest import conversation_with
 from tests.fakes.llm_server import Behaviour
 
@@ -56,6 +57,7 @@ def test_suggest_reply_drafts_from_the_knowledge_base_with_citations_and_sends_n
     assert "How long does shipping to Spain take?" in sent.prompt_text  # the visitor's question
     assert _messages(tenant_a, conversation) == before  # never sent by itself
     assert _answers(tenant_a) == answers + 1  # counted as an AI answer, as the bot's are
+    assert {schema for schema, _ in passages} == {tenant_a.schema}  # retrieval in A's schema only
 
 
 def test_offline_suggestion_quotes_the_best_passages_without_a_model(
@@ -168,6 +170,28 @@ def test_a_summary_is_made_when_a_conversation_is_assigned(
     # shown on the conversation page's card
     card = as_role("owner").get(_url(conversation, "summary"), HTTP_HX_REQUEST="true")
     assert b"nothing is resolved yet" in card.content
+
+
+def test_a_handoff_and_the_assignment_it_leads_to_make_one_summary(
+    tenant_a, fake_llm, settings, assist_tasks_here, django_capture_on_commit_callbacks
+):
+    _offline(settings)
+    conversation = conversation_with(tenant_a)
+    with tenant_context(tenant_a.tenant), django_capture_on_commit_callbacks(execute=True):
+        conversation_handoff(conversation=conversation)
+        conversation_assign(conversation=conversation, assignee_user_id=tenant_a.owner.pk, by=None)
+    assert [name for name, _, _ in assist_tasks_here] == ["assist.tasks.conversation_summary_make"]
+
+
+def test_no_summary_is_asked_for_before_the_visitor_wrote(
+    tenant_a, as_role, fake_llm, assist_tasks_here, django_capture_on_commit_callbacks
+):
+    conversation = conversation_with(tenant_a, texts=[])
+    with django_capture_on_commit_callbacks(execute=True):
+        as_role("owner").post(f"/dashboard/conversations/{conversation.pk}/assign", {"assignee": "me"})
+    assert len(assist_tasks_here) == 1 and fake_llm.requests == []
+    with tenant_context(tenant_a.tenant):
+        assert not ConversationSummary.objects.exists()
 
 
 def test_a_summary_is_made_offline_when_a_visitor_asks_for_a_person(
