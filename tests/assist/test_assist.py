@@ -7,13 +7,14 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from assist.models import ConversationSummary
+from assist.models import AssistSettings, ConversationSummary, MessageTranslation
 from assist.offline import offline_rewrite, offline_summary
 from billing.selectors import usage_value
 from chat.models import Message
 from chat.services.conversations import conversation_handoff
 from chat.services.inbox import conversation_assign
 from tests.assist.conftest import conversation_with
+from tests.billing.factories import UsageCounterFactory
 from tests.fakes.llm_server import Behaviour
 
 pytestmark = pytest.mark.django_db
@@ -230,3 +231,21 @@ def test_offline_summary_from_the_messages():
     text = offline_summary(messages, handed_off=False)
     assert text.startswith("The visitor asked: “Hi, where is my order?”.")
     assert "1 from the visitor, 1 from the bot, 0 from agents" in text
+
+
+def test_over_the_plan_s_ai_answers_assist_calls_nothing_and_a_reply_goes_as_written(
+    tenant_a, as_role, fake_llm, passages
+):
+    UsageCounterFactory(tenant=tenant_a.tenant, metric="ai_answers", value=100)  # Free: 100 answers
+    conversation = conversation_with(tenant_a, locale="es")
+    agent = as_role("agent")
+    refused = agent.post(_url(conversation, "suggest"))
+    assert refused.status_code == 403 and refused.json()["code"] == "quota_exceeded"
+    with tenant_context(tenant_a.tenant):
+        AssistSettings.objects.create(translation_enabled=True)
+    agent.post(_url(conversation, "reply"), {"kind": "reply", "text": "It ships tomorrow."})
+    with tenant_context(tenant_a.tenant):
+        sent = Message.objects.get(conversation=conversation, role="agent")
+        assert sent.text == "It ships tomorrow."
+        assert MessageTranslation.objects.get(message=sent).state == "failed"
+    assert fake_llm.requests == []

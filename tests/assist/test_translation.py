@@ -8,6 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from assist.models import AssistSettings, MessageTranslation
+from assist.tasks import message_translation_make
 from audit.models import AuditEvent
 from chat.models import Message
 from tests.assist.conftest import conversation_with
@@ -101,8 +102,6 @@ def test_a_visitor_message_whose_translation_failed_shows_the_marker_and_is_trie
     assert shown["messages"]["1"]["state"] == "failed"
     fake_llm.enqueue(Behaviour(text='{"language": "fr", "text": "Hello"}'))
     with tenant_context(tenant_a.tenant):
-        from assist.tasks import message_translation_make
-
         message_translation_make.apply(args=(Message.objects.get(conversation=conversation).pk, "en"))
     assert agent.get(_url(conversation, "translations")).json()["messages"]["1"]["text"] == "Hello"
 
