@@ -12,7 +12,7 @@ tenant_urlpatterns = [
     page("dashboard/conversations/assist/", views.assist_settings_page, name="settings"),
     endpoint(CONVERSATION + "suggest", views.assist_suggest, name="suggest"),
     endpoint(CONVERSATION + "rewrite", views.assist_rewrite, name="rewrite"),
-    endpoint(CONVERSATION + "summary", views.assist_summary, name="summary"),
+    page(CONVERSATION + "summary/", views.assist_summary, name="summary"),
     endpoint(CONVERSATION + "translations", views.assist_translations, name="translations"),
     endpoint(CONVERSATION + "reply", views.assist_reply, name="reply"),
 ]

@@ -66,3 +66,13 @@ def conversation_with(seeded, *, locale="en", texts=(("visitor", "How long does 
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=timezone.now())
         conversation.refresh_from_db()
         return conversation
+
+
+def conversation_only_in(seeded, other):
+    """A conversation of ``seeded`` whose id no conversation of ``other`` has (ids are
+    numbered per schema: the same number can be a conversation of each)."""
+    while True:
+        conversation = conversation_with(seeded)
+        with tenant_context(other.tenant):
+            if not Conversation.objects.filter(pk=conversation.pk).exists():
+                return conversation

@@ -13,7 +13,7 @@ from billing.selectors import usage_value
 from chat.models import Message
 from chat.services.conversations import conversation_handoff
 from chat.services.inbox import conversation_assign
-from tests.assist.conftest import conversation_with
+from tests.assist.conftest import conversation_only_in, conversation_with
 from tests.billing.factories import UsageCounterFactory
 from tests.fakes.llm_server import Behaviour
 
@@ -139,13 +139,13 @@ def test_assist_is_rate_limited_per_member(tenant_a, as_role, fake_llm, settings
 
 def test_only_members_of_the_workspace_reach_a_conversation_s_assist(tenant_a, tenant_b, as_role, fake_llm):
     conversation = conversation_with(tenant_a)
-    theirs = conversation_with(tenant_b)
+    theirs = conversation_only_in(tenant_b, tenant_a)
     for role in ("stranger", "other"):
         assert as_role(role).post(_url(conversation, "suggest")).status_code == 404
     assert as_role(None).post(_url(conversation, "suggest")).status_code == 302  # sign in
     # tenant B's conversation id on tenant A's host: not found, like a random id
     assert as_role("owner").post(_url(theirs, "suggest")).status_code == 404
-    assert as_role("owner").get(_url(theirs, "summary")).status_code == 404
+    assert as_role("owner").get(_url(theirs, "summary/")).status_code == 404
     assert fake_llm.requests == []
 
 
@@ -169,7 +169,7 @@ def test_a_summary_is_made_when_a_conversation_is_assigned(
     assert summary.reason == "assigned" and summary.text.startswith("The visitor's parcel never arrived")
     assert "MARKER-A-PARCEL" in fake_llm.requests[-1].prompt_text
     # shown on the conversation page's card
-    card = as_role("owner").get(_url(conversation, "summary"), HTTP_HX_REQUEST="true")
+    card = as_role("owner").get(_url(conversation, "summary/"), HTTP_HX_REQUEST="true")
     assert b"nothing is resolved yet" in card.content
 
 
@@ -215,10 +215,10 @@ def test_summarise_on_click_and_a_failure_keeps_the_summary_it_had(tenant_a, as_
     conversation = conversation_with(tenant_a)
     agent = as_role("agent")
     fake_llm.enqueue(Behaviour(text="The visitor asks about shipping times."))
-    card = agent.post(_url(conversation, "summary"), HTTP_HX_REQUEST="true")
+    card = agent.post(_url(conversation, "summary/"), HTTP_HX_REQUEST="true")
     assert card.status_code == 200 and b"The visitor asks about shipping times." in card.content
     fake_llm.enqueue(*[Behaviour(status=529)] * 3)
-    card = agent.post(_url(conversation, "summary"), HTTP_HX_REQUEST="true")
+    card = agent.post(_url(conversation, "summary/"), HTTP_HX_REQUEST="true")
     assert b"The visitor asks about shipping times." in card.content
     assert b"did not answer" in card.content  # the failure, said
 

@@ -11,7 +11,7 @@ from assist.models import AssistSettings, MessageTranslation
 from assist.tasks import message_translation_make
 from audit.models import AuditEvent
 from chat.models import Message
-from tests.assist.conftest import conversation_with
+from tests.assist.conftest import conversation_only_in, conversation_with
 from tests.fakes.llm_server import Behaviour
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +175,7 @@ def test_owners_switch_translation_on_and_it_is_audited_agents_cannot(tenant_a, 
 
 
 def test_another_tenant_s_conversation_is_not_found(tenant_a, tenant_b, as_role, fake_llm):
-    theirs = conversation_with(tenant_b, locale="es", texts=SPANISH)
+    theirs = conversation_only_in(tenant_b, tenant_a)
     owner = as_role("owner")
     assert owner.get(_url(theirs, "translations")).status_code == 404
     assert _reply(owner, theirs, "Hello").status_code == 404
