@@ -75,6 +75,8 @@ def inbox_tabs(request: Any, current: str) -> list[tuple[str, str, bool]]:
     if request.membership.role in inbox.MANAGER_ROLES or request.membership.role == "support":
         tabs.append((reverse("chat:inbox-settings"), "Inbox settings", current == "settings"))
     tabs.append((reverse("chat:inbox-preferences"), "My preferences", current == "preferences"))
+    # The assist app's page (it sits above chat and links back through these tabs).
+    tabs.append((reverse("assist:settings"), "Assist and translation", current == "assist"))
     return tabs
 
 

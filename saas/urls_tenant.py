@@ -5,6 +5,7 @@ includes them."""
 from django.urls import include, path
 
 from actions import urls as actions
+from assist import urls as assist
 from audit import urls as audit
 from billing import urls as billing
 from chat import urls as chat
@@ -39,6 +40,7 @@ urlpatterns = [
         quality,
         reports,
         retention,
+        assist,
         webhooks,
         actions,
         sso,

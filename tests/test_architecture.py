@@ -30,6 +30,7 @@ APPS = (
     "scheduler",
     "retention",
     "actions",
+    "assist",
     "public_site",
 )
 MAX_MODULE_LINES = 600

@@ -112,6 +112,7 @@ TENANT_APPS = [
     "privacy",  # a contact's erasure records (GDPR tools: docs/privacy.md)
     "retention",  # how long the workspace keeps its data, and the nightly purge
     "actions",  # AI actions: the tenant's endpoints the bot calls for a visitor, and their log
+    "assist",  # agent assist in the inbox and two-way translation (docs/assist.md)
 ]
 INSTALLED_APPS = ["tenants", *[app for app in SHARED_APPS if app != "tenants"]]
 INSTALLED_APPS += [app for app in TENANT_APPS if app not in INSTALLED_APPS]

@@ -30,6 +30,10 @@ LLM_BREAKER_RESET_SECONDS = env.float("LLM_BREAKER_RESET_SECONDS", default=30.0)
 # Tenants' OpenAI-compatible servers must be on the public internet unless this is set
 # (development against a local Ollama; the test suite's fake provider).
 LLM_ALLOW_PRIVATE_BASE_URLS = env.bool("LLM_ALLOW_PRIVATE_BASE_URLS", default=False)
+# Agent assist (docs/assist.md): an agent's reply is translated in the request, so its
+# deadline is short (past it the reply goes as written, marked); clicks per member a minute.
+ASSIST_REPLY_DEADLINE_SECONDS = env.float("ASSIST_REPLY_DEADLINE_SECONDS", default=8.0)
+ASSIST_RATE_PER_MINUTE = env.int("ASSIST_RATE_PER_MINUTE", default=20)
 # --- Knowledge ingestion ----------------------------------------------------------------
 # Website sources are fetched only from public addresses. The allow-list ("host:port") is
 # for a site on a private network the operator trusts (and the test suite's local site).
