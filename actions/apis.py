@@ -182,6 +182,31 @@ class ActionTestInput(serializers.Serializer):
     )
 
 
+class ActionImportInput(serializers.Serializer):
+    document = serializers.JSONField(
+        help_text="An OpenAPI 3 document (JSON), with an absolute `servers[0].url`."
+    )
+    operations = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=100,
+        help_text="The operations to import, by the action names they get (their operationId); "
+        "all when left out.",
+    )
+    headers = serializers.DictField(
+        child=serializers.CharField(max_length=4000, allow_blank=True),
+        required=False,
+        help_text="Sent with every call of every imported action (an API key, say); stored encrypted.",
+    )
+    dry_run = serializers.BooleanField(default=False, help_text="Check only: nothing is created.")
+
+
+class ActionImportResultOutput(serializers.Serializer):
+    name = serializers.CharField()
+    id = serializers.UUIDField(allow_null=True, help_text="The new action's id (null: not created).")
+    errors = serializers.DictField(help_text="Per field, what kept it out (empty: fine).")
+
+
 def _service_data(validated: dict[str, Any]) -> dict[str, Any]:
     data = dict(validated)
     if "enabled" in data:
@@ -379,3 +404,64 @@ class ActionCallListApi(ActionApiBase):
         rows = selectors.action_calls(self.get_object(), status=query.get("status"))
         page, next_cursor = page_of(rows, query)
         return Response({"results": ActionCallOutput(page, many=True).data, "next_cursor": next_cursor})
+
+
+class ActionImportApi(ActionApiBase):
+    max_body_bytes = 1024 * 1024  # an OpenAPI document
+
+    @extend_schema(
+        operation_id="actions_import",
+        tags=TAGS,
+        description="Actions from an OpenAPI 3 document: each operation (its path and query parameters "
+        "and JSON body as the parameters, local `$ref`s resolved) checked as a new action is, and "
+        "created unless `dry_run`. One result per operation; one refused does not keep the others out.",
+        request=ActionImportInput,
+        responses={200: ActionImportResultOutput(many=True), **_problems(401, 403, 404, 422)},
+        examples=[
+            OpenApiExample(
+                "Import",
+                value={
+                    "document": {
+                        "openapi": "3.1.0",
+                        "info": {"title": "Shop", "version": "1"},
+                        "servers": [{"url": "https://shop.example.com/api"}],
+                        "paths": {
+                            "/orders/{order_id}": {
+                                "get": {
+                                    "operationId": "order_status",
+                                    "summary": "Where an order is",
+                                    "parameters": [
+                                        {
+                                            "name": "order_id",
+                                            "in": "path",
+                                            "required": True,
+                                            "schema": {"type": "string"},
+                                        }
+                                    ],
+                                }
+                            }
+                        },
+                    },
+                    "headers": {"Authorization": "Bearer shop-api-key"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Imported",
+                value={"name": "order_status", "id": "0f6c1d2e-3b4a-4c5d-8e9f-a0b1c2d3e4f5", "errors": {}},
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = ActionImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        results = services.actions_import(
+            document=given["document"],
+            operations=given.get("operations"),
+            headers=given.get("headers"),
+            create=not given["dry_run"],
+            request=request,
+        )
+        return Response(ActionImportResultOutput(results, many=True).data)

@@ -10,6 +10,7 @@ app_name = "actions"
 
 tenant_urlpatterns = [
     endpoint("api/v1/actions", apis.ActionListApi.as_view(), name="api-actions"),
+    endpoint("api/v1/actions/import", apis.ActionImportApi.as_view(), name="api-import"),
     endpoint(API, apis.ActionDetailApi.as_view(), name="api-action"),
     endpoint(API + "/secret", apis.ActionSecretApi.as_view(), name="api-secret"),
     endpoint(API + "/rotate-secret", apis.ActionSecretRotateApi.as_view(), name="api-rotate-secret"),

@@ -1,42 +1,30 @@
-"""Writes of the actions domain: define, change, delete an action (each audited), and call
-one for a visitor (:func:`action_call`), the single path every call takes: the rules first
-(enabled, who may trigger it, the visitor's confirmation, the inputs against the
-parameters' schema, the per-visitor rate limit, the pause after repeated failures), then
+"""Calling an action for a visitor (:func:`action_call`), the single path every call takes:
+the rules first (enabled, who may trigger it, the visitor's confirmation, the inputs against
+the parameters' schema, the per-visitor rate limit, the pause after repeated failures), then
 one signed request through the outbound module, then the answer read for the model and the
 call logged. Nothing is retried: an action may have side effects."""
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 import jsonschema
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.utils.text import capfirst
 
-from audit.services import Caller, audit_record
 from chat.models import Contact, Conversation
-from saas.crypto import secret_decrypt, secret_encrypt
-from saas.errors import ValidationFailed
-from saas.outbound import UnsafeAddress, host_port, url_host_check
+from saas.crypto import secret_decrypt
 from saas.ratelimit import rate_limit_hit
 
-from . import mapping, sending, signing
-from .models import Action, ActionCall
+from .. import mapping, sending, signing
+from ..models import Action, ActionCall
+from .definitions import PLACE_RE
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-PLACE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-type"}
-MAX_ACTIONS = 50
-OFFERED_KEY = "actions:offered:v1"  # the tools offered to the model (actions.tools), cached
-MAX_TIMEOUT_SECONDS = 30
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 EXCERPT_BYTES = 2048
 
@@ -76,197 +64,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == ActionCall.Status.SUCCEEDED
-
-
-# --- defining actions -----------------------------------------------------------------
-
-
-def _invalid(field_name: str, message: str, code: str = "invalid") -> ValidationFailed:
-    return ValidationFailed(errors={field_name: [{"code": code, "message": message}]})
-
-
-def _private_allowed(url: str) -> bool:
-    if settings.ACTIONS_ALLOW_PRIVATE:
-        return True
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    allowed = {entry.strip().lower() for entry in settings.ACTIONS_PRIVATE_ALLOWLIST}
-    return host_port(parts.hostname or "", port) in allowed
-
-
-def _url_checked(url: str, parameters: dict[str, Any]) -> str:
-    url = (url or "").strip()
-    if not url:
-        raise _invalid("url", "Enter the address of the endpoint.", "required")
-    if len(url) > 2000:
-        raise _invalid("url", "Keep the address under 2000 characters.", "too_long")
-    private = _private_allowed(url.replace("{", "").replace("}", ""))
-    if urlsplit(url).scheme != "https" and not private:
-        raise _invalid(
-            "url", "Use an https:// address: the call carries the visitor's identity.", "not_https"
-        )
-    try:
-        url_host_check(PLACE_RE.sub("x", url), allow_private=private)
-    except UnsafeAddress as error:
-        raise _invalid("url", str(error), error.code) from error
-    properties = parameters.get("properties") or {}
-    unknown = [p for p in PLACE_RE.findall(url) if p not in properties]
-    if unknown:
-        raise _invalid("url", f"{{{unknown[0]}}} is not one of the parameters.", "unknown_parameter")
-    return url
-
-
-def _parameters_checked(parameters: Any) -> dict[str, Any]:
-    if parameters in (None, ""):
-        parameters = {"type": "object", "properties": {}}
-    if not isinstance(parameters, dict) or parameters.get("type") != "object":
-        raise _invalid("parameters", 'The parameters must be a JSON Schema with "type": "object".')
-    try:
-        jsonschema.Draft202012Validator.check_schema(parameters)
-    except jsonschema.SchemaError as error:
-        raise _invalid("parameters", f"Not a valid JSON Schema: {error.message}"[:300]) from error
-    if len(json.dumps(parameters)) > 20_000:
-        raise _invalid("parameters", "Keep the schema under 20,000 characters.", "too_long")
-    return parameters
-
-
-def _headers_checked(headers: Any) -> dict[str, str]:
-    headers = headers or {}
-    if not isinstance(headers, dict) or len(headers) > 20:
-        raise _invalid("headers", "Headers are up to 20 names with their values.")
-    for name, value in headers.items():
-        if not isinstance(name, str) or not HEADER_NAME_RE.match(name):
-            raise _invalid("headers", f"{name!r} is not a valid header name.")
-        if name.lower() in FORBIDDEN_HEADERS | signing.RESERVED:
-            raise _invalid("headers", f"{name} is set by the platform.", "reserved")
-        if not isinstance(value, str) or len(value) > 4000 or "\n" in value or "\r" in value:
-            raise _invalid("headers", f"The value of {name} must be one line of text.")
-    return headers
-
-
-def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
-    name = str(data.get("name") or "").strip()
-    if not NAME_RE.match(name):
-        raise _invalid("name", "Use 1 to 64 letters, digits, _ or - (the model calls it by this name).")
-    description = str(data.get("description") or "").strip()
-    if not description:
-        raise _invalid(
-            "description", "Say what it does and when to use it: the model reads this.", "required"
-        )
-    parameters = _parameters_checked(data.get("parameters"))
-    method = str(data.get("method") or "POST").upper()
-    if method not in Action.Method.values:
-        raise _invalid("method", f"Use one of {', '.join(Action.Method.values)}.")
-    timeout = data.get("timeout_seconds", 10)
-    if not isinstance(timeout, int) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
-        raise _invalid("timeout_seconds", f"Between 1 and {MAX_TIMEOUT_SECONDS} seconds.")
-    fields = data.get("response_fields") or []
-    if not isinstance(fields, list) or not all(isinstance(f, str) and 0 < len(f) <= 200 for f in fields):
-        raise _invalid("response_fields", "A list of dotted paths, e.g. order.status.")
-    audience = data.get("audience") or Action.Audience.ANYONE
-    if audience not in Action.Audience.values:
-        raise _invalid("audience", f"Use one of {', '.join(Action.Audience.values)}.")
-    return {
-        "name": name,
-        "title": (str(data.get("title") or "").strip() or capfirst(name.replace("_", " ")))[:120],
-        "description": description[:4000],
-        "parameters": parameters,
-        "method": method,
-        "url": _url_checked(str(data.get("url") or ""), parameters),
-        "timeout_seconds": timeout,
-        "response_fields": fields[:50],
-        "audience": audience,
-        "requires_confirmation": bool(data.get("requires_confirmation", False)),
-        "is_enabled": bool(data.get("is_enabled", True)),
-    }
-
-
-def _offered_forget() -> None:
-    """Forget the cached tools now and once the change commits (a reader between the two
-    would otherwise cache the old ones again)."""
-    cache.delete(OFFERED_KEY)
-    transaction.on_commit(lambda: cache.delete(OFFERED_KEY))
-
-
-def _audited(action: Action) -> dict[str, Any]:
-    return {
-        "name": action.name,
-        "url": action.url.split("?", 1)[0],
-        "method": action.method,
-        "audience": action.audience,
-        "requires_confirmation": action.requires_confirmation,
-        "is_enabled": action.is_enabled,
-    }
-
-
-def action_create(*, data: dict[str, Any], request: Caller | None = None) -> Action:
-    """A new action from ``data`` (the fields of :class:`Action`, ``headers`` a plain
-    object); 422 ``validation_error`` per field."""
-    fields = _fields_checked(data)
-    headers = _headers_checked(data.get("headers"))
-    if Action.objects.filter(name=fields["name"]).exists():
-        raise _invalid("name", "Another action has this name.", "unique")
-    if Action.objects.count() >= MAX_ACTIONS:
-        raise _invalid("name", f"A workspace has at most {MAX_ACTIONS} actions.", "limit")
-    with transaction.atomic():
-        action = Action.objects.create(
-            **fields,
-            headers=secret_encrypt(json.dumps(headers)) if headers else "",
-            signing_secret=secret_encrypt(signing.secret_new()),
-        )
-        audit_record(action="action.created", request=request, target=action, metadata=_audited(action))
-        _offered_forget()
-    return action
-
-
-def action_update(*, action: Action, data: dict[str, Any], request: Caller | None = None) -> Action:
-    """Change the action; ``headers`` replaces them only when given (they are never shown)."""
-    before = _audited(action)
-    fields = _fields_checked({**_current(action), **data})
-    if Action.objects.filter(name=fields["name"]).exclude(pk=action.pk).exists():
-        raise _invalid("name", "Another action has this name.", "unique")
-    for name, value in fields.items():
-        setattr(action, name, value)
-    if "headers" in data:
-        headers = _headers_checked(data["headers"])
-        action.headers = secret_encrypt(json.dumps(headers)) if headers else ""
-    with transaction.atomic():
-        action.save()
-        changed = {k: [before[k], v] for k, v in _audited(action).items() if before[k] != v}
-        if "headers" in data:
-            changed["headers"] = ["(hidden)", "(changed)"]
-        if changed:
-            audit_record(action="action.updated", request=request, target=action, metadata=changed)
-        _offered_forget()
-    return action
-
-
-def _current(action: Action) -> dict[str, Any]:
-    return {
-        f: getattr(action, f)
-        for f in (
-            "name", "title", "description", "parameters", "method", "url", "timeout_seconds",
-            "response_fields", "audience", "requires_confirmation", "is_enabled",
-        )
-    }  # fmt: skip
-
-
-def action_delete(*, action: Action, request: Caller | None = None) -> None:
-    """Gone; its calls stay in the transcripts under its name."""
-    with transaction.atomic():
-        audit_record(action="action.deleted", request=request, target=action, metadata=_audited(action))
-        action.delete()
-        _offered_forget()
-
-
-def action_secret_rotate(*, action: Action, request: Caller | None = None) -> str:
-    """A new signing secret, answered once (the old one stops signing at once)."""
-    secret = signing.secret_new()
-    action.signing_secret = secret_encrypt(secret)
-    with transaction.atomic():
-        action.save(update_fields=["signing_secret", "updated_at"])
-        audit_record(action="action.secret_rotated", request=request, target=action)
-    return secret
 
 
 # --- calling an action ------------------------------------------------------------------

@@ -1,0 +1,26 @@
+"""Writes of the actions domain: defining actions (:mod:`.definitions`) and calling them
+(:mod:`.calls`)."""
+
+from .calls import Outcome, action_call, action_declined, action_test, confirmation_summary
+from .definitions import (
+    OFFERED_KEY,
+    action_create,
+    action_delete,
+    action_secret_rotate,
+    action_update,
+    actions_import,
+)
+
+__all__ = [
+    "OFFERED_KEY",
+    "Outcome",
+    "action_call",
+    "action_create",
+    "action_declined",
+    "action_delete",
+    "action_secret_rotate",
+    "action_test",
+    "action_update",
+    "actions_import",
+    "confirmation_summary",
+]
