@@ -1,7 +1,7 @@
 """`make bench`: every benchmark suite, each in its own process (and database).
 
 python -m bench                 # all suites
-python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api, lifecycle
+python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api, lifecycle, scale
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ SUITES = [
     "webhooks",
     "api",
     "lifecycle",
+    "scale",
 ]
 
 
