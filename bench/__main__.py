@@ -1,7 +1,7 @@
 """`make bench`: every benchmark suite, each in its own process (and database).
 
 python -m bench                 # all suites
-python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api, lifecycle, actions
+python -m bench widget          # one suite: tenancy, widget, chat, knowledge, dashboard, realtime, insights, exports, webhooks, api, lifecycle, actions, scale
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SUITES = [
     "api",
     "lifecycle",
     "actions",
+    "scale",
 ]
 
 

@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from bench.tenancy import login_bound
+
 
 def main() -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
@@ -32,11 +34,14 @@ def main() -> int:
         owner = User.objects.create_user(email=email, password="bench-password-1")
         tenant_provision(slug="bench-only", name="Only tenant", owner=owner)
     client = Client()
-    client.force_login(User.objects.get(email=email))
     tenant = Tenant.objects.order_by("id").first()
+    login_bound(client, User.objects.get(email=email), tenant)
     host = f"{tenant.slug}.bench.test"
     for _ in range(50):  # warm-up
-        client.get("/dashboard/", HTTP_HOST=host)
+        response = client.get("/dashboard/", HTTP_HOST=host)
+    if not response.wsgi_request.user.is_authenticated:
+        print(json.dumps({"error": "the owner is not signed in on the tenant's host"}), flush=True)
+        return 1
     print("ready", flush=True)
     for line in sys.stdin:
         timings = []

@@ -31,7 +31,7 @@ OWNER_EMAIL = "bench-owner@example.com"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _server_url() -> str:
+def server_url() -> str:
     from saas.embedded_postgres import EmbeddedPostgres
 
     base_url = os.environ.get("DATABASE_URL")
@@ -45,7 +45,7 @@ def _server_url() -> str:
 def django_start(database: str, env: dict[str, str] | None = None) -> None:
     """Start Django for a bench on a fresh database of its own (``database`` dropped and made
     again), with the bench settings, no Redis, and ``env`` set first."""
-    os.environ["DATABASE_URL"] = _recreate_database(_server_url(), database)
+    os.environ["DATABASE_URL"] = recreate_database(server_url(), database)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.pop("REDIS_URL", None)
     os.environ.update(env or {})
@@ -54,22 +54,39 @@ def django_start(database: str, env: dict[str, str] | None = None) -> None:
     django.setup()
 
 
-def _recreate_database(server_url: str, name: str) -> str:
+def login_bound(client, user, tenant) -> str:
+    """Sign ``user`` in for ``tenant``'s host through the test ``client``: a session bound to
+    that tenant (``tenants.sessions``), as signing in on the host opens. ``force_login`` alone
+    opens an unbound session, which every tenant host refuses (the request is served as
+    anonymous). Returns the session's cookie value, to switch tenants with."""
+    # Django is set up by the caller: settings and the sessions module load after it.
+    from django.conf import settings
+
+    from tenants.sessions import session_bind, session_binding
+
+    client.force_login(user)
+    session = client.session
+    session_bind(session, session_binding(tenant))
+    session.save()
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def recreate_database(base: str, name: str) -> str:
     import psycopg
 
-    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{server_url}/{name}"
+    return f"{base}/{name}"
 
 
 def _prepare_databases() -> str:
     """Recreate the two benchmark databases; point this process at the growing one."""
-    server_url = _server_url()
-    os.environ["DATABASE_URL"] = _recreate_database(server_url, BENCH_DB)
+    base = server_url()
+    os.environ["DATABASE_URL"] = recreate_database(base, BENCH_DB)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.pop("REDIS_URL", None)  # in-process: measure the database, not a broker
-    return _recreate_database(server_url, BENCH_DB_ONE_TENANT)
+    return recreate_database(base, BENCH_DB_ONE_TENANT)
 
 
 class LatencyWorker:
@@ -124,10 +141,13 @@ class Bench:
         call_command("migrate", interactive=False, verbosity=0)
         self.largest = largest
         self.client = Client()
-        self.owner = User.objects.create_user(email=OWNER_EMAIL, password="bench-password-1")
+        # A kept database (bench.scale) already has its owner and its tenants.
+        self.owner = User.objects.filter(email=OWNER_EMAIL).first() or User.objects.create_user(
+            email=OWNER_EMAIL, password="bench-password-1"
+        )
         self.one_tenant = LatencyWorker(one_tenant_url, OWNER_EMAIL, seed=True)
         self.client.force_login(self.owner)
-        self.serial = 0
+        self.serial = self.tenant_count()
         self.results: dict = {"provisioning": {}, "request_latency": {}, "migrate_noop": {}}
 
     # -- helpers ---------------------------------------------------------------------
@@ -137,16 +157,33 @@ class Bench:
 
         return Tenant.objects.count()
 
-    def provision(self):
+    def owner_for(self, serial: int):
+        """The owner of the ``serial``-th tenant: the bench's owner for the first, a user of
+        its own for every other, as workspaces have. One owner of thousands of workspaces
+        would make every page of theirs list them all, which is not what is measured."""
+        from tenants.models import User
+
+        if serial == 1:
+            return self.owner
+        email = f"owner-{serial}@bench.test"
+        return User.objects.filter(email=email).first() or User.objects.create_user(
+            email=email, password=None
+        )
+
+    def provision(self, owner=None):
         from tenants.services import tenant_provision
 
         self.serial += 1
-        return tenant_provision(slug=f"bench-{self.serial}", name=f"Bench {self.serial}", owner=self.owner)
+        owner = owner or self.owner_for(self.serial)
+        tenant = tenant_provision(slug=f"bench-{self.serial}", name=f"Bench {self.serial}", owner=owner)
+        tenant.bench_owner = owner
+        return tenant
 
     def request(self, tenant) -> None:
+        login_bound(self.client, tenant.bench_owner, tenant)  # as the hand-off to the new host does
         response = self.client.get("/dashboard/", HTTP_HOST=f"{tenant.slug}.bench.test")
-        if response.status_code != 200:
-            raise RuntimeError(f"tenant {tenant.slug} answered {response.status_code}")
+        if response.status_code != 200 or not response.wsgi_request.user.is_authenticated:
+            raise RuntimeError(f"tenant {tenant.slug} answered {response.status_code} (signed in: no)")
 
     def grow_to(self, n: int) -> None:
         started = time.perf_counter()
@@ -176,8 +213,9 @@ class Bench:
             tenant_pool_refill(size=samples)
         timings = []
         for _ in range(samples):
+            owner = self.owner_for(self.serial + 1)  # signed up before the timer starts
             started = time.perf_counter()
-            tenant = self.provision()
+            tenant = self.provision(owner)
             self.request(tenant)
             timings.append(time.perf_counter() - started)
         summary = {
