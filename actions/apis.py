@@ -19,17 +19,21 @@ from rest_framework.response import Response
 
 from saas.api_pages import PageInput, ordering_field, page_of, page_output, page_parameters, valid_query
 from saas.openapi import problems_of
+from saas.ratelimit import rate_limit_enforce
 from saas.request_body import NO_BODY_BYTES, SMALL_BODY_BYTES
+from saas.tenant_connection import connection
 from tenants.api_base import MANAGERS, TenantAPIView
 
 from . import selectors, services
 from .models import Action, ActionCall
 
 TAGS = ["actions"]
+TESTS_PER_MINUTE = 30
 PROBLEMS = {
     401: "Not signed in, or the API key is not valid here (`not_authenticated`).",
     403: "Only owners, admins and admin keys manage actions (`permission_denied`).",
     404: "No such action in this workspace (`not_found`).",
+    429: "More than 30 test calls a minute in this workspace (`rate_limited`, with `Retry-After`).",
     422: "Some fields are not valid (`validation_error`, with `errors` per field): a schema that is "
     "not JSON Schema, an address that is not https on a public host, a header the platform sets.",
 }
@@ -204,7 +208,7 @@ class ActionImportInput(serializers.Serializer):
 class ActionImportResultOutput(serializers.Serializer):
     name = serializers.CharField()
     id = serializers.UUIDField(allow_null=True, help_text="The new action's id (null: not created).")
-    errors = serializers.DictField(help_text="Per field, what kept it out (empty: fine).")
+    problems = serializers.DictField(source="errors", help_text="Per field, what kept it out (empty: fine).")
 
 
 def _service_data(validated: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +367,7 @@ class ActionTestApi(ActionApiBase):
         "goes through (no confirmation asked), and see what the endpoint answered and what the model "
         "would be given. The call is logged as a test.",
         request=ActionTestInput,
-        responses={200: ActionCallOutput, **_problems(401, 403, 404, 422)},
+        responses={200: ActionCallOutput, **_problems(401, 403, 404, 422, 429)},
         examples=[
             OpenApiExample(
                 "Test", value={"arguments": {"order_id": "1042"}, "visitor_id": "cust-42"}, request_only=True
@@ -376,6 +380,10 @@ class ActionTestApi(ActionApiBase):
         ],
     )
     def post(self, request: Request, action_id: str) -> Response:
+        # Real requests from the platform's addresses: a few a minute per workspace.
+        rate_limit_enforce(
+            request, "actions-test", limit=TESTS_PER_MINUTE, period_s=60, key=connection.schema_name
+        )
         data = ActionTestInput(data=request.data)
         data.is_valid(raise_exception=True)
         outcome = services.action_test(
@@ -448,7 +456,7 @@ class ActionImportApi(ActionApiBase):
             ),
             OpenApiExample(
                 "Imported",
-                value={"name": "order_status", "id": "0f6c1d2e-3b4a-4c5d-8e9f-a0b1c2d3e4f5", "errors": {}},
+                value={"name": "order_status", "id": "0f6c1d2e-3b4a-4c5d-8e9f-a0b1c2d3e4f5", "problems": {}},
                 response_only=True,
             ),
         ],

@@ -44,7 +44,7 @@ class Action(models.Model):
     # The visitor confirms in the widget (the parameters shown in plain words) before a call.
     requires_confirmation = models.BooleanField(default=False)
     is_enabled = models.BooleanField(default=True)
-    signing_secret = models.TextField()  # encrypted "whsec_..." (actions.signing)
+    signing_secret = models.TextField()  # encrypted "acsec_..." (actions.signing)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -13,16 +13,31 @@ from urllib.parse import urljoin
 METHODS = ("get", "post", "put", "patch", "delete")
 MAX_OPERATIONS = 100
 MAX_DEPTH = 8
+MAX_NODES = 5000  # per operation, references expanded
 
 
 class NotOpenAPI(ValueError):
     pass
 
 
-def _resolve(document: dict[str, Any], node: Any, refs: frozenset[str] = frozenset()) -> Any:
+class _Budget:
+    """How many nodes one operation's expansion may still produce: references are expanded
+    where they are used, so a document of a few KB could otherwise expand to gigabytes."""
+
+    def __init__(self, nodes: int = MAX_NODES) -> None:
+        self.left = nodes
+
+    def spend(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _resolve(document: dict[str, Any], node: Any, budget: _Budget, refs: frozenset[str] = frozenset()) -> Any:
     """``node`` with its local ``$ref`` s (``#/components/...``) replaced by what they name;
-    a reference met again inside itself (a recursive schema) or more than ``MAX_DEPTH``
-    deep becomes ``{}`` (anything)."""
+    a reference met again inside itself (a recursive schema), more than ``MAX_DEPTH`` deep or
+    past the budget becomes ``{}`` (anything)."""
+    if not budget.spend():
+        return {}
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str):
@@ -35,10 +50,10 @@ def _resolve(document: dict[str, Any], node: Any, refs: frozenset[str] = frozens
                     if isinstance(target, dict)
                     else None
                 )
-            return _resolve(document, target or {}, refs | {ref})
-        return {k: _resolve(document, v, refs) for k, v in node.items()}
+            return _resolve(document, target or {}, budget, refs | {ref})
+        return {k: _resolve(document, v, budget, refs) for k, v in node.items()}
     if isinstance(node, list):
-        return [_resolve(document, item, refs) for item in node]
+        return [_resolve(document, item, budget, refs) for item in node]
     return node
 
 
@@ -49,29 +64,36 @@ def _name(operation: dict[str, Any], method: str, path: str) -> str:
 
 
 def _parameters(document: dict[str, Any], operation: dict[str, Any], shared: list[Any]) -> dict[str, Any]:
+    budget = _Budget()
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for parameter in [*shared, *(operation.get("parameters") or [])]:
-        parameter = _resolve(document, parameter)
+    own = operation.get("parameters")
+    for parameter in [*shared, *(own if isinstance(own, list) else [])]:
+        parameter = _resolve(document, parameter, budget)
         if not isinstance(parameter, dict) or parameter.get("in") not in ("path", "query"):
             continue  # headers and cookies are the action's own, not the model's
         name = str(parameter.get("name") or "")
         if not name:
             continue
-        schema = dict(parameter.get("schema") or {"type": "string"})
+        schema = parameter.get("schema")
+        schema = dict(schema) if isinstance(schema, dict) else {"type": "string"}
         if parameter.get("description"):
             schema.setdefault("description", str(parameter["description"])[:500])
         properties[name] = schema
         if parameter.get("required") or parameter.get("in") == "path":
             required.append(name)
-    body = (_resolve(document, operation.get("requestBody") or {}).get("content") or {}).get(
-        "application/json"
-    ) or {}
-    schema = body.get("schema") or {}
+    body = _resolve(document, operation.get("requestBody"), budget)
+    content = body.get("content") if isinstance(body, dict) else None
+    json_body = content.get("application/json") if isinstance(content, dict) else None
+    schema = json_body.get("schema") if isinstance(json_body, dict) else None
     if isinstance(schema, dict) and schema.get("type", "object") == "object":
-        for name, spec in (schema.get("properties") or {}).items():
-            properties.setdefault(name, spec)
-        required += [r for r in schema.get("required") or [] if r not in required]
+        body_properties = schema.get("properties")
+        for name, spec in (body_properties if isinstance(body_properties, dict) else {}).items():
+            properties.setdefault(str(name), spec if isinstance(spec, dict) else {})
+        body_required = schema.get("required")
+        required += [
+            str(r) for r in (body_required if isinstance(body_required, list) else []) if r not in required
+        ]
     result: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         result["required"] = required

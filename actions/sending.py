@@ -2,7 +2,8 @@
 (saas.outbound): every connection resolves the host once, refuses private addresses unless
 ACTIONS_ALLOW_PRIVATE or ACTIONS_PRIVATE_ALLOWLIST ("host:port") allows them, and connects
 to the address it checked. Redirects are not followed; nothing is retried (an action may
-have side effects). At most ``ACTIONS_MAX_RESPONSE_BYTES`` of the answer are read."""
+have side effects). At most ``ACTIONS_MAX_RESPONSE_BYTES`` of the answer are read, as they
+arrive (no decompression), within the action's timeout for the whole call."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], timeout
             method, url, content=body or None, headers=headers, timeout=httpx2.Timeout(timeout)
         ) as response:
             taken = bytearray()
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_raw():  # as they arrive: no decompression (identity asked)
                 taken += chunk
                 if len(taken) > limit:
                     break
+                if time.perf_counter() - started > timeout:  # a trickle: the whole call has one bound
+                    raise httpx2.ReadTimeout("The answer took longer than the action's timeout.")
             status, content_type = response.status_code, response.headers.get("content-type", "")
     except (httpx2.HTTPError, httpx2.InvalidURL, ValueError) as exc:  # UnsafeAddress is a ValueError
         elapsed = int((time.perf_counter() - started) * 1000)

@@ -9,10 +9,13 @@ Every call carries:
                              (absent when the visitor's identity is not verified)
     X-Chatbot-Signature      v1=<hex HMAC-SHA256 of the signed string, key: the secret>
 
-The signed string is ``{call id}.{timestamp}.{METHOD}.{URL as sent, query included}.
-{visitor id or ""}.{body}``, so neither the visitor, nor the inputs, nor the target can be
-changed without the signature failing. :func:`signature_verify` is the check a tenant's
-server runs (docs/actions.md has it in a few lines of Python and Node.js).
+The signed string is the call id, the timestamp, the METHOD, the URL as sent (query
+included), the visitor id (or nothing) and the body, each but the body followed by a line
+feed (``\n``), which none of them can contain: neither the visitor, nor the inputs, nor the
+target can be changed, or moved from one field to another, without the signature failing.
+A visitor id that is not printable ASCII is sent percent-encoded (UTF-8).
+:func:`signature_verify` is the check a tenant's server runs (docs/actions.md has it in a
+few lines of Python and Node.js).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Mapping
+from urllib.parse import quote
 
 SECRET_PREFIX = "acsec_"  # noqa: S105 - the format's prefix, not a secret
 TOLERANCE_SECONDS = 300
@@ -39,7 +43,14 @@ def secret_new() -> str:
 
 
 def _signed(call_id: str, timestamp: int, method: str, url: str, visitor_id: str, body: bytes) -> bytes:
-    return f"{call_id}.{timestamp}.{method.upper()}.{url}.{visitor_id}.".encode() + body
+    return f"{call_id}\n{timestamp}\n{method.upper()}\n{url}\n{visitor_id}\n".encode() + body
+
+
+def visitor_header(visitor_id: str) -> str:
+    """The visitor id as the header carries it: printable ASCII as it is, else percent-encoded."""
+    if visitor_id.isascii() and visitor_id.isprintable():
+        return visitor_id
+    return quote(visitor_id, safe="")
 
 
 def signature(
@@ -55,6 +66,7 @@ def signed_headers(
     secret: str, *, action: str, call_id: str, method: str, url: str, visitor_id: str, body: bytes
 ) -> dict[str, str]:
     timestamp = int(time.time())
+    visitor_id = visitor_header(visitor_id)
     headers = {
         H_ACTION: action,
         H_CALL: call_id,
@@ -97,4 +109,5 @@ def signature_verify(
         visitor_id=visitor_id,
         body=body,
     )
-    return visitor_id if hmac.compare_digest(expected, lowered.get(H_SIGNATURE.lower(), "")) else None
+    given = lowered.get(H_SIGNATURE.lower(), "").encode("utf-8", errors="replace")
+    return visitor_id if hmac.compare_digest(expected.encode(), given) else None

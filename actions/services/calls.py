@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import httpx2
 import jsonschema
+import referencing.exceptions
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.text import capfirst
@@ -23,10 +25,11 @@ from saas.ratelimit import rate_limit_hit
 
 from .. import mapping, sending, signing
 from ..models import Action, ActionCall
-from .definitions import PLACE_RE
+from .definitions import PLACE_RE, schema_validator
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 EXCERPT_BYTES = 2048
+MAX_INPUT_CHARS = 8000  # a call's inputs as JSON
 
 # What the model is told when a call is not made or fails; it words the visitor's answer.
 TOLD: dict[str, str] = {
@@ -47,6 +50,9 @@ TOLD: dict[str, str] = {
     ActionCall.Status.REFUSED: "Not done: the service cannot be reached. Tell the visitor it is unavailable.",
     ActionCall.Status.DECLINED: "Not done: the visitor declined. Do not do it unless they ask again.",
 }
+# What counts toward pausing an action: the service is down or broken (5xx, no answer,
+# unreadable answers), never a refusal the inputs caused (4xx): a visitor asking about
+# orders that do not exist must not pause it for everyone.
 FAILURES = {ActionCall.Status.FAILED, ActionCall.Status.TIMED_OUT, ActionCall.Status.UNREADABLE}
 
 
@@ -91,13 +97,39 @@ def _request_of(action: Action, arguments: dict[str, Any]) -> tuple[str, bytes]:
     """The URL (places filled, URL-encoded; the rest of a GET's or DELETE's inputs as its
     query) and the body (JSON of the rest, for POST, PUT, PATCH)."""
     rest = dict(arguments)
-    url = PLACE_RE.sub(lambda m: quote(str(rest.pop(m.group(1), "")), safe=""), action.url)
+    url = PLACE_RE.sub(lambda m: quote(str(rest.pop(m.group(1))), safe=""), action.url)
+    body = b""
     if action.method in BODY_METHODS:
-        return url, json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode()
-    if rest:
+        body = json.dumps(rest, ensure_ascii=False, separators=(",", ":")).encode()
+    elif rest:
         query = {k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in rest.items()}
         url += ("&" if "?" in url else "?") + urlencode(query, doseq=False)
-    return url, b""
+    # As it goes on the wire (the HTTP library's normal form): what is signed is what is sent.
+    return str(httpx2.URL(url)), body
+
+
+def _size_problem(arguments: dict[str, Any]) -> str:
+    """Inputs too long to check: the schema's patterns (the tenant's regular expressions)
+    run on them, so their length is bounded first."""
+    if len(json.dumps(arguments, ensure_ascii=False)) > MAX_INPUT_CHARS:
+        return f"the inputs are longer than {MAX_INPUT_CHARS} characters"
+    return ""
+
+
+def _inputs_problem(action: Action, arguments: dict[str, Any]) -> str:
+    """Why the model's inputs cannot be sent ("" when they can): beyond the schema, no input
+    the parameters do not name, none too long (the schema's patterns run on them), and a
+    value that fills a place of the URL is a plain path segment (no "/", not "." or "..":
+    never a way to another path of the tenant's server)."""
+    properties = action.parameters.get("properties") or {}
+    extra = sorted(set(arguments) - set(properties))
+    if extra and action.parameters.get("additionalProperties") is not True:
+        return f"{extra[0]} is not one of the parameters"
+    for name in PLACE_RE.findall(action.url):
+        value = str(arguments.get(name, ""))
+        if value in ("", ".", "..") or "/" in value or "\\" in value:
+            return f"{name} must be a plain value (not empty, no /)"
+    return ""
 
 
 def _breaker_keys(action: Action) -> tuple[str, str]:
@@ -174,6 +206,18 @@ def _visitor_id(action: Action, contact: Contact | None, test_visitor_id: str = 
     return contact.external_id if verified and contact is not None else ""
 
 
+def _schema_problem(action: Action, arguments: dict[str, Any]) -> str:
+    """The first way the inputs fail the parameters' schema ("" when they pass)."""
+    try:
+        errors = sorted(schema_validator(action.parameters).iter_errors(arguments), key=str)
+    except (referencing.exceptions.Unresolvable, jsonschema.SchemaError) as exc:
+        return f"the action's parameters cannot be checked ({type(exc).__name__})"
+    if not errors:
+        return ""
+    where = "/".join(str(p) for p in errors[0].absolute_path)
+    return (f"{where}: " if where else "") + str(errors[0].message)[:200]
+
+
 def _precheck(
     action: Action,
     arguments: Any,
@@ -191,10 +235,11 @@ def _precheck(
         return ActionCall.Status.INVALID, arguments_error[:200]
     if not isinstance(arguments, dict):
         return ActionCall.Status.INVALID, "The inputs must be an object."
-    errors = sorted(jsonschema.Draft202012Validator(action.parameters).iter_errors(arguments), key=str)
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path)
-        return ActionCall.Status.INVALID, (f"{where}: " if where else "") + errors[0].message[:200]
+    problem = (
+        _size_problem(arguments) or _schema_problem(action, arguments) or _inputs_problem(action, arguments)
+    )
+    if problem:
+        return ActionCall.Status.INVALID, problem
     if source == ActionCall.Source.ANSWER and contact is not None:
         limit = settings.ACTIONS_CALLS_PER_MINUTE
         if rate_limit_hit(f"action:{action.pk}", key=str(contact.public_id), limit=limit, period_s=60):
@@ -297,13 +342,15 @@ def _send(
     )
     headers["User-Agent"] = "chatbot-actions/1"
     headers["Accept"] = "application/json, text/plain;q=0.9"
+    headers["Accept-Encoding"] = "identity"  # the read limit counts the bytes as they arrive
     if body:
         headers["Content-Type"] = "application/json"
     reply = sending.send(
         action.method, url, body=body, headers=headers, timeout=float(action.timeout_seconds)
     )
     status, result, error = _read(action, reply)
-    _health(action, status)
+    client_error = reply.status is not None and 400 <= reply.status < 500
+    _health(action, ActionCall.Status.SUCCEEDED if client_error else status)
     call = _log(
         action, arguments, status,
         contact=contact, conversation=conversation, source=source, result=result,

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+import referencing
+import referencing.exceptions
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -42,7 +44,10 @@ def _private_allowed(url: str) -> bool:
     if settings.ACTIONS_ALLOW_PRIVATE:
         return True
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: the address check refuses it by name
+        return False
     allowed = {entry.strip().lower() for entry in settings.ACTIONS_PRIVATE_ALLOWLIST}
     return host_port(parts.hostname or "", port) in allowed
 
@@ -58,15 +63,54 @@ def _url_checked(url: str, parameters: dict[str, Any]) -> str:
         raise _invalid(
             "url", "Use an https:// address: the call carries the visitor's identity.", "not_https"
         )
+    if "{" in urlsplit(url).netloc or "}" in urlsplit(url).netloc:
+        # The model would choose the host the headers and the visitor's id go to.
+        raise _invalid("url", "Inputs may fill the path and the query, never the host.", "place_in_host")
     try:
         url_host_check(PLACE_RE.sub("x", url), allow_private=private)
     except UnsafeAddress as error:
         raise _invalid("url", str(error), error.code) from error
     properties = parameters.get("properties") or {}
-    unknown = [p for p in PLACE_RE.findall(url) if p not in properties]
+    places = PLACE_RE.findall(url)
+    unknown = [p for p in places if p not in properties]
     if unknown:
         raise _invalid("url", f"{{{unknown[0]}}} is not one of the parameters.", "unknown_parameter")
+    optional = [p for p in places if p not in (parameters.get("required") or [])]
+    if optional:
+        raise _invalid("url", f"{{{optional[0]}}} must be a required parameter.", "place_not_required")
     return url
+
+
+def _local_refs_only(node: Any, root: dict[str, Any]) -> None:
+    """Every ``$ref`` of the schema points inside it, at something there: nothing is ever
+    fetched, and no call meets a reference that does not resolve."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef"):
+                if not (isinstance(value, str) and value.startswith("#")):
+                    raise _invalid(
+                        "parameters", "References must point inside the schema (#/...).", "remote_ref"
+                    )
+                if key == "$ref" and not _pointer_resolves(root, value[1:]):
+                    raise _invalid("parameters", f"The reference {value} points at nothing.")
+            _local_refs_only(value, root)
+    elif isinstance(node, list):
+        for item in node:
+            _local_refs_only(item, root)
+
+
+def _pointer_resolves(root: Any, pointer: str) -> bool:
+    """Whether the JSON pointer (RFC 6901, after the "#") names something in ``root``."""
+    target = root
+    for part in [p for p in pointer.split("/")[1:]] if pointer else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict) and part in target:
+            target = target[part]
+        elif isinstance(target, list) and part.isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            return False
+    return True
 
 
 def _parameters_checked(parameters: Any) -> dict[str, Any]:
@@ -74,13 +118,23 @@ def _parameters_checked(parameters: Any) -> dict[str, Any]:
         parameters = {"type": "object", "properties": {}}
     if not isinstance(parameters, dict) or parameters.get("type") != "object":
         raise _invalid("parameters", 'The parameters must be a JSON Schema with "type": "object".')
-    try:
-        jsonschema.Draft202012Validator.check_schema(parameters)
-    except jsonschema.SchemaError as error:
-        raise _invalid("parameters", f"Not a valid JSON Schema: {error.message}"[:300]) from error
     if len(json.dumps(parameters)) > 20_000:
         raise _invalid("parameters", "Keep the schema under 20,000 characters.", "too_long")
+    _local_refs_only(parameters, parameters)
+    try:
+        jsonschema.Draft202012Validator.check_schema(parameters)
+        schema_validator(parameters).is_valid({})  # its references resolve
+    except jsonschema.SchemaError as error:
+        raise _invalid("parameters", f"Not a valid JSON Schema: {error.message}"[:300]) from error
+    except referencing.exceptions.Unresolvable as error:
+        raise _invalid("parameters", f"A reference does not resolve: {error}"[:300]) from error
     return parameters
+
+
+def schema_validator(parameters: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    """The validator of an action's inputs, with an empty registry: a reference outside the
+    schema is never fetched (jsonschema would fetch http(s) ones by itself)."""
+    return jsonschema.Draft202012Validator(parameters, registry=referencing.Registry())
 
 
 def _headers_checked(headers: Any) -> dict[str, str]:

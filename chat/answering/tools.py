@@ -10,6 +10,8 @@ from ..llm.base import Tool, ToolCall, ToolResult
 
 # Rounds of tool calls in one answer; after the last one the answer ends as it stands.
 MAX_TOOL_ROUNDS = 4
+# Calls run in one round; the model is told the others were not.
+MAX_CALLS_PER_ROUND = 3
 
 TOOLS_PROMPT = (
     "You can act for the visitor with the tools offered. Use one only when the visitor asks "
@@ -29,7 +31,11 @@ def tools_run(conversation_id: int, calls: list[ToolCall]) -> list[ToolResult]:
     """Run the calls of one round, in order. Preconditions: the tenant's schema is active."""
     provider = contributions().answer_tools
     results = []
-    for call in calls:
+    for index, call in enumerate(calls):
+        if index >= MAX_CALLS_PER_ROUND:
+            text = f"Not run: at most {MAX_CALLS_PER_ROUND} tools are run at a time; ask again for the rest."
+            results.append(ToolResult(call.id, text, is_error=True))
+            continue
         if provider is None:
             results.append(ToolResult(call.id, "No tools are available.", is_error=True))
             continue

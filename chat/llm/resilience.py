@@ -134,4 +134,7 @@ async def stream_resilient(
         logger.info("llm retry provider=%s kind=%s wait=%.2fs", provider.name, error.kind, wait)
         attempt += 1
         usage.input_tokens = usage.output_tokens = 0
+        # What the failed attempt said is not the answer: its tool calls must not run twice.
+        usage.tool_calls.clear()
+        usage.stop_reason, usage.finished = "", False
         await asyncio.sleep(wait)

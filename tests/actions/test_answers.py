@@ -175,3 +175,13 @@ def test_a_new_or_changed_action_is_offered_from_the_next_answer(client, ada, sh
         services.action_update(action=action, data={"is_enabled": False})
     ada.send(client, "And now?")
     assert "tools" not in fake_llm.requests[-1].body
+
+
+def test_at_most_three_calls_run_in_one_round(client, ada, shop, fake_llm):  # noqa: F811
+    _status_action(shop)
+    calls = [FakeToolCall("order_status", {"order_id": str(n)}) for n in range(5)]
+    fake_llm.enqueue(Behaviour(tool_calls=calls), Behaviour(text="Three of them."))
+    ada.send(client, "Where are orders 0 to 4?")
+    assert len(shop.requests) == 3
+    results = fake_llm.requests[1].tool_results
+    assert len(results) == 5 and all("at most 3 tools" in r["content"] for r in results[3:])

@@ -147,3 +147,14 @@ def test_another_workspace_s_action_is_not_found(tenant_a, tenant_b, endpoint):
     assert endpoint.requests == []
     with tenant_context(tenant_a.tenant):
         assert Action.objects.filter(pk=action.pk).exists() and not ActionCall.objects.exists()
+
+
+def test_the_test_runner_is_rate_limited_per_workspace(tenant_a, endpoint, monkeypatch):
+    monkeypatch.setattr("actions.apis.TESTS_PER_MINUTE", 2)
+    client = client_for(tenant_a)
+    action = send(client, "post", BASE, _body(endpoint, audience="anyone")).json()
+    codes = [
+        send(client, "post", f"{BASE}/{action['id']}/test", {"arguments": {"order_id": "1"}}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429] and len(endpoint.requests) == 2

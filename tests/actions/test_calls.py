@@ -113,6 +113,7 @@ def test_an_action_for_anyone_sends_no_visitor_id_for_an_unverified_visitor(endp
         ({"order_id": "12; DROP"}, "order_id: '12; DROP' does not match"),
         ({"order_id": "1", "admin": True}, "Additional properties are not allowed"),
         ("order 1042", "must be an object"),
+        ({"order_id": "1", "reason": "x" * 9000}, "longer than 8000 characters"),
     ],
 )
 def test_inputs_that_do_not_match_the_parameters_are_not_sent(endpoint, visitor, arguments, error):
@@ -234,3 +235,65 @@ def test_a_conversation_deleted_takes_its_calls_with_it(endpoint, visitor):
     )
     conversations_delete(conversation_ids=[conversation.pk])
     assert not ActionCall.objects.filter(action_name="order_cancel").exists()
+
+
+@pytest.mark.parametrize("value", ["..", ".", "", "1/../../admin", "1\\..\\admin"])
+def test_a_value_that_fills_the_url_never_reaches_another_path(endpoint, visitor, value):
+    contact, conversation = visitor
+    loose = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    action = action_of(endpoint, parameters=loose)
+    outcome = services.action_call(
+        action=action, arguments={"order_id": value}, contact=contact, conversation=conversation
+    )
+    assert outcome.status == ActionCall.Status.INVALID and "plain value" in outcome.call.error
+    assert endpoint.requests == []
+
+
+def test_inputs_the_parameters_do_not_name_are_refused(endpoint, visitor):
+    contact, conversation = visitor
+    loose = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    action = action_of(endpoint, parameters=loose)  # no "additionalProperties": false
+    outcome = services.action_call(
+        action=action, arguments={"order_id": "1", "price": 0}, contact=contact, conversation=conversation
+    )
+    assert (
+        outcome.status == ActionCall.Status.INVALID
+        and "price is not one of the parameters" in outcome.call.error
+    )
+    assert endpoint.requests == []
+
+
+def test_refusals_the_inputs_cause_never_pause_the_action(endpoint, visitor, settings):
+    settings.ACTIONS_PAUSE_AFTER_FAILURES = 2
+    contact, conversation = visitor
+    endpoint.answers = [Answer(status=404, body=b'{"error": "no such order"}')] * 4
+    action = action_of(endpoint)
+    statuses = [
+        services.action_call(
+            action=action, arguments={"order_id": str(n)}, contact=contact, conversation=conversation
+        ).status
+        for n in range(4)
+    ]
+    assert statuses == ["failed"] * 4 and len(endpoint.requests) == 4  # told, but never paused
+
+
+def test_the_signed_url_is_the_url_sent(endpoint, visitor):
+    contact, conversation = visitor
+    loose = {
+        "type": "object",
+        "properties": {"order_id": {"type": "string"}, "q": {"type": "string"}},
+        "required": ["order_id"],
+    }
+    action = action_of(endpoint, method="GET", url=endpoint.url + "/orders/{order_id}", parameters=loose)
+    services.action_call(
+        action=action,
+        arguments={"order_id": "a b:é", "q": "x y/é"},
+        contact=contact,
+        conversation=conversation,
+    )
+    [sent] = endpoint.requests
+    url = endpoint.url + sent.path  # the raw request target, as the docs say to verify
+    assert (
+        signing.signature_verify(action_signing_secret(action), sent.headers, method="GET", url=url, body=b"")
+        == "cust-42"
+    )

@@ -40,6 +40,18 @@ def _refused(endpoint, **fields) -> dict:
         ({"headers": {"X-Chatbot-Visitor-Id": "cust-1"}}, "headers", "reserved"),
         ({"headers": {"Host": "evil.example"}}, "headers", "reserved"),
         ({"headers": {"X-Key": "a\r\nX-Injected: 1"}}, "headers", "invalid"),
+        (
+            {"parameters": {"type": "object", "properties": {"a": {"$ref": "https://169.254.169.254/x"}}}},
+            "parameters",
+            "remote_ref",
+        ),
+        (
+            {"parameters": {"type": "object", "properties": {"a": {"$ref": "#/nowhere"}}}},
+            "parameters",
+            "invalid",
+        ),
+        ({"url": "https://{order_id}.shop.example.com/x"}, "url", "place_in_host"),
+        ({"url": "https://a.example.com:99999/x"}, "url", "bad_url"),
     ],
 )
 def test_bad_fields_are_refused_by_name(endpoint, ws, fields, field, code):
@@ -101,3 +113,8 @@ def test_an_update_keeps_what_it_does_not_name(endpoint, ws):
         and action.parameters == ORDER_PARAMETERS
     )
     assert action.headers  # not given: kept
+
+
+def test_an_input_that_fills_the_url_must_be_required(endpoint, ws):
+    optional = {"type": "object", "properties": {"order_id": {"type": "string"}}}
+    assert _refused(endpoint, parameters=optional)["url"][0]["code"] == "place_not_required"

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -104,7 +106,7 @@ def test_import_through_the_api(tenant_a, endpoint):
     document = _document(endpoint.url)
     checked = send(client, "post", "/api/v1/actions/import", {"document": document, "dry_run": True})
     assert checked.status_code == 200, checked.content
-    assert [(r["name"], r["id"], r["errors"]) for r in checked.json()] == [
+    assert [(r["name"], r["id"], r["problems"]) for r in checked.json()] == [
         ("getOrder", None, {}),
         ("open_ticket", None, {}),
     ]
@@ -116,7 +118,7 @@ def test_import_through_the_api(tenant_a, endpoint):
     again = send(client, "post", "/api/v1/actions/import", {"document": document}).json()
     assert [r["name"] for r in again if r["id"]] == ["open_ticket"]
     [refused] = [r for r in again if not r["id"]]
-    assert refused["errors"]["name"][0]["code"] == "unique"
+    assert refused["problems"]["name"][0]["code"] == "unique"
     with tenant_context(tenant_a.tenant):
         action = Action.objects.get(name="getOrder")
         assert action.headers and action.parameters["required"] == ["order_id"]
@@ -131,3 +133,42 @@ def test_a_recursive_schema_does_not_loop():
     }
     _, ticket = operations_read(document)
     assert ticket["parameters"]["properties"]["parent"] == {}  # met again inside itself: anything
+
+
+def test_references_fanning_out_stay_within_a_budget():
+    """Eight properties each naming the next level, seven levels: expanded in full it would
+    be millions of nodes; the import stops at its budget."""
+    document = _document("https://shop.example.com")
+    schemas = document["components"]["schemas"]
+    for level in range(7):
+        schemas[f"L{level}"] = {
+            "type": "object",
+            "properties": {f"p{n}": {"$ref": f"#/components/schemas/L{level + 1}"} for n in range(8)},
+        }
+    schemas["L7"] = {"type": "string"}
+    document["paths"]["/tickets"]["post"]["requestBody"]["content"]["application/json"]["schema"] = {
+        "$ref": "#/components/schemas/L0"
+    }
+    _, ticket = operations_read(document)
+    assert len(json.dumps(ticket)) < 200_000
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        {"requestBody": "x"},
+        {"requestBody": {"content": {"application/json": {"schema": "string"}}}},
+        {
+            "requestBody": {
+                "content": {"application/json": {"schema": {"type": "object", "properties": ["a"]}}}
+            }
+        },
+        {"parameters": 7},
+        {"parameters": [{"name": "q", "in": "query", "schema": "string"}, "x", 3]},
+    ],
+)
+def test_a_malformed_operation_is_read_without_failing(junk):
+    document = _document("https://shop.example.com")
+    document["paths"]["/tickets"]["post"] = {"operationId": "t", **junk}
+    names = [o["name"] for o in operations_read(document)]
+    assert names == ["getOrder", "t"]

@@ -20,7 +20,7 @@ def _headers(visitor_id: str = "cust-42", body: bytes = b'{"a":1}') -> dict[str,
 
 def test_the_documented_recipe_computes_the_same_signature():
     headers = _headers()
-    signed = f"c-1.{headers['X-Chatbot-Timestamp']}.POST.{URL}.cust-42.".encode() + b'{"a":1}'
+    signed = f"c-1\n{headers['X-Chatbot-Timestamp']}\nPOST\n{URL}\ncust-42\n".encode() + b'{"a":1}'
     expected = "v1=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-Chatbot-Signature"] == expected
     assert signing.signature_verify(SECRET, headers, method="POST", url=URL, body=b'{"a":1}') == "cust-42"
@@ -54,3 +54,31 @@ def test_an_unverified_visitor_sends_no_visitor_header_and_cannot_gain_one():
     assert signing.signature_verify(SECRET, headers, method="POST", url=URL, body=b'{"a":1}') == ""
     claimed = {**headers, "X-Chatbot-Visitor-Id": "cust-42"}
     assert signing.signature_verify(SECRET, claimed, method="POST", url=URL, body=b'{"a":1}') is None
+
+
+def test_a_field_cannot_be_moved_into_its_neighbour():
+    """The fields are separated by line feeds, which none of them can hold: a signature made
+    for an anonymous visitor with "...?q=foo.cust-42" does not verify as visitor cust-42 with
+    "...?q=foo" (it would with dots between the fields)."""
+    url = "https://shop.example.com/orders?q=foo.cust-42"
+    headers = signing.signed_headers(
+        SECRET, action="a", call_id="c-1", method="GET", url=url, visitor_id="", body=b""
+    )
+    moved = {**headers, "X-Chatbot-Visitor-Id": "cust-42"}
+    short = "https://shop.example.com/orders?q=foo"
+    assert signing.signature_verify(SECRET, moved, method="GET", url=short, body=b".") is None
+    assert signing.signature_verify(SECRET, moved, method="GET", url=short, body=b"") is None
+
+
+def test_a_visitor_id_beyond_ascii_is_sent_percent_encoded():
+    headers = _headers(visitor_id="kundin-ü")
+    assert headers["X-Chatbot-Visitor-Id"] == "kundin-%C3%BC"
+    assert (
+        signing.signature_verify(SECRET, headers, method="POST", url=URL, body=b'{"a":1}') == "kundin-%C3%BC"
+    )
+    assert (
+        signing.signature_verify(
+            SECRET, {**headers, "X-Chatbot-Signature": "v1=ü"}, method="POST", url=URL, body=b'{"a":1}'
+        )
+        is None
+    )

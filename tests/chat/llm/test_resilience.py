@@ -78,3 +78,40 @@ def test_one_tenants_failing_key_does_not_pause_answers_for_others(
     assert len(fake_llm.requests) == 2  # B's own breaker opened after two failures
     platform = make_visitor(tenant_a)
     assert platform.send(client, "Hi").json()["answer"]["outcome"] == "answered"  # A is unaffected
+
+
+class _ToolsThenOverloaded:
+    """A provider whose first attempt asks for a tool and then fails (retryable, before any
+    text), and whose second attempt asks for another tool and ends."""
+
+    name, model, breaker_key = "tools", "m", "tools:test"
+
+    def __init__(self):
+        self.attempts = 0
+
+    async def stream(self, request, usage):
+        from chat.llm.base import ToolCall
+
+        self.attempts += 1
+        usage.tool_calls.append(ToolCall(f"call_{self.attempts}", "order_status", {}))
+        if self.attempts == 1:
+            usage.stop_reason = "tool_use"
+            raise ProviderError("overloaded")
+        usage.stop_reason, usage.finished = "tool_use", True
+        if False:  # an async generator that yields no text
+            yield ""
+
+
+def test_a_retried_attempt_does_not_keep_the_failed_attempt_s_tool_calls(settings):
+    breakers_reset()
+    settings.LLM_MAX_RETRIES = 2
+    provider, usage = _ToolsThenOverloaded(), Usage()
+    request = LLMRequest(system="", turns=[], model="m", max_tokens=10, temperature=0)
+
+    async def answer():
+        async for _ in stream_resilient(provider, request, usage):
+            pass
+
+    async_to_sync(answer)()
+    assert provider.attempts == 2
+    assert [call.id for call in usage.tool_calls] == ["call_2"]  # the first attempt's never runs
