@@ -21,7 +21,7 @@ from chat.forms import ComposerForm
 from chat.inbox import MANAGER_ROLES
 from chat.models import Conversation, Message
 from chat.services.inbox import agent_note_add
-from chat.views_inbox import conversation_of, inbox_tabs, may_reply
+from chat.views_inbox import composer_submitted, conversation_of, inbox_tabs, may_reply
 from saas.errors import ProblemError, problem_response
 from saas.ratelimit import rate_limit_enforce
 from saas.tenant_connection import connection
@@ -192,41 +192,22 @@ def assist_reply(request, conversation_id: int):
     if not may_reply(request):
         raise PermissionDenied("Your role in this workspace reads conversations only.")
     conversation = conversation_of(request, conversation_id)
-    form = ComposerForm(request.POST, request.FILES)
-    sent = False
-    if form.is_valid():
+
+    def send(form: ComposerForm) -> object:
         data = form.cleaned_data
-        try:
-            if data["kind"] == "note":
-                agent_note_add(conversation=conversation, user=request.user, text=data["text"])
-            else:
-                services.agent_reply_translated_send(
-                    tenant=request.tenant,
-                    conversation=conversation,
-                    user=request.user,
-                    text=data["text"],
-                    language=selectors.member_language(request.user.pk, request),
-                    uploads=request.FILES.getlist("attachments"),
-                    client_message_id=data.get("client_message_id") or None,
-                )
-        except ProblemError as error:
-            form.add_error(None, error.detail)
-        else:
-            sent = True
-    if request.htmx:
-        fresh = ComposerForm(initial={"kind": form.cleaned_data.get("kind", "reply")}) if sent else form
-        response = render(
-            request,
-            "chat/inbox/_composer_fields.html",
-            {"composer": fresh, "conversation": conversation, "may_reply": True},
+        if data["kind"] == "note":
+            return agent_note_add(conversation=conversation, user=request.user, text=data["text"])
+        return services.agent_reply_translated_send(
+            tenant=request.tenant,
+            conversation=conversation,
+            user=request.user,
+            text=data["text"],
+            language=selectors.member_language(request.user.pk, request),
+            uploads=request.FILES.getlist("attachments"),
+            client_message_id=data.get("client_message_id") or None,
         )
-        if sent:
-            response["HX-Trigger"] = "inbox:sent"
-        return response
-    if not sent:
-        for problem in [*form.non_field_errors(), *form.errors.get("text", [])]:
-            messages.error(request, problem)
-    return redirect(reverse("chat:conversation", kwargs={"conversation_id": conversation.pk}) + "#composer")
+
+    return composer_submitted(request, conversation, send)
 
 
 @dashboard_page("conversations")

@@ -267,11 +267,21 @@ def conversation_reply(request, conversation_id: int):
     if not may_reply(request):
         raise PermissionDenied("Your role in this workspace reads conversations only.")
     conversation = conversation_of(request, conversation_id)
+    return composer_submitted(request, conversation, lambda form: _send(request, conversation, form))
+
+
+def composer_submitted(
+    request: Any, conversation: Conversation, send: Callable[[ComposerForm], object]
+) -> HttpResponse:
+    """The composer's form read and handed to ``send`` (a reply or a note); answered as the
+    composer expects: its fields again for htmx (fresh once sent, with ``inbox:sent``), else
+    the conversation's page with the problems as messages. Shared with the apps that send
+    the composer's replies their own way (assist's translated replies)."""
     form = ComposerForm(request.POST, request.FILES)
     sent = False
     if form.is_valid():
         try:
-            _send(request, conversation, form)
+            send(form)
         except ProblemError as error:
             form.add_error(None, error.detail)
         else:
