@@ -26,6 +26,11 @@ def action_header_names(action: Action) -> list[str]:
     return sorted(json.loads(secret_decrypt(action.headers))) if action.headers else []
 
 
+def action_widget_ids(action: Action) -> list[int]:
+    """The widgets an action is limited to (empty: every widget)."""
+    return sorted(w.pk for w in action.widgets.all())
+
+
 def action_calls(action: Action, *, status: str | None = None) -> QuerySet[ActionCall]:
     rows = ActionCall.objects.filter(action=action)
     return rows.filter(status=status) if status else rows

@@ -9,6 +9,9 @@ from .definitions import (
     action_secret_rotate,
     action_update,
     actions_import,
+    offered_forget,
+    offered_key,
+    widget_removed,
 )
 
 __all__ = [
@@ -23,4 +26,7 @@ __all__ = [
     "action_update",
     "actions_import",
     "confirmation_summary",
+    "offered_forget",
+    "offered_key",
+    "widget_removed",
 ]

@@ -19,9 +19,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.text import capfirst
 
+from billing.services import usage_take
 from chat.models import Contact, Conversation
 from saas.crypto import secret_decrypt
 from saas.ratelimit import rate_limit_hit
+from saas.tenant_connection import connection
+from tenants.models import Tenant
 
 from .. import mapping, sending, signing
 from ..models import Action, ActionCall
@@ -49,6 +52,8 @@ TOLD: dict[str, str] = {
     "you could not confirm it; do not try again in this answer.",
     ActionCall.Status.REFUSED: "Not done: the service cannot be reached. Tell the visitor it is unavailable.",
     ActionCall.Status.DECLINED: "Not done: the visitor declined. Do not do it unless they ask again.",
+    ActionCall.Status.QUOTA_EXCEEDED: "Not done: this workspace's AI actions are used up for this month. "
+    "Tell the visitor it cannot be done here right now and offer another way (a person); do not try again.",
 }
 # What counts toward pausing an action: the service is down or broken (5xx, no answer,
 # unreadable answers), never a refusal the inputs caused (4xx): a visitor asking about
@@ -265,6 +270,8 @@ def action_call(
     inputs in plain words) until called again with ``confirmed``; nothing is sent before.
     ``arguments_error``: the model's arguments could not be read (chat.llm ToolCall)."""
     stopped = _precheck(action, arguments, contact, source, arguments_error, test_visitor_id)
+    if stopped is None and conversation is not None and not _offered_on(action, conversation):
+        stopped = ActionCall.Status.DENIED, "Not offered on this conversation's widget."
     if (
         stopped is None
         and action.requires_confirmation
@@ -274,6 +281,9 @@ def action_call(
         return Outcome(
             "needs_confirmation", "", needs_confirmation=True, summary=confirmation_summary(action, arguments)
         )
+    if stopped is None and source == ActionCall.Source.ANSWER and not _quota_taken():
+        # Counted once past every rule and the confirmation: a call about to be sent.
+        stopped = ActionCall.Status.QUOTA_EXCEEDED, "The plan's AI action calls for this month are used up."
     if stopped is not None:
         status, error = stopped
         told = TOLD[status].format(error=error, http_status="")
@@ -290,6 +300,19 @@ def action_call(
         source=source,
         test_visitor_id=test_visitor_id,
     )
+
+
+def _offered_on(action: Action, conversation: Conversation) -> bool:
+    """An action limited to some widgets is called only in their conversations."""
+    scoped = list(action.widgets.values_list("pk", flat=True))
+    return not scoped or conversation.widget_id in scoped
+
+
+def _quota_taken() -> bool:
+    """One of the plan's monthly AI action calls (billing.services.usage_take), or False
+    past the quota. Test runner calls are not counted."""
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    return usage_take(tenant, "action_calls")
 
 
 def action_test(*, action: Action, arguments: Any, visitor_id: str = "") -> Outcome:
