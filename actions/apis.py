@@ -28,7 +28,7 @@ from . import selectors, services
 from .models import Action, ActionCall
 
 TAGS = ["actions"]
-TESTS_PER_MINUTE = 30
+TESTS_PER_MINUTE = services.TESTS_PER_MINUTE
 PROBLEMS = {
     401: "Not signed in, or the API key is not valid here (`not_authenticated`).",
     403: "Only owners, admins and admin keys manage actions (`permission_denied`).",

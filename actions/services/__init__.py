@@ -1,7 +1,7 @@
 """Writes of the actions domain: defining actions (:mod:`.definitions`) and calling them
 (:mod:`.calls`)."""
 
-from .calls import Outcome, action_call, action_declined, action_test, confirmation_summary
+from .calls import TESTS_PER_MINUTE, Outcome, action_call, action_declined, action_test, confirmation_summary
 from .definitions import (
     OFFERED_KEY,
     action_create,
@@ -16,6 +16,7 @@ from .definitions import (
 
 __all__ = [
     "OFFERED_KEY",
+    "TESTS_PER_MINUTE",
     "Outcome",
     "action_call",
     "action_create",

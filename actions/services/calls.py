@@ -33,6 +33,8 @@ from .definitions import PLACE_RE, schema_validator
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 EXCERPT_BYTES = 2048
 MAX_INPUT_CHARS = 8000  # a call's inputs as JSON
+MASK = "••••••"  # a header value of the workspace's, as shown
+TESTS_PER_MINUTE = 30  # test runner calls a workspace may make (API and dashboard together)
 
 # What the model is told when a call is not made or fails; it words the visitor's answer.
 TOLD: dict[str, str] = {
@@ -71,6 +73,9 @@ class Outcome:
     call: ActionCall | None = None
     needs_confirmation: bool = False
     summary: list[tuple[str, str]] = field(default_factory=list)
+    # The request as sent (method, url, headers with the workspace's values masked, body),
+    # for the test runner; None when nothing was sent.
+    sent: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -352,6 +357,7 @@ def _send(
     call_id = uuid.uuid4()
     url, body = _request_of(action, arguments)
     headers: dict[str, str] = json.loads(secret_decrypt(action.headers)) if action.headers else {}
+    masked = {name: MASK for name in headers}
     headers.update(
         signing.signed_headers(
             secret_decrypt(action.signing_secret),
@@ -380,7 +386,8 @@ def _send(
         http_status=reply.status, duration_ms=reply.duration_ms, error=error, call_id=call_id,
         response_excerpt=reply.body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
     )  # fmt: skip
-    return Outcome(status, result, call)
+    sent = {"method": action.method, "url": url, "headers": {**headers, **masked}, "body": body.decode()}
+    return Outcome(status, result, call, sent=sent)
 
 
 def _read(action: Action, reply: sending.Reply) -> tuple[str, str, str]:

@@ -342,16 +342,17 @@ def actions_import(
     results: list[dict[str, Any]] = []
     for fields in found:
         data = {**fields, "headers": headers or {}}
+        shown = {key: fields.get(key, "") for key in ("method", "url", "description")}
         try:
             if create:
                 action = action_create(data=data, request=request)
-                results.append({"name": fields["name"], "id": str(action.public_id), "errors": {}})
+                results.append({"name": fields["name"], "id": str(action.public_id), "errors": {}, **shown})
             else:
                 _fields_checked(data)
                 _headers_checked(data["headers"])
                 if Action.objects.filter(name=fields["name"]).exists():
                     raise _invalid("name", "Another action has this name.", "unique")
-                results.append({"name": fields["name"], "id": None, "errors": {}})
+                results.append({"name": fields["name"], "id": None, "errors": {}, **shown})
         except ValidationFailed as problem:
-            results.append({"name": fields["name"], "id": None, "errors": problem.errors or {}})
+            results.append({"name": fields["name"], "id": None, "errors": problem.errors or {}, **shown})
     return results
