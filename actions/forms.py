@@ -146,7 +146,7 @@ class ActionForm(forms.Form):
             "description": action.description,
             "method": action.method,
             "url": action.url,
-            "parameters": json.dumps(action.parameters, indent=2, ensure_ascii=False),
+            "parameters": json.dumps(_schema_ordered(action.parameters), indent=2, ensure_ascii=False),
             "keep_headers": header_names,
             "timeout_seconds": action.timeout_seconds,
             "response_fields": "\n".join(action.response_fields),
@@ -251,7 +251,9 @@ class TestForm(forms.Form):
         self.input_names: list[str] = []
         properties = (action.parameters or {}).get("properties") or {}
         required = set((action.parameters or {}).get("required") or [])
-        for name, spec in properties.items():
+        # The required inputs first, each group in the schema's order.
+        ordered = sorted(properties.items(), key=lambda item: item[0] not in required)
+        for name, spec in ordered:
             field = _input_field(spec if isinstance(spec, dict) else {}, name in required)
             if field is None:
                 continue
@@ -285,6 +287,12 @@ class TestForm(forms.Form):
             arguments[name] = value
         cleaned["arguments"] = arguments
         return cleaned
+
+
+def _schema_ordered(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with its usual keys first (the database keeps keys in its own order)."""
+    first = [k for k in ("type", "properties", "required") if k in schema]
+    return {**{k: schema[k] for k in first}, **{k: v for k, v in schema.items() if k not in first}}
 
 
 def _sample(spec: Any) -> Any:

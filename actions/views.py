@@ -45,7 +45,7 @@ def action_list(request: DashboardRequest) -> HttpResponse:
     return _page(
         request,
         "list.html",
-        actions=selectors.actions_overview(),
+        action_rows=selectors.actions_overview(),
         can_manage=can_manage(request),
         days=selectors.OVERVIEW_DAYS,
         docs_url=reverse("tenants:api-redoc") + "#tag/actions",
@@ -230,7 +230,7 @@ def call_log(request: DashboardRequest) -> HttpResponse:
         request,
         "calls.html",
         page=page,
-        actions=actions,
+        action_choices=actions,
         chosen=chosen,
         chosen_status=chosen_status,
         statuses=ActionCall.Status.choices,

@@ -37,7 +37,7 @@ def _set_used(tenant, value: int) -> None:
 def test_a_call_past_the_quota_is_not_made_and_the_model_is_told(
     ws, endpoint, visitor, django_capture_on_commit_callbacks
 ):
-    contact, conversation = visitor
+    _contact, conversation = visitor
     action_of(endpoint)
     tenant = ws.tenant
     limit = plan_get(tenant.plan).action_calls

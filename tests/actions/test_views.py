@@ -245,5 +245,5 @@ def test_the_list_shows_calls_and_failure_rate(tenant_a, endpoint, visitor):
             action=action, arguments={"order_id": "1"}, contact=contact, conversation=conversation
         )
     page = client_as(tenant_a).get(BASE)
-    [row] = page.context["actions"]
+    [row] = page.context["action_rows"]
     assert row.calls_recent == 2 and row.failure_rate == 50 and row.last_status == "failed"
