@@ -11,6 +11,20 @@ from ..models import ActionCall
 
 register = template.Library()
 STATUS_WORDS = dict(ActionCall.Status.choices)
+# A call's status in a word or two, for badges (the full words in their title).
+STATUS_SHORT = {
+    ActionCall.Status.SUCCEEDED: "Succeeded",
+    ActionCall.Status.FAILED: "Error",
+    ActionCall.Status.TIMED_OUT: "Timed out",
+    ActionCall.Status.UNREADABLE: "Unreadable",
+    ActionCall.Status.REFUSED: "Address refused",
+    ActionCall.Status.INVALID: "Invalid inputs",
+    ActionCall.Status.DENIED: "Not allowed",
+    ActionCall.Status.RATE_LIMITED: "Rate limited",
+    ActionCall.Status.PAUSED: "Paused",
+    ActionCall.Status.DECLINED: "Declined",
+    ActionCall.Status.QUOTA_EXCEEDED: "Over quota",
+}
 
 
 @register.filter
@@ -23,6 +37,12 @@ def action_host(url: str) -> str:
 def action_status(status: str) -> str:
     """A call's status in words."""
     return str(STATUS_WORDS.get(status, status))
+
+
+@register.filter
+def action_status_short(status: str) -> str:
+    """A call's status in a word or two."""
+    return str(STATUS_SHORT.get(status, status))
 
 
 @register.filter
