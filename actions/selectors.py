@@ -61,7 +61,7 @@ def actions_overview() -> list[Action]:
     since = timezone.now() - timedelta(days=OVERVIEW_DAYS)
     recent = Q(calls__created_at__gte=since, calls__source=ActionCall.Source.ANSWER)
     last = ActionCall.objects.filter(action=OuterRef("pk")).order_by("-created_at", "-id")
-    rows = list(
+    rows: list[Action] = list(
         Action.objects.prefetch_related("widgets")
         .annotate(
             calls_recent=Count("calls", filter=recent),
@@ -72,8 +72,8 @@ def actions_overview() -> list[Action]:
         .order_by("name")
     )
     for row in rows:
-        calls = row.calls_recent  # type: ignore[attr-defined]
-        row.failure_rate = round(100 * row.failed_recent / calls) if calls else None  # type: ignore[attr-defined]
+        calls, failed = getattr(row, "calls_recent", 0), getattr(row, "failed_recent", 0)
+        row.failure_rate = round(100 * failed / calls) if calls else None  # type: ignore[attr-defined]
     return rows
 
 

@@ -10,9 +10,9 @@ from django import template
 from ..models import ActionCall
 
 register = template.Library()
-STATUS_WORDS = dict(ActionCall.Status.choices)
+STATUS_WORDS: dict[str, str] = {value: str(label) for value, label in ActionCall.Status.choices}
 # A call's status in a word or two, for badges (the full words in their title).
-STATUS_SHORT = {
+STATUS_SHORT: dict[str, str] = {
     ActionCall.Status.SUCCEEDED: "Succeeded",
     ActionCall.Status.FAILED: "Error",
     ActionCall.Status.TIMED_OUT: "Timed out",
