@@ -9,7 +9,10 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from billing.limits import quota_limit
+from billing.selectors import usage_value
 from saas.crypto import secret_decrypt
+from tenants.models import Tenant
 
 from .models import Action, ActionCall
 
@@ -75,6 +78,11 @@ def actions_overview() -> list[Action]:
         calls, failed = getattr(row, "calls_recent", 0), getattr(row, "failed_recent", 0)
         row.failure_rate = round(100 * failed / calls) if calls else None  # type: ignore[attr-defined]
     return rows
+
+
+def calls_quota(tenant: Tenant) -> tuple[int, int | None]:
+    """This period's AI action calls by the bot and the plan's limit (None: unlimited)."""
+    return usage_value(tenant_id=tenant.pk, metric="action_calls"), quota_limit(tenant, "action_calls")
 
 
 def calls_filtered(*, action: Action | None = None, status: str = "") -> QuerySet[ActionCall]:

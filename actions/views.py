@@ -42,6 +42,7 @@ def _page(request: DashboardRequest, template: str, status: int = 200, **context
 
 @dashboard_page("actions")
 def action_list(request: DashboardRequest) -> HttpResponse:
+    used, limit = selectors.calls_quota(request.tenant)
     return _page(
         request,
         "list.html",
@@ -49,7 +50,17 @@ def action_list(request: DashboardRequest) -> HttpResponse:
         can_manage=can_manage(request),
         days=selectors.OVERVIEW_DAYS,
         docs_url=reverse("tenants:api-redoc") + "#tag/actions",
+        quota_used=used,
+        quota_limit=limit,
+        quota_level=_level(used, limit),
     )
+
+
+def _level(used: int, limit: int | None) -> str:
+    """ "full" at the quota, "high" from 80% (the billing page's meter), else ""."""
+    if limit is None:
+        return ""
+    return "full" if used >= limit else "high" if used * 5 >= limit * 4 else ""
 
 
 def _secret_page(request: DashboardRequest, action: Action, secret: str, *, created: bool) -> HttpResponse:

@@ -83,3 +83,13 @@ def test_the_billing_page_shows_the_action_calls_used(tenant_a):
     page = client.get("/dashboard/billing/").content.decode()
     assert 'data-quota="action_calls"' in page and "AI action calls a month" in page
     assert "<strong>37</strong> of 100" in page
+
+
+def test_the_actions_page_says_when_the_calls_are_running_out_or_used_up(tenant_a):
+    client = Client(HTTP_HOST=tenant_a.host)
+    client.force_login(tenant_a.owner)
+    assert "action calls" not in client.get("/dashboard/actions/").content.decode()
+    _set_used(tenant_a.tenant, 80)
+    assert "used 80 of the 100 AI action calls" in client.get("/dashboard/actions/").content.decode()
+    _set_used(tenant_a.tenant, 100)
+    assert "AI action calls are used up" in client.get("/dashboard/actions/").content.decode()
