@@ -40,6 +40,21 @@ WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
   .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 
+def _document(server: str) -> dict:
+    order = {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Shop", "version": "1"},
+        "servers": [{"url": server + "/api"}],
+        "paths": {
+            "/orders/{order_id}": {
+                "get": {"operationId": "order_status", "summary": "Where an order is", "parameters": [order]}
+            },
+            "/tickets/{ticket_id}": {"get": {"operationId": "ticket_get", "summary": "A support ticket"}},
+        },
+    }
+
+
 def _check(page, name: str, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     page.wait_for_load_state("networkidle")
@@ -116,6 +131,13 @@ def test_an_owner_creates_an_action_and_runs_the_test_runner(page, site, live_po
         page.goto(base)
         for width in (1280, 360):
             _check(page, "list", width)
+        page.goto(base + "import/")
+        page.fill("#id_document", json.dumps(_document(shop.url)))
+        page.get_by_role("button", name="Preview").click()
+        assert "not one of the parameters" in page.locator("#preview").inner_text()
+        assert page.get_by_label("Import order_status").is_checked()
+        for width in (1280, 360):
+            _check(page, "import-preview", width)
         page.goto(base + "calls/")
         page.locator(".call summary").first.click()
         for width in (1280, 360):
