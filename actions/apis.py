@@ -28,7 +28,7 @@ from . import selectors, services
 from .models import Action, ActionCall
 
 TAGS = ["actions"]
-TESTS_PER_MINUTE = 30
+TESTS_PER_MINUTE = services.TESTS_PER_MINUTE
 PROBLEMS = {
     401: "Not signed in, or the API key is not valid here (`not_authenticated`).",
     403: "Only owners, admins and admin keys manage actions (`permission_denied`).",
@@ -56,6 +56,7 @@ ACTION_EXAMPLE = {
     "audience": "verified",
     "requires_confirmation": False,
     "enabled": True,
+    "widgets": [],
     "created_at": "2026-12-04T09:12:44.120931Z",
     "updated_at": "2026-12-04T09:12:44.120931Z",
 }
@@ -97,11 +98,17 @@ class ActionOutput(serializers.Serializer):
     audience = serializers.ChoiceField(choices=Action.Audience.choices)
     requires_confirmation = serializers.BooleanField()
     enabled = serializers.BooleanField(source="is_enabled")
+    widgets = serializers.SerializerMethodField(
+        help_text="The ids of the widgets it is offered on; empty: every widget."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
     def get_header_names(self, action: Action) -> list[str]:
         return selectors.action_header_names(action)
+
+    def get_widgets(self, action: Action) -> list[int]:
+        return selectors.action_widget_ids(action)
 
 
 class ActionCreatedOutput(ActionOutput):
@@ -166,6 +173,12 @@ class ActionInput(serializers.Serializer):
     audience = serializers.ChoiceField(choices=Action.Audience.choices, required=False)
     requires_confirmation = serializers.BooleanField(required=False)
     enabled = serializers.BooleanField(required=False)
+    widgets = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=100,
+        required=False,
+        help_text="Offer it only on these widgets (their ids); empty or left out: every widget.",
+    )
 
 
 class ActionUpdateInput(ActionInput):
@@ -222,7 +235,7 @@ def _service_data(validated: dict[str, Any]) -> dict[str, Any]:
 
 
 class ActionApiBase(TenantAPIView):
-    queryset = Action.objects.all()
+    queryset = Action.objects.prefetch_related("widgets")
     lookup_field = "public_id"
     lookup_url_kwarg = "action_id"
     required_roles = {"GET": MANAGERS, "POST": MANAGERS, "PATCH": MANAGERS, "DELETE": MANAGERS}

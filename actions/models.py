@@ -44,6 +44,8 @@ class Action(models.Model):
     # The visitor confirms in the widget (the parameters shown in plain words) before a call.
     requires_confirmation = models.BooleanField(default=False)
     is_enabled = models.BooleanField(default=True)
+    # The widgets whose conversations it is offered in; none: every widget.
+    widgets = models.ManyToManyField("widget_builder.Widget", blank=True, related_name="actions")
     signing_secret = models.TextField()  # encrypted "acsec_..." (actions.signing)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -70,6 +72,7 @@ class ActionCall(models.Model):
         RATE_LIMITED = "rate_limited", "Too many calls"
         PAUSED = "paused", "Paused after failing"
         DECLINED = "declined", "The visitor declined"
+        QUOTA_EXCEEDED = "quota_exceeded", "The plan's action calls are used up"
 
     class Source(models.TextChoices):
         ANSWER = "answer", "An answer to a visitor"
@@ -86,7 +89,7 @@ class ActionCall(models.Model):
     )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.ANSWER)
     arguments = models.JSONField(default=dict)
-    status = models.CharField(max_length=12, choices=Status.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     result = models.TextField(blank=True, default="")  # what the model was given

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models import Q
 
 from chat.llm.base import Tool
 from chat.models import Conversation, Message
@@ -21,7 +22,7 @@ from chat.services.messages import message_append
 
 from . import services
 from .models import Action, ActionCall
-from .services import OFFERED_KEY
+from .services import offered_key
 
 OFFERED_SECONDS = 3600
 
@@ -30,11 +31,18 @@ VERIFIED_NOTE = " (Only for visitors signed in on the website; the platform chec
 
 class ActionTools:
     def offered(self, *, conversation_id: int) -> list[Tool]:
-        """Read on every answer: kept in the workspace's cache (no query), forgotten when an
-        action changes (``actions.services``)."""
-        offered = cache.get(OFFERED_KEY)
+        """Read on every answer: the actions offered on the conversation's widget, kept in
+        the workspace's cache per widget, forgotten when an action or a widget changes
+        (``actions.services``)."""
+        widget_id = (
+            Conversation.objects.filter(pk=conversation_id).values_list("widget_id", flat=True).first()
+        )
+        key = offered_key(widget_id or 0)
+        offered = cache.get(key)
         if offered is None:
-            actions = Action.objects.filter(is_enabled=True, requires_confirmation=False).order_by("name")
+            actions = (
+                _on_widget(widget_id).filter(is_enabled=True, requires_confirmation=False).order_by("name")
+            )
             offered = [
                 (
                     action.name,
@@ -44,7 +52,7 @@ class ActionTools:
                 )
                 for action in actions
             ]
-            cache.set(OFFERED_KEY, offered, timeout=OFFERED_SECONDS)
+            cache.set(key, offered, timeout=OFFERED_SECONDS)
         return [
             Tool(name=name, description=description, parameters=parameters)
             for name, description, parameters in offered
@@ -53,10 +61,11 @@ class ActionTools:
     def call(
         self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
     ) -> tuple[str, bool]:
-        action = Action.objects.filter(name=name, is_enabled=True, requires_confirmation=False).first()
+        conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
+        offered = _on_widget(conversation.widget_id)
+        action = offered.filter(name=name, is_enabled=True, requires_confirmation=False).first()
         if action is None:
             return f"There is no tool named {name!r}; use only the tools offered.", True
-        conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
         outcome = services.action_call(
             action=action,
             arguments=arguments,
@@ -68,6 +77,11 @@ class ActionTools:
         if outcome.call is not None:
             _transcript_note(conversation, action, outcome.call)
         return outcome.result, not outcome.ok
+
+
+def _on_widget(widget_id: int | None) -> Any:
+    """The actions offered on the widget: those limited to no widget, or to it among others."""
+    return Action.objects.filter(Q(widgets=None) | Q(widgets=widget_id)).distinct()
 
 
 def _transcript_note(conversation: Conversation, action: Action, call: ActionCall) -> None:

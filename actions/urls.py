@@ -1,14 +1,23 @@
-"""URLs of the actions app (tenant hosts): the REST resources (``actions.apis``)."""
+"""URLs of the actions app (tenant hosts): the dashboard's pages (``actions.views``) and the
+REST resources (``actions.apis``), on the same services and selectors."""
 
-from saas.routes import endpoint
+from saas.routes import endpoint, page
 
-from . import apis
+from . import apis, views
 
 API = "api/v1/actions/<uuid:action_id>"
+PAGE = "dashboard/actions/<uuid:action_id>/"
 
 app_name = "actions"
 
 tenant_urlpatterns = [
+    page("dashboard/actions/", views.action_list, name="list"),
+    page("dashboard/actions/new/", views.action_new, name="new"),
+    page("dashboard/actions/import/", views.action_import, name="import"),
+    page("dashboard/actions/calls/", views.call_log, name="calls"),
+    page(PAGE, views.action_edit, name="edit"),
+    page(PAGE + "test/", views.action_test, name="test"),
+    # REST API v1 (actions.apis)
     endpoint("api/v1/actions", apis.ActionListApi.as_view(), name="api-actions"),
     endpoint("api/v1/actions/import", apis.ActionImportApi.as_view(), name="api-import"),
     endpoint(API, apis.ActionDetailApi.as_view(), name="api-action"),

@@ -19,6 +19,7 @@ QUOTAS: dict[str, tuple[str, str]] = {
     "storage_mb": ("MB of knowledge", "MB of knowledge"),
     "pages": ("knowledge page", "knowledge pages"),
     "seats": ("team seat", "team seats"),
+    "action_calls": ("AI action call a month", "AI action calls a month"),
 }
 
 
@@ -42,6 +43,9 @@ class Plan:
     # and contacts, in days; None: as long as it likes ("forever"). The workspace chooses
     # within it (retention.services); a downgrade narrows a longer choice to it.
     retention_days: int | None = 30
+    # A month: the bot's calls of the workspace's AI actions (test runs not counted); every
+    # plan of PLANS sets it (None: unlimited).
+    action_calls: int | None = None
 
     def quota(self, name: str) -> int | None:
         limit: int | None = getattr(self, name)  # a field of QUOTAS
@@ -85,21 +89,25 @@ def retention_words(days: int | None) -> str:
 
 
 PLANS: tuple[Plan, ...] = (
-    Plan("free", "Free", 0, 0, widgets=1, ai_answers=100, storage_mb=10, pages=50, seats=1),
+    Plan(
+        "free", "Free", 0, 0,
+        widgets=1, ai_answers=100, storage_mb=10, pages=50, seats=1, action_calls=100,
+    ),
     Plan(
         "starter", "Starter", 29, 290,
-        widgets=2, ai_answers=2_000, storage_mb=100, pages=500, seats=3, own_llm_key=True,
+        widgets=2, ai_answers=2_000, storage_mb=100, pages=500, seats=3, action_calls=1_000,
+        own_llm_key=True,
         retention_days=365,
     ),
     Plan(
         "pro", "Pro", 99, 990,
-        widgets=5, ai_answers=10_000, storage_mb=1_000, pages=5_000, seats=10,
+        widgets=5, ai_answers=10_000, storage_mb=1_000, pages=5_000, seats=10, action_calls=10_000,
         remove_branding=True, own_llm_key=True, sso=True,
         retention_days=3 * 365,
     ),
     Plan(
         "business", "Business", 399, 3_990,
-        widgets=20, ai_answers=50_000, storage_mb=10_000, pages=50_000, seats=50,
+        widgets=20, ai_answers=50_000, storage_mb=10_000, pages=50_000, seats=50, action_calls=100_000,
         remove_branding=True, own_llm_key=True, overage=True, overage_per_1000=8, sso=True,
         retention_days=None,
     ),

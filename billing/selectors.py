@@ -126,6 +126,7 @@ def quota_uses(tenant: Tenant, plan: Plan) -> list[QuotaUse]:
     used = {
         "ai_answers": usage_value(tenant_id=tenant.pk, metric=UsageCounter.Metric.AI_ANSWERS),
         "seats": seats_taken(tenant),
+        "action_calls": usage_value(tenant_id=tenant.pk, metric="action_calls"),
     }
     for quota, measure in contributions().usage_measures.items():
         used[quota] = measure()

@@ -43,6 +43,7 @@ __all__ = [  # the usage periods are read from here too (billing.periods)
     "trials_expire",
     "usage_consume",
     "usage_refund",
+    "usage_take",
     "warning_threshold",
 ]
 
@@ -130,6 +131,22 @@ def answer_credit_take(
     return None
 
 
+def usage_take(tenant: Tenant, quota: str) -> bool:
+    """Count one unit of a monthly metered ``quota`` (a QUOTAS name also used as the
+    counter's metric: ``action_calls``) if the tenant's limit allows it; refused past it
+    (nothing counted). The owners are told at 80% and when it is used up, once a period."""
+    cap = quota_limit(tenant, quota)
+    value = usage_consume(tenant_id=tenant.pk, metric=quota, limit=cap)
+    if value is None:
+        quota_level_notify(tenant=tenant, metric=quota, limit=cap or 0, level=100)
+        return False
+    if cap and cap > 1 and value == warning_threshold(cap):
+        quota_level_notify(tenant=tenant, metric=quota, limit=cap, level=80)
+    if cap and value == cap:
+        quota_level_notify(tenant=tenant, metric=quota, limit=cap, level=100)
+    return True
+
+
 def warning_threshold(limit: int) -> int:
     """The use at which owners are warned: 80% of ``limit``, rounded up."""
     return -(-limit * 8 // 10)
@@ -182,6 +199,10 @@ def quota_level_notify(*, tenant: Tenant, metric: str, limit: int, level: int) -
         subject = f"{tenant.name}: {level}% of your plan's {QUOTAS[metric][1]} used"
         heading = f"{level}% of your plan's {QUOTAS[metric][1]} used"
         paragraphs = [f"Your workspace {tenant.name} uses {level}% of the {words} included in its plan."]
+        if metric == "action_calls" and level >= 100:
+            paragraphs.append(
+                "Until the month ends the bot calls no AI action; it tells visitors it cannot do it now."
+            )
         action = "Upgrade your plan to add more"
     elif level < 100:
         subject = f"{tenant.name}: {level}% of this month's AI answers used"

@@ -60,6 +60,8 @@ SECTIONS: list[Section] = [
     Section("knowledge", "Knowledge", ALL_ROLES, icon="book-open"),
     Section("analytics", "Analytics", ALL_ROLES, icon="chart-column"),
     Section("quality", "Answer quality", ALL_ROLES, icon="sparkles"),
+    # Agents see the actions and their calls; owners and admins define, test and delete them.
+    Section("actions", "AI actions", ALL_ROLES, icon="zap"),
     Section("team", "Team", MANAGERS, icon="users"),
     Section("billing", "Billing", MANAGERS, icon="credit-card"),
     Section("settings", "Settings", MANAGERS, icon="settings"),

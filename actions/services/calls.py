@@ -19,9 +19,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.text import capfirst
 
+from billing.services import usage_take
 from chat.models import Contact, Conversation
 from saas.crypto import secret_decrypt
 from saas.ratelimit import rate_limit_hit
+from saas.tenant_connection import connection
+from tenants.models import Tenant
 
 from .. import mapping, sending, signing
 from ..models import Action, ActionCall
@@ -30,6 +33,8 @@ from .definitions import PLACE_RE, schema_validator
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 EXCERPT_BYTES = 2048
 MAX_INPUT_CHARS = 8000  # a call's inputs as JSON
+MASK = "••••••"  # a header value of the workspace's, as shown
+TESTS_PER_MINUTE = 30  # test runner calls a workspace may make (API and dashboard together)
 
 # What the model is told when a call is not made or fails; it words the visitor's answer.
 TOLD: dict[str, str] = {
@@ -49,6 +54,8 @@ TOLD: dict[str, str] = {
     "you could not confirm it; do not try again in this answer.",
     ActionCall.Status.REFUSED: "Not done: the service cannot be reached. Tell the visitor it is unavailable.",
     ActionCall.Status.DECLINED: "Not done: the visitor declined. Do not do it unless they ask again.",
+    ActionCall.Status.QUOTA_EXCEEDED: "Not done: this workspace's AI actions are used up for this month. "
+    "Tell the visitor it cannot be done here right now and offer another way (a person); do not try again.",
 }
 # What counts toward pausing an action: the service is down or broken (5xx, no answer,
 # unreadable answers), never a refusal the inputs caused (4xx): a visitor asking about
@@ -66,6 +73,9 @@ class Outcome:
     call: ActionCall | None = None
     needs_confirmation: bool = False
     summary: list[tuple[str, str]] = field(default_factory=list)
+    # The request as sent (method, url, headers with the workspace's values masked, body),
+    # for the test runner; None when nothing was sent.
+    sent: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -265,6 +275,8 @@ def action_call(
     inputs in plain words) until called again with ``confirmed``; nothing is sent before.
     ``arguments_error``: the model's arguments could not be read (chat.llm ToolCall)."""
     stopped = _precheck(action, arguments, contact, source, arguments_error, test_visitor_id)
+    if stopped is None and conversation is not None and not _offered_on(action, conversation):
+        stopped = ActionCall.Status.DENIED, "Not offered on this conversation's widget."
     if (
         stopped is None
         and action.requires_confirmation
@@ -274,6 +286,9 @@ def action_call(
         return Outcome(
             "needs_confirmation", "", needs_confirmation=True, summary=confirmation_summary(action, arguments)
         )
+    if stopped is None and source == ActionCall.Source.ANSWER and not _quota_taken():
+        # Counted once past every rule and the confirmation: a call about to be sent.
+        stopped = ActionCall.Status.QUOTA_EXCEEDED, "The plan's AI action calls for this month are used up."
     if stopped is not None:
         status, error = stopped
         told = TOLD[status].format(error=error, http_status="")
@@ -290,6 +305,19 @@ def action_call(
         source=source,
         test_visitor_id=test_visitor_id,
     )
+
+
+def _offered_on(action: Action, conversation: Conversation) -> bool:
+    """An action limited to some widgets is called only in their conversations."""
+    scoped = list(action.widgets.values_list("pk", flat=True))
+    return not scoped or conversation.widget_id in scoped
+
+
+def _quota_taken() -> bool:
+    """One of the plan's monthly AI action calls (billing.services.usage_take), or False
+    past the quota. Test runner calls are not counted."""
+    tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    return usage_take(tenant, "action_calls")
 
 
 def action_test(*, action: Action, arguments: Any, visitor_id: str = "") -> Outcome:
@@ -329,6 +357,7 @@ def _send(
     call_id = uuid.uuid4()
     url, body = _request_of(action, arguments)
     headers: dict[str, str] = json.loads(secret_decrypt(action.headers)) if action.headers else {}
+    masked = {name: MASK for name in headers}
     headers.update(
         signing.signed_headers(
             secret_decrypt(action.signing_secret),
@@ -357,7 +386,8 @@ def _send(
         http_status=reply.status, duration_ms=reply.duration_ms, error=error, call_id=call_id,
         response_excerpt=reply.body[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
     )  # fmt: skip
-    return Outcome(status, result, call)
+    sent = {"method": action.method, "url": url, "headers": {**headers, **masked}, "body": body.decode()}
+    return Outcome(status, result, call, sent=sent)
 
 
 def _read(action: Action, reply: sending.Reply) -> tuple[str, str, str]:

@@ -15,12 +15,14 @@ import referencing.exceptions
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Count
 from django.utils.text import capfirst
 
 from audit.services import Caller, audit_record
 from saas.crypto import secret_encrypt
 from saas.errors import ValidationFailed
 from saas.outbound import UnsafeAddress, host_port, url_host_check
+from widget_builder.models import Widget
 
 from .. import openapi_import, signing
 from ..models import Action
@@ -30,7 +32,8 @@ PLACE_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-type"}
 MAX_ACTIONS = 50
-OFFERED_KEY = "actions:offered:v1"  # the tools offered to the model (actions.tools), cached
+# The tools offered to the model in one widget's conversations (actions.tools), cached.
+OFFERED_KEY = "actions:offered:v2:{widget}"
 MAX_TIMEOUT_SECONDS = 30
 
 # --- defining actions -----------------------------------------------------------------
@@ -188,11 +191,30 @@ def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _offered_forget() -> None:
-    """Forget the cached tools now and once the change commits (a reader between the two
-    would otherwise cache the old ones again)."""
-    cache.delete(OFFERED_KEY)
-    transaction.on_commit(lambda: cache.delete(OFFERED_KEY))
+def _widgets_checked(widgets: Any) -> list[Widget]:
+    """The widgets an action is limited to (ids of the workspace's widgets; none: all)."""
+    widgets = widgets or []
+    if not isinstance(widgets, list) or not all(
+        isinstance(w, int) and not isinstance(w, bool) for w in widgets
+    ):
+        raise _invalid("widgets", "A list of widget ids (empty: every widget).")
+    found = list(Widget.objects.filter(pk__in=widgets).order_by("pk"))
+    if len(found) != len(set(widgets)):
+        missing = sorted(set(widgets) - {w.pk for w in found})
+        raise _invalid("widgets", f"There is no widget {missing[0]} in this workspace.", "not_found")
+    return found
+
+
+def offered_key(widget_id: int) -> str:
+    return OFFERED_KEY.format(widget=widget_id)
+
+
+def offered_forget() -> None:
+    """Forget every widget's cached tools now and once the change commits (a reader
+    between the two would otherwise cache the old ones again)."""
+    keys = [offered_key(pk) for pk in Widget.objects.values_list("pk", flat=True)]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _audited(action: Action) -> dict[str, Any]:
@@ -203,6 +225,7 @@ def _audited(action: Action) -> dict[str, Any]:
         "audience": action.audience,
         "requires_confirmation": action.requires_confirmation,
         "is_enabled": action.is_enabled,
+        "widgets": sorted(w.pk for w in action.widgets.all()) if action.pk else [],
     }
 
 
@@ -211,6 +234,7 @@ def action_create(*, data: dict[str, Any], request: Caller | None = None) -> Act
     object); 422 ``validation_error`` per field."""
     fields = _fields_checked(data)
     headers = _headers_checked(data.get("headers"))
+    widgets = _widgets_checked(data.get("widgets"))
     if Action.objects.filter(name=fields["name"]).exists():
         raise _invalid("name", "Another action has this name.", "unique")
     if Action.objects.count() >= MAX_ACTIONS:
@@ -221,8 +245,9 @@ def action_create(*, data: dict[str, Any], request: Caller | None = None) -> Act
             headers=secret_encrypt(json.dumps(headers)) if headers else "",
             signing_secret=secret_encrypt(signing.secret_new()),
         )
+        action.widgets.set(widgets)
         audit_record(action="action.created", request=request, target=action, metadata=_audited(action))
-        _offered_forget()
+        offered_forget()
     return action
 
 
@@ -230,6 +255,7 @@ def action_update(*, action: Action, data: dict[str, Any], request: Caller | Non
     """Change the action; ``headers`` replaces them only when given (they are never shown)."""
     before = _audited(action)
     fields = _fields_checked({**_current(action), **data})
+    widgets = _widgets_checked(data["widgets"]) if "widgets" in data else None
     if Action.objects.filter(name=fields["name"]).exclude(pk=action.pk).exists():
         raise _invalid("name", "Another action has this name.", "unique")
     for name, value in fields.items():
@@ -239,12 +265,14 @@ def action_update(*, action: Action, data: dict[str, Any], request: Caller | Non
         action.headers = secret_encrypt(json.dumps(headers)) if headers else ""
     with transaction.atomic():
         action.save()
+        if widgets is not None:
+            action.widgets.set(widgets)
         changed = {k: [before[k], v] for k, v in _audited(action).items() if before[k] != v}
         if "headers" in data:
             changed["headers"] = ["(hidden)", "(changed)"]
         if changed:
             audit_record(action="action.updated", request=request, target=action, metadata=changed)
-        _offered_forget()
+        offered_forget()
     return action
 
 
@@ -263,7 +291,24 @@ def action_delete(*, action: Action, request: Caller | None = None) -> None:
     with transaction.atomic():
         audit_record(action="action.deleted", request=request, target=action, metadata=_audited(action))
         action.delete()
-        _offered_forget()
+        offered_forget()
+
+
+def widget_removed(*, widget: Widget) -> None:
+    """``widget`` is being deleted (inside its transaction): an action limited to it alone
+    would otherwise be offered on every widget (no widgets: all), so it is turned off
+    first; every widget's cached tools are forgotten."""
+    # Counted before the filter on the widget (which would otherwise count its join alone).
+    alone = Action.objects.annotate(scoped=Count("widgets")).filter(scoped=1, widgets=widget, is_enabled=True)
+    for action in alone:
+        action.is_enabled = False
+        action.save(update_fields=["is_enabled", "updated_at"])
+        audit_record(
+            action="action.updated",
+            target=action,
+            metadata={"is_enabled": [True, False], "reason": f"its only widget {widget.name!r} was deleted"},
+        )
+    offered_forget()
 
 
 def action_secret_rotate(*, action: Action, request: Caller | None = None) -> str:
@@ -297,16 +342,17 @@ def actions_import(
     results: list[dict[str, Any]] = []
     for fields in found:
         data = {**fields, "headers": headers or {}}
+        shown = {key: fields.get(key, "") for key in ("method", "url", "description")}
         try:
             if create:
                 action = action_create(data=data, request=request)
-                results.append({"name": fields["name"], "id": str(action.public_id), "errors": {}})
+                results.append({"name": fields["name"], "id": str(action.public_id), "errors": {}, **shown})
             else:
                 _fields_checked(data)
                 _headers_checked(data["headers"])
                 if Action.objects.filter(name=fields["name"]).exists():
                     raise _invalid("name", "Another action has this name.", "unique")
-                results.append({"name": fields["name"], "id": None, "errors": {}})
+                results.append({"name": fields["name"], "id": None, "errors": {}, **shown})
         except ValidationFailed as problem:
-            results.append({"name": fields["name"], "id": None, "errors": problem.errors or {}})
+            results.append({"name": fields["name"], "id": None, "errors": problem.errors or {}, **shown})
     return results

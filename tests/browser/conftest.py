@@ -426,6 +426,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             conversations.append(conversation)
         bot_test_id = _seed_quality(widget, qa_source, now)
         webhook = _seed_webhooks()
+        action_id = _seed_actions(conversations[0])
         widget_key = Widget.objects.get().key
 
     uid, key = user_pk_to_url_str(owner), default_token_generator.make_token(owner)
@@ -451,8 +452,51 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "unsubscribe_token": unsubscribe_token(tenant=tenant, user_id=owner.pk),
             "webhook_endpoint_id": str(webhook.endpoint.public_id),
             "webhook_delivery_id": webhook.pk,
+            "action_public_id": action_id,
         },
     )
+
+
+def _seed_actions(conversation) -> str:
+    """An AI action with calls by the bot and the test runner (rows made here: the URL is
+    not resolved)."""
+    from actions.models import Action, ActionCall
+    from saas.crypto import secret_encrypt
+
+    action = Action.objects.create(
+        name="order_status",
+        title="Order status",
+        description="Where an order is: its delivery status and carrier.",
+        parameters={
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}},
+            "required": ["order_id"],
+        },
+        method="GET",
+        url="https://shop.northwind-coffee.example/api/orders/{order_id}",
+        headers=secret_encrypt('{"Authorization": "Bearer shop-key"}'),
+        response_fields=["status", "carrier"],
+        signing_secret=secret_encrypt("acsec_sweep"),
+    )
+    for status, http_status, source in (
+        ("succeeded", 200, "answer"),
+        ("failed", 502, "answer"),
+        ("invalid", None, "test"),
+    ):
+        ActionCall.objects.create(
+            action=action,
+            action_name=action.name,
+            conversation=conversation if source == "answer" else None,
+            source=source,
+            arguments={"order_id": "1042"},
+            status=status,
+            http_status=http_status,
+            duration_ms=84 if http_status else None,
+            result='{"status":"shipped","carrier":"DHL"}' if status == "succeeded" else "Not done.",
+            response_excerpt='{"status": "shipped", "carrier": "DHL"}' if http_status else "",
+            error="HTTP 502: Bad gateway" if status == "failed" else "",
+        )
+    return str(action.public_id)
 
 
 def _seed_webhooks():

@@ -77,6 +77,8 @@ PARAMETERS = {
     "reports:unsubscribe": {"token": "unsubscribe_token"},  # the owner's link of the reports
     "webhooks:endpoint": {"endpoint_id": "webhook_endpoint_id"},  # an endpoint with a delivery
     "webhooks:delivery": {"endpoint_id": "webhook_endpoint_id", "delivery_id": "webhook_delivery_id"},
+    "actions:edit": {"action_id": "action_public_id"},  # an action with calls
+    "actions:test": {"action_id": "action_public_id"},
     "account_confirm_email": {"key": "confirm_email_key"},  # an address waiting for it
     "account_reset_password_from_key": {"uidb36": "uidb36", "key": "reset_key"},  # the owner's
 }
@@ -182,6 +184,7 @@ _OBJECT_KEYS = (
     "unsubscribe_token",
     "webhook_endpoint_id",
     "webhook_delivery_id",
+    "action_public_id",
 )
 
 
