@@ -2,7 +2,7 @@
 servers as a source of actions, their tool lists, the test runner of a tool and each
 server's call log (docs/actions.md, "MCP servers"). Roles and shapes as ``actions.apis``:
 owners, admins and admin API keys; headers write-only; the signing secret answered at
-creation and to ``GET .../secret``."""
+creation, rotation and to ``GET .../secret``."""
 
 from __future__ import annotations
 
@@ -302,6 +302,21 @@ class McpServerSecretApi(McpServerApiBase):
     )
     def get(self, request: Request, server_id: str) -> Response:
         return Response({"secret": selectors.mcp_server_signing_secret(self.get_object())})
+
+
+class McpServerSecretRotateApi(McpServerApiBase):
+    @extend_schema(
+        operation_id="actions_mcp_servers_rotate_secret",
+        tags=TAGS,
+        description="A new signing secret; requests are signed with it from now on (the old one no longer).",
+        request=None,
+        responses={200: McpSecretOutput, **_problems(401, 403, 404)},
+        examples=[OpenApiExample("Rotated", value={"secret": SECRET_EXAMPLE}, response_only=True)],
+    )
+    def post(self, request: Request, server_id: str) -> Response:
+        return Response(
+            {"secret": services.mcp_server_secret_rotate(server=self.get_object(), request=request)}
+        )
 
 
 class McpServerRefreshApi(McpServerApiBase):

@@ -15,6 +15,9 @@ tenant_urlpatterns = [
     endpoint("api/v1/actions/mcp-servers", mcp_apis.McpServerListApi.as_view(), name="api-mcp-servers"),
     endpoint(MCP, mcp_apis.McpServerDetailApi.as_view(), name="api-mcp-server"),
     endpoint(MCP + "/secret", mcp_apis.McpServerSecretApi.as_view(), name="api-mcp-secret"),
+    endpoint(
+        MCP + "/rotate-secret", mcp_apis.McpServerSecretRotateApi.as_view(), name="api-mcp-rotate-secret"
+    ),
     endpoint(MCP + "/refresh", mcp_apis.McpServerRefreshApi.as_view(), name="api-mcp-refresh"),
     endpoint(MCP + "/test", mcp_apis.McpToolTestApi.as_view(), name="api-mcp-test"),
     endpoint(MCP + "/calls", mcp_apis.McpCallListApi.as_view(), name="api-mcp-calls"),

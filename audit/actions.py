@@ -75,6 +75,7 @@ _ACTIONS = [
     Action("mcp_server.created", "Added an MCP server", "actions"),
     Action("mcp_server.updated", "Changed an MCP server", "actions"),
     Action("mcp_server.deleted", "Deleted an MCP server", "actions"),
+    Action("mcp_server.secret_rotated", "Rotated an MCP server's signing secret", "actions"),
     Action("mcp_server.tools_refreshed", "Listed an MCP server's tools again", "actions"),
     Action("export.requested", "Requested a CSV export", "exports"),
     Action("billing.plan_changed", "Changed the plan", "billing"),

@@ -195,6 +195,16 @@ def mcp_server_delete(*, server: McpServer, request: Caller | None = None) -> No
         _offered_forget()
 
 
+def mcp_server_secret_rotate(*, server: McpServer, request: Caller | None = None) -> str:
+    """A new signing secret, answered once (the old one stops signing at once)."""
+    secret = signing.secret_new()
+    server.signing_secret = secret_encrypt(secret)
+    with transaction.atomic():
+        server.save(update_fields=["signing_secret", "updated_at"])
+        audit_record(action="mcp_server.secret_rotated", request=request, target=server)
+    return secret
+
+
 # --- talking to a server -----------------------------------------------------------------
 
 

@@ -179,6 +179,32 @@ def test_a_tool_not_allowed_is_never_called_by_the_service(ws, mcp, visitor):
     assert outcome.call.error == "The tool is not one the workspace allows."
 
 
+def test_a_visitor_calling_too_often_is_held_back_and_a_turned_off_server_is_not_called(
+    ws, mcp, visitor, settings
+):
+    settings.ACTIONS_CALLS_PER_MINUTE = 1
+    contact, conversation = visitor
+    server = _server(mcp)
+    mcp.requests.clear()
+    statuses = [
+        services.mcp_tool_call(
+            server=server,
+            tool="order_status",
+            arguments={"order_id": "1"},
+            contact=contact,
+            conversation=conversation,
+        ).status
+        for _ in range(2)
+    ]
+    assert statuses == ["succeeded", "rate_limited"]
+    assert len([seen for seen in mcp.requests if _rpc(seen) == "tools/call"]) == 1
+    services.mcp_server_update(server=server, data={"is_enabled": False})
+    mcp.requests.clear()
+    outcome = services.mcp_tool_call(server=server, tool="whoami", arguments={}, contact=contact)
+    assert outcome.status == "denied" and mcp.requests == []
+    assert ActionTools().offered(conversation_id=0) == []
+
+
 def test_a_tool_error_is_told_and_does_not_pause_the_server(ws, mcp, visitor, settings):
     settings.ACTIONS_PAUSE_AFTER_FAILURES = 2
     contact, conversation = visitor
@@ -389,6 +415,8 @@ def test_the_api_creates_lists_tests_and_deletes_a_server(tenant_a, mcp):
     assert [c["status"] for c in send(client, "get", path + "/calls").json()["results"]] == ["succeeded"]
     assert send(client, "post", path + "/refresh").json()["last_error"] == ""
     assert send(client, "get", path + "/secret").json()["secret"] == server["secret"]
+    rotated = send(client, "post", path + "/rotate-secret").json()["secret"]
+    assert rotated != server["secret"] and send(client, "get", path + "/secret").json()["secret"] == rotated
     assert send(client, "patch", path, {"enabled": False}).json()["enabled"] is False
     assert [s["name"] for s in send(client, "get", BASE).json()["results"]] == ["shop"]
     assert send(client, "delete", path).status_code == 204
@@ -402,6 +430,7 @@ def test_the_api_creates_lists_tests_and_deletes_a_server(tenant_a, mcp):
         "mcp_server.created",
         "mcp_server.tools_refreshed",
         "mcp_server.tools_refreshed",
+        "mcp_server.secret_rotated",
         "mcp_server.updated",
         "mcp_server.deleted",
     ]
