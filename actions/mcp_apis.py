@@ -30,7 +30,8 @@ PROBLEMS = {
     401: "Not signed in, or the API key is not valid here (`not_authenticated`).",
     403: "Only owners, admins and admin keys manage MCP servers (`permission_denied`).",
     404: "No such MCP server in this workspace (`not_found`).",
-    429: "More than 30 test calls a minute in this workspace (`rate_limited`, with `Retry-After`).",
+    429: "More than 30 requests to MCP servers (creations, refreshes, tests) a minute in this workspace "
+    "(`rate_limited`, with `Retry-After`).",
     422: "Some fields are not valid (`validation_error`, with `errors` per field): an address that is "
     "not https on a public host, a header the platform sets, a tool name that is not one, a tool "
     "to test that is not allowed.",
@@ -217,7 +218,7 @@ class McpServerListApi(McpServerApiBase):
         "and from `GET mcp-servers/{id}/secret`). Its tools are listed at once (`tools`, or "
         "`last_error` when that failed: the server is created all the same).",
         request=McpServerInput,
-        responses={201: McpServerCreatedOutput, **_problems(401, 403, 404, 422)},
+        responses={201: McpServerCreatedOutput, **_problems(401, 403, 404, 422, 429)},
         examples=[
             OpenApiExample(
                 "Create",
@@ -239,6 +240,10 @@ class McpServerListApi(McpServerApiBase):
         ],
     )
     def post(self, request: Request) -> Response:
+        # Creating lists the server's tools: a real request, counted as the test runner's are.
+        rate_limit_enforce(
+            request, "actions-test", limit=TESTS_PER_MINUTE, period_s=60, key=connection.schema_name
+        )
         data = McpServerInput(data=request.data)
         data.is_valid(raise_exception=True)
         server = services.mcp_server_create(data=_service_data(data.validated_data), request=request)

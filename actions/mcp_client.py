@@ -214,7 +214,7 @@ class McpSession:
                 f"The server speaks MCP {str(version)[:40]}, not a version we speak.",
             )
         self.session_id = reply.headers.get("mcp-session-id", "")
-        if self.session_id and not (self.session_id.isascii() and self.session_id.isprintable()):
+        if self.session_id and not all("\x21" <= c <= "\x7e" for c in self.session_id):
             raise McpProblem(ActionCall.Status.UNREADABLE, "The server's session id is not visible ASCII.")
         self.protocol_version = str(version)
         info = result.get("serverInfo")
@@ -256,9 +256,10 @@ class McpSession:
     def close(self) -> None:
         """Ends the session on the server (a DELETE, as the spec asks), when it gave one;
         whatever the answer, nothing more is sent."""
-        if not self.session_id or self.deadline - time.monotonic() <= 0.05:
-            return
-        sending.send("DELETE", self.url, body=b"", headers=self._headers("DELETE", b""), timeout=self._left())
+        left = self.deadline - time.monotonic()
+        if not self.session_id or left <= 0.05:
+            return  # out of time: the server ends idle sessions by itself
+        sending.send("DELETE", self.url, body=b"", headers=self._headers("DELETE", b""), timeout=left)
 
 
 def content_text(content: list[dict[str, Any]], structured: Any = None) -> str:
