@@ -66,6 +66,14 @@ SERVER_EXAMPLE = {
     "created_at": "2026-12-04T09:12:44.120931Z",
     "updated_at": "2026-12-04T09:12:45.020931Z",
 }
+MCP_CALL_EXAMPLE = {
+    **CALL_EXAMPLE,
+    "action_name": "shop__order_status",
+    "tool_name": "order_status",
+    "http_status": 200,
+    "result": "Order 1042 has shipped with DHL.",
+    "response_excerpt": 'event: message\ndata: {"jsonrpc":"2.0","id":2,"result":{"content":[...]}}',
+}
 
 _problems = partial(problems_of, PROBLEMS)
 
@@ -123,8 +131,12 @@ class McpSecretOutput(serializers.Serializer):
     secret = serializers.CharField(help_text="The signing secret (`acsec_...`).")
 
 
+class McpCallOutput(ActionCallOutput):
+    tool_name = serializers.CharField(help_text="The tool's name on the server (`action_name`: the model's).")
+
+
 McpServerPageOutput = page_output("McpServerPageOutput", McpServerOutput)
-McpCallPageOutput = page_output("McpCallPageOutput", ActionCallOutput)
+McpCallPageOutput = page_output("McpCallPageOutput", McpCallOutput)
 
 
 # --- input ---------------------------------------------------------------------------------
@@ -352,7 +364,7 @@ class McpToolTestApi(McpServerApiBase):
         "goes through, and see what the server answered and what the model would be given. The call "
         "is logged as a test.",
         request=McpToolTestInput,
-        responses={200: ActionCallOutput, **_problems(401, 403, 404, 422, 429)},
+        responses={200: McpCallOutput, **_problems(401, 403, 404, 422, 429)},
         examples=[
             OpenApiExample(
                 "Test",
@@ -361,7 +373,7 @@ class McpToolTestApi(McpServerApiBase):
             ),
             OpenApiExample(
                 "Called",
-                value={**CALL_EXAMPLE, "action_name": "shop__order_status", "called_by": "test"},
+                value={**MCP_CALL_EXAMPLE, "called_by": "test", "conversation_id": None},
                 response_only=True,
             ),
         ],
@@ -378,7 +390,7 @@ class McpToolTestApi(McpServerApiBase):
             arguments=data.validated_data["arguments"],
             visitor_id=data.validated_data.get("visitor_id", ""),
         )
-        return Response(ActionCallOutput(outcome.call).data)
+        return Response(McpCallOutput(outcome.call).data)
 
 
 class McpCallListApi(McpServerApiBase):
@@ -390,7 +402,7 @@ class McpCallListApi(McpServerApiBase):
         responses={200: McpCallPageOutput, **_problems(401, 403, 404, 422)},
         examples=[
             OpenApiExample(
-                "A page", value={"results": [CALL_EXAMPLE], "next_cursor": None}, response_only=True
+                "A page", value={"results": [MCP_CALL_EXAMPLE], "next_cursor": None}, response_only=True
             )
         ],
     )
@@ -398,4 +410,4 @@ class McpCallListApi(McpServerApiBase):
         query = valid_query(ActionCallListInput, request)
         rows = selectors.mcp_server_calls(self.get_object(), status=query.get("status"))
         page, next_cursor = page_of(rows, query)
-        return Response({"results": ActionCallOutput(page, many=True).data, "next_cursor": next_cursor})
+        return Response({"results": McpCallOutput(page, many=True).data, "next_cursor": next_cursor})

@@ -348,6 +348,35 @@ def test_a_server_answering_junk_or_errors_gives_a_clear_result(ws, endpoint, vi
     assert len(endpoint.requests) == 3  # initialize, initialized, the call: no retry
 
 
+def test_an_event_stream_left_open_is_read_up_to_the_answer(ws, endpoint, visitor):
+    contact, _ = visitor
+    called = b'{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"found it"}]}}'
+    stream = b": ping\n\nevent: message\ndata: " + called + b"\n\n"
+    server = _scripted(
+        endpoint,
+        Answer(body=INITIALIZED, headers={"Mcp-Session-Id": "s-123"}),
+        Answer(status=202, body=b""),
+        Answer(body=stream, content_type="text/event-stream", hold_open=True),  # never ends
+    )
+    outcome = services.mcp_tool_call(server=server, tool="lookup", arguments={}, contact=contact)
+    assert outcome.status == "succeeded" and outcome.result == "found it"
+    assert [r.method for r in endpoint.requests] == ["POST", "POST", "POST", "DELETE"]
+    assert [r.headers.get("mcp-session-id") for r in endpoint.requests] == [None, "s-123", "s-123", "s-123"]
+
+
+def test_a_session_the_server_forgot_is_not_retried(ws, endpoint, visitor):
+    contact, _ = visitor
+    server = _scripted(
+        endpoint,
+        Answer(body=INITIALIZED, headers={"Mcp-Session-Id": "s-123"}),
+        Answer(status=202, body=b""),
+        Answer(status=404, body=b"no such session"),
+    )
+    outcome = services.mcp_tool_call(server=server, tool="lookup", arguments={}, contact=contact)
+    assert outcome.status == "failed" and "no longer knows the session" in outcome.call.error
+    assert len([r for r in endpoint.requests if r.method == "POST"]) == 3  # no second initialize
+
+
 def test_an_unknown_protocol_version_is_refused(ws, endpoint, visitor):
     contact, conversation = visitor
     future = INITIALIZED.replace(b"2025-03-26", b"2099-01-01")
@@ -409,7 +438,7 @@ def test_the_api_creates_lists_tests_and_deletes_a_server(tenant_a, mcp):
     path = f"{BASE}/{server['id']}"
     tested = send(client, "post", path + "/test", {"tool": "order_status", "arguments": {"order_id": "5"}})
     assert tested.status_code == 200 and tested.json()["result"] == "Order 5 has shipped with DHL."
-    assert tested.json()["called_by"] == "test"
+    assert tested.json()["called_by"] == "test" and tested.json()["tool_name"] == "order_status"
     refused = send(client, "post", path + "/test", {"tool": "refund", "arguments": {"order_id": "5"}})
     assert refused.status_code == 422 and refused.json()["errors"]["tool"][0]["code"] == "not_allowed"
     assert [c["status"] for c in send(client, "get", path + "/calls").json()["results"]] == ["succeeded"]
