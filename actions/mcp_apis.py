@@ -259,7 +259,6 @@ class McpServerListApi(McpServerApiBase):
         data = McpServerInput(data=request.data)
         data.is_valid(raise_exception=True)
         server = services.mcp_server_create(data=_service_data(data.validated_data), request=request)
-        server = services.mcp_tools_refresh(server=server, request=request)
         body = {**McpServerOutput(server).data, "secret": selectors.mcp_server_signing_secret(server)}
         return Response(body, status=status.HTTP_201_CREATED)
 

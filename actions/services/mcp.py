@@ -135,9 +135,13 @@ def _audited(server: McpServer) -> dict[str, Any]:
     }
 
 
-def mcp_server_create(*, data: dict[str, Any], request: Caller | None = None) -> McpServer:
+def mcp_server_create(
+    *, data: dict[str, Any], request: Caller | None = None, list_tools: bool = True
+) -> McpServer:
     """A new MCP server from ``data`` (the fields of :class:`McpServer`, ``headers`` a plain
-    object), its tools not listed yet (:func:`mcp_tools_refresh`); 422 per field."""
+    object), then its tools listed (:func:`mcp_tools_refresh`, once the server is saved:
+    a server that cannot be reached is created all the same, ``last_error`` saying why);
+    422 per field."""
     fields = _fields_checked(data)
     headers = _mcp_headers_checked(data.get("headers"))
     if McpServer.objects.filter(name=fields["name"]).exists():
@@ -152,7 +156,7 @@ def mcp_server_create(*, data: dict[str, Any], request: Caller | None = None) ->
         )
         audit_record(action="mcp_server.created", request=request, target=server, metadata=_audited(server))
         _offered_forget()
-    return server
+    return mcp_tools_refresh(server=server, request=request) if list_tools else server
 
 
 def mcp_server_update(*, server: McpServer, data: dict[str, Any], request: Caller | None = None) -> McpServer:
@@ -176,8 +180,9 @@ def mcp_server_update(*, server: McpServer, data: dict[str, Any], request: Calle
     if "headers" in data:
         headers = _mcp_headers_checked(data["headers"])
         server.headers = secret_encrypt(json.dumps(headers)) if headers else ""
+    saved = [*fields, "headers", "tools", "tools_refreshed_at", "last_error", "updated_at"]
     with transaction.atomic():
-        server.save()
+        server.save(update_fields=saved)
         changed = {k: [before[k], v] for k, v in _audited(server).items() if before[k] != v}
         if "headers" in data:
             changed["headers"] = ["(hidden)", "(changed)"]

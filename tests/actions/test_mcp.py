@@ -49,8 +49,7 @@ def _server(mcp, **fields) -> McpServer:
         "allowed_tools": ["order_status", "whoami", "broken", "slow"],
         **fields,
     }
-    server = services.mcp_server_create(data=data)
-    return services.mcp_tools_refresh(server=server)
+    return services.mcp_server_create(data=data)  # its tools listed
 
 
 def _rpc(seen) -> str:
@@ -271,7 +270,7 @@ def test_a_refused_address_is_never_called(ws, visitor, settings):
     with McpTestServer() as mcp:  # its own port: no connection kept open from another test
         settings.ACTIONS_PRIVATE_ALLOWLIST = [mcp.address]
         server = services.mcp_server_create(
-            data={"name": "shop", "url": mcp.url, "allowed_tools": ["order_status"]}
+            data={"name": "shop", "url": mcp.url, "allowed_tools": ["order_status"]}, list_tools=False
         )
         McpServer.objects.filter(pk=server.pk).update(tools=[services.mcp._tool_read(ORDER_STATUS)])
         server.refresh_from_db()
@@ -311,7 +310,7 @@ TOOL = {"name": "lookup", "description": "Look up.", "inputSchema": {"type": "ob
 def _scripted(endpoint, *answers, tools=True) -> McpServer:
     endpoint.answers = list(answers)
     server = services.mcp_server_create(
-        data={"name": "odd", "url": endpoint.url + "/mcp", "allowed_tools": ["lookup"]}
+        data={"name": "odd", "url": endpoint.url + "/mcp", "allowed_tools": ["lookup"]}, list_tools=False
     )
     if tools:
         McpServer.objects.filter(pk=server.pk).update(tools=[{**services.mcp._tool_read(TOOL)}])
