@@ -329,6 +329,7 @@ def _scripted(endpoint, *answers, tools=True) -> McpServer:
             "not a JSON-RPC",
         ),
         (Answer(status=502, body=b"Bad gateway"), "failed", "HTTP 502"),
+        (Answer(status=307, body=b"", headers={"Location": "http://10.0.0.5/mcp"}), "failed", "HTTP 307"),
         (
             Answer(body=b'{"jsonrpc": "2.0", "id": 2, "error": {"code": -32602, "message": "Unknown tool"}}'),
             "failed",
