@@ -81,6 +81,11 @@ class ActionCall(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     action = models.ForeignKey(Action, null=True, on_delete=models.SET_NULL, related_name="calls")
     action_name = models.CharField(max_length=64)  # kept when the action is deleted
+    # A tool of an MCP server (``action`` is then empty; ``action_name`` the name offered).
+    mcp_server = models.ForeignKey(
+        "actions.McpServer", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    tool_name = models.CharField(max_length=128, blank=True, default="")  # the MCP server's own name
     conversation = models.ForeignKey(
         "chat.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="action_calls"
     )
@@ -102,3 +107,34 @@ class ActionCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_name} {self.status}"
+
+
+class McpServer(models.Model):
+    """A remote MCP server (Model Context Protocol, streamable HTTP) whose allowed tools the
+    bot may call like actions, as ``<name>__<tool>``. ``tools`` keeps the last ``tools/list``
+    answer (name, description, input schema of each); only those in ``allowed_tools`` are
+    offered or called. Headers and the signing secret are stored encrypted (saas.crypto)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The tools' prefix for the model: lower-case letters, digits and "-" (the providers' rule).
+    name = models.CharField(max_length=20, unique=True)
+    title = models.CharField(max_length=120)
+    url = models.URLField(max_length=2000)  # https; the server's one MCP endpoint
+    headers = models.TextField(blank=True, default="")  # encrypted JSON object {name: value}
+    timeout_seconds = models.PositiveSmallIntegerField(default=10)
+    allowed_tools = models.JSONField(default=list, blank=True)  # the tools' names on the server
+    audience = models.CharField(max_length=8, choices=Action.Audience.choices, default=Action.Audience.ANYONE)
+    requires_confirmation = models.BooleanField(default=False)
+    is_enabled = models.BooleanField(default=True)
+    signing_secret = models.TextField()  # encrypted "acsec_..." (actions.signing)
+    tools = models.JSONField(default=list, blank=True)  # [{name, title, description, input_schema}]
+    tools_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.title or self.name

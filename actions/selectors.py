@@ -14,7 +14,7 @@ from billing.selectors import usage_value
 from saas.crypto import secret_decrypt
 from tenants.models import Tenant
 
-from .models import Action, ActionCall
+from .models import Action, ActionCall, McpServer
 
 
 def action_signing_secret(action: Action) -> str:
@@ -115,3 +115,17 @@ def contact_action_calls(contact: Any) -> list[dict[str, Any]]:
         }
         for call in rows
     ]
+
+
+def mcp_server_signing_secret(server: McpServer) -> str:
+    """The secret the MCP server verifies the platform's requests with."""
+    return secret_decrypt(server.signing_secret)
+
+
+def mcp_server_header_names(server: McpServer) -> list[str]:
+    return sorted(json.loads(secret_decrypt(server.headers))) if server.headers else []
+
+
+def mcp_server_calls(server: McpServer, *, status: str | None = None) -> QuerySet[ActionCall]:
+    rows = ActionCall.objects.filter(mcp_server=server)
+    return rows.filter(status=status) if status else rows

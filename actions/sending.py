@@ -8,7 +8,8 @@ arrive (no decompression), within the action's timeout for the whole call."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import httpx2
 from django.conf import settings
@@ -30,6 +31,7 @@ class Reply:
     error: str = ""
     refused: bool = False
     timed_out: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names
 
 
 class _Client:
@@ -46,7 +48,17 @@ class _Client:
         return cls.client
 
 
-def send(method: str, url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+def send(
+    method: str,
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    enough: Callable[[bytes], bool] | None = None,
+) -> Reply:
+    """``enough``: read no further once it holds for what came so far (an event stream
+    whose answer has arrived, the stream left open)."""
     request_id = request_id_current()
     if request_id:
         headers = {**headers, HEADER: request_id}
@@ -61,9 +73,12 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], timeout
                 taken += chunk
                 if len(taken) > limit:
                     break
+                if enough is not None and enough(bytes(taken)):
+                    break
                 if time.perf_counter() - started > timeout:  # a trickle: the whole call has one bound
                     raise httpx2.ReadTimeout("The answer took longer than the action's timeout.")
             status, content_type = response.status_code, response.headers.get("content-type", "")
+            answered = {k.lower(): v for k, v in response.headers.items()}
     except (httpx2.HTTPError, httpx2.InvalidURL, ValueError) as exc:  # UnsafeAddress is a ValueError
         elapsed = int((time.perf_counter() - started) * 1000)
         refused = refusal_in(exc)
@@ -73,4 +88,6 @@ def send(method: str, url: str, *, body: bytes, headers: dict[str, str], timeout
             return Reply(None, b"", "", elapsed, error=f"No answer within {timeout:g} s.", timed_out=True)
         return Reply(None, b"", "", elapsed, error=f"Connection failed: {type(exc).__name__}")
     elapsed = int((time.perf_counter() - started) * 1000)
-    return Reply(status, bytes(taken[:limit]), content_type, elapsed, truncated=len(taken) > limit)
+    return Reply(
+        status, bytes(taken[:limit]), content_type, elapsed, truncated=len(taken) > limit, headers=answered
+    )

@@ -20,7 +20,7 @@ from chat.llm.base import Tool
 from chat.models import Conversation, Message
 from chat.services.messages import message_append
 
-from . import services
+from . import mcp_tools, services
 from .models import Action, ActionCall
 from .services import offered_key
 
@@ -56,7 +56,7 @@ class ActionTools:
         return [
             Tool(name=name, description=description, parameters=parameters)
             for name, description, parameters in offered
-        ]
+        ] + mcp_tools.offered({name for name, _, _ in offered})
 
     def call(
         self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
@@ -64,8 +64,13 @@ class ActionTools:
         conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
         offered = _on_widget(conversation.widget_id)
         action = offered.filter(name=name, is_enabled=True, requires_confirmation=False).first()
-        if action is None:
-            return f"There is no tool named {name!r}; use only the tools offered.", True
+        if action is None:  # an MCP server's tool, or nothing
+            return mcp_tools.call(
+                conversation_id=conversation_id,
+                name=name,
+                arguments=arguments,
+                arguments_error=arguments_error,
+            )
         outcome = services.action_call(
             action=action,
             arguments=arguments,

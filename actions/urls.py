@@ -3,9 +3,10 @@ REST resources (``actions.apis``), on the same services and selectors."""
 
 from saas.routes import endpoint, page
 
-from . import apis, views
+from . import apis, mcp_apis, views
 
 API = "api/v1/actions/<uuid:action_id>"
+MCP = "api/v1/actions/mcp-servers/<uuid:server_id>"
 PAGE = "dashboard/actions/<uuid:action_id>/"
 
 app_name = "actions"
@@ -20,6 +21,15 @@ tenant_urlpatterns = [
     # REST API v1 (actions.apis)
     endpoint("api/v1/actions", apis.ActionListApi.as_view(), name="api-actions"),
     endpoint("api/v1/actions/import", apis.ActionImportApi.as_view(), name="api-import"),
+    endpoint("api/v1/actions/mcp-servers", mcp_apis.McpServerListApi.as_view(), name="api-mcp-servers"),
+    endpoint(MCP, mcp_apis.McpServerDetailApi.as_view(), name="api-mcp-server"),
+    endpoint(MCP + "/secret", mcp_apis.McpServerSecretApi.as_view(), name="api-mcp-secret"),
+    endpoint(
+        MCP + "/rotate-secret", mcp_apis.McpServerSecretRotateApi.as_view(), name="api-mcp-rotate-secret"
+    ),
+    endpoint(MCP + "/refresh", mcp_apis.McpServerRefreshApi.as_view(), name="api-mcp-refresh"),
+    endpoint(MCP + "/test", mcp_apis.McpToolTestApi.as_view(), name="api-mcp-test"),
+    endpoint(MCP + "/calls", mcp_apis.McpCallListApi.as_view(), name="api-mcp-calls"),
     endpoint(API, apis.ActionDetailApi.as_view(), name="api-action"),
     endpoint(API + "/secret", apis.ActionSecretApi.as_view(), name="api-secret"),
     endpoint(API + "/rotate-secret", apis.ActionSecretRotateApi.as_view(), name="api-rotate-secret"),

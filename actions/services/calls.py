@@ -27,7 +27,7 @@ from saas.tenant_connection import connection
 from tenants.models import Tenant
 
 from .. import mapping, sending, signing
-from ..models import Action, ActionCall
+from ..models import Action, ActionCall, McpServer
 from .definitions import PLACE_RE, schema_validator
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -142,15 +142,16 @@ def _inputs_problem(action: Action, arguments: dict[str, Any]) -> str:
     return ""
 
 
-def _breaker_keys(action: Action) -> tuple[str, str]:
-    return f"actions:failures:{action.pk}", f"actions:paused:{action.pk}"
+def _breaker_keys(action: Action | McpServer) -> tuple[str, str]:
+    kind = "mcp" if isinstance(action, McpServer) else "actions"  # an MCP server: one for its tools
+    return f"{kind}:failures:{action.pk}", f"{kind}:paused:{action.pk}"
 
 
-def _paused(action: Action) -> bool:
+def _paused(action: Action | McpServer) -> bool:
     return bool(cache.get(_breaker_keys(action)[1]))
 
 
-def _health(action: Action, status: str) -> None:
+def _health(action: Action | McpServer, status: str) -> None:
     """Failures in a row pause the action for ``ACTIONS_PAUSE_SECONDS``: no retry storm
     against a service that is down, whatever the model or the visitors do."""
     failures, paused = _breaker_keys(action)

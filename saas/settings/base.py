@@ -361,6 +361,7 @@ SPECTACULAR_SETTINGS = {
         "AutomationKindEnum": "chat.models.AutomationRule.Kind",
         "ConversationStatusEnum": "chat.models.Conversation.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "ActionCallOutputStatusEnum": "actions.models.ActionCall.Status",  # actions' and MCP tools' calls
     },
 }
 

@@ -9,7 +9,7 @@ next scripted :class:`Answer` (``200 {"ok": true}`` once they run out).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.fakes.http_base import FakeHandler, FakeHTTPServer
 
@@ -20,6 +20,8 @@ class Answer:
     body: bytes = b'{"ok": true}'
     content_type: str = "application/json"
     delay: float = 0.0  # before answering (a slow or hanging endpoint)
+    headers: dict[str, str] = field(default_factory=dict)
+    hold_open: bool = False  # the body sent, the answer never ends (a stream left open) until stop
 
 
 @dataclass
@@ -62,9 +64,18 @@ class ActionEndpoint(FakeHTTPServer):
                     return
                 self.send_response(answer.status)
                 self.send_header("content-type", answer.content_type)
-                self.send_header("content-length", str(len(answer.body)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                if answer.hold_open:  # no length: the answer lasts as long as the connection
+                    self.send_header("connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("content-length", str(len(answer.body)))
                 self.end_headers()
                 self.wfile.write(answer.body)
+                if answer.hold_open:
+                    self.wfile.flush()
+                    endpoint.released.wait(30)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
