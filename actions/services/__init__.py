@@ -2,6 +2,16 @@
 (:mod:`.calls`)."""
 
 from .calls import Outcome, action_call, action_declined, action_test, confirmation_summary
+from .confirmations import (
+    ConfirmationAnswered,
+    ConfirmationExpired,
+    Decided,
+    call_note,
+    confirmation_ask,
+    form_offer,
+    pending_call_decide,
+    result_said,
+)
 from .definitions import (
     OFFERED_KEY,
     action_create,
@@ -13,6 +23,9 @@ from .definitions import (
 
 __all__ = [
     "OFFERED_KEY",
+    "ConfirmationAnswered",
+    "ConfirmationExpired",
+    "Decided",
     "Outcome",
     "action_call",
     "action_create",
@@ -22,5 +35,10 @@ __all__ = [
     "action_test",
     "action_update",
     "actions_import",
+    "call_note",
+    "confirmation_ask",
     "confirmation_summary",
+    "form_offer",
+    "pending_call_decide",
+    "result_said",
 ]

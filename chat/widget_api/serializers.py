@@ -196,6 +196,32 @@ class AttachmentOutput(serializers.Serializer):
     )
 
 
+class CardSummaryOutput(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.CharField()
+
+
+class CardFieldOutput(serializers.Serializer):
+    name = serializers.CharField(help_text="The input's name: the key in `submit`'s `arguments`.")
+    label = serializers.CharField()
+    hint = serializers.CharField(help_text="A description to show under the field, or empty.")
+    type = serializers.ChoiceField(choices=["string", "number", "integer", "boolean", "enum"])
+    required = serializers.BooleanField()
+    options = serializers.ListField(child=serializers.JSONField(), help_text="An enum's values.")
+
+
+class CardOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["confirm", "form"], help_text="`confirm`: Confirm or Cancel; `form`: the inputs asked."
+    )
+    id = serializers.UUIDField()
+    title = serializers.CharField(help_text="The action's title.")
+    state = serializers.ChoiceField(choices=["pending", "confirmed", "declined", "expired"])
+    expires_at = serializers.DateTimeField()
+    summary = CardSummaryOutput(many=True, required=False, help_text="`confirm`: the inputs in plain words.")
+    fields = CardFieldOutput(many=True, required=False, help_text="`form`: the inputs asked.")
+
+
 class MessageOutput(serializers.Serializer):
     seq = serializers.IntegerField()
     role = serializers.ChoiceField(choices=["visitor", "bot", "agent", "system"])
@@ -206,6 +232,11 @@ class MessageOutput(serializers.Serializer):
     client_message_id = serializers.CharField()
     feedback = serializers.IntegerField(allow_null=True)
     author_name = serializers.CharField(help_text="The agent's name on agent messages, else empty.")
+    card = CardOutput(
+        allow_null=True,
+        help_text="Under a bot message: an AI action waiting for the visitor (a confirmation or a form), "
+        "answered with `POST confirmations/<id>/confirm`, `.../submit` or `.../cancel`; else null.",
+    )
 
 
 class AttachmentRulesOutput(serializers.Serializer):
