@@ -75,4 +75,4 @@ class ActionTools:
         return outcome.result, not outcome.ok
 
     def offline_form(self, *, conversation_id: int, text: str) -> ToolCard | None:
-        return services.form_offer(conversation=Conversation.objects.get(pk=conversation_id), text=text)
+        return services.form_offer(conversation_id=conversation_id, text=text)

@@ -153,7 +153,7 @@ def form_fields(parameters: dict[str, Any]) -> list[dict[str, Any]] | None:
 def _triggers() -> list[tuple[int, list[str]]]:
     """(action id, trigger phrases) of the enabled actions that have some: kept in the
     workspace's cache, forgotten when an action changes (``definitions``)."""
-    triggers = cache.get(TRIGGERS_KEY)
+    triggers: list[tuple[int, list[str]]] | None = cache.get(TRIGGERS_KEY)
     if triggers is None:
         rows = Action.objects.filter(is_enabled=True).exclude(trigger_phrases=[]).order_by("name")
         triggers = [(a.pk, list(a.trigger_phrases)) for a in rows.only("pk", "trigger_phrases")]
@@ -167,9 +167,9 @@ def phrase_matches(phrase: str, text: str) -> bool:
     return bool(words) and re.search(rf"(?<!\w){words}(?!\w)", text.lower()) is not None
 
 
-def form_offer(*, conversation: Conversation, text: str) -> ToolCard | None:
+def form_offer(*, conversation_id: int, text: str) -> ToolCard | None:
     """The offline keyword rule: the form of the first action (by name) one of whose
-    trigger phrases ``text`` contains, or None."""
+    trigger phrases ``text`` contains, or None (no query then: the phrases are cached)."""
     text = text[:4000]
     for action_id, phrases in _triggers():
         if any(phrase_matches(p, text) for p in phrases):
@@ -177,6 +177,7 @@ def form_offer(*, conversation: Conversation, text: str) -> ToolCard | None:
             fields = form_fields(action.parameters) if action is not None else None
             if action is None or fields is None:
                 continue
+            conversation = Conversation.objects.get(pk=conversation_id)
             with transaction.atomic():
                 pending = PendingCall.objects.create(
                     action=action,
@@ -259,7 +260,7 @@ def pending_call_decide(
     state = PendingCall.State.DECLINED if declined else PendingCall.State.CONFIRMED
     _claimed(pending, state, arguments if decision == "submit" else None)
     # The visitor as they are now (a verified identity may have changed since the card).
-    contact = Contact.objects.filter(pk=conversation.contact_id).first()
+    contact = Contact.objects.filter(pk=conversation.contact_id).first() if conversation.contact_id else None
     if declined:
         outcome = action_declined(
             action=action, arguments=pending.arguments, contact=contact, conversation=conversation

@@ -4,6 +4,8 @@ document what the views answer (bodies are built as the widget runtime reads the
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -196,30 +198,57 @@ class AttachmentOutput(serializers.Serializer):
     )
 
 
-class CardSummaryOutput(serializers.Serializer):
-    label = serializers.CharField()
-    value = serializers.CharField()
+def _string(description: str = "") -> dict[str, Any]:
+    return {"type": "string", **({"description": description} if description else {})}
 
 
-class CardFieldOutput(serializers.Serializer):
-    name = serializers.CharField(help_text="The input's name: the key in `submit`'s `arguments`.")
-    label = serializers.CharField()
-    hint = serializers.CharField(help_text="A description to show under the field, or empty.")
-    type = serializers.ChoiceField(choices=["string", "number", "integer", "boolean", "enum"])
-    required = serializers.BooleanField()
-    options = serializers.ListField(child=serializers.JSONField(), help_text="An enum's values.")
+CARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "nullable": True,
+    "description": "Under a bot message: an AI action waiting for the visitor (a confirmation or a "
+    "form), answered with `POST confirmations/<id>/confirm`, `.../submit` or `.../cancel`; else null.",
+    "required": ["kind", "id", "title", "state", "expires_at"],
+    "properties": {
+        "kind": {
+            **_string("`confirm`: Confirm or Cancel; `form`: the inputs asked."),
+            "enum": ["confirm", "form"],
+        },
+        "id": {"type": "string", "format": "uuid"},
+        "title": _string("The action's title."),
+        "state": {"type": "string", "enum": ["pending", "confirmed", "declined", "expired"]},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "summary": {
+            "type": "array",
+            "description": "`confirm`: the inputs in plain words.",
+            "items": {
+                "type": "object",
+                "required": ["label", "value"],
+                "properties": {"label": _string(), "value": _string()},
+            },
+        },
+        "fields": {
+            "type": "array",
+            "description": "`form`: the inputs asked.",
+            "items": {
+                "type": "object",
+                "required": ["name", "label", "hint", "type", "required", "options"],
+                "properties": {
+                    "name": _string("The input's name: the key in `submit`'s `arguments`."),
+                    "label": _string(),
+                    "hint": _string("A description to show under the field, or empty."),
+                    "type": {"type": "string", "enum": ["string", "number", "integer", "boolean", "enum"]},
+                    "required": {"type": "boolean"},
+                    "options": {"type": "array", "items": {}, "description": "An enum's values."},
+                },
+            },
+        },
+    },
+}
 
 
-class CardOutput(serializers.Serializer):
-    kind = serializers.ChoiceField(
-        choices=["confirm", "form"], help_text="`confirm`: Confirm or Cancel; `form`: the inputs asked."
-    )
-    id = serializers.UUIDField()
-    title = serializers.CharField(help_text="The action's title.")
-    state = serializers.ChoiceField(choices=["pending", "confirmed", "declined", "expired"])
-    expires_at = serializers.DateTimeField()
-    summary = CardSummaryOutput(many=True, required=False, help_text="`confirm`: the inputs in plain words.")
-    fields = CardFieldOutput(many=True, required=False, help_text="`form`: the inputs asked.")
+@extend_schema_field(CARD_SCHEMA)
+class CardField(serializers.JSONField):
+    """A message's card (``chat.cards``), documented field by field."""
 
 
 class MessageOutput(serializers.Serializer):
@@ -232,11 +261,7 @@ class MessageOutput(serializers.Serializer):
     client_message_id = serializers.CharField()
     feedback = serializers.IntegerField(allow_null=True)
     author_name = serializers.CharField(help_text="The agent's name on agent messages, else empty.")
-    card = CardOutput(
-        allow_null=True,
-        help_text="Under a bot message: an AI action waiting for the visitor (a confirmation or a form), "
-        "answered with `POST confirmations/<id>/confirm`, `.../submit` or `.../cancel`; else null.",
-    )
+    card = CardField(allow_null=True)
 
 
 class AttachmentRulesOutput(serializers.Serializer):
