@@ -121,9 +121,10 @@ def _card_base(pending: PendingCall, action: Action) -> dict[str, Any]:
 def form_fields(parameters: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The form of an action's inputs, from its JSON Schema: a field per property (string,
     number, integer, boolean; an enum is a choice), its title as the label and its
-    description as the hint, the required ones first. None when a required input cannot be asked in a form (an
-    object, a list)."""
-    required = set(parameters.get("required") or [])
+    description as the hint, the required ones first (in the schema's ``required``
+    order). None when a required input cannot be asked in a form (an object, a list)."""
+    order = [str(n) for n in parameters.get("required") or []]
+    required = set(order)
     fields = []
     for name, spec in (parameters.get("properties") or {}).items():
         spec = spec if isinstance(spec, dict) else {}
@@ -146,8 +147,9 @@ def form_fields(parameters: dict[str, Any]) -> list[dict[str, Any]] | None:
                 "options": list(spec["enum"])[:50] if kind == "enum" else [],
             }
         )
-    # The required first (an object's keys come back from PostgreSQL in its own order).
-    return sorted(fields, key=lambda f: not f["required"])
+    # The required first, in the order the schema lists them (an object's keys come back
+    # from PostgreSQL in an order of its own); then the others.
+    return sorted(fields, key=lambda f: order.index(f["name"]) if f["required"] else len(order))
 
 
 def _triggers() -> list[tuple[int, list[str]]]:

@@ -4,7 +4,7 @@
   "use strict";
   var STRINGS = {
     en: {convs: "Your conversations", backChat: "Back to the conversation", newConv: "New conversation", moreConvs: "Show more",
-         confirm: "Confirm", confirmed: "Confirmed", declined: "Cancelled", expired: "This request has expired. Ask again if you still want it.", optional: "optional",
+         confirm: "Confirm", confirmed: "Confirmed", sent: "Sent", declined: "Cancelled", expired: "This request has expired. Ask again if you still want it.", optional: "optional",
          noConvs: "No conversations yet.", onDate: "Conversation on %s", you: "You: %s", unread: "%s unread", endedTag: "Ended",
          rename: "Rename", renameX: "Rename “%s”", del: "Delete", deleteX: "Delete “%s”", deleteQ: "Delete “%s” and all its messages for good?",
          cancel: "Cancel", save: "Save", titleLabel: "Conversation title", renamed: "Renamed to %s", deleted: "Conversation deleted.",
@@ -20,7 +20,7 @@
          seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
          nobody: "Nobody is available right now. Leave your email and we'll reply by email.", emailed: "Thanks, we'll email you at %s"},
     es: {convs: "Tus conversaciones", backChat: "Volver a la conversación", newConv: "Nueva conversación", moreConvs: "Mostrar más",
-         confirm: "Confirmar", confirmed: "Confirmado", declined: "Cancelado", expired: "Esta solicitud ha caducado. Vuelve a pedirlo si aún lo quieres.", optional: "opcional",
+         confirm: "Confirmar", confirmed: "Confirmado", sent: "Enviado", declined: "Cancelado", expired: "Esta solicitud ha caducado. Vuelve a pedirlo si aún lo quieres.", optional: "opcional",
          noConvs: "Aún no hay conversaciones.", onDate: "Conversación del %s", you: "Tú: %s", unread: "%s sin leer", endedTag: "Finalizada",
          rename: "Renombrar", renameX: "Renombrar «%s»", del: "Eliminar", deleteX: "Eliminar «%s»", deleteQ: "¿Eliminar «%s» y todos sus mensajes para siempre?",
          cancel: "Cancelar", save: "Guardar", titleLabel: "Título de la conversación", renamed: "Nuevo nombre: %s", deleted: "Conversación eliminada.",
@@ -36,7 +36,7 @@
          seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
          nobody: "No hay nadie disponible ahora. Deja tu correo y te responderemos por correo.", emailed: "Gracias, te escribiremos a %s"},
     fr: {convs: "Vos conversations", backChat: "Retour à la conversation", newConv: "Nouvelle conversation", moreConvs: "Afficher plus",
-         confirm: "Confirmer", confirmed: "Confirmé", declined: "Annulé", expired: "Cette demande a expiré. Redemandez-le si vous le souhaitez toujours.", optional: "facultatif",
+         confirm: "Confirmer", confirmed: "Confirmé", sent: "Envoyé", declined: "Annulé", expired: "Cette demande a expiré. Redemandez-le si vous le souhaitez toujours.", optional: "facultatif",
          noConvs: "Aucune conversation pour l'instant.", onDate: "Conversation du %s", you: "Vous : %s", unread: "%s non lu(s)", endedTag: "Terminée",
          rename: "Renommer", renameX: "Renommer « %s »", del: "Supprimer", deleteX: "Supprimer « %s »", deleteQ: "Supprimer « %s » et tous ses messages définitivement ?",
          cancel: "Annuler", save: "Enregistrer", titleLabel: "Titre de la conversation", renamed: "Renommée : %s", deleted: "Conversation supprimée.",
@@ -52,7 +52,7 @@
          seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
          nobody: "Personne n'est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.", emailed: "Merci, nous vous écrirons à %s"},
     de: {convs: "Ihre Unterhaltungen", backChat: "Zurück zur Unterhaltung", newConv: "Neue Unterhaltung", moreConvs: "Mehr anzeigen",
-         confirm: "Bestätigen", confirmed: "Bestätigt", declined: "Abgebrochen", expired: "Diese Anfrage ist abgelaufen. Fragen Sie bitte erneut.", optional: "optional",
+         confirm: "Bestätigen", confirmed: "Bestätigt", sent: "Gesendet", declined: "Abgebrochen", expired: "Diese Anfrage ist abgelaufen. Fragen Sie bitte erneut.", optional: "optional",
          noConvs: "Noch keine Unterhaltungen.", onDate: "Unterhaltung vom %s", you: "Sie: %s", unread: "%s ungelesen", endedTag: "Beendet",
          rename: "Umbenennen", renameX: "„%s“ umbenennen", del: "Löschen", deleteX: "„%s“ löschen", deleteQ: "„%s“ und alle Nachrichten endgültig löschen?",
          cancel: "Abbrechen", save: "Speichern", titleLabel: "Titel der Unterhaltung", renamed: "Umbenannt in %s", deleted: "Unterhaltung gelöscht.",
@@ -450,11 +450,15 @@
       var c = m.card, attrs = {"class": "card", role: "group", "aria-labelledby": "cw-card-" + c.id};
       if (c.kind === "form") attrs.novalidate = "";
       var box = el(c.kind === "form" ? "form" : "div", attrs, [el("p", {"class": "card-t", id: "cw-card-" + c.id, text: c.title})]);
-      if (c.state !== "pending") { box.appendChild(el("p", {"class": "state", text: t(c.state === "expired" ? "expired" : c.state)})); return box; }
+      if (c.kind !== "form") box.appendChild(el("dl", {}, [].concat.apply([], (c.summary || []).map(function (s) { return [el("dt", {text: s.label}), el("dd", {text: s.value})]; }))));
+      if (c.state !== "pending") {  // answered or expired: what it was, and how it ended
+        var said = c.state === "confirmed" && c.kind === "form" ? "sent" : c.state;
+        box.appendChild(el("p", {"class": "state", role: "status", text: t(said)}));
+        return box;
+      }
       var fields = {}, ok = el("button", {"class": "send", type: c.kind === "form" ? "submit" : "button", text: t(c.kind === "form" ? "sendMessage" : "confirm")});
       var no = el("button", {"class": "ghost", type: "button", text: t("cancel")});
       if (c.kind === "form") (c.fields || []).forEach(function (f) { fields[f.name] = cardField(box, c, f); });
-      else box.appendChild(el("dl", {}, [].concat.apply([], (c.summary || []).map(function (s) { return [el("dt", {text: s.label}), el("dd", {text: s.value})]; }))));
       box.appendChild(el("div", {"class": "acts"}, [ok, no]));
       function settle(state) { c.state = state; box.replaceWith(card(m)); }
       function answer(decision, data) {
@@ -475,12 +479,12 @@
             say(problem(res));
           });
           settle(decision === "cancel" ? "declined" : "confirmed");
-          var fin = false;
+          var fin = false, t0 = Date.now(), t1 = 0;
           return events(r, function (name, d) {
             if (name === "message") show(d);
             else if (name === "typing") typing(true);
-            else if (name === "delta") delta(d.text || "");
-            else if (name === "done") { fin = true; done(d); }
+            else if (name === "delta") { t1 = t1 || Date.now(); delta(d.text || ""); }
+            else if (name === "done") { fin = true; done(d); if (t1) timing(d.message, t1 - t0, Date.now() - t0); }
             else if (name === "pending" || name === "reconnect") { fin = true; unstream(); poll(); }
           }).then(function () { if (!fin) throw new Error("cut"); });
         }).catch(function () { unstream(); typing(false); load().catch(function () {}); }).then(function () { busy = false; input.focus(); });
