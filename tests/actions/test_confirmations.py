@@ -346,3 +346,35 @@ def test_a_form_is_not_offered_for_inputs_a_form_cannot_ask():
 )
 def test_trigger_phrases_match_whole_words_in_any_case(phrase, text, matches):
     assert confirmations.phrase_matches(phrase, text) is matches
+
+
+def test_the_history_carries_a_card_s_call_once_the_visitor_answered(ada):
+    from chat.answering import history_turns
+    from chat.cards import card_settled
+    from chat.services.messages import message_append
+
+    card = {
+        "kind": "confirm",
+        "id": "0b7c6a52-3f0e-4d43-9a55-6a3c1c9f5a10",
+        "state": "pending",
+        "tool": {
+            "calls": [{"id": "t1", "name": "order_cancel", "arguments": {"order_id": "1"}}],
+            "waiting": "t1",
+        },
+    }
+    with tenant_context(ada.tenant):
+        conversation = ada.conversation
+        message_append(conversation=conversation, role="visitor", text="Cancel order 1")
+        asked, _ = message_append(conversation=conversation, role="bot", text="Please confirm.", card=card)
+        typed, _ = message_append(conversation=conversation, role="visitor", text="Is it done?")
+        # Not answered yet: the model's call has no result, so the history has the words alone.
+        assert all(not t.tool_calls and not t.tool_results for t in history_turns(conversation, typed))
+        asked.card = card_settled(card, state="confirmed", result='{"status":"cancelled"}', is_error=False)
+        asked.save(update_fields=["card"])
+        *_, question, call, result = history_turns(conversation, typed)
+    assert question.role == "user" and question.text == "Cancel order 1"
+    assert call.role == "assistant" and call.text == "Please confirm." and call.tool_calls[0].id == "t1"
+    assert result.role == "user" and result.text == "Is it done?"
+    assert (
+        result.tool_results[0].call_id == "t1" and result.tool_results[0].content == '{"status":"cancelled"}'
+    )
