@@ -32,7 +32,7 @@ def tools_offered(conversation_id: int) -> list[Tool]:
 
 def tools_run(conversation_id: int, calls: list[ToolCall]) -> tuple[list[ToolResult], ToolCard | None]:
     """Run the calls of one round, in order. A call the visitor must confirm first gives a
-    card (and no result: it waits, ``chat.answering.cards``); the calls after it are not
+    card (and no result: it waits, ``chat.cards``); the calls after it are not
     run. Preconditions: the tenant's schema is active."""
     provider = contributions().answer_tools
     results: list[ToolResult] = []

@@ -147,18 +147,30 @@ def test_the_confirmation_card_runs_the_call_once_confirmed_with_the_keyboard(
     assert page.js_errors == []
 
 
-def test_the_confirmation_card_cancelled_sends_nothing(page, site, host_pages, fake, shop):
+def test_the_confirmation_card_cancelled_sends_nothing_even_confirmed_in_another_tab(
+    page, site, host_pages, fake, shop
+):
     widget = _setup(host_pages, shop, "cards-cancel", provider="openai_compatible", fake=fake,
                     requires_confirmation=True)  # fmt: skip
     composer = _open(page, site, host_pages, widget, "/cancel")
     card = _asked(page, composer, fake)
+    other = page.context.new_page()  # a second tab of the same visitor, the card pending there too
+    other.goto(page.url)
+    other.locator("div[data-chat-widget] button").first.click()
+    other_card = other.locator(".card", has_text="Cancel an order")
+    other_card.get_by_role("button", name="Confirm").wait_for(timeout=WAIT)
+
     fake.enqueue(Behaviour(text="OK, I left order 1042 as it is."))
     with answer_finished(page):
         card.get_by_role("button", name="Cancel").click()
         page.locator(".msg", has_text="OK, I left order 1042 as it is.").wait_for(timeout=WAIT)
     assert page.locator(".card .state").inner_text() == "Cancelled"
-    assert shop.requests == []
     assert "declined" in fake.requests[-1].tool_results[0]["content"]
+
+    other_card.get_by_role("button", name="Confirm").click()  # too late: answered in the first tab
+    other.get_by_text("This was already answered.").wait_for(timeout=WAIT)
+    other.locator(".card .state", has_text="Cancelled").wait_for(timeout=WAIT)
+    assert shop.requests == [] and len(fake.requests) == 2
     assert page.js_errors == []
 
 

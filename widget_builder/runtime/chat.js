@@ -475,7 +475,13 @@
               f.err.textContent = errors[k][0].message; f.err.hidden = false; f.input.setAttribute("aria-invalid", "true"); bad = bad || f.input;
             });
             if (bad) return bad.focus();
-            if (code === "confirmation_expired") settle("expired"); else if (code === "confirmation_answered") { settle("confirmed"); load().catch(function () {}); }
+            if (code === "confirmation_expired") settle("expired");
+            else if (code === "confirmation_answered") {  // in another tab: show how it ended there
+              request("GET", path("/messages?after=" + (m.seq - 1))).then(function (again) {
+                var fresh = ((again.json && again.json.messages) || []).filter(function (x) { return x.seq === m.seq; })[0];
+                if (fresh && fresh.card) { m.card = fresh.card; box.replaceWith(card(m)); }
+              }).catch(function () { /* the message says it */ });
+            }
             say(problem(res));
           });
           settle(decision === "cancel" ? "declined" : "confirmed");
