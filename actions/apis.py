@@ -55,6 +55,7 @@ ACTION_EXAMPLE = {
     "response_fields": ["status", "carrier"],
     "audience": "verified",
     "requires_confirmation": False,
+    "trigger_phrases": ["where is my order"],
     "enabled": True,
     "widgets": [],
     "created_at": "2026-12-04T09:12:44.120931Z",
@@ -97,6 +98,10 @@ class ActionOutput(serializers.Serializer):
     response_fields = serializers.ListField(child=serializers.CharField())
     audience = serializers.ChoiceField(choices=Action.Audience.choices)
     requires_confirmation = serializers.BooleanField()
+    trigger_phrases = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Without an LLM, a visitor message with one of these phrases opens the action's form.",
+    )
     enabled = serializers.BooleanField(source="is_enabled")
     widgets = serializers.SerializerMethodField(
         help_text="The ids of the widgets it is offered on; empty: every widget."
@@ -172,6 +177,13 @@ class ActionInput(serializers.Serializer):
     )
     audience = serializers.ChoiceField(choices=Action.Audience.choices, required=False)
     requires_confirmation = serializers.BooleanField(required=False)
+    trigger_phrases = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=20,
+        required=False,
+        help_text="Words or phrases (whole words, any case): without an LLM, a visitor message with one "
+        "of them opens the action's form in the widget (its parameters asked); sending it runs the call.",
+    )
     enabled = serializers.BooleanField(required=False)
     widgets = serializers.ListField(
         child=serializers.IntegerField(min_value=1),

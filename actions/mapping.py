@@ -57,3 +57,30 @@ def result_text(body: bytes, content_type: str, fields: list[str], *, limit: int
     if "\x00" in text:
         raise Unreadable("The answer is not text.")
     return _cut(text.strip(), limit)
+
+
+def result_words(text: str) -> str:
+    """A result (:func:`result_text`) in plain words for a visitor: an object's fields one
+    a line as "Label: value" (the last part of a dotted path, its underscores as spaces),
+    anything else as it is."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()
+    if not isinstance(data, dict):
+        return _shown(data)
+    lines = []
+    for key, value in data.items():
+        label = str(key).rsplit(".", 1)[-1].replace("_", " ").strip() or str(key)
+        lines.append(f"{label[:1].upper()}{label[1:]}: {_shown(value)}")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

@@ -43,6 +43,9 @@ class Action(models.Model):
     audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.ANYONE)
     # The visitor confirms in the widget (the parameters shown in plain words) before a call.
     requires_confirmation = models.BooleanField(default=False)
+    # Without an LLM (the offline provider), a visitor message with one of these phrases
+    # (whole words, any case) opens the action's form in the widget (actions.confirmations).
+    trigger_phrases = models.JSONField(default=list, blank=True)
     is_enabled = models.BooleanField(default=True)
     # The widgets whose conversations it is offered in; none: every widget.
     widgets = models.ManyToManyField("widget_builder.Widget", blank=True, related_name="actions")
@@ -138,3 +141,38 @@ class McpServer(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.name
+
+
+class PendingCall(models.Model):
+    """A call waiting for the visitor: a confirmation card (the model asked for an action
+    that ``requires_confirmation``: the exact inputs shown) or a form (the offline keyword
+    rule: the visitor gives the inputs). Answered once: confirmed (the call runs with these
+    inputs), declined, or expired after ``expires_at``."""
+
+    class Kind(models.TextChoices):
+        CONFIRM = "confirm", "Confirmation"
+        FORM = "form", "Form"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the visitor"
+        CONFIRMED = "confirmed", "Confirmed"
+        DECLINED = "declined", "Declined"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="pending_calls")
+    conversation = models.ForeignKey(
+        "chat.Conversation", on_delete=models.CASCADE, related_name="pending_action_calls"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    arguments = models.JSONField(default=dict)  # what the card shows and what runs
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    call = models.ForeignKey(ActionCall, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.state}"

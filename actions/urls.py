@@ -1,15 +1,26 @@
-"""URLs of the actions app (tenant hosts): the dashboard's pages (``actions.views``) and the
-REST resources (``actions.apis``), on the same services and selectors."""
+"""URLs of the actions app: the dashboard's pages (``actions.views``) and the REST
+resources (``actions.apis``, ``actions.mcp_apis``) on tenant hosts, and the visitor's answers
+to a card (``actions.widget_api``, the public host's widget API)."""
 
 from saas.routes import endpoint, page
 
-from . import apis, mcp_apis, views
+from . import apis, mcp_apis, views, widget_api
 
 API = "api/v1/actions/<uuid:action_id>"
 MCP = "api/v1/actions/mcp-servers/<uuid:server_id>"
 PAGE = "dashboard/actions/<uuid:action_id>/"
 
 app_name = "actions"
+CARD = (
+    "api/widget/v1/<str:widget_key>/conversations/<int:conversation_id>/confirmations/<uuid:confirmation_id>/"
+)
+
+widget_api_urlpatterns = [
+    endpoint(CARD + "confirm", widget_api.ConfirmApi.as_view(), name="widget-confirm"),
+    endpoint(CARD + "submit", widget_api.SubmitApi.as_view(), name="widget-submit"),
+    endpoint(CARD + "cancel", widget_api.CancelApi.as_view(), name="widget-cancel"),
+]
+public_urlpatterns = [*widget_api_urlpatterns]
 
 tenant_urlpatterns = [
     page("dashboard/actions/", views.action_list, name="list"),

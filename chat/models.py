@@ -188,6 +188,10 @@ class Message(models.Model):
         "AutomationRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     # Visitor feedback on a bot answer: +1 / -1 with an optional comment.
+    # A card the widget shows under a bot message (an AI action's confirmation or form,
+    # chat.answering.cards): its visitor-facing part and, for agents and the history, the
+    # tool call it stands for.
+    card = models.JSONField(null=True, blank=True)
     feedback_rating = models.SmallIntegerField(null=True, blank=True)
     feedback_comment = models.CharField(max_length=1000, blank=True, default="")
     feedback_at = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,7 @@ from saas.tenant_connection import connection
 from tenants.models import Tenant
 from widget_builder.models import Widget
 
+from .cards import card_visible
 from .models import Attachment, AutomationRule, BotSettings, Conversation, Message
 
 PREVIEW_CHARS = 160
@@ -48,6 +49,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "client_message_id": message.client_message_id if message.role == Message.Role.VISITOR else "",
         "feedback": message.feedback_rating,
         "author_name": message.author_name if message.role == Message.Role.AGENT else "",
+        "card": card_visible(message.card),
     }
 
 

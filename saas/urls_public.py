@@ -5,6 +5,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from actions import urls as actions
 from billing import urls as billing
 from chat import urls as chat
 from insights import urls as insights
@@ -30,6 +31,7 @@ urlpatterns = [
     path("", include((widget_builder.public_urlpatterns, widget_builder.app_name))),
     path("", include((chat.public_urlpatterns, chat.app_name))),
     path("", include((insights.public_urlpatterns, insights.app_name))),
+    path("", include((actions.public_urlpatterns, actions.app_name))),
     path("", include((ui.public_urlpatterns, ui.app_name))),
     path("", include((sso.public_urlpatterns, sso.app_name))),
 ]

@@ -8,6 +8,7 @@ document's title and description are chat's (``chat.widget_api.openapi``).
 
 from django.urls import include, path
 
+from actions import urls as actions
 from chat import urls as chat
 from insights import urls as insights
 from widget_builder import urls as widget_builder
@@ -16,4 +17,5 @@ urlpatterns = [
     path("", include((widget_builder.widget_api_urlpatterns, widget_builder.app_name))),
     path("", include((chat.widget_api_urlpatterns, chat.app_name))),
     path("", include((insights.widget_api_urlpatterns, insights.app_name))),
+    path("", include((actions.widget_api_urlpatterns, actions.app_name))),
 ]

@@ -83,13 +83,28 @@ class AnswerTools(Protocol):
     (``chat.llm.base.Tool``); ``call`` runs one call the model asked for and gives the text
     the model reads back (never raising for a refused or failed call: the text says so)."""
 
-    def offered(self, *, conversation_id: int) -> list[Any]: ...
+    def offered(self, *, conversation_id: int, widget_id: int) -> list[Any]: ...
 
     def call(
         self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
-    ) -> tuple[str, bool]:
-        """(the result for the model, whether it is an error)."""
+    ) -> tuple[str, bool] | ToolCard:
+        """(the result for the model, whether it is an error), or a card: the visitor
+        confirms first, nothing ran (the answer ends with the card)."""
         ...
+
+    def offline_form(self, *, conversation_id: int, text: str) -> ToolCard | None:
+        """Without an LLM: the form of an action whose trigger phrase ``text`` matches, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolCard:
+    """What the widget shows under the bot's message instead of a call made now: ``text``
+    the bot's words, ``card`` the card (chat.Message.card: its ``kind``, ``id``, ``title``
+    and what it shows)."""
+
+    text: str
+    card: dict[str, Any]
 
 
 @dataclass(frozen=True)

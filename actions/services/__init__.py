@@ -2,6 +2,16 @@
 (:mod:`.calls`); MCP servers as a source of actions (:mod:`.mcp`)."""
 
 from .calls import TESTS_PER_MINUTE, Outcome, action_call, action_declined, action_test, confirmation_summary
+from .confirmations import (
+    ConfirmationAnswered,
+    ConfirmationExpired,
+    Decided,
+    call_note,
+    confirmation_ask,
+    form_offer,
+    pending_call_decide,
+    result_said,
+)
 from .definitions import (
     OFFERED_KEY,
     action_create,
@@ -30,6 +40,9 @@ __all__ = [
     "MCP_OFFERED_KEY",
     "OFFERED_KEY",
     "TESTS_PER_MINUTE",
+    "ConfirmationAnswered",
+    "ConfirmationExpired",
+    "Decided",
     "Outcome",
     "action_call",
     "action_create",
@@ -39,7 +52,10 @@ __all__ = [
     "action_test",
     "action_update",
     "actions_import",
+    "call_note",
+    "confirmation_ask",
     "confirmation_summary",
+    "form_offer",
     "mcp_server_create",
     "mcp_server_delete",
     "mcp_server_secret_rotate",
@@ -50,6 +66,8 @@ __all__ = [
     "offered_forget",
     "offered_key",
     "offered_name",
+    "pending_call_decide",
+    "result_said",
     "server_tool",
     "widget_removed",
 ]

@@ -34,6 +34,8 @@ FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection"
 MAX_ACTIONS = 50
 # The tools offered to the model in one widget's conversations (actions.tools), cached.
 OFFERED_KEY = "actions:offered:v2:{widget}"
+TRIGGERS_KEY = "actions:triggers:v1"  # the offline keyword rule's phrases (confirmations), cached
+MAX_TRIGGER_PHRASES = 20
 MAX_TIMEOUT_SECONDS = 30
 
 # --- defining actions -----------------------------------------------------------------
@@ -176,6 +178,7 @@ def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
     audience = data.get("audience") or Action.Audience.ANYONE
     if audience not in Action.Audience.values:
         raise _invalid("audience", f"Use one of {', '.join(Action.Audience.values)}.")
+    triggers = _triggers_checked(data.get("trigger_phrases"))
     return {
         "name": name,
         "title": (str(data.get("title") or "").strip() or capfirst(name.replace("_", " ")))[:120],
@@ -187,6 +190,7 @@ def _fields_checked(data: dict[str, Any]) -> dict[str, Any]:
         "response_fields": fields[:50],
         "audience": audience,
         "requires_confirmation": bool(data.get("requires_confirmation", False)),
+        "trigger_phrases": triggers,
         "is_enabled": bool(data.get("is_enabled", True)),
     }
 
@@ -212,9 +216,27 @@ def offered_key(widget_id: int) -> str:
 def offered_forget() -> None:
     """Forget every widget's cached tools now and once the change commits (a reader
     between the two would otherwise cache the old ones again)."""
-    keys = [offered_key(pk) for pk in Widget.objects.values_list("pk", flat=True)]
+    keys = [offered_key(pk) for pk in Widget.objects.values_list("pk", flat=True)] + [TRIGGERS_KEY]
     cache.delete_many(keys)
     transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _triggers_checked(phrases: Any) -> list[str]:
+    """The offline keyword rule's phrases: up to 20, each 2 to 100 characters, kept once
+    (in any case) and in their order."""
+    phrases = phrases or []
+    if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+        raise _invalid("trigger_phrases", "A list of words or phrases, e.g. cancel my order.")
+    kept: list[str] = []
+    for phrase in (" ".join(p.split()) for p in phrases):
+        if not phrase or phrase.lower() in (k.lower() for k in kept):
+            continue
+        if not 2 <= len(phrase) <= 100:
+            raise _invalid("trigger_phrases", f"{phrase[:20]!r}: use 2 to 100 characters per phrase.")
+        kept.append(phrase)
+    if len(kept) > MAX_TRIGGER_PHRASES:
+        raise _invalid("trigger_phrases", f"At most {MAX_TRIGGER_PHRASES} phrases.", "limit")
+    return kept
 
 
 def _audited(action: Action) -> dict[str, Any]:
@@ -224,6 +246,7 @@ def _audited(action: Action) -> dict[str, Any]:
         "method": action.method,
         "audience": action.audience,
         "requires_confirmation": action.requires_confirmation,
+        "trigger_phrases": action.trigger_phrases,
         "is_enabled": action.is_enabled,
         "widgets": sorted(w.pk for w in action.widgets.all()) if action.pk else [],
     }
@@ -281,7 +304,7 @@ def _current(action: Action) -> dict[str, Any]:
         f: getattr(action, f)
         for f in (
             "name", "title", "description", "parameters", "method", "url", "timeout_seconds",
-            "response_fields", "audience", "requires_confirmation", "is_enabled",
+            "response_fields", "audience", "requires_confirmation", "trigger_phrases", "is_enabled",
         )
     }  # fmt: skip
 

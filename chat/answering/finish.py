@@ -66,8 +66,10 @@ def answer_finish(
     error: ProviderError | None,
     interrupted: bool,
     ttft_ms: int | None,
+    card: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """Store the one answer. Returns its final payload (None: nothing to store)."""
+    """Store the one answer (with ``card``, an AI action waiting for the visitor, under
+    it). Returns its final payload (None: nothing to store)."""
     try:
         texts = prepared.texts
         text = text.strip()
@@ -95,6 +97,7 @@ def answer_finish(
             cost_usd=answer_cost(prepared.request.model, usage.input_tokens, usage.output_tokens)
             if prepared.request and provider
             else None,
+            card=card if outcome != Outcome.FALLBACK else None,
         )
         offer = bool(texts.get("offer_handoff")) and outcome in Outcome.OFFERS_HANDOFF
         return final_payload(reply, offer_handoff=offer)

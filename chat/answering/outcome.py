@@ -24,6 +24,7 @@ class Outcome:
     AUTOMATION = "automation"
     SKIPPED = "skipped"  # a contact flagged as a bot: no AI answer is spent on it
     HANDOFF = "handoff"  # the visitor asked for a person in words: handed off, no AI answer
+    ACTION = "action"  # without an LLM: an AI action's form, or its result once submitted
 
     OFFERS_HANDOFF = {NO_ANSWER, PARTIAL, FALLBACK, OVER_QUOTA}
     # Bot messages that are the model's answer, in full or in part.

@@ -8,6 +8,7 @@ Preconditions: the tenant's schema is active."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -15,6 +16,7 @@ from django.core.cache import cache
 from billing.selectors import AnswerTerms, answer_terms
 from billing.services import answer_credit_take
 from saas.tenant_connection import connection
+from tenants.contributions import ToolCard, contributions
 from tenants.models import Tenant
 
 from ..automations import rule_matches, rules_in_order
@@ -40,10 +42,13 @@ def answer_prepare(
     visitor_message: Message,
     contact: Contact | None = None,
     just_stored: bool = False,
+    tool_answered: bool = False,
 ) -> Prepared:
     """Everything before the provider call. Preconditions: the tenant's schema is active.
     ``contact`` is the conversation's contact when the caller has it loaded already;
-    ``just_stored`` says the visitor message was created by this request (no answer yet)."""
+    ``just_stored`` says the visitor message was created by this request (no answer yet);
+    ``tool_answered``: the message is the visitor's answer to an AI action's card (no
+    handoff in words, no automation: the model answers with the action's result)."""
     prepared = Prepared(connection.schema_name, tenant.pk, conversation.pk, visitor_message.pk)
     existing = None if just_stored else Message.objects.filter(reply_to=visitor_message).first()
     if existing is not None:  # a retried send gets the same answer
@@ -61,7 +66,7 @@ def answer_prepare(
         if contact is None or contact.pk != conversation.contact_id:
             contact_id = conversation.contact_id
             contact = Contact.objects.filter(pk=contact_id).first() if contact_id is not None else None
-        return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact)
+        return _prepare_claimed(prepared, tenant, conversation, visitor_message, contact, tool_answered)
     except BaseException:
         cache.delete(prepared.claim_key)
         raise
@@ -93,6 +98,7 @@ def _prepare_claimed(
     conversation: Conversation,
     visitor_message: Message,
     contact: Contact | None,
+    tool_answered: bool = False,
 ) -> Prepared:
     widget = conversation.widget
     snapshot = bot_snapshot(widget)
@@ -103,8 +109,10 @@ def _prepare_claimed(
         "offer_handoff": bot.offer_handoff,
     }
 
-    def canned(text: str, outcome: str, rule: AutomationRule | None = None) -> Prepared:
-        reply = reply_store(prepared, text=text, outcome=outcome, automation_rule=rule)
+    def canned(
+        text: str, outcome: str, rule: AutomationRule | None = None, card: dict[str, Any] | None = None
+    ) -> Prepared:
+        reply = reply_store(prepared, text=text, outcome=outcome, automation_rule=rule, card=card)
         if rule is not None:
             automation_firing_create(rule=rule, conversation=conversation, message=reply)
             logger.info("automation fired rule=%s conversation=%s", rule.pk, conversation.pk)
@@ -117,10 +125,15 @@ def _prepare_claimed(
     if conversation.status in (Conversation.Status.WAITING, Conversation.Status.AGENT):
         return _with_person(prepared)
     flagged = contact is not None and contact.flagged_as_bot
-    if bot.human_support and not flagged and asks_for_person(visitor_message.text, bot.handoff_phrases):
+    asks = not tool_answered and asks_for_person(visitor_message.text, bot.handoff_phrases)
+    if bot.human_support and not flagged and asks:
         return _hand_off(prepared, conversation, visitor_message)
 
-    rule = _automations_run(prepared, snapshot.automations, conversation, visitor_message)
+    rule = (
+        None
+        if tool_answered
+        else _automations_run(prepared, snapshot.automations, conversation, visitor_message)
+    )
     if rule is not None:
         return canned(rule.reply, Outcome.AUTOMATION, rule)
     if flagged:
@@ -128,11 +141,14 @@ def _prepare_claimed(
     terms = answer_terms(tenant)  # the plan, a restriction and the quota: one query
     if terms.restricted:  # unpaid past the grace period: the offline text, no LLM
         return canned(bot.unavailable_text, Outcome.FALLBACK)
+    form = None if tool_answered else _action_form(bot, terms, conversation, visitor_message)
+    if form is not None:  # no LLM, and the message names an action: its form, no guess
+        return canned(form.text, Outcome.ACTION, card=form.card)
     # Retrieval before the provider: when it found only unrelated passages, a knowledge-only
     # bot has nothing to answer from, and no provider is called nor credit taken.
     passages, found = relevant_passages(visitor_message.text, snapshot.knowledge_base_ids or None)
     # With tools (AI actions) the model may act even when the knowledge has nothing.
-    tools = tools_offered(conversation.pk)
+    tools = tools_offered(conversation.pk, conversation.widget_id)
     if not tools and nothing_relevant(bot, passages, found):
         logger.info("nothing relevant in the knowledge conversation=%s", conversation.pk)
         return canned(bot.no_answer_text, Outcome.NO_ANSWER)
@@ -158,6 +174,22 @@ def _prepare_claimed(
         tools=tuple(tools) if choice.provider.name != "offline" else (),
     )
     return prepared
+
+
+def _action_form(
+    bot: BotSettings, terms: AnswerTerms, conversation: Conversation, visitor_message: Message
+) -> ToolCard | None:
+    """The offline provider's explicit rule: without an LLM, a message with an action's
+    trigger phrase gets the action's form (the visitor gives the inputs; submitting it is
+    their confirmation); the provider itself never guesses a call."""
+    tools = contributions().answer_tools
+    if tools is None:
+        return None
+    try:
+        offline = provider_for(bot, own_keys_allowed=terms.plan.own_llm_key).provider.name == "offline"
+    except ProviderError:
+        return None
+    return tools.offline_form(conversation_id=conversation.pk, text=visitor_message.text) if offline else None
 
 
 def _with_person(prepared: Prepared) -> Prepared:

@@ -4,6 +4,7 @@ the passages an answer cites back by number."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -13,6 +14,7 @@ from knowledge import retrieval
 from knowledge.retrieval import Passage
 from widget_builder.models import Widget
 
+from ..cards import card_turns
 from ..llm.base import LLMRequest, Role, Tool, Turn
 from ..llm.registry import ProviderChoice
 from ..models import BotSettings, Conversation, Message
@@ -77,7 +79,7 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
         Message.objects.filter(conversation=conversation, seq__lt=visitor_message.seq)
         .exclude(role__in=(Message.Role.SYSTEM, Message.Role.NOTE))
         .order_by("-seq")
-        .only("role", "text")[:50]
+        .only("role", "text", "card")[:50]
         if visitor_message.seq > 1
         else []  # the conversation's first message: nothing before it
     )
@@ -90,13 +92,29 @@ def history_turns(conversation: Conversation, visitor_message: Message) -> list[
     turns: list[Turn] = []
     for message in reversed(picked):
         role: Role = "user" if message.role == Message.Role.VISITOR else "assistant"
-        if turns and turns[-1].role == role:
-            turns[-1] = Turn(role, turns[-1].text + "\n\n" + message.text)
+        _turn_add(turns, Turn(role, message.text))
+        tool = card_turns(message.card) if message.role == Message.Role.BOT else None
+        if tool is not None:  # an AI action the visitor answered: the model's call, its result
+            calls, results = tool
+            turns[-1] = dataclasses.replace(turns[-1], tool_calls=turns[-1].tool_calls + calls)
+            turns.append(Turn("user", "", tool_results=results))
+    # The history starts with the visitor's words (results whose calls the budget cut off go).
+    while turns and (turns[0].role != "user" or turns[0].tool_results):
+        if turns[0].role == "user" and turns[0].text:
+            turns[0] = dataclasses.replace(turns[0], tool_results=())
         else:
-            turns.append(Turn(role, message.text))
-    while turns and turns[0].role != "user":
-        turns.pop(0)
+            turns.pop(0)
     return turns
+
+
+def _turn_add(turns: list[Turn], turn: Turn) -> None:
+    """Consecutive messages of one side merge into one turn (tool results stay first)."""
+    last = turns[-1] if turns else None
+    if last is None or last.role != turn.role:
+        turns.append(turn)
+    else:
+        text = turn.text if not last.text else last.text + "\n\n" + turn.text
+        turns[-1] = dataclasses.replace(last, text=text)
 
 
 def system_prompt(

@@ -23,6 +23,7 @@ from saas import shutdown
 from saas.database_outage import is_database_unavailable
 from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERRORS, CHAT_TIME_TO_FIRST_TOKEN
 from saas.tenant_connection import connection
+from tenants.contributions import ToolCard
 
 from ..llm.base import LLMRequest, Provider, ProviderError, Turn, Usage
 from ..llm.clients import loop_clients_close
@@ -166,6 +167,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
     started, ttft_ms = time.monotonic(), None
     provider_name = "unknown"  # until the provider is chosen
     relay = DeltaRelay(prepared.schema, prepared.conversation_id)
+    card: ToolCard | None = None
     try:
         provider, request = prepared.provider_call()
         provider_name = provider.name
@@ -187,7 +189,13 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
             if step.stop_reason != "tool_use" or not step.tool_calls or rounds >= MAX_TOOL_ROUNDS:
                 break
             # The model asked for tools (AI actions): run them, give it their results.
-            results = await _db(prepared.schema, tools_run, prepared.conversation_id, step.tool_calls)
+            results, card = await _db(prepared.schema, tools_run, prepared.conversation_id, step.tool_calls)
+            if card is not None:  # the visitor confirms first: the answer ends with the card
+                if not "".join(parts).strip():
+                    parts.append(card.text)
+                    queue.put_nowait(("delta", card.text))
+                    await relay.add(card.text)
+                break
             turns = [
                 *request.turns,
                 Turn("assistant", "".join(said).strip(), tool_calls=tuple(step.tool_calls)),
@@ -212,6 +220,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
         "error": error,
         "interrupted": interrupted,
         "ttft_ms": ttft_ms,
+        "card": card.card if card is not None else None,
     }
     try:
         final = await asyncio.shield(_db(prepared.schema, answer_finish, prepared, **finish))

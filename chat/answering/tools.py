@@ -4,14 +4,17 @@ asked for run one by one, each giving its result back for the next round of the 
 
 from __future__ import annotations
 
-from tenants.contributions import contributions
+from tenants.contributions import ToolCard, contributions
 
+from .. import cards
 from ..llm.base import Tool, ToolCall, ToolResult
 
 # Rounds of tool calls in one answer; after the last one the answer ends as it stands.
 MAX_TOOL_ROUNDS = 4
 # Calls run in one round; the model is told the others were not.
 MAX_CALLS_PER_ROUND = 3
+
+NOT_RUN_AFTER_CARD = "Not run: the visitor is asked to confirm another call first; ask again after."
 
 TOOLS_PROMPT = (
     "You can act for the visitor with the tools offered. Use one only when the visitor asks "
@@ -21,17 +24,26 @@ TOOLS_PROMPT = (
 )
 
 
-def tools_offered(conversation_id: int) -> list[Tool]:
-    """Preconditions: the tenant's schema is active."""
+def tools_offered(conversation_id: int, widget_id: int) -> list[Tool]:
+    """The tools offered in a conversation of the widget ``widget_id``. Preconditions: the
+    tenant's schema is active."""
     provider = contributions().answer_tools
-    return list(provider.offered(conversation_id=conversation_id)) if provider is not None else []
+    if provider is None:
+        return []
+    return list(provider.offered(conversation_id=conversation_id, widget_id=widget_id))
 
 
-def tools_run(conversation_id: int, calls: list[ToolCall]) -> list[ToolResult]:
-    """Run the calls of one round, in order. Preconditions: the tenant's schema is active."""
+def tools_run(conversation_id: int, calls: list[ToolCall]) -> tuple[list[ToolResult], ToolCard | None]:
+    """Run the calls of one round, in order. A call the visitor must confirm first gives a
+    card (and no result: it waits, ``chat.cards``); the calls after it are not
+    run. Preconditions: the tenant's schema is active."""
     provider = contributions().answer_tools
-    results = []
+    results: list[ToolResult] = []
+    card: ToolCard | None = None
     for index, call in enumerate(calls):
+        if card is not None:
+            results.append(ToolResult(call.id, NOT_RUN_AFTER_CARD, is_error=True))
+            continue
         if index >= MAX_CALLS_PER_ROUND:
             text = f"Not run: at most {MAX_CALLS_PER_ROUND} tools are run at a time; ask again for the rest."
             results.append(ToolResult(call.id, text, is_error=True))
@@ -39,11 +51,17 @@ def tools_run(conversation_id: int, calls: list[ToolCall]) -> list[ToolResult]:
         if provider is None:
             results.append(ToolResult(call.id, "No tools are available.", is_error=True))
             continue
-        text, is_error = provider.call(
+        outcome = provider.call(
             conversation_id=conversation_id,
             name=call.name,
             arguments=call.arguments,
             arguments_error=call.arguments_error,
         )
+        if isinstance(outcome, ToolCard):
+            card = cards.card_with_tool(outcome, calls=calls, waiting=call.id)
+            continue
+        text, is_error = outcome
         results.append(ToolResult(call.id, text, is_error=is_error))
-    return results
+    if card is not None:
+        card = cards.card_results(card, results)
+    return results, card

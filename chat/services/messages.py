@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from saas.errors import Conflict, ProblemError, ValidationFailed
 
+from ..cards import card_settled
 from ..models import Conversation, Message, chat_event_send
 from ..realtime import events
 
@@ -163,4 +164,23 @@ def message_feedback(*, message: Message, rating: int, comment: str = "") -> Mes
     with transaction.atomic():
         message.save(update_fields=["feedback_rating", "feedback_comment", "feedback_at"])
         chat_event_send("message.feedback", conversation_id=message.conversation_id, message_id=message.pk)
+    return message
+
+
+def message_card_settle(
+    *, conversation: Conversation, card_id: str, state: str, result: str, is_error: bool
+) -> Message | None:
+    """The visitor answered the card ``card_id`` (``chat.cards``) under one of the
+    conversation's bot messages: its state, and the waiting call's result for the history
+    of the next answers. None when no message carries it."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(conversation=conversation, role=Message.Role.BOT, card__id=card_id)
+            .first()
+        )
+        if message is None or message.card is None:
+            return None
+        message.card = card_settled(message.card, state=state, result=result, is_error=is_error)
+        message.save(update_fields=["card"])
     return message

@@ -18,6 +18,7 @@ OUTCOME_WORDS = {
     Outcome.AUTOMATION: "answered by an automation rule",
     Outcome.SKIPPED: "no AI answer: the visitor was flagged as automated (a bot)",
     Outcome.HANDOFF: "the visitor asked for a person: handed off to the team, no AI answer",
+    Outcome.ACTION: "an AI action's form (no LLM is set up), or its result once the visitor sent it",
 }
 
 

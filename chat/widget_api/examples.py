@@ -54,6 +54,7 @@ GREETING = {
     "client_message_id": "",
     "feedback": None,
     "author_name": "",
+    "card": None,
 }
 QUESTION = {
     **GREETING,

@@ -29,6 +29,7 @@ SCHEMA_SETTINGS = {
         {"name": "visitor actions", "description": "Feedback, closing, rating, handoff, transcript."},
         {"name": "attachments", "description": "Files visitors attach."},
         {"name": "answer timings", "description": "How long answers took where the visitor is."},
+        {"name": "AI actions", "description": "The visitor confirms, cancels or fills in an AI action."},
     ],
 }
 

@@ -4,6 +4,8 @@ document what the views answer (bodies are built as the widget runtime reads the
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -196,6 +198,59 @@ class AttachmentOutput(serializers.Serializer):
     )
 
 
+def _string(description: str = "") -> dict[str, Any]:
+    return {"type": "string", **({"description": description} if description else {})}
+
+
+CARD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "nullable": True,
+    "description": "Under a bot message: an AI action waiting for the visitor (a confirmation or a "
+    "form), answered with `POST confirmations/<id>/confirm`, `.../submit` or `.../cancel`; else null.",
+    "required": ["kind", "id", "title", "state", "expires_at"],
+    "properties": {
+        "kind": {
+            **_string("`confirm`: Confirm or Cancel; `form`: the inputs asked."),
+            "enum": ["confirm", "form"],
+        },
+        "id": {"type": "string", "format": "uuid"},
+        "title": _string("The action's title."),
+        "state": {"type": "string", "enum": ["pending", "confirmed", "declined", "expired"]},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "summary": {
+            "type": "array",
+            "description": "`confirm`: the inputs in plain words.",
+            "items": {
+                "type": "object",
+                "required": ["label", "value"],
+                "properties": {"label": _string(), "value": _string()},
+            },
+        },
+        "fields": {
+            "type": "array",
+            "description": "`form`: the inputs asked.",
+            "items": {
+                "type": "object",
+                "required": ["name", "label", "hint", "type", "required", "options"],
+                "properties": {
+                    "name": _string("The input's name: the key in `submit`'s `arguments`."),
+                    "label": _string(),
+                    "hint": _string("A description to show under the field, or empty."),
+                    "type": {"type": "string", "enum": ["string", "number", "integer", "boolean", "enum"]},
+                    "required": {"type": "boolean"},
+                    "options": {"type": "array", "items": {}, "description": "An enum's values."},
+                },
+            },
+        },
+    },
+}
+
+
+@extend_schema_field(CARD_SCHEMA)
+class CardField(serializers.JSONField):
+    """A message's card (``chat.cards``), documented field by field."""
+
+
 class MessageOutput(serializers.Serializer):
     seq = serializers.IntegerField()
     role = serializers.ChoiceField(choices=["visitor", "bot", "agent", "system"])
@@ -206,6 +261,7 @@ class MessageOutput(serializers.Serializer):
     client_message_id = serializers.CharField()
     feedback = serializers.IntegerField(allow_null=True)
     author_name = serializers.CharField(help_text="The agent's name on agent messages, else empty.")
+    card = CardField(allow_null=True)
 
 
 class AttachmentRulesOutput(serializers.Serializer):

@@ -158,11 +158,12 @@ def test_without_actions_no_tools_are_offered(client, ada, fake_llm):  # noqa: F
     assert "You can act for the visitor" not in fake_llm.requests[-1].body["system"]
 
 
-def test_actions_that_need_a_confirmation_are_not_offered_yet(client, ada, shop, fake_llm):  # noqa: F811
+def test_actions_that_need_a_confirmation_are_offered_saying_so(client, ada, shop, fake_llm):  # noqa: F811
     _status_action(shop, requires_confirmation=True)
     fake_llm.enqueue(Behaviour(text="Hello."))
     ada.send(client, "Hi")
-    assert "tools" not in fake_llm.requests[-1].body
+    [tool] = fake_llm.requests[-1].body["tools"]
+    assert tool["name"] == "order_status" and "The visitor confirms in the chat" in tool["description"]
 
 
 def test_a_new_or_changed_action_is_offered_from_the_next_answer(client, ada, shop, fake_llm):  # noqa: F811

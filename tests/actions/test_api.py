@@ -158,3 +158,18 @@ def test_the_test_runner_is_rate_limited_per_workspace(tenant_a, endpoint, monke
         for _ in range(3)
     ]
     assert codes == [200, 200, 429] and len(endpoint.requests) == 2
+
+
+def test_trigger_phrases_are_set_read_and_checked(tenant_a, endpoint):
+    client = client_for(tenant_a)
+    body = _body(endpoint, trigger_phrases=["Cancel my order", "  cancel   MY order ", "stornieren"])
+    created = send(client, "post", BASE, body)
+    assert created.status_code == 201, created.content
+    assert created.json()["trigger_phrases"] == ["Cancel my order", "stornieren"]  # once, spaces tidied
+    path = f"{BASE}/{created.json()['id']}"
+    assert send(client, "get", path).json()["trigger_phrases"] == ["Cancel my order", "stornieren"]
+    assert send(client, "patch", path, {"trigger_phrases": []}).json()["trigger_phrases"] == []
+    refused = send(client, "patch", path, {"trigger_phrases": ["x"]})
+    assert refused.status_code == 422 and "trigger_phrases" in refused.json()["errors"]
+    too_many = send(client, "patch", path, {"trigger_phrases": [f"phrase {n}" for n in range(21)]})
+    assert too_many.status_code == 422

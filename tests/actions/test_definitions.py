@@ -52,6 +52,9 @@ def _refused(endpoint, **fields) -> dict:
         ),
         ({"url": "https://{order_id}.shop.example.com/x"}, "url", "place_in_host"),
         ({"url": "https://a.example.com:99999/x"}, "url", "bad_url"),
+        ({"trigger_phrases": "cancel"}, "trigger_phrases", "invalid"),
+        ({"trigger_phrases": ["a"]}, "trigger_phrases", "invalid"),
+        ({"trigger_phrases": [f"phrase {n}" for n in range(21)]}, "trigger_phrases", "limit"),
     ],
 )
 def test_bad_fields_are_refused_by_name(endpoint, ws, fields, field, code):

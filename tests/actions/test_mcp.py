@@ -65,7 +65,7 @@ def test_the_tools_are_listed_and_only_the_allowed_ones_offered(ws, mcp):
     listed = {tool["name"]: tool for tool in server.tools}
     assert set(listed) == {"order_status", "whoami", "refund", "broken", "slow"}
     assert listed["order_status"]["input_schema"]["required"] == ["order_id"]
-    offered = ActionTools().offered(conversation_id=0)
+    offered = ActionTools().offered(conversation_id=0, widget_id=0)
     assert [tool.name for tool in offered] == ["shop__order_status", "shop__whoami"]
     assert offered[0].description == "Where an order is: its delivery status."
     # The session: initialize, the notification, the list, then the session's end.
@@ -83,12 +83,12 @@ def test_the_tools_are_listed_and_only_the_allowed_ones_offered(ws, mcp):
     assert {seen.headers["mcp-protocol-version"] for seen in later} == {"2025-06-18"}
     # Taken off the list: no longer offered.
     services.mcp_server_update(server=server, data={"allowed_tools": ["whoami"]})
-    assert [tool.name for tool in ActionTools().offered(conversation_id=0)] == ["shop__whoami"]
+    assert [tool.name for tool in ActionTools().offered(conversation_id=0, widget_id=0)] == ["shop__whoami"]
 
 
 def test_a_server_whose_tools_need_a_confirmation_is_not_offered_yet(ws, mcp):
     _server(mcp, requires_confirmation=True)
-    assert ActionTools().offered(conversation_id=0) == []
+    assert ActionTools().offered(conversation_id=0, widget_id=0) == []
 
 
 def test_names_for_the_model_stay_within_the_providers_rule():
@@ -204,7 +204,7 @@ def test_a_visitor_calling_too_often_is_held_back_and_a_turned_off_server_is_not
     mcp.requests.clear()
     outcome = services.mcp_tool_call(server=server, tool="whoami", arguments={}, contact=contact)
     assert outcome.status == "denied" and mcp.requests == []
-    assert ActionTools().offered(conversation_id=0) == []
+    assert ActionTools().offered(conversation_id=0, widget_id=0) == []
 
 
 def test_an_mcp_tool_call_counts_toward_the_plan_and_is_not_made_past_it(ws, mcp, visitor):

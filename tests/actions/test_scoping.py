@@ -34,7 +34,10 @@ def _conversation(widget):
 
 
 def _offered(conversation) -> list[str]:
-    return [tool.name for tool in ActionTools().offered(conversation_id=conversation.pk)]
+    return [
+        tool.name
+        for tool in ActionTools().offered(conversation_id=conversation.pk, widget_id=conversation.widget_id)
+    ]
 
 
 def test_an_action_limited_to_widget_a_is_neither_offered_nor_callable_on_widget_b(endpoint, two_widgets):
@@ -61,6 +64,15 @@ def test_an_action_limited_to_widget_a_is_neither_offered_nor_callable_on_widget
         conversation_id=in_a.pk, name="order_cancel", arguments={"order_id": "1"}, arguments_error=""
     )
     assert not is_error and [r.path for r in endpoint.requests] == ["/orders/1/cancel"]
+
+
+def test_an_action_limited_to_widget_a_opens_no_form_on_widget_b(endpoint, two_widgets):
+    widget_a, widget_b = two_widgets
+    action_of(endpoint, widgets=[widget_a.pk], trigger_phrases=["cancel my order"])
+    in_a, in_b = _conversation(widget_a), _conversation(widget_b)
+    assert ActionTools().offline_form(conversation_id=in_b.pk, text="Please cancel my order") is None
+    card = ActionTools().offline_form(conversation_id=in_a.pk, text="Please cancel my order")
+    assert card is not None and card.card["kind"] == "form"
 
 
 def test_the_cached_tools_follow_a_change_of_widgets(endpoint, two_widgets):

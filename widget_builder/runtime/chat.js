@@ -4,6 +4,7 @@
   "use strict";
   var STRINGS = {
     en: {convs: "Your conversations", backChat: "Back to the conversation", newConv: "New conversation", moreConvs: "Show more",
+         confirm: "Confirm", confirmed: "Confirmed", sent: "Sent", declined: "Cancelled", expired: "This request has expired. Ask again if you still want it.", optional: "optional",
          noConvs: "No conversations yet.", onDate: "Conversation on %s", you: "You: %s", unread: "%s unread", endedTag: "Ended",
          rename: "Rename", renameX: "Rename “%s”", del: "Delete", deleteX: "Delete “%s”", deleteQ: "Delete “%s” and all its messages for good?",
          cancel: "Cancel", save: "Save", titleLabel: "Conversation title", renamed: "Renamed to %s", deleted: "Conversation deleted.",
@@ -19,6 +20,7 @@
          seen: "Seen", leave: "Leave a message", email: "Your email", yourMsg: "Your message",
          nobody: "Nobody is available right now. Leave your email and we'll reply by email.", emailed: "Thanks, we'll email you at %s"},
     es: {convs: "Tus conversaciones", backChat: "Volver a la conversación", newConv: "Nueva conversación", moreConvs: "Mostrar más",
+         confirm: "Confirmar", confirmed: "Confirmado", sent: "Enviado", declined: "Cancelado", expired: "Esta solicitud ha caducado. Vuelve a pedirlo si aún lo quieres.", optional: "opcional",
          noConvs: "Aún no hay conversaciones.", onDate: "Conversación del %s", you: "Tú: %s", unread: "%s sin leer", endedTag: "Finalizada",
          rename: "Renombrar", renameX: "Renombrar «%s»", del: "Eliminar", deleteX: "Eliminar «%s»", deleteQ: "¿Eliminar «%s» y todos sus mensajes para siempre?",
          cancel: "Cancelar", save: "Guardar", titleLabel: "Título de la conversación", renamed: "Nuevo nombre: %s", deleted: "Conversación eliminada.",
@@ -34,6 +36,7 @@
          seen: "Visto", leave: "Dejar un mensaje", email: "Tu correo electrónico", yourMsg: "Tu mensaje",
          nobody: "No hay nadie disponible ahora. Deja tu correo y te responderemos por correo.", emailed: "Gracias, te escribiremos a %s"},
     fr: {convs: "Vos conversations", backChat: "Retour à la conversation", newConv: "Nouvelle conversation", moreConvs: "Afficher plus",
+         confirm: "Confirmer", confirmed: "Confirmé", sent: "Envoyé", declined: "Annulé", expired: "Cette demande a expiré. Redemandez-le si vous le souhaitez toujours.", optional: "facultatif",
          noConvs: "Aucune conversation pour l'instant.", onDate: "Conversation du %s", you: "Vous : %s", unread: "%s non lu(s)", endedTag: "Terminée",
          rename: "Renommer", renameX: "Renommer « %s »", del: "Supprimer", deleteX: "Supprimer « %s »", deleteQ: "Supprimer « %s » et tous ses messages définitivement ?",
          cancel: "Annuler", save: "Enregistrer", titleLabel: "Titre de la conversation", renamed: "Renommée : %s", deleted: "Conversation supprimée.",
@@ -49,6 +52,7 @@
          seen: "Vu", leave: "Laisser un message", email: "Votre e-mail", yourMsg: "Votre message",
          nobody: "Personne n'est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.", emailed: "Merci, nous vous écrirons à %s"},
     de: {convs: "Ihre Unterhaltungen", backChat: "Zurück zur Unterhaltung", newConv: "Neue Unterhaltung", moreConvs: "Mehr anzeigen",
+         confirm: "Bestätigen", confirmed: "Bestätigt", sent: "Gesendet", declined: "Abgebrochen", expired: "Diese Anfrage ist abgelaufen. Fragen Sie bitte erneut.", optional: "optional",
          noConvs: "Noch keine Unterhaltungen.", onDate: "Unterhaltung vom %s", you: "Sie: %s", unread: "%s ungelesen", endedTag: "Beendet",
          rename: "Umbenennen", renameX: "„%s“ umbenennen", del: "Löschen", deleteX: "„%s“ löschen", deleteQ: "„%s“ und alle Nachrichten endgültig löschen?",
          cancel: "Abbrechen", save: "Speichern", titleLabel: "Titel der Unterhaltung", renamed: "Umbenannt in %s", deleted: "Unterhaltung gelöscht.",
@@ -137,7 +141,7 @@
     };
     var primary = (cfg.colors && cfg.colors.primary) || "#2d5bd7", onPrimary = (cfg.colors && cfg.colors.text) || "#fff";
     var off = cfg.offset || {x: 20, y: 20};
-    var dark = ".panel{background:#111827;color:#f3f4f6}.bubble:not(.mine),.typing,.menu{background:#1f2937;color:#f3f4f6}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}";
+    var dark = ".panel{background:#111827;color:#f3f4f6}.card{background:#111827;color:#f3f4f6;border-color:#4b5563}.bubble:not(.mine),.typing,.menu{background:#1f2937;color:#f3f4f6}input,select,textarea{background:#1f2937;color:#f3f4f6;border-color:#4b5563}";
     var themeCss = cfg.theme === "dark" ? dark : cfg.theme === "light" ? "" : "@media (prefers-color-scheme:dark){" + dark + "}";
     var style = el("style", {text:
       "[hidden]{display:none!important}" +
@@ -166,6 +170,11 @@
       ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
       ".who{display:block;font-size:12px;opacity:.75;margin:0 4px 2px}.typing .who{margin:0}.seen{text-align:right;font-size:11px;opacity:.7;margin:-8px 4px 12px}" +
       ".stars .b[aria-pressed=true]{background:" + primary + ";color:" + onPrimary + "}" +
+      ".card{border:1px solid #d1d5db;border-radius:12px;padding:12px;margin:8px 0 0;background:#fff;color:#111827}.card-t{font-weight:600;margin:0 0 8px}" +
+      ".card dl{margin:0 0 4px}.card dt{font-size:12px;opacity:.75}.card dd{margin:0 0 8px;overflow-wrap:anywhere}.card label{margin:8px 0 4px}.card .check{margin-top:10px}" +
+      ".hint{font-size:12px;opacity:.75;margin:2px 0 0}.opt{font-weight:400;opacity:.75}.acts{display:flex;flex-wrap:wrap;gap:8px;margin-top:12px}.acts .send{flex:1 1 120px;margin:0}" +
+      ".ghost{all:unset;box-sizing:border-box;cursor:pointer;flex:1 1 120px;text-align:center;padding:9px;border-radius:8px;border:1px solid #9ca3af}.acts button:disabled{opacity:.6;cursor:default}" +
+      ".state{font-size:13px;font-weight:600;margin:8px 0 0}.card .state:first-child{margin-top:0}" +
       conversationsCss(primary, onPrimary) + themeCss + ".brand{font-size:12px;text-align:center;padding:6px;opacity:.7}" +
       "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border-radius:0}}" +
       "@media (prefers-reduced-motion:no-preference){.panel{animation:pop .16s ease-out}@keyframes pop{from{opacity:0;transform:translateY(8px)}}" +
@@ -423,6 +432,7 @@
               (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "")});
           }))));
         }
+        if (m.card) node.appendChild(card(m));
         if (m.role === "bot") node.appendChild(thumbs(m));
       }
       node.setAttribute("data-seq", m.seq);
@@ -432,6 +442,107 @@
       if (!next && typingEl.parentNode) body.appendChild(typingEl);
       scroll();
       return node;
+    }
+
+    // An AI action waiting for the visitor: a confirmation (the inputs in plain words,
+    // Confirm / Cancel) or a form (the inputs asked). Answered once; the bot's answer streams.
+    function card(m) {
+      var c = m.card, attrs = {"class": "card", role: "group", "aria-labelledby": "cw-card-" + c.id};
+      if (c.kind === "form") attrs.novalidate = "";
+      var box = el(c.kind === "form" ? "form" : "div", attrs, [el("p", {"class": "card-t", id: "cw-card-" + c.id, text: c.title})]);
+      if (c.kind !== "form") box.appendChild(el("dl", {}, [].concat.apply([], (c.summary || []).map(function (s) { return [el("dt", {text: s.label}), el("dd", {text: s.value})]; }))));
+      if (c.state !== "pending") {  // answered or expired: what it was, and how it ended
+        var said = c.state === "confirmed" && c.kind === "form" ? "sent" : c.state;
+        box.appendChild(el("p", {"class": "state", role: "status", text: t(said)}));
+        return box;
+      }
+      var fields = {}, ok = el("button", {"class": "send", type: c.kind === "form" ? "submit" : "button", text: t(c.kind === "form" ? "sendMessage" : "confirm")});
+      var no = el("button", {"class": "ghost", type: "button", text: t("cancel")});
+      if (c.kind === "form") (c.fields || []).forEach(function (f) { fields[f.name] = cardField(box, c, f); });
+      box.appendChild(el("div", {"class": "acts"}, [ok, no]));
+      function settle(state) { c.state = state; box.replaceWith(card(m)); }
+      function answer(decision, data) {
+        if (busy) return;
+        if (cfg.preview) { say("Preview: visitors' answers are sent from here."); return; }
+        ok.disabled = no.disabled = true; busy = true;
+        api("POST", path("/confirmations/" + c.id + "/" + decision), data, "text/event-stream").then(function (r) {
+          if (!r.ok) return parse(r).then(function (res) {
+            var code = res.json && res.json.code, errors = (res.json && res.json.errors) || {}, bad = null;
+            ok.disabled = no.disabled = false;
+            Object.keys(errors).forEach(function (k) {
+              var f = fields[k];
+              if (!f) return;
+              f.err.textContent = errors[k][0].message; f.err.hidden = false; f.input.setAttribute("aria-invalid", "true"); bad = bad || f.input;
+            });
+            if (bad) return bad.focus();
+            if (code === "confirmation_expired") settle("expired");
+            else if (code === "confirmation_answered") {  // in another tab: show how it ended there
+              request("GET", path("/messages?after=" + (m.seq - 1))).then(function (again) {
+                var fresh = ((again.json && again.json.messages) || []).filter(function (x) { return x.seq === m.seq; })[0];
+                if (fresh && fresh.card) { m.card = fresh.card; box.replaceWith(card(m)); }
+              }).catch(function () { /* the message says it */ });
+            }
+            say(problem(res));
+          });
+          settle(decision === "cancel" ? "declined" : "confirmed");
+          var fin = false, t0 = Date.now(), t1 = 0;
+          return events(r, function (name, d) {
+            if (name === "message") show(d);
+            else if (name === "typing") typing(true);
+            else if (name === "delta") { t1 = t1 || Date.now(); delta(d.text || ""); }
+            else if (name === "done") { fin = true; done(d); if (t1) timing(d.message, t1 - t0, Date.now() - t0); }
+            else if (name === "pending" || name === "reconnect") { fin = true; unstream(); poll(); }
+          }).then(function () { if (!fin) throw new Error("cut"); });
+        }).catch(function () { unstream(); typing(false); load().catch(function () {}); }).then(function () { busy = false; input.focus(); });
+      }
+      no.addEventListener("click", function () { answer("cancel"); });
+      if (c.kind !== "form") ok.addEventListener("click", function () { answer("confirm"); });
+      else box.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var args = {}, bad = null;
+        Object.keys(fields).forEach(function (k) {
+          var f = fields[k], v = f.value();
+          f.err.hidden = true; f.input.removeAttribute("aria-invalid");
+          if (v === undefined && f.field.required) { f.err.textContent = t("required"); f.err.hidden = false; f.input.setAttribute("aria-invalid", "true"); bad = bad || f.input; }
+          else if (v !== undefined) args[k] = v;
+        });
+        if (bad) return bad.focus();
+        answer("submit", {arguments: args});
+      });
+      return box;
+    }
+    // One input of an action's form: its label (required marked), hint and error line.
+    function cardField(form, c, f) {
+      var id = "cw-f-" + c.id.slice(0, 8) + "-" + f.name.replace(/[^\w-]/g, "_"), input, opts = f.options || [];
+      var err = el("p", {"class": "err", id: id + "-err", hidden: ""}), hint = f.hint ? el("p", {"class": "hint", id: id + "-hint", text: f.hint}) : null;
+      var mark = f.required ? " *" : "";
+      if (f.type === "boolean") {
+        input = el("input", {id: id, type: "checkbox", name: f.name});
+        form.appendChild(el("label", {"class": "check", "for": id}, [input, tx(f.label + mark)]));
+      } else {
+        form.appendChild(el("label", {"for": id}, [tx(f.label + mark), f.required ? null : el("span", {"class": "opt", text: " (" + t("optional") + ")"})]));
+        if (f.type === "enum") {
+          input = el("select", {id: id, name: f.name}, [el("option", {value: "", text: ""})].concat(
+            opts.map(function (o, i) { return el("option", {value: String(i), text: String(o)}); })));
+        } else {
+          input = el("input", {id: id, name: f.name, type: f.type === "string" ? "text" : "number", autocomplete: "off"});
+          if (f.type === "integer") input.setAttribute("step", "1"); else if (f.type === "number") input.setAttribute("step", "any");
+        }
+        form.appendChild(input);
+      }
+      if (f.required) input.setAttribute("aria-required", "true");
+      input.setAttribute("aria-describedby", (hint ? id + "-hint " : "") + id + "-err");
+      if (hint) form.appendChild(hint);
+      form.appendChild(err);
+      return {input: input, err: err, field: f, value: function () {
+        if (f.type === "boolean") return input.checked;
+        var v = input.value.trim();
+        if (!v) return undefined;
+        if (f.type === "enum") return opts[+v];
+        if (f.type === "string") return v;
+        var n = Number(v);
+        return isNaN(n) ? v : n;
+      }};
     }
 
     function thumbs(m) {

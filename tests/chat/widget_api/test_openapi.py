@@ -1,26 +1,30 @@
 """The widget API's own OpenAPI document: generated from the widget API's routes only (chat's,
-the widget's configuration, insights' answer timings), valid, served on the public host; and
-every response it documents is one the endpoint really gives, with a body of the documented
-shape."""
+the widget's configuration, insights' answer timings, the AI actions' cards), valid, served
+on the public host; and every response it documents is one the endpoint really gives, with a
+body of the documented shape."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from drf_spectacular.drainage import GENERATOR_STATS
 from openapi_schema_validator import OAS30Validator, validate
 
+from actions.models import Action, PendingCall
 from chat.models import Contact, Conversation, Message
 from chat.resume_tokens import resume_token_issue
 from chat.services.attachments import attachment_add
 from chat.services.messages import message_append
+from saas.crypto import secret_encrypt
 from tests.chat.visitors import ORIGIN, Visitor, asgi_post, make_visitor
 from tests.hosts import PUBLIC_HOST
 from widget_builder.models import Widget
@@ -68,6 +72,14 @@ OPERATIONS = {
         "post",
         "/api/widget/v1/{widget_key}/conversations/{conversation_id}/messages/{seq}/timing",
     ),
+    **{
+        f"confirmation_{decision}": (
+            "post",
+            "/api/widget/v1/{widget_key}/conversations/{conversation_id}/confirmations/{confirmation_id}/"
+            + decision,
+        )
+        for decision in ("confirm", "submit", "cancel")
+    },
 }
 
 
@@ -155,6 +167,8 @@ class World:
     answer_seq: int
     attachment_id: str
     foreign_conversation_id: int
+    confirmation_id: str  # a confirmation card's, pending
+    form_id: str  # a form's, pending
 
     @property
     def widget(self) -> Widget:
@@ -179,7 +193,38 @@ def world(tenant_a) -> World:
             kinds=["image"],
             max_mb=1,
         )
-    return World(visitor, answer.seq, with_file.attachments[0]["id"], foreign.conversation.pk)
+        # An action waiting for the visitor (its address refused: nothing leaves the machine).
+        action = Action.objects.create(
+            name="order_cancel",
+            title="Cancel an order",
+            description="Cancel an order.",
+            parameters={
+                "type": "object",
+                "properties": {"order_id": {"type": "string"}},
+                "required": ["order_id"],
+            },
+            url="https://127.0.0.1:9/orders",
+            signing_secret=secret_encrypt("acsec_test"),
+        )
+        expires_at = timezone.now() + timedelta(minutes=10)
+        card, form = (
+            PendingCall.objects.create(
+                action=action,
+                conversation=visitor.conversation,
+                kind=kind,
+                arguments=arguments,
+                expires_at=expires_at,
+            )
+            for kind, arguments in (("confirm", {"order_id": "1042"}), ("form", {}))
+        )
+    return World(
+        visitor,
+        answer.seq,
+        with_file.attachments[0]["id"],
+        foreign.conversation.pk,
+        str(card.public_id),
+        str(form.public_id),
+    )
 
 
 def _body(operation: str) -> dict:
@@ -195,6 +240,7 @@ def _body(operation: str) -> dict:
         "conversation_read": {"seq": 1},
         "answer_timing_report": {"first_token_ms": 420, "full_ms": 1800},
         "conversation_rename": {"title": "Shipping to Canada"},
+        "confirmation_submit": {"arguments": {"order_id": "1042"}},
     }.get(operation, {})
 
 
@@ -215,6 +261,7 @@ def _call(
         conversation_id=conversation_id or world.visitor.conversation.pk,
         seq=world.answer_seq,
         attachment_id=world.attachment_id,
+        confirmation_id=world.form_id if operation == "confirmation_submit" else world.confirmation_id,
     )
     headers = {**world.visitor.headers(), **headers}
     headers = {k: v for k, v in headers.items() if v is not None}
@@ -322,7 +369,17 @@ def _resume_token(world: World) -> str:
     )
 
 
+def _expired(world: World) -> None:
+    world.change(lambda: PendingCall.objects.update(expires_at=timezone.now() - timedelta(seconds=1)))
+
+
 SPECIFIC = {
+    **{
+        (f"confirmation_{d}", 409): lambda c, w, s, op: _twice(c, w, op)
+        for d in ("confirm", "submit", "cancel")
+    },
+    **{(f"confirmation_{d}", 410): _with(_expired) for d in ("confirm", "submit", "cancel")},
+    ("confirmation_submit", 422): lambda c, w, s, op: _call(c, w, op, body={"arguments": {}}),
     ("session_start", 422): lambda c, w, s, op: _call(c, w, op, body={"page_url": "not a url"}),
     ("prechat_submit", 201): _with(lambda w: _prechat_form(w, submitted=False)),
     ("prechat_submit", 409): _generic(200),  # the widget has no form
@@ -396,6 +453,9 @@ DOCUMENTED = [
     ("attachment_upload", (201, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503)),
     ("attachment_download", (200, 401, 403, 404, 429, 503)),
     ("answer_timing_report", (200, 400, 401, 403, 404, 413, 415, 422, 429, 503)),
+    ("confirmation_confirm", (200, 401, 403, 404, 409, 410, 413, 429, 503)),
+    ("confirmation_submit", (200, 400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 503)),
+    ("confirmation_cancel", (200, 401, 403, 404, 409, 410, 413, 429, 503)),
 ]
 CASES = [(operation, status) for operation, statuses in DOCUMENTED for status in statuses]
 
