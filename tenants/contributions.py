@@ -19,7 +19,8 @@ consumers read that:
 * ``stored_file_names``       -> ``tenants.services.storage_reconcile`` (files rows name
                                  outside a ``FileField``)
 * ``answer_tools``            -> ``chat.answering`` (the tools the bot may call while it
-                                 answers: the AI actions)
+                                 answers: the AI actions, the visitor's files; several
+                                 apps' providers merge into one :class:`AnswerToolsMerged`)
 
 This module imports no model and no app, so an ``apps.py`` can import it at load time.
 """
@@ -78,7 +79,7 @@ class DailyCounts(Protocol):
 
 
 class AnswerTools(Protocol):
-    """The tools the bot may call while it answers a visitor (one app provides them). Both
+    """The tools the bot may call while it answers a visitor (each app its own). Both
     run in the tenant's schema. ``offered`` gives the provider-neutral tool definitions
     (``chat.llm.base.Tool``); ``call`` runs one call the model asked for and gives the text
     the model reads back (never raising for a refused or failed call: the text says so)."""
@@ -90,6 +91,31 @@ class AnswerTools(Protocol):
     ) -> tuple[str, bool]:
         """(the result for the model, whether it is an error)."""
         ...
+
+
+class AnswerToolsMerged:
+    """Several apps' answer tools as one provider: the tools of each, in ``INSTALLED_APPS``
+    order, and a call run by the provider that offers a tool of that name (asked in the same
+    order; a name nobody offers is refused like an unknown tool)."""
+
+    def __init__(self, providers: Iterable[AnswerTools]) -> None:
+        self.providers = tuple(providers)
+
+    def offered(self, *, conversation_id: int) -> list[Any]:
+        return [tool for p in self.providers for tool in p.offered(conversation_id=conversation_id)]
+
+    def call(
+        self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
+    ) -> tuple[str, bool]:
+        for provider in self.providers:
+            if any(tool.name == name for tool in provider.offered(conversation_id=conversation_id)):
+                return provider.call(
+                    conversation_id=conversation_id,
+                    name=name,
+                    arguments=arguments,
+                    arguments_error=arguments_error,
+                )
+        return f"There is no tool named {name!r}; use only the tools offered.", True
 
 
 @dataclass(frozen=True)
@@ -182,8 +208,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     quota_check_app = ""
     plan_summary: PlanSummaryRead | None = None
     plan_summary_app = ""
-    answer_tools: AnswerTools | None = None
-    answer_tools_app = ""
+    answer_tools: list[AnswerTools] = []
     for config in configs:
         if not isinstance(config, ContributingAppConfig):
             continue
@@ -220,11 +245,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
                 )
             plan_summary, plan_summary_app = found.plan_summary, app
         if found.answer_tools is not None:
-            if answer_tools is not None:
-                raise ImproperlyConfigured(
-                    f"answer tools are contributed by both {answer_tools_app} and {app}"
-                )
-            answer_tools, answer_tools_app = found.answer_tools, app
+            answer_tools.append(found.answer_tools)
     return Contributions(
         counted_models=counted,
         usage_measures=measures,
@@ -235,7 +256,10 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         nav_badges=badges,
         daily_counts=daily,
         stored_file_names=files,
-        answer_tools=answer_tools,
+        # One app's provider as it is; several, merged (None: no tools).
+        answer_tools=AnswerToolsMerged(answer_tools)
+        if len(answer_tools) > 1
+        else next(iter(answer_tools), None),
     )
 
 
