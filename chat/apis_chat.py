@@ -38,7 +38,8 @@ from .services.conversations import conversation_start
 from .services.messages import visitor_message_send
 from .widget_api.attachments import ENVELOPE_BYTES, MAX_ATTACHMENT_MB
 from .widget_api.conversations import EVENT_STREAM, event_stream
-from .widget_api.serializers import AttachmentInput, MessageOutput
+from .widget_api.serializers import AttachmentInput
+from .widget_api.serializers import MessageOutput as VisitorMessageOutput
 from .widget_api.selectors import conversation_awaiting_answer, conversation_messages
 
 TAGS = ["chat"]
@@ -334,6 +335,33 @@ class ChatMessageSendApi(ChatApiBase):
         )
 
 
+class ChatAttachedOutput(VisitorMessageOutput):
+    """The stored message carrying the file, as your user (and the widget) sees it."""
+
+
+ATTACHED_EXAMPLE = {
+    "seq": 4,
+    "role": "visitor",
+    "text": "Our stock",
+    "citations": [],
+    "attachments": [
+        {
+            "id": "0b6f3c9a-5d2e-4f71-8a43-9e1c7d2b5f60",
+            "name": "stock.csv",
+            "content_type": "text/plain",
+            "size": 48213,
+            "removed": False,
+            "context_status": "ready",
+            "context_error": "",
+        }
+    ],
+    "created_at": "2026-12-04T10:01:30.000000Z",
+    "client_message_id": "",
+    "feedback": None,
+    "author_name": "",
+}
+
+
 class ChatAttachmentUploadApi(ChatApiBase):
     """Your user's file, attached to their conversation as the widget does it (the same
     checks of size and type; read as the conversation's context when the bot reads files)."""
@@ -355,8 +383,9 @@ class ChatAttachmentUploadApi(ChatApiBase):
         "context: the attachment's `context_status` says `ready`, or `failed` with `context_error` "
         "(the file is attached all the same). Ask about it with a message (docs/files.md).",
         request={"multipart/form-data": AttachmentInput},
+        examples=[OpenApiExample("Attached", value=ATTACHED_EXAMPLE, response_only=True, status_codes=["201"])],
         responses={
-            201: MessageOutput,
+            201: ChatAttachedOutput,
             **_problems(
                 401,
                 403,

@@ -12,11 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
+
 from knowledge.retrieval import Passage
 
 from .file_query import SCHEMA, QueryRefused, Result, Table, table_query
 from .llm.base import Tool
 from .models import ConversationFile
+from .services.files import KNOWN_SECONDS, files_known_key
 
 SMALL_FILE_CHARS = 12_000  # a text file this small goes into the prompt whole
 FILE_PASSAGES = 6  # chunks of bigger files, at most, per answer
@@ -40,6 +43,8 @@ class FilePassage(Passage):
 def conversation_files(conversation_id: int, *, kind: str | None = None) -> list[ConversationFile]:
     """The files the bot reads in this conversation, oldest first (none while its bot does
     not read files)."""
+    if not _may_have_files(conversation_id):
+        return []
     files = ConversationFile.objects.filter(
         conversation_id=conversation_id,
         status=ConversationFile.Status.READY,
@@ -48,6 +53,17 @@ def conversation_files(conversation_id: int, *, kind: str | None = None) -> list
     if kind is not None:
         files = files.filter(kind=kind)
     return list(files.order_by("created_at", "pk"))
+
+
+def _may_have_files(conversation_id: int) -> bool:
+    """False only when the database said so (kept in the cache with ``add``: a file stored
+    meanwhile has set "yes", which a slower "no" does not replace)."""
+    key = files_known_key(conversation_id)
+    known = cache.get(key)
+    if known is None:
+        known = ConversationFile.objects.filter(conversation_id=conversation_id).exists()
+        cache.add(key, known, timeout=KNOWN_SECONDS)
+    return bool(known)
 
 
 def file_table(file: ConversationFile) -> Table:

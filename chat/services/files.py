@@ -7,10 +7,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.db import transaction
+
 from ..file_reading import FileRead, FileUnreadable, file_read, readable
 from ..models import Attachment, ConversationFile
 
 logger = logging.getLogger(__name__)
+
+# Whether a conversation may have files (the workspace's cache, so an answer in a
+# conversation without any asks the database once, not on every answer). "Yes" is set
+# when a file is stored; a stale "yes" costs a query, never a missed file.
+KNOWN_SECONDS = 3600
+
+
+def files_known_key(conversation_id: int) -> str:
+    return f"chat:conversation-files:{conversation_id}"
 
 
 @dataclass
@@ -47,6 +59,8 @@ def conversation_file_create(*, attachment: Attachment, reading: FileReading) ->
     """Store what was read of ``attachment`` for its conversation (in the caller's
     transaction, with the attachment)."""
     read = reading.read
+    key = files_known_key(attachment.conversation_id)
+    transaction.on_commit(lambda: cache.set(key, True, timeout=KNOWN_SECONDS))
     return ConversationFile.objects.create(
         conversation_id=attachment.conversation_id,
         attachment=attachment,
