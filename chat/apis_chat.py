@@ -383,7 +383,9 @@ class ChatAttachmentUploadApi(ChatApiBase):
         "context: the attachment's `context_status` says `ready`, or `failed` with `context_error` "
         "(the file is attached all the same). Ask about it with a message (docs/files.md).",
         request={"multipart/form-data": AttachmentInput},
-        examples=[OpenApiExample("Attached", value=ATTACHED_EXAMPLE, response_only=True, status_codes=["201"])],
+        examples=[
+            OpenApiExample("Attached", value=ATTACHED_EXAMPLE, response_only=True, status_codes=["201"])
+        ],
         responses={
             201: ChatAttachedOutput,
             **_problems(
@@ -401,7 +403,10 @@ class ChatAttachmentUploadApi(ChatApiBase):
         self.key_required()
         conversation = self.get_object()
         bot = bot_settings_for(conversation.widget)
-        if int(request.headers.get("Content-Length") or 0) > bot.attachment_max_mb * 1024 * 1024 + ENVELOPE_BYTES:
+        if (
+            int(request.headers.get("Content-Length") or 0)
+            > bot.attachment_max_mb * 1024 * 1024 + ENVELOPE_BYTES
+        ):
             raise PayloadTooLarge(f"Attach files of at most {bot.attachment_max_mb} MB.")
         data = _valid(AttachmentInput(data=request.data))
         message = attachment_add(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
+from django.db.models import F, Func, IntegerField, JSONField
 
 from knowledge.retrieval import Passage
 
@@ -45,11 +46,24 @@ def conversation_files(conversation_id: int, *, kind: str | None = None) -> list
     not read files)."""
     if not _may_have_files(conversation_id):
         return []
-    files = ConversationFile.objects.filter(
-        conversation_id=conversation_id,
-        status=ConversationFile.Status.READY,
-        conversation__widget__bot__files_as_context=True,
-    ).select_related("attachment")
+    files = (
+        ConversationFile.objects.filter(
+            conversation_id=conversation_id,
+            status=ConversationFile.Status.READY,
+            conversation__widget__bot__files_as_context=True,
+        )
+        .select_related("attachment")
+        # A table's rows load only when a query runs over them (``file_table``).
+        .defer("rows")
+        .annotate(
+            row_count=Func(F("rows"), function="jsonb_array_length", output_field=IntegerField()),
+            sample_rows=Func(
+                F("rows"),
+                template=f"jsonb_path_query_array(%(expressions)s, '$[0 to {SAMPLE_ROWS - 1}]')",
+                output_field=JSONField(),
+            ),
+        )
+    )
     if kind is not None:
         files = files.filter(kind=kind)
     return list(files.order_by("created_at", "pk"))
@@ -68,6 +82,11 @@ def _may_have_files(conversation_id: int) -> bool:
 
 def file_table(file: ConversationFile) -> Table:
     return Table(name=file.attachment.name, columns=file.columns, rows=file.rows)
+
+
+def row_count(file: ConversationFile) -> int:
+    """The rows of a table from :func:`conversation_files` (counted by the database)."""
+    return int(getattr(file, "row_count", None) or len(file.rows))
 
 
 def _terms(text: str) -> set[str]:
@@ -102,12 +121,12 @@ def file_passages(files: list[ConversationFile], question: str) -> list[FilePass
 def _table_summary(file: ConversationFile) -> str:
     columns = ", ".join(f"{c['name']} ({c['type']})" for c in file.columns)
     lines = [
-        f"A table the visitor attached, file id {file.attachment.public_id}: {len(file.rows)} rows; "
+        f"A table the visitor attached, file id {file.attachment.public_id}: {row_count(file)} rows; "
         f"columns: {columns}. Compute totals, counts, averages, minimums, maximums and filters "
         f"with the {TOOL_NAME} tool, never by hand. First rows:",
         " | ".join(c["name"] for c in file.columns),
     ]
-    lines += [" | ".join(row) for row in file.rows[:SAMPLE_ROWS]]
+    lines += [" | ".join(row) for row in getattr(file, "sample_rows", None) or file.rows[:SAMPLE_ROWS]]
     return "\n".join(lines)[:4000]
 
 
@@ -119,7 +138,7 @@ class FileTools:
         if not tables:
             return []
         listed = "; ".join(
-            f"{f.attachment.name} (id {f.attachment.public_id}, {len(f.rows)} rows: "
+            f"{f.attachment.name} (id {f.attachment.public_id}, {row_count(f)} rows: "
             + ", ".join(f"{c['name']} {c['type']}" for c in f.columns)
             + ")"
             for f in tables
@@ -225,7 +244,7 @@ def computed_answer(question: str, tables: list[ConversationFile], numbers: list
 
 def _computed_text(op: str, groups: dict[str, Any], result: Result, file: ConversationFile, n: int) -> str:
     where = f" where {groups['fcol']} is {groups['value'].strip()}" if groups.get("fcol") else ""
-    name, total = file.attachment.name, len(file.rows)
+    name, total = file.attachment.name, row_count(file)
     if op == "count":
         have = f", where {groups['fcol']} is {groups['value'].strip()}" if where else ""
         return f"{result.value} of the {total} rows of {name}{have}. [{n}]"

@@ -72,7 +72,9 @@ def _file(visitor: Visitor) -> ConversationFile:
 
 
 @pytest.mark.parametrize("api", ["anthropic", "openai"])
-def test_a_total_over_10000_rows_is_computed_by_the_tool_exactly(client, reader, sales, fake_llm, settings, api):
+def test_a_total_over_10000_rows_is_computed_by_the_tool_exactly(
+    client, reader, sales, fake_llm, settings, api
+):
     settings.LLM_PROVIDER = api
     data, total, north = sales
     entry = upload(client, reader, "sales.csv", data)

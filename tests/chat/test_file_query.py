@@ -31,7 +31,10 @@ def q(**arguments):
 
 def test_sum_with_a_filter_is_exact_and_names_its_rows():
     # Floats would give 1000.3500000000001; text matches ignore case.
-    found = q(filters=[{"column": "region", "op": "eq", "value": "NORTH"}], aggregate={"op": "sum", "column": "amount"})
+    found = q(
+        filters=[{"column": "region", "op": "eq", "value": "NORTH"}],
+        aggregate={"op": "sum", "column": "amount"},
+    )
     assert found == {"matched_rows": 3, "value": "1000.35", "row_numbers": [1, 3, 5]}
     assert Decimal(found["value"]) == Decimal("0.10") + Decimal("0.20") + Decimal("1000.05")
 
@@ -62,11 +65,17 @@ def test_filters_compare_by_the_columns_type():
     assert rows({"column": "id", "op": "in", "value": [2, "4"]}) == [2, 4]
     assert rows({"column": "amount", "op": "empty"}) == [4]
     assert rows({"column": "region", "op": "contains", "value": "ort"}) == [1, 3, 5]
-    assert rows({"column": "region", "op": "ne", "value": "north"}, {"column": "amount", "op": "not_empty"}) == [2]
+    assert rows(
+        {"column": "region", "op": "ne", "value": "north"}, {"column": "amount", "op": "not_empty"}
+    ) == [2]
 
 
 def test_group_by_with_sort_and_limit():
-    found = q(group_by="region", aggregate={"op": "sum", "column": "amount"}, sort={"by": "value", "descending": True})
+    found = q(
+        group_by="region",
+        aggregate={"op": "sum", "column": "amount"},
+        sort={"by": "value", "descending": True},
+    )
     assert found["groups"] == [
         {"Region": "north", "sum": "1000.05", "rows": 1},
         {"Region": "North", "sum": "0.30", "rows": 2},
@@ -80,7 +89,13 @@ def test_group_by_with_sort_and_limit():
 def test_listed_rows_are_bounded_and_sorted():
     found = q(sort={"by": "amount", "descending": True}, limit=2)
     assert [r["row"] for r in found["rows"]] == [5, 2] and found["truncated"] is True
-    assert found["rows"][0] == {"row": 5, "id": "5", "Region": "north", "amount": "1,000.05", "day": "2026-02-01"}
+    assert found["rows"][0] == {
+        "row": 5,
+        "id": "5",
+        "Region": "north",
+        "amount": "1,000.05",
+        "day": "2026-02-01",
+    }
 
 
 @pytest.mark.parametrize(

@@ -166,7 +166,10 @@ class _Tools:
 def test_several_apps_answer_tools_are_merged_and_each_call_goes_to_its_owner():
     actions, files = _Tools("actions", "order_status"), _Tools("files", "query_table")
     merged = contributions_collect(
-        [_config("one", Contributions(answer_tools=actions)), _config("two", Contributions(answer_tools=files))]
+        [
+            _config("one", Contributions(answer_tools=actions)),
+            _config("two", Contributions(answer_tools=files)),
+        ]
     ).answer_tools
     assert isinstance(merged, AnswerToolsMerged)
     assert [t.name for t in merged.offered(conversation_id=7)] == ["order_status", "query_table"]
