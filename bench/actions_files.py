@@ -60,8 +60,8 @@ def files_part(tenant: Any, fake: Any) -> dict[str, Any]:
     from chat.file_context import FileTools
     from chat.file_reading import file_read
     from chat.models import BotSettings, Contact, Conversation, Message
-    from chat.services.attachments import attachment_add
     from chat.selectors import bot_snapshot_forget
+    from chat.services.attachments import attachment_add
     from chat.services.messages import message_append
     from tenants.models import Tenant
     from tests.fakes.llm_server import Behaviour, FakeToolCall

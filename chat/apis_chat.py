@@ -38,9 +38,9 @@ from .services.conversations import conversation_start
 from .services.messages import visitor_message_send
 from .widget_api.attachments import ENVELOPE_BYTES, MAX_ATTACHMENT_MB
 from .widget_api.conversations import EVENT_STREAM, event_stream
+from .widget_api.selectors import conversation_awaiting_answer, conversation_messages
 from .widget_api.serializers import AttachmentInput
 from .widget_api.serializers import MessageOutput as VisitorMessageOutput
-from .widget_api.selectors import conversation_awaiting_answer, conversation_messages
 
 TAGS = ["chat"]
 MAX_CHAT_BODY = 64 * 1024

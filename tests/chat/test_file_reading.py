@@ -18,12 +18,12 @@ def _read(data: bytes, name: str, content_type: str = "text/plain"):
 
 def test_a_csv_becomes_rows_with_column_names_and_inferred_types():
     data = (
-        "Order,Region,Amount,Shipped,Day,Note\n"
-        "1,North,10.50,yes,2026-01-02,first\n"
-        '2,South,"1,234.25",no,2026-02-30,\n'
-        "\n"
-        "3,North,7,true,2026-03-04,x\n"
-    ).encode()
+        b"Order,Region,Amount,Shipped,Day,Note\n"
+        b"1,North,10.50,yes,2026-01-02,first\n"
+        b'2,South,"1,234.25",no,2026-02-30,\n'
+        b"\n"
+        b"3,North,7,true,2026-03-04,x\n"
+    )
     read = _read(data, "sales.csv")
     assert read.kind == "table"
     assert read.columns == [
