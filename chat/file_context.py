@@ -7,6 +7,7 @@ files (``BotSettings.files_as_context``). Preconditions: the tenant's schema is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from django.db.models import F, Func, IntegerField, JSONField
 from knowledge.retrieval import Passage
 
 from .file_query import SCHEMA, QueryRefused, Result, Table, table_query
-from .llm.base import Tool
+from .llm.base import Tool, ToolCall, ToolResult
 from .models import ConversationFile
 from .services.files import KNOWN_SECONDS, files_known_key
 
@@ -167,6 +168,22 @@ class FileTools:
             return f"Query refused: {refusal}", True
         answer = {"file": file.attachment.name, **result.as_dict()}
         return json.dumps(answer, ensure_ascii=False, default=str), False
+
+
+def rows_cited(passages: list[Passage], calls: list[ToolCall], results: list[ToolResult]) -> None:
+    """A table's passage (in ``passages``, changed in place) cites the rows that the last
+    ``query_table`` over it matched, as its result named them (the first 20)."""
+    for call, result in zip(calls, results, strict=False):
+        if call.name != TOOL_NAME or result.is_error:
+            continue
+        try:
+            found = json.loads(result.content)
+        except ValueError:
+            continue
+        rows = [n for n in found.get("row_numbers") or [] if isinstance(n, int)]
+        for index, passage in enumerate(passages):
+            if isinstance(passage, FilePassage) and passage.table and passage.file == found.get("file"):
+                passages[index] = dataclasses.replace(passage, rows=rows)
 
 
 def _file_named(conversation_id: int, wanted: Any) -> ConversationFile | None:

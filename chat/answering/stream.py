@@ -24,6 +24,7 @@ from saas.database_outage import is_database_unavailable
 from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERRORS, CHAT_TIME_TO_FIRST_TOKEN
 from saas.tenant_connection import connection
 
+from ..file_context import rows_cited
 from ..llm.base import LLMRequest, Provider, ProviderError, Turn, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
@@ -188,6 +189,7 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
                 break
             # The model asked for tools (AI actions): run them, give it their results.
             results = await _db(prepared.schema, tools_run, prepared.conversation_id, step.tool_calls)
+            rows_cited(prepared.passages, step.tool_calls, results)  # a table's citation: its rows
             turns = [
                 *request.turns,
                 Turn("assistant", "".join(said).strip(), tool_calls=tuple(step.tool_calls)),

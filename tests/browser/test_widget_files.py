@@ -57,7 +57,7 @@ def test_a_csv_is_read_by_the_bot_and_a_total_is_computed_from_it(
     composer.fill("What is the total of amount where region is North?")
     composer.press("Enter")
     page.get_by_text("North's total is 10.30").wait_for(timeout=WAIT)
-    assert page.get_by_text("[1] sales.csv").is_visible()
+    assert page.get_by_text("[1] sales.csv · rows 1, 3").is_visible()  # the rows it was computed from
     [result] = fake.requests[-1].tool_results
     assert json.loads(result["content"])["value"] == "10.30"
     for width in (360, 1280):

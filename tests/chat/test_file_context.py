@@ -17,6 +17,7 @@ from django_tenants.utils import tenant_context
 from chat.file_context import FileTools
 from chat.models import Attachment, ConversationFile
 from chat.services.deletion import attachments_remove, conversations_delete
+from chat.views import citation_rows
 from tests.chat.factories import ConversationFactory
 from tests.chat.test_api import _client
 from tests.chat.visitors import Visitor, make_visitor
@@ -102,6 +103,12 @@ def test_a_total_over_10000_rows_is_computed_by_the_tool_exactly(
     assert Decimal(computed["value"]) == total and computed["value"] == str(total)
     [citation] = answer["message"]["citations"]
     assert citation["file"] == "sales.csv" and citation["title"] == "sales.csv"
+    assert citation["rows"] == computed["row_numbers"] and len(citation["rows"]) == 20
+
+
+def test_agents_see_the_rows_a_citation_names():
+    shown = citation_rows([{"n": 1, "title": "s.csv", "file": "s.csv", "rows": [1, 2, 3, 4, 5, 6]}])
+    assert shown[0]["rows"] == "1, 2, 3, 4, 5 …" and citation_rows([{"n": 2, "title": "Help"}])[0]["rows"] == ""
 
 
 def test_the_offline_provider_computes_plain_table_questions(client, reader, sales, settings):

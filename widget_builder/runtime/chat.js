@@ -12,7 +12,7 @@
          consent: "I agree", message: "Write a message…", sendMessage: "Send", fileRemoved: "%s (removed)", fileRead: "Read by the bot", fileUnread: "The bot could not read it",
          typing: "%s is typing…", bot: "Assistant", tooFast: "You're sending messages too fast. Please wait a moment.",
          up: "Helpful", down: "Not helpful", why: "What went wrong? (optional)", fbThanks: "Thanks for your feedback!",
-         sources: "Sources", page: "p.", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
+         sources: "Sources", page: "p.", rows: "rows", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
          end: "End chat", rateQ: "How was this conversation?", rate: "Rate %s out of 5", note: "Anything else? (optional)",
          submit: "Submit", thanks: "Thanks for your rating!", again: "Start a new conversation", human: "Talk to a person",
          attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended.",
@@ -27,7 +27,7 @@
          consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar", fileRemoved: "%s (eliminado)", fileRead: "Leído por el asistente", fileUnread: "El asistente no pudo leerlo",
          typing: "%s está escribiendo…", bot: "Asistente", tooFast: "Estás enviando mensajes demasiado rápido. Espera un momento.",
          up: "Útil", down: "No es útil", why: "¿Qué salió mal? (opcional)", fbThanks: "¡Gracias por tu opinión!",
-         sources: "Fuentes", page: "pág.", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
+         sources: "Fuentes", page: "pág.", rows: "filas", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
          end: "Finalizar chat", rateQ: "¿Qué tal fue esta conversación?", rate: "Valorar con %s de 5", note: "¿Algo más? (opcional)",
          submit: "Enviar", thanks: "¡Gracias por tu valoración!", again: "Iniciar una nueva conversación", human: "Hablar con una persona",
          attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado.",
@@ -42,7 +42,7 @@
          consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer", fileRemoved: "%s (supprimé)", fileRead: "Lu par l'assistant", fileUnread: "L'assistant n'a pas pu le lire",
          typing: "%s est en train d'écrire…", bot: "Assistant", tooFast: "Vous envoyez des messages trop vite. Patientez un instant.",
          up: "Utile", down: "Pas utile", why: "Qu'est-ce qui n'allait pas ? (facultatif)", fbThanks: "Merci pour votre avis !",
-         sources: "Sources", page: "p.", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
+         sources: "Sources", page: "p.", rows: "lignes", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
          end: "Terminer le chat", rateQ: "Comment s'est passée cette conversation ?", rate: "Noter %s sur 5", note: "Autre chose ? (facultatif)",
          submit: "Envoyer", thanks: "Merci pour votre note !", again: "Démarrer une nouvelle conversation", human: "Parler à une personne",
          attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée.",
@@ -57,7 +57,7 @@
          consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden", fileRemoved: "%s (entfernt)", fileRead: "Vom Assistenten gelesen", fileUnread: "Der Assistent konnte sie nicht lesen",
          typing: "%s schreibt…", bot: "Assistent", tooFast: "Sie senden Nachrichten zu schnell. Bitte warten Sie einen Moment.",
          up: "Hilfreich", down: "Nicht hilfreich", why: "Was war nicht gut? (optional)", fbThanks: "Danke für Ihr Feedback!",
-         sources: "Quellen", page: "S.", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
+         sources: "Quellen", page: "S.", rows: "Zeilen", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
          end: "Chat beenden", rateQ: "Wie war diese Unterhaltung?", rate: "Mit %s von 5 bewerten", note: "Noch etwas? (optional)",
          submit: "Absenden", thanks: "Danke für Ihre Bewertung!", again: "Neue Unterhaltung starten", human: "Mit einem Menschen sprechen",
          attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet.",
@@ -421,7 +421,8 @@
           node.appendChild(el("div", {"class": "src"}, [el("span", {text: t("sources")})].concat(cites.map(function (c) {
             var label = "[" + c.n + "] " + (c.title || c.file || "");
             return /^https?:\/\//i.test(c.url || "") ? link(c.url, label) : el("span", {text: label +
-              (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "")});
+              (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "") +
+              (c.rows && c.rows.length ? " · " + t("rows") + " " + c.rows.slice(0, 5).join(", ") + (c.rows.length > 5 ? " …" : "") : "")});
           }))));
         }
         if (m.role === "bot") node.appendChild(thumbs(m));
