@@ -18,6 +18,7 @@ from chat.file_context import FileTools
 from chat.models import Attachment, ConversationFile
 from chat.services.deletion import attachments_remove, conversations_delete
 from chat.views import citation_rows
+from privacy.services.contacts import contact_erase
 from tests.chat.factories import ConversationFactory
 from tests.chat.test_api import _client
 from tests.chat.visitors import Visitor, make_visitor
@@ -108,7 +109,8 @@ def test_a_total_over_10000_rows_is_computed_by_the_tool_exactly(
 
 def test_agents_see_the_rows_a_citation_names():
     shown = citation_rows([{"n": 1, "title": "s.csv", "file": "s.csv", "rows": [1, 2, 3, 4, 5, 6]}])
-    assert shown[0]["rows"] == "1, 2, 3, 4, 5 …" and citation_rows([{"n": 2, "title": "Help"}])[0]["rows"] == ""
+    assert shown[0]["rows"] == "1, 2, 3, 4, 5 …"
+    assert citation_rows([{"n": 2, "title": "Help"}])[0]["rows"] == ""
 
 
 def test_the_offline_provider_computes_plain_table_questions(client, reader, sales, settings):
@@ -202,6 +204,17 @@ def test_the_file_goes_with_its_attachment_and_its_conversation(client, reader):
         assert not ConversationFile.objects.exists()
     listed = client.get(reader.messages_path, **reader.headers())
     assert listed.status_code in (401, 404)
+
+
+def test_a_contacts_erasure_leaves_nothing_the_bot_read(client, tenant_a, fake_llm):
+    visitor = make_visitor(tenant_a, email="erase-me@example.com")
+    visitor.bot(attachment_kinds=["text"], files_as_context=True)
+    upload(client, visitor, "mine.csv", b"a\n1\n")
+    with tenant_context(visitor.tenant):
+        assert ConversationFile.objects.filter(conversation=visitor.conversation).exists()
+        contact_erase(contact=visitor.contact, request=None)
+        assert not ConversationFile.objects.filter(conversation_id=visitor.conversation.pk).exists()
+        assert not Attachment.objects.filter(conversation_id=visitor.conversation.pk).exists()
 
 
 def test_the_server_side_chat_api_accepts_files_the_same_way(tenant_a, fake_llm):
