@@ -92,6 +92,12 @@ def test_an_encrypted_pdf_and_a_table_over_the_row_cap_are_refused(monkeypatch):
         _read(("n\n" + "1\n" * 101).encode(), "big.csv")
     with pytest.raises(FileUnreadable, match="more than 100 rows"):
         _read(json.dumps([{"n": 1}] * 101).encode(), "big.json")
+    assert len(_read(("n\n" + "1\n" * 100).encode(), "full.csv").rows) == 100
+    monkeypatch.setattr(file_reading, "MAX_CELLS", 150)  # three columns: 50 rows at most
+    with pytest.raises(FileUnreadable, match="more than 50 rows"):
+        _read(("a,b,c\n" + "1,2,3\n" * 51).encode(), "wide.csv")
+    with pytest.raises(FileUnreadable, match="more than 50 rows"):
+        _read(json.dumps([{"a": 1, "b": 2, "c": 3}] * 51).encode(), "wide.json")
 
 
 def test_which_files_are_read_at_all():
