@@ -95,14 +95,19 @@ class AnswerTools(Protocol):
 
 class AnswerToolsMerged:
     """Several apps' answer tools as one provider: the tools of each, in ``INSTALLED_APPS``
-    order, and a call run by the provider that offers a tool of that name (asked in the same
-    order; a name nobody offers is refused like an unknown tool)."""
+    order (a name already offered by an earlier app is left out: providers refuse two tools
+    of one name), and a call run by the first provider that offers a tool of that name (a
+    name nobody offers is refused like an unknown tool)."""
 
     def __init__(self, providers: Iterable[AnswerTools]) -> None:
         self.providers = tuple(providers)
 
     def offered(self, *, conversation_id: int) -> list[Any]:
-        return [tool for p in self.providers for tool in p.offered(conversation_id=conversation_id)]
+        tools: dict[str, Any] = {}
+        for provider in self.providers:
+            for tool in provider.offered(conversation_id=conversation_id):
+                tools.setdefault(tool.name, tool)
+        return list(tools.values())
 
     def call(
         self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str

@@ -164,7 +164,7 @@ class _Tools:
 
 
 def test_several_apps_answer_tools_are_merged_and_each_call_goes_to_its_owner():
-    actions, files = _Tools("actions", "order_status"), _Tools("files", "query_table")
+    actions, files = _Tools("actions", "order_status"), _Tools("files", "query_table", "order_status")
     merged = contributions_collect(
         [
             _config("one", Contributions(answer_tools=actions)),
@@ -172,10 +172,13 @@ def test_several_apps_answer_tools_are_merged_and_each_call_goes_to_its_owner():
         ]
     ).answer_tools
     assert isinstance(merged, AnswerToolsMerged)
+    # A name offered twice goes to the first app only (providers refuse duplicate names).
     assert [t.name for t in merged.offered(conversation_id=7)] == ["order_status", "query_table"]
+    assert merged.call(conversation_id=7, name="order_status", arguments={}, arguments_error="")[0] == (
+        "actions ran order_status"
+    )
     ran = merged.call(conversation_id=7, name="query_table", arguments={"file": "a"}, arguments_error="")
     assert ran == ("files ran query_table", False) and files.asked == [(7, "query_table", {"file": "a"})]
-    assert actions.asked == []
     text, is_error = merged.call(conversation_id=7, name="rm_rf", arguments={}, arguments_error="")
     assert is_error and "no tool named 'rm_rf'" in text
     # One app's tools stay as they are; none, None.
