@@ -57,7 +57,13 @@ class ActionTools:
         ] + mcp_tools.offered({name for name, _, _ in offered})
 
     def call(
-        self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
+        self,
+        *,
+        conversation_id: int,
+        name: str,
+        arguments: dict[str, Any],
+        arguments_error: str,
+        widget_id: int | None = None,  # the conversation's own is read with it
     ) -> tuple[str, bool] | ToolCard:
         conversation = Conversation.objects.select_related("contact").get(pk=conversation_id)
         offered = _on_widget(conversation.widget_id)

@@ -117,6 +117,10 @@ class BotSettingsOutput(serializers.Serializer):
     )
     attachment_kinds = serializers.ListField(child=serializers.ChoiceField(choices=list(KIND_LABELS)))
     attachment_max_mb = serializers.IntegerField()
+    files_as_context = serializers.BooleanField(
+        help_text="The bot reads visitors' attached CSV, JSON, text, Markdown and PDF files as their "
+        "conversation's context (docs/files.md)."
+    )
     updated_at = serializers.DateTimeField(allow_null=True, help_text="Null: never changed (the defaults).")
 
 
@@ -139,6 +143,7 @@ def _bot(bot: BotSettings) -> dict[str, Any]:
         "human_support",
         "attachment_kinds",
         "attachment_max_mb",
+        "files_as_context",
     )
     return {
         **{name: getattr(bot, name) for name in plain},
@@ -186,6 +191,7 @@ class BotSettingsInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=list(KIND_LABELS)), required=False
     )
     attachment_max_mb = serializers.IntegerField(required=False, help_text="1 to 20.")
+    files_as_context = serializers.BooleanField(required=False)
 
     def validate_temperature(self, value: float) -> float:
         if not math.isfinite(value):
@@ -214,6 +220,7 @@ BOT_EXAMPLE = {
     "knowledge_bases": [1],
     "attachment_kinds": ["image", "pdf"],
     "attachment_max_mb": 5,
+    "files_as_context": False,
     "updated_at": "2026-12-04T12:00:00.123456Z",
 }
 

@@ -18,24 +18,29 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from saas.database_outage import is_database_unavailable
-from saas.errors import PermissionDenied, ValidationFailed
+from saas.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
 from tenants.api_base import ALL_ROLES
 from widget_builder.models import Widget
 
 from . import answering
 from .apis import CONVERSATION_EXAMPLE, MAX_TEXT, ConversationApiBase, ConversationOutput, _problems, _valid
 from .models import Conversation
-from .selectors import message_payload
+from .selectors import bot_settings_for, message_payload
+from .services.attachments import attachment_add
 from .services.contacts import contact_for_external_id
 from .services.conversations import conversation_start
 from .services.messages import visitor_message_send
+from .widget_api.attachments import ENVELOPE_BYTES, MAX_ATTACHMENT_MB
 from .widget_api.conversations import EVENT_STREAM, event_stream
 from .widget_api.selectors import conversation_awaiting_answer, conversation_messages
+from .widget_api.serializers import AttachmentInput
+from .widget_api.serializers import MessageOutput as VisitorMessageOutput
 
 TAGS = ["chat"]
 MAX_CHAT_BODY = 64 * 1024
@@ -328,3 +333,88 @@ class ChatMessageSendApi(ChatApiBase):
             {**message_payload(message), "answer": result["final"]},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ChatAttachedOutput(VisitorMessageOutput):
+    """The stored message carrying the file, as your user (and the widget) sees it."""
+
+
+ATTACHED_EXAMPLE = {
+    "seq": 4,
+    "role": "visitor",
+    "text": "Our stock",
+    "citations": [],
+    "attachments": [
+        {
+            "id": "0b6f3c9a-5d2e-4f71-8a43-9e1c7d2b5f60",
+            "name": "stock.csv",
+            "content_type": "text/plain",
+            "size": 48213,
+            "removed": False,
+            "context_status": "ready",
+            "context_error": "",
+        }
+    ],
+    "created_at": "2026-12-04T10:01:30.000000Z",
+    "client_message_id": "",
+    "feedback": None,
+    "author_name": "",
+}
+
+
+class ChatAttachmentUploadApi(ChatApiBase):
+    """Your user's file, attached to their conversation as the widget does it (the same
+    checks of size and type; read as the conversation's context when the bot reads files)."""
+
+    lookup_url_kwarg = "conversation_id"
+    parser_classes = [MultiPartParser, FormParser]
+    max_body_bytes = MAX_ATTACHMENT_MB * 1024 * 1024 + ENVELOPE_BYTES
+
+    def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        identified = queryset.filter(contact__identity_verified=True).exclude(contact__external_id="")
+        return identified.select_related("contact", "widget")
+
+    @extend_schema(
+        operation_id="chat_attachments_create",
+        tags=TAGS,
+        description="Attach your user's file (multipart `file`, optional `text` caption) to the "
+        "conversation, within the bot's attachment kinds and size. When the bot reads files "
+        "(`files_as_context`), a CSV, JSON, text, Markdown or PDF file becomes this conversation's "
+        "context: the attachment's `context_status` says `ready`, or `failed` with `context_error` "
+        "(the file is attached all the same). Ask about it with a message (docs/files.md).",
+        request={"multipart/form-data": AttachmentInput},
+        examples=[
+            OpenApiExample("Attached", value=ATTACHED_EXAMPLE, response_only=True, status_codes=["201"])
+        ],
+        responses={
+            201: ChatAttachedOutput,
+            **_problems(
+                401,
+                403,
+                _404="No conversation opened through this API with this id (`not_found`).",
+                _409="The conversation is resolved (`conversation_closed`): open a new one.",
+                _413="The file is larger than the bot accepts (`payload_too_large`).",
+                _422="No file, or a kind of file this bot does not accept (`validation_error`, "
+                "`attachment_refused`).",
+            ),
+        },
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        self.key_required()
+        conversation = self.get_object()
+        bot = bot_settings_for(conversation.widget)
+        if (
+            int(request.headers.get("Content-Length") or 0)
+            > bot.attachment_max_mb * 1024 * 1024 + ENVELOPE_BYTES
+        ):
+            raise PayloadTooLarge(f"Attach files of at most {bot.attachment_max_mb} MB.")
+        data = _valid(AttachmentInput(data=request.data))
+        message = attachment_add(
+            conversation=conversation,
+            upload=data["file"],
+            text=data["text"],
+            kinds=bot.attachment_kinds,
+            max_mb=bot.attachment_max_mb,
+            as_context=bot.files_as_context,
+        )
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)

@@ -44,6 +44,7 @@ class ChatConfig(tenancy.ContributingAppConfig):
         # Models load after the app configs: this runs once the registry is ready.
         from widget_builder.selectors import widget_first_url
 
+        from .file_context import FileTools
         from .inbox import unread_badge
         from .models import Conversation
         from .selectors import ai_answers_per_day, messages_per_day
@@ -52,6 +53,7 @@ class ChatConfig(tenancy.ContributingAppConfig):
             daily_counts={"messages": messages_per_day, "ai_answers": ai_answers_per_day},
             nav_badges={"conversations": unread_badge},
             counted_models={"conversations": Conversation},
+            answer_tools=FileTools(),  # query_table over a visitor's tables (docs/files.md)
             onboarding_steps=(
                 tenancy.OnboardingStep(
                     "test_chat",

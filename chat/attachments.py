@@ -16,7 +16,11 @@ KINDS = {
     "pdf": {"application/pdf"},
     "text": {"text/plain"},
 }
-KIND_LABELS = {"image": "Images (PNG, JPEG, GIF, WebP)", "pdf": "PDF documents", "text": "Plain text files"}
+KIND_LABELS = {
+    "image": "Images (PNG, JPEG, GIF, WebP)",
+    "pdf": "PDF documents",
+    "text": "Text files (TXT, CSV, JSON, Markdown)",
+}
 
 
 class AttachmentRefused(ProblemError):

@@ -67,6 +67,7 @@ BOT_FIELDS = (
     "knowledge_bases",
     "attachment_kinds",
     "attachment_max_mb",
+    "files_as_context",
 )
 
 
@@ -163,6 +164,14 @@ class BotSettingsForm(ServiceForm):
         "attachment_max_mb",
         label="Largest attachment (MB)",
         widget=forms.NumberInput(attrs={"min": "1", "max": "20"}),
+    )
+    files_as_context = _model_field(
+        BotSettings,
+        "files_as_context",
+        label="The bot reads attached files",
+        help_text="A visitor's CSV, JSON, text, Markdown or PDF file becomes context for that "
+        "conversation only: the bot summarises it, answers from it and computes totals over its "
+        "tables. Its content is sent to the AI provider. Needs text or PDF files accepted above.",
     )
 
     def __init__(self, data: Any = None, *, instance: BotSettings, **kwargs: Any) -> None:

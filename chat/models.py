@@ -272,6 +272,10 @@ class BotSettings(models.Model):
     attachment_max_mb = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
+    # The bot reads a visitor's attached CSV, JSON, text, Markdown and PDF files as context
+    # for that conversation (docs/files.md). Off until an admin turns it on: it sends what
+    # visitors attach to the workspace's AI provider.
+    files_as_context = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -343,6 +347,33 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConversationFile(models.Model):
+    """A visitor's attachment read as context for its conversation only (docs/files.md):
+    a table (``columns`` with inferred types, ``rows`` of cell texts) or text
+    (``chunks``: ``{"page", "text"}``). Goes with its attachment and conversation."""
+
+    class Kind(models.TextChoices):
+        TABLE = "table", "Table"
+        TEXT = "text", "Text"
+
+    class Status(models.TextChoices):
+        READY = "ready", "Read by the bot"
+        FAILED = "failed", "Could not be read"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="context_files")
+    attachment = models.OneToOneField(Attachment, on_delete=models.CASCADE, related_name="context")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.CharField(max_length=300, blank=True)  # why it could not be read, for people
+    columns = models.JSONField(default=list, blank=True)  # [{"name", "type"}]
+    rows = models.JSONField(default=list, blank=True)  # [[cell text, ...]]
+    chunks = models.JSONField(default=list, blank=True)  # [{"page": int | None, "text"}]
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.attachment_id} ({self.status})"
 
 
 class CannedReply(models.Model):

@@ -31,7 +31,16 @@ PREVIEW_CHARS = 160
 def _attachment_shown(entry: dict[str, Any]) -> dict[str, Any]:
     """An attachment as visitors see it; one removed by retention keeps only its name."""
     shown = {k: entry.get(k) for k in ("id", "name", "content_type", "size")}
-    return {**shown, "removed": bool(entry.get("removed_at"))}
+    removed = bool(entry.get("removed_at"))
+    # Read by the bot as the conversation's context ("ready"), could not be read ("failed",
+    # with the reason), or not read (null).
+    status = None if removed else entry.get("context_status")
+    return {
+        **shown,
+        "removed": removed,
+        "context_status": status,
+        "context_error": entry.get("context_error", "") if status else "",
+    }
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -42,7 +51,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "role": message.role,
         "text": message.text,
         "citations": [
-            {k: c.get(k) for k in ("n", "title", "url", "file", "page")} for c in message.citations
+            {k: c.get(k) for k in ("n", "title", "url", "file", "page")} | {"rows": c.get("rows") or []}
+            for c in message.citations
         ],
         "attachments": [_attachment_shown(a) for a in message.attachments],
         "created_at": message.created_at.isoformat(),

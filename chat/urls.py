@@ -114,4 +114,9 @@ tenant_urlpatterns = [
         apis_chat.ChatMessageSendApi.as_view(),
         name="api-chat-messages",
     ),
+    endpoint(
+        "api/v1/chat/conversations/<int:conversation_id>/attachments",
+        apis_chat.ChatAttachmentUploadApi.as_view(),
+        name="api-chat-attachments",
+    ),
 ]

@@ -74,9 +74,16 @@ def citation_rows(citations) -> list[dict]:
                 "url": str(citation.get("url") or ""),
                 "file": str(citation.get("file") or ""),
                 "page": citation.get("page"),
+                "rows": _rows_shown(citation.get("rows")),
             }
         )
     return rows
+
+
+def _rows_shown(rows) -> str:
+    """A visitor's table rows an answer was computed from: "3, 17, 25 …" (the first five)."""
+    numbers = [str(n) for n in rows if isinstance(n, int)] if isinstance(rows, list) else []
+    return ", ".join(numbers[:5]) + (" …" if len(numbers) > 5 else "")
 
 
 def contact_label(contact) -> str:

@@ -19,7 +19,8 @@ consumers read that:
 * ``stored_file_names``       -> ``tenants.services.storage_reconcile`` (files rows name
                                  outside a ``FileField``)
 * ``answer_tools``            -> ``chat.answering`` (the tools the bot may call while it
-                                 answers: the AI actions)
+                                 answers: the AI actions, the visitor's files; several
+                                 apps' providers merge into one :class:`AnswerToolsMerged`)
 
 This module imports no model and no app, so an ``apps.py`` can import it at load time.
 """
@@ -78,7 +79,7 @@ class DailyCounts(Protocol):
 
 
 class AnswerTools(Protocol):
-    """The tools the bot may call while it answers a visitor (one app provides them). Both
+    """The tools the bot may call while it answers a visitor (each app its own). Both
     run in the tenant's schema. ``offered`` gives the provider-neutral tool definitions
     (``chat.llm.base.Tool``); ``call`` runs one call the model asked for and gives the text
     the model reads back (never raising for a refused or failed call: the text says so)."""
@@ -86,7 +87,13 @@ class AnswerTools(Protocol):
     def offered(self, *, conversation_id: int, widget_id: int) -> list[Any]: ...
 
     def call(
-        self, *, conversation_id: int, name: str, arguments: dict[str, Any], arguments_error: str
+        self,
+        *,
+        conversation_id: int,
+        widget_id: int,
+        name: str,
+        arguments: dict[str, Any],
+        arguments_error: str,
     ) -> tuple[str, bool] | ToolCard:
         """(the result for the model, whether it is an error), or a card: the visitor
         confirms first, nothing ran (the answer ends with the card)."""
@@ -105,6 +112,51 @@ class ToolCard:
 
     text: str
     card: dict[str, Any]
+
+
+class AnswerToolsMerged:
+    """Several apps' answer tools as one provider: the tools of each, in ``INSTALLED_APPS``
+    order (a name already offered by an earlier app is left out: providers refuse two tools
+    of one name), and a call run by the first provider that offers a tool of that name (a
+    name nobody offers is refused like an unknown tool)."""
+
+    def __init__(self, providers: Iterable[AnswerTools]) -> None:
+        self.providers = tuple(providers)
+
+    def offered(self, *, conversation_id: int, widget_id: int) -> list[Any]:
+        tools: dict[str, Any] = {}
+        for provider in self.providers:
+            for tool in provider.offered(conversation_id=conversation_id, widget_id=widget_id):
+                tools.setdefault(tool.name, tool)
+        return list(tools.values())
+
+    def call(
+        self,
+        *,
+        conversation_id: int,
+        widget_id: int,
+        name: str,
+        arguments: dict[str, Any],
+        arguments_error: str,
+    ) -> tuple[str, bool] | ToolCard:
+        for provider in self.providers:
+            offered = provider.offered(conversation_id=conversation_id, widget_id=widget_id)
+            if any(tool.name == name for tool in offered):
+                return provider.call(
+                    conversation_id=conversation_id,
+                    widget_id=widget_id,
+                    name=name,
+                    arguments=arguments,
+                    arguments_error=arguments_error,
+                )
+        return f"There is no tool named {name!r}; use only the tools offered.", True
+
+    def offline_form(self, *, conversation_id: int, text: str) -> ToolCard | None:
+        for provider in self.providers:
+            form = provider.offline_form(conversation_id=conversation_id, text=text)
+            if form is not None:
+                return form
+        return None
 
 
 @dataclass(frozen=True)
@@ -197,8 +249,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
     quota_check_app = ""
     plan_summary: PlanSummaryRead | None = None
     plan_summary_app = ""
-    answer_tools: AnswerTools | None = None
-    answer_tools_app = ""
+    answer_tools: list[AnswerTools] = []
     for config in configs:
         if not isinstance(config, ContributingAppConfig):
             continue
@@ -235,11 +286,7 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
                 )
             plan_summary, plan_summary_app = found.plan_summary, app
         if found.answer_tools is not None:
-            if answer_tools is not None:
-                raise ImproperlyConfigured(
-                    f"answer tools are contributed by both {answer_tools_app} and {app}"
-                )
-            answer_tools, answer_tools_app = found.answer_tools, app
+            answer_tools.append(found.answer_tools)
     return Contributions(
         counted_models=counted,
         usage_measures=measures,
@@ -250,7 +297,10 @@ def contributions_collect(configs: Iterable[AppConfig]) -> Contributions:
         nav_badges=badges,
         daily_counts=daily,
         stored_file_names=files,
-        answer_tools=answer_tools,
+        # One app's provider as it is; several, merged (None: no tools).
+        answer_tools=AnswerToolsMerged(answer_tools)
+        if len(answer_tools) > 1
+        else next(iter(answer_tools), None),
     )
 
 

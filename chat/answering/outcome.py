@@ -37,6 +37,7 @@ class Prepared:
     tenant_id: int
     conversation_id: int
     visitor_message_id: int
+    widget_id: int = 0  # the conversation's widget (the tools offered and run in it)
     claim_key: str = ""
     pending: bool = False  # another request is answering this message
     before: list[dict[str, Any]] = field(default_factory=list)  # messages stored before the answer

@@ -7,6 +7,7 @@ Preconditions: the tenant's schema is active."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -15,15 +16,17 @@ from django.core.cache import cache
 
 from billing.selectors import AnswerTerms, answer_terms
 from billing.services import answer_credit_take
+from knowledge.retrieval import Passage
 from saas.tenant_connection import connection
 from tenants.contributions import ToolCard, contributions
 from tenants.models import Tenant
 
 from ..automations import rule_matches, rules_in_order
+from ..file_context import FilePassage, computed_answer, conversation_files, file_passages
 from ..handoff_phrases import asks_for_person
 from ..llm.base import ProviderError
 from ..llm.registry import ProviderChoice, provider_for
-from ..models import AutomationRule, BotSettings, Contact, Conversation, Message
+from ..models import AutomationRule, BotSettings, Contact, Conversation, ConversationFile, Message
 from ..selectors import bot_snapshot, message_payload
 from ..services import automation_firing_create, conversation_handoff, message_append
 from .claims import claim_key
@@ -50,6 +53,7 @@ def answer_prepare(
     ``tool_answered``: the message is the visitor's answer to an AI action's card (no
     handoff in words, no automation: the model answers with the action's result)."""
     prepared = Prepared(connection.schema_name, tenant.pk, conversation.pk, visitor_message.pk)
+    prepared.widget_id = conversation.widget_id
     existing = None if just_stored else Message.objects.filter(reply_to=visitor_message).first()
     if existing is not None:  # a retried send gets the same answer
         offer = (
@@ -147,6 +151,9 @@ def _prepare_claimed(
     # Retrieval before the provider: when it found only unrelated passages, a knowledge-only
     # bot has nothing to answer from, and no provider is called nor credit taken.
     passages, found = relevant_passages(visitor_message.text, snapshot.knowledge_base_ids or None)
+    # The visitor's own files of this conversation come first (docs/files.md).
+    files = conversation_files(conversation.pk) if bot.files_as_context else []
+    passages = [*file_passages(files, visitor_message.text), *passages]
     # With tools (AI actions) the model may act even when the knowledge has nothing.
     tools = tools_offered(conversation.pk, conversation.widget_id)
     if not tools and nothing_relevant(bot, passages, found):
@@ -161,6 +168,8 @@ def _prepare_claimed(
         return canned(bot.unavailable_text, Outcome.OVER_QUOTA)
     prepared.metric = metric
     prepared.choice = choice
+    offline = choice.provider.name == "offline"
+    computed = _computed(visitor_message.text, files, passages) if offline and files else ""
     prepared.passages = passages
     prepared.request = llm_request(
         bot,
@@ -171,7 +180,8 @@ def _prepare_claimed(
         passages=prepared.passages,
         locale=contact.locale if contact else "",
         # The offline provider answers from the passages alone: it calls no tool.
-        tools=tuple(tools) if choice.provider.name != "offline" else (),
+        tools=tuple(tools) if not offline else (),
+        computed_answer=computed,
     )
     return prepared
 
@@ -190,6 +200,23 @@ def _action_form(
     except ProviderError:
         return None
     return tools.offline_form(conversation_id=conversation.pk, text=visitor_message.text) if offline else None
+
+
+def _computed(question: str, files: list[ConversationFile], passages: list[Passage]) -> str:
+    """The offline provider's answer to a plain question over one of the visitor's tables
+    (``chat.file_context.computed_answer``), its table's citation naming the rows used;
+    "" for any other question. The tables' passages are in ``passages`` in the files' order."""
+    tables = [f for f in files if f.kind == ConversationFile.Kind.TABLE]
+    at = [n for n, p in enumerate(passages) if isinstance(p, FilePassage) and p.table]
+    if not tables or len(at) != len(tables):
+        return ""
+    found = computed_answer(question, tables, [n + 1 for n in at])
+    if found is None:
+        return ""
+    cited = passages[at[found.table]]
+    if isinstance(cited, FilePassage):
+        passages[at[found.table]] = dataclasses.replace(cited, rows=found.rows)
+    return found.text
 
 
 def _with_person(prepared: Prepared) -> Prepared:

@@ -34,6 +34,7 @@ def llm_request(
     passages: list[Passage],
     locale: str,
     tools: tuple[Tool, ...] = (),
+    computed_answer: str = "",
 ) -> LLMRequest:
     return LLMRequest(
         system=system_prompt(bot, widget, passages, locale, tools=bool(tools)),
@@ -45,6 +46,7 @@ def llm_request(
         passages=passages,
         no_answer_text=bot.no_answer_text,
         tools=tools,
+        computed_answer=computed_answer,
     )
 
 
@@ -151,6 +153,8 @@ def system_prompt(
         lines.append("\n<passages>")
         for number, passage in enumerate(passages, start=1):
             where = passage.url or passage.file
+            if passage.page and not passage.url:
+                where = f"{where}, page {passage.page}"
             lines.append(f'<passage n="{number}" title="{_attr(passage.title)}" source="{_attr(where)}">')
             lines.append(passage.text.replace("</passage>", "</ passage>"))
             lines.append("</passage>")

@@ -25,6 +25,7 @@ from saas.observability.metrics import CHAT_ANSWER_DURATION, CHAT_PROVIDER_ERROR
 from saas.tenant_connection import connection
 from tenants.contributions import ToolCard
 
+from ..file_context import rows_cited
 from ..llm.base import LLMRequest, Provider, ProviderError, Turn, Usage
 from ..llm.clients import loop_clients_close
 from ..llm.resilience import stream_resilient
@@ -189,13 +190,16 @@ async def _produce(prepared: Prepared, queue: asyncio.Queue[tuple[str, Any]]) ->
             if step.stop_reason != "tool_use" or not step.tool_calls or rounds >= MAX_TOOL_ROUNDS:
                 break
             # The model asked for tools (AI actions): run them, give it their results.
-            results, card = await _db(prepared.schema, tools_run, prepared.conversation_id, step.tool_calls)
+            results, card = await _db(
+                prepared.schema, tools_run, prepared.conversation_id, prepared.widget_id, step.tool_calls
+            )
             if card is not None:  # the visitor confirms first: the answer ends with the card
                 if not "".join(parts).strip():
                     parts.append(card.text)
                     queue.put_nowait(("delta", card.text))
                     await relay.add(card.text)
                 break
+            rows_cited(prepared.passages, step.tool_calls, results)  # a table's citation: its rows
             turns = [
                 *request.turns,
                 Turn("assistant", "".join(said).strip(), tool_calls=tuple(step.tool_calls)),

@@ -33,7 +33,9 @@ def tools_offered(conversation_id: int, widget_id: int) -> list[Tool]:
     return list(provider.offered(conversation_id=conversation_id, widget_id=widget_id))
 
 
-def tools_run(conversation_id: int, calls: list[ToolCall]) -> tuple[list[ToolResult], ToolCard | None]:
+def tools_run(
+    conversation_id: int, widget_id: int, calls: list[ToolCall]
+) -> tuple[list[ToolResult], ToolCard | None]:
     """Run the calls of one round, in order. A call the visitor must confirm first gives a
     card (and no result: it waits, ``chat.cards``); the calls after it are not
     run. Preconditions: the tenant's schema is active."""
@@ -53,6 +55,7 @@ def tools_run(conversation_id: int, calls: list[ToolCall]) -> tuple[list[ToolRes
             continue
         outcome = provider.call(
             conversation_id=conversation_id,
+            widget_id=widget_id,
             name=call.name,
             arguments=call.arguments,
             arguments_error=call.arguments_error,

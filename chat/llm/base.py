@@ -71,6 +71,9 @@ class LLMRequest:
     passages: list[Passage] = field(default_factory=list)
     no_answer_text: str = ""
     tools: tuple[Tool, ...] = ()
+    # An answer computed from a visitor's table (chat.file_context), given as it is by the
+    # offline provider; the models compute theirs with the tool.
+    computed_answer: str = ""
 
 
 @dataclass

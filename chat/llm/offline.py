@@ -1,6 +1,8 @@
 """The offline provider: no network, no model. It answers by quoting the most relevant
 sentences of the retrieved passages, with their citation numbers, and says that it is
-quoting; with nothing retrieved it gives the bot's no-answer text. It never invents."""
+quoting; with nothing retrieved it gives the bot's no-answer text. A plain question over a
+visitor's table comes with its answer already computed (``LLMRequest.computed_answer``),
+which it gives. It never invents."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ def _terms(text: str) -> set[str]:
 
 
 def offline_answer(request: LLMRequest) -> str:
+    if request.computed_answer:  # a plain question over the visitor's table, computed
+        return request.computed_answer
     if not request.passages:
         return request.no_answer_text
     terms = _terms(request.question)

@@ -52,6 +52,7 @@ def bot_settings_update(
     knowledge_bases: Iterable[KnowledgeBase] | None = None,
     attachment_kinds: Iterable[str] | None = None,
     attachment_max_mb: int | None = None,
+    files_as_context: bool | None = None,
     request: Caller | None = None,
 ) -> BotSettings:
     """Change the bot of ``widget`` under ``plan`` (the tenant's current plan), creating its
@@ -62,8 +63,9 @@ def bot_settings_update(
     key, and so does any change of provider or server address
     (``saas.outbound.endpoint_key_kept``): a key is never sent to an endpoint it was not
     given for. ``knowledge_bases`` replaces the bot's knowledge bases (none: all of them);
-    ``attachment_kinds`` are among ``chat.attachments.KIND_LABELS``. ``human_support``: people
-    answer on this widget (requests for a person in words are handed off);
+    ``attachment_kinds`` are among ``chat.attachments.KIND_LABELS``; ``files_as_context``:
+    the bot reads visitors' attached files as their conversation's context (docs/files.md).
+    ``human_support``: people answer on this widget (requests for a person in words are handed off);
     ``handoff_phrases`` replaces the widget's own phrase lists (``{lang: [phrases]}``, a
     language left out or empty uses the shipped list: chat.handoff_phrases).
 
@@ -93,6 +95,7 @@ def bot_settings_update(
             "offer_handoff": offer_handoff,
             "human_support": human_support,
             "attachment_max_mb": attachment_max_mb,
+            "files_as_context": files_as_context,
         }.items()
         if value is not None
     }
@@ -145,6 +148,7 @@ AUDIT_SHOWN = (
     "offer_handoff",
     "human_support",
     "attachment_max_mb",
+    "files_as_context",
 )
 AUDITED = (*AUDIT_SHOWN, "base_url", "attachment_kinds", "handoff_phrases")
 

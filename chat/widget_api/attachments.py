@@ -103,6 +103,7 @@ class AttachmentUploadApi(ConversationView):
             text=data.validated_data["text"],
             kinds=bot.attachment_kinds,
             max_mb=bot.attachment_max_mb,
+            as_context=bot.files_as_context,
         )
         return Response(message_payload(message), status=status.HTTP_201_CREATED)
 

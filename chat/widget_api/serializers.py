@@ -186,6 +186,11 @@ class CitationOutput(serializers.Serializer):
     url = serializers.CharField(allow_null=True)
     file = serializers.CharField(allow_null=True)
     page = serializers.IntegerField(allow_null=True)
+    rows = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="A visitor's table file: the data rows the answer was computed from (1 is the first "
+        "row after the header; the first ones only). Empty otherwise.",
+    )
 
 
 class AttachmentOutput(serializers.Serializer):
@@ -196,6 +201,13 @@ class AttachmentOutput(serializers.Serializer):
     removed = serializers.BooleanField(
         help_text="The file was removed (the workspace's retention period): only its name is left."
     )
+    context_status = serializers.ChoiceField(
+        choices=["ready", "failed"],
+        allow_null=True,
+        help_text="`ready`: the bot read the file as this conversation's context; `failed`: it could "
+        "not (see `context_error`); null: not read (the bot does not read files, or not this kind).",
+    )
+    context_error = serializers.CharField(help_text="Why the bot could not read the file, else empty.")
 
 
 def _string(description: str = "") -> dict[str, Any]:

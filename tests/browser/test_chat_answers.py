@@ -265,7 +265,10 @@ def test_attachment_upload_and_download(page, site, host_pages, fake, passages, 
     composer = _open(page, site, host_pages, widget, "/files")
     clip = page.get_by_role("button", name="Attach a file")
     clip.wait_for(timeout=WAIT)
-    assert page.locator("input[type=file]").get_attribute("accept") == "text/plain,.txt"
+    assert (
+        page.locator("input[type=file]").get_attribute("accept")
+        == "text/plain,.txt,.csv,.tsv,.json,.md,.markdown"
+    )
 
     big = tmp_path / "big.txt"
     big.write_bytes(b"a" * (1024 * 1024 + 1))

@@ -94,16 +94,19 @@ def test_bot_settings_read_the_defaults_then_change(tenant_a):
             "knowledge_bases": [kb.pk],
             "attachment_kinds": ["pdf"],
             "handoff_phrases": {"en": ["speak to sales"]},
+            "files_as_context": True,
         },
     )
     assert changed.status_code == 200, changed.content
     body = changed.json()
+    assert read.json()["files_as_context"] is False and body["files_as_context"] is True  # off by default
     assert body["persona"] == "You answer for Acme." and body["knowledge_bases"] == [kb.pk]
     assert body["attachment_kinds"] == ["pdf"] and body["handoff_phrases"] == {"en": ["speak to sales"]}
     assert body["updated_at"] and body["max_answer_tokens"] == 600  # left out: kept
     with tenant_context(tenant_a.tenant):
         stored = BotSettings.objects.get(widget=widget)
         assert stored.temperature == 0.1 and list(stored.knowledge_bases.all()) == [kb]
+        assert stored.files_as_context is True
 
 
 def test_bot_settings_keep_the_services_rules(tenant_a, settings):

@@ -268,8 +268,8 @@ def test_every_conversation_contact_and_chat_operation_has_an_example(tenant_a):
         for method, operation in item.items()
         if method in ("get", "post", "patch")
     ]
-    # 13, the conversation's DELETE left out (no body, 204), a contact's export and erasure.
-    assert len(operations) == 15
+    # 14, the conversation's DELETE left out (no body, 204), a contact's export and erasure.
+    assert len(operations) == 16
     for path, method, operation in operations:
         bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
         media = [m for body in bodies for kind, m in body.get("content", {}).items() if kind.endswith("json")]

@@ -20,6 +20,7 @@ from knowledge.services import knowledge_base_ensure_default, knowledge_storage_
 from saas.errors import QuotaExceeded
 from tenants import limits
 from tenants.contributions import (
+    AnswerToolsMerged,
     ContributingAppConfig,
     Contributions,
     OnboardingStep,
@@ -146,6 +147,58 @@ def test_collect_merges_in_order_and_sorts_the_steps():
 def test_two_apps_contributing_the_same_key_is_refused(one, other, message):
     with pytest.raises(ImproperlyConfigured, match=f"{message}.*both one and other"):
         contributions_collect([_config("one", one), _config("other", other)])
+
+
+class _Tools:
+    """An app's answer tools: ``names`` offered, each call answered with the app's name."""
+
+    def __init__(self, app: str, *names: str) -> None:
+        self.app, self.names, self.asked, self.widgets = app, names, [], []
+
+    def offered(self, *, conversation_id: int, widget_id: int) -> list:
+        self.widgets.append(widget_id)
+        return [types.SimpleNamespace(name=name) for name in self.names]
+
+    def call(self, *, conversation_id: int, widget_id: int, name: str, arguments: dict, arguments_error: str):
+        self.asked.append((conversation_id, name, arguments))
+        return f"{self.app} ran {name}", False
+
+    def offline_form(self, *, conversation_id: int, text: str):
+        return f"{self.app}'s form" if self.app in text else None
+
+
+def test_several_apps_answer_tools_are_merged_and_each_call_goes_to_its_owner():
+    actions, files = _Tools("actions", "order_status"), _Tools("files", "query_table", "order_status")
+    merged = contributions_collect(
+        [
+            _config("one", Contributions(answer_tools=actions)),
+            _config("two", Contributions(answer_tools=files)),
+        ]
+    ).answer_tools
+    assert isinstance(merged, AnswerToolsMerged)
+    # A name offered twice goes to the first app only (providers refuse duplicate names).
+    assert [t.name for t in merged.offered(conversation_id=7, widget_id=3)] == ["order_status", "query_table"]
+    assert merged.call(conversation_id=7, widget_id=3, name="order_status", arguments={}, arguments_error="")[
+        0
+    ] == ("actions ran order_status")
+    ran = merged.call(
+        conversation_id=7, widget_id=3, name="query_table", arguments={"file": "a"}, arguments_error=""
+    )
+    assert ran == ("files ran query_table", False) and files.asked == [(7, "query_table", {"file": "a"})]
+    text, is_error = merged.call(
+        conversation_id=7, widget_id=3, name="rm_rf", arguments={}, arguments_error=""
+    )
+    assert is_error and "no tool named 'rm_rf'" in text
+    assert set(actions.widgets) == set(files.widgets) == {3}  # each asked in the conversation's widget
+    # Without an LLM, the first app whose rule matches gives the form.
+    assert merged.offline_form(conversation_id=7, text="the files form") == "files's form"
+    assert merged.offline_form(conversation_id=7, text="nothing") is None
+    # One app's tools stay as they are; none, None.
+    alone = contributions_collect([_config("one", Contributions(answer_tools=actions))])
+    assert alone.answer_tools is actions
+    assert contributions_collect([_config("one", Contributions())]).answer_tools is None
+    # chat (the visitor's files) and actions both contribute in the installed project.
+    assert isinstance(contributions().answer_tools, AnswerToolsMerged)
 
 
 def test_tenant_usage_counts_reads_the_counted_models(tenant_a, tenant_b):

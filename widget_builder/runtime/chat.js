@@ -10,10 +10,10 @@
          cancel: "Cancel", save: "Save", titleLabel: "Conversation title", renamed: "Renamed to %s", deleted: "Conversation deleted.",
          title: "Chat", close: "Close chat", send: "Start the conversation", offline: "We are offline right now. Please try again later.",
          required: "This field is required.", started: "Thanks! Your conversation has started.", error: "Something went wrong. Please try again.",
-         consent: "I agree", message: "Write a message…", sendMessage: "Send", fileRemoved: "%s (removed)",
+         consent: "I agree", message: "Write a message…", sendMessage: "Send", fileRemoved: "%s (removed)", fileRead: "Read by the bot", fileUnread: "The bot could not read it",
          typing: "%s is typing…", bot: "Assistant", tooFast: "You're sending messages too fast. Please wait a moment.",
          up: "Helpful", down: "Not helpful", why: "What went wrong? (optional)", fbThanks: "Thanks for your feedback!",
-         sources: "Sources", page: "p.", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
+         sources: "Sources", page: "p.", rows: "rows", more: "More options", transcript: "Email me the transcript", sentTo: "Sent to %s",
          end: "End chat", rateQ: "How was this conversation?", rate: "Rate %s out of 5", note: "Anything else? (optional)",
          submit: "Submit", thanks: "Thanks for your rating!", again: "Start a new conversation", human: "Talk to a person",
          attach: "Attach a file", tooBig: "Files can be at most %s MB.", ended: "This conversation has ended.",
@@ -26,10 +26,10 @@
          cancel: "Cancelar", save: "Guardar", titleLabel: "Título de la conversación", renamed: "Nuevo nombre: %s", deleted: "Conversación eliminada.",
          title: "Chat", close: "Cerrar chat", send: "Iniciar la conversación", offline: "Ahora no estamos disponibles. Inténtalo más tarde.",
          required: "Este campo es obligatorio.", started: "¡Gracias! Tu conversación ha comenzado.", error: "Algo salió mal. Inténtalo de nuevo.",
-         consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar", fileRemoved: "%s (eliminado)",
+         consent: "Acepto", message: "Escribe un mensaje…", sendMessage: "Enviar", fileRemoved: "%s (eliminado)", fileRead: "Leído por el asistente", fileUnread: "El asistente no pudo leerlo",
          typing: "%s está escribiendo…", bot: "Asistente", tooFast: "Estás enviando mensajes demasiado rápido. Espera un momento.",
          up: "Útil", down: "No es útil", why: "¿Qué salió mal? (opcional)", fbThanks: "¡Gracias por tu opinión!",
-         sources: "Fuentes", page: "pág.", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
+         sources: "Fuentes", page: "pág.", rows: "filas", more: "Más opciones", transcript: "Enviarme la transcripción por correo", sentTo: "Enviado a %s",
          end: "Finalizar chat", rateQ: "¿Qué tal fue esta conversación?", rate: "Valorar con %s de 5", note: "¿Algo más? (opcional)",
          submit: "Enviar", thanks: "¡Gracias por tu valoración!", again: "Iniciar una nueva conversación", human: "Hablar con una persona",
          attach: "Adjuntar un archivo", tooBig: "Los archivos pueden tener como máximo %s MB.", ended: "Esta conversación ha terminado.",
@@ -42,10 +42,10 @@
          cancel: "Annuler", save: "Enregistrer", titleLabel: "Titre de la conversation", renamed: "Renommée : %s", deleted: "Conversation supprimée.",
          title: "Chat", close: "Fermer le chat", send: "Démarrer la conversation", offline: "Nous sommes hors ligne. Réessayez plus tard.",
          required: "Ce champ est obligatoire.", started: "Merci ! Votre conversation a commencé.", error: "Une erreur est survenue. Réessayez.",
-         consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer", fileRemoved: "%s (supprimé)",
+         consent: "J'accepte", message: "Écrivez un message…", sendMessage: "Envoyer", fileRemoved: "%s (supprimé)", fileRead: "Lu par l'assistant", fileUnread: "L'assistant n'a pas pu le lire",
          typing: "%s est en train d'écrire…", bot: "Assistant", tooFast: "Vous envoyez des messages trop vite. Patientez un instant.",
          up: "Utile", down: "Pas utile", why: "Qu'est-ce qui n'allait pas ? (facultatif)", fbThanks: "Merci pour votre avis !",
-         sources: "Sources", page: "p.", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
+         sources: "Sources", page: "p.", rows: "lignes", more: "Plus d'options", transcript: "M'envoyer la transcription par e-mail", sentTo: "Envoyé à %s",
          end: "Terminer le chat", rateQ: "Comment s'est passée cette conversation ?", rate: "Noter %s sur 5", note: "Autre chose ? (facultatif)",
          submit: "Envoyer", thanks: "Merci pour votre note !", again: "Démarrer une nouvelle conversation", human: "Parler à une personne",
          attach: "Joindre un fichier", tooBig: "Les fichiers sont limités à %s Mo.", ended: "Cette conversation est terminée.",
@@ -58,10 +58,10 @@
          cancel: "Abbrechen", save: "Speichern", titleLabel: "Titel der Unterhaltung", renamed: "Umbenannt in %s", deleted: "Unterhaltung gelöscht.",
          title: "Chat", close: "Chat schließen", send: "Unterhaltung starten", offline: "Wir sind gerade offline. Bitte später erneut versuchen.",
          required: "Dieses Feld ist erforderlich.", started: "Danke! Ihre Unterhaltung hat begonnen.", error: "Etwas ist schiefgelaufen. Bitte erneut versuchen.",
-         consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden", fileRemoved: "%s (entfernt)",
+         consent: "Ich stimme zu", message: "Nachricht schreiben…", sendMessage: "Senden", fileRemoved: "%s (entfernt)", fileRead: "Vom Assistenten gelesen", fileUnread: "Der Assistent konnte sie nicht lesen",
          typing: "%s schreibt…", bot: "Assistent", tooFast: "Sie senden Nachrichten zu schnell. Bitte warten Sie einen Moment.",
          up: "Hilfreich", down: "Nicht hilfreich", why: "Was war nicht gut? (optional)", fbThanks: "Danke für Ihr Feedback!",
-         sources: "Quellen", page: "S.", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
+         sources: "Quellen", page: "S.", rows: "Zeilen", more: "Weitere Optionen", transcript: "Verlauf per E-Mail senden", sentTo: "Gesendet an %s",
          end: "Chat beenden", rateQ: "Wie war diese Unterhaltung?", rate: "Mit %s von 5 bewerten", note: "Noch etwas? (optional)",
          submit: "Absenden", thanks: "Danke für Ihre Bewertung!", again: "Neue Unterhaltung starten", human: "Mit einem Menschen sprechen",
          attach: "Datei anhängen", tooBig: "Dateien dürfen höchstens %s MB groß sein.", ended: "Diese Unterhaltung ist beendet.",
@@ -131,7 +131,7 @@
     return out;
   }
   function size(n) { return n < 1024 ? n + " B" : n < 1048576 ? Math.round(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB"; }
-  var KINDS = {image: "image/png,image/jpeg,image/gif,image/webp", pdf: "application/pdf", text: "text/plain,.txt"};
+  var KINDS = {image: "image/png,image/jpeg,image/gif,image/webp", pdf: "application/pdf", text: "text/plain,.txt,.csv,.tsv,.json,.md,.markdown"};
 
   window.__chatWidgetUI = function (ctx) {
     var cfg = ctx.config, storeKey = "chat-widget:" + ctx.key;
@@ -165,6 +165,7 @@
       ".sys{text-align:center;font-size:12px;opacity:.7;margin:0 0 12px}.src{font-size:12px;margin:4px 4px 0;opacity:.85}.src>*{display:block;color:inherit}" +
       ".b{all:unset;box-sizing:border-box;cursor:pointer;border-radius:6px;padding:2px 6px}.b[aria-pressed=true]{background:rgba(127,127,127,.25)}" +
       ".fb{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0 0;font-size:13px}.fb form{display:flex;gap:4px;width:100%}.fb input{padding:4px 8px}.file{display:block;text-decoration:underline}.file.removed{text-decoration:none;opacity:.7;cursor:default}" +
+      ".chip{display:inline-block;margin:2px 0 0;padding:0 8px;border:1px solid currentColor;border-radius:10px;font-size:12px;opacity:.85}.chip.bad{border-style:dashed}.why{display:block;font-size:12px;opacity:.85}" +
       ".human{display:inline-block;margin-top:6px}.menu{position:absolute;right:8px;top:100%;z-index:1;display:flex;flex-direction:column;background:#fff;color:#111827;border-radius:8px;padding:4px;box-shadow:0 6px 20px rgba(0,0,0,.2)}.menu .b{padding:8px 12px}" +
       ".typing{display:inline-flex;align-items:center;gap:4px;padding:12px 14px;border-radius:12px;background:#f3f4f6;margin:0 0 12px}.typing span{width:7px;height:7px;border-radius:50%;background:currentColor;opacity:.35}" +
       ".csat{padding:10px 14px;border-top:1px solid #e5e7eb}.csat p{margin:0 0 8px;font-weight:600}.stars{display:flex;gap:6px;margin:0 0 8px}.stars .b{flex:1;text-align:center;padding:6px 0;border:1px solid #9ca3af}" +
@@ -429,7 +430,8 @@
           node.appendChild(el("div", {"class": "src"}, [el("span", {text: t("sources")})].concat(cites.map(function (c) {
             var label = "[" + c.n + "] " + (c.title || c.file || "");
             return /^https?:\/\//i.test(c.url || "") ? link(c.url, label) : el("span", {text: label +
-              (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "")});
+              (c.file && c.file !== c.title ? " · " + c.file : "") + (c.page ? " " + t("page") + " " + c.page : "") +
+              (c.rows && c.rows.length ? " · " + t("rows") + " " + c.rows.slice(0, 5).join(", ") + (c.rows.length > 5 ? " …" : "") : "")});
           }))));
         }
         if (m.card) node.appendChild(card(m));
@@ -935,7 +937,7 @@
     }
     function fileButton(a) {
       if (a.removed) return el("span", {"class": "b file removed", text: "📎 " + t("fileRemoved").replace("%s", a.name)});
-      var b = el("button", {"class": "b file", type: "button", text: "📎 " + a.name + " (" + size(a.size) + ")"});
+      var b = el("button", {"class": "b file", type: "button", text: "📎 " + a.name + " (" + size(a.size) + ")"}), read = a.context_status;
       b.addEventListener("click", function () {
         api("GET", path("/attachments/" + encodeURIComponent(a.id))).then(function (r) {
           if (!r.ok) throw new Error("download");
@@ -946,7 +948,9 @@
           setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
         }).catch(function () { say(t("error")); });
       });
-      return b;
+      // Read as this conversation's context by the bot, or why it could not be.
+      return read ? el("span", {"class": "filebox"}, [b, el("span", {"class": "chip" + (read === "ready" ? "" : " bad"),
+        text: t(read === "ready" ? "fileRead" : "fileUnread")}), read === "ready" ? null : el("small", {"class": "why", text: a.context_error})]) : b;
     }
 
     function buildComposer() {
