@@ -61,6 +61,9 @@ def _setup(endpoint, llm_url: str):
     call_command("migrate", interactive=False, verbosity=0)
     owner = User.objects.create_user(email="bench-actions@example.com", password="bench-password-1")
     tenant = tenant_provision(slug="actbench", name="Actions bench", owner=owner)
+    # The Business plan: room in the monthly quota of action calls for every round.
+    type(tenant).objects.filter(pk=tenant.pk).update(plan="business")
+    tenant.plan = "business"
     with tenant_context(tenant):
         services.action_create(
             data={
