@@ -35,6 +35,7 @@ from saas.openapi import problems_of
 from tenants.api_base import ALL_ROLES, MANAGERS, ApiKeyPrincipal, TenantAPIView
 from tenants.models import Membership, User
 
+from .cards import client_id_unreserved
 from .inbox import RATING_Q, conversation_search_q
 from .models import Conversation, Message
 from .presence import visible_widget_ids
@@ -232,6 +233,7 @@ class MessageInput(serializers.Serializer):
         max_length=64,
         required=False,
         allow_blank=True,
+        validators=[client_id_unreserved],
         help_text="Your id for this reply: sent again (a retry), the reply is stored once.",
     )
 

@@ -30,6 +30,7 @@ from widget_builder.models import Widget
 
 from . import answering
 from .apis import CONVERSATION_EXAMPLE, MAX_TEXT, ConversationApiBase, ConversationOutput, _problems, _valid
+from .cards import client_id_unreserved
 from .models import Conversation
 from .selectors import bot_settings_for, message_payload
 from .services.attachments import attachment_add
@@ -78,6 +79,7 @@ class ChatMessageInput(serializers.Serializer):
         max_length=64,
         required=False,
         allow_blank=True,
+        validators=[client_id_unreserved],
         help_text="Your id for this message: sent again (a retry), it is stored and answered once.",
     )
 

@@ -19,6 +19,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from tenants.contributions import ToolCard
@@ -27,6 +28,15 @@ from .llm.base import ToolCall, ToolResult
 
 PENDING = "pending"
 EXPIRED = "expired"
+# The client message ids the platform gives the messages a card brings (the visitor's
+# choice, a form's answer): a client's own id may not take them first.
+RESERVED_CLIENT_IDS = ("card:", "reply:")
+
+
+def client_id_unreserved(value: str) -> None:
+    """A validator of clients' message ids: none of the platform's own forms."""
+    if value.startswith(RESERVED_CLIENT_IDS):
+        raise ValidationError("This id is reserved: choose one that starts otherwise.", code="reserved")
 
 
 def card_with_tool(found: ToolCard, *, calls: list[ToolCall], waiting: str) -> ToolCard:

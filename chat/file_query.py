@@ -240,12 +240,15 @@ def _computed(op: str, kind: str, found: list[tuple[Any, str]]) -> str | int | N
         pick = min if op == "min" else max
         best = pick(found, key=lambda pair: pair[0])
         return str(best[0]) if kind in NUMERIC else best[1]
-    with localcontext() as context:
-        context.prec = 50  # exact for any sum of these cells
-        total = sum((typed for typed, _ in found), Decimal(0))
-        if op == "sum":
-            return str(total)
-        return str((total / len(found)).quantize(Decimal("0.000001")).normalize())
+    try:
+        with localcontext() as context:
+            context.prec = 50  # exact for any sum of these cells
+            total = sum((typed for typed, _ in found), Decimal(0))
+            if op == "sum":
+                return str(total)
+            return str((total / len(found)).quantize(Decimal("0.000001")).normalize())
+    except ArithmeticError as error:  # numbers beyond exact arithmetic (read before the bound)
+        raise QueryRefused("The numbers of this column are too long to compute exactly.") from error
 
 
 def _sorted(

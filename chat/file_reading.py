@@ -15,7 +15,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from knowledge.extraction import ExtractionError, extract
+from knowledge.extraction import ExtractionError, PdfBudget, extract
+from saas.request_body import JsonTooDeep, json_loads_bounded
 
 # Files are read in the upload request: these bound its time (the largest table, 50,000
 # rows of 20 numbers, 4.6 MB, about 1.3 s on a busy 2-core machine) and what is stored
@@ -26,6 +27,11 @@ MAX_CELLS = 1_000_000  # rows x columns
 MAX_CELL_CHARS = 1_000
 MAX_TEXT_CHARS = 1_000_000  # text kept for the bot; beyond it a file is read in part
 MAX_PDF_PAGES = 100
+# A PDF's pages are read within this much decoded page content and time (a small PDF whose
+# pages draw the same huge compressed stream would otherwise hold the request for minutes).
+# A page drawing more than 500 KB of content (about a second to read here) is skipped.
+PDF_BUDGET = PdfBudget(page_content_bytes=500_000, content_bytes=4_000_000, seconds=8.0)
+MAX_JSON_DEPTH = 32
 CHUNK_CHARS = 1_500
 
 TABLE_NAMES = (".csv", ".tsv")
@@ -33,8 +39,10 @@ TEXT_NAMES = (".txt", ".md", ".markdown", ".text", ".log")
 
 TYPES = ("integer", "decimal", "date", "boolean", "text")
 _INTEGER = re.compile(r"^[-+]?\d{1,18}$")
-_DECIMAL = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)$")
-_GROUPED = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+# Numbers of at most 30 digits on each side of the point: longer ones are text (the query
+# step's exact arithmetic stays within Decimal's default precision, 28 digits, and fast).
+_DECIMAL = re.compile(r"^[-+]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})$")
+_GROUPED = re.compile(r"^[-+]?\d{1,3}(,\d{3}){1,9}(\.\d{1,30})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BOOLEANS = {"true", "false", "yes", "no"}
 
@@ -88,7 +96,7 @@ def _decoded(data: bytes) -> str:
 
 def _extracted(data: bytes, name: str) -> FileRead:
     try:
-        found = extract(data, name, max_pages=MAX_PDF_PAGES)
+        found = extract(data, name, max_pages=MAX_PDF_PAGES, pdf_budget=PDF_BUDGET)
     except ExtractionError as error:
         raise FileUnreadable(str(error)) from error
     return FileRead("text", chunks=text_chunks([(s.page, s.text) for s in found.sections]))
@@ -98,20 +106,21 @@ def text_chunks(pieces: list[tuple[int | None, str]]) -> list[dict[str, Any]]:
     """Chunks of at most about ``CHUNK_CHARS``, cut at paragraph ends, never across pages;
     ``MAX_TEXT_CHARS`` in all."""
     chunks: list[dict[str, Any]] = []
+    left = MAX_TEXT_CHARS + CHUNK_CHARS  # what can be kept, read no further (``_bounded``)
     for page, text in pieces:
+        if left <= 0:
+            break
+        text = text[:left]
+        left -= len(text)
         current = ""
         for paragraph in re.split(r"\n\s*\n", text):
-            paragraph = paragraph.strip()
+            *whole, paragraph = _long_cut(paragraph)
+            if whole and current:
+                chunks.append({"page": page, "text": current})
+                current = ""
+            chunks.extend({"page": page, "text": piece} for piece in whole)
             if not paragraph:
                 continue
-            while len(paragraph) > CHUNK_CHARS:  # one long paragraph: cut at a space
-                cut = paragraph.rfind(" ", 0, CHUNK_CHARS)
-                cut = cut if cut > CHUNK_CHARS // 2 else CHUNK_CHARS
-                if current:
-                    chunks.append({"page": page, "text": current})
-                    current = ""
-                chunks.append({"page": page, "text": paragraph[:cut].strip()})
-                paragraph = paragraph[cut:].strip()
             if current and len(current) + len(paragraph) + 2 > CHUNK_CHARS:
                 chunks.append({"page": page, "text": current})
                 current = ""
@@ -119,6 +128,22 @@ def text_chunks(pieces: list[tuple[int | None, str]]) -> list[dict[str, Any]]:
         if current:
             chunks.append({"page": page, "text": current})
     return _bounded(chunks)
+
+
+def _long_cut(paragraph: str) -> list[str]:
+    """A paragraph (stripped) cut at spaces into pieces of at most ``CHUNK_CHARS``, by
+    index (no copy of the rest at each cut): the whole pieces, then what is left
+    (possibly "")."""
+    paragraph = paragraph.strip()
+    pieces, start = [], 0
+    while len(paragraph) - start > CHUNK_CHARS:
+        cut = paragraph.rfind(" ", start, start + CHUNK_CHARS)
+        cut = cut if cut > start + CHUNK_CHARS // 2 else start + CHUNK_CHARS
+        piece = paragraph[start:cut].strip()
+        if piece:
+            pieces.append(piece)
+        start = cut
+    return [*pieces, paragraph[start:].strip()]
 
 
 def _bounded(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -165,21 +190,32 @@ def table_from_csv(text: str, *, tab: bool = False) -> FileRead:
 
 def _from_json(text: str) -> FileRead:
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as error:
+        value = json_loads_bounded(text, max_depth=MAX_JSON_DEPTH)
+    except JsonTooDeep as error:
+        raise FileUnreadable(f"This JSON file nests deeper than {MAX_JSON_DEPTH} levels.") from error
+    except ValueError as error:
         where = f" (line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
         raise FileUnreadable(f"This file is not valid JSON{where}.") from error
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
         if len(value) > MAX_ROWS:
             raise FileUnreadable(_too_big(1))
+        # The columns are the keys of every object: refused as soon as there are too many,
+        # and the cells counted before a row is built (objects with keys of their own
+        # would otherwise make rows x columns grow with the square of the objects).
         names: dict[str, None] = {}
         for item in value:
             names.update(dict.fromkeys(str(key) for key in item))
+            if len(names) > MAX_COLUMNS:
+                raise FileUnreadable(
+                    f"This table has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read."
+                )
         header = list(names)
+        if len(value) > _rows_most(len(header)):
+            raise FileUnreadable(_too_big(len(header)))
         rows = [[_json_cell(item.get(key)) for key in header] for item in value]
         return _table(header, rows)
-    pretty = json.dumps(value, indent=1, ensure_ascii=False)
-    return FileRead("text", chunks=text_chunks([(None, pretty)]))
+    # Other JSON as text, compact (indenting multiplies a file's size by its depth).
+    return FileRead("text", chunks=text_chunks([(None, json.dumps(value, ensure_ascii=False))]))
 
 
 def _rows_most(columns: int) -> int:

@@ -24,6 +24,16 @@ PASSAGES = 5  # retrieved per question
 CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
+# A tag of the fence inside a passage's text (any case, any spacing): a visitor's file or a
+# page could otherwise close the fence and go on as instructions.
+_FENCE_TAG = re.compile(r"<(\s*/?\s*passages?)", re.IGNORECASE)
+
+
+def fenced(text: str) -> str:
+    """A passage's text with every tag of the fence made inert ("<" written "&lt;")."""
+    return _FENCE_TAG.sub(r"&lt;\1", text)
+
+
 def llm_request(
     bot: BotSettings,
     widget: Widget,
@@ -156,7 +166,7 @@ def system_prompt(
             if passage.page and not passage.url:
                 where = f"{where}, page {passage.page}"
             lines.append(f'<passage n="{number}" title="{_attr(passage.title)}" source="{_attr(where)}">')
-            lines.append(passage.text.replace("</passage>", "</ passage>"))
+            lines.append(fenced(passage.text))
             lines.append("</passage>")
         lines.append("</passages>")
     else:

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from saas.api_pages import PageInput
 
+from ..cards import client_id_unreserved
 from ..models import TITLE_MAX_CHARS, Conversation
 from ..services.messages import MAX_MESSAGE_CHARS
 from .selectors import conversation_title
@@ -66,6 +67,7 @@ class MessageInput(serializers.Serializer):
         max_length=64,
         required=False,
         allow_blank=True,
+        validators=[client_id_unreserved],
         help_text="Chosen by the client: the same id sent again stores one message.",
     )
 

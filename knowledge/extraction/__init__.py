@@ -26,7 +26,7 @@ callers fall back to the file name or the URL.
 from .detection import detect_type
 from .dispatch import extract
 from .pdf import MAX_PDF_TEXT_CHARS
-from .types import KINDS, SUPPORTED, Extracted, ExtractionError, Section
+from .types import KINDS, SUPPORTED, Extracted, ExtractionError, PdfBudget, Section
 
 __all__ = [
     "KINDS",
@@ -34,6 +34,7 @@ __all__ = [
     "SUPPORTED",
     "Extracted",
     "ExtractionError",
+    "PdfBudget",
     "Section",
     "detect_type",
     "extract",

@@ -14,22 +14,28 @@ from .hygiene import one_line, sanitize
 from .markdown import extract_markdown, extract_text
 from .pdf import extract_pdf
 from .tabular import extract_csv, extract_json
-from .types import Extracted, ExtractionError, Section
+from .types import Extracted, ExtractionError, PdfBudget, Section
 
 logger = logging.getLogger(__name__)
 
 
 def extract(
-    data: bytes, filename: str = "", *, max_bytes: int = 20 * 1024 * 1024, max_pages: int = 2000
+    data: bytes,
+    filename: str = "",
+    *,
+    max_bytes: int = 20 * 1024 * 1024,
+    max_pages: int = 2000,
+    pdf_budget: PdfBudget | None = None,
 ) -> Extracted:
-    """Title and sections of ``data`` (see the package docstring)."""
+    """Title and sections of ``data`` (see the package docstring); ``pdf_budget`` bounds
+    what reading a PDF's pages may take (none: the worker's own time limit does)."""
     data = bytes(data)
     if len(data) > max_bytes:
         raise ExtractionError(f"The file is larger than {_size_label(max_bytes)}.")
     kind = detect_type(data, filename)
     try:
         if kind == "pdf":
-            title, sections = extract_pdf(data, max_pages=max_pages)
+            title, sections = extract_pdf(data, max_pages=max_pages, budget=pdf_budget)
         elif kind == "docx":
             title, sections = extract_docx(data, max_bytes=max_bytes)
         else:

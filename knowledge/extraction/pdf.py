@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
+from typing import Any
 
 from .hygiene import first_line_title, normalise, one_line, sanitize
-from .types import ExtractionError, Section
+from .types import ExtractionError, PdfBudget, Section
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ _JUNK_TITLE = re.compile(
 _HYPHEN_BREAK = re.compile(r"(?<=[a-zà-ÿ])-\n(?=[a-zà-ÿ])")
 
 
-def extract_pdf(data: bytes, *, max_pages: int) -> tuple[str, list[Section]]:
+def extract_pdf(data: bytes, *, max_pages: int, budget: PdfBudget | None = None) -> tuple[str, list[Section]]:
     # pypdf loads only when a PDF is extracted (the web process only detects types)
     from pypdf import PdfReader
 
@@ -52,9 +54,16 @@ def extract_pdf(data: bytes, *, max_pages: int) -> tuple[str, list[Section]]:
     paths = _pdf_outline_paths(reader, count)
     sections: list[Section] = []
     failed, total = 0, 0
+    spent = _Spent(budget)
     for index in range(count):
         try:
-            raw = reader.pages[index].extract_text() or ""
+            page = reader.pages[index]
+            if not spent.page(page):  # a page that draws too much to read in time: skipped
+                spent.skipped += 1
+                continue
+            raw = page.extract_text() or ""
+        except ExtractionError:
+            raise
         except Exception:
             failed += 1
             logger.info("PDF page %d could not be read", index + 1, exc_info=True)
@@ -67,11 +76,40 @@ def extract_pdf(data: bytes, *, max_pages: int) -> tuple[str, list[Section]]:
         text = normalise(_HYPHEN_BREAK.sub("", sanitize(raw)))
         if text:
             sections.append(Section(text, list(paths.get(index, [])), index + 1, ""))
+    if not sections and spent.skipped:
+        raise ExtractionError(_Spent.TOO_MUCH)
     if not sections and failed == count:
         raise ExtractionError("This file is not a valid PDF (its pages could not be read).")
     if not sections:
         raise ExtractionError("No text could be extracted (scanned PDF?). Upload a PDF with selectable text.")
     return _pdf_title(reader) or first_line_title(sections[0].text), sections
+
+
+class _Spent:
+    """What reading the pages has taken, against a :class:`PdfBudget` (none: no bound)."""
+
+    TOO_MUCH = "This PDF's pages take too long to read. Save it again as a simpler PDF or split it."
+
+    def __init__(self, budget: PdfBudget | None) -> None:
+        self.budget, self.content, self.skipped = budget, 0, 0
+        self.started = time.monotonic()
+
+    def page(self, page: Any) -> bool:
+        """Whether to read ``page``: False for one whose content alone is over the budget
+        (skipped); raises :class:`ExtractionError` once the whole budget is spent."""
+        budget = self.budget
+        if budget is None:
+            return True
+        if time.monotonic() - self.started > budget.seconds:
+            raise ExtractionError(self.TOO_MUCH)
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        if size > budget.page_content_bytes:
+            return False
+        self.content += size
+        if self.content > budget.content_bytes:
+            raise ExtractionError(self.TOO_MUCH)
+        return True
 
 
 def _pdf_title(reader) -> str:

@@ -23,5 +23,16 @@ class Extracted:
     kind: str  # one of KINDS
 
 
+@dataclass(frozen=True)
+class PdfBudget:
+    """What reading a PDF's pages may take: decoded page content per page and in all, and
+    time. Each page's content is measured before its text is extracted (a small PDF whose
+    pages draw one huge compressed stream would otherwise take minutes)."""
+
+    page_content_bytes: int
+    content_bytes: int
+    seconds: float
+
+
 class ExtractionError(Exception):
     """Why a file cannot be used, in words the person who uploaded it can act on."""

@@ -240,3 +240,11 @@ def test_the_server_side_chat_api_accepts_files_the_same_way(tenant_a, fake_llm)
         stored = ConversationFile.objects.get(attachment__public_id=entry["id"])
     assert stored.rows == [["A", "2"], ["B", "3"]] and stored.conversation_id == opened["id"]
     assert server.post(f"/api/v1/chat/conversations/{opened['id'] + 999}/attachments", {}).status_code == 404
+
+
+def test_a_fence_tag_inside_a_passage_is_made_inert_in_any_case_and_spacing():
+    from chat.answering.prompt import fenced
+
+    text = "a </PASSAGES> b < / passage > c <passage n=9> d </passage>"
+    assert fenced(text) == "a &lt;/PASSAGES> b &lt; / passage > c &lt;passage n=9> d &lt;/passage>"
+    assert fenced("plain <b>text</b>") == "plain <b>text</b>"

@@ -120,3 +120,13 @@ def test_anything_outside_the_grammar_is_refused(arguments, says):
     with pytest.raises(QueryRefused) as refused:
         table_query(TABLE, {"file": "sales.csv", **arguments})
     assert says in str(refused.value)
+
+
+def test_numbers_beyond_exact_arithmetic_are_refused_not_raised():
+    """Reading keeps numbers of at most 30 digits a side (longer ones are text); a value
+    beyond the 50 digits of the arithmetic's context is refused, never an exception."""
+    from chat.file_query import _computed
+
+    huge = [(Decimal("1" + "0" * 60), "1" + "0" * 60), (Decimal(1), "1")]
+    with pytest.raises(QueryRefused, match="too long to compute exactly"):
+        _computed("avg", "decimal", huge)

@@ -104,3 +104,72 @@ def test_which_files_are_read_at_all():
     assert readable("a.csv", "text/plain") and readable("a.pdf", "application/pdf")
     assert readable("README", "text/plain") and readable("x.MD", "text/plain")
     assert not readable("photo.png", "image/png") and not readable("run.sh", "text/plain")
+
+
+def test_json_objects_with_keys_of_their_own_are_refused_before_rows_are_built():
+    """Each object its own key: rows x columns would grow with the square of the objects
+    (5,000 objects of 69 KB took 409 MB); the columns are counted as they are merged."""
+    import tracemalloc
+
+    data = json.dumps([{f"k{n}": 0} for n in range(5000)]).encode()
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileUnreadable, match="more than 100 columns"):
+            _read(data, "keys.json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40_000_000  # the parsed file and the header, never a grown table
+
+
+def test_deep_json_is_refused_and_other_json_is_kept_compact():
+    deep = b"[" * 200 + b"1" + b"]" * 200
+    with pytest.raises(FileUnreadable, match="nests deeper than 32 levels"):
+        _read(deep, "deep.json")
+    nested = json.dumps({"a": {"b": {"c": ["x", "y"]}}}).encode()
+    text = _read(nested, "nested.json").chunks[0]["text"]
+    assert text == '{"a": {"b": {"c": ["x", "y"]}}}'  # not indented (the size times the depth)
+
+
+def test_a_long_paragraph_is_cut_in_order_and_read_no_further_than_kept():
+    words = [f"w{n}" for n in range(600_000)]  # about 4.5 MB in one paragraph
+    read = _read(" ".join(words).encode(), "one.txt")
+    kept = " ".join(chunk["text"] for chunk in read.chunks)
+    assert all(len(chunk["text"]) <= file_reading.CHUNK_CHARS for chunk in read.chunks)
+    assert kept.split() == words[: len(kept.split())]  # in order, nothing lost between cuts
+    assert sum(len(chunk["text"]) for chunk in read.chunks) <= file_reading.MAX_TEXT_CHARS
+
+
+def test_numbers_longer_than_exact_arithmetic_are_text():
+    data = b"item,amount\nA,1" + b"0" * 60 + b"\nB,2.5\n"
+    read = _read(data, "big.csv")
+    assert read.columns[1] == {"name": "amount", "type": "text"}
+
+
+def _heavy_pdf(pages: int, draws: int) -> bytes:
+    """A PDF whose pages each draw ``draws`` lines after their text: a few KB compressed,
+    seconds of work to read."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(["Opening hours"] * pages))))
+    for page in writer.pages:
+        contents = page.get_contents()
+        contents.set_data(contents.get_data() + b"0 0 m 1 1 l S\n" * draws)
+        page.replace_contents(contents)
+        page.compress_content_streams()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_whose_pages_draw_too_much_is_refused_without_reading_them():
+    data = _heavy_pdf(pages=2, draws=60_000)  # 840 KB of drawing a page, under 10 KB stored
+    assert len(data) < 20_000
+    with pytest.raises(FileUnreadable, match="take too long to read"):
+        _read(data, "heavy.pdf", "application/pdf")
+    # The knowledge base's own extraction (in a worker, under its time limit) still reads it.
+    from knowledge.extraction import extract
+
+    assert [s.text for s in extract(data, "heavy.pdf").sections] == ["Opening hours"] * 2

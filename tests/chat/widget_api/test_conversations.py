@@ -52,6 +52,16 @@ def test_messages_are_numbered_and_listed_after_a_sequence(client, tenant_a):
     assert listed["messages"][1]["role"] == "bot" and listed["awaiting_answer_after"] is None
 
 
+@pytest.mark.parametrize("reserved", ["card:8f0c1d2e-0000-4000-8000-000000000000", "reply:12"])
+def test_the_platforms_own_message_ids_are_refused(client, tenant_a, reserved):
+    """A card's messages (the visitor's choice, a form's answer) get ids of these forms; a
+    visitor who took one first would make the action's answer fail to store."""
+    widget, token, conversation_id = conversation_started(client, tenant_a)
+    refused = message_send(client, widget, token, conversation_id, text="Hi", client_message_id=reserved)
+    assert refused.status_code == 422
+    assert "client_message_id" in refused.json()["errors"]
+
+
 def test_the_same_client_message_id_stores_one_message(client, tenant_a):
     widget, token, conversation_id = conversation_started(client, tenant_a)
     first = message_send(
