@@ -1,4 +1,4 @@
-"""The dashboard's forms of AI actions: an action's fields (read into what
+"""The dashboard's forms of AI actions: an action's fields and an MCP server's (read into what
 ``actions.services`` takes: the same checks as the REST API, so the rules cannot drift),
 the OpenAPI import, and the test runner's inputs (fields made from the parameters' JSON
 Schema, or raw JSON)."""
@@ -9,11 +9,12 @@ import json
 from typing import Any, cast
 
 from django import forms
+from django.forms.boundfield import BoundWidget
 
 from saas.request_body import JsonTooDeep, json_loads_bounded
 from widget_builder.models import Widget
 
-from .models import Action
+from .models import Action, McpServer
 
 HEADER_LINES_HELP = (
     "One per line, <code>Name: value</code>. Stored encrypted and never shown again; a name "
@@ -182,6 +183,131 @@ class ActionForm(forms.Form):
         return data
 
 
+class McpServerForm(forms.Form):
+    """Every field of an MCP server the API accepts; headers as in :class:`ActionForm`
+    (write-only), the allowed tools checked among the server's last tool list."""
+
+    title = forms.CharField(label="Title", max_length=120, required=False, help_text="What people see.")
+    name = forms.CharField(
+        label="Name",
+        max_length=20,
+        help_text="The prefix of its tools' names for the model: lower-case letters, digits and -, e.g. "
+        "<code>shop</code>.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    url = forms.CharField(
+        label="URL",
+        max_length=2000,
+        help_text="The server's MCP endpoint (streamable HTTP), an https address.",
+        widget=forms.TextInput(attrs={"placeholder": "https://mcp.example.com/mcp", "inputmode": "url"}),
+    )
+    keep_headers = forms.MultipleChoiceField(
+        label="Headers kept", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    new_headers = forms.CharField(
+        label="Add or replace headers",
+        required=False,
+        help_text=HEADER_LINES_HELP,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "Authorization: Bearer …",
+            }
+        ),
+    )
+    timeout_seconds = forms.IntegerField(
+        label="Timeout (seconds)",
+        min_value=1,
+        max_value=30,
+        initial=10,
+        help_text="1 to 30 seconds, for a whole tool call.",
+    )
+    allowed_tools = forms.MultipleChoiceField(
+        label="Tools the bot may call", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    audience = forms.ChoiceField(
+        label="Who may trigger its tools",
+        choices=Action.Audience.choices,
+        initial=Action.Audience.ANYONE,
+        widget=forms.RadioSelect,
+    )
+    requires_confirmation = forms.BooleanField(
+        label="Ask the visitor to confirm before each call",
+        required=False,
+        help_text="The widget shows the tool and its inputs in plain words with Confirm and Cancel.",
+    )
+    is_enabled = forms.BooleanField(
+        label="Enabled", required=False, initial=True, help_text="Turned off, the bot never calls its tools."
+    )
+
+    field_order = [
+        "title", "name", "url", "keep_headers", "new_headers", "timeout_seconds", "allowed_tools", "audience",
+        "requires_confirmation", "is_enabled",
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        *args: Any,
+        header_names: list[str] | None = None,
+        server: McpServer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_names = header_names or []
+        cast(forms.MultipleChoiceField, self.fields["keep_headers"]).choices = [
+            (n, n) for n in self.header_names
+        ]
+        # The last tool list, and the allowed ones no longer in it (kept unless unticked).
+        self.tools: list[dict[str, Any]] = list(server.tools) if server is not None else []
+        listed = {str(t["name"]) for t in self.tools}
+        for name in server.allowed_tools if server is not None else []:
+            if name not in listed:
+                self.tools.append(
+                    {"name": name, "title": "", "description": "", "problem": "Not in the last list."}
+                )
+        cast(forms.MultipleChoiceField, self.fields["allowed_tools"]).choices = [
+            (t["name"], t["name"]) for t in self.tools
+        ]
+
+    @classmethod
+    def of(cls, server: McpServer, header_names: list[str]) -> McpServerForm:
+        initial = {
+            "title": server.title,
+            "name": server.name,
+            "url": server.url,
+            "keep_headers": header_names,
+            "timeout_seconds": server.timeout_seconds,
+            "allowed_tools": list(server.allowed_tools),
+            "audience": server.audience,
+            "requires_confirmation": server.requires_confirmation,
+            "is_enabled": server.is_enabled,
+        }
+        return cls(initial=initial, header_names=header_names, server=server)
+
+    def tool_choices(self) -> list[tuple[BoundWidget, dict[str, Any]]]:
+        """Each tool's checkbox with what the server says of it."""
+        by_name = {t["name"]: t for t in self.tools}
+        return [(choice, by_name.get(choice.data["value"], {})) for choice in self["allowed_tools"]]
+
+    def clean_new_headers(self) -> dict[str, str]:
+        return header_lines(self.cleaned_data["new_headers"])
+
+    def service_data(self, current_headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """What ``mcp_server_create`` / ``mcp_server_update`` take (``headers`` only when
+        they change)."""
+        data = dict(self.cleaned_data)
+        kept = data.pop("keep_headers", [])
+        added = data.pop("new_headers", {})
+        current = current_headers or {}
+        headers = {name: value for name, value in current.items() if name in kept}
+        headers.update(added)
+        if headers != current:
+            data["headers"] = headers
+        return data
+
+
 class ImportForm(forms.Form):
     document = forms.CharField(
         label="OpenAPI document (JSON)",
@@ -245,12 +371,11 @@ class TestForm(forms.Form):
         "Empty: an anonymous visitor.",
     )
 
-    def __init__(self, *args: Any, action: Action, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, parameters: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.action = action
         self.input_names: list[str] = []
-        properties = (action.parameters or {}).get("properties") or {}
-        required = set((action.parameters or {}).get("required") or [])
+        properties = (parameters or {}).get("properties") or {}
+        required = set((parameters or {}).get("required") or [])
         # The required inputs first, each group in the schema's order.
         ordered = sorted(properties.items(), key=lambda item: item[0] not in required)
         for name, spec in ordered:

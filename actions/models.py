@@ -144,10 +144,11 @@ class McpServer(models.Model):
 
 
 class PendingCall(models.Model):
-    """A call waiting for the visitor: a confirmation card (the model asked for an action
-    that ``requires_confirmation``: the exact inputs shown) or a form (the offline keyword
-    rule: the visitor gives the inputs). Answered once: confirmed (the call runs with these
-    inputs), declined, or expired after ``expires_at``."""
+    """A call waiting for the visitor: a confirmation card (the model asked for an action,
+    or an MCP server's tool, that ``requires_confirmation``: the exact inputs shown) or a
+    form (the offline keyword rule: the visitor gives the inputs). Answered once: confirmed
+    (the call runs with these inputs), declined, or expired after ``expires_at``. It is of
+    an action or of an MCP server's tool (``mcp_server`` and ``tool_name``), never both."""
 
     class Kind(models.TextChoices):
         CONFIRM = "confirm", "Confirmation"
@@ -159,7 +160,13 @@ class PendingCall(models.Model):
         DECLINED = "declined", "Declined"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="pending_calls")
+    action = models.ForeignKey(
+        Action, null=True, blank=True, on_delete=models.CASCADE, related_name="pending_calls"
+    )
+    mcp_server = models.ForeignKey(
+        McpServer, null=True, blank=True, on_delete=models.CASCADE, related_name="pending_calls"
+    )
+    tool_name = models.CharField(max_length=128, blank=True, default="")  # the MCP server's own name
     conversation = models.ForeignKey(
         "chat.Conversation", on_delete=models.CASCADE, related_name="pending_action_calls"
     )
@@ -173,6 +180,15 @@ class PendingCall(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(action__isnull=False, mcp_server__isnull=True, tool_name="")
+                    | models.Q(action__isnull=True, mcp_server__isnull=False) & ~models.Q(tool_name="")
+                ),
+                name="pending_call_of_an_action_or_a_tool",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.state}"

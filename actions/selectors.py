@@ -129,3 +129,28 @@ def mcp_server_header_names(server: McpServer) -> list[str]:
 def mcp_server_calls(server: McpServer, *, status: str | None = None) -> QuerySet[ActionCall]:
     rows = ActionCall.objects.filter(mcp_server=server)
     return rows.filter(status=status) if status else rows
+
+
+def mcp_server_headers(server: McpServer) -> dict[str, str]:
+    """The headers with their values (server side only: to keep them when a form changes
+    others)."""
+    headers: dict[str, str] = json.loads(secret_decrypt(server.headers)) if server.headers else {}
+    return headers
+
+
+def mcp_server_by_public_id(public_id: Any) -> McpServer | None:
+    return McpServer.objects.filter(public_id=public_id).first()
+
+
+def mcp_servers_overview() -> list[McpServer]:
+    """Every MCP server with its tools' calls by the bot over the last 7 days
+    (``calls_recent``) and the tools allowed and listed (``allowed_count``,
+    ``listed_count``). One query."""
+    since = timezone.now() - timedelta(days=OVERVIEW_DAYS)
+    recent = Q(calls__created_at__gte=since, calls__source=ActionCall.Source.ANSWER)
+    rows: list[McpServer] = list(McpServer.objects.annotate(calls_recent=Count("calls", filter=recent)))
+    for row in rows:
+        listed = {str(t.get("name")) for t in row.tools}
+        row.listed_count = len(listed)  # type: ignore[attr-defined]
+        row.allowed_count = len([n for n in row.allowed_tools if n in listed])  # type: ignore[attr-defined]
+    return rows

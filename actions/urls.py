@@ -9,6 +9,7 @@ from . import apis, mcp_apis, views, widget_api
 API = "api/v1/actions/<uuid:action_id>"
 MCP = "api/v1/actions/mcp-servers/<uuid:server_id>"
 PAGE = "dashboard/actions/<uuid:action_id>/"
+MCP_PAGE = "dashboard/actions/mcp-servers/<uuid:server_id>/"
 
 app_name = "actions"
 CARD = (
@@ -27,6 +28,10 @@ tenant_urlpatterns = [
     page("dashboard/actions/new/", views.action_new, name="new"),
     page("dashboard/actions/import/", views.action_import, name="import"),
     page("dashboard/actions/calls/", views.call_log, name="calls"),
+    page("dashboard/actions/mcp-servers/", views.mcp_list, name="mcp-list"),
+    page("dashboard/actions/mcp-servers/new/", views.mcp_new, name="mcp-new"),
+    page(MCP_PAGE, views.mcp_edit, name="mcp-edit"),
+    page(MCP_PAGE + "test/", views.mcp_test, name="mcp-test"),
     page(PAGE, views.action_edit, name="edit"),
     page(PAGE + "test/", views.action_test, name="test"),
     # REST API v1 (actions.apis)

@@ -9,6 +9,8 @@ from .confirmations import (
     call_note,
     confirmation_ask,
     form_offer,
+    mcp_call_note,
+    mcp_confirmation_ask,
     pending_call_decide,
     result_said,
 )
@@ -30,10 +32,13 @@ from .mcp import (
     mcp_server_secret_rotate,
     mcp_server_update,
     mcp_tool_call,
+    mcp_tool_declined,
     mcp_tool_test,
     mcp_tools_refresh,
     offered_name,
     server_tool,
+    tool_summary,
+    tool_title,
 )
 
 __all__ = [
@@ -56,11 +61,14 @@ __all__ = [
     "confirmation_ask",
     "confirmation_summary",
     "form_offer",
+    "mcp_call_note",
+    "mcp_confirmation_ask",
     "mcp_server_create",
     "mcp_server_delete",
     "mcp_server_secret_rotate",
     "mcp_server_update",
     "mcp_tool_call",
+    "mcp_tool_declined",
     "mcp_tool_test",
     "mcp_tools_refresh",
     "offered_forget",
@@ -69,5 +77,7 @@ __all__ = [
     "pending_call_decide",
     "result_said",
     "server_tool",
+    "tool_summary",
+    "tool_title",
     "widget_removed",
 ]

@@ -88,7 +88,13 @@ class Outcome:
 def confirmation_summary(action: Action, arguments: dict[str, Any]) -> list[tuple[str, str]]:
     """The inputs in plain words for the visitor's confirmation: each parameter's title (or
     its name, words spaced) and its value."""
-    properties = action.parameters.get("properties") or {}
+    return schema_summary(action.parameters, arguments)
+
+
+def schema_summary(schema: dict[str, Any], arguments: dict[str, Any]) -> list[tuple[str, str]]:
+    """``arguments`` in plain words: for each, the title the JSON Schema ``schema`` gives
+    its property (or its name, words spaced) and its value."""
+    properties = schema.get("properties") or {}
     lines = []
     for name, value in arguments.items():
         spec = properties.get(name) or {}

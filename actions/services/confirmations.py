@@ -1,10 +1,11 @@
 """Calls that wait for the visitor (:class:`actions.models.PendingCall`): the confirmation
-card of an action that ``requires_confirmation`` (the model asked; the exact inputs shown
-are the ones that run), and the form of the offline keyword rule (no LLM: the visitor gives
-the inputs). Each is answered once: a conditional UPDATE claims it (a double click, a second
-tab, a replay: one call at most), then the call runs through :func:`action_call` with every
-rule checked again at that moment (enabled, audience, inputs, rate limit), or is logged as
-declined. Agents see the card and its outcome in the transcript (private notes)."""
+card of an action, or of an MCP server's tool, that ``requires_confirmation`` (the model
+asked; the exact inputs shown are the ones that run), and the form of the offline keyword
+rule (no LLM: the visitor gives the inputs; actions only). Each is answered once: a
+conditional UPDATE claims it (a double click, a second tab, a replay: one call at most),
+then the call runs through :func:`action_call` (:func:`mcp_tool_call` for a tool) with every
+rule checked again at that moment (enabled, allow-list, audience, inputs, rate limit,
+quota), or is logged as declined. Agents see the card and its outcome in the transcript (private notes)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ from saas.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from tenants.contributions import ToolCard
 
 from .. import mapping
-from ..models import Action, ActionCall, PendingCall
+from ..models import Action, ActionCall, McpServer, PendingCall
 from .calls import MAX_INPUT_CHARS, Outcome, action_call, action_declined, confirmation_summary
 from .definitions import TRIGGERS_KEY, schema_validator
+from .mcp import mcp_tool_call, mcp_tool_declined, tool_summary, tool_title
 
 CONFIRM_SECONDS = 600  # a confirmation card is good for ten minutes
 FORM_SECONDS = 1800  # a form, for half an hour (there is more to type)
@@ -106,14 +108,39 @@ def confirmation_ask(*, action: Action, arguments: dict[str, Any], conversation:
             + _inputs_line(arguments),
         )
     summary = [{"label": label, "value": value} for label, value in confirmation_summary(action, arguments)]
-    return ToolCard(ASK_TEXT, {**_card_base(pending, action), "summary": summary})
+    return ToolCard(ASK_TEXT, {**_card_base(pending, action.title), "summary": summary})
 
 
-def _card_base(pending: PendingCall, action: Action) -> dict[str, Any]:
+def mcp_confirmation_ask(
+    *, server: McpServer, tool: str, arguments: dict[str, Any], conversation: Conversation
+) -> ToolCard:
+    """As :func:`confirmation_ask`, for an MCP server's tool: the card titled with the
+    server's title and the tool's, the inputs named by the titles of the tool's schema."""
+    expires_at = timezone.now() + timedelta(seconds=CONFIRM_SECONDS)
+    title = tool_title(server, tool)
+    with transaction.atomic():
+        pending = PendingCall.objects.create(
+            mcp_server=server,
+            tool_name=tool,
+            conversation=conversation,
+            kind=PendingCall.Kind.CONFIRM,
+            arguments=arguments,
+            expires_at=expires_at,
+        )
+        _note(
+            conversation,
+            f"MCP tool {tool} of {server.title}: waiting for the visitor's confirmation.\n"
+            + _inputs_line(arguments),
+        )
+    summary = [{"label": label, "value": value} for label, value in tool_summary(server, tool, arguments)]
+    return ToolCard(ASK_TEXT, {**_card_base(pending, title), "summary": summary})
+
+
+def _card_base(pending: PendingCall, title: str) -> dict[str, Any]:
     return {
         "kind": pending.kind,
         "id": str(pending.public_id),
-        "title": action.title,
+        "title": title,
         "state": PendingCall.State.PENDING,
         "expires_at": pending.expires_at.isoformat(),
     }
@@ -191,7 +218,7 @@ def form_offer(*, conversation_id: int, text: str) -> ToolCard | None:
                     expires_at=timezone.now() + timedelta(seconds=FORM_SECONDS),
                 )
                 _note(conversation, f"AI action {action.title} ({action.name}): its form was shown.")
-            return ToolCard(FORM_TEXT, {**_card_base(pending, action), "fields": fields})
+            return ToolCard(FORM_TEXT, {**_card_base(pending, action.title), "fields": fields})
     return None
 
 
@@ -243,7 +270,7 @@ def pending_call_decide(
     inputs are 422 per field and the form stays open) or ``cancel`` (either). Expired: 410
     ``confirmation_expired``; answered already: 409 ``confirmation_answered``."""
     pending = (
-        PendingCall.objects.select_related("action")
+        PendingCall.objects.select_related("action", "mcp_server")
         .filter(public_id=pending_id, conversation=conversation)
         .first()
     )
@@ -257,7 +284,7 @@ def pending_call_decide(
     if conversation.status == Conversation.Status.CLOSED:
         raise ConversationClosed("Start a new conversation.")
     action = pending.action
-    if decision == "submit":
+    if decision == "submit" and action is not None:
         errors = _form_errors(action, arguments)
         if errors:
             raise ValidationFailed(errors=errors)
@@ -266,7 +293,21 @@ def pending_call_decide(
     _claimed(pending, state, arguments if decision == "submit" else None)
     # The visitor as they are now (a verified identity may have changed since the card).
     contact = Contact.objects.filter(pk=conversation.contact_id).first() if conversation.contact_id else None
-    if declined:
+    server = pending.mcp_server
+    if server is not None:  # an MCP server's tool (a confirmation: they have no form)
+        if declined:
+            outcome = mcp_tool_declined(
+                server=server, tool=pending.tool_name, arguments=pending.arguments, contact=contact,
+                conversation=conversation,
+            )  # fmt: skip
+        else:
+            outcome = mcp_tool_call(
+                server=server, tool=pending.tool_name, arguments=pending.arguments, contact=contact,
+                conversation=conversation, confirmed=True,
+            )  # fmt: skip
+    elif action is None:  # neither: the table's check constraint rules it out
+        raise NotFound("No such request in this conversation.")
+    elif declined:
         outcome = action_declined(
             action=action, arguments=pending.arguments, contact=contact, conversation=conversation
         )
@@ -281,10 +322,18 @@ def pending_call_decide(
     return _recorded(pending, outcome, conversation)
 
 
+def _title(pending: PendingCall) -> str:
+    """What the card and the visitor's answer call it: the action's title, or the MCP
+    server's title and its tool's."""
+    if pending.mcp_server is not None:
+        return tool_title(pending.mcp_server, pending.tool_name)
+    return pending.action.title if pending.action is not None else ""
+
+
 def _recorded(pending: PendingCall, outcome: Outcome, conversation: Conversation) -> Decided:
     """The call on its pending row, the card settled, the agents' note, and the visitor's
     answer as their message."""
-    action = pending.action
+    action, server = pending.action, pending.mcp_server
     pending.call = outcome.call
     pending.save(update_fields=["call"])
     message_card_settle(
@@ -294,16 +343,23 @@ def _recorded(pending: PendingCall, outcome: Outcome, conversation: Conversation
         result=outcome.result,
         is_error=not outcome.ok,
     )
-    if outcome.call is not None:
+    if outcome.call is not None and server is not None:
+        mcp_call_note(conversation, server, outcome.call)
+    elif outcome.call is not None and action is not None:
         call_note(conversation, action, outcome.call)
-    if pending.kind == PendingCall.Kind.FORM and pending.state == PendingCall.State.CONFIRMED:
+    title = _title(pending)
+    if (
+        action is not None
+        and pending.kind == PendingCall.Kind.FORM
+        and pending.state == PendingCall.State.CONFIRMED
+    ):
         text = "\n".join(
             f"{label}: {value}" for label, value in confirmation_summary(action, pending.arguments)
         )
         text = text or f"Send: {action.title}"
     else:
         verb = "Cancelled" if pending.state == PendingCall.State.DECLINED else "Confirmed"
-        text = f"{verb}: {action.title}"
+        text = f"{verb}: {title}"
     message, _ = message_append(
         conversation=conversation,
         role=Message.Role.VISITOR,
@@ -326,10 +382,10 @@ def _recorded(pending: PendingCall, outcome: Outcome, conversation: Conversation
 
 def result_said(decided: Decided) -> str:
     """What the bot says after a form (no LLM words it): the result in plain words."""
-    outcome, action = decided.outcome, decided.pending.action
+    outcome = decided.outcome
     if outcome.ok:
         words = mapping.result_words(outcome.result)
-        return f"Done: {action.title}." + (f"\n\n{words}" if words else "")
+        return f"Done: {_title(decided.pending)}." + (f"\n\n{words}" if words else "")
     error = outcome.call.error if outcome.call is not None else ""
     return SAID.get(outcome.status, SAID_FAILED).format(error=error)
 
@@ -343,6 +399,20 @@ def call_note(conversation: Conversation, action: Action, call: ActionCall) -> N
     if call.duration_ms is not None:
         facts.append(f"{call.duration_ms} ms")
     lines = [f"AI action {action.title} ({action.name}): {', '.join(facts)}.", _inputs_line(call.arguments)]
+    if call.error:
+        lines.append(f"Error: {call.error}")
+    _note(conversation, "\n".join(lines))
+
+
+def mcp_call_note(conversation: Conversation, server: McpServer, call: ActionCall) -> None:
+    """As :func:`call_note`, for a call of an MCP server's tool."""
+    facts = [call.get_status_display()]
+    if call.duration_ms is not None:
+        facts.append(f"{call.duration_ms} ms")
+    lines = [
+        f"MCP tool {call.tool_name} of {server.title} ({call.action_name}): {', '.join(facts)}.",
+        _inputs_line(call.arguments),
+    ]
     if call.error:
         lines.append(f"Error: {call.error}")
     _note(conversation, "\n".join(lines))

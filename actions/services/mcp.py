@@ -31,7 +31,7 @@ from saas.ratelimit import rate_limit_hit
 from .. import signing
 from ..mcp_client import McpProblem, McpSession, content_text
 from ..models import Action, ActionCall, McpServer
-from .calls import FAILURES, TOLD, Outcome, _health, _paused, _quota_taken, _size_problem
+from .calls import FAILURES, TOLD, Outcome, _health, _paused, _quota_taken, _size_problem, schema_summary
 from .definitions import (
     MAX_TIMEOUT_SECONDS,
     _headers_checked,
@@ -347,22 +347,25 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 12].rstrip() + " …(cut off)"
 
 
-def mcp_tool_call(
-    *,
-    server: McpServer,
-    tool: str,
-    arguments: Any,
-    contact: Contact | None = None,
-    conversation: Conversation | None = None,
-    source: str = ActionCall.Source.ANSWER,
-    arguments_error: str = "",
-    test_visitor_id: str = "",
-) -> Outcome:
-    """Call the server's ``tool`` with the model's ``arguments`` for the visitor
-    ``contact``: the rules first, then ``initialize``, ``tools/call`` and the session's end,
-    within the server's timeout. Logged as an :class:`ActionCall` of the server's tool."""
-    stopped = _precheck(server, tool, arguments, contact, source, arguments_error, test_visitor_id)
-    log = {
+def tool_title(server: McpServer, tool: str) -> str:
+    """What people see of a server's tool: the server's title, then the tool's title (or
+    its name, words spaced)."""
+    listed = next((t for t in server.tools if t.get("name") == tool), None) or {}
+    words = str(listed.get("title") or "") or capfirst(tool.replace("_", " ").replace("-", " "))
+    return f"{server.title}: {words}"[:200]
+
+
+def tool_summary(server: McpServer, tool: str, arguments: dict[str, Any]) -> list[tuple[str, str]]:
+    """The inputs in plain words, by the titles of the tool's input schema."""
+    listed = server_tool(server, tool) or {}
+    return schema_summary(listed.get("input_schema") or {}, arguments)
+
+
+def _log_fields(
+    server: McpServer, tool: str, arguments: Any, contact: Contact | None, conversation: Conversation | None,
+    source: str,
+) -> dict[str, Any]:  # fmt: skip
+    return {
         "action": None,
         "action_name": offered_name(server.name, tool)[:64],
         "mcp_server": server,
@@ -372,6 +375,36 @@ def mcp_tool_call(
         "source": source,
         "arguments": arguments if isinstance(arguments, dict) else {},
     }
+
+
+def mcp_tool_call(
+    *,
+    server: McpServer,
+    tool: str,
+    arguments: Any,
+    contact: Contact | None = None,
+    conversation: Conversation | None = None,
+    source: str = ActionCall.Source.ANSWER,
+    confirmed: bool = False,
+    arguments_error: str = "",
+    test_visitor_id: str = "",
+) -> Outcome:
+    """Call the server's ``tool`` with the model's ``arguments`` for the visitor
+    ``contact``: the rules first, then ``initialize``, ``tools/call`` and the session's end,
+    within the server's timeout. Logged as an :class:`ActionCall` of the server's tool.
+    A server that ``requires_confirmation`` answers ``needs_confirmation`` (the inputs in
+    plain words) until called again with ``confirmed``: nothing is sent before."""
+    stopped = _precheck(server, tool, arguments, contact, source, arguments_error, test_visitor_id)
+    log = _log_fields(server, tool, arguments, contact, conversation, source)
+    if (
+        stopped is None
+        and server.requires_confirmation
+        and not confirmed
+        and source == ActionCall.Source.ANSWER
+    ):
+        return Outcome(
+            "needs_confirmation", "", needs_confirmation=True, summary=tool_summary(server, tool, arguments)
+        )
     if stopped is None and source == ActionCall.Source.ANSWER and not _quota_taken():
         # One of the plan's monthly AI action calls, as an action's call takes.
         stopped = ActionCall.Status.QUOTA_EXCEEDED, "The plan's AI action calls for this month are used up."
@@ -425,6 +458,17 @@ def mcp_tool_call(
         response_excerpt=excerpt[:EXCERPT_BYTES].decode("utf-8", errors="replace"),
     )
     return Outcome(status, told, call)
+
+
+def mcp_tool_declined(
+    *, server: McpServer, tool: str, arguments: dict[str, Any], contact: Contact | None,
+    conversation: Conversation | None,
+) -> Outcome:  # fmt: skip
+    """The visitor said no to the confirmation: logged, nothing sent."""
+    told = TOLD[ActionCall.Status.DECLINED]
+    log = _log_fields(server, tool, arguments, contact, conversation, ActionCall.Source.ANSWER)
+    call = ActionCall.objects.create(**log, status=ActionCall.Status.DECLINED, result=told)
+    return Outcome(ActionCall.Status.DECLINED, told, call)
 
 
 def mcp_tool_test(*, server: McpServer, tool: str, arguments: Any, visitor_id: str = "") -> Outcome:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import IntegrityError, transaction
 from django_tenants.utils import tenant_context
 
 from actions import services, signing
-from actions.models import ActionCall, McpServer
+from actions.models import ActionCall, McpServer, PendingCall
 from actions.selectors import mcp_server_signing_secret
 from actions.tools import ActionTools
 from audit.models import AuditEvent
@@ -86,9 +87,11 @@ def test_the_tools_are_listed_and_only_the_allowed_ones_offered(ws, mcp):
     assert [tool.name for tool in ActionTools().offered(conversation_id=0, widget_id=0)] == ["shop__whoami"]
 
 
-def test_a_server_whose_tools_need_a_confirmation_is_not_offered_yet(ws, mcp):
-    _server(mcp, requires_confirmation=True)
-    assert ActionTools().offered(conversation_id=0, widget_id=0) == []
+def test_a_server_whose_tools_need_a_confirmation_offers_them_saying_so(ws, mcp):
+    _server(mcp, requires_confirmation=True, allowed_tools=["refund"])
+    [offered] = ActionTools().offered(conversation_id=0, widget_id=0)
+    assert offered.name == "shop__refund"
+    assert offered.description.startswith("Refund an order.") and "visitor confirms" in offered.description
 
 
 def test_names_for_the_model_stay_within_the_providers_rule():
@@ -524,3 +527,164 @@ def endpoint(settings):
     with ActionEndpoint() as server:
         settings.ACTIONS_PRIVATE_ALLOWLIST = [server.address]
         yield server
+
+
+# --- the visitor's confirmation -------------------------------------------------------------
+
+REFUND = FakeToolCall("shop__refund", {"order_id": "1042"})
+
+
+def _refund_server(mcp, **fields) -> McpServer:
+    return _server(mcp, title="Acme shop", requires_confirmation=True, allowed_tools=["refund"], **fields)
+
+
+def _refund_asked(client, ada, mcp, fake_llm) -> dict:  # noqa: F811
+    """The model asks for a refund of order 1042: the answer ends with the card."""
+    mcp.requests.clear()
+    fake_llm.enqueue(Behaviour(chunks=["I can refund it."], tool_calls=[REFUND]))
+    answer = ada.send(client, "Please refund order 1042").json()["answer"]
+    assert _tool_calls(mcp) == [] and len(fake_llm.requests) == 1  # nothing called, no second round
+    return answer["message"]["card"]
+
+
+def _tool_calls(mcp) -> list[dict]:
+    return [json.loads(seen.body)["params"] for seen in mcp.requests if _rpc(seen) == "tools/call"]
+
+
+def _decide(client, ada, card: dict, decision: str):
+    return ada.post(client, f"confirmations/{card['id']}/{decision}")
+
+
+@pytest.mark.parametrize("api", ["anthropic", "openai"])
+def test_a_confirmed_tool_runs_the_inputs_shown_once_and_the_answer_uses_its_result(
+    client,
+    ada,
+    mcp,
+    fake_llm,  # noqa: F811
+    settings,
+    api,
+):
+    settings.LLM_PROVIDER = api
+    with tenant_context(ada.tenant):
+        server = _refund_server(mcp)
+    card = _refund_asked(client, ada, mcp, fake_llm)
+    assert card["kind"] == "confirm" and card["state"] == "pending" and card["title"] == "Acme shop: Refund"
+    assert card["summary"] == [{"label": "Order Id", "value": "1042"}]  # the schema's titles
+    assert "tool" not in card
+
+    fake_llm.enqueue(Behaviour(text="Done: order 1042 is refunded."))
+    confirmed = _decide(client, ada, card, "confirm")
+    assert confirmed.status_code == 200, confirmed.content
+    body = confirmed.json()
+    assert body["text"] == "Confirmed: Acme shop: Refund"
+    assert body["answer"]["message"]["text"] == "Done: order 1042 is refunded."
+    assert _tool_calls(mcp) == [{"name": "refund", "arguments": {"order_id": "1042"}}]
+    [result] = fake_llm.requests[1].tool_results
+    assert result["content"] == "Refunded 1042."
+    assert "shop__refund" in json.dumps(fake_llm.requests[1].body["messages"])
+
+    again = _decide(client, ada, card, "confirm")  # a replay
+    assert again.status_code == 409 and again.json()["code"] == "confirmation_answered"
+    assert len(_tool_calls(mcp)) == 1 and len(fake_llm.requests) == 2
+
+    fake_llm.enqueue(Behaviour(text="It takes a few days."))
+    ada.send(client, "When do I get the money?")
+    [kept] = fake_llm.requests[2].tool_results  # the history keeps the call and its result
+    assert kept["content"] == "Refunded 1042."
+
+    with tenant_context(ada.tenant):
+        pending = PendingCall.objects.select_related("call").get()
+        notes = list(
+            Message.objects.filter(conversation=ada.conversation, role="note").values_list("text", flat=True)
+        )
+    assert pending.mcp_server_id == server.pk and pending.tool_name == "refund" and pending.action_id is None
+    assert pending.state == "confirmed" and pending.call.status == "succeeded"
+    assert pending.call.mcp_server_id == server.pk and pending.call.arguments == {"order_id": "1042"}
+    assert "MCP tool refund of Acme shop: waiting for the visitor's confirmation" in notes[0]
+    assert "MCP tool refund of Acme shop (shop__refund): Succeeded" in notes[1]
+
+
+def test_a_cancelled_tool_calls_nothing_and_logs_a_declined_call(client, ada, mcp, fake_llm):  # noqa: F811
+    with tenant_context(ada.tenant):
+        _refund_server(mcp)
+    card = _refund_asked(client, ada, mcp, fake_llm)
+    fake_llm.enqueue(Behaviour(text="OK, no refund."))
+    answer = _decide(client, ada, card, "cancel").json()
+    assert answer["text"] == "Cancelled: Acme shop: Refund"
+    assert answer["answer"]["message"]["text"] == "OK, no refund."
+    assert _tool_calls(mcp) == []
+    [result] = fake_llm.requests[1].tool_results
+    assert "declined" in result["content"]
+    with tenant_context(ada.tenant):
+        call = ActionCall.objects.get()
+    assert call.status == "declined" and call.tool_name == "refund" and call.arguments == {"order_id": "1042"}
+
+
+def test_the_verified_rule_is_checked_again_when_the_visitor_confirms_a_tool(client, ada, mcp, fake_llm):  # noqa: F811
+    with tenant_context(ada.tenant):
+        _refund_server(mcp, audience="verified")
+        Contact.objects.filter(pk=ada.contact.pk).update(external_id="cust-42", identity_verified=True)
+    card = _refund_asked(client, ada, mcp, fake_llm)
+    with tenant_context(ada.tenant):  # signed out since
+        Contact.objects.filter(pk=ada.contact.pk).update(identity_verified=False)
+    fake_llm.enqueue(Behaviour(text="Please sign in first."))
+    assert _decide(client, ada, card, "confirm").status_code == 200
+    assert _tool_calls(mcp) == []
+    with tenant_context(ada.tenant):
+        assert ActionCall.objects.get().status == "denied"
+
+
+@pytest.mark.parametrize(
+    ("change", "status"), [("allow_list", "denied"), ("turned_off", "denied"), ("quota", "quota_exceeded")]
+)
+def test_a_confirmed_tool_is_held_to_the_rules_of_the_moment(client, ada, mcp, fake_llm, change, status):  # noqa: F811
+    """Between the card and the click: the tool taken off the allow-list, the server
+    turned off, the plan's calls used up: nothing is called."""
+    with tenant_context(ada.tenant):
+        server = _refund_server(mcp)
+    card = _refund_asked(client, ada, mcp, fake_llm)
+    with tenant_context(ada.tenant):
+        if change == "allow_list":
+            services.mcp_server_update(server=server, data={"allowed_tools": ["order_status"]})
+        elif change == "turned_off":
+            services.mcp_server_update(server=server, data={"is_enabled": False})
+        else:
+            tenant = ada.tenant
+            UsageCounter.objects.update_or_create(
+                tenant=tenant,
+                period=tenant_period(tenant.pk),
+                metric="action_calls",
+                defaults={"value": plan_get(tenant.plan).action_calls},
+            )
+    fake_llm.enqueue(Behaviour(text="That is not possible right now."))
+    assert _decide(client, ada, card, "confirm").status_code == 200
+    assert _tool_calls(mcp) == []
+    with tenant_context(ada.tenant):
+        assert ActionCall.objects.get().status == status
+
+
+def test_only_the_conversations_own_visitor_confirms_a_tool(client, ada, mcp, fake_llm, tenant_a):  # noqa: F811
+    with tenant_context(ada.tenant):
+        _refund_server(mcp)
+    card = _refund_asked(client, ada, mcp, fake_llm)
+    bob = make_visitor(tenant_a, email="bob@example.com")
+    path = ada.path(f"confirmations/{card['id']}/confirm")
+    assert client.post(path, {}, content_type="application/json", **bob.headers()).status_code == 404
+    assert _decide(client, bob, card, "confirm").status_code == 404
+    assert _tool_calls(mcp) == []
+
+
+def test_a_pending_call_is_of_an_action_or_a_tool_never_both_nor_neither(ws, mcp, visitor):
+    _contact, conversation = visitor
+    server = _refund_server(mcp)
+    action = services.action_create(data={"name": "order_cancel", "description": "Cancel.", "url": mcp.url})
+    common = {"conversation": conversation, "kind": "confirm", "expires_at": "2030-01-01T00:00:00Z"}
+    for fields in (
+        {},
+        {"action": action, "mcp_server": server, "tool_name": "refund"},
+        {"mcp_server": server},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PendingCall.objects.create(**common, **fields)
+    PendingCall.objects.create(**common, mcp_server=server, tool_name="refund")
+    PendingCall.objects.create(**common, action=action)
