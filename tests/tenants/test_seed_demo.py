@@ -14,9 +14,6 @@ def test_demo_owner_from_make_run_can_sign_in_and_reach_the_demo(client, seeded)
     from django.conf import settings
     from django.core.management import call_command
 
-    from tests.tenants.schema_copies import spare_schema_copy
-
-    spare_schema_copy()  # the pool's spare, as signups find it, instead of seconds of migrations
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     response = client.post(
         "/accounts/login/",
