@@ -8,11 +8,11 @@ does when the pool is full. Everything else a workspace gets (its rows, its doma
 defaults) is made by the service as before.
 
 The copy is ``pg_dump`` of the shared tenant A's schema, read once by the session's
-``seeded`` fixture right after migrating it: its DDL and its ``django_migrations`` rows, replayed under
-a new name (``bench/scale_growth.py`` grows its database the same way; unlike
-django-tenants' ``clone_schema``, ``pg_dump`` writes every type as the catalogue has it,
-``vector(N)`` included). The first copy of the session is compared with tenant A (every
-column, index, constraint and trigger, and the migrations recorded) before it is used.
+``seeded`` fixture right after migrating it: its DDL and its ``django_migrations`` rows,
+replayed under a new name (``bench/scale_growth.py`` grows its database the same way;
+unlike django-tenants' ``clone_schema``, ``pg_dump`` writes every type as the catalogue
+has it, ``vector(N)`` included). The first copy of the session is compared with tenant A
+(every column, index, constraint and trigger, and the migrations recorded) before use.
 
 Until ``seeded`` has run (a run of tests that never ask for the shared tenants), or when
 the pool already holds a spare, nothing is copied: provisioning migrates or claims as
