@@ -22,6 +22,7 @@ from tenants.models import Tenant, User
 from tests.chat.factories import ConversationFactory
 from tests.hosts import PUBLIC_HOST
 from tests.tenants.factories import MembershipFactory, StaffUserFactory, TenantFactory, UserFactory
+from tests.tenants.schema_copies import template_prepare
 from tests.widget_builder.factories import WidgetFactory
 from widget_builder.models import Widget
 
@@ -97,6 +98,7 @@ def seeded(django_db_setup, django_db_blocker) -> dict[str, SeededTenant]:
             "b": _seed("tenant-b", "MARKER-B", widgets=3, conversations=5),
         }
         connection.set_schema_to_public()
+        template_prepare(tenants["a"].tenant.schema_name)  # TenantFactory's schemas (schema_copies)
     return tenants
 
 

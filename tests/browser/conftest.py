@@ -101,9 +101,10 @@ def live_port(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def live_db(django_db_blocker, browser):
+def live_db(django_db_blocker, browser, seeded):
     """Database access in autocommit (the live server's writes are visible); afterwards
-    the tenants and users the test created are deleted for good.
+    the tenants and users the test created are deleted for good. (``seeded``: the shared
+    tenants are there, and with them the migrated schema ``TenantFactory`` copies.)
 
     The browser's pages are closed first: a page fixture set up before this one would
     outlive it, and its widget would keep calling (a live stream, a poll) into a workspace

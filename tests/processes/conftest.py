@@ -77,12 +77,19 @@ class Process:
 
     def stop(self) -> None:
         """SIGTERM to its process group (the worker's pool processes too), SIGKILL after 20 s."""
+        self.terminate()
+        self.wait_stopped(deadline=time.monotonic() + 20)
+
+    def terminate(self) -> None:
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=20)
-        # Whatever of its group is left (a pool process of a worker that was killed).
+
+    def wait_stopped(self, *, deadline: float) -> None:
+        """Until it exits or ``deadline`` (``time.monotonic()``), then SIGKILL to whatever of
+        its group is left (a pool process of a worker that was killed)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
@@ -287,8 +294,13 @@ def cluster(workspace, django_db_blocker, tmp_path_factory) -> Iterator[Cluster]
             raise AssertionError(f"{error}\n{made.logs()}") from None
         yield made
     finally:
+        # All told to stop at once, so their shutdowns overlap (one at a time, their grace
+        # periods would add up).
         for process in started:
-            process.stop()
+            process.terminate()
+        deadline = time.monotonic() + 20
+        for process in started:
+            process.wait_stopped(deadline=deadline)
         llm.stop()
         celery_app.control.purge()  # what beat sent after the worker stopped
         redis = heartbeats._client(heartbeats.store_url())

@@ -13,6 +13,7 @@ from factory.django import DjangoModelFactory
 from tenants.models import ApiKey, Domain, Invitation, Membership, Tenant, User, new_schema_name
 from tenants.services import tenant_provision
 from tenants.services.api_keys import KEY_PREFIX, api_key_hash
+from tests.tenants.schema_copies import spare_schema_copy, spare_schema_discard
 
 PASSWORD = "x-long-pass-1"
 
@@ -55,7 +56,9 @@ class EmailAddressFactory(DjangoModelFactory):
 
 class TenantFactory(DjangoModelFactory):
     """A working workspace, provisioned as signup provisions one (``tenant_provision``: its
-    schema, domain, owner membership, default widget and knowledge base)."""
+    schema, domain, owner membership, default widget and knowledge base). The schema is a
+    spare copied from a migrated one (``tests/tenants/schema_copies.py``) once the session
+    has one to copy: the fast path, without seconds of migrations per workspace."""
 
     class Meta:
         model = Tenant
@@ -66,7 +69,13 @@ class TenantFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *, slug, name, owner):
-        return tenant_provision(slug=slug, name=name, owner=owner)
+        copied = spare_schema_copy()
+        try:
+            return tenant_provision(slug=slug, name=name, owner=owner)
+        except BaseException:
+            if copied:
+                spare_schema_discard(copied)
+            raise
 
 
 class TenantRowFactory(DjangoModelFactory):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -23,12 +24,19 @@ from tests.hosts import PUBLIC_HOST
 
 FRAME_TIMEOUT = 5
 
+# The sockets a scenario opened (``run_sockets``), all disconnected when it ends.
+_opened: ContextVar[list[WebsocketCommunicator] | None] = ContextVar("opened_sockets", default=None)
+
 
 class WebsocketCommunicator(ApplicationCommunicator):
     """A WebSocket client for an ASGI application, in this event loop (what Channels'
     testing module offers, without its live-server part, which needs daphne)."""
 
     def __init__(self, application, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        opened = _opened.get()
+        if opened is None:
+            raise AssertionError("open sockets inside run_sockets(scenario): it disconnects them")
+        opened.append(self)
         super().__init__(
             application,
             {
@@ -66,6 +74,39 @@ class WebsocketCommunicator(ApplicationCommunicator):
     async def disconnect(self, code: int = 1000, timeout: float = FRAME_TIMEOUT) -> None:
         await self.send_input({"type": "websocket.disconnect", "code": code})
         await self.wait(timeout)
+
+    async def end(self) -> None:
+        """Disconnect unless the application has ended. A socket the server closed is still
+        running (Channels waits for the server's ``websocket.disconnect`` after a close);
+        left so, the event loop's exit would cancel it, and cancelling a consumer that is
+        inside a layer or database call can hang the loop's shutdown."""
+        if self._future is None or self._future.done():
+            return
+        await self.disconnect()
+
+
+def run_sockets(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    """Run an async scenario from a sync test (in a fresh event loop, the test's thread
+    serving its database calls) and disconnect every socket it opened, whatever happened,
+    before the loop ends."""
+
+    async def guarded() -> Any:
+        opened: list[WebsocketCommunicator] = []
+        token = _opened.set(opened)
+        try:
+            return await scenario()
+        finally:
+            _opened.reset(token)
+            errors = []
+            for socket in reversed(opened):
+                try:
+                    await socket.end()
+                except Exception as error:  # end the others first, then raise
+                    errors.append(error)
+            if errors:
+                raise errors[0]
+
+    return async_to_sync(guarded)()
 
 
 def agent_session(user, tenant) -> str:

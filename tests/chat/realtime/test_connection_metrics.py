@@ -4,10 +4,9 @@ counting when it closes."""
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
 from prometheus_client import REGISTRY
 
-from tests.chat.realtime.sockets import visitor_socket
+from tests.chat.realtime.sockets import run_sockets, visitor_socket
 from tests.chat.visitors import make_visitor
 
 pytestmark = pytest.mark.django_db
@@ -27,5 +26,5 @@ def test_an_open_visitor_socket_is_counted_until_it_closes(tenant_a):
         assert _open("websocket_visitor") == before + 1
         await socket.disconnect()
 
-    async_to_sync(scenario)()
+    run_sockets(scenario)
     assert _open("websocket_visitor") == before

@@ -14,7 +14,7 @@ from chat.realtime.events import conversation_group
 from chat.services.inbox import agent_note_add, agent_reply_send
 from chat.widget_api import events as widget_events
 from chat.widget_api.events import live_events
-from tests.chat.realtime.sockets import agent_session, agent_socket, committed, frames
+from tests.chat.realtime.sockets import agent_session, agent_socket, committed, frames, run_sockets
 from tests.chat.visitors import make_visitor
 from tests.tenants.factories import MembershipFactory, UserFactory
 
@@ -175,5 +175,5 @@ def test_typing_and_read_posts_reach_the_agent(client, tenant_a, visitor, agent)
         assert receipt["seq"] == reply.seq and receipt["who"] == "visitor"
         await socket.disconnect()
 
-    async_to_sync(scenario)()
+    run_sockets(scenario)
     assert conversation_group("t_x", 1) == "t_x.conv.1"

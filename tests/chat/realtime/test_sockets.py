@@ -8,7 +8,6 @@ import importlib
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 from django_tenants.utils import tenant_context
 
 from chat.models import Conversation, Message
@@ -22,16 +21,13 @@ from tests.chat.realtime.sockets import (
     frames,
     messages,
     nothing_more,
+    run_sockets,
     visitor_socket,
 )
 from tests.chat.visitors import make_visitor
 from tests.tenants.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def run(scenario):
-    async_to_sync(scenario)()
 
 
 @pytest.fixture
@@ -55,7 +51,7 @@ def test_an_anonymous_agent_socket_is_refused(tenant_a):
         connected, _ = await socket.connect()
         assert not connected
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_a_session_of_another_workspace_is_refused(tenant_a, tenant_b, agent):
@@ -67,7 +63,7 @@ def test_a_session_of_another_workspace_is_refused(tenant_a, tenant_b, agent):
         connected, _ = await socket.connect()
         assert not connected
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_an_agent_socket_from_another_origin_is_refused(tenant_a, agent):
@@ -78,7 +74,7 @@ def test_an_agent_socket_from_another_origin_is_refused(tenant_a, agent):
         connected, _ = await socket.connect()
         assert not connected
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_an_agent_cannot_join_another_workspaces_conversation(tenant_a, tenant_b, agent):
@@ -104,7 +100,7 @@ def test_an_agent_cannot_join_another_workspaces_conversation(tenant_a, tenant_b
         await nothing_more(socket, kind="conversation")
         await socket.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_a_visitor_socket_needs_its_own_token_and_conversation(tenant_a, visitor):
@@ -133,7 +129,7 @@ def test_a_visitor_socket_needs_its_own_token_and_conversation(tenant_a, visitor
         await socket.send_json_to({"type": "typing", "typing": True})
         assert (await socket.receive_json_from(timeout=5))["code"] == "hello_required"
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_a_token_for_widget_a_is_refused_on_widget_b(tenant_a, visitor):
@@ -154,7 +150,7 @@ def test_a_token_for_widget_a_is_refused_on_widget_b(tenant_a, visitor):
         assert (await socket.receive_json_from(timeout=5))["code"] == "visitor_token_invalid"
         assert (await socket.receive_output(timeout=5))["code"] == 4401
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_a_site_the_widget_does_not_allow_cannot_open_a_visitor_socket(tenant_a, visitor):
@@ -171,7 +167,7 @@ def test_a_site_the_widget_does_not_allow_cannot_open_a_visitor_socket(tenant_a,
         connected, _ = await socket.connect()
         assert not connected
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 # --- live, both ways -------------------------------------------------------------------------
@@ -247,7 +243,7 @@ def test_agent_and_visitor_talk_live_with_typing_and_read_receipts(tenant_a, vis
         await agent_ws.disconnect()
         await visitor_ws.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
     with tenant_context(tenant_a.tenant):
         conversation.refresh_from_db()
         assert conversation.status == "agent" and conversation.assignee_user_id == agent.pk
@@ -276,7 +272,7 @@ def test_the_inbox_hears_of_new_conversations_and_handoffs(tenant_a, visitor, ag
         assert seen[-1]["counts"]["mine"] == counts["mine"] + 1
         await agent_ws.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_the_inbox_hears_of_a_deleted_conversation(tenant_a, visitor, agent):
@@ -297,7 +293,7 @@ def test_the_inbox_hears_of_a_deleted_conversation(tenant_a, visitor, agent):
         assert [f["conversations"] for f in removed] == [[conversation_id]]
         await agent_ws.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -339,7 +335,7 @@ def test_a_reconnecting_visitor_gets_exactly_what_it_missed(tenant_a, visitor, a
         await nothing_more(socket)
         await socket.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
     with tenant_context(tenant_a.tenant):
         assert Message.objects.filter(conversation=conversation, role="agent").count() == 4
 
@@ -365,7 +361,7 @@ def test_a_socket_that_floods_frames_is_closed(tenant_a, visitor, monkeypatch):
         assert outputs[-1]["type"] == "websocket.close" and outputs[-1]["code"] == 4429
         assert len(outputs) - 1 == 20 - 1  # pongs until the burst was spent (the hello took one)
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, agent):
@@ -396,7 +392,7 @@ def test_agents_watching_see_the_bots_answer_being_written(tenant_a, visitor, ag
         assert written and written == answer["text"]
         await agent_ws.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
 
 
 def test_agent_sockets_of_a_process_share_one_read_per_inbox_event(tenant_a, visitor, monkeypatch):
@@ -429,7 +425,7 @@ def test_agent_sockets_of_a_process_share_one_read_per_inbox_event(tenant_a, vis
         for socket in sockets:
             await socket.disconnect()
 
-    run(scenario)
+    run_sockets(scenario)
     assert reads == [visitor.conversation.pk]
 
 
@@ -463,7 +459,7 @@ def test_a_socket_closes_with_try_again_later_while_the_layer_is_down(
                 await socket.wait(5)
                 return out
 
-    closes = [async_to_sync(attempt)() for _ in range(2)]
+    closes = [run_sockets(attempt) for _ in range(2)]
     assert [c["code"] for c in closes] == [1013, 1013]
     lines = [r.getMessage() for r in caplog.records if r.name == "chat.realtime.events"]
     assert len(lines) == 1 and "unreachable" in lines[0]
