@@ -213,13 +213,13 @@ def test_automation_input_is_422_per_field(tenant_a):
 
 
 def test_another_workspaces_widget_or_another_widgets_rule_is_404(tenant_a, tenant_b):
+    with tenant_context(tenant_a.tenant):
+        sibling = WidgetFactory(name="sibling")  # first: B's widget is then given an id A has not
+    sibling_rule = _rule(tenant_a, sibling)
     theirs = _theirs(tenant_a, tenant_b)
     their_rule = _rule(tenant_b, theirs, reply="MARKER-B reply")
     owner = _client(tenant_a, tenant_a.owner)
     mine = _first(tenant_a)
-    with tenant_context(tenant_a.tenant):
-        sibling = WidgetFactory(name="sibling")
-    sibling_rule = _rule(tenant_a, sibling)
     calls = [
         owner.get(_bot_path(theirs)),
         _send(owner, "patch", _bot_path(theirs), {"persona": "x"}),
