@@ -82,6 +82,27 @@ def _messages_in_stream(data: bytes) -> list[Any]:
     return messages
 
 
+EVENT_ENDS = (b"\n\n", b"\r\n\r\n", b"\r\r")
+
+
+def _answer_scan(request_id: int) -> Callable[[bytes], bool]:
+    """Whether the answer to ``request_id`` is in an event stream read so far (the
+    outbound read's ``enough``), each complete event read once: a stream trickled in small
+    pieces costs one read of it, not one read of all of it per piece."""
+    done = 0
+
+    def enough(taken: bytes) -> bool:
+        nonlocal done
+        ends = [(at + len(end)) for end in EVENT_ENDS if (at := taken.rfind(end, done)) >= 0]
+        cut = max(ends, default=done)
+        if cut <= done:
+            return False
+        fresh, done = taken[done:cut], cut
+        return _answer_in(_messages_in_stream(fresh), request_id) is not None
+
+    return enough
+
+
 def _answer_in(messages: list[Any], request_id: int) -> dict[str, Any] | None:
     for message in messages:
         for item in message if isinstance(message, list) else [message]:
@@ -131,16 +152,13 @@ class McpSession:
     def _post(self, message: dict[str, Any], *, expect: int | None) -> sending.Reply:
         body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
 
-        def enough(taken: bytes) -> bool:
-            return expect is not None and _answer_in(_messages_in_stream(taken), expect) is not None
-
         reply = sending.send(
             "POST",
             self.url,
             body=body,
             headers=self._headers("POST", body),
             timeout=self._left(),
-            enough=enough,
+            enough=_answer_scan(expect) if expect is not None else None,
         )
         if reply.refused:
             raise McpProblem(ActionCall.Status.REFUSED, reply.error)

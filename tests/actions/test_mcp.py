@@ -688,3 +688,24 @@ def test_a_pending_call_is_of_an_action_or_a_tool_never_both_nor_neither(ws, mcp
             PendingCall.objects.create(**common, **fields)
     PendingCall.objects.create(**common, mcp_server=server, tool_name="refund")
     PendingCall.objects.create(**common, action=action)
+
+
+def test_a_stream_trickled_in_small_pieces_is_read_once_not_once_a_piece(monkeypatch):
+    """A tenant's server sending its answer a few bytes at a time: each complete event is
+    parsed once (re-reading everything per piece cost seconds of CPU for 64 KB)."""
+    from actions import mcp_client
+
+    parsed: list[int] = []
+    real = mcp_client._messages_in_stream
+
+    def counting(data: bytes) -> list:
+        parsed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(mcp_client, "_messages_in_stream", counting)
+    stream = b"".join(b": keep-alive %d\r\n\r\n" % n for n in range(2000))
+    stream += b'event: message\ndata: {"jsonrpc": "2.0", "id": 7, "result": {}}\n\n'
+    enough = mcp_client._answer_scan(7)
+    answered = [enough(stream[:end]) for end in range(8, len(stream) + 8, 8)]
+    assert answered[-1] is True and not any(answered[:-2])
+    assert sum(parsed) <= len(stream)  # every byte parsed at most once
