@@ -262,8 +262,11 @@ def mcp_tools_refresh(*, server: McpServer, request: Caller | None = None) -> Mc
         error = str(problem) or problem.status
     finally:
         session.close()
+    changed: list[str] = []
     if not error:
-        server.tools = [_tool_read(tool) for tool in listed]
+        fresh = [_tool_read(tool) for tool in listed]
+        changed = _allowed_changed(server, fresh)
+        server.tools = fresh
         server.tools_refreshed_at = timezone.now()
     server.last_error = error[:300]
     with transaction.atomic():
@@ -272,10 +275,28 @@ def mcp_tools_refresh(*, server: McpServer, request: Caller | None = None) -> Mc
             action="mcp_server.tools_refreshed",
             request=request,
             target=server,
-            metadata={"tools": [t["name"] for t in server.tools][:100], "error": server.last_error},
+            metadata={
+                "tools": [t["name"] for t in server.tools][:100],
+                # Allowed tools whose words or inputs the server changed: what the model reads.
+                "changed": changed[:100],
+                "error": server.last_error,
+            },
         )
         _offered_forget()
     return server
+
+
+def _allowed_changed(server: McpServer, fresh: list[dict[str, Any]]) -> list[str]:
+    """The allowed tools whose description or input schema differ in ``fresh`` from the
+    list before (allowing a tool approves its words as they were)."""
+    before = {t.get("name"): (t.get("description"), t.get("input_schema")) for t in server.tools}
+    return sorted(
+        t["name"]
+        for t in fresh
+        if t["name"] in server.allowed_tools
+        and t["name"] in before
+        and before[t["name"]] != (t.get("description"), t.get("input_schema"))
+    )
 
 
 def server_tool(server: McpServer, tool: str) -> dict[str, Any] | None:

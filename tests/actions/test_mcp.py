@@ -94,6 +94,24 @@ def test_a_server_whose_tools_need_a_confirmation_offers_them_saying_so(ws, mcp)
     assert offered.description.startswith("Refund an order.") and "visitor confirms" in offered.description
 
 
+def test_a_refresh_records_which_allowed_tools_changed_their_words(ws, mcp):
+    """Allowing a tool approves what the model reads of it: a refresh that brings other
+    words or inputs for an allowed tool says so in the audit log."""
+    server = _server(mcp, allowed_tools=["order_status"])
+    tools = [dict(t) for t in server.tools]
+    for tool in tools:
+        if tool["name"] in ("order_status", "refund"):
+            tool["description"] = "Words from before."
+    McpServer.objects.filter(pk=server.pk).update(tools=tools)
+    server.refresh_from_db()
+    services.mcp_tools_refresh(server=server)
+    event = AuditEvent.objects.filter(action="mcp_server.tools_refreshed").order_by("-id").first()
+    assert event.metadata["changed"] == ["order_status"]  # refund changed too, but is not allowed
+    services.mcp_tools_refresh(server=server)
+    event = AuditEvent.objects.filter(action="mcp_server.tools_refreshed").order_by("-id").first()
+    assert event.metadata["changed"] == []
+
+
 def test_names_for_the_model_stay_within_the_providers_rule():
     assert services.offered_name("shop", "order_status") == "shop__order_status"
     odd = services.offered_name("shop", "orders/get.status")
