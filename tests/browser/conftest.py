@@ -428,6 +428,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
         bot_test_id = _seed_quality(widget, qa_source, now)
         webhook = _seed_webhooks()
         action_id = _seed_actions(conversations[0])
+        mcp_server_id = _seed_mcp_server(conversations[0])
         widget_key = Widget.objects.get().key
 
     uid, key = user_pk_to_url_str(owner), default_token_generator.make_token(owner)
@@ -454,6 +455,7 @@ def seed_sweep_workspace() -> SweepWorkspace:
             "webhook_endpoint_id": str(webhook.endpoint.public_id),
             "webhook_delivery_id": webhook.pk,
             "action_public_id": action_id,
+            "mcp_server_public_id": mcp_server_id,
         },
     )
 
@@ -498,6 +500,46 @@ def _seed_actions(conversation) -> str:
             error="HTTP 502: Bad gateway" if status == "failed" else "",
         )
     return str(action.public_id)
+
+
+def _seed_mcp_server(conversation) -> str:
+    """An MCP server with its tools listed, two allowed, and a call of one (rows made here:
+    the URL is not resolved)."""
+    from django.utils import timezone
+
+    from actions.models import ActionCall, McpServer
+    from saas.crypto import secret_encrypt
+
+    schema = {"type": "object", "properties": {"order_id": {"type": "string", "title": "Order number"}}}
+    server = McpServer.objects.create(
+        name="shop",
+        title="Northwind shop",
+        url="https://mcp.northwind-coffee.example/mcp",
+        headers=secret_encrypt('{"Authorization": "Bearer mcp-key"}'),
+        allowed_tools=["order_status", "refund"],
+        signing_secret=secret_encrypt("acsec_sweep_mcp"),
+        tools=[
+            {"name": name, "title": title, "description": words, "input_schema": schema, "problem": ""}
+            for name, title, words in (
+                ("order_status", "Order status", "Where an order is."),
+                ("refund", "Refund", "Refund an order."),
+                ("inventory", "Inventory", "Stock of a product."),
+            )
+        ],
+        tools_refreshed_at=timezone.now(),
+    )
+    ActionCall.objects.create(
+        mcp_server=server,
+        tool_name="order_status",
+        action_name="shop__order_status",
+        conversation=conversation,
+        arguments={"order_id": "1042"},
+        status="succeeded",
+        http_status=200,
+        duration_ms=120,
+        result="Shipped with DHL.",
+    )
+    return str(server.public_id)
 
 
 def _seed_webhooks():

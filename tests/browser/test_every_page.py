@@ -79,6 +79,8 @@ PARAMETERS = {
     "webhooks:delivery": {"endpoint_id": "webhook_endpoint_id", "delivery_id": "webhook_delivery_id"},
     "actions:edit": {"action_id": "action_public_id"},  # an action with calls
     "actions:test": {"action_id": "action_public_id"},
+    "actions:mcp-edit": {"server_id": "mcp_server_public_id"},  # a server with its tools listed
+    "actions:mcp-test": {"server_id": "mcp_server_public_id"},
     "account_confirm_email": {"key": "confirm_email_key"},  # an address waiting for it
     "account_reset_password_from_key": {"uidb36": "uidb36", "key": "reset_key"},  # the owner's
 }
@@ -185,6 +187,7 @@ _OBJECT_KEYS = (
     "webhook_endpoint_id",
     "webhook_delivery_id",
     "action_public_id",
+    "mcp_server_public_id",
 )
 
 
