@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -361,6 +362,7 @@ ATTACHED_EXAMPLE = {
     "client_message_id": "",
     "feedback": None,
     "author_name": "",
+    "card": None,
 }
 
 
@@ -403,6 +405,9 @@ class ChatAttachmentUploadApi(ChatApiBase):
     )
     def post(self, request: Request, conversation_id: int) -> Response:
         self.key_required()
+        if request.content_type.split(";")[0].strip() != "multipart/form-data":
+            # Refused unread, before any lookup: a file comes as multipart only.
+            raise UnsupportedMediaType(request.content_type)
         conversation = self.get_object()
         bot = bot_settings_for(conversation.widget)
         if (

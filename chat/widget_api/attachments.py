@@ -72,6 +72,8 @@ class AttachmentUploadApi(ConversationView):
                             "content_type": "image/png",
                             "size": 48213,
                             "removed": False,
+                            "context_status": None,
+                            "context_error": "",
                         }
                     ],
                     "created_at": "2026-12-04T10:01:30+00:00",

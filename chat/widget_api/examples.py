@@ -69,7 +69,14 @@ ANSWER = {
     "seq": 3,
     "text": "Yes, we ship to Canada within 5 to 7 working days [1].",
     "citations": [
-        {"n": 1, "title": "Shipping", "url": "https://customer.example/shipping", "file": None, "page": None}
+        {
+            "n": 1,
+            "title": "Shipping",
+            "url": "https://customer.example/shipping",
+            "file": None,
+            "page": None,
+            "rows": [],
+        }
     ],
     "created_at": "2026-12-04T10:00:14+00:00",
 }

@@ -155,6 +155,7 @@ def _widget_path(route: str, visitor) -> str:
         .replace("<int:conversation_id>", str(visitor.conversation.pk))
         .replace("<int:seq>", "2")
         .replace("<str:attachment_id>", "nope")
+        .replace("<uuid:confirmation_id>", "00000000-0000-4000-8000-000000000001")
     )
 
 
