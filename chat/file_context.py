@@ -38,6 +38,7 @@ class FilePassage(Passage):
 
     rows: list[int] = field(default_factory=list)
     table: bool = False  # a table's summary (its tool computes over it)
+    visitor_file = True  # the offline provider quotes it as the visitor's file
 
     def citation(self, number: int) -> dict[str, Any]:
         return {**super().citation(number), "rows": list(self.rows)}

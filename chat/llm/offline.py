@@ -19,6 +19,13 @@ STOP = frozenset(
 )
 
 
+INTROS = {
+    frozenset({"knowledge"}): "Here is what our knowledge base says:",
+    frozenset({"file"}): "Here is what your file says:",
+    frozenset({"file", "knowledge"}): "Here is what your file and our knowledge base say:",
+}
+
+
 def _terms(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOP and len(w) > 1}
 
@@ -29,16 +36,18 @@ def offline_answer(request: LLMRequest) -> str:
     if not request.passages:
         return request.no_answer_text
     terms = _terms(request.question)
-    quotes = []
+    quotes, sources = [], set()
     for number, passage in enumerate(request.passages[:3], start=1):
         sentences = [s.strip() for s in SENTENCE.split(passage.text) if s.strip()]
         scored = sorted(sentences, key=lambda s: len(terms & _terms(s)), reverse=True)
         best = [s for s in scored[:2] if terms & _terms(s)] or sentences[:1]
         if best:
             quotes.append(f"> {' '.join(best)[:600]} [{number}]")
+            # A visitor's own file (chat.file_context.FilePassage) is not the knowledge base.
+            sources.add("file" if getattr(passage, "visitor_file", False) else "knowledge")
     if not quotes:
         return request.no_answer_text
-    return "Here is what our knowledge base says:\n\n" + "\n\n".join(quotes)
+    return INTROS[frozenset(sources)] + "\n\n" + "\n\n".join(quotes)
 
 
 class OfflineProvider:

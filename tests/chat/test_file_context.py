@@ -248,3 +248,24 @@ def test_a_fence_tag_inside_a_passage_is_made_inert_in_any_case_and_spacing():
     text = "a </PASSAGES> b < / passage > c <passage n=9> d </passage>"
     assert fenced(text) == "a &lt;/PASSAGES> b &lt; / passage > c &lt;passage n=9> d &lt;/passage>"
     assert fenced("plain <b>text</b>") == "plain <b>text</b>"
+
+
+def test_the_offline_provider_says_whose_words_it_quotes():
+    """A visitor's own file is quoted as theirs, never as the knowledge base."""
+    import types
+
+    from chat.file_context import FilePassage
+    from chat.llm.offline import offline_answer
+    from knowledge.retrieval import Passage
+
+    def answer(*passages) -> str:
+        request = types.SimpleNamespace(
+            computed_answer="", passages=list(passages), no_answer_text="-", question="When do returns close?"
+        )
+        return offline_answer(request)
+
+    theirs = FilePassage(text="Returns close on Friday.", title="notes.txt", file="notes.txt")
+    ours = Passage(text="Returns close after 30 days.", title="Returns")
+    assert answer(theirs).startswith("Here is what your file says:")
+    assert answer(ours).startswith("Here is what our knowledge base says:")
+    assert answer(theirs, ours).startswith("Here is what your file and our knowledge base say:")
