@@ -44,7 +44,52 @@ def header_lines(text: str) -> dict[str, str]:
     return headers
 
 
-class ActionForm(forms.Form):
+class _HeadersForm(forms.Form):
+    """Headers as an action's or an MCP server's form takes them: the ones set, kept unless
+    unticked (their values never shown), and new lines that add or replace."""
+
+    keep_headers = forms.MultipleChoiceField(
+        label="Headers kept", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    new_headers = forms.CharField(
+        label="Add or replace headers",
+        required=False,
+        help_text=HEADER_LINES_HELP,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 2,
+                "spellcheck": "false",
+                "class": "mono",
+                "placeholder": "Authorization: Bearer …",
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, header_names: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_names = header_names or []
+        cast(forms.MultipleChoiceField, self.fields["keep_headers"]).choices = [
+            (n, n) for n in self.header_names
+        ]
+
+    def clean_new_headers(self) -> dict[str, str]:
+        return header_lines(self.cleaned_data["new_headers"])
+
+    def _data(self, current_headers: dict[str, str] | None) -> dict[str, Any]:
+        """The cleaned data for a service, ``headers`` only when they change (the kept
+        ones' values come from ``current_headers``)."""
+        data = dict(self.cleaned_data)
+        kept = data.pop("keep_headers", [])
+        added = data.pop("new_headers", {})
+        current = current_headers or {}
+        headers = {name: value for name, value in current.items() if name in kept}
+        headers.update(added)
+        if headers != current:
+            data["headers"] = headers
+        return data
+
+
+class ActionForm(_HeadersForm):
     """Every field the API accepts. ``headers``: the names kept (``keep_headers``, their
     values never leave the server) plus the lines added or replacing them."""
 
@@ -76,22 +121,6 @@ class ActionForm(forms.Form):
         required=False,
         help_text='The inputs, as a JSON Schema object (<code>"type": "object"</code>). Empty: no inputs.',
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "mono"}),
-    )
-    keep_headers = forms.MultipleChoiceField(
-        label="Headers kept", required=False, widget=forms.CheckboxSelectMultiple
-    )
-    new_headers = forms.CharField(
-        label="Add or replace headers",
-        required=False,
-        help_text=HEADER_LINES_HELP,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 2,
-                "spellcheck": "false",
-                "class": "mono",
-                "placeholder": "Authorization: Bearer …",
-            }
-        ),
     )
     timeout_seconds = forms.IntegerField(
         label="Timeout (seconds)", min_value=1, max_value=30, initial=10, help_text="1 to 30 seconds."
@@ -131,11 +160,7 @@ class ActionForm(forms.Form):
     ]  # fmt: skip
 
     def __init__(self, *args: Any, header_names: list[str] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.header_names = header_names or []
-        cast(forms.MultipleChoiceField, self.fields["keep_headers"]).choices = [
-            (n, n) for n in self.header_names
-        ]
+        super().__init__(*args, header_names=header_names, **kwargs)
         widgets = cast(forms.ModelMultipleChoiceField, self.fields["widgets"])
         widgets.queryset = Widget.objects.order_by("name", "pk")
 
@@ -162,28 +187,18 @@ class ActionForm(forms.Form):
         value = self.cleaned_data["parameters"].strip()
         return _json_field(value, "(the schema)") if value else None
 
-    def clean_new_headers(self) -> dict[str, str]:
-        return header_lines(self.cleaned_data["new_headers"])
-
     def clean_response_fields(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["response_fields"].splitlines() if line.strip()]
 
     def service_data(self, current_headers: dict[str, str] | None = None) -> dict[str, Any]:
         """What ``action_create`` / ``action_update`` take. ``headers`` is given only when
         the headers change (the kept ones' values come from ``current_headers``)."""
-        data = dict(self.cleaned_data)
-        kept = data.pop("keep_headers", [])
-        added = data.pop("new_headers", {})
+        data = self._data(current_headers)
         data["widgets"] = [w.pk for w in data["widgets"]]
-        current = current_headers or {}
-        headers = {name: value for name, value in current.items() if name in kept}
-        headers.update(added)
-        if headers != current:
-            data["headers"] = headers
         return data
 
 
-class McpServerForm(forms.Form):
+class McpServerForm(_HeadersForm):
     """Every field of an MCP server the API accepts; headers as in :class:`ActionForm`
     (write-only), the allowed tools checked among the server's last tool list."""
 
@@ -200,22 +215,6 @@ class McpServerForm(forms.Form):
         max_length=2000,
         help_text="The server's MCP endpoint (streamable HTTP), an https address.",
         widget=forms.TextInput(attrs={"placeholder": "https://mcp.example.com/mcp", "inputmode": "url"}),
-    )
-    keep_headers = forms.MultipleChoiceField(
-        label="Headers kept", required=False, widget=forms.CheckboxSelectMultiple
-    )
-    new_headers = forms.CharField(
-        label="Add or replace headers",
-        required=False,
-        help_text=HEADER_LINES_HELP,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 2,
-                "spellcheck": "false",
-                "class": "mono",
-                "placeholder": "Authorization: Bearer …",
-            }
-        ),
     )
     timeout_seconds = forms.IntegerField(
         label="Timeout (seconds)",
@@ -254,11 +253,7 @@ class McpServerForm(forms.Form):
         server: McpServer | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.header_names = header_names or []
-        cast(forms.MultipleChoiceField, self.fields["keep_headers"]).choices = [
-            (n, n) for n in self.header_names
-        ]
+        super().__init__(*args, header_names=header_names, **kwargs)
         # The last tool list, and the allowed ones no longer in it (kept unless unticked).
         self.tools: list[dict[str, Any]] = list(server.tools) if server is not None else []
         listed = {str(t["name"]) for t in self.tools}
@@ -291,21 +286,10 @@ class McpServerForm(forms.Form):
         by_name = {t["name"]: t for t in self.tools}
         return [(choice, by_name.get(choice.data["value"], {})) for choice in self["allowed_tools"]]
 
-    def clean_new_headers(self) -> dict[str, str]:
-        return header_lines(self.cleaned_data["new_headers"])
-
     def service_data(self, current_headers: dict[str, str] | None = None) -> dict[str, Any]:
         """What ``mcp_server_create`` / ``mcp_server_update`` take (``headers`` only when
         they change)."""
-        data = dict(self.cleaned_data)
-        kept = data.pop("keep_headers", [])
-        added = data.pop("new_headers", {})
-        current = current_headers or {}
-        headers = {name: value for name, value in current.items() if name in kept}
-        headers.update(added)
-        if headers != current:
-            data["headers"] = headers
-        return data
+        return self._data(current_headers)
 
 
 class ImportForm(forms.Form):

@@ -211,9 +211,9 @@ def _log(
     )
 
 
-def _visitor_id(action: Action, contact: Contact | None, test_visitor_id: str = "") -> str | None:
-    """The verified user id sent along ("" for anyone else), or None when the action is
-    for verified visitors and this one is not. ``test_visitor_id``: the test runner's
+def _visitor_id(action: Action | McpServer, contact: Contact | None, test_visitor_id: str = "") -> str | None:
+    """The verified user id sent along ("" for anyone else), or None when the action (or
+    MCP server) is for verified visitors and this one is not. ``test_visitor_id``: the test runner's
     stand-in for a verified visitor."""
     if test_visitor_id:
         return test_visitor_id
@@ -223,12 +223,14 @@ def _visitor_id(action: Action, contact: Contact | None, test_visitor_id: str = 
     return contact.external_id if verified and contact is not None else ""
 
 
-def _schema_problem(action: Action, arguments: dict[str, Any]) -> str:
-    """The first way the inputs fail the parameters' schema ("" when they pass)."""
+def _schema_problem(
+    schema: dict[str, Any], arguments: dict[str, Any], what: str = "the action's parameters"
+) -> str:
+    """The first way the inputs fail ``schema`` ("" when they pass); ``what`` names it."""
     try:
-        errors = sorted(schema_validator(action.parameters).iter_errors(arguments), key=str)
+        errors = sorted(schema_validator(schema).iter_errors(arguments), key=str)
     except (referencing.exceptions.Unresolvable, jsonschema.SchemaError) as exc:
-        return f"the action's parameters cannot be checked ({type(exc).__name__})"
+        return f"{what} cannot be checked ({type(exc).__name__})"
     if not errors:
         return ""
     where = "/".join(str(p) for p in errors[0].absolute_path)
@@ -253,7 +255,9 @@ def _precheck(
     if not isinstance(arguments, dict):
         return ActionCall.Status.INVALID, "The inputs must be an object."
     problem = (
-        _size_problem(arguments) or _schema_problem(action, arguments) or _inputs_problem(action, arguments)
+        _size_problem(arguments)
+        or _schema_problem(action.parameters, arguments)
+        or _inputs_problem(action, arguments)
     )
     if problem:
         return ActionCall.Status.INVALID, problem

@@ -14,8 +14,6 @@ import time
 import uuid
 from typing import Any
 
-import jsonschema
-import referencing.exceptions
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -31,14 +29,24 @@ from saas.ratelimit import rate_limit_hit
 from .. import signing
 from ..mcp_client import McpProblem, McpSession, content_text
 from ..models import Action, ActionCall, McpServer
-from .calls import FAILURES, TOLD, Outcome, _health, _paused, _quota_taken, _size_problem, schema_summary
+from .calls import (
+    FAILURES,
+    TOLD,
+    Outcome,
+    _health,
+    _paused,
+    _quota_taken,
+    _schema_problem,
+    _size_problem,
+    _visitor_id,
+    schema_summary,
+)
 from .definitions import (
     MAX_TIMEOUT_SECONDS,
     _headers_checked,
     _invalid,
     _parameters_checked,
     _url_checked,
-    schema_validator,
 )
 
 SERVER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
@@ -310,27 +318,6 @@ def server_tool(server: McpServer, tool: str) -> dict[str, Any] | None:
 # --- calling a tool ------------------------------------------------------------------------
 
 
-def _visitor_id(server: McpServer, contact: Contact | None, test_visitor_id: str) -> str | None:
-    if test_visitor_id:
-        return test_visitor_id
-    verified = contact is not None and contact.identity_verified and bool(contact.external_id)
-    if server.audience == Action.Audience.VERIFIED and not verified:
-        return None
-    return contact.external_id if verified and contact is not None else ""
-
-
-def _schema_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> str:
-    """The first way the inputs fail the tool's schema ("" when they pass)."""
-    try:
-        errors = sorted(schema_validator(schema).iter_errors(arguments), key=str)
-    except (referencing.exceptions.Unresolvable, jsonschema.SchemaError) as exc:
-        return f"the tool's schema cannot be checked ({type(exc).__name__})"
-    if not errors:
-        return ""
-    where = "/".join(str(p) for p in errors[0].absolute_path)
-    return (f"{where}: " if where else "") + str(errors[0].message)[:200]
-
-
 def _precheck(
     server: McpServer,
     tool: str,
@@ -351,7 +338,9 @@ def _precheck(
         return ActionCall.Status.INVALID, arguments_error[:200]
     if not isinstance(arguments, dict):
         return ActionCall.Status.INVALID, "The inputs must be an object."
-    problem = _size_problem(arguments) or _schema_problem(listed["input_schema"], arguments)
+    problem = _size_problem(arguments) or _schema_problem(
+        listed["input_schema"], arguments, "the tool's schema"
+    )
     if problem:
         return ActionCall.Status.INVALID, problem
     if source == ActionCall.Source.ANSWER and contact is not None:
